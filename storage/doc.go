@@ -1,0 +1,19 @@
+// Package storage owns arb's bytes on disk: the write-ahead log, the
+// in-memory buffer of recent events, immutable columnar segments, the user
+// dictionary and the manifest that names what is live.
+//
+// Import direction: storage imports nothing of arb's; engine, planner,
+// server and replication import it. It never parses SQL or HTTP.
+//
+// Invariants every file here keeps:
+//   - An event is acknowledged only after the WAL record holding it is
+//     fsynced (see wal.go). Replay after a crash restores every acknowledged
+//     event exactly once.
+//   - A file is published by writing a temp file, fsync, rename, fsync of
+//     the directory (atomic_file.go). Nothing is deleted before the manifest
+//     that no longer needs it is durable.
+//   - Bytes read back are checked (CRC per WAL record, checksum per segment
+//     block and footer). A mismatch is an error of class ErrCorruption that
+//     names file and offset; wrong data is never served.
+//   - All disk access goes through FS (fs.go) so tests can inject failures.
+package storage

@@ -1,0 +1,41 @@
+package storage
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// On-disk names. Every name storage writes is made and parsed here.
+//
+//	<data-dir>/MANIFEST            current manifest (manifest.go)
+//	<data-dir>/wal/000001.wal      write-ahead log files, in sequence
+//	<data-dir>/segments/000042.seg segment files, numbered by the store
+//	<data-dir>/users/<project>.users   user dictionary of a project
+//	<data-dir>/people/000007.people    people snapshot named by the manifest
+const (
+	manifestName = "MANIFEST"
+	walDirName   = "wal"
+	segDirName   = "segments"
+	usersDirName = "users"
+	peopleDir    = "people"
+	tmpSuffix    = ".tmp"
+)
+
+func walFileName(seq uint64) string       { return fmt.Sprintf("%06d.wal", seq) }
+func segmentFileName(n uint64) string     { return fmt.Sprintf("%06d.seg", n) }
+func peopleFileName(n uint64) string      { return fmt.Sprintf("%06d.people", n) }
+func usersFileName(project string) string { return project + ".users" }
+
+// parseSeqName parses "000042.ext" into 42; ok is false for any other name.
+func parseSeqName(name, ext string) (uint64, bool) {
+	base, found := strings.CutSuffix(name, ext)
+	if !found || len(base) < 6 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(base, 10, 64)
+	return n, err == nil
+}
+
+func parseWALFileName(name string) (uint64, bool)     { return parseSeqName(name, ".wal") }
+func parseSegmentFileName(name string) (uint64, bool) { return parseSeqName(name, ".seg") }
