@@ -33,6 +33,6 @@ type Prop struct {
 
 // Column describes one property column of a project's schema.
 type Column struct {
-	Name string
-	Type ColumnType
+	Name string     `json:"name"`
+	Type ColumnType `json:"type"`
 }

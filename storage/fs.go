@@ -73,3 +73,6 @@ func (OSFS) SyncDir(dir string) error {
 	}
 	return d.Close()
 }
+
+
+func isNotExist(err error) bool { return err != nil && os.IsNotExist(err) }

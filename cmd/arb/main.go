@@ -1,0 +1,139 @@
+// Command arb is the arb event analytics database server.
+//
+//	arb serve [flags]      run the server
+//	arb debug segment FILE dump a segment file's layout
+//	arb version            print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"arb/server"
+	"arb/storage"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "debug":
+		err = debug(os.Args[2:])
+	case "version":
+		fmt.Println(server.Version)
+	case "-h", "-help", "--help", "help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "arb: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "arb:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  arb serve [flags]        run the server (arb serve -h lists the flags)
+  arb debug segment FILE   print a segment file's layout
+  arb version              print the version
+`)
+}
+
+// projectFlags collects repeated --project NAME:TOKEN:SECRET flags.
+type projectFlags []server.ProjectSpec
+
+func (p *projectFlags) String() string { return fmt.Sprint(len(*p), " projects") }
+
+func (p *projectFlags) Set(v string) error {
+	spec, err := server.ParseProjectSpec(v)
+	if err != nil {
+		return err
+	}
+	*p = append(*p, spec)
+	return nil
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./data", "data directory (created if missing)")
+	mysqlAddr := fs.String("mysql-addr", "127.0.0.1:3306", "MySQL protocol listen address")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address (/healthz, /metrics, ingestion)")
+	rootPassword := fs.String("root-password", "", "password of the MySQL user root (default: none; listen on loopback only then)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	flushInterval := fs.Duration("flush-interval", time.Minute, "flush buffered events to segments at least this often")
+	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
+	var projects projectFlags
+	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	srv, err := server.Start(server.Config{
+		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
+		Projects: projects, RootPassword: *rootPassword, Logger: log,
+		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows},
+	})
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("shutting down", "signal", got.String())
+	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+func debug(args []string) error {
+	if len(args) != 2 || args[0] != "segment" {
+		return fmt.Errorf("usage: arb debug segment FILE")
+	}
+	f, err := os.Open(args[1])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	seg, err := storage.OpenSegment(f, st.Size(), args[1])
+	if err != nil {
+		return err
+	}
+	return seg.Dump(os.Stdout)
+}
+

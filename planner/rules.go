@@ -1,0 +1,46 @@
+package planner
+
+import (
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+// Rule ids: unused by go-mysql-server (its own ids stay below 1000).
+const (
+	rulePushFilter analyzer.RuleId = 1001
+)
+
+// PushdownVariable is the session variable that turns arb's rules off
+// (SET arb_pushdown = 0), for differential tests and for diagnosis.
+const PushdownVariable = "arb_pushdown"
+
+// Register adds arb's rules to an analyzer under construction and
+// declares the arb_pushdown variable (call once per process).
+func Register(b *analyzer.Builder) *analyzer.Builder {
+	sql.SystemVariables.AddSystemVariables([]sql.SystemVariable{&sql.MysqlSystemVariable{
+		Name:    PushdownVariable,
+		Scope:   sql.GetMysqlScope(sql.SystemVariableScope_Both),
+		Dynamic: true,
+		Type:    types.NewSystemBoolType(PushdownVariable),
+		Default: int8(1),
+	}})
+	return b.AddPostAnalyzeRule(rulePushFilter, pushFilter)
+}
+
+// pushdownEnabled reads arb_pushdown for the session.
+func pushdownEnabled(ctx *sql.Context) bool {
+	v, err := ctx.GetSessionVariable(ctx, PushdownVariable)
+	if err != nil {
+		return true
+	}
+	switch x := v.(type) {
+	case int8:
+		return x != 0
+	case int64:
+		return x != 0
+	case bool:
+		return x
+	}
+	return true
+}

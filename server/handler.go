@@ -1,0 +1,52 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dolthub/vitess/go/mysql"
+	"github.com/dolthub/vitess/go/sqltypes"
+	querypb "github.com/dolthub/vitess/go/vt/proto/query"
+)
+
+// handler wraps go-mysql-server's protocol handler to fix what clients
+// see: MySQL's error numbers and SQLSTATEs (errors.go) and statement
+// metrics. Everything else passes through.
+type handler struct {
+	mysql.Handler
+	metrics  *metrics
+	inflight *sync.WaitGroup // statements being run (Server.Shutdown waits)
+}
+
+func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) error {
+	h.inflight.Add(1)
+	defer h.inflight.Done()
+	done := h.metrics.statement()
+	err := mysqlError(h.Handler.ComQuery(ctx, c, query, callback))
+	done(err)
+	return err
+}
+
+func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) (string, error) {
+	h.inflight.Add(1)
+	defer h.inflight.Done()
+	done := h.metrics.statement()
+	rest, err := h.Handler.ComMultiQuery(ctx, c, query, callback)
+	err = mysqlError(err)
+	done(err)
+	return rest, err
+}
+
+func (h *handler) ComPrepare(ctx context.Context, c *mysql.Conn, query string, prepare *mysql.PrepareData) ([]*querypb.Field, error) {
+	fields, err := h.Handler.ComPrepare(ctx, c, query, prepare)
+	return fields, mysqlError(err)
+}
+
+func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
+	h.inflight.Add(1)
+	defer h.inflight.Done()
+	done := h.metrics.statement()
+	err := mysqlError(h.Handler.ComStmtExecute(ctx, c, prepare, callback))
+	done(err)
+	return err
+}

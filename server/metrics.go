@@ -1,0 +1,82 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"arb/storage"
+)
+
+// metrics are the server's Prometheus series, in a registry of its own so
+// that several servers can live in one test process.
+type metrics struct {
+	registry      *prometheus.Registry
+	statements    *prometheus.CounterVec
+	queryLatency  prometheus.Histogram
+	rowsIngested  prometheus.Counter
+	walFsync      prometheus.Histogram
+	walSyncedRecs prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arb_sql_statements_total", Help: "SQL statements run over the MySQL protocol, by result.",
+		}, []string{"result"}),
+		queryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "arb_query_seconds", Help: "Latency of SQL statements, from receipt to the last row sent.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 12),
+		}),
+		rowsIngested: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arb_rows_ingested_total", Help: "Events and people rows made durable.",
+		}),
+		walFsync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "arb_wal_fsync_seconds", Help: "Latency of write-ahead log group commits (write + fsync).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		walSyncedRecs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arb_wal_records_synced_total", Help: "Write-ahead log records made durable.",
+		}),
+	}
+	m.registry.MustRegister(m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observeStore exports the store's gauges, read at scrape time.
+func (m *metrics) observeStore(store *storage.Store) {
+	gauge := func(name, help string, f func(storage.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(store.Stats()) })
+	}
+	m.registry.MustRegister(
+		gauge("arb_segments", "Live segment files.", func(s storage.Stats) float64 { return float64(s.Segments) }),
+		gauge("arb_disk_bytes", "Bytes on disk in segments and the write-ahead log.", func(s storage.Stats) float64 {
+			return float64(s.SegmentBytes + s.WALBytes)
+		}),
+		gauge("arb_buffered_rows", "Events in memory not yet flushed to segments.", func(s storage.Stats) float64 {
+			return float64(s.BufferedRows)
+		}),
+		gauge("arb_projects", "Projects.", func(s storage.Stats) float64 { return float64(s.ProjectsCount) }),
+	)
+}
+
+// statement starts timing a statement; call the result when it ends.
+func (m *metrics) statement() func(error) {
+	start := time.Now()
+	return func(err error) {
+		m.queryLatency.Observe(time.Since(start).Seconds())
+		if err != nil {
+			m.statements.WithLabelValues("error").Inc()
+		} else {
+			m.statements.WithLabelValues("ok").Inc()
+		}
+	}
+}
+
+func (m *metrics) walSynced(d time.Duration, records int) {
+	m.walFsync.Observe(d.Seconds())
+	m.walSyncedRecs.Add(float64(records))
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+
+	"arb/storage"
+)
+
+// peopleTable is a project's user profiles: distinct_id, then one column
+// per profile property. INSERT upserts: the given non-NULL properties are
+// set on the profile, others stay ($set semantics).
+//
+// Implements sql.Table, sql.PrimaryKeyTable and sql.InsertableTable.
+type peopleTable struct {
+	project *storage.Project
+	columns []storage.Column
+}
+
+var (
+	_ sql.PrimaryKeyTable = (*peopleTable)(nil)
+	_ sql.InsertableTable = (*peopleTable)(nil)
+)
+
+func newPeopleTable(ctx *sql.Context, p *storage.Project) *peopleTable {
+	return &peopleTable{project: p, columns: propertyColumns(ctx, p, storage.TablePeople)}
+}
+
+func (t *peopleTable) Name() string               { return storage.TablePeople }
+func (t *peopleTable) String() string             { return t.project.Name() + ".people" }
+func (t *peopleTable) Collation() sql.CollationID { return sql.Collation_utf8mb4_bin }
+
+func (t *peopleTable) Schema(*sql.Context) sql.Schema {
+	src, db := storage.TablePeople, t.project.Name()
+	s := sql.Schema{{Name: storage.ColDistinctID, Type: sqlString, Source: src, DatabaseSource: db}}
+	for _, c := range t.columns {
+		s = append(s, &sql.Column{Name: c.Name, Type: sqlType(c.Type), Source: src, Nullable: true, DatabaseSource: db})
+	}
+	return s
+}
+
+func (t *peopleTable) PrimaryKeySchema(ctx *sql.Context) sql.PrimaryKeySchema {
+	return sql.NewPrimaryKeySchema(t.Schema(ctx))
+}
+
+type peoplePartition struct{ snap *storage.Snapshot }
+
+func (peoplePartition) Key() []byte { return []byte("people") }
+
+func (t *peopleTable) Partitions(*sql.Context) (sql.PartitionIter, error) {
+	return sql.PartitionsToPartitionIter(peoplePartition{t.project.Snapshot()}), nil
+}
+
+func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.RowIter, error) {
+	p, ok := part.(peoplePartition)
+	if !ok {
+		return nil, fmt.Errorf("people: unexpected partition %T", part)
+	}
+	index := make(map[string]int, len(t.columns))
+	for i, c := range t.columns {
+		index[strings.ToLower(c.Name)] = i
+	}
+	rows := make([]sql.Row, 0, len(p.snap.People))
+	for _, person := range p.snap.People {
+		row := make(sql.Row, 1+len(t.columns))
+		row[0] = person.DistinctID
+		for _, prop := range person.Props {
+			i, ok := index[strings.ToLower(prop.Key)]
+			if !ok {
+				continue // a column newer than this statement's schema
+			}
+			if v, ok := prop.Value.Convert(t.columns[i].Type); ok {
+				row[1+i] = toSQL(v)
+			}
+		}
+		rows = append(rows, row)
+	}
+	return sql.RowsToRowIter(rows...), nil
+}
+
+func (t *peopleTable) Inserter(*sql.Context) sql.RowInserter { return &peopleInserter{table: t} }
+
+// peopleInserter upserts all rows of one statement atomically when it
+// completes, like eventsInserter.
+type peopleInserter struct {
+	table *peopleTable
+	rows  []storage.Event
+}
+
+func (ins *peopleInserter) StatementBegin(*sql.Context) {}
+func (ins *peopleInserter) DiscardChanges(*sql.Context, error) error {
+	ins.rows = nil
+	return nil
+}
+func (ins *peopleInserter) StatementComplete(*sql.Context) error {
+	rows := ins.rows
+	ins.rows = nil
+	return rowError(ins.table.project.SetPeople(rows))
+}
+func (ins *peopleInserter) Close(*sql.Context) error { return nil }
+
+func (ins *peopleInserter) Insert(ctx *sql.Context, row sql.Row) error {
+	return rowError(ins.insert(ctx, row))
+}
+
+func (ins *peopleInserter) insert(ctx *sql.Context, row sql.Row) error {
+	n := len(ins.rows) + 1
+	var person storage.Event
+	if row[0] != nil {
+		v, err := fromSQL(ctx, storage.TypeString, row[0])
+		if err != nil {
+			return &storage.RowError{Row: n, Column: storage.ColDistinctID, Err: err}
+		}
+		person.DistinctID = v.Str
+	}
+	for i, c := range ins.table.columns {
+		v, err := fromSQL(ctx, c.Type, row[1+i])
+		if err != nil {
+			return &storage.RowError{Row: n, Column: c.Name, Err: err}
+		}
+		if !v.IsNull() {
+			person.Props = append(person.Props, storage.Prop{Key: c.Name, Value: v})
+		}
+	}
+	ins.rows = append(ins.rows, person)
+	return nil
+}

@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	sqle "github.com/dolthub/go-mysql-server"
+	gms "github.com/dolthub/go-mysql-server/server"
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/vitess/go/mysql"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"arb/planner"
+	"arb/storage"
+)
+
+// Version is what clients see as the server version. The MySQL version
+// comes first because drivers parse it to pick features.
+const Version = "8.0.31-arb"
+
+// versionComment is @@version_comment.
+const versionComment = "arb event analytics database"
+
+// ProjectSpec is a project the server makes sure exists at start-up.
+type ProjectSpec struct {
+	Name, Token, Secret string
+}
+
+// Config configures a Server. Zero fields take the defaults in cmd/arb.
+type Config struct {
+	DataDir   string
+	MySQLAddr string
+	HTTPAddr  string
+	Projects  []ProjectSpec
+	// RootPassword is the MySQL root password; empty means none.
+	RootPassword string
+	Logger       *slog.Logger
+	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
+	// metrics hooks are set by the server.
+	Store storage.Options
+}
+
+// Server is a running arb: the store, the MySQL listener and the HTTP
+// listener.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *storage.Store
+	metrics *metrics
+	mysql   *gms.Server
+	http    *http.Server
+	httpLn  net.Listener
+
+	// inflight counts statements being run, so shutdown can wait for them.
+	inflight sync.WaitGroup
+	stopOnce sync.Once
+	stopErr  error
+	served   chan error // MySQL accept loop's exit
+}
+
+// Start opens the store and starts listening. The caller must Shutdown.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	logrus.SetLevel(logrus.WarnLevel) // go-mysql-server logs each connection at Info
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1)}
+
+	opts := cfg.Store
+	opts.Dir, opts.Logger = cfg.DataDir, cfg.Logger
+	opts.OnWALSync = s.metrics.walSynced
+	opts.OnIngest = func(rows int) { s.metrics.rowsIngested.Add(float64(rows)) }
+	store, err := storage.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	s.metrics.observeStore(store)
+	if err := s.ensureProjects(); err != nil {
+		store.Close()
+		return nil, err
+	}
+
+	engine := s.newEngine()
+	if err := s.startHTTP(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Version: Version}
+	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(), nil,
+		func(h mysql.Handler) (mysql.Handler, error) {
+			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight}, nil
+		})
+	if err != nil {
+		s.http.Close()
+		store.Close()
+		return nil, fmt.Errorf("listen for MySQL on %s: %w", cfg.MySQLAddr, err)
+	}
+	go func() { s.served <- s.mysql.Start() }()
+	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+func (s *Server) newEngine() *sqle.Engine {
+	b := analyzer.NewBuilder(newProvider(s.store))
+	b = planner.Register(b)
+	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{
+		Parser: &schemaParser{inner: sql.NewMysqlParser(), store: s.store},
+	}})
+	engine := sqle.New(b.Build(), &sqle.Config{})
+	if err := sql.SystemVariables.AssignValues(map[string]any{
+		"version":         Version,
+		"version_comment": versionComment,
+	}); err != nil {
+		s.log.Warn("set version variables", "err", err)
+	}
+	ed := engine.Analyzer.Catalog.MySQLDb.Editor()
+	engine.Analyzer.Catalog.MySQLDb.AddSuperUser(ed, "root", "%", s.cfg.RootPassword)
+	ed.Close()
+	return engine
+}
+
+// ensureProjects applies --project flags, and creates the default project
+// in an empty data directory, printing its credentials once.
+func (s *Server) ensureProjects() error {
+	for _, p := range s.cfg.Projects {
+		if _, err := s.store.PutProject(p.Name, p.Token, p.Secret); err != nil {
+			return err
+		}
+	}
+	if len(s.cfg.Projects) == 0 && len(s.store.Projects()) == 0 {
+		info, err := s.store.CreateProject("default", "", "")
+		if err != nil {
+			return err
+		}
+		s.log.Info("created project default; keep its credentials", "token", info.Token, "secret", info.Secret)
+	}
+	return nil
+}
+
+func (s *Server) startHTTP() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
+	}
+	s.httpLn = ln
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// MySQLAddr is the address the MySQL listener is bound to.
+func (s *Server) MySQLAddr() string { return s.mysql.Listener.Addr().String() }
+
+// HTTPAddr is the address the HTTP listener is bound to.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Store is the server's store (for tests and in-process tools).
+func (s *Server) Store() *storage.Store { return s.store }
+
+// Shutdown stops accepting connections, waits for statements in flight
+// (until ctx ends), flushes and closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mysql.Close()
+		httpErr := s.http.Shutdown(ctx)
+		done := make(chan struct{})
+		go func() { s.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.log.Warn("shutdown: statements still running; closing anyway")
+		}
+		s.stopErr = errors.Join(httpErr, s.store.Close())
+	})
+	return s.stopErr
+}
+
+// ParseProjectSpec parses NAME:TOKEN:SECRET.
+func ParseProjectSpec(v string) (ProjectSpec, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return ProjectSpec{}, fmt.Errorf("project %q: want NAME:TOKEN:SECRET", v)
+	}
+	if err := storage.ValidateProjectName(parts[0]); err != nil {
+		return ProjectSpec{}, err
+	}
+	return ProjectSpec{Name: parts[0], Token: parts[1], Secret: parts[2]}, nil
+}

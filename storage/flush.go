@@ -1,0 +1,402 @@
+//go:build arbstore
+
+package storage
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"slices"
+	"time"
+)
+
+// Flush moves buffered rows into segments:
+//
+//  1. Under ingestMu held exclusively, freeze every non-empty memtable and
+//     rotate the WAL: every batch acknowledged so far is now in a frozen
+//     memtable and in a WAL file below newSeq.
+//  2. Write one segment per (project, day) of the frozen rows, append the
+//     new user numbers to each project's user dictionary, write a people
+//     file where people changed; each file is durable before step 3.
+//  3. Publish a manifest naming the old and new files with WALStartSeq =
+//     newSeq. This is the commit point: a crash before it leaves the WAL
+//     in charge (the orphan files are removed at open); after it the
+//     segments are.
+//  4. Install the segments in memory (queries switch from the frozen
+//     memtables to them at once, under the project lock), then delete WAL
+//     files below newSeq and the replaced people file.
+//
+// If a step before 3 fails, the frozen memtables stay visible and are
+// written by the next flush. If publishing the manifest fails, its state
+// on disk is unknown, so the store stops taking writes (failStore).
+func (s *Store) Flush() error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if err := s.failure(); err != nil {
+		return err
+	}
+	started := time.Now()
+
+	s.ingestMu.Lock()
+	s.mu.RLock()
+	projects := make([]*Project, 0, len(s.projects))
+	for _, p := range s.projects {
+		projects = append(projects, p)
+	}
+	s.mu.RUnlock()
+	sort.Slice(projects, func(i, j int) bool { return projects[i].name < projects[j].name })
+	pending := false
+	for _, p := range projects {
+		p.mu.Lock()
+		if len(p.mem.rows) > 0 {
+			p.frozen = append(p.frozen, p.mem)
+			p.mem = &memtable{}
+		}
+		pending = pending || len(p.frozen) > 0 || p.peopleDirty
+		p.mu.Unlock()
+	}
+	if !pending {
+		s.ingestMu.Unlock()
+		return nil
+	}
+	newSeq, err := s.wal.Rotate()
+	s.ingestMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("flush: rotate write-ahead log: %w", err)
+	}
+
+	plans := make([]*flushPlan, len(projects))
+	for i, p := range projects {
+		plans[i] = p.planFlush()
+	}
+	rows := 0
+	for _, pl := range plans {
+		if err := s.writeFlushFiles(pl); err != nil {
+			s.abandonFlush(plans)
+			return fmt.Errorf("flush: project %s: %w", pl.project.name, err)
+		}
+		rows += pl.rows
+	}
+
+	m := &manifestBody{Version: manifestVersion, WALStartSeq: newSeq, NextFileNumber: s.nextFile}
+	for _, pl := range plans {
+		m.Projects = append(m.Projects, pl.manifestEntry())
+	}
+	data, err := encodeManifest(m)
+	if err == nil {
+		err = WriteFileAtomic(s.fs, s.path(manifestName), data)
+	}
+	if err != nil {
+		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
+	}
+
+	var obsolete []string
+	for _, pl := range plans {
+		obsolete = append(obsolete, pl.install()...)
+	}
+	if err := s.wal.RemoveBefore(newSeq); err != nil {
+		s.log.Warn("flush: remove old write-ahead log files", "err", err)
+	}
+	for _, f := range obsolete {
+		if err := s.fs.Remove(f); err != nil {
+			s.log.Warn("flush: remove replaced file", "file", f, "err", err)
+		}
+	}
+	s.log.Info("flush done", "rows", rows, "segments", s.segmentCount(), "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// flushPlan is what one flush does for one project: the inputs captured
+// at freeze time and the files written for them.
+type flushPlan struct {
+	project *Project
+	// inputs, captured under the project lock
+	frozen      []*memtable
+	columns     []Column
+	bigInts     []string
+	peopleCols  []Column
+	newUsers    []string // users numbered since the last flush, in order
+	usersTotal  int      // users durable once newUsers is written
+	usersBytes  int64    // user file length before this flush
+	people      []Person // nil when people are unchanged
+	rows        int
+	info        ProjectInfo
+	oldSegments []*SegmentRef
+	peopleFile  string
+	// outputs
+	segments       []*SegmentRef
+	newPeopleFile  string
+	usersBytesDone int64
+}
+
+func (p *Project) planFlush() *flushPlan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pl := &flushPlan{
+		project:     p,
+		frozen:      append([]*memtable(nil), p.frozen...),
+		columns:     p.events.Columns(),
+		bigInts:     p.events.bigIntColumns(),
+		peopleCols:  p.people.Columns(),
+		newUsers:    append([]string(nil), p.users.ids[p.users.persisted:]...),
+		usersTotal:  len(p.users.ids),
+		usersBytes:  p.users.fileBytes,
+		info:        ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret},
+		oldSegments: append([]*SegmentRef(nil), p.segments...),
+		peopleFile:  p.peopleFile,
+	}
+	for _, m := range pl.frozen {
+		pl.rows += len(m.rows)
+	}
+	if p.peopleDirty {
+		pl.people = make([]Person, 0, len(p.peopleRows))
+		for id, props := range p.peopleRows {
+			pl.people = append(pl.people, Person{DistinctID: id, Props: props})
+		}
+		sort.Slice(pl.people, func(i, j int) bool { return pl.people[i].DistinctID < pl.people[j].DistinctID })
+		p.peopleDirty = false
+	}
+	return pl
+}
+
+// writeFlushFiles writes and syncs the plan's segments, user chunk and
+// people file. REQUIRES: s.flushMu held (it numbers files).
+func (s *Store) writeFlushFiles(pl *flushPlan) error {
+	name := pl.project.name
+	for _, day := range splitByDay(pl.frozen) {
+		n := s.nextFile
+		s.nextFile++
+		file := segmentFileName(n)
+		path := s.path(segDirName, file)
+		cols := buildSegmentColumns(day, pl.columns)
+		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
+		err := PublishFile(s.fs, path, func(f File) error {
+			w := bufio.NewWriterSize(f, 1<<20)
+			if _, err := WriteSegment(w, meta, len(day.rows), cols); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
+		if err != nil {
+			return err
+		}
+		ref, err := s.openSegment(file, day.day)
+		if err != nil {
+			return fmt.Errorf("reopen just written segment: %w", err)
+		}
+		if ref.Segment.Rows() != len(day.rows) {
+			ref.file.Close()
+			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), len(day.rows))
+		}
+		pl.segments = append(pl.segments, ref)
+	}
+	var err error
+	pl.usersBytesDone, err = appendUserChunk(s.fs, s.path(usersDirName, usersFileName(name)), pl.usersBytes, pl.newUsers)
+	if err != nil {
+		return err
+	}
+	if pl.people != nil {
+		pl.newPeopleFile = peopleFileName(s.nextFile)
+		s.nextFile++
+		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, pl.people)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// abandonFlush undoes a flush that failed before its manifest: new files
+// are closed and removed, people are marked dirty again. Frozen memtables
+// stay in place for the next flush.
+func (s *Store) abandonFlush(plans []*flushPlan) {
+	for _, pl := range plans {
+		for _, ref := range pl.segments {
+			ref.file.Close()
+			s.fs.Remove(s.path(segDirName, ref.File))
+		}
+		pl.segments = nil
+		if pl.newPeopleFile != "" {
+			s.fs.Remove(s.path(peopleDir, pl.newPeopleFile))
+		}
+		if pl.people != nil {
+			pl.project.mu.Lock()
+			pl.project.peopleDirty = true
+			pl.project.mu.Unlock()
+		}
+	}
+}
+
+func (pl *flushPlan) manifestEntry() manifestProject {
+	mp := manifestProject{
+		Name: pl.info.Name, Token: pl.info.Token, Secret: pl.info.Secret,
+		Columns: pl.columns, BigInts: pl.bigInts, PeopleColumns: pl.peopleCols,
+		Users: pl.usersTotal, UsersBytes: pl.usersBytesDone, PeopleFile: pl.peopleFile,
+	}
+	if pl.newPeopleFile != "" {
+		mp.PeopleFile = pl.newPeopleFile
+	}
+	for _, ref := range append(append([]*SegmentRef(nil), pl.oldSegments...), pl.segments...) {
+		mp.Segments = append(mp.Segments, manifestSegment{File: ref.File, Day: ref.Day, Rows: ref.Segment.Rows(), Bytes: ref.Bytes})
+	}
+	return mp
+}
+
+// install makes the flushed state the live one and returns the paths of
+// files it replaced. REQUIRES: the manifest naming pl's files is durable.
+func (pl *flushPlan) install() (obsolete []string) {
+	p := pl.project
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.segments = append(p.segments, pl.segments...)
+	p.frozen = p.frozen[len(pl.frozen):]
+	p.users.persisted = pl.usersTotal
+	p.users.fileBytes = pl.usersBytesDone
+	if pl.newPeopleFile != "" {
+		if p.peopleFile != "" {
+			obsolete = append(obsolete, p.store.path(peopleDir, p.peopleFile))
+		}
+		p.peopleFile = pl.newPeopleFile
+	}
+	return obsolete
+}
+
+// dayRows are the rows of one UTC day from a flush, sorted by time.
+type dayRows struct {
+	day   string
+	rows  []*Event
+	users []uint32
+}
+
+func splitByDay(frozen []*memtable) []*dayRows {
+	byDay := map[string]*dayRows{}
+	for _, m := range frozen {
+		for i := range m.rows {
+			e := &m.rows[i]
+			day := time.UnixMilli(e.TimeMillis).UTC().Format(time.DateOnly)
+			d := byDay[day]
+			if d == nil {
+				d = &dayRows{day: day}
+				byDay[day] = d
+			}
+			d.rows = append(d.rows, e)
+			d.users = append(d.users, m.users[i])
+		}
+	}
+	days := make([]*dayRows, 0, len(byDay))
+	for _, d := range byDay {
+		sort.Stable(d)
+		days = append(days, d)
+	}
+	sort.Slice(days, func(i, j int) bool { return days[i].day < days[j].day })
+	return days
+}
+
+func (d *dayRows) Len() int           { return len(d.rows) }
+func (d *dayRows) Less(i, j int) bool { return d.rows[i].TimeMillis < d.rows[j].TimeMillis }
+func (d *dayRows) Swap(i, j int) {
+	d.rows[i], d.rows[j] = d.rows[j], d.rows[i]
+	d.users[i], d.users[j] = d.users[j], d.users[i]
+}
+
+// buildSegmentColumns lays one day's rows out as columns: the fixed ones,
+// the user numbers, and each property column any of the rows has, with
+// values converted to the column's current type (lossless by the
+// schema's widening rules; a failure is a broken invariant).
+func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
+	n := len(d.rows)
+	cols := []SegmentColumn{
+		{Name: ColTime, Type: TypeTime, Ints: make([]int64, n)},
+		{Name: ColEvent, Type: TypeString, Strs: make([]string, n)},
+		{Name: ColDistinctID, Type: TypeString, Strs: make([]string, n)},
+		{Name: ColInsertID, Type: TypeString, Strs: make([]string, n)},
+		{Name: ColUserNumber, Type: TypeInt, Ints: make([]int64, n)},
+	}
+	for i, e := range d.rows {
+		cols[0].Ints[i] = e.TimeMillis
+		cols[1].Strs[i] = e.Name
+		cols[2].Strs[i] = e.DistinctID
+		cols[3].Strs[i] = e.InsertID
+		cols[4].Ints[i] = int64(d.users[i])
+	}
+	colIndex := map[string]int{} // column name → position in cols
+	schemaType := map[string]ColumnType{}
+	for _, c := range schema {
+		schemaType[c.Name] = c.Type
+	}
+	for i, e := range d.rows {
+		for _, pr := range e.Props {
+			ci, ok := colIndex[pr.Key]
+			if !ok {
+				t, known := schemaType[pr.Key]
+				if !known {
+					panic(fmt.Sprintf("BUG: property %q of a buffered row is not in the schema", pr.Key))
+				}
+				ci = len(cols)
+				colIndex[pr.Key] = ci
+				cols = append(cols, newSparseColumn(pr.Key, t, n))
+			}
+			c := &cols[ci]
+			v, ok := pr.Value.Convert(c.Type)
+			if !ok {
+				panic(fmt.Sprintf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.Type))
+			}
+			c.Nulls[i] = false
+			switch c.Type {
+			case TypeFloat:
+				c.Floats[i] = v.Float
+			case TypeString, TypeJSON:
+				c.Strs[i] = v.Str
+			default:
+				c.Ints[i] = v.Int
+			}
+		}
+	}
+	for i := range cols {
+		if cols[i].Nulls != nil && !slices.Contains(cols[i].Nulls, true) {
+			cols[i].Nulls = nil
+		}
+	}
+	return cols
+}
+
+func newSparseColumn(name string, t ColumnType, n int) SegmentColumn {
+	c := SegmentColumn{Name: name, Type: t, Nulls: make([]bool, n)}
+	for i := range c.Nulls {
+		c.Nulls[i] = true
+	}
+	switch t {
+	case TypeFloat:
+		c.Floats = make([]float64, n)
+	case TypeString, TypeJSON:
+		c.Strs = make([]string, n)
+	default:
+		c.Ints = make([]int64, n)
+	}
+	return c
+}
+
+func (s *Store) flusher() {
+	defer s.flusherWG.Done()
+	tick := time.NewTicker(s.opts.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-s.flushReq:
+		case <-tick.C:
+		}
+		if err := s.Flush(); err != nil {
+			s.log.Error("background flush", "err", err)
+		}
+	}
+}
+
+// requestFlush asks the background flusher to run soon; it never blocks.
+func (s *Store) requestFlush() {
+	select {
+	case s.flushReq <- struct{}{}:
+	default:
+	}
+}

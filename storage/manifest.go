@@ -1,0 +1,122 @@
+package storage
+
+// The manifest names everything live in a data directory: projects with
+// their credentials and schemas, the segments of each project, the number
+// of durable users and the people snapshot, and the first WAL file still
+// needed. It is replaced atomically (WriteFileAtomic) after the files it
+// names are durable; files it does not name are removed at open.
+//
+// File layout (<data-dir>/MANIFEST):
+//
+//	+----------+----------------+------------------+----------------+
+//	| magic    | length uint32  | CRC-32C uint32   | JSON body      |
+//	| 8 bytes  | LE, of body    | LE, of body      | length bytes   |
+//	+----------+----------------+------------------+----------------+
+//
+// The body is JSON (manifestBody) so that an operator can read it; its
+// "version" field is the format version.
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// manifestMagic starts the manifest file. Wire format: never change.
+const manifestMagic = "ARBMAN01"
+
+// manifestVersion is the body format version this code writes and reads.
+const manifestVersion = 1
+
+type manifestBody struct {
+	Version int `json:"version"`
+	// WALStartSeq is the first WAL file whose records are not all in
+	// segments: replay starts there; earlier files may be deleted.
+	WALStartSeq uint64 `json:"wal_start_seq"`
+	// NextFileNumber numbers the next segment or people file.
+	NextFileNumber uint64            `json:"next_file_number"`
+	Projects       []manifestProject `json:"projects"`
+}
+
+type manifestProject struct {
+	Name          string            `json:"name"`
+	Token         string            `json:"token"`
+	Secret        string            `json:"secret"`
+	Columns       []Column          `json:"columns"`
+	BigInts       []string          `json:"big_int_columns,omitempty"`
+	PeopleColumns []Column          `json:"people_columns"`
+	Users         int               `json:"users"`
+	UsersBytes    int64             `json:"users_bytes"`
+	Segments      []manifestSegment `json:"segments"`
+	PeopleFile    string            `json:"people_file,omitempty"`
+}
+
+type manifestSegment struct {
+	File  string `json:"file"`
+	Day   string `json:"day"` // UTC, YYYY-MM-DD
+	Rows  int    `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+func encodeManifest(m *manifestBody) ([]byte, error) {
+	body, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	buf := make([]byte, 0, len(manifestMagic)+8+len(body))
+	buf = append(buf, manifestMagic...)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
+	buf = binary.LittleEndian.AppendUint32(buf, checksum(body))
+	return append(buf, body...), nil
+}
+
+// decodeManifest checks and decodes a manifest; name is used in errors.
+func decodeManifest(data []byte, name string) (*manifestBody, error) {
+	const head = len(manifestMagic) + 8
+	if len(data) < head || string(data[:len(manifestMagic)]) != manifestMagic {
+		return nil, corruptf(name, 0, "not a manifest (bad magic or shorter than its %d-byte header)", head)
+	}
+	n := binary.LittleEndian.Uint32(data[len(manifestMagic):])
+	sum := binary.LittleEndian.Uint32(data[len(manifestMagic)+4:])
+	if int64(n) != int64(len(data)-head) {
+		return nil, corruptf(name, int64(len(manifestMagic)), "body length %d does not match file size %d", n, len(data))
+	}
+	body := data[head:]
+	if got := checksum(body); got != sum {
+		return nil, corruptf(name, int64(head), "checksum mismatch (stored %08x, computed %08x)", sum, got)
+	}
+	var m manifestBody
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, corruptf(name, int64(head), "bad body: %v", err)
+	}
+	if m.Version != manifestVersion {
+		return nil, fmt.Errorf("%s: manifest version %d; this arb reads version %d", name, m.Version, manifestVersion)
+	}
+	for _, p := range m.Projects {
+		for _, c := range append(append([]Column(nil), p.Columns...), p.PeopleColumns...) {
+			if !c.Type.Valid() || c.Type == TypeNull {
+				return nil, corruptf(name, int64(head), "project %s: column %q has unknown type %d", p.Name, c.Name, c.Type)
+			}
+		}
+	}
+	return &m, nil
+}
+
+// readManifest loads path; ok is false when there is none yet.
+func readManifest(fs FS, path string) (m *manifestBody, ok bool, err error) {
+	f, err := fs.Open(path)
+	if isNotExist(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	m, err = decodeManifest(data, path)
+	return m, err == nil, err
+}

@@ -1,0 +1,40 @@
+package storage
+
+// memtable holds a project's events that are in the WAL but not yet in a
+// segment. Queries see them at once.
+//
+// INVARIANT: rows and users are append-only and grow together
+// (len(rows) == len(users)); an appended element is never modified, so a
+// reader that copied the slice headers under the project's lock may read
+// them after releasing it while writers append.
+type memtable struct {
+	rows  []Event
+	users []uint32 // user number of rows[i].DistinctID
+	bytes int64    // approximate heap size of rows, for the flush trigger
+}
+
+func (m *memtable) appendLocked(e Event, user uint32) {
+	m.rows = append(m.rows, e)
+	m.users = append(m.users, user)
+	m.bytes += eventSizeBytes(&e)
+}
+
+// eventSizeBytes approximates the heap held by e.
+func eventSizeBytes(e *Event) int64 {
+	n := int64(96 + len(e.Name) + len(e.DistinctID) + len(e.InsertID))
+	for _, p := range e.Props {
+		n += int64(64 + len(p.Key) + len(p.Value.Str))
+	}
+	return n
+}
+
+// MemRows is a read-only view of buffered events: Rows[i] belongs to user
+// number Users[i]. Callers must not modify either slice.
+type MemRows struct {
+	Rows  []Event
+	Users []uint32
+}
+
+func (m *memtable) view() MemRows {
+	return MemRows{Rows: m.rows[:len(m.rows):len(m.rows)], Users: m.users[:len(m.users):len(m.users)]}
+}

@@ -1,0 +1,292 @@
+//go:build arbstore
+
+package storage
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Project is one tenant's data: its events (segments + buffered rows),
+// people, schemas and user dictionary.
+//
+// Concurrency: every field below mu is guarded by it. Ingest holds the
+// store's ingestMu shared while it appends to the WAL and the memtable, so
+// a flush (which holds it exclusively to rotate the WAL and freeze
+// memtables) sees each batch entirely before or entirely after.
+type Project struct {
+	store *Store
+	name  string
+
+	mu     sync.RWMutex
+	token  string
+	secret string
+	events *Schema
+	people *Schema
+	users  *userDict
+	// mem takes new rows; frozen holds memtables whose WAL files are
+	// rotated out and that a flush is writing to segments. Both are
+	// visible to queries until the flush installs the segments.
+	mem      *memtable
+	frozen   []*memtable
+	segments []*SegmentRef
+	// peopleRows maps distinct_id → its properties (keys unique).
+	peopleRows  map[string][]Prop
+	peopleDirty bool   // changed since the people file was written
+	peopleFile  string // file name of the durable people snapshot, "" if none
+}
+
+// SegmentRef is one live segment of a project.
+type SegmentRef struct {
+	File    string // file name within the segments directory
+	Day     string // UTC day of its rows, YYYY-MM-DD
+	Bytes   int64
+	Segment *Segment
+	file    File // open handle Segment reads through
+}
+
+func newProject(s *Store, name, token, secret string) *Project {
+	return &Project{
+		store: s, name: name, token: token, secret: secret,
+		events: newSchema(nil, nil), people: newSchema(nil, nil),
+		users: newUserDict(), mem: &memtable{}, peopleRows: map[string][]Prop{},
+	}
+}
+
+// ProjectInfo is a project's identity and credentials.
+type ProjectInfo struct {
+	Name   string
+	Token  string
+	Secret string
+}
+
+func (p *Project) Name() string { return p.name }
+
+func (p *Project) Info() ProjectInfo {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret}
+}
+
+// Columns returns the property columns of table (TableEvents or
+// TablePeople) in discovery order.
+func (p *Project) Columns(table string) []Column {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if table == TablePeople {
+		return p.people.Columns()
+	}
+	return p.events.Columns()
+}
+
+// RowError is bad input in one row of a batch: Row counts from 1, as
+// MySQL numbers rows in its messages.
+type RowError struct {
+	Row    int
+	Column string
+	Err    error
+}
+
+func (e *RowError) Error() string {
+	return fmt.Sprintf("row %d: column %s: %v", e.Row, e.Column, e.Err)
+}
+
+func (e *RowError) Unwrap() error { return e.Err }
+
+// minTimeMillis and maxTimeMillis bound event times: 1970-01-01 to
+// 9999-12-31, the range of MySQL DATETIME.
+const (
+	minTimeMillis = 0
+	maxTimeMillis = 253402300799999
+)
+
+// validateEvent checks one row; i is its 0-based position in the batch.
+func validateEvent(table string, i int, e *Event) error {
+	if table == TableEvents {
+		if e.Name == "" {
+			return &RowError{i + 1, ColEvent, fmt.Errorf("missing: every event needs a name")}
+		}
+		if !utf8.ValidString(e.Name) {
+			return &RowError{i + 1, ColEvent, fmt.Errorf("not valid UTF-8")}
+		}
+		if e.TimeMillis < minTimeMillis || e.TimeMillis > maxTimeMillis {
+			return &RowError{i + 1, ColTime, fmt.Errorf("%d ms is outside 1970-01-01 .. 9999-12-31", e.TimeMillis)}
+		}
+		if !utf8.ValidString(e.InsertID) {
+			return &RowError{i + 1, ColInsertID, fmt.Errorf("not valid UTF-8")}
+		}
+	} else if e.DistinctID == "" {
+		return &RowError{i + 1, ColDistinctID, fmt.Errorf("missing: a person needs a distinct_id")}
+	}
+	if !utf8.ValidString(e.DistinctID) {
+		return &RowError{i + 1, ColDistinctID, fmt.Errorf("not valid UTF-8")}
+	}
+	seen := make(map[string]bool, len(e.Props))
+	for _, pr := range e.Props {
+		if err := ValidatePropertyKey(table, pr.Key); err != nil {
+			return &RowError{i + 1, pr.Key, err}
+		}
+		if seen[pr.Key] {
+			return &RowError{i + 1, pr.Key, fmt.Errorf("given twice")}
+		}
+		seen[pr.Key] = true
+		if !pr.Value.Type.Valid() || pr.Value.Type == TypeTime {
+			return &RowError{i + 1, pr.Key, fmt.Errorf("unsupported value type %v", pr.Value.Type)}
+		}
+		if (pr.Value.Type == TypeString || pr.Value.Type == TypeJSON) && !utf8.ValidString(pr.Value.Str) {
+			return &RowError{i + 1, pr.Key, fmt.Errorf("not valid UTF-8")}
+		}
+	}
+	return nil
+}
+
+// dropNullProps removes NULL properties in place: a NULL property and an
+// absent one are the same thing.
+func dropNullProps(props []Prop) []Prop {
+	out := props[:0]
+	for _, p := range props {
+		if !p.Value.IsNull() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Ingest stores events atomically: it returns nil only after all of them
+// are durable in the WAL, and stores none of them if it returns an error.
+// A bad row gives a *RowError naming the row and column. The caller hands
+// over events (and their Props) and must not use them afterwards.
+func (p *Project) Ingest(events []Event) error {
+	return p.apply(kindEvents, TableEvents, events)
+}
+
+// SetPeople upserts people profiles: each row's properties are set on the
+// profile of its DistinctID ($set semantics; other properties stay).
+// Durability and atomicity as for Ingest.
+func (p *Project) SetPeople(rows []Event) error {
+	return p.apply(kindPeople, TablePeople, rows)
+}
+
+func (p *Project) apply(kind recordKind, table string, rows []Event) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	for i := range rows {
+		rows[i].Props = dropNullProps(rows[i].Props)
+		if err := validateEvent(table, i, &rows[i]); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	schema := p.events
+	if table == TablePeople {
+		schema = p.people
+	}
+	for i := range rows {
+		schema.fitProps(rows[i].Props)
+	}
+	p.mu.Unlock()
+
+	payload := append([]byte{byte(kind)}, AppendEventBatch(nil, &EventBatch{Project: p.name, Events: rows})[:]...)
+	s := p.store
+	if err := s.failure(); err != nil {
+		return err
+	}
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	start := time.Now()
+	if _, err := s.wal.Append(payload); err != nil {
+		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
+	}
+	s.observeIngest(len(rows), time.Since(start))
+	p.mu.Lock()
+	p.addLocked(table, rows)
+	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows
+	p.mu.Unlock()
+	if needFlush {
+		s.requestFlush()
+	}
+	return nil
+}
+
+// addLocked applies durable rows to memory (ingest and WAL replay).
+// REQUIRES: p.mu held; rows' props already fitted to the schema.
+func (p *Project) addLocked(table string, rows []Event) {
+	if table == TablePeople {
+		for _, r := range rows {
+			p.setPersonLocked(r.DistinctID, r.Props)
+		}
+		p.peopleDirty = true
+		return
+	}
+	for _, e := range rows {
+		p.mem.appendLocked(e, p.users.number(e.DistinctID))
+	}
+}
+
+func (p *Project) setPersonLocked(id string, props []Prop) {
+	cur := p.peopleRows[id]
+	next := make([]Prop, 0, len(cur)+len(props))
+	next = append(next, cur...)
+outer:
+	for _, np := range props {
+		for j := range next {
+			if next[j].Key == np.Key {
+				next[j].Value = np.Value
+				continue outer
+			}
+		}
+		next = append(next, np)
+	}
+	p.peopleRows[id] = next
+}
+
+// Snapshot is a consistent read view of a project at one moment: the
+// schemas, the live segments and the buffered rows. It stays valid (and
+// unchanged) however the project changes afterwards, so a query sees one
+// state from start to end.
+type Snapshot struct {
+	Project       string
+	Columns       []Column // events property columns
+	PeopleColumns []Column
+	Segments      []*SegmentRef
+	Mem           []MemRows
+	// People is sorted by DistinctID.
+	People []Person
+	// UserIDs maps user numbers to distinct_ids (the prefix known at the
+	// snapshot's time; read-only).
+	UserIDs []string
+}
+
+// Person is one row of the people table.
+type Person struct {
+	DistinctID string
+	Props      []Prop
+}
+
+// Snapshot takes a read view. Cost: copies of slice headers, and of the
+// people map (small next to events).
+func (p *Project) Snapshot() *Snapshot {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	snap := &Snapshot{
+		Project:       p.name,
+		Columns:       p.events.Columns(),
+		PeopleColumns: p.people.Columns(),
+		Segments:      append([]*SegmentRef(nil), p.segments...),
+		UserIDs:       p.users.ids[:len(p.users.ids):len(p.users.ids)],
+	}
+	for _, m := range p.frozen {
+		snap.Mem = append(snap.Mem, m.view())
+	}
+	snap.Mem = append(snap.Mem, p.mem.view())
+	snap.People = make([]Person, 0, len(p.peopleRows))
+	for id, props := range p.peopleRows {
+		snap.People = append(snap.People, Person{DistinctID: id, Props: props})
+	}
+	sort.Slice(snap.People, func(i, j int) bool { return snap.People[i].DistinctID < snap.People[j].DistinctID })
+	return snap
+}

@@ -1,0 +1,445 @@
+//go:build arbstore
+
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// recordKind is the first byte of every WAL payload the store writes.
+// Wire format: never renumber.
+type recordKind uint8
+
+const (
+	kindEvents  recordKind = 1 // EventBatch of events for one project
+	kindCatalog recordKind = 2 // catalogRecord as JSON
+	kindPeople  recordKind = 3 // EventBatch of people upserts (DistinctID + Props)
+)
+
+// catalogRecord is a change of the set of projects.
+type catalogRecord struct {
+	Op     string `json:"op"` // "project": create or set credentials
+	Name   string `json:"name"`
+	Token  string `json:"token"`
+	Secret string `json:"secret"`
+}
+
+// Options configure a Store. Zero fields take the defaults shown.
+type Options struct {
+	FS     FS           // OSFS{}
+	Dir    string       // required
+	Logger *slog.Logger // slog.Default()
+	// A project's memtable is flushed to segments when it holds FlushRows
+	// rows (1,000,000) or FlushBytes bytes (256 MiB), and any non-empty
+	// memtable after FlushInterval (1 minute).
+	FlushRows     int
+	FlushBytes    int64
+	FlushInterval time.Duration
+	// Metrics hooks; nil means not observed.
+	OnWALSync func(d time.Duration, records int)
+	OnIngest  func(rows int)
+}
+
+// ErrProjectExists is returned when creating a project that exists.
+var ErrProjectExists = errors.New("project exists")
+
+// Store is a data directory: all projects, one WAL, the manifest.
+type Store struct {
+	opts Options
+	fs   FS
+	log  *slog.Logger
+	wal  *WAL
+
+	// ingestMu is held shared by every WAL append + memory apply, and
+	// exclusively by a flush while it rotates the WAL and freezes
+	// memtables (see Project).
+	ingestMu sync.RWMutex
+	// flushMu serialises flushes.
+	flushMu sync.Mutex
+
+	mu       sync.RWMutex
+	projects map[string]*Project // by name; guarded by mu
+	// nextFile numbers segment and people files; guarded by flushMu.
+	nextFile uint64
+
+	// failed is set once a write of unknown outcome (a failed fsync of
+	// the manifest) makes the on-disk state uncertain: from then on every
+	// write returns it (never retry an fsync).
+	failed atomic.Pointer[error]
+
+	flushReq  chan struct{}
+	closing   chan struct{}
+	flusherWG sync.WaitGroup
+	closeOnce sync.Once
+}
+
+func (s *Store) path(parts ...string) string {
+	return filepath.Join(append([]string{s.opts.Dir}, parts...)...)
+}
+
+// Open opens or creates the data directory: it reads the manifest, opens
+// the live segments, replays the WAL tail into memory and starts the
+// background flusher.
+func Open(opts Options) (*Store, error) {
+	if opts.FS == nil {
+		opts.FS = OSFS{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.FlushRows <= 0 {
+		opts.FlushRows = 1_000_000
+	}
+	if opts.FlushBytes <= 0 {
+		opts.FlushBytes = 256 << 20
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = time.Minute
+	}
+	s := &Store{
+		opts: opts, fs: opts.FS, log: opts.Logger, projects: map[string]*Project{},
+		flushReq: make(chan struct{}, 1), closing: make(chan struct{}),
+	}
+	for _, d := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
+		if err := s.fs.MkdirAll(s.path(d)); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	m, ok, err := readManifest(s.fs, s.path(manifestName))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		m = &manifestBody{Version: manifestVersion, WALStartSeq: 1, NextFileNumber: 1}
+	}
+	s.nextFile = m.NextFileNumber
+	if err := s.loadManifest(m); err != nil {
+		s.closeSegments()
+		return nil, err
+	}
+	if err := s.removeUnreferenced(m); err != nil {
+		s.closeSegments()
+		return nil, err
+	}
+	start := time.Now()
+	var replayed int
+	s.wal, err = OpenWAL(WALOptions{
+		FS: s.fs, Dir: s.path(walDirName), Logger: s.log, MinSeq: m.WALStartSeq, OnSync: opts.OnWALSync,
+	}, func(pos WALPosition, payload []byte) error {
+		replayed++
+		if err := s.replay(payload); err != nil {
+			return fmt.Errorf("replay %s at offset %d: %w", walFileName(pos.Seq), pos.Offset, err)
+		}
+		return nil
+	})
+	if err != nil {
+		s.closeSegments()
+		return nil, err
+	}
+	s.log.Info("store open", "dir", opts.Dir, "projects", len(s.projects), "wal_records_replayed", replayed,
+		"segments", s.segmentCount(), "took", time.Since(start).Round(time.Millisecond))
+	s.flusherWG.Add(1)
+	go s.flusher()
+	return s, nil
+}
+
+func (s *Store) loadManifest(m *manifestBody) error {
+	for _, mp := range m.Projects {
+		p := newProject(s, mp.Name, mp.Token, mp.Secret)
+		p.events = newSchema(mp.Columns, mp.BigInts)
+		p.people = newSchema(mp.PeopleColumns, nil)
+		users, err := loadUserDict(s.fs, s.path(usersDirName, usersFileName(mp.Name)), mp.Users)
+		if err != nil {
+			return fmt.Errorf("project %s: %w", mp.Name, err)
+		}
+		p.users = users
+		for _, ms := range mp.Segments {
+			ref, err := s.openSegment(ms.File, ms.Day)
+			if err != nil {
+				return fmt.Errorf("project %s: %w", mp.Name, err)
+			}
+			p.segments = append(p.segments, ref)
+		}
+		if mp.PeopleFile != "" {
+			people, err := readPeopleFile(s.fs, s.path(peopleDir, mp.PeopleFile))
+			if err != nil {
+				return fmt.Errorf("project %s: %w", mp.Name, err)
+			}
+			for _, r := range people {
+				p.peopleRows[r.DistinctID] = r.Props
+			}
+			p.peopleFile = mp.PeopleFile
+		}
+		s.projects[mp.Name] = p
+	}
+	return nil
+}
+
+// openSegment opens a segment file for reading; it stays open (the
+// SegmentRef owns the handle) while the segment is live.
+func (s *Store) openSegment(name, day string) (*SegmentRef, error) {
+	path := s.path(segDirName, name)
+	f, err := s.fs.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open segment: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	seg, err := OpenSegment(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &SegmentRef{File: name, Day: day, Bytes: st.Size(), Segment: seg, file: f}, nil
+}
+
+// removeUnreferenced deletes what a crash left behind: temp files, and
+// segment and people files the manifest does not name (written by a flush
+// whose manifest never became durable; their rows are still in the WAL).
+func (s *Store) removeUnreferenced(m *manifestBody) error {
+	live := map[string]bool{}
+	for _, p := range m.Projects {
+		for _, seg := range p.Segments {
+			live[filepath.Join(segDirName, seg.File)] = true
+		}
+		if p.PeopleFile != "" {
+			live[filepath.Join(peopleDir, p.PeopleFile)] = true
+		}
+	}
+	for _, dir := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
+		names, err := s.fs.List(s.path(dir))
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.path(dir), err)
+		}
+		for _, n := range names {
+			rel := filepath.Join(dir, n)
+			stale := strings.HasSuffix(n, tmpSuffix) ||
+				((dir == segDirName || dir == peopleDir) && !live[rel])
+			if !stale {
+				continue
+			}
+			s.log.Info("removing file no manifest names", "file", s.path(rel))
+			if err := s.fs.Remove(s.path(rel)); err != nil {
+				return fmt.Errorf("remove %s: %w", s.path(rel), err)
+			}
+		}
+	}
+	return nil
+}
+
+// replay applies one WAL payload to memory. Replay is idempotent for
+// catalog records, and event/people batches are applied exactly once
+// because WAL files below the manifest's WALStartSeq are never replayed.
+func (s *Store) replay(payload []byte) error {
+	if len(payload) == 0 {
+		return fmt.Errorf("empty record")
+	}
+	switch recordKind(payload[0]) {
+	case kindCatalog:
+		var c catalogRecord
+		if err := json.Unmarshal(payload[1:], &c); err != nil {
+			return fmt.Errorf("catalog record: %w", err)
+		}
+		s.applyCatalog(c)
+		return nil
+	case kindEvents, kindPeople:
+		b, err := DecodeEventBatch(payload[1:])
+		if err != nil {
+			return err
+		}
+		p, ok := s.Project(b.Project)
+		if !ok {
+			return fmt.Errorf("batch for unknown project %q", b.Project)
+		}
+		table := TableEvents
+		if recordKind(payload[0]) == kindPeople {
+			table = TablePeople
+		}
+		p.mu.Lock()
+		schema := p.events
+		if table == TablePeople {
+			schema = p.people
+		}
+		for i := range b.Events {
+			schema.fitProps(b.Events[i].Props)
+		}
+		p.addLocked(table, b.Events)
+		p.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("unknown record kind %d", payload[0])
+}
+
+func (s *Store) applyCatalog(c catalogRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.projects[c.Name]; ok {
+		p.mu.Lock()
+		p.token, p.secret = c.Token, c.Secret
+		p.mu.Unlock()
+		return
+	}
+	s.projects[c.Name] = newProject(s, c.Name, c.Token, c.Secret)
+}
+
+// Project returns the project named name.
+func (s *Store) Project(name string) (*Project, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.projects[name]
+	return p, ok
+}
+
+// Projects lists all projects sorted by name.
+func (s *Store) Projects() []ProjectInfo {
+	s.mu.RLock()
+	ps := make([]*Project, 0, len(s.projects))
+	for _, p := range s.projects {
+		ps = append(ps, p)
+	}
+	s.mu.RUnlock()
+	out := make([]ProjectInfo, len(ps))
+	for i, p := range ps {
+		out[i] = p.Info()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// CreateProject creates a project durably; ErrProjectExists if it exists.
+// Empty token or secret get fresh random ones.
+func (s *Store) CreateProject(name, token, secret string) (ProjectInfo, error) {
+	if _, ok := s.Project(name); ok {
+		return ProjectInfo{}, fmt.Errorf("project %s: %w", name, ErrProjectExists)
+	}
+	return s.PutProject(name, token, secret)
+}
+
+// PutProject makes sure project name exists with the given credentials
+// (empty ones keep the current value, or get fresh random ones for a new
+// project), durably.
+func (s *Store) PutProject(name, token, secret string) (ProjectInfo, error) {
+	if err := ValidateProjectName(name); err != nil {
+		return ProjectInfo{}, err
+	}
+	cur, exists := s.Project(name)
+	if exists {
+		info := cur.Info()
+		if token == "" {
+			token = info.Token
+		}
+		if secret == "" {
+			secret = info.Secret
+		}
+		if info.Token == token && info.Secret == secret {
+			return info, nil
+		}
+	}
+	if token == "" {
+		token = NewCredential()
+	}
+	if secret == "" {
+		secret = NewCredential()
+	}
+	rec := catalogRecord{Op: "project", Name: name, Token: token, Secret: secret}
+	body, _ := json.Marshal(rec)
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	if _, err := s.wal.Append(append([]byte{byte(kindCatalog)}, body...)); err != nil {
+		return ProjectInfo{}, fmt.Errorf("project %s: write-ahead log: %w", name, err)
+	}
+	s.applyCatalog(rec)
+	return ProjectInfo{Name: name, Token: token, Secret: secret}, nil
+}
+
+func (s *Store) observeIngest(rows int, _ time.Duration) {
+	if s.opts.OnIngest != nil {
+		s.opts.OnIngest(rows)
+	}
+}
+
+// Stats describes the store for metrics.
+type Stats struct {
+	Segments      int
+	SegmentBytes  int64
+	WALBytes      int64
+	BufferedRows  int
+	ProjectsCount int
+}
+
+func (s *Store) Stats() Stats {
+	var st Stats
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st.ProjectsCount = len(s.projects)
+	for _, p := range s.projects {
+		p.mu.RLock()
+		st.Segments += len(p.segments)
+		for _, seg := range p.segments {
+			st.SegmentBytes += seg.Bytes
+		}
+		st.BufferedRows += len(p.mem.rows)
+		for _, m := range p.frozen {
+			st.BufferedRows += len(m.rows)
+		}
+		p.mu.RUnlock()
+	}
+	if s.wal != nil {
+		st.WALBytes = s.wal.SizeBytes()
+	}
+	return st
+}
+
+func (s *Store) segmentCount() int { return s.Stats().Segments }
+
+// Close flushes buffered rows to segments, closes the WAL and the
+// segments. The store is unusable afterwards.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.flusherWG.Wait()
+		err = s.Flush()
+		if cerr := s.wal.Close(); err == nil {
+			err = cerr
+		}
+		s.closeSegments()
+	})
+	return err
+}
+
+func (s *Store) closeSegments() {
+	for _, p := range s.projects {
+		for _, seg := range p.segments {
+			seg.file.Close()
+		}
+	}
+}
+
+// failure returns the error that stopped writes, or nil.
+func (s *Store) failure() error {
+	if e := s.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// failStore stops all writes with err and returns it.
+func (s *Store) failStore(err error) error {
+	err = fmt.Errorf("store stopped taking writes: %w", err)
+	s.failed.CompareAndSwap(nil, &err)
+	s.log.Error("store failed", "err", err)
+	return err
+}
