@@ -45,11 +45,11 @@ func newEventsTable(ctx *sql.Context, p *storage.Project) *eventsTable {
 	return &eventsTable{project: p, columns: propertyColumns(ctx, p, storage.TableEvents)}
 }
 
-func (t *eventsTable) Name() string                 { return storage.TableEvents }
-func (t *eventsTable) Collation() sql.CollationID   { return sql.Collation_utf8mb4_bin }
-func (t *eventsTable) Projections() []string        { return t.projection }
-func (t *eventsTable) Filter() engine.Predicate     { return t.filter }
-func (t *eventsTable) Project() *storage.Project    { return t.project }
+func (t *eventsTable) Name() string               { return storage.TableEvents }
+func (t *eventsTable) Collation() sql.CollationID { return sql.Collation_utf8mb4_bin }
+func (t *eventsTable) Projections() []string      { return t.projection }
+func (t *eventsTable) Filter() engine.Predicate   { return t.filter }
+func (t *eventsTable) Project() *storage.Project  { return t.project }
 func (t *eventsTable) String() string {
 	var b strings.Builder
 	b.WriteString(t.project.Name() + ".events")
@@ -278,4 +278,3 @@ func (ins *eventsInserter) insert(ctx *sql.Context, row sql.Row) error {
 	ins.events = append(ins.events, e)
 	return nil
 }
-

@@ -6,8 +6,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"slices"
+	"sort"
 	"time"
 )
 

@@ -74,5 +74,4 @@ func (OSFS) SyncDir(dir string) error {
 	return d.Close()
 }
 
-
 func isNotExist(err error) bool { return err != nil && os.IsNotExist(err) }

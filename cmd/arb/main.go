@@ -136,4 +136,3 @@ func debug(args []string) error {
 	}
 	return seg.Dump(os.Stdout)
 }
-
