@@ -16,6 +16,13 @@ type handler struct {
 	mysql.Handler
 	metrics  *metrics
 	inflight *sync.WaitGroup // statements being run (Server.Shutdown waits)
+	parser   *schemaParser
+	sessions *sync.Map // connection id (uint32) → *session
+}
+
+func (h *handler) ConnectionClosed(c *mysql.Conn) {
+	h.sessions.Delete(c.ConnectionID)
+	h.Handler.ConnectionClosed(c)
 }
 
 func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) error {
@@ -42,9 +49,15 @@ func (h *handler) ComPrepare(ctx context.Context, c *mysql.Conn, query string, p
 	return fields, mysqlError(err)
 }
 
+// ComStmtExecute types the columns an INSERT's placeholders add from the
+// values bound this time (the statement was parsed at prepare time, when
+// they had no type), then runs it.
 func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
 	h.inflight.Add(1)
 	defer h.inflight.Done()
+	if sess, ok := h.sessions.Load(c.ConnectionID); ok && len(prepare.BindVars) > 0 {
+		h.parser.discoverBound(sess.(*session), prepare.PrepareStmt, prepare.BindVars)
+	}
 	done := h.metrics.statement()
 	err := mysqlError(h.Handler.ComStmtExecute(ctx, c, prepare, callback))
 	done(err)

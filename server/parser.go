@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/vitess/go/sqltypes"
+	querypb "github.com/dolthub/vitess/go/vt/proto/query"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 
 	"arb/storage"
@@ -62,10 +64,40 @@ func (p *schemaParser) discover(ctx context.Context, stmt ast.Statement) {
 	if !ok {
 		return
 	}
-	sess := sessionOf(sqlCtx)
-	if sess == nil {
-		return
+	if sess := sessionOf(sqlCtx); sess != nil {
+		p.discoverFor(sess, stmt, nil)
 	}
+}
+
+// discoverBound is discover for a prepared statement about to run with
+// binds: placeholders take the types of the bound values, which the
+// client sends with each execution.
+func (p *schemaParser) discoverBound(sess *session, query string, binds map[string]*querypb.BindVariable) {
+	stmt, err := p.inner.ParseSimple(query)
+	if err != nil {
+		return // go-mysql-server reports it
+	}
+	types := make(map[string]storage.ColumnType, len(binds))
+	for name, b := range binds {
+		types[name] = bindType(b.Type)
+	}
+	p.discoverFor(sess, stmt, types)
+}
+
+// bindType is the column type a bound value of wire type t makes.
+func bindType(t querypb.Type) storage.ColumnType {
+	switch {
+	case t == querypb.Type_NULL_TYPE:
+		return storage.TypeNull
+	case sqltypes.IsIntegral(t):
+		return storage.TypeInt
+	case sqltypes.IsFloat(t) || t == querypb.Type_DECIMAL:
+		return storage.TypeFloat
+	}
+	return storage.TypeString
+}
+
+func (p *schemaParser) discoverFor(sess *session, stmt ast.Statement, binds map[string]storage.ColumnType) {
 	sess.pending = nil
 	ins, ok := stmt.(*ast.Insert)
 	if !ok || len(ins.Columns) == 0 {
@@ -77,14 +109,14 @@ func (p *schemaParser) discover(ctx context.Context, stmt ast.Statement) {
 	}
 	db := ins.Table.DbQualifier.String()
 	if db == "" {
-		db = sqlCtx.GetCurrentDatabase()
+		db = sess.GetCurrentDatabase()
 	}
 	project, ok := p.store.Project(strings.ToLower(db))
 	table := strings.ToLower(ins.Table.Name.String())
 	if !ok || (table != storage.TableEvents && table != storage.TablePeople) {
 		return
 	}
-	pending := inferColumns(project.Columns(table), table, ins.Columns, values.Values)
+	pending := inferColumns(project.Columns(table), table, ins.Columns, values.Values, binds)
 	if len(pending) > 0 {
 		sess.pending = map[pendingKey]map[string]storage.Column{{project.Name(), table}: pending}
 	}
@@ -92,7 +124,8 @@ func (p *schemaParser) discover(ctx context.Context, stmt ast.Statement) {
 
 // inferColumns returns the columns of an INSERT that are new or need a
 // wider type than schema has, with that type.
-func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values) map[string]storage.Column {
+// binds types placeholders (nil: they have no type yet).
+func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values, binds map[string]storage.ColumnType) map[string]storage.Column {
 	current := make(map[string]storage.Column, len(schema))
 	for _, c := range schema {
 		current[strings.ToLower(c.Name)] = c
@@ -109,7 +142,7 @@ func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows 
 			if i >= len(row) {
 				continue
 			}
-			lt, isBig, ok := literalType(row[i])
+			lt, isBig, ok := literalType(row[i], binds)
 			if !ok {
 				untyped = true
 				continue
@@ -155,17 +188,17 @@ func isFixedColumn(table, lowerName string) bool {
 
 // literalType types a VALUES expression: ok is false when it is not a
 // literal; big is true for integers float64 cannot hold exactly.
-func literalType(e ast.Expr) (t storage.ColumnType, big, ok bool) {
+func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.ColumnType, big, ok bool) {
 	switch x := e.(type) {
 	case *ast.NullVal:
 		return storage.TypeNull, false, true
 	case ast.BoolVal:
 		return storage.TypeBool, false, true
 	case *ast.ParenExpr:
-		return literalType(x.Expr)
+		return literalType(x.Expr, binds)
 	case *ast.UnaryExpr:
 		if x.Operator == "-" || x.Operator == "+" {
-			if t, big, ok := literalType(x.Expr); ok && (t == storage.TypeInt || t == storage.TypeFloat) {
+			if t, big, ok := literalType(x.Expr, binds); ok && (t == storage.TypeInt || t == storage.TypeFloat) {
 				return t, big, true
 			}
 		}
@@ -187,6 +220,9 @@ func literalType(e ast.Expr) (t storage.ColumnType, big, ok bool) {
 			return storage.TypeFloat, false, true
 		case ast.HexNum, ast.HexVal, ast.BitVal:
 			return storage.TypeString, false, true
+		case ast.ValArg:
+			t, ok := binds[strings.TrimPrefix(string(x.Val), ":")]
+			return t, false, ok
 		}
 	}
 	return 0, false, false

@@ -61,6 +61,9 @@ type Server struct {
 	http    *http.Server
 	httpLn  net.Listener
 
+	parser   *schemaParser
+	sessions sync.Map // connection id → *session
+
 	// inflight counts statements being run, so shutdown can wait for them.
 	inflight sync.WaitGroup
 	stopOnce sync.Once
@@ -97,9 +100,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Version: Version}
-	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(), nil,
+	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
-			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight}, nil
+			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}, nil
 		})
 	if err != nil {
 		s.http.Close()
@@ -114,9 +117,8 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) newEngine() *sqle.Engine {
 	b := analyzer.NewBuilder(newProvider(s.store))
 	b = planner.Register(b)
-	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{
-		Parser: &schemaParser{inner: sql.NewMysqlParser(), store: s.store},
-	}})
+	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
+	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: s.parser}})
 	engine := sqle.New(b.Build(), &sqle.Config{})
 	if err := sql.SystemVariables.AssignValues(map[string]any{
 		"version":         Version,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
@@ -24,14 +25,18 @@ type session struct {
 
 type pendingKey struct{ project, table string }
 
-func newSessionBuilder() func(ctx context.Context, conn *mysql.Conn, addr string) (sql.Session, error) {
+// newSessionBuilder makes sessions and records them in sessions by
+// connection id, for the handler (handler.go).
+func newSessionBuilder(sessions *sync.Map) func(ctx context.Context, conn *mysql.Conn, addr string) (sql.Session, error) {
 	return func(ctx context.Context, conn *mysql.Conn, addr string) (sql.Session, error) {
 		var host, user string
 		if u, ok := conn.UserData.(sql.MysqlConnectionUser); ok {
 			host, user = u.Host, u.User
 		}
 		client := sql.Client{Address: host, User: user, Capabilities: conn.Capabilities}
-		return &session{BaseSession: sql.NewBaseSessionWithClientServer(addr, client, conn.ConnectionID)}, nil
+		s := &session{BaseSession: sql.NewBaseSessionWithClientServer(addr, client, conn.ConnectionID)}
+		sessions.Store(conn.ConnectionID, s)
+		return s, nil
 	}
 }
 
