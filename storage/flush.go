@@ -189,6 +189,12 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 			ref.file.Close()
 			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), len(day.rows))
 		}
+		if invariantsEnabled {
+			if err := checkSegmentTimes(ref.Segment, day.rows); err != nil {
+				ref.file.Close()
+				return err
+			}
+		}
 		pl.segments = append(pl.segments, ref)
 	}
 	var err error
@@ -399,4 +405,26 @@ func (s *Store) requestFlush() {
 	case s.flushReq <- struct{}{}:
 	default:
 	}
+}
+
+// checkSegmentTimes re-reads a just-written segment's time column and
+// compares it with the rows written (costly: invariants builds only).
+func checkSegmentTimes(seg *Segment, rows []*Event) error {
+	i := 0
+	for b := 0; b < seg.NumBlocks(); b++ {
+		blk, err := seg.ReadBlock(ColTime, b)
+		if err != nil {
+			return err
+		}
+		for _, ms := range blk.Ints {
+			if i >= len(rows) || rows[i].TimeMillis != ms || (i > 0 && ms < rows[i-1].TimeMillis) {
+				return fmt.Errorf("BUG: segment %s: row %d time %d does not match the sorted input", seg.Name(), i, ms)
+			}
+			i++
+		}
+	}
+	if i != len(rows) {
+		return fmt.Errorf("BUG: segment %s: %d times read back, %d written", seg.Name(), i, len(rows))
+	}
+	return nil
 }

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"testing"
+
+	ast "github.com/dolthub/vitess/go/vt/sqlparser"
+
+	"arb/storage"
+)
+
+func TestInferColumns(t *testing.T) {
+	schema := []storage.Column{{Name: "amount", Type: storage.TypeInt}, {Name: "Plan", Type: storage.TypeString}}
+	cases := []struct {
+		name  string
+		sql   string
+		binds map[string]storage.ColumnType
+		want  map[string]storage.Column // nil: no pending columns
+	}{
+		{"known columns, same types", `INSERT INTO events (time, event, amount, plan) VALUES ('2025-01-01', 'a', 1, 'x')`, nil, nil},
+		{"new columns typed by literals", `INSERT INTO events (time, n, f, s, b, neg) VALUES (1, 2, 2.5, 'x', true, -3)`, nil,
+			map[string]storage.Column{"n": {"n", storage.TypeInt}, "f": {"f", storage.TypeFloat}, "s": {"s", storage.TypeString},
+				"b": {"b", storage.TypeBool}, "neg": {"neg", storage.TypeInt}}},
+		{"int column widened by a float", `INSERT INTO events (amount) VALUES (1), (2.5)`, nil,
+			map[string]storage.Column{"amount": {"amount", storage.TypeFloat}}},
+		{"int column widened by a string", `INSERT INTO events (AMOUNT) VALUES ('n/a')`, nil,
+			map[string]storage.Column{"amount": {"amount", storage.TypeString}}},
+		{"nulls keep the type", `INSERT INTO events (amount, plan) VALUES (NULL, NULL)`, nil, nil},
+		{"new all-null column is a string", `INSERT INTO events (x) VALUES (NULL)`, nil,
+			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+		{"function call makes a new column a string", `INSERT INTO events (x) VALUES (concat('a', 'b'))`, nil,
+			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+		{"function call keeps an existing type", `INSERT INTO events (amount) VALUES (1 + 1)`, nil, nil},
+		{"large ints with floats become strings", `INSERT INTO events (x) VALUES (9007199254740993), (1.5)`, nil,
+			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+		{"beyond int64 is a string", `INSERT INTO events (x) VALUES (18446744073709551616)`, nil,
+			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+		{"placeholders without binds", `INSERT INTO events (x, amount) VALUES (?, ?)`, nil,
+			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+		{"placeholders with binds", `INSERT INTO events (x, amount) VALUES (?, ?)`,
+			map[string]storage.ColumnType{"v1": storage.TypeFloat, "v2": storage.TypeFloat},
+			map[string]storage.Column{"x": {"x", storage.TypeFloat}, "amount": {"amount", storage.TypeFloat}}},
+		{"fixed columns are never properties", `INSERT INTO events (time, event, distinct_id, insert_id, properties) VALUES (1, 2, 3, 4, '{}')`, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stmt, err := ast.Parse(c.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ins := stmt.(*ast.Insert)
+			got := inferColumns(schema, storage.TableEvents, ins.Columns, ins.Rows.(*ast.AliasedValues).Values, c.binds)
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for k, w := range c.want {
+				if got[k] != w {
+					t.Errorf("column %s: got %+v, want %+v", k, got[k], w)
+				}
+			}
+		})
+	}
+}
+
+func TestPropsFromJSON(t *testing.T) {
+	props, err := propsFromJSON(`{"n": 3, "f": 2.5, "big": 12345678901234567890, "s": "x", "b": false, "o": {"a": [1, 2]}, "z": null}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]storage.Value{
+		"n": storage.IntValue(3), "f": storage.FloatValue(2.5), "big": storage.StringValue("12345678901234567890"),
+		"s": storage.StringValue("x"), "b": storage.BoolValue(false), "o": storage.JSONValue(`{"a":[1,2]}`),
+	}
+	if len(props) != len(want) {
+		t.Fatalf("got %d props %+v, want %d", len(props), props, len(want))
+	}
+	for _, p := range props {
+		if want[p.Key] != p.Value {
+			t.Errorf("%s = %+v, want %+v", p.Key, p.Value, want[p.Key])
+		}
+	}
+	for _, bad := range []string{`[1]`, `"x"`, `{`, `{"a": 1e999}`} {
+		if _, err := propsFromJSON(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
