@@ -80,9 +80,13 @@ func TestPushdownMatchesPlainOperators(t *testing.T) {
 	}
 
 	atoms := []func() string{
-		func() string { return fmt.Sprintf("event = '%s'", pick(r, "Purchase", "Signup", "Click", "Nope", "Purchase ")) },
+		func() string {
+			return fmt.Sprintf("event = '%s'", pick(r, "Purchase", "Signup", "Click", "Nope", "Purchase "))
+		},
 		func() string { return fmt.Sprintf("event != '%s'", pick(r, "Page View", "Click")) },
-		func() string { return fmt.Sprintf("event IN ('%s', '%s')", pick(r, "Share", "Search"), pick(r, "Signup", "x")) },
+		func() string {
+			return fmt.Sprintf("event IN ('%s', '%s')", pick(r, "Share", "Search"), pick(r, "Signup", "x"))
+		},
 		func() string { return fmt.Sprintf("event LIKE '%s%%'", pick(r, "P", "Pa", "S", "Z", "")) },
 		func() string { return fmt.Sprintf("plan = '%s'", pick(r, "free", "pro", "enterprise")) },
 		func() string { return "plan IS NULL" },

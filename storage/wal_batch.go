@@ -1,0 +1,191 @@
+package storage
+
+// EventBatch encoding: the WAL payload of one atomic ingest (and the body
+// of people files). All varints are Go's encoding/binary varints.
+//
+//	batch:  | version byte (1) | str project | uvarint n | event × n |
+//	event:  | varint time ms | str name | str distinct_id | str insert_id |
+//	        | uvarint props | prop × props |
+//	prop:   | str key | type byte (ColumnType) | value |
+//	value:  bool, int, time: varint; float: 8 bytes IEEE 754 LE;
+//	        string, json: str; null: nothing
+//	str:    | uvarint length | bytes |
+//
+// Wire format: never renumber or reorder.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+const eventBatchVersion = 1
+
+// EventBatch is one atomic ingest for one project: all rows of one INSERT
+// or one HTTP request. Either all of it is replayed or none.
+type EventBatch struct {
+	Project string
+	Events  []Event
+}
+
+// AppendEventBatch appends the encoding of b to dst.
+func AppendEventBatch(dst []byte, b *EventBatch) []byte {
+	dst = append(dst, eventBatchVersion)
+	dst = batchAppendString(dst, b.Project)
+	dst = binary.AppendUvarint(dst, uint64(len(b.Events)))
+	for i := range b.Events {
+		e := &b.Events[i]
+		dst = binary.AppendVarint(dst, e.TimeMillis)
+		dst = batchAppendString(dst, e.Name)
+		dst = batchAppendString(dst, e.DistinctID)
+		dst = batchAppendString(dst, e.InsertID)
+		dst = binary.AppendUvarint(dst, uint64(len(e.Props)))
+		for _, p := range e.Props {
+			dst = batchAppendString(dst, p.Key)
+			dst = append(dst, byte(p.Value.Type))
+			switch p.Value.Type {
+			case TypeBool, TypeInt, TypeTime:
+				dst = binary.AppendVarint(dst, p.Value.Int)
+			case TypeFloat:
+				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value.Float))
+			case TypeString, TypeJSON:
+				dst = batchAppendString(dst, p.Value.Str)
+			}
+		}
+	}
+	return dst
+}
+
+func batchAppendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// batchDecoder reads an encoding, keeping the first error.
+type batchDecoder struct {
+	src []byte
+	off int
+	err error
+}
+
+func (d *batchDecoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("event batch at byte %d: %s", d.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *batchDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.src[d.off:])
+	if n <= 0 {
+		d.fail("bad unsigned varint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *batchDecoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.src[d.off:])
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *batchDecoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.src)-d.off) {
+		d.fail("string of %d bytes runs past the end (%d left)", n, len(d.src)-d.off)
+		return ""
+	}
+	s := string(d.src[d.off : d.off+int(n)])
+	d.off += int(n)
+	return s
+}
+
+// count reads a count of items each at least minBytes long, refusing one
+// the remaining bytes cannot hold, so that no huge allocation follows.
+func (d *batchDecoder) count(what string, minBytes int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64((len(d.src)-d.off)/minBytes) {
+		d.fail("%d %s cannot fit in %d bytes", n, what, len(d.src)-d.off)
+		return 0
+	}
+	return int(n)
+}
+
+// DecodeEventBatch decodes an encoding made by AppendEventBatch. Malformed
+// input gives an error naming the byte offset and event; it never panics.
+func DecodeEventBatch(src []byte) (*EventBatch, error) {
+	if len(src) == 0 || src[0] != eventBatchVersion {
+		if len(src) == 0 {
+			return nil, fmt.Errorf("event batch: empty")
+		}
+		return nil, fmt.Errorf("event batch: unknown version %d", src[0])
+	}
+	d := &batchDecoder{src: src, off: 1}
+	b := &EventBatch{Project: d.string()}
+	n := d.count("events", 5)
+	if d.err != nil {
+		return nil, d.err
+	}
+	b.Events = make([]Event, n)
+	for i := range b.Events {
+		e := &b.Events[i]
+		e.TimeMillis = d.varint()
+		e.Name = d.string()
+		e.DistinctID = d.string()
+		e.InsertID = d.string()
+		np := d.count("properties", 2)
+		if np > 0 && d.err == nil {
+			e.Props = make([]Prop, np)
+		}
+		for j := 0; j < np && d.err == nil; j++ {
+			p := &e.Props[j]
+			p.Key = d.string()
+			if d.err != nil {
+				break
+			}
+			if d.off >= len(src) {
+				d.fail("event %d: property %q has no type", i, p.Key)
+				break
+			}
+			p.Value.Type = ColumnType(src[d.off])
+			d.off++
+			switch p.Value.Type {
+			case TypeNull:
+			case TypeBool, TypeInt, TypeTime:
+				p.Value.Int = d.varint()
+			case TypeFloat:
+				if len(src)-d.off < 8 {
+					d.fail("event %d: property %q: float cut short", i, p.Key)
+					break
+				}
+				p.Value.Float = math.Float64frombits(binary.LittleEndian.Uint64(src[d.off:]))
+				d.off += 8
+			case TypeString, TypeJSON:
+				p.Value.Str = d.string()
+			default:
+				d.fail("event %d: property %q has unknown type %d", i, p.Key, p.Value.Type)
+			}
+		}
+		if d.err != nil {
+			return nil, fmt.Errorf("%w (event %d)", d.err, i)
+		}
+	}
+	if d.off != len(src) {
+		return nil, fmt.Errorf("event batch: %d bytes left over after %d events", len(src)-d.off, n)
+	}
+	return b, nil
+}
