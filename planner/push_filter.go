@@ -41,7 +41,7 @@ func pushFilter(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scop
 	if !pushdownEnabled(ctx) {
 		return n, transform.SameTree, nil
 	}
-	return transform.Node(n, func(node sql.Node) (sql.Node, transform.TreeIdentity, error) {
+	return transform.Node(ctx, n, func(ctx *sql.Context, node sql.Node) (sql.Node, transform.TreeIdentity, error) {
 		f, ok := node.(*plan.Filter)
 		if !ok {
 			return node, transform.SameTree, nil
@@ -247,7 +247,7 @@ func translateLike(t FilterableTable, e *expression.Like) (engine.Predicate, boo
 // kind does not match the column's (a string against a number column is
 // left to go-mysql-server's conversion rules).
 func constantValue(ctx *sql.Context, ct storage.ColumnType, e sql.Expression) (storage.Value, bool) {
-	if !isConstant(e) {
+	if !isConstant(ctx, e) {
 		return storage.Value{}, false
 	}
 	v, err := e.Eval(ctx, nil)
@@ -302,9 +302,9 @@ func constantValue(ctx *sql.Context, ct storage.ColumnType, e sql.Expression) (s
 
 // isConstant reports whether e is built only from literals and the
 // deterministic operators and functions date filters use.
-func isConstant(e sql.Expression) bool {
+func isConstant(ctx *sql.Context, e sql.Expression) bool {
 	constant := true
-	transform.InspectExpr(e, func(x sql.Expression) bool {
+	transform.InspectExpr(ctx, e, func(_ *sql.Context, x sql.Expression) bool {
 		switch f := x.(type) {
 		case *expression.Literal, *expression.Convert, *expression.Arithmetic,
 			*expression.UnaryMinus, *expression.Interval:

@@ -8,6 +8,10 @@ import (
 	"arb/storage"
 )
 
+func col(name string, t storage.ColumnType) storage.Column {
+	return storage.Column{Name: name, Type: t}
+}
+
 func TestInferColumns(t *testing.T) {
 	schema := []storage.Column{{Name: "amount", Type: storage.TypeInt}, {Name: "Plan", Type: storage.TypeString}}
 	cases := []struct {
@@ -18,27 +22,27 @@ func TestInferColumns(t *testing.T) {
 	}{
 		{"known columns, same types", `INSERT INTO events (time, event, amount, plan) VALUES ('2025-01-01', 'a', 1, 'x')`, nil, nil},
 		{"new columns typed by literals", `INSERT INTO events (time, n, f, s, b, neg) VALUES (1, 2, 2.5, 'x', true, -3)`, nil,
-			map[string]storage.Column{"n": {"n", storage.TypeInt}, "f": {"f", storage.TypeFloat}, "s": {"s", storage.TypeString},
-				"b": {"b", storage.TypeBool}, "neg": {"neg", storage.TypeInt}}},
+			map[string]storage.Column{"n": col("n", storage.TypeInt), "f": col("f", storage.TypeFloat), "s": col("s", storage.TypeString),
+				"b": col("b", storage.TypeBool), "neg": col("neg", storage.TypeInt)}},
 		{"int column widened by a float", `INSERT INTO events (amount) VALUES (1), (2.5)`, nil,
-			map[string]storage.Column{"amount": {"amount", storage.TypeFloat}}},
+			map[string]storage.Column{"amount": col("amount", storage.TypeFloat)}},
 		{"int column widened by a string", `INSERT INTO events (AMOUNT) VALUES ('n/a')`, nil,
-			map[string]storage.Column{"amount": {"amount", storage.TypeString}}},
+			map[string]storage.Column{"amount": col("amount", storage.TypeString)}},
 		{"nulls keep the type", `INSERT INTO events (amount, plan) VALUES (NULL, NULL)`, nil, nil},
 		{"new all-null column is a string", `INSERT INTO events (x) VALUES (NULL)`, nil,
-			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"function call makes a new column a string", `INSERT INTO events (x) VALUES (concat('a', 'b'))`, nil,
-			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"function call keeps an existing type", `INSERT INTO events (amount) VALUES (1 + 1)`, nil, nil},
 		{"large ints with floats become strings", `INSERT INTO events (x) VALUES (9007199254740993), (1.5)`, nil,
-			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"beyond int64 is a string", `INSERT INTO events (x) VALUES (18446744073709551616)`, nil,
-			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"placeholders without binds", `INSERT INTO events (x, amount) VALUES (?, ?)`, nil,
-			map[string]storage.Column{"x": {"x", storage.TypeString}}},
+			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"placeholders with binds", `INSERT INTO events (x, amount) VALUES (?, ?)`,
 			map[string]storage.ColumnType{"v1": storage.TypeFloat, "v2": storage.TypeFloat},
-			map[string]storage.Column{"x": {"x", storage.TypeFloat}, "amount": {"amount", storage.TypeFloat}}},
+			map[string]storage.Column{"x": col("x", storage.TypeFloat), "amount": col("amount", storage.TypeFloat)}},
 		{"fixed columns are never properties", `INSERT INTO events (time, event, distinct_id, insert_id, properties) VALUES (1, 2, 3, 4, '{}')`, nil, nil},
 	}
 	for _, c := range cases {

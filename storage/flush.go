@@ -1,5 +1,3 @@
-//go:build arbstore
-
 package storage
 
 import (

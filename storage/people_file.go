@@ -1,5 +1,3 @@
-//go:build arbstore
-
 package storage
 
 // A people file is the whole people table of one project at one flush,

@@ -1,0 +1,710 @@
+package storage
+
+// A segment is an immutable file of one project's events of one UTC day
+// from one flush, stored by column.
+//
+// File layout (integers little-endian):
+//
+//	+----------+----------------------------------+---------+---------+
+//	| header   | sections                         | footer  | trailer |
+//	| ARBSEG01 | column blocks, dictionaries,     | JSON    | 24 B    |
+//	| 8 bytes  | bitmap indexes (each lz4 + CRC)  |         |         |
+//	+----------+----------------------------------+---------+---------+
+//
+//	trailer: | footer offset uint64 | footer length uint32 |
+//	         | CRC-32C of footer uint32 | magic ARBSEG01 |
+//
+// Rows are cut into blocks of SegmentBlockRows. Each column block is one
+// section: lz4-compressed (block format) bytes of
+//
+//	| null flag byte | null bitset (if flag = 1), ceil(n/8) bytes |
+//	| values: ints zigzag-varint deltas from the previous row;     |
+//	|         floats 8 bytes IEEE 754;                            |
+//	|         strings dictionary codes, 1, 2 or 4 bytes each       |
+//
+// String and JSON columns have a sorted dictionary section (uvarint
+// length + bytes per entry, lz4) and, up to segMaxBitmapValues distinct
+// values, a bitmap section: for each code in order, uvarint length + a
+// serialized roaring bitmap of the rows holding it (lz4).
+//
+// The footer (segFooter) lists for each column its blocks with offset,
+// compressed and raw lengths, CRC-32C of the stored bytes, and zone map
+// (min, max, null counts); and the dictionary and bitmap sections. Every
+// section's offset and length is checked against the file before it is
+// read, and every section's checksum when it is read: damage is an error
+// of class ErrCorruption naming file, column, block and offset.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Wire format constants: never change them.
+const (
+	segMagic        = "ARBSEG01"
+	segVersion      = 1
+	segTrailerBytes = 24
+	// SegmentBlockRows is the number of rows per block (the last block of
+	// a segment may hold fewer).
+	SegmentBlockRows = 16384
+	// segMaxBitmapValues is the most distinct values a string column may
+	// have and still get a bitmap per value.
+	segMaxBitmapValues = 4096
+)
+
+// segSection locates checked bytes in the file.
+type segSection struct {
+	Offset int64  `json:"off"`
+	Length int64  `json:"len"`
+	RawLen int64  `json:"raw"` // length after lz4 decompression
+	CRC    uint32 `json:"crc"`
+}
+
+type segBlock struct {
+	segSection
+	MinInt   int64   `json:"min_i,omitempty"` // ints, times, dictionary codes
+	MaxInt   int64   `json:"max_i,omitempty"`
+	MinFloat float64 `json:"min_f,omitempty"`
+	MaxFloat float64 `json:"max_f,omitempty"`
+	Nulls    int     `json:"nulls,omitempty"`
+}
+
+type segColumn struct {
+	Name    string      `json:"name"`
+	Type    ColumnType  `json:"type"`
+	Blocks  []segBlock  `json:"blocks"`
+	Dict    *segSection `json:"dict,omitempty"`
+	DictLen int         `json:"dict_len,omitempty"`
+	Bitmaps *segSection `json:"bitmaps,omitempty"`
+}
+
+type segFooter struct {
+	Version int         `json:"version"`
+	Rows    int         `json:"rows"`
+	Meta    []byte      `json:"meta"`
+	Columns []segColumn `json:"columns"`
+}
+
+// SegmentColumn is one column of a segment to write: values of rows
+// 0..rows-1. Exactly one of Ints (TypeBool, TypeInt, TypeTime), Floats
+// (TypeFloat) or Strs (TypeString, TypeJSON) is set. Nulls is nil when no
+// row is NULL, else one entry per row (true = NULL).
+type SegmentColumn struct {
+	Name   string
+	Type   ColumnType
+	Nulls  []bool
+	Ints   []int64
+	Floats []float64
+	Strs   []string
+}
+
+// segWriter tracks the write offset.
+type segWriter struct {
+	w   io.Writer
+	off int64
+	err error
+}
+
+func (sw *segWriter) write(b []byte) {
+	if sw.err != nil {
+		return
+	}
+	n, err := sw.w.Write(b)
+	sw.off += int64(n)
+	sw.err = err
+}
+
+// section compresses raw and writes it as a checked section.
+func (sw *segWriter) section(raw []byte) segSection {
+	buf := make([]byte, lz4.CompressBlockBound(len(raw)))
+	n, err := lz4.CompressBlock(raw, buf, nil)
+	if err != nil && sw.err == nil {
+		sw.err = fmt.Errorf("lz4: %w", err)
+	}
+	stored := buf[:n]
+	if n == 0 { // incompressible: lz4 leaves it to the caller; store raw
+		stored = raw
+	}
+	s := segSection{Offset: sw.off, Length: int64(len(stored)), RawLen: int64(len(raw)), CRC: checksum(stored)}
+	if n == 0 {
+		s.RawLen = -1 // marks a section stored uncompressed
+	}
+	sw.write(stored)
+	return s
+}
+
+// WriteSegment encodes a segment to w and returns the bytes written.
+func WriteSegment(w io.Writer, meta []byte, rows int, cols []SegmentColumn) (int64, error) {
+	seen := map[string]bool{}
+	for _, c := range cols {
+		if seen[c.Name] {
+			return 0, fmt.Errorf("segment: column %q given twice", c.Name)
+		}
+		seen[c.Name] = true
+		n := len(c.Ints)
+		switch c.Type {
+		case TypeFloat:
+			n = len(c.Floats)
+		case TypeString, TypeJSON:
+			n = len(c.Strs)
+		case TypeBool, TypeInt, TypeTime:
+		default:
+			return 0, fmt.Errorf("segment: column %q has unknown type %d", c.Name, c.Type)
+		}
+		if n != rows || (c.Nulls != nil && len(c.Nulls) != rows) {
+			return 0, fmt.Errorf("segment: column %q has %d values for %d rows", c.Name, n, rows)
+		}
+	}
+	sw := &segWriter{w: w}
+	sw.write([]byte(segMagic))
+	footer := segFooter{Version: segVersion, Rows: rows, Meta: meta}
+	for i := range cols {
+		footer.Columns = append(footer.Columns, sw.column(&cols[i], rows))
+	}
+	fb, err := json.Marshal(&footer)
+	if err != nil {
+		return sw.off, fmt.Errorf("segment: encode footer: %w", err)
+	}
+	footerOff := sw.off
+	sw.write(fb)
+	var tr [segTrailerBytes]byte
+	binary.LittleEndian.PutUint64(tr[0:], uint64(footerOff))
+	binary.LittleEndian.PutUint32(tr[8:], uint32(len(fb)))
+	binary.LittleEndian.PutUint32(tr[12:], checksum(fb))
+	copy(tr[16:], segMagic)
+	sw.write(tr[:])
+	return sw.off, sw.err
+}
+
+func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
+	sc := segColumn{Name: c.Name, Type: c.Type}
+	var codes []uint32
+	var dict []string
+	if c.Type == TypeString || c.Type == TypeJSON {
+		dict, codes = segDictionary(c.Strs, c.Nulls)
+		var raw []byte
+		for _, s := range dict {
+			raw = binary.AppendUvarint(raw, uint64(len(s)))
+			raw = append(raw, s...)
+		}
+		d := sw.section(raw)
+		sc.Dict, sc.DictLen = &d, len(dict)
+	}
+	for first := 0; first < rows; first += SegmentBlockRows {
+		n := min(SegmentBlockRows, rows-first)
+		sc.Blocks = append(sc.Blocks, sw.block(c, codes, len(dict), first, n))
+	}
+	if dict != nil && len(dict) <= segMaxBitmapValues {
+		bms := make([]*roaring.Bitmap, len(dict))
+		for i := range bms {
+			bms[i] = roaring.New()
+		}
+		for row, code := range codes {
+			if c.Nulls == nil || !c.Nulls[row] {
+				bms[code].Add(uint32(row))
+			}
+		}
+		var raw []byte
+		for _, bm := range bms {
+			bm.RunOptimize()
+			b, _ := bm.ToBytes()
+			raw = binary.AppendUvarint(raw, uint64(len(b)))
+			raw = append(raw, b...)
+		}
+		s := sw.section(raw)
+		sc.Bitmaps = &s
+	}
+	return sc
+}
+
+// segDictionary returns the sorted distinct non-NULL strings and each
+// row's code (0 for NULL rows).
+func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
+	index := map[string]uint32{}
+	for i, s := range strs {
+		if nulls == nil || !nulls[i] {
+			index[s] = 0
+		}
+	}
+	dict := make([]string, 0, len(index))
+	for s := range index {
+		dict = append(dict, s)
+	}
+	sort.Strings(dict)
+	for i, s := range dict {
+		index[s] = uint32(i)
+	}
+	codes := make([]uint32, len(strs))
+	for i, s := range strs {
+		if nulls == nil || !nulls[i] {
+			codes[i] = index[s]
+		}
+	}
+	return dict, codes
+}
+
+// segCodeWidth is the bytes per dictionary code for a dictionary size.
+func segCodeWidth(dictLen int) int {
+	switch {
+	case dictLen <= 1<<8:
+		return 1
+	case dictLen <= 1<<16:
+		return 2
+	}
+	return 4
+}
+
+func (sw *segWriter) block(c *SegmentColumn, codes []uint32, dictLen, first, n int) segBlock {
+	var raw []byte
+	isNull := func(i int) bool { return c.Nulls != nil && c.Nulls[first+i] }
+	var blk segBlock
+	for i := 0; i < n; i++ {
+		if isNull(i) {
+			blk.Nulls++
+		}
+	}
+	if blk.Nulls > 0 {
+		bits := make([]byte, (n+7)/8)
+		for i := 0; i < n; i++ {
+			if isNull(i) {
+				bits[i/8] |= 1 << (i % 8)
+			}
+		}
+		raw = append(append(raw, 1), bits...)
+	} else {
+		raw = append(raw, 0)
+	}
+	seen := false
+	switch c.Type {
+	case TypeFloat:
+		for i := 0; i < n; i++ {
+			v := c.Floats[first+i]
+			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v))
+			if isNull(i) || math.IsNaN(v) {
+				continue
+			}
+			if !seen || v < blk.MinFloat {
+				blk.MinFloat = v
+			}
+			if !seen || v > blk.MaxFloat {
+				blk.MaxFloat = v
+			}
+			seen = true
+		}
+	case TypeString, TypeJSON:
+		width := segCodeWidth(dictLen)
+		for i := 0; i < n; i++ {
+			code := codes[first+i]
+			switch width {
+			case 1:
+				raw = append(raw, byte(code))
+			case 2:
+				raw = binary.LittleEndian.AppendUint16(raw, uint16(code))
+			default:
+				raw = binary.LittleEndian.AppendUint32(raw, code)
+			}
+			if !isNull(i) {
+				blk.MinInt, blk.MaxInt, seen = segMinMax(blk.MinInt, blk.MaxInt, int64(code), seen)
+			}
+		}
+	default:
+		prev := int64(0)
+		for i := 0; i < n; i++ {
+			v := c.Ints[first+i]
+			if isNull(i) {
+				v = prev // keeps deltas small; the value slot of a NULL is ignored
+			} else {
+				blk.MinInt, blk.MaxInt, seen = segMinMax(blk.MinInt, blk.MaxInt, v, seen)
+			}
+			raw = binary.AppendVarint(raw, v-prev)
+			prev = v
+		}
+	}
+	blk.segSection = sw.section(raw)
+	return blk
+}
+
+func segMinMax(lo, hi, v int64, seen bool) (int64, int64, bool) {
+	if !seen || v < lo {
+		lo = v
+	}
+	if !seen || v > hi {
+		hi = v
+	}
+	return lo, hi, true
+}
+
+// Segment reads a segment file. Blocks are read on demand; dictionaries
+// and bitmap indexes are read once and cached. Safe for concurrent use.
+type Segment struct {
+	f      io.ReaderAt
+	size   int64
+	name   string
+	footer segFooter
+	cols   map[string]*segColumn
+
+	mu      sync.Mutex
+	dicts   map[string][]string
+	bitmaps map[string][]*roaring.Bitmap
+}
+
+// OpenSegment reads and checks the trailer and footer of a segment of
+// size bytes; name is used in errors.
+func OpenSegment(f io.ReaderAt, size int64, name string) (*Segment, error) {
+	if size < int64(len(segMagic))+segTrailerBytes {
+		return nil, corruptf(name, 0, "file of %d bytes is too short to be a segment", size)
+	}
+	head := make([]byte, len(segMagic))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if string(head) != segMagic {
+		return nil, corruptf(name, 0, "not a segment (bad magic %q)", head)
+	}
+	tr := make([]byte, segTrailerBytes)
+	if _, err := f.ReadAt(tr, size-segTrailerBytes); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if string(tr[16:]) != segMagic {
+		return nil, corruptf(name, size-segTrailerBytes, "bad trailer magic %q", tr[16:])
+	}
+	footOff := int64(binary.LittleEndian.Uint64(tr[0:]))
+	footLen := int64(binary.LittleEndian.Uint32(tr[8:]))
+	if footOff < int64(len(segMagic)) || footLen < 0 || footOff+footLen != size-segTrailerBytes {
+		return nil, corruptf(name, size-segTrailerBytes, "footer at %d+%d does not end at the trailer (%d)", footOff, footLen, size-segTrailerBytes)
+	}
+	fb := make([]byte, footLen)
+	if _, err := f.ReadAt(fb, footOff); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if sum, got := binary.LittleEndian.Uint32(tr[12:]), checksum(fb); sum != got {
+		return nil, corruptf(name, footOff, "footer checksum mismatch (stored %08x, computed %08x)", sum, got)
+	}
+	s := &Segment{f: f, size: size, name: name, cols: map[string]*segColumn{},
+		dicts: map[string][]string{}, bitmaps: map[string][]*roaring.Bitmap{}}
+	if err := json.Unmarshal(fb, &s.footer); err != nil {
+		return nil, corruptf(name, footOff, "bad footer: %v", err)
+	}
+	if err := s.checkFooter(footOff); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkFooter validates every number of the footer against the file, so
+// that later reads never go out of bounds or allocate beyond the file.
+func (s *Segment) checkFooter(footOff int64) error {
+	ft := &s.footer
+	if ft.Version != segVersion {
+		return fmt.Errorf("%s: segment version %d; this arb reads version %d", s.name, ft.Version, segVersion)
+	}
+	wantBlocks := (ft.Rows + SegmentBlockRows - 1) / SegmentBlockRows
+	if ft.Rows < 0 || int64(ft.Rows) > s.size*64 {
+		return corruptf(s.name, footOff, "footer claims %d rows", ft.Rows)
+	}
+	inFile := func(sec *segSection) bool {
+		return sec.Offset >= int64(len(segMagic)) && sec.Length >= 0 && sec.Offset+sec.Length <= footOff &&
+			sec.RawLen >= -1 && sec.RawLen <= 256*(sec.Length+16)
+	}
+	for i := range ft.Columns {
+		c := &ft.Columns[i]
+		if !c.Type.Valid() || c.Type == TypeNull {
+			return corruptf(s.name, footOff, "column %q has unknown type %d", c.Name, c.Type)
+		}
+		if _, dup := s.cols[c.Name]; dup {
+			return corruptf(s.name, footOff, "column %q listed twice", c.Name)
+		}
+		if len(c.Blocks) != wantBlocks {
+			return corruptf(s.name, footOff, "column %q has %d blocks for %d rows", c.Name, len(c.Blocks), ft.Rows)
+		}
+		for b := range c.Blocks {
+			if !inFile(&c.Blocks[b].segSection) {
+				return corruptf(s.name, footOff, "column %q block %d: section %+v outside the file", c.Name, b, c.Blocks[b].segSection)
+			}
+		}
+		isString := c.Type == TypeString || c.Type == TypeJSON
+		if isString != (c.Dict != nil) || (c.Dict != nil && (!inFile(c.Dict) || c.DictLen < 0 || c.DictLen > int(c.Dict.RawLen)+int(c.Dict.Length))) ||
+			(c.Bitmaps != nil && (!inFile(c.Bitmaps) || !isString)) {
+			return corruptf(s.name, footOff, "column %q: bad dictionary or bitmap section", c.Name)
+		}
+		s.cols[c.Name] = c
+	}
+	return nil
+}
+
+// readSection reads, checks and decompresses a section.
+func (s *Segment) readSection(sec *segSection, what string) ([]byte, error) {
+	stored := make([]byte, sec.Length)
+	if _, err := s.f.ReadAt(stored, sec.Offset); err != nil {
+		return nil, fmt.Errorf("read %s: %s at offset %d: %w", s.name, what, sec.Offset, err)
+	}
+	if got := checksum(stored); got != sec.CRC {
+		return nil, corruptf(s.name, sec.Offset, "%s: checksum mismatch (stored %08x, computed %08x)", what, sec.CRC, got)
+	}
+	if sec.RawLen == -1 {
+		return stored, nil
+	}
+	raw := make([]byte, sec.RawLen)
+	n, err := lz4.UncompressBlock(stored, raw)
+	if err != nil || int64(n) != sec.RawLen {
+		return nil, corruptf(s.name, sec.Offset, "%s: lz4 block does not decompress to %d bytes: %v", what, sec.RawLen, err)
+	}
+	return raw, nil
+}
+
+func (s *Segment) Name() string { return s.name }
+func (s *Segment) Meta() []byte { return s.footer.Meta }
+func (s *Segment) Rows() int    { return s.footer.Rows }
+
+// Columns lists the columns in file order.
+func (s *Segment) Columns() []Column {
+	out := make([]Column, len(s.footer.Columns))
+	for i, c := range s.footer.Columns {
+		out[i] = Column{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+func (s *Segment) HasColumn(name string) bool { _, ok := s.cols[name]; return ok }
+
+func (s *Segment) NumBlocks() int {
+	return (s.footer.Rows + SegmentBlockRows - 1) / SegmentBlockRows
+}
+
+// BlockRange returns the first row and row count of a block.
+func (s *Segment) BlockRange(block int) (firstRow, n int) {
+	first := block * SegmentBlockRows
+	return first, min(SegmentBlockRows, s.footer.Rows-first)
+}
+
+func (s *Segment) column(name string, block int) (*segColumn, error) {
+	c, ok := s.cols[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no column %q", s.name, name)
+	}
+	if block < 0 || block >= len(c.Blocks) {
+		return nil, fmt.Errorf("%s: column %q has no block %d", s.name, name, block)
+	}
+	return c, nil
+}
+
+// ColumnBlock is one decoded block of one column; its slices belong to
+// the caller.
+type ColumnBlock struct {
+	Type   ColumnType
+	Nulls  []bool    // nil when no row of the block is NULL
+	Ints   []int64   // Bool, Int, Time
+	Floats []float64 // Float
+	Codes  []uint32  // String, JSON: index into Segment.Dict
+}
+
+// ReadBlock decodes one block of a column, verifying its checksum.
+func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
+	c, err := s.column(col, block)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("column %q block %d", col, block)
+	raw, err := s.readSection(&c.Blocks[block].segSection, what)
+	if err != nil {
+		return nil, err
+	}
+	_, n := s.BlockRange(block)
+	bad := func(why string) error {
+		return corruptf(s.name, c.Blocks[block].Offset, "%s: %s", what, why)
+	}
+	if len(raw) < 1 {
+		return nil, bad("empty")
+	}
+	out := &ColumnBlock{Type: c.Type}
+	p := raw[1:]
+	if raw[0] == 1 {
+		if len(p) < (n+7)/8 {
+			return nil, bad("null bitset cut short")
+		}
+		out.Nulls = make([]bool, n)
+		for i := range out.Nulls {
+			out.Nulls[i] = p[i/8]&(1<<(i%8)) != 0
+		}
+		p = p[(n+7)/8:]
+	} else if raw[0] != 0 {
+		return nil, bad("bad null flag")
+	}
+	switch c.Type {
+	case TypeFloat:
+		if len(p) != 8*n {
+			return nil, bad("wrong value length")
+		}
+		out.Floats = make([]float64, n)
+		for i := range out.Floats {
+			out.Floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:]))
+		}
+	case TypeString, TypeJSON:
+		width := segCodeWidth(c.DictLen)
+		if len(p) != width*n {
+			return nil, bad("wrong code length")
+		}
+		out.Codes = make([]uint32, n)
+		for i := range out.Codes {
+			switch width {
+			case 1:
+				out.Codes[i] = uint32(p[i])
+			case 2:
+				out.Codes[i] = uint32(binary.LittleEndian.Uint16(p[2*i:]))
+			default:
+				out.Codes[i] = binary.LittleEndian.Uint32(p[4*i:])
+			}
+			if out.Codes[i] >= uint32(max(c.DictLen, 1)) {
+				return nil, bad(fmt.Sprintf("code %d beyond the dictionary of %d", out.Codes[i], c.DictLen))
+			}
+		}
+	default:
+		out.Ints = make([]int64, n)
+		prev := int64(0)
+		for i := range out.Ints {
+			d, k := binary.Varint(p)
+			if k <= 0 {
+				return nil, bad("bad varint")
+			}
+			p = p[k:]
+			prev += d
+			out.Ints[i] = prev
+		}
+		if len(p) != 0 {
+			return nil, bad("bytes left after the values")
+		}
+	}
+	return out, nil
+}
+
+// Dict returns the sorted dictionary of a string or JSON column; callers
+// must not modify it.
+func (s *Segment) Dict(col string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.dicts[col]; ok {
+		return d, nil
+	}
+	c, ok := s.cols[col]
+	if !ok || c.Dict == nil {
+		return nil, fmt.Errorf("%s: column %q has no dictionary", s.name, col)
+	}
+	raw, err := s.readSection(c.Dict, fmt.Sprintf("column %q dictionary", col))
+	if err != nil {
+		return nil, err
+	}
+	dict := make([]string, 0, c.DictLen)
+	for len(raw) > 0 {
+		l, k := binary.Uvarint(raw)
+		if k <= 0 || l > uint64(len(raw)-k) {
+			return nil, corruptf(s.name, c.Dict.Offset, "column %q dictionary: bad entry length", col)
+		}
+		dict = append(dict, string(raw[k:k+int(l)]))
+		raw = raw[k+int(l):]
+	}
+	if len(dict) != c.DictLen || !slices.IsSorted(dict) {
+		return nil, corruptf(s.name, c.Dict.Offset, "column %q dictionary: %d entries (want %d) or not sorted", col, len(dict), c.DictLen)
+	}
+	s.dicts[col] = dict
+	return dict, nil
+}
+
+// ZoneMap summarises one block of a column: Min and Max as values of the
+// column's type (for strings, TypeInt dictionary codes), HasNull, AllNull.
+type ZoneMap struct {
+	Min, Max         Value
+	HasNull, AllNull bool
+}
+
+func (s *Segment) ZoneMap(col string, block int) (ZoneMap, error) {
+	c, err := s.column(col, block)
+	if err != nil {
+		return ZoneMap{}, err
+	}
+	b := &c.Blocks[block]
+	_, n := s.BlockRange(block)
+	z := ZoneMap{HasNull: b.Nulls > 0, AllNull: b.Nulls == n}
+	switch c.Type {
+	case TypeFloat:
+		z.Min, z.Max = FloatValue(b.MinFloat), FloatValue(b.MaxFloat)
+	case TypeString, TypeJSON:
+		z.Min, z.Max = IntValue(b.MinInt), IntValue(b.MaxInt)
+	default:
+		z.Min, z.Max = Value{Type: c.Type, Int: b.MinInt}, Value{Type: c.Type, Int: b.MaxInt}
+	}
+	return z, nil
+}
+
+// ValueBitmap returns the rows whose value of col has dictionary code
+// code; ok is false when col has no bitmap index. The bitmap is shared:
+// callers must not modify it.
+func (s *Segment) ValueBitmap(col string, code uint32) (*roaring.Bitmap, bool, error) {
+	c, ok := s.cols[col]
+	if !ok || c.Bitmaps == nil {
+		return nil, false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bms, ok := s.bitmaps[col]
+	if !ok {
+		raw, err := s.readSection(c.Bitmaps, fmt.Sprintf("column %q bitmap index", col))
+		if err != nil {
+			return nil, false, err
+		}
+		for len(raw) > 0 && len(bms) < c.DictLen {
+			l, k := binary.Uvarint(raw)
+			if k <= 0 || l > uint64(len(raw)-k) {
+				return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap index: bad length", col)
+			}
+			bm := roaring.New()
+			if _, err := bm.ReadFrom(bytes.NewReader(raw[k : k+int(l)])); err != nil {
+				return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap index: %v", col, err)
+			}
+			bms = append(bms, bm)
+			raw = raw[k+int(l):]
+		}
+		if len(bms) != c.DictLen || len(raw) != 0 {
+			return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap index holds %d bitmaps, want %d", col, len(bms), c.DictLen)
+		}
+		s.bitmaps[col] = bms
+	}
+	if int(code) >= len(bms) {
+		return roaring.New(), true, nil
+	}
+	return bms[code], true, nil
+}
+
+// Dump writes a readable description of the segment's layout.
+func (s *Segment) Dump(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "segment %s: version %d, %d rows, %d blocks, %d bytes\nmeta: %s\n",
+		s.name, s.footer.Version, s.footer.Rows, s.NumBlocks(), s.size, s.footer.Meta)
+	for _, c := range s.footer.Columns {
+		fmt.Fprintf(&b, "column %q %v", c.Name, c.Type)
+		if c.Dict != nil {
+			fmt.Fprintf(&b, " dictionary %d values at %d+%d crc %08x", c.DictLen, c.Dict.Offset, c.Dict.Length, c.Dict.CRC)
+		}
+		if c.Bitmaps != nil {
+			fmt.Fprintf(&b, " bitmaps at %d+%d crc %08x", c.Bitmaps.Offset, c.Bitmaps.Length, c.Bitmaps.CRC)
+		}
+		b.WriteByte('\n')
+		for i, blk := range c.Blocks {
+			z, _ := s.ZoneMap(c.Name, i)
+			fmt.Fprintf(&b, "  block %d at %d+%d (raw %d) crc %08x nulls %d min %s max %s\n",
+				i, blk.Offset, blk.Length, blk.RawLen, blk.CRC, blk.Nulls, z.Min.Text(), z.Max.Text())
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
