@@ -566,8 +566,8 @@ func (it *segmentIter) loadBlock() (bool, error) {
 				consider(i)
 			}
 		}
-		it.block++
 		if len(it.hits) > 0 {
+			it.block++ // the loop's own increment is skipped by the return
 			return true, nil
 		}
 	}

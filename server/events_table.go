@@ -89,8 +89,10 @@ func (t *eventsTable) Schema(*sql.Context) sql.Schema {
 	return out
 }
 
-func (t *eventsTable) PrimaryKeySchema(ctx *sql.Context) sql.PrimaryKeySchema {
-	return sql.NewPrimaryKeySchema(t.Schema(ctx))
+// PrimaryKeySchema is the full schema whatever the projection:
+// go-mysql-server's statistics and filter indexing read it.
+func (t *eventsTable) PrimaryKeySchema(*sql.Context) sql.PrimaryKeySchema {
+	return sql.NewPrimaryKeySchema(t.fullSchema())
 }
 
 func (t *eventsTable) WithProjections(_ *sql.Context, colNames []string) (sql.Table, error) {

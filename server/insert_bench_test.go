@@ -18,7 +18,7 @@ func workloadInsert(r *rand.Rand, n int, start time.Time, users int) string {
 	browsers := []string{"Chrome", "Firefox", "Safari", "Edge", "Opera", "Mobile Safari"}
 	plans := []string{"free", "free", "free", "free", "pro", "enterprise"}
 	var b strings.Builder
-	b.WriteString("INSERT INTO events (time, event, distinct_id, insert_id, `$os`, `$browser`, `$city`, plan, utm_source, amount) VALUES ")
+	b.WriteString("INSERT INTO events (time, event, distinct_id, insert_id, `$os`, `$browser`, `$city`, `plan`, utm_source, amount) VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"reflect"
 	"sort"
 	"strings"
@@ -52,6 +54,9 @@ func queryRows(t *testing.T, conn *sql.Conn, q string) []string {
 // the answers must be identical.
 func TestPushdownMatchesPlainOperators(t *testing.T) {
 	seed := time.Now().UnixNano()
+	if v := os.Getenv("ARB_SEED"); v != "" {
+		seed, _ = strconv.ParseInt(v, 10, 64)
+	}
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewSource(seed))
 	srv := startTestServer(t, t.TempDir())
@@ -62,7 +67,7 @@ func TestPushdownMatchesPlainOperators(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, db, workloadInsert(r, 3_000, start.Add(30*time.Minute), 300)) // late rows, still buffered
-	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, plan) VALUES ('2025-03-01 00:10:00', 'Purchase', 'x', 7, NULL), ('2025-03-01 00:10:00.001', 'Purchase ', 'y', NULL, 'pro')")
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES ('2025-03-01 00:10:00', 'Purchase', 'x', 7, NULL), ('2025-03-01 00:10:00.001', 'Purchase ', 'y', NULL, 'pro')")
 
 	ctx := context.Background()
 	on, err := db.Conn(ctx)
@@ -88,8 +93,8 @@ func TestPushdownMatchesPlainOperators(t *testing.T) {
 			return fmt.Sprintf("event IN ('%s', '%s')", pick(r, "Share", "Search"), pick(r, "Signup", "x"))
 		},
 		func() string { return fmt.Sprintf("event LIKE '%s%%'", pick(r, "P", "Pa", "S", "Z", "")) },
-		func() string { return fmt.Sprintf("plan = '%s'", pick(r, "free", "pro", "enterprise")) },
-		func() string { return "plan IS NULL" },
+		func() string { return fmt.Sprintf("`plan` = '%s'", pick(r, "free", "pro", "enterprise")) },
+		func() string { return "`plan` IS NULL" },
 		func() string { return "amount IS NULL" },
 		func() string { return fmt.Sprintf("amount %s %d", pick(r, "<", "<=", ">", ">=", "="), r.Intn(60)) },
 		func() string { return fmt.Sprintf("amount > %.3f", r.Float64()*40) },
@@ -120,7 +125,7 @@ func TestPushdownMatchesPlainOperators(t *testing.T) {
 	shapes := []string{
 		"SELECT count(*) FROM events WHERE %s",
 		"SELECT event, count(*), sum(amount) FROM events WHERE %s GROUP BY event",
-		"SELECT insert_id, time, plan FROM events WHERE %s ORDER BY time, insert_id LIMIT 50",
+		"SELECT insert_id, time, `plan` FROM events WHERE %s ORDER BY time, insert_id LIMIT 50",
 	}
 	for i := 0; i < 150; i++ {
 		q := fmt.Sprintf(shapes[i%len(shapes)], cond(3))

@@ -47,6 +47,6 @@ func openDB(tb testing.TB, srv *Server, params string) *sql.DB {
 func mustExec(tb testing.TB, db *sql.DB, query string, args ...any) {
 	tb.Helper()
 	if _, err := db.Exec(query, args...); err != nil {
-		tb.Fatalf("%s: %v", query, err)
+		tb.Fatalf("%.200s: %v", query, err)
 	}
 }
