@@ -222,7 +222,7 @@ type segmentIter struct {
 	cand   *roaring.Bitmap               // rows that may match, nil: any
 
 	block  int
-	first  int                              // first row of the loaded block
+	first  int                             // first row of the loaded block
 	blocks map[string]*storage.ColumnBlock // the loaded block's columns
 	dicts  map[string][]string
 	hits   []int // rows of the loaded block to emit, relative to first

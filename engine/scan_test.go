@@ -140,9 +140,13 @@ func TestScanMatchesBruteForce(t *testing.T) {
 		func() Predicate {
 			return Compare{"event", CompareOp(r.Intn(6)), str([]string{"Signup", "Purchase", "Pa", "Zzz", "A"}[r.Intn(5)])}
 		},
-		func() Predicate { return Compare{"amount", CompareOp(r.Intn(6)), storage.FloatValue(float64(r.Intn(52)))} },
+		func() Predicate {
+			return Compare{"amount", CompareOp(r.Intn(6)), storage.FloatValue(float64(r.Intn(52)))}
+		},
 		func() Predicate { return Compare{"amount", CompareOp(r.Intn(6)), storage.IntValue(int64(r.Intn(52)))} },
-		func() Predicate { return Compare{"plan", CompareOp(r.Intn(6)), str([]string{"free", "pro", "x"}[r.Intn(3)])} },
+		func() Predicate {
+			return Compare{"plan", CompareOp(r.Intn(6)), str([]string{"free", "pro", "x"}[r.Intn(3)])}
+		},
 		func() Predicate { return Compare{"n", OpEQ, str(fmt.Sprint(r.Intn(10)))} },
 		func() Predicate { return Compare{"n", OpEQ, storage.IntValue(3)} }, // string vs number: UNKNOWN
 		func() Predicate {

@@ -20,7 +20,7 @@ func TestInferColumns(t *testing.T) {
 		binds map[string]storage.ColumnType
 		want  map[string]storage.Column // nil: no pending columns
 	}{
-		{"known columns, same types", `INSERT INTO events (time, event, amount, `+"`plan`"+`) VALUES ('2025-01-01', 'a', 1, 'x')`, nil, nil},
+		{"known columns, same types", `INSERT INTO events (time, event, amount, ` + "`plan`" + `) VALUES ('2025-01-01', 'a', 1, 'x')`, nil, nil},
 		{"new columns typed by literals", `INSERT INTO events (time, n, f, s, b, neg) VALUES (1, 2, 2.5, 'x', true, -3)`, nil,
 			map[string]storage.Column{"n": col("n", storage.TypeInt), "f": col("f", storage.TypeFloat), "s": col("s", storage.TypeString),
 				"b": col("b", storage.TypeBool), "neg": col("neg", storage.TypeInt)}},
@@ -28,7 +28,7 @@ func TestInferColumns(t *testing.T) {
 			map[string]storage.Column{"amount": col("amount", storage.TypeFloat)}},
 		{"int column widened by a string", `INSERT INTO events (AMOUNT) VALUES ('n/a')`, nil,
 			map[string]storage.Column{"amount": col("amount", storage.TypeString)}},
-		{"nulls keep the type", `INSERT INTO events (amount, `+"`plan`"+`) VALUES (NULL, NULL)`, nil, nil},
+		{"nulls keep the type", `INSERT INTO events (amount, ` + "`plan`" + `) VALUES (NULL, NULL)`, nil, nil},
 		{"new all-null column is a string", `INSERT INTO events (x) VALUES (NULL)`, nil,
 			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"function call makes a new column a string", `INSERT INTO events (x) VALUES (concat('a', 'b'))`, nil,
