@@ -1,0 +1,39 @@
+# arb — see README.md. `make run` and `make test` are the two commands.
+GO ?= go
+BIN := bin/arb
+
+.PHONY: all build run test vet bench soak fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/arb
+
+run: build
+	$(BIN) serve --data-dir ./data
+
+vet:
+	$(GO) vet ./...
+
+# Every test: unit tests, fuzz seed corpora, and the integration tests,
+# which start the real bin/arb (hence `build` first).
+test: build vet
+	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags arb_invariants -timeout 20m ./...
+
+bench: build
+	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# 1,000 kill -9 cycles against the real binary.
+soak: build
+	ARB_BIN=$(CURDIR)/$(BIN) ARB_CRASH_CYCLES=1000 $(GO) test -run TestCrash -timeout 600m -v ./integration/
+
+# Short runs of every fuzz target; new crashers land in testdata/fuzz/.
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin
