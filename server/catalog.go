@@ -100,20 +100,16 @@ func propertyColumns(ctx *sql.Context, project *storage.Project, table string) [
 	if len(pending) == 0 {
 		return cols
 	}
-	seen := make(map[string]bool, len(pending))
-	for i, c := range cols {
-		key := strings.ToLower(c.Name)
-		if pc, ok := pending[key]; ok {
-			cols[i].Type = pc.Type
-			seen[key] = true
+	var added []storage.Column
+next:
+	for _, pc := range pending {
+		for i := range cols {
+			if strings.EqualFold(cols[i].Name, pc.Name) {
+				cols[i].Type = pc.Type
+				continue next
+			}
 		}
+		added = append(added, pc)
 	}
-	added := make([]storage.Column, 0, len(pending))
-	for key, pc := range pending {
-		if !seen[key] {
-			added = append(added, pc)
-		}
-	}
-	sort.Slice(added, func(i, j int) bool { return added[i].Name < added[j].Name })
 	return append(cols, added...)
 }

@@ -55,3 +55,14 @@ var (
 	_ sql.TriggerDatabase         = (*systemDatabase)(nil)
 	_ sql.StoredProcedureDatabase = (*systemDatabase)(nil)
 )
+
+// A project's tables all use the binary utf8mb4 collation; CREATE
+// DATABASE … COLLATE is accepted and changes nothing (the tables' string
+// columns keep their byte-wise comparisons).
+func (noViewsTriggersRoutines) GetCollation(*sql.Context) sql.CollationID {
+	return sql.Collation_utf8mb4_bin
+}
+
+func (noViewsTriggersRoutines) SetCollation(*sql.Context, sql.CollationID) error { return nil }
+
+var _ sql.CollatedDatabase = (*projectDatabase)(nil)

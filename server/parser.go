@@ -118,19 +118,19 @@ func (p *schemaParser) discoverFor(sess *session, stmt ast.Statement, binds map[
 	}
 	pending := inferColumns(project.Columns(table), table, ins.Columns, values.Values, binds)
 	if len(pending) > 0 {
-		sess.pending = map[pendingKey]map[string]storage.Column{{project.Name(), table}: pending}
+		sess.pending = map[pendingKey][]storage.Column{{project.Name(), table}: pending}
 	}
 }
 
 // inferColumns returns the columns of an INSERT that are new or need a
-// wider type than schema has, with that type.
+// wider type than schema has, with that type, in the statement's order.
 // binds types placeholders (nil: they have no type yet).
-func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values, binds map[string]storage.ColumnType) map[string]storage.Column {
+func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values, binds map[string]storage.ColumnType) []storage.Column {
 	current := make(map[string]storage.Column, len(schema))
 	for _, c := range schema {
 		current[strings.ToLower(c.Name)] = c
 	}
-	var pending map[string]storage.Column
+	var pending []storage.Column
 	for i, col := range cols {
 		name := col.String()
 		key := strings.ToLower(name)
@@ -167,10 +167,7 @@ func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows 
 		if exists && want == cur.Type {
 			continue
 		}
-		if pending == nil {
-			pending = map[string]storage.Column{}
-		}
-		pending[key] = storage.Column{Name: name, Type: want}
+		pending = append(pending, storage.Column{Name: name, Type: want})
 	}
 	return pending
 }

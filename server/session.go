@@ -20,7 +20,7 @@ type session struct {
 	// resolves shows them, so go-mysql-server accepts and converts the new
 	// values; storage makes them durable together with the rows, or not at
 	// all if the statement fails. Only the connection's goroutine touches it.
-	pending map[pendingKey]map[string]storage.Column
+	pending map[pendingKey][]storage.Column
 }
 
 type pendingKey struct{ project, table string }
@@ -49,7 +49,8 @@ func sessionOf(ctx *sql.Context) *session {
 
 // pendingColumns returns the columns the running statement adds to
 // project's table (nil when none).
-func pendingColumns(ctx *sql.Context, project, table string) map[string]storage.Column {
+// Columns come in the order the statement names them.
+func pendingColumns(ctx *sql.Context, project, table string) []storage.Column {
 	if s := sessionOf(ctx); s != nil {
 		return s.pending[pendingKey{project, strings.ToLower(table)}]
 	}
