@@ -283,3 +283,42 @@ func TestConcurrentIngestWithFlushes(t *testing.T) {
 		t.Fatalf("after crash: %d rows, %d distinct; want 6000", n, len(ids))
 	}
 }
+
+func TestStoreRefusesDamagedSegment(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir, nil)
+	s.CreateProject("p", "", "")
+	p, _ := s.Project("p")
+	p.Ingest(testEvents(100, 9))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, segDirName, "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("no segment written")
+	}
+	path := segs[0]
+	data, _ := os.ReadFile(path)
+
+	// A damaged block: the store opens, but reading the block fails with
+	// the file's path, and no wrong value comes back.
+	bad := append([]byte(nil), data...)
+	bad[len(segMagic)+2] ^= 0xff
+	os.WriteFile(path, bad, 0o644)
+	s = openTestStore(t, dir, nil)
+	seg := func() *Segment { p, _ := s.Project("p"); return p.Snapshot().Segments[0].Segment }()
+	_, err := seg.ReadBlock(ColTime, 0)
+	if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("reading a damaged block: %v, want ErrCorruption naming %s", err, path)
+	}
+	s.Close()
+
+	// A damaged footer: the store refuses to open, naming the file.
+	bad = append([]byte(nil), data...)
+	bad[len(bad)-segTrailerBytes-5] ^= 0xff
+	os.WriteFile(path, bad, 0o644)
+	_, err = Open(Options{Dir: dir, Logger: quietLog})
+	if !errors.Is(err, ErrCorruption) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("opening with a damaged footer: %v, want ErrCorruption naming %s", err, path)
+	}
+}
