@@ -17,10 +17,8 @@ package storage
 // "version" field is the format version.
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 )
 
 // manifestMagic starts the manifest file. Wire format: never change.
@@ -64,31 +62,23 @@ func encodeManifest(m *manifestBody) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
-	buf := make([]byte, 0, len(manifestMagic)+8+len(body))
-	buf = append(buf, manifestMagic...)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
-	buf = binary.LittleEndian.AppendUint32(buf, checksum(body))
-	return append(buf, body...), nil
+	return encodeFramed(manifestMagic, body), nil
 }
 
 // decodeManifest checks and decodes a manifest; name is used in errors.
 func decodeManifest(data []byte, name string) (*manifestBody, error) {
-	const head = len(manifestMagic) + 8
-	if len(data) < head || string(data[:len(manifestMagic)]) != manifestMagic {
-		return nil, corruptf(name, 0, "not a manifest (bad magic or shorter than its %d-byte header)", head)
+	body, err := decodeFramed(data, manifestMagic, name)
+	if err != nil {
+		return nil, err
 	}
-	n := binary.LittleEndian.Uint32(data[len(manifestMagic):])
-	sum := binary.LittleEndian.Uint32(data[len(manifestMagic)+4:])
-	if int64(n) != int64(len(data)-head) {
-		return nil, corruptf(name, int64(len(manifestMagic)), "body length %d does not match file size %d", n, len(data))
-	}
-	body := data[head:]
-	if got := checksum(body); got != sum {
-		return nil, corruptf(name, int64(head), "checksum mismatch (stored %08x, computed %08x)", sum, got)
-	}
+	return parseManifestBody(body, name)
+}
+
+// parseManifestBody decodes and checks a manifest's JSON body.
+func parseManifestBody(body []byte, name string) (*manifestBody, error) {
 	var m manifestBody
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, corruptf(name, int64(head), "bad body: %v", err)
+		return nil, corruptf(name, framedHeaderBytes, "bad body: %v", err)
 	}
 	if m.Version != manifestVersion {
 		return nil, fmt.Errorf("%s: manifest version %d; this arb reads version %d", name, m.Version, manifestVersion)
@@ -96,7 +86,7 @@ func decodeManifest(data []byte, name string) (*manifestBody, error) {
 	for _, p := range m.Projects {
 		for _, c := range append(append([]Column(nil), p.Columns...), p.PeopleColumns...) {
 			if !c.Type.Valid() || c.Type == TypeNull {
-				return nil, corruptf(name, int64(head), "project %s: column %q has unknown type %d", p.Name, c.Name, c.Type)
+				return nil, corruptf(name, framedHeaderBytes, "project %s: column %q has unknown type %d", p.Name, c.Name, c.Type)
 			}
 		}
 	}
@@ -105,18 +95,13 @@ func decodeManifest(data []byte, name string) (*manifestBody, error) {
 
 // readManifest loads path; ok is false when there is none yet.
 func readManifest(fs FS, path string) (m *manifestBody, ok bool, err error) {
-	f, err := fs.Open(path)
+	body, err := readFramedFile(fs, path, manifestMagic)
 	if isNotExist(err) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("open manifest: %w", err)
+		return nil, false, fmt.Errorf("manifest: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", path, err)
-	}
-	m, err = decodeManifest(data, path)
+	m, err = parseManifestBody(body, path)
 	return m, err == nil, err
 }

@@ -11,9 +11,7 @@ package storage
 // Each event of the batch is one person: DistinctID and Props.
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io"
 )
 
 // peopleMagic starts a people file. Wire format: never change.
@@ -24,37 +22,17 @@ func encodePeopleFile(project string, people []Person) []byte {
 	for i, p := range people {
 		b.Events[i] = Event{DistinctID: p.DistinctID, Props: p.Props}
 	}
-	body := AppendEventBatch(nil, b)
-	buf := append([]byte(peopleMagic), make([]byte, 8)...)
-	binary.LittleEndian.PutUint32(buf[8:], uint32(len(body)))
-	binary.LittleEndian.PutUint32(buf[12:], checksum(body))
-	return append(buf, body...)
+	return encodeFramed(peopleMagic, AppendEventBatch(nil, b))
 }
 
 func readPeopleFile(fs FS, path string) ([]Person, error) {
-	f, err := fs.Open(path)
+	body, err := readFramedFile(fs, path, peopleMagic)
 	if err != nil {
-		return nil, fmt.Errorf("open people file: %w", err)
+		return nil, fmt.Errorf("people file: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
+	b, err := DecodeEventBatch(body)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	const head = len(peopleMagic) + 8
-	if len(data) < head || string(data[:len(peopleMagic)]) != peopleMagic {
-		return nil, corruptf(path, 0, "not a people file (bad magic or shorter than its header)")
-	}
-	n := binary.LittleEndian.Uint32(data[8:])
-	if int64(n) != int64(len(data)-head) {
-		return nil, corruptf(path, 8, "body length %d does not match file size %d", n, len(data))
-	}
-	if sum, got := binary.LittleEndian.Uint32(data[12:]), checksum(data[head:]); sum != got {
-		return nil, corruptf(path, int64(head), "checksum mismatch (stored %08x, computed %08x)", sum, got)
-	}
-	b, err := DecodeEventBatch(data[head:])
-	if err != nil {
-		return nil, corruptf(path, int64(head), "%v", err)
+		return nil, corruptf(path, framedHeaderBytes, "%v", err)
 	}
 	people := make([]Person, len(b.Events))
 	for i, e := range b.Events {
