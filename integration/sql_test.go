@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -159,4 +160,20 @@ func TestBulkInsert(t *testing.T) {
 	exec1(t, arb.DB(), b.String())
 	expect(t, "bulk count", queryString(t, arb.DB(), "SELECT count(*), count(DISTINCT insert_id), CAST(sum(k) AS SIGNED) FROM events"),
 		fmt.Sprintf("%d|%d|%d", n, n, n*(n-1)/2))
+}
+
+// TestRootPassword: with --root-password, root needs it; the secret of
+// each project is listed for root.
+func TestRootPassword(t *testing.T) {
+	arb := startArb(t, "--root-password", "s3cret", "--project", "shop:tok123:sec456")
+	var me *mysql.MySQLError
+	if _, err := arb.DB().Exec("SELECT 1"); !errors.As(err, &me) || me.Number != 1045 {
+		t.Fatalf("root without the password: %v, want access denied (1045)", err)
+	}
+	db, err := sql.Open("mysql", fmt.Sprintf("root:s3cret@tcp(127.0.0.1:%d)/shop", arb.mysqlPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	expect(t, "projects", queryString(t, db, "SELECT name, token, secret FROM arb.projects"), "shop|tok123|sec456")
 }
