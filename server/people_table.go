@@ -45,12 +45,14 @@ func (t *peopleTable) PrimaryKeySchema(ctx *sql.Context) sql.PrimaryKeySchema {
 	return sql.NewPrimaryKeySchema(t.Schema(ctx))
 }
 
-type peoplePartition struct{ snap *storage.Snapshot }
+// peoplePartition holds the people read when the statement started.
+type peoplePartition struct{ people []storage.Person }
 
 func (peoplePartition) Key() []byte { return []byte("people") }
 
 func (t *peopleTable) Partitions(*sql.Context) (sql.PartitionIter, error) {
-	return sql.PartitionsToPartitionIter(peoplePartition{t.project.Snapshot()}), nil
+	people, _ := t.project.People()
+	return sql.PartitionsToPartitionIter(peoplePartition{people}), nil
 }
 
 func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.RowIter, error) {
@@ -62,8 +64,8 @@ func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	for i, c := range t.columns {
 		index[strings.ToLower(c.Name)] = i
 	}
-	rows := make([]sql.Row, 0, len(p.snap.People))
-	for _, person := range p.snap.People {
+	rows := make([]sql.Row, 0, len(p.people))
+	for _, person := range p.people {
 		row := make(sql.Row, 1+len(t.columns))
 		row[0] = person.DistinctID
 		for _, prop := range person.Props {

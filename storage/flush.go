@@ -148,11 +148,7 @@ func (p *Project) planFlush() *flushPlan {
 		pl.rows += len(m.rows)
 	}
 	if p.peopleDirty {
-		pl.people = make([]Person, 0, len(p.peopleRows))
-		for id, props := range p.peopleRows {
-			pl.people = append(pl.people, Person{DistinctID: id, Props: props})
-		}
-		sort.Slice(pl.people, func(i, j int) bool { return pl.people[i].DistinctID < pl.people[j].DistinctID })
+		pl.people = p.peopleLocked()
 		p.peopleDirty = false
 	}
 	return pl

@@ -252,8 +252,6 @@ type Snapshot struct {
 	PeopleColumns []Column
 	Segments      []*SegmentRef
 	Mem           []MemRows
-	// People is sorted by DistinctID.
-	People []Person
 	// UserIDs maps user numbers to distinct_ids (the prefix known at the
 	// snapshot's time; read-only).
 	UserIDs []string
@@ -265,8 +263,8 @@ type Person struct {
 	Props      []Prop
 }
 
-// Snapshot takes a read view. Cost: copies of slice headers, and of the
-// people map (small next to events).
+// Snapshot takes a read view of the events. Cost: copies of slice
+// headers; nothing proportional to the data.
 func (p *Project) Snapshot() *Snapshot {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -281,10 +279,24 @@ func (p *Project) Snapshot() *Snapshot {
 		snap.Mem = append(snap.Mem, m.view())
 	}
 	snap.Mem = append(snap.Mem, p.mem.view())
-	snap.People = make([]Person, 0, len(p.peopleRows))
-	for id, props := range p.peopleRows {
-		snap.People = append(snap.People, Person{DistinctID: id, Props: props})
-	}
-	sort.Slice(snap.People, func(i, j int) bool { return snap.People[i].DistinctID < snap.People[j].DistinctID })
 	return snap
+}
+
+// People returns every person sorted by DistinctID, with the people
+// columns of the same moment. Person.Props are shared and read-only
+// (profiles are replaced, never modified in place).
+func (p *Project) People() ([]Person, []Column) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.peopleLocked(), p.people.Columns()
+}
+
+// peopleLocked lists people sorted by DistinctID. REQUIRES: p.mu held.
+func (p *Project) peopleLocked() []Person {
+	people := make([]Person, 0, len(p.peopleRows))
+	for id, props := range p.peopleRows {
+		people = append(people, Person{DistinctID: id, Props: props})
+	}
+	sort.Slice(people, func(i, j int) bool { return people[i].DistinctID < people[j].DistinctID })
+	return people
 }
