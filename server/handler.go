@@ -29,6 +29,16 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 	h.inflight.Add(1)
 	defer h.inflight.Done()
 	done := h.metrics.statement()
+	if sess, ok := h.sessions.Load(c.ConnectionID); ok {
+		if res, handled, err := h.fastInsert(sess.(*session), query); handled {
+			h.metrics.fastInserts.Inc()
+			if err == nil {
+				err = callback(res, false)
+			}
+			done(err)
+			return err
+		}
+	}
 	err := mysqlError(h.Handler.ComQuery(ctx, c, query, callback))
 	done(err)
 	return err

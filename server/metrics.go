@@ -18,6 +18,7 @@ type metrics struct {
 	rowsIngested  prometheus.Counter
 	walFsync      prometheus.Histogram
 	walSyncedRecs prometheus.Counter
+	fastInserts   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -40,8 +41,11 @@ func newMetrics() *metrics {
 		walSyncedRecs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arb_wal_records_synced_total", Help: "Write-ahead log records made durable.",
 		}),
+		fastInserts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arb_sql_fast_inserts_total", Help: "INSERT statements stored by the native literal-VALUES path.",
+		}),
 	}
-	m.registry.MustRegister(m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs,
+	m.registry.MustRegister(m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
