@@ -76,7 +76,9 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	logrus.SetLevel(logrus.WarnLevel) // go-mysql-server logs each connection at Info
+	// go-mysql-server logs each connection at Info and each failed query
+	// and its secure_file_priv default at Warn; clients see their errors.
+	logrus.SetLevel(logrus.ErrorLevel)
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1)}
 
 	opts := cfg.Store
