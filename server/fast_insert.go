@@ -25,7 +25,7 @@ import (
 // are atomic and durable before the OK.
 func (h *handler) fastInsert(sess *session, query string) (res *sqltypes.Result, handled bool, err error) {
 	q := strings.TrimSpace(query)
-	if len(q) < 7 || !strings.EqualFold(q[:7], "insert ") || !pushdownOn(sess) {
+	if len(q) < 7 || !strings.EqualFold(q[:6], "insert") || !strings.ContainsRune(" \t\r\n", rune(q[6])) || !pushdownOn(sess) {
 		return nil, false, nil
 	}
 	stmt, err := ast.Parse(q)
@@ -63,11 +63,12 @@ func (h *handler) fastInsert(sess *session, query string) (res *sqltypes.Result,
 	// computes it; a literal of another kind would be converted by
 	// go-mysql-server's rules (TRUE is 1, 33.30 keeps its scale as text),
 	// so such statements take that path.
+	schema := project.Columns(table)
 	final := map[string]storage.ColumnType{}
-	for _, c := range project.Columns(table) {
+	for _, c := range schema {
 		final[strings.ToLower(c.Name)] = c.Type
 	}
-	for _, c := range inferColumns(project.Columns(table), table, ins.Columns, values.Values, nil) {
+	for _, c := range inferColumns(schema, table, ins.Columns, values.Values, nil) {
 		final[strings.ToLower(c.Name)] = c.Type
 	}
 	rows := make([]storage.Event, len(values.Values))

@@ -112,7 +112,7 @@ func TestFastInsertMatchesPlainPath(t *testing.T) {
 	// Statements of one type per column take the fast path.
 	before := testutil.ToFloat64(srv.metrics.fastInserts)
 	mustExec(t, db, "INSERT INTO a.events (time, event, distinct_id, insert_id, q) VALUES ('2025-01-01 00:00:00', 'E', 'u', 'x1', 1), ('2025-01-01 00:00:00', 'E', 'u', 'x2', 2.5)")
-	mustExec(t, db, "INSERT INTO b.events (time, event, distinct_id, insert_id, q) VALUES ('2025-01-01 00:00:00', 'E', 'u', 'x1', 1), ('2025-01-01 00:00:00', 'E', 'u', 'x2', 2.5)")
+	mustExec(t, db, "insert\n\tINTO b.events (time, event, distinct_id, insert_id, q) VALUES ('2025-01-01 00:00:00', 'E', 'u', 'x1', 1), ('2025-01-01 00:00:00', 'E', 'u', 'x2', 2.5)")
 	if got := testutil.ToFloat64(srv.metrics.fastInserts) - before; got != 2 {
 		t.Fatalf("%v plain INSERTs took the fast path, want 2", got)
 	}
