@@ -25,7 +25,7 @@ func (fakeTable) ColumnType(name string) (storage.ColumnType, bool) {
 	return t, ok
 }
 func (f fakeTable) WithFilter(p engine.Predicate) sql.Table { f.filter = p; return f }
-func (f fakeTable) Filter() engine.Predicate               { return f.filter }
+func (f fakeTable) Filter() engine.Predicate                { return f.filter }
 
 func col(name string, t sql.Type) sql.Expression {
 	return expression.NewGetFieldWithTable(0, 0, t, "", "events", name, true)
