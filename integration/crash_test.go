@@ -18,7 +18,9 @@ import (
 // every acknowledged statement is there exactly once and that no
 // statement is there in part. Cycles: $ARB_CRASH_CYCLES (default 20;
 // `make soak` runs 1,000). A small --flush-rows makes flushes to segments
-// happen during the load, so crashes land in them too.
+// happen during the load, so crashes land in them too; not so small that
+// 1,000 cycles pile up more segments than a process may open (there is no
+// compaction yet).
 func TestCrash(t *testing.T) {
 	cycles := 20
 	if v := os.Getenv("ARB_CRASH_CYCLES"); v != "" {
@@ -27,7 +29,7 @@ func TestCrash(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d (cycles %d)", seed, cycles)
 	r := rand.New(rand.NewSource(seed))
-	arb := startArb(t, "--flush-rows", "2000", "--flush-interval", "2s")
+	arb := startArb(t, "--flush-rows", "3000", "--flush-interval", "10s")
 
 	acked := map[string]struct{ rows int }{} // statement id → its rows, for every acknowledged statement
 	var mu sync.Mutex

@@ -95,6 +95,7 @@ func serve(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	raiseOpenFileLimit(log)
 
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
@@ -135,4 +136,18 @@ func debug(args []string) error {
 		return err
 	}
 	return seg.Dump(os.Stdout)
+}
+
+// raiseOpenFileLimit lifts the soft limit on open files to the hard one:
+// every live segment keeps its file open (until compaction merges a day's
+// segments, a busy store holds many).
+func raiseOpenFileLimit(log *slog.Logger) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur >= lim.Max {
+		return
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		log.Warn("raise open file limit", "err", err)
+	}
 }
