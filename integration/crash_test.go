@@ -72,6 +72,9 @@ func TestCrash(t *testing.T) {
 		wg.Wait()
 		arb.Restart()
 		verifyCrash(t, arb.DB(), acked, cycle)
+		if (cycle+1)%100 == 0 {
+			t.Logf("%d cycles: %d statements acknowledged so far", cycle+1, len(acked))
+		}
 	}
 	var n int
 	arb.DB().QueryRow("SELECT count(*) FROM events").Scan(&n)
