@@ -5,10 +5,10 @@ package integration
 
 import (
 	"bytes"
-	"io"
-	"log"
 	"database/sql"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
