@@ -97,19 +97,20 @@ func Start(cfg Config) (*Server, error) {
 	}
 
 	engine := s.newEngine()
-	if err := s.startHTTP(); err != nil {
-		store.Close()
-		return nil, err
-	}
 	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Version: Version}
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}, nil
 		})
 	if err != nil {
-		s.http.Close()
 		store.Close()
 		return nil, fmt.Errorf("listen for MySQL on %s: %w", cfg.MySQLAddr, err)
+	}
+	// HTTP last: /healthz answering means the MySQL port is bound too.
+	if err := s.startHTTP(); err != nil {
+		s.mysql.Close()
+		store.Close()
+		return nil, err
 	}
 	go func() { s.served <- s.mysql.Start() }()
 	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "data_dir", cfg.DataDir)
