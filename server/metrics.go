@@ -19,6 +19,8 @@ type metrics struct {
 	walFsync      prometheus.Histogram
 	walSyncedRecs prometheus.Counter
 	fastInserts   prometheus.Counter
+	httpRequests  *prometheus.CounterVec // by endpoint and HTTP status
+	httpRecords   *prometheus.CounterVec // accepted records, by endpoint
 }
 
 func newMetrics() *metrics {
@@ -44,8 +46,14 @@ func newMetrics() *metrics {
 		fastInserts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arb_sql_fast_inserts_total", Help: "INSERT statements stored by the native literal-VALUES path.",
 		}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arb_http_ingest_requests_total", Help: "HTTP ingestion requests, by endpoint and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		httpRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "arb_http_ingest_records_total", Help: "Records accepted by HTTP ingestion (duplicates included), by endpoint.",
+		}, []string{"endpoint"}),
 	}
-	m.registry.MustRegister(m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts,
+	m.registry.MustRegister(m.httpRequests, m.httpRecords, m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

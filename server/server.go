@@ -19,6 +19,7 @@ import (
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/semaphore"
 
 	"arb/planner"
 	"arb/storage"
@@ -44,6 +45,9 @@ type Config struct {
 	Projects  []ProjectSpec
 	// RootPassword is the MySQL root password; empty means none.
 	RootPassword string
+	// HTTPPrefix serves the ingestion routes also under this path (e.g.
+	// "/mp"), for ad-blocker-proof routes.
+	HTTPPrefix string
 	Logger       *slog.Logger
 	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
 	// metrics hooks are set by the server.
@@ -159,6 +163,7 @@ func (s *Server) startHTTP() error {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(ingestBudgetBytes)}, s.cfg.HTTPPrefix)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)

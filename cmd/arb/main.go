@@ -79,6 +79,7 @@ func serve(args []string) error {
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	var projects projectFlags
+	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,7 +100,7 @@ func serve(args []string) error {
 
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
-		Projects: projects, RootPassword: *rootPassword, Logger: log,
+		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows},
 	})
 	if err != nil {

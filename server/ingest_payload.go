@@ -1,0 +1,265 @@
+package server
+
+// Decoding of Mixpanel-style ingestion payloads (../shared/mixpanel-ingest.md
+// §1.2). The official SDKs, old and new, send a request's records in any of
+// these ways, and all of them stay supported:
+//
+//   - GET with query `data=`: base64 of JSON (node, browser GET mode);
+//   - form or text/plain (sendBeacon) body with `data=`: base64 that is
+//     %-encoded (browser) or not (node: a raw '+' must survive), URL-safe
+//     or unpadded base64, or raw JSON (browser json mode, Go Alias/Merge);
+//   - an application/json body (an object or an array);
+//   - an application/x-ndjson body on /import (one object per line);
+//   - any of the bodies gzip-compressed (Content-Encoding: gzip).
+//
+// The decoder never trusts sizes: the uncompressed body is capped at
+// maxBodyBytes, the record count at maxRecords and each record at
+// maxRecordBytes, and every failure names what was wrong.
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Limits of one ingestion request (documented Mixpanel limits).
+const (
+	maxBodyBytes   = 10 << 20 // uncompressed body
+	maxRecords     = 2000
+	maxRecordBytes = 1 << 20
+)
+
+// payloadError is a request-level failure: HTTP status and a message
+// naming the part of the request that is wrong.
+type payloadError struct {
+	status int
+	msg    string
+}
+
+func (e *payloadError) Error() string { return e.msg }
+
+func badPayload(format string, args ...any) *payloadError {
+	return &payloadError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(format string, args ...any) *payloadError {
+	return &payloadError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, args...)}
+}
+
+// payload is the decoded records of one request.
+type payload struct {
+	records []json.RawMessage
+	// viaData is true when the records came as a `data=` value (query,
+	// form or beacon body): such requests get the legacy 1/0 replies.
+	viaData bool
+}
+
+// readBody returns the request body, gunzipped when the request says so,
+// and never longer than maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	var src io.Reader = r.Body
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, maxBodyBytes+1))
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			return nil, badPayload("Content-Encoding gzip: body is not a gzip stream: %v", err)
+		}
+		src = zr
+	default:
+		return nil, &payloadError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported (use gzip or none)", enc)}
+	}
+	body, err := io.ReadAll(io.LimitReader(src, maxBodyBytes+1))
+	if err != nil {
+		if enc != "" && enc != "identity" {
+			return nil, badPayload("Content-Encoding gzip: corrupt stream: %v", err)
+		}
+		return nil, badPayload("reading the request body: %v", err)
+	}
+	if len(body) > maxBodyBytes {
+		return nil, tooLarge("request exceeds max limit of %d bytes", maxBodyBytes)
+	}
+	return body, nil
+}
+
+// carriesData reports whether the records come as a `data=` value (in
+// the query, or a form or beacon body) rather than as a JSON body.
+func carriesData(r *http.Request, body []byte) bool {
+	if _, ok := formValue(r.URL.RawQuery, "data"); ok {
+		return true
+	}
+	trimmed := bytes.TrimSpace(body)
+	return len(trimmed) > 0 && trimmed[0] != '{' && trimmed[0] != '['
+}
+
+// decodePayload finds and decodes the records of a request whose body
+// has been read (see readBody). ndjson is accepted where allowNDJSON.
+func decodePayload(r *http.Request, body []byte, allowNDJSON bool) (*payload, error) {
+	if raw, ok := formValue(r.URL.RawQuery, "data"); ok {
+		return decodeDataValue(raw)
+	}
+	ctype := strings.ToLower(r.Header.Get("Content-Type"))
+	if i := strings.IndexByte(ctype, ';'); i >= 0 {
+		ctype = ctype[:i]
+	}
+	ctype = strings.TrimSpace(ctype)
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case ctype == "application/x-ndjson" || ctype == "application/ndjson":
+		if !allowNDJSON {
+			return nil, badPayload("Content-Type %s is only accepted on /import", ctype)
+		}
+		return decodeNDJSON(trimmed)
+	case ctype == "application/json":
+		return decodeJSONRecords(trimmed, false)
+	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):
+		// A JSON body whatever its declared type.
+		return decodeJSONRecords(trimmed, false)
+	}
+	// A form (x-www-form-urlencoded) or a sendBeacon text/plain body.
+	if raw, ok := formValue(string(trimmed), "data"); ok {
+		return decodeDataValue(raw)
+	}
+	return nil, badPayload("data, missing or empty")
+}
+
+// formValue returns the raw (still %-encoded) value of key in a
+// URL-encoded string. It does not decode: Go's form decoding would turn
+// the '+' of unencoded base64 (node's batch bodies) into spaces.
+func formValue(encoded, key string) (string, bool) {
+	for encoded != "" {
+		var pair string
+		pair, encoded, _ = strings.Cut(encoded, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// decodeDataValue decodes one raw `data=` value: raw JSON, or base64 of
+// JSON in any of its spellings.
+func decodeDataValue(raw string) (*payload, error) {
+	// JSON first: form semantics, '+' is a space.
+	if js, err := url.QueryUnescape(raw); err == nil {
+		js = strings.TrimSpace(js)
+		if strings.HasPrefix(js, "{") || strings.HasPrefix(js, "[") {
+			p, err := decodeJSONRecords([]byte(js), true)
+			return p, err
+		}
+	}
+	// Base64: keep '+' (node does not %-encode it), and take a space for
+	// a '+' mangled by some form encoder on the way.
+	b64, err := url.PathUnescape(raw)
+	if err != nil {
+		return nil, badPayload("data: invalid %%-encoding: %v", err)
+	}
+	b64 = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ':
+			return '+'
+		case '-':
+			return '+'
+		case '_':
+			return '/'
+		case '\n', '\r', '\t', '=':
+			return -1
+		}
+		return r
+	}, b64)
+	if b64 == "" {
+		return nil, badPayload("data, missing or empty")
+	}
+	js, err := base64.RawStdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, badPayload("data: neither JSON nor valid base64: %v", err)
+	}
+	return decodeJSONRecords(bytes.TrimSpace(js), true)
+}
+
+// decodeJSONRecords splits a JSON object or array of objects into
+// records. Elements are checked to be objects later, per record, so an
+// error can name its index.
+func decodeJSONRecords(js []byte, viaData bool) (*payload, error) {
+	p := &payload{viaData: viaData}
+	if len(js) == 0 {
+		return nil, badPayload("data, missing or empty")
+	}
+	if js[0] == '[' {
+		if err := json.Unmarshal(js, &p.records); err != nil {
+			return nil, badPayload("data: invalid JSON: %s", jsonErrorText(js, err))
+		}
+	} else {
+		var one json.RawMessage
+		if err := json.Unmarshal(js, &one); err != nil {
+			return nil, badPayload("data: invalid JSON: %s", jsonErrorText(js, err))
+		}
+		p.records = []json.RawMessage{one}
+	}
+	return p, p.checkSizes()
+}
+
+// decodeNDJSON reads one JSON object per non-empty line.
+func decodeNDJSON(body []byte) (*payload, error) {
+	p := &payload{}
+	for line := 1; len(body) > 0; line++ {
+		var ln []byte
+		ln, body, _ = bytes.Cut(body, []byte{'\n'})
+		ln = bytes.TrimSpace(ln)
+		if len(ln) == 0 {
+			continue
+		}
+		if !json.Valid(ln) {
+			var v any
+			return nil, badPayload("ndjson line %d: invalid JSON: %s", line, jsonErrorText(ln, json.Unmarshal(ln, &v)))
+		}
+		p.records = append(p.records, json.RawMessage(ln))
+		if len(p.records) > maxRecords {
+			break
+		}
+	}
+	return p, p.checkSizes()
+}
+
+func (p *payload) checkSizes() error {
+	if len(p.records) == 0 {
+		return badPayload("data, missing or empty")
+	}
+	if len(p.records) > maxRecords {
+		return tooLarge("request exceeds max limit of %d records", maxRecords)
+	}
+	for i, r := range p.records {
+		if len(r) > maxRecordBytes {
+			return tooLarge("record %d exceeds max limit of %d bytes", i, maxRecordBytes)
+		}
+	}
+	return nil
+}
+
+// jsonErrorText describes a JSON syntax error with its byte offset.
+func jsonErrorText(js []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%v at byte %d", se, se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("expected an object or an array of objects, found %s at byte %d", te.Value, te.Offset)
+	}
+	return err.Error()
+}
