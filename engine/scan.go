@@ -60,7 +60,8 @@ const (
 	kindUnknown colKind = iota
 	kindTime
 	kindEvent
-	kindDistinctID
+	kindDistinctID // canonical (identity-resolved) distinct_id
+	kindRawDistinctID
 	kindInsertID
 	kindProperties
 	kindProp
@@ -80,7 +81,15 @@ func (s *Scan) resolve(name string) colRef {
 	case storage.ColEvent:
 		return colRef{kindEvent, storage.ColEvent, storage.TypeString}
 	case storage.ColDistinctID:
+		if s.Snap.Canon.Merged() {
+			// Resolved per row from the user number: the stored strings,
+			// their dictionary and bitmaps speak of raw ids, so exact()
+			// is false (the stored type is Int) and nothing is pruned.
+			return colRef{kindDistinctID, storage.ColUserNumber, storage.TypeString}
+		}
 		return colRef{kindDistinctID, storage.ColDistinctID, storage.TypeString}
+	case storage.ColRawDistinctID:
+		return colRef{kindRawDistinctID, storage.ColDistinctID, storage.TypeString}
 	case storage.ColInsertID:
 		return colRef{kindInsertID, storage.ColInsertID, storage.TypeString}
 	case ColProperties:
@@ -114,7 +123,8 @@ func (s *Scan) PartRows(ctx context.Context, part int) (RowIter, error) {
 	if part < len(s.Snap.Segments) {
 		return newSegmentIter(ctx, s, s.Snap.Segments[part].Segment, out, preds)
 	}
-	return &memIter{scan: s, ctx: ctx, rows: s.Snap.Mem[part-len(s.Snap.Segments)].Rows, out: out, preds: preds}, nil
+	mem := s.Snap.Mem[part-len(s.Snap.Segments)]
+	return &memIter{scan: s, ctx: ctx, rows: mem.Rows, users: mem.Users, out: out, preds: preds}, nil
 }
 
 // convert turns a stored value into its column's current type. Widening
@@ -156,9 +166,26 @@ type memIter struct {
 	scan  *Scan
 	ctx   context.Context
 	rows  []storage.Event
+	users []uint32
 	out   []colRef
 	preds map[string]colRef
 	pos   int
+}
+
+// canonicalID is the canonical distinct_id of user number u.
+func (s *Scan) canonicalID(u uint32) storage.Value {
+	c := s.Snap.Canon.Of(u)
+	if int(c) >= len(s.Snap.UserIDs) {
+		panic(fmt.Sprintf("BUG: canonical user %d of %d beyond the snapshot's %d users", c, u, len(s.Snap.UserIDs)))
+	}
+	return storage.StringValue(s.Snap.UserIDs[c])
+}
+
+func (it *memIter) value(e *storage.Event, i int, ref colRef) storage.Value {
+	if ref.kind == kindDistinctID && ref.name == storage.ColUserNumber {
+		return it.scan.canonicalID(it.users[i])
+	}
+	return memValue(e, ref)
 }
 
 func memValue(e *storage.Event, ref colRef) storage.Value {
@@ -167,7 +194,7 @@ func memValue(e *storage.Event, ref colRef) storage.Value {
 		return storage.TimeValue(e.TimeMillis)
 	case kindEvent:
 		return storage.StringValue(e.Name)
-	case kindDistinctID:
+	case kindDistinctID, kindRawDistinctID:
 		return storage.StringValue(e.DistinctID)
 	case kindInsertID:
 		return storage.StringValue(e.InsertID)
@@ -188,8 +215,8 @@ func (it *memIter) Next() ([]storage.Value, error) {
 				return nil, err
 			}
 		}
-		e := &it.rows[it.pos]
-		if it.scan.Filter != nil && eval(it.scan.Filter, func(col string) storage.Value { return memValue(e, it.preds[col]) }) != tTrue {
+		e, i := &it.rows[it.pos], it.pos
+		if it.scan.Filter != nil && eval(it.scan.Filter, func(col string) storage.Value { return it.value(e, i, it.preds[col]) }) != tTrue {
 			continue
 		}
 		it.pos++
@@ -200,7 +227,7 @@ func (it *memIter) Next() ([]storage.Value, error) {
 					return memValue(e, colRef{kindProp, c.Name, c.Type})
 				})
 			} else {
-				row[i] = memValue(e, ref)
+				row[i] = it.value(e, it.pos-1, ref)
 			}
 		}
 		return row, nil
@@ -582,6 +609,9 @@ func (it *segmentIter) value(ref colRef, i int) storage.Value {
 	blk := it.blocks[ref.name]
 	if blk == nil || (blk.Nulls != nil && blk.Nulls[i]) {
 		return storage.Value{}
+	}
+	if ref.kind == kindDistinctID && ref.name == storage.ColUserNumber {
+		return it.scan.canonicalID(uint32(blk.Ints[i]))
 	}
 	var v storage.Value
 	switch blk.Type {

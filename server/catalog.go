@@ -83,12 +83,14 @@ func (d *projectDatabase) GetTableInsensitive(ctx *sql.Context, name string) (sq
 		return newEventsTable(ctx, d.project), true, nil
 	case storage.TablePeople:
 		return newPeopleTable(ctx, d.project), true, nil
+	case storage.TableGroups:
+		return newGroupsTable(d.project), true, nil
 	}
 	return nil, false, nil
 }
 
 func (d *projectDatabase) GetTableNames(*sql.Context) ([]string, error) {
-	return []string{storage.TableEvents, storage.TablePeople}, nil
+	return []string{storage.TableEvents, storage.TablePeople, storage.TableGroups}, nil
 }
 
 // propertyColumns returns table's property columns as the running

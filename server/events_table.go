@@ -16,7 +16,7 @@ import (
 const colProperties = "properties"
 
 // fixedEventColumns is how many columns precede the property columns.
-const fixedEventColumns = 5
+const fixedEventColumns = 6
 
 // eventsTable is a project's events as a SQL table: time, event,
 // distinct_id, insert_id, properties, then one column per property.
@@ -68,6 +68,7 @@ func (t *eventsTable) fullSchema() sql.Schema {
 		{Name: storage.ColDistinctID, Type: sqlString, Source: src, Nullable: true, DatabaseSource: t.project.Name()},
 		{Name: storage.ColInsertID, Type: sqlString, Source: src, Nullable: true, DatabaseSource: t.project.Name()},
 		{Name: colProperties, Type: sqlType(storage.TypeJSON), Source: src, Nullable: true, DatabaseSource: t.project.Name()},
+		{Name: storage.ColRawDistinctID, Type: sqlString, Source: src, Nullable: true, DatabaseSource: t.project.Name()},
 	}
 	for _, c := range t.columns {
 		s = append(s, &sql.Column{Name: c.Name, Type: sqlType(c.Type), Source: src, Nullable: true, DatabaseSource: t.project.Name()})
@@ -114,7 +115,7 @@ func (t *eventsTable) ColumnType(name string) (storage.ColumnType, bool) {
 	switch strings.ToLower(name) {
 	case storage.ColTime:
 		return storage.TypeTime, true
-	case storage.ColEvent, storage.ColDistinctID, storage.ColInsertID:
+	case storage.ColEvent, storage.ColDistinctID, storage.ColInsertID, storage.ColRawDistinctID:
 		return storage.TypeString, true
 	}
 	for _, c := range t.columns {
@@ -249,6 +250,9 @@ func (ins *eventsInserter) insert(ctx *sql.Context, row sql.Row) error {
 			return &storage.RowError{Row: n, Column: []string{storage.ColEvent, storage.ColDistinctID, storage.ColInsertID}[i], Err: err}
 		}
 		*dst = v.Str
+	}
+	if row[5] != nil {
+		return &storage.RowError{Row: n, Column: storage.ColRawDistinctID, Err: fmt.Errorf("is derived from distinct_id: insert distinct_id instead")}
 	}
 	given := map[string]bool{}
 	for i, c := range cols {

@@ -112,6 +112,8 @@ func fastRow(table string, cols []string, final map[string]storage.ColumnType, t
 		}
 		name := strings.ToLower(cols[i])
 		switch {
+		case table == storage.TableEvents && name == storage.ColRawDistinctID:
+			return false // derived; the ordinary path refuses it with its message
 		case table == storage.TablePeople && name == storage.ColDistinctID,
 			table == storage.TableEvents && (name == storage.ColEvent || name == storage.ColDistinctID || name == storage.ColInsertID):
 			if v.IsNull() {

@@ -177,7 +177,7 @@ func isFixedColumn(table, lowerName string) bool {
 		return lowerName == storage.ColDistinctID
 	}
 	switch lowerName {
-	case storage.ColTime, storage.ColEvent, storage.ColDistinctID, storage.ColInsertID, colProperties:
+	case storage.ColTime, storage.ColEvent, storage.ColDistinctID, storage.ColInsertID, colProperties, storage.ColRawDistinctID:
 		return true
 	}
 	return false

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 
@@ -60,23 +59,11 @@ func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	if !ok {
 		return nil, fmt.Errorf("people: unexpected partition %T", part)
 	}
-	index := make(map[string]int, len(t.columns))
-	for i, c := range t.columns {
-		index[strings.ToLower(c.Name)] = i
-	}
 	rows := make([]sql.Row, 0, len(p.people))
 	for _, person := range p.people {
 		row := make(sql.Row, 1+len(t.columns))
 		row[0] = person.DistinctID
-		for _, prop := range person.Props {
-			i, ok := index[strings.ToLower(prop.Key)]
-			if !ok {
-				continue // a column newer than this statement's schema
-			}
-			if v, ok := prop.Value.Convert(t.columns[i].Type); ok {
-				row[1+i] = toSQL(v)
-			}
-		}
+		fillPropertyCells(row[1:], t.columns, person.Props)
 		rows = append(rows, row)
 	}
 	return sql.RowsToRowIter(rows...), nil

@@ -48,7 +48,7 @@ type Config struct {
 	// HTTPPrefix serves the ingestion routes also under this path (e.g.
 	// "/mp"), for ad-blocker-proof routes.
 	HTTPPrefix string
-	Logger       *slog.Logger
+	Logger     *slog.Logger
 	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
 	// metrics hooks are set by the server.
 	Store storage.Options

@@ -38,7 +38,7 @@ func NewCredential() string {
 
 // reservedEventColumns are the events table's own columns; no property
 // may take their names (compared case-insensitively, as MySQL does).
-var reservedEventColumns = []string{ColTime, ColEvent, ColDistinctID, ColInsertID, "properties"}
+var reservedEventColumns = []string{ColTime, ColEvent, ColDistinctID, ColRawDistinctID, ColInsertID, "properties"}
 
 // ValidatePropertyKey returns an error naming what is wrong with a
 // property key that is about to become a column of table.
@@ -54,8 +54,11 @@ func ValidatePropertyKey(table, key string) error {
 		return fmt.Errorf("property name %q contains a NUL byte", key)
 	}
 	reserved := reservedEventColumns
-	if table == TablePeople {
+	switch table {
+	case TablePeople:
 		reserved = []string{ColDistinctID}
+	case TableGroups:
+		reserved = []string{ColGroupKey, ColGroupID}
 	}
 	for _, r := range reserved {
 		if strings.EqualFold(key, r) {

@@ -6,7 +6,10 @@ const (
 	ColTime       = "time"
 	ColEvent      = "event"
 	ColDistinctID = "distinct_id"
-	ColInsertID   = "insert_id"
+	// ColRawDistinctID is the virtual events column with the distinct_id
+	// as sent; distinct_id itself shows the canonical id (identity.go).
+	ColRawDistinctID = "raw_distinct_id"
+	ColInsertID      = "insert_id"
 	// ColUserNumber is the segment column holding each row's user number
 	// (see userid.go). The NUL byte keeps it out of any property's way:
 	// ingest rejects keys containing NUL.

@@ -51,7 +51,7 @@ func (s *Store) Flush() error {
 			p.frozen = append(p.frozen, p.mem)
 			p.mem = &memtable{}
 		}
-		pending = pending || len(p.frozen) > 0 || p.peopleDirty
+		pending = pending || len(p.frozen) > 0 || p.profilesDirty
 		p.mu.Unlock()
 	}
 	if !pending {
@@ -114,10 +114,11 @@ type flushPlan struct {
 	columns     []Column
 	bigInts     []string
 	peopleCols  []Column
-	newUsers    []string // users numbered since the last flush, in order
-	usersTotal  int      // users durable once newUsers is written
-	usersBytes  int64    // user file length before this flush
-	people      []Person // nil when people are unchanged
+	newUsers    []string       // users numbered since the last flush, in order
+	usersTotal  int            // users durable once newUsers is written
+	usersBytes  int64          // user file length before this flush
+	profiles    *profilesState // nil when people, groups and identity are unchanged
+	groupCols   []Column
 	rows        int
 	info        ProjectInfo
 	oldSegments []*SegmentRef
@@ -137,6 +138,7 @@ func (p *Project) planFlush() *flushPlan {
 		columns:     p.events.Columns(),
 		bigInts:     p.events.bigIntColumns(),
 		peopleCols:  p.people.Columns(),
+		groupCols:   p.groups.Columns(),
 		newUsers:    append([]string(nil), p.users.ids[p.users.persisted:]...),
 		usersTotal:  len(p.users.ids),
 		usersBytes:  p.users.fileBytes,
@@ -147,9 +149,9 @@ func (p *Project) planFlush() *flushPlan {
 	for _, m := range pl.frozen {
 		pl.rows += len(m.rows)
 	}
-	if p.peopleDirty {
-		pl.people = p.peopleLocked()
-		p.peopleDirty = false
+	if p.profilesDirty {
+		pl.profiles = &profilesState{people: p.rawPeopleLocked(), groups: p.rawGroupsLocked(), identity: p.ident.encode(nil)}
+		p.profilesDirty = false
 	}
 	return pl
 }
@@ -196,10 +198,10 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	if err != nil {
 		return err
 	}
-	if pl.people != nil {
+	if pl.profiles != nil {
 		pl.newPeopleFile = peopleFileName(s.nextFile)
 		s.nextFile++
-		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, pl.people)); err != nil {
+		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, pl.profiles)); err != nil {
 			return err
 		}
 	}
@@ -219,9 +221,9 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 		if pl.newPeopleFile != "" {
 			s.fs.Remove(s.path(peopleDir, pl.newPeopleFile))
 		}
-		if pl.people != nil {
+		if pl.profiles != nil {
 			pl.project.mu.Lock()
-			pl.project.peopleDirty = true
+			pl.project.profilesDirty = true
 			pl.project.mu.Unlock()
 		}
 	}
@@ -230,7 +232,7 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 func (pl *flushPlan) manifestEntry() manifestProject {
 	mp := manifestProject{
 		Name: pl.info.Name, Token: pl.info.Token, Secret: pl.info.Secret,
-		Columns: pl.columns, BigInts: pl.bigInts, PeopleColumns: pl.peopleCols,
+		Columns: pl.columns, BigInts: pl.bigInts, PeopleColumns: pl.peopleCols, GroupColumns: pl.groupCols,
 		Users: pl.usersTotal, UsersBytes: pl.usersBytesDone, PeopleFile: pl.peopleFile,
 	}
 	if pl.newPeopleFile != "" {

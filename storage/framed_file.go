@@ -46,6 +46,14 @@ func decodeFramed(data []byte, magic, name string) ([]byte, error) {
 
 // readFramedFile reads and checks a framed file.
 func readFramedFile(fs FS, path, magic string) ([]byte, error) {
+	data, err := readWholeFile(fs, path)
+	if err != nil {
+		return nil, err
+	}
+	return decodeFramed(data, magic, path)
+}
+
+func readWholeFile(fs FS, path string) ([]byte, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, err
@@ -55,5 +63,5 @@ func readFramedFile(fs FS, path, magic string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return decodeFramed(data, magic, path)
+	return data, nil
 }

@@ -44,6 +44,7 @@ type manifestProject struct {
 	Columns       []Column          `json:"columns"`
 	BigInts       []string          `json:"big_int_columns,omitempty"`
 	PeopleColumns []Column          `json:"people_columns"`
+	GroupColumns  []Column          `json:"group_columns,omitempty"`
 	Users         int               `json:"users"`
 	UsersBytes    int64             `json:"users_bytes"`
 	Segments      []manifestSegment `json:"segments"`

@@ -11,9 +11,17 @@ type memtable struct {
 	rows  []Event
 	users []uint32 // user number of rows[i].DistinctID
 	bytes int64    // approximate heap size of rows, for the flush trigger
+	// keys holds the dedup keys of rows with an insert_id (dedup.go).
+	keys map[dedupKey]struct{}
 }
 
 func (m *memtable) appendLocked(e Event, user uint32) {
+	if k, ok := keyOf(&e); ok {
+		if m.keys == nil {
+			m.keys = map[dedupKey]struct{}{}
+		}
+		m.keys[k] = struct{}{}
+	}
 	m.rows = append(m.rows, e)
 	m.users = append(m.users, user)
 	m.bytes += eventSizeBytes(&e)

@@ -1,42 +1,110 @@
 package storage
 
-// A people file is the whole people table of one project at one flush,
-// named by the manifest. Layout:
+// A people file holds one project's side tables at one flush, named by
+// the manifest: the people table, the groups table and the identity
+// union-find. Layout (framed_file.go):
 //
-//	+----------+---------------+----------------+----------------------+
-//	| magic    | length uint32 | CRC-32C uint32 | EventBatch encoding  |
-//	| 8 bytes  | LE            | LE, of batch   | (wal_batch.go)       |
-//	+----------+---------------+----------------+----------------------+
+//	+----------+---------------+----------------+------+
+//	| magic    | length uint32 | CRC-32C uint32 | body |
+//	| 8 bytes  | LE            | LE, of body    |      |
+//	+----------+---------------+----------------+------+
+//	body (ARBPPL02): | uvarint n | people EventBatch (n bytes) |
+//	                 | uvarint n | groups EventBatch (n bytes) |
+//	                 | uvarint n | identity state (n bytes, identity.go) |
+//	body (ARBPPL01, still read): people EventBatch
 //
-// Each event of the batch is one person: DistinctID and Props.
+// Each event of a batch is one profile: DistinctID is its key (the
+// distinct_id, or groupRowKey(group_key, group_id)) and Props its
+// properties.
 
 import (
+	"encoding/binary"
 	"fmt"
 )
 
-// peopleMagic starts a people file. Wire format: never change.
-const peopleMagic = "ARBPPL01"
+// People file magics. Wire format: never change.
+const (
+	peopleMagicV1 = "ARBPPL01"
+	peopleMagic   = "ARBPPL02"
+)
 
-func encodePeopleFile(project string, people []Person) []byte {
-	b := &EventBatch{Project: project, Events: make([]Event, len(people))}
-	for i, p := range people {
-		b.Events[i] = Event{DistinctID: p.DistinctID, Props: p.Props}
-	}
-	return encodeFramed(peopleMagic, AppendEventBatch(nil, b))
+// profilesState is the content of a people file.
+type profilesState struct {
+	people, groups []Person
+	identity       []byte // identity.encode output; nil: no merges
 }
 
-func readPeopleFile(fs FS, path string) ([]Person, error) {
-	body, err := readFramedFile(fs, path, peopleMagic)
+func encodePeopleFile(project string, st *profilesState) []byte {
+	var body []byte
+	for _, rows := range [][]Person{st.people, st.groups} {
+		b := &EventBatch{Project: project, Events: make([]Event, len(rows))}
+		for i, p := range rows {
+			b.Events[i] = Event{DistinctID: p.DistinctID, Props: p.Props}
+		}
+		enc := AppendEventBatch(nil, b)
+		body = binary.AppendUvarint(body, uint64(len(enc)))
+		body = append(body, enc...)
+	}
+	body = binary.AppendUvarint(body, uint64(len(st.identity)))
+	body = append(body, st.identity...)
+	return encodeFramed(peopleMagic, body)
+}
+
+func readPeopleFile(fs FS, path string) (*profilesState, error) {
+	data, err := readWholeFile(fs, path)
 	if err != nil {
 		return nil, fmt.Errorf("people file: %w", err)
 	}
+	if len(data) >= len(peopleMagicV1) && string(data[:len(peopleMagicV1)]) == peopleMagicV1 {
+		body, err := decodeFramed(data, peopleMagicV1, path)
+		if err != nil {
+			return nil, fmt.Errorf("people file: %w", err)
+		}
+		people, err := decodeProfiles(path, body)
+		return &profilesState{people: people}, err
+	}
+	body, err := decodeFramed(data, peopleMagic, path)
+	if err != nil {
+		return nil, fmt.Errorf("people file: %w", err)
+	}
+	d := &batchDecoder{src: body}
+	part := func() []byte {
+		n := d.uvarint()
+		if d.err == nil && n > uint64(len(body)-d.off) {
+			d.fail("section of %d bytes runs past the end", n)
+		}
+		if d.err != nil {
+			return nil
+		}
+		b := body[d.off : d.off+int(n)]
+		d.off += int(n)
+		return b
+	}
+	peopleBody, groupsBody, ident := part(), part(), part()
+	if d.err == nil && d.off != len(body) {
+		d.fail("%d bytes after the last section", len(body)-d.off)
+	}
+	if d.err != nil {
+		return nil, corruptf(path, framedHeaderBytes+int64(d.off), "%v", d.err)
+	}
+	st := &profilesState{identity: ident}
+	if st.people, err = decodeProfiles(path, peopleBody); err != nil {
+		return nil, err
+	}
+	if st.groups, err = decodeProfiles(path, groupsBody); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func decodeProfiles(path string, body []byte) ([]Person, error) {
 	b, err := DecodeEventBatch(body)
 	if err != nil {
 		return nil, corruptf(path, framedHeaderBytes, "%v", err)
 	}
-	people := make([]Person, len(b.Events))
+	rows := make([]Person, len(b.Events))
 	for i, e := range b.Events {
-		people[i] = Person{DistinctID: e.DistinctID, Props: e.Props}
+		rows[i] = Person{DistinctID: e.DistinctID, Props: e.Props}
 	}
-	return people, nil
+	return rows, nil
 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -32,9 +31,19 @@ type Project struct {
 	frozen   []*memtable
 	segments []*SegmentRef
 	// peopleRows maps distinct_id → its properties (keys unique).
-	peopleRows  map[string][]Prop
-	peopleDirty bool   // changed since the people file was written
-	peopleFile  string // file name of the durable people snapshot, "" if none
+	peopleRows    map[string][]Prop
+	profilesDirty bool   // people, groups or identity changed since the people file was written
+	peopleFile    string // file name of the durable people snapshot, "" if none
+	// groupRows maps groupRowKey(group_key, group_id) → properties.
+	groupRows map[string][]Prop
+	groups    *Schema
+	// profileMu serialises profile updates (profiles.go); taken before mu.
+	profileMu sync.Mutex
+	// ident is the identity union-find (identity.go).
+	ident *identity
+	// pendingKeys are the dedup keys of batches between their duplicate
+	// check and their application to memory (dedup.go).
+	pendingKeys map[dedupKey]*ingestTicket
 }
 
 // SegmentRef is one live segment of a project.
@@ -43,7 +52,8 @@ type SegmentRef struct {
 	Day     string // UTC day of its rows, YYYY-MM-DD
 	Bytes   int64
 	Segment *Segment
-	file    File // open handle Segment reads through
+	file    File         // open handle Segment reads through
+	dedup   segmentDedup // key-hash index, built on first use
 }
 
 func newProject(s *Store, name, token, secret string) *Project {
@@ -51,6 +61,8 @@ func newProject(s *Store, name, token, secret string) *Project {
 		store: s, name: name, token: token, secret: secret,
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
 		users: newUserDict(), mem: &memtable{}, peopleRows: map[string][]Prop{},
+		groups: newSchema(nil, nil), groupRows: map[string][]Prop{},
+		ident: newIdentity(), pendingKeys: map[dedupKey]*ingestTicket{},
 	}
 }
 
@@ -178,6 +190,10 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 			return err
 		}
 	}
+	s := p.store
+	if err := s.failure(); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	schema := p.events
 	if table == TablePeople {
@@ -186,13 +202,53 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	for i := range rows {
 		schema.fitProps(rows[i].Props)
 	}
+	var waits []*ingestTicket
+	var ticket *ingestTicket
+	var reserved []dedupKey
+	if table == TableEvents {
+		var err error
+		if rows, waits, err = p.dropDuplicatesLocked(rows); err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("project %s: check for duplicates: %w", p.name, err)
+		}
+		ticket = &ingestTicket{done: make(chan struct{})}
+		for i := range rows {
+			if k, ok := keyOf(&rows[i]); ok {
+				p.pendingKeys[k] = ticket
+				reserved = append(reserved, k)
+			}
+		}
+	}
 	p.mu.Unlock()
-
-	payload := append([]byte{byte(kind)}, AppendEventBatch(nil, &EventBatch{Project: p.name, Events: rows})[:]...)
-	s := p.store
-	if err := s.failure(); err != nil {
+	err := p.appendDurable(kind, table, rows)
+	if ticket != nil {
+		p.mu.Lock()
+		for _, k := range reserved {
+			delete(p.pendingKeys, k)
+		}
+		p.mu.Unlock()
+		ticket.err = err
+		close(ticket.done)
+	}
+	if err != nil {
 		return err
 	}
+	for _, t := range waits {
+		<-t.done
+		if t.err != nil {
+			return fmt.Errorf("project %s: a batch with the same events failed: %w", p.name, t.err)
+		}
+	}
+	return nil
+}
+
+// appendDurable writes rows to the WAL and then to memory.
+func (p *Project) appendDurable(kind recordKind, table string, rows []Event) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	s := p.store
+	payload := append([]byte{byte(kind)}, AppendEventBatch(nil, &EventBatch{Project: p.name, Events: rows})[:]...)
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	start := time.Now()
@@ -217,11 +273,15 @@ func (p *Project) addLocked(table string, rows []Event) {
 		for _, r := range rows {
 			p.setPersonLocked(r.DistinctID, r.Props)
 		}
-		p.peopleDirty = true
+		p.profilesDirty = true
 		return
 	}
-	for _, e := range rows {
-		p.mem.appendLocked(e, p.users.number(e.DistinctID))
+	for i := range rows {
+		u := p.userNumberLocked(rows[i].DistinctID)
+		if p.observeEventLocked(&rows[i], u) {
+			p.profilesDirty = true
+		}
+		p.mem.appendLocked(rows[i], u)
 	}
 }
 
@@ -255,6 +315,8 @@ type Snapshot struct {
 	// UserIDs maps user numbers to distinct_ids (the prefix known at the
 	// snapshot's time; read-only).
 	UserIDs []string
+	// Canon maps user numbers to their canonical user (identity.go).
+	Canon Canon
 }
 
 // Person is one row of the people table.
@@ -274,6 +336,7 @@ func (p *Project) Snapshot() *Snapshot {
 		PeopleColumns: p.people.Columns(),
 		Segments:      append([]*SegmentRef(nil), p.segments...),
 		UserIDs:       p.users.ids[:len(p.users.ids):len(p.users.ids)],
+		Canon:         p.ident.view(),
 	}
 	for _, m := range p.frozen {
 		snap.Mem = append(snap.Mem, m.view())
@@ -289,14 +352,4 @@ func (p *Project) People() ([]Person, []Column) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.peopleLocked(), p.people.Columns()
-}
-
-// peopleLocked lists people sorted by DistinctID. REQUIRES: p.mu held.
-func (p *Project) peopleLocked() []Person {
-	people := make([]Person, 0, len(p.peopleRows))
-	for id, props := range p.peopleRows {
-		people = append(people, Person{DistinctID: id, Props: props})
-	}
-	sort.Slice(people, func(i, j int) bool { return people[i].DistinctID < people[j].DistinctID })
-	return people
 }

@@ -21,6 +21,9 @@ const (
 	kindEvents  recordKind = 1 // EventBatch of events for one project
 	kindCatalog recordKind = 2 // catalogRecord as JSON
 	kindPeople  recordKind = 3 // EventBatch of people upserts (DistinctID + Props)
+	// kindProfiles: | str table | EventBatch of whole profiles | (profiles.go):
+	// DistinctID is the key; Name OpDelete deletes, "" replaces.
+	kindProfiles recordKind = 4
 )
 
 // catalogRecord is a change of the set of projects.
@@ -155,6 +158,7 @@ func (s *Store) loadManifest(m *manifestBody) error {
 		p := newProject(s, mp.Name, mp.Token, mp.Secret)
 		p.events = newSchema(mp.Columns, mp.BigInts)
 		p.people = newSchema(mp.PeopleColumns, nil)
+		p.groups = newSchema(mp.GroupColumns, nil)
 		users, err := loadUserDict(s.fs, s.path(usersDirName, usersFileName(mp.Name)), mp.Users)
 		if err != nil {
 			return fmt.Errorf("project %s: %w", mp.Name, err)
@@ -168,12 +172,20 @@ func (s *Store) loadManifest(m *manifestBody) error {
 			p.segments = append(p.segments, ref)
 		}
 		if mp.PeopleFile != "" {
-			people, err := readPeopleFile(s.fs, s.path(peopleDir, mp.PeopleFile))
+			st, err := readPeopleFile(s.fs, s.path(peopleDir, mp.PeopleFile))
 			if err != nil {
 				return fmt.Errorf("project %s: %w", mp.Name, err)
 			}
-			for _, r := range people {
+			for _, r := range st.people {
 				p.peopleRows[r.DistinctID] = r.Props
+			}
+			for _, r := range st.groups {
+				p.groupRows[r.DistinctID] = r.Props
+			}
+			if len(st.identity) > 0 {
+				if p.ident, err = decodeIdentity(st.identity, users.Len()); err != nil {
+					return fmt.Errorf("project %s: %w", mp.Name, corruptf(s.path(peopleDir, mp.PeopleFile), 0, "%v", err))
+				}
 			}
 			p.peopleFile = mp.PeopleFile
 		}
@@ -274,6 +286,31 @@ func (s *Store) replay(payload []byte) error {
 			schema.fitProps(b.Events[i].Props)
 		}
 		p.addLocked(table, b.Events)
+		p.mu.Unlock()
+		return nil
+	case kindProfiles:
+		d := &batchDecoder{src: payload, off: 1}
+		table := d.string()
+		if d.err != nil {
+			return fmt.Errorf("profiles record: %w", d.err)
+		}
+		if table != TablePeople && table != TableGroups {
+			return fmt.Errorf("profiles record: unknown table %q", table)
+		}
+		b, err := DecodeEventBatch(payload[d.off:])
+		if err != nil {
+			return err
+		}
+		p, ok := s.Project(b.Project)
+		if !ok {
+			return fmt.Errorf("profiles for unknown project %q", b.Project)
+		}
+		p.mu.Lock()
+		_, schema := p.profileTableLocked(table)
+		for i := range b.Events {
+			schema.fitProps(b.Events[i].Props)
+		}
+		p.replaceProfilesLocked(table, b.Events)
 		p.mu.Unlock()
 		return nil
 	}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+
+	"arb/storage"
+)
+
+// groupsTable is a project's group profiles: group_key, group_id, then
+// one column per group property. It is maintained by /groups; SQL reads
+// it (JOIN events ON events.company = groups.group_id, say).
+//
+// Implements sql.Table and sql.PrimaryKeyTable.
+type groupsTable struct {
+	project *storage.Project
+	groups  []storage.Group
+	columns []storage.Column
+}
+
+var _ sql.PrimaryKeyTable = (*groupsTable)(nil)
+
+func newGroupsTable(p *storage.Project) *groupsTable {
+	groups, cols := p.Groups()
+	return &groupsTable{project: p, groups: groups, columns: cols}
+}
+
+func (t *groupsTable) Name() string               { return storage.TableGroups }
+func (t *groupsTable) String() string             { return t.project.Name() + ".groups" }
+func (t *groupsTable) Collation() sql.CollationID { return sql.Collation_utf8mb4_bin }
+
+func (t *groupsTable) Schema(*sql.Context) sql.Schema {
+	src, db := storage.TableGroups, t.project.Name()
+	s := sql.Schema{
+		{Name: storage.ColGroupKey, Type: sqlString, Source: src, DatabaseSource: db},
+		{Name: storage.ColGroupID, Type: sqlString, Source: src, DatabaseSource: db},
+	}
+	for _, c := range t.columns {
+		s = append(s, &sql.Column{Name: c.Name, Type: sqlType(c.Type), Source: src, Nullable: true, DatabaseSource: db})
+	}
+	return s
+}
+
+func (t *groupsTable) PrimaryKeySchema(ctx *sql.Context) sql.PrimaryKeySchema {
+	return sql.NewPrimaryKeySchema(t.Schema(ctx))
+}
+
+type groupsPartition struct{}
+
+func (groupsPartition) Key() []byte { return []byte("groups") }
+
+func (t *groupsTable) Partitions(*sql.Context) (sql.PartitionIter, error) {
+	return sql.PartitionsToPartitionIter(groupsPartition{}), nil
+}
+
+func (t *groupsTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.RowIter, error) {
+	if _, ok := part.(groupsPartition); !ok {
+		return nil, fmt.Errorf("groups: unexpected partition %T", part)
+	}
+	rows := make([]sql.Row, 0, len(t.groups))
+	for _, g := range t.groups {
+		row := make(sql.Row, 2+len(t.columns))
+		row[0], row[1] = g.Key, g.ID
+		fillPropertyCells(row[2:], t.columns, g.Props)
+		rows = append(rows, row)
+	}
+	return sql.RowsToRowIter(rows...), nil
+}
+
+// fillPropertyCells puts each property into the cell of its column,
+// converted to the column's type; a property whose column is newer than
+// the statement's schema is left out.
+func fillPropertyCells(cells sql.Row, columns []storage.Column, props []storage.Prop) {
+	for _, prop := range props {
+		for i, c := range columns {
+			if strings.EqualFold(c.Name, prop.Key) {
+				if v, ok := prop.Value.Convert(c.Type); ok {
+					cells[i] = toSQL(v)
+				}
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,388 @@
+package storage
+
+// Profiles: the people table (one row per canonical user) and the groups
+// table (one row per group_key, group_id), maintained by Mixpanel's
+// profile operations (../shared/mixpanel-ingest.md §4).
+//
+// An update is computed against the current profiles and logged as the
+// resulting whole profiles (kindProfiles), so replay needs no operation
+// semantics and a batch is atomic: all of its operations or none. Profile
+// updates of one project are serialised (profileMu) from the read of the
+// current state to the application of the new one, so concurrent $add
+// operations never lose an increment.
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// TableGroups is the groups table's name.
+const TableGroups = "groups"
+
+// Group columns of the groups table.
+const (
+	ColGroupKey = "group_key"
+	ColGroupID  = "group_id"
+)
+
+// GroupRowKey is the profile key of a group.
+func GroupRowKey(groupKey, groupID string) string { return groupKey + "\x00" + groupID }
+
+// Profile operations.
+const (
+	OpSet     = "$set"
+	OpSetOnce = "$set_once"
+	OpAdd     = "$add"
+	OpAppend  = "$append"
+	OpUnion   = "$union"
+	OpRemove  = "$remove"
+	OpUnset   = "$unset"
+	OpDelete  = "$delete"
+)
+
+// ProfileOp is one operation on one profile.
+type ProfileOp struct {
+	Key string // distinct_id (people) or GroupRowKey (groups)
+	Op  string // one of the Op constants
+	// Props are the operation's properties; for OpUnset only the keys
+	// count, for OpDelete nothing.
+	Props []Prop
+	// Time is when the update happened; unless IgnoreTime it becomes the
+	// profile's $last_seen.
+	Time       time.Time
+	IgnoreTime bool
+}
+
+// colLastSeen is the profile property recording the last update.
+const colLastSeen = "$last_seen"
+
+// UpdateProfiles applies ops to table (TablePeople or TableGroups) in
+// order, atomically and durably. People keys are resolved to their
+// canonical user first. A failing operation gives a *RowError whose Row
+// is its 1-based position and nothing is applied.
+func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := p.store.failure(); err != nil {
+		return err
+	}
+	p.profileMu.Lock()
+	defer p.profileMu.Unlock()
+
+	p.mu.Lock()
+	rows, schema := p.profileTableLocked(table)
+	next := map[string][]Prop{} // key → new profile; nil: deleted
+	var order []string
+	for i, op := range ops {
+		key := op.Key
+		if table == TablePeople {
+			key = p.canonicalIDLocked(key)
+		}
+		cur, seen := next[key]
+		if !seen {
+			cur = rows[key]
+			order = append(order, key)
+		}
+		props, err := applyProfileOp(cur, &op)
+		if err != nil {
+			p.mu.Unlock()
+			return &RowError{Row: i + 1, Column: op.Op, Err: err}
+		}
+		for _, pr := range props {
+			if err := ValidatePropertyKey(table, pr.Key); err != nil {
+				p.mu.Unlock()
+				return &RowError{Row: i + 1, Column: pr.Key, Err: err}
+			}
+		}
+		next[key] = props
+	}
+	batch := make([]Event, 0, len(order))
+	for _, key := range order {
+		props := next[key]
+		if props == nil {
+			batch = append(batch, Event{DistinctID: key, Name: OpDelete})
+			continue
+		}
+		schema.fitProps(props)
+		batch = append(batch, Event{DistinctID: key, Props: props})
+	}
+	p.mu.Unlock()
+
+	s := p.store
+	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
+	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: batch})
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	if _, err := s.wal.Append(payload); err != nil {
+		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
+	}
+	p.mu.Lock()
+	p.replaceProfilesLocked(table, batch)
+	p.mu.Unlock()
+	return nil
+}
+
+// replaceProfilesLocked installs whole profiles (ingest and replay).
+// REQUIRES: p.mu held; props fitted to the schema.
+func (p *Project) replaceProfilesLocked(table string, batch []Event) {
+	rows, _ := p.profileTableLocked(table)
+	for _, e := range batch {
+		if e.Name == OpDelete {
+			delete(rows, e.DistinctID)
+		} else {
+			rows[e.DistinctID] = e.Props
+		}
+	}
+	p.profilesDirty = true
+}
+
+func (p *Project) profileTableLocked(table string) (map[string][]Prop, *Schema) {
+	if table == TableGroups {
+		return p.groupRows, p.groups
+	}
+	return p.peopleRows, p.people
+}
+
+// canonicalIDLocked resolves a distinct_id to its canonical id; an id
+// never seen is its own. REQUIRES: p.mu held.
+func (p *Project) canonicalIDLocked(id string) string {
+	n, ok := p.users.numbers[id]
+	if !ok {
+		return id
+	}
+	return p.users.ids[p.ident.canonical(n)]
+}
+
+// applyProfileOp returns the profile after op; nil means deleted. cur is
+// never modified (profiles are shared with readers).
+func applyProfileOp(cur []Prop, op *ProfileOp) ([]Prop, error) {
+	if op.Op == OpDelete {
+		return nil, nil
+	}
+	out := append([]Prop(nil), cur...)
+	find := func(key string) int {
+		for i := range out {
+			if out[i].Key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	put := func(key string, v Value) {
+		if i := find(key); i >= 0 {
+			out[i].Value = v
+		} else {
+			out = append(out, Prop{Key: key, Value: v})
+		}
+	}
+	for _, pr := range op.Props {
+		i := find(pr.Key)
+		switch op.Op {
+		case OpSet:
+			if pr.Value.IsNull() {
+				if i >= 0 {
+					out = append(out[:i], out[i+1:]...)
+				}
+				continue
+			}
+			put(pr.Key, pr.Value)
+		case OpSetOnce:
+			if i < 0 && !pr.Value.IsNull() {
+				put(pr.Key, pr.Value)
+			}
+		case OpAdd:
+			var have Value
+			if i >= 0 {
+				have = out[i].Value
+			}
+			sum, err := addValues(have, pr.Value)
+			if err != nil {
+				return nil, fmt.Errorf("property %q: %w", pr.Key, err)
+			}
+			put(pr.Key, sum)
+		case OpAppend, OpUnion, OpRemove:
+			var list []json.RawMessage
+			if i >= 0 {
+				if err := json.Unmarshal([]byte(listText(out[i].Value)), &list); err != nil {
+					return nil, fmt.Errorf("property %q holds %s, not a list", pr.Key, out[i].Value.Text())
+				}
+			}
+			items := []json.RawMessage{jsonOf(pr.Value)}
+			if op.Op == OpUnion {
+				if pr.Value.Type != TypeJSON || json.Unmarshal([]byte(pr.Value.Str), &items) != nil {
+					return nil, fmt.Errorf("property %q: %s needs a list, got %s", pr.Key, op.Op, pr.Value.Text())
+				}
+			}
+			list = editList(op.Op, list, items)
+			if i < 0 && op.Op == OpRemove {
+				continue
+			}
+			b, _ := json.Marshal(list)
+			put(pr.Key, JSONValue(string(b)))
+		case OpUnset:
+			if i >= 0 {
+				out = append(out[:i], out[i+1:]...)
+			}
+		default:
+			return nil, fmt.Errorf("unknown operation %q", op.Op)
+		}
+	}
+	if !op.IgnoreTime && (len(out) > 0 || cur != nil) {
+		put(colLastSeen, StringValue(op.Time.UTC().Format("2006-01-02T15:04:05")))
+	}
+	return out, nil
+}
+
+// listText is the JSON text of a list property (an empty list for NULL).
+func listText(v Value) string {
+	if v.Type != TypeJSON {
+		return "null"
+	}
+	return v.Str
+}
+
+func jsonOf(v Value) json.RawMessage {
+	b, _ := v.MarshalJSON()
+	return b
+}
+
+// editList appends, unions or removes items (compared by JSON text).
+func editList(op string, list, items []json.RawMessage) []json.RawMessage {
+	has := func(l []json.RawMessage, it json.RawMessage) bool {
+		for _, x := range l {
+			if string(x) == string(it) {
+				return true
+			}
+		}
+		return false
+	}
+	switch op {
+	case OpAppend:
+		list = append(list, items...)
+	case OpUnion:
+		for _, it := range items {
+			if !has(list, it) {
+				list = append(list, it)
+			}
+		}
+	case OpRemove:
+		kept := list[:0:0]
+		for _, x := range list {
+			if !has(items, x) {
+				kept = append(kept, x)
+			}
+		}
+		list = kept
+	}
+	if list == nil {
+		list = []json.RawMessage{}
+	}
+	return list
+}
+
+// addValues is $add: a missing value counts as 0; ints stay ints unless
+// they overflow.
+func addValues(have, delta Value) (Value, error) {
+	isNum := func(v Value) bool { return v.Type == TypeInt || v.Type == TypeFloat }
+	if !isNum(delta) {
+		return Value{}, fmt.Errorf("$add needs a number, got %s", delta.Text())
+	}
+	if have.IsNull() {
+		return delta, nil
+	}
+	if !isNum(have) {
+		return Value{}, fmt.Errorf("$add to %s, which is not a number", have.Text())
+	}
+	if have.Type == TypeInt && delta.Type == TypeInt {
+		s := have.Int + delta.Int
+		if (s > have.Int) == (delta.Int > 0) || delta.Int == 0 {
+			return IntValue(s), nil
+		}
+	}
+	f := func(v Value) float64 {
+		if v.Type == TypeInt {
+			return float64(v.Int)
+		}
+		return v.Float
+	}
+	sum := f(have) + f(delta)
+	if math.IsInf(sum, 0) {
+		return Value{}, fmt.Errorf("$add overflows")
+	}
+	return FloatValue(sum), nil
+}
+
+// rawPeopleLocked lists stored people profiles by key. REQUIRES: p.mu.
+func (p *Project) rawPeopleLocked() []Person { return sortedProfiles(p.peopleRows) }
+
+// rawGroupsLocked lists stored group profiles by key. REQUIRES: p.mu.
+func (p *Project) rawGroupsLocked() []Person { return sortedProfiles(p.groupRows) }
+
+func sortedProfiles(rows map[string][]Prop) []Person {
+	out := make([]Person, 0, len(rows))
+	for id, props := range rows {
+		out = append(out, Person{DistinctID: id, Props: props})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DistinctID < out[j].DistinctID })
+	return out
+}
+
+// peopleLocked lists people by canonical id: profiles stored under ids
+// that were merged later are combined, the canonical id's own profile
+// winning, then the others in id order filling in missing properties.
+// REQUIRES: p.mu held.
+func (p *Project) peopleLocked() []Person {
+	byCanon := map[string][]Prop{}
+	raw := sortedProfiles(p.peopleRows)
+	// The canonical id's own profile first.
+	for _, pass := range []bool{true, false} {
+		for _, r := range raw {
+			c := p.canonicalIDLocked(r.DistinctID)
+			if (c == r.DistinctID) != pass {
+				continue
+			}
+			cur, ok := byCanon[c]
+			if !ok {
+				byCanon[c] = r.Props
+				continue
+			}
+			merged := append([]Prop(nil), cur...)
+		next:
+			for _, pr := range r.Props {
+				for _, have := range merged {
+					if have.Key == pr.Key {
+						continue next
+					}
+				}
+				merged = append(merged, pr)
+			}
+			byCanon[c] = merged
+		}
+	}
+	return sortedProfiles(byCanon)
+}
+
+// Group is one row of the groups table.
+type Group struct {
+	Key, ID string
+	Props   []Prop
+}
+
+// Groups returns every group sorted by key and id, with the groups
+// columns of the same moment. Props are shared and read-only.
+func (p *Project) Groups() ([]Group, []Column) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	raw := sortedProfiles(p.groupRows)
+	out := make([]Group, len(raw))
+	for i, r := range raw {
+		k, id, _ := strings.Cut(r.DistinctID, "\x00")
+		out[i] = Group{Key: k, ID: id, Props: r.Props}
+	}
+	return out, p.groups.Columns()
+}
