@@ -44,8 +44,8 @@ func TestSQLAcceptance(t *testing.T) {
 		expect(t, stage+": cli count", arb.mariadb(t, "default", "SELECT count(*) FROM events WHERE event = 'Purchase'"), "3")
 		expect(t, stage+": time precision", queryString(t, db, "SELECT time FROM events WHERE distinct_id = 'u1' AND event = 'Purchase'"), "2025-01-01T10:00:00.123Z")
 		expect(t, stage+": columns", queryString(t, db,
-			"SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'default' AND table_name = 'events' AND ordinal_position <= 12 ORDER BY ordinal_position"),
-			"time|datetime\nevent|longtext\ndistinct_id|longtext\ninsert_id|longtext\nproperties|json\nplan|longtext\namount|double\nis_trial|tinyint\nn|bigint\n$browser|longtext\npage|json\nutm|longtext")
+			"SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'default' AND table_name = 'events' AND ordinal_position <= 13 ORDER BY ordinal_position"),
+			"time|datetime\nevent|longtext\ndistinct_id|longtext\ninsert_id|longtext\nproperties|json\nraw_distinct_id|longtext\nplan|longtext\namount|double\nis_trial|tinyint\nn|bigint\n$browser|longtext\npage|json\nutm|longtext")
 		expect(t, stage+": properties", queryString(t, db, "SELECT properties FROM events WHERE event = 'Page View'"),
 			`{"n":6,"page":{"path":"/pricing"},"utm":"ads"}`)
 		expect(t, stage+": nested JSON", queryString(t, db, "SELECT JSON_EXTRACT(page, '$.path') FROM events WHERE page IS NOT NULL"), `"/pricing"`)
