@@ -141,18 +141,30 @@ func (p *arbProcess) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/default?parseTime=true&loc=UTC&interpolateParams=true", p.mysqlPort))
+	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.mysqlPort, p.database()))
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	p.db = db
 }
 
+// database is the project DB() connects to: the first --project given,
+// else the default project.
+func (p *arbProcess) database() string {
+	for i, a := range p.extra {
+		if a == "--project" && i+1 < len(p.extra) {
+			name, _, _ := strings.Cut(p.extra[i+1], ":")
+			return name
+		}
+	}
+	return "default"
+}
+
 func (p *arbProcess) url(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", p.httpPort, path)
 }
 
-// DB is a connection pool to the running server.
+// DB is a connection pool to the running server, on database().
 func (p *arbProcess) DB() *sql.DB { return p.db }
 
 // Stop sends SIGTERM and checks the server exits 0.

@@ -27,12 +27,12 @@ import (
 	"arb/storage"
 )
 
-// ingestBudgetBytes bounds the memory held by requests being decoded and
-// applied; a request that does not fit within ingestWait is shed with
-// 503 and Retry-After.
+// DefaultIngestBudget bounds the bytes of requests being decoded and
+// applied at once; a request that does not fit within ingestWait is shed
+// with 503 and Retry-After instead of growing memory without bound.
 const (
-	ingestBudgetBytes = 512 << 20
-	ingestWait        = 2 * time.Second
+	DefaultIngestBudget = 512 << 20
+	ingestWait          = 2 * time.Second
 )
 
 // replyFormat is how a request is answered: decided by how the request
@@ -123,8 +123,10 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	if req.verbose {
 		req.format = replyVerbose
 	}
-	weight := r.ContentLength
-	if weight <= 0 || weight > maxBodyBytes {
+	// A request's weight is its size as announced; a chunked body counts
+	// as the largest allowed.
+	weight := max(r.ContentLength, int64(len(r.URL.RawQuery)), 1)
+	if r.ContentLength < 0 || weight > maxBodyBytes {
 		weight = maxBodyBytes
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), ingestWait)

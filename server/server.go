@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,10 @@ type Config struct {
 	// HTTPPrefix serves the ingestion routes also under this path (e.g.
 	// "/mp"), for ad-blocker-proof routes.
 	HTTPPrefix string
-	Logger     *slog.Logger
+	// IngestBudget bounds the bytes of HTTP ingestion requests in flight
+	// (DefaultIngestBudget when 0); beyond it requests get 503.
+	IngestBudget int64
+	Logger       *slog.Logger
 	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
 	// metrics hooks are set by the server.
 	Store storage.Options
@@ -163,7 +167,7 @@ func (s *Server) startHTTP() error {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(ingestBudgetBytes)}, s.cfg.HTTPPrefix)
+	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget))}, s.cfg.HTTPPrefix)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
