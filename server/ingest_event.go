@@ -88,23 +88,25 @@ func (r *eventRules) parseEvent(i int, raw json.RawMessage) (*parsedEvent, *reco
 	if !utf8.Valid(raw) {
 		return fail("event", "string should be valid utf8")
 	}
-	var rec map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &rec); err != nil {
+	// One decoding pass: the record's two members, properties kept raw
+	// only to tell "missing" from "not an object".
+	var rec struct {
+		Event      any             `json:"event"`
+		Properties json.RawMessage `json:"properties"`
+	}
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &rec) != nil {
 		return fail("event", "a record must be a JSON object")
 	}
-	var name string
-	if err := json.Unmarshal(rec["event"], &name); err != nil || rec["event"] == nil {
-		if rec["event"] == nil {
-			return fail("event", "event, missing or empty")
-		}
+	name, isStr := rec.Event.(string)
+	switch {
+	case rec.Event == nil || (isStr && name == ""):
+		return fail("event", "event, missing or empty")
+	case !isStr:
 		return fail("event", "event must be a string")
 	}
-	if name == "" {
-		return fail("event", "event, missing or empty")
-	}
-	propsRaw := bytes.TrimSpace(rec["properties"])
+	propsRaw := bytes.TrimSpace(rec.Properties)
 	if len(propsRaw) == 0 || propsRaw[0] != '{' {
-		if len(propsRaw) == 0 {
+		if len(propsRaw) == 0 || string(propsRaw) == "null" {
 			return fail("properties", "properties, missing or empty")
 		}
 		return fail("properties", "properties must be a JSON object")
