@@ -17,8 +17,13 @@ vet:
 
 # Every test: unit tests, fuzz seed corpora, and the integration tests,
 # which start the real bin/arb (hence `build` first).
-test: build vet
+test: build vet integration/js/node_modules
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags arb_invariants -timeout 20m ./...
+
+# The official Mixpanel SDKs the ingestion tests drive (integration/js).
+integration/js/node_modules: integration/js/package.json integration/js/package-lock.json
+	cd integration/js && npm ci --no-audit --no-fund
+	touch $@
 
 bench: build
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
