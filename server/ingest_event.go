@@ -129,7 +129,7 @@ func (r *eventRules) parseEvent(i int, raw json.RawMessage) (*parsedEvent, *reco
 		}
 		pe.token = s
 	}
-	pe.event.TimeMillis = r.eventTime(props, fieldErr)
+	pe.event.TimeMillis = r.eventTime(name, props, fieldErr)
 	pe.event.DistinctID = r.distinctID(props, fieldErr)
 	if v, ok := props[propInsertID]; ok {
 		s, isStr := v.(string)
@@ -183,14 +183,15 @@ func (r *eventRules) parseEvent(i int, raw json.RawMessage) (*parsedEvent, *reco
 	return pe, nil
 }
 
-// eventTime reads properties.time. Missing: now on /track, an error on
-// /import. Within an hour ahead it is clamped to now; further ahead, or
+// eventTime reads properties.time. Missing: now on /track and for the
+// identity events ($merge, $identify, $create_alias: the Go SDK's Merge
+// sends none), an error for other events on /import. Within an hour ahead it is clamped to now; further ahead, or
 // before 1971, it is an error.
-func (r *eventRules) eventTime(props map[string]any, fail func(field, format string, args ...any)) int64 {
+func (r *eventRules) eventTime(name string, props map[string]any, fail func(field, format string, args ...any)) int64 {
 	now := r.now.UnixMilli()
 	v, ok := props[propTime]
 	if !ok || v == nil {
-		if r.endpoint == "import" {
+		if r.endpoint == "import" && name != "$merge" && name != "$identify" && name != "$create_alias" {
 			fail("properties.time", "time, missing or empty (required on /import)")
 		}
 		return now
