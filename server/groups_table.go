@@ -59,28 +59,37 @@ func (t *groupsTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	if _, ok := part.(groupsPartition); !ok {
 		return nil, fmt.Errorf("groups: unexpected partition %T", part)
 	}
+	index := columnIndex(t.columns)
 	rows := make([]sql.Row, 0, len(t.groups))
 	for _, g := range t.groups {
 		row := make(sql.Row, 2+len(t.columns))
 		row[0], row[1] = g.Key, g.ID
-		fillPropertyCells(row[2:], t.columns, g.Props)
+		fillPropertyCells(row[2:], t.columns, index, g.Props)
 		rows = append(rows, row)
 	}
 	return sql.RowsToRowIter(rows...), nil
 }
 
+// columnIndex maps lower-cased column names to their positions.
+func columnIndex(columns []storage.Column) map[string]int {
+	index := make(map[string]int, len(columns))
+	for i, c := range columns {
+		index[strings.ToLower(c.Name)] = i
+	}
+	return index
+}
+
 // fillPropertyCells puts each property into the cell of its column,
 // converted to the column's type; a property whose column is newer than
 // the statement's schema is left out.
-func fillPropertyCells(cells sql.Row, columns []storage.Column, props []storage.Prop) {
+func fillPropertyCells(cells sql.Row, columns []storage.Column, index map[string]int, props []storage.Prop) {
 	for _, prop := range props {
-		for i, c := range columns {
-			if strings.EqualFold(c.Name, prop.Key) {
-				if v, ok := prop.Value.Convert(c.Type); ok {
-					cells[i] = toSQL(v)
-				}
-				break
-			}
+		i, ok := index[strings.ToLower(prop.Key)]
+		if !ok {
+			continue
+		}
+		if v, ok := prop.Value.Convert(columns[i].Type); ok {
+			cells[i] = toSQL(v)
 		}
 	}
 }

@@ -149,29 +149,19 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 		p, err = decodePayload(r, body, endpoint == "import")
 	}
 	if err != nil {
-		h.fail(w, req, err, nil)
+		h.fail(w, req, err)
 		return
 	}
-	switch endpoint {
-	case "track", "import":
-		n, err := h.ingestEvents(req, p)
-		if err != nil {
-			var recErrs recordErrors
-			errors.As(err, &recErrs)
-			h.fail(w, req, err, recErrs)
-			return
-		}
-		h.ok(w, req, n)
-	default:
-		n, err := h.ingestProfiles(req, p)
-		if err != nil {
-			var recErrs recordErrors
-			errors.As(err, &recErrs)
-			h.fail(w, req, err, recErrs)
-			return
-		}
-		h.ok(w, req, n)
+	ingest := h.ingestEvents
+	if endpoint == "engage" || endpoint == "groups" {
+		ingest = h.ingestProfiles
 	}
+	n, err := ingest(req, p)
+	if err != nil {
+		h.fail(w, req, err)
+		return
+	}
+	h.ok(w, req, n)
 }
 
 // recordErrors are the bad records of a request (which then stores none).
@@ -200,6 +190,7 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 		rules.clientIP = clientIP(req.r)
 	}
 	var project *storage.Project
+	var projectToken string // project's token, read once rather than per record
 	bySecret := false
 	if req.endpoint == "import" {
 		var err error
@@ -207,6 +198,7 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		projectToken = project.Info().Token
 	}
 	var events []storage.Event
 	var bad recordErrors
@@ -230,8 +222,8 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 				bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "properties.token", Message: "unknown project token"})
 				continue
 			}
-			project = proj
-		case pe.token != "" && pe.token != project.Info().Token:
+			project, projectToken = proj, pe.token
+		case pe.token != "" && pe.token != projectToken:
 			bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "properties.token", Message: fmt.Sprintf("token does not belong to project %s (one request, one project)", project.Name())})
 			continue
 		}
@@ -340,9 +332,11 @@ func (h *ingestHandler) ok(w http.ResponseWriter, req *request, n int) {
 // branch on those); other refusals keep the request's format, legacy
 // ones with HTTP 200 as Mixpanel does, and an X-Arb-Error header that
 // names the problem even when the body is a bare 0.
-func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error, bad recordErrors) {
+func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 	var pe *payloadError
 	var ae *authError
+	var bad recordErrors
+	errors.As(err, &bad)
 	status := http.StatusBadRequest
 	switch {
 	case errors.As(err, &pe):

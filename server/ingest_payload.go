@@ -56,9 +56,6 @@ func tooLarge(format string, args ...any) *payloadError {
 // payload is the decoded records of one request.
 type payload struct {
 	records []json.RawMessage
-	// viaData is true when the records came as a `data=` value (query,
-	// form or beacon body): such requests get the legacy 1/0 replies.
-	viaData bool
 }
 
 // readBody returns the request body, gunzipped when the request says so,
@@ -125,10 +122,10 @@ func decodePayload(r *http.Request, body []byte, allowNDJSON bool) (*payload, er
 		}
 		return decodeNDJSON(trimmed)
 	case ctype == "application/json":
-		return decodeJSONRecords(trimmed, false)
+		return decodeJSONRecords(trimmed)
 	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):
 		// A JSON body whatever its declared type.
-		return decodeJSONRecords(trimmed, false)
+		return decodeJSONRecords(trimmed)
 	}
 	// A form (x-www-form-urlencoded) or a sendBeacon text/plain body.
 	if raw, ok := formValue(string(trimmed), "data"); ok {
@@ -159,8 +156,7 @@ func decodeDataValue(raw string) (*payload, error) {
 	if js, err := url.QueryUnescape(raw); err == nil {
 		js = strings.TrimSpace(js)
 		if strings.HasPrefix(js, "{") || strings.HasPrefix(js, "[") {
-			p, err := decodeJSONRecords([]byte(js), true)
-			return p, err
+			return decodeJSONRecords([]byte(js))
 		}
 	}
 	// Base64: keep '+' (node does not %-encode it), and take a space for
@@ -189,14 +185,14 @@ func decodeDataValue(raw string) (*payload, error) {
 	if err != nil {
 		return nil, badPayload("data: neither JSON nor valid base64: %v", err)
 	}
-	return decodeJSONRecords(bytes.TrimSpace(js), true)
+	return decodeJSONRecords(bytes.TrimSpace(js))
 }
 
 // decodeJSONRecords splits a JSON object or array of objects into
 // records. Elements are checked to be objects later, per record, so an
 // error can name its index.
-func decodeJSONRecords(js []byte, viaData bool) (*payload, error) {
-	p := &payload{viaData: viaData}
+func decodeJSONRecords(js []byte) (*payload, error) {
+	p := &payload{}
 	if len(js) == 0 {
 		return nil, badPayload("data, missing or empty")
 	}

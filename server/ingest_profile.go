@@ -35,20 +35,21 @@ func (h *ingestHandler) ingestProfiles(req *request, p *payload) (int, error) {
 	}
 	now := time.Now()
 	var project *storage.Project
+	var projectToken string
 	var ops []storage.ProfileOp
 	var bad recordErrors
 	for i, raw := range p.records {
 		token, op, rerr := parseProfileOp(req.endpoint, i, raw, now)
-		if rerr == nil {
+		if rerr == nil && (project == nil || token != projectToken) {
 			switch proj, ok := h.projectByToken(token); {
 			case token == "":
 				rerr = &recordError{Index: i, Field: "$token", Message: "$token, missing or empty"}
 			case !ok:
 				rerr = &recordError{Index: i, Field: "$token", Message: "unknown project token"}
-			case project != nil && proj != project:
+			case project != nil:
 				rerr = &recordError{Index: i, Field: "$token", Message: "records of one request must belong to one project"}
 			default:
-				project = proj
+				project, projectToken = proj, token
 			}
 		}
 		if rerr != nil {
@@ -170,15 +171,12 @@ func parseProfileOp(endpoint string, i int, raw json.RawMessage, now time.Time) 
 			if err != nil {
 				return fail(op.Op+"."+k, "%v", err)
 			}
+			_, isList := m[k].([]any)
 			switch {
 			case op.Op == storage.OpAdd && v.Type != storage.TypeInt && v.Type != storage.TypeFloat:
 				return fail(op.Op+"."+k, "$add needs a number, got %s", shownJSON(m[k]))
-			case op.Op == storage.OpUnion && v.Type != storage.TypeJSON:
+			case op.Op == storage.OpUnion && !isList:
 				return fail(op.Op+"."+k, "$union needs a list, got %s", shownJSON(m[k]))
-			case op.Op == storage.OpUnion:
-				if _, isList := m[k].([]any); !isList {
-					return fail(op.Op+"."+k, "$union needs a list, got %s", shownJSON(m[k]))
-				}
 			}
 			if err := storage.ValidatePropertyKey(tableOf(endpoint), k); err != nil {
 				return fail(op.Op+"."+k, "%v", err)

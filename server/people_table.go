@@ -59,11 +59,12 @@ func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	if !ok {
 		return nil, fmt.Errorf("people: unexpected partition %T", part)
 	}
+	index := columnIndex(t.columns)
 	rows := make([]sql.Row, 0, len(p.people))
 	for _, person := range p.people {
 		row := make(sql.Row, 1+len(t.columns))
 		row[0] = person.DistinctID
-		fillPropertyCells(row[1:], t.columns, person.Props)
+		fillPropertyCells(row[1:], t.columns, index, person.Props)
 		rows = append(rows, row)
 	}
 	return sql.RowsToRowIter(rows...), nil

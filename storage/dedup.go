@@ -16,9 +16,9 @@ package storage
 //     durable, and fails if it fails).
 
 import (
+	"cmp"
 	"hash/maphash"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 )
@@ -69,6 +69,11 @@ type segmentDedup struct {
 }
 
 func (ix *segmentDedup) build(seg *Segment) {
+	type entry struct {
+		hash uint64
+		row  uint32
+	}
+	var entries []entry
 	for b := 0; b < seg.NumBlocks(); b++ {
 		first, n := seg.BlockRange(b)
 		cols, err := readKeyColumns(seg, b)
@@ -77,23 +82,16 @@ func (ix *segmentDedup) build(seg *Segment) {
 			return
 		}
 		for i := 0; i < n; i++ {
-			k, ok := cols.key(i)
-			if ok {
-				ix.hashes = append(ix.hashes, k.hash())
-				ix.rows = append(ix.rows, uint32(first+i))
+			if k, ok := cols.key(i); ok {
+				entries = append(entries, entry{k.hash(), uint32(first + i)})
 			}
 		}
 	}
-	order := make([]int, len(ix.hashes))
-	for i := range order {
-		order[i] = i
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.hash, b.hash) })
+	ix.hashes, ix.rows = make([]uint64, len(entries)), make([]uint32, len(entries))
+	for i, e := range entries {
+		ix.hashes[i], ix.rows[i] = e.hash, e.row
 	}
-	sort.Slice(order, func(a, b int) bool { return ix.hashes[order[a]] < ix.hashes[order[b]] })
-	hs, rs := make([]uint64, len(order)), make([]uint32, len(order))
-	for i, o := range order {
-		hs[i], rs[i] = ix.hashes[o], ix.rows[o]
-	}
-	ix.hashes, ix.rows = hs, rs
 }
 
 // keyColumns are the dedup key columns of one segment block.

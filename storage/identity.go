@@ -28,8 +28,8 @@ package storage
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -209,7 +209,7 @@ func (p *Project) observeEventLocked(e *Event, user uint32) bool {
 						case string:
 							mergeIDs = append(mergeIDs, v)
 						case float64:
-							mergeIDs = append(mergeIDs, fmt.Sprint(v))
+							mergeIDs = append(mergeIDs, strconv.FormatFloat(v, 'f', -1, 64))
 						}
 					}
 				}

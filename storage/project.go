@@ -211,9 +211,11 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 			p.mu.Unlock()
 			return fmt.Errorf("project %s: check for duplicates: %w", p.name, err)
 		}
-		ticket = &ingestTicket{done: make(chan struct{})}
 		for i := range rows {
 			if k, ok := keyOf(&rows[i]); ok {
+				if ticket == nil {
+					ticket = &ingestTicket{done: make(chan struct{})}
+				}
 				p.pendingKeys[k] = ticket
 				reserved = append(reserved, k)
 			}
