@@ -248,12 +248,16 @@ type segmentIter struct {
 	need   []string                      // segment columns to decode per block
 	cand   *roaring.Bitmap               // rows that may match, nil: any
 
-	block  int
-	first  int                             // first row of the loaded block
-	blocks map[string]*storage.ColumnBlock // the loaded block's columns
-	dicts  map[string][]string
-	hits   []int // rows of the loaded block to emit, relative to first
-	pos    int
+	block   int
+	first   int                             // first row of the loaded block
+	n       int                             // rows in the loaded block
+	blocks  map[string]*storage.ColumnBlock // the loaded block's columns (shared, read-only)
+	dicts   map[string][]string
+	hits    []int32 // rows of the loaded block to emit, relative to first
+	allHits bool    // every row of the loaded block is a hit (hits unused)
+	pos     int
+
+	exactCache map[string]exactResult // bitmap answers by predicate text
 }
 
 func newSegmentIter(ctx context.Context, s *Scan, seg *storage.Segment, out []colRef, preds map[string]colRef) (*segmentIter, error) {
@@ -543,62 +547,57 @@ func zoneCompare(op CompareOp, lit, lo, hi storage.Value, dict []string) bool {
 	return true
 }
 
-// loadBlock finds the next block with matching rows and fills hits;
-// false at the end of the segment.
+// loadBlock finds the next block with matching rows, decodes the columns
+// the scan needs and fills hits (nil with allHits: every row); false at
+// the end of the segment.
 func (it *segmentIter) loadBlock() (bool, error) {
 	for ; it.block < it.seg.NumBlocks(); it.block++ {
 		if err := it.ctx.Err(); err != nil {
 			return false, err
 		}
-		first, n := it.seg.BlockRange(it.block)
-		var blockCand *roaring.Bitmap
-		if it.cand != nil {
-			blockCand = roaring.New()
-			blockCand.AddRange(uint64(first), uint64(first+n))
-			blockCand.And(it.cand)
-			if blockCand.IsEmpty() {
-				it.scan.blocksSkipped.Add(1)
-				continue
-			}
+		plan, err := it.blockPlan(it.block)
+		if err != nil {
+			return false, err
 		}
-		if it.scan.Filter != nil {
-			ok, err := it.mayMatch(it.scan.Filter, it.block)
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				it.scan.blocksSkipped.Add(1)
-				continue
-			}
+		if plan.skip {
+			it.scan.blocksSkipped.Add(1)
+			continue
 		}
 		it.scan.blocksRead.Add(1)
-		it.blocks = make(map[string]*storage.ColumnBlock, len(it.need))
-		for _, name := range it.need {
-			blk, err := it.seg.ReadBlock(name, it.block)
-			if err != nil {
-				return false, err
-			}
-			it.blocks[name] = blk
+		if err := it.decode(it.block); err != nil {
+			return false, err
 		}
-		it.first, it.hits, it.pos = first, it.hits[:0], 0
-		consider := func(i int) {
-			if it.scan.Filter == nil || eval(it.scan.Filter, func(col string) storage.Value { return it.value(it.preds[col], i) }) == tTrue {
-				it.hits = append(it.hits, i)
-			}
-		}
-		if blockCand != nil {
-			blockCand.Iterate(func(r uint32) bool { consider(int(r) - first); return true })
-		} else {
-			for i := 0; i < n; i++ {
-				consider(i)
-			}
-		}
-		if len(it.hits) > 0 {
+		it.first, it.n, it.pos = plan.first, plan.n, 0
+		it.hits, it.allHits = it.matchRows(&plan)
+		if it.allHits || len(it.hits) > 0 {
 			it.block++ // the loop's own increment is skipped by the return
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// decode loads block b of every column the iterator needs.
+func (it *segmentIter) decode(b int) error {
+	if it.blocks == nil {
+		it.blocks = make(map[string]*storage.ColumnBlock, len(it.need))
+	}
+	for _, name := range it.need {
+		blk, err := it.seg.Block(name, b)
+		if err != nil {
+			return err
+		}
+		it.blocks[name] = blk
+	}
+	return nil
+}
+
+// hitCount is the number of rows to emit from the loaded block.
+func (it *segmentIter) hitCount() int {
+	if it.allHits {
+		return it.n
+	}
+	return len(it.hits)
 }
 
 // value reads row i of the loaded block, converted to ref's current type.
@@ -626,7 +625,7 @@ func (it *segmentIter) value(ref colRef, i int) storage.Value {
 }
 
 func (it *segmentIter) Next() ([]storage.Value, error) {
-	for it.pos >= len(it.hits) {
+	for it.pos >= it.hitCount() {
 		ok, err := it.loadBlock()
 		if err != nil {
 			return nil, err
@@ -635,7 +634,10 @@ func (it *segmentIter) Next() ([]storage.Value, error) {
 			return nil, io.EOF
 		}
 	}
-	i := it.hits[it.pos]
+	i := it.pos
+	if !it.allHits {
+		i = int(it.hits[it.pos])
+	}
 	it.pos++
 	row := make([]storage.Value, len(it.out))
 	for k, ref := range it.out {

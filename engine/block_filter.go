@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"arb/storage"
+)
+
+// Block filtering: which rows of one segment block make the filter TRUE,
+// decided with as little per-row work as possible.
+//
+//  1. reduce simplifies the filter for the block with its zone maps:
+//     a term TRUE for every row of the block drops out of an AND, a term
+//     TRUE for none drops out of an OR (and empties an AND).
+//  2. What remains, if the bitmap indexes answer it exactly, is the
+//     intersection of the block's rows with that bitmap.
+//  3. Otherwise the remainder is evaluated row by row, over the rows a
+//     bitmap may have narrowed down.
+//
+// Each step only ever keeps every row for which the filter is TRUE and
+// drops only rows for which it is not; TestScanMatchesBruteForce and the
+// aggregation tests check the three against a plain evaluator.
+
+// zoneTruth is what a block's zone maps tell of a predicate.
+type zoneTruth uint8
+
+const (
+	zoneSome zoneTruth = iota // rows may or may not satisfy it
+	zoneAll                   // TRUE for every row of the block
+	zoneNone                  // TRUE for no row of the block
+)
+
+// reduce returns p simplified for block b, and whether it is TRUE for all
+// rows, for none, or for some (then the returned predicate decides).
+func (it *segmentIter) reduce(p Predicate, b int) (Predicate, zoneTruth, error) {
+	switch p := p.(type) {
+	case And:
+		var rest []Predicate
+		for _, t := range p.Terms {
+			q, zt, err := it.reduce(t, b)
+			if err != nil || zt == zoneNone {
+				return nil, zoneNone, err
+			}
+			if zt == zoneSome {
+				rest = append(rest, q)
+			}
+		}
+		switch len(rest) {
+		case 0:
+			return nil, zoneAll, nil
+		case 1:
+			return rest[0], zoneSome, nil
+		}
+		return And{Terms: rest}, zoneSome, nil
+	case Or:
+		var rest []Predicate
+		for _, t := range p.Terms {
+			q, zt, err := it.reduce(t, b)
+			if err != nil || zt == zoneAll {
+				return nil, zoneAll, err
+			}
+			if zt == zoneSome {
+				rest = append(rest, q)
+			}
+		}
+		switch len(rest) {
+		case 0:
+			return nil, zoneNone, nil
+		case 1:
+			return rest[0], zoneSome, nil
+		}
+		return Or{Terms: rest}, zoneSome, nil
+	case Not:
+		// NOT x is TRUE where x is FALSE, not where it is UNKNOWN: only
+		// "x TRUE everywhere" carries over.
+		if _, zt, err := it.reduce(p.Term, b); err != nil || zt == zoneAll {
+			return nil, zoneNone, err
+		}
+		return p, zoneSome, nil
+	}
+	ok, err := it.mayMatch(p, b)
+	if err != nil || !ok {
+		return nil, zoneNone, err
+	}
+	all, err := it.allMatch(p, b)
+	if err != nil || all {
+		return nil, zoneAll, err
+	}
+	return p, zoneSome, nil
+}
+
+// allMatch reports whether the leaf predicate p is TRUE for every row of
+// block b according to its zone maps. false means "not known".
+func (it *segmentIter) allMatch(p Predicate, b int) (bool, error) {
+	switch p := p.(type) {
+	case IsNull:
+		ref := it.preds[p.Column]
+		if it.missing(ref) {
+			return true, nil
+		}
+		z, err := it.seg.ZoneMap(ref.name, b)
+		return z.AllNull, err
+	case Compare:
+		ref := it.preds[p.Column]
+		if it.missing(ref) || !it.exact(ref) || ref.typ == storage.TypeFloat {
+			return false, nil // floats: a NaN would compare UNKNOWN
+		}
+		z, err := it.seg.ZoneMap(ref.name, b)
+		if err != nil || z.HasNull {
+			return false, err
+		}
+		if dict, ok := it.dicts[ref.name]; ok {
+			if !isText(p.Value.Type) {
+				return false, nil
+			}
+			lb, ub := codeBounds(dict, p.Value.Str)
+			lo, hi := int(z.Min.Int), int(z.Max.Int)
+			switch p.Op {
+			case OpEQ:
+				return lb < ub && lo == lb && hi == lb, nil
+			case OpNE:
+				return lb == ub || hi < lb || lo > lb, nil
+			case OpLT:
+				return hi < lb, nil
+			case OpLE:
+				return hi < ub, nil
+			case OpGT:
+				return lo >= ub, nil
+			case OpGE:
+				return lo >= lb, nil
+			}
+			return false, nil
+		}
+		cLo, okLo := compareValues(z.Min, p.Value)
+		cHi, okHi := compareValues(z.Max, p.Value)
+		if !okLo || !okHi {
+			return false, nil
+		}
+		switch p.Op {
+		case OpEQ:
+			return cLo == 0 && cHi == 0, nil
+		case OpNE:
+			return cHi < 0 || cLo > 0, nil
+		case OpLT:
+			return cHi < 0, nil
+		case OpLE:
+			return cHi <= 0, nil
+		case OpGT:
+			return cLo > 0, nil
+		case OpGE:
+			return cLo >= 0, nil
+		}
+	case Prefix:
+		ref := it.preds[p.Column]
+		dict, ok := it.dicts[ref.name]
+		if it.missing(ref) || !it.exact(ref) || !ok {
+			return false, nil
+		}
+		z, err := it.seg.ZoneMap(ref.name, b)
+		if err != nil || z.HasNull {
+			return false, err
+		}
+		first := sort.SearchStrings(dict, p.Prefix)
+		end := first + sort.Search(len(dict)-first, func(k int) bool { return !strings.HasPrefix(dict[first+k], p.Prefix) })
+		return int(z.Min.Int) >= first && int(z.Max.Int) < end, nil
+	}
+	return false, nil
+}
+
+// exactRows returns the segment rows for which p is TRUE when the bitmap
+// indexes answer p exactly; ok is false otherwise. Results are cached per
+// predicate for the life of the iterator, and shared: never modify them.
+func (it *segmentIter) exactRows(p Predicate) (*roaring.Bitmap, bool, error) {
+	key := p.String()
+	if r, ok := it.exactCache[key]; ok {
+		return r.bm, r.ok, nil
+	}
+	bm, ok, exact, err := it.candidatesExact(p)
+	if err != nil {
+		return nil, false, err
+	}
+	ok = ok && exact
+	if it.exactCache == nil {
+		it.exactCache = map[string]exactResult{}
+	}
+	it.exactCache[key] = exactResult{bm, ok}
+	return bm, ok, nil
+}
+
+type exactResult struct {
+	bm *roaring.Bitmap
+	ok bool
+}
+
+// candidatesExact is candidates plus whether the bitmap is exactly the
+// rows where p is TRUE (not just a superset).
+func (it *segmentIter) candidatesExact(p Predicate) (bm *roaring.Bitmap, ok, exact bool, err error) {
+	switch p := p.(type) {
+	case And:
+		var acc *roaring.Bitmap
+		exact = true
+		for _, t := range p.Terms {
+			tb, tok, tex, err := it.candidatesExact(t)
+			if err != nil {
+				return nil, false, false, err
+			}
+			if !tok {
+				exact = false
+				continue
+			}
+			exact = exact && tex
+			if acc == nil {
+				acc = tb.Clone()
+			} else {
+				acc.And(tb)
+			}
+		}
+		return acc, acc != nil, exact && acc != nil, nil
+	case Or:
+		acc := roaring.New()
+		exact = true
+		for _, t := range p.Terms {
+			tb, tok, tex, err := it.candidatesExact(t)
+			if err != nil || !tok {
+				return nil, false, false, err
+			}
+			exact = exact && tex
+			acc.Or(tb)
+		}
+		return acc, true, exact, nil
+	case Compare, In, Prefix:
+		// codeBitmap and the prefix expansion are exact when they answer.
+		bm, ok, err := it.candidates(p)
+		return bm, ok, ok, err
+	}
+	return nil, false, false, nil
+}
+
+// blockPlan decides, before block b is decoded, how its rows that make
+// the filter TRUE are found: none, all, an exact row list from bitmaps,
+// or a residual predicate to evaluate per row on the decoded block.
+func (it *segmentIter) blockPlan(b int) (plan blockPlan, err error) {
+	first, n := it.seg.BlockRange(b)
+	plan.first, plan.n = first, n
+	if it.scan.Filter == nil {
+		plan.all = true
+		return plan, nil
+	}
+	if it.cand != nil && !it.cand.IntersectsWithInterval(uint64(first), uint64(first+n)) {
+		plan.skip = true
+		return plan, nil
+	}
+	rest, zt, err := it.reduce(it.scan.Filter, b)
+	if err != nil {
+		return plan, err
+	}
+	switch zt {
+	case zoneNone:
+		plan.skip = true
+		return plan, nil
+	case zoneAll:
+		plan.all = true
+		return plan, nil
+	}
+	if bm, ok, err := it.exactRows(rest); err != nil {
+		return plan, err
+	} else if ok {
+		plan.rows = rowsInRange(bm, first, n, nil)
+		plan.skip = len(plan.rows) == 0
+		return plan, nil
+	}
+	plan.residual = rest
+	if bm, ok, err := it.candidatesCached(rest); err != nil {
+		return plan, err
+	} else if ok {
+		plan.cand = rowsInRange(bm, first, n, nil)
+		plan.skip = len(plan.cand) == 0
+		plan.haveCand = true
+	}
+	return plan, nil
+}
+
+// candidatesCached is candidates with the iterator's cache.
+func (it *segmentIter) candidatesCached(p Predicate) (*roaring.Bitmap, bool, error) {
+	key := "cand:" + p.String()
+	if r, ok := it.exactCache[key]; ok {
+		return r.bm, r.ok, nil
+	}
+	bm, ok, err := it.candidates(p)
+	if err != nil {
+		return nil, false, err
+	}
+	if it.exactCache == nil {
+		it.exactCache = map[string]exactResult{}
+	}
+	it.exactCache[key] = exactResult{bm, ok}
+	return bm, ok, nil
+}
+
+// blockPlan is how to find a block's matching rows.
+type blockPlan struct {
+	first, n int
+	skip     bool    // no row matches
+	all      bool    // every row matches
+	rows     []int32 // exactly these rows match (relative), when !all and residual == nil
+	// residual must be evaluated per row, over cand when haveCand, else
+	// over every row.
+	residual Predicate
+	cand     []int32
+	haveCand bool
+}
+
+// rowsInRange lists bm's rows in [first, first+n) relative to first.
+func rowsInRange(bm *roaring.Bitmap, first, n int, buf []int32) []int32 {
+	out := buf[:0]
+	itr := bm.Iterator()
+	itr.AdvanceIfNeeded(uint32(first))
+	end := uint32(first + n)
+	for itr.HasNext() {
+		r := itr.Next()
+		if r >= end {
+			break
+		}
+		out = append(out, int32(int(r)-first))
+	}
+	return out
+}
+
+// matchRows finishes a plan on the loaded block: the matching rows, or
+// nil with all == true.
+func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
+	switch {
+	case plan.all:
+		return nil, true
+	case plan.residual == nil:
+		return plan.rows, false
+	}
+	cur := 0
+	get := func(col string) storage.Value { return it.value(it.preds[col], cur) }
+	var out []int32
+	if plan.haveCand {
+		for _, r := range plan.cand {
+			if cur = int(r); eval(plan.residual, get) == tTrue {
+				out = append(out, r)
+			}
+		}
+		return out, false
+	}
+	for cur = 0; cur < plan.n; cur++ {
+		if eval(plan.residual, get) == tTrue {
+			out = append(out, int32(cur))
+		}
+	}
+	return out, false
+}
