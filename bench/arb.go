@@ -1,0 +1,413 @@
+package main
+
+// arb.go runs bin/arb: start on free loopback ports with a throwaway data
+// directory and project bench, the loaders (pluggable: arbLoaders), and
+// queries over the MySQL protocol. A query that outlives its context is
+// killed server-side with KILL QUERY, so a timeout does not leave arb
+// busy under the next measurement.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+const (
+	arbProject = "bench"
+	arbToken   = "benchtoken"
+	arbSecret  = "benchsecret"
+)
+
+func init() {
+	// A killed query breaks its connection; the driver would log each one.
+	mysql.SetLogger(log.New(io.Discard, "", 0))
+}
+
+type arbServer struct {
+	bin       string
+	dir       string // data directory
+	mysqlPort int
+	httpPort  int
+	proc      *process
+	db        *sql.DB
+}
+
+func newArbServer(bin, dir string) (*arbServer, error) {
+	a := &arbServer{bin: bin, dir: dir}
+	var err error
+	if a.mysqlPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	if a.httpPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *arbServer) name() string     { return "arb" }
+func (a *arbServer) dialect() dialect { return dialectArb }
+
+func (a *arbServer) httpURL(path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", a.httpPort, path)
+}
+
+// start runs `arb serve` on a.dir and waits for /healthz and MySQL.
+func (a *arbServer) start() error {
+	data := filepath.Join(a.dir, "data")
+	p, err := startProcess("arb", filepath.Join(a.dir, "arb.log"), a.bin, "serve",
+		"--data-dir", data,
+		"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", a.mysqlPort),
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", a.httpPort),
+		"--project", arbProject+":"+arbToken+":"+arbSecret,
+		"--log-level", "warn")
+	if err != nil {
+		return err
+	}
+	a.proc = p
+	err = waitUntil(60*time.Second, p, func() bool {
+		resp, err := http.Get(a.httpURL("/healthz"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err != nil {
+		return err
+	}
+	a.db, err = sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?parseTime=true&loc=UTC", a.mysqlPort, arbProject))
+	if err != nil {
+		return err
+	}
+	a.db.SetMaxIdleConns(16)
+	return a.db.Ping()
+}
+
+// stop flushes and stops arb with SIGTERM (by PID).
+func (a *arbServer) stop() error {
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+	return a.proc.stop(5 * time.Minute)
+}
+
+func (a *arbServer) dataDir() string { return filepath.Join(a.dir, "data") }
+
+func (a *arbServer) query(ctx context.Context, q string) ([][]any, error) {
+	conn, err := a.db.Conn(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	var id int64
+	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		return nil, fmt.Errorf("connection id: %w", err)
+	}
+	rows, err := scanAll(conn.QueryContext(ctx, q))
+	if ctx.Err() != nil {
+		// The driver gave up on the connection; make arb give up on the query.
+		if _, kerr := a.db.ExecContext(context.Background(), "KILL QUERY "+strconv.FormatInt(id, 10)); kerr != nil {
+			logf("arb: KILL QUERY %d: %v", id, kerr)
+		}
+		conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it from the pool
+		return nil, ctx.Err()
+	}
+	return rows, err
+}
+
+// scanAll reads every row of a database/sql result into []any cells.
+func scanAll(rows *sql.Rows, err error) ([][]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]any
+	for rows.Next() {
+		cells := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range cells {
+			ptrs[i] = &cells[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, c := range cells {
+			if b, ok := c.([]byte); ok {
+				cells[i] = string(b) // the driver reuses its buffer
+			}
+		}
+		out = append(out, cells)
+	}
+	return out, rows.Err()
+}
+
+// arbLoader is one way of getting the dataset into a running arb. New
+// bulk paths plug in here (and in arbLoaders).
+type arbLoader interface {
+	name() string
+	// load sends up to limit rows (all when limit <= 0) of the dataset at
+	// path and returns once every row is acknowledged (durable).
+	load(ctx context.Context, a *arbServer, path string, limit int) (int, error)
+}
+
+// arbLoaders are the load paths by flag name.
+var arbLoaders = map[string]arbLoader{
+	"sql":    sqlInsertLoader{rowsPerStatement: 10_000, conns: 4},
+	"import": httpImportLoader{eventsPerBatch: 2_000, conns: 4},
+}
+
+// runBatches feeds batches built by build from the dataset to conns
+// workers calling send; the first error stops everything.
+func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
+	build func(b []byte, r *tsvRow, first bool) []byte, finish func(b []byte) []byte,
+	send func(ctx context.Context, batch []byte) error) (int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []byte, conns*2)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := send(ctx, b); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	var buf []byte
+	inBatch := 0
+	n, err := readDataset(path, limit, func(r *tsvRow) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		buf = build(buf, r, inBatch == 0)
+		inBatch++
+		if inBatch == batchRows {
+			batches <- finish(buf)
+			buf, inBatch = nil, 0
+		}
+		return nil
+	})
+	if err == nil && inBatch > 0 {
+		batches <- finish(buf)
+	}
+	close(batches)
+	wg.Wait()
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	return n, err
+}
+
+// sqlInsertLoader sends multi-row INSERTs of literals (arb's native
+// INSERT path) over several MySQL connections.
+type sqlInsertLoader struct {
+	rowsPerStatement, conns int
+}
+
+func (l sqlInsertLoader) name() string {
+	return fmt.Sprintf("SQL INSERT, %d rows/statement, %d connections", l.rowsPerStatement, l.conns)
+}
+
+func appendSQLString(b []byte, s string) []byte {
+	b = append(b, '\'')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '\'')
+}
+
+func (l sqlInsertLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
+	a.db.SetMaxOpenConns(l.conns)
+	const head = "INSERT INTO events (time, event, distinct_id, `$os`, `$browser`, `$city`, `plan`, utm_source, amount) VALUES "
+	build := func(b []byte, r *tsvRow, first bool) []byte {
+		if first {
+			b = append(b, head...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '(')
+		for i, s := range []string{r.time, r.event, r.distinctID, r.os, r.browser, r.city, r.plan, r.utm} {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendSQLString(b, s)
+		}
+		b = append(b, ',')
+		if r.amount == `\N` {
+			b = append(b, "NULL"...)
+		} else {
+			b = append(b, r.amount...)
+		}
+		return append(b, ')')
+	}
+	send := func(ctx context.Context, stmt []byte) error {
+		_, err := a.db.ExecContext(ctx, string(stmt))
+		return err
+	}
+	return runBatches(ctx, path, limit, l.rowsPerStatement, l.conns, build, func(b []byte) []byte { return b }, send)
+}
+
+// httpImportLoader posts JSON arrays of events to /import in parallel.
+type httpImportLoader struct {
+	eventsPerBatch, conns int
+}
+
+func (l httpImportLoader) name() string {
+	return fmt.Sprintf("HTTP /import, %d events/request, %d in parallel", l.eventsPerBatch, l.conns)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.conns}}
+	build := func(b []byte, r *tsvRow, first bool) []byte {
+		if first {
+			b = append(b, '[')
+		} else {
+			b = append(b, ',')
+		}
+		t, err := time.Parse(time.DateTime, r.time)
+		if err != nil {
+			panic(fmt.Sprintf("dataset time %q: %v", r.time, err)) // the generator wrote it
+		}
+		b = append(b, `{"event":`...)
+		b = appendJSONString(b, r.event)
+		b = append(b, `,"properties":{"time":`...)
+		b = strconv.AppendInt(b, t.Unix(), 10)
+		for _, kv := range [...][2]string{{"distinct_id", r.distinctID}, {"$os", r.os}, {"$browser", r.browser},
+			{"$city", r.city}, {"plan", r.plan}, {"utm_source", r.utm}} {
+			b = append(b, ',')
+			b = appendJSONString(b, kv[0])
+			b = append(b, ':')
+			b = appendJSONString(b, kv[1])
+		}
+		if r.amount != `\N` {
+			b = append(b, `,"amount":`...)
+			b = append(b, r.amount...)
+		}
+		return append(b, "}}"...)
+	}
+	send := func(ctx context.Context, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.httpURL("/import"), bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(arbToken, "")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		reply, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/import: HTTP %d: %.500s", resp.StatusCode, reply)
+		}
+		return nil
+	}
+	return runBatches(ctx, path, limit, l.eventsPerBatch, l.conns, build,
+		func(b []byte) []byte { return append(b, ']') }, send)
+}
+
+// loadArb starts arb in dir, loads the dataset with loader, stops it
+// (SIGTERM flushes), measures the data directory and starts it again for
+// the queries.
+func loadArb(ctx context.Context, bin, dir, path string, limit int, loader arbLoader) (*arbServer, loadResult, error) {
+	res := loadResult{engine: "arb", path: loader.name()}
+	a, err := newArbServer(bin, dir)
+	if err != nil {
+		return nil, res, err
+	}
+	if err := a.start(); err != nil {
+		a.stop()
+		return nil, res, err
+	}
+	start := time.Now()
+	n, err := loader.load(ctx, a, path, limit)
+	res.rows, res.elapsed = n, time.Since(start)
+	if err != nil {
+		a.stop()
+		return nil, res, fmt.Errorf("arb load (%s) after %d rows: %w", loader.name(), n, err)
+	}
+	if err := a.stop(); err != nil {
+		return nil, res, err
+	}
+	if res.diskBytes, err = dirBytes(a.dataDir()); err != nil {
+		return nil, res, err
+	}
+	res.note = "du of the data dir after SIGTERM (flushed)"
+	if err := a.start(); err != nil {
+		a.stop()
+		return nil, res, err
+	}
+	return a, res, nil
+}
+
+// probeArbLoaders loads the first limit rows through every loader, each
+// into a fresh arb, and reports the rates; it returns the fastest.
+func probeArbLoaders(ctx context.Context, bin, workDir, path string, limit int) (string, []loadResult, error) {
+	var results []loadResult
+	best, bestRate := "", 0.0
+	for _, key := range []string{"sql", "import"} {
+		loader := arbLoaders[key]
+		dir := filepath.Join(workDir, "arb-probe-"+key)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		a, res, err := loadArb(ctx, bin, dir, path, limit, loader)
+		if a != nil {
+			a.stop()
+		}
+		os.RemoveAll(dir)
+		if err != nil {
+			res.note = "error: " + strings.SplitN(err.Error(), "\n", 2)[0]
+			results = append(results, res)
+			continue
+		}
+		results = append(results, res)
+		if rate := float64(res.rows) / res.elapsed.Seconds(); rate > bestRate {
+			best, bestRate = key, rate
+		}
+	}
+	if best == "" {
+		return "", results, errors.New("every arb loader failed")
+	}
+	return best, results, nil
+}

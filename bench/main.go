@@ -1,0 +1,350 @@
+// Command bench compares arb with its peers (ClickHouse 18.16, DuckDB) on
+// the product-analytics workload of /work/shared/peers.md: it generates
+// (or reads from its cache) the seeded dataset, loads it into each engine,
+// times Q1–Q8 (median of -runs after one warm-up), checks that the engines
+// agree, and prints one table (also written as markdown to -out).
+//
+// It is a module of its own (arb/bench) so that the main module's
+// `go test ./...` never builds DuckDB. Run it with `make bench` or
+// `cd bench && go run . -events 1000000`.
+//
+// Every server it starts listens on 127.0.0.1 only, lives in a throwaway
+// directory, and is stopped by PID before it exits, also on errors and on
+// SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+type config struct {
+	events      int
+	seed        uint64
+	cacheDir    string
+	workDir     string
+	keep        bool
+	arbBin      string
+	arbLoader   string
+	probeRows   int
+	runs        int
+	timeout     time.Duration
+	budget      time.Duration
+	engines     map[string]bool
+	out         string
+	onlyQueries map[string]bool
+}
+
+func parseFlags() (*config, error) {
+	c := &config{}
+	defaultEvents := 10_000_000
+	if s := os.Getenv("EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("EVENTS=%q: %w", s, err)
+		}
+		defaultEvents = n
+	}
+	var engines, only string
+	flag.IntVar(&c.events, "events", defaultEvents, "number of events (default $EVENTS or 10,000,000)")
+	flag.Uint64Var(&c.seed, "seed", 1, "generator seed")
+	flag.StringVar(&c.cacheDir, "cache", ".cache", "dataset cache directory")
+	flag.StringVar(&c.workDir, "work", "", "throwaway directory for the engines' data (default: a new temp dir, removed at exit)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.StringVar(&c.arbBin, "arb-bin", "../bin/arb", "arb binary (make build)")
+	flag.StringVar(&c.arbLoader, "arb-loader", "auto", "arb load path: sql, import, or auto (probe both on -probe-rows, use the faster)")
+	flag.IntVar(&c.probeRows, "probe-rows", 1_000_000, "rows each arb loader gets in the -arb-loader=auto probe")
+	flag.IntVar(&c.runs, "runs", 5, "timed runs per query after one warm-up")
+	flag.DurationVar(&c.timeout, "timeout", 120*time.Second, "timeout of one query run")
+	flag.DurationVar(&c.budget, "budget", 5*time.Minute, "stop timing a query in an engine after this long (at least one timed run)")
+	flag.StringVar(&engines, "engines", "arb,clickhouse,duckdb", "engines to run")
+	flag.StringVar(&c.out, "out", "results.md", "markdown copy of the result table")
+	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all)")
+	flag.Parse()
+	if c.events < usersPerEvent {
+		return nil, fmt.Errorf("-events %d: need at least %d", c.events, usersPerEvent)
+	}
+	if _, ok := arbLoaders[c.arbLoader]; !ok && c.arbLoader != "auto" {
+		return nil, fmt.Errorf("-arb-loader %q: want sql, import or auto", c.arbLoader)
+	}
+	c.engines = map[string]bool{}
+	for _, e := range strings.Split(engines, ",") {
+		c.engines[strings.TrimSpace(e)] = true
+	}
+	if only != "" {
+		c.onlyQueries = map[string]bool{}
+		for _, q := range strings.Split(only, ",") {
+			c.onlyQueries[strings.TrimSpace(q)] = true
+		}
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run does the whole comparison; every server it starts is stopped
+// before it returns.
+func run(ctx context.Context, cfg *config) (err error) {
+	dataset, err := ensureDataset(cfg.cacheDir, cfg.events, cfg.seed)
+	if err != nil {
+		return err
+	}
+	if dataset, err = filepath.Abs(dataset); err != nil {
+		return err
+	}
+	work := cfg.workDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "arb-bench-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(work)
+	}
+	var cleanups []func() error
+	defer func() {
+		for _, c := range slices.Backward(cleanups) {
+			if cerr := c(); cerr != nil {
+				logf("cleanup: %v", cerr)
+			}
+		}
+	}()
+	rep := &report{cfg: cfg, dataset: dataset, started: time.Now()}
+	var engines []engine
+
+	if cfg.engines["arb"] {
+		bin, err := filepath.Abs(cfg.arbBin)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("arb binary: %w (run `make build`)", err)
+		}
+		loaderKey := cfg.arbLoader
+		if loaderKey == "auto" {
+			logf("arb: probing load paths on %d rows", min(cfg.probeRows, cfg.events))
+			best, probes, err := probeArbLoaders(ctx, bin, work, dataset, min(cfg.probeRows, cfg.events))
+			rep.probes = probes
+			if err != nil {
+				return err
+			}
+			loaderKey = best
+			for _, p := range probes {
+				logf("arb probe: %s: %s", p.path, describeLoad(p))
+			}
+		}
+		dir := filepath.Join(work, "arb")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		logf("arb: loading through %s", arbLoaders[loaderKey].name())
+		a, res, err := loadArb(ctx, bin, dir, dataset, 0, arbLoaders[loaderKey])
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, a.stop)
+		logf("arb: %s", describeLoad(res))
+		rep.loads = append(rep.loads, res)
+		engines = append(engines, a)
+	}
+	if cfg.engines["clickhouse"] {
+		logf("clickhouse: starting")
+		ch, err := startClickHouse(filepath.Join(work, "clickhouse"))
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, ch.stop)
+		for _, v := range []struct{ db, typ, heading string }{
+			{"str", "String", "ClickHouse"},
+			{"lc", "LowCardinality(String)", "ClickHouse LC"},
+		} {
+			res, err := ch.load(ctx, v.db, v.typ, dataset)
+			if err != nil {
+				return err
+			}
+			res.engine = v.heading
+			logf("clickhouse %s: %s", v.db, describeLoad(res))
+			rep.loads = append(rep.loads, res)
+			engines = append(engines, &clickhouseDB{srv: ch, db: v.db, heading: v.heading})
+		}
+	}
+	if cfg.engines["duckdb"] {
+		d, err := openDuckDB(filepath.Join(work))
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, d.close)
+		res, err := d.load(ctx, dataset)
+		if err != nil {
+			return err
+		}
+		logf("duckdb: %s", describeLoad(res))
+		rep.loads = append(rep.loads, res)
+		engines = append(engines, d)
+	}
+	rep.engines = engines
+	for _, q := range queries {
+		if cfg.onlyQueries != nil && !cfg.onlyQueries[q.id] {
+			continue
+		}
+		row := resultRow{q: q, cells: make([]cellResult, len(engines))}
+		for i, e := range engines {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			text := q.text[e.dialect()]
+			if text == "" {
+				row.cells[i] = cellResult{absent: true}
+				continue
+			}
+			row.cells[i] = measure(ctx, e, text, cfg)
+			if sh := q.shape; sh != nil && row.cells[i].err == nil && !row.cells[i].timeout {
+				shaped, err := sh(e.dialect(), row.cells[i].raw)
+				if err != nil {
+					row.cells[i].err = err
+				} else {
+					row.cells[i].raw = shaped
+				}
+			}
+			logf("%s %s %s: %s", q.id, q.variant, e.name(), row.cells[i].short())
+		}
+		rep.rows = append(rep.rows, row)
+	}
+	rep.check()
+	text := rep.render()
+	fmt.Println(text)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(text), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s", cfg.out)
+	}
+	return nil
+}
+
+// cellResult is one engine's timing and answer of one query.
+type cellResult struct {
+	absent  bool // the engine has no form of this query
+	timeout bool
+	err     error
+	median  time.Duration
+	n       int // timed runs
+	raw     [][]any
+	diff    string // disagreement with the reference, "" if none
+}
+
+func (c cellResult) ok() bool { return !c.absent && !c.timeout && c.err == nil }
+
+func (c cellResult) short() string {
+	switch {
+	case c.absent:
+		return "—"
+	case c.timeout:
+		return "timeout"
+	case c.err != nil:
+		return "error: " + c.err.Error()
+	default:
+		return fmt.Sprintf("%s (n=%d, %d rows)", fmtMillis(c.median), c.n, len(c.raw))
+	}
+}
+
+// measure runs q once to warm up (its answer is the one checked), then
+// times up to cfg.runs runs and takes the median.
+func measure(ctx context.Context, e engine, q string, cfg *config) cellResult {
+	var res cellResult
+	once := func() ([][]any, time.Duration, error) {
+		qctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+		defer cancel()
+		start := time.Now()
+		rows, err := e.query(qctx, q)
+		elapsed := time.Since(start)
+		if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+			return nil, elapsed, context.DeadlineExceeded
+		}
+		return rows, elapsed, err
+	}
+	rows, _, err := once()
+	if errors.Is(err, context.DeadlineExceeded) {
+		res.timeout = true
+		return res
+	}
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.raw = rows
+	var times []time.Duration
+	begin := time.Now()
+	for len(times) < cfg.runs {
+		_, d, err := once()
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.timeout = true
+			return res
+		}
+		if err != nil {
+			res.err = fmt.Errorf("timed run %d: %w", len(times)+1, err)
+			return res
+		}
+		times = append(times, d)
+		if time.Since(begin) > cfg.budget {
+			break
+		}
+	}
+	slices.Sort(times)
+	res.n = len(times)
+	if len(times)%2 == 1 {
+		res.median = times[len(times)/2]
+	} else {
+		res.median = (times[len(times)/2-1] + times[len(times)/2]) / 2
+	}
+	return res
+}
+
+func fmtMillis(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case ms < 10:
+		return strconv.FormatFloat(ms, 'f', 2, 64)
+	case ms < 100:
+		return strconv.FormatFloat(ms, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(ms, 'f', 0, 64)
+	}
+}
+
+func describeLoad(r loadResult) string {
+	if r.elapsed == 0 {
+		return r.note
+	}
+	return fmt.Sprintf("%d rows in %.1f s (%.0f rows/s), %.1f MB on disk", r.rows, r.elapsed.Seconds(),
+		float64(r.rows)/r.elapsed.Seconds(), float64(r.diskBytes)/1e6)
+}
