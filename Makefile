@@ -27,6 +27,20 @@ integration/js/node_modules: integration/js/package.json integration/js/package-
 
 bench: build
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(MAKE) bench-peers
+
+# arb against ClickHouse 18.16 and DuckDB on the workload of peers.md
+# (bench/, a module of its own so `go test ./...` never builds DuckDB).
+# EVENTS=100000000 for the large size; the table lands in bench/results.md.
+.PHONY: bench-peers bench-clickhouse
+bench-peers: build bench-clickhouse
+	cd bench && $(GO) run . -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
+
+# ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.
+bench-clickhouse:
+	@command -v clickhouse-server >/dev/null 2>&1 || { \
+		apt-get -o DPkg::Lock::Timeout=600 update && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y clickhouse-server clickhouse-client; }
 
 # 1,000 kill -9 cycles against the real binary.
 soak: build
