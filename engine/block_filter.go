@@ -242,18 +242,26 @@ func (it *segmentIter) candidatesExact(p Predicate) (bm *roaring.Bitmap, ok, exa
 // blockPlan decides, before block b is decoded, how its rows that make
 // the filter TRUE are found: none, all, an exact row list from bitmaps,
 // or a residual predicate to evaluate per row on the decoded block.
-func (it *segmentIter) blockPlan(b int) (plan blockPlan, err error) {
+func (it *segmentIter) blockPlan(b int) (blockPlan, error) {
+	if it.scan.Filter != nil && it.cand != nil {
+		first, n := it.seg.BlockRange(b)
+		if !it.cand.IntersectsWithInterval(uint64(first), uint64(first+n)) {
+			return blockPlan{first: first, n: n, skip: true}, nil
+		}
+	}
+	return it.planFor(it.scan.Filter, b)
+}
+
+// planFor is blockPlan for any predicate p over the iterator's columns
+// (nil: every row).
+func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 	first, n := it.seg.BlockRange(b)
 	plan.first, plan.n = first, n
-	if it.scan.Filter == nil {
+	if p == nil {
 		plan.all = true
 		return plan, nil
 	}
-	if it.cand != nil && !it.cand.IntersectsWithInterval(uint64(first), uint64(first+n)) {
-		plan.skip = true
-		return plan, nil
-	}
-	rest, zt, err := it.reduce(it.scan.Filter, b)
+	rest, zt, err := it.reduce(p, b)
 	if err != nil {
 		return plan, err
 	}

@@ -33,6 +33,10 @@ type (
 		Column string
 		Prefix string
 	}
+	// InCohort is TRUE for the rows of users (canonical distinct_id) who
+	// have at least one event for which Filter is TRUE, FALSE for the
+	// others: `distinct_id IN (SELECT distinct_id FROM events WHERE …)`.
+	InCohort struct{ Filter Predicate }
 )
 
 // CompareOp is a comparison operator.
@@ -75,6 +79,12 @@ func (p Not) String() string     { return "NOT " + p.Term.String() }
 func (p Compare) String() string { return fmt.Sprintf("%s %s %s", p.Column, p.Op, literal(p.Value)) }
 func (p IsNull) String() string  { return p.Column + " IS NULL" }
 func (p Prefix) String() string  { return fmt.Sprintf("%s LIKE %q", p.Column, p.Prefix+"%") }
+func (p InCohort) String() string {
+	if p.Filter == nil {
+		return "distinct_id IN cohort(all)"
+	}
+	return "distinct_id IN cohort(" + p.Filter.String() + ")"
+}
 func (p In) String() string {
 	parts := make([]string, len(p.Values))
 	for i, v := range p.Values {
@@ -232,6 +242,8 @@ func eval(p Predicate, get func(col string) storage.Value) tri {
 			return tUnknown
 		}
 		return triOf(strings.HasPrefix(v.Str, p.Prefix))
+	case InCohort:
+		return triOf(get(p.column()).Int == 1)
 	}
 	panic(fmt.Sprintf("BUG: unknown predicate %T", p))
 }
@@ -257,5 +269,7 @@ func columnsOf(p Predicate, into map[string]bool) {
 		into[p.Column] = true
 	case Prefix:
 		into[p.Column] = true
+	case InCohort:
+		into[p.column()] = true
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -33,6 +34,16 @@ type Scan struct {
 	// or property names (a name the schema lacks is always NULL).
 	Columns []string
 	Filter  Predicate // nil: every row
+
+	// extraPreds are predicates evaluated besides Filter (aggregate
+	// conditions): their columns must be readable too.
+	extraPreds []Predicate
+
+	prepOnce sync.Once
+	prepErr  error
+	outs     []colRef
+	preds    map[string]colRef
+	cohorts  map[string]*roaring.Bitmap // canonical users by InCohort key (cohort.go)
 
 	blocksRead, blocksSkipped atomic.Int64
 }
@@ -65,61 +76,84 @@ const (
 	kindInsertID
 	kindProperties
 	kindProp
+	kindCohort // TRUE when the row's canonical user is in a cohort
 )
 
 // colRef is a column resolved against the snapshot's schema.
 type colRef struct {
-	kind colKind
-	name string             // storage name (segment column, property key)
-	typ  storage.ColumnType // current type
+	kind   colKind
+	name   string             // storage name (segment column, property key)
+	typ    storage.ColumnType // current type
+	cohort string             // kindCohort: the cohort's key
 }
 
 func (s *Scan) resolve(name string) colRef {
+	if key, ok := strings.CutPrefix(name, cohortColumnPrefix); ok {
+		return colRef{kind: kindCohort, name: storage.ColUserNumber, typ: storage.TypeBool, cohort: key}
+	}
 	switch strings.ToLower(name) {
 	case storage.ColTime:
-		return colRef{kindTime, storage.ColTime, storage.TypeTime}
+		return colRef{kind: kindTime, name: storage.ColTime, typ: storage.TypeTime}
 	case storage.ColEvent:
-		return colRef{kindEvent, storage.ColEvent, storage.TypeString}
+		return colRef{kind: kindEvent, name: storage.ColEvent, typ: storage.TypeString}
 	case storage.ColDistinctID:
 		if s.Snap.Canon.Merged() {
 			// Resolved per row from the user number: the stored strings,
 			// their dictionary and bitmaps speak of raw ids, so exact()
 			// is false (the stored type is Int) and nothing is pruned.
-			return colRef{kindDistinctID, storage.ColUserNumber, storage.TypeString}
+			return colRef{kind: kindDistinctID, name: storage.ColUserNumber, typ: storage.TypeString}
 		}
-		return colRef{kindDistinctID, storage.ColDistinctID, storage.TypeString}
+		return colRef{kind: kindDistinctID, name: storage.ColDistinctID, typ: storage.TypeString}
 	case storage.ColRawDistinctID:
-		return colRef{kindRawDistinctID, storage.ColDistinctID, storage.TypeString}
+		return colRef{kind: kindRawDistinctID, name: storage.ColDistinctID, typ: storage.TypeString}
 	case storage.ColInsertID:
-		return colRef{kindInsertID, storage.ColInsertID, storage.TypeString}
+		return colRef{kind: kindInsertID, name: storage.ColInsertID, typ: storage.TypeString}
 	case ColProperties:
 		return colRef{kind: kindProperties}
 	}
 	for _, c := range s.Snap.Columns {
 		if strings.EqualFold(c.Name, name) {
-			return colRef{kindProp, c.Name, c.Type}
+			return colRef{kind: kindProp, name: c.Name, typ: c.Type}
 		}
 	}
 	return colRef{kind: kindUnknown}
 }
+
+// prepare resolves the scan's columns and computes its cohorts, once.
+func (s *Scan) prepare(ctx context.Context) error {
+	s.prepOnce.Do(func() {
+		s.outs = make([]colRef, len(s.Columns))
+		for i, c := range s.Columns {
+			s.outs[i] = s.resolve(c)
+		}
+		s.preds = map[string]colRef{}
+		names := map[string]bool{}
+		if s.Filter != nil {
+			columnsOf(s.Filter, names)
+		}
+		for _, p := range s.extraPreds {
+			columnsOf(p, names)
+		}
+		for n := range names {
+			s.preds[n] = s.resolve(n)
+		}
+		s.prepErr = s.computeCohorts(ctx)
+	})
+	return s.prepErr
+}
+
+func (s *Scan) outRefs() []colRef           { return s.outs }
+func (s *Scan) predRefs() map[string]colRef { return s.preds }
 
 // PartRows iterates part i.
 func (s *Scan) PartRows(ctx context.Context, part int) (RowIter, error) {
 	if part < 0 || part >= s.Parts() {
 		return nil, fmt.Errorf("scan: no part %d of %d", part, s.Parts())
 	}
-	out := make([]colRef, len(s.Columns))
-	for i, c := range s.Columns {
-		out[i] = s.resolve(c)
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
 	}
-	preds := map[string]colRef{}
-	if s.Filter != nil {
-		names := map[string]bool{}
-		columnsOf(s.Filter, names)
-		for n := range names {
-			preds[n] = s.resolve(n)
-		}
-	}
+	out, preds := s.outs, s.preds
 	if part < len(s.Snap.Segments) {
 		return newSegmentIter(ctx, s, s.Snap.Segments[part].Segment, out, preds)
 	}
@@ -185,6 +219,9 @@ func (it *memIter) value(e *storage.Event, i int, ref colRef) storage.Value {
 	if ref.kind == kindDistinctID && ref.name == storage.ColUserNumber {
 		return it.scan.canonicalID(it.users[i])
 	}
+	if ref.kind == kindCohort {
+		return it.scan.inCohort(ref.cohort, it.users[i])
+	}
 	return memValue(e, ref)
 }
 
@@ -224,7 +261,7 @@ func (it *memIter) Next() ([]storage.Value, error) {
 		for i, ref := range it.out {
 			if ref.kind == kindProperties {
 				row[i] = propertiesJSON(it.scan.Snap.Columns, func(c storage.Column) storage.Value {
-					return memValue(e, colRef{kindProp, c.Name, c.Type})
+					return memValue(e, colRef{kind: kindProp, name: c.Name, typ: c.Type})
 				})
 			} else {
 				row[i] = it.value(e, it.pos-1, ref)
@@ -276,6 +313,12 @@ func newSegmentIter(ctx context.Context, s *Scan, seg *storage.Segment, out []co
 					need[c.Name] = true
 				}
 			}
+		case kindDistinctID, kindRawDistinctID:
+			// Aggregations key and count users by number.
+			if _, ok := it.stored[storage.ColUserNumber]; ok {
+				need[storage.ColUserNumber] = true
+			}
+			fallthrough
 		default:
 			if _, ok := it.stored[ref.name]; ok {
 				need[ref.name] = true
@@ -612,6 +655,9 @@ func (it *segmentIter) value(ref colRef, i int) storage.Value {
 	if ref.kind == kindDistinctID && ref.name == storage.ColUserNumber {
 		return it.scan.canonicalID(uint32(blk.Ints[i]))
 	}
+	if ref.kind == kindCohort {
+		return it.scan.inCohort(ref.cohort, uint32(blk.Ints[i]))
+	}
 	var v storage.Value
 	switch blk.Type {
 	case storage.TypeFloat:
@@ -643,7 +689,7 @@ func (it *segmentIter) Next() ([]storage.Value, error) {
 	for k, ref := range it.out {
 		if ref.kind == kindProperties {
 			row[k] = propertiesJSON(it.scan.Snap.Columns, func(c storage.Column) storage.Value {
-				return it.value(colRef{kindProp, c.Name, c.Type}, i)
+				return it.value(colRef{kind: kindProp, name: c.Name, typ: c.Type}, i)
 			})
 		} else {
 			row[k] = it.value(ref, i)

@@ -8,7 +8,8 @@ import (
 
 // Rule ids: unused by go-mysql-server (its own ids stay below 1000).
 const (
-	rulePushFilter analyzer.RuleId = 1001
+	rulePushFilter    analyzer.RuleId = 1001
+	rulePushAggregate analyzer.RuleId = 1002
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -25,7 +26,8 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 		Type:    types.NewSystemBoolType(PushdownVariable),
 		Default: int8(1),
 	}})
-	return b.AddPostAnalyzeRule(rulePushFilter, pushFilter)
+	return b.AddPostAnalyzeRule(rulePushFilter, pushFilter).
+		AddPostAnalyzeRule(rulePushAggregate, pushAggregate)
 }
 
 // pushdownEnabled reads arb_pushdown for the session.

@@ -8,6 +8,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 
 	"arb/engine"
+	"arb/planner"
 	"arb/storage"
 )
 
@@ -39,6 +40,8 @@ var (
 	_ sql.InsertableTable  = (*eventsTable)(nil)
 	_ sql.Table            = (*eventsTable)(nil)
 	_ sql.PartitionCounter = (*eventsTable)(nil)
+
+	_ planner.AggregatableTable = (*eventsTable)(nil)
 )
 
 func newEventsTable(ctx *sql.Context, p *storage.Project) *eventsTable {
@@ -125,6 +128,12 @@ func (t *eventsTable) ColumnType(name string) (storage.ColumnType, bool) {
 	}
 	return 0, false
 }
+
+// Snapshot is a read view of the events (planner.AggregatableTable).
+func (t *eventsTable) Snapshot() *storage.Snapshot { return t.project.Snapshot() }
+
+// ToSQL converts a stored value as the scan does (planner.AggregatableTable).
+func (t *eventsTable) ToSQL(v storage.Value) any { return toSQL(v) }
 
 // outputColumns names the columns rows carry, in schema order.
 func (t *eventsTable) outputColumns(ctx *sql.Context) []string {

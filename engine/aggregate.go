@@ -1,0 +1,349 @@
+package engine
+
+// Aggregation is GROUP BY over a snapshot: filter, group keys, aggregate
+// functions, run natively over column blocks.
+//
+// Execution: the snapshot's parts (segments, buffered batches) are handed
+// out to one worker per core. A worker reads a part batch by batch (a
+// segment block, or up to SegmentBlockRows buffered rows): the block
+// filter plan (block_filter.go) picks the matching rows, group keys are
+// computed from dictionary codes, user numbers, integers or time buckets,
+// and every aggregate updates its per-group state. Each worker keeps its
+// own group table; at the end the workers' tables are merged, which is
+// the same merge that combines partial aggregates of shards.
+//
+// Keys live in one key space across parts: strings are interned (a
+// segment's dictionary codes are mapped once per segment), distinct_id is
+// the canonical user number, times are milliseconds or bucket ids. Values
+// are converted to their column's current type before they are keyed or
+// aggregated, so a widened column groups and aggregates as SQL sees it.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"arb/storage"
+)
+
+// AggKind is an aggregate function.
+type AggKind uint8
+
+const (
+	AggCount         AggKind = iota // count(*) when Column is "", else count(Column)
+	AggCountDistinct                // count(DISTINCT Column)
+	AggSum
+	AggAvg
+	AggMin
+	AggMax
+	// AggAny is the value of the group's first row in scan order (parts in
+	// order, rows in order), as go-mysql-server gives a bare column of a
+	// GROUP BY.
+	AggAny
+	// AggWindowFunnel is window_funnel(WindowMillis, Column, Conds...).
+	AggWindowFunnel
+	// AggRetention is retention(Conds...), a JSON array of 0/1.
+	AggRetention
+)
+
+var aggNames = [...]string{"count", "count_distinct", "sum", "avg", "min", "max", "any", "window_funnel", "retention"}
+
+func (k AggKind) String() string { return aggNames[k] }
+
+// Agg is one aggregate of an Aggregation.
+type Agg struct {
+	Kind         AggKind
+	Column       string // the aggregated column; the time column for AggWindowFunnel
+	WindowMillis int64  // AggWindowFunnel
+	Conds        []Predicate
+}
+
+func (a Agg) String() string {
+	var b strings.Builder
+	b.WriteString(a.Kind.String() + "(")
+	if a.Kind == AggWindowFunnel {
+		fmt.Fprintf(&b, "%dms, ", a.WindowMillis)
+	}
+	if a.Column == "" && a.Kind == AggCount {
+		b.WriteString("*")
+	}
+	b.WriteString(a.Column)
+	for i, c := range a.Conds {
+		if i > 0 || a.Column != "" {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// GroupKey is one GROUP BY key: a column, or a function of a time column
+// that is constant within buckets of BucketMillis (DATE(time) within a
+// day, HOUR(time) within an hour).
+type GroupKey struct {
+	Column string
+	// BucketMillis > 0: rows group by Bucket(start of their bucket), which
+	// names the key (equal ids: one group). Bucket is called once per
+	// bucket per worker, possibly concurrently.
+	BucketMillis int64
+	Bucket       func(startMillis int64) (uint64, error)
+	Label        string // for String, e.g. "DATE(time)"
+}
+
+func (k GroupKey) String() string {
+	if k.Label != "" {
+		return k.Label
+	}
+	return k.Column
+}
+
+// Aggregation is a GROUP BY to run over one snapshot.
+type Aggregation struct {
+	Snap    *storage.Snapshot
+	Filter  Predicate // nil: every row
+	Keys    []GroupKey
+	Aggs    []Agg
+	Workers int // 0: GOMAXPROCS
+}
+
+// maxGroupKeys is the most GROUP BY keys the engine runs natively.
+const maxGroupKeys = 4
+
+func (a *Aggregation) String() string {
+	var b strings.Builder
+	parts := make([]string, len(a.Aggs))
+	for i, g := range a.Aggs {
+		parts[i] = g.String()
+	}
+	b.WriteString("aggregate: " + strings.Join(parts, ", "))
+	if len(a.Keys) > 0 {
+		keys := make([]string, len(a.Keys))
+		for i, k := range a.Keys {
+			keys[i] = k.String()
+		}
+		b.WriteString("; group by: " + strings.Join(keys, ", "))
+	}
+	if a.Filter != nil {
+		b.WriteString("; filter: " + a.Filter.String())
+	}
+	return b.String()
+}
+
+// Check reports why the engine cannot run a (nil: it can).
+func (a *Aggregation) Check() error {
+	if len(a.Keys) > maxGroupKeys {
+		return fmt.Errorf("%d group keys; the engine groups by up to %d", len(a.Keys), maxGroupKeys)
+	}
+	for _, g := range a.Aggs {
+		if len(g.Conds) > MaxFunnelSteps {
+			return fmt.Errorf("%s: %d conditions; at most %d", g.Kind, len(g.Conds), MaxFunnelSteps)
+		}
+	}
+	return nil
+}
+
+// Run computes the groups: one row per group holding the Aggs' values in
+// order. With no keys there is exactly one row, even over no rows. Rows
+// come in no particular order.
+func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
+	if err := a.Check(); err != nil {
+		return nil, err
+	}
+	r, err := newAggRun(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.runParts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Keys) == 0 && len(w.groups.keys) == 0 {
+		w.groups.lookup(groupKey{})
+		w.growStates()
+	}
+	out := make([][]storage.Value, len(w.groups.keys))
+	for g := range out {
+		row := make([]storage.Value, len(a.Aggs))
+		for j, st := range w.states {
+			row[j] = st.result(int32(g))
+		}
+		out[g] = row
+	}
+	return out, nil
+}
+
+// aggRun is what all workers of one Run share (read-only once built,
+// except the intern table, which locks).
+type aggRun struct {
+	a       *Aggregation
+	scan    *Scan // resolves columns; carries the cohort sets
+	keyRefs []colRef
+	aggRefs []colRef // per Agg: its column (kindUnknown for count(*))
+	intern  *internTable
+	workers int
+}
+
+func newAggRun(ctx context.Context, a *Aggregation) (*aggRun, error) {
+	r := &aggRun{a: a, intern: newInternTable()}
+	// The scan's outputs are every column the keys and aggregates read,
+	// so that the segment iterators decode them.
+	var cols []string
+	for _, k := range a.Keys {
+		cols = append(cols, k.Column)
+	}
+	extra := []Predicate{}
+	for _, g := range a.Aggs {
+		if g.Column != "" {
+			cols = append(cols, g.Column)
+		}
+		extra = append(extra, g.Conds...)
+	}
+	r.scan = &Scan{Snap: a.Snap, Columns: cols, Filter: a.Filter, extraPreds: extra}
+	if err := r.scan.prepare(ctx); err != nil {
+		return nil, err
+	}
+	for _, k := range a.Keys {
+		ref := r.scan.resolve(k.Column)
+		if ref.kind == kindProperties {
+			return nil, fmt.Errorf("aggregate: cannot group by %s", ColProperties)
+		}
+		if k.BucketMillis > 0 && ref.kind != kindTime {
+			return nil, fmt.Errorf("aggregate: bucket key on %s, not a time column", k.Column)
+		}
+		r.keyRefs = append(r.keyRefs, ref)
+	}
+	for _, g := range a.Aggs {
+		ref := colRef{kind: kindUnknown}
+		if g.Column != "" {
+			ref = r.scan.resolve(g.Column)
+			if ref.kind == kindProperties {
+				return nil, fmt.Errorf("aggregate: %s over %s", g.Kind, ColProperties)
+			}
+		}
+		if g.Kind == AggWindowFunnel && ref.kind != kindTime {
+			return nil, fmt.Errorf("window_funnel: %s is not the time column", g.Column)
+		}
+		r.aggRefs = append(r.aggRefs, ref)
+	}
+	r.workers = a.Workers
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.workers = max(1, min(r.workers, r.scan.Parts()))
+	return r, nil
+}
+
+// runParts runs every part on the workers and returns the merged state.
+func (r *aggRun) runParts(ctx context.Context) (*aggWorker, error) {
+	parts := r.scan.Parts()
+	workers := make([]*aggWorker, r.workers)
+	errs := make([]error, r.workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := range workers {
+		workers[i] = newAggWorker(r)
+		wg.Add(1)
+		go func(w *aggWorker, errp *error) {
+			defer wg.Done()
+			// Parts are taken in increasing order, so each worker sees its
+			// parts in scan order (AggAny relies on it).
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= parts {
+					return
+				}
+				if err := w.runPart(ctx, p); err != nil {
+					*errp = err
+					next.Store(int64(parts)) // stop the others early
+					return
+				}
+			}
+		}(workers[i], &errs[i])
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	dst := workers[0]
+	for _, src := range workers[1:] {
+		dst.mergeFrom(src)
+	}
+	return dst, nil
+}
+
+// internTable numbers strings of one Run, so that equal strings of
+// different segments share a key.
+type internTable struct {
+	mu  sync.Mutex
+	ids map[string]uint32
+}
+
+func newInternTable() *internTable { return &internTable{ids: map[string]uint32{}} }
+
+func (t *internTable) id(s string) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.ids[s]
+	if !ok {
+		id = uint32(len(t.ids))
+		t.ids[s] = id
+	}
+	return id
+}
+
+// groupKey is a group's key tuple; bit i of nulls marks key i NULL.
+type groupKey struct {
+	k     [maxGroupKeys]uint64
+	nulls uint8
+}
+
+// groupTable numbers the groups a worker has seen.
+type groupTable struct {
+	nkeys int
+	// dense maps a single non-NULL key below denseLimit to gid+1.
+	dense []int32
+	m     map[groupKey]int32
+	keys  []groupKey // by gid
+}
+
+const denseLimit = 1 << 22
+
+func (g *groupTable) lookup(k groupKey) int32 {
+	if g.nkeys == 1 && k.nulls == 0 && k.k[0] < denseLimit {
+		i := k.k[0]
+		if i < uint64(len(g.dense)) {
+			if v := g.dense[i]; v != 0 {
+				return v - 1
+			}
+		} else {
+			n := max(uint64(len(g.dense))*2, i+1, 1024)
+			g.dense = append(g.dense, make([]int32, int(min(n, denseLimit))-len(g.dense))...)
+		}
+		gid := int32(len(g.keys))
+		g.keys = append(g.keys, k)
+		g.dense[i] = gid + 1
+		return gid
+	}
+	if gid, ok := g.m[k]; ok {
+		return gid
+	}
+	gid := int32(len(g.keys))
+	g.keys = append(g.keys, k)
+	g.m[k] = gid
+	return gid
+}
+
+// floatKey keys a float so that values equal in SQL share a key.
+func floatKey(f float64) uint64 {
+	if f == 0 {
+		return 0 // -0 = 0
+	}
+	return math.Float64bits(f)
+}

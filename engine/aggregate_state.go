@@ -1,0 +1,410 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"arb/storage"
+)
+
+// aggState is the per-group state of one aggregate in one worker,
+// indexed by group id.
+type aggState interface {
+	grow(groups int)
+	// add folds the selected rows of a batch in; gids[i] is the group of
+	// the batch's i-th selected row.
+	add(w *aggWorker, b *batch, gids []int32, ref colRef) error
+	// merge folds group sg of src (a state of the same Agg) into group dg.
+	merge(dg int32, src aggState, sg int32)
+	result(g int32) storage.Value
+}
+
+func newAggState(a Agg, ref colRef) aggState {
+	switch a.Kind {
+	case AggCount:
+		return &countState{star: a.Column == ""}
+	case AggCountDistinct:
+		return &distinctState{}
+	case AggSum, AggAvg:
+		return &sumState{avg: a.Kind == AggAvg}
+	case AggMin, AggMax:
+		return &extremeState{max: a.Kind == AggMax, typ: ref.typ}
+	case AggAny:
+		return &anyState{}
+	case AggWindowFunnel:
+		return &funnelState{window: a.WindowMillis, conds: a.Conds}
+	case AggRetention:
+		return &retentionState{conds: a.Conds}
+	}
+	panic(fmt.Sprintf("BUG: aggregate kind %d", a.Kind))
+}
+
+func growTo[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n <= cap(s) {
+		return s[:n]
+	}
+	out := make([]T, n, max(n, 2*cap(s)))
+	copy(out, s)
+	return out
+}
+
+type countState struct {
+	star bool
+	n    []int64
+}
+
+func (s *countState) grow(g int) { s.n = growTo(s.n, g) }
+
+func (s *countState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error {
+	if s.star {
+		for _, g := range gids {
+			s.n[g]++
+		}
+		return nil
+	}
+	v, err := b.vec(ref)
+	if err != nil || v.missing {
+		return err
+	}
+	if v.nulls == nil {
+		for _, g := range gids {
+			s.n[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if !v.nulls[b.row(i)] {
+			s.n[g]++
+		}
+	}
+	return nil
+}
+
+func (s *countState) merge(dg int32, src aggState, sg int32) { s.n[dg] += src.(*countState).n[sg] }
+func (s *countState) result(g int32) storage.Value           { return storage.IntValue(s.n[g]) }
+
+// sumState sums as float64, as go-mysql-server's SUM and AVG do for
+// integer and float columns.
+type sumState struct {
+	avg bool
+	sum []float64
+	n   []int64 // non-NULL values added
+}
+
+func (s *sumState) grow(g int) { s.sum, s.n = growTo(s.sum, g), growTo(s.n, g) }
+
+func (s *sumState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error {
+	v, err := b.vec(ref)
+	if err != nil || v.missing {
+		return err
+	}
+	switch {
+	case v.floats != nil:
+		for i, g := range gids {
+			r := b.row(i)
+			if v.nulls == nil || !v.nulls[r] {
+				s.sum[g] += v.floats[r]
+				s.n[g]++
+			}
+		}
+	case v.ints != nil:
+		for i, g := range gids {
+			r := b.row(i)
+			if v.nulls == nil || !v.nulls[r] {
+				s.sum[g] += float64(v.ints[r])
+				s.n[g]++
+			}
+		}
+	default:
+		return fmt.Errorf("sum of a %v column", v.typ)
+	}
+	return nil
+}
+
+func (s *sumState) merge(dg int32, src aggState, sg int32) {
+	o := src.(*sumState)
+	s.sum[dg] += o.sum[sg]
+	s.n[dg] += o.n[sg]
+}
+
+func (s *sumState) result(g int32) storage.Value {
+	if s.n[g] == 0 {
+		return storage.Value{}
+	}
+	if s.avg {
+		return storage.FloatValue(s.sum[g] / float64(s.n[g]))
+	}
+	return storage.FloatValue(s.sum[g])
+}
+
+// extremeState is min or max, compared as SQL compares the column's type
+// (strings byte-wise: the binary collation).
+type extremeState struct {
+	max  bool
+	typ  storage.ColumnType
+	has  []bool
+	vals []storage.Value
+}
+
+func (s *extremeState) grow(g int) { s.has, s.vals = growTo(s.has, g), growTo(s.vals, g) }
+
+func (s *extremeState) better(a, b storage.Value) bool {
+	var c int
+	switch {
+	case isText(a.Type):
+		c = strings.Compare(a.Str, b.Str)
+	case a.Type == storage.TypeFloat:
+		switch {
+		case a.Float < b.Float:
+			c = -1
+		case a.Float > b.Float:
+			c = 1
+		}
+	default:
+		c = cmpInt(a.Int, b.Int)
+	}
+	if s.max {
+		return c > 0
+	}
+	return c < 0
+}
+
+func (s *extremeState) offer(g int32, v storage.Value) {
+	if !s.has[g] || s.better(v, s.vals[g]) {
+		s.has[g], s.vals[g] = true, v
+	}
+}
+
+func (s *extremeState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error {
+	v, err := b.vec(ref)
+	if err != nil || v.missing {
+		return err
+	}
+	if v.ints != nil && v.typ != storage.TypeFloat {
+		for i, g := range gids {
+			r := b.row(i)
+			if v.nulls != nil && v.nulls[r] {
+				continue
+			}
+			x := v.ints[r]
+			if !s.has[g] || (s.max && x > s.vals[g].Int) || (!s.max && x < s.vals[g].Int) {
+				s.has[g], s.vals[g] = true, storage.Value{Type: v.typ, Int: x}
+			}
+		}
+		return nil
+	}
+	for i, g := range gids {
+		r := b.row(i)
+		if !v.isNull(r) {
+			s.offer(g, v.value(r))
+		}
+	}
+	return nil
+}
+
+func (s *extremeState) merge(dg int32, src aggState, sg int32) {
+	if o := src.(*extremeState); o.has[sg] {
+		s.offer(dg, o.vals[sg])
+	}
+}
+
+func (s *extremeState) result(g int32) storage.Value {
+	if !s.has[g] {
+		return storage.Value{}
+	}
+	return s.vals[g]
+}
+
+// distinctState counts distinct non-NULL values: a bitmap of keys where
+// keys fit 32 bits (user numbers, interned strings, booleans), else a set.
+type distinctState struct {
+	bitmaps []*roaring.Bitmap
+	sets    []map[uint64]struct{}
+}
+
+func (s *distinctState) grow(g int) { s.bitmaps, s.sets = growTo(s.bitmaps, g), growTo(s.sets, g) }
+
+func (s *distinctState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
+	v, err := b.vec(ref)
+	if err != nil || v.missing {
+		return err
+	}
+	key := w.keyer(v)
+	small := v.codes != nil || v.typ == storage.TypeBool
+	for i, g := range gids {
+		r := b.row(i)
+		if v.isNull(r) {
+			continue
+		}
+		k := key(r)
+		if small {
+			bm := s.bitmaps[g]
+			if bm == nil {
+				bm = roaring.New()
+				s.bitmaps[g] = bm
+			}
+			bm.Add(uint32(k))
+			continue
+		}
+		set := s.sets[g]
+		if set == nil {
+			set = map[uint64]struct{}{}
+			s.sets[g] = set
+		}
+		set[k] = struct{}{}
+	}
+	return nil
+}
+
+func (s *distinctState) merge(dg int32, src aggState, sg int32) {
+	o := src.(*distinctState)
+	if bm := o.bitmaps[sg]; bm != nil {
+		if s.bitmaps[dg] == nil {
+			s.bitmaps[dg] = roaring.New()
+		}
+		s.bitmaps[dg].Or(bm)
+	}
+	if set := o.sets[sg]; set != nil {
+		if s.sets[dg] == nil {
+			s.sets[dg] = map[uint64]struct{}{}
+		}
+		for k := range set {
+			s.sets[dg][k] = struct{}{}
+		}
+	}
+}
+
+func (s *distinctState) result(g int32) storage.Value {
+	var n uint64
+	if s.bitmaps[g] != nil {
+		n += s.bitmaps[g].GetCardinality()
+	}
+	n += uint64(len(s.sets[g]))
+	return storage.IntValue(int64(n))
+}
+
+// anyState keeps the group's first row's value in scan order; part
+// records where it was seen, so the merge keeps the earliest.
+type anyState struct {
+	has  []bool
+	part []int
+	vals []storage.Value
+}
+
+func (s *anyState) grow(g int) {
+	s.has, s.part, s.vals = growTo(s.has, g), growTo(s.part, g), growTo(s.vals, g)
+}
+
+func (s *anyState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
+	var v *vec
+	for i, g := range gids {
+		if s.has[g] {
+			continue
+		}
+		if v == nil {
+			var err error
+			if v, err = b.vec(ref); err != nil {
+				return err
+			}
+		}
+		s.has[g], s.part[g], s.vals[g] = true, w.part, v.value(b.row(i))
+	}
+	return nil
+}
+
+func (s *anyState) merge(dg int32, src aggState, sg int32) {
+	o := src.(*anyState)
+	if o.has[sg] && (!s.has[dg] || o.part[sg] < s.part[dg]) {
+		s.has[dg], s.part[dg], s.vals[dg] = true, o.part[sg], o.vals[sg]
+	}
+}
+
+func (s *anyState) result(g int32) storage.Value { return s.vals[g] }
+
+// funnelState collects each group's events that meet any condition, and
+// runs WindowFunnel over them at the end.
+type funnelState struct {
+	window int64
+	conds  []Predicate
+	events [][]FunnelEvent
+}
+
+func (s *funnelState) grow(g int) { s.events = growTo(s.events, g) }
+
+func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
+	masks, err := w.condMasks(b, s.conds)
+	if err != nil {
+		return err
+	}
+	var tv *vec
+	for i, g := range gids {
+		r := b.row(i)
+		m := masks[r]
+		if m == 0 {
+			continue
+		}
+		if tv == nil {
+			if tv, err = b.vec(ref); err != nil {
+				return err
+			}
+		}
+		if tv.isNull(r) {
+			continue
+		}
+		s.events[g] = append(s.events[g], FunnelEvent{TimeMillis: tv.ints[r], Steps: m})
+	}
+	return nil
+}
+
+func (s *funnelState) merge(dg int32, src aggState, sg int32) {
+	s.events[dg] = append(s.events[dg], src.(*funnelState).events[sg]...)
+}
+
+func (s *funnelState) result(g int32) storage.Value {
+	return storage.IntValue(int64(WindowFunnel(s.window, len(s.conds), s.events[g])))
+}
+
+// retentionState ORs each group's condition masks.
+type retentionState struct {
+	conds []Predicate
+	seen  []uint32
+}
+
+func (s *retentionState) grow(g int) { s.seen = growTo(s.seen, g) }
+
+func (s *retentionState) add(w *aggWorker, b *batch, gids []int32, _ colRef) error {
+	masks, err := w.condMasks(b, s.conds)
+	if err != nil {
+		return err
+	}
+	for i, g := range gids {
+		s.seen[g] |= masks[b.row(i)]
+	}
+	return nil
+}
+
+func (s *retentionState) merge(dg int32, src aggState, sg int32) {
+	s.seen[dg] |= src.(*retentionState).seen[sg]
+}
+
+func (s *retentionState) result(g int32) storage.Value {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, f := range RetentionFlags(len(s.conds), s.seen[g]) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if f {
+			b.WriteByte('1')
+		} else {
+			b.WriteByte('0')
+		}
+	}
+	b.WriteByte(']')
+	return storage.JSONValue(b.String())
+}

@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"arb/storage"
+)
+
+// aggWorker runs parts of an Aggregation into its own group table.
+// It is used by one goroutine at a time.
+type aggWorker struct {
+	run    *aggRun
+	groups groupTable
+	states []aggState // per Agg
+	part   int        // the part being run
+
+	buckets []map[int64]uint64 // per key with a bucket function: bucket → key id
+	// codeIDs maps a vec's dictionary codes to intern ids; reset per
+	// segment (dictionaries are per segment) and per buffered batch.
+	codeIDs map[*string][]uint32
+
+	gids   []int32
+	keyBuf []groupKey
+	masks  []uint32 // per row of the batch: conditions met
+}
+
+func newAggWorker(r *aggRun) *aggWorker {
+	w := &aggWorker{run: r, groups: groupTable{nkeys: len(r.keyRefs), m: map[groupKey]int32{}}}
+	for i, g := range r.a.Aggs {
+		w.states = append(w.states, newAggState(g, r.aggRefs[i]))
+	}
+	w.buckets = make([]map[int64]uint64, len(r.keyRefs))
+	for i := range w.buckets {
+		w.buckets[i] = map[int64]uint64{}
+	}
+	return w
+}
+
+func (w *aggWorker) growStates() {
+	for _, st := range w.states {
+		st.grow(len(w.groups.keys))
+	}
+}
+
+// batch is the matching rows of one block or buffered chunk, with their
+// columns: sel lists the rows (relative), nil when all n rows match.
+type batch struct {
+	n   int
+	sel []int32
+	// vec returns a column of the batch, over all n rows.
+	vec func(ref colRef) (*vec, error)
+	// where returns, per row of the batch, whether p is TRUE (only the
+	// selected rows need be right).
+	where func(p Predicate) ([]bool, error)
+}
+
+func (b *batch) count() int {
+	if b.sel == nil {
+		return b.n
+	}
+	return len(b.sel)
+}
+
+func (b *batch) row(i int) int {
+	if b.sel == nil {
+		return i
+	}
+	return int(b.sel[i])
+}
+
+func (w *aggWorker) runPart(ctx context.Context, part int) error {
+	w.part = part
+	clear(w.codeIDs)
+	s := w.run.scan
+	if part < len(s.Snap.Segments) {
+		return w.runSegment(ctx, s.Snap.Segments[part].Segment)
+	}
+	return w.runMem(ctx, s.Snap.Mem[part-len(s.Snap.Segments)])
+}
+
+func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error {
+	s := w.run.scan
+	it, err := newSegmentIter(ctx, s, seg, s.outRefs(), s.predRefs())
+	if err != nil {
+		return err
+	}
+	for b := 0; b < seg.NumBlocks(); b++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		plan, err := it.blockPlan(b)
+		if err != nil {
+			return err
+		}
+		if plan.skip {
+			s.blocksSkipped.Add(1)
+			continue
+		}
+		s.blocksRead.Add(1)
+		if w.countOnly() && plan.residual == nil {
+			// count(*) without keys: no column is needed.
+			n := plan.n
+			if !plan.all {
+				n = len(plan.rows)
+			}
+			w.addCount(n)
+			continue
+		}
+		if err := it.decode(b); err != nil {
+			return err
+		}
+		rows, all := it.matchRows(&plan)
+		if !all && len(rows) == 0 {
+			continue
+		}
+		bt := &batch{n: plan.n}
+		if !all {
+			bt.sel = rows
+		}
+		bt.vec = func(ref colRef) (*vec, error) { return segmentVec(it, ref) }
+		bt.where = func(p Predicate) ([]bool, error) { return it.rowsWhere(p, b) }
+		if err := w.add(bt); err != nil {
+			return fmt.Errorf("%s: block %d: %w", seg.Name(), b, err)
+		}
+	}
+	return nil
+}
+
+// countOnly: the aggregation is a bare count(*).
+func (w *aggWorker) countOnly() bool {
+	a := w.run.a
+	return len(a.Keys) == 0 && len(a.Aggs) == 1 && a.Aggs[0].Kind == AggCount && a.Aggs[0].Column == ""
+}
+
+func (w *aggWorker) addCount(n int) {
+	if n == 0 {
+		return
+	}
+	g := w.groups.lookup(groupKey{})
+	w.growStates()
+	w.states[0].(*countState).n[g] += int64(n)
+}
+
+func (w *aggWorker) runMem(ctx context.Context, mem storage.MemRows) error {
+	s := w.run.scan
+	for first := 0; first < len(mem.Rows); first += storage.SegmentBlockRows {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(storage.SegmentBlockRows, len(mem.Rows)-first)
+		rows := mem.Rows[first : first+n]
+		var users []uint32
+		if mem.Users != nil {
+			users = mem.Users[first : first+n]
+		}
+		mi := &memIter{scan: s, ctx: ctx, rows: rows, users: users, preds: s.predRefs()}
+		bt := &batch{n: n}
+		if s.Filter != nil {
+			sel := []int32{}
+			for i := range rows {
+				if mi.matches(s.Filter, i) {
+					sel = append(sel, int32(i))
+				}
+			}
+			if len(sel) == 0 {
+				continue
+			}
+			bt.sel = sel
+		}
+		clear(w.codeIDs)
+		bt.vec = func(ref colRef) (*vec, error) { return memVec(mi, ref) }
+		bt.where = func(p Predicate) ([]bool, error) {
+			out := make([]bool, n)
+			for i := range out {
+				out[i] = mi.matches(p, i)
+			}
+			return out, nil
+		}
+		if err := w.add(bt); err != nil {
+			return fmt.Errorf("buffered rows: %w", err)
+		}
+	}
+	return nil
+}
+
+// add aggregates one batch.
+func (w *aggWorker) add(b *batch) error {
+	cnt := b.count()
+	if cap(w.gids) < cnt {
+		w.gids = make([]int32, cnt)
+		w.keyBuf = make([]groupKey, cnt)
+	}
+	gids, keys := w.gids[:cnt], w.keyBuf[:cnt]
+	clear(keys)
+	for ki, ref := range w.run.keyRefs {
+		v, err := b.vec(ref)
+		if err != nil {
+			return err
+		}
+		if err := w.fillKeys(ki, v, b, keys); err != nil {
+			return err
+		}
+	}
+	if len(w.run.keyRefs) == 0 {
+		g := w.groups.lookup(groupKey{})
+		for i := range gids {
+			gids[i] = g
+		}
+	} else {
+		for i := range keys {
+			gids[i] = w.groups.lookup(keys[i])
+		}
+	}
+	w.growStates()
+	for j, st := range w.states {
+		if err := st.add(w, b, gids, w.run.aggRefs[j]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillKeys sets key ki of every selected row.
+func (w *aggWorker) fillKeys(ki int, v *vec, b *batch, keys []groupKey) error {
+	bit := uint8(1) << ki
+	gk := w.run.a.Keys[ki]
+	if v.missing {
+		for i := range keys {
+			keys[i].nulls |= bit
+		}
+		return nil
+	}
+	if gk.BucketMillis > 0 {
+		cache := w.buckets[ki]
+		lastB, lastK := int64(math64Min), uint64(0)
+		for i := range keys {
+			r := b.row(i)
+			if v.isNull(r) {
+				keys[i].nulls |= bit
+				continue
+			}
+			bk := floorDiv(v.ints[r], gk.BucketMillis)
+			if bk != lastB {
+				k, ok := cache[bk]
+				if !ok {
+					var err error
+					if k, err = gk.Bucket(bk * gk.BucketMillis); err != nil {
+						return err
+					}
+					cache[bk] = k
+				}
+				lastB, lastK = bk, k
+			}
+			keys[i].k[ki] = lastK
+		}
+		return nil
+	}
+	key := w.keyer(v)
+	for i := range keys {
+		r := b.row(i)
+		if v.isNull(r) {
+			keys[i].nulls |= bit
+			continue
+		}
+		keys[i].k[ki] = key(r)
+	}
+	return nil
+}
+
+const math64Min = -1 << 63
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// keyer returns the key function of a vec's non-NULL rows: equal SQL
+// values, equal keys (for one column type).
+func (w *aggWorker) keyer(v *vec) func(r int) uint64 {
+	switch {
+	case v.codes != nil && v.userCodes:
+		return func(r int) uint64 { return uint64(v.codes[r]) }
+	case v.codes != nil:
+		ids := w.codeIDsOf(v)
+		return func(r int) uint64 {
+			c := v.codes[r]
+			id := ids[c]
+			if id == 0 {
+				id = w.run.intern.id(v.dict[c]) + 1
+				ids[c] = id
+			}
+			return uint64(id - 1)
+		}
+	case v.floats != nil:
+		return func(r int) uint64 { return floatKey(v.floats[r]) }
+	}
+	return func(r int) uint64 { return uint64(v.ints[r]) }
+}
+
+// codeIDsOf is the worker's code → intern id+1 table for v's dictionary
+// (0: not yet interned).
+func (w *aggWorker) codeIDsOf(v *vec) []uint32 {
+	if w.codeIDs == nil {
+		w.codeIDs = map[*string][]uint32{}
+	}
+	if len(v.dict) == 0 {
+		return nil
+	}
+	k := &v.dict[0]
+	ids, ok := w.codeIDs[k]
+	if !ok {
+		ids = make([]uint32, len(v.dict))
+		w.codeIDs[k] = ids
+	}
+	return ids
+}
+
+// condMasks evaluates conditions on a batch: bit i of masks[r] is set
+// when conds[i] is TRUE for row r.
+func (w *aggWorker) condMasks(b *batch, conds []Predicate) ([]uint32, error) {
+	if cap(w.masks) < b.n {
+		w.masks = make([]uint32, b.n)
+	}
+	masks := w.masks[:b.n]
+	clear(masks)
+	for i, c := range conds {
+		ok, err := b.where(c)
+		if err != nil {
+			return nil, err
+		}
+		for r, t := range ok {
+			if t {
+				masks[r] |= 1 << i
+			}
+		}
+	}
+	return masks, nil
+}
+
+// mergeFrom folds another worker's groups into w.
+func (w *aggWorker) mergeFrom(src *aggWorker) {
+	remap := make([]int32, len(src.groups.keys))
+	for g, k := range src.groups.keys {
+		remap[g] = w.groups.lookup(k)
+	}
+	w.growStates()
+	for j, st := range w.states {
+		for g := range remap {
+			st.merge(remap[g], src.states[j], int32(g))
+		}
+	}
+}

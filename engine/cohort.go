@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"arb/storage"
+)
+
+// Cohorts: `distinct_id IN (SELECT distinct_id FROM events WHERE f)` is
+// InCohort{f}. Before a scan or aggregation reads any part, the set of
+// canonical users with an event matching f is computed once over the same
+// snapshot, as a bitmap of user numbers; a row is then in the cohort when
+// its canonical user number is in the bitmap. Day-N retention is thus a
+// bitmap membership test per row and a distinct count.
+
+// cohortColumnPrefix names the pseudo-column through which the row
+// evaluator asks for cohort membership (see colRef.cohort). The NUL byte
+// keeps it apart from every real column name.
+const cohortColumnPrefix = "\x00cohort:"
+
+func (p InCohort) column() string { return cohortColumnPrefix + p.key() }
+
+func (p InCohort) key() string {
+	if p.Filter == nil {
+		return ""
+	}
+	return p.Filter.String()
+}
+
+// computeCohorts fills s.cohorts for every InCohort in the scan's
+// predicates.
+func (s *Scan) computeCohorts(ctx context.Context) error {
+	var found []InCohort
+	var walk func(p Predicate)
+	walk = func(p Predicate) {
+		switch p := p.(type) {
+		case And:
+			for _, t := range p.Terms {
+				walk(t)
+			}
+		case Or:
+			for _, t := range p.Terms {
+				walk(t)
+			}
+		case Not:
+			walk(p.Term)
+		case InCohort:
+			found = append(found, p)
+		}
+	}
+	if s.Filter != nil {
+		walk(s.Filter)
+	}
+	for _, p := range s.extraPreds {
+		walk(p)
+	}
+	for _, c := range found {
+		if _, done := s.cohorts[c.key()]; done {
+			continue
+		}
+		users, err := CohortUsers(ctx, s.Snap, c.Filter)
+		if err != nil {
+			return fmt.Errorf("cohort %s: %w", c, err)
+		}
+		if s.cohorts == nil {
+			s.cohorts = map[string]*roaring.Bitmap{}
+		}
+		s.cohorts[c.key()] = users
+	}
+	return nil
+}
+
+// CohortUsers returns the canonical user numbers with at least one event
+// of snap for which f is TRUE.
+func CohortUsers(ctx context.Context, snap *storage.Snapshot, f Predicate) (*roaring.Bitmap, error) {
+	a := &Aggregation{Snap: snap, Filter: f, Aggs: []Agg{{Kind: AggCountDistinct, Column: storage.ColDistinctID}}}
+	r, err := newAggRun(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	w, err := r.runParts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := w.states[0].(*distinctState)
+	if len(st.bitmaps) == 0 || st.bitmaps[0] == nil {
+		return roaring.New(), nil
+	}
+	return st.bitmaps[0], nil
+}
+
+// inCohort reports whether user number u's canonical user is in cohort key.
+func (s *Scan) inCohort(key string, u uint32) storage.Value {
+	bm := s.cohorts[key]
+	if bm == nil {
+		panic(fmt.Sprintf("BUG: cohort %q evaluated before it was computed", key))
+	}
+	return storage.BoolValue(bm.Contains(s.Snap.Canon.Of(u)))
+}

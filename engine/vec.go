@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"fmt"
+
+	"arb/storage"
+)
+
+// vec is one column of a batch, its values already of the column's
+// current type. Exactly one of ints (Bool, Int, Time), floats (Float) or
+// codes+dict (String, JSON) holds the values, unless missing (all NULL).
+// Slices may be shared with the block cache: read-only.
+type vec struct {
+	typ     storage.ColumnType
+	missing bool
+	nulls   []bool // nil: no NULL
+	ints    []int64
+	floats  []float64
+	codes   []uint32
+	dict    []string
+	// userCodes: codes are user numbers (dict is the snapshot's UserIDs),
+	// global across parts, so they key groups as they are.
+	userCodes bool
+}
+
+func (v *vec) isNull(r int) bool { return v.missing || (v.nulls != nil && v.nulls[r]) }
+
+func (v *vec) value(r int) storage.Value {
+	if v.isNull(r) {
+		return storage.Value{}
+	}
+	switch {
+	case v.codes != nil:
+		return storage.Value{Type: v.typ, Str: v.dict[v.codes[r]]}
+	case v.floats != nil:
+		return storage.FloatValue(v.floats[r])
+	}
+	return storage.Value{Type: v.typ, Int: v.ints[r]}
+}
+
+// segmentVec builds ref's vec over the loaded block of it.
+func segmentVec(it *segmentIter, ref colRef) (*vec, error) {
+	switch ref.kind {
+	case kindUnknown:
+		return &vec{typ: storage.TypeNull, missing: true}, nil
+	case kindDistinctID, kindRawDistinctID:
+		blk := it.blocks[storage.ColUserNumber]
+		if blk == nil {
+			return nil, fmt.Errorf("%s has no user numbers", it.seg.Name())
+		}
+		return userVec(it.scan, blk.Ints, nil, ref.kind == kindDistinctID), nil
+	}
+	if it.missing(ref) {
+		return &vec{typ: ref.typ, missing: true}, nil
+	}
+	blk := it.blocks[ref.name]
+	if blk == nil {
+		return nil, fmt.Errorf("BUG: column %q of %s not loaded", ref.name, it.seg.Name())
+	}
+	if it.stored[ref.name] == ref.typ {
+		v := &vec{typ: ref.typ, nulls: blk.Nulls, ints: blk.Ints, floats: blk.Floats}
+		if blk.Codes != nil {
+			v.codes, v.dict = blk.Codes, it.dicts[ref.name]
+		}
+		return v, nil
+	}
+	// Widened since the segment was written: convert row by row.
+	return convertedVec(ref.typ, func(r int) storage.Value { return it.value(ref, r) }, it.n), nil
+}
+
+// userVec is distinct_id (canonical, or as sent) from user numbers.
+func userVec(s *Scan, ints []int64, u32 []uint32, canonical bool) *vec {
+	n := len(ints)
+	if u32 != nil {
+		n = len(u32)
+	}
+	codes := make([]uint32, n)
+	merged := canonical && s.Snap.Canon.Merged()
+	for i := range codes {
+		var u uint32
+		if u32 != nil {
+			u = u32[i]
+		} else {
+			u = uint32(ints[i])
+		}
+		if merged {
+			u = s.Snap.Canon.Of(u)
+		}
+		if int(u) >= len(s.Snap.UserIDs) {
+			panic(fmt.Sprintf("BUG: user %d beyond the snapshot's %d users", u, len(s.Snap.UserIDs)))
+		}
+		codes[i] = u
+	}
+	return &vec{typ: storage.TypeString, codes: codes, dict: s.Snap.UserIDs, userCodes: true}
+}
+
+// convertedVec builds a vec of type t from n values.
+func convertedVec(t storage.ColumnType, get func(r int) storage.Value, n int) *vec {
+	v := &vec{typ: t, nulls: make([]bool, n)}
+	var index map[string]uint32
+	switch t {
+	case storage.TypeFloat:
+		v.floats = make([]float64, n)
+	case storage.TypeString, storage.TypeJSON:
+		v.codes = make([]uint32, n)
+		index = map[string]uint32{}
+	default:
+		v.ints = make([]int64, n)
+	}
+	anyNull := false
+	for r := 0; r < n; r++ {
+		x := get(r)
+		if x.IsNull() {
+			v.nulls[r], anyNull = true, true
+			continue
+		}
+		switch t {
+		case storage.TypeFloat:
+			v.floats[r] = x.Float
+		case storage.TypeString, storage.TypeJSON:
+			c, ok := index[x.Str]
+			if !ok {
+				c = uint32(len(v.dict))
+				index[x.Str] = c
+				v.dict = append(v.dict, x.Str)
+			}
+			v.codes[r] = c
+		default:
+			v.ints[r] = x.Int
+		}
+	}
+	if !anyNull {
+		v.nulls = nil
+	}
+	return v
+}
+
+// memVec builds ref's vec over a chunk of buffered rows.
+func memVec(mi *memIter, ref colRef) (*vec, error) {
+	switch ref.kind {
+	case kindUnknown:
+		return &vec{typ: storage.TypeNull, missing: true}, nil
+	case kindDistinctID, kindRawDistinctID:
+		if mi.users == nil {
+			return nil, fmt.Errorf("buffered rows have no user numbers")
+		}
+		return userVec(mi.scan, nil, mi.users, ref.kind == kindDistinctID), nil
+	}
+	return convertedVec(ref.typ, func(r int) storage.Value { return memValue(&mi.rows[r], ref) }, len(mi.rows)), nil
+}
+
+// rowsWhere evaluates p on every row of the loaded block b.
+func (it *segmentIter) rowsWhere(p Predicate, b int) ([]bool, error) {
+	plan, err := it.planFor(p, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, plan.n)
+	if plan.skip {
+		return out, nil
+	}
+	rows, all := it.matchRows(&plan)
+	if all {
+		for i := range out {
+			out[i] = true
+		}
+		return out, nil
+	}
+	for _, r := range rows {
+		out[r] = true
+	}
+	return out, nil
+}
+
+// matches evaluates p on buffered row i.
+func (it *memIter) matches(p Predicate, i int) bool {
+	e := &it.rows[i]
+	return eval(p, func(col string) storage.Value { return it.value(e, i, it.preds[col]) }) == tTrue
+}

@@ -1,0 +1,101 @@
+package planner
+
+import (
+	"io"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+
+	"arb/engine"
+	"arb/storage"
+)
+
+// AggregateNode is a GroupBy (with its filter and table) that arb's
+// engine runs natively. It has the GroupBy's schema and projected
+// expressions, so the nodes above it see the same columns.
+//
+// Implements sql.Node, sql.ExecSourceRel, sql.Projector.
+type AggregateNode struct {
+	groupBy *plan.GroupBy // the replaced node: schema and expressions
+	table   AggregatableTable
+	spec    engine.Aggregation // without Snap: taken per execution
+	outs    []aggOutput        // per select dependency
+}
+
+var (
+	_ sql.ExecSourceRel = (*AggregateNode)(nil)
+	_ sql.Projector     = (*AggregateNode)(nil)
+)
+
+// NativeMarker starts the EXPLAIN line of every node arb's engine runs.
+const NativeMarker = "arb engine"
+
+func (n *AggregateNode) Resolved() bool { return true }
+func (n *AggregateNode) String() string {
+	return NativeMarker + " " + n.table.Name() + " [" + n.spec.String() + "]"
+}
+func (n *AggregateNode) Schema(ctx *sql.Context) sql.Schema { return n.groupBy.Schema(ctx) }
+func (n *AggregateNode) Children() []sql.Node               { return nil }
+func (n *AggregateNode) IsReadOnly() bool                   { return true }
+func (n *AggregateNode) ProjectedExprs() []sql.Expression   { return n.groupBy.SelectDeps }
+func (n *AggregateNode) WithChildren(_ *sql.Context, children ...sql.Node) (sql.Node, error) {
+	if len(children) != 0 {
+		return nil, sql.ErrInvalidChildrenNumber.New(n, len(children), 0)
+	}
+	return n, nil
+}
+
+// CollationCoercibility is the GroupBy's.
+func (n *AggregateNode) CollationCoercibility(ctx *sql.Context) (sql.CollationID, byte) {
+	return n.groupBy.CollationCoercibility(ctx)
+}
+
+// RowIter runs the aggregation over a snapshot taken now.
+func (n *AggregateNode) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
+	spec := n.spec
+	spec.Snap = n.table.Snapshot()
+	groups, err := spec.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]sql.Row, len(groups))
+	for i, g := range groups {
+		row := make(sql.Row, len(g))
+		for j, v := range g {
+			row[j] = n.toSQL(j, v)
+		}
+		rows[i] = row
+	}
+	return &rowsIter{rows: rows}, nil
+}
+
+func (n *AggregateNode) toSQL(j int, v storage.Value) any {
+	if n.outs[j] == outRetention && !v.IsNull() {
+		text := strings.Trim(v.Str, "[]")
+		var flags []bool
+		if text != "" {
+			for _, f := range strings.Split(text, ",") {
+				flags = append(flags, f == "1")
+			}
+		}
+		return RetentionJSON(flags)
+	}
+	return n.table.ToSQL(v)
+}
+
+// rowsIter hands out materialised rows.
+type rowsIter struct {
+	rows []sql.Row
+	pos  int
+}
+
+func (it *rowsIter) Next(*sql.Context) (sql.Row, error) {
+	if it.pos >= len(it.rows) {
+		return nil, io.EOF
+	}
+	it.pos++
+	return it.rows[it.pos-1], nil
+}
+
+func (it *rowsIter) Close(*sql.Context) error { return nil }
