@@ -26,6 +26,8 @@ type AggregatableTable interface {
 	// ToSQL converts a stored value to the SQL value the table's scan
 	// would give for it.
 	ToSQL(v storage.Value) any
+	// Project is the project whose events the table shows.
+	Project() *storage.Project
 }
 
 // pushAggregate replaces a GroupBy over (a filter over) the events table

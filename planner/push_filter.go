@@ -112,6 +112,10 @@ func translate(ctx *sql.Context, t FilterableTable, cond sql.Expression) (p engi
 			return nil, false
 		}
 		return engine.Not{Term: inner}, true
+	case *CohortExpr:
+		if col, ok := columnOf(t, e.left); ok && strings.EqualFold(col, storage.ColDistinctID) {
+			return e.Predicate(), true
+		}
 	case *expression.IsNull:
 		if col, ok := columnOf(t, e.Child); ok {
 			return engine.IsNull{Column: col}, true
@@ -166,6 +170,11 @@ func translateCompare(ctx *sql.Context, t FilterableTable, left, right sql.Expre
 	if !ok {
 		return nil, false
 	}
+	if ct == storage.TypeTime && wholeMillisTime(ctx, lit) {
+		// A typed DATETIME constant on a millisecond: both sides compare
+		// as times, with nothing to round.
+		return engine.Compare{Column: col, Op: op, Value: v}, true
+	}
 	switch {
 	case ct == storage.TypeTime || v.Type == storage.TypeFloat || ct == storage.TypeFloat:
 		// go-mysql-server may round the constant differently (datetime
@@ -174,6 +183,17 @@ func translateCompare(ctx *sql.Context, t FilterableTable, left, right sql.Expre
 		return widenedRange(col, op, v), false
 	}
 	return engine.Compare{Column: col, Op: op, Value: v}, true
+}
+
+// wholeMillisTime reports whether the constant e evaluates to a time
+// value (not a string to be converted) that falls on a whole millisecond.
+func wholeMillisTime(ctx *sql.Context, e sql.Expression) bool {
+	v, err := e.Eval(ctx, nil)
+	if err != nil {
+		return false
+	}
+	tv, ok := v.(time.Time)
+	return ok && tv.Nanosecond()%int(time.Millisecond) == 0
 }
 
 // widenedRange is col op v with v moved outward by a small margin.

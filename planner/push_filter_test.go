@@ -36,6 +36,7 @@ func TestTranslate(t *testing.T) {
 	str := func(s string) sql.Expression { return expression.NewLiteral(s, types.LongText) }
 	num := func(n int64) sql.Expression { return expression.NewLiteral(n, types.Int64) }
 	tm := expression.NewLiteral(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), types.DatetimeMaxPrecision)
+	tmMicro := expression.NewLiteral(time.Date(2025, 1, 1, 0, 0, 0, 400_000, time.UTC), types.DatetimeMaxPrecision)
 	ev, n, amount, tcol := col("event", types.LongText), col("n", types.Int64), col("amount", types.Float64), col("time", types.DatetimeMaxPrecision)
 	cases := []struct {
 		name  string
@@ -46,7 +47,9 @@ func TestTranslate(t *testing.T) {
 		{"string equality", expression.NewEquals(ev, str("a")), `event = "a"`, true},
 		{"literal on the left", expression.NewLessThan(num(3), n), `n > 3`, true},
 		{"float bound is widened", expression.NewGreaterThan(amount, num(10)), `amount >= 9.99999999`, false},
-		{"time bound is widened by 1 ms", expression.NewLessThan(tcol, tm), `time <= time_ms(1735689600001)`, false},
+		{"time bound on a whole millisecond is exact", expression.NewLessThan(tcol, tm), `time < time_ms(1735689600000)`, true},
+		{"sub-millisecond time bound is widened by 1 ms", expression.NewLessThan(tcol, tmMicro), `time <= time_ms(1735689600001)`, false},
+		{"string time bound is widened by 1 ms", expression.NewLessThan(tcol, str("2025-01-01 00:00:00")), `time <= time_ms(1735689600001)`, false},
 		{"string against number is left to SQL", expression.NewEquals(ev, num(1)), ``, false},
 		{"NOT of an exact test", expression.NewNot(expression.NewEquals(ev, str("a"))), `NOT event = "a"`, true},
 		{"NOT of a widened bound is not pushed", expression.NewNot(expression.NewGreaterThan(amount, num(10))), ``, false},

@@ -10,6 +10,7 @@ import (
 const (
 	rulePushFilter    analyzer.RuleId = 1001
 	rulePushAggregate analyzer.RuleId = 1002
+	rulePushCohort    analyzer.RuleId = 1003
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -26,7 +27,8 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 		Type:    types.NewSystemBoolType(PushdownVariable),
 		Default: int8(1),
 	}})
-	return b.AddPostAnalyzeRule(rulePushFilter, pushFilter).
+	return b.AddPreAnalyzeRule(rulePushCohort, pushCohort).
+		AddPostAnalyzeRule(rulePushFilter, pushFilter).
 		AddPostAnalyzeRule(rulePushAggregate, pushAggregate)
 }
 
