@@ -326,15 +326,26 @@ func (s *anyState) merge(dg int32, src aggState, sg int32) {
 
 func (s *anyState) result(g int32) storage.Value { return s.vals[g] }
 
-// funnelState collects each group's events that meet any condition, and
-// runs WindowFunnel over them at the end.
+// funnelState collects the events that meet any condition as (group,
+// event) pairs in one array — a few million small per-group slices would
+// cost far more — and groups them by a counting sort at the end.
 type funnelState struct {
 	window int64
 	conds  []Predicate
-	events [][]FunnelEvent
+	groups int
+	pairs  []funnelPair
+	// After finish: events of group g are byGroup[start[g]:start[g+1]].
+	finished bool
+	start    []int32
+	byGroup  []FunnelEvent
 }
 
-func (s *funnelState) grow(g int) { s.events = growTo(s.events, g) }
+type funnelPair struct {
+	g  int32
+	ev FunnelEvent
+}
+
+func (s *funnelState) grow(g int) { s.groups = max(s.groups, g) }
 
 func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
 	masks, err := w.condMasks(b, s.conds)
@@ -356,17 +367,47 @@ func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) erro
 		if tv.isNull(r) {
 			continue
 		}
-		s.events[g] = append(s.events[g], FunnelEvent{TimeMillis: tv.ints[r], Steps: m})
+		s.pairs = append(s.pairs, funnelPair{g, FunnelEvent{TimeMillis: tv.ints[r], Steps: m}})
 	}
 	return nil
 }
 
 func (s *funnelState) merge(dg int32, src aggState, sg int32) {
-	s.events[dg] = append(s.events[dg], src.(*funnelState).events[sg]...)
+	panic("BUG: funnelState merges in bulk (mergeAll)")
+}
+
+// mergeAll folds all of src in, its group g becoming remap[g].
+func (s *funnelState) mergeAll(remap []int32, src aggState) {
+	for _, p := range src.(*funnelState).pairs {
+		s.pairs = append(s.pairs, funnelPair{remap[p.g], p.ev})
+	}
+}
+
+func (s *funnelState) finish() {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	s.start = make([]int32, s.groups+1)
+	for _, p := range s.pairs {
+		s.start[p.g+1]++
+	}
+	for g := 1; g <= s.groups; g++ {
+		s.start[g] += s.start[g-1]
+	}
+	s.byGroup = make([]FunnelEvent, len(s.pairs))
+	next := append([]int32(nil), s.start[:s.groups]...)
+	for _, p := range s.pairs {
+		s.byGroup[next[p.g]] = p.ev
+		next[p.g]++
+	}
+	s.pairs = nil
 }
 
 func (s *funnelState) result(g int32) storage.Value {
-	return storage.IntValue(int64(WindowFunnel(s.window, len(s.conds), s.events[g])))
+	s.finish()
+	evs := s.byGroup[s.start[g]:s.start[g+1]]
+	return storage.IntValue(int64(WindowFunnel(s.window, len(s.conds), evs)))
 }
 
 // retentionState ORs each group's condition masks.

@@ -16,9 +16,11 @@ type aggWorker struct {
 	part   int        // the part being run
 
 	buckets []map[int64]uint64 // per key with a bucket function: bucket → key id
-	// codeIDs maps a vec's dictionary codes to intern ids; reset per
-	// segment (dictionaries are per segment) and per buffered batch.
-	codeIDs map[*string][]uint32
+	// codeIDs maps a vec's dictionary codes to intern ids, and codeGids
+	// to group ids (single-key groupings); reset per segment
+	// (dictionaries are per segment) and per buffered batch.
+	codeIDs  map[*string][]uint32
+	codeGids map[*string][]int32
 
 	gids   []int32
 	keyBuf []groupKey
@@ -72,6 +74,7 @@ func (b *batch) row(i int) int {
 func (w *aggWorker) runPart(ctx context.Context, part int) error {
 	w.part = part
 	clear(w.codeIDs)
+	clear(w.codeGids)
 	s := w.run.scan
 	if part < len(s.Snap.Segments) {
 		return w.runSegment(ctx, s.Snap.Segments[part].Segment)
@@ -169,6 +172,7 @@ func (w *aggWorker) runMem(ctx context.Context, mem storage.MemRows) error {
 			bt.sel = sel
 		}
 		clear(w.codeIDs)
+		clear(w.codeGids)
 		bt.vec = func(ref colRef) (*vec, error) { return memVec(mi, ref) }
 		bt.where = func(p Predicate) ([]bool, error) {
 			out := make([]bool, n)
@@ -192,6 +196,16 @@ func (w *aggWorker) add(b *batch) error {
 		w.keyBuf = make([]groupKey, cnt)
 	}
 	gids, keys := w.gids[:cnt], w.keyBuf[:cnt]
+	if len(w.run.keyRefs) == 1 && w.run.a.Keys[0].BucketMillis == 0 {
+		v, err := b.vec(w.run.keyRefs[0])
+		if err != nil {
+			return err
+		}
+		if v.codes != nil && !v.userCodes && !v.missing {
+			w.codeGroups(v, b, gids)
+			return w.addStates(b, gids)
+		}
+	}
 	clear(keys)
 	for ki, ref := range w.run.keyRefs {
 		v, err := b.vec(ref)
@@ -212,6 +226,10 @@ func (w *aggWorker) add(b *batch) error {
 			gids[i] = w.groups.lookup(keys[i])
 		}
 	}
+	return w.addStates(b, gids)
+}
+
+func (w *aggWorker) addStates(b *batch, gids []int32) error {
 	w.growStates()
 	for j, st := range w.states {
 		if err := st.add(w, b, gids, w.run.aggRefs[j]); err != nil {
@@ -219,6 +237,43 @@ func (w *aggWorker) add(b *batch) error {
 		}
 	}
 	return nil
+}
+
+// codeGroups sets the group of every selected row of a batch grouped by
+// the one dictionary-coded column v, through a code → group table.
+func (w *aggWorker) codeGroups(v *vec, b *batch, gids []int32) {
+	if w.codeGids == nil {
+		w.codeGids = map[*string][]int32{}
+	}
+	var tbl []int32
+	if len(v.dict) > 0 {
+		k := &v.dict[0]
+		if tbl = w.codeGids[k]; tbl == nil {
+			tbl = make([]int32, len(v.dict))
+			for i := range tbl {
+				tbl[i] = -1
+			}
+			w.codeGids[k] = tbl
+		}
+	}
+	nullGid := int32(-1)
+	for i := range gids {
+		r := b.row(i)
+		if v.nulls != nil && v.nulls[r] {
+			if nullGid < 0 {
+				nullGid = w.groups.lookup(groupKey{nulls: 1})
+			}
+			gids[i] = nullGid
+			continue
+		}
+		c := v.codes[r]
+		g := tbl[c]
+		if g < 0 {
+			g = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{uint64(w.run.intern.id(v.dict[c]))}})
+			tbl[c] = g
+		}
+		gids[i] = g
+	}
 }
 
 // fillKeys sets key ki of every selected row.
@@ -349,8 +404,17 @@ func (w *aggWorker) mergeFrom(src *aggWorker) {
 	}
 	w.growStates()
 	for j, st := range w.states {
+		if bm, ok := st.(bulkMerger); ok {
+			bm.mergeAll(remap, src.states[j])
+			continue
+		}
 		for g := range remap {
 			st.merge(remap[g], src.states[j], int32(g))
 		}
 	}
+}
+
+// bulkMerger is an aggState that merges a whole other state at once.
+type bulkMerger interface {
+	mergeAll(remap []int32, src aggState)
 }
