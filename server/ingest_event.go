@@ -80,8 +80,20 @@ type parsedEvent struct {
 	ignore bool
 }
 
-// parseEvent validates record i and converts it.
+// parseEvent validates record i and converts it: with the scanner
+// (ingest_scan.go) when it handles the record, else with parseEventJSON.
 func (r *eventRules) parseEvent(i int, raw json.RawMessage) (*parsedEvent, *recordError) {
+	d := eventDecoder{rules: r}
+	if pe, ok := d.decode(string(raw)); ok {
+		return &pe, nil
+	}
+	return r.parseEventJSON(i, raw)
+}
+
+// parseEventJSON validates record i and converts it with encoding/json.
+// It is the reference the scanner must match, and the path that names
+// every error.
+func (r *eventRules) parseEventJSON(i int, raw json.RawMessage) (*parsedEvent, *recordError) {
 	fail := func(field, format string, args ...any) (*parsedEvent, *recordError) {
 		return nil, &recordError{Index: i, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
@@ -260,6 +272,17 @@ func decodeObject(raw []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// decodeValue decodes one JSON value keeping numbers exact.
+func decodeValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // propertyValue maps a JSON value to a stored value: booleans, integers

@@ -200,35 +200,36 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 		}
 		projectToken = project.Info().Token
 	}
-	var events []storage.Event
+	parsed := rules.parseRecords(p)
+	events := parsed.events[:0] // kept events, compacted in place
 	var bad recordErrors
-	for i, raw := range p.records {
-		pe, rerr := rules.parseEvent(i, raw)
-		if rerr != nil {
+	for i := range p.records {
+		if rerr := parsed.errs[i]; rerr != nil {
 			bad = append(bad, rerr)
 			continue
 		}
-		if pe.event.Name == "$merge" && !bySecret {
-			bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "event", Message: "$merge is accepted only on /import authenticated with the project secret"})
+		ev, token := parsed.events[i], parsed.tokens[i]
+		if ev.Name == "$merge" && !bySecret {
+			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "event", Message: "$merge is accepted only on /import authenticated with the project secret"})
 			continue
 		}
 		switch {
-		case project == nil && pe.token == "":
-			bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "properties.token", Message: "token, missing or empty"})
+		case project == nil && token == "":
+			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: "token, missing or empty"})
 			continue
 		case project == nil:
-			proj, ok := h.projectByToken(pe.token)
+			proj, ok := h.projectByToken(token)
 			if !ok {
-				bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "properties.token", Message: "unknown project token"})
+				bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: "unknown project token"})
 				continue
 			}
-			project, projectToken = proj, pe.token
-		case pe.token != "" && pe.token != projectToken:
-			bad = append(bad, &recordError{Index: i, InsertID: pe.event.InsertID, Field: "properties.token", Message: fmt.Sprintf("token does not belong to project %s (one request, one project)", project.Name())})
+			project, projectToken = proj, token
+		case token != "" && token != projectToken:
+			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: fmt.Sprintf("token does not belong to project %s (one request, one project)", project.Name())})
 			continue
 		}
-		if !pe.ignore {
-			events = append(events, pe.event)
+		if !parsed.ignore[i] {
+			events = append(events, ev)
 		}
 	}
 	if len(bad) > 0 {

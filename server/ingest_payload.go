@@ -56,6 +56,19 @@ func tooLarge(format string, args ...any) *payloadError {
 // payload is the decoded records of one request.
 type payload struct {
 	records []json.RawMessage
+	// text, when not empty, is the request's JSON as a string and
+	// records[i] is text[spans[i].start:spans[i].end] (scanRecords split
+	// it), so the event scanner can take strings from it without copies.
+	text  string
+	spans []span
+}
+
+// record returns record i as a string.
+func (p *payload) record(i int) string {
+	if p.text != "" {
+		return p.text[p.spans[i].start:p.spans[i].end]
+	}
+	return string(p.records[i])
 }
 
 // readBody returns the request body, gunzipped when the request says so,
@@ -65,6 +78,7 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, nil
 	}
 	var src io.Reader = r.Body
+	plain := true // src is the body as sent
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
 	case "", "identity":
@@ -76,11 +90,18 @@ func readBody(r *http.Request) ([]byte, error) {
 			}
 			return nil, badPayload("Content-Encoding gzip: body is not a gzip stream: %v", err)
 		}
-		src = zr
+		src, plain = zr, false
 	default:
 		return nil, &payloadError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported (use gzip or none)", enc)}
 	}
-	body, err := io.ReadAll(io.LimitReader(src, maxBodyBytes+1))
+	// A body of announced length is read into one buffer of that size
+	// (io.ReadAll would grow and copy it a dozen times).
+	var buf bytes.Buffer
+	if plain && r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(src, maxBodyBytes+1))
+	body := buf.Bytes()
 	if err != nil {
 		if enc != "" && enc != "identity" {
 			return nil, badPayload("Content-Encoding gzip: corrupt stream: %v", err)
@@ -197,7 +218,14 @@ func decodeJSONRecords(js []byte) (*payload, error) {
 		return nil, badPayload("data, missing or empty")
 	}
 	if js[0] == '[' {
-		if err := json.Unmarshal(js, &p.records); err != nil {
+		text := string(js)
+		if spans, ok := scanRecords(text); ok {
+			p.text, p.spans = text, spans
+			p.records = make([]json.RawMessage, len(spans))
+			for i, sp := range spans {
+				p.records[i] = js[sp.start:sp.end:sp.end]
+			}
+		} else if err := json.Unmarshal(js, &p.records); err != nil {
 			return nil, badPayload("data: invalid JSON: %s", jsonErrorText(js, err))
 		}
 	} else {

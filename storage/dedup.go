@@ -37,19 +37,85 @@ func keyOf(e *Event) (dedupKey, bool) {
 
 var dedupSeed = maphash.MakeSeed()
 
-func (k dedupKey) hash() uint64 {
-	var h maphash.Hash
-	h.SetSeed(dedupSeed)
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(k.timeMillis >> (8 * i))
+// hash is k's hash for keyIndex and the segment indexes (in memory only,
+// never stored: the seed changes with every process).
+func (k dedupKey) hash() uint64 { return maphash.Comparable(dedupSeed, k) }
+
+// keyIndex maps dedup keys to values, looked up by the hash the caller
+// computed once per key (dedupKey.hash): a map keyed by uint64 costs far
+// less than one keyed by three strings, and one hash serves every index a
+// key is checked against. The zero keyIndex is empty and ready to use.
+//
+// INVARIANT: a key is in at most one of byHash and overflow; overflow
+// holds only keys whose hash slot in byHash another key holds.
+type keyIndex[V any] struct {
+	byHash   map[uint64]keyEntry[V]
+	overflow map[dedupKey]V
+}
+
+type keyEntry[V any] struct {
+	key dedupKey
+	val V
+}
+
+// newKeyIndex returns an index with room for n keys.
+func newKeyIndex[V any](n int) keyIndex[V] {
+	return keyIndex[V]{byHash: make(map[uint64]keyEntry[V], n)}
+}
+
+// get returns the value of k, whose hash is h.
+func (ix *keyIndex[V]) get(h uint64, k dedupKey) (V, bool) {
+	if e, ok := ix.byHash[h]; ok && e.key == k {
+		return e.val, true
 	}
-	h.Write(b[:])
-	for _, s := range []string{k.name, k.distinctID, k.insertID} {
-		h.WriteString(s)
-		h.WriteByte(0)
+	if len(ix.overflow) > 0 {
+		v, ok := ix.overflow[k]
+		return v, ok
 	}
-	return h.Sum64()
+	var zero V
+	return zero, false
+}
+
+// put sets the value of k, whose hash is h.
+func (ix *keyIndex[V]) put(h uint64, k dedupKey, v V) {
+	if len(ix.overflow) > 0 {
+		if _, ok := ix.overflow[k]; ok {
+			ix.overflow[k] = v
+			return
+		}
+	}
+	if ix.byHash == nil {
+		ix.byHash = map[uint64]keyEntry[V]{}
+	}
+	if e, ok := ix.byHash[h]; ok && e.key != k {
+		if ix.overflow == nil {
+			ix.overflow = map[dedupKey]V{}
+		}
+		ix.overflow[k] = v
+		return
+	}
+	ix.byHash[h] = keyEntry[V]{k, v}
+}
+
+// remove deletes k, whose hash is h, if present.
+func (ix *keyIndex[V]) remove(h uint64, k dedupKey) {
+	if e, ok := ix.byHash[h]; ok && e.key == k {
+		delete(ix.byHash, h)
+		return
+	}
+	delete(ix.overflow, k)
+}
+
+// keyHashes returns the hash of each event's dedup key (0 for events
+// without one).
+func keyHashes(events []Event) []uint64 {
+	hashes := make([]uint64, len(events))
+	for i := range events {
+		if k, ok := keyOf(&events[i]); ok {
+			hashes[i] = k.hash()
+		}
+	}
+	return hashes
 }
 
 // ingestTicket is a batch between its duplicate check and its durable
@@ -140,9 +206,9 @@ func (kc *keyColumns) key(i int) (dedupKey, bool) {
 	return k, k.insertID != ""
 }
 
-// contains reports whether the segment holds an event with key k.
-func (ix *segmentDedup) contains(seg *Segment, k dedupKey) (bool, error) {
-	h := k.hash()
+// contains reports whether the segment holds an event with key k, whose
+// hash is h.
+func (ix *segmentDedup) contains(seg *Segment, k dedupKey, h uint64) (bool, error) {
 	i, _ := slices.BinarySearch(ix.hashes, h)
 	for ; i < len(ix.hashes) && ix.hashes[i] == h; i++ {
 		row := int(ix.rows[i])
@@ -159,55 +225,94 @@ func (ix *segmentDedup) contains(seg *Segment, k dedupKey) (bool, error) {
 	return false, nil
 }
 
-// dropDuplicatesLocked removes from events those already stored, being
-// stored, or repeated within the batch. It returns the kept events and
-// the tickets of batches in flight that the dropped ones duplicate.
-// REQUIRES: p.mu held.
-func (p *Project) dropDuplicatesLocked(events []Event) ([]Event, []*ingestTicket, error) {
-	var waits []*ingestTicket
-	var inBatch map[dedupKey]bool
-	out := events[:0]
+// dropBatchDuplicates removes events that repeat an earlier event of the
+// same batch, in place, keeping the first, and returns the kept events
+// with their key hashes. It needs no lock: it looks only at the batch.
+func dropBatchDuplicates(events []Event) ([]Event, []uint64) {
+	hashes := keyHashes(events)
+	seen := newKeyIndex[struct{}](len(events))
+	n := 0
 	for i := range events {
-		k, ok := keyOf(&events[i])
-		if !ok {
-			out = append(out, events[i])
-			continue
+		if k, ok := keyOf(&events[i]); ok {
+			if _, dup := seen.get(hashes[i], k); dup {
+				continue
+			}
+			seen.put(hashes[i], k, struct{}{})
 		}
-		if inBatch[k] {
-			continue
-		}
-		if t, ok := p.pendingKeys[k]; ok {
-			waits = append(waits, t)
-			continue
-		}
-		dup, err := p.storedLocked(k)
-		if err != nil {
-			return nil, nil, err
-		}
-		if dup {
-			continue
-		}
-		if inBatch == nil {
-			inBatch = map[dedupKey]bool{}
-		}
-		inBatch[k] = true
-		out = append(out, events[i])
+		events[n], hashes[n] = events[i], hashes[i]
+		n++
 	}
-	return out, waits, nil
+	clear(events[n:]) // the dropped tail must not keep its strings alive
+	return events[:n], hashes[:n]
 }
 
-// storedLocked reports whether an event with key k is buffered or in a
-// segment. REQUIRES: p.mu held.
-func (p *Project) storedLocked(k dedupKey) (bool, error) {
-	if _, ok := p.mem.keys[k]; ok {
+// dropDuplicatesLocked removes from events (in place; hashes from
+// dropBatchDuplicates, which has already removed repeats within the
+// batch) those already stored or being stored. It returns the kept
+// events and hashes, and the tickets of batches in flight that the
+// dropped ones duplicate. REQUIRES: p.mu held.
+func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event, []uint64, []*ingestTicket, error) {
+	var waits []*ingestTicket
+	var days dayCache
+	n := 0
+	for i := range events {
+		if k, ok := keyOf(&events[i]); ok {
+			if t, ok := p.pendingKeys.get(hashes[i], k); ok {
+				waits = append(waits, t)
+				continue
+			}
+			dup, err := p.storedLocked(k, hashes[i], &days)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if dup {
+				continue
+			}
+		}
+		events[n], hashes[n] = events[i], hashes[i]
+		n++
+	}
+	clear(events[n:])
+	return events[:n], hashes[:n], waits, nil
+}
+
+// dayCache remembers the UTC day string of the last day number asked.
+type dayCache struct {
+	num   int64
+	day   string
+	valid bool
+}
+
+const millisPerDay = 24 * 60 * 60 * 1000
+
+// of returns the UTC day (YYYY-MM-DD) of a time in Unix milliseconds, as
+// time.Format gives it, formatting once per run of the same day.
+func (c *dayCache) of(timeMillis int64) string {
+	num := timeMillis / millisPerDay
+	if timeMillis%millisPerDay < 0 {
+		num-- // floor: days start at multiples of millisPerDay
+	}
+	if !c.valid || c.num != num {
+		c.num, c.day, c.valid = num, time.UnixMilli(timeMillis).UTC().Format(time.DateOnly), true
+	}
+	return c.day
+}
+
+// storedLocked reports whether an event with key k (hash h) is buffered
+// or in a segment. REQUIRES: p.mu held.
+func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (bool, error) {
+	if _, ok := p.mem.keys.get(h, k); ok {
 		return true, nil
 	}
 	for _, m := range p.frozen {
-		if _, ok := m.keys[k]; ok {
+		if _, ok := m.keys.get(h, k); ok {
 			return true, nil
 		}
 	}
-	day := time.UnixMilli(k.timeMillis).UTC().Format(time.DateOnly)
+	if len(p.segments) == 0 {
+		return false, nil
+	}
+	day := days.of(k.timeMillis)
 	for _, ref := range p.segments {
 		if ref.Day != day {
 			continue
@@ -216,7 +321,7 @@ func (p *Project) storedLocked(k dedupKey) (bool, error) {
 		if ref.dedup.err != nil {
 			return false, ref.dedup.err
 		}
-		if ok, err := ref.dedup.contains(ref.Segment, k); ok || err != nil {
+		if ok, err := ref.dedup.contains(ref.Segment, k, h); ok || err != nil {
 			return ok, err
 		}
 	}

@@ -12,15 +12,19 @@ type memtable struct {
 	users []uint32 // user number of rows[i].DistinctID
 	bytes int64    // approximate heap size of rows, for the flush trigger
 	// keys holds the dedup keys of rows with an insert_id (dedup.go).
-	keys map[dedupKey]struct{}
+	keys keyIndex[struct{}]
 }
 
-func (m *memtable) appendLocked(e Event, user uint32) {
+// appendLocked adds e, whose dedup key hashes to h (keyHashes).
+func (m *memtable) appendLocked(e Event, user uint32, h uint64) {
 	if k, ok := keyOf(&e); ok {
-		if m.keys == nil {
-			m.keys = map[dedupKey]struct{}{}
-		}
-		m.keys[k] = struct{}{}
+		m.keys.put(h, k, struct{}{})
+	}
+	if len(m.rows) == cap(m.rows) {
+		// Grow by doubling, not append's 1.25: each growth copies every
+		// row while the project's lock is held.
+		m.rows = append(make([]Event, 0, max(2*cap(m.rows), 1024)), m.rows...)
+		m.users = append(make([]uint32, 0, cap(m.rows)), m.users...)
 	}
 	m.rows = append(m.rows, e)
 	m.users = append(m.users, user)

@@ -43,7 +43,7 @@ type Project struct {
 	ident *identity
 	// pendingKeys are the dedup keys of batches between their duplicate
 	// check and their application to memory (dedup.go).
-	pendingKeys map[dedupKey]*ingestTicket
+	pendingKeys keyIndex[*ingestTicket]
 }
 
 // SegmentRef is one live segment of a project.
@@ -62,7 +62,7 @@ func newProject(s *Store, name, token, secret string) *Project {
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
 		users: newUserDict(), mem: &memtable{}, peopleRows: map[string][]Prop{},
 		groups: newSchema(nil, nil), groupRows: map[string][]Prop{},
-		ident: newIdentity(), pendingKeys: map[dedupKey]*ingestTicket{},
+		ident: newIdentity(),
 	}
 }
 
@@ -134,15 +134,17 @@ func validateEvent(table string, i int, e *Event) error {
 	if !utf8.ValidString(e.DistinctID) {
 		return &RowError{i + 1, ColDistinctID, fmt.Errorf("not valid UTF-8")}
 	}
-	seen := make(map[string]bool, len(e.Props))
-	for _, pr := range e.Props {
+	var seen map[string]bool // for many props; few are compared pairwise
+	if len(e.Props) > smallPropCount {
+		seen = make(map[string]bool, len(e.Props))
+	}
+	for j, pr := range e.Props {
 		if err := ValidatePropertyKey(table, pr.Key); err != nil {
 			return &RowError{i + 1, pr.Key, err}
 		}
-		if seen[pr.Key] {
+		if givenBefore(e.Props[:j], pr.Key, seen) {
 			return &RowError{i + 1, pr.Key, fmt.Errorf("given twice")}
 		}
-		seen[pr.Key] = true
 		if !pr.Value.Type.Valid() || pr.Value.Type == TypeTime {
 			return &RowError{i + 1, pr.Key, fmt.Errorf("unsupported value type %v", pr.Value.Type)}
 		}
@@ -151,6 +153,26 @@ func validateEvent(table string, i int, e *Event) error {
 		}
 	}
 	return nil
+}
+
+// smallPropCount is up to how many properties validateEvent finds a key
+// given twice by comparing pairs rather than with a map.
+const smallPropCount = 16
+
+// givenBefore reports whether key is among the keys of before: by the
+// seen map when there is one (and then records key in it).
+func givenBefore(before []Prop, key string, seen map[string]bool) bool {
+	if seen != nil {
+		dup := seen[key]
+		seen[key] = true
+		return dup
+	}
+	for _, p := range before {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // dropNullProps removes NULL properties in place: a NULL property and an
@@ -194,6 +216,12 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
+	// Work that needs no lock happens first: p.mu serialises every
+	// batch of the project, so what it guards is kept to map look-ups.
+	var hashes []uint64
+	if table == TableEvents {
+		rows, hashes = dropBatchDuplicates(rows)
+	}
 	p.mu.Lock()
 	schema := p.events
 	if table == TablePeople {
@@ -204,10 +232,9 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	}
 	var waits []*ingestTicket
 	var ticket *ingestTicket
-	var reserved []dedupKey
 	if table == TableEvents {
 		var err error
-		if rows, waits, err = p.dropDuplicatesLocked(rows); err != nil {
+		if rows, hashes, waits, err = p.dropDuplicatesLocked(rows, hashes); err != nil {
 			p.mu.Unlock()
 			return fmt.Errorf("project %s: check for duplicates: %w", p.name, err)
 		}
@@ -216,19 +243,18 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 				if ticket == nil {
 					ticket = &ingestTicket{done: make(chan struct{})}
 				}
-				p.pendingKeys[k] = ticket
-				reserved = append(reserved, k)
+				p.pendingKeys.put(hashes[i], k, ticket)
 			}
 		}
 	}
 	p.mu.Unlock()
-	err := p.appendDurable(kind, table, rows)
+	err := p.appendDurable(kind, table, rows, hashes, ticket != nil)
 	if ticket != nil {
-		p.mu.Lock()
-		for _, k := range reserved {
-			delete(p.pendingKeys, k)
+		if err != nil { // else appendDurable released the keys
+			p.mu.Lock()
+			p.releaseKeysLocked(rows, hashes)
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
 		ticket.err = err
 		close(ticket.done)
 	}
@@ -244,13 +270,37 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	return nil
 }
 
-// appendDurable writes rows to the WAL and then to memory.
-func (p *Project) appendDurable(kind recordKind, table string, rows []Event) error {
+// releaseKeysLocked ends the reservation of rows' keys in pendingKeys.
+// REQUIRES: p.mu held.
+func (p *Project) releaseKeysLocked(rows []Event, hashes []uint64) {
+	for i := range rows {
+		if k, ok := keyOf(&rows[i]); ok {
+			p.pendingKeys.remove(hashes[i], k)
+		}
+	}
+}
+
+// walPayloads recycles the buffers of encoded batches: the WAL copies a
+// payload before Append returns.
+var walPayloads = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendDurable writes rows to the WAL and then to memory; hashes are
+// the rows' key hashes (keyHashes), nil for people. With reserved, the
+// rows' keys are in pendingKeys, and appendDurable releases them in the
+// same critical section that makes the rows visible (if it returns nil).
+func (p *Project) appendDurable(kind recordKind, table string, rows []Event, hashes []uint64, reserved bool) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	s := p.store
-	payload := append([]byte{byte(kind)}, AppendEventBatch(nil, &EventBatch{Project: p.name, Events: rows})[:]...)
+	buf := walPayloads.Get().(*[]byte)
+	payload := AppendEventBatch(append((*buf)[:0], byte(kind)), &EventBatch{Project: p.name, Events: rows})
+	defer func() {
+		if cap(payload) <= maxPooledPayloadBytes {
+			*buf = payload
+			walPayloads.Put(buf)
+		}
+	}()
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	start := time.Now()
@@ -259,7 +309,10 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event) err
 	}
 	s.observeIngest(len(rows), time.Since(start))
 	p.mu.Lock()
-	p.addLocked(table, rows)
+	p.addHashedLocked(table, rows, hashes)
+	if reserved {
+		p.releaseKeysLocked(rows, hashes)
+	}
 	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows
 	p.mu.Unlock()
 	if needFlush {
@@ -268,9 +321,23 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event) err
 	return nil
 }
 
+// maxPooledPayloadBytes bounds the payload buffers kept for reuse, so one
+// huge batch does not pin its buffer.
+const maxPooledPayloadBytes = 4 << 20
+
 // addLocked applies durable rows to memory (ingest and WAL replay).
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addLocked(table string, rows []Event) {
+	var hashes []uint64
+	if table != TablePeople {
+		hashes = keyHashes(rows)
+	}
+	p.addHashedLocked(table, rows, hashes)
+}
+
+// addHashedLocked is addLocked with the rows' key hashes already known.
+// REQUIRES: p.mu held; rows' props already fitted to the schema.
+func (p *Project) addHashedLocked(table string, rows []Event, hashes []uint64) {
 	if table == TablePeople {
 		for _, r := range rows {
 			p.setPersonLocked(r.DistinctID, r.Props)
@@ -283,7 +350,7 @@ func (p *Project) addLocked(table string, rows []Event) {
 		if p.observeEventLocked(&rows[i], u) {
 			p.profilesDirty = true
 		}
-		p.mem.appendLocked(rows[i], u)
+		p.mem.appendLocked(rows[i], u, hashes[i])
 	}
 }
 

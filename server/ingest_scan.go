@@ -1,0 +1,732 @@
+package server
+
+// A single-pass JSON scanner for the hot path of event ingestion: it
+// splits a request's array into records and turns a record of the usual
+// shape ({"event": "...", "properties": {...}}) into a storage.Event
+// without building a map[string]any.
+//
+// The scanner is an accelerator, not a second definition of the rules:
+// it only ever answers "here is exactly what the encoding/json-based path
+// (splitJSONRecords, parseEventJSON) would produce" or "not handled".
+// Everything it does not handle — every invalid record, duplicate keys,
+// top-level keys other than exactly "event" and "properties", deep
+// nesting — goes to that path, which then also produces the error
+// message. So an error reply never depends on the scanner, and
+// TestScanMatchesJSON and FuzzScanEvent check that whatever the scanner
+// accepts equals the reference result.
+//
+// Strings without escapes are substrings of the request's text (no copy):
+// the events of one request keep that text alive until they are flushed,
+// which costs at most the request's size (bounded by maxBodyBytes) on top
+// of its events.
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"arb/storage"
+)
+
+// maxScanDepth is how deep the scanner follows nested values; deeper
+// ones go to encoding/json (which allows 10,000 levels).
+const maxScanDepth = 256
+
+// span is a record's byte range in the request's text.
+type span struct{ start, end int }
+
+// jsonScanner reads JSON text from src at pos.
+type jsonScanner struct {
+	src string
+	pos int
+}
+
+func (s *jsonScanner) ws() {
+	for s.pos < len(s.src) {
+		switch s.src[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// eat consumes c if it is next.
+func (s *jsonScanner) eat(c byte) bool {
+	if s.pos < len(s.src) && s.src[s.pos] == c {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+func (s *jsonScanner) peek() byte {
+	if s.pos < len(s.src) {
+		return s.src[s.pos]
+	}
+	return 0
+}
+
+// skipString passes over a string starting at pos (which holds '"'),
+// checking its escapes.
+func (s *jsonScanner) skipString() bool {
+	s.pos++
+	for s.pos < len(s.src) {
+		c := s.src[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return true
+		case c == '\\':
+			if !s.skipEscape() {
+				return false
+			}
+		case c < 0x20:
+			return false
+		default:
+			s.pos++
+		}
+	}
+	return false
+}
+
+// skipEscape passes over one escape sequence at pos (which holds '\\').
+func (s *jsonScanner) skipEscape() bool {
+	if s.pos+1 >= len(s.src) {
+		return false
+	}
+	switch s.src[s.pos+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		s.pos += 2
+		return true
+	case 'u':
+		if s.pos+6 > len(s.src) || hex4(s.src[s.pos+2:s.pos+6]) < 0 {
+			return false
+		}
+		s.pos += 6
+		return true
+	}
+	return false
+}
+
+// hex4 decodes four hex digits, or returns -1.
+func hex4(h string) rune {
+	var r rune
+	for i := 0; i < 4; i++ {
+		c := h[i]
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// str reads a string at pos and returns its value. Without escapes it is
+// a substring of src; with escapes it is decoded as encoding/json does
+// (an unpaired surrogate becomes U+FFFD). REQUIRES: src is valid UTF-8.
+func (s *jsonScanner) str() (string, bool) {
+	if s.peek() != '"' {
+		return "", false
+	}
+	start := s.pos + 1
+	for i := start; i < len(s.src); i++ {
+		c := s.src[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return s.src[start:i], true
+		case c == '\\':
+			return s.unescape(start, i)
+		case c < 0x20:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// unescape decodes the string that starts at start and has its first
+// backslash at i, as encoding/json's unquote does.
+func (s *jsonScanner) unescape(start, i int) (string, bool) {
+	b := make([]byte, 0, len(s.src)-start)
+	b = append(b, s.src[start:i]...)
+	for i < len(s.src) {
+		c := s.src[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			return string(b), true
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			b = append(b, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s.src) {
+			return "", false
+		}
+		switch e := s.src[i+1]; e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			if i+6 > len(s.src) {
+				return "", false
+			}
+			r := hex4(s.src[i+2 : i+6])
+			if r < 0 {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+6 <= len(s.src) && s.src[i] == '\\' && s.src[i+1] == 'u' {
+					r2 = hex4(s.src[i+2 : i+6])
+				}
+				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+					i += 6
+					r = dec
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return "", false
+}
+
+// number reads a number literal at pos (JSON's grammar) and returns its
+// text.
+func (s *jsonScanner) number() (string, bool) {
+	start := s.pos
+	s.eat('-')
+	switch c := s.peek(); {
+	case c == '0':
+		s.pos++
+	case '1' <= c && c <= '9':
+		s.digits()
+	default:
+		return "", false
+	}
+	if s.eat('.') {
+		if !s.digits() {
+			return "", false
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.pos++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.pos++
+		}
+		if !s.digits() {
+			return "", false
+		}
+	}
+	return s.src[start:s.pos], true
+}
+
+// digits passes over one or more decimal digits.
+func (s *jsonScanner) digits() bool {
+	start := s.pos
+	for s.pos < len(s.src) && '0' <= s.src[s.pos] && s.src[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos > start
+}
+
+// literal consumes word (true, false, null) if it is next.
+func (s *jsonScanner) literal(word string) bool {
+	if strings.HasPrefix(s.src[s.pos:], word) {
+		s.pos += len(word)
+		return true
+	}
+	return false
+}
+
+// skipValue passes over one value at pos, checking its syntax.
+func (s *jsonScanner) skipValue(depth int) bool {
+	switch c := s.peek(); c {
+	case '"':
+		return s.skipString()
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	case '{', '[':
+		if depth >= maxScanDepth {
+			return false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		s.pos++
+		s.ws()
+		if s.eat(end) {
+			return true
+		}
+		for {
+			s.ws()
+			if c == '{' {
+				if s.peek() != '"' || !s.skipString() {
+					return false
+				}
+				s.ws()
+				if !s.eat(':') {
+					return false
+				}
+				s.ws()
+			}
+			if !s.skipValue(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			return s.eat(end)
+		}
+	default:
+		_, ok := s.number()
+		return ok
+	}
+}
+
+// scanRecords splits a JSON array of objects into the spans of its
+// elements, as json.Unmarshal into []json.RawMessage would. It reports
+// false for anything else (invalid JSON, an element that is not an
+// object, more than maxRecords elements), which the caller hands to
+// encoding/json.
+func scanRecords(text string) ([]span, bool) {
+	s := jsonScanner{src: text}
+	s.ws()
+	if !s.eat('[') {
+		return nil, false
+	}
+	s.ws()
+	spans := make([]span, 0, min(maxRecords, len(text)/64+1))
+	if !s.eat(']') {
+		for {
+			s.ws()
+			start := s.pos
+			if s.peek() != '{' || !s.skipValue(0) || len(spans) == maxRecords {
+				return nil, false
+			}
+			spans = append(spans, span{start, s.pos})
+			s.ws()
+			if s.eat(',') {
+				continue
+			}
+			if !s.eat(']') {
+				return nil, false
+			}
+			break
+		}
+	}
+	s.ws()
+	return spans, s.pos == len(text)
+}
+
+// member is one member of a record's properties, as scanned.
+type member struct {
+	key  string
+	kind byte   // '"' string, '0' number, 't' true, 'f' false, 'n' null, '{' or '[' nested
+	text string // string value, number literal, or nested value's JSON text
+}
+
+// eventDecoder turns records into events with the scanner. One decoder
+// serves one goroutine; it reuses its scratch space between records.
+type eventDecoder struct {
+	rules   *eventRules
+	members []member       // scratch: the current record's properties
+	block   []storage.Prop // Props of decoded events are carved from it
+}
+
+// propBlock is how many Props an eventDecoder allocates at once.
+const propBlock = 4096
+
+// takeProps returns room for n Props that no other event shares.
+func (d *eventDecoder) takeProps(n int) []storage.Prop {
+	if n == 0 {
+		return nil
+	}
+	if len(d.block)+n > cap(d.block) {
+		d.block = make([]storage.Prop, 0, max(propBlock, n))
+	}
+	start := len(d.block)
+	d.block = d.block[:start+n]
+	return d.block[start : start+n : start+n]
+}
+
+// decode converts one record. ok is false when the scanner does not
+// handle the record (see the file comment); pe is then meaningless.
+func (d *eventDecoder) decode(rec string) (pe parsedEvent, ok bool) {
+	if !utf8.ValidString(rec) {
+		return pe, false
+	}
+	s := jsonScanner{src: rec}
+	if !s.eat('{') { // no leading space: parseEventJSON refuses it
+		return pe, false
+	}
+	d.members = d.members[:0]
+	var name string
+	haveName, haveProps := false, false
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return pe, false
+		}
+		s.ws()
+		if !s.eat(':') {
+			return pe, false
+		}
+		s.ws()
+		switch {
+		case key == "event" && !haveName:
+			haveName = true
+			if name, ok = s.str(); !ok || name == "" {
+				return pe, false
+			}
+		case key == "properties" && !haveProps:
+			haveProps = true
+			if !d.scanProperties(&s) {
+				return pe, false
+			}
+		default:
+			return pe, false
+		}
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		if !s.eat('}') {
+			return pe, false
+		}
+		break
+	}
+	s.ws()
+	if s.pos != len(rec) || !haveName || !haveProps {
+		return pe, false
+	}
+	return d.event(name)
+}
+
+// scanProperties reads the properties object into d.members.
+func (d *eventDecoder) scanProperties(s *jsonScanner) bool {
+	if !s.eat('{') {
+		return false
+	}
+	s.ws()
+	if s.eat('}') {
+		return true
+	}
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.eat(':') {
+			return false
+		}
+		s.ws()
+		m := member{key: key}
+		switch c := s.peek(); c {
+		case '"':
+			m.kind = '"'
+			m.text, ok = s.str()
+		case 't':
+			m.kind, ok = 't', s.literal("true")
+		case 'f':
+			m.kind, ok = 'f', s.literal("false")
+		case 'n':
+			m.kind, ok = 'n', s.literal("null")
+		case '{', '[':
+			start := s.pos
+			m.kind, ok = c, s.skipValue(1)
+			m.text = s.src[start:s.pos]
+		default:
+			m.kind = '0'
+			m.text, ok = s.number()
+		}
+		if !ok {
+			return false
+		}
+		d.members = append(d.members, m)
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}')
+	}
+}
+
+// event applies parseEventJSON's rules to the scanned record. Any rule
+// broken means ok = false: the reference path then names the error.
+func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
+	r := d.rules
+	ms := d.members
+	if r.clientIP != "" && find(ms, propIP) < 0 {
+		ms = append(ms, member{key: propIP, kind: '"', text: r.clientIP})
+		d.members = ms
+	}
+	if len(ms) <= 24 {
+		for i := 1; i < len(ms); i++ { // insertion sort: records are small
+			for j := i; j > 0 && ms[j].key < ms[j-1].key; j-- {
+				ms[j], ms[j-1] = ms[j-1], ms[j]
+			}
+		}
+	} else {
+		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	}
+	for i := 1; i < len(ms); i++ {
+		if ms[i].key == ms[i-1].key {
+			return pe, false // duplicate keys: the last wins in encoding/json
+		}
+	}
+	pe.event.Name = name
+	nprops := 0
+	for i := range ms {
+		m := &ms[i]
+		switch m.key {
+		case propToken:
+			if m.kind != '"' {
+				return pe, false
+			}
+			pe.token = m.text
+			continue
+		case propTime, propDistinctID:
+			continue
+		case propInsertID:
+			if m.kind != '"' || !validInsertID(m.text) {
+				return pe, false
+			}
+			pe.event.InsertID = m.text
+			continue
+		case propIgnore:
+			pe.ignore = true
+		}
+		if m.kind != 'n' {
+			nprops++
+		}
+	}
+	if pe.event.InsertID == "" && r.strict {
+		return pe, false
+	}
+	if pe.event.TimeMillis, ok = d.time(name, ms); !ok {
+		return pe, false
+	}
+	if pe.event.DistinctID, ok = d.distinctID(ms); !ok {
+		return pe, false
+	}
+	props := d.takeProps(nprops)
+	n := 0
+	for i := range ms {
+		m := &ms[i]
+		switch m.key {
+		case propToken, propTime, propDistinctID, propInsertID:
+			continue
+		}
+		if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
+			return pe, false
+		}
+		var v storage.Value
+		switch m.kind {
+		case 'n':
+			continue
+		case '"':
+			v = storage.StringValue(m.text)
+		case 't':
+			v = storage.BoolValue(true)
+		case 'f':
+			v = storage.BoolValue(false)
+		case '0':
+			if v, ok = scanNumberValue(m.text); !ok {
+				return pe, false
+			}
+		default:
+			var err error
+			if v, err = nestedValue(m.text); err != nil || v.IsNull() {
+				return pe, false
+			}
+		}
+		props[n] = storage.Prop{Key: m.key, Value: v}
+		n++
+	}
+	pe.event.Props = props
+	return pe, true
+}
+
+// find returns the index of key in ms, or -1.
+func find(ms []member, key string) int {
+	for i := range ms {
+		if ms[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// time is eventTime on scanned members.
+func (d *eventDecoder) time(name string, ms []member) (int64, bool) {
+	r := d.rules
+	now := r.now.UnixMilli()
+	i := find(ms, propTime)
+	if i < 0 || ms[i].kind == 'n' {
+		if r.endpoint == "import" && name != "$merge" && name != "$identify" && name != "$create_alias" {
+			return 0, false
+		}
+		return now, true
+	}
+	if ms[i].kind != '0' {
+		return 0, false
+	}
+	f, ok := scanFloat(ms[i].text)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	var t int64
+	if math.Abs(f) >= msThreshold {
+		t = int64(math.Round(f))
+	} else {
+		t = int64(math.Round(f * 1000))
+	}
+	switch {
+	case t < minEventMillis, t > now+maxFutureMillis:
+		return 0, false
+	case t > now:
+		t = now
+	}
+	return t, true
+}
+
+// distinctID is eventRules.distinctID on scanned members.
+func (d *eventDecoder) distinctID(ms []member) (string, bool) {
+	var id string
+	i := find(ms, propDistinctID)
+	switch {
+	case i < 0 || ms[i].kind == 'n':
+		if u := find(ms, propUserID); u >= 0 && ms[u].kind == '"' && ms[u].text != "" {
+			return ms[u].text, true
+		}
+		if dv := find(ms, propDeviceID); dv >= 0 && ms[dv].kind == '"' && ms[dv].text != "" {
+			return "$device:" + ms[dv].text, true
+		}
+		return "", true
+	case ms[i].kind == '"' || ms[i].kind == '0':
+		id = ms[i].text
+	default:
+		return "", false
+	}
+	if d.rules.endpoint == "import" && isPlaceholder(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// isPlaceholder is placeholderIDs[strings.ToLower(id)] without the
+// allocation for ids too long to be one.
+func isPlaceholder(id string) bool {
+	return len(id) <= 36 && placeholderIDs[strings.ToLower(id)]
+}
+
+// validInsertID is the $insert_id rule of parseEventJSON: the pattern and
+// not a placeholder.
+func validInsertID(s string) bool {
+	if len(s) < 1 || len(s) > 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return !isPlaceholder(s)
+}
+
+// smallInt parses a literal of at most 18 digits with no fraction or
+// exponent, which always fits int64 (and matches strconv.ParseInt).
+func smallInt(lit string) (int64, bool) {
+	neg := len(lit) > 0 && lit[0] == '-'
+	digits := lit
+	if neg {
+		digits = lit[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(digits); i++ {
+		c := digits[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// scanNumberValue is numberValue for a literal.
+func scanNumberValue(lit string) (storage.Value, bool) {
+	if n, ok := smallInt(lit); ok {
+		return storage.IntValue(n), true
+	}
+	v, err := numberValue(json.Number(lit))
+	return v, err == nil
+}
+
+// scanFloat is json.Number.Float64 for a literal; integers of up to 15
+// digits are exact in a float64 and need no strconv.
+func scanFloat(lit string) (float64, bool) {
+	if n, ok := smallInt(lit); ok && n < 1e15 && n > -1e15 {
+		return float64(n), true
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	return f, err == nil
+}
+
+// nestedValue is propertyValue for an object or list: decoded and
+// re-encoded by encoding/json, so its JSON text (key order, escapes) is
+// exactly parseEventJSON's.
+func nestedValue(text string) (storage.Value, error) {
+	v, err := decodeValue([]byte(text))
+	if err != nil {
+		return storage.Value{}, err
+	}
+	return propertyValue(v)
+}

@@ -1,0 +1,371 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"arb/storage"
+)
+
+// scanRuleSets are the rule variants the scanner is checked under.
+func scanRuleSets() []*eventRules {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	return []*eventRules{
+		{endpoint: "track", now: now},
+		{endpoint: "track", now: now, clientIP: "203.0.113.9"},
+		{endpoint: "import", now: now},
+		{endpoint: "import", now: now, strict: true},
+	}
+}
+
+// sameEvent compares two parsed events exactly (floats by their bits,
+// so -0 and 0 differ).
+func sameEvent(a, b *parsedEvent) bool {
+	if a.token != b.token || a.ignore != b.ignore || a.event.TimeMillis != b.event.TimeMillis ||
+		a.event.Name != b.event.Name || a.event.DistinctID != b.event.DistinctID ||
+		a.event.InsertID != b.event.InsertID || len(a.event.Props) != len(b.event.Props) {
+		return false
+	}
+	for i, p := range a.event.Props {
+		q := b.event.Props[i]
+		if p.Key != q.Key || p.Value.Type != q.Value.Type || p.Value.Int != q.Value.Int ||
+			math.Float64bits(p.Value.Float) != math.Float64bits(q.Value.Float) || p.Value.Str != q.Value.Str {
+			return false
+		}
+	}
+	return true
+}
+
+// checkScanRecord checks that the scanner, where it accepts rec, gives
+// exactly parseEventJSON's event, and that parseEvent (scanner, then the
+// reference) always gives the reference's result. It returns whether the
+// scanner accepted rec.
+func checkScanRecord(t testing.TB, r *eventRules, rec string) bool {
+	t.Helper()
+	want, wantErr := r.parseEventJSON(7, json.RawMessage(rec))
+	d := eventDecoder{rules: r}
+	got, ok := d.decode(rec)
+	if ok {
+		if wantErr != nil {
+			t.Fatalf("%s %+v: scanner accepted %q, reference says %v", r.endpoint, *r, rec, wantErr)
+		}
+		if !sameEvent(&got, want) {
+			t.Fatalf("%+v: record %q:\nscanner   %+v\nreference %+v", *r, rec, got, *want)
+		}
+	}
+	viaBoth, err := r.parseEvent(7, json.RawMessage(rec))
+	if !reflect.DeepEqual(err, wantErr) {
+		t.Fatalf("%+v: record %q: parseEvent error %v, reference %v", *r, rec, err, wantErr)
+	}
+	if err == nil && !sameEvent(viaBoth, want) {
+		t.Fatalf("%+v: record %q: parseEvent %+v, reference %+v", *r, rec, *viaBoth, *want)
+	}
+	return ok
+}
+
+// checkScanRecords checks scanRecords against json.Unmarshal into
+// []json.RawMessage, where it accepts text.
+func checkScanRecords(t testing.TB, text string) bool {
+	t.Helper()
+	spans, ok := scanRecords(text)
+	if !ok {
+		return false
+	}
+	var want []json.RawMessage
+	if err := json.Unmarshal([]byte(text), &want); err != nil {
+		t.Fatalf("scanRecords accepted %q, encoding/json says %v", text, err)
+	}
+	if len(spans) != len(want) {
+		t.Fatalf("%q: %d records, encoding/json %d", text, len(spans), len(want))
+	}
+	for i, sp := range spans {
+		if got := text[sp.start:sp.end]; got != string(want[i]) {
+			t.Fatalf("%q: record %d is %q, encoding/json %q", text, i, got, want[i])
+		}
+	}
+	return true
+}
+
+// trickyRecords are hand-picked edge cases: escapes, unicode, numbers,
+// nesting, duplicates, invalid UTF-8, case variants, shapes.
+var trickyRecords = []string{
+	`{"event":"A","properties":{"time":1700000000,"distinct_id":"u1","$insert_id":"abc-1","k":"v"}}`,
+	`{"event":"A","properties":{}}`,
+	`{"event":"A","properties":{"time":1700000000.5}}`,
+	`{"event":"A","properties":{"time":1700000000123}}`,
+	`{"event":"A","properties":{"time":1.7e9,"n":1e3,"m":-0,"f":1.0,"g":-0.0,"h":1E+2,"i":12e-1}}`,
+	`{"event":"A","properties":{"time":"1700000000"}}`,
+	`{"event":"A","properties":{"time":null}}`,
+	`{"event":"A","properties":{"time":1e400}}`,
+	`{"event":"A","properties":{"time":17000000000000000000000}}`,
+	`{"event":"A","properties":{"time":1799999999999}}`,
+	`{"event":"A","properties":{"time":1800003600001}}`,
+	`{"event":"A","properties":{"big":9223372036854775807,"bigger":9223372036854775808,"neg":-9223372036854775808,"negger":-9223372036854775809}}`,
+	`{"event":"A","properties":{"huge":123456789012345678901234567890,"inf":1e400,"tiny":1e-400}}`,
+	`{"event":"A","properties":{"s":"a\"b\\c\/d\be\ff\ng\rh\ti","u":"\u00e9\u4e2d\ud83d\ude00"}}`,
+	`{"event":"A","properties":{"lone":"\ud800","low":"\udc00x","pair2":"\ud800\u0041","rev":"\ude00\ud83d"}}`,
+	`{"event":"A","properties":{"nul":"a\u0000b","html":"<a href='x'>&amp;</a>","ls":"\u2028\u2029"}}`,
+	`{"event":"A","properties":{"\u0074ime":1700000000,"\u0064istinct_id":"u\u0031"}}`,
+	`{"event":"\u0041\u0042","properties":{}}`,
+	`{"event":"é中😀","properties":{"ключ":"значение","😀":"x"}}`,
+	`{"event":"A","properties":{"o":{"b":1,"a":[1,2.50,"x<"],"a":{"z":null}},"l":[],"e":{}}}`,
+	`{"event":"A","properties":{"o":{"k":"\ud800","h":"<>&\u2028"}}}`,
+	`{"event":"A","properties":{"k":1,"k":2}}`,
+	`{"event":"A","event":"B","properties":{}}`,
+	`{"event":"A","properties":{},"properties":{"x":1}}`,
+	`{"Event":"A","properties":{}}`,
+	`{"EVENT":"A","PROPERTIES":{}}`,
+	`{"event":"A","propertieſ":{}}`,
+	`{"event":"A","properties":{},"extra":1}`,
+	`{"event":"","properties":{}}`,
+	`{"event":null,"properties":{}}`,
+	`{"event":1,"properties":{}}`,
+	`{"event":1e999,"properties":{}}`,
+	`{"event":"A"}`,
+	`{"properties":{}}`,
+	`{"event":"A","properties":null}`,
+	`{"event":"A","properties":[]}`,
+	`{"event":"A","properties":"x"}`,
+	`{}`,
+	`[]`,
+	`null`,
+	`{"event":"A","properties":{}} `,
+	` {"event":"A","properties":{}}`,
+	"{\n\t\"event\" : \"A\" ,\r\n \"properties\" : { \"a\" : 1 , \"b\" : [ 1 , 2 ] } }",
+	`{"event":"A","properties":{}}x`,
+	`{"event":"A","properties":{"a":1,}}`,
+	`{"event":"A","properties":{"a":01}}`,
+	`{"event":"A","properties":{"a":.5}}`,
+	`{"event":"A","properties":{"a":1.}}`,
+	`{"event":"A","properties":{"a":-}}`,
+	`{"event":"A","properties":{"a":+1}}`,
+	`{"event":"A","properties":{"a":tru}}`,
+	`{"event":"A","properties":{"a":"x\'y"}}`,
+	`{"event":"A","properties":{"a":"\x"}}`,
+	`{"event":"A","properties":{"a":"\u12"}}`,
+	"{\"event\":\"A\",\"properties\":{\"a\":\"tab\there\"}}",
+	"{\"event\":\"A\",\"properties\":{\"a\":\"bad\xffutf8\"}}",
+	"{\"event\":\"A\xc3\",\"properties\":{}}",
+	"{\"event\":\"A\",\"properties\":{\"k\xe2\x82\":1}}",
+	`{"event":"A","properties":{"token":"tok","$ignore":null}}`,
+	`{"event":"A","properties":{"token":5}}`,
+	`{"event":"A","properties":{"token":null}}`,
+	`{"event":"A","properties":{"distinct_id":12345}}`,
+	`{"event":"A","properties":{"distinct_id":1.50}}`,
+	`{"event":"A","properties":{"distinct_id":true}}`,
+	`{"event":"A","properties":{"distinct_id":["x"]}}`,
+	`{"event":"A","properties":{"distinct_id":"null"}}`,
+	`{"event":"A","properties":{"distinct_id":"ANON"}}`,
+	`{"event":"A","properties":{"distinct_id":"0"}}`,
+	`{"event":"A","properties":{"distinct_id":0}}`,
+	`{"event":"A","properties":{"distinct_id":"","$user_id":"u"}}`,
+	`{"event":"A","properties":{"$user_id":"u","$device_id":"d"}}`,
+	`{"event":"A","properties":{"$user_id":"","$device_id":"d"}}`,
+	`{"event":"A","properties":{"$user_id":5,"$device_id":"d"}}`,
+	`{"event":"A","properties":{"distinct_id":null,"$device_id":"d"}}`,
+	`{"event":"A","properties":{"$user_id":"null"}}`,
+	`{"event":"A","properties":{"$insert_id":"abc"}}`,
+	`{"event":"A","properties":{"$insert_id":""}}`,
+	`{"event":"A","properties":{"$insert_id":"a b"}}`,
+	`{"event":"A","properties":{"$insert_id":"undefined"}}`,
+	`{"event":"A","properties":{"$insert_id":"0123456789012345678901234567890123456"}}`,
+	`{"event":"A","properties":{"$insert_id":"012345678901234567890123456789012345"}}`,
+	`{"event":"A","properties":{"$insert_id":null}}`,
+	`{"event":"A","properties":{"$insert_id":7}}`,
+	`{"event":"A","properties":{"ip":null}}`,
+	`{"event":"A","properties":{"ip":"1.2.3.4"}}`,
+	`{"event":"A","properties":{"":1}}`,
+	`{"event":"A","properties":{"a\u0000b":1}}`,
+	`{"event":"A","properties":{"Event":1}}`,
+	`{"event":"A","properties":{"DISTINCT_ID":"x"}}`,
+	`{"event":"A","properties":{"properties":1}}`,
+	`{"event":"A","properties":{"raw_distinct_id":1}}`,
+	`{"event":"A","properties":{"insert_id":1}}`,
+	`{"event":"A","properties":{"n":null,"b":true,"c":false}}`,
+	`{"event":"$merge","properties":{"$distinct_ids":["a","b"]}}`,
+	`{"event":"$identify","properties":{"$identified_id":"a","$anon_id":"b"}}`,
+	`{"event":"$create_alias","properties":{"alias":"a","distinct_id":"b"}}`,
+	`{"event":"A","properties":{"deep":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`,
+	`{"event":"A","properties":{"k":"` + strings.Repeat("x", 300) + `"}}`,
+	`{"event":"A","properties":{"` + strings.Repeat("k", 256) + `":1}}`,
+	`{"event":"A","properties":{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18,"h":19,"g":20,"f":21,"e":22,"d":23,"c":24,"b":25,"a":26,"Z":27}}`,
+	`{"event":"A","properties":{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18,"h":19,"g":20,"f":21,"e":22,"d":23,"c":24,"b":25,"a":26,"z":27}}`,
+}
+
+func TestScanMatchesJSON(t *testing.T) {
+	for _, r := range scanRuleSets() {
+		for _, rec := range trickyRecords {
+			checkScanRecord(t, r, rec)
+		}
+	}
+	// The common shapes must actually take the fast path.
+	plain := []string{trickyRecords[0], trickyRecords[4], trickyRecords[13], trickyRecords[19]}
+	for _, rec := range plain {
+		if !checkScanRecord(t, &eventRules{endpoint: "track", now: time.Now()}, rec) {
+			t.Errorf("scanner does not handle %q", rec)
+		}
+	}
+}
+
+// genRecord builds a random record from pieces that stress the scanner.
+func genRecord(rng *rand.Rand) string {
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	keys := []string{"time", "distinct_id", "$insert_id", "token", "$ignore", "$device_id", "$user_id", "ip",
+		"Time", "TOKEN", `\u0074ime`, "plan", "$os", "a", "b", "é", "", "event", "a\\u0000", "k\\\"q", `\ud83d\ude00`, "x"}
+	strs := []string{`"x"`, `""`, `"u1"`, `"abc-123"`, `"null"`, `"Anon"`, `"a b"`, `"\u00e9"`, `"\ud800"`, `"\ud83d\ude00"`,
+		`"<&>"`, `"\n\t"`, `"\/"`, `"é中"`, `"0"`, `"` + strings.Repeat("y", 40) + `"`, "\"\xff\"", `"tok"`}
+	nums := []string{"0", "-0", "1", "1.0", "1e3", "-1.5e-3", "1700000000", "1700000000123", "1.7e9", "170000000000.5",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775809", "1e400", "123456789012345678", "4e10",
+		"1234567890123456", "0.000001"}
+	lits := []string{"true", "false", "null"}
+	var value func(depth int) string
+	value = func(depth int) string {
+		switch n := rng.IntN(10); {
+		case n < 4:
+			return pick(strs)
+		case n < 7:
+			return pick(nums)
+		case n < 8:
+			return pick(lits)
+		case depth > 2:
+			return "[]"
+		case n < 9:
+			var b strings.Builder
+			b.WriteByte('[')
+			for i := rng.IntN(4); i > 0; i-- {
+				b.WriteString(value(depth + 1))
+				if i > 1 {
+					b.WriteByte(',')
+				}
+			}
+			b.WriteByte(']')
+			return b.String()
+		default:
+			var b strings.Builder
+			b.WriteByte('{')
+			for i := rng.IntN(4); i > 0; i-- {
+				fmt.Fprintf(&b, `"%s":%s`, pick(keys), value(depth+1))
+				if i > 1 {
+					b.WriteByte(',')
+				}
+			}
+			b.WriteByte('}')
+			return b.String()
+		}
+	}
+	ws := func() string { return pick([]string{"", "", "", " ", "\n", "\t ", "\r\n"}) }
+	var props strings.Builder
+	props.WriteByte('{')
+	for i := rng.IntN(9); i > 0; i-- {
+		fmt.Fprintf(&props, `%s"%s"%s:%s%s`, ws(), pick(keys), ws(), ws(), value(0))
+		if i > 1 {
+			props.WriteString("," + ws())
+		}
+	}
+	props.WriteByte('}')
+	if rng.IntN(3) == 0 { // a record that is valid under every rule set, with varied values
+		var props strings.Builder
+		fmt.Fprintf(&props, `{"time":%s,"distinct_id":%s,"$insert_id":"id-%d"`,
+			pick([]string{"1700000000", "1700000000123", "1.7e9", "1700000000.25", "17e8"}),
+			pick([]string{`"u1"`, `"é"`, "42", `"\u0041"`}), rng.IntN(1000))
+		for i := rng.IntN(6); i > 0; i-- {
+			v := value(0)
+			if strings.Contains(v, "1e400") || strings.Contains(v, "\xff") {
+				v = "1"
+			}
+			fmt.Fprintf(&props, `,%s"%s"%s:%s%s`, ws(), pick([]string{"plan", "$os", "a", "b", "é", "x", `\u0062`, `k\"q`}), ws(), ws(), v)
+		}
+		return fmt.Sprintf(`{"event":"E%d","properties":%s}}`, rng.IntN(3), props.String())
+	}
+	name := pick([]string{`"Page View"`, `"A"`, `""`, `null`, `1`, `"$merge"`, `"$identify"`, `"\u0041"`, "\"\xc3\""})
+	switch rng.IntN(20) {
+	case 0:
+		return fmt.Sprintf(`{"event":%s}`, name)
+	case 1:
+		return fmt.Sprintf(`{"properties":%s,"event":%s,"event":"B"}`, props.String(), name)
+	case 2:
+		return fmt.Sprintf(`{"event":%s,"properties":%s,"x":1}`, name, pick(strs))
+	case 3:
+		return fmt.Sprintf(`{"event":%s,"properties":%s`, name, props.String())
+	default:
+		if rng.IntN(2) == 0 {
+			return fmt.Sprintf(`{"properties":%s,"event":%s}`, props.String(), name)
+		}
+		return fmt.Sprintf(`%s{%s"event"%s:%s%s,"properties":%s}%s`, ws(), ws(), ws(), name, ws(), props.String(), ws())
+	}
+}
+
+func TestScanMatchesJSONGenerated(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rules := scanRuleSets()
+	handled := 0
+	const n = 30000
+	for i := 0; i < n; i++ {
+		rec := genRecord(rng)
+		if checkScanRecord(t, rules[i%len(rules)], rec) {
+			handled++
+		}
+		checkScanRecords(t, "["+rec+"]")
+		checkScanRecords(t, "[ "+rec+" ,\n"+rec+"]")
+	}
+	// Guard against a scanner that hands everything to encoding/json.
+	if handled < n/5 {
+		t.Fatalf("scanner handled only %d of %d generated records", handled, n)
+	}
+}
+
+func TestScanRecordsMatchesJSON(t *testing.T) {
+	accept := []string{`[]`, ` [ ] `, `[{}]`, `[{"a":1}, {"b":[1,{"c":null}]} ]`, "[\n{\"event\":\"A\"}\n,\t{}\r\n]\n"}
+	for _, s := range accept {
+		if !checkScanRecords(t, s) {
+			t.Errorf("scanRecords refuses %q", s)
+		}
+	}
+	refuse := []string{``, `[`, `[{}`, `[{},]`, `[,{}]`, `[1]`, `[null]`, `["x"]`, `[[]]`, `[{}]x`, `[{}][]`, `{}`,
+		`[{"a":}]`, `[{"a" 1}]`, `[{"a":1 "b":2}]`, `[{1:2}]`, "[{\"a\":\"\x01\"}]"}
+	for _, s := range refuse {
+		if _, ok := scanRecords(s); ok {
+			t.Errorf("scanRecords accepts %q", s)
+		}
+	}
+	many := "[" + strings.Repeat(`{},`, maxRecords) + "{}]"
+	if _, ok := scanRecords(many); ok {
+		t.Errorf("scanRecords accepts %d records", maxRecords+1)
+	}
+}
+
+// FuzzScanEvent checks the scanner against the encoding/json reference on
+// arbitrary records and arrays.
+func FuzzScanEvent(f *testing.F) {
+	for _, rec := range trickyRecords {
+		f.Add(rec)
+	}
+	f.Fuzz(func(t *testing.T, rec string) {
+		for _, r := range scanRuleSets() {
+			checkScanRecord(t, r, rec)
+		}
+		checkScanRecords(t, rec)
+		checkScanRecords(t, "["+rec+"]")
+	})
+}
+
+// TestScanPropsAreSeparate checks that events decoded by one decoder do
+// not share Props storage (storage modifies them in place).
+func TestScanPropsAreSeparate(t *testing.T) {
+	d := eventDecoder{rules: &eventRules{endpoint: "track", now: time.Now()}}
+	a, ok1 := d.decode(`{"event":"A","properties":{"x":1}}`)
+	b, ok2 := d.decode(`{"event":"B","properties":{"y":2,"z":3}}`)
+	if !ok1 || !ok2 {
+		t.Fatal("scanner refused plain records")
+	}
+	a.event.Props = append(a.event.Props, storage.Prop{Key: "w", Value: storage.IntValue(9)})
+	if b.event.Props[0].Key != "y" {
+		t.Fatalf("appending to one event's props changed another's: %+v", b.event.Props)
+	}
+}
