@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -67,7 +68,7 @@ func (s *countState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error
 		}
 		return nil
 	}
-	v, err := b.vec(ref)
+	v, err := b.column(ref)
 	if err != nil || v.missing {
 		return err
 	}
@@ -99,7 +100,7 @@ type sumState struct {
 func (s *sumState) grow(g int) { s.sum, s.n = growTo(s.sum, g), growTo(s.n, g) }
 
 func (s *sumState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error {
-	v, err := b.vec(ref)
+	v, err := b.column(ref)
 	if err != nil || v.missing {
 		return err
 	}
@@ -181,7 +182,7 @@ func (s *extremeState) offer(g int32, v storage.Value) {
 }
 
 func (s *extremeState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) error {
-	v, err := b.vec(ref)
+	v, err := b.column(ref)
 	if err != nil || v.missing {
 		return err
 	}
@@ -225,14 +226,71 @@ func (s *extremeState) result(g int32) storage.Value {
 type distinctState struct {
 	bitmaps []*roaring.Bitmap
 	sets    []map[uint64]struct{}
+	// dense holds, for groups of user numbers while the budget lasts, a
+	// plain bitset over all users: one store per row instead of a
+	// roaring insert. denseBytes counts what they take.
+	dense      [][]uint64
+	denseBytes int64
 }
 
-func (s *distinctState) grow(g int) { s.bitmaps, s.sets = growTo(s.bitmaps, g), growTo(s.sets, g) }
+// distinctDenseBudget bounds the bytes of dense user bitsets per state.
+const distinctDenseBudget = 64 << 20
+
+func (s *distinctState) grow(g int) {
+	s.bitmaps, s.sets, s.dense = growTo(s.bitmaps, g), growTo(s.sets, g), growTo(s.dense, g)
+}
+
+// addUsers is add for user-number codes.
+func (s *distinctState) addUsers(w *aggWorker, b *batch, gids []int32, v *vec) {
+	words := (len(v.dict) + 63) / 64
+	for i, g := range gids {
+		u := v.codes[b.row(i)]
+		d := s.dense[g]
+		if d == nil && s.bitmaps[g] == nil && s.denseBytes+int64(8*words) <= distinctDenseBudget {
+			d = make([]uint64, words)
+			s.dense[g] = d
+			s.denseBytes += int64(8 * words)
+		}
+		if d != nil {
+			d[u>>6] |= 1 << (u & 63)
+			continue
+		}
+		bm := s.bitmaps[g]
+		if bm == nil {
+			bm = roaring.New()
+			s.bitmaps[g] = bm
+		}
+		bm.Add(u)
+	}
+}
+
+// toBitmap folds group g's dense bitset into its bitmap.
+func (s *distinctState) toBitmap(g int32) *roaring.Bitmap {
+	bm := s.bitmaps[g]
+	if bm == nil {
+		bm = roaring.New()
+		s.bitmaps[g] = bm
+	}
+	if d := s.dense[g]; d != nil {
+		for i, word := range d {
+			for word != 0 {
+				bm.Add(uint32(i*64 + bits.TrailingZeros64(word)))
+				word &= word - 1
+			}
+		}
+		s.dense[g] = nil
+	}
+	return bm
+}
 
 func (s *distinctState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
-	v, err := b.vec(ref)
+	v, err := b.column(ref)
 	if err != nil || v.missing {
 		return err
+	}
+	if v.userCodes {
+		s.addUsers(w, b, gids, v)
+		return nil
 	}
 	key := w.keyer(v)
 	small := v.codes != nil || v.typ == storage.TypeBool
@@ -263,6 +321,15 @@ func (s *distinctState) add(w *aggWorker, b *batch, gids []int32, ref colRef) er
 
 func (s *distinctState) merge(dg int32, src aggState, sg int32) {
 	o := src.(*distinctState)
+	if od := o.dense[sg]; od != nil {
+		if d := s.dense[dg]; d != nil && len(d) == len(od) {
+			for i := range d {
+				d[i] |= od[i]
+			}
+		} else {
+			s.toBitmap(dg).Or(o.toBitmap(sg))
+		}
+	}
 	if bm := o.bitmaps[sg]; bm != nil {
 		if s.bitmaps[dg] == nil {
 			s.bitmaps[dg] = roaring.New()
@@ -281,6 +348,12 @@ func (s *distinctState) merge(dg int32, src aggState, sg int32) {
 
 func (s *distinctState) result(g int32) storage.Value {
 	var n uint64
+	if s.dense[g] != nil && s.bitmaps[g] != nil {
+		s.toBitmap(g)
+	}
+	for _, word := range s.dense[g] {
+		n += uint64(bits.OnesCount64(word))
+	}
 	if s.bitmaps[g] != nil {
 		n += s.bitmaps[g].GetCardinality()
 	}
@@ -308,7 +381,7 @@ func (s *anyState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
 		}
 		if v == nil {
 			var err error
-			if v, err = b.vec(ref); err != nil {
+			if v, err = b.column(ref); err != nil {
 				return err
 			}
 		}
@@ -333,7 +406,7 @@ type funnelState struct {
 	window int64
 	conds  []Predicate
 	groups int
-	pairs  []funnelPair
+	pairs  funnelPairs
 	// After finish: events of group g are byGroup[start[g]:start[g+1]].
 	finished bool
 	start    []int32
@@ -343,6 +416,23 @@ type funnelState struct {
 type funnelPair struct {
 	g  int32
 	ev FunnelEvent
+}
+
+// funnelPairs is an append-only list in chunks: appending never copies.
+type funnelPairs struct {
+	chunks [][]funnelPair
+	n      int
+}
+
+const funnelChunk = 1 << 16
+
+func (l *funnelPairs) add(p funnelPair) {
+	if len(l.chunks) == 0 || len(l.chunks[len(l.chunks)-1]) == funnelChunk {
+		l.chunks = append(l.chunks, make([]funnelPair, 0, funnelChunk))
+	}
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, p)
+	l.n++
 }
 
 func (s *funnelState) grow(g int) { s.groups = max(s.groups, g) }
@@ -360,14 +450,14 @@ func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) erro
 			continue
 		}
 		if tv == nil {
-			if tv, err = b.vec(ref); err != nil {
+			if tv, err = b.column(ref); err != nil {
 				return err
 			}
 		}
 		if tv.isNull(r) {
 			continue
 		}
-		s.pairs = append(s.pairs, funnelPair{g, FunnelEvent{TimeMillis: tv.ints[r], Steps: m}})
+		s.pairs.add(funnelPair{g, FunnelEvent{TimeMillis: tv.ints[r], Steps: m}})
 	}
 	return nil
 }
@@ -378,8 +468,10 @@ func (s *funnelState) merge(dg int32, src aggState, sg int32) {
 
 // mergeAll folds all of src in, its group g becoming remap[g].
 func (s *funnelState) mergeAll(remap []int32, src aggState) {
-	for _, p := range src.(*funnelState).pairs {
-		s.pairs = append(s.pairs, funnelPair{remap[p.g], p.ev})
+	for _, c := range src.(*funnelState).pairs.chunks {
+		for _, p := range c {
+			s.pairs.add(funnelPair{remap[p.g], p.ev})
+		}
 	}
 }
 
@@ -389,19 +481,23 @@ func (s *funnelState) finish() {
 	}
 	s.finished = true
 	s.start = make([]int32, s.groups+1)
-	for _, p := range s.pairs {
-		s.start[p.g+1]++
+	for _, c := range s.pairs.chunks {
+		for _, p := range c {
+			s.start[p.g+1]++
+		}
 	}
 	for g := 1; g <= s.groups; g++ {
 		s.start[g] += s.start[g-1]
 	}
-	s.byGroup = make([]FunnelEvent, len(s.pairs))
+	s.byGroup = make([]FunnelEvent, s.pairs.n)
 	next := append([]int32(nil), s.start[:s.groups]...)
-	for _, p := range s.pairs {
-		s.byGroup[next[p.g]] = p.ev
-		next[p.g]++
+	for _, c := range s.pairs.chunks {
+		for _, p := range c {
+			s.byGroup[next[p.g]] = p.ev
+			next[p.g]++
+		}
 	}
-	s.pairs = nil
+	s.pairs = funnelPairs{}
 }
 
 func (s *funnelState) result(g int32) storage.Value {

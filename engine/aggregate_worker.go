@@ -48,13 +48,33 @@ func (w *aggWorker) growStates() {
 // batch is the matching rows of one block or buffered chunk, with their
 // columns: sel lists the rows (relative), nil when all n rows match.
 type batch struct {
-	n   int
-	sel []int32
+	n    int
+	sel  []int32
+	vecs []batchVec // vecs built so far (see column)
 	// vec returns a column of the batch, over all n rows.
 	vec func(ref colRef) (*vec, error)
 	// where returns, per row of the batch, whether p is TRUE (only the
 	// selected rows need be right).
 	where func(p Predicate) ([]bool, error)
+}
+
+type batchVec struct {
+	ref colRef
+	v   *vec
+}
+
+// column is b.vec, built once per batch and column.
+func (b *batch) column(ref colRef) (*vec, error) {
+	for _, bv := range b.vecs {
+		if bv.ref == ref {
+			return bv.v, nil
+		}
+	}
+	v, err := b.vec(ref)
+	if err == nil {
+		b.vecs = append(b.vecs, batchVec{ref, v})
+	}
+	return v, err
 }
 
 func (b *batch) count() int {
@@ -105,7 +125,7 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 			// count(*) without keys: no column is needed.
 			n := plan.n
 			if !plan.all {
-				n = len(plan.rows)
+				n = plan.exactCount
 			}
 			w.addCount(n)
 			continue
@@ -197,7 +217,7 @@ func (w *aggWorker) add(b *batch) error {
 	}
 	gids, keys := w.gids[:cnt], w.keyBuf[:cnt]
 	if len(w.run.keyRefs) == 1 && w.run.a.Keys[0].BucketMillis == 0 {
-		v, err := b.vec(w.run.keyRefs[0])
+		v, err := b.column(w.run.keyRefs[0])
 		if err != nil {
 			return err
 		}
@@ -208,7 +228,7 @@ func (w *aggWorker) add(b *batch) error {
 	}
 	clear(keys)
 	for ki, ref := range w.run.keyRefs {
-		v, err := b.vec(ref)
+		v, err := b.column(ref)
 		if err != nil {
 			return err
 		}

@@ -276,8 +276,9 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 	if bm, ok, err := it.exactRows(rest); err != nil {
 		return plan, err
 	} else if ok {
-		plan.rows = rowsInRange(bm, first, n, nil)
-		plan.skip = len(plan.rows) == 0
+		plan.exact = bm
+		plan.exactCount = rankCount(bm, first, n)
+		plan.skip = plan.exactCount == 0
 		return plan, nil
 	}
 	plan.residual = rest
@@ -313,12 +314,24 @@ type blockPlan struct {
 	first, n int
 	skip     bool    // no row matches
 	all      bool    // every row matches
-	rows     []int32 // exactly these rows match (relative), when !all and residual == nil
+	// exact holds exactly the matching rows (segment-wide numbering) when
+	// !all and residual == nil; exactCount of them fall in the block.
+	exact      *roaring.Bitmap
+	exactCount int
 	// residual must be evaluated per row, over cand when haveCand, else
 	// over every row.
 	residual Predicate
 	cand     []int32
 	haveCand bool
+}
+
+// rankCount is the number of bm's rows in [first, first+n).
+func rankCount(bm *roaring.Bitmap, first, n int) int {
+	c := bm.Rank(uint32(first + n - 1))
+	if first > 0 {
+		c -= bm.Rank(uint32(first - 1))
+	}
+	return int(c)
 }
 
 // rowsInRange lists bm's rows in [first, first+n) relative to first.
@@ -344,7 +357,7 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 	case plan.all:
 		return nil, true
 	case plan.residual == nil:
-		return plan.rows, false
+		return rowsInRange(plan.exact, plan.first, plan.n, make([]int32, 0, plan.exactCount)), false
 	}
 	cur := 0
 	get := func(col string) storage.Value { return it.value(it.preds[col], cur) }

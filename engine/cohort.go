@@ -86,10 +86,10 @@ func CohortUsers(ctx context.Context, snap *storage.Snapshot, f Predicate) (*roa
 		return nil, err
 	}
 	st := w.states[0].(*distinctState)
-	if len(st.bitmaps) == 0 || st.bitmaps[0] == nil {
+	if len(st.bitmaps) == 0 {
 		return roaring.New(), nil
 	}
-	return st.bitmaps[0], nil
+	return st.toBitmap(0), nil
 }
 
 // inCohort reports whether user number u's canonical user is in cohort key.
