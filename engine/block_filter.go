@@ -312,8 +312,8 @@ func (it *segmentIter) candidatesCached(p Predicate) (*roaring.Bitmap, bool, err
 // blockPlan is how to find a block's matching rows.
 type blockPlan struct {
 	first, n int
-	skip     bool    // no row matches
-	all      bool    // every row matches
+	skip     bool // no row matches
+	all      bool // every row matches
 	// exact holds exactly the matching rows (segment-wide numbering) when
 	// !all and residual == nil; exactCount of them fall in the block.
 	exact      *roaring.Bitmap
