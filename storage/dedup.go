@@ -11,9 +11,14 @@ package storage
 //   - the rows buffered in memtables (exact keys),
 //   - the live segments of the event's day (a per-segment index of key
 //     hashes, built on first use; a hash hit is verified against the row),
-//   - batches being written right now (pending reservations: a duplicate
-//     of a batch in flight is acknowledged only once that batch is
-//     durable, and fails if it fails).
+//   - batches being written right now: a batch reserves its keys in the
+//     current memtable's index, with its ticket, before it writes the
+//     WAL, so a duplicate of a batch in flight is acknowledged only once
+//     that batch is durable, and fails if it fails.
+//
+// Every key is hashed once per ingest (dedupKey.hash); the indexes are
+// keyed by that hash (keyIndex), and repeats within a batch are dropped
+// before the project's lock is taken.
 
 import (
 	"cmp"
@@ -248,32 +253,54 @@ func dropBatchDuplicates(events []Event) ([]Event, []uint64) {
 
 // dropDuplicatesLocked removes from events (in place; hashes from
 // dropBatchDuplicates, which has already removed repeats within the
-// batch) those already stored or being stored. It returns the kept
-// events and hashes, and the tickets of batches in flight that the
-// dropped ones duplicate. REQUIRES: p.mu held.
-func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event, []uint64, []*ingestTicket, error) {
+// batch) those already stored or being stored, and reserves the keys of
+// the kept ones in p.mem under a new ticket (nil if none has a key). It
+// returns the kept events and the tickets of batches in flight that the
+// dropped ones duplicate. hashes is compacted alongside events.
+// REQUIRES: p.mu held.
+func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event, []*ingestTicket, *ingestTicket, error) {
 	var waits []*ingestTicket
+	var ticket *ingestTicket
 	var days dayCache
 	n := 0
 	for i := range events {
 		if k, ok := keyOf(&events[i]); ok {
-			if t, ok := p.pendingKeys.get(hashes[i], k); ok {
-				waits = append(waits, t)
-				continue
-			}
-			dup, err := p.storedLocked(k, hashes[i], &days)
+			dup, wait, err := p.storedLocked(k, hashes[i], &days)
 			if err != nil {
 				return nil, nil, nil, err
+			}
+			if wait != nil {
+				waits = append(waits, wait)
 			}
 			if dup {
 				continue
 			}
+			if ticket == nil {
+				ticket = &ingestTicket{done: make(chan struct{})}
+			}
+			p.mem.keys.put(hashes[i], k, ticket)
 		}
 		events[n], hashes[n] = events[i], hashes[i]
 		n++
 	}
 	clear(events[n:])
-	return events[:n], hashes[:n], waits, nil
+	return events[:n], waits, ticket, nil
+}
+
+// inFlight returns t if its batch may still fail (t not nil and not
+// durable yet, or failed), else nil: the key it holds is then stored.
+func inFlight(t *ingestTicket) *ingestTicket {
+	if t == nil {
+		return nil
+	}
+	select {
+	case <-t.done:
+		if t.err == nil {
+			return nil
+		}
+	default:
+	}
+	return t
 }
 
 // dayCache remembers the UTC day string of the last day number asked.
@@ -298,19 +325,20 @@ func (c *dayCache) of(timeMillis int64) string {
 	return c.day
 }
 
-// storedLocked reports whether an event with key k (hash h) is buffered
-// or in a segment. REQUIRES: p.mu held.
-func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (bool, error) {
-	if _, ok := p.mem.keys.get(h, k); ok {
-		return true, nil
+// storedLocked reports whether an event with key k (hash h) is buffered,
+// being written, or in a segment; wait is the ticket of the batch in
+// flight that holds it. REQUIRES: p.mu held.
+func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (dup bool, wait *ingestTicket, err error) {
+	if t, ok := p.mem.keys.get(h, k); ok {
+		return true, inFlight(t), nil
 	}
 	for _, m := range p.frozen {
-		if _, ok := m.keys.get(h, k); ok {
-			return true, nil
+		if t, ok := m.keys.get(h, k); ok {
+			return true, inFlight(t), nil
 		}
 	}
 	if len(p.segments) == 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	day := days.of(k.timeMillis)
 	for _, ref := range p.segments {
@@ -319,11 +347,11 @@ func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (bool, erro
 		}
 		ref.dedup.once.Do(func() { ref.dedup.build(ref.Segment) })
 		if ref.dedup.err != nil {
-			return false, ref.dedup.err
+			return false, nil, ref.dedup.err
 		}
 		if ok, err := ref.dedup.contains(ref.Segment, k, h); ok || err != nil {
-			return ok, err
+			return ok, nil, err
 		}
 	}
-	return false, nil
+	return false, nil, nil
 }

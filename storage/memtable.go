@@ -11,15 +11,26 @@ type memtable struct {
 	rows  []Event
 	users []uint32 // user number of rows[i].DistinctID
 	bytes int64    // approximate heap size of rows, for the flush trigger
-	// keys holds the dedup keys of rows with an insert_id (dedup.go).
-	keys keyIndex[struct{}]
+	// keys holds the dedup keys of rows with an insert_id (dedup.go),
+	// each with the ticket of the batch that reserved it (nil after WAL
+	// replay). A key is reserved before its row is in the WAL and
+	// appended after: keys may name rows not yet in rows, of batches
+	// that hold the store's ingestMu shared, so a frozen memtable never
+	// has them.
+	keys keyIndex[*ingestTicket]
 }
 
-// appendLocked adds e, whose dedup key hashes to h (keyHashes).
+// appendLocked adds e, whose dedup key hashes to h (keyHashes), with its
+// key.
 func (m *memtable) appendLocked(e Event, user uint32, h uint64) {
 	if k, ok := keyOf(&e); ok {
-		m.keys.put(h, k, struct{}{})
+		m.keys.put(h, k, nil)
 	}
+	m.appendReservedLocked(e, user)
+}
+
+// appendReservedLocked adds e, whose key (if any) is in m.keys already.
+func (m *memtable) appendReservedLocked(e Event, user uint32) {
 	if len(m.rows) == cap(m.rows) {
 		// Grow by doubling, not append's 1.25: each growth copies every
 		// row while the project's lock is held.
@@ -29,6 +40,15 @@ func (m *memtable) appendLocked(e Event, user uint32, h uint64) {
 	m.rows = append(m.rows, e)
 	m.users = append(m.users, user)
 	m.bytes += eventSizeBytes(&e)
+}
+
+// unreserveLocked removes the keys of rows whose batch failed.
+func (m *memtable) unreserveLocked(rows []Event, hashes []uint64) {
+	for i := range rows {
+		if k, ok := keyOf(&rows[i]); ok {
+			m.keys.remove(hashes[i], k)
+		}
+	}
 }
 
 // eventSizeBytes approximates the heap held by e.

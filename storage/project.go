@@ -11,7 +11,8 @@ import (
 // people, schemas and user dictionary.
 //
 // Concurrency: every field below mu is guarded by it. Ingest holds the
-// store's ingestMu shared while it appends to the WAL and the memtable, so
+// store's ingestMu shared from its duplicate check until it has appended
+// to the WAL and the memtable, so
 // a flush (which holds it exclusively to rotate the WAL and freeze
 // memtables) sees each batch entirely before or entirely after.
 type Project struct {
@@ -41,9 +42,6 @@ type Project struct {
 	profileMu sync.Mutex
 	// ident is the identity union-find (identity.go).
 	ident *identity
-	// pendingKeys are the dedup keys of batches between their duplicate
-	// check and their application to memory (dedup.go).
-	pendingKeys keyIndex[*ingestTicket]
 }
 
 // SegmentRef is one live segment of a project.
@@ -222,39 +220,16 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if table == TableEvents {
 		rows, hashes = dropBatchDuplicates(rows)
 	}
-	p.mu.Lock()
-	schema := p.events
-	if table == TablePeople {
-		schema = p.people
+	// ingestMu is held from the duplicate check to the memtable append,
+	// so no flush swaps p.mem in between: the keys reserved in p.mem are
+	// those of rows appended to that same memtable.
+	s.ingestMu.RLock()
+	rows, ticket, waits, err := p.reserve(table, rows, hashes)
+	if err == nil {
+		err = p.appendDurable(kind, table, rows, hashes, ticket)
 	}
-	for i := range rows {
-		schema.fitProps(rows[i].Props)
-	}
-	var waits []*ingestTicket
-	var ticket *ingestTicket
-	if table == TableEvents {
-		var err error
-		if rows, hashes, waits, err = p.dropDuplicatesLocked(rows, hashes); err != nil {
-			p.mu.Unlock()
-			return fmt.Errorf("project %s: check for duplicates: %w", p.name, err)
-		}
-		for i := range rows {
-			if k, ok := keyOf(&rows[i]); ok {
-				if ticket == nil {
-					ticket = &ingestTicket{done: make(chan struct{})}
-				}
-				p.pendingKeys.put(hashes[i], k, ticket)
-			}
-		}
-	}
-	p.mu.Unlock()
-	err := p.appendDurable(kind, table, rows, hashes, ticket != nil)
+	s.ingestMu.RUnlock()
 	if ticket != nil {
-		if err != nil { // else appendDurable released the keys
-			p.mu.Lock()
-			p.releaseKeysLocked(rows, hashes)
-			p.mu.Unlock()
-		}
 		ticket.err = err
 		close(ticket.done)
 	}
@@ -270,25 +245,39 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	return nil
 }
 
-// releaseKeysLocked ends the reservation of rows' keys in pendingKeys.
-// REQUIRES: p.mu held.
-func (p *Project) releaseKeysLocked(rows []Event, hashes []uint64) {
-	for i := range rows {
-		if k, ok := keyOf(&rows[i]); ok {
-			p.pendingKeys.remove(hashes[i], k)
-		}
+// reserve fits rows to the schema and, for events, drops those already
+// stored or being stored and reserves the keys of the others in p.mem
+// with a new ticket (nil when no row has a key). waits are the tickets of
+// batches in flight that dropped rows duplicate.
+// REQUIRES: s.ingestMu held shared.
+func (p *Project) reserve(table string, rows []Event, hashes []uint64) (kept []Event, ticket *ingestTicket, waits []*ingestTicket, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	schema := p.events
+	if table == TablePeople {
+		schema = p.people
 	}
+	for i := range rows {
+		schema.fitProps(rows[i].Props)
+	}
+	if table != TableEvents {
+		return rows, nil, nil, nil
+	}
+	if rows, waits, ticket, err = p.dropDuplicatesLocked(rows, hashes); err != nil {
+		return nil, nil, nil, fmt.Errorf("project %s: check for duplicates: %w", p.name, err)
+	}
+	return rows, ticket, waits, nil
 }
 
 // walPayloads recycles the buffers of encoded batches: the WAL copies a
 // payload before Append returns.
 var walPayloads = sync.Pool{New: func() any { return new([]byte) }}
 
-// appendDurable writes rows to the WAL and then to memory; hashes are
-// the rows' key hashes (keyHashes), nil for people. With reserved, the
-// rows' keys are in pendingKeys, and appendDurable releases them in the
-// same critical section that makes the rows visible (if it returns nil).
-func (p *Project) appendDurable(kind recordKind, table string, rows []Event, hashes []uint64, reserved bool) error {
+// appendDurable writes rows to the WAL and then to memory. For events,
+// hashes are the rows' key hashes and ticket the reservation of their
+// keys in p.mem (reserve); if the WAL fails, the reservation is undone.
+// REQUIRES: s.ingestMu held shared since reserve.
+func (p *Project) appendDurable(kind recordKind, table string, rows []Event, hashes []uint64, ticket *ingestTicket) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -301,17 +290,21 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 			walPayloads.Put(buf)
 		}
 	}()
-	s.ingestMu.RLock()
-	defer s.ingestMu.RUnlock()
 	start := time.Now()
 	if _, err := s.wal.Append(payload); err != nil {
+		if ticket != nil {
+			p.mu.Lock()
+			p.mem.unreserveLocked(rows, hashes)
+			p.mu.Unlock()
+		}
 		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
 	}
 	s.observeIngest(len(rows), time.Since(start))
 	p.mu.Lock()
-	p.addHashedLocked(table, rows, hashes)
-	if reserved {
-		p.releaseKeysLocked(rows, hashes)
+	if table == TablePeople {
+		p.addLocked(table, rows)
+	} else {
+		p.addEventsLocked(rows, nil)
 	}
 	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows
 	p.mu.Unlock()
@@ -328,16 +321,6 @@ const maxPooledPayloadBytes = 4 << 20
 // addLocked applies durable rows to memory (ingest and WAL replay).
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addLocked(table string, rows []Event) {
-	var hashes []uint64
-	if table != TablePeople {
-		hashes = keyHashes(rows)
-	}
-	p.addHashedLocked(table, rows, hashes)
-}
-
-// addHashedLocked is addLocked with the rows' key hashes already known.
-// REQUIRES: p.mu held; rows' props already fitted to the schema.
-func (p *Project) addHashedLocked(table string, rows []Event, hashes []uint64) {
 	if table == TablePeople {
 		for _, r := range rows {
 			p.setPersonLocked(r.DistinctID, r.Props)
@@ -345,12 +328,24 @@ func (p *Project) addHashedLocked(table string, rows []Event, hashes []uint64) {
 		p.profilesDirty = true
 		return
 	}
+	p.addEventsLocked(rows, keyHashes(rows))
+}
+
+// addEventsLocked appends events to p.mem. With hashes (the rows' key
+// hashes), their keys are added to p.mem's keys; without, reserve has
+// put them there already.
+// REQUIRES: p.mu held; rows' props already fitted to the schema.
+func (p *Project) addEventsLocked(rows []Event, hashes []uint64) {
 	for i := range rows {
 		u := p.userNumberLocked(rows[i].DistinctID)
 		if p.observeEventLocked(&rows[i], u) {
 			p.profilesDirty = true
 		}
-		p.mem.appendLocked(rows[i], u, hashes[i])
+		if hashes != nil {
+			p.mem.appendLocked(rows[i], u, hashes[i])
+		} else {
+			p.mem.appendReservedLocked(rows[i], u)
+		}
 	}
 }
 
