@@ -42,7 +42,7 @@ var (
 func NewRetention(_ *sql.Context, args ...sql.Expression) (sql.Expression, error) {
 	if len(args) < 1 || len(args) > engine.MaxFunnelSteps {
 		return nil, sql.ErrInvalidArgumentNumber.New(nameRetention,
-			fmt.Sprintf("1 to %d (cond1, …)", engine.MaxFunnelSteps), len(args))
+			fmt.Sprintf("1 to %d (cond1 … cond%d)", engine.MaxFunnelSteps, engine.MaxFunnelSteps), len(args))
 	}
 	return &Retention{conds: append([]sql.Expression(nil), args...)}, nil
 }

@@ -54,7 +54,7 @@ var (
 func NewWindowFunnel(ctx *sql.Context, args ...sql.Expression) (sql.Expression, error) {
 	if n := len(args) - 2; n < 1 || n > engine.MaxFunnelSteps {
 		return nil, sql.ErrInvalidArgumentNumber.New(nameWindowFunnel,
-			fmt.Sprintf("2 + 1 to %d conditions (window_seconds, time, cond1, …)", engine.MaxFunnelSteps), len(args))
+			fmt.Sprintf("3 to %d (window_seconds, time, cond1 … cond%d)", 2+engine.MaxFunnelSteps, engine.MaxFunnelSteps), len(args))
 	}
 	ctx = evalContext(ctx)
 	seconds, err := constantInteger(ctx, args[0])

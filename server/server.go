@@ -131,6 +131,7 @@ func (s *Server) newEngine() *sqle.Engine {
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
 	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: s.parser}})
 	engine := sqle.New(b.Build(), &sqle.Config{})
+	engine.Analyzer.Catalog.RegisterFunction(sql.NewEmptyContext(), planner.Functions()...)
 	if err := sql.SystemVariables.AssignValues(map[string]any{
 		"version":         Version,
 		"version_comment": versionComment,
