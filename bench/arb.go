@@ -124,10 +124,35 @@ func (a *arbServer) query(ctx context.Context, q string) ([][]any, error) {
 		if _, kerr := a.db.ExecContext(context.Background(), "KILL QUERY "+strconv.FormatInt(id, 10)); kerr != nil {
 			logf("arb: KILL QUERY %d: %v", id, kerr)
 		}
+		a.waitQueryGone(id, time.Minute)
 		conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it from the pool
 		return nil, ctx.Err()
 	}
 	return rows, err
+}
+
+// waitQueryGone polls SHOW PROCESSLIST until connection id runs no
+// query, so that the next measurement does not share the CPU with it.
+func (a *arbServer) waitQueryGone(id int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		rows, err := scanAll(a.db.Query("SHOW PROCESSLIST"))
+		if err != nil {
+			logf("arb: SHOW PROCESSLIST: %v", err)
+			return
+		}
+		running := false
+		for _, r := range rows {
+			if v, ok := toNumber(r[0]); ok && int64(v) == id && len(r) > 4 && cellString(r[4]) == "Query" {
+				running = true
+			}
+		}
+		if !running {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logf("arb: connection %d still runs its killed query after %s", id, timeout)
 }
 
 // scanAll reads every row of a database/sql result into []any cells.

@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -72,7 +74,10 @@ func (rep *report) check() {
 				if c := rep.rows[j].cells[e]; c.ok() {
 					ref = normaliseRows(c.raw)
 					refOrdered = rep.rows[j].q.ordered
-					rep.refs[id] = rep.engines[e].name() + " " + rep.rows[j].label()
+					rep.refs[id] = rep.engines[e].name()
+					if v := rep.rows[j].q.variant; v != "" {
+						rep.refs[id] += " (" + v + ")"
+					}
 					break
 				}
 			}
@@ -117,9 +122,10 @@ func (rep *report) render() string {
 	host, _ := os.Hostname()
 	users := rep.cfg.events / usersPerEvent
 	fmt.Fprintf(&b, "## arb vs peers: %d events, %d users, seed %d\n\n", rep.cfg.events, users, rep.cfg.seed)
-	fmt.Fprintf(&b, "Run %s on %s (%d CPUs); dataset %s (no insert_id). Median ms of %d runs after one warm-up; "+
+	fmt.Fprintf(&b, "Run %s on %s (%d CPUs); arb %s (%s); dataset %s (no insert_id). Median ms of %d runs after one warm-up; "+
 		"timeout %s a run. Ratio = best peer ms / arb ms (> 1: arb faster).\n\n",
-		rep.started.UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), rep.dataset, rep.cfg.runs, rep.cfg.timeout)
+		rep.started.UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), rep.cfg.arbBin, arbRevision(),
+		rep.dataset, rep.cfg.runs, rep.cfg.timeout)
 
 	b.WriteString("| query |")
 	for _, e := range rep.engines {
@@ -168,7 +174,7 @@ func (rep *report) render() string {
 		}
 		ratio := "—"
 		if arbMs > 0 && bestPeer > 0 {
-			ratio = fmt.Sprintf("%.2f×", float64(bestPeer)/float64(arbMs))
+			ratio = fmtRatio(float64(bestPeer) / float64(arbMs))
 		}
 		answers := "agree"
 		if rep.refs[row.q.id] == "" {
@@ -234,4 +240,27 @@ func oneLine(s string) string {
 		s = s[:600] + "…"
 	}
 	return s
+}
+
+// fmtRatio shows two significant digits, also far below 1.
+func fmtRatio(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.0f×", r)
+	}
+	return strconv.FormatFloat(r, 'g', 2, 64) + "×"
+}
+
+// arbRevision describes the source tree the arb binary was presumably
+// built from: the repository above bench/ (HEAD, and whether tracked files
+// differ from it).
+func arbRevision() string {
+	out, err := exec.Command("git", "-C", "..", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "revision unknown"
+	}
+	rev := "commit " + strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		rev += " + uncommitted changes"
+	}
+	return rev
 }

@@ -5,6 +5,8 @@ package main
 //
 // INVARIANT: the same (events, seed) always yields byte-identical output,
 // so every engine, and every rerun, sees the same data.
+// INVARIANT: each user's first event is its only Signup, and no user has
+// two events in the same second.
 //
 // Cache file (TSV, one event a line, '\n'-terminated, no header), columns:
 //
@@ -227,13 +229,38 @@ func generate(n int, seed uint64) ([]user, []genEvent) {
 		}
 		events = append(events, e)
 	}
-	slices.SortStableFunc(events, func(a, b genEvent) int { return int(a.sec) - int(b.sec) })
+	bySecond := func(a, b genEvent) int { return int(a.sec) - int(b.sec) }
+	slices.SortStableFunc(events, bySecond)
+	// No user has two events in one second, so every funnel form sees one
+	// order of a user's events (ClickHouse's windowFunnel orders ties
+	// arbitrarily). Bumping a tie by a second keeps each user's events
+	// strictly increasing in slice order, which a stable re-sort preserves.
+	last := make([]int64, nUsers)
+	for i := range last {
+		last[i] = -1
+	}
+	bumped := false
+	for i := range events {
+		e := &events[i]
+		if int64(e.sec) <= last[e.user] {
+			e.sec = uint32(last[e.user] + 1)
+			bumped = true
+		}
+		last[e.user] = int64(e.sec)
+	}
+	if bumped {
+		slices.SortStableFunc(events, bySecond)
+	}
 	return users, events
 }
 
+// generatorVersion is part of the cache file name: bump it whenever the
+// generator's output changes, so stale caches are not reused.
+const generatorVersion = 2
+
 // cachePath names the cache file of one (events, seed).
 func cachePath(dir string, n int, seed uint64) string {
-	return filepath.Join(dir, fmt.Sprintf("events-%d-%d.tsv", n, seed))
+	return filepath.Join(dir, fmt.Sprintf("events-v%d-%d-%d.tsv", generatorVersion, n, seed))
 }
 
 // ensureDataset returns the cache file for (n, seed), generating it first
