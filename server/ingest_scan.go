@@ -72,11 +72,27 @@ func (s *jsonScanner) peek() byte {
 	return 0
 }
 
+// stringStop marks the bytes that end a run of plain string content: the
+// closing quote, a backslash, and control characters (invalid in JSON).
+var stringStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // skipString passes over a string starting at pos (which holds '"'),
 // checking its escapes.
 func (s *jsonScanner) skipString() bool {
 	s.pos++
 	for s.pos < len(s.src) {
+		for s.pos < len(s.src) && !stringStop[s.src[s.pos]] {
+			s.pos++
+		}
+		if s.pos == len(s.src) {
+			return false
+		}
 		c := s.src[s.pos]
 		switch {
 		case c == '"':
@@ -143,6 +159,12 @@ func (s *jsonScanner) str() (string, bool) {
 	}
 	start := s.pos + 1
 	for i := start; i < len(s.src); i++ {
+		for i < len(s.src) && !stringStop[s.src[i]] {
+			i++
+		}
+		if i == len(s.src) {
+			break
+		}
 		c := s.src[i]
 		switch {
 		case c == '"':
@@ -368,7 +390,11 @@ type member struct {
 type eventDecoder struct {
 	rules   *eventRules
 	members []member       // scratch: the current record's properties
+	order   []uint16       // scratch: positions in members, sorted by key
 	block   []storage.Prop // Props of decoded events are carved from it
+	// validKeys are property keys found valid, in the sorted order of the
+	// record that last added to them.
+	validKeys []string
 }
 
 // propBlock is how many Props an eventDecoder allocates at once.
@@ -501,17 +527,24 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		ms = append(ms, member{key: propIP, kind: '"', text: r.clientIP})
 		d.members = ms
 	}
-	if len(ms) <= 24 {
-		for i := 1; i < len(ms); i++ { // insertion sort: records are small
-			for j := i; j > 0 && ms[j].key < ms[j-1].key; j-- {
-				ms[j], ms[j-1] = ms[j-1], ms[j]
+	// Sort positions, not members: moving members (which hold pointers)
+	// would cost a write barrier per move while the GC runs.
+	order := d.order[:0]
+	for i := range ms {
+		order = append(order, uint16(i))
+	}
+	d.order = order
+	if len(order) <= 24 {
+		for i := 1; i < len(order); i++ { // insertion sort: records are small
+			for j := i; j > 0 && ms[order[j]].key < ms[order[j-1]].key; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
 			}
 		}
 	} else {
-		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.key, b.key) })
+		slices.SortFunc(order, func(a, b uint16) int { return strings.Compare(ms[a].key, ms[b].key) })
 	}
-	for i := 1; i < len(ms); i++ {
-		if ms[i].key == ms[i-1].key {
+	for i := 1; i < len(order); i++ {
+		if ms[order[i]].key == ms[order[i-1]].key {
 			return pe, false // duplicate keys: the last wins in encoding/json
 		}
 	}
@@ -552,14 +585,28 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 	}
 	props := d.takeProps(nprops)
 	n := 0
-	for i := range ms {
-		m := &ms[i]
+	checked := 0 // keys of this record found valid, in order (d.validKeys)
+	for _, oi := range order {
+		m := &ms[oi]
 		switch m.key {
 		case propToken, propTime, propDistinctID, propInsertID:
 			continue
 		}
-		if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
-			return pe, false
+		// Records of a batch mostly have the keys of the record before:
+		// those were valid then and need no new check.
+		if checked < len(d.validKeys) && d.validKeys[checked] == m.key {
+			checked++
+		} else {
+			if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
+				return pe, false
+			}
+			if checked < len(d.validKeys) {
+				d.validKeys[checked] = m.key
+				d.validKeys = d.validKeys[:checked+1]
+			} else {
+				d.validKeys = append(d.validKeys, m.key)
+			}
+			checked++
 		}
 		var v storage.Value
 		switch m.kind {
@@ -705,6 +752,15 @@ func smallInt(lit string) (int64, bool) {
 func scanNumberValue(lit string) (storage.Value, bool) {
 	if n, ok := smallInt(lit); ok {
 		return storage.IntValue(n), true
+	}
+	if strings.ContainsAny(lit, ".eE") {
+		// Not an integer, so json.Number.Int64 fails: numberValue's float
+		// branch, without the cost of that failure.
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return storage.Value{}, false
+		}
+		return storage.FloatValue(f), true
 	}
 	v, err := numberValue(json.Number(lit))
 	return v, err == nil

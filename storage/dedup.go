@@ -49,12 +49,16 @@ func (k dedupKey) hash() uint64 { return maphash.Comparable(dedupSeed, k) }
 // keyIndex maps dedup keys to values, looked up by the hash the caller
 // computed once per key (dedupKey.hash): a map keyed by uint64 costs far
 // less than one keyed by three strings, and one hash serves every index a
-// key is checked against. The zero keyIndex is empty and ready to use.
+// key is checked against. The map holds only positions in entries, so it
+// stays small (12-byte slots) and grows cheaply; entries are appended in
+// order. The zero keyIndex is empty and ready to use.
 //
 // INVARIANT: a key is in at most one of byHash and overflow; overflow
-// holds only keys whose hash slot in byHash another key holds.
+// holds only keys whose hash slot in byHash another key holds. Removed
+// entries stay in entries, zeroed, and nothing points at them.
 type keyIndex[V any] struct {
-	byHash   map[uint64]keyEntry[V]
+	byHash   map[uint64]uint32 // hash → position in entries
+	entries  []keyEntry[V]
 	overflow map[dedupKey]V
 }
 
@@ -65,13 +69,13 @@ type keyEntry[V any] struct {
 
 // newKeyIndex returns an index with room for n keys.
 func newKeyIndex[V any](n int) keyIndex[V] {
-	return keyIndex[V]{byHash: make(map[uint64]keyEntry[V], n)}
+	return keyIndex[V]{byHash: make(map[uint64]uint32, n), entries: make([]keyEntry[V], 0, n)}
 }
 
 // get returns the value of k, whose hash is h.
 func (ix *keyIndex[V]) get(h uint64, k dedupKey) (V, bool) {
-	if e, ok := ix.byHash[h]; ok && e.key == k {
-		return e.val, true
+	if i, ok := ix.byHash[h]; ok && ix.entries[i].key == k {
+		return ix.entries[i].val, true
 	}
 	if len(ix.overflow) > 0 {
 		v, ok := ix.overflow[k]
@@ -90,22 +94,33 @@ func (ix *keyIndex[V]) put(h uint64, k dedupKey, v V) {
 		}
 	}
 	if ix.byHash == nil {
-		ix.byHash = map[uint64]keyEntry[V]{}
+		ix.byHash = map[uint64]uint32{}
 	}
-	if e, ok := ix.byHash[h]; ok && e.key != k {
+	if i, ok := ix.byHash[h]; ok {
+		if ix.entries[i].key == k {
+			ix.entries[i].val = v
+			return
+		}
 		if ix.overflow == nil {
 			ix.overflow = map[dedupKey]V{}
 		}
 		ix.overflow[k] = v
 		return
 	}
-	ix.byHash[h] = keyEntry[V]{k, v}
+	if len(ix.entries) == cap(ix.entries) {
+		// Double rather than append's 1.25: entries grow under the
+		// project's lock.
+		ix.entries = append(make([]keyEntry[V], 0, max(2*cap(ix.entries), 256)), ix.entries...)
+	}
+	ix.byHash[h] = uint32(len(ix.entries))
+	ix.entries = append(ix.entries, keyEntry[V]{k, v})
 }
 
 // remove deletes k, whose hash is h, if present.
 func (ix *keyIndex[V]) remove(h uint64, k dedupKey) {
-	if e, ok := ix.byHash[h]; ok && e.key == k {
+	if i, ok := ix.byHash[h]; ok && ix.entries[i].key == k {
 		delete(ix.byHash, h)
+		ix.entries[i] = keyEntry[V]{}
 		return
 	}
 	delete(ix.overflow, k)
@@ -235,20 +250,35 @@ func (ix *segmentDedup) contains(seg *Segment, k dedupKey, h uint64) (bool, erro
 // with their key hashes. It needs no lock: it looks only at the batch.
 func dropBatchDuplicates(events []Event) ([]Event, []uint64) {
 	hashes := keyHashes(events)
-	seen := newKeyIndex[struct{}](len(events))
+	first := make(map[uint64]int, len(events)) // hash → position of a kept event
+	var others map[dedupKey]bool               // kept keys whose hash another key has
 	n := 0
 	for i := range events {
 		if k, ok := keyOf(&events[i]); ok {
-			if _, dup := seen.get(hashes[i], k); dup {
+			j, seen := first[hashes[i]]
+			switch {
+			case !seen:
+				first[hashes[i]] = n
+			case keyOf1(&events[j]) == k || others[k]:
 				continue
+			default:
+				if others == nil {
+					others = map[dedupKey]bool{}
+				}
+				others[k] = true
 			}
-			seen.put(hashes[i], k, struct{}{})
 		}
 		events[n], hashes[n] = events[i], hashes[i]
 		n++
 	}
 	clear(events[n:]) // the dropped tail must not keep its strings alive
 	return events[:n], hashes[:n]
+}
+
+// keyOf1 is keyOf without the flag.
+func keyOf1(e *Event) dedupKey {
+	k, _ := keyOf(e)
+	return k
 }
 
 // dropDuplicatesLocked removes from events (in place; hashes from
