@@ -10,6 +10,7 @@ package server
 // INSERT share one path: storage.Project.Ingest.
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -140,7 +141,16 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	}
 	defer h.budget.Release(weight)
 
-	body, err := readBody(r)
+	// The body buffer goes back to the pool when the request is answered:
+	// nothing decoded from it keeps a reference (the scanner's strings
+	// come from payload.text, a copy; encoding/json copies too).
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBodyBytes {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	body, err := readBodyInto(r, buf)
 	if endpoint == "import" && !carriesData(r, body) {
 		req.format = replyImport
 	}
@@ -190,7 +200,11 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 		rules.clientIP = clientIP(req.r)
 	}
 	var project *storage.Project
-	var projectToken string // project's token, read once rather than per record
+	// projectToken is the project's token, read at most once, and only
+	// when a record names a token: Info takes the project's lock, which
+	// concurrent batches hold.
+	var projectToken string
+	tokenKnown := false
 	bySecret := false
 	if req.endpoint == "import" {
 		var err error
@@ -198,7 +212,6 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		projectToken = project.Info().Token
 	}
 	parsed := rules.parseRecords(p)
 	events := parsed.events[:0] // kept events, compacted in place
@@ -213,6 +226,9 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "event", Message: "$merge is accepted only on /import authenticated with the project secret"})
 			continue
 		}
+		if project != nil && token != "" && !tokenKnown {
+			projectToken, tokenKnown = project.Info().Token, true
+		}
 		switch {
 		case project == nil && token == "":
 			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: "token, missing or empty"})
@@ -223,7 +239,7 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 				bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: "unknown project token"})
 				continue
 			}
-			project, projectToken = proj, token
+			project, projectToken, tokenKnown = proj, token, true
 		case token != "" && token != projectToken:
 			bad = append(bad, &recordError{Index: i, InsertID: ev.InsertID, Field: "properties.token", Message: fmt.Sprintf("token does not belong to project %s (one request, one project)", project.Name())})
 			continue

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Limits of one ingestion request (documented Mixpanel limits).
@@ -74,6 +75,19 @@ func (p *payload) record(i int) string {
 // readBody returns the request body, gunzipped when the request says so,
 // and never longer than maxBodyBytes.
 func readBody(r *http.Request) ([]byte, error) {
+	return readBodyInto(r, new(bytes.Buffer))
+}
+
+// bodyBuffers recycles request body buffers (serve): a 300 KB body would
+// otherwise be a fresh, zeroed allocation per request.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBodyBytes bounds the buffers bodyBuffers keeps.
+const maxPooledBodyBytes = 2 << 20
+
+// readBodyInto is readBody reading into buf, which the body returned
+// aliases: it is valid as long as buf is not reused.
+func readBodyInto(r *http.Request, buf *bytes.Buffer) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
@@ -96,7 +110,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	// A body of announced length is read into one buffer of that size
 	// (io.ReadAll would grow and copy it a dozen times).
-	var buf bytes.Buffer
+	buf.Reset()
 	if plain && r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}

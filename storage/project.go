@@ -111,8 +111,31 @@ const (
 	maxTimeMillis = 253402300799999
 )
 
+// validKeys remembers the property keys of the row validated last, in
+// its order: rows of a batch mostly repeat them, and a key found valid
+// needs no second ValidatePropertyKey.
+type validKeys []string
+
+// check is ValidatePropertyKey for the j-th property key of a row.
+func (vk *validKeys) check(table string, j int, key string) error {
+	if j < len(*vk) && (*vk)[j] == key {
+		return nil
+	}
+	if err := ValidatePropertyKey(table, key); err != nil {
+		return err
+	}
+	if j < len(*vk) {
+		(*vk)[j] = key
+		*vk = (*vk)[:j+1]
+	} else {
+		*vk = append(*vk, key)
+	}
+	return nil
+}
+
 // validateEvent checks one row; i is its 0-based position in the batch.
-func validateEvent(table string, i int, e *Event) error {
+// known carries validated keys from row to row of one batch.
+func validateEvent(table string, i int, e *Event, known *validKeys) error {
 	if table == TableEvents {
 		if e.Name == "" {
 			return &RowError{i + 1, ColEvent, fmt.Errorf("missing: every event needs a name")}
@@ -137,7 +160,7 @@ func validateEvent(table string, i int, e *Event) error {
 		seen = make(map[string]bool, len(e.Props))
 	}
 	for j, pr := range e.Props {
-		if err := ValidatePropertyKey(table, pr.Key); err != nil {
+		if err := known.check(table, j, pr.Key); err != nil {
 			return &RowError{i + 1, pr.Key, err}
 		}
 		if givenBefore(e.Props[:j], pr.Key, seen) {
@@ -208,9 +231,10 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	var known validKeys
 	for i := range rows {
 		rows[i].Props = dropNullProps(rows[i].Props)
-		if err := validateEvent(table, i, &rows[i]); err != nil {
+		if err := validateEvent(table, i, &rows[i], &known); err != nil {
 			return err
 		}
 	}
