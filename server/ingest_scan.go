@@ -15,10 +15,9 @@ package server
 // TestScanMatchesJSON and FuzzScanEvent check that whatever the scanner
 // accepts equals the reference result.
 //
-// Strings without escapes are substrings of the request's text (no copy):
-// the events of one request keep that text alive until they are flushed,
-// which costs at most the request's size (bounded by maxBodyBytes) on top
-// of its events.
+// Strings without escapes are read as substrings of the request's text;
+// an accepted event's strings are then copied into one allocation of
+// their own (ownStrings), so stored events do not keep the request alive.
 
 import (
 	"encoding/json"
@@ -632,7 +631,45 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		n++
 	}
 	pe.event.Props = props
+	ownStrings(&pe.event)
 	return pe, true
+}
+
+// ownStrings moves the event's strings out of the request's text into
+// one allocation of exactly their size, so a stored event keeps only its
+// own bytes alive, as with encoding/json, not the whole request. (Keys
+// need no copy: fitting them to the schema replaces them by the column's
+// name.)
+func ownStrings(e *storage.Event) {
+	n := len(e.Name) + len(e.DistinctID) + len(e.InsertID)
+	for i := range e.Props {
+		if e.Props[i].Value.Type == storage.TypeString {
+			n += len(e.Props[i].Value.Str)
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(e.Name)
+	b.WriteString(e.DistinctID)
+	b.WriteString(e.InsertID)
+	for i := range e.Props {
+		if e.Props[i].Value.Type == storage.TypeString {
+			b.WriteString(e.Props[i].Value.Str)
+		}
+	}
+	all := b.String()
+	cut := func(s string) string {
+		s, all = all[:len(s)], all[len(s):]
+		return s
+	}
+	e.Name = cut(e.Name)
+	e.DistinctID = cut(e.DistinctID)
+	e.InsertID = cut(e.InsertID)
+	for i := range e.Props {
+		if e.Props[i].Value.Type == storage.TypeString {
+			e.Props[i].Value.Str = cut(e.Props[i].Value.Str)
+		}
+	}
 }
 
 // find returns the index of key in ms, or -1.

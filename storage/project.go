@@ -374,9 +374,7 @@ func convertLike(props []Prop, tmpl []fitSig) int {
 			}
 			p.Value = v
 		}
-		if p.Key != t.col { // no store when equal: it is a pointer write
-			p.Key = t.col
-		}
+		p.Key = t.col // the column's string, as fitProps: keys keep nothing else alive
 	}
 	return len(props)
 }
