@@ -152,7 +152,7 @@ func (rep *report) render() string {
 			case c.absent:
 				s = "—"
 			case c.timeout:
-				s = "timeout"
+				s = fmt.Sprintf("timeout (> %s)", rep.cfg.timeout)
 			case c.err != nil:
 				s = "error " + note(fmt.Sprintf("%s, %s: %s", row.label(), name, oneLine(c.err.Error())))
 			default:
@@ -199,7 +199,7 @@ func (rep *report) render() string {
 			fmt.Fprintf(&b, "[%d] %s\n\n", i+1, n)
 		}
 	}
-	b.WriteString("Every answer of a query is checked against: ")
+	b.WriteString("\nEvery answer of a query is checked against: ")
 	var refs []string
 	for _, row := range rep.rows {
 		if row.q.variant == "" {

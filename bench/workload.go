@@ -19,6 +19,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -210,7 +211,7 @@ func generate(n int, seed uint64) ([]user, []genEvent) {
 	for i, u := range users {
 		events = append(events, genEvent{sec: uint32(u.signup), user: uint32(i), name: -1})
 	}
-	for len(events) < n {
+	sample := func() genEvent {
 		ui, _ := slices.BinarySearch(cum, r.Float64()*total)
 		ui = min(ui, nUsers-1)
 		u := &users[ui]
@@ -227,36 +228,38 @@ func generate(n int, seed uint64) ([]user, []genEvent) {
 			amount := math.Exp(amountMu[u.plan] + amountSig*r.NormFloat64())
 			e.cents = uint32(max(math.Round(amount*100), 1))
 		}
-		events = append(events, e)
+		return e
 	}
-	bySecond := func(a, b genEvent) int { return int(a.sec) - int(b.sec) }
-	slices.SortStableFunc(events, bySecond)
+	for len(events) < n {
+		events = append(events, sample())
+	}
 	// No user has two events in one second, so every funnel form sees one
 	// order of a user's events (ClickHouse's windowFunnel orders ties
-	// arbitrarily). Bumping a tie by a second keeps each user's events
-	// strictly increasing in slice order, which a stable re-sort preserves.
-	last := make([]int64, nUsers)
-	for i := range last {
-		last[i] = -1
-	}
-	bumped := false
-	for i := range events {
-		e := &events[i]
-		if int64(e.sec) <= last[e.user] {
-			e.sec = uint32(last[e.user] + 1)
-			bumped = true
+	// arbitrarily): an event that ties with the one before it of its user
+	// is drawn afresh (user included, so a user too busy for its window
+	// cannot stall this), until no tie is left.
+	byUser := func(a, b genEvent) int { return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.sec, b.sec)) }
+	for {
+		slices.SortFunc(events, byUser)
+		redrawn := 0
+		for i := 1; i < len(events); i++ {
+			if events[i].user == events[i-1].user && events[i].sec == events[i-1].sec {
+				events[i] = sample()
+				redrawn++
+			}
 		}
-		last[e.user] = int64(e.sec)
+		if redrawn == 0 {
+			break
+		}
 	}
-	if bumped {
-		slices.SortStableFunc(events, bySecond)
-	}
+	// (sec, user) is unique now: a total order.
+	slices.SortFunc(events, func(a, b genEvent) int { return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.user, b.user)) })
 	return users, events
 }
 
 // generatorVersion is part of the cache file name: bump it whenever the
 // generator's output changes, so stale caches are not reused.
-const generatorVersion = 2
+const generatorVersion = 3
 
 // cachePath names the cache file of one (events, seed).
 func cachePath(dir string, n int, seed uint64) string {
