@@ -44,6 +44,14 @@ const MaxFunnelSteps = 32
 //   - a step-s pair (s > 1) with start[s-2] set and
 //     time - start[s-2] <= windowMillis sets start[s-1] = start[s-2].
 //
+// This is current ClickHouse (pairs stable-sorted by (time, step)).
+// ClickHouse 18.16, the peer packaged for benchmarks, sorts by time only
+// and appends a row's pairs in descending step order, so there a row
+// meeting several conditions advances at most one step and equal-time
+// ties follow insertion order; the two agree whenever each row meets at
+// most one condition and no two steps share a millisecond (checked
+// against a running 18.16 on random data).
+//
 // Boundary: inclusive. An event exactly windowMillis after the chain's
 // cond1 event still counts; one millisecond later does not. A negative
 // window admits no step after the first.
