@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,6 +251,13 @@ func (r *aggRun) runParts(ctx context.Context) (*aggWorker, error) {
 		wg.Add(1)
 		go func(w *aggWorker, errp *error) {
 			defer wg.Done()
+			defer func() {
+				// A broken invariant fails this query, not the server.
+				if p := recover(); p != nil {
+					*errp = fmt.Errorf("BUG: aggregate worker: %v\n%s", p, debug.Stack())
+					next.Store(int64(parts))
+				}
+			}()
 			// Parts are taken in increasing order, so each worker sees its
 			// parts in scan order (AggAny relies on it).
 			for {

@@ -133,6 +133,7 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 		if err := it.decode(b); err != nil {
 			return err
 		}
+		it.first, it.n = plan.first, plan.n
 		rows, all := it.matchRows(&plan)
 		if !all && len(rows) == 0 {
 			continue
