@@ -1,0 +1,57 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestExplainShowsNativeParts checks that EXPLAIN tells which part of a
+// query arb's engine runs: the product-analytics shapes show the native
+// node, and a shape the engine does not run keeps go-mysql-server's
+// GroupBy.
+func TestExplainShowsNativeParts(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	db.SetMaxOpenConns(1) // one session: SET arb_pushdown below applies to it
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, `$browser`, amount) VALUES ('2025-01-01 10:00:00', 'Signup', 'u1', 'Chrome', NULL), ('2025-01-02 10:00:00', 'Purchase', 'u1', 'Chrome', 2.5)")
+	native := []string{
+		"SELECT count(*) FROM events",
+		"SELECT count(*) FROM events WHERE event = 'Purchase'",
+		"SELECT event, count(*) FROM events GROUP BY event",
+		"SELECT DATE(time), count(DISTINCT distinct_id) FROM events GROUP BY DATE(time)",
+		"SELECT `$browser`, count(*) FROM events WHERE event = 'Signup' AND time >= CAST('2025-01-01' AS DATETIME) GROUP BY `$browser`",
+		"SELECT `$browser`, sum(amount) FROM events GROUP BY `$browser`",
+		"SELECT distinct_id, window_funnel(604800, time, event = 'Signup', event = 'Purchase') FROM events GROUP BY distinct_id",
+		"SELECT DATE(time), count(DISTINCT distinct_id) FROM events WHERE distinct_id IN (SELECT distinct_id FROM events WHERE event = 'Signup') GROUP BY DATE(time)",
+	}
+	explain := func(q string) string {
+		rows, err := db.QueryContext(context.Background(), "EXPLAIN FORMAT=TREE "+q)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", q, err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		return b.String()
+	}
+	for _, q := range native {
+		if plan := explain(q); !strings.Contains(plan, "arb engine") || strings.Contains(plan, "GroupBy") {
+			t.Errorf("%s: want the engine node and no GroupBy, got\n%s", q, plan)
+		}
+	}
+	// GROUP_CONCAT is not an engine aggregate: go-mysql-server runs it.
+	if plan := explain("SELECT event, group_concat(distinct_id) FROM events GROUP BY event"); !strings.Contains(plan, "GroupBy") || strings.Contains(plan, "arb engine events [aggregate") {
+		t.Errorf("group_concat: want go-mysql-server's GroupBy, got\n%s", plan)
+	}
+	mustExec(t, db, "SET arb_pushdown = 0")
+	if plan := explain(native[2]); strings.Contains(plan, "arb engine") {
+		t.Errorf("with arb_pushdown = 0 the engine must not run:\n%s", plan)
+	}
+}
