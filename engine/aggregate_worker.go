@@ -22,9 +22,10 @@ type aggWorker struct {
 	codeIDs  map[*string][]uint32
 	codeGids map[*string][]int32
 
-	gids   []int32
-	keyBuf []groupKey
-	masks  []uint32 // per row of the batch: conditions met
+	gids     []int32
+	keyBuf   []groupKey
+	userBufs userBufs
+	masks    []uint32 // per row of the batch: conditions met
 }
 
 func newAggWorker(r *aggRun) *aggWorker {
@@ -142,7 +143,7 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 		if !all {
 			bt.sel = rows
 		}
-		bt.vec = func(ref colRef) (*vec, error) { return segmentVec(it, ref) }
+		bt.vec = func(ref colRef) (*vec, error) { return segmentVec(it, ref, &w.userBufs) }
 		bt.where = func(p Predicate) ([]bool, error) { return it.rowsWhere(p, b) }
 		if err := w.add(bt); err != nil {
 			return fmt.Errorf("%s: block %d: %w", seg.Name(), b, err)
@@ -226,6 +227,25 @@ func (w *aggWorker) add(b *batch) error {
 			w.codeGroups(v, b, gids)
 			return w.addStates(b, gids)
 		}
+		if w.run.a.Keys[0].BucketMillis == 0 && !v.missing && v.nulls == nil {
+			key := w.keyer(v)
+			for i := range gids {
+				gids[i] = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{key(b.row(i))}})
+			}
+			return w.addStates(b, gids)
+		}
+	}
+	if len(w.run.keyRefs) == 1 && w.run.a.Keys[0].BucketMillis > 0 {
+		v, err := b.column(w.run.keyRefs[0])
+		if err != nil {
+			return err
+		}
+		if !v.missing && v.nulls == nil {
+			if err := w.bucketGroups(v, b, gids); err != nil {
+				return err
+			}
+			return w.addStates(b, gids)
+		}
 	}
 	clear(keys)
 	for ki, ref := range w.run.keyRefs {
@@ -256,6 +276,31 @@ func (w *aggWorker) addStates(b *batch, gids []int32) error {
 		if err := st.add(w, b, gids, w.run.aggRefs[j]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// bucketGroups sets the group of every selected row of a batch grouped
+// by one time bucket key, for a vec without NULLs. Rows come in time
+// order within a segment, so the last bucket's group mostly answers.
+func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
+	gk := w.run.a.Keys[0]
+	cache := w.buckets[0]
+	lastB, lastG := int64(math64Min), int32(-1)
+	for i := range gids {
+		bk := floorDiv(v.ints[b.row(i)], gk.BucketMillis)
+		if bk != lastB {
+			k, ok := cache[bk]
+			if !ok {
+				var err error
+				if k, err = gk.Bucket(bk * gk.BucketMillis); err != nil {
+					return err
+				}
+				cache[bk] = k
+			}
+			lastB, lastG = bk, w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{k}})
+		}
+		gids[i] = lastG
 	}
 	return nil
 }

@@ -38,8 +38,9 @@ func (v *vec) value(r int) storage.Value {
 	return storage.Value{Type: v.typ, Int: v.ints[r]}
 }
 
-// segmentVec builds ref's vec over the loaded block of it.
-func segmentVec(it *segmentIter, ref colRef) (*vec, error) {
+// segmentVec builds ref's vec over the loaded block of it; user numbers
+// go into bufs (reused across batches: the vec lives for one batch).
+func segmentVec(it *segmentIter, ref colRef, bufs *userBufs) (*vec, error) {
 	switch ref.kind {
 	case kindUnknown:
 		return &vec{typ: storage.TypeNull, missing: true}, nil
@@ -48,7 +49,7 @@ func segmentVec(it *segmentIter, ref colRef) (*vec, error) {
 		if blk == nil {
 			return nil, fmt.Errorf("%s has no user numbers", it.seg.Name())
 		}
-		return userVec(it.scan, blk.Ints, nil, ref.kind == kindDistinctID), nil
+		return userVec(it.scan, blk.Ints, nil, ref.kind == kindDistinctID, bufs), nil
 	}
 	if it.missing(ref) {
 		return &vec{typ: ref.typ, missing: true}, nil
@@ -68,13 +69,29 @@ func segmentVec(it *segmentIter, ref colRef) (*vec, error) {
 	return convertedVec(ref.typ, func(r int) storage.Value { return it.value(ref, r) }, it.n), nil
 }
 
+// userBufs are a worker's reusable user-number buffers, one for
+// distinct_id and one for raw_distinct_id.
+type userBufs [2][]uint32
+
 // userVec is distinct_id (canonical, or as sent) from user numbers.
-func userVec(s *Scan, ints []int64, u32 []uint32, canonical bool) *vec {
+func userVec(s *Scan, ints []int64, u32 []uint32, canonical bool, bufs *userBufs) *vec {
 	n := len(ints)
 	if u32 != nil {
 		n = len(u32)
 	}
-	codes := make([]uint32, n)
+	var codes []uint32
+	if bufs != nil {
+		k := 0
+		if !canonical {
+			k = 1
+		}
+		if cap(bufs[k]) < n {
+			bufs[k] = make([]uint32, n)
+		}
+		codes = bufs[k][:n]
+	} else {
+		codes = make([]uint32, n)
+	}
 	merged := canonical && s.Snap.Canon.Merged()
 	for i := range codes {
 		var u uint32
@@ -144,7 +161,7 @@ func memVec(mi *memIter, ref colRef) (*vec, error) {
 		if mi.users == nil {
 			return nil, fmt.Errorf("buffered rows have no user numbers")
 		}
-		return userVec(mi.scan, nil, mi.users, ref.kind == kindDistinctID), nil
+		return userVec(mi.scan, nil, mi.users, ref.kind == kindDistinctID, nil), nil
 	}
 	return convertedVec(ref.typ, func(r int) storage.Value { return memValue(&mi.rows[r], ref) }, len(mi.rows)), nil
 }

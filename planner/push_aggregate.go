@@ -203,6 +203,9 @@ func isPropertiesColumn(col string) bool { return strings.EqualFold(col, engine.
 // groupKeyOf maps a GROUP BY expression to an engine key: a plain column,
 // or a function of time that is constant within a bucket.
 func groupKeyOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.GroupKey, bool) {
+	if a, ok := e.(*expression.Alias); ok { // GROUP BY a select alias
+		e = a.Child
+	}
 	if gf, ok := e.(*expression.GetField); ok {
 		col, ok := columnOf(t, gf)
 		if !ok || isPropertiesColumn(col) {
