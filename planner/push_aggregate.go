@@ -50,11 +50,13 @@ func pushAggregate(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.S
 		if !ok {
 			return node, transform.SameTree, nil
 		}
-		agg, ok := planAggregate(ctx, gb)
-		if !ok {
-			return node, transform.SameTree, nil
+		if agg, ok := planAggregate(ctx, gb); ok {
+			return agg, transform.NewTree, nil
 		}
-		return agg, transform.NewTree, nil
+		if rg, ok := planRegroup(ctx, gb); ok {
+			return rg, transform.NewTree, nil
+		}
+		return node, transform.SameTree, nil
 	})
 }
 

@@ -23,6 +23,8 @@ func TestExplainShowsNativeParts(t *testing.T) {
 		"SELECT `$browser`, count(*) FROM events WHERE event = 'Signup' AND time >= CAST('2025-01-01' AS DATETIME) GROUP BY `$browser`",
 		"SELECT `$browser`, sum(amount) FROM events GROUP BY `$browser`",
 		"SELECT distinct_id, window_funnel(604800, time, event = 'Signup', event = 'Purchase') FROM events GROUP BY distinct_id",
+		"SELECT level, count(*) FROM (SELECT distinct_id, window_funnel(604800, time, event = 'Signup', event = 'Purchase') AS level FROM events GROUP BY distinct_id) f GROUP BY level ORDER BY level",
+		"SELECT DATE(time) AS day, count(*) FROM events GROUP BY day",
 		"SELECT DATE(time), count(DISTINCT distinct_id) FROM events WHERE distinct_id IN (SELECT distinct_id FROM events WHERE event = 'Signup') GROUP BY DATE(time)",
 	}
 	explain := func(q string) string {
