@@ -17,7 +17,8 @@ package server
 //
 // Strings without escapes are read as substrings of the request's text;
 // an accepted event's strings are then copied into one allocation of
-// their own (ownStrings), so stored events do not keep the request alive.
+// their own (ownStrings), and property keys are interned copies, so
+// nothing stored keeps the request alive.
 
 import (
 	"encoding/json"
@@ -392,8 +393,25 @@ type eventDecoder struct {
 	order   []uint16       // scratch: positions in members, sorted by key
 	block   []storage.Prop // Props of decoded events are carved from it
 	// validKeys are property keys found valid, in the sorted order of the
-	// record that last added to them.
+	// record that last added to them (interned copies).
 	validKeys []string
+	// keys interns property keys: a key must not be a substring of the
+	// request's text, since the schema keeps the first spelling of a new
+	// column for good.
+	keys map[string]string
+}
+
+// intern returns a copy of key owned by no request, one per spelling.
+func (d *eventDecoder) intern(key string) string {
+	if k, ok := d.keys[key]; ok {
+		return k
+	}
+	if d.keys == nil {
+		d.keys = map[string]string{}
+	}
+	k := strings.Clone(key)
+	d.keys[k] = k
+	return k
 }
 
 // propBlock is how many Props an eventDecoder allocates at once.
@@ -592,21 +610,24 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 			continue
 		}
 		// Records of a batch mostly have the keys of the record before:
-		// those were valid then and need no new check.
+		// those were valid then and need no new check, and their copies
+		// serve again.
+		var key string
 		if checked < len(d.validKeys) && d.validKeys[checked] == m.key {
-			checked++
+			key = d.validKeys[checked]
 		} else {
 			if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
 				return pe, false
 			}
+			key = d.intern(m.key)
 			if checked < len(d.validKeys) {
-				d.validKeys[checked] = m.key
+				d.validKeys[checked] = key
 				d.validKeys = d.validKeys[:checked+1]
 			} else {
-				d.validKeys = append(d.validKeys, m.key)
+				d.validKeys = append(d.validKeys, key)
 			}
-			checked++
 		}
+		checked++
 		var v storage.Value
 		switch m.kind {
 		case 'n':
@@ -627,7 +648,7 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 				return pe, false
 			}
 		}
-		props[n] = storage.Prop{Key: m.key, Value: v}
+		props[n] = storage.Prop{Key: key, Value: v}
 		n++
 	}
 	pe.event.Props = props
@@ -638,8 +659,7 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 // ownStrings moves the event's strings out of the request's text into
 // one allocation of exactly their size, so a stored event keeps only its
 // own bytes alive, as with encoding/json, not the whole request. (Keys
-// need no copy: fitting them to the schema replaces them by the column's
-// name.)
+// are interned copies already: eventDecoder.intern.)
 func ownStrings(e *storage.Event) {
 	n := len(e.Name) + len(e.DistinctID) + len(e.InsertID)
 	for i := range e.Props {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"arb/storage"
 )
@@ -367,5 +368,43 @@ func TestScanPropsAreSeparate(t *testing.T) {
 	a.event.Props = append(a.event.Props, storage.Prop{Key: "w", Value: storage.IntValue(9)})
 	if b.event.Props[0].Key != "y" {
 		t.Fatalf("appending to one event's props changed another's: %+v", b.event.Props)
+	}
+}
+
+// TestScanEventsOwnTheirStrings checks that no string of an accepted event
+// points into the request's text: the events live in the memtable (and a
+// new column's name in the schema for good), and must not keep whole
+// requests alive.
+func TestScanEventsOwnTheirStrings(t *testing.T) {
+	text := `[{"event":"A","properties":{"distinct_id":"u1","$insert_id":"i-1","s":"v","n":1}},` +
+		`{"event":"B","properties":{"distinct_id":"u2","$insert_id":"i-2","s":"w","n":2}}]`
+	spans, ok := scanRecords(text)
+	if !ok {
+		t.Fatal("scanRecords refused the request")
+	}
+	start := uintptr(unsafe.Pointer(unsafe.StringData(text)))
+	inText := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return p >= start && p < start+uintptr(len(text))
+	}
+	d := eventDecoder{rules: &eventRules{endpoint: "track", now: time.Now()}}
+	for i, sp := range spans {
+		pe, ok := d.decode(text[sp.start:sp.end])
+		if !ok {
+			t.Fatalf("record %d not handled by the scanner", i)
+		}
+		e := pe.event
+		strs := []string{e.Name, e.DistinctID, e.InsertID}
+		for _, p := range e.Props {
+			strs = append(strs, p.Key, p.Value.Str)
+		}
+		for _, s := range strs {
+			if inText(s) {
+				t.Errorf("record %d: %q points into the request text", i, s)
+			}
+		}
 	}
 }
