@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -325,6 +326,38 @@ type blockPlan struct {
 	haveCand bool
 }
 
+// cohortRows is matchRows for a residual cohort test: a bitmap probe per
+// row on the user-number column.
+func (it *segmentIter) cohortRows(c InCohort, plan *blockPlan) []int32 {
+	blk := it.blocks[storage.ColUserNumber]
+	bm := it.scan.cohorts[c.key()]
+	if blk == nil || bm == nil {
+		panic(fmt.Sprintf("BUG: cohort %s evaluated without user numbers or before it was computed", c))
+	}
+	canon := it.scan.Snap.Canon
+	merged := canon.Merged()
+	var out []int32
+	test := func(r int32) {
+		u := uint32(blk.Ints[r])
+		if merged {
+			u = canon.Of(u)
+		}
+		if bm.Contains(u) {
+			out = append(out, r)
+		}
+	}
+	if plan.haveCand {
+		for _, r := range plan.cand {
+			test(r)
+		}
+		return out
+	}
+	for r := int32(0); r < int32(plan.n); r++ {
+		test(r)
+	}
+	return out
+}
+
 // rankCount is the number of bm's rows in [first, first+n).
 func rankCount(bm *roaring.Bitmap, first, n int) int {
 	c := bm.Rank(uint32(first + n - 1))
@@ -358,6 +391,9 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 		return nil, true
 	case plan.residual == nil:
 		return rowsInRange(plan.exact, plan.first, plan.n, make([]int32, 0, plan.exactCount)), false
+	}
+	if c, ok := plan.residual.(InCohort); ok {
+		return it.cohortRows(c, plan), false
 	}
 	cur := 0
 	get := func(col string) storage.Value { return it.value(it.preds[col], cur) }

@@ -21,7 +21,19 @@ import (
 // keeps it apart from every real column name.
 const cohortColumnPrefix = "\x00cohort:"
 
-func (p InCohort) column() string { return cohortColumnPrefix + p.key() }
+// NewInCohort is the cohort of users with an event matching f.
+func NewInCohort(f Predicate) InCohort {
+	c := InCohort{Filter: f}
+	c.col = cohortColumnPrefix + c.key()
+	return c
+}
+
+func (p InCohort) column() string {
+	if p.col == "" { // built as a literal, not by NewInCohort
+		return cohortColumnPrefix + p.key()
+	}
+	return p.col
+}
 
 func (p InCohort) key() string {
 	if p.Filter == nil {

@@ -36,7 +36,11 @@ type (
 	// InCohort is TRUE for the rows of users (canonical distinct_id) who
 	// have at least one event for which Filter is TRUE, FALSE for the
 	// others: `distinct_id IN (SELECT distinct_id FROM events WHERE …)`.
-	InCohort struct{ Filter Predicate }
+	// Build it with NewInCohort, which names its membership column once.
+	InCohort struct {
+		Filter Predicate
+		col    string // cohortColumnPrefix + Filter.String()
+	}
 )
 
 // CompareOp is a comparison operator.

@@ -126,7 +126,7 @@ func cohortOf(ctx *sql.Context, outer AggregatableTable, in *plan.InSubquery) (*
 		}
 		pred = p
 	}
-	return &CohortExpr{left: left, filter: pred, table: inner, set: &cohortSet{}}, true
+	return &CohortExpr{left: left, filter: pred, pred: engine.NewInCohort(pred), table: inner, set: &cohortSet{}}, true
 }
 
 // CohortExpr is `distinct_id IN (SELECT distinct_id FROM events WHERE
@@ -137,6 +137,7 @@ func cohortOf(ctx *sql.Context, outer AggregatableTable, in *plan.InSubquery) (*
 type CohortExpr struct {
 	left   sql.Expression // distinct_id of the outer table
 	filter engine.Predicate
+	pred   engine.InCohort // NewInCohort(filter)
 	table  AggregatableTable
 	set    *cohortSet
 }
@@ -151,7 +152,7 @@ type cohortSet struct {
 var _ sql.Expression = (*CohortExpr)(nil)
 
 // Predicate is the engine's form of the cohort test.
-func (c *CohortExpr) Predicate() engine.Predicate { return engine.InCohort{Filter: c.filter} }
+func (c *CohortExpr) Predicate() engine.Predicate { return c.pred }
 
 func (c *CohortExpr) Resolved() bool { return c.left.Resolved() }
 func (c *CohortExpr) String() string {
