@@ -85,6 +85,15 @@ func TestAnalyticsPushdownDifferential(t *testing.T) {
 		t.Fatalf("data placement: %d segments, %d buffered rows; want ≥ %d segments and some buffered rows", st.Segments, st.BufferedRows, 2*diffDays)
 	}
 
+	// The data is what it should be: deduplicated, with merged identities.
+	check := diffConn(t, db, 0)
+	if res := diffRun(ctx, check, "SELECT count(*), sum(distinct_id <> raw_distinct_id) FROM events"); res.err != "" || len(res.rows) != 1 {
+		t.Fatalf("counting the data: %s", res.summary())
+	} else if want := fmt.Sprint(data.sent - data.dups); res.rows[0][0] != want || res.rows[0][1] == "0" {
+		t.Errorf("seed %d: %s rows stored (want %s: %d sent less %d resent), %s with distinct_id ≠ raw_distinct_id (want some)",
+			seed, res.rows[0][0], want, data.sent, data.dups, res.rows[0][1])
+	}
+
 	// The capability probe: until window_funnel and retention exist, their
 	// queries fail alike on both paths (and still run and must agree), but
 	// they do not count against the error budget.
@@ -764,4 +773,38 @@ func diffLiteral(v any) string {
 		return "false"
 	}
 	panic(fmt.Sprintf("diffLiteral: %T", v))
+}
+
+// TestDiffCompare pins the comparison rules the differential test relies
+// on: multisets unless ordered, a float tolerance only for numbers with a
+// fraction or exponent, NULL distinct from the text NULL, errors alike.
+func TestDiffCompare(t *testing.T) {
+	rows := func(rs ...[]string) diffResult { return diffResult{cols: []string{"a BIGINT", "b DOUBLE"}, rows: rs} }
+	for _, c := range []struct {
+		name      string
+		got, want diffResult
+		ordered   bool
+		same      bool
+	}{
+		{"equal", rows([]string{"1", "2.5"}), rows([]string{"1", "2.5"}), true, true},
+		{"multiset order ignored", rows([]string{"1", "x"}, []string{"2", "y"}), rows([]string{"2", "y"}, []string{"1", "x"}), false, true},
+		{"total order kept", rows([]string{"1", "x"}, []string{"2", "y"}), rows([]string{"2", "y"}, []string{"1", "x"}), true, false},
+		{"multiplicity", rows([]string{"1", "x"}, []string{"1", "x"}), rows([]string{"1", "x"}, []string{"2", "x"}), false, false},
+		{"float within tolerance", rows([]string{"1", "0.30000000000000004"}), rows([]string{"1", "0.3"}), true, true},
+		{"floats sorted apart", rows([]string{"1", "2.0000000000000004"}, []string{"1", "2"}), rows([]string{"1", "2"}, []string{"1", "1.9999999999999998"}), false, true},
+		{"float beyond tolerance", rows([]string{"1", "0.3001"}), rows([]string{"1", "0.3"}), true, false},
+		{"integers exact", rows([]string{"1000000000001", "x"}), rows([]string{"1000000000000", "x"}), true, false},
+		{"NULL is not 'NULL'", rows([]string{diffNull, "x"}), rows([]string{"NULL", "x"}), true, false},
+		{"row count", rows([]string{"1", "x"}), rows(), false, false},
+		{"column types", diffResult{cols: []string{"a DOUBLE"}}, diffResult{cols: []string{"a DECIMAL"}}, false, false},
+		{"same error", diffResult{err: "e"}, diffResult{err: "e"}, false, true},
+		{"one error", diffResult{err: "e"}, rows(), false, false},
+		{"other error", diffResult{err: "e"}, diffResult{err: "f"}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if msg := diffCompare(c.got, c.want, c.ordered); (msg == "") != c.same {
+				t.Errorf("diffCompare = %q, want same = %v", msg, c.same)
+			}
+		})
+	}
 }
