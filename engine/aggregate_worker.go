@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"arb/storage"
 )
 
@@ -109,6 +111,9 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	if err != nil {
 		return err
 	}
+	if done, err := w.countByBitmaps(it); done || err != nil {
+		return err
+	}
 	for b := 0; b < seg.NumBlocks(); b++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,6 +155,75 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 		}
 	}
 	return nil
+}
+
+// countByBitmaps answers count(*) grouped by one dictionary column from
+// the segment's bitmap index: a group's count is its value's bitmap
+// cardinality (within the filter's rows when the bitmaps answer the
+// filter exactly). done is false when the shape does not allow it.
+func (w *aggWorker) countByBitmaps(it *segmentIter) (done bool, err error) {
+	a := w.run.a
+	if len(a.Keys) != 1 || a.Keys[0].BucketMillis != 0 {
+		return false, nil
+	}
+	ref := w.run.keyRefs[0]
+	for i, g := range a.Aggs {
+		if !(g.Kind == AggCount && g.Column == "") && !(g.Kind == AggAny && w.run.aggRefs[i] == ref) {
+			return false, nil
+		}
+	}
+	dict, ok := it.dicts[ref.name]
+	if !ok || !it.exact(ref) || ref.kind == kindDistinctID || ref.kind == kindRawDistinctID {
+		return false, nil
+	}
+	seg := it.seg
+	total := uint64(seg.Rows())
+	var rows *roaring.Bitmap
+	if a.Filter != nil {
+		bm, ok, err := it.exactRows(a.Filter)
+		if err != nil || !ok {
+			return false, err
+		}
+		rows, total = bm, bm.GetCardinality()
+	}
+	if _, ok, err := seg.ValueBitmap(ref.name, 0); err != nil || !ok {
+		return false, err
+	}
+	var counted uint64
+	add := func(g int32, n uint64, v storage.Value) {
+		w.growStates()
+		for _, st := range w.states {
+			switch st := st.(type) {
+			case *countState:
+				st.n[g] += int64(n)
+			case *anyState:
+				if !st.has[g] || w.part < st.part[g] {
+					st.has[g], st.part[g], st.vals[g] = true, w.part, v
+				}
+			}
+		}
+	}
+	for c := range dict {
+		bm, _, err := seg.ValueBitmap(ref.name, uint32(c))
+		if err != nil {
+			return false, err
+		}
+		n := bm.GetCardinality()
+		if rows != nil {
+			n = bm.AndCardinality(rows)
+		}
+		if n == 0 {
+			continue
+		}
+		counted += n
+		g := w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{uint64(w.run.intern.id(dict[c]))}})
+		add(g, n, storage.Value{Type: ref.typ, Str: dict[c]})
+	}
+	if counted < total {
+		add(w.groups.lookup(groupKey{nulls: 1}), total-counted, storage.Value{})
+	}
+	w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
+	return true, nil
 }
 
 // countOnly: the aggregation is a bare count(*).
