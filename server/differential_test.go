@@ -51,53 +51,21 @@ const (
 var diffNativeMarkers = []string{planner.NativeMarker, "engine filter"}
 
 func TestAnalyticsPushdownDifferential(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if v := os.Getenv("ARB_SEED"); v != "" {
-		var err error
-		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
-			t.Fatalf("ARB_SEED=%q: %v", v, err)
-		}
-	}
-	queries := diffDefaultQueries
-	if v := os.Getenv("ARB_DIFF_QUERIES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("ARB_DIFF_QUERIES=%q: want a positive number", v)
-		}
-		queries = n
-	}
-	// ARB_DIFF_TRACE=1 logs each query before it runs: the way to name
-	// the query when the server dies of it.
-	trace := os.Getenv("ARB_DIFF_TRACE") != ""
+	seed, queries, trace := diffSettings(t)
 	t.Logf("seed %d (rerun with ARB_SEED=%d), %d queries", seed, seed, queries)
 	r := rand.New(rand.NewSource(seed))
 	began := time.Now()
 
 	srv := startTestServer(t, t.TempDir())
 	db := openDB(t, srv, "")
-	ctx := context.Background()
 	data := newDiffData(r, diffStart, diffDays, diffUsers)
 	data.load(t, srv, db, diffConn(t, db, 0))
-	st := srv.Store().Stats()
-	t.Logf("data: %d rows sent (%d duplicates of an earlier insert_id), %d segments, %d rows buffered, loaded in %v",
-		data.sent, data.dups, st.Segments, st.BufferedRows, time.Since(began).Round(time.Millisecond))
-	if st.Segments < 2*diffDays || st.BufferedRows == 0 {
-		t.Fatalf("data placement: %d segments, %d buffered rows; want ≥ %d segments and some buffered rows", st.Segments, st.BufferedRows, 2*diffDays)
-	}
-
-	// The data is what it should be: deduplicated, with merged identities.
-	check := diffConn(t, db, 0)
-	if res := diffRun(ctx, check, "SELECT count(*), sum(distinct_id <> raw_distinct_id) FROM events"); res.err != "" || len(res.rows) != 1 {
-		t.Fatalf("counting the data: %s", res.summary())
-	} else if want := fmt.Sprint(data.sent - data.dups); res.rows[0][0] != want || res.rows[0][1] == "0" {
-		t.Errorf("seed %d: %s rows stored (want %s: %d sent less %d resent), %s with distinct_id ≠ raw_distinct_id (want some)",
-			seed, res.rows[0][0], want, data.sent, data.dups, res.rows[0][1])
-	}
+	diffCheckData(t, srv, db, data, seed, began)
 
 	// The capability probe: until window_funnel and retention exist, their
 	// queries fail alike on both paths (and still run and must agree), but
 	// they do not count against the error budget.
-	haveFunnels := diffRun(ctx, diffConn(t, db, 1), "SELECT window_funnel(1, time, event = 'x') FROM events").err == ""
+	haveFunnels := diffRun(context.Background(), diffConn(t, db, 1), "SELECT window_funnel(1, time, event = 'x') FROM events").err == ""
 	t.Logf("window_funnel/retention available: %v", haveFunnels)
 
 	gen := newDiffGen(r, data)
@@ -106,7 +74,56 @@ func TestAnalyticsPushdownDifferential(t *testing.T) {
 		qs[i] = gen.query()
 	}
 	outs := diffRunAll(t, db, qs, trace)
+	diffJudge(t, seed, qs, outs, haveFunnels, began)
+}
 
+// diffSettings reads the environment: ARB_SEED, ARB_DIFF_QUERIES and
+// ARB_DIFF_TRACE (log each query before it runs: the way to name the
+// query when the server dies of it).
+func diffSettings(t *testing.T) (seed int64, queries int, trace bool) {
+	seed = time.Now().UnixNano()
+	if v := os.Getenv("ARB_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("ARB_SEED=%q: %v", v, err)
+		}
+	}
+	queries = diffDefaultQueries
+	if v := os.Getenv("ARB_DIFF_QUERIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("ARB_DIFF_QUERIES=%q: want a positive number", v)
+		}
+		queries = n
+	}
+	return seed, queries, os.Getenv("ARB_DIFF_TRACE") != ""
+}
+
+// diffCheckData checks the loaded data is where and what it should be:
+// in segments (several per day) and in memory, deduplicated, with merged
+// identities.
+func diffCheckData(t *testing.T, srv *Server, db *sql.DB, data *diffData, seed int64, began time.Time) {
+	t.Helper()
+	st := srv.Store().Stats()
+	t.Logf("data: %d rows sent (%d duplicates of an earlier insert_id), %d segments, %d rows buffered, loaded in %v",
+		data.sent, data.dups, st.Segments, st.BufferedRows, time.Since(began).Round(time.Millisecond))
+	if st.Segments < 2*diffDays || st.BufferedRows == 0 {
+		t.Fatalf("data placement: %d segments, %d buffered rows; want ≥ %d segments and some buffered rows", st.Segments, st.BufferedRows, 2*diffDays)
+	}
+	res := diffRun(context.Background(), diffConn(t, db, 0), "SELECT count(*), sum(distinct_id <> raw_distinct_id) FROM events")
+	if res.err != "" || len(res.rows) != 1 {
+		t.Fatalf("counting the data: %s", res.summary())
+	}
+	if want := fmt.Sprint(data.sent - data.dups); res.rows[0][0] != want || res.rows[0][1] == "0" {
+		t.Errorf("seed %d: %s rows stored (want %s: %d sent less %d resent), %s with distinct_id ≠ raw_distinct_id (want some)",
+			seed, res.rows[0][0], want, data.sent, data.dups, res.rows[0][1])
+	}
+}
+
+// diffJudge reports the run (counts by shape, errors, native plans, the
+// slowest queries) and fails on mismatches and on a vacuous grammar.
+func diffJudge(t *testing.T, seed int64, qs []diffQuery, outs []diffOutcome, haveFunnels bool, began time.Time) {
+	t.Helper()
 	var (
 		failures           []string
 		ran, nonEmpty      int
@@ -152,9 +169,9 @@ func TestAnalyticsPushdownDifferential(t *testing.T) {
 	sort.Strings(kinds)
 	t.Logf("%d queries in %v (%s); %d non-empty, %d errored (%d of %d in the error budget), %d with a native path in EXPLAIN PLAN",
 		ran, time.Since(began).Round(time.Millisecond), strings.Join(kinds, ", "), nonEmpty, errored, budgetEr, budgeted, native)
-	slow := make([]int, 0, len(outs))
-	for i := range outs {
-		slow = append(slow, i)
+	slow := make([]int, len(outs))
+	for i := range slow {
+		slow[i] = i
 	}
 	sort.Slice(slow, func(i, j int) bool { return outs[slow[i]].took > outs[slow[j]].took })
 	for _, i := range slow[:min(3, len(slow))] {
