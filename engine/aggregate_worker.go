@@ -27,6 +27,7 @@ type aggWorker struct {
 	gids     []int32
 	keyBuf   []groupKey
 	userBufs userBufs
+	userGids []int32  // user number → group (-1: none yet), for userGroups
 	masks    []uint32 // per row of the batch: conditions met
 }
 
@@ -301,6 +302,10 @@ func (w *aggWorker) add(b *batch) error {
 			w.codeGroups(v, b, gids)
 			return w.addStates(b, gids)
 		}
+		if v.userCodes && v.nulls == nil {
+			w.userGroups(v, b, gids)
+			return w.addStates(b, gids)
+		}
 		if w.run.a.Keys[0].BucketMillis == 0 && !v.missing && v.nulls == nil {
 			key := w.keyer(v)
 			for i := range gids {
@@ -352,6 +357,29 @@ func (w *aggWorker) addStates(b *batch, gids []int32) error {
 		}
 	}
 	return nil
+}
+
+// userGroups sets the group of every selected row of a batch grouped by
+// user (distinct_id): user numbers are dense, so a worker-wide table maps
+// them to groups.
+func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
+	if len(w.userGids) < len(v.dict) {
+		old := w.userGids
+		w.userGids = make([]int32, len(v.dict))
+		copy(w.userGids, old)
+		for i := len(old); i < len(w.userGids); i++ {
+			w.userGids[i] = -1
+		}
+	}
+	for i := range gids {
+		u := v.codes[b.row(i)]
+		g := w.userGids[u]
+		if g < 0 {
+			g = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{uint64(u)}})
+			w.userGids[u] = g
+		}
+		gids[i] = g
+	}
 }
 
 // bucketGroups sets the group of every selected row of a batch grouped
