@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -142,11 +143,42 @@ type CohortExpr struct {
 	set    *cohortSet
 }
 
-// cohortSet is the cohort's canonical distinct_ids, computed on first use.
+// cohortSet is the cohort's canonical distinct_ids, computed on first use
+// in each statement execution (a prepared statement's plan outlives one
+// execution; its contexts do not).
 type cohortSet struct {
-	once sync.Once
-	ids  map[string]struct{}
-	err  error
+	mu    sync.Mutex
+	query cohortQuery // the execution the set was computed for
+	ids   map[string]struct{}
+	err   error
+}
+
+// cohortQuery names one statement execution: its process id and start.
+type cohortQuery struct {
+	pid   uint64
+	start time.Time
+}
+
+func (s *cohortSet) get(ctx *sql.Context, c *CohortExpr) (map[string]struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := cohortQuery{ctx.Pid(), ctx.QueryTime()}
+	if s.query == q {
+		return s.ids, s.err
+	}
+	s.query, s.ids, s.err = q, nil, nil
+	snap := c.table.Snapshot()
+	users, err := engine.CohortUsers(ctx, snap, c.filter)
+	if err != nil {
+		s.err = err
+		return nil, err
+	}
+	s.ids = make(map[string]struct{}, users.GetCardinality())
+	users.Iterate(func(u uint32) bool {
+		s.ids[snap.UserIDs[u]] = struct{}{}
+		return true
+	})
+	return s.ids, nil
 }
 
 var _ sql.Expression = (*CohortExpr)(nil)
@@ -175,26 +207,14 @@ func (c *CohortExpr) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	if err != nil || v == nil {
 		return nil, err
 	}
-	c.set.once.Do(func() {
-		snap := c.table.Snapshot()
-		users, err := engine.CohortUsers(ctx, snap, c.filter)
-		if err != nil {
-			c.set.err = err
-			return
-		}
-		c.set.ids = make(map[string]struct{}, users.GetCardinality())
-		users.Iterate(func(u uint32) bool {
-			c.set.ids[snap.UserIDs[u]] = struct{}{}
-			return true
-		})
-	})
-	if c.set.err != nil {
-		return nil, c.set.err
+	ids, err := c.set.get(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	s, ok := v.(string)
 	if !ok {
 		return nil, fmt.Errorf("cohort: distinct_id is a %T", v)
 	}
-	_, in := c.set.ids[s]
+	_, in := ids[s]
 	return in, nil
 }
