@@ -205,13 +205,22 @@ func newAggRun(ctx context.Context, a *Aggregation) (*aggRun, error) {
 	// The scan's outputs are every column the keys and aggregates read,
 	// so that the segment iterators decode them.
 	var cols []string
+	// distinct_id is read from user numbers: the string column's blocks
+	// need not be decoded for keys and aggregates.
+	column := func(name string) string {
+		switch strings.ToLower(name) {
+		case storage.ColDistinctID, storage.ColRawDistinctID:
+			return storage.ColUserNumber
+		}
+		return name
+	}
 	for _, k := range a.Keys {
-		cols = append(cols, k.Column)
+		cols = append(cols, column(k.Column))
 	}
 	extra := []Predicate{}
 	for _, g := range a.Aggs {
 		if g.Column != "" {
-			cols = append(cols, g.Column)
+			cols = append(cols, column(g.Column))
 		}
 		extra = append(extra, g.Conds...)
 	}

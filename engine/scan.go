@@ -88,6 +88,9 @@ type colRef struct {
 }
 
 func (s *Scan) resolve(name string) colRef {
+	if name == storage.ColUserNumber { // internal: aggregations read users by number
+		return colRef{kind: kindProp, name: storage.ColUserNumber, typ: storage.TypeInt}
+	}
 	if key, ok := strings.CutPrefix(name, cohortColumnPrefix); ok {
 		return colRef{kind: kindCohort, name: storage.ColUserNumber, typ: storage.TypeBool, cohort: key}
 	}

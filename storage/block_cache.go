@@ -34,8 +34,9 @@ type cacheEntry struct {
 	bytes int64
 }
 
-// DefaultBlockCacheBytes is the decoded-block cache budget of a process.
-const DefaultBlockCacheBytes = 1 << 30
+// DefaultBlockCacheBytes is the decoded-block cache budget of a process:
+// enough for the hot columns of ~30M events.
+const DefaultBlockCacheBytes = 512 << 20
 
 var sharedBlockCache = &blockCache{budget: DefaultBlockCacheBytes, entries: map[blockKey]*cacheEntry{},
 	inflight: map[blockKey]*sync.WaitGroup{}}
