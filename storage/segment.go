@@ -23,8 +23,8 @@ package storage
 //	|         strings dictionary codes, 1, 2 or 4 bytes each       |
 //
 // String and JSON columns have a sorted dictionary section (uvarint
-// length + bytes per entry, lz4) and, up to segMaxBitmapValues distinct
-// values, a bitmap section: for each code in order, uvarint length + a
+// length + bytes per entry, lz4) and, optionally (segWantsBitmaps), a
+// bitmap section: for each code in order, uvarint length + a
 // serialized roaring bitmap of the rows holding it (lz4).
 //
 // The footer (segFooter) lists for each column its blocks with offset,
@@ -58,10 +58,20 @@ const (
 	// SegmentBlockRows is the number of rows per block (the last block of
 	// a segment may hold fewer).
 	SegmentBlockRows = 16384
-	// segMaxBitmapValues is the most distinct values a string column may
-	// have and still get a bitmap per value.
-	segMaxBitmapValues = 4096
 )
+
+// segMaxBitmapValues is the most distinct values a string column may have
+// and still get a bitmap per value. This is the writer's policy, not the
+// format: the reader takes any column with or without bitmaps. Beyond a
+// byte-wide code a bitmap index costs about as much as the column itself
+// (segments of version 1 written before this policy used 4,096). Id
+// columns (distinct_id, insert_id) never get one: equality on them is
+// rare in analytics and their bitmaps were the largest part of a segment.
+const segMaxBitmapValues = 256
+
+func segWantsBitmaps(name string, dictLen int) bool {
+	return dictLen <= segMaxBitmapValues && name != ColDistinctID && name != ColInsertID
+}
 
 // segSection locates checked bytes in the file.
 type segSection struct {
@@ -205,7 +215,7 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		n := min(SegmentBlockRows, rows-first)
 		sc.Blocks = append(sc.Blocks, sw.block(c, codes, len(dict), first, n))
 	}
-	if dict != nil && len(dict) <= segMaxBitmapValues {
+	if dict != nil && segWantsBitmaps(c.Name, len(dict)) {
 		bms := make([]*roaring.Bitmap, len(dict))
 		for i := range bms {
 			bms[i] = roaring.New()
