@@ -112,7 +112,7 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	if err != nil {
 		return err
 	}
-	if done, err := w.countByBitmaps(it); done || err != nil {
+	if done, err := w.groupByBitmaps(it); done || err != nil {
 		return err
 	}
 	for b := 0; b < seg.NumBlocks(); b++ {
@@ -158,18 +158,33 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	return nil
 }
 
-// countByBitmaps answers count(*) grouped by one dictionary column from
-// the segment's bitmap index: a group's count is its value's bitmap
-// cardinality (within the filter's rows when the bitmaps answer the
-// filter exactly). done is false when the shape does not allow it.
-func (w *aggWorker) countByBitmaps(it *segmentIter) (done bool, err error) {
+// groupByBitmaps runs a grouping by one dictionary column from the
+// segment's bitmap index: each value's group exists, and its count(*) is
+// known, from the value's bitmap cardinality (within the filter's rows,
+// when the bitmaps answer the filter exactly). Aggregates over one other
+// column (sum, avg, min, max, count of it) then only visit the rows where
+// that column is not NULL — for a sparse property such as a purchase
+// amount, a few percent of the rows. done is false when the shape does
+// not allow it.
+func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 	a := w.run.a
 	if len(a.Keys) != 1 || a.Keys[0].BucketMillis != 0 {
 		return false, nil
 	}
 	ref := w.run.keyRefs[0]
+	var sparse *colRef
+	isBitmapAgg := make([]bool, len(a.Aggs))
 	for i, g := range a.Aggs {
-		if !(g.Kind == AggCount && g.Column == "") && !(g.Kind == AggAny && w.run.aggRefs[i] == ref) {
+		switch {
+		case g.Kind == AggCount && g.Column == "", g.Kind == AggAny && w.run.aggRefs[i] == ref:
+			isBitmapAgg[i] = true
+		case g.Kind == AggCount, g.Kind == AggSum, g.Kind == AggAvg, g.Kind == AggMin, g.Kind == AggMax:
+			r := w.run.aggRefs[i]
+			if (sparse != nil && *sparse != r) || r.kind == kindDistinctID || r.kind == kindRawDistinctID {
+				return false, nil
+			}
+			sparse = &r
+		default:
 			return false, nil
 		}
 	}
@@ -193,7 +208,10 @@ func (w *aggWorker) countByBitmaps(it *segmentIter) (done bool, err error) {
 	var counted uint64
 	add := func(g int32, n uint64, v storage.Value) {
 		w.growStates()
-		for _, st := range w.states {
+		for j, st := range w.states {
+			if !isBitmapAgg[j] {
+				continue
+			}
 			switch st := st.(type) {
 			case *countState:
 				st.n[g] += int64(n)
@@ -223,7 +241,55 @@ func (w *aggWorker) countByBitmaps(it *segmentIter) (done bool, err error) {
 	if counted < total {
 		add(w.groups.lookup(groupKey{nulls: 1}), total-counted, storage.Value{})
 	}
-	w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
+	if sparse == nil {
+		w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
+		return true, nil
+	}
+	if it.missing(*sparse) {
+		return true, nil // NULL everywhere: the states stay empty
+	}
+	for b := 0; b < seg.NumBlocks(); b++ {
+		first, n := seg.BlockRange(b)
+		if rows != nil && !rows.IntersectsWithInterval(uint64(first), uint64(first+n)) {
+			w.run.scan.blocksSkipped.Add(1)
+			continue
+		}
+		w.run.scan.blocksRead.Add(1)
+		if err := it.decode(b); err != nil {
+			return false, err
+		}
+		it.first, it.n = first, n
+		vals, err := segmentVec(it, *sparse, &w.userBufs)
+		if err != nil {
+			return false, err
+		}
+		var sel []int32
+		for r := 0; r < n; r++ {
+			if !vals.isNull(r) && (rows == nil || rows.Contains(uint32(first+r))) {
+				sel = append(sel, int32(r))
+			}
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		bt := &batch{n: n, sel: sel}
+		bt.vec = func(ref colRef) (*vec, error) { return segmentVec(it, ref, &w.userBufs) }
+		keys, err := bt.column(ref)
+		if err != nil {
+			return false, err
+		}
+		gids := make([]int32, len(sel))
+		w.codeGroups(keys, bt, gids)
+		w.growStates()
+		for j, st := range w.states {
+			if isBitmapAgg[j] {
+				continue
+			}
+			if err := st.add(w, bt, gids, w.run.aggRefs[j]); err != nil {
+				return false, fmt.Errorf("%s: block %d: %w", seg.Name(), b, err)
+			}
+		}
+	}
 	return true, nil
 }
 
