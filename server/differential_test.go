@@ -448,7 +448,7 @@ var diffStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 const (
 	diffDays       = 10
 	diffUsers      = 200
-	diffBaseEvents = 1500
+	diffBaseEvents = 1150
 )
 
 // The four places a row can be at query time, in load order: the first
