@@ -68,6 +68,10 @@ func TestAggregateMatchesScan(t *testing.T) {
 		ev("Purchase"),
 		Or{Terms: []Predicate{ev("Purchase"), ev("Page View")}},
 		And{Terms: []Predicate{ev("Page View"), Compare{Column: "time", Op: OpGE, Value: storage.TimeValue(1_735_689_600_000 + 40_000_000)}}},
+		// The time bound holds for the whole segment: the bitmaps answer.
+		And{Terms: []Predicate{ev("Purchase"), Compare{Column: "time", Op: OpGE, Value: storage.TimeValue(1_735_689_600_000)}}},
+		// It holds for no block: nothing is read.
+		And{Terms: []Predicate{ev("Purchase"), Compare{Column: "time", Op: OpLT, Value: storage.TimeValue(1_735_689_600_000)}}},
 		Not{Term: ev("Purchase")},
 		Compare{Column: "amount", Op: OpGT, Value: storage.FloatValue(20)},
 	}

@@ -196,11 +196,20 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 	total := uint64(seg.Rows())
 	var rows *roaring.Bitmap
 	if a.Filter != nil {
-		bm, ok, err := it.exactRows(a.Filter)
-		if err != nil || !ok {
+		f, zt, err := it.reduceSegment(a.Filter)
+		switch {
+		case err != nil:
 			return false, err
+		case zt == zoneNone:
+			w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
+			return true, nil
+		case zt == zoneSome:
+			bm, ok, err := it.exactRows(f)
+			if err != nil || !ok {
+				return false, err
+			}
+			rows, total = bm, bm.GetCardinality()
 		}
-		rows, total = bm, bm.GetCardinality()
 	}
 	if _, ok, err := seg.ValueBitmap(ref.name, 0); err != nil || !ok {
 		return false, err

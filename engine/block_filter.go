@@ -93,6 +93,43 @@ func (it *segmentIter) reduce(p Predicate, b int) (Predicate, zoneTruth, error) 
 	return p, zoneSome, nil
 }
 
+// reduceSegment is reduce over the whole segment: zoneAll or zoneNone
+// when every block says so, else zoneSome with the residual every block
+// reduces to, or p itself when the blocks do not agree.
+func (it *segmentIter) reduceSegment(p Predicate) (Predicate, zoneTruth, error) {
+	var rest Predicate
+	var restText string
+	nAll, nNone, nSome := 0, 0, 0
+	for b := 0; b < it.seg.NumBlocks(); b++ {
+		q, zt, err := it.reduce(p, b)
+		if err != nil {
+			return nil, zoneSome, err
+		}
+		switch zt {
+		case zoneAll:
+			nAll++
+		case zoneNone:
+			nNone++
+		default:
+			nSome++
+			if rest == nil {
+				rest, restText = q, q.String()
+			} else if q.String() != restText {
+				return p, zoneSome, nil
+			}
+		}
+	}
+	switch {
+	case nSome == 0 && nAll == 0:
+		return nil, zoneNone, nil
+	case nSome == 0 && nNone == 0:
+		return nil, zoneAll, nil
+	case nAll+nNone > 0:
+		return p, zoneSome, nil
+	}
+	return rest, zoneSome, nil
+}
+
 // allMatch reports whether the leaf predicate p is TRUE for every row of
 // block b according to its zone maps. false means "not known".
 func (it *segmentIter) allMatch(p Predicate, b int) (bool, error) {
