@@ -166,11 +166,7 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		}
 		return [][]storage.Value{{storage.IntValue(int64(n))}}, nil
 	}
-	r, err := newAggRun(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	w, err := r.runParts(ctx)
+	w, err := runAggregation(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +183,15 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		out[g] = row
 	}
 	return out, nil
+}
+
+// runAggregation runs a over every part and returns the merged state.
+func runAggregation(ctx context.Context, a *Aggregation) (*aggWorker, error) {
+	r, err := newAggRun(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return r.runParts(ctx)
 }
 
 // aggRun is what all workers of one Run share (read-only once built,

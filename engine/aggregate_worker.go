@@ -462,18 +462,13 @@ func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
 // order within a segment, so the last bucket's group mostly answers.
 func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
 	gk := w.run.a.Keys[0]
-	cache := w.buckets[0]
 	lastB, lastG := int64(math64Min), int32(-1)
 	for i := range gids {
 		bk := floorDiv(v.ints[b.row(i)], gk.BucketMillis)
 		if bk != lastB {
-			k, ok := cache[bk]
-			if !ok {
-				var err error
-				if k, err = gk.Bucket(bk * gk.BucketMillis); err != nil {
-					return err
-				}
-				cache[bk] = k
+			k, err := w.bucketKey(0, bk)
+			if err != nil {
+				return err
 			}
 			lastB, lastG = bk, w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{k}})
 		}
@@ -530,7 +525,6 @@ func (w *aggWorker) fillKeys(ki int, v *vec, b *batch, keys []groupKey) error {
 		return nil
 	}
 	if gk.BucketMillis > 0 {
-		cache := w.buckets[ki]
 		lastB, lastK := int64(math64Min), uint64(0)
 		for i := range keys {
 			r := b.row(i)
@@ -540,13 +534,9 @@ func (w *aggWorker) fillKeys(ki int, v *vec, b *batch, keys []groupKey) error {
 			}
 			bk := floorDiv(v.ints[r], gk.BucketMillis)
 			if bk != lastB {
-				k, ok := cache[bk]
-				if !ok {
-					var err error
-					if k, err = gk.Bucket(bk * gk.BucketMillis); err != nil {
-						return err
-					}
-					cache[bk] = k
+				k, err := w.bucketKey(ki, bk)
+				if err != nil {
+					return err
 				}
 				lastB, lastK = bk, k
 			}
@@ -567,6 +557,20 @@ func (w *aggWorker) fillKeys(ki int, v *vec, b *batch, keys []groupKey) error {
 }
 
 const math64Min = -1 << 63
+
+// bucketKey is key ki's id for time bucket bk, asking the key's Bucket
+// function once per bucket and worker.
+func (w *aggWorker) bucketKey(ki int, bk int64) (uint64, error) {
+	if k, ok := w.buckets[ki][bk]; ok {
+		return k, nil
+	}
+	gk := w.run.a.Keys[ki]
+	k, err := gk.Bucket(bk * gk.BucketMillis)
+	if err == nil {
+		w.buckets[ki][bk] = k
+	}
+	return k, err
+}
 
 func floorDiv(a, b int64) int64 {
 	q := a / b

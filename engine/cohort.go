@@ -89,11 +89,7 @@ func (s *Scan) computeCohorts(ctx context.Context) error {
 // of snap for which f is TRUE.
 func CohortUsers(ctx context.Context, snap *storage.Snapshot, f Predicate) (*roaring.Bitmap, error) {
 	a := &Aggregation{Snap: snap, Filter: f, Aggs: []Agg{{Kind: AggCountDistinct, Column: storage.ColDistinctID}}}
-	r, err := newAggRun(ctx, a)
-	if err != nil {
-		return nil, err
-	}
-	w, err := r.runParts(ctx)
+	w, err := runAggregation(ctx, a)
 	if err != nil {
 		return nil, err
 	}
