@@ -231,15 +231,11 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 			}
 		}
 	}
-	for c := range dict {
-		bm, _, err := seg.ValueBitmap(ref.name, uint32(c))
-		if err != nil {
-			return false, err
-		}
-		n := bm.GetCardinality()
-		if rows != nil {
-			n = bm.AndCardinality(rows)
-		}
+	counts, err := w.valueCounts(it, ref, dict, rows)
+	if err != nil {
+		return false, err
+	}
+	for c, n := range counts {
 		if n == 0 {
 			continue
 		}
@@ -300,6 +296,51 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// valueCounts counts, per dictionary code of ref, the rows of the segment
+// (of rows, when not nil) holding that value: from bitmap cardinalities,
+// or, when rows are few next to the segment, by reading the codes of
+// just those rows (intersecting every value's bitmap would cost more).
+func (w *aggWorker) valueCounts(it *segmentIter, ref colRef, dict []string, rows *roaring.Bitmap) ([]uint64, error) {
+	seg := it.seg
+	counts := make([]uint64, len(dict))
+	if rows != nil && rows.GetCardinality()*16 < uint64(seg.Rows()) {
+		for b := 0; b < seg.NumBlocks(); b++ {
+			first, n := seg.BlockRange(b)
+			if !rows.IntersectsWithInterval(uint64(first), uint64(first+n)) {
+				continue
+			}
+			blk, err := seg.Block(ref.name, b)
+			if err != nil {
+				return nil, err
+			}
+			itr := rows.Iterator()
+			itr.AdvanceIfNeeded(uint32(first))
+			for itr.HasNext() {
+				r := int(itr.Next()) - first
+				if r >= n {
+					break
+				}
+				if blk.Nulls == nil || !blk.Nulls[r] {
+					counts[blk.Codes[r]]++
+				}
+			}
+		}
+		return counts, nil
+	}
+	for c := range dict {
+		bm, _, err := seg.ValueBitmap(ref.name, uint32(c))
+		if err != nil {
+			return nil, err
+		}
+		if rows != nil {
+			counts[c] = bm.AndCardinality(rows)
+		} else {
+			counts[c] = bm.GetCardinality()
+		}
+	}
+	return counts, nil
 }
 
 // countOnly: the aggregation is a bare count(*).

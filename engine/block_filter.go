@@ -281,12 +281,6 @@ func (it *segmentIter) candidatesExact(p Predicate) (bm *roaring.Bitmap, ok, exa
 // the filter TRUE are found: none, all, an exact row list from bitmaps,
 // or a residual predicate to evaluate per row on the decoded block.
 func (it *segmentIter) blockPlan(b int) (blockPlan, error) {
-	if it.scan.Filter != nil && it.cand != nil {
-		first, n := it.seg.BlockRange(b)
-		if !it.cand.IntersectsWithInterval(uint64(first), uint64(first+n)) {
-			return blockPlan{first: first, n: n, skip: true}, nil
-		}
-	}
 	return it.planFor(it.scan.Filter, b)
 }
 

@@ -286,7 +286,6 @@ type segmentIter struct {
 	preds  map[string]colRef
 	stored map[string]storage.ColumnType // the segment's columns and their stored types
 	need   []string                      // segment columns to decode per block
-	cand   *roaring.Bitmap               // rows that may match, nil: any
 
 	block   int
 	first   int                             // first row of the loaded block
@@ -345,15 +344,6 @@ func newSegmentIter(ctx context.Context, s *Scan, seg *storage.Segment, out []co
 		}
 	}
 	sort.Strings(it.need)
-	if s.Filter != nil {
-		cand, ok, err := it.candidates(s.Filter)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			it.cand = cand
-		}
-	}
 	return it, nil
 }
 
@@ -386,6 +376,9 @@ func codeBounds(dict []string, lit string) (lb, ub int) {
 
 // candidates computes the rows that may satisfy p from bitmap indexes;
 // ok is false where no index helps.
+//
+// The bitmap may be the segment's own index bitmap: callers must not
+// modify it.
 func (it *segmentIter) candidates(p Predicate) (*roaring.Bitmap, bool, error) {
 	switch p := p.(type) {
 	case And:
@@ -458,6 +451,15 @@ func (it *segmentIter) codeBitmap(col string, values []storage.Value) (*roaring.
 	dict, ok := it.dicts[ref.name]
 	if !it.exact(ref) || !ok {
 		return nil, false, nil
+	}
+	if len(values) == 1 && isText(values[0].Type) {
+		// One value: its bitmap as it is (shared: callers never modify
+		// what candidates returns).
+		lb, ub := codeBounds(dict, values[0].Str)
+		if lb == ub {
+			return roaring.New(), true, nil
+		}
+		return it.seg.ValueBitmap(ref.name, uint32(lb))
 	}
 	acc := roaring.New()
 	for _, v := range values {
