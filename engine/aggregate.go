@@ -314,8 +314,9 @@ func (r *aggRun) runParts(ctx context.Context) (*aggWorker, error) {
 // internTable numbers strings of one Run, so that equal strings of
 // different segments share a key.
 type internTable struct {
-	mu  sync.Mutex
-	ids map[string]uint32
+	mu   sync.Mutex
+	ids  map[string]uint32
+	strs []string // by id
 }
 
 func newInternTable() *internTable { return &internTable{ids: map[string]uint32{}} }
@@ -327,8 +328,16 @@ func (t *internTable) id(s string) uint32 {
 	if !ok {
 		id = uint32(len(t.ids))
 		t.ids[s] = id
+		t.strs = append(t.strs, s)
 	}
 	return id
+}
+
+// str is the string interned as id.
+func (t *internTable) str(id uint32) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.strs[id]
 }
 
 // groupKey is a group's key tuple; bit i of nulls marks key i NULL.

@@ -34,6 +34,10 @@ type aggWorker struct {
 func newAggWorker(r *aggRun) *aggWorker {
 	w := &aggWorker{run: r, groups: groupTable{nkeys: len(r.keyRefs), m: map[groupKey]int32{}}}
 	for i, g := range r.a.Aggs {
+		if ki := r.keyOfAny(i); ki >= 0 {
+			w.states = append(w.states, &keyAnyState{w: w, key: ki, ref: r.aggRefs[i]})
+			continue
+		}
 		w.states = append(w.states, newAggState(g, r.aggRefs[i]))
 	}
 	w.buckets = make([]map[int64]uint64, len(r.keyRefs))
@@ -49,6 +53,50 @@ func (w *aggWorker) growStates() {
 	}
 }
 
+// keyOfAny returns the key whose column aggregate i (an AggAny) shows,
+// or -1: then every row of a group holds the key's value, and it is read
+// off the key instead of being tracked per row. Not for floats (the key
+// folds -0 into 0) nor buckets.
+func (r *aggRun) keyOfAny(i int) int {
+	if r.a.Aggs[i].Kind != AggAny {
+		return -1
+	}
+	ref := r.aggRefs[i]
+	for ki, kr := range r.keyRefs {
+		if kr == ref && r.a.Keys[ki].BucketMillis == 0 && ref.typ != storage.TypeFloat && ref.kind != kindUnknown {
+			return ki
+		}
+	}
+	return -1
+}
+
+// keyAnyState is AggAny of a group key's own column: the value is the
+// key's, read off the merged group table at the end.
+type keyAnyState struct {
+	w   *aggWorker
+	key int
+	ref colRef
+}
+
+func (s *keyAnyState) grow(int)                                      {}
+func (s *keyAnyState) add(*aggWorker, *batch, []int32, colRef) error { return nil }
+func (s *keyAnyState) merge(int32, aggState, int32)                  {}
+
+func (s *keyAnyState) result(g int32) storage.Value {
+	k := s.w.groups.keys[g]
+	if k.nulls&(1<<s.key) != 0 {
+		return storage.Value{}
+	}
+	v := k.k[s.key]
+	switch {
+	case s.ref.kind == kindDistinctID || s.ref.kind == kindRawDistinctID:
+		return storage.StringValue(s.w.run.scan.Snap.UserIDs[v])
+	case isText(s.ref.typ):
+		return storage.Value{Type: s.ref.typ, Str: s.w.run.intern.str(uint32(v))}
+	}
+	return storage.Value{Type: s.ref.typ, Int: int64(v)}
+}
+
 // batch is the matching rows of one block or buffered chunk, with their
 // columns: sel lists the rows (relative), nil when all n rows match.
 type batch struct {
@@ -57,9 +105,10 @@ type batch struct {
 	vecs []batchVec // vecs built so far (see column)
 	// vec returns a column of the batch, over all n rows.
 	vec func(ref colRef) (*vec, error)
-	// where returns, per row of the batch, whether p is TRUE (only the
+	// mark sets bit in masks[r] for each row r of the batch where p is
+	// TRUE (only the selected rows need be right).
 	// selected rows need be right).
-	where func(p Predicate) ([]bool, error)
+	mark func(p Predicate, bit uint32, masks []uint32) error
 }
 
 type batchVec struct {
@@ -150,7 +199,7 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 			bt.sel = rows
 		}
 		bt.vec = func(ref colRef) (*vec, error) { return segmentVec(it, ref, &w.userBufs) }
-		bt.where = func(p Predicate) ([]bool, error) { return it.rowsWhere(p, b) }
+		bt.mark = func(p Predicate, bit uint32, masks []uint32) error { return it.markRows(p, b, bit, masks) }
 		if err := w.add(bt); err != nil {
 			return fmt.Errorf("%s: block %d: %w", seg.Name(), b, err)
 		}
@@ -387,13 +436,15 @@ func (w *aggWorker) runMem(ctx context.Context, mem storage.MemRows) error {
 		clear(w.codeIDs)
 		clear(w.codeGids)
 		bt.vec = func(ref colRef) (*vec, error) { return memVec(mi, ref) }
-		bt.where = func(p Predicate) ([]bool, error) {
-			out := make([]bool, n)
-			for i := range out {
-				out[i] = mi.matches(p, i)
+		bt.mark = func(p Predicate, bit uint32, masks []uint32) error {
+			for r := range masks {
+				if mi.matches(p, r) {
+					masks[r] |= bit
+				}
 			}
-			return out, nil
+			return nil
 		}
+
 		if err := w.add(bt); err != nil {
 			return fmt.Errorf("buffered rows: %w", err)
 		}
@@ -671,14 +722,8 @@ func (w *aggWorker) condMasks(b *batch, conds []Predicate) ([]uint32, error) {
 	masks := w.masks[:b.n]
 	clear(masks)
 	for i, c := range conds {
-		ok, err := b.where(c)
-		if err != nil {
+		if err := b.mark(c, 1<<i, masks); err != nil {
 			return nil, err
-		}
-		for r, t := range ok {
-			if t {
-				masks[r] |= 1 << i
-			}
 		}
 	}
 	return masks, nil

@@ -166,27 +166,36 @@ func memVec(mi *memIter, ref colRef) (*vec, error) {
 	return convertedVec(ref.typ, func(r int) storage.Value { return memValue(&mi.rows[r], ref) }, len(mi.rows)), nil
 }
 
-// rowsWhere evaluates p on every row of the loaded block b.
-func (it *segmentIter) rowsWhere(p Predicate, b int) ([]bool, error) {
+// markRows sets bit in masks[r] for every row r of the loaded block b
+// where p is TRUE.
+func (it *segmentIter) markRows(p Predicate, b int, bit uint32, masks []uint32) error {
 	plan, err := it.planFor(p, b)
-	if err != nil {
-		return nil, err
+	if err != nil || plan.skip {
+		return err
 	}
-	out := make([]bool, plan.n)
-	if plan.skip {
-		return out, nil
-	}
-	rows, all := it.matchRows(&plan)
-	if all {
-		for i := range out {
-			out[i] = true
+	switch {
+	case plan.all:
+		for r := range masks {
+			masks[r] |= bit
 		}
-		return out, nil
+	case plan.residual == nil:
+		itr := plan.exact.Iterator()
+		itr.AdvanceIfNeeded(uint32(plan.first))
+		end := uint32(plan.first + plan.n)
+		for itr.HasNext() {
+			r := itr.Next()
+			if r >= end {
+				break
+			}
+			masks[int(r)-plan.first] |= bit
+		}
+	default:
+		rows, _ := it.matchRows(&plan)
+		for _, r := range rows {
+			masks[r] |= bit
+		}
 	}
-	for _, r := range rows {
-		out[r] = true
-	}
-	return out, nil
+	return nil
 }
 
 // matches evaluates p on buffered row i.
