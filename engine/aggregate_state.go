@@ -413,9 +413,11 @@ type funnelState struct {
 	byGroup  []FunnelEvent
 }
 
+// funnelPair is one event of group g, packed in 16 bytes.
 type funnelPair struct {
-	g  int32
-	ev FunnelEvent
+	t     int64
+	steps uint32
+	g     int32
 }
 
 // funnelPairs is an append-only list in chunks: appending never copies.
@@ -457,7 +459,7 @@ func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) erro
 		if tv.isNull(r) {
 			continue
 		}
-		s.pairs.add(funnelPair{g, FunnelEvent{TimeMillis: tv.ints[r], Steps: m}})
+		s.pairs.add(funnelPair{t: tv.ints[r], steps: m, g: g})
 	}
 	return nil
 }
@@ -470,7 +472,8 @@ func (s *funnelState) merge(dg int32, src aggState, sg int32) {
 func (s *funnelState) mergeAll(remap []int32, src aggState) {
 	for _, c := range src.(*funnelState).pairs.chunks {
 		for _, p := range c {
-			s.pairs.add(funnelPair{remap[p.g], p.ev})
+			p.g = remap[p.g]
+			s.pairs.add(p)
 		}
 	}
 }
@@ -493,7 +496,7 @@ func (s *funnelState) finish() {
 	next := append([]int32(nil), s.start[:s.groups]...)
 	for _, c := range s.pairs.chunks {
 		for _, p := range c {
-			s.byGroup[next[p.g]] = p.ev
+			s.byGroup[next[p.g]] = FunnelEvent{TimeMillis: p.t, Steps: p.steps}
 			next[p.g]++
 		}
 	}
