@@ -164,6 +164,28 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	if done, err := w.groupByBitmaps(it); done || err != nil {
 		return err
 	}
+	if w.countOnly() {
+		// count(*) of the segment, when zone maps and bitmaps know it.
+		f, zt, err := Predicate(nil), zoneAll, error(nil)
+		if s.Filter != nil {
+			f, zt, err = it.reduceSegment(s.Filter)
+		}
+		switch {
+		case err != nil:
+			return err
+		case zt == zoneNone:
+			return nil
+		case zt == zoneAll:
+			w.addCount(seg.Rows())
+			return nil
+		}
+		if bm, ok, err := it.exactRows(f); err != nil {
+			return err
+		} else if ok {
+			w.addCount(int(bm.GetCardinality()))
+			return nil
+		}
+	}
 	for b := 0; b < seg.NumBlocks(); b++ {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -284,7 +284,7 @@ type segmentIter struct {
 	seg    *storage.Segment
 	out    []colRef
 	preds  map[string]colRef
-	stored map[string]storage.ColumnType // the segment's columns and their stored types
+	stored map[string]storage.ColumnType // the segment's columns and their stored types (shared, read-only)
 	need   []string                      // segment columns to decode per block
 
 	block   int
@@ -301,10 +301,7 @@ type segmentIter struct {
 
 func newSegmentIter(ctx context.Context, s *Scan, seg *storage.Segment, out []colRef, preds map[string]colRef) (*segmentIter, error) {
 	it := &segmentIter{scan: s, ctx: ctx, seg: seg, out: out, preds: preds,
-		stored: map[string]storage.ColumnType{}, dicts: map[string][]string{}}
-	for _, c := range seg.Columns() {
-		it.stored[c.Name] = c.Type
-	}
+		stored: seg.ColumnTypes(), dicts: map[string][]string{}}
 	need := map[string]bool{}
 	add := func(ref colRef) {
 		switch ref.kind {

@@ -367,6 +367,9 @@ type Segment struct {
 	mu      sync.Mutex
 	dicts   map[string][]string
 	bitmaps map[string][]*roaring.Bitmap
+
+	typesOnce sync.Once
+	types     map[string]ColumnType // ColumnTypes
 }
 
 // OpenSegment reads and checks the trailer and footer of a segment of
@@ -487,6 +490,18 @@ func (s *Segment) Columns() []Column {
 }
 
 func (s *Segment) HasColumn(name string) bool { _, ok := s.cols[name]; return ok }
+
+// ColumnTypes maps each column's name to its stored type. The map is
+// built once and shared: callers must not modify it.
+func (s *Segment) ColumnTypes() map[string]ColumnType {
+	s.typesOnce.Do(func() {
+		s.types = make(map[string]ColumnType, len(s.footer.Columns))
+		for _, c := range s.footer.Columns {
+			s.types[c.Name] = c.Type
+		}
+	})
+	return s.types
+}
 
 func (s *Segment) NumBlocks() int {
 	return (s.footer.Rows + SegmentBlockRows - 1) / SegmentBlockRows
