@@ -228,43 +228,51 @@ func groupKeyOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine
 		BucketMillis: unit,
 		Label:        e.String(),
 		Bucket: func(startMillis int64) (uint64, error) {
-			// Evaluate go-mysql-server's own expression on the bucket's
-			// first instant: exact by construction, whatever the function.
-			lit := expression.NewLiteral(time.UnixMilli(startMillis).UTC(), timeField.Type(ctx))
-			x, _, err := transform.Expr(ctx, e, func(ctx *sql.Context, x sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
-				if gf, ok := x.(*expression.GetField); ok && strings.EqualFold(gf.Name(), timeField.Name()) {
-					return lit, transform.NewTree, nil
-				}
-				return x, transform.SameTree, nil
-			})
-			if err != nil {
-				return 0, err
-			}
-			v, err := x.Eval(sql.NewEmptyContext(), nil)
-			if err != nil {
-				return 0, fmt.Errorf("group key %s: %w", e, err)
-			}
-			return keys.id(v), nil
+			return keys.eval(e, timeField, startMillis)
 		},
 	}, true
 }
 
-// bucketKeys numbers the distinct values of a bucketed key.
+// bucketKeys numbers the distinct values of a bucketed key. Workers
+// call it concurrently, once per bucket each: it evaluates under its lock
+// with one context of its own (a fresh context per call costs more than
+// the evaluation: go-mysql-server builds every session variable map).
 type bucketKeys struct {
 	mu  sync.Mutex
+	ctx *sql.Context
 	ids map[string]uint64
 }
 
-func (b *bucketKeys) id(v any) uint64 {
-	k := fmt.Sprintf("%T:%v", v, v)
+// eval evaluates go-mysql-server's own expression e on the bucket's first
+// instant — exact by construction, whatever the function — and numbers
+// its value.
+func (b *bucketKeys) eval(e sql.Expression, timeField *expression.GetField, startMillis int64) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ctx == nil {
+		b.ctx = sql.NewEmptyContext()
+	}
+	lit := expression.NewLiteral(time.UnixMilli(startMillis).UTC(), timeField.Type(b.ctx))
+	x, _, err := transform.Expr(b.ctx, e, func(_ *sql.Context, x sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
+		if gf, ok := x.(*expression.GetField); ok && strings.EqualFold(gf.Name(), timeField.Name()) {
+			return lit, transform.NewTree, nil
+		}
+		return x, transform.SameTree, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	v, err := x.Eval(b.ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("group key %s: %w", e, err)
+	}
+	k := fmt.Sprintf("%T:%v", v, v)
 	id, ok := b.ids[k]
 	if !ok {
 		id = uint64(len(b.ids))
 		b.ids[k] = id
 	}
-	return id
+	return id, nil
 }
 
 // Bucket units: the widest span within which a function's value cannot
