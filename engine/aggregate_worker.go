@@ -157,6 +157,10 @@ func (w *aggWorker) runPart(ctx context.Context, part int) error {
 
 func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error {
 	s := w.run.scan
+	if ok, err := timeMayMatch(seg, s.Filter); err != nil || !ok {
+		s.blocksSkipped.Add(int64(seg.NumBlocks()))
+		return err
+	}
 	it, err := newSegmentIter(ctx, s, seg, s.outRefs(), s.predRefs())
 	if err != nil {
 		return err
@@ -164,12 +168,15 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	if done, err := w.groupByBitmaps(it); done || err != nil {
 		return err
 	}
-	if w.countOnly() {
-		// count(*) of the segment, when zone maps and bitmaps know it.
-		f, zt, err := Predicate(nil), zoneAll, error(nil)
-		if s.Filter != nil {
-			f, zt, err = it.reduceSegment(s.Filter)
+	if w.countOnly() && s.Filter != nil { // (no filter: Run counted the parts)
+		// count(*) of the segment, when bitmaps or zone maps know it.
+		if bm, ok, err := it.exactRows(s.Filter); err != nil {
+			return err
+		} else if ok {
+			w.addCount(int(bm.GetCardinality()))
+			return nil
 		}
+		f, zt, err := it.reduceSegment(s.Filter)
 		switch {
 		case err != nil:
 			return err

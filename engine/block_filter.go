@@ -93,6 +93,53 @@ func (it *segmentIter) reduce(p Predicate, b int) (Predicate, zoneTruth, error) 
 	return p, zoneSome, nil
 }
 
+// timeMayMatch reports whether any row of seg can satisfy p's conditions
+// on time, from the segment's time range alone: a segment holds one day,
+// so most segments fall outside a query's time range and need not even be
+// opened for reading. false only when no row can match.
+func timeMayMatch(seg *storage.Segment, p Predicate) (bool, error) {
+	if p == nil || seg.NumBlocks() == 0 || !seg.HasColumn(storage.ColTime) {
+		return true, nil
+	}
+	var lo, hi storage.Value
+	for b := 0; b < seg.NumBlocks(); b++ {
+		z, err := seg.ZoneMap(storage.ColTime, b)
+		if err != nil {
+			return false, err
+		}
+		if b == 0 || z.Min.Int < lo.Int {
+			lo = z.Min
+		}
+		if b == 0 || z.Max.Int > hi.Int {
+			hi = z.Max
+		}
+	}
+	var may func(p Predicate) bool
+	may = func(p Predicate) bool {
+		switch p := p.(type) {
+		case And:
+			for _, t := range p.Terms {
+				if !may(t) {
+					return false
+				}
+			}
+		case Or:
+			for _, t := range p.Terms {
+				if may(t) {
+					return true
+				}
+			}
+			return false
+		case Compare:
+			if strings.EqualFold(p.Column, storage.ColTime) && p.Value.Type == storage.TypeTime {
+				return zoneCompare(p.Op, p.Value, lo, hi, nil)
+			}
+		}
+		return true
+	}
+	return may(p), nil
+}
+
 // reduceSegment is reduce over the whole segment: zoneAll or zoneNone
 // when every block says so, else zoneSome with the residual every block
 // reduces to, or p itself when the blocks do not agree.
