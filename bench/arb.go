@@ -44,6 +44,10 @@ type arbServer struct {
 	httpPort  int
 	proc      *process
 	db        *sql.DB
+	// qconn runs the timed queries, one after another; qid is its
+	// connection id, looked up once so that no extra round trip is timed.
+	qconn *sql.Conn
+	qid   int64
 }
 
 func newArbServer(bin, dir string) (*arbServer, error) {
@@ -99,6 +103,10 @@ func (a *arbServer) start() error {
 
 // stop flushes and stops arb with SIGTERM (by PID).
 func (a *arbServer) stop() error {
+	if a.qconn != nil {
+		a.qconn.Close()
+		a.qconn = nil
+	}
 	if a.db != nil {
 		a.db.Close()
 		a.db = nil
@@ -109,23 +117,27 @@ func (a *arbServer) stop() error {
 func (a *arbServer) dataDir() string { return filepath.Join(a.dir, "data") }
 
 func (a *arbServer) query(ctx context.Context, q string) ([][]any, error) {
-	conn, err := a.db.Conn(context.Background())
-	if err != nil {
-		return nil, err
+	if a.qconn == nil {
+		conn, err := a.db.Conn(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&a.qid); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("connection id: %w", err)
+		}
+		a.qconn = conn
 	}
-	defer conn.Close()
-	var id int64
-	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-		return nil, fmt.Errorf("connection id: %w", err)
-	}
-	rows, err := scanAll(conn.QueryContext(ctx, q))
+	rows, err := scanAll(a.qconn.QueryContext(ctx, q))
 	if ctx.Err() != nil {
 		// The driver gave up on the connection; make arb give up on the query.
-		if _, kerr := a.db.ExecContext(context.Background(), "KILL QUERY "+strconv.FormatInt(id, 10)); kerr != nil {
-			logf("arb: KILL QUERY %d: %v", id, kerr)
+		if _, kerr := a.db.ExecContext(context.Background(), "KILL QUERY "+strconv.FormatInt(a.qid, 10)); kerr != nil {
+			logf("arb: KILL QUERY %d: %v", a.qid, kerr)
 		}
-		a.waitQueryGone(id, time.Minute)
-		conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it from the pool
+		a.waitQueryGone(a.qid, time.Minute)
+		a.qconn.Raw(func(any) error { return driver.ErrBadConn }) // drop it from the pool
+		a.qconn.Close()
+		a.qconn = nil
 		return nil, ctx.Err()
 	}
 	return rows, err
