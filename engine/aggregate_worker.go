@@ -400,7 +400,11 @@ func (w *aggWorker) valueCounts(it *segmentIter, ref colRef, dict []string, rows
 				if r >= n {
 					break
 				}
-				if blk.Nulls == nil || !blk.Nulls[r] {
+				switch {
+				case blk.Nulls != nil && blk.Nulls[r]:
+				case blk.Codes8 != nil:
+					counts[blk.Codes8[r]]++
+				default:
 					counts[blk.Codes[r]]++
 				}
 			}

@@ -532,6 +532,10 @@ type ColumnBlock struct {
 	Ints   []int64   // Bool, Int, Time
 	Floats []float64 // Float
 	Codes  []uint32  // String, JSON: index into Segment.Dict
+	// Codes8 repeats Codes as bytes when the dictionary has at most 256
+	// values: a quarter of the memory traffic for loops that touch rows
+	// at random (nil otherwise).
+	Codes8 []uint8
 }
 
 // ReadBlock decodes one block of a column, verifying its checksum.
@@ -581,6 +585,9 @@ func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
 			return nil, bad("wrong code length")
 		}
 		out.Codes = make([]uint32, n)
+		if width == 1 {
+			out.Codes8 = append([]uint8(nil), p[:n]...)
+		}
 		for i := range out.Codes {
 			switch width {
 			case 1:
