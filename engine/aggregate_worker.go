@@ -347,9 +347,20 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 			return false, err
 		}
 		var sel []int32
-		for r := 0; r < n; r++ {
-			if !vals.isNull(r) && (rows == nil || rows.Contains(uint32(first+r))) {
-				sel = append(sel, int32(r))
+		switch {
+		case vals.present != nil && rows == nil:
+			sel = vals.present
+		case vals.present != nil:
+			for _, r := range vals.present {
+				if rows.Contains(uint32(first + int(r))) {
+					sel = append(sel, r)
+				}
+			}
+		default:
+			for r := 0; r < n; r++ {
+				if !vals.isNull(r) && (rows == nil || rows.Contains(uint32(first+r))) {
+					sel = append(sel, int32(r))
+				}
 			}
 		}
 		if len(sel) == 0 {
@@ -384,29 +395,24 @@ func (w *aggWorker) valueCounts(it *segmentIter, ref colRef, dict []string, rows
 	seg := it.seg
 	counts := make([]uint64, len(dict))
 	if rows != nil && rows.GetCardinality()*16 < uint64(seg.Rows()) {
-		for b := 0; b < seg.NumBlocks(); b++ {
-			first, n := seg.BlockRange(b)
-			if !rows.IntersectsWithInterval(uint64(first), uint64(first+n)) {
-				continue
-			}
-			blk, err := seg.Block(ref.name, b)
-			if err != nil {
-				return nil, err
-			}
-			itr := rows.Iterator()
-			itr.AdvanceIfNeeded(uint32(first))
-			for itr.HasNext() {
-				r := int(itr.Next()) - first
-				if r >= n {
-					break
+		block := -1
+		var blk *storage.ColumnBlock
+		for _, row := range rows.ToArray() {
+			r := int(row)
+			if b := r / storage.SegmentBlockRows; b != block {
+				var err error
+				if blk, err = seg.Block(ref.name, b); err != nil {
+					return nil, err
 				}
-				switch {
-				case blk.Nulls != nil && blk.Nulls[r]:
-				case blk.Codes8 != nil:
-					counts[blk.Codes8[r]]++
-				default:
-					counts[blk.Codes[r]]++
-				}
+				block = b
+			}
+			r -= block * storage.SegmentBlockRows
+			switch {
+			case blk.Nulls != nil && blk.Nulls[r]:
+			case blk.Codes8 != nil:
+				counts[blk.Codes8[r]]++
+			default:
+				counts[blk.Codes[r]]++
 			}
 		}
 		return counts, nil

@@ -13,7 +13,8 @@ import (
 type vec struct {
 	typ     storage.ColumnType
 	missing bool
-	nulls   []bool // nil: no NULL
+	nulls   []bool  // nil: no NULL
+	present []int32 // the non-NULL rows, when most are NULL (else nil)
 	ints    []int64
 	floats  []float64
 	codes   []uint32
@@ -59,7 +60,7 @@ func segmentVec(it *segmentIter, ref colRef, bufs *userBufs) (*vec, error) {
 		return nil, fmt.Errorf("BUG: column %q of %s not loaded", ref.name, it.seg.Name())
 	}
 	if it.stored[ref.name] == ref.typ {
-		v := &vec{typ: ref.typ, nulls: blk.Nulls, ints: blk.Ints, floats: blk.Floats}
+		v := &vec{typ: ref.typ, nulls: blk.Nulls, present: blk.Present, ints: blk.Ints, floats: blk.Floats}
 		if blk.Codes != nil {
 			v.codes, v.dict = blk.Codes, it.dicts[ref.name]
 		}

@@ -59,7 +59,7 @@ func BlockCacheStats() (hits, misses, bytes int64) {
 }
 
 func (b *ColumnBlock) sizeBytes() int64 {
-	return int64(len(b.Nulls) + 8*len(b.Ints) + 8*len(b.Floats) + 4*len(b.Codes) + len(b.Codes8) + 64)
+	return int64(len(b.Nulls) + 8*len(b.Ints) + 8*len(b.Floats) + 4*len(b.Codes) + len(b.Codes8) + 4*len(b.Present) + 64)
 }
 
 func (c *blockCache) evictLocked() {

@@ -532,6 +532,9 @@ type ColumnBlock struct {
 	Ints   []int64   // Bool, Int, Time
 	Floats []float64 // Float
 	Codes  []uint32  // String, JSON: index into Segment.Dict
+	// Present lists the rows that are not NULL when most rows are NULL
+	// (a sparse property), so that loops over values skip the rest.
+	Present []int32
 	// Codes8 repeats Codes as bytes when the dictionary has at most 256
 	// values: a quarter of the memory traffic for loops that touch rows
 	// at random (nil otherwise).
@@ -563,8 +566,20 @@ func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
 			return nil, bad("null bitset cut short")
 		}
 		out.Nulls = make([]bool, n)
+		nulls := 0
 		for i := range out.Nulls {
 			out.Nulls[i] = p[i/8]&(1<<(i%8)) != 0
+			if out.Nulls[i] {
+				nulls++
+			}
+		}
+		if 2*nulls > n {
+			out.Present = make([]int32, 0, n-nulls)
+			for i, null := range out.Nulls {
+				if !null {
+					out.Present = append(out.Present, int32(i))
+				}
+			}
 		}
 		p = p[(n+7)/8:]
 	} else if raw[0] != 0 {
