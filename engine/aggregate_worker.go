@@ -107,7 +107,6 @@ type batch struct {
 	vec func(ref colRef) (*vec, error)
 	// mark sets bit in masks[r] for each row r of the batch where p is
 	// TRUE (only the selected rows need be right).
-	// selected rows need be right).
 	mark func(p Predicate, bit uint32, masks []uint32) error
 }
 
@@ -170,26 +169,17 @@ func (w *aggWorker) runSegment(ctx context.Context, seg *storage.Segment) error 
 	}
 	if w.countOnly() && s.Filter != nil { // (no filter: Run counted the parts)
 		// count(*) of the segment, when bitmaps or zone maps know it.
-		if bm, ok, err := it.exactRows(s.Filter); err != nil {
-			return err
-		} else if ok {
-			w.addCount(int(bm.GetCardinality()))
-			return nil
-		}
-		f, zt, err := it.reduceSegment(s.Filter)
+		bm, zt, ok, err := it.segmentRows(s.Filter)
 		switch {
 		case err != nil:
 			return err
-		case zt == zoneNone:
-			return nil
-		case zt == zoneAll:
+		case ok && zt == zoneAll:
 			w.addCount(seg.Rows())
 			return nil
-		}
-		if bm, ok, err := it.exactRows(f); err != nil {
-			return err
-		} else if ok {
+		case ok && zt == zoneSome:
 			w.addCount(int(bm.GetCardinality()))
+			return nil
+		case ok:
 			return nil
 		}
 	}
@@ -274,18 +264,14 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 	total := uint64(seg.Rows())
 	var rows *roaring.Bitmap
 	if a.Filter != nil {
-		f, zt, err := it.reduceSegment(a.Filter)
+		bm, zt, ok, err := it.segmentRows(a.Filter)
 		switch {
-		case err != nil:
+		case err != nil || !ok:
 			return false, err
 		case zt == zoneNone:
 			w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
 			return true, nil
 		case zt == zoneSome:
-			bm, ok, err := it.exactRows(f)
-			if err != nil || !ok {
-				return false, err
-			}
 			rows, total = bm, bm.GetCardinality()
 		}
 	}
@@ -293,19 +279,13 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		return false, err
 	}
 	var counted uint64
-	add := func(g int32, n uint64, v storage.Value) {
+	// count(*) takes the bitmap counts; AggAny of the key is read off
+	// the key (keyAnyState), so it needs nothing here.
+	add := func(g int32, n uint64) {
 		w.growStates()
 		for j, st := range w.states {
-			if !isBitmapAgg[j] {
-				continue
-			}
-			switch st := st.(type) {
-			case *countState:
+			if st, ok := st.(*countState); ok && isBitmapAgg[j] {
 				st.n[g] += int64(n)
-			case *anyState:
-				if !st.has[g] || w.part < st.part[g] {
-					st.has[g], st.part[g], st.vals[g] = true, w.part, v
-				}
 			}
 		}
 	}
@@ -319,10 +299,10 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		}
 		counted += n
 		g := w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{uint64(w.run.intern.id(dict[c]))}})
-		add(g, n, storage.Value{Type: ref.typ, Str: dict[c]})
+		add(g, n)
 	}
 	if counted < total {
-		add(w.groups.lookup(groupKey{nulls: 1}), total-counted, storage.Value{})
+		add(w.groups.lookup(groupKey{nulls: 1}), total-counted)
 	}
 	if sparse == nil {
 		w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
@@ -499,34 +479,13 @@ func (w *aggWorker) add(b *batch) error {
 		w.keyBuf = make([]groupKey, cnt)
 	}
 	gids, keys := w.gids[:cnt], w.keyBuf[:cnt]
-	if len(w.run.keyRefs) == 1 && w.run.a.Keys[0].BucketMillis == 0 {
+	if len(w.run.keyRefs) == 1 {
 		v, err := b.column(w.run.keyRefs[0])
 		if err != nil {
 			return err
 		}
-		if v.codes != nil && !v.userCodes && !v.missing {
-			w.codeGroups(v, b, gids)
-			return w.addStates(b, gids)
-		}
-		if v.userCodes && v.nulls == nil {
-			w.userGroups(v, b, gids)
-			return w.addStates(b, gids)
-		}
-		if w.run.a.Keys[0].BucketMillis == 0 && !v.missing && v.nulls == nil {
-			key := w.keyer(v)
-			for i := range gids {
-				gids[i] = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{key(b.row(i))}})
-			}
-			return w.addStates(b, gids)
-		}
-	}
-	if len(w.run.keyRefs) == 1 && w.run.a.Keys[0].BucketMillis > 0 {
-		v, err := b.column(w.run.keyRefs[0])
-		if err != nil {
-			return err
-		}
-		if !v.missing && v.nulls == nil {
-			if err := w.bucketGroups(v, b, gids); err != nil {
+		if ok, err := w.singleKeyGroups(v, b, gids); err != nil || ok {
+			if err != nil {
 				return err
 			}
 			return w.addStates(b, gids)
@@ -553,6 +512,31 @@ func (w *aggWorker) add(b *batch) error {
 		}
 	}
 	return w.addStates(b, gids)
+}
+
+// singleKeyGroups sets gids for a grouping by the one key v without
+// building key tuples: through a code → group table for dictionary codes,
+// a user → group table for users, the last bucket for time buckets.
+// false when v is a shape only the general path handles (NULLs outside
+// dictionary codes, a column missing from the part).
+func (w *aggWorker) singleKeyGroups(v *vec, b *batch, gids []int32) (bool, error) {
+	codes := v.codes != nil && !v.userCodes
+	switch {
+	case v.missing || (v.nulls != nil && !codes):
+		return false, nil
+	case w.run.a.Keys[0].BucketMillis > 0:
+		return true, w.bucketGroups(v, b, gids)
+	case codes:
+		w.codeGroups(v, b, gids)
+	case v.userCodes:
+		w.userGroups(v, b, gids)
+	default:
+		key := w.keyer(v)
+		for i := range gids {
+			gids[i] = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{key(b.row(i))}})
+		}
+	}
+	return true, nil
 }
 
 func (w *aggWorker) addStates(b *batch, gids []int32) error {

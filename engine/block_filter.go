@@ -140,6 +140,22 @@ func timeMayMatch(seg *storage.Segment, p Predicate) (bool, error) {
 	return may(p), nil
 }
 
+// segmentRows answers f for the whole segment: zoneNone or zoneAll from
+// the zone maps, or zoneSome with exactly the matching rows from the
+// bitmaps (shared: never modify them). ok is false when neither can.
+func (it *segmentIter) segmentRows(f Predicate) (rows *roaring.Bitmap, zt zoneTruth, ok bool, err error) {
+	// Bitmaps alone first: they need no pass over the blocks' zone maps.
+	if bm, ok, err := it.exactRows(f); err != nil || ok {
+		return bm, zoneSome, ok, err
+	}
+	rest, zt, err := it.reduceSegment(f)
+	if err != nil || zt != zoneSome {
+		return nil, zt, err == nil, err
+	}
+	bm, ok, err := it.exactRows(rest)
+	return bm, zoneSome, ok, err
+}
+
 // reduceSegment is reduce over the whole segment: zoneAll or zoneNone
 // when every block says so, else zoneSome with the residual every block
 // reduces to, or p itself when the blocks do not agree.
@@ -259,15 +275,26 @@ func (it *segmentIter) allMatch(p Predicate, b int) (bool, error) {
 // indexes answer p exactly; ok is false otherwise. Results are cached per
 // predicate for the life of the iterator, and shared: never modify them.
 func (it *segmentIter) exactRows(p Predicate) (*roaring.Bitmap, bool, error) {
-	key := p.String()
+	return it.cachedBitmap("exact:"+p.String(), func() (*roaring.Bitmap, bool, error) {
+		bm, ok, exact, err := it.candidatesExact(p)
+		return bm, ok && exact, err
+	})
+}
+
+// candidatesCached is candidates with the iterator's cache.
+func (it *segmentIter) candidatesCached(p Predicate) (*roaring.Bitmap, bool, error) {
+	return it.cachedBitmap("cand:"+p.String(), func() (*roaring.Bitmap, bool, error) { return it.candidates(p) })
+}
+
+// cachedBitmap is compute's answer, computed once per key and iterator.
+func (it *segmentIter) cachedBitmap(key string, compute func() (*roaring.Bitmap, bool, error)) (*roaring.Bitmap, bool, error) {
 	if r, ok := it.exactCache[key]; ok {
 		return r.bm, r.ok, nil
 	}
-	bm, ok, exact, err := it.candidatesExact(p)
+	bm, ok, err := compute()
 	if err != nil {
 		return nil, false, err
 	}
-	ok = ok && exact
 	if it.exactCache == nil {
 		it.exactCache = map[string]exactResult{}
 	}
@@ -369,23 +396,6 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 		plan.haveCand = true
 	}
 	return plan, nil
-}
-
-// candidatesCached is candidates with the iterator's cache.
-func (it *segmentIter) candidatesCached(p Predicate) (*roaring.Bitmap, bool, error) {
-	key := "cand:" + p.String()
-	if r, ok := it.exactCache[key]; ok {
-		return r.bm, r.ok, nil
-	}
-	bm, ok, err := it.candidates(p)
-	if err != nil {
-		return nil, false, err
-	}
-	if it.exactCache == nil {
-		it.exactCache = map[string]exactResult{}
-	}
-	it.exactCache[key] = exactResult{bm, ok}
-	return bm, ok, nil
 }
 
 // blockPlan is how to find a block's matching rows.

@@ -122,7 +122,7 @@ func TestSQLAcceptance(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, m := range []string{"arb_sql_statements_total", "arb_rows_ingested_total", "arb_wal_fsync_seconds", "arb_query_seconds", "arb_segments", "arb_disk_bytes"} {
+	for _, m := range []string{"arb_sql_statements_total", "arb_rows_ingested_total", "arb_wal_fsync_seconds", "arb_query_seconds", "arb_segments", "arb_disk_bytes", "arb_block_cache_bytes", "arb_block_cache_hits_total"} {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -53,21 +53,31 @@ func (n *AggregateNode) CollationCoercibility(ctx *sql.Context) (sql.CollationID
 
 // RowIter runs the aggregation over a snapshot taken now.
 func (n *AggregateNode) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
-	spec := n.spec
-	spec.Snap = n.table.Snapshot()
-	groups, err := spec.Run(ctx)
+	groups, err := n.run(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return sqlRows(groups, n.toSQL), nil
+}
+
+// run is the engine's groups over a snapshot taken now.
+func (n *AggregateNode) run(ctx *sql.Context) ([][]storage.Value, error) {
+	spec := n.spec
+	spec.Snap = n.table.Snapshot()
+	return spec.Run(ctx)
+}
+
+// sqlRows converts engine rows, column j's values by conv(j, v).
+func sqlRows(groups [][]storage.Value, conv func(j int, v storage.Value) any) *rowsIter {
 	rows := make([]sql.Row, len(groups))
 	for i, g := range groups {
 		row := make(sql.Row, len(g))
 		for j, v := range g {
-			row[j] = n.toSQL(j, v)
+			row[j] = conv(j, v)
 		}
 		rows[i] = row
 	}
-	return &rowsIter{rows: rows}, nil
+	return &rowsIter{rows: rows}
 }
 
 func (n *AggregateNode) toSQL(j int, v storage.Value) any {

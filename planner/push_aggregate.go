@@ -129,6 +129,17 @@ func aggOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.Agg,
 		ct, _ := t.ColumnType(col)
 		return col, ct, true
 	}
+	// numeric is sum or avg: of numbers only (go-mysql-server would
+	// convert strings). ordered is min or max: of anything but JSON.
+	numeric := func(kind engine.AggKind, child sql.Expression) (engine.Agg, aggOutput, bool) {
+		col, ct, ok := column(child)
+		isNumber := ct == storage.TypeInt || ct == storage.TypeFloat || ct == storage.TypeBool
+		return engine.Agg{Kind: kind, Column: col}, outPlain, ok && isNumber
+	}
+	ordered := func(kind engine.AggKind, child sql.Expression) (engine.Agg, aggOutput, bool) {
+		col, ct, ok := column(child)
+		return engine.Agg{Kind: kind, Column: col}, outPlain, ok && ct != storage.TypeJSON
+	}
 	switch f := e.(type) {
 	case *expression.GetField:
 		col, _, ok := column(f)
@@ -152,25 +163,14 @@ func aggOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.Agg,
 		}
 		col, ct, ok := column(kids[0])
 		return engine.Agg{Kind: engine.AggCountDistinct, Column: col}, outPlain, ok && ct != storage.TypeJSON
-	case *aggregation.Sum, *aggregation.Avg:
-		kind, child := engine.AggSum, sql.Expression(nil)
-		if s, isSum := f.(*aggregation.Sum); isSum {
-			child = s.Child
-		} else {
-			kind, child = engine.AggAvg, f.(*aggregation.Avg).Child
-		}
-		col, ct, ok := column(child)
-		numeric := ct == storage.TypeInt || ct == storage.TypeFloat || ct == storage.TypeBool
-		return engine.Agg{Kind: kind, Column: col}, outPlain, ok && numeric
-	case *aggregation.Min, *aggregation.Max:
-		kind, child := engine.AggMin, sql.Expression(nil)
-		if m, isMin := f.(*aggregation.Min); isMin {
-			child = m.Child
-		} else {
-			kind, child = engine.AggMax, f.(*aggregation.Max).Child
-		}
-		col, ct, ok := column(child)
-		return engine.Agg{Kind: kind, Column: col}, outPlain, ok && ct != storage.TypeJSON
+	case *aggregation.Sum:
+		return numeric(engine.AggSum, f.Child)
+	case *aggregation.Avg:
+		return numeric(engine.AggAvg, f.Child)
+	case *aggregation.Min:
+		return ordered(engine.AggMin, f.Child)
+	case *aggregation.Max:
+		return ordered(engine.AggMax, f.Child)
 	case *WindowFunnel:
 		col, ct, ok := column(f.Time())
 		if !ok || ct != storage.TypeTime || f.Window() != nil {

@@ -204,9 +204,7 @@ func (n *RegroupNode) CollationCoercibility(ctx *sql.Context) (sql.CollationID, 
 }
 
 func (n *RegroupNode) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) {
-	spec := n.inner.spec
-	spec.Snap = n.inner.table.Snapshot()
-	groups, err := spec.Run(ctx)
+	groups, err := n.inner.run(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -214,17 +212,10 @@ func (n *RegroupNode) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) 
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]sql.Row, len(out))
-	for i, g := range out {
-		row := make(sql.Row, len(g))
-		for j, v := range g {
-			if a := n.regroup.Aggs[j]; a.Kind == engine.AggAny {
-				row[j] = n.inner.toSQL(a.Column, v)
-			} else {
-				row[j] = n.inner.table.ToSQL(v)
-			}
+	return sqlRows(out, func(j int, v storage.Value) any {
+		if a := n.regroup.Aggs[j]; a.Kind == engine.AggAny {
+			return n.inner.toSQL(a.Column, v) // an inner output as it is
 		}
-		rows[i] = row
-	}
-	return &rowsIter{rows: rows}, nil
+		return n.inner.table.ToSQL(v)
+	}), nil
 }

@@ -72,6 +72,12 @@ func (m *metrics) observeStore(store *storage.Store) {
 			return float64(s.BufferedRows)
 		}),
 		gauge("arb_projects", "Projects.", func(s storage.Stats) float64 { return float64(s.ProjectsCount) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_block_cache_bytes", Help: "Decoded column blocks held for queries."},
+			func() float64 { _, _, b := storage.BlockCacheStats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_block_cache_hits_total", Help: "Block reads served from the decoded-block cache."},
+			func() float64 { h, _, _ := storage.BlockCacheStats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_block_cache_misses_total", Help: "Block reads that decoded the block."},
+			func() float64 { _, m, _ := storage.BlockCacheStats(); return float64(m) }),
 	)
 }
 
