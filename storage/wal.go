@@ -101,11 +101,14 @@ type WAL struct {
 
 // OpenWAL replays every record of every file with Seq >= MinSeq in order,
 // calling replay for each (the payload is valid only during the call).
-// A torn tail — the last record of the last file runs past the end of the
-// file, or fails its CRC with nothing after it — is truncated away and
-// logged. Damage anywhere else is an error matching ErrCorruption that
-// names the file and offset, and the open fails. After replay, appends go
-// to a new file, so a replayed file is never appended to.
+// A torn tail of the last file — a record cut short or zero-filled by a
+// crash, by the rules in wal_replay.go — is truncated away and logged.
+// Any other record that fails to verify, the last one included, is a
+// *CorruptionError (matching ErrCorruption) naming the file, the offset
+// and what is at stake; the open then fails having changed nothing on
+// disk (files below MinSeq are removed only after a successful replay).
+// After replay, appends go to a new file, so a replayed file is never
+// appended to.
 func OpenWAL(opts WALOptions, replay func(pos WALPosition, payload []byte) error) (*WAL, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -122,11 +125,10 @@ func OpenWAL(opts WALOptions, replay func(pos WALPosition, payload []byte) error
 	next := max(opts.MinSeq, 1)
 	start := time.Now()
 	var records, bytes int64
+	var obsolete []uint64
 	for i, seq := range seqs {
 		if seq < opts.MinSeq {
-			if err := opts.FS.Remove(w.path(seq)); err != nil {
-				return nil, fmt.Errorf("remove obsolete %s: %w", w.path(seq), err)
-			}
+			obsolete = append(obsolete, seq)
 			continue
 		}
 		n, size, err := w.replayFile(seq, i == len(seqs)-1, replay)
@@ -140,6 +142,11 @@ func OpenWAL(opts WALOptions, replay func(pos WALPosition, payload []byte) error
 		}
 		next = seq + 1
 		w.log.Info("wal replay", "file", w.path(seq), "records", n, "bytes", size)
+	}
+	for _, seq := range obsolete {
+		if err := opts.FS.Remove(w.path(seq)); err != nil {
+			return nil, fmt.Errorf("remove obsolete %s: %w", w.path(seq), err)
+		}
 	}
 	if len(seqs) > 0 {
 		w.log.Info("wal replay done", "files", len(w.sizes), "records", records, "bytes", bytes,

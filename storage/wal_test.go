@@ -114,7 +114,9 @@ func TestWALConcurrentAppends(t *testing.T) {
 }
 
 // writeTestWAL writes files 1 and 2 with three records each and returns
-// the path of the last file and its record offsets.
+// the path of the last file and its record offsets. The last record is
+// long enough to span 512-byte sector boundaries, and no byte of any
+// payload is zero.
 func writeTestWAL(t *testing.T, dir string) (string, []int64) {
 	t.Helper()
 	w, _, err := walReplayAll(t, OSFS{}, dir, 0)
@@ -123,7 +125,7 @@ func writeTestWAL(t *testing.T, dir string) (string, []int64) {
 	}
 	var offs []int64
 	for i := 0; i < 6; i++ {
-		pos, err := w.Append([]byte(fmt.Sprintf("payload number %d", i)))
+		pos, err := w.Append([]byte(testPayload(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,49 +141,159 @@ func writeTestWAL(t *testing.T, dir string) (string, []int64) {
 	return filepath.Join(dir, walFileName(2)), offs
 }
 
+func testPayload(i int) string {
+	p := fmt.Sprintf("payload number %d", i)
+	if i == 5 {
+		p += strings.Repeat("y", 1500) + "end"
+	}
+	return p
+}
+
+// walFiles reads every file of dir, by name.
+func walFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = string(b)
+	}
+	return files
+}
+
+// TestWALDamage is a table of byte mutations of a two-file log (in the
+// manner of prometheus' TestWALRepair_ReadingError): for each, whether
+// OpenWAL succeeds and which records survive, or where it reports damage.
+// A failing open must name file and offset and leave every byte as it was.
 func TestWALDamage(t *testing.T) {
-	type mutation func(t *testing.T, dir, last string, offs []int64)
-	flip := func(path string, off int64) {
+	type mutation func(dir, last string, offs []int64, size int64)
+	flip := func(path string, off int64, mask byte) {
 		b, _ := os.ReadFile(path)
-		b[off] ^= 0x55
+		b[off] ^= mask
 		os.WriteFile(path, b, 0o644)
 	}
-	truncate := func(path string, size int64) { os.Truncate(path, size) }
-	size := func(path string) int64 { st, _ := os.Stat(path); return st.Size() }
+	zero := func(path string, from int64) {
+		b, _ := os.ReadFile(path)
+		clear(b[from:])
+		os.WriteFile(path, b, 0o644)
+	}
+	appendBytes := func(path string, b []byte) {
+		f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		f.Write(b)
+		f.Close()
+	}
+	sector := func(off int64) int64 { return (off/walSectorBytes + 1) * walSectorBytes } // next boundary after off
+	// damage locates the reported damage: the file's sequence number and
+	// the offset, given the record offsets of file 2 and its size.
+	type damage func(offs []int64, size int64) (seq uint64, off int64)
+	lastRecord := func(offs []int64, _ int64) (uint64, int64) { return 2, offs[2] }
+	middleRecord := func(offs []int64, _ int64) (uint64, int64) { return 2, offs[1] }
 	cases := []struct {
-		name      string
-		mutate    mutation
-		recovered int  // records replayed when the open succeeds
-		corrupt   bool // the open fails with ErrCorruption
+		name   string
+		mutate mutation
+		// Exactly one of: recovered, records replayed when the open
+		// succeeds; damage, where the open must report it.
+		recovered   int
+		damage      damage
+		intactAfter int // records after the damage that still verify, as the error says
 	}{
-		{"intact", func(*testing.T, string, string, []int64) {}, 6, false},
-		{"last record cut inside its payload", func(t *testing.T, _, last string, offs []int64) { truncate(last, size(last)-3) }, 5, false},
-		{"last record cut inside its header", func(t *testing.T, _, last string, offs []int64) { truncate(last, offs[2]+4) }, 5, false},
-		{"last record's payload flipped", func(t *testing.T, _, last string, offs []int64) { flip(last, size(last)-2) }, 5, false},
-		{"two records cut off", func(t *testing.T, _, last string, offs []int64) { truncate(last, offs[1]+10) }, 4, false},
-		{"middle record's payload flipped", func(t *testing.T, _, last string, offs []int64) { flip(last, offs[1]+walRecordHeader+2) }, 0, true},
-		{"middle record's length garbled", func(t *testing.T, _, last string, offs []int64) { flip(last, offs[0]+3) }, 0, true},
-		{"header magic flipped", func(t *testing.T, _, last string, offs []int64) { flip(last, 1) }, 0, true},
-		{"earlier file's last record cut", func(t *testing.T, dir, _ string, _ []int64) {
-			first := filepath.Join(dir, walFileName(1))
-			truncate(first, size(first)-2)
-		}, 0, true},
-		{"last file holds a torn header only", func(t *testing.T, dir, last string, _ []int64) {
-			os.WriteFile(filepath.Join(dir, walFileName(3)), []byte("ARBW"), 0o644)
-		}, 6, false},
+		{name: "intact", mutate: func(string, string, []int64, int64) {}, recovered: 6},
+		// Torn tails: a crash explains them; the open truncates and succeeds.
+		{name: "last record cut inside its payload", recovered: 5,
+			mutate: func(_, last string, _ []int64, size int64) { os.Truncate(last, size-3) }},
+		{name: "last record cut inside its header", recovered: 5,
+			mutate: func(_, last string, offs []int64, _ int64) { os.Truncate(last, offs[2]+4) }},
+		{name: "two records cut off", recovered: 4,
+			mutate: func(_, last string, offs []int64, _ int64) { os.Truncate(last, offs[1]+10) }},
+		{name: "last record zeroed from a sector boundary to the end", recovered: 5,
+			mutate: func(_, last string, offs []int64, _ int64) { zero(last, sector(offs[2]+walRecordHeader)) }},
+		{name: "last record zeroed whole", recovered: 5,
+			mutate: func(_, last string, offs []int64, _ int64) { zero(last, offs[2]) }},
+		{name: "zeros appended (file extended, never written)", recovered: 6,
+			mutate: func(_, last string, _ []int64, _ int64) { appendBytes(last, make([]byte, 4096)) }},
+		{name: "last record's tail unwritten (zeros over a sector boundary)", recovered: 5,
+			mutate: func(_, last string, _ []int64, size int64) {
+				os.Truncate(last, size-700)
+				appendBytes(last, make([]byte, 700))
+			}},
+		{name: "last file holds a torn header only", recovered: 6,
+			mutate: func(dir, _ string, _ []int64, _ int64) {
+				os.WriteFile(filepath.Join(dir, walFileName(3)), []byte("ARBW"), 0o644)
+			}},
+		{name: "last file holds only zeros", recovered: 6,
+			mutate: func(dir, _ string, _ []int64, _ int64) {
+				os.WriteFile(filepath.Join(dir, walFileName(3)), make([]byte, 4096), 0o644)
+			}},
+		// Damage: no crash explains it; the open fails and changes nothing.
+		{name: "last record's payload bit flipped", damage: lastRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[2]+walRecordHeader+700, 0x04) }},
+		{name: "last record's final byte bit flipped", damage: lastRecord,
+			mutate: func(_, last string, _ []int64, size int64) { flip(last, size-1, 0x01) }},
+		{name: "last record's CRC bit flipped", damage: lastRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[2]+5, 0x80) }},
+		{name: "last record's length bit set (runs past the end)", damage: lastRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[2]+2, 0x01) }},
+		{name: "last record's length over the limit", damage: lastRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[2]+3, 0x80) }},
+		{name: "last record's length bit cleared", damage: lastRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[2]+1, 0x04) }},
+		{name: "last record's last 3 bytes zeroed off a sector boundary", damage: lastRecord,
+			mutate: func(_, last string, _ []int64, size int64) { zero(last, size-3) }},
+		{name: "non-zero garbage appended",
+			damage: func(_ []int64, size int64) (uint64, int64) { return 2, size },
+			mutate: func(_, last string, _ []int64, _ int64) { appendBytes(last, bytes.Repeat([]byte{0xab}, 40)) }},
+		{name: "middle record's payload flipped", damage: middleRecord, intactAfter: 1,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[1]+walRecordHeader+2, 0x55) }},
+		{name: "middle record's length garbled", damage: middleRecord,
+			mutate: func(_, last string, offs []int64, _ int64) { flip(last, offs[1]+3, 0x55) }},
+		{name: "header magic flipped",
+			damage: func([]int64, int64) (uint64, int64) { return 2, 0 },
+			mutate: func(_, last string, _ []int64, _ int64) { flip(last, 1, 0x55) }},
+		{name: "earlier file's last record cut",
+			damage: func([]int64, int64) (uint64, int64) {
+				return 1, walHeaderBytes + 2*walRecordHeader + int64(len(testPayload(0))+len(testPayload(1)))
+			},
+			mutate: func(dir, _ string, _ []int64, _ int64) {
+				first := filepath.Join(dir, walFileName(1))
+				st, _ := os.Stat(first)
+				os.Truncate(first, st.Size()-2)
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			last, offs := writeTestWAL(t, dir)
-			c.mutate(t, dir, last, offs)
+			st, _ := os.Stat(last)
+			size := st.Size()
+			if r := size % walSectorBytes; r > 0 && r <= 3 {
+				t.Fatalf("test log of %d bytes: its last 3 bytes start on or cross a sector boundary; change testPayload", size)
+			}
+			c.mutate(dir, last, offs, size)
+			before := walFiles(t, dir)
 			w, got, err := walReplayAll(t, OSFS{}, dir, 0)
-			if c.corrupt {
-				if !errors.Is(err, ErrCorruption) {
-					t.Fatalf("open: %v, want ErrCorruption", err)
+			if c.damage != nil {
+				seq, off := c.damage(offs, size)
+				var ce *CorruptionError
+				if !errors.As(err, &ce) || !errors.Is(err, ErrCorruption) {
+					t.Fatalf("open: %v, want a *CorruptionError", err)
 				}
-				if !strings.Contains(err.Error(), ".wal") || !strings.Contains(err.Error(), "offset") {
-					t.Fatalf("error %q does not name the file and offset", err)
+				if wantFile := filepath.Join(dir, walFileName(seq)); ce.File != wantFile || ce.Offset != off {
+					t.Fatalf("damage reported in %s at %d, want %s at %d: %v", ce.File, ce.Offset, wantFile, off, err)
+				}
+				if !strings.Contains(err.Error(), "bytes from here to the end of the file") {
+					t.Fatalf("error %q does not say what is at stake", err)
+				}
+				if c.intactAfter > 0 && !strings.Contains(err.Error(), fmt.Sprintf("%d intact records after it", c.intactAfter)) {
+					t.Fatalf("error %q does not count the %d intact records after the damage", err, c.intactAfter)
+				}
+				if after := walFiles(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Fatalf("a failed open changed the files on disk")
 				}
 				return
 			}
@@ -190,6 +302,11 @@ func TestWALDamage(t *testing.T) {
 			}
 			if len(got) != c.recovered {
 				t.Fatalf("recovered %d records, want %d", len(got), c.recovered)
+			}
+			for i, p := range got {
+				if p != testPayload(i) {
+					t.Fatalf("record %d replayed as %.30q, want %.30q", i, p, testPayload(i))
+				}
 			}
 			// The log is usable: an append after the repair is replayed after the rest.
 			if _, err := w.Append([]byte("after repair")); err != nil {
