@@ -8,12 +8,14 @@ import (
 
 // On-disk names. Every name storage writes is made and parsed here.
 //
+//	<data-dir>/LOCK                data directory lock, holder's PID (lock.go)
 //	<data-dir>/MANIFEST            current manifest (manifest.go)
 //	<data-dir>/wal/000001.wal      write-ahead log files, in sequence
 //	<data-dir>/segments/000042.seg segment files, numbered by the store
 //	<data-dir>/users/<project>.users   user dictionary of a project
 //	<data-dir>/people/000007.people    people snapshot named by the manifest
 const (
+	lockName     = "LOCK"
 	manifestName = "MANIFEST"
 	walDirName   = "wal"
 	segDirName   = "segments"

@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // File is the subset of *os.File that storage uses.
@@ -34,6 +37,12 @@ type FS interface {
 	MkdirAll(dir string) error
 	// SyncDir fsyncs a directory so renames and creations in it are durable.
 	SyncDir(dir string) error
+	// Lock takes an exclusive lock on path, creating the file if needed
+	// but never truncating it, and holds it until the Closer is closed.
+	// It never waits: if another holder (another process, or another
+	// Lock in this one) has it, it fails at once with an error matching
+	// ErrDirLocked. The lock must end with its holder's process.
+	Lock(path string) (io.Closer, error)
 }
 
 // OSFS is the real filesystem.
@@ -72,6 +81,29 @@ func (OSFS) SyncDir(dir string) error {
 		return err
 	}
 	return d.Close()
+}
+
+// Lock uses flock(2) rather than the fcntl locks LevelDB and pebble use
+// (with an in-process table of held files, because an fcntl lock belongs
+// to the whole process and any close of the file drops it): a flock
+// belongs to the open file description, so a second Lock in the same
+// process conflicts as a second process's would, and closing some other
+// descriptor of the file does not drop it. The kernel drops it when the
+// holder's process exits, however it exits. The descriptor is
+// close-on-exec, so a child process never inherits the lock.
+func (OSFS) Lock(path string) (io.Closer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("flock %s: %w", path, ErrDirLocked)
+		}
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	return f, nil
 }
 
 func isNotExist(err error) bool { return err != nil && os.IsNotExist(err) }
