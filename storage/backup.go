@@ -76,14 +76,14 @@ type BackupFile struct {
 // backupInfo is the BACKUP entry: the backup point and every file the
 // backup consists of, sent or left out because the receiver had it.
 type backupInfo struct {
-	Version    int          `json:"version"`
-	Created    time.Time    `json:"created"`
-	WALSeq     uint64       `json:"wal_seq"`    // WAL file of the backup point
-	WALOffset  int64        `json:"wal_offset"` // durable end of that file
-	Files      []BackupFile `json:"files"`      // all of them, MANIFEST included
-	Sent       []string     `json:"sent"`       // names sent in this stream
-	SentBytes  int64        `json:"sent_bytes"`
-	KeptBytes  int64        `json:"kept_bytes"` // bytes of files left out
+	Version   int          `json:"version"`
+	Created   time.Time    `json:"created"`
+	WALSeq    uint64       `json:"wal_seq"`    // WAL file of the backup point
+	WALOffset int64        `json:"wal_offset"` // durable end of that file
+	Files     []BackupFile `json:"files"`      // all of them, MANIFEST included
+	Sent      []string     `json:"sent"`       // names sent in this stream
+	SentBytes int64        `json:"sent_bytes"`
+	KeptBytes int64        `json:"kept_bytes"` // bytes of files left out
 }
 
 // Backup is a captured snapshot: open handles on every file to send.

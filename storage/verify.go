@@ -67,7 +67,7 @@ type VerifySummary struct {
 	// TornTail names the last WAL file when it ends in a torn record: what
 	// a crash during a write leaves, not damage (Open truncates it).
 	TornTail string
-	Problems   []VerifyProblem
+	Problems []VerifyProblem
 }
 
 // VerifyDataDir checks dir as described at the top of verify.go. It

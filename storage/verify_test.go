@@ -154,4 +154,3 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
-
