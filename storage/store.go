@@ -59,6 +59,9 @@ type Store struct {
 	fs   FS
 	log  *slog.Logger
 	wal  *WAL
+	// dirLock is the data directory lock, held from the top of Open to
+	// the end of Close.
+	dirLock *DirLock
 
 	// ingestMu is held shared by every WAL append + memory apply, and
 	// exclusively by a flush while it rotates the WAL and freezes
@@ -90,10 +93,32 @@ func (s *Store) path(parts ...string) string {
 // Open opens or creates the data directory: it reads the manifest, opens
 // the live segments, replays the WAL tail into memory and starts the
 // background flusher.
+//
+// It takes the data directory lock (lock.go) before it creates or reads
+// anything below the directory, and holds it until Close: a directory
+// another process holds fails at once with ErrDirLocked, unchanged.
 func Open(opts Options) (*Store, error) {
 	if opts.FS == nil {
 		opts.FS = OSFS{}
 	}
+	dirLock, err := LockDataDir(opts.FS, opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openLocked(opts, dirLock)
+	if err != nil {
+		// Nothing of the failed open runs any more: no goroutine is
+		// started before openLocked succeeds.
+		dirLock.Release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openLocked is the rest of Open. REQUIRES: dirLock holds opts.Dir. On
+// success the Store owns dirLock (Close releases it); on error the caller
+// releases it.
+func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -107,7 +132,7 @@ func Open(opts Options) (*Store, error) {
 		opts.FlushInterval = time.Minute
 	}
 	s := &Store{
-		opts: opts, fs: opts.FS, log: opts.Logger, projects: map[string]*Project{},
+		opts: opts, fs: opts.FS, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
 		flushReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
 	for _, d := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
@@ -451,6 +476,10 @@ func (s *Store) Close() error {
 			err = cerr
 		}
 		s.closeSegments()
+		// Last: once released, another process may open the directory.
+		if rerr := s.dirLock.Release(); err == nil {
+			err = rerr
+		}
 	})
 	return err
 }

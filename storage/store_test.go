@@ -25,12 +25,14 @@ func openTestStore(t *testing.T, dir string, fs FS) *Store {
 }
 
 // crash stops s the way kill -9 would as far as durability goes: nothing
-// is flushed; what the WAL acknowledged is synced already.
+// is flushed; what the WAL acknowledged is synced already. The directory
+// lock goes too, as the kernel drops a dead process's flock.
 func crash(s *Store) {
 	close(s.closing)
 	s.flusherWG.Wait()
 	s.wal.Close()
 	s.closeSegments()
+	s.dirLock.Release()
 }
 
 func testEvents(n int, seed int64) []Event {
