@@ -169,6 +169,7 @@ func (s *Server) startHTTP() error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget))}, s.cfg.HTTPPrefix)
+	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
