@@ -2,6 +2,8 @@
 //
 //	arb serve [flags]      run the server
 //	arb debug segment FILE dump a segment file's layout
+//	arb debug wal|manifest|people FILE  dump that file's records
+//	arb repair wal --data-dir DIR       show (and drop) a damaged WAL tail
 //	arb version            print the version
 package main
 
@@ -31,6 +33,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "debug":
 		err = debug(os.Args[2:])
+	case "repair":
+		err = repair(os.Args[2:])
 	case "version":
 		fmt.Println(server.Version)
 	case "-h", "-help", "--help", "help":
@@ -50,6 +54,11 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   arb serve [flags]        run the server (arb serve -h lists the flags)
   arb debug segment FILE   print a segment file's layout
+  arb debug wal FILE       print a WAL file's header and records
+  arb debug manifest FILE  print a MANIFEST's decoded body
+  arb debug people FILE    print a people file's project, counts and rows
+  arb repair wal --data-dir DIR [--drop-damaged-tail]
+                           show what a damaged WAL tail holds; drop it only with the flag
   arb version              print the version
 `)
 }
@@ -123,26 +132,6 @@ func serve(args []string) error {
 	}
 	log.Info("stopped cleanly")
 	return nil
-}
-
-func debug(args []string) error {
-	if len(args) != 2 || args[0] != "segment" {
-		return fmt.Errorf("usage: arb debug segment FILE")
-	}
-	f, err := os.Open(args[1])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	seg, err := storage.OpenSegment(f, st.Size(), args[1])
-	if err != nil {
-		return err
-	}
-	return seg.Dump(os.Stdout)
 }
 
 // raiseOpenFileLimit lifts the soft limit on open files to the hard one:

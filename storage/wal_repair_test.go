@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWALRepair: a damaged last record stops the open; the repair plan
+// names it and what follows it, changes nothing until asked, and after
+// DropDamagedTail the log opens with the records before the damage.
+func TestWALRepair(t *testing.T) {
+	dataDir := t.TempDir()
+	walDir := filepath.Join(dataDir, walDirName)
+	last, offs := writeTestWAL(t, walDir)
+	// File 3 after the damaged file 2: dropped with the damaged tail.
+	os.WriteFile(filepath.Join(walDir, walFileName(3)), walFileBytes(3, "later one", "later two"), 0o644)
+	b, _ := os.ReadFile(last)
+	b[offs[1]+walRecordHeader+3] ^= 0x20 // record 4 of 6: one intact record after it in file 2
+	os.WriteFile(last, b, 0o644)
+	before := walFiles(t, walDir)
+
+	if _, _, err := walReplayAll(t, OSFS{}, walDir, 0); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("open of the damaged log: %v, want ErrCorruption", err)
+	}
+	r, err := OpenWALRepair(OSFS{}, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Plan()
+	d := p.Damage
+	if d == nil {
+		t.Fatal("plan found no damage")
+	}
+	if d.File != last || d.Offset != offs[1] || d.Torn || d.RecordsBefore != 1 || d.IntactAfter != 1 ||
+		d.DropBytes() != int64(len(b))-offs[1] {
+		t.Fatalf("damage %+v, want %s at %d, not torn, 1 record before, 1 intact after, %d bytes dropped",
+			d, last, offs[1], int64(len(b))-offs[1])
+	}
+	if p.Files != 3 || p.Records != 4 || len(p.LaterFiles) != 1 || p.LaterFiles[0].Records != 2 {
+		t.Fatalf("plan %+v, want 3 files, 4 records kept, file 3 with 2 records dropped", p)
+	}
+	if after := walFiles(t, walDir); len(after) != len(before) || after[walFileName(2)] != before[walFileName(2)] {
+		t.Fatal("planning a repair changed the files")
+	}
+	// The data directory is locked while the repair is open.
+	if _, err := LockDataDir(OSFS{}, dataDir); !errors.Is(err, ErrDirLocked) {
+		t.Fatalf("lock while a repair holds the directory: %v, want ErrDirLocked", err)
+	}
+	if _, err := OpenWALRepair(OSFS{}, dataDir); !errors.Is(err, ErrDirLocked) {
+		t.Fatalf("second repair: %v, want ErrDirLocked", err)
+	}
+	if err := r.DropDamagedTail(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w, got, err := walReplayAll(t, OSFS{}, walDir, 0)
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	w.Close()
+	if len(got) != 4 || got[3] != testPayload(3) {
+		t.Fatalf("after repair replayed %d records, want the 4 before the damage", len(got))
+	}
+
+	// A clean log: nothing to drop, and dropping is a no-op.
+	r, err = OpenWALRepair(OSFS{}, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if p := r.Plan(); p.Damage != nil || len(p.LaterFiles) != 0 || p.Records != 4 {
+		t.Fatalf("plan of a clean log: %+v", p)
+	}
+	if err := r.DropDamagedTail(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWALRepairHeaderDamageRemovesFile: damage in a file's header drops
+// the whole file.
+func TestWALRepairHeaderDamageRemovesFile(t *testing.T) {
+	dataDir := t.TempDir()
+	walDir := filepath.Join(dataDir, walDirName)
+	last, _ := writeTestWAL(t, walDir)
+	b, _ := os.ReadFile(last)
+	b[9] ^= 1 // the sequence number
+	os.WriteFile(last, b, 0o644)
+	r, err := OpenWALRepair(OSFS{}, dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if d := r.Plan().Damage; d == nil || d.File != last || d.Offset != 8 || d.IntactAfter != -1 || d.DropBytes() != int64(len(b)) {
+		t.Fatalf("damage %+v, want file 2's header at offset 8", d)
+	}
+	if err := r.DropDamagedTail(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(last); !os.IsNotExist(err) {
+		t.Fatalf("file with a damaged header still there: %v", err)
+	}
+	w, got, err := walReplayAll(t, OSFS{}, walDir, 0)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("open after repair: %v, %d records, want file 1's 3", err, len(got))
+	}
+	w.Close()
+}
+
+// walFileBytes builds a WAL file holding payloads.
+func walFileBytes(seq uint64, payloads ...string) []byte {
+	b := []byte(walMagic)
+	b = append(b, make([]byte, 8)...)
+	b[8] = byte(seq)
+	for _, p := range payloads {
+		b = appendRecord(b, []byte(p))
+	}
+	return b
+}
