@@ -89,37 +89,53 @@ func Start(cfg Config) (*Server, error) {
 	logrus.SetLevel(logrus.ErrorLevel)
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1)}
 
+	// Both ports are bound before the data directory is touched: a busy
+	// port (often a second arb started by mistake) fails the start at
+	// once, with the directory unchanged and no WAL replayed for nothing.
+	// Our own listener also keeps go-mysql-server from binding with
+	// SO_REUSEPORT, which would let two servers share the MySQL port.
+	mysqlLn, err := net.Listen("tcp", cfg.MySQLAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for MySQL on %s: %w", cfg.MySQLAddr, err)
+	}
+	s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		mysqlLn.Close()
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	closeListeners := func() { mysqlLn.Close(); s.httpLn.Close() }
+
 	opts := cfg.Store
 	opts.Dir, opts.Logger = cfg.DataDir, cfg.Logger
 	opts.OnWALSync = s.metrics.walSynced
 	opts.OnIngest = func(rows int) { s.metrics.rowsIngested.Add(float64(rows)) }
 	store, err := storage.Open(opts)
 	if err != nil {
+		closeListeners()
 		return nil, err
 	}
 	s.store = store
 	s.metrics.observeStore(store)
 	if err := s.ensureProjects(); err != nil {
 		store.Close()
+		closeListeners()
 		return nil, err
 	}
 
 	engine := s.newEngine()
-	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Version: Version}
+	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: mysqlLn, Version: Version}
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}, nil
 		})
 	if err != nil {
 		store.Close()
-		return nil, fmt.Errorf("listen for MySQL on %s: %w", cfg.MySQLAddr, err)
+		closeListeners()
+		return nil, fmt.Errorf("start MySQL server on %s: %w", cfg.MySQLAddr, err)
 	}
-	// HTTP last: /healthz answering means the MySQL port is bound too.
-	if err := s.startHTTP(); err != nil {
-		s.mysql.Close()
-		store.Close()
-		return nil, err
-	}
+	// HTTP is served last: /healthz answering means the store is open
+	// and the MySQL server is ready.
+	s.startHTTP()
 	go func() { s.served <- s.mysql.Start() }()
 	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "data_dir", cfg.DataDir)
 	return s, nil
@@ -162,7 +178,8 @@ func (s *Server) ensureProjects() error {
 	return nil
 }
 
-func (s *Server) startHTTP() error {
+// startHTTP serves HTTP on s.httpLn, which Start bound.
+func (s *Server) startHTTP() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
@@ -170,18 +187,12 @@ func (s *Server) startHTTP() error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget))}, s.cfg.HTTPPrefix)
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
-	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen for HTTP on %s: %w", s.cfg.HTTPAddr, err)
-	}
-	s.httpLn = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()
-	return nil
 }
 
 // MySQLAddr is the address the MySQL listener is bound to.
