@@ -1,0 +1,297 @@
+package storage
+
+// errorFS wraps an FS for tests and fails one chosen call: the nth call
+// of a chosen kind (or of any kind) returns errInjected. It counts the
+// calls of that kind, so a test walks n = 1, 2, … and stops at the first
+// run in which the nth call never came (fired() is "").
+//
+// The failing call does nothing, except:
+//   - a failing Write writes the first half of its bytes (a short write,
+//     as a full disk gives) and reports how many;
+//   - with effect set, the failing call (Create, Rename, Remove, Sync,
+//     SyncDir, Truncate, Write, MkdirAll) takes full effect and still
+//     reports failure: the caller cannot know the outcome, as after an
+//     fsync or a rename that fails late.
+//
+// Every other call passes through. Safe for concurrent use.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+)
+
+// fsOp names a kind of FS or File call.
+type fsOp uint8
+
+const (
+	opAny fsOp = iota // every call below
+	opCreate
+	opOpen // Open and OpenAppend
+	opRename
+	opRemove
+	opList
+	opMkdir
+	opSyncDir
+	opLock
+	opRead // Read and ReadAt
+	opWrite
+	opSync
+	opTruncate
+	opSeek
+	opStat
+	opClose
+	numFSOps
+)
+
+var fsOpNames = [numFSOps]string{"any", "create", "open", "rename", "remove", "list", "mkdir", "syncdir", "lock",
+	"read", "write", "sync", "truncate", "seek", "stat", "close"}
+
+func (o fsOp) String() string { return fsOpNames[o] }
+
+// errInjected is the error errorFS injects.
+var errInjected = errors.New("injected fault")
+
+type errorFS struct {
+	FS
+	kind   fsOp // calls of this kind count toward n; opAny: all calls
+	n      int  // fail the nth counted call (from 1); 0: never
+	effect bool // the failing call takes effect before failing
+
+	mu    sync.Mutex
+	count int    // counted calls so far
+	fired string // the call that failed, "" while none has
+}
+
+var _ FS = (*errorFS)(nil)
+
+func newErrorFS(inner FS, kind fsOp, n int, effect bool) *errorFS {
+	return &errorFS{FS: inner, kind: kind, n: n, effect: effect}
+}
+
+// inject counts a call and reports whether it is the one to fail.
+func (e *errorFS) inject(op fsOp, path string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kind != opAny && e.kind != op {
+		return false
+	}
+	e.count++
+	if e.count != e.n {
+		return false
+	}
+	e.fired = fmt.Sprintf("%s %s (call %d)", op, path, e.count)
+	return true
+}
+
+// fired describes the failed call, or is "" if none failed yet.
+func (e *errorFS) firedCall() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fired
+}
+
+// calls is the number of counted calls so far.
+func (e *errorFS) calls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.count
+}
+
+func injectedf(op fsOp, path string) error {
+	return &os.PathError{Op: op.String(), Path: path, Err: errInjected}
+}
+
+func (e *errorFS) Create(path string) (File, error) {
+	if e.inject(opCreate, path) {
+		if e.effect {
+			if f, err := e.FS.Create(path); err == nil {
+				f.Close()
+			}
+		}
+		return nil, injectedf(opCreate, path)
+	}
+	f, err := e.FS.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &errorFile{File: f, fs: e, path: path}, nil
+}
+
+func (e *errorFS) open(path string, open func(string) (File, error)) (File, error) {
+	if e.inject(opOpen, path) {
+		return nil, injectedf(opOpen, path)
+	}
+	f, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &errorFile{File: f, fs: e, path: path}, nil
+}
+
+func (e *errorFS) Open(path string) (File, error)       { return e.open(path, e.FS.Open) }
+func (e *errorFS) OpenAppend(path string) (File, error) { return e.open(path, e.FS.OpenAppend) }
+
+// do runs a call that returns only an error through the injector.
+func (e *errorFS) do(op fsOp, path string, call func() error) error {
+	if e.inject(op, path) {
+		if e.effect && op != opList && op != opLock {
+			call()
+		}
+		return injectedf(op, path)
+	}
+	return call()
+}
+
+func (e *errorFS) Rename(oldPath, newPath string) error {
+	return e.do(opRename, oldPath, func() error { return e.FS.Rename(oldPath, newPath) })
+}
+
+func (e *errorFS) Remove(path string) error {
+	return e.do(opRemove, path, func() error { return e.FS.Remove(path) })
+}
+
+func (e *errorFS) MkdirAll(dir string) error {
+	return e.do(opMkdir, dir, func() error { return e.FS.MkdirAll(dir) })
+}
+
+func (e *errorFS) SyncDir(dir string) error {
+	return e.do(opSyncDir, dir, func() error { return e.FS.SyncDir(dir) })
+}
+
+func (e *errorFS) List(dir string) ([]string, error) {
+	if e.inject(opList, dir) {
+		return nil, injectedf(opList, dir)
+	}
+	return e.FS.List(dir)
+}
+
+// Lock passes to the inner FS's Lock; an inner FS without one locks
+// nothing.
+func (e *errorFS) Lock(path string) (io.Closer, error) {
+	if e.inject(opLock, path) {
+		return nil, injectedf(opLock, path)
+	}
+	if l, ok := e.FS.(locker); ok {
+		return l.Lock(path)
+	}
+	return noLock{}, nil
+}
+
+// locker is FS.Lock, for inner FSs from before FS had it.
+type locker interface {
+	Lock(path string) (io.Closer, error)
+}
+
+type noLock struct{}
+
+func (noLock) Close() error { return nil }
+
+// errorFile passes a File's calls through the injector of its errorFS.
+type errorFile struct {
+	File
+	fs   *errorFS
+	path string
+}
+
+func (f *errorFile) Read(p []byte) (int, error) {
+	if f.fs.inject(opRead, f.path) {
+		return 0, injectedf(opRead, f.path)
+	}
+	return f.File.Read(p)
+}
+
+func (f *errorFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.fs.inject(opRead, f.path) {
+		return 0, injectedf(opRead, f.path)
+	}
+	return f.File.ReadAt(p, off)
+}
+
+func (f *errorFile) Write(p []byte) (int, error) {
+	if f.fs.inject(opWrite, f.path) {
+		part := p[:len(p)/2]
+		if f.fs.effect {
+			part = p
+		}
+		n, _ := f.File.Write(part)
+		return n, injectedf(opWrite, f.path)
+	}
+	return f.File.Write(p)
+}
+
+func (f *errorFile) Sync() error {
+	return f.fs.do(opSync, f.path, f.File.Sync)
+}
+
+func (f *errorFile) Truncate(size int64) error {
+	return f.fs.do(opTruncate, f.path, func() error { return f.File.Truncate(size) })
+}
+
+func (f *errorFile) Seek(offset int64, whence int) (int64, error) {
+	if f.fs.inject(opSeek, f.path) {
+		return 0, injectedf(opSeek, f.path)
+	}
+	return f.File.Seek(offset, whence)
+}
+
+func (f *errorFile) Stat() (os.FileInfo, error) {
+	if f.fs.inject(opStat, f.path) {
+		return nil, injectedf(opStat, f.path)
+	}
+	return f.File.Stat()
+}
+
+// Close always closes the inner file (a failed close(2) still releases
+// the descriptor) and may report failure.
+func (f *errorFile) Close() error {
+	err := f.File.Close()
+	if f.fs.inject(opClose, f.path) {
+		return injectedf(opClose, f.path)
+	}
+	return err
+}
+
+// TestErrorFSFailsTheNthCall pins the injector's counting.
+func TestErrorFSFailsTheNthCall(t *testing.T) {
+	mem := newCrashFS()
+	mem.MkdirAll("/d")
+	e := newErrorFS(mem, opSync, 2, false)
+	f, err := e.Create("/d/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	if err := f.Sync(); !errors.Is(err, errInjected) {
+		t.Fatalf("second sync: %v, want the injected fault", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("third sync: %v (the fault should clear)", err)
+	}
+	if e.firedCall() == "" || e.calls() != 3 {
+		t.Fatalf("fired %q after %d calls", e.firedCall(), e.calls())
+	}
+
+	e = newErrorFS(mem, opAny, 2, false)
+	g, _ := e.Create("/d/b")
+	if n, err := g.Write([]byte("abcd")); n != 2 || !errors.Is(err, errInjected) {
+		t.Fatalf("short write: %d, %v", n, err)
+	}
+	data, _ := readWholeFile(mem, "/d/b")
+	if string(data) != "ab" {
+		t.Fatalf("after a short write the file holds %q", data)
+	}
+
+	e = newErrorFS(mem, opRename, 1, true)
+	if err := e.Rename("/d/b", "/d/c"); !errors.Is(err, errInjected) {
+		t.Fatalf("rename: %v", err)
+	}
+	if _, err := mem.Open("/d/c"); err != nil {
+		t.Fatalf("a failing rename with effect did not rename: %v", err)
+	}
+}
