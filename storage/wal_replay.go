@@ -300,6 +300,12 @@ func (w *WAL) replayFile(seq uint64, last bool, replay func(WALPosition, []byte)
 		return n, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	if fault == nil {
+		// Replay may have read bytes that were never fsynced (an earlier
+		// process's fsync failed): make them durable before anything
+		// acknowledged later depends on them.
+		if err := f.Sync(); err != nil {
+			return n, 0, fmt.Errorf("fsync %s: %w", path, err)
+		}
 		return n, size, nil
 	}
 	if !last || !fault.Torn {
