@@ -77,30 +77,26 @@ func (s *Store) Flush() error {
 		rows += pl.rows
 	}
 
-	m := &manifestBody{Version: manifestVersion, WALStartSeq: newSeq, NextFileNumber: s.nextFile}
+	m := &manifestBody{Version: manifestVersion, WALStartSeq: newSeq, NextFileNumber: s.nextFile,
+		Obsolete: slices.Clone(s.obsolete)}
 	for _, pl := range plans {
 		m.Projects = append(m.Projects, pl.manifestEntry())
+		if pl.newPeopleFile != "" && pl.peopleFile != "" {
+			m.Obsolete = append(m.Obsolete, peopleDir+"/"+pl.peopleFile)
+		}
 	}
-	data, err := encodeManifest(m)
-	if err == nil {
-		err = WriteFileAtomic(s.fs, s.path(manifestName), data)
-	}
-	if err != nil {
+	if err := s.publishManifestLocked(m); err != nil {
 		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
 	}
 
-	var obsolete []string
 	for _, pl := range plans {
-		obsolete = append(obsolete, pl.install()...)
+		pl.install()
 	}
 	if err := s.wal.RemoveBefore(newSeq); err != nil {
 		s.log.Warn("flush: remove old write-ahead log files", "err", err)
 	}
-	for _, f := range obsolete {
-		if err := s.fs.Remove(f); err != nil {
-			s.log.Warn("flush: remove replaced file", "file", f, "err", err)
-		}
-	}
+	s.removeObsoleteLocked()
+	s.requestCompaction()
 	s.log.Info("flush done", "rows", rows, "segments", s.segmentCount(), "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
@@ -124,6 +120,7 @@ type flushPlan struct {
 	oldSegments []*SegmentRef
 	peopleFile  string
 	// outputs
+	numbered       []string // every segment and people file numbered for this plan, relative to the data directory
 	segments       []*SegmentRef
 	newPeopleFile  string
 	usersBytesDone int64
@@ -165,6 +162,7 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 		s.nextFile++
 		file := segmentFileName(n)
 		path := s.path(segDirName, file)
+		pl.numbered = append(pl.numbered, segDirName+"/"+file)
 		cols := buildSegmentColumns(day, pl.columns)
 		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
 		err := PublishFile(s.fs, path, func(f File) error {
@@ -181,6 +179,7 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 		if err != nil {
 			return fmt.Errorf("reopen just written segment: %w", err)
 		}
+		ref.madeAt = time.Now()
 		if ref.Segment.Rows() != len(day.rows) {
 			ref.file.Close()
 			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), len(day.rows))
@@ -201,6 +200,7 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	if pl.profiles != nil {
 		pl.newPeopleFile = peopleFileName(s.nextFile)
 		s.nextFile++
+		pl.numbered = append(pl.numbered, peopleDir+"/"+pl.newPeopleFile)
 		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, pl.profiles)); err != nil {
 			return err
 		}
@@ -215,12 +215,16 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 	for _, pl := range plans {
 		for _, ref := range pl.segments {
 			ref.file.Close()
-			s.fs.Remove(s.path(segDirName, ref.File))
 		}
 		pl.segments = nil
-		if pl.newPeopleFile != "" {
-			s.fs.Remove(s.path(peopleDir, pl.newPeopleFile))
+		// A removal is durable only after a SyncDir: until a manifest
+		// lists them as obsolete, a crash could bring these files back
+		// unaccounted for (file_accounting.go).
+		for _, rel := range pl.numbered {
+			s.fs.Remove(s.path(rel))
+			s.obsolete = append(s.obsolete, rel)
 		}
+		pl.numbered = nil
 		if pl.profiles != nil {
 			pl.project.mu.Lock()
 			pl.project.profilesDirty = true
@@ -238,15 +242,14 @@ func (pl *flushPlan) manifestEntry() manifestProject {
 	if pl.newPeopleFile != "" {
 		mp.PeopleFile = pl.newPeopleFile
 	}
-	for _, ref := range append(append([]*SegmentRef(nil), pl.oldSegments...), pl.segments...) {
-		mp.Segments = append(mp.Segments, manifestSegment{File: ref.File, Day: ref.Day, Rows: ref.Segment.Rows(), Bytes: ref.Bytes})
-	}
+	mp.Segments = manifestSegments(append(slices.Clone(pl.oldSegments), pl.segments...))
 	return mp
 }
 
-// install makes the flushed state the live one and returns the paths of
-// files it replaced. REQUIRES: the manifest naming pl's files is durable.
-func (pl *flushPlan) install() (obsolete []string) {
+// install makes the flushed state the live one. The manifest lists the
+// people file it replaced as obsolete.
+// REQUIRES: the manifest naming pl's files is durable.
+func (pl *flushPlan) install() {
 	p := pl.project
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -255,12 +258,8 @@ func (pl *flushPlan) install() (obsolete []string) {
 	p.users.persisted = pl.usersTotal
 	p.users.fileBytes = pl.usersBytesDone
 	if pl.newPeopleFile != "" {
-		if p.peopleFile != "" {
-			obsolete = append(obsolete, p.store.path(peopleDir, p.peopleFile))
-		}
 		p.peopleFile = pl.newPeopleFile
 	}
-	return obsolete
 }
 
 // dayRows are the rows of one UTC day from a flush, sorted by time.

@@ -32,9 +32,17 @@ type manifestBody struct {
 	// WALStartSeq is the first WAL file whose records are not all in
 	// segments: replay starts there; earlier files may be deleted.
 	WALStartSeq uint64 `json:"wal_start_seq"`
-	// NextFileNumber numbers the next segment or people file.
+	// NextFileNumber numbers the next segment or people file. Every file
+	// numbered at or above it was written after this manifest by a flush
+	// or compaction that never published: its rows are still in the WAL
+	// (flush) or in the inputs this manifest names (compaction).
 	NextFileNumber uint64            `json:"next_file_number"`
 	Projects       []manifestProject `json:"projects"`
+	// Obsolete lists files (paths relative to the data directory) that
+	// this manifest or an earlier one replaced and that may not be deleted
+	// yet: open deletes them. Every file below NextFileNumber that no
+	// manifest field names is unaccounted for, and open refuses to start.
+	Obsolete []string `json:"obsolete,omitempty"`
 }
 
 type manifestProject struct {
@@ -56,6 +64,10 @@ type manifestSegment struct {
 	Day   string `json:"day"` // UTC, YYYY-MM-DD
 	Rows  int    `json:"rows"`
 	Bytes int64  `json:"bytes"`
+	// Level says how the segment was made (compaction.go): 0 by a flush
+	// (rows in time order), 1 by merging a day's newer segments, 2 by
+	// merging all of a day's segments (both sorted by user, then time).
+	Level int `json:"level,omitempty"`
 }
 
 func encodeManifest(m *manifestBody) ([]byte, error) {

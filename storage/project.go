@@ -50,8 +50,13 @@ type SegmentRef struct {
 	Day     string // UTC day of its rows, YYYY-MM-DD
 	Bytes   int64
 	Segment *Segment
-	file    File         // open handle Segment reads through
-	dedup   segmentDedup // key-hash index, built on first use
+	// Level says how it was made (levelFlushed, …; compaction.go).
+	Level int
+	// madeAt is when this process wrote it (zero for segments found at
+	// open): the compaction picker waits for a day to go quiet.
+	madeAt time.Time
+	file   File         // open handle Segment reads through
+	dedup  segmentDedup // key-hash index, built on first use
 }
 
 func newProject(s *Store, name, token, secret string) *Project {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +45,13 @@ type Options struct {
 	FlushRows     int
 	FlushBytes    int64
 	FlushInterval time.Duration
+	// Compaction (compaction_picker.go): a day's segments are merged
+	// once its newest segment is CompactionDelay old (30 s), or at once
+	// when it has CompactionMaxSegments (4) segments. DisableCompaction
+	// stops the background compactor (Compact still works).
+	CompactionDelay       time.Duration
+	CompactionMaxSegments int
+	DisableCompaction     bool
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -67,8 +74,19 @@ type Store struct {
 	// exclusively by a flush while it rotates the WAL and freezes
 	// memtables (see Project).
 	ingestMu sync.RWMutex
-	// flushMu serialises flushes.
+	// flushMu serialises flushes and every manifest publish (a
+	// compaction takes it to publish; backups to capture a consistent
+	// file set): while it is held no live file is deleted.
 	flushMu sync.Mutex
+	// published is the last durable manifest; guarded by flushMu.
+	published *manifestBody
+	// obsolete lists files (relative to the data directory) that the
+	// durable manifest no longer names and that are not deleted yet;
+	// every manifest published carries them. Guarded by flushMu.
+	obsolete []string
+	// compactMu serialises compactions; taken before flushMu.
+	compactMu  sync.Mutex
+	compaction compactionStats
 
 	mu       sync.RWMutex
 	projects map[string]*Project // by name; guarded by mu
@@ -80,7 +98,8 @@ type Store struct {
 	// write returns it (never retry an fsync).
 	failed atomic.Pointer[error]
 
-	flushReq  chan struct{}
+	flushReq   chan struct{}
+	compactReq chan struct{}
 	closing   chan struct{}
 	flusherWG sync.WaitGroup
 	closeOnce sync.Once
@@ -131,9 +150,15 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = time.Minute
 	}
+	if opts.CompactionDelay <= 0 {
+		opts.CompactionDelay = defaultCompactionDelay
+	}
+	if opts.CompactionMaxSegments <= 1 {
+		opts.CompactionMaxSegments = defaultCompactionMaxSegments
+	}
 	s := &Store{
 		opts: opts, fs: opts.FS, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
-		flushReq: make(chan struct{}, 1), closing: make(chan struct{}),
+		flushReq: make(chan struct{}, 1), compactReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
 	for _, d := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
 		if err := s.fs.MkdirAll(s.path(d)); err != nil {
@@ -145,14 +170,23 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 		return nil, err
 	}
 	if !ok {
+		if err := s.checkNoDataFiles(); err != nil {
+			return nil, err
+		}
 		m = &manifestBody{Version: manifestVersion, WALStartSeq: 1, NextFileNumber: 1}
+		// Published at once, so that from now on a missing MANIFEST is
+		// always a loss, never a new directory.
+		if err := s.publishManifestLocked(m); err != nil {
+			return nil, fmt.Errorf("create manifest: %w", err)
+		}
 	}
 	s.nextFile = m.NextFileNumber
+	s.published, s.obsolete = m, slices.Clone(m.Obsolete)
 	if err := s.loadManifest(m); err != nil {
 		s.closeSegments()
 		return nil, err
 	}
-	if err := s.removeUnreferenced(m); err != nil {
+	if err := s.accountForFiles(m); err != nil {
 		s.closeSegments()
 		return nil, err
 	}
@@ -175,6 +209,10 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 		"segments", s.segmentCount(), "took", time.Since(start).Round(time.Millisecond))
 	s.flusherWG.Add(1)
 	go s.flusher()
+	if !opts.DisableCompaction {
+		s.flusherWG.Add(1)
+		go s.compactor()
+	}
 	return s, nil
 }
 
@@ -194,6 +232,7 @@ func (s *Store) loadManifest(m *manifestBody) error {
 			if err != nil {
 				return fmt.Errorf("project %s: %w", mp.Name, err)
 			}
+			ref.Level = ms.Level
 			p.segments = append(p.segments, ref)
 		}
 		if mp.PeopleFile != "" {
@@ -238,40 +277,6 @@ func (s *Store) openSegment(name, day string) (*SegmentRef, error) {
 		return nil, err
 	}
 	return &SegmentRef{File: name, Day: day, Bytes: st.Size(), Segment: seg, file: f}, nil
-}
-
-// removeUnreferenced deletes what a crash left behind: temp files, and
-// segment and people files the manifest does not name (written by a flush
-// whose manifest never became durable; their rows are still in the WAL).
-func (s *Store) removeUnreferenced(m *manifestBody) error {
-	live := map[string]bool{}
-	for _, p := range m.Projects {
-		for _, seg := range p.Segments {
-			live[filepath.Join(segDirName, seg.File)] = true
-		}
-		if p.PeopleFile != "" {
-			live[filepath.Join(peopleDir, p.PeopleFile)] = true
-		}
-	}
-	for _, dir := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
-		names, err := s.fs.List(s.path(dir))
-		if err != nil {
-			return fmt.Errorf("list %s: %w", s.path(dir), err)
-		}
-		for _, n := range names {
-			rel := filepath.Join(dir, n)
-			stale := strings.HasSuffix(n, tmpSuffix) ||
-				((dir == segDirName || dir == peopleDir) && !live[rel])
-			if !stale {
-				continue
-			}
-			s.log.Info("removing file no manifest names", "file", s.path(rel))
-			if err := s.fs.Remove(s.path(rel)); err != nil {
-				return fmt.Errorf("remove %s: %w", s.path(rel), err)
-			}
-		}
-	}
-	return nil
 }
 
 // replay applies one WAL payload to memory. Replay is idempotent for

@@ -1,0 +1,372 @@
+package storage
+
+// The merge step of a compaction (compaction.go): the rows of a day's
+// input segments are gathered column by column in input order, repeats
+// by dedup key are dropped (the first copy stored wins), and the rest are
+// sorted by (user number, time) — Mixpanel's layout, where a user's events
+// are contiguous so per-user work (funnels, retention, windows, joins on
+// distinct_id) streams through one run of rows.
+//
+// INVARIANTS, checked on every run (an error aborts the compaction and
+// the inputs stay live):
+//   - rows read from each input equal that input's footer row count;
+//   - rows out = rows in − duplicates removed;
+//   - the sort is stable: rows of one user at one time keep input order,
+//     so the output is a function of the inputs alone (deterministic, as
+//     replicas need).
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// mergedDay is a day's rows ready to be written as one segment.
+type mergedDay struct {
+	cols    []SegmentColumn // fixed columns first, then properties in schema order
+	rows    int             // rows out
+	inRows  []int           // rows read per input, in input order
+	dups    []int           // duplicates removed per input
+	nullsOf []int           // NULL count per column of cols, for the read-back check
+}
+
+// fixedSegmentColumns are the columns every segment has, in write order.
+var fixedSegmentColumns = []Column{
+	{Name: ColTime, Type: TypeTime},
+	{Name: ColEvent, Type: TypeString},
+	{Name: ColDistinctID, Type: TypeString},
+	{Name: ColInsertID, Type: TypeString},
+	{Name: ColUserNumber, Type: TypeInt},
+}
+
+// mergeSegments reads inputs and returns their merged, deduplicated and
+// sorted rows. schema is the durable property schema of the project: a
+// property column whose inputs disagree on its stored type is written in
+// the schema's type (lossless by the widening rules; a value that does
+// not convert is an error, never a silent change). name prefixes errors.
+func mergeSegments(name string, inputs []*Segment, schema []Column) (*mergedDay, error) {
+	total := 0
+	for _, seg := range inputs {
+		total += seg.Rows()
+	}
+	cols, err := mergedColumns(name, inputs, schema)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cols {
+		cols[i] = newGatherColumn(cols[i].Name, cols[i].Type, total, i >= len(fixedSegmentColumns))
+	}
+	m := &mergedDay{inRows: make([]int, len(inputs)), dups: make([]int, len(inputs))}
+	for in, seg := range inputs {
+		before := len(cols[0].Ints)
+		for ci := range cols {
+			if err := gatherColumn(&cols[ci], seg); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		m.inRows[in] = len(cols[0].Ints) - before
+		if m.inRows[in] != seg.Rows() {
+			return nil, fmt.Errorf("%s: BUG: read %d rows of %s, its footer counts %d", name, m.inRows[in], seg.Name(), seg.Rows())
+		}
+		for ci := range cols {
+			if n := columnLen(&cols[ci]); n != len(cols[0].Ints) {
+				return nil, fmt.Errorf("%s: BUG: column %q has %d values after %s, time has %d", name, cols[ci].Name, n, seg.Name(), len(cols[0].Ints))
+			}
+		}
+	}
+
+	keep := dedupRows(cols, m.inRows, m.dups)
+	times, users := cols[0].Ints, cols[4].Ints
+	slices.SortStableFunc(keep, func(a, b int32) int {
+		if c := cmp.Compare(users[a], users[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(times[a], times[b])
+	})
+	m.rows = len(keep)
+	dropped := 0
+	for _, d := range m.dups {
+		dropped += d
+	}
+	if m.rows != total-dropped {
+		return nil, fmt.Errorf("%s: BUG: %d rows out, want %d rows in − %d duplicates", name, m.rows, total, dropped)
+	}
+	m.nullsOf = make([]int, len(cols))
+	for ci := range cols {
+		cols[ci] = permuteColumn(&cols[ci], keep)
+		m.nullsOf[ci] = countNulls(cols[ci].Nulls)
+		if m.nullsOf[ci] == 0 {
+			cols[ci].Nulls = nil
+		}
+	}
+	m.cols = cols
+	return m, nil
+}
+
+// mergedColumns lists the output columns (types only): the fixed ones,
+// then every property column some input has, in schema order.
+func mergedColumns(name string, inputs []*Segment, schema []Column) ([]SegmentColumn, error) {
+	cols := make([]SegmentColumn, 0, len(fixedSegmentColumns)+len(schema))
+	for _, c := range fixedSegmentColumns {
+		cols = append(cols, SegmentColumn{Name: c.Name, Type: c.Type})
+	}
+	inSchema := make(map[string]bool, len(schema))
+	for _, c := range schema {
+		inSchema[c.Name] = true
+		var typ ColumnType
+		found, agree := false, true
+		for _, seg := range inputs {
+			st, ok := seg.ColumnTypes()[c.Name]
+			if !ok {
+				continue
+			}
+			if found && st != typ {
+				agree = false
+			}
+			typ, found = st, true
+		}
+		if !found {
+			continue
+		}
+		if !agree {
+			typ = c.Type
+		}
+		cols = append(cols, SegmentColumn{Name: c.Name, Type: typ})
+	}
+	fixed := map[string]bool{}
+	for _, c := range fixedSegmentColumns {
+		fixed[c.Name] = true
+	}
+	for _, seg := range inputs {
+		for _, c := range seg.Columns() {
+			if !fixed[c.Name] && !inSchema[c.Name] {
+				return nil, fmt.Errorf("%s: segment %s has column %q, which the project's schema does not name", name, seg.Name(), c.Name)
+			}
+		}
+	}
+	return cols, nil
+}
+
+func newGatherColumn(name string, t ColumnType, capacity int, nullable bool) SegmentColumn {
+	c := SegmentColumn{Name: name, Type: t}
+	if nullable {
+		c.Nulls = make([]bool, 0, capacity)
+	}
+	switch t {
+	case TypeFloat:
+		c.Floats = make([]float64, 0, capacity)
+	case TypeString, TypeJSON:
+		c.Strs = make([]string, 0, capacity)
+	default:
+		c.Ints = make([]int64, 0, capacity)
+	}
+	return c
+}
+
+func columnLen(c *SegmentColumn) int {
+	switch c.Type {
+	case TypeFloat:
+		return len(c.Floats)
+	case TypeString, TypeJSON:
+		return len(c.Strs)
+	}
+	return len(c.Ints)
+}
+
+// gatherColumn appends seg's rows of column c (NULLs where seg lacks it),
+// converting each value to c.Type.
+func gatherColumn(c *SegmentColumn, seg *Segment) error {
+	st, has := seg.ColumnTypes()[c.Name]
+	if !has {
+		for i := 0; i < seg.Rows(); i++ {
+			appendNull(c)
+		}
+		return nil
+	}
+	var dict []string
+	if st == TypeString || st == TypeJSON {
+		var err error
+		if dict, err = seg.Dict(c.Name); err != nil {
+			return err
+		}
+	}
+	for b := 0; b < seg.NumBlocks(); b++ {
+		blk, err := seg.ReadBlock(c.Name, b)
+		if err != nil {
+			return err
+		}
+		_, n := seg.BlockRange(b)
+		for i := 0; i < n; i++ {
+			if blk.Nulls != nil && blk.Nulls[i] {
+				appendNull(c)
+				continue
+			}
+			v := Value{Type: st}
+			switch st {
+			case TypeFloat:
+				v.Float = blk.Floats[i]
+			case TypeString, TypeJSON:
+				v.Str = dict[blk.Codes[i]]
+			default:
+				v.Int = blk.Ints[i]
+			}
+			if st != c.Type {
+				cv, ok := v.Convert(c.Type)
+				if !ok {
+					return fmt.Errorf("%s: column %q block %d row %d: %v value %s does not convert to %v",
+						seg.Name(), c.Name, b, i, st, v.Text(), c.Type)
+				}
+				v = cv
+			}
+			appendValue(c, v)
+		}
+	}
+	return nil
+}
+
+// appendNull appends a NULL; fixed columns (no Nulls) take the zero value,
+// as segments store them (keyColumns reads a NULL id as "").
+func appendNull(c *SegmentColumn) {
+	if c.Nulls != nil {
+		c.Nulls = append(c.Nulls, true)
+	}
+	appendRaw(c, Value{})
+}
+
+// appendValue appends a non-NULL value of type c.Type.
+func appendValue(c *SegmentColumn, v Value) {
+	if c.Nulls != nil {
+		c.Nulls = append(c.Nulls, false)
+	}
+	appendRaw(c, v)
+}
+
+func appendRaw(c *SegmentColumn, v Value) {
+	switch c.Type {
+	case TypeFloat:
+		c.Floats = append(c.Floats, v.Float)
+	case TypeString, TypeJSON:
+		c.Strs = append(c.Strs, v.Str)
+	default:
+		c.Ints = append(c.Ints, v.Int)
+	}
+}
+
+// dedupRows returns the rows to keep, in input order: every row without
+// an insert_id, and the first row of each dedup key. dups counts the
+// dropped rows per input (inRows gives each input's row count).
+func dedupRows(cols []SegmentColumn, inRows []int, dups []int) []int32 {
+	times, names, ids, inserts := cols[0].Ints, cols[1].Strs, cols[2].Strs, cols[3].Strs
+	keep := make([]int32, 0, len(times))
+	seen := make(map[dedupKey]struct{}, len(times))
+	row := 0
+	for in, n := range inRows {
+		for end := row + n; row < end; row++ {
+			if inserts[row] != "" {
+				k := dedupKey{timeMillis: times[row], name: names[row], distinctID: ids[row], insertID: inserts[row]}
+				if _, dup := seen[k]; dup {
+					dups[in]++
+					continue
+				}
+				seen[k] = struct{}{}
+			}
+			keep = append(keep, int32(row))
+		}
+	}
+	return keep
+}
+
+// permuteColumn returns c's values at rows keep, in that order.
+func permuteColumn(c *SegmentColumn, keep []int32) SegmentColumn {
+	out := SegmentColumn{Name: c.Name, Type: c.Type}
+	if c.Nulls != nil {
+		out.Nulls = make([]bool, len(keep))
+		for i, r := range keep {
+			out.Nulls[i] = c.Nulls[r]
+		}
+	}
+	switch c.Type {
+	case TypeFloat:
+		out.Floats = make([]float64, len(keep))
+		for i, r := range keep {
+			out.Floats[i] = c.Floats[r]
+		}
+	case TypeString, TypeJSON:
+		out.Strs = make([]string, len(keep))
+		for i, r := range keep {
+			out.Strs[i] = c.Strs[r]
+		}
+	default:
+		out.Ints = make([]int64, len(keep))
+		for i, r := range keep {
+			out.Ints[i] = c.Ints[r]
+		}
+	}
+	return out
+}
+
+func countNulls(nulls []bool) int {
+	n := 0
+	for _, null := range nulls {
+		if null {
+			n++
+		}
+	}
+	return n
+}
+
+// checkWritten reads every column of a just-written segment back and
+// compares it value by value with what was written: the manifest names a
+// compaction's output only after this passes.
+func (m *mergedDay) checkWritten(seg *Segment) error {
+	if seg.Rows() != m.rows {
+		return fmt.Errorf("%s holds %d rows, wrote %d", seg.Name(), seg.Rows(), m.rows)
+	}
+	for ci := range m.cols {
+		if err := checkColumn(seg, &m.cols[ci]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkColumn(seg *Segment, c *SegmentColumn) error {
+	st, ok := seg.ColumnTypes()[c.Name]
+	if !ok || st != c.Type {
+		return fmt.Errorf("%s: column %q: stored as %v (present %v), wrote %v", seg.Name(), c.Name, st, ok, c.Type)
+	}
+	var dict []string
+	if st == TypeString || st == TypeJSON {
+		var err error
+		if dict, err = seg.Dict(c.Name); err != nil {
+			return err
+		}
+	}
+	for b := 0; b < seg.NumBlocks(); b++ {
+		blk, err := seg.ReadBlock(c.Name, b)
+		if err != nil {
+			return err
+		}
+		first, n := seg.BlockRange(b)
+		for i := 0; i < n; i++ {
+			r := first + i
+			wantNull := c.Nulls != nil && c.Nulls[r]
+			gotNull := blk.Nulls != nil && blk.Nulls[i]
+			same := wantNull == gotNull
+			if same && !wantNull {
+				switch st {
+				case TypeFloat:
+					same = blk.Floats[i] == c.Floats[r] || (blk.Floats[i] != blk.Floats[i] && c.Floats[r] != c.Floats[r])
+				case TypeString, TypeJSON:
+					same = dict[blk.Codes[i]] == c.Strs[r]
+				default:
+					same = blk.Ints[i] == c.Ints[r]
+				}
+			}
+			if !same {
+				return fmt.Errorf("%s: column %q row %d reads back different from what was written", seg.Name(), c.Name, r)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package storage
+
+// Accounting for files at open: every file in the data directory must be
+// explained by the manifest before the store starts, and a file that is
+// not explained is never deleted — the store refuses to start and names
+// it. This is what keeps a lost or stale MANIFEST from turning into the
+// deletion of every segment.
+//
+// A file is explained when it is
+//   - named by the manifest (a live segment, people or users file);
+//   - listed by the manifest as obsolete (replaced, deletion pending):
+//     deleted;
+//   - a segment or people file numbered at or above the manifest's
+//     NextFileNumber: written by a flush or compaction that crashed before
+//     its manifest (a flush's rows are still in the WAL, a compaction's
+//     inputs still named): deleted;
+//   - a temp file (*.tmp) of an interrupted atomic write: deleted;
+//   - a users file of a project the manifest does not know yet (created
+//     after it; the WAL holds the project): kept, the next flush rewrites
+//     it from its start;
+//   - a WAL file: the WAL accounts for its own (wal.go).
+//
+// With no MANIFEST at all, the directory must hold no segment, people or
+// users file and no WAL file past the first: a store that never flushed
+// has only wal/000001.wal. Anything more means the MANIFEST was lost.
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// checkNoDataFiles is the check for a directory without a MANIFEST.
+func (s *Store) checkNoDataFiles() error {
+	var found []string
+	for _, dir := range []string{segDirName, peopleDir, usersDirName, walDirName} {
+		names, err := s.fs.List(s.path(dir))
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.path(dir), err)
+		}
+		for _, n := range names {
+			if strings.HasSuffix(n, tmpSuffix) {
+				continue
+			}
+			if seq, ok := parseWALFileName(n); dir == walDirName && ok && seq == 1 {
+				continue
+			}
+			found = append(found, filepath.Join(dir, n))
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	sort.Strings(found)
+	return fmt.Errorf("data directory %s has no %s but holds data files %s: the manifest was lost or never copied; "+
+		"refusing to start (nothing was changed): restore the MANIFEST (arb restore from a backup), or move the directory aside",
+		s.opts.Dir, manifestName, listNames(found))
+}
+
+// accountForFiles explains every file under the data directory by m (see
+// the file comment), deletes the leftovers it explains as such, and fails
+// without deleting anything when a file is unexplained.
+func (s *Store) accountForFiles(m *manifestBody) error {
+	live := map[string]bool{}
+	for _, p := range m.Projects {
+		for _, seg := range p.Segments {
+			live[filepath.Join(segDirName, seg.File)] = true
+		}
+		if p.PeopleFile != "" {
+			live[filepath.Join(peopleDir, p.PeopleFile)] = true
+		}
+	}
+	obsolete := map[string]bool{}
+	for _, rel := range m.Obsolete {
+		obsolete[filepath.Clean(rel)] = true
+	}
+	var remove, unexplained []string
+	for _, dir := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
+		names, err := s.fs.List(s.path(dir))
+		if err != nil {
+			return fmt.Errorf("list %s: %w", s.path(dir), err)
+		}
+		for _, n := range names {
+			rel := filepath.Join(dir, n)
+			switch {
+			case strings.HasSuffix(n, tmpSuffix):
+				remove = append(remove, rel)
+			case dir != segDirName && dir != peopleDir:
+				// WAL files: the WAL's; users files and top-level entries
+				// (MANIFEST, LOCK, subdirectories): see the file comment.
+			case live[rel]:
+			case obsolete[rel]:
+				remove = append(remove, rel)
+			default:
+				ext := ".seg"
+				if dir == peopleDir {
+					ext = ".people"
+				}
+				if num, ok := parseSeqName(n, ext); ok && num >= m.NextFileNumber {
+					remove = append(remove, rel)
+				} else {
+					unexplained = append(unexplained, rel)
+				}
+			}
+		}
+	}
+	if len(unexplained) > 0 {
+		sort.Strings(unexplained)
+		return fmt.Errorf("data directory %s: the MANIFEST does not account for %s (it names %d live files, next file number %d); "+
+			"refusing to start (nothing was changed): a stale or damaged MANIFEST would lose them — restore the MANIFEST that names them, "+
+			"or move them aside if an operator put them there",
+			s.opts.Dir, listNames(unexplained), len(live), m.NextFileNumber)
+	}
+	for _, rel := range remove {
+		s.log.Info("removing leftover of an interrupted write", "file", s.path(rel))
+		if err := s.fs.Remove(s.path(rel)); err != nil && !isNotExist(err) {
+			return fmt.Errorf("remove %s: %w", s.path(rel), err)
+		}
+	}
+	return nil
+}
+
+// listNames lists up to 10 names, then how many more.
+func listNames(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+}
