@@ -67,7 +67,7 @@ const (
 // eventRules says how one endpoint validates events.
 type eventRules struct {
 	endpoint string    // "track" or "import"
-	now      time.Time // the request's arrival, for missing and future times
+	now      time.Time // the request's arrival: time of events without one, base of the 1 h bound
 	strict   bool      // /import strict=1: $insert_id required
 	clientIP string    // the request's IP when ip=1, else ""
 }
@@ -197,8 +197,16 @@ func (r *eventRules) parseEventJSON(i int, raw json.RawMessage) (*parsedEvent, *
 
 // eventTime reads properties.time. Missing: now on /track and for the
 // identity events ($merge, $identify, $create_alias: the Go SDK's Merge
-// sends none), an error for other events on /import. Within an hour ahead it is clamped to now; further ahead, or
-// before 1971, it is an error.
+// sends none), an error for other events on /import. Up to an hour ahead
+// of now it is kept as sent; further ahead, or before 1971, it is an
+// error.
+//
+// Why kept and not clamped to now: the time is part of the dedup key
+// (storage/dedup.go), and a retry of an event from a device whose clock
+// runs fast arrives at a later now; clamping gave each retry another
+// time, so one $insert_id became two rows. The time as sent is the same
+// in every retry (Mixpanel's key is the time as sent, too). The scanner
+// (ingest_scan.go, eventDecoder.time) keeps the same rule.
 func (r *eventRules) eventTime(name string, props map[string]any, fail func(field, format string, args ...any)) int64 {
 	now := r.now.UnixMilli()
 	v, ok := props[propTime]
@@ -229,8 +237,6 @@ func (r *eventRules) eventTime(name string, props map[string]any, fail func(fiel
 		fail("properties.time", "time %s is before 1971-01-01", n)
 	case ms > now+maxFutureMillis:
 		fail("properties.time", "time %s is more than 1 hour in the future", n)
-	case ms > now:
-		ms = now
 	}
 	return ms
 }

@@ -726,13 +726,10 @@ func (d *eventDecoder) time(name string, ms []member) (int64, bool) {
 	} else {
 		t = int64(math.Round(f * 1000))
 	}
-	switch {
-	case t < minEventMillis, t > now+maxFutureMillis:
+	if t < minEventMillis || t > now+maxFutureMillis {
 		return 0, false
-	case t > now:
-		t = now
 	}
-	return t, true
+	return t, true // up to 1 h ahead kept as sent, as eventTime says why
 }
 
 // distinctID is eventRules.distinctID on scanned members.

@@ -197,6 +197,12 @@ var trickyRecords = []string{
 	`{"event":"A","properties":{"` + strings.Repeat("k", 256) + `":1}}`,
 	`{"event":"A","properties":{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18,"h":19,"g":20,"f":21,"e":22,"d":23,"c":24,"b":25,"a":26,"Z":27}}`,
 	`{"event":"A","properties":{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18,"h":19,"g":20,"f":21,"e":22,"d":23,"c":24,"b":25,"a":26,"z":27}}`,
+	// Ahead of scanRuleSets' now by 30 s, 59 min, exactly 1 h (all kept
+	// as sent), and 1 h + 1 ms (refused).
+	`{"event":"A","properties":{"time":1795176030,"$insert_id":"ahead-30s"}}`,
+	`{"event":"A","properties":{"time":1795179540000,"$insert_id":"ahead-59m"}}`,
+	`{"event":"A","properties":{"time":1795179600000}}`,
+	`{"event":"A","properties":{"time":1795179600001}}`,
 }
 
 func TestScanMatchesJSON(t *testing.T) {
@@ -406,5 +412,29 @@ func TestScanEventsOwnTheirStrings(t *testing.T) {
 				t.Errorf("record %d: %q points into the request text", i, s)
 			}
 		}
+	}
+}
+
+// TestScanKeepsTimeAhead pins the rule both paths share: a time up to 1 h
+// ahead of now is stored as sent (it is part of the dedup key), beyond is
+// refused.
+func TestScanKeepsTimeAhead(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	r := &eventRules{endpoint: "track", now: now}
+	for _, ahead := range []time.Duration{0, 30 * time.Second, 59 * time.Minute, time.Hour} {
+		sent := now.Add(ahead).UnixMilli()
+		rec := fmt.Sprintf(`{"event":"A","properties":{"time":%d,"$insert_id":"x1"}}`, sent)
+		pe, err := r.parseEventJSON(0, json.RawMessage(rec))
+		if err != nil || pe.event.TimeMillis != sent {
+			t.Errorf("%v ahead: reference gives %+v, %v; want time %d", ahead, pe, err, sent)
+		}
+		d := eventDecoder{rules: r}
+		if got, ok := d.decode(rec); !ok || got.event.TimeMillis != sent {
+			t.Errorf("%v ahead: scanner gives %d (ok %v); want %d", ahead, got.event.TimeMillis, ok, sent)
+		}
+	}
+	rec := fmt.Sprintf(`{"event":"A","properties":{"time":%d}}`, now.Add(time.Hour).UnixMilli()+1)
+	if _, err := r.parseEventJSON(0, json.RawMessage(rec)); err == nil || err.Field != "properties.time" {
+		t.Errorf("1 h + 1 ms ahead: got %v, want an error on properties.time", err)
 	}
 }
