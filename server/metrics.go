@@ -79,6 +79,35 @@ func (m *metrics) observeStore(store *storage.Store) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_block_cache_misses_total", Help: "Block reads that decoded the block."},
 			func() float64 { _, m, _ := storage.BlockCacheStats(); return float64(m) }),
 	)
+	m.observeCompaction(store)
+}
+
+// observeCompaction exports the compactor's counters (storage/compaction.go):
+// rows in and out are counted per run, so rows_in - duplicates - rows_out
+// stays 0 (a run where it would not is aborted and counted as a failure).
+func (m *metrics) observeCompaction(store *storage.Store) {
+	counter := func(name, help string, f func(storage.CompactionStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(store.CompactionStats()) })
+	}
+	gauge := func(name, help string, f func(storage.CompactionStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(store.CompactionStats()) })
+	}
+	m.registry.MustRegister(
+		counter("arb_compaction_runs_total", "Compactions that published their output.", func(s storage.CompactionStats) float64 { return float64(s.Runs) }),
+		counter("arb_compaction_failures_total", "Compactions aborted (inputs kept).", func(s storage.CompactionStats) float64 { return float64(s.Failures) }),
+		counter("arb_compaction_rows_in_total", "Rows read by compactions.", func(s storage.CompactionStats) float64 { return float64(s.RowsIn) }),
+		counter("arb_compaction_rows_out_total", "Rows written by compactions.", func(s storage.CompactionStats) float64 { return float64(s.RowsOut) }),
+		counter("arb_compaction_duplicates_total", "Rows compactions dropped as repeats by dedup key.", func(s storage.CompactionStats) float64 { return float64(s.Duplicates) }),
+		counter("arb_compaction_bytes_in_total", "Segment bytes read by compactions.", func(s storage.CompactionStats) float64 { return float64(s.BytesIn) }),
+		counter("arb_compaction_bytes_out_total", "Segment bytes written by compactions.", func(s storage.CompactionStats) float64 { return float64(s.BytesOut) }),
+		gauge("arb_compaction_last_failed", "1 when the last compaction failed (see the log and arb.compactions), else 0.", func(s storage.CompactionStats) float64 {
+			if s.LastError != "" {
+				return 1
+			}
+			return 0
+		}),
+		gauge("arb_segments_per_day_max", "Most segments any (project, day) holds now.", func(s storage.CompactionStats) float64 { return float64(s.MaxSegmentsPerDay) }),
+	)
 }
 
 // statement starts timing a statement; call the result when it ends.

@@ -19,14 +19,19 @@ var _ sql.Database = (*systemDatabase)(nil)
 func (d *systemDatabase) Name() string { return systemDBName }
 
 func (d *systemDatabase) GetTableInsensitive(_ *sql.Context, name string) (sql.Table, bool, error) {
-	if strings.EqualFold(name, "projects") {
+	switch strings.ToLower(name) {
+	case "projects":
 		return &projectsTable{store: d.store}, true, nil
+	case "segments":
+		return newSegmentsTable(d.store), true, nil
+	case "compactions":
+		return newCompactionsTable(d.store), true, nil
 	}
 	return nil, false, nil
 }
 
 func (d *systemDatabase) GetTableNames(*sql.Context) ([]string, error) {
-	return []string{"projects"}, nil
+	return []string{"compactions", "projects", "segments"}, nil
 }
 
 // projectsTable lists projects with their ingest token, and their API

@@ -469,3 +469,31 @@ func (m *manifestBody) project(name string) *manifestProject {
 	}
 	return nil
 }
+
+// SegmentInfo describes one live segment, for operators (arb.segments).
+type SegmentInfo struct {
+	Project string
+	Day     string
+	File    string
+	Level   int
+	Rows    int
+	Bytes   int64
+}
+
+// SegmentInfos lists the live segments of every project, by project and
+// storage order.
+func (s *Store) SegmentInfos() []SegmentInfo {
+	var out []SegmentInfo
+	for _, info := range s.Projects() {
+		p, ok := s.Project(info.Name)
+		if !ok {
+			continue
+		}
+		p.mu.RLock()
+		for _, ref := range p.segments {
+			out = append(out, SegmentInfo{Project: p.name, Day: ref.Day, File: ref.File, Level: ref.Level, Rows: ref.Segment.Rows(), Bytes: ref.Bytes})
+		}
+		p.mu.RUnlock()
+	}
+	return out
+}

@@ -18,7 +18,14 @@ package storage
 //   - a users file of a project the manifest does not know yet (created
 //     after it; the WAL holds the project): kept, the next flush rewrites
 //     it from its start;
-//   - a WAL file: the WAL accounts for its own (wal.go).
+//   - a WAL file below the manifest's WALStartSeq: obsolete (the WAL
+//     deletes it after replay). From WALStartSeq on, the files must run
+//     without a gap from exactly WALStartSeq: the manifest is published
+//     only after that file is durable (a flush rotates the WAL first),
+//     so a missing one means the MANIFEST is older than the directory —
+//     put back from a copy — and its NextFileNumber would make newer
+//     segments look like leftovers. (WALStartSeq 1 with no WAL file at
+//     all is a new directory that crashed before creating its WAL.)
 //
 // With no MANIFEST at all, the directory must hold no segment, people or
 // users file and no WAL file past the first: a store that never flushed
@@ -105,6 +112,9 @@ func (s *Store) accountForFiles(m *manifestBody) error {
 			}
 		}
 	}
+	if err := s.checkWALRun(m); err != nil {
+		return err
+	}
 	if len(unexplained) > 0 {
 		sort.Strings(unexplained)
 		return fmt.Errorf("data directory %s: the MANIFEST does not account for %s (it names %d live files, next file number %d); "+
@@ -119,6 +129,43 @@ func (s *Store) accountForFiles(m *manifestBody) error {
 		}
 	}
 	return nil
+}
+
+// checkWALRun checks that the WAL files from m.WALStartSeq on exist
+// without a gap (see the file comment).
+func (s *Store) checkWALRun(m *manifestBody) error {
+	names, err := s.fs.List(s.path(walDirName))
+	if err != nil {
+		return fmt.Errorf("list %s: %w", s.path(walDirName), err)
+	}
+	var seqs []uint64
+	for _, n := range names {
+		if seq, ok := parseWALFileName(n); ok && seq >= m.WALStartSeq {
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	if len(seqs) == 0 && m.WALStartSeq <= 1 {
+		return nil
+	}
+	want := m.WALStartSeq
+	for _, seq := range seqs {
+		if seq != want {
+			break
+		}
+		want++
+	}
+	if len(seqs) > 0 && want == seqs[len(seqs)-1]+1 {
+		return nil
+	}
+	var have []string
+	for _, seq := range seqs {
+		have = append(have, filepath.Join(walDirName, walFileName(seq)))
+	}
+	return fmt.Errorf("data directory %s: the MANIFEST needs %s and the write-ahead log files after it without a gap, "+
+		"but %s is missing (present from there: %s): the MANIFEST is older than the directory or a log file was lost; "+
+		"refusing to start (nothing was changed): restore the current MANIFEST, or a whole backup",
+		s.opts.Dir, filepath.Join(walDirName, walFileName(m.WALStartSeq)), filepath.Join(walDirName, walFileName(want)), listNames(have))
 }
 
 // listNames lists up to 10 names, then how many more.
