@@ -8,7 +8,8 @@ package storage
 //
 // What a backup holds, all captured at one moment under Store.flushMu:
 //
-//   - MANIFEST as it is on disk then (the last published one);
+//   - MANIFEST as it is on disk then (the last published one), without
+//     its list of obsolete files (they are not copied);
 //   - every segment and people file it names (immutable once named);
 //   - each project's users file up to the manifest's users_bytes (the file
 //     is append-only; a later flush truncates only beyond the bytes of the
@@ -172,6 +173,9 @@ func captureBackup(fs FS, dir string, walSizes map[uint64]int64, have []BackupFi
 	if err != nil {
 		return nil, err
 	}
+	// The files the manifest lists as obsolete (replaced, not yet deleted)
+	// are not part of the backup, so its copy must not name them.
+	m.Obsolete = nil
 	manifestBytes, err := encodeManifest(m)
 	if err != nil {
 		return nil, err

@@ -373,7 +373,7 @@ func removeTmpFiles(fs FS, d string) error {
 var ErrNotEmpty = errors.New("directory is not empty")
 
 // RestoreBackup copies the backup in from into the data directory to,
-// which must be missing or empty, and returns the backup point. Every file
+// which must be missing or empty (but for its LOCK), and returns the backup point. Every file
 // is fsynced under a .tmp name first; then segments, people and users
 // files, MANIFEST and last the WAL files are renamed into place, so that
 // an interrupted restore leaves either nothing Open would read or a
@@ -395,8 +395,10 @@ func RestoreBackup(fs FS, from, to string) (WALPosition, error) {
 		return WALPosition{}, fmt.Errorf("%s holds no complete backup (no %s)", from, manifestName)
 	}
 	names, err := fs.List(to)
-	if err == nil && len(names) > 0 {
-		return WALPosition{}, fmt.Errorf("restore into %s: %w", to, ErrNotEmpty)
+	for _, n := range names {
+		if n != lockName { // the caller's own lock on to
+			return WALPosition{}, fmt.Errorf("restore into %s: %w", to, ErrNotEmpty)
+		}
 	}
 	if err != nil && !isNotExist(err) {
 		return WALPosition{}, fmt.Errorf("list %s: %w", to, err)

@@ -21,8 +21,12 @@ package storage
 //   - the WAL from wal_start_seq: files contiguous, every record's checksum,
 //     every payload decodes, every batch names a known project.
 //
-// Files no manifest names (.tmp leftovers, orphan segments of a flush that
-// crashed before its manifest) are counted, not reported: Open removes them.
+// Files no manifest names but Open deletes (.tmp leftovers, files the
+// manifest lists as obsolete, files numbered at or above next_file_number
+// that a flush or compaction wrote and never published) are counted, not
+// reported. A segment or people file below next_file_number that the
+// manifest neither names nor lists as obsolete is a problem: Open refuses
+// such a directory.
 
 import (
 	"encoding/json"
@@ -117,7 +121,11 @@ func (v *verifier) problem(file string, err error) {
 // damaged) it checks every segment and people file on its own.
 func (v *verifier) checkManifest(m *manifestBody) {
 	named := map[string]bool{}
+	obsolete := map[string]bool{} // relative paths the manifest lists for deletion
 	if m != nil {
+		for _, rel := range m.Obsolete {
+			obsolete[filepath.Clean(rel)] = true
+		}
 		for _, mp := range m.Projects {
 			v.projects[mp.Name] = true
 			users := v.checkUsers(mp)
@@ -162,6 +170,11 @@ func (v *verifier) checkManifest(m *manifestBody) {
 				} else {
 					v.checkPeople(v.path(sub, n), -1)
 				}
+				continue
+			}
+			num, numbered := parseSeqName(n, filepath.Ext(n))
+			if m != nil && isImmutableName(sub, n) && numbered && num < m.NextFileNumber && !obsolete[filepath.Join(sub, n)] {
+				v.problem(v.path(sub, n), fmt.Errorf("no manifest accounts for this file (numbered below next_file_number %d, not obsolete): open refuses the directory", m.NextFileNumber))
 				continue
 			}
 			v.sum.Unnamed++

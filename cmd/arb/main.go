@@ -4,6 +4,7 @@
 //	arb debug segment FILE dump a segment file's layout
 //	arb debug wal|manifest|people FILE  dump that file's records
 //	arb repair wal --data-dir DIR       show (and drop) a damaged WAL tail
+//	arb backup|restore|verify ...       backups and offline checks
 //	arb version            print the version
 package main
 
@@ -35,6 +36,12 @@ func main() {
 		err = debug(os.Args[2:])
 	case "repair":
 		err = repair(os.Args[2:])
+	case "backup":
+		err = backup(os.Args[2:])
+	case "restore":
+		err = restore(os.Args[2:])
+	case "verify":
+		err = verify(os.Args[2:])
 	case "version":
 		fmt.Println(server.Version)
 	case "-h", "-help", "--help", "help":
@@ -59,6 +66,12 @@ func usage() {
   arb debug people FILE    print a people file's project, counts and rows
   arb repair wal --data-dir DIR [--drop-damaged-tail]
                            show what a damaged WAL tail holds; drop it only with the flag
+  arb backup (--server HOST:PORT | --data-dir DIR) --to BACKUP-DIR
+                           consistent (incremental) backup of a running or stopped arb
+  arb restore --from BACKUP-DIR --data-dir NEW-DIR
+                           copy a backup into a new data directory and verify it
+  arb verify --data-dir DIR
+                           check every checksum and manifest reference; exit 1 on damage
   arb version              print the version
 `)
 }
