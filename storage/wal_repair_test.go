@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -120,4 +121,54 @@ func walFileBytes(seq uint64, payloads ...string) []byte {
 		b = appendRecord(b, []byte(p))
 	}
 	return b
+}
+
+// TestStoreOpenDamagedLastWALRecord: a store whose last WAL record is
+// damaged does not open and changes no WAL byte; after the explicit repair
+// it opens with every record before the damage.
+func TestStoreOpenDamagedLastWALRecord(t *testing.T) {
+	dir := dumpTestStore(t) // WAL: catalog, events, people, profiles (ann's $add)
+	path := dumpTestFile(t, filepath.Join(dir, walDirName, "*.wal"))
+	b, _ := os.ReadFile(path)
+	b[len(b)-3] ^= 0x02
+	os.WriteFile(path, b, 0o644)
+
+	_, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.File != path {
+		t.Fatalf("open of a store with a damaged last WAL record: %v, want a CorruptionError naming %s", err, path)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(b) {
+		t.Fatal("the failed open changed the WAL file")
+	}
+
+	r, err := OpenWALRepair(OSFS{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Plan().Damage; d == nil || d.File != path || d.Offset != ce.Offset || d.RecordsBefore != 3 {
+		t.Fatalf("repair plan %+v, want the damage the open reported (%s at %d) after 3 records", d, path, ce.Offset)
+	}
+	if err := r.DropDamagedTail(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+
+	s, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	defer s.Close()
+	if _, ok := s.Project("app"); !ok {
+		t.Fatal("project app (a record before the damage) is gone")
+	}
+	p, _ := s.Project("shop")
+	people, _ := p.People()
+	var got []string
+	for _, r := range people {
+		got = append(got, r.DistinctID+"="+formatProps(r.Props))
+	}
+	if want := `ann="name":string="Ann" bob="name":string="Bob"`; strings.Join(got, " ") != want {
+		t.Fatalf("people after repair %q, want %q (the damaged $add dropped)", strings.Join(got, " "), want)
+	}
 }
