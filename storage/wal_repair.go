@@ -82,6 +82,11 @@ func OpenWALRepair(fs FS, dataDir string) (*WALRepair, error) {
 	if fs == nil {
 		fs = OSFS{}
 	}
+	// LockDataDir would create a missing directory: a mistyped path must
+	// fail instead of looking like an empty, healthy log.
+	if _, err := fs.List(dataDir); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
 	lock, err := LockDataDir(fs, dataDir)
 	if err != nil {
 		return nil, err

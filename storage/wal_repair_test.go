@@ -68,6 +68,10 @@ func TestWALRepair(t *testing.T) {
 		t.Fatalf("after repair replayed %d records, want the 4 before the damage", len(got))
 	}
 
+	if _, err := OpenWALRepair(OSFS{}, filepath.Join(dataDir, "no-such-dir")); err == nil {
+		t.Fatal("repair of a missing data directory succeeded")
+	}
+
 	// A clean log: nothing to drop, and dropping is a no-op.
 	r, err = OpenWALRepair(OSFS{}, dataDir)
 	if err != nil {

@@ -316,7 +316,7 @@ func (w *WAL) replayFile(seq uint64, last bool, replay func(WALPosition, []byte)
 		if !last {
 			msg += " (not the last file, so no crash explains it)"
 		}
-		return n, 0, corruptf(path, fault.Offset, "%s; nothing was changed: `arb repair wal` shows what dropping it loses", msg)
+		return n, 0, corruptf(path, fault.Offset, "%s; the log was left as it was: `arb repair wal` shows what dropping it loses", msg)
 	}
 	if fault.Offset < walHeaderBytes {
 		// Crashed while creating the file: it holds no record.
