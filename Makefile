@@ -42,9 +42,11 @@ bench-clickhouse:
 		apt-get -o DPkg::Lock::Timeout=600 update && \
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y clickhouse-server clickhouse-client; }
 
-# 1,000 kill -9 cycles against the real binary.
+# 1,000 kill -9 cycles against the real binary (flushes and compactions
+# running), and 10,000 randomized compaction histories against a model.
 soak: build
-	ARB_BIN=$(CURDIR)/$(BIN) ARB_CRASH_CYCLES=1000 $(GO) test -run TestCrash -timeout 600m -v ./integration/
+	ARB_COMPACTION_RUNS=10000 $(GO) test -tags arb_invariants -run TestCompactionRandomized -timeout 600m -v ./storage/
+	ARB_BIN=$(CURDIR)/$(BIN) ARB_CRASH_CYCLES=1000 $(GO) test -run 'TestCrash$$' -timeout 600m -v ./integration/
 
 # Short runs of every fuzz target; new crashers land in testdata/fuzz/.
 fuzz:

@@ -18,9 +18,9 @@ import (
 // every acknowledged statement is there exactly once and that no
 // statement is there in part. Cycles: $ARB_CRASH_CYCLES (default 20;
 // `make soak` runs 1,000). A small --flush-rows makes flushes to segments
-// happen during the load, so crashes land in them too; not so small that
-// 1,000 cycles pile up more segments than a process may open (there is no
-// compaction yet).
+// happen during the load, and a short --compaction-delay makes compactions
+// run beside them, so crashes land in both. The segments per day must stay
+// bounded however many cycles run (compaction keeps up).
 func TestCrash(t *testing.T) {
 	cycles := 20
 	if v := os.Getenv("ARB_CRASH_CYCLES"); v != "" {
@@ -29,7 +29,7 @@ func TestCrash(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d (cycles %d)", seed, cycles)
 	r := rand.New(rand.NewSource(seed))
-	arb := startArb(t, "--flush-rows", "3000", "--flush-interval", "10s")
+	arb := startArb(t, "--flush-rows", "3000", "--flush-interval", "10s", "--compaction-delay", "200ms")
 
 	acked := map[string]struct{ rows int }{} // statement id → its rows, for every acknowledged statement
 	var mu sync.Mutex
@@ -73,12 +73,32 @@ func TestCrash(t *testing.T) {
 		arb.Restart()
 		verifyCrash(t, arb.DB(), acked, cycle)
 		if (cycle+1)%100 == 0 {
-			t.Logf("%d cycles: %d statements acknowledged so far", cycle+1, len(acked))
+			t.Logf("%d cycles: %d statements acknowledged so far, at most %d segments in a day",
+				cycle+1, len(acked), maxSegmentsPerDay(t, arb.DB()))
 		}
+	}
+	// Let the compactor catch up with the last cycle's flushes (the
+	// delay, then merges of a few small days), then check the bound.
+	deadline := time.Now().Add(30 * time.Second)
+	for maxSegmentsPerDay(t, arb.DB()) > 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := maxSegmentsPerDay(t, arb.DB()); n > 2 {
+		t.Fatalf("a day still has %d segments 30 s after the last cycle", n)
 	}
 	var n int
 	arb.DB().QueryRow("SELECT count(*) FROM events").Scan(&n)
 	t.Logf("%d statements acknowledged, %d rows present after %d crashes", len(acked), n, cycles)
+}
+
+// maxSegmentsPerDay is the most live segments any day of any project has.
+func maxSegmentsPerDay(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n sql.NullInt64
+	if err := db.QueryRow("SELECT max(c) FROM (SELECT count(*) AS c FROM arb.segments GROUP BY project, day) d").Scan(&n); err != nil {
+		t.Fatalf("segments per day: %v", err)
+	}
+	return int(n.Int64)
 }
 
 // verifyCrash checks every statement present is whole and appears once,
