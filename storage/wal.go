@@ -137,10 +137,14 @@ func OpenWAL(opts WALOptions, replay func(pos WALPosition, payload []byte) error
 		}
 		records += int64(n)
 		bytes += size
+		next = seq + 1
 		if size > 0 {
 			w.sizes[seq] = size
+		} else {
+			// The last file had a torn header and is gone: its number is
+			// reused, so the files still run without a gap.
+			next = seq
 		}
-		next = seq + 1
 		w.log.Info("wal replay", "file", w.path(seq), "records", n, "bytes", size)
 	}
 	for _, seq := range obsolete {
