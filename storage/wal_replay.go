@@ -14,7 +14,10 @@ package storage
 //     sectors (512 bytes at least) atomically, and writeback that never
 //     happened leaves zeros from a sector boundary to the end of the file.
 //
-// So a failing record is a torn tail exactly when
+// A last file shorter than its 16-byte header is torn when its bytes are a
+// prefix of the header or zeros (the header is written, and fsynced, before
+// any record), and so is a file of only zeros. So a failing record is a
+// torn tail exactly when
 //
 //	(a) its header or its payload runs past the end of the file, unless
 //	    clearing one bit of its length makes it verify inside the file
@@ -76,8 +79,8 @@ type walFault struct {
 // header must hold (0: unknown, not checked). err is an I/O error or fn's.
 func scanWALFile(r io.ReaderAt, size int64, seq uint64, fn func(off int64, payload []byte) error) (n int, fault *walFault, err error) {
 	if size < walHeaderBytes {
-		return 0, &walFault{End: -1, Torn: true,
-			Reason: fmt.Sprintf("file of %d bytes is shorter than its %d-byte header", size, walHeaderBytes)}, nil
+		f, err := shortFileFault(r, size, seq)
+		return 0, f, err
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<20)
 	hdr := make([]byte, walHeaderBytes)
@@ -134,6 +137,28 @@ func scanWALFile(r io.ReaderAt, size int64, seq uint64, fn func(off int64, paylo
 		off = end
 	}
 	return n, nil, nil
+}
+
+// shortFileFault judges a file shorter than its header. createFileLocked
+// writes the header in one write and fsyncs it before any record, so a
+// crash leaves a prefix of the header, zeros, or nothing: that is torn.
+// Other bytes are damage.
+func shortFileFault(r io.ReaderAt, size int64, seq uint64) (*walFault, error) {
+	got := make([]byte, size)
+	if _, err := r.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read header: %w", err)
+	}
+	want := binary.LittleEndian.AppendUint64([]byte(walMagic), seq)
+	f := &walFault{End: -1, Torn: true,
+		Reason: fmt.Sprintf("file of %d bytes is shorter than its %d-byte header", size, walHeaderBytes)}
+	for i, b := range got {
+		if b != 0 && b != want[i] && (i < len(walMagic) || seq != 0) {
+			f.Torn = false
+			f.Reason += fmt.Sprintf(" and byte %d is not the header's", i)
+			break
+		}
+	}
+	return f, nil
 }
 
 // classifyOverlong judges a record whose length is over the limit or runs

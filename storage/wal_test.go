@@ -226,6 +226,11 @@ func TestWALDamage(t *testing.T) {
 			mutate: func(dir, _ string, _ []int64, _ int64) {
 				os.WriteFile(filepath.Join(dir, walFileName(3)), []byte("ARBW"), 0o644)
 			}},
+		{name: "last file holds bytes that are no header",
+			damage: func([]int64, int64) (uint64, int64) { return 3, 0 },
+			mutate: func(dir, _ string, _ []int64, _ int64) {
+				os.WriteFile(filepath.Join(dir, walFileName(3)), []byte("hello"), 0o644)
+			}},
 		{name: "last file holds only zeros", recovered: 6,
 			mutate: func(dir, _ string, _ []int64, _ int64) {
 				os.WriteFile(filepath.Join(dir, walFileName(3)), make([]byte, 4096), 0o644)
