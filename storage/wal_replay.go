@@ -63,7 +63,7 @@ const walSectorBytes = 512
 
 // walFault is the first record of a file that does not verify.
 type walFault struct {
-	Offset int64 // start of the failing record; 0 for a bad file header
+	Offset int64 // start of the failing record; 0 or 8 for a bad file header
 	// End is where the failing record claims to end (possibly past the
 	// end of the file), or where it verifies once its damaged length is
 	// repaired; -1 when unknown. Records after it are counted from here.
