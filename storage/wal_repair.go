@@ -17,6 +17,7 @@ package storage
 // planning to dropping, so no server writes in between.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -36,9 +37,13 @@ type WALDamage struct {
 	// verify, read from where it ends; -1 when its end is unknown (its
 	// length field is beyond repair).
 	IntactAfter int
+
+	seq uint64 // File's sequence number
 }
 
-// InHeader reports damage in the file header: a repair removes the file.
+// InHeader reports damage in the file header: a repair empties the file
+// (it keeps a fresh header: the store needs the WAL files from the
+// manifest's wal_start_seq on to run without a gap, see file_accounting.go).
 func (d *WALDamage) InHeader() bool { return d.Offset < walHeaderBytes }
 
 // DropBytes is how many bytes of File a repair drops.
@@ -166,7 +171,7 @@ func (r *WALRepair) check(path string, seq uint64) error {
 		return nil
 	}
 	d := &WALDamage{File: path, Offset: fault.Offset, FileBytes: size, Torn: fault.Torn, Reason: fault.Reason,
-		RecordsBefore: n, IntactAfter: -1}
+		RecordsBefore: n, IntactAfter: -1, seq: seq}
 	if fault.End >= 0 && fault.End <= size {
 		if d.IntactAfter, err = countIntact(f, size, fault.End); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -195,9 +200,10 @@ func (r *WALRepair) summarize(path string, seq uint64) (WALFileInfo, error) {
 }
 
 // DropDamagedTail drops what the plan names: it truncates the damaged file
-// at the damaged record (removes it when the damage is in its header) and
-// fsyncs it, removes the later files, and fsyncs the directory. Without
-// damage it does nothing.
+// at the damaged record and fsyncs it (when the damage is in its header,
+// it atomically replaces the file with a fresh header and no record),
+// removes the later files, and fsyncs the directory. Without damage it
+// does nothing.
 func (r *WALRepair) DropDamagedTail() error {
 	d := r.plan.Damage
 	if d == nil {
@@ -211,8 +217,9 @@ func (r *WALRepair) DropDamagedTail() error {
 		}
 	}
 	if d.InHeader() {
-		if err := r.fs.Remove(d.File); err != nil {
-			return fmt.Errorf("remove %s: %w", d.File, err)
+		hdr := binary.LittleEndian.AppendUint64([]byte(walMagic), d.seq)
+		if err := WriteFileAtomic(r.fs, d.File, hdr); err != nil {
+			return err
 		}
 	} else {
 		f, err := r.fs.OpenAppend(d.File)

@@ -86,9 +86,9 @@ func TestWALRepair(t *testing.T) {
 	}
 }
 
-// TestWALRepairHeaderDamageRemovesFile: damage in a file's header drops
-// the whole file.
-func TestWALRepairHeaderDamageRemovesFile(t *testing.T) {
+// TestWALRepairHeaderDamage: damage in a file's header empties the file
+// but keeps it, with a fresh header, so the files still run without a gap.
+func TestWALRepairHeaderDamage(t *testing.T) {
 	dataDir := t.TempDir()
 	walDir := filepath.Join(dataDir, walDirName)
 	last, _ := writeTestWAL(t, walDir)
@@ -101,13 +101,13 @@ func TestWALRepairHeaderDamageRemovesFile(t *testing.T) {
 	}
 	defer r.Close()
 	if d := r.Plan().Damage; d == nil || d.File != last || d.Offset != 8 || d.IntactAfter != -1 || d.DropBytes() != int64(len(b)) {
-		t.Fatalf("damage %+v, want file 2's header at offset 8", d)
+		t.Fatalf("damage %+v, want file 2's header at offset 8, all %d bytes dropped", d, len(b))
 	}
 	if err := r.DropDamagedTail(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(last); !os.IsNotExist(err) {
-		t.Fatalf("file with a damaged header still there: %v", err)
+	if got, _ := os.ReadFile(last); string(got) != string(walFileBytes(2)) {
+		t.Fatalf("file with a damaged header holds %q after the repair, want a fresh header", got)
 	}
 	w, got, err := walReplayAll(t, OSFS{}, walDir, 0)
 	if err != nil || len(got) != 3 {
@@ -136,28 +136,7 @@ func TestStoreOpenDamagedLastWALRecord(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	b[len(b)-3] ^= 0x02
 	os.WriteFile(path, b, 0o644)
-
-	_, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
-	var ce *CorruptionError
-	if !errors.As(err, &ce) || ce.File != path {
-		t.Fatalf("open of a store with a damaged last WAL record: %v, want a CorruptionError naming %s", err, path)
-	}
-	if after, _ := os.ReadFile(path); string(after) != string(b) {
-		t.Fatal("the failed open changed the WAL file")
-	}
-
-	r, err := OpenWALRepair(OSFS{}, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := r.Plan().Damage; d == nil || d.File != path || d.Offset != ce.Offset || d.RecordsBefore != 3 {
-		t.Fatalf("repair plan %+v, want the damage the open reported (%s at %d) after 3 records", d, path, ce.Offset)
-	}
-	if err := r.DropDamagedTail(); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-
+	testStoreWALRepair(t, dir, path, b, 3)
 	s, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
 	if err != nil {
 		t.Fatalf("open after repair: %v", err)
@@ -175,4 +154,52 @@ func TestStoreOpenDamagedLastWALRecord(t *testing.T) {
 	if want := `ann="name":string="Ann" bob="name":string="Bob"`; strings.Join(got, " ") != want {
 		t.Fatalf("people after repair %q, want %q (the damaged $add dropped)", strings.Join(got, " "), want)
 	}
+}
+
+// TestStoreOpenDamagedWALHeader: the repair of a damaged header in the
+// manifest's first live WAL file (wal_start_seq > 1) keeps the file, so
+// the store, which needs that file, opens afterwards.
+func TestStoreOpenDamagedWALHeader(t *testing.T) {
+	dir := dumpTestStore(t)
+	path := dumpTestFile(t, filepath.Join(dir, walDirName, "*.wal"))
+	b, _ := os.ReadFile(path)
+	b[3] ^= 0x20 // the magic
+	os.WriteFile(path, b, 0o644)
+	testStoreWALRepair(t, dir, path, b, 0)
+	s, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
+	if err != nil {
+		t.Fatalf("open after repair: %v", err)
+	}
+	defer s.Close()
+	if _, ok := s.Project("shop"); !ok {
+		t.Fatal("project shop (in the manifest) is gone")
+	}
+}
+
+// testStoreWALRepair checks that the store refuses to open over damage in
+// the WAL file path (whose damaged bytes are b) and changes nothing, then
+// that the repair plans that very damage after recordsBefore records and
+// drops it.
+func testStoreWALRepair(t *testing.T, dir, path string, b []byte, recordsBefore int) {
+	t.Helper()
+	_, err := Open(Options{FS: OSFS{}, Dir: dir, Logger: quietLog})
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.File != path {
+		t.Fatalf("open of a store with a damaged last WAL record: %v, want a CorruptionError naming %s", err, path)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(b) {
+		t.Fatal("the failed open changed the WAL file")
+	}
+
+	r, err := OpenWALRepair(OSFS{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Plan().Damage; d == nil || d.File != path || d.Offset != ce.Offset || d.RecordsBefore != recordsBefore {
+		t.Fatalf("repair plan %+v, want the damage the open reported (%s at %d) after %d records", d, path, ce.Offset, recordsBefore)
+	}
+	if err := r.DropDamagedTail(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
 }

@@ -64,7 +64,7 @@ func printWALRepairPlan(w io.Writer, p *storage.WALRepairPlan, drop bool) {
 	fmt.Fprintf(w, "%s at offset %d: %s\n  %s\n", d.File, d.Offset, kind, d.Reason)
 	what := fmt.Sprintf("truncate it to %d bytes, keeping its %d good records before the damage", d.Offset, d.RecordsBefore)
 	if d.InHeader() {
-		what = "remove it (its header is damaged)"
+		what = "its header is damaged: replace it with a fresh header and no record"
 	}
 	after := fmt.Sprintf("%d records after the damaged one still verify and are dropped with it", d.IntactAfter)
 	if d.IntactAfter < 0 {
