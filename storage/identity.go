@@ -320,6 +320,13 @@ func decodeIdentity(src []byte, users int) (*identity, error) {
 			d.fail("identity pair %d: users %d → %d out of range (%d users)", i, u, c, users)
 			break
 		}
+		// encode writes each merged user once, under a canonical that is
+		// no one's member: anything else is not a union-find, and unions
+		// on it would give users two canonicals.
+		if id.canonical(uint32(u)) != uint32(u) || len(id.members[uint32(u)]) > 0 || id.canonical(uint32(c)) != uint32(c) {
+			d.fail("identity pair %d: user %d → %d, but %d or %d is merged already", i, u, c, u, c)
+			break
+		}
 		id.setCanonical(uint32(u), uint32(c))
 		id.members[uint32(c)] = append(id.members[uint32(c)], uint32(u))
 	}

@@ -1,0 +1,509 @@
+package storage
+
+// Fuzz targets for the decoders of the whole-file formats and segments:
+// FuzzManifest, FuzzPeopleFile, FuzzUserDict, FuzzIdentity, FuzzSegment.
+// (The WAL has its own: FuzzWALReplay and FuzzDecodeEventBatch in
+// wal_test.go.) Each promises, for any bytes:
+//
+//   - no panic, and no allocation beyond a bound proportional to the
+//     input (a length field must never make the reader allocate what the
+//     file cannot hold);
+//   - a failure is an ErrCorruption naming the file, or a version error
+//     that says which version the file has and which this arb reads;
+//   - what decodes encodes back to bytes that decode the same.
+//
+// Checksums stop a mutator at the first byte it changes, so each target
+// also takes a mode that frames or re-checksums the fuzzed bytes: the
+// decoder behind the checksum (JSON, event batches, varints, lz4,
+// roaring) gets fuzzed too, as it would see bytes a bug wrote.
+//
+// Seed corpora live in testdata/fuzz/<Target>/, made from the golden
+// fixtures (golden_test.go) by TestWriteFuzzSeeds: the valid files plus
+// truncations and bit flips. `go test` runs them as unit tests; to fuzz:
+//
+//	go test -run '^$' -fuzz '^FuzzSegment$' -fuzztime 60s ./storage/
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// checkDecodeErr fails unless err is a corruption naming file or, when
+// versionWord is not "", a version error.
+func checkDecodeErr(t *testing.T, err error, file, versionWord string) {
+	t.Helper()
+	if errors.Is(err, ErrCorruption) {
+		var ce *CorruptionError
+		if !errors.As(err, &ce) || ce.File != file {
+			t.Fatalf("corruption error names %v, want file %s: %v", ce, file, err)
+		}
+		return
+	}
+	if versionWord != "" && strings.Contains(err.Error(), versionWord) && strings.Contains(err.Error(), "this arb reads") {
+		return
+	}
+	t.Fatalf("error is neither ErrCorruption nor a version error: %v", err)
+}
+
+// allocBound runs fn and fails if it allocated more than base bytes plus
+// perByte for each input byte. Fuzz workers run one input at a time, so
+// the heap's total-allocated counter is fn's.
+func allocBound(t *testing.T, inputLen int, base, perByte uint64, fn func()) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, base+perByte*uint64(inputLen); got > limit {
+		t.Fatalf("decoding %d bytes allocated %d bytes (limit %d)", inputLen, got, limit)
+	}
+}
+
+// memFile puts data at path on a fresh in-memory FS, for decoders that
+// read through an FS.
+func memFile(t *testing.T, path string, data []byte) FS {
+	t.Helper()
+	fs := newCrashFS()
+	if err := fs.MkdirAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.Create(path)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// FuzzManifest: data is a whole MANIFEST, or (asBody) the JSON body of
+// one, framed here with a valid checksum.
+func FuzzManifest(f *testing.F) {
+	f.Add([]byte(nil), false)
+	f.Add([]byte(`{"version":1}`), true)
+	f.Add([]byte(`{"version":2}`), true)
+	f.Fuzz(func(t *testing.T, data []byte, asBody bool) {
+		if asBody {
+			data = encodeFramed(manifestMagic, data)
+		}
+		const path = "/d/MANIFEST"
+		var m *manifestBody
+		var err error
+		allocBound(t, len(data), 1<<16, 64, func() { m, _, err = readManifest(memFile(t, path, data), path) })
+		if err != nil {
+			checkDecodeErr(t, err, path, "manifest version")
+			return
+		}
+		m2, err2 := decodeManifest(data, path)
+		if err2 != nil || !reflect.DeepEqual(m, m2) {
+			t.Fatalf("readManifest and decodeManifest disagree: %v", err2)
+		}
+		// JSON leaves empty and missing lists apart where the encoder does
+		// not (omitempty), so compare from the first re-encoding on.
+		enc1, err := encodeManifest(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m3, err := decodeManifest(enc1, path)
+		if err != nil {
+			t.Fatalf("a decoded manifest re-encodes to one that does not decode: %v\n%s", err, enc1)
+		}
+		if enc2, _ := encodeManifest(m3); !bytes.Equal(enc1, enc2) {
+			t.Fatalf("re-encoding is not stable:\n%s\n%s", enc1, enc2)
+		}
+	})
+}
+
+// FuzzPeopleFile: mode 0 reads data as a whole people file; modes 1 and
+// 2 frame it as the body of an ARBPPL02 or ARBPPL01 file.
+func FuzzPeopleFile(f *testing.F) {
+	f.Add([]byte(nil), uint8(0))
+	f.Add([]byte{0, 0, 0}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, mode uint8) {
+		switch mode % 3 {
+		case 1:
+			data = encodeFramed(peopleMagic, data)
+		case 2:
+			data = encodeFramed(peopleMagicV1, data)
+		}
+		const path = "/d/people/000001.people"
+		var st *profilesState
+		var err error
+		allocBound(t, len(data), 1<<16, 128, func() { st, err = readPeopleFile(memFile(t, path, data), path) })
+		if err != nil {
+			var ce *CorruptionError
+			if !errors.As(err, &ce) || ce.File != path {
+				t.Fatalf("error is not a corruption naming %s: %v", path, err)
+			}
+			return
+		}
+		// A file read back encodes to one that reads the same; a v1 file
+		// becomes v2 with no groups and no identity.
+		enc := encodePeopleFile("p", st)
+		st2, err := readPeopleFile(memFile(t, path, enc), path)
+		if err != nil {
+			t.Fatalf("a people file read back re-encodes to one that does not read: %v", err)
+		}
+		if !sameProfiles(st, st2) {
+			t.Fatalf("re-encoded people file reads differently:\n%+v\n%+v", st, st2)
+		}
+	})
+}
+
+func sameProfiles(a, b *profilesState) bool {
+	norm := func(rows []Person) string {
+		if len(rows) == 0 {
+			return "none" // v1 files have no groups table; v2 ones an empty one
+		}
+		return fmt.Sprintf("%#v", rows)
+	}
+	return norm(a.people) == norm(b.people) && norm(a.groups) == norm(b.groups) && bytes.Equal(a.identity, b.identity)
+}
+
+// FuzzUserDict: data is a whole users file, or (asEntries) the entries
+// of one chunk, framed here with a valid checksum; want is the manifest's
+// user count.
+func FuzzUserDict(f *testing.F) {
+	f.Add([]byte(nil), 0, false)
+	f.Add([]byte{1, 'a', 1, 'b'}, 2, true)
+	f.Fuzz(func(t *testing.T, data []byte, want int, asEntries bool) {
+		if asEntries {
+			file := []byte(usersMagic)
+			file = binary.LittleEndian.AppendUint32(file, uint32(len(data)))
+			file = binary.LittleEndian.AppendUint32(file, checksum(data))
+			data = append(file, data...)
+		}
+		const path = "/d/users/p.users"
+		var d *userDict
+		var err error
+		allocBound(t, len(data), 1<<16, 128, func() { d, err = loadUserDict(memFile(t, path, data), path, want) })
+		if err != nil {
+			checkDecodeErr(t, err, path, "")
+			return
+		}
+		if d.Len() != want || d.persisted != want {
+			t.Fatalf("loaded %d users (%d persisted), want %d", d.Len(), d.persisted, want)
+		}
+		if want == 0 {
+			return
+		}
+		// Every entry up to fileBytes numbers one user, in order: a
+		// repeated distinct_id would shift every later user's number.
+		var ids []string
+		for off := len(usersMagic); off < int(d.fileBytes); {
+			n := int(binary.LittleEndian.Uint32(data[off:]))
+			chunk := data[off+8 : off+8+n]
+			for len(chunk) > 0 {
+				l, k := binary.Uvarint(chunk)
+				ids = append(ids, string(chunk[k:k+int(l)]))
+				chunk = chunk[k+int(l):]
+			}
+			off += 8 + n
+		}
+		if !reflect.DeepEqual(ids, d.ids) {
+			t.Fatalf("file entries %q number as %q", ids, d.ids)
+		}
+		for i, id := range d.ids {
+			if d.numbers[id] != uint32(i) {
+				t.Fatalf("user %d (%q) maps back to %d", i, id, d.numbers[id])
+			}
+		}
+	})
+}
+
+// FuzzIdentity decodes an identity state for a project of users users.
+func FuzzIdentity(f *testing.F) {
+	f.Add([]byte{0, 0}, uint32(0))
+	f.Add([]byte{1, 0, 1, 1, 1}, uint32(2))
+	f.Fuzz(func(t *testing.T, data []byte, users uint32) {
+		// User numbers are bounded by the dictionary, at most 2^32-1;
+		// a decoder may allocate one canonical chunk per 4,096 of them.
+		users %= 1 << 24
+		var id *identity
+		var err error
+		allocBound(t, len(data), 1<<16+uint64(users)/4, 17<<10, func() { id, err = decodeIdentity(data, int(users)) })
+		if err != nil {
+			return // the caller wraps it as a corruption of the people file
+		}
+		// The state must be a union-find: each user's canonical is its own
+		// canonical, and members lists exactly the users mapped to it.
+		members := map[uint32]int{}
+		for c, ms := range id.members {
+			if id.canonical(c) != c {
+				t.Fatalf("canonical %d maps to %d", c, id.canonical(c))
+			}
+			for _, m := range ms {
+				if id.canonical(m) != c || m == c {
+					t.Fatalf("member %d of %d has canonical %d", m, c, id.canonical(m))
+				}
+				members[m]++
+			}
+		}
+		for u, n := range members {
+			if n != 1 {
+				t.Fatalf("user %d is listed %d times", u, n)
+			}
+		}
+		enc := id.encode(nil)
+		id2, err := decodeIdentity(enc, int(users))
+		if err != nil {
+			t.Fatalf("a decoded identity re-encodes to one that does not decode: %v", err)
+		}
+		for u := range members {
+			if id.canonical(u) != id2.canonical(u) {
+				t.Fatalf("user %d: canonical %d, after re-encoding %d", u, id.canonical(u), id2.canonical(u))
+			}
+		}
+		if !reflect.DeepEqual(id.isUser, id2.isUser) {
+			t.Fatalf("user marks %v, after re-encoding %v", id.isUser, id2.isUser)
+		}
+	})
+}
+
+// FuzzSegment opens data as a segment and reads every block, dictionary,
+// zone map and bitmap. With fixChecksums, the footer's section checksums
+// and the trailer are recomputed first, so the block decoders are fuzzed
+// behind them.
+func FuzzSegment(f *testing.F) {
+	f.Add(tinySegment(f), false)
+	f.Add(tinySegment(f), true)
+	f.Fuzz(func(t *testing.T, data []byte, fixChecksums bool) {
+		if fixChecksums {
+			data = fixSegmentChecksums(data)
+		}
+		const name = "fuzz.seg"
+		var seg *Segment
+		var err error
+		// Blocks decompress to at most 256 times their stored size and a
+		// segment holds at most 64 rows per byte; decoded rows cost at
+		// most 8 (value) + 1 (null) + 4 (present) bytes each.
+		allocBound(t, len(data), 1<<20, 2048, func() {
+			seg, err = OpenSegment(bytes.NewReader(data), int64(len(data)), name)
+			if err == nil {
+				err = readWholeSegment(seg)
+			}
+		})
+		if err != nil {
+			checkDecodeErr(t, err, name, "segment version")
+		}
+	})
+}
+
+// readWholeSegment reads every part of seg through its public API.
+func readWholeSegment(seg *Segment) error {
+	if err := seg.Dump(io.Discard); err != nil {
+		return err
+	}
+	for _, c := range seg.Columns() {
+		var dict []string
+		if c.Type == TypeString || c.Type == TypeJSON {
+			var err error
+			if dict, err = seg.Dict(c.Name); err != nil {
+				return err
+			}
+			for code := range dict {
+				if _, _, err := seg.ValueBitmap(c.Name, uint32(code)); err != nil {
+					return err
+				}
+			}
+		}
+		for b := 0; b < seg.NumBlocks(); b++ {
+			blk, err := seg.ReadBlock(c.Name, b)
+			if err != nil {
+				return err
+			}
+			if _, err := seg.ZoneMap(c.Name, b); err != nil {
+				return err
+			}
+			for _, code := range blk.Codes {
+				if int(code) >= max(len(dict), 1) {
+					return fmt.Errorf("column %q block %d: code %d served beyond the dictionary of %d", c.Name, b, code, len(dict))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// fixSegmentChecksums makes data's footer and section checksums match
+// what they cover, when its trailer points at a JSON footer; other data
+// comes back unchanged.
+func fixSegmentChecksums(data []byte) []byte {
+	if len(data) < len(segMagic)+segTrailerBytes {
+		return data
+	}
+	tr := data[len(data)-segTrailerBytes:]
+	footOff := binary.LittleEndian.Uint64(tr)
+	footLen := uint64(binary.LittleEndian.Uint32(tr[8:]))
+	if footOff > uint64(len(data)-segTrailerBytes) || footOff+footLen != uint64(len(data)-segTrailerBytes) {
+		return data
+	}
+	var ft segFooter
+	if json.Unmarshal(data[footOff:footOff+footLen], &ft) != nil {
+		return data
+	}
+	fix := func(s *segSection) {
+		if s != nil && s.Offset >= 0 && s.Length >= 0 && s.Offset+s.Length <= int64(footOff) {
+			s.CRC = checksum(data[s.Offset : s.Offset+s.Length])
+		}
+	}
+	for i := range ft.Columns {
+		c := &ft.Columns[i]
+		for b := range c.Blocks {
+			fix(&c.Blocks[b].segSection)
+		}
+		fix(c.Dict)
+		fix(c.Bitmaps)
+	}
+	fb, err := json.Marshal(&ft)
+	if err != nil {
+		return data
+	}
+	out := append(bytes.Clone(data[:footOff]), fb...)
+	out = binary.LittleEndian.AppendUint64(out, footOff)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(fb)))
+	out = binary.LittleEndian.AppendUint32(out, checksum(fb))
+	return append(out, segMagic...)
+}
+
+// TestWriteFuzzSeeds writes the seed corpora from the golden fixtures
+// (ARB_WRITE_FUZZ_SEEDS=1): each valid file, a few truncations and bit
+// flips, and for the checksummed formats the bytes behind the checksum.
+// Seeds are written by name, so rerunning it rewrites the same files.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("ARB_WRITE_FUZZ_SEEDS") == "" {
+		t.Skip("set ARB_WRITE_FUZZ_SEEDS=1 to write the fuzz seed corpora")
+	}
+	read := func(pattern string) []byte {
+		names, _ := filepath.Glob(filepath.Join(goldenDir, pattern))
+		if len(names) != 1 {
+			t.Fatalf("%s: %v", pattern, names)
+		}
+		data, err := os.ReadFile(names[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	manifest := read(manifestName)
+	people := read("people/*.people")
+	users := read("users/*.users")
+	seg := read("segments/*.seg")
+	peopleV1, err := os.ReadFile(filepath.Join("testdata", "golden", "people_v1.people"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stV2, err := readPeopleFile(memFile(t, "/p", people), "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// variants returns name → bytes: the file, cut at a few places, and
+	// with a bit flipped in the header, the middle and near the end.
+	variants := func(data []byte) map[string][]byte {
+		out := map[string][]byte{"valid": data}
+		for _, n := range []int{0, 7, 15, len(data) / 2, len(data) - 1} {
+			if n >= 0 && n < len(data) {
+				out[fmt.Sprintf("cut-%d", n)] = data[:n]
+			}
+		}
+		for _, off := range []int{9, len(data) / 3, len(data) / 2, len(data) - 5} {
+			if off >= 0 && off < len(data) {
+				b := bytes.Clone(data)
+				b[off] ^= 0x04
+				out[fmt.Sprintf("flip-%d", off)] = b
+			}
+		}
+		return out
+	}
+	write := func(target, name string, args ...any) {
+		var b strings.Builder
+		b.WriteString("go test fuzz v1\n")
+		for _, a := range args {
+			switch a := a.(type) {
+			case []byte:
+				fmt.Fprintf(&b, "[]byte(%s)\n", strconv.Quote(string(a)))
+			case bool:
+				fmt.Fprintf(&b, "bool(%v)\n", a)
+			case int:
+				fmt.Fprintf(&b, "int(%d)\n", a)
+			case uint8:
+				fmt.Fprintf(&b, "byte('\\x%02x')\n", a)
+			case uint32:
+				fmt.Fprintf(&b, "uint32(%d)\n", a)
+			default:
+				t.Fatalf("seed argument of type %T", a)
+			}
+		}
+		path := filepath.Join("testdata", "fuzz", target, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for name, data := range variants(manifest) {
+		write("FuzzManifest", "golden-"+name, data, false)
+	}
+	for name, body := range variants(manifest[framedHeaderBytes:]) {
+		if name != "valid" && !strings.HasPrefix(name, "flip") {
+			continue
+		}
+		write("FuzzManifest", "golden-body-"+name, body, true)
+	}
+	write("FuzzManifest", "body-version-2", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"version": 1`), []byte(`"version": 2`), 1), true)
+
+	for name, data := range variants(people) {
+		write("FuzzPeopleFile", "golden-"+name, data, uint8(0))
+	}
+	write("FuzzPeopleFile", "golden-body", people[framedHeaderBytes:], uint8(1))
+	write("FuzzPeopleFile", "golden-v1", peopleV1, uint8(0))
+	write("FuzzPeopleFile", "golden-v1-body", peopleV1[framedHeaderBytes:], uint8(2))
+
+	m, err := decodeManifest(manifest, manifestName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Projects[0].Users
+	for name, data := range variants(users) {
+		write("FuzzUserDict", "golden-"+name, data, want, false)
+	}
+	write("FuzzUserDict", "golden-first-chunk", users, 2, false)
+	write("FuzzUserDict", "golden-mid-chunk", users, 1, false)
+	write("FuzzUserDict", "golden-beyond", users, want+1, false)
+	write("FuzzUserDict", "golden-negative", users, -1, false)
+	write("FuzzUserDict", "entries", users[len(usersMagic)+8:], 2, true)
+
+	write("FuzzIdentity", "golden", stV2.identity, uint32(want))
+	write("FuzzIdentity", "golden-too-few-users", stV2.identity, uint32(1))
+	write("FuzzIdentity", "golden-cut", stV2.identity[:len(stV2.identity)-1], uint32(want))
+	write("FuzzIdentity", "chain", []byte{2, 0, 1, 1, 2, 0}, uint32(3))
+	write("FuzzIdentity", "twice", []byte{2, 0, 1, 0, 2, 0}, uint32(3))
+
+	for name, data := range variants(seg) {
+		write("FuzzSegment", "compacted-"+name, data, false)
+	}
+	write("FuzzSegment", "compacted-fixed", seg, true)
+	tiny := tinySegment(t)
+	write("FuzzSegment", "tiny", tiny, false)
+	b := bytes.Clone(tiny)
+	b[20] ^= 0x40
+	write("FuzzSegment", "tiny-flip-block-fixed", b, true)
+}
