@@ -20,7 +20,9 @@ package storage
 //
 // The payload is opaque to the WAL (the store starts it with a record
 // kind byte). The seq in the header must match the file name, so a file
-// copied or renamed by hand is caught.
+// copied or renamed by hand is caught. Replay, and the rule that tells a
+// torn tail (truncated) from damage (the open fails), are in
+// wal_replay.go; the operator's repair in wal_repair.go.
 //
 // Durability: Append returns only after its record is written and the
 // file fsynced. Concurrent Appends share one write and one fsync (group

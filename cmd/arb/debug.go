@@ -27,7 +27,7 @@ func debug(args []string) error {
 	case "people":
 		return storage.DumpPeopleFile(os.Stdout, storage.OSFS{}, path)
 	}
-	return fmt.Errorf("arb debug: unknown file kind %q; %s", args[0], debugUsage)
+	return fmt.Errorf("debug: unknown file kind %q; %s", args[0], debugUsage)
 }
 
 func debugSegment(path string) error {
