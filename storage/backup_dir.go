@@ -13,16 +13,15 @@ package storage
 //  1. New segment, people and users files are renamed in. New immutable
 //     files are not named by the old MANIFEST (Open ignores them); a users
 //     file only grows (the old MANIFEST reads a prefix of the new one).
-//  2. WAL files and MANIFEST, in the order that never opens a hole in the
-//     WAL the MANIFEST in place needs. If the new WAL files continue the
-//     old ones (first new seq <= last old seq + 1), they go first: each
-//     replaces or extends an old file with a later version of the same
-//     append-only log, so the old MANIFEST plus a longer WAL is a later
-//     consistent state. Otherwise (flushes removed WAL files between the
-//     two backups) the new MANIFEST goes first: the WAL files it does not
-//     yet find only make it an earlier consistent state, itself newer
-//     than the old backup (its WAL start is past the old backup's point).
-//  3. BACKUP, then the removal of files the new MANIFEST does not need.
+//  2. The received WAL files. If they continue the old ones (first new
+//     seq <= last old seq + 1), each replaces or extends an old file with
+//     a later version of the same append-only log: the old MANIFEST plus
+//     a longer WAL is a later consistent state. Otherwise (flushes removed
+//     WAL files between the two backups) they leave a hole after the old
+//     files, and RestoreBackup copies the WAL only from the MANIFEST's
+//     start up to the first hole: the old backup exactly.
+//  3. MANIFEST (atomic rename): the new backup is in place.
+//  4. BACKUP, then the removal of files the new MANIFEST does not need.
 //
 // Each step's renames are made durable (directory fsync) before the next
 // step starts, so a crash keeps the order. Leftover .tmp files are removed
@@ -69,10 +68,6 @@ func ReceiveBackup(fs FS, dir string, r io.Reader) (*BackupReceipt, error) {
 			return nil, err
 		}
 	}
-	oldWAL, err := listWALSeqs(fs, filepath.Join(dir, walDirName))
-	if err != nil {
-		return nil, err
-	}
 	in, err := readBackupStream(fs, dir, r)
 	if err != nil {
 		in.discard(fs, dir)
@@ -83,7 +78,7 @@ func ReceiveBackup(fs FS, dir string, r io.Reader) (*BackupReceipt, error) {
 		in.discard(fs, dir)
 		return nil, err
 	}
-	if err := in.commit(fs, dir, oldWAL); err != nil {
+	if err := in.commit(fs, dir); err != nil {
 		return nil, err
 	}
 	rc.Removed, err = removeStale(fs, dir, in)
@@ -258,23 +253,9 @@ func (in *incoming) check(fs FS, dir string) (*BackupReceipt, error) {
 	return rc, nil
 }
 
-// newWAL lists the received WAL files, ascending.
-func (in *incoming) newWAL() []uint64 {
-	var seqs []uint64
-	for name := range in.files {
-		if d, f := path.Split(name); d == walDirName+"/" {
-			if seq, ok := parseWALFileName(f); ok {
-				seqs = append(seqs, seq)
-			}
-		}
-	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	return seqs
-}
-
 // commit renames the received files into place in the order the top of
 // backup_dir.go gives.
-func (in *incoming) commit(fs FS, dir string, oldWAL []uint64) error {
+func (in *incoming) commit(fs FS, dir string) error {
 	renameAll := func(sub string) error {
 		var any bool
 		for name := range in.files {
@@ -300,19 +281,11 @@ func (in *incoming) commit(fs FS, dir string, oldWAL []uint64) error {
 			return err
 		}
 	}
-	publishManifest := func() error {
-		return WriteFileAtomic(fs, filepath.Join(dir, manifestName), in.manifest)
+	if err := renameAll(walDirName); err != nil {
+		return err
 	}
-	newWAL := in.newWAL()
-	walFirst := len(oldWAL) == 0 || len(newWAL) == 0 || newWAL[0] <= oldWAL[len(oldWAL)-1]+1
-	steps := []func() error{publishManifest, func() error { return renameAll(walDirName) }}
-	if walFirst {
-		steps[0], steps[1] = steps[1], steps[0]
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return err
-		}
+	if err := WriteFileAtomic(fs, filepath.Join(dir, manifestName), in.manifest); err != nil {
+		return err
 	}
 	return WriteFileAtomic(fs, filepath.Join(dir, backupInfoName), in.infoRaw)
 }
@@ -425,9 +398,13 @@ func RestoreBackup(fs FS, from, to string) (WALPosition, error) {
 	if err != nil {
 		return WALPosition{}, err
 	}
+	// From the manifest's start up to the first hole: files after a hole
+	// belong to a newer backup whose MANIFEST is not in place yet.
+	next := m.WALStartSeq
 	for _, seq := range seqs {
-		if seq >= m.WALStartSeq {
+		if seq == next {
 			files = append(files, path.Join(walDirName, walFileName(seq)))
+			next++
 		}
 	}
 	for _, name := range files {

@@ -97,8 +97,9 @@ func TestVerifyNamesDamage(t *testing.T) {
 	}
 }
 
-// TestVerifyManifestReferences: a manifest naming a wrong size, row count
-// or a missing file is reported against the segment.
+// TestVerifyManifestReferences: a manifest naming a wrong size, row count,
+// day or a missing file is reported against the segment, and so is a
+// segment no manifest accounts for.
 func TestVerifyManifestReferences(t *testing.T) {
 	dir := verifiedDir(t)
 	m, _, err := readManifest(OSFS{}, filepath.Join(dir, manifestName))
@@ -113,6 +114,11 @@ func TestVerifyManifestReferences(t *testing.T) {
 	m.NextFileNumber = 100
 	data, _ := encodeManifest(m)
 	os.WriteFile(filepath.Join(dir, manifestName), data, 0o644)
+	// A segment below next_file_number that nothing names: Open refuses it.
+	seg, _ := os.ReadFile(filepath.Join(dir, segDirName, segs[0].File))
+	os.WriteFile(filepath.Join(dir, segDirName, "000000.seg"), seg, 0o644)
+	// One at or above it is a leftover Open removes: no problem.
+	os.WriteFile(filepath.Join(dir, segDirName, "000100.seg"), seg, 0o644)
 	sum, err := VerifyDataDir(OSFS{}, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +126,12 @@ func TestVerifyManifestReferences(t *testing.T) {
 	var all []string
 	for _, p := range sum.Problems {
 		all = append(all, p.String())
+		if strings.Contains(p.File, "000100.seg") {
+			t.Errorf("a leftover above next_file_number is reported: %s", p)
+		}
+	}
+	if sum.Unnamed != 1 {
+		t.Errorf("%d unnamed files counted, want 1 (000100.seg)", sum.Unnamed)
 	}
 	text := strings.Join(all, "\n")
 	for _, want := range []string{
@@ -127,6 +139,7 @@ func TestVerifyManifestReferences(t *testing.T) {
 		segs[1].File + ": file of",
 		segs[2].File + ": segment meta",
 		"000099.seg: named by MANIFEST but cannot be opened",
+		"000000.seg: no manifest accounts for this file",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no problem %q in:\n%s", want, text)
