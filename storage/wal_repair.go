@@ -241,6 +241,8 @@ func (r *WALRepair) DropDamagedTail() error {
 	if err := r.fs.SyncDir(r.plan.Dir); err != nil {
 		return fmt.Errorf("fsync directory %s: %w", r.plan.Dir, err)
 	}
+	// Dropped: a second call has nothing left to do.
+	r.plan.Damage, r.plan.LaterFiles = nil, nil
 	return nil
 }
 

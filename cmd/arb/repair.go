@@ -40,11 +40,11 @@ func repair(args []string) error {
 	if !*drop || p.Damage == nil {
 		return nil
 	}
+	d, later := *p.Damage, len(p.LaterFiles)
 	if err := r.DropDamagedTail(); err != nil {
 		return err
 	}
-	fmt.Printf("dropped: %s truncated at offset %d, %d later files removed\n",
-		p.Damage.File, p.Damage.Offset, len(p.LaterFiles))
+	fmt.Printf("dropped: %s cut at offset %d, %d later files removed\n", d.File, d.Offset, later)
 	return nil
 }
 
