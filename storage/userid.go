@@ -96,7 +96,13 @@ func loadUserDict(fs FS, path string, want int) (*userDict, error) {
 			if k <= 0 || l > uint64(len(chunk)-k) {
 				return nil, corruptf(path, int64(off), "bad entry length in chunk")
 			}
-			d.number(string(chunk[k : k+int(l)]))
+			// Each entry is the next user number: a repeated distinct_id
+			// would shift every later user onto another's number.
+			id := string(chunk[k : k+int(l)])
+			if n, dup := d.numbers[id]; dup {
+				return nil, corruptf(path, int64(off), "distinct_id %q listed twice (users %d and %d)", id, n, len(d.ids))
+			}
+			d.number(id)
 			chunk = chunk[k+int(l):]
 		}
 		off += 8 + n
