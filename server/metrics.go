@@ -107,6 +107,10 @@ func (m *metrics) observeCompaction(store *storage.Store) {
 			return 0
 		}),
 		gauge("arb_segments_per_day_max", "Most segments any (project, day) holds now.", func(s storage.CompactionStats) float64 { return float64(s.MaxSegmentsPerDay) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_dedup_index_bytes", Help: "Memory held by segment dedup indexes (bounded by --dedup-index-bytes)."},
+			func() float64 { b, _, _ := store.DedupIndexStats(); return float64(b) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_dedup_index_builds_total", Help: "Segment dedup indexes built (again, after eviction)."},
+			func() float64 { _, b, _ := store.DedupIndexStats(); return float64(b) }),
 	)
 }
 

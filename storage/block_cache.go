@@ -5,13 +5,16 @@ import (
 	"sync/atomic"
 )
 
-// The block cache keeps decoded column blocks of segments in memory, so
-// that repeated queries over the same data decode each block once.
-// Segments are immutable, so a cached block never goes stale; a segment
+// The block cache keeps decoded column blocks and dictionaries of
+// segments in memory, so that repeated queries over the same data decode
+// each once, and so that what stays resident for them is bounded by one
+// budget (--block-cache-bytes): dictionaries of id columns (insert_id,
+// distinct_id) are as large as the rows, and a segment must not pin them.
+// Segments are immutable, so a cached entry never goes stale; a segment
 // that is no longer live simply ages out.
 //
-// INVARIANT: a cached *ColumnBlock is shared by every reader and is never
-// modified after it is inserted.
+// INVARIANT: a cached *ColumnBlock or dictionary is shared by every reader
+// and is never modified after it is inserted.
 type blockCache struct {
 	mu       sync.Mutex
 	budget   int64 // bytes; 0 disables the cache
@@ -26,11 +29,16 @@ type blockCache struct {
 type blockKey struct {
 	seg   *Segment
 	col   string
-	block int
+	block int // dictBlock for the column's dictionary
 }
 
+// dictBlock is the block number under which a column's dictionary is
+// cached.
+const dictBlock = -1
+
 type cacheEntry struct {
-	blk   *ColumnBlock
+	blk   *ColumnBlock // or
+	dict  []string
 	bytes int64
 }
 
@@ -80,18 +88,52 @@ func (c *blockCache) evictLocked() {
 // it. The block is shared and read-only: callers must not modify it.
 // Concurrent callers asking for the same block decode it once.
 func (s *Segment) Block(col string, block int) (*ColumnBlock, error) {
-	c := sharedBlockCache
-	k := blockKey{s, col, block}
+	e, err := sharedBlockCache.get(blockKey{s, col, block}, func() (*cacheEntry, error) {
+		blk, err := s.ReadBlock(col, block)
+		if err != nil {
+			return nil, err
+		}
+		return &cacheEntry{blk: blk, bytes: blk.sizeBytes()}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.blk, nil
+}
+
+// Dict returns the sorted dictionary of a string or JSON column, from the
+// cache when it holds it; callers must not modify it.
+func (s *Segment) Dict(col string) ([]string, error) {
+	e, err := sharedBlockCache.get(blockKey{s, col, dictBlock}, func() (*cacheEntry, error) {
+		dict, err := s.readDict(col)
+		if err != nil {
+			return nil, err
+		}
+		n := int64(64 + 16*len(dict))
+		for _, v := range dict {
+			n += int64(len(v))
+		}
+		return &cacheEntry{dict: dict, bytes: n}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.dict, nil
+}
+
+// get returns the entry of k, decoding it with load on a miss (once for
+// concurrent callers) and keeping it while the budget allows.
+func (c *blockCache) get(k blockKey, load func() (*cacheEntry, error)) (*cacheEntry, error) {
 	for {
 		c.mu.Lock()
 		if e, ok := c.entries[k]; ok {
 			c.mu.Unlock()
 			c.hits.Add(1)
-			return e.blk, nil
+			return e, nil
 		}
 		if c.budget == 0 {
 			c.mu.Unlock()
-			return s.ReadBlock(col, block)
+			return load()
 		}
 		wg, busy := c.inflight[k]
 		if !busy {
@@ -105,20 +147,17 @@ func (s *Segment) Block(col string, block int) (*ColumnBlock, error) {
 		wg.Wait() // then look again: the decode may have failed
 	}
 	c.misses.Add(1)
-	blk, err := s.ReadBlock(col, block)
+	e, err := load()
 	c.mu.Lock()
 	wg := c.inflight[k]
 	delete(c.inflight, k)
-	if err == nil {
-		e := &cacheEntry{blk: blk, bytes: blk.sizeBytes()}
-		if e.bytes <= c.budget {
-			c.entries[k] = e
-			c.clock = append(c.clock, k)
-			c.bytes += e.bytes
-			c.evictLocked()
-		}
+	if err == nil && e.bytes <= c.budget {
+		c.entries[k] = e
+		c.clock = append(c.clock, k)
+		c.bytes += e.bytes
+		c.evictLocked()
 	}
 	c.mu.Unlock()
 	wg.Done()
-	return blk, err
+	return e, err
 }

@@ -345,6 +345,9 @@ func (s *Store) publishCompaction(p *Project, day string, inputs []*SegmentRef, 
 	p.mu.Lock()
 	p.segments = replaced
 	p.mu.Unlock()
+	for _, in := range inputs {
+		s.dedupIx.forget(in)
+	}
 	s.removeObsoleteLocked()
 	return ref, nil
 }

@@ -186,7 +186,7 @@ func gatherColumn(c *SegmentColumn, seg *Segment) error {
 	var dict []string
 	if st == TypeString || st == TypeJSON {
 		var err error
-		if dict, err = seg.Dict(c.Name); err != nil {
+		if dict, err = seg.readDict(c.Name); err != nil {
 			return err
 		}
 	}
@@ -338,7 +338,7 @@ func checkColumn(seg *Segment, c *SegmentColumn) error {
 	var dict []string
 	if st == TypeString || st == TypeJSON {
 		var err error
-		if dict, err = seg.Dict(c.Name); err != nil {
+		if dict, err = seg.readDict(c.Name); err != nil {
 			return err
 		}
 	}

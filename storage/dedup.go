@@ -10,7 +10,8 @@ package storage
 // anything. The first copy stored wins. A batch is checked against
 //   - the rows buffered in memtables (exact keys),
 //   - the live segments of the event's day (a per-segment index of key
-//     hashes, built on first use; a hash hit is verified against the row),
+//     hashes, built on first use and kept within a memory budget,
+//     dedup_index.go; a hash hit is verified against the row),
 //   - batches being written right now: a batch reserves its keys in the
 //     current memtable's index, with its ticket, before it writes the
 //     WAL, so a duplicate of a batch in flight is acknowledged only once
@@ -21,10 +22,7 @@ package storage
 // before the project's lock is taken.
 
 import (
-	"cmp"
 	"hash/maphash"
-	"slices"
-	"sync"
 	"time"
 )
 
@@ -145,65 +143,64 @@ type ingestTicket struct {
 	err  error // valid after done is closed
 }
 
-// segmentDedup is the key-hash index of one segment: hashes sorted, rows
-// in the same order. Built once, on the first ingest that needs it.
-type segmentDedup struct {
-	once   sync.Once
-	err    error
-	hashes []uint64
-	rows   []uint32
-}
-
-func (ix *segmentDedup) build(seg *Segment) {
-	type entry struct {
-		hash uint64
-		row  uint32
-	}
-	var entries []entry
-	for b := 0; b < seg.NumBlocks(); b++ {
-		first, n := seg.BlockRange(b)
-		cols, err := readKeyColumns(seg, b)
-		if err != nil {
-			ix.err = err
-			return
-		}
-		for i := 0; i < n; i++ {
-			if k, ok := cols.key(i); ok {
-				entries = append(entries, entry{k.hash(), uint32(first + i)})
-			}
-		}
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.hash, b.hash) })
-	ix.hashes, ix.rows = make([]uint64, len(entries)), make([]uint32, len(entries))
-	for i, e := range entries {
-		ix.hashes[i], ix.rows[i] = e.hash, e.row
-	}
-}
-
 // keyColumns are the dedup key columns of one segment block.
 type keyColumns struct {
 	time, name, distinct, insert *ColumnBlock
-	names, distincts, inserts    []string
+	keyDicts
 }
 
-func readKeyColumns(seg *Segment, b int) (*keyColumns, error) {
-	kc := &keyColumns{}
+// keyDicts are the dictionaries of a segment's string key columns.
+type keyDicts struct {
+	names, distincts, inserts []string
+}
+
+// readKeyDicts decodes the key columns' dictionaries for one use (an
+// index build, which reads them all once), bypassing the shared cache.
+func readKeyDicts(seg *Segment) (keyDicts, error) {
+	var d keyDicts
 	var err error
-	read := func(col string, blk **ColumnBlock, dict *[]string) {
-		if err != nil || !seg.HasColumn(col) {
-			return
-		}
-		if *blk, err = seg.ReadBlock(col, b); err != nil {
-			return
-		}
-		if dict != nil {
-			*dict, err = seg.Dict(col)
+	for _, c := range []struct {
+		col  string
+		dict *[]string
+	}{{ColEvent, &d.names}, {ColDistinctID, &d.distincts}, {ColInsertID, &d.inserts}} {
+		if err == nil && seg.HasColumn(c.col) {
+			*c.dict, err = seg.readDict(c.col)
 		}
 	}
-	read(ColTime, &kc.time, nil)
-	read(ColEvent, &kc.name, &kc.names)
-	read(ColDistinctID, &kc.distinct, &kc.distincts)
-	read(ColInsertID, &kc.insert, &kc.inserts)
+	return d, err
+}
+
+// readKeyColumns reads block b's key columns, the dictionaries through
+// the shared cache (a lookup of one key).
+func readKeyColumns(seg *Segment, b int) (*keyColumns, error) {
+	var d keyDicts
+	var err error
+	for _, c := range []struct {
+		col  string
+		dict *[]string
+	}{{ColEvent, &d.names}, {ColDistinctID, &d.distincts}, {ColInsertID, &d.inserts}} {
+		if err == nil && seg.HasColumn(c.col) {
+			*c.dict, err = seg.Dict(c.col)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return readKeyBlocks(seg, b, d)
+}
+
+// readKeyBlocks reads block b's key columns with the given dictionaries.
+func readKeyBlocks(seg *Segment, b int, dicts keyDicts) (*keyColumns, error) {
+	kc := &keyColumns{keyDicts: dicts}
+	var err error
+	for _, c := range []struct {
+		col string
+		blk **ColumnBlock
+	}{{ColTime, &kc.time}, {ColEvent, &kc.name}, {ColDistinctID, &kc.distinct}, {ColInsertID, &kc.insert}} {
+		if err == nil && seg.HasColumn(c.col) {
+			*c.blk, err = seg.ReadBlock(c.col, b)
+		}
+	}
 	return kc, err
 }
 
@@ -224,25 +221,6 @@ func (kc *keyColumns) key(i int) (dedupKey, bool) {
 		k.timeMillis = kc.time.Ints[i]
 	}
 	return k, k.insertID != ""
-}
-
-// contains reports whether the segment holds an event with key k, whose
-// hash is h.
-func (ix *segmentDedup) contains(seg *Segment, k dedupKey, h uint64) (bool, error) {
-	i, _ := slices.BinarySearch(ix.hashes, h)
-	for ; i < len(ix.hashes) && ix.hashes[i] == h; i++ {
-		row := int(ix.rows[i])
-		b := row / SegmentBlockRows
-		first, _ := seg.BlockRange(b)
-		cols, err := readKeyColumns(seg, b)
-		if err != nil {
-			return false, err
-		}
-		if got, _ := cols.key(row - first); got == k {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // dropBatchDuplicates removes events that repeat an earlier event of the
@@ -375,11 +353,11 @@ func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (dup bool, 
 		if ref.Day != day {
 			continue
 		}
-		ref.dedup.once.Do(func() { ref.dedup.build(ref.Segment) })
-		if ref.dedup.err != nil {
-			return false, nil, ref.dedup.err
+		ix, err := p.store.dedupIx.lookup(ref)
+		if err != nil {
+			return false, nil, err
 		}
-		if ok, err := ref.dedup.contains(ref.Segment, k, h); ok || err != nil {
+		if ok, err := ix.contains(ref.Segment, k, h); ok || err != nil {
 			return ok, nil, err
 		}
 	}

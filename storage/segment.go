@@ -365,7 +365,6 @@ type Segment struct {
 	cols   map[string]*segColumn
 
 	mu      sync.Mutex
-	dicts   map[string][]string
 	bitmaps map[string][]*roaring.Bitmap
 
 	typesOnce sync.Once
@@ -405,7 +404,7 @@ func OpenSegment(f io.ReaderAt, size int64, name string) (*Segment, error) {
 		return nil, corruptf(name, footOff, "footer checksum mismatch (stored %08x, computed %08x)", sum, got)
 	}
 	s := &Segment{f: f, size: size, name: name, cols: map[string]*segColumn{},
-		dicts: map[string][]string{}, bitmaps: map[string][]*roaring.Bitmap{}}
+		bitmaps: map[string][]*roaring.Bitmap{}}
 	if err := json.Unmarshal(fb, &s.footer); err != nil {
 		return nil, corruptf(name, footOff, "bad footer: %v", err)
 	}
@@ -635,14 +634,9 @@ func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
 	return out, nil
 }
 
-// Dict returns the sorted dictionary of a string or JSON column; callers
-// must not modify it.
-func (s *Segment) Dict(col string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.dicts[col]; ok {
-		return d, nil
-	}
+// readDict decodes the sorted dictionary of a string or JSON column
+// (Dict serves it through the shared cache).
+func (s *Segment) readDict(col string) ([]string, error) {
 	c, ok := s.cols[col]
 	if !ok || c.Dict == nil {
 		return nil, fmt.Errorf("%s: column %q has no dictionary", s.name, col)
@@ -663,7 +657,6 @@ func (s *Segment) Dict(col string) ([]string, error) {
 	if len(dict) != c.DictLen || !slices.IsSorted(dict) {
 		return nil, corruptf(s.name, c.Dict.Offset, "column %q dictionary: %d entries (want %d) or not sorted", col, len(dict), c.DictLen)
 	}
-	s.dicts[col] = dict
 	return dict, nil
 }
 

@@ -52,6 +52,10 @@ type Options struct {
 	CompactionDelay       time.Duration
 	CompactionMaxSegments int
 	DisableCompaction     bool
+	// DedupIndexBytes bounds the memory of the segments' dedup indexes
+	// (256 MiB; dedup_index.go): beyond it the least recently used are
+	// dropped and rebuilt from disk when needed.
+	DedupIndexBytes int64
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -87,6 +91,8 @@ type Store struct {
 	// compactMu serialises compactions; taken before flushMu.
 	compactMu  sync.Mutex
 	compaction compactionStats
+	// dedupIx holds the segments' dedup indexes within a budget.
+	dedupIx dedupIndexes
 
 	mu       sync.RWMutex
 	projects map[string]*Project // by name; guarded by mu
@@ -100,9 +106,9 @@ type Store struct {
 
 	flushReq   chan struct{}
 	compactReq chan struct{}
-	closing   chan struct{}
-	flusherWG sync.WaitGroup
-	closeOnce sync.Once
+	closing    chan struct{}
+	flusherWG  sync.WaitGroup
+	closeOnce  sync.Once
 }
 
 func (s *Store) path(parts ...string) string {
@@ -156,10 +162,14 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.CompactionMaxSegments <= 1 {
 		opts.CompactionMaxSegments = defaultCompactionMaxSegments
 	}
+	if opts.DedupIndexBytes <= 0 {
+		opts.DedupIndexBytes = defaultDedupIndexBytes
+	}
 	s := &Store{
 		opts: opts, fs: opts.FS, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
 		flushReq: make(chan struct{}, 1), compactReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
+	s.dedupIx.budget = opts.DedupIndexBytes
 	for _, d := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
 		if err := s.fs.MkdirAll(s.path(d)); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)

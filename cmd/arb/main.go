@@ -99,6 +99,9 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	flushInterval := fs.Duration("flush-interval", time.Minute, "flush buffered events to segments at least this often")
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
+	compactionDelay := fs.Duration("compaction-delay", 30*time.Second, "merge a day's segments once its newest is this old (sooner when it has --compaction-max-segments)")
+	compactionMax := fs.Int("compaction-max-segments", 4, "merge a day's segments at once when it holds this many")
+	dedupIndexBytes := fs.Int64("dedup-index-bytes", 256<<20, "memory for the segments' dedup indexes; beyond it the least recently used are rebuilt from disk when needed")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
 	var projects projectFlags
@@ -129,7 +132,8 @@ func serve(args []string) error {
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
-		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows},
+		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
+			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DedupIndexBytes: *dedupIndexBytes},
 	})
 	if err != nil {
 		return err
