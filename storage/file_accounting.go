@@ -66,9 +66,9 @@ func (s *Store) checkNoDataFiles() error {
 }
 
 // accountForFiles explains every file under the data directory by m (see
-// the file comment), deletes the leftovers it explains as such, and fails
-// without deleting anything when a file is unexplained.
-func (s *Store) accountForFiles(m *manifestBody) error {
+// the file comment) and returns the leftovers to delete (removeLeftovers);
+// it fails when a file is unexplained. It deletes nothing.
+func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error) {
 	live := map[string]bool{}
 	for _, p := range m.Projects {
 		for _, seg := range p.Segments {
@@ -86,7 +86,7 @@ func (s *Store) accountForFiles(m *manifestBody) error {
 	for _, dir := range []string{"", walDirName, segDirName, usersDirName, peopleDir} {
 		names, err := s.fs.List(s.path(dir))
 		if err != nil {
-			return fmt.Errorf("list %s: %w", s.path(dir), err)
+			return nil, fmt.Errorf("list %s: %w", s.path(dir), err)
 		}
 		for _, n := range names {
 			rel := filepath.Join(dir, n)
@@ -113,16 +113,22 @@ func (s *Store) accountForFiles(m *manifestBody) error {
 		}
 	}
 	if err := s.checkWALRun(m); err != nil {
-		return err
+		return nil, err
 	}
 	if len(unexplained) > 0 {
 		sort.Strings(unexplained)
-		return fmt.Errorf("data directory %s: the MANIFEST does not account for %s (it names %d live files, next file number %d); "+
+		return nil, fmt.Errorf("data directory %s: the MANIFEST does not account for %s (it names %d live files, next file number %d); "+
 			"refusing to start (nothing was changed): a stale or damaged MANIFEST would lose them — restore the MANIFEST that names them, "+
 			"or move them aside if an operator put them there",
 			s.opts.Dir, listNames(unexplained), len(live), m.NextFileNumber)
 	}
-	for _, rel := range remove {
+	return remove, nil
+}
+
+// removeLeftovers deletes what accountForFiles found left by interrupted
+// writes (relative paths).
+func (s *Store) removeLeftovers(rels []string) error {
+	for _, rel := range rels {
 		s.log.Info("removing leftover of an interrupted write", "file", s.path(rel))
 		if err := s.fs.Remove(s.path(rel)); err != nil && !isNotExist(err) {
 			return fmt.Errorf("remove %s: %w", s.path(rel), err)

@@ -196,7 +196,8 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 		s.closeSegments()
 		return nil, err
 	}
-	if err := s.accountForFiles(m); err != nil {
+	leftovers, err := s.accountForFiles(m)
+	if err != nil {
 		s.closeSegments()
 		return nil, err
 	}
@@ -213,6 +214,13 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	})
 	if err != nil {
 		s.closeSegments()
+		return nil, err
+	}
+	// Leftovers go only once the WAL replayed: an open that fails
+	// changes nothing but what the WAL itself repairs (a torn tail).
+	if err := s.removeLeftovers(leftovers); err != nil {
+		s.closeSegments()
+		s.wal.Close()
 		return nil, err
 	}
 	s.log.Info("store open", "dir", opts.Dir, "projects", len(s.projects), "wal_records_replayed", replayed,
