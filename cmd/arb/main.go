@@ -101,6 +101,7 @@ func serve(args []string) error {
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
 	compactionDelay := fs.Duration("compaction-delay", 30*time.Second, "merge a day's segments once its newest is this old (sooner when it has --compaction-max-segments)")
 	compactionMax := fs.Int("compaction-max-segments", 4, "merge a day's segments at once when it holds this many")
+	backgroundCompaction := fs.Bool("background-compaction", true, "merge days' segments in the background (false: only POST /admin/compact does, e.g. to benchmark a fixed layout)")
 	dedupIndexBytes := fs.Int64("dedup-index-bytes", 256<<20, "memory for the segments' dedup indexes; beyond it the least recently used are rebuilt from disk when needed")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
@@ -133,7 +134,8 @@ func serve(args []string) error {
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
-			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DedupIndexBytes: *dedupIndexBytes},
+			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
+			DedupIndexBytes: *dedupIndexBytes},
 	})
 	if err != nil {
 		return err
