@@ -113,6 +113,18 @@ func FuzzManifest(f *testing.F) {
 		if err2 != nil || !reflect.DeepEqual(m, m2) {
 			t.Fatalf("readManifest and decodeManifest disagree: %v", err2)
 		}
+		// Every name becomes a path below the data directory.
+		for _, mp := range m.Projects {
+			named := []string{filepath.Join(usersDirName, usersFileName(mp.Name)), filepath.Join(peopleDir, mp.PeopleFile)}
+			for _, s := range mp.Segments {
+				named = append(named, filepath.Join(segDirName, s.File))
+			}
+			for _, rel := range append(named, m.Obsolete...) {
+				if !filepath.IsLocal(rel) || strings.ContainsRune(rel, 0) {
+					t.Fatalf("manifest names %q, outside the data directory", rel)
+				}
+			}
+		}
 		// JSON leaves empty and missing lists apart where the encoder does
 		// not (omitempty), so compare from the first re-encoding on.
 		enc1, err := encodeManifest(m)
@@ -468,6 +480,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		write("FuzzManifest", "golden-body-"+name, body, true)
 	}
+	write("FuzzManifest", "body-obsolete-outside", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"segments/000001.seg"`), []byte(`"segments/../../000001.seg"`), 1), true)
 	write("FuzzManifest", "body-version-2", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"version": 1`), []byte(`"version": 2`), 1), true)
 
 	for name, data := range variants(people) {

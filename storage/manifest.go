@@ -19,6 +19,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // manifestMagic starts the manifest file. Wire format: never change.
@@ -103,7 +104,41 @@ func parseManifestBody(body []byte, name string) (*manifestBody, error) {
 			}
 		}
 	}
+	if err := m.checkNames(); err != nil {
+		return nil, corruptf(name, framedHeaderBytes, "%v", err)
+	}
 	return &m, nil
+}
+
+// checkNames refuses names and counts that no writer makes. Names become
+// paths that open and compaction read, create and delete: one with a
+// "/" or ".." would reach outside the data directory.
+func (m *manifestBody) checkNames() error {
+	for _, p := range m.Projects {
+		if p.Name == "" || strings.ContainsAny(p.Name, "/\\\x00") {
+			return fmt.Errorf("project name %q is not a plain name", p.Name)
+		}
+		if p.Users < 0 || p.UsersBytes < 0 {
+			return fmt.Errorf("project %s: %d users in %d bytes", p.Name, p.Users, p.UsersBytes)
+		}
+		for _, s := range p.Segments {
+			if _, ok := parseSegmentFileName(s.File); !ok || s.Rows < 0 || s.Bytes < 0 || s.Level < levelFlushed || s.Level > levelMergedWhole {
+				return fmt.Errorf("project %s: segment %q (%d rows, %d bytes, level %d)", p.Name, s.File, s.Rows, s.Bytes, s.Level)
+			}
+		}
+		if _, ok := parseSeqName(p.PeopleFile, ".people"); p.PeopleFile != "" && !ok {
+			return fmt.Errorf("project %s: people file %q is not a people file name", p.Name, p.PeopleFile)
+		}
+	}
+	for _, rel := range m.Obsolete {
+		dir, file, _ := strings.Cut(rel, "/")
+		_, seg := parseSegmentFileName(file)
+		_, ppl := parseSeqName(file, ".people")
+		if !(dir == segDirName && seg) && !(dir == peopleDir && ppl) {
+			return fmt.Errorf("obsolete file %q is not a segment or people file", rel)
+		}
+	}
+	return nil
 }
 
 // readManifest loads path; ok is false when there is none yet.
