@@ -55,7 +55,7 @@ type SegmentRef struct {
 	// madeAt is when this process wrote it (zero for segments found at
 	// open): the compaction picker waits for a day to go quiet.
 	madeAt time.Time
-	file   File         // open handle Segment reads through
+	file   *segmentFile // Segment's reader, through the file cache
 	dedup  segmentDedup // key-hash index, built on first use
 }
 

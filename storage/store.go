@@ -56,6 +56,10 @@ type Options struct {
 	// (256 MiB; dedup_index.go): beyond it the least recently used are
 	// dropped and rebuilt from disk when needed.
 	DedupIndexBytes int64
+	// MaxOpenFiles bounds the segment files kept open while idle
+	// (DefaultMaxOpenFiles); others are reopened on their next read
+	// (file_cache.go).
+	MaxOpenFiles int
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -67,9 +71,13 @@ var ErrProjectExists = errors.New("project exists")
 // Store is a data directory: all projects, one WAL, the manifest.
 type Store struct {
 	opts Options
-	fs   FS
+	fs   FS // files, over opts.FS
 	log  *slog.Logger
 	wal  *WAL
+
+	// files caches segment handles; it is also fs (file_cache.go).
+	files *fileCache
+
 	// dirLock is the data directory lock, held from the top of Open to
 	// the end of Close.
 	dirLock *DirLock
@@ -165,8 +173,9 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.DedupIndexBytes <= 0 {
 		opts.DedupIndexBytes = defaultDedupIndexBytes
 	}
+	files := newFileCache(opts.FS, opts.MaxOpenFiles)
 	s := &Store{
-		opts: opts, fs: opts.FS, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
+		opts: opts, fs: files, files: files, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
 		flushReq: make(chan struct{}, 1), compactReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
 	s.dedupIx.budget = opts.DedupIndexBytes
@@ -276,25 +285,21 @@ func (s *Store) loadManifest(m *manifestBody) error {
 	return nil
 }
 
-// openSegment opens a segment file for reading; it stays open (the
-// SegmentRef owns the handle) while the segment is live.
+// openSegment opens a segment file for reading: its footer now, its
+// blocks through the file cache, which may close the handle while idle
+// and reopens it on the next read (file_cache.go).
 func (s *Store) openSegment(name, day string) (*SegmentRef, error) {
 	path := s.path(segDirName, name)
-	f, err := s.fs.Open(path)
+	f, size, err := s.files.openFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	seg, err := OpenSegment(f, st.Size(), path)
+	seg, err := OpenSegment(f, size, path)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &SegmentRef{File: name, Day: day, Bytes: st.Size(), Segment: seg, file: f}, nil
+	return &SegmentRef{File: name, Day: day, Bytes: size, Segment: seg, file: f}, nil
 }
 
 // replay applies one WAL payload to memory. Replay is idempotent for
@@ -460,6 +465,7 @@ type Stats struct {
 	WALBytes      int64
 	BufferedRows  int
 	ProjectsCount int
+	OpenFiles     int // segment handles open (file_cache.go)
 }
 
 func (s *Store) Stats() Stats {
@@ -482,6 +488,7 @@ func (s *Store) Stats() Stats {
 	if s.wal != nil {
 		st.WALBytes = s.wal.SizeBytes()
 	}
+	st.OpenFiles = s.files.openCount()
 	return st
 }
 
@@ -513,6 +520,7 @@ func (s *Store) closeSegments() {
 			seg.file.Close()
 		}
 	}
+	s.files.closeAll() // and the removed segments' pinned handles
 }
 
 // failure returns the error that stopped writes, or nil.
