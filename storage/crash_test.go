@@ -1,25 +1,847 @@
 package storage
 
-// Crash and fault tests of every durable step.
+// Crash and fault tests of every durable step: ingest (WAL append and
+// fsync), WAL rotation, flush (segments, user chunk, people file,
+// manifest, deletion of replaced files), project creation and
+// credentials, profile writes, and compaction (of flushed segments, and
+// again of a merged day with late rows).
+//
+// A scenario is a fixed sequence of logical operations on a store. Each
+// runs
+//
+//   - under crash injection: on a crashFS that clones what a crash would
+//     keep after every state-changing call (strictly, and with a random
+//     share of unsynced bytes and directory operations kept). A store
+//     opens on each clone and is judged against what the scenario had
+//     been told at that moment;
+//   - under fault injection: once per call n = 1, 2, … with an errorFS
+//     failing the nth call (once with no effect, once taking effect), the
+//     scenario carrying on through errors. The store is then judged live,
+//     after a crash, and after a restart.
+//
+// The judgement (crashModel.check): the store opens; every row whose
+// Ingest returned nil is present exactly once; every batch is present
+// whole or not at all; projects, credentials and profiles equal the
+// result of some run of the operations that keeps every acknowledged one
+// and drops any others, never a mix within one operation. A probe ingest
+// after a fault either works or returns an error caused by the fault
+// (the store stopped itself).
+//
+// ARB_CRASH_STEPS (default 1) scales the scenarios and the number of
+// random crash clones, for soak runs.
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 const crashDataDir = "/data"
 
+// crashSteps is ARB_CRASH_STEPS, at least 1.
+func crashSteps(t *testing.T) int {
+	if v := os.Getenv("ARB_CRASH_STEPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("ARB_CRASH_STEPS=%q: want a positive integer", v)
+		}
+		return n
+	}
+	return 1
+}
+
+// crashOpKind is a logical operation a scenario issues.
+type crashOpKind uint8
+
+const (
+	crashIngest crashOpKind = iota
+	crashCreateProject
+	crashPutProject
+	crashSetPeople      // SetPeople: v = value on every profile user
+	crashUpdateProfiles // UpdateProfiles: $set w = value, $add n 1 on every profile user
+)
+
+// profileUsers are the people every profile operation touches, all in
+// one batch, so a half-applied batch shows as users that disagree.
+var profileUsers = []string{"u0", "u1", "u2"}
+
+type crashOp struct {
+	kind    crashOpKind
+	project string
+	ids     []string // crashIngest: insert ids of the batch
+	token   string   // crashCreateProject, crashPutProject
+	value   int64    // crashSetPeople, crashUpdateProfiles
+}
+
+// crashModel records the operations a scenario issued and, in order,
+// when each began and ended, so that what the store must hold at any
+// moment of the run can be judged. Safe for concurrent use; it never
+// calls the FS, so an FS hook may call mark.
+type crashModel struct {
+	mu  sync.Mutex
+	ops []crashOp
+	log []crashEvent
+}
+
+type crashEvent struct {
+	op    int
+	ended bool
+	err   error
+}
+
+func (m *crashModel) begin(op crashOp) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ops = append(m.ops, op)
+	m.log = append(m.log, crashEvent{op: len(m.ops) - 1})
+	return len(m.ops) - 1
+}
+
+func (m *crashModel) end(i int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.log = append(m.log, crashEvent{op: i, ended: true, err: err})
+}
+
+// mark names the present moment for view.
+func (m *crashModel) mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.log)
+}
+
+// crashView is what the scenario knew at a mark: the operations begun
+// and which of them had been acknowledged.
+type crashView struct {
+	ops   []crashOp
+	acked []bool
+}
+
+func (m *crashModel) view(mark int) crashView {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := crashView{}
+	for _, e := range m.log[:mark] {
+		if !e.ended {
+			v.ops = append(v.ops, m.ops[e.op])
+			v.acked = append(v.acked, false)
+		} else if e.err == nil {
+			v.acked[e.op] = true
+		}
+	}
+	return v
+}
+
+// check judges s against v; it returns the problems found.
+func (v crashView) check(s *Store) []string {
+	var bad []string
+	badf := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+
+	// Projects and credentials: the token is that of the last
+	// acknowledged create/put of the project or of a later one.
+	tokens := map[string][]string{} // acceptable tokens, from the last acked op on
+	for i, op := range v.ops {
+		if op.kind != crashCreateProject && op.kind != crashPutProject {
+			continue
+		}
+		if v.acked[i] {
+			tokens[op.project] = nil
+		}
+		tokens[op.project] = append(tokens[op.project], op.token)
+	}
+	for i, op := range v.ops {
+		if op.kind == crashCreateProject && v.acked[i] {
+			if _, ok := s.Project(op.project); !ok {
+				badf("project %s was created (acknowledged) and is missing", op.project)
+			}
+		}
+	}
+	for _, info := range s.Projects() {
+		ok, acceptable := false, tokens[info.Name]
+		for _, tok := range acceptable {
+			ok = ok || tok == info.Token
+		}
+		if !ok {
+			badf("project %s has token %q; acceptable: %q", info.Name, info.Token, acceptable)
+		}
+	}
+
+	for _, info := range s.Projects() {
+		p, _ := s.Project(info.Name)
+		bad = append(bad, v.checkRows(p)...)
+		bad = append(bad, v.checkProfiles(p)...)
+	}
+	return bad
+}
+
+// checkRows: acknowledged batches whole, others whole or absent, every
+// row once, no row nobody sent.
+func (v crashView) checkRows(p *Project) []string {
+	var bad []string
+	ids, n, err := scanInsertIDs(p)
+	if err != nil {
+		return []string{fmt.Sprintf("project %s: read rows: %v", p.Name(), err)}
+	}
+	seen := 0
+	for i, op := range v.ops {
+		if op.kind != crashIngest || op.project != p.Name() {
+			continue
+		}
+		present := 0
+		for _, id := range op.ids {
+			switch c := ids[id]; {
+			case c == 1:
+				present++
+			case c > 1:
+				bad = append(bad, fmt.Sprintf("project %s: row %s present %d times", p.Name(), id, c))
+			}
+		}
+		seen += present
+		switch {
+		case v.acked[i] && present != len(op.ids):
+			bad = append(bad, fmt.Sprintf("project %s: acknowledged batch %d (%s…) has %d of its %d rows",
+				p.Name(), i, op.ids[0], present, len(op.ids)))
+		case present != 0 && present != len(op.ids):
+			bad = append(bad, fmt.Sprintf("project %s: failed batch %d (%s…) is half there: %d of %d rows",
+				p.Name(), i, op.ids[0], present, len(op.ids)))
+		}
+	}
+	if n != seen && len(bad) == 0 {
+		bad = append(bad, fmt.Sprintf("project %s: %d rows, of which %d from batches the scenario sent", p.Name(), n, seen))
+	}
+	return bad
+}
+
+// scanInsertIDs counts the project's rows and each insert id's rows, in
+// segments and memory, as a query would see them (a Snapshot).
+func scanInsertIDs(p *Project) (map[string]int, int, error) {
+	snap := p.Snapshot()
+	ids := map[string]int{}
+	n := 0
+	for _, ref := range snap.Segments {
+		dict, err := ref.Segment.Dict(ColInsertID)
+		if err != nil {
+			return nil, 0, err
+		}
+		for b := 0; b < ref.Segment.NumBlocks(); b++ {
+			blk, err := ref.Segment.ReadBlock(ColInsertID, b)
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, c := range blk.Codes {
+				ids[dict[c]]++
+				n++
+			}
+		}
+	}
+	for _, m := range snap.Mem {
+		for _, e := range m.Rows {
+			ids[e.InsertID]++
+			n++
+		}
+	}
+	return ids, n, nil
+}
+
+// checkProfiles: every profile user agrees (a batch is whole), v and w
+// come from the last acknowledged operation or a later one, and n counts
+// the updates applied: at least those acknowledged.
+func (v crashView) checkProfiles(p *Project) []string {
+	var bad []string
+	people, _ := p.People()
+	props := map[string]map[string]int64{} // user → key → value; -1 absent
+	for _, u := range profileUsers {
+		props[u] = map[string]int64{"v": -1, "w": -1, "n": 0}
+	}
+	for _, person := range people {
+		if props[person.DistinctID] == nil {
+			continue
+		}
+		for _, pr := range person.Props {
+			props[person.DistinctID][pr.Key] = pr.Value.Int
+		}
+	}
+	for _, key := range []string{"v", "w", "n"} {
+		for _, u := range profileUsers[1:] {
+			if props[u][key] != props[profileUsers[0]][key] {
+				bad = append(bad, fmt.Sprintf("project %s: profile batch half applied: %s of %s is %d, of %s %d",
+					p.Name(), key, u, props[u][key], profileUsers[0], props[profileUsers[0]][key]))
+			}
+		}
+	}
+	got := props[profileUsers[0]]
+	for _, c := range []struct {
+		kind crashOpKind
+		key  string
+	}{{crashSetPeople, "v"}, {crashUpdateProfiles, "w"}} {
+		acceptable := []int64{-1}
+		for i, op := range v.ops {
+			if op.kind != c.kind || op.project != p.Name() {
+				continue
+			}
+			if v.acked[i] {
+				acceptable = nil
+			}
+			acceptable = append(acceptable, op.value)
+		}
+		ok := false
+		for _, a := range acceptable {
+			ok = ok || a == got[c.key]
+		}
+		if !ok {
+			bad = append(bad, fmt.Sprintf("project %s: profile %s = %d; acceptable: %v", p.Name(), c.key, got[c.key], acceptable))
+		}
+	}
+	var acked, issued int64
+	for i, op := range v.ops {
+		if op.kind == crashUpdateProfiles && op.project == p.Name() {
+			issued++
+			if v.acked[i] {
+				acked++
+			}
+		}
+	}
+	if got["n"] < acked || got["n"] > issued {
+		bad = append(bad, fmt.Sprintf("project %s: profile n = %d after %d acknowledged and %d issued updates",
+			p.Name(), got["n"], acked, issued))
+	}
+	return bad
+}
+
+// crashHarness runs a scenario's operations on a store over fs,
+// recording them in model. With faulty false every error is fatal.
+type crashHarness struct {
+	t      *testing.T
+	fs     FS
+	model  *crashModel
+	s      *Store // nil after a failed open
+	faulty bool
+	batch  int // numbers batches, for insert ids
+	// base is the first day of the rows; each batch spreads its rows over
+	// days base+day0 and the next.
+	base int64
+}
+
+func newCrashHarness(t *testing.T, fs FS, faulty bool) *crashHarness {
+	return &crashHarness{t: t, fs: fs, model: &crashModel{}, faulty: faulty,
+		base: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()}
+}
+
 func openCrashStore(fs FS) (*Store, error) {
-	return Open(Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour})
+	// No background compaction: a scenario compacts when it says, so
+	// its FS calls are the same on every run.
+	return Open(Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour, DisableCompaction: true})
 }
 
 // silentLog drops every record before it is formatted: the crash tests
 // open thousands of stores.
 var silentLog = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+
+func (h *crashHarness) fail(what string, err error) {
+	h.t.Helper()
+	if err != nil && !h.faulty {
+		h.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+var errNoStore = errors.New("no open store")
+
+// open opens the store; under faults a failed open is retried once (the
+// fault has passed), and a second failure is a finding.
+func (h *crashHarness) open() {
+	h.t.Helper()
+	s, err := openCrashStore(h.fs)
+	if err != nil && h.faulty {
+		s, err = openCrashStore(h.fs)
+	}
+	if err != nil {
+		h.t.Errorf("open store: %v", err)
+		h.s = nil
+		return
+	}
+	h.s = s
+}
+
+// reopen closes and opens the store (a clean restart).
+func (h *crashHarness) reopen() {
+	h.t.Helper()
+	if h.s != nil {
+		h.fail("close", h.s.Close())
+	}
+	h.open()
+}
+
+func (h *crashHarness) project(name string) (*Project, error) {
+	if h.s == nil {
+		return nil, errNoStore
+	}
+	p, ok := h.s.Project(name)
+	if !ok {
+		return nil, fmt.Errorf("project %s missing", name)
+	}
+	return p, nil
+}
+
+// ingest sends a batch of n rows over days day0 and day0+1.
+func (h *crashHarness) ingest(project string, n, day0 int) {
+	h.t.Helper()
+	h.ingestDays(project, n, day0, 2)
+}
+
+// ingestDays sends a batch of n rows over days day0 … day0+days-1.
+func (h *crashHarness) ingestDays(project string, n, day0, days int) {
+	h.t.Helper()
+	h.batch++
+	evs := make([]Event, n)
+	op := crashOp{kind: crashIngest, project: project}
+	for i := range evs {
+		day := int64(day0 + i%days)
+		evs[i] = Event{
+			TimeMillis: h.base + day*86_400_000 + int64(h.batch*1000+i),
+			Name:       []string{"Signup", "Purchase"}[i%2],
+			// Some users recur, some are new: flushes append user chunks.
+			DistinctID: fmt.Sprintf("u%d", (h.batch*3+i)%(5+h.batch)),
+			InsertID:   fmt.Sprintf("b%d-%d", h.batch, i),
+			Props:      []Prop{{"plan", StringValue([]string{"free", "pro"}[i%2])}, {"amount", IntValue(int64(i))}},
+		}
+		op.ids = append(op.ids, evs[i].InsertID)
+	}
+	i := h.model.begin(op)
+	p, err := h.project(project)
+	if err == nil {
+		err = p.Ingest(evs)
+	}
+	h.model.end(i, err)
+	h.fail("ingest", err)
+}
+
+func (h *crashHarness) createProject(name string) {
+	h.t.Helper()
+	tok := fmt.Sprintf("tok-%s-%d", name, len(h.model.ops))
+	i := h.model.begin(crashOp{kind: crashCreateProject, project: name, token: tok})
+	err := errNoStore
+	if h.s != nil {
+		_, err = h.s.CreateProject(name, tok, "secret")
+	}
+	h.model.end(i, err)
+	h.fail("create project", err)
+}
+
+func (h *crashHarness) putProject(name string) {
+	h.t.Helper()
+	tok := fmt.Sprintf("tok-%s-%d", name, len(h.model.ops))
+	i := h.model.begin(crashOp{kind: crashPutProject, project: name, token: tok})
+	err := errNoStore
+	if h.s != nil {
+		_, err = h.s.PutProject(name, tok, "")
+	}
+	h.model.end(i, err)
+	h.fail("put project", err)
+}
+
+func (h *crashHarness) setPeople(project string) {
+	h.t.Helper()
+	v := int64(len(h.model.ops))
+	rows := make([]Event, len(profileUsers))
+	for j, u := range profileUsers {
+		rows[j] = Event{DistinctID: u, Props: []Prop{{"v", IntValue(v)}}}
+	}
+	i := h.model.begin(crashOp{kind: crashSetPeople, project: project, value: v})
+	p, err := h.project(project)
+	if err == nil {
+		err = p.SetPeople(rows)
+	}
+	h.model.end(i, err)
+	h.fail("set people", err)
+}
+
+func (h *crashHarness) updateProfiles(project string) {
+	h.t.Helper()
+	w := int64(len(h.model.ops))
+	var ops []ProfileOp
+	for _, u := range profileUsers {
+		ops = append(ops,
+			ProfileOp{Key: u, Op: OpSet, Props: []Prop{{"w", IntValue(w)}}, IgnoreTime: true},
+			ProfileOp{Key: u, Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true})
+	}
+	i := h.model.begin(crashOp{kind: crashUpdateProfiles, project: project, value: w})
+	p, err := h.project(project)
+	if err == nil {
+		err = p.UpdateProfiles(TablePeople, ops)
+	}
+	h.model.end(i, err)
+	h.fail("update profiles", err)
+}
+
+func (h *crashHarness) flush() {
+	h.t.Helper()
+	err := errNoStore
+	if h.s != nil {
+		err = h.s.Flush()
+	}
+	h.fail("flush", err)
+}
+
+// compact merges every day that has more than one segment, or one not
+// merged yet.
+func (h *crashHarness) compact() {
+	h.t.Helper()
+	err := errNoStore
+	if h.s != nil {
+		err = h.s.Compact()
+	}
+	h.fail("compact", err)
+}
+
+// compactDay merges one day of project (day is the offset from base).
+func (h *crashHarness) compactDay(project string, day int) {
+	h.t.Helper()
+	err := errNoStore
+	if h.s != nil {
+		d := time.UnixMilli(h.base + int64(day)*86_400_000).UTC().Format(time.DateOnly)
+		_, err = h.s.CompactDay(project, d)
+	}
+	h.fail("compact day", err)
+}
+
+// crashScenario is a named sequence of operations; size scales it.
+type crashScenario struct {
+	name string
+	run  func(h *crashHarness, size int)
+}
+
+var crashScenarios = []crashScenario{
+	{"ingest", func(h *crashHarness, size int) {
+		// Catalog records and batches in the WAL, a restart that replays
+		// them (and flushes them at close), appends after it.
+		h.createProject("a")
+		h.putProject("a")
+		h.createProject("b")
+		for i := 0; i < 2*size; i++ {
+			h.ingest("b", 4, 0)
+		}
+		h.reopen()
+		h.putProject("b")
+		h.createProject("c")
+		h.ingest("b", 4, 1)
+	}},
+	{"flush", func(h *crashHarness, size int) {
+		// Rotation, segments of two days, user chunks, a people file
+		// replaced by each later flush, old WAL files deleted; the last
+		// flush is a clean close's.
+		h.createProject("p")
+		for i := 0; i < size; i++ {
+			h.ingest("p", 6, 0)
+			h.setPeople("p")
+			h.flush()
+			h.ingest("p", 6, 1)
+			h.updateProfiles("p")
+			h.flush()
+		}
+		h.ingest("p", 3, 2)
+		h.updateProfiles("p")
+		h.reopen()
+	}},
+	{"compaction", func(h *crashHarness, size int) {
+		// Two flushes make two segments of day 0, merged; late rows then
+		// arrive for days 0 and 1, and day 0, merged already, is merged
+		// again with them (the run that must not drop the day's earlier
+		// rows); then day 1's one flushed segment is merged.
+		h.createProject("p")
+		for i := 0; i < 2*size; i++ {
+			h.ingestDays("p", 4, 0, 1)
+			h.flush()
+		}
+		h.compact()
+		h.ingest("p", 4, 0)
+		h.flush()
+		h.compactDay("p", 0)
+		h.compact()
+	}},
+}
+
+// crashPoint is the state a crash after one FS call would leave.
+type crashPoint struct {
+	n    int    // the call's number
+	what string // the call
+	mark int    // the model's mark at that moment
+	fs   *crashFS
+	torn bool // fs keeps a random share of what was not synced
+}
+
+// TestCrashAtEveryStep crashes each scenario after every state-changing
+// FS call and reopens the store on what was durable: once keeping
+// exactly what was synced, and ARB_CRASH_STEPS times keeping a random
+// share of the rest (crashFS.clone). A crash point that leaves the same
+// files as the one before it is judged once, against what the scenario
+// knew at the later one (which has only more acknowledged).
+func TestCrashAtEveryStep(t *testing.T) {
+	steps := crashSteps(t)
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			seed := int64(len(sc.name)) * 7919 * int64(steps)
+			rnd := rand.New(rand.NewSource(seed))
+			fs := newCrashFS()
+			h := newCrashHarness(t, fs, false)
+			var points []crashPoint
+			lastStrict, last := -1, uint64(0) // the last strict point and its fingerprint
+			fs.onMutation = func(n int, what string) {
+				mark := h.model.mark()
+				strict := fs.cloneLocked(nil)
+				sum := strict.fingerprint()
+				if lastStrict >= 0 && sum == last {
+					pt := &points[lastStrict]
+					pt.n, pt.what, pt.mark = n, what, mark
+				} else {
+					lastStrict, last = len(points), sum
+					points = append(points, crashPoint{n: n, what: what, mark: mark, fs: strict})
+				}
+				for k := 0; k < steps; k++ {
+					if torn := fs.cloneLocked(rnd); torn.fingerprint() != sum {
+						points = append(points, crashPoint{n: n, what: what, mark: mark, fs: torn, torn: true})
+					}
+				}
+			}
+			h.open()
+			sc.run(h, steps)
+			fs.mu.Lock()
+			fs.onMutation = nil
+			fs.mu.Unlock()
+			if h.s != nil {
+				crash(h.s)
+			}
+			failures := 0
+			for _, pt := range points {
+				if msg := judgeCrash(pt.fs, h.model.view(pt.mark), pt.torn); msg != "" {
+					t.Errorf("crash after call %d (%s), torn %v, seed %d: %s", pt.n, pt.what, pt.torn, seed, msg)
+					if failures++; failures == 5 {
+						t.Fatal("too many failures")
+					}
+				}
+			}
+			t.Logf("%d crash points", len(points))
+		})
+	}
+}
+
+// judgeCrash opens a store on fs (a crash's leftovers) and judges it;
+// with again set it then flushes, crashes again and judges the reopened
+// store, so a recovery that is not itself durable is caught too (the
+// torn points, whose recoveries truncate and remove the most, do this).
+// "" means all well.
+func judgeCrash(fs *crashFS, v crashView, again bool) string {
+	s, err := openCrashStore(fs)
+	if err != nil {
+		return fmt.Sprintf("open: %v", err)
+	}
+	if bad := v.check(s); len(bad) > 0 {
+		crash(s)
+		return fmt.Sprintf("after reopen: %q", bad)
+	}
+	if !again {
+		crash(s)
+		return ""
+	}
+	if err := s.Flush(); err != nil {
+		crash(s)
+		return fmt.Sprintf("flush after reopen: %v", err)
+	}
+	crash(s)
+	s, err = openCrashStore(fs.clone(nil))
+	if err != nil {
+		return fmt.Sprintf("second open (after a flush and another crash): %v", err)
+	}
+	defer crash(s)
+	if bad := v.check(s); len(bad) > 0 {
+		return fmt.Sprintf("after a flush and another crash: %q", bad)
+	}
+	return ""
+}
+
+// TestFaultAtEveryCall fails FS calls of each scenario in turn and
+// judges the store live, after a crash and after a restart. A first run
+// with no fault lists the calls. Every call that changes the disk is
+// failed, both with and without effect (errorFS.effect); of calls that
+// only read, the first of each run of calls of one kind on one file
+// (faultPoints), or all of them when ARB_CRASH_STEPS > 1.
+func TestFaultAtEveryCall(t *testing.T) {
+	steps := crashSteps(t)
+	for _, sc := range crashScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			dry := newErrorFS(newCrashFS(), opAny, 0, false)
+			h := newCrashHarness(t, dry, false)
+			h.open()
+			sc.run(h, steps)
+			calls := dry.callTrace()
+			h.s.Close()
+			failures, runs := 0, 0
+			for _, n := range faultPoints(calls, steps > 1) {
+				for _, effect := range []bool{false, true} {
+					if effect && !(calls[n-1].op.hasEffect() && (steps > 1 || faultOutcomeMatters(calls[n-1].op))) {
+						continue
+					}
+					runs++
+					mem := newCrashFS()
+					efs := newErrorFS(mem, opAny, n, effect)
+					msg, fired := runFault(t, sc, steps, mem, efs)
+					if fired == "" {
+						t.Fatalf("call %d (%s %s) of the run without faults never came: the scenario is not deterministic",
+							n, calls[n-1].op, calls[n-1].path)
+					}
+					if msg != "" {
+						t.Errorf("fault at %s, effect %v: %s%s", fired, effect, msg, crashDiagnosis(fired))
+						if failures++; failures == 5 {
+							t.Fatal("too many failures")
+						}
+					}
+				}
+			}
+			t.Logf("%d calls, %d runs", len(calls), runs)
+		})
+	}
+}
+
+// crashDiagnoses name the cause of failures these tests found whose fix
+// is not in yet, by the failed call that leads to them, so that a red
+// run points at the cause at once. Delete an entry with its fix.
+var crashDiagnoses = []struct{ call, cause string }{
+	{"rename /data/MANIFEST.tmp ", "Open acts on a MANIFEST whose rename is not durable yet (the publish " +
+		"failed at or after the rename, the store stopped, a restart read the new MANIFEST from the page cache " +
+		"and deleted the WAL files below its WALStartSeq): Open must fsync the data directory before it " +
+		"deletes anything the MANIFEST makes obsolete"},
+	{"syncdir /data ", "as for a failed rename of the MANIFEST: Open acts on a MANIFEST whose rename is not durable"},
+	{"rename /data/segments/compaction.seg.tmp ", "publishCompaction: a rename that fails having taken effect " +
+		"leaves a numbered segment that no manifest names nor lists as obsolete, below NextFileNumber: every " +
+		"later open refuses the directory; the failed rename must abandon the target like a later failure does"},
+}
+
+func crashDiagnosis(fired string) string {
+	for _, d := range crashDiagnoses {
+		if strings.HasPrefix(fired, d.call) {
+			return "\n\tknown cause: " + d.cause
+		}
+	}
+	return ""
+}
+
+// faultOutcomeMatters: for these kinds a call that fails having taken
+// effect leaves a state no other run reaches (a rename done, an fsync
+// done: the outcome the caller must treat as unknown); the others
+// (create, write, remove, mkdir, truncate) are tried with effect only
+// when ARB_CRASH_STEPS > 1.
+func faultOutcomeMatters(op fsOp) bool {
+	return op == opRename || op == opSync || op == opSyncDir
+}
+
+// faultPoints lists the calls (numbered from 1) to fail: every call
+// that changes the disk, and of the others the first of each kind on
+// each path since the last call that changed the disk (reading a
+// segment block by block, or several segments in turn for a merge,
+// fails the same way at every block) — or every call when all.
+func faultPoints(calls []fsCall, all bool) []int {
+	var ns []int
+	seen := map[fsCall]bool{}
+	for i, c := range calls {
+		switch {
+		case all || c.op.hasEffect():
+			ns = append(ns, i+1)
+			clear(seen)
+		case !seen[c]:
+			ns = append(ns, i+1)
+			seen[c] = true
+		}
+	}
+	return ns
+}
+
+// runFault runs sc on efs and judges the outcome. fired names the failed
+// call ("" when the run made fewer than n calls).
+func runFault(t *testing.T, sc crashScenario, steps int, mem *crashFS, efs *errorFS) (msg, fired string) {
+	// A sub-test's t collects the harness's own complaints (a failed
+	// reopen) for this run.
+	h := newCrashHarness(t, efs, true)
+	h.open()
+	sc.run(h, steps)
+	fired = efs.firedCall()
+	if fired == "" {
+		if h.s != nil {
+			h.s.Close()
+		}
+		return "", ""
+	}
+	v := h.model.view(h.model.mark())
+	if h.s != nil {
+		if bad := v.check(h.s); len(bad) > 0 {
+			return fmt.Sprintf("live store: %q", bad), fired
+		}
+		if msg := h.probe(); msg != "" {
+			return msg, fired
+		}
+	}
+	v = h.model.view(h.model.mark())
+	if s, err := openCrashStore(mem.clone(nil)); err != nil {
+		return fmt.Sprintf("after a crash: open: %v", err), fired
+	} else {
+		bad := v.check(s)
+		crash(s)
+		if len(bad) > 0 {
+			return fmt.Sprintf("after a crash: %q", bad), fired
+		}
+	}
+	h.reopen()
+	if h.s == nil {
+		return "restart failed", fired
+	}
+	defer h.s.Close()
+	v = h.model.view(h.model.mark())
+	if bad := v.check(h.s); len(bad) > 0 {
+		return fmt.Sprintf("after a restart: %q", bad), fired
+	}
+	p, ok := h.s.Project(v.firstProject())
+	if ok {
+		if err := p.Ingest([]Event{{TimeMillis: h.base, Name: "probe", DistinctID: "probe", InsertID: "probe-after-restart"}}); err != nil {
+			return fmt.Sprintf("ingest after a restart: %v", err), fired
+		}
+	}
+	return "", fired
+}
+
+// probe ingests one row after the fault has passed: it must work, or
+// fail because of the fault (the store stopped taking writes), and then
+// keep failing.
+func (h *crashHarness) probe() string {
+	name := h.model.view(h.model.mark()).firstProject()
+	p, ok := h.s.Project(name)
+	if !ok {
+		return ""
+	}
+	h.batch++
+	id := fmt.Sprintf("probe-%d", h.batch)
+	i := h.model.begin(crashOp{kind: crashIngest, project: name, ids: []string{id}})
+	err := p.Ingest([]Event{{TimeMillis: h.base, Name: "probe", DistinctID: "probe", InsertID: id}})
+	h.model.end(i, err)
+	if err != nil && !errors.Is(err, errInjected) {
+		return fmt.Sprintf("ingest after the fault passed: %v (neither working nor stopped by the fault)", err)
+	}
+	return ""
+}
+
+func (v crashView) firstProject() string {
+	for _, op := range v.ops {
+		if op.kind == crashCreateProject {
+			return op.project
+		}
+	}
+	return ""
+}
 
 // TestWALReplayMakesReadRecordsDurable: a record whose fsync failed is
 // still in the page cache when the next process replays it, so that

@@ -40,6 +40,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand"
 	"os"
@@ -368,6 +369,34 @@ func (fs *crashFS) cloneLocked(rnd *rand.Rand) *crashFS {
 		c.dirs[p] = cd
 	}
 	return c
+}
+
+// fingerprint sums up the live state: equal fingerprints mean the same
+// directories, entries and bytes (up to a CRC collision). The crash tests
+// use it to skip crash points that leave what the previous one left.
+func (fs *crashFS) fingerprint() uint64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	paths := make([]string, 0, len(fs.dirs))
+	for p := range fs.dirs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := fnv.New64a()
+	for _, p := range paths {
+		d := fs.dirs[p]
+		names := make([]string, 0, len(d.live))
+		for n := range d.live {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(h, "d %s\n", p)
+		for _, n := range names {
+			data := d.live[n].data
+			fmt.Fprintf(h, "f %s %d %08x\n", n, len(data), checksum(data))
+		}
+	}
+	return h.Sum64()
 }
 
 // files returns every live file path, sorted (for test messages).

@@ -64,6 +64,13 @@ type errorFS struct {
 	mu    sync.Mutex
 	count int    // counted calls so far
 	fired string // the call that failed, "" while none has
+	trace []fsCall // each counted call, in order
+}
+
+// fsCall is one call an errorFS saw.
+type fsCall struct {
+	op   fsOp
+	path string
 }
 
 var _ FS = (*errorFS)(nil)
@@ -80,6 +87,7 @@ func (e *errorFS) inject(op fsOp, path string) bool {
 		return false
 	}
 	e.count++
+	e.trace = append(e.trace, fsCall{op, path})
 	if e.count != e.n {
 		return false
 	}
@@ -92,6 +100,23 @@ func (e *errorFS) firedCall() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.fired
+}
+
+// callTrace returns the counted calls so far, in order.
+func (e *errorFS) callTrace() []fsCall {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]fsCall(nil), e.trace...)
+}
+
+// hasEffect reports whether a failing call of kind op can take effect
+// (see errorFS.effect); for the others effect changes nothing.
+func (op fsOp) hasEffect() bool {
+	switch op {
+	case opCreate, opRename, opRemove, opMkdir, opSyncDir, opWrite, opSync, opTruncate:
+		return true
+	}
+	return false
 }
 
 // calls is the number of counted calls so far.
