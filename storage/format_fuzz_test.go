@@ -519,4 +519,17 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	b := bytes.Clone(tiny)
 	b[20] ^= 0x40
 	write("FuzzSegment", "tiny-flip-block-fixed", b, true)
+	// Two blocks of constant values: lz4 stores 16,384 rows in a few
+	// bytes, the densest rows-per-byte a writer makes, for the mutator
+	// to push the row count and raw lengths from.
+	const rows = SegmentBlockRows + 1
+	dense := []SegmentColumn{
+		{Name: ColTime, Type: TypeTime, Ints: make([]int64, rows)},
+		{Name: "s", Type: TypeString, Strs: make([]string, rows), Nulls: make([]bool, rows)},
+		{Name: "f", Type: TypeFloat, Floats: make([]float64, rows)},
+	}
+	for i := range dense[1].Nulls {
+		dense[1].Nulls[i] = i%2 == 0
+	}
+	write("FuzzSegment", "dense-fixed", encodeSegment(t, rows, dense), true)
 }
