@@ -43,6 +43,8 @@ type arbServer struct {
 	mysqlPort int
 	httpPort  int
 	proc      *process
+	// serveArgs are extra `arb serve` flags for the next start.
+	serveArgs []string
 	db        *sql.DB
 	// qconn runs the timed queries, one after another; qid is its
 	// connection id, looked up once so that no extra round trip is timed.
@@ -72,12 +74,13 @@ func (a *arbServer) httpURL(path string) string {
 // start runs `arb serve` on a.dir and waits for /healthz and MySQL.
 func (a *arbServer) start() error {
 	data := filepath.Join(a.dir, "data")
-	p, err := startProcess("arb", filepath.Join(a.dir, "arb.log"), a.bin, "serve",
+	args := append([]string{"serve",
 		"--data-dir", data,
 		"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", a.mysqlPort),
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", a.httpPort),
-		"--project", arbProject+":"+arbToken+":"+arbSecret,
-		"--log-level", "warn")
+		"--project", arbProject + ":" + arbToken + ":" + arbSecret,
+		"--log-level", "warn"}, a.serveArgs...)
+	p, err := startProcess("arb", filepath.Join(a.dir, "arb.log"), a.bin, args...)
 	if err != nil {
 		return err
 	}
@@ -410,6 +413,10 @@ func loadArb(ctx context.Context, bin, dir, path string, limit int, loader arbLo
 		return nil, res, err
 	}
 	res.note = "du of the data dir after SIGTERM (flushed)"
+	// The queries see the layout the load left: segments found at start-up
+	// count as quiet, and the background compactor would merge every day
+	// while they are timed (compaction.go compacts on request).
+	a.serveArgs = []string{"--background-compaction=false"}
 	if err := a.start(); err != nil {
 		a.stop()
 		return nil, res, err

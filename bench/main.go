@@ -2,7 +2,9 @@
 // the product-analytics workload of /work/shared/peers.md: it generates
 // (or reads from its cache) the seeded dataset, loads it into each engine,
 // times Q1–Q8 (median of -runs after one warm-up), checks that the engines
-// agree, and prints one table (also written as markdown to -out).
+// agree, and prints one table (also written as markdown to -out); then
+// it compacts arb and times its queries again for a second table
+// (compaction.go; -after-compaction=false skips that).
 //
 // It is a module of its own (arb/bench) so that the main module's
 // `go test ./...` never builds DuckDB. Run it with `make bench` or
@@ -47,6 +49,9 @@ type config struct {
 	engines     map[string]bool
 	out         string
 	onlyQueries map[string]bool
+	// afterCompaction: time arb's queries again after POST /admin/compact
+	// (compaction.go).
+	afterCompaction bool
 }
 
 func parseFlags() (*config, error) {
@@ -74,6 +79,7 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&engines, "engines", "arb,clickhouse,duckdb", "engines to run")
 	flag.StringVar(&c.out, "out", "results.md", "markdown copy of the result table")
 	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all)")
+	flag.BoolVar(&c.afterCompaction, "after-compaction", true, "then compact arb (POST /admin/compact) and time its queries again")
 	flag.Parse()
 	if c.events < usersPerEvent {
 		return nil, fmt.Errorf("-events %d: need at least %d", c.events, usersPerEvent)
@@ -240,6 +246,13 @@ func run(ctx context.Context, cfg *config) (err error) {
 		rep.rows = append(rep.rows, row)
 	}
 	rep.check()
+	for i, e := range engines {
+		if _, ok := e.(*arbServer); ok && cfg.afterCompaction {
+			if rep.compaction, err = runAfterCompaction(ctx, cfg, rep, i); err != nil {
+				return err
+			}
+		}
+	}
 	text := rep.render()
 	fmt.Println(text)
 	if cfg.out != "" {

@@ -28,6 +28,8 @@ type report struct {
 	rows    []resultRow
 	// refs names, per query id, the answer the others are checked against.
 	refs map[string]string
+	// compaction is arb's second table (nil when not run).
+	compaction *compactionReport
 }
 
 var queryTitles = map[string]string{
@@ -207,6 +209,9 @@ func (rep *report) render() string {
 		}
 	}
 	b.WriteString(strings.Join(refs, ", ") + ".\n")
+	if rep.compaction != nil {
+		rep.compaction.render(&b, rep.cfg)
+	}
 	return b.String()
 }
 
