@@ -353,7 +353,7 @@ func TestGoldenWALV1(t *testing.T) {
 		case kindProfiles:
 			d := &batchDecoder{src: payload, off: 1}
 			table := d.string()
-			b, err := DecodeEventBatch(payload[1+d.off-1:])
+			b, err := DecodeEventBatch(payload[d.off:])
 			if err != nil || d.err != nil {
 				return fmt.Errorf("profiles record: %v %v", err, d.err)
 			}
