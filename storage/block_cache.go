@@ -151,7 +151,7 @@ func (c *blockCache) get(k blockKey, load func() (*cacheEntry, error)) (*cacheEn
 	c.mu.Lock()
 	wg := c.inflight[k]
 	delete(c.inflight, k)
-	if err == nil && e.bytes <= c.budget {
+	if err == nil && e.bytes <= c.budget && !fileRemoved(k.seg.f) { // see forgetFile
 		c.entries[k] = e
 		c.clock = append(c.clock, k)
 		c.bytes += e.bytes
@@ -160,4 +160,26 @@ func (c *blockCache) get(k blockKey, load func() (*cacheEntry, error)) (*cacheEn
 	c.mu.Unlock()
 	wg.Done()
 	return e, err
+}
+
+// forgetFile drops the entries of the segment file at path, when the file
+// is deleted: their keys refer to its Segment, and while anything refers
+// to it the file cache keeps the deleted file's handle open
+// (file_cache.go). Cost: one pass over the cache's keys.
+func (c *blockCache) forgetFile(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.clock[:0]
+	for _, k := range c.clock {
+		if k.seg.name != path {
+			kept = append(kept, k)
+			continue
+		}
+		if e, ok := c.entries[k]; ok {
+			c.bytes -= e.bytes
+			delete(c.entries, k)
+		}
+	}
+	clear(c.clock[len(kept):]) // the tail must not keep Segments reachable
+	c.clock = kept
 }

@@ -24,8 +24,9 @@ package storage
 // unlinked file's bytes (POSIX), so every reader of the segment keeps
 // reading them. The pinned handle is closed when the segment's reader
 // (segmentFile) becomes unreachable — a runtime cleanup, run after the
-// garbage collector finds no Snapshot, SegmentRef or cached block that
-// refers to it — or at Close. If the handle cannot be opened, Remove
+// garbage collector finds no Snapshot or SegmentRef that refers to it;
+// Remove drops the segment's blocks from the block cache so that only
+// readers keep it — or at Close. If the handle cannot be opened, Remove
 // fails and deletes nothing (compaction lists the file as obsolete and
 // tries again later).
 //
@@ -42,9 +43,11 @@ package storage
 import (
 	"container/list"
 	"fmt"
+	"io"
 	"io/fs"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultMaxOpenFiles bounds a store's open segment handles unless
@@ -86,7 +89,7 @@ type cachedFile struct {
 	f      File          // nil while closed
 	refs   int           // reads using f now
 	elem   *list.Element // position in cache.idle, nil if not there
-	pinned bool          // the file is removed: f stays open for readers
+	pinned atomic.Bool   // the file is removed: f stays open for readers (set under cache.mu)
 	closed bool          // close was called: reads fail
 }
 
@@ -198,7 +201,7 @@ func (c *cachedFile) release() {
 			victims = append(victims, c.f)
 			c.f = nil
 			fc.open--
-		case !c.pinned:
+		case !c.pinned.Load():
 			c.elem = fc.idle.PushFront(c)
 		}
 		victims = fc.evictLocked(victims)
@@ -282,12 +285,15 @@ func (fc *fileCache) Remove(path string) error {
 			fc.idle.Remove(c.elem)
 			c.elem = nil
 		}
-		c.pinned = true
+		c.pinned.Store(true)
 		fc.pinned[c] = struct{}{}
 		delete(fc.byPath, path)
 	}
 	fc.mu.Unlock()
 	closeFiles([]File{extra})
+	// Cached blocks would keep the segment, and so the pinned handle,
+	// alive until they age out; queries still reading it decode again.
+	sharedBlockCache.forgetFile(path)
 	return fc.FS.Remove(path)
 }
 
@@ -306,6 +312,14 @@ func (fc *fileCache) closeAll() {
 	for _, c := range all {
 		c.close()
 	}
+}
+
+// fileRemoved reports whether r is a segmentFile whose file is removed.
+// The block cache keeps no blocks of such a segment (block_cache.go,
+// forgetFile): they would keep it, and its pinned handle, alive.
+func fileRemoved(r io.ReaderAt) bool {
+	sf, ok := r.(*segmentFile)
+	return ok && sf.c.pinned.Load()
 }
 
 // openCount is the number of segment handles open now.

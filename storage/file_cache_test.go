@@ -262,21 +262,25 @@ func dayEvents(days, perDay int) []Event {
 
 // checkSegmentDay reads a segment of dayEvents' data and checks that it
 // holds rows of its day only, each with that day's amount; it returns the
-// segment's rows.
-func checkSegmentDay(ref *SegmentRef) (int, error) {
+// segment's rows. cached reads through the block cache.
+func checkSegmentDay(ref *SegmentRef, cached bool) (int, error) {
 	seg := ref.Segment
 	day, err := time.Parse(time.DateOnly, ref.Day)
 	if err != nil {
 		return 0, err
 	}
 	d := int64(day.Sub(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
+	read := seg.ReadBlock
+	if cached {
+		read = seg.Block
+	}
 	rows := 0
 	for b := 0; b < seg.NumBlocks(); b++ {
-		times, err := seg.ReadBlock(ColTime, b)
+		times, err := read(ColTime, b)
 		if err != nil {
 			return 0, err
 		}
-		amounts, err := seg.ReadBlock("amount", b)
+		amounts, err := read("amount", b)
 		if err != nil {
 			return 0, err
 		}
@@ -380,7 +384,7 @@ func TestFileCacheManySegments(t *testing.T) {
 		go func(seed int64) {
 			defer wg.Done()
 			for _, i := range rand.New(rand.NewSource(seed)).Perm(len(snap.Segments)) {
-				n, err := checkSegmentDay(snap.Segments[i])
+				n, err := checkSegmentDay(snap.Segments[i], false)
 				if err != nil {
 					errs <- err
 					return
@@ -406,9 +410,17 @@ func TestFileCacheManySegments(t *testing.T) {
 // snapshot holds while readers read that snapshot, with a bound too small
 // to keep the inputs open: the inputs' files are deleted, every read
 // succeeds with the right rows, and the pinned handles close once the
-// snapshot is dropped.
+// snapshot is dropped, whether the block cache held blocks of the inputs
+// or not.
 func TestFileCacheCompactionUnderReaders(t *testing.T) {
-	noBlockCache(t)
+	t.Run("block cache off", func(t *testing.T) {
+		noBlockCache(t)
+		testCompactionUnderReaders(t, false)
+	})
+	t.Run("block cache on", func(t *testing.T) { testCompactionUnderReaders(t, true) })
+}
+
+func testCompactionUnderReaders(t *testing.T, cached bool) {
 	const days, bound = 5, 2
 	dir := t.TempDir()
 	s, err := Open(Options{FS: &watchFS{}, Dir: dir, FlushInterval: time.Hour, DisableCompaction: true, MaxOpenFiles: bound})
@@ -440,7 +452,7 @@ func TestFileCacheCompactionUnderReaders(t *testing.T) {
 	readAll := func() error {
 		n := 0
 		for _, ref := range snap.Segments {
-			rows, err := checkSegmentDay(ref)
+			rows, err := checkSegmentDay(ref, cached)
 			if err != nil {
 				return err
 			}
