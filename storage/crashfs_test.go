@@ -287,7 +287,7 @@ func (fs *crashFS) Lock(path string) (io.Closer, error) {
 	}
 	path = filepath.Clean(path)
 	if fs.locks[path] {
-		return nil, fmt.Errorf("lock %s: held by another store", path)
+		return nil, fmt.Errorf("lock %s: %w", path, ErrDirLocked)
 	}
 	if d.live[name] == nil {
 		op := crashDirOp{add: name, ino: &crashInode{}}
@@ -681,8 +681,8 @@ func TestCrashFSKeepsOnlyWhatWasSynced(t *testing.T) {
 	// Locks exclude a second holder until closed.
 	l, err := fs.Lock("/d/LOCK")
 	must(err)
-	if _, err := fs.Lock("/d/LOCK"); err == nil {
-		t.Fatal("second lock succeeded")
+	if _, err := fs.Lock("/d/LOCK"); !errors.Is(err, ErrDirLocked) {
+		t.Fatalf("second lock: %v, want ErrDirLocked", err)
 	}
 	l.Close()
 	l, err = fs.Lock("/d/LOCK")
