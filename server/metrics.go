@@ -72,6 +72,7 @@ func (m *metrics) observeStore(store *storage.Store) {
 			return float64(s.BufferedRows)
 		}),
 		gauge("arb_projects", "Projects.", func(s storage.Stats) float64 { return float64(s.ProjectsCount) }),
+		gauge("arb_open_files", "Segment files open now (bounded by --max-open-files, plus reads in flight and deleted files still read).", func(s storage.Stats) float64 { return float64(s.OpenFiles) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_block_cache_bytes", Help: "Decoded column blocks held for queries."},
 			func() float64 { _, _, b := storage.BlockCacheStats(); return float64(b) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_block_cache_hits_total", Help: "Block reads served from the decoded-block cache."},

@@ -104,6 +104,7 @@ func serve(args []string) error {
 	backgroundCompaction := fs.Bool("background-compaction", true, "merge days' segments in the background (false: only POST /admin/compact does, e.g. to benchmark a fixed layout)")
 	dedupIndexBytes := fs.Int64("dedup-index-bytes", 256<<20, "memory for the segments' dedup indexes; beyond it the least recently used are rebuilt from disk when needed")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
+	maxOpenFiles := fs.Int("max-open-files", storage.DefaultMaxOpenFiles, "segment files kept open while idle; others are reopened when read")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
@@ -135,7 +136,7 @@ func serve(args []string) error {
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
-			DedupIndexBytes: *dedupIndexBytes},
+			DedupIndexBytes: *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles},
 	})
 	if err != nil {
 		return err
