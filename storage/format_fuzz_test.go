@@ -352,9 +352,10 @@ func readWholeSegment(seg *Segment) error {
 			if _, err := seg.ZoneMap(c.Name, b); err != nil {
 				return err
 			}
-			for _, code := range blk.Codes {
-				if int(code) >= max(len(dict), 1) {
-					return fmt.Errorf("column %q block %d: code %d served beyond the dictionary of %d", c.Name, b, code, len(dict))
+			// Callers look every non-NULL row's code up in the dictionary.
+			for i, code := range blk.Codes {
+				if int(code) >= len(dict) && (blk.Nulls == nil || !blk.Nulls[i]) {
+					return fmt.Errorf("column %q block %d: row %d has code %d, beyond the dictionary of %d", c.Name, b, i, code, len(dict))
 				}
 			}
 		}
@@ -398,6 +399,28 @@ func fixSegmentChecksums(data []byte) []byte {
 	}
 	out := append(bytes.Clone(data[:footOff]), fb...)
 	out = binary.LittleEndian.AppendUint64(out, footOff)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(fb)))
+	out = binary.LittleEndian.AppendUint32(out, checksum(fb))
+	return append(out, segMagic...)
+}
+
+// replaceSegmentBlock returns data with block 0 of column col replaced
+// by raw, stored uncompressed, and its footer and trailer rewritten.
+func replaceSegmentBlock(t *testing.T, data []byte, col int, raw []byte) []byte {
+	t.Helper()
+	tr := data[len(data)-segTrailerBytes:]
+	footOff := int64(binary.LittleEndian.Uint64(tr))
+	var ft segFooter
+	if err := json.Unmarshal(data[footOff:len(data)-segTrailerBytes], &ft); err != nil {
+		t.Fatal(err)
+	}
+	ft.Columns[col].Blocks[0].segSection = segSection{Offset: footOff, Length: int64(len(raw)), RawLen: -1, CRC: checksum(raw)}
+	fb, err := json.Marshal(&ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append(bytes.Clone(data[:footOff]), raw...), fb...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(footOff)+uint64(len(raw)))
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(fb)))
 	out = binary.LittleEndian.AppendUint32(out, checksum(fb))
 	return append(out, segMagic...)
@@ -542,4 +565,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		dense[1].Nulls[i] = i%2 == 0
 	}
 	write("FuzzSegment", "dense-fixed", encodeSegment(t, rows, dense), true)
+	// A string column whose rows are all NULL has an empty dictionary;
+	// here its block says no row is NULL.
+	allNull := encodeSegment(t, 3, []SegmentColumn{{Name: "s", Type: TypeString, Strs: make([]string, 3), Nulls: []bool{true, true, true}}})
+	write("FuzzSegment", "empty-dict-non-null-rows", replaceSegmentBlock(t, allNull, 0, []byte{0, 0, 0, 0}), false)
 }

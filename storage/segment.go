@@ -611,8 +611,10 @@ func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
 			default:
 				out.Codes[i] = binary.LittleEndian.Uint32(p[4*i:])
 			}
-			if out.Codes[i] >= uint32(max(c.DictLen, 1)) {
-				return nil, bad(fmt.Sprintf("code %d beyond the dictionary of %d", out.Codes[i], c.DictLen))
+			// A NULL row's code is 0 even when the dictionary is empty (the
+			// column has no value at all); every other row's code indexes it.
+			if out.Codes[i] >= uint32(c.DictLen) && (out.Codes[i] != 0 || out.Nulls == nil || !out.Nulls[i]) {
+				return nil, bad(fmt.Sprintf("row %d: code %d beyond the dictionary of %d", i, out.Codes[i], c.DictLen))
 			}
 		}
 	default:
