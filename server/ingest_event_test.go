@@ -46,8 +46,8 @@ func postTrack(t *testing.T, srv *Server, events []skewedEvent) {
 // TestTrackDedupTimeAhead resends events stamped 30 s and 59 min ahead of
 // the server's clock: the time is kept as sent, so every resend has the
 // dedup key of the first and an $insert_id stays one row whether the
-// first copy is buffered, flushed to a segment, or replayed after a
-// restart. Events without $insert_id are never deduplicated (README):
+// first copy is buffered, flushed to a segment, reopened after a restart,
+// or merged by a compaction. Events without $insert_id are never deduplicated (README):
 // each send is a row, with the time as sent.
 func TestTrackDedupTimeAhead(t *testing.T) {
 	dir := t.TempDir()
@@ -117,4 +117,16 @@ func TestTrackDedupTimeAhead(t *testing.T) {
 	}
 	srv = startTestServer(t, dir)
 	resend("resend after a restart")
+	for i := 0; i < 2; i++ { // the restart's resend is in memory: flush it, merge the day
+		if err := srv.Store().Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Store().Compact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := srv.Store().CompactionStats(); st.Runs == 0 || st.Failures != 0 {
+		t.Fatalf("compactions: %+v, want runs and no failure", st)
+	}
+	resend("resend after a compaction")
 }
