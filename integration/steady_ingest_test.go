@@ -324,7 +324,8 @@ func TestSteadyIngest(t *testing.T) {
 	// The day goes quiet: the compactor merges each day into one
 	// segment (10 × the delay after its last segment) once the last
 	// rows are flushed (--flush-interval).
-	settled := waitSteadySettled(t, arb, events, 60*time.Second)
+	settleTimeout := 60*time.Second + time.Duration(events/20_000)*time.Second // the last whole-day merge
+	settled := waitSteadySettled(t, arb, events, settleTimeout)
 	reply := postAdminCompact(t, arb)
 	t.Logf("POST /admin/compact: %+v", reply)
 	if reply.RowsOut != reply.RowsIn-reply.Duplicates || reply.Failures != 0 {
@@ -332,7 +333,7 @@ func TestSteadyIngest(t *testing.T) {
 			reply.RowsOut, reply.RowsIn, reply.Duplicates, reply.Failures)
 	}
 	if !settled {
-		t.Errorf("the compactor left days with more than one segment, or duplicates on disk, 60 s after ingest stopped (POST /admin/compact merged: %+v)", reply)
+		t.Errorf("the compactor left days with more than one segment, or duplicates on disk, %s after ingest stopped (POST /admin/compact merged: %+v)", settleTimeout, reply)
 	}
 	segs := steadySegmentsPerDay(t, arb)
 	for day, n := range segs {
