@@ -307,16 +307,18 @@ func (s *Store) publishCompaction(p *Project, day string, inputs []*SegmentRef, 
 	}
 	file := segmentFileName(s.nextFile)
 	s.nextFile++
-	if err := s.fs.Rename(tmp, s.path(segDirName, file)); err != nil {
-		s.fs.Remove(tmp)
-		return nil, fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	// From here a failure leaves a numbered file nothing names: it is
-	// removed and listed as obsolete, since the removal may not be
-	// durable (file_accounting.go).
+	// From the rename on, a failure may leave a numbered file nothing
+	// names (a rename can fail having taken effect): it is removed and
+	// listed as obsolete, since the removal may not be durable
+	// (file_accounting.go).
 	abandon := func() {
 		s.fs.Remove(s.path(segDirName, file))
 		s.obsolete = append(s.obsolete, segDirName+"/"+file)
+	}
+	if err := s.fs.Rename(tmp, s.path(segDirName, file)); err != nil {
+		s.fs.Remove(tmp)
+		abandon()
+		return nil, fmt.Errorf("rename %s: %w", tmp, err)
 	}
 	if err := s.fs.SyncDir(s.path(segDirName)); err != nil {
 		abandon()

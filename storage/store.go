@@ -188,6 +188,15 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ok {
+		// The MANIFEST read may be one whose rename a failed publish left
+		// in the page cache only: make it durable before acting on it
+		// (deleting what it makes obsolete), or a crash could bring the
+		// old one back with the WAL it needs gone.
+		if err := s.fs.SyncDir(s.path()); err != nil {
+			return nil, fmt.Errorf("fsync data directory %s: %w", s.path(), err)
+		}
+	}
 	if !ok {
 		if err := s.checkNoDataFiles(); err != nil {
 			return nil, err
