@@ -160,7 +160,9 @@ func (c *cachedFile) acquire() (File, error) {
 		case c.f != nil || c.closed:
 			// Another read reopened it, or Remove pinned it (then err
 			// may be "not exist"), or it was closed meanwhile.
-			extra = f
+			if err == nil {
+				extra = f
+			}
 		case err != nil:
 			fc.mu.Unlock()
 			return nil, fmt.Errorf("reopen segment file: %w", err)
