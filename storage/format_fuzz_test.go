@@ -37,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // checkDecodeErr fails unless err is a corruption naming file or, when
@@ -338,9 +340,26 @@ func readWholeSegment(seg *Segment) error {
 			if dict, err = seg.Dict(c.Name); err != nil {
 				return err
 			}
+			for i := 1; i < len(dict); i++ {
+				if dict[i-1] >= dict[i] {
+					return fmt.Errorf("column %q: dictionary entries %d and %d (%q, %q) out of order", c.Name, i-1, i, dict[i-1], dict[i])
+				}
+			}
 			for code := range dict {
-				if _, _, err := seg.ValueBitmap(c.Name, uint32(code)); err != nil {
+				bm, ok, err := seg.ValueBitmap(c.Name, uint32(code))
+				if err != nil {
 					return err
+				}
+				// Readers intersect these with row ranges and iterate them.
+				if ok && !bm.IsEmpty() {
+					if m := bm.Maximum(); int64(m) >= int64(seg.Rows()) {
+						return fmt.Errorf("column %q code %d: bitmap holds row %d of %d", c.Name, code, m, seg.Rows())
+					}
+					all := roaring.New()
+					all.AddRange(0, uint64(seg.Rows()))
+					if bm.AndCardinality(all) != bm.GetCardinality() || uint64(len(bm.ToArray())) != bm.GetCardinality() {
+						return fmt.Errorf("column %q code %d: bitmap's cardinality disagrees with its rows", c.Name, code)
+					}
 				}
 			}
 		}
@@ -404,9 +423,10 @@ func fixSegmentChecksums(data []byte) []byte {
 	return append(out, segMagic...)
 }
 
-// replaceSegmentBlock returns data with block 0 of column col replaced
-// by raw, stored uncompressed, and its footer and trailer rewritten.
-func replaceSegmentBlock(t *testing.T, data []byte, col int, raw []byte) []byte {
+// replaceSegmentSection returns data with the section that pick returns
+// replaced by raw, stored uncompressed, and its footer and trailer
+// rewritten.
+func replaceSegmentSection(t *testing.T, data []byte, pick func(*segFooter) *segSection, raw []byte) []byte {
 	t.Helper()
 	tr := data[len(data)-segTrailerBytes:]
 	footOff := int64(binary.LittleEndian.Uint64(tr))
@@ -414,7 +434,7 @@ func replaceSegmentBlock(t *testing.T, data []byte, col int, raw []byte) []byte 
 	if err := json.Unmarshal(data[footOff:len(data)-segTrailerBytes], &ft); err != nil {
 		t.Fatal(err)
 	}
-	ft.Columns[col].Blocks[0].segSection = segSection{Offset: footOff, Length: int64(len(raw)), RawLen: -1, CRC: checksum(raw)}
+	*pick(&ft) = segSection{Offset: footOff, Length: int64(len(raw)), RawLen: -1, CRC: checksum(raw)}
 	fb, err := json.Marshal(&ft)
 	if err != nil {
 		t.Fatal(err)
@@ -568,5 +588,30 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	// A string column whose rows are all NULL has an empty dictionary;
 	// here its block says no row is NULL.
 	allNull := encodeSegment(t, 3, []SegmentColumn{{Name: "s", Type: TypeString, Strs: make([]string, 3), Nulls: []bool{true, true, true}}})
-	write("FuzzSegment", "empty-dict-non-null-rows", replaceSegmentBlock(t, allNull, 0, []byte{0, 0, 0, 0}), false)
+	firstBlock := func(ft *segFooter) *segSection { return &ft.Columns[0].Blocks[0].segSection }
+	write("FuzzSegment", "empty-dict-non-null-rows", replaceSegmentSection(t, allNull, firstBlock, []byte{0, 0, 0, 0}), false)
+	// A dictionary listing "a" twice: a lookup by value finds one code.
+	ab := encodeSegment(t, 2, []SegmentColumn{{Name: "s", Type: TypeString, Strs: []string{"a", "b"}}})
+	dict := func(ft *segFooter) *segSection { return ft.Columns[0].Dict }
+	write("FuzzSegment", "dict-repeats-a-value", replaceSegmentSection(t, ab, dict, []byte{1, 'a', 1, 'a'}), false)
+	// Bitmap indexes naming a row past the end, and holding a malformed
+	// roaring container (array values out of order).
+	bitmaps := func(ft *segFooter) *segSection { return ft.Columns[0].Bitmaps }
+	var idx []byte
+	for _, rows := range [][]uint32{{0, 70000}, {1}} {
+		b, _ := roaring.BitmapOf(rows...).ToBytes()
+		idx = append(binary.AppendUvarint(idx, uint64(len(b))), b...)
+	}
+	write("FuzzSegment", "bitmap-row-past-end", replaceSegmentSection(t, ab, bitmaps, idx), false)
+	unsorted, _ := roaring.BitmapOf(1, 0).ToBytes()
+	for i := 0; i+4 <= len(unsorted); i++ { // the array container's values 0, 1 → 1, 0
+		if bytes.Equal(unsorted[i:i+4], []byte{0, 0, 1, 0}) && i+4 == len(unsorted) {
+			copy(unsorted[i:], []byte{1, 0, 0, 0})
+		}
+	}
+	idx = nil
+	for _, b := range [][]byte{unsorted, unsorted} {
+		idx = append(binary.AppendUvarint(idx, uint64(len(b))), b...)
+	}
+	write("FuzzSegment", "bitmap-unsorted-container", replaceSegmentSection(t, ab, bitmaps, idx), false)
 }

@@ -41,7 +41,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -656,8 +655,13 @@ func (s *Segment) readDict(col string) ([]string, error) {
 		dict = append(dict, string(raw[k:k+int(l)]))
 		raw = raw[k+int(l):]
 	}
-	if len(dict) != c.DictLen || !slices.IsSorted(dict) {
-		return nil, corruptf(s.name, c.Dict.Offset, "column %q dictionary: %d entries (want %d) or not sorted", col, len(dict), c.DictLen)
+	// Strictly sorted: readers find a value's one code by binary search.
+	sorted := true
+	for i := 1; i < len(dict) && sorted; i++ {
+		sorted = dict[i-1] < dict[i]
+	}
+	if len(dict) != c.DictLen || !sorted {
+		return nil, corruptf(s.name, c.Dict.Offset, "column %q dictionary: %d entries (want %d) or not strictly sorted", col, len(dict), c.DictLen)
 	}
 	return dict, nil
 }
@@ -712,6 +716,14 @@ func (s *Segment) ValueBitmap(col string, code uint32) (*roaring.Bitmap, bool, e
 			bm := roaring.New()
 			if _, err := bm.ReadFrom(bytes.NewReader(raw[k : k+int(l)])); err != nil {
 				return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap index: %v", col, err)
+			}
+			// ReadFrom takes containers as stored; readers iterate and
+			// intersect them and index blocks by their rows.
+			if err := bm.Validate(); err != nil {
+				return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap of code %d: %v", col, len(bms), err)
+			}
+			if !bm.IsEmpty() && int64(bm.Maximum()) >= int64(s.footer.Rows) {
+				return nil, false, corruptf(s.name, c.Bitmaps.Offset, "column %q bitmap of code %d holds row %d of %d", col, len(bms), bm.Maximum(), s.footer.Rows)
 			}
 			bms = append(bms, bm)
 			raw = raw[k+int(l):]
