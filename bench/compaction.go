@@ -91,11 +91,13 @@ func (a *arbServer) compact(ctx context.Context) (adminCompactReply, error) {
 // segmentLayout reads arb.segments.
 func (a *arbServer) segmentLayout(ctx context.Context) (segmentLayout, error) {
 	var l segmentLayout
+	var sum float64 // sum() is a DECIMAL, sent as a float when large
 	err := a.db.QueryRowContext(ctx, "SELECT coalesce(sum(c), 0), count(*), coalesce(max(c), 0) FROM "+
-		"(SELECT day, count(*) AS c FROM arb.segments GROUP BY day) d").Scan(&l.segments, &l.days, &l.maxPerDay)
+		"(SELECT day, count(*) AS c FROM arb.segments GROUP BY day) d").Scan(&sum, &l.days, &l.maxPerDay)
 	if err != nil {
 		return l, fmt.Errorf("arb.segments: %w", err)
 	}
+	l.segments = int(sum)
 	return l, nil
 }
 
