@@ -62,8 +62,8 @@ type errorFS struct {
 	effect bool // the failing call takes effect before failing
 
 	mu    sync.Mutex
-	count int    // counted calls so far
-	fired string // the call that failed, "" while none has
+	count int      // counted calls so far
+	fired string   // the call that failed, "" while none has
 	trace []fsCall // each counted call, in order
 }
 
