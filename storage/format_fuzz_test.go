@@ -275,6 +275,9 @@ func FuzzIdentity(f *testing.F) {
 				if id.canonical(m) != c || m == c {
 					t.Fatalf("member %d of %d has canonical %d", m, c, id.canonical(m))
 				}
+				if id.better(m, c) {
+					t.Fatalf("canonical %d of a cluster holding the better user %d", c, m)
+				}
 				members[m]++
 			}
 		}
@@ -562,6 +565,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	write("FuzzIdentity", "golden-cut", stV2.identity[:len(stV2.identity)-1], uint32(want))
 	write("FuzzIdentity", "chain", []byte{2, 0, 1, 1, 2, 0}, uint32(3))
 	write("FuzzIdentity", "twice", []byte{2, 0, 1, 0, 2, 0}, uint32(3))
+	write("FuzzIdentity", "canonical-not-best", []byte{1, 0, 1, 0}, uint32(2))
 
 	for name, data := range variants(seg) {
 		write("FuzzSegment", "compacted-"+name, data, false)

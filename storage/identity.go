@@ -342,5 +342,14 @@ func decodeIdentity(src []byte, users int) (*identity, error) {
 	if d.err == nil && d.off != len(src) {
 		d.fail("%d bytes after the identity state", len(src)-d.off)
 	}
+	// INVARIANT (file comment): each canonical is its cluster's best
+	// member, or replay and replicas would pick another.
+	for c, ms := range id.members {
+		for _, m := range ms {
+			if d.err == nil && id.better(m, c) {
+				d.fail("identity: user %d is the canonical of a cluster holding the better user %d", c, m)
+			}
+		}
+	}
 	return id, d.err
 }
