@@ -137,6 +137,27 @@ func FuzzManifest(f *testing.F) {
 				}
 			}
 		}
+		// And no file has two owners, or is live and obsolete at once.
+		owners := map[string]int{}
+		for _, mp := range m.Projects {
+			owners[filepath.Join(usersDirName, usersFileName(mp.Name))]++
+			if mp.PeopleFile != "" {
+				owners[filepath.Join(peopleDir, mp.PeopleFile)]++
+			}
+			for _, s := range mp.Segments {
+				owners[filepath.Join(segDirName, s.File)]++
+			}
+		}
+		for _, rel := range m.Obsolete {
+			if owners[filepath.Clean(rel)] > 0 {
+				t.Fatalf("%s is live and obsolete", rel)
+			}
+		}
+		for rel, n := range owners {
+			if n > 1 {
+				t.Fatalf("%s is named %d times", rel, n)
+			}
+		}
 		// JSON leaves empty and missing lists apart where the encoder does
 		// not (omitempty), so compare from the first re-encoding on.
 		enc1, err := encodeManifest(m)
@@ -537,6 +558,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		write("FuzzManifest", "golden-body-"+name, body, true)
 	}
 	write("FuzzManifest", "body-obsolete-outside", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"segments/000001.seg"`), []byte(`"segments/../../000001.seg"`), 1), true)
+	write("FuzzManifest", "body-live-and-obsolete", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"segments/000001.seg"`), []byte(`"segments/000004.seg"`), 1), true)
 	write("FuzzManifest", "body-version-2", bytes.Replace(manifest[framedHeaderBytes:], []byte(`"version": 1`), []byte(`"version": 2`), 1), true)
 
 	for name, data := range variants(people) {

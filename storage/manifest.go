@@ -112,8 +112,18 @@ func parseManifestBody(body []byte, name string) (*manifestBody, error) {
 
 // checkNames refuses names and counts that no writer makes. Names become
 // paths that open and compaction read, create and delete: one with a
-// "/" or ".." would reach outside the data directory.
+// "/" or ".." would reach outside the data directory, and a file named
+// twice would be compacted or deleted under another owner (live files
+// are named once and are never listed as obsolete).
 func (m *manifestBody) checkNames() error {
+	named := map[string]bool{}
+	once := func(rel string) error {
+		if named[rel] {
+			return fmt.Errorf("file %s is named twice", rel)
+		}
+		named[rel] = true
+		return nil
+	}
 	for _, p := range m.Projects {
 		if p.Name == "" || strings.ContainsAny(p.Name, "/\\\x00") {
 			return fmt.Errorf("project name %q is not a plain name", p.Name)
@@ -121,13 +131,24 @@ func (m *manifestBody) checkNames() error {
 		if p.Users < 0 || p.UsersBytes < 0 {
 			return fmt.Errorf("project %s: %d users in %d bytes", p.Name, p.Users, p.UsersBytes)
 		}
+		if err := once(usersDirName + "/" + usersFileName(p.Name)); err != nil {
+			return err
+		}
 		for _, s := range p.Segments {
 			if _, ok := parseSegmentFileName(s.File); !ok || s.Rows < 0 || s.Bytes < 0 || s.Level < levelFlushed || s.Level > levelMergedWhole {
 				return fmt.Errorf("project %s: segment %q (%d rows, %d bytes, level %d)", p.Name, s.File, s.Rows, s.Bytes, s.Level)
 			}
+			if err := once(segDirName + "/" + s.File); err != nil {
+				return err
+			}
 		}
-		if _, ok := parseSeqName(p.PeopleFile, ".people"); p.PeopleFile != "" && !ok {
-			return fmt.Errorf("project %s: people file %q is not a people file name", p.Name, p.PeopleFile)
+		if p.PeopleFile != "" {
+			if _, ok := parseSeqName(p.PeopleFile, ".people"); !ok {
+				return fmt.Errorf("project %s: people file %q is not a people file name", p.Name, p.PeopleFile)
+			}
+			if err := once(peopleDir + "/" + p.PeopleFile); err != nil {
+				return err
+			}
 		}
 	}
 	for _, rel := range m.Obsolete {
@@ -136,6 +157,9 @@ func (m *manifestBody) checkNames() error {
 		_, ppl := parseSeqName(file, ".people")
 		if !(dir == segDirName && seg) && !(dir == peopleDir && ppl) {
 			return fmt.Errorf("obsolete file %q is not a segment or people file", rel)
+		}
+		if named[rel] {
+			return fmt.Errorf("file %s is both live and obsolete", rel)
 		}
 	}
 	return nil
