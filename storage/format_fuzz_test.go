@@ -9,8 +9,16 @@ package storage
 //     input (a length field must never make the reader allocate what the
 //     file cannot hold);
 //   - a failure is an ErrCorruption naming the file, or a version error
-//     that says which version the file has and which this arb reads;
-//   - what decodes encodes back to bytes that decode the same.
+//     that says which version the file has and which this arb reads
+//     (decodeIdentity's plain error is wrapped by its caller);
+//   - what decodes encodes back to bytes that decode the same (segments
+//     have no re-encoder: every part of one must read instead);
+//   - what decodes keeps the invariants readers rely on: manifest names
+//     stay inside the data directory with one owner each, user numbers
+//     follow the file's entries, identity is a union-find whose
+//     canonicals are their clusters' best members, dictionaries are
+//     strictly sorted, codes index them, bitmaps hold only the
+//     segment's rows.
 //
 // Checksums stop a mutator at the first byte it changes, so each target
 // also takes a mode that frames or re-checksums the fuzzed bytes: the
@@ -19,7 +27,9 @@ package storage
 //
 // Seed corpora live in testdata/fuzz/<Target>/, made from the golden
 // fixtures (golden_test.go) by TestWriteFuzzSeeds: the valid files plus
-// truncations and bit flips. `go test` runs them as unit tests; to fuzz:
+// truncations, bit flips and hand-made damage of each kind a decoder once
+// let through; crashers the fuzzer found are kept beside them (crash-*).
+// `go test` runs them as unit tests; to fuzz:
 //
 //	go test -run '^$' -fuzz '^FuzzSegment$' -fuzztime 60s ./storage/
 
