@@ -9,17 +9,18 @@ package storage
 // A scenario is a fixed sequence of logical operations on a store. Each
 // runs
 //
-//   - under crash injection: on a crashFS that clones what a crash would
-//     keep after every state-changing call (strictly, and with a random
-//     share of unsynced bytes and directory operations kept). A store
-//     opens on each clone and is judged against what the scenario had
-//     been told at that moment;
-//   - under fault injection: once per call n = 1, 2, … with an errorFS
-//     failing the nth call (once with no effect, once taking effect), the
+//   - under crash injection (TestCrashAtEveryStep): on a crashFS that
+//     clones what a crash would keep after every state-changing call,
+//     strictly and with a random share of unsynced bytes and directory
+//     operations kept. A store opens on each clone and is judged against
+//     what the scenario had been told at that moment; TestCrashDuring-
+//     ConcurrentWork does the same with concurrent writers;
+//   - under fault injection (TestFaultAtEveryCall): once per call n with
+//     an errorFS failing the nth call (see faultPoints for which), the
 //     scenario carrying on through errors. The store is then judged live,
 //     after a crash, and after a restart.
 //
-// The judgement (crashModel.check): the store opens; every row whose
+// The judgement (crashView.check): the store opens; every row whose
 // Ingest returned nil is present exactly once; every batch is present
 // whole or not at all; projects, credentials and profiles equal the
 // result of some run of the operations that keeps every acknowledged one
@@ -27,8 +28,10 @@ package storage
 // after a fault either works or returns an error caused by the fault
 // (the store stopped itself).
 //
-// ARB_CRASH_STEPS (default 1) scales the scenarios and the number of
-// random crash clones, for soak runs.
+// ARB_CRASH_STEPS=n (default 1), for soak runs: scenarios n times as
+// long, n random clones per crash point, and from 2 on every call failed
+// both ways. Fault runs grow as the square of the scenario (each run
+// replays it), so n = 2 or 3 is a long soak already.
 
 import (
 	"errors"
@@ -680,13 +683,26 @@ func crashEverywhere(t *testing.T, sc crashScenario, steps, stride int) {
 	t.Logf("%d crash points", len(points))
 }
 
-// judgeCrash opens a store on fs (a crash's leftovers) and judges it;
-// with again set it then flushes, crashes again and judges the reopened
-// store, so a recovery that is not itself durable is caught too (the
-// torn points, whose recoveries truncate and remove the most, do this).
-// "" means all well.
+// judgeCrash opens a store on fs (a crash's leftovers) and judges it.
+// With again set (the torn points, whose recoveries truncate and remove
+// the most) it also judges a crash at every state-changing call of that
+// recovery, and a crash after the recovered store flushed: a recovery
+// must itself be safe to crash in, and durable. "" means all well.
 func judgeCrash(fs *crashFS, v crashView, again bool) string {
+	var mid []*crashFS // crashes during the recovery
+	if again {
+		last := fs.fingerprint()
+		fs.onMutation = func(int, string) {
+			c := fs.cloneLocked(nil)
+			if sum := c.fingerprint(); sum != last {
+				mid, last = append(mid, c), sum
+			}
+		}
+	}
 	s, err := openCrashStore(fs)
+	fs.mu.Lock()
+	fs.onMutation = nil
+	fs.mu.Unlock()
 	if err != nil {
 		return fmt.Sprintf("open: %v", err)
 	}
@@ -703,13 +719,20 @@ func judgeCrash(fs *crashFS, v crashView, again bool) string {
 		return fmt.Sprintf("flush after reopen: %v", err)
 	}
 	crash(s)
-	s, err = openCrashStore(fs.clone(nil))
-	if err != nil {
-		return fmt.Sprintf("second open (after a flush and another crash): %v", err)
-	}
-	defer crash(s)
-	if bad := v.check(s); len(bad) > 0 {
-		return fmt.Sprintf("after a flush and another crash: %q", bad)
+	for i, m := range append(mid, fs.clone(nil)) {
+		what := fmt.Sprintf("a crash %d state changes into the recovery", i+1)
+		if i == len(mid) {
+			what = "a flush after the recovery and another crash"
+		}
+		s, err := openCrashStore(m)
+		if err != nil {
+			return fmt.Sprintf("open after %s: %v", what, err)
+		}
+		bad := v.check(s)
+		crash(s)
+		if len(bad) > 0 {
+			return fmt.Sprintf("after %s: %q", what, bad)
+		}
 	}
 	return ""
 }
