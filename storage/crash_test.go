@@ -321,7 +321,7 @@ func (v crashView) checkProfiles(p *Project) []string {
 }
 
 // crashHarness runs a scenario's operations on a store over fs,
-// recording them in model. With faulty false every error is fatal.
+// recording them in model. With faulty false every error fails the test.
 type crashHarness struct {
 	t      *testing.T
 	fs     FS
@@ -884,12 +884,21 @@ func (h *crashHarness) probe() string {
 	if !ok {
 		return ""
 	}
-	id := fmt.Sprintf("probe-%d", h.batch.Add(1))
-	i := h.model.begin(crashOp{kind: crashIngest, project: name, ids: []string{id}})
-	err := p.Ingest([]Event{{TimeMillis: h.base, Name: "probe", DistinctID: "probe", InsertID: id}})
-	h.model.end(i, err)
+	ingest := func() error {
+		id := fmt.Sprintf("probe-%d", h.batch.Add(1))
+		i := h.model.begin(crashOp{kind: crashIngest, project: name, ids: []string{id}})
+		err := p.Ingest([]Event{{TimeMillis: h.base, Name: "probe", DistinctID: "probe", InsertID: id}})
+		h.model.end(i, err)
+		return err
+	}
+	err := ingest()
 	if err != nil && !errors.Is(err, errInjected) {
 		return fmt.Sprintf("ingest after the fault passed: %v (neither working nor stopped by the fault)", err)
+	}
+	if err != nil {
+		if err := ingest(); err == nil {
+			return "a store that stopped taking writes after the fault took one again"
+		}
 	}
 	return ""
 }
