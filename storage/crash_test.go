@@ -80,9 +80,10 @@ var profileUsers = []string{"u0", "u1", "u2"}
 type crashOp struct {
 	kind    crashOpKind
 	project string
-	ids     []string // crashIngest: insert ids of the batch
-	token   string   // crashCreateProject, crashPutProject
-	value   int64    // crashSetPeople, crashUpdateProfiles
+	ids     []string  // crashIngest: insert ids of the batch
+	link    [2]string // crashIngest of an $identify: the ids it links
+	token   string    // crashCreateProject, crashPutProject
+	value   int64     // crashSetPeople, crashUpdateProfiles
 }
 
 // crashModel records the operations a scenario issued and, in order,
@@ -181,6 +182,7 @@ func (v crashView) check(s *Store) []string {
 	for _, info := range s.Projects() {
 		p, _ := s.Project(info.Name)
 		bad = append(bad, v.checkRows(p)...)
+		bad = append(bad, v.checkIdentity(p)...)
 		bad = append(bad, v.checkProfiles(p)...)
 	}
 	return bad
@@ -220,6 +222,34 @@ func (v crashView) checkRows(p *Project) []string {
 	}
 	if n != seen && len(bad) == 0 {
 		bad = append(bad, fmt.Sprintf("project %s: %d rows, of which %d from batches the scenario sent", p.Name(), n, seen))
+	}
+	return bad
+}
+
+// checkIdentity: the two ids an $identify links are one user exactly
+// when its batch is there (no other operation links them).
+func (v crashView) checkIdentity(p *Project) []string {
+	var bad []string
+	ids, _, err := scanInsertIDs(p)
+	if err != nil {
+		return []string{fmt.Sprintf("project %s: read rows: %v", p.Name(), err)}
+	}
+	snap := p.Snapshot()
+	number := map[string]uint32{}
+	for n, id := range snap.UserIDs {
+		number[id] = uint32(n)
+	}
+	for _, op := range v.ops {
+		if op.kind != crashIngest || op.project != p.Name() || op.link[0] == "" {
+			continue
+		}
+		a, okA := number[op.link[0]]
+		b, okB := number[op.link[1]]
+		linked := okA && okB && snap.Canon.Of(a) == snap.Canon.Of(b)
+		if present := ids[op.ids[0]] > 0; present != linked {
+			bad = append(bad, fmt.Sprintf("project %s: $identify of %s and %s: batch present %v, ids linked %v",
+				p.Name(), op.link[0], op.link[1], present, linked))
+		}
 	}
 	return bad
 }
@@ -429,6 +459,25 @@ func (h *crashHarness) ingestDays(project string, n, day0, days int) {
 	h.fail("ingest", err)
 }
 
+// identify sends an $identify linking a new anonymous id to a new user
+// id, alone in its batch: the identity state it changes reaches disk in
+// the WAL, then in the people file.
+func (h *crashHarness) identify(project string) {
+	h.t.Helper()
+	batch := h.batch.Add(1)
+	user, anon := fmt.Sprintf("user%d", batch), fmt.Sprintf("anon%d", batch)
+	op := crashOp{kind: crashIngest, project: project, ids: []string{fmt.Sprintf("b%d-0", batch)}, link: [2]string{user, anon}}
+	evs := []Event{{TimeMillis: h.base + batch*1000, Name: "$identify", DistinctID: user, InsertID: op.ids[0],
+		Props: []Prop{{"$identified_id", StringValue(user)}, {"$anon_id", StringValue(anon)}}}}
+	i := h.model.begin(op)
+	p, err := h.project(project)
+	if err == nil {
+		err = p.Ingest(evs)
+	}
+	h.model.end(i, err)
+	h.fail("identify", err)
+}
+
 func (h *crashHarness) createProject(name string) {
 	h.t.Helper()
 	tok := fmt.Sprintf("tok-%s-%d", name, len(h.model.ops))
@@ -541,17 +590,19 @@ var crashScenarios = []crashScenario{
 	}},
 	{"flush", func(h *crashHarness, size int) {
 		// Rotation, segments of two days, user chunks, a people file
-		// replaced by each later flush, old WAL files deleted; the last
-		// flush is a clean close's.
+		// (profiles and identity links) replaced by each later flush, old
+		// WAL files deleted; the last flush is a clean close's.
 		h.createProject("p")
 		for i := 0; i < size; i++ {
 			h.ingest("p", 6, 0)
 			h.setPeople("p")
+			h.identify("p")
 			h.flush()
 			h.ingest("p", 6, 1)
 			h.updateProfiles("p")
 			h.flush()
 		}
+		h.identify("p")
 		h.ingest("p", 3, 2)
 		h.updateProfiles("p")
 		h.reopen()
