@@ -71,7 +71,12 @@ const (
 	crashPutProject
 	crashSetPeople      // SetPeople: v = value on every profile user
 	crashUpdateProfiles // UpdateProfiles: $set w = value, $add n 1 on every profile user
+	crashUpdateGroups   // UpdateProfiles of groups: $set g = value on every profile group
 )
+
+// profileGroups are the groups every group operation touches, in one
+// batch.
+var profileGroups = []string{GroupRowKey("company", "acme"), GroupRowKey("company", "beta")}
 
 // profileUsers are the people every profile operation touches, all in
 // one batch, so a half-applied batch shows as users that disagree.
@@ -311,11 +316,31 @@ func (v crashView) checkProfiles(p *Project) []string {
 			}
 		}
 	}
+	groups, _ := p.Groups()
+	gs := map[string]int64{} // group row key → g; -1 absent
+	for _, g := range profileGroups {
+		gs[g] = -1
+	}
+	for _, g := range groups {
+		for _, pr := range g.Props {
+			k := GroupRowKey(g.Key, g.ID)
+			if _, ok := gs[k]; ok && pr.Key == "g" {
+				gs[k] = pr.Value.Int
+			}
+		}
+	}
+	for _, g := range profileGroups[1:] {
+		if gs[g] != gs[profileGroups[0]] {
+			bad = append(bad, fmt.Sprintf("project %s: group batch half applied: g of %q is %d, of %q %d",
+				p.Name(), g, gs[g], profileGroups[0], gs[profileGroups[0]]))
+		}
+	}
 	got := props[profileUsers[0]]
+	got["g"] = gs[profileGroups[0]]
 	for _, c := range []struct {
 		kind crashOpKind
 		key  string
-	}{{crashSetPeople, "v"}, {crashUpdateProfiles, "w"}} {
+	}{{crashSetPeople, "v"}, {crashUpdateProfiles, "w"}, {crashUpdateGroups, "g"}} {
 		acceptable := []int64{-1}
 		for i, op := range v.ops {
 			if op.kind != c.kind || op.project != p.Name() {
@@ -536,6 +561,22 @@ func (h *crashHarness) updateProfiles(project string) {
 	h.fail("update profiles", err)
 }
 
+func (h *crashHarness) updateGroups(project string) {
+	h.t.Helper()
+	g := int64(len(h.model.ops))
+	var ops []ProfileOp
+	for _, key := range profileGroups {
+		ops = append(ops, ProfileOp{Key: key, Op: OpSet, Props: []Prop{{"g", IntValue(g)}}, IgnoreTime: true})
+	}
+	i := h.model.begin(crashOp{kind: crashUpdateGroups, project: project, value: g})
+	p, err := h.project(project)
+	if err == nil {
+		err = p.UpdateProfiles(TableGroups, ops)
+	}
+	h.model.end(i, err)
+	h.fail("update groups", err)
+}
+
 func (h *crashHarness) flush() {
 	h.t.Helper()
 	err := errNoStore
@@ -600,6 +641,7 @@ var crashScenarios = []crashScenario{
 			h.flush()
 			h.ingest("p", 6, 1)
 			h.updateProfiles("p")
+			h.updateGroups("p")
 			h.flush()
 		}
 		h.identify("p")
