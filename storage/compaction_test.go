@@ -330,6 +330,7 @@ func compactionRun(t *testing.T, r *rand.Rand, run int) CompactionStats {
 	startBackground := func(s *Store) {
 		stop = make(chan struct{})
 		wg.Add(2)
+		cr := rand.New(rand.NewSource(r.Int63())) // r belongs to the test's goroutine
 		go func() { // the compactor, racing the ingest and flushes below
 			defer wg.Done()
 			for {
@@ -339,7 +340,7 @@ func compactionRun(t *testing.T, r *rand.Rand, run int) CompactionStats {
 				default:
 				}
 				s.compactDue()
-				time.Sleep(time.Duration(r.Intn(2)) * time.Millisecond)
+				time.Sleep(time.Duration(cr.Intn(2)) * time.Millisecond)
 			}
 		}()
 		go func() { // a reader: nothing visible that was not sent
@@ -387,7 +388,7 @@ func compactionRun(t *testing.T, r *rand.Rand, run int) CompactionStats {
 		case k < 5:
 			batch := randomCompactionBatch(r, m, run, op)
 			m.setPending(batch)
-			if err := p.Ingest(append([]Event(nil), batch...)); err != nil {
+			if err := p.Ingest(deepCopyEvents(batch)); err != nil {
 				t.Fatalf("run %d op %d: ingest: %v", run, op, err)
 			}
 			m.acknowledge(batch)
@@ -479,4 +480,15 @@ func (m *compactionModel) setPending(batch []Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending = batch
+}
+
+// deepCopyEvents copies events and their properties: Ingest takes over
+// what it is given (it fits property values in place).
+func deepCopyEvents(evs []Event) []Event {
+	out := make([]Event, len(evs))
+	for i, e := range evs {
+		e.Props = append([]Prop(nil), e.Props...)
+		out[i] = e
+	}
+	return out
 }
