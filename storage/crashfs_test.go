@@ -25,7 +25,8 @@ package storage
 // what a disk could have written without being asked: a random prefix of
 // each directory's pending operations, in order (metadata journals commit
 // in order), and, for an inode whose live bytes extend its synced bytes,
-// a random prefix of the extension (a torn append).
+// a random prefix of the extension (a torn append), half the time with
+// its end read back as zeros (zeroUnwrittenTail).
 //
 // Not modelled: reordering within one directory's pending operations, a
 // write that lands partly in the middle of a file, bit rot (the tests of
@@ -331,11 +332,13 @@ func (fs *crashFS) cloneLocked(rnd *rand.Rand) *crashFS {
 		if n := inodes[ino]; n != nil {
 			return n
 		}
-		data := ino.synced
+		data := append([]byte(nil), ino.synced...)
 		if rnd != nil && len(ino.data) > len(ino.synced) && string(ino.data[:len(ino.synced)]) == string(ino.synced) {
-			data = ino.data[:len(ino.synced)+rnd.Intn(len(ino.data)-len(ino.synced)+1)]
+			data = append(data, ino.data[len(data):len(data)+rnd.Intn(len(ino.data)-len(data)+1)]...)
+			if rnd.Intn(2) == 0 {
+				zeroUnwrittenTail(data, len(ino.synced), rnd)
+			}
 		}
-		data = append([]byte(nil), data...)
 		n := &crashInode{data: data, synced: data}
 		inodes[ino] = n
 		return n
@@ -397,6 +400,20 @@ func (fs *crashFS) fingerprint() uint64 {
 		}
 	}
 	return h.Sum64()
+}
+
+// zeroUnwrittenTail models a file whose new size reached the disk before
+// all of its new bytes did: from some point on, the bytes past synced
+// read back as zeros. The point is synced itself (the rest of its last
+// sector never rewritten) or a sector boundary after it (those sectors
+// never written).
+func zeroUnwrittenTail(data []byte, synced int, rnd *rand.Rand) {
+	const sector = 512
+	from := synced
+	if first := (synced/sector + 1) * sector; first < len(data) && rnd.Intn(2) == 0 {
+		from = first + sector*rnd.Intn((len(data)-first)/sector+1)
+	}
+	clear(data[min(from, len(data)):])
 }
 
 // files returns every live file path, sorted (for test messages).
@@ -618,13 +635,23 @@ func TestCrashFSKeepsOnlyWhatWasSynced(t *testing.T) {
 	if got, _ := read(fs, "/d/a"); got != "synced+lost" {
 		t.Fatalf("live a holds %q", got)
 	}
-	// A torn append keeps a prefix of the unsynced tail.
+	// A torn append keeps a prefix of the unsynced tail, whose end may
+	// read back as zeros.
 	rnd := rand.New(rand.NewSource(1))
-	for i := 0; i < 20; i++ {
+	zeroed := 0
+	for i := 0; i < 40; i++ {
 		got, _ := read(fs.clone(rnd), "/d/a")
-		if !strings.HasPrefix("synced+lost", got) || len(got) < len("synced") {
+		written := strings.TrimRight(got, "\x00")
+		if len(got) < len("synced") || len(got) > len("synced+lost") ||
+			!strings.HasPrefix("synced+lost", written) || len(written) < len("synced") {
 			t.Fatalf("torn clone holds %q", got)
 		}
+		if written != got {
+			zeroed++
+		}
+	}
+	if zeroed == 0 {
+		t.Fatal("no torn clone read back zeros")
 	}
 
 	// Rename and remove need SyncDir too; renames are atomic.
