@@ -383,7 +383,10 @@ type crashHarness struct {
 	model  *crashModel
 	s      *Store // nil after a failed open
 	faulty bool
-	batch  atomic.Int64 // numbers batches, for insert ids
+	// compactor runs the background compactor, merging a day a moment
+	// after each flush (scenarios that need not be deterministic).
+	compactor bool
+	batch     atomic.Int64 // numbers batches, for insert ids
 	// base is the first day of the rows; each batch spreads its rows over
 	// days base+day0 and the next.
 	base int64
@@ -397,7 +400,11 @@ func newCrashHarness(t *testing.T, fs FS, faulty bool) *crashHarness {
 func openCrashStore(fs FS) (*Store, error) {
 	// No background compaction: a scenario compacts when it says, so
 	// its FS calls are the same on every run.
-	return Open(Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour, DisableCompaction: true})
+	return Open(crashStoreOptions(fs))
+}
+
+func crashStoreOptions(fs FS) Options {
+	return Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour, DisableCompaction: true}
 }
 
 // silentLog drops every record before it is formatted: the crash tests
@@ -419,9 +426,13 @@ var errNoStore = errors.New("no open store")
 // fault has passed), and a second failure is a finding.
 func (h *crashHarness) open() {
 	h.t.Helper()
-	s, err := openCrashStore(h.fs)
+	opts := crashStoreOptions(h.fs)
+	if h.compactor {
+		opts.DisableCompaction, opts.CompactionMaxSegments, opts.CompactionDelay = false, 2, time.Millisecond
+	}
+	s, err := Open(opts)
 	if err != nil && h.faulty {
-		s, err = openCrashStore(h.fs)
+		s, err = Open(opts)
 	}
 	if err != nil {
 		h.t.Errorf("open store: %v", err)
@@ -693,13 +704,16 @@ func TestCrashAtEveryStep(t *testing.T) {
 }
 
 // TestCrashDuringConcurrentWork crashes, at every second state-changing
-// call, a store that three writers ingest into while flushes and a
-// compaction run: group commits of several batches, rotations between
-// a batch's append and its acknowledgement. What a crash leaves differs
+// call, a store that three writers ingest into while flushes, the
+// background compactor and an explicit compaction run: group commits of
+// several batches, rotations between a batch's append and its
+// acknowledgement, merges racing flushes. What a crash leaves differs
 // from run to run; the judgement does not.
 func TestCrashDuringConcurrentWork(t *testing.T) {
 	steps := crashSteps(t)
 	crashEverywhere(t, crashScenario{"concurrent", func(h *crashHarness, size int) {
+		h.compactor = true
+		h.reopen()
 		h.createProject("p")
 		var writers sync.WaitGroup
 		done := make(chan struct{})
@@ -721,6 +735,12 @@ func TestCrashDuringConcurrentWork(t *testing.T) {
 			}
 			h.flush()
 		}
+		// The compactor runs on its own goroutine: give it a moment to
+		// have merged something before the explicit merge.
+		for deadline := time.Now().Add(2 * time.Second); h.s.CompactionStats().Runs == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		h.t.Logf("%d background compactions", h.s.CompactionStats().Runs)
 		h.compact()
 		h.ingest("p", 5, 0)
 	}}, steps, max(1, 2/steps))
