@@ -235,96 +235,13 @@ func TestSteadyIngest(t *testing.T) {
 	arb := startArb(t, "--project", "steady:steadytok:steadysec",
 		"--flush-rows", strconv.Itoa(flushRows), "--flush-interval", "10s",
 		"--compaction-delay", "1s", "--compaction-max-segments", strconv.Itoa(steadyMaxSegments))
-	pid := arb.cmd.Process.Pid
 	gen := &steadyGenerator{r: rand.New(rand.NewSource(seed)), total: events, perDay: map[string]int{}}
 
 	// The sampler runs until ingest and the final checks are done.
-	stats := &steadyStats{}
 	start := time.Now()
-	stopSampling := make(chan struct{})
-	var samplerDone sync.WaitGroup
-	samplerDone.Add(1)
-	go func() {
-		defer samplerDone.Done()
-		tick := time.NewTicker(sampleEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-tick.C:
-			}
-			sm, err := sampleSteady(arb, pid)
-			if err != nil {
-				t.Errorf("sample: %v", err)
-				return
-			}
-			sm.wall = time.Now()
-			sm.at = sm.wall.Sub(start)
-			stats.add(sm)
-		}
-	}()
-	stopSampler := sync.OnceFunc(func() { close(stopSampling); samplerDone.Wait() })
+	stats, stopSampler := sampleSteadyEvery(t, arb, start, sampleEvery)
 	defer stopSampler()
-
-	// Workers post batches; the generator hands them out on schedule.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: steadyWorkers}}
-	batches := make(chan steadyBatch, steadyWorkers)
-	var acked, retried, overloaded atomic.Int64
-	var sendErr atomic.Value
-	var workers sync.WaitGroup
-	for range steadyWorkers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for b := range batches {
-				if sendErr.Load() != nil {
-					continue
-				}
-				n, err := postSteadyBatch(client, arb, b)
-				overloaded.Add(int64(n))
-				if err != nil {
-					sendErr.CompareAndSwap(nil, err)
-					continue
-				}
-				if b.retry {
-					retried.Add(1)
-				} else {
-					acked.Add(int64(b.events))
-				}
-			}
-		}()
-	}
-	lastLog, behind := time.Now(), time.Duration(0)
-	for i := 0; gen.next < gen.total && sendErr.Load() == nil; i++ {
-		due := start.Add(time.Duration(i) * batchEvery)
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
-		} else {
-			behind = max(behind, -wait)
-		}
-		batches <- gen.batch(batchRows)
-		if rb, ok := gen.maybeRetry(); ok {
-			batches <- rb
-		}
-		if time.Since(lastLog) >= 5*time.Second {
-			lastLog = time.Now()
-			logSteadyProgress(t, stats, acked.Load(), events)
-		}
-	}
-	close(batches)
-	workers.Wait()
-	if err, _ := sendErr.Load().(error); err != nil {
-		t.Fatalf("after %d events acknowledged: %v", acked.Load(), err)
-	}
-	ingestTook := time.Since(start)
-	logSteadyProgress(t, stats, acked.Load(), events)
-	t.Logf("ingest done in %s (target %s; at most %s behind schedule): %d events acknowledged, %d batches resent, %d overload replies",
-		ingestTook.Round(time.Millisecond), time.Duration(flushes)*flushEvery, behind.Round(time.Millisecond),
-		acked.Load(), retried.Load(), overloaded.Load())
-	if int(acked.Load()) != events {
-		t.Fatalf("acknowledged %d events, sent %d", acked.Load(), events)
-	}
+	ingestTook := ingestSteady(t, arb, gen, stats, start, batchRows, batchEvery, time.Duration(flushes)*flushEvery)
 
 	checkSteadyCounts(t, arb, gen.perDay, events, "after ingest")
 
@@ -386,6 +303,105 @@ func TestSteadyIngest(t *testing.T) {
 	arb.Stop()
 	arb.Restart()
 	checkSteadyCounts(t, arb, gen.perDay, events, "after restart")
+}
+
+// sampleSteadyEvery samples the server every interval until the
+// returned stop is called (it may be called more than once).
+func sampleSteadyEvery(t *testing.T, arb *arbProcess, start time.Time, every time.Duration) (*steadyStats, func()) {
+	stats := &steadyStats{}
+	pid := arb.cmd.Process.Pid
+	stop := make(chan struct{})
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			sm, err := sampleSteady(arb, pid)
+			if err != nil {
+				t.Errorf("sample: %v", err)
+				return
+			}
+			sm.wall = time.Now()
+			sm.at = sm.wall.Sub(start)
+			stats.add(sm)
+		}
+	}()
+	return stats, sync.OnceFunc(func() { close(stop); done.Wait() })
+}
+
+// ingestSteady posts gen's events to /import, a batch of batchRows every
+// batchEvery from start (and now and then a batch again), and returns
+// once every event is acknowledged.
+func ingestSteady(t *testing.T, arb *arbProcess, gen *steadyGenerator, stats *steadyStats, start time.Time,
+	batchRows int, batchEvery, target time.Duration) time.Duration {
+	t.Helper()
+	events := gen.total
+	// Workers post batches; this loop hands them out on schedule.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: steadyWorkers}}
+	batches := make(chan steadyBatch, steadyWorkers)
+	var acked, retried, overloaded atomic.Int64
+	var sendErr atomic.Value
+	var workers sync.WaitGroup
+	for range steadyWorkers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for b := range batches {
+				if sendErr.Load() != nil {
+					continue
+				}
+				n, err := postSteadyBatch(client, arb, b)
+				overloaded.Add(int64(n))
+				if err != nil {
+					sendErr.CompareAndSwap(nil, err)
+					continue
+				}
+				if b.retry {
+					retried.Add(1)
+				} else {
+					acked.Add(int64(b.events))
+				}
+			}
+		}()
+	}
+	lastLog, behind := time.Now(), time.Duration(0)
+	for i := 0; gen.next < gen.total && sendErr.Load() == nil; i++ {
+		due := start.Add(time.Duration(i) * batchEvery)
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		} else {
+			behind = max(behind, -wait)
+		}
+		batches <- gen.batch(batchRows)
+		if rb, ok := gen.maybeRetry(); ok {
+			batches <- rb
+		}
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			logSteadyProgress(t, stats, acked.Load(), events)
+		}
+	}
+	close(batches)
+	workers.Wait()
+	if err, _ := sendErr.Load().(error); err != nil {
+		t.Fatalf("after %d events acknowledged: %v", acked.Load(), err)
+	}
+	ingestTook := time.Since(start)
+	logSteadyProgress(t, stats, acked.Load(), events)
+	t.Logf("ingest done in %s (target %s; at most %s behind schedule): %d events acknowledged, %d batches resent, %d overload replies",
+		ingestTook.Round(time.Millisecond), target, behind.Round(time.Millisecond),
+		acked.Load(), retried.Load(), overloaded.Load())
+	if int(acked.Load()) != events {
+		t.Fatalf("acknowledged %d events, sent %d", acked.Load(), events)
+	}
+	return ingestTook
 }
 
 // postSteadyBatch posts b to /import, waiting and resending on 429 or
