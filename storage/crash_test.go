@@ -88,7 +88,7 @@ type crashOp struct {
 	ids     []string  // crashIngest: insert ids of the batch
 	link    [2]string // crashIngest of an $identify: the ids it links
 	token   string    // crashCreateProject, crashPutProject
-	value   int64     // crashSetPeople, crashUpdateProfiles
+	value   int64     // crashSetPeople, crashUpdateProfiles, crashUpdateGroups
 }
 
 // crashModel records the operations a scenario issued and, in order,
