@@ -53,14 +53,26 @@ func mergeSegments(name string, inputs []*Segment, schema []Column) (*mergedDay,
 	if err != nil {
 		return nil, err
 	}
+	// remaps[ci][in] maps input in's dictionary codes of a coded column ci
+	// to the merged dictionary's (nil when ci is not coded).
+	remaps := make([][][]uint32, len(cols))
 	for i := range cols {
 		cols[i] = newGatherColumn(cols[i].Name, cols[i].Type, total, i >= len(fixedSegmentColumns))
+		if remaps[i], err = codedColumn(&cols[i], inputs); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	m := &mergedDay{inRows: make([]int, len(inputs)), dups: make([]int, len(inputs))}
 	for in, seg := range inputs {
 		before := len(cols[0].Ints)
 		for ci := range cols {
-			if err := gatherColumn(&cols[ci], seg); err != nil {
+			var err error
+			if remaps[ci] != nil {
+				err = gatherCodes(&cols[ci], seg, remaps[ci][in])
+			} else {
+				err = gatherColumn(&cols[ci], seg)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -77,11 +89,16 @@ func mergeSegments(name string, inputs []*Segment, schema []Column) (*mergedDay,
 
 	keep := dedupRows(cols, m.inRows, m.dups)
 	times, users := cols[0].Ints, cols[4].Ints
-	slices.SortStableFunc(keep, func(a, b int32) int {
+	// Stable by construction: keep is in input order, and equal (user,
+	// time) pairs fall back to it (cheaper than a stable sort).
+	slices.SortFunc(keep, func(a, b int32) int {
 		if c := cmp.Compare(users[a], users[b]); c != 0 {
 			return c
 		}
-		return cmp.Compare(times[a], times[b])
+		if c := cmp.Compare(times[a], times[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
 	})
 	m.rows = len(keep)
 	dropped := 0
@@ -97,6 +114,9 @@ func mergeSegments(name string, inputs []*Segment, schema []Column) (*mergedDay,
 		m.nullsOf[ci] = countNulls(cols[ci].Nulls)
 		if m.nullsOf[ci] == 0 {
 			cols[ci].Nulls = nil
+		}
+		if cols[ci].Dict != nil {
+			dropUnusedEntries(&cols[ci])
 		}
 	}
 	m.cols = cols
@@ -164,13 +184,149 @@ func newGatherColumn(name string, t ColumnType, capacity int, nullable bool) Seg
 }
 
 func columnLen(c *SegmentColumn) int {
-	switch c.Type {
-	case TypeFloat:
+	switch {
+	case c.Type == TypeFloat:
 		return len(c.Floats)
-	case TypeString, TypeJSON:
+	case c.Dict != nil:
+		return len(c.Codes)
+	case c.Type == TypeString || c.Type == TypeJSON:
 		return len(c.Strs)
 	}
 	return len(c.Ints)
+}
+
+// strAt is a string column's value in row (of a coded column or not).
+func strAt(c *SegmentColumn, row int) string {
+	if c.Dict != nil {
+		return c.Dict[c.Codes[row]]
+	}
+	return c.Strs[row]
+}
+
+// codedColumn makes c, a string or JSON column that every input holding
+// it stores as c.Type, a dictionary-encoded one (SegmentColumn.Dict):
+// the inputs' sorted dictionaries are merged, and rows keep codes, never
+// strings, so no row's string is hashed, copied or compared. It returns
+// each input's code → merged code table (nil for an input without the
+// column), or nil when c is not such a column.
+func codedColumn(c *SegmentColumn, inputs []*Segment) ([][]uint32, error) {
+	if c.Type != TypeString && c.Type != TypeJSON {
+		return nil, nil
+	}
+	dicts := make([][]string, len(inputs))
+	for in, seg := range inputs {
+		st, has := seg.ColumnTypes()[c.Name]
+		switch {
+		case has && st != c.Type:
+			return nil, nil // a conversion: gathered as values
+		case !has && c.Nulls == nil:
+			dicts[in] = []string{""} // a fixed column reads "" where absent
+		case has:
+			d, err := seg.readDict(c.Name)
+			if err != nil {
+				return nil, err
+			}
+			dicts[in] = d
+		}
+	}
+	merged, remaps := mergeDicts(dicts)
+	c.Strs, c.Dict, c.Codes = nil, merged, make([]uint32, 0, cap(c.Strs))
+	return remaps, nil
+}
+
+// mergeDicts merges sorted dictionaries into one sorted, without repeats,
+// and returns for each input its code → merged code table.
+func mergeDicts(dicts [][]string) ([]string, [][]uint32) {
+	remaps := make([][]uint32, len(dicts))
+	pos := make([]int, len(dicts))
+	most := 0
+	for i, d := range dicts {
+		remaps[i] = make([]uint32, len(d))
+		most = max(most, len(d))
+	}
+	merged := make([]string, 0, most)
+	for {
+		low := -1
+		for i, d := range dicts {
+			if pos[i] < len(d) && (low < 0 || d[pos[i]] < dicts[low][pos[low]]) {
+				low = i
+			}
+		}
+		if low < 0 {
+			return merged, remaps
+		}
+		v, code := dicts[low][pos[low]], uint32(len(merged))
+		merged = append(merged, v)
+		for i, d := range dicts {
+			if pos[i] < len(d) && d[pos[i]] == v {
+				remaps[i][pos[i]] = code
+				pos[i]++
+			}
+		}
+	}
+}
+
+// gatherCodes appends seg's rows of coded column c, their codes mapped by
+// remap (nil: seg lacks the column, so NULL or "" rows).
+func gatherCodes(c *SegmentColumn, seg *Segment, remap []uint32) error {
+	if _, has := seg.ColumnTypes()[c.Name]; !has {
+		for i := 0; i < seg.Rows(); i++ {
+			if c.Nulls != nil {
+				c.Nulls = append(c.Nulls, true)
+			}
+			c.Codes = append(c.Codes, 0) // "" for a fixed column: remap of the [""] dictionary
+		}
+		return nil
+	}
+	for b := 0; b < seg.NumBlocks(); b++ {
+		blk, err := seg.ReadBlock(c.Name, b)
+		if err != nil {
+			return err
+		}
+		_, n := seg.BlockRange(b)
+		for i := 0; i < n; i++ {
+			null := blk.Nulls != nil && blk.Nulls[i]
+			if c.Nulls != nil {
+				c.Nulls = append(c.Nulls, null)
+			}
+			code := uint32(0)
+			if !null {
+				code = remap[blk.Codes[i]]
+			}
+			c.Codes = append(c.Codes, code)
+		}
+	}
+	return nil
+}
+
+// dropUnusedEntries renumbers a coded column's dictionary to the entries
+// some non-NULL row still uses (a removed duplicate may have held the
+// only copy of a value): a dictionary entry is a value of the segment.
+func dropUnusedEntries(c *SegmentColumn) {
+	used := make([]bool, len(c.Dict))
+	for row, code := range c.Codes {
+		if c.Nulls == nil || !c.Nulls[row] {
+			used[code] = true
+		}
+	}
+	if !slices.Contains(used, false) {
+		return
+	}
+	renum := make([]uint32, len(c.Dict))
+	dict := make([]string, 0, len(c.Dict))
+	for code, u := range used {
+		if u {
+			renum[code] = uint32(len(dict))
+			dict = append(dict, c.Dict[code])
+		}
+	}
+	for row, code := range c.Codes {
+		c.Codes[row] = renum[code] // a NULL row's code 0 maps to some code: unread
+		if c.Nulls != nil && c.Nulls[row] {
+			c.Codes[row] = 0
+		}
+	}
+	c.Dict = dict
 }
 
 // gatherColumn appends seg's rows of column c (NULLs where seg lacks it),
@@ -254,16 +410,28 @@ func appendRaw(c *SegmentColumn, v Value) {
 
 // dedupRows returns the rows to keep, in input order: every row without
 // an insert_id, and the first row of each dedup key. dups counts the
-// dropped rows per input (inRows gives each input's row count).
+// dropped rows per input (inRows gives each input's row count). The key
+// columns are coded (codedColumn), so a key is compared as four numbers.
 func dedupRows(cols []SegmentColumn, inRows []int, dups []int) []int32 {
-	times, names, ids, inserts := cols[0].Ints, cols[1].Strs, cols[2].Strs, cols[3].Strs
-	keep := make([]int32, 0, len(times))
-	seen := make(map[dedupKey]struct{}, len(times))
+	times, names, ids, inserts := &cols[0], &cols[1], &cols[2], &cols[3]
+	if names.Dict == nil || ids.Dict == nil || inserts.Dict == nil {
+		panic("BUG: compaction's key columns are not dictionary-encoded")
+	}
+	type codedKey struct {
+		time                 int64
+		name, id, insertCode uint32
+	}
+	noInsert := -1 // the code of "", if the dictionary has it
+	if len(inserts.Dict) > 0 && inserts.Dict[0] == "" {
+		noInsert = 0
+	}
+	keep := make([]int32, 0, len(times.Ints))
+	seen := make(map[codedKey]struct{}, len(times.Ints))
 	row := 0
 	for in, n := range inRows {
 		for end := row + n; row < end; row++ {
-			if inserts[row] != "" {
-				k := dedupKey{timeMillis: times[row], name: names[row], distinctID: ids[row], insertID: inserts[row]}
+			if code := inserts.Codes[row]; int(code) != noInsert {
+				k := codedKey{times.Ints[row], names.Codes[row], ids.Codes[row], code}
 				if _, dup := seen[k]; dup {
 					dups[in]++
 					continue
@@ -284,6 +452,15 @@ func permuteColumn(c *SegmentColumn, keep []int32) SegmentColumn {
 		for i, r := range keep {
 			out.Nulls[i] = c.Nulls[r]
 		}
+	}
+	switch {
+	case c.Dict != nil:
+		out.Dict = c.Dict
+		out.Codes = make([]uint32, len(keep))
+		for i, r := range keep {
+			out.Codes[i] = c.Codes[r]
+		}
+		return out
 	}
 	switch c.Type {
 	case TypeFloat:
@@ -358,7 +535,7 @@ func checkColumn(seg *Segment, c *SegmentColumn) error {
 				case TypeFloat:
 					same = blk.Floats[i] == c.Floats[r] || (blk.Floats[i] != blk.Floats[i] && c.Floats[r] != c.Floats[r])
 				case TypeString, TypeJSON:
-					same = dict[blk.Codes[i]] == c.Strs[r]
+					same = dict[blk.Codes[i]] == strAt(c, r)
 				default:
 					same = blk.Ints[i] == c.Ints[r]
 				}

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -109,6 +110,11 @@ type segFooter struct {
 // 0..rows-1. Exactly one of Ints (TypeBool, TypeInt, TypeTime), Floats
 // (TypeFloat) or Strs (TypeString, TypeJSON) is set. Nulls is nil when no
 // row is NULL, else one entry per row (true = NULL).
+//
+// A string or JSON column may come dictionary-encoded instead of as Strs:
+// Dict (strictly sorted, every entry the value of some non-NULL row) and
+// Codes (one per row, an index into Dict; 0 in NULL rows). Compaction
+// writes so, having merged its inputs' dictionaries.
 type SegmentColumn struct {
 	Name   string
 	Type   ColumnType
@@ -116,6 +122,8 @@ type SegmentColumn struct {
 	Ints   []int64
 	Floats []float64
 	Strs   []string
+	Dict   []string
+	Codes  []uint32
 }
 
 // segWriter tracks the write offset.
@@ -167,6 +175,12 @@ func WriteSegment(w io.Writer, meta []byte, rows int, cols []SegmentColumn) (int
 			n = len(c.Floats)
 		case TypeString, TypeJSON:
 			n = len(c.Strs)
+			if c.Dict != nil {
+				n = len(c.Codes)
+				if err := checkColumnDict(&c); err != nil {
+					return 0, err
+				}
+			}
 		case TypeBool, TypeInt, TypeTime:
 		default:
 			return 0, fmt.Errorf("segment: column %q has unknown type %d", c.Name, c.Type)
@@ -201,7 +215,11 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 	var codes []uint32
 	var dict []string
 	if c.Type == TypeString || c.Type == TypeJSON {
-		dict, codes = segDictionary(c.Strs, c.Nulls)
+		if c.Dict != nil {
+			dict, codes = c.Dict, c.Codes
+		} else {
+			dict, codes = segDictionary(c.Strs, c.Nulls)
+		}
 		var raw []byte
 		for _, s := range dict {
 			raw = binary.AppendUvarint(raw, uint64(len(s)))
@@ -235,6 +253,30 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		sc.Bitmaps = &s
 	}
 	return sc
+}
+
+// checkColumnDict checks a dictionary-encoded column's promise: Dict
+// strictly sorted, every non-NULL code inside it, every entry used.
+func checkColumnDict(c *SegmentColumn) error {
+	for i := 1; i < len(c.Dict); i++ {
+		if c.Dict[i-1] >= c.Dict[i] {
+			return fmt.Errorf("segment: column %q: dictionary not strictly sorted at entry %d", c.Name, i)
+		}
+	}
+	used := make([]bool, len(c.Dict))
+	for row, code := range c.Codes {
+		if c.Nulls != nil && c.Nulls[row] {
+			continue
+		}
+		if int(code) >= len(c.Dict) {
+			return fmt.Errorf("segment: column %q row %d: code %d beyond the dictionary of %d", c.Name, row, code, len(c.Dict))
+		}
+		used[code] = true
+	}
+	if i := slices.Index(used, false); i >= 0 {
+		return fmt.Errorf("segment: column %q: dictionary entry %d is in no row", c.Name, i)
+	}
+	return nil
 }
 
 // segDictionary returns the sorted distinct non-NULL strings and each
