@@ -48,6 +48,7 @@ bench-clickhouse:
 # second), whose SUMMARY line gives segments, fds and compactions.
 soak: build
 	ARB_COMPACTION_RUNS=10000 $(GO) test -tags arb_invariants -run TestCompactionRandomized -timeout 600m -v ./storage/
+	ARB_CRASH_STEPS=3 $(GO) test -tags arb_invariants -run 'TestCrash|TestFault' -timeout 120m -v ./storage/
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_CRASH_CYCLES=1000 $(GO) test -run 'TestCrash$$' -timeout 600m -v ./integration/
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_STEADY_EVENTS=10000000 ARB_STEADY_FLUSHES=1440 ARB_STEADY_FLUSH_EVERY=1s \
 		$(GO) test -run 'TestSteadyIngest$$' -timeout 180m -v ./integration/

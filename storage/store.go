@@ -184,18 +184,20 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
 	}
+	// Make the directories durable: the data directory's entry in its
+	// parent, and in it its subdirectories and the MANIFEST. The MANIFEST
+	// read below may be one whose rename a failed publish left in the
+	// page cache only: it must be durable before the store acts on it
+	// (deletes what it makes obsolete), or a crash could bring the old one
+	// back with the WAL it needs gone.
+	for _, d := range []string{filepath.Dir(filepath.Clean(s.path())), s.path()} {
+		if err := s.fs.SyncDir(d); err != nil {
+			return nil, fmt.Errorf("fsync directory %s: %w", d, err)
+		}
+	}
 	m, ok, err := readManifest(s.fs, s.path(manifestName))
 	if err != nil {
 		return nil, err
-	}
-	if ok {
-		// The MANIFEST read may be one whose rename a failed publish left
-		// in the page cache only: make it durable before acting on it
-		// (deleting what it makes obsolete), or a crash could bring the
-		// old one back with the WAL it needs gone.
-		if err := s.fs.SyncDir(s.path()); err != nil {
-			return nil, fmt.Errorf("fsync data directory %s: %w", s.path(), err)
-		}
 	}
 	if !ok {
 		if err := s.checkNoDataFiles(); err != nil {
