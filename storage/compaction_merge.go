@@ -339,22 +339,47 @@ func gatherColumn(c *SegmentColumn, seg *Segment) error {
 		}
 		return nil
 	}
+	return eachValue(seg, c.Name, func(row int, v Value, null bool) error {
+		if null {
+			appendNull(c)
+			return nil
+		}
+		if st != c.Type {
+			cv, ok := v.Convert(c.Type)
+			if !ok {
+				return fmt.Errorf("%s: column %q row %d: %v value %s does not convert to %v",
+					seg.Name(), c.Name, row, st, v.Text(), c.Type)
+			}
+			v = cv
+		}
+		appendValue(c, v)
+		return nil
+	})
+}
+
+// eachValue calls fn with every row of seg's column name, in row order:
+// its value as stored, or null. Dictionaries are decoded for this call
+// only (compaction reads each once).
+func eachValue(seg *Segment, name string, fn func(row int, v Value, null bool) error) error {
+	st := seg.ColumnTypes()[name]
 	var dict []string
 	if st == TypeString || st == TypeJSON {
 		var err error
-		if dict, err = seg.readDict(c.Name); err != nil {
+		if dict, err = seg.readDict(name); err != nil {
 			return err
 		}
 	}
 	for b := 0; b < seg.NumBlocks(); b++ {
-		blk, err := seg.ReadBlock(c.Name, b)
+		blk, err := seg.ReadBlock(name, b)
 		if err != nil {
 			return err
 		}
-		_, n := seg.BlockRange(b)
+		first, n := seg.BlockRange(b)
 		for i := 0; i < n; i++ {
 			if blk.Nulls != nil && blk.Nulls[i] {
-				appendNull(c)
+				if err := fn(first+i, Value{}, true); err != nil {
+					return err
+				}
 				continue
 			}
 			v := Value{Type: st}
@@ -366,15 +391,9 @@ func gatherColumn(c *SegmentColumn, seg *Segment) error {
 			default:
 				v.Int = blk.Ints[i]
 			}
-			if st != c.Type {
-				cv, ok := v.Convert(c.Type)
-				if !ok {
-					return fmt.Errorf("%s: column %q block %d row %d: %v value %s does not convert to %v",
-						seg.Name(), c.Name, b, i, st, v.Text(), c.Type)
-				}
-				v = cv
+			if err := fn(first+i, v, false); err != nil {
+				return err
 			}
-			appendValue(c, v)
 		}
 	}
 	return nil
@@ -512,38 +531,21 @@ func checkColumn(seg *Segment, c *SegmentColumn) error {
 	if !ok || st != c.Type {
 		return fmt.Errorf("%s: column %q: stored as %v (present %v), wrote %v", seg.Name(), c.Name, st, ok, c.Type)
 	}
-	var dict []string
-	if st == TypeString || st == TypeJSON {
-		var err error
-		if dict, err = seg.readDict(c.Name); err != nil {
-			return err
-		}
-	}
-	for b := 0; b < seg.NumBlocks(); b++ {
-		blk, err := seg.ReadBlock(c.Name, b)
-		if err != nil {
-			return err
-		}
-		first, n := seg.BlockRange(b)
-		for i := 0; i < n; i++ {
-			r := first + i
-			wantNull := c.Nulls != nil && c.Nulls[r]
-			gotNull := blk.Nulls != nil && blk.Nulls[i]
-			same := wantNull == gotNull
-			if same && !wantNull {
-				switch st {
-				case TypeFloat:
-					same = blk.Floats[i] == c.Floats[r] || (blk.Floats[i] != blk.Floats[i] && c.Floats[r] != c.Floats[r])
-				case TypeString, TypeJSON:
-					same = dict[blk.Codes[i]] == strAt(c, r)
-				default:
-					same = blk.Ints[i] == c.Ints[r]
-				}
-			}
-			if !same {
-				return fmt.Errorf("%s: column %q row %d reads back different from what was written", seg.Name(), c.Name, r)
+	return eachValue(seg, c.Name, func(r int, v Value, null bool) error {
+		same := null == (c.Nulls != nil && c.Nulls[r])
+		if same && !null {
+			switch st {
+			case TypeFloat:
+				same = v.Float == c.Floats[r] || (v.Float != v.Float && c.Floats[r] != c.Floats[r])
+			case TypeString, TypeJSON:
+				same = v.Str == strAt(c, r)
+			default:
+				same = v.Int == c.Ints[r]
 			}
 		}
-	}
-	return nil
+		if !same {
+			return fmt.Errorf("%s: column %q row %d reads back different from what was written", seg.Name(), c.Name, r)
+		}
+		return nil
+	})
 }

@@ -156,23 +156,19 @@ type keyDicts struct {
 
 // readKeyDicts decodes the key columns' dictionaries for one use (an
 // index build, which reads them all once), bypassing the shared cache.
-func readKeyDicts(seg *Segment) (keyDicts, error) {
-	var d keyDicts
-	var err error
-	for _, c := range []struct {
-		col  string
-		dict *[]string
-	}{{ColEvent, &d.names}, {ColDistinctID, &d.distincts}, {ColInsertID, &d.inserts}} {
-		if err == nil && seg.HasColumn(c.col) {
-			*c.dict, err = seg.readDict(c.col)
-		}
-	}
-	return d, err
-}
+func readKeyDicts(seg *Segment) (keyDicts, error) { return keyDictsBy(seg, seg.readDict) }
 
 // readKeyColumns reads block b's key columns, the dictionaries through
 // the shared cache (a lookup of one key).
 func readKeyColumns(seg *Segment, b int) (*keyColumns, error) {
+	d, err := keyDictsBy(seg, seg.Dict)
+	if err != nil {
+		return nil, err
+	}
+	return readKeyBlocks(seg, b, d)
+}
+
+func keyDictsBy(seg *Segment, dictOf func(col string) ([]string, error)) (keyDicts, error) {
 	var d keyDicts
 	var err error
 	for _, c := range []struct {
@@ -180,13 +176,10 @@ func readKeyColumns(seg *Segment, b int) (*keyColumns, error) {
 		dict *[]string
 	}{{ColEvent, &d.names}, {ColDistinctID, &d.distincts}, {ColInsertID, &d.inserts}} {
 		if err == nil && seg.HasColumn(c.col) {
-			*c.dict, err = seg.Dict(c.col)
+			*c.dict, err = dictOf(c.col)
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	return readKeyBlocks(seg, b, d)
+	return d, err
 }
 
 // readKeyBlocks reads block b's key columns with the given dictionaries.
