@@ -88,7 +88,8 @@ func (h *adminHandler) compact(w http.ResponseWriter, r *http.Request) {
 }
 
 // rootAuthorized checks root's password as HTTP Basic credentials, or
-// without one that the client is on this host: the rule of POST /backup.
+// without one that the client is on this host (POST /backup and
+// /admin/compact).
 func rootAuthorized(r *http.Request, rootPassword string) bool {
 	if rootPassword == "" {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -14,12 +14,10 @@ package server
 // elsewhere either.
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -47,7 +45,7 @@ func registerBackup(mux *http.ServeMux, store *storage.Store, rootPassword strin
 }
 
 func (h *backupHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.authorized(r) {
+	if !rootAuthorized(r, h.rootPassword) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="arb"`)
 		http.Error(w, "backup: root user and password required (HTTP Basic)", http.StatusUnauthorized)
 		return
@@ -77,16 +75,4 @@ func (h *backupHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("backup sent", "client", r.RemoteAddr, "wal_seq", pt.Seq, "wal_offset", pt.Offset,
 		"bytes", n, "took", time.Since(start).Round(time.Millisecond))
-}
-
-// authorized checks root's password, or without one that the client is
-// on this host.
-func (h *backupHandler) authorized(r *http.Request) bool {
-	if h.rootPassword == "" {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		ip := net.ParseIP(host)
-		return err == nil && ip != nil && ip.IsLoopback()
-	}
-	user, pass, ok := r.BasicAuth()
-	return ok && user == "root" && subtle.ConstantTimeCompare([]byte(pass), []byte(h.rootPassword)) == 1
 }
