@@ -331,7 +331,8 @@ func compactionRun(t *testing.T, r *rand.Rand, run int) CompactionStats {
 		stop = make(chan struct{})
 		wg.Add(2)
 		cr := rand.New(rand.NewSource(r.Int63())) // r belongs to the test's goroutine
-		go func() { // the compactor, racing the ingest and flushes below
+		// The compactor, racing the ingest and flushes below.
+		go func() {
 			defer wg.Done()
 			for {
 				select {
