@@ -139,9 +139,14 @@ func (s *Store) compactDue() {
 }
 
 // compactor is the background goroutine: it looks for due days after
-// every flush and every tick.
+// every flush and every tick, on a thread of lowered priority
+// (compactor_priority_linux.go), so merges yield the CPU to ingest and
+// queries.
 func (s *Store) compactor() {
 	defer s.flusherWG.Done()
+	if err := lowerCompactorPriority(); err != nil {
+		s.log.Warn("compactor: lower thread priority", "err", err)
+	}
 	tick := time.NewTicker(max(s.opts.CompactionDelay/4, 100*time.Millisecond))
 	defer tick.Stop()
 	for {
