@@ -12,20 +12,22 @@ package storage
 //     the rest are its newer segments. With no base, or when the rest
 //     hold at least 1/8 of the base's rows, or when the day has been
 //     quiet for 10 × delay, all its segments are merged into a new base.
-//   - Otherwise the rest alone are merged into one level-1 segment, when
-//     there are two or more of them or one straight from a flush.
+//   - Otherwise, when the day holds max segments, the rest are merged
+//     into one level-1 segment; below max, only the segments flushes
+//     wrote (level 0, in time order) are, so that within a delay of its
+//     last flush every row of a day is sorted by user.
 //
 // What this bounds: merges run one at a time, so while one runs the
 // flushes of its duration pile up. A day holds at most max segments plus
 // one per flush that lands during the longest merge: max + 1 while a
 // whole-day merge takes less than a flush interval (a 10M-event day at
-// the ~300k rows/s a merge runs on one core here, with the default
+// the ~350k rows/s a merge runs on one core here, with the default
 // one-minute flush), more when flushes come faster than merges finish
 // (integration/steady_ingest_test.go measures it). The base is rewritten
 // only when the newer rows reach 1/8 of it, so a day's rows are rewritten
-// O(log n) times in whole merges, and each level-1 merge rewrites at most
-// 1/8 of the base. A day that stops receiving data ends as one segment
-// after 10 × delay.
+// O(log n) times in whole merges; the level-1 segments, at most 1/8 of
+// the base, are rewritten once per max - 1 flushes. A day that stops
+// receiving data ends as one segment after 10 × delay.
 
 import (
 	"sort"
@@ -83,8 +85,20 @@ func pickCompaction(segs []*SegmentRef, now time.Time, delay time.Duration, maxS
 	if base == nil || restRows*wholeMergeFraction >= base.Segment.Rows() || quietFor >= idleWholeMerges*delay {
 		return segs, levelMergedWhole, true
 	}
-	if len(rest) >= 2 || (len(rest) == 1 && rest[0].Level == levelFlushed) {
+	if len(segs) >= maxSegments {
 		return rest, levelMergedNew, true
+	}
+	// Quiet, and room for more segments: only what flushes wrote since
+	// is merged (sorted by user), leaving the level-1 segments alone, so
+	// a level-1 segment is rewritten once per max-1 flushes, not at each.
+	var fresh []*SegmentRef
+	for _, ref := range rest {
+		if ref.Level == levelFlushed {
+			fresh = append(fresh, ref)
+		}
+	}
+	if len(fresh) > 0 {
+		return fresh, levelMergedNew, true
 	}
 	return nil, 0, false
 }
