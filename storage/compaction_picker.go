@@ -158,9 +158,11 @@ func (s *Store) compactDue() {
 // queries.
 func (s *Store) compactor() {
 	defer s.flusherWG.Done()
-	if err := lowerCompactorPriority(); err != nil {
+	tid, err := lowerCompactorPriority()
+	if err != nil {
 		s.log.Warn("compactor: lower thread priority", "err", err)
 	}
+	s.compactorTID.Store(int64(tid))
 	tick := time.NewTicker(max(s.opts.CompactionDelay/4, 100*time.Millisecond))
 	defer tick.Stop()
 	for {

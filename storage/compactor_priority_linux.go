@@ -15,16 +15,17 @@ const compactorNice = 10
 // lowerCompactorPriority pins the calling goroutine to its OS thread and
 // lowers that thread's priority. The goroutine never unlocks: when it
 // exits, the runtime ends the thread instead of handing the lowered
-// priority to other goroutines. It reports whether it succeeded.
+// priority to other goroutines.
 // A thread already at compactorNice or nicer is left alone (setting it
 // would raise its priority).
-func lowerCompactorPriority() error {
+// It returns the thread's id.
+func lowerCompactorPriority() (tid int, err error) {
 	runtime.LockOSThread()
-	tid := syscall.Gettid()
+	tid = syscall.Gettid()
 	// The raw getpriority system call answers 20 - nice.
 	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
 	if err != nil || 20-prio >= compactorNice {
-		return err
+		return tid, err
 	}
-	return syscall.Setpriority(syscall.PRIO_PROCESS, tid, compactorNice)
+	return tid, syscall.Setpriority(syscall.PRIO_PROCESS, tid, compactorNice)
 }

@@ -101,6 +101,8 @@ type Store struct {
 	compaction compactionStats
 	// dedupIx holds the segments' dedup indexes within a budget.
 	dedupIx dedupIndexes
+	// compactorTID is the background compactor's thread (tests).
+	compactorTID atomic.Int64
 
 	mu       sync.RWMutex
 	projects map[string]*Project // by name; guarded by mu
