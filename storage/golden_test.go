@@ -103,40 +103,41 @@ func writeGoldenStore(t *testing.T) string {
 	return dir
 }
 
-// TestWriteGolden writes the golden files that are missing. It runs only
-// with ARB_WRITE_GOLDEN=1 and never overwrites a fixture (see the file
-// comment).
+// TestWriteGolden writes the golden files that are missing
+// (ARB_WRITE_GOLDEN=1) and never overwrites a fixture (see the file
+// comment). Without the variable it writes nothing and checks that every
+// file today's writer makes has a committed fixture of the same name, so
+// a new kind of file cannot land without one.
 func TestWriteGolden(t *testing.T) {
-	if os.Getenv("ARB_WRITE_GOLDEN") == "" {
-		t.Skip("set ARB_WRITE_GOLDEN=1 to write missing golden fixtures")
-	}
-	if _, err := os.Stat(goldenDir); err == nil {
-		t.Logf("%s exists: left as it is", goldenDir)
-	} else {
-		src := writeGoldenStore(t)
-		err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(src, path)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return writeNewFile(t, filepath.Join(goldenDir, rel), data)
-		})
-		if err != nil {
-			t.Fatal(err)
+	update := os.Getenv("ARB_WRITE_GOLDEN") != ""
+	src := writeGoldenStore(t)
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
+		rel, _ := filepath.Rel(src, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return writeNewFile(t, filepath.Join(goldenDir, rel), data, update)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := writeNewFile(t, filepath.Join("testdata", "golden", "people_v1.people"), goldenPeopleV1()); err != nil {
+	if err := writeNewFile(t, filepath.Join("testdata", "golden", "people_v1.people"), goldenPeopleV1(), update); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func writeNewFile(t *testing.T, path string, data []byte) error {
+// writeNewFile writes data at path unless a file is there; without
+// update it only checks that one is.
+func writeNewFile(t *testing.T, path string, data []byte, update bool) error {
 	if _, err := os.Stat(path); err == nil {
-		t.Logf("%s exists: left as it is", path)
+		return nil
+	}
+	if !update {
+		t.Errorf("no golden fixture %s for a file today's writer makes: run with ARB_WRITE_GOLDEN=1", path)
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
