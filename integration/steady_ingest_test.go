@@ -517,7 +517,7 @@ func waitSteadySettled(t *testing.T, arb *arbProcess, events int, timeout time.D
 	for {
 		var segs, days int64
 		var rows float64 // sum() is a DECIMAL, sent as a float when large
-		if err := arb.DB().QueryRow("SELECT count(*), count(DISTINCT day), coalesce(sum(`rows`), 0) FROM arb.segments").Scan(&segs, &days, &rows); err != nil {
+		if err := arb.DB().QueryRow("SELECT count(*), count(DISTINCT day), coalesce(sum(row_count), 0) FROM arb.segments").Scan(&segs, &days, &rows); err != nil {
 			t.Fatalf("arb.segments: %v", err)
 		}
 		if segs == days && rows == float64(events) {

@@ -3,7 +3,7 @@ package server
 // Read-only views of storage for operators, in the `arb` database:
 //
 //	arb.segments     one row per live segment: project, day, file, level,
-//	                 rows, bytes (how compacted each day is)
+//	                 row_count, bytes (how compacted each day is)
 //	arb.compactions  one row: the compactor's counters since start and
 //	                 its last error
 //
@@ -55,7 +55,7 @@ func newSegmentsTable(store *storage.Store) *rowsTable {
 			&sql.Column{Name: "day", Type: sqlString},
 			&sql.Column{Name: "file", Type: sqlString},
 			&sql.Column{Name: "level", Type: types.Int64},
-			&sql.Column{Name: "rows", Type: types.Int64},
+			&sql.Column{Name: "row_count", Type: types.Int64},
 			&sql.Column{Name: "bytes", Type: types.Int64},
 		),
 		rows: func() []sql.Row {
