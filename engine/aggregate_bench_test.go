@@ -61,7 +61,7 @@ func benchSnapshot(tb testing.TB, n int) *storage.Snapshot {
 	return &storage.Snapshot{
 		Columns:  []storage.Column{{Name: "plan", Type: storage.TypeString}, {Name: "amount", Type: storage.TypeFloat}},
 		Segments: []*storage.SegmentRef{{Segment: seg}},
-		UserIDs:  ids,
+		UserIDs:  storage.NewUserIDs(ids),
 	}
 }
 

@@ -242,7 +242,7 @@ func (s *distinctState) grow(g int) {
 
 // addUsers is add for user-number codes.
 func (s *distinctState) addUsers(w *aggWorker, b *batch, gids []int32, v *vec) {
-	words := (len(v.dict) + 63) / 64
+	words := (v.users.Len() + 63) / 64
 	for i, g := range gids {
 		u := v.codes[b.row(i)]
 		d := s.dense[g]

@@ -90,7 +90,7 @@ func (s *keyAnyState) result(g int32) storage.Value {
 	v := k.k[s.key]
 	switch {
 	case s.ref.kind == kindDistinctID || s.ref.kind == kindRawDistinctID:
-		return storage.StringValue(s.w.run.scan.Snap.UserIDs[v])
+		return storage.StringValue(s.w.run.scan.Snap.UserIDs.ID(uint32(v)))
 	case isText(s.ref.typ):
 		return storage.Value{Type: s.ref.typ, Str: s.w.run.intern.str(uint32(v))}
 	}
@@ -553,9 +553,9 @@ func (w *aggWorker) addStates(b *batch, gids []int32) error {
 // user (distinct_id): user numbers are dense, so a worker-wide table maps
 // them to groups.
 func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
-	if len(w.userGids) < len(v.dict) {
+	if len(w.userGids) < v.users.Len() {
 		old := w.userGids
-		w.userGids = make([]int32, len(v.dict))
+		w.userGids = make([]int32, v.users.Len())
 		copy(w.userGids, old)
 		for i := len(old); i < len(w.userGids); i++ {
 			w.userGids[i] = -1

@@ -212,10 +212,10 @@ type memIter struct {
 // canonicalID is the canonical distinct_id of user number u.
 func (s *Scan) canonicalID(u uint32) storage.Value {
 	c := s.Snap.Canon.Of(u)
-	if int(c) >= len(s.Snap.UserIDs) {
-		panic(fmt.Sprintf("BUG: canonical user %d of %d beyond the snapshot's %d users", c, u, len(s.Snap.UserIDs)))
+	if int(c) >= s.Snap.UserIDs.Len() {
+		panic(fmt.Sprintf("BUG: canonical user %d of %d beyond the snapshot's %d users", c, u, s.Snap.UserIDs.Len()))
 	}
-	return storage.StringValue(s.Snap.UserIDs[c])
+	return storage.StringValue(s.Snap.UserIDs.ID(c))
 }
 
 func (it *memIter) value(e *storage.Event, i int, ref colRef) storage.Value {

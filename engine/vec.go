@@ -19,9 +19,11 @@ type vec struct {
 	floats  []float64
 	codes   []uint32
 	dict    []string
-	// userCodes: codes are user numbers (dict is the snapshot's UserIDs),
-	// global across parts, so they key groups as they are.
+	// userCodes: codes are user numbers (users, the snapshot's, names
+	// them; dict is nil), global across parts, so they key groups as
+	// they are.
 	userCodes bool
+	users     *storage.UserIDs
 }
 
 func (v *vec) isNull(r int) bool { return v.missing || (v.nulls != nil && v.nulls[r]) }
@@ -31,6 +33,8 @@ func (v *vec) value(r int) storage.Value {
 		return storage.Value{}
 	}
 	switch {
+	case v.userCodes:
+		return storage.Value{Type: v.typ, Str: v.users.ID(v.codes[r])}
 	case v.codes != nil:
 		return storage.Value{Type: v.typ, Str: v.dict[v.codes[r]]}
 	case v.floats != nil:
@@ -94,6 +98,7 @@ func userVec(s *Scan, ints []int64, u32 []uint32, canonical bool, bufs *userBufs
 		codes = make([]uint32, n)
 	}
 	merged := canonical && s.Snap.Canon.Merged()
+	nUsers := s.Snap.UserIDs.Len()
 	for i := range codes {
 		var u uint32
 		if u32 != nil {
@@ -104,12 +109,12 @@ func userVec(s *Scan, ints []int64, u32 []uint32, canonical bool, bufs *userBufs
 		if merged {
 			u = s.Snap.Canon.Of(u)
 		}
-		if int(u) >= len(s.Snap.UserIDs) {
-			panic(fmt.Sprintf("BUG: user %d beyond the snapshot's %d users", u, len(s.Snap.UserIDs)))
+		if int(u) >= nUsers {
+			panic(fmt.Sprintf("BUG: user %d beyond the snapshot's %d users", u, nUsers))
 		}
 		codes[i] = u
 	}
-	return &vec{typ: storage.TypeString, codes: codes, dict: s.Snap.UserIDs, userCodes: true}
+	return &vec{typ: storage.TypeString, codes: codes, users: s.Snap.UserIDs, userCodes: true}
 }
 
 // convertedVec builds a vec of type t from n values.

@@ -175,7 +175,7 @@ func (s *cohortSet) get(ctx *sql.Context, c *CohortExpr) (map[string]struct{}, e
 	}
 	s.ids = make(map[string]struct{}, users.GetCardinality())
 	users.Iterate(func(u uint32) bool {
-		s.ids[snap.UserIDs[u]] = struct{}{}
+		s.ids[snap.UserIDs.ID(u)] = struct{}{}
 		return true
 	})
 	return s.ids, nil

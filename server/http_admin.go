@@ -12,6 +12,10 @@ package server
 // rows_out = rows_in − duplicates holds for every run either way
 // (storage/compaction.go checks it), so it holds for the sums.
 //
+// GET /debug/pprof/ serves Go's runtime profiles (heap, CPU, goroutines)
+// to the same users: what an operator needs to see where a live server's
+// memory or CPU goes without restarting it.
+//
 // Who may ask: the MySQL root user, as for POST /backup (http_backup.go):
 // root's password as HTTP Basic credentials (user root) when the server
 // has one, else loopback clients only. A compaction of a large store
@@ -23,6 +27,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"arb/storage"
@@ -50,18 +55,30 @@ type adminHandler struct {
 	log          *slog.Logger
 }
 
-// registerAdmin adds POST /admin/compact to mux.
+// registerAdmin adds POST /admin/compact and GET /debug/pprof/ to mux.
 func registerAdmin(mux *http.ServeMux, store *storage.Store, rootPassword string, log *slog.Logger) {
 	h := &adminHandler{store: store, rootPassword: rootPassword, log: log}
-	mux.HandleFunc("POST /admin/compact", h.compact)
+	mux.HandleFunc("POST /admin/compact", h.rootOnly(h.compact))
+	mux.HandleFunc("GET /debug/pprof/", h.rootOnly(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/cmdline", h.rootOnly(pprof.Cmdline))
+	mux.HandleFunc("GET /debug/pprof/profile", h.rootOnly(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/symbol", h.rootOnly(pprof.Symbol))
+	mux.HandleFunc("GET /debug/pprof/trace", h.rootOnly(pprof.Trace))
+}
+
+// rootOnly answers 401 to anyone rootAuthorized refuses.
+func (h *adminHandler) rootOnly(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !rootAuthorized(r, h.rootPassword) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="arb"`)
+			http.Error(w, "admin: root user and password required (HTTP Basic)", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	}
 }
 
 func (h *adminHandler) compact(w http.ResponseWriter, r *http.Request) {
-	if !rootAuthorized(r, h.rootPassword) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="arb"`)
-		http.Error(w, "admin: root user and password required (HTTP Basic)", http.StatusUnauthorized)
-		return
-	}
 	start := time.Now()
 	before, segsBefore := h.store.CompactionStats(), h.store.Stats().Segments
 	err := h.store.Compact()

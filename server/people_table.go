@@ -50,7 +50,10 @@ type peoplePartition struct{ people []storage.Person }
 func (peoplePartition) Key() []byte { return []byte("people") }
 
 func (t *peopleTable) Partitions(*sql.Context) (sql.PartitionIter, error) {
-	people, _ := t.project.People()
+	people, _, err := t.project.People()
+	if err != nil {
+		return nil, err
+	}
 	return sql.PartitionsToPartitionIter(peoplePartition{people}), nil
 }
 

@@ -52,6 +52,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -238,6 +239,11 @@ func captureBackup(fs FS, dir string, walSizes map[uint64]int64, have []BackupFi
 				return nil, err
 			}
 		}
+		for _, r := range mp.UserIndex {
+			if err := add(path.Join(usersDirName, r.File), -1, true); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, mp := range m.Projects {
 		if mp.UsersBytes > 0 {
@@ -272,8 +278,11 @@ func captureBackup(fs FS, dir string, walSizes map[uint64]int64, have []BackupFi
 // file's body checksum (in its frame header). name is the slash path.
 func immutableChecksum(f io.ReaderAt, name string, size int64) (uint32, error) {
 	off := int64(12) // people: | magic 8 | length 4 | CRC 4 |
-	if path.Dir(name) == segDirName {
+	switch {
+	case path.Dir(name) == segDirName:
 		off = size - segTrailerBytes + 12 // | footer offset 8 | length 4 | CRC 4 | magic 8 |
+	case strings.HasSuffix(name, ".uix"):
+		off = size - userIndexTrailerLen + 4 // | length 4 | CRC 4 | magic 8 |
 	}
 	if off < 0 || off+4 > size {
 		return 0, corruptf(name, 0, "file of %d bytes is too short to hold its checksum", size)
@@ -290,7 +299,7 @@ func immutableChecksum(f io.ReaderAt, name string, size int64) (uint32, error) {
 // A missing directory holds nothing.
 func HeldBackupFiles(fs FS, dir string) ([]BackupFile, error) {
 	var out []BackupFile
-	for _, sub := range []string{segDirName, peopleDir} {
+	for _, sub := range []string{segDirName, peopleDir, usersDirName} {
 		names, err := fs.List(filepath.Join(dir, sub))
 		if isNotExist(err) {
 			continue
@@ -332,6 +341,9 @@ func isImmutableName(dir, name string) bool {
 		return ok
 	case peopleDir:
 		_, ok := parseSeqName(name, ".people")
+		return ok
+	case usersDirName:
+		_, ok := parseSeqName(name, ".uix")
 		return ok
 	}
 	return false

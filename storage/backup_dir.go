@@ -189,7 +189,7 @@ func validBackupName(name string) bool {
 		ok = isImmutableName(dir, file)
 	case usersDirName:
 		project, found := strings.CutSuffix(file, ".users")
-		ok = found && ValidateProjectName(project) == nil
+		ok = (found && ValidateProjectName(project) == nil) || isImmutableName(dir, file)
 	default:
 		ok = false
 	}
@@ -244,6 +244,11 @@ func (in *incoming) check(fs FS, dir string) (*BackupReceipt, error) {
 		}
 		if _, ok := listed[path.Join(peopleDir, mp.PeopleFile)]; mp.PeopleFile != "" && !ok {
 			return nil, fmt.Errorf("backup stream: people file %s of the manifest is not in the backup", mp.PeopleFile)
+		}
+		for _, r := range mp.UserIndex {
+			if _, ok := listed[path.Join(usersDirName, r.File)]; !ok {
+				return nil, fmt.Errorf("backup stream: user index %s of the manifest is not in the backup", r.File)
+			}
 		}
 	}
 	rc.Bytes += int64(len(in.manifest))
@@ -388,6 +393,9 @@ func RestoreBackup(fs FS, from, to string) (WALPosition, error) {
 		}
 		if mp.PeopleFile != "" {
 			files = append(files, path.Join(peopleDir, mp.PeopleFile))
+		}
+		for _, r := range mp.UserIndex {
+			files = append(files, path.Join(usersDirName, r.File))
 		}
 		if mp.UsersBytes > 0 {
 			files = append(files, path.Join(usersDirName, usersFileName(mp.Name)))

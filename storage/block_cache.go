@@ -27,7 +27,7 @@ type blockCache struct {
 }
 
 type blockKey struct {
-	seg   *Segment
+	owner any // *Segment, *userIndexRun or *userFile: compared by pointer
 	col   string
 	block int // dictBlock for the column's dictionary
 }
@@ -38,7 +38,8 @@ const dictBlock = -1
 
 type cacheEntry struct {
 	blk   *ColumnBlock // or
-	dict  []string
+	dict  []string     // or
+	raw   []byte
 	bytes int64
 }
 
@@ -151,7 +152,7 @@ func (c *blockCache) get(k blockKey, load func() (*cacheEntry, error)) (*cacheEn
 	c.mu.Lock()
 	wg := c.inflight[k]
 	delete(c.inflight, k)
-	if err == nil && e.bytes <= c.budget && !fileRemoved(k.seg.f) { // see forgetFile
+	if err == nil && e.bytes <= c.budget && !ownerRemoved(k.owner) { // see forgetFile
 		c.entries[k] = e
 		c.clock = append(c.clock, k)
 		c.bytes += e.bytes
@@ -160,6 +161,33 @@ func (c *blockCache) get(k blockKey, load func() (*cacheEntry, error)) (*cacheEn
 	c.mu.Unlock()
 	wg.Done()
 	return e, err
+}
+
+// ownerRemoved reports whether a cache key's owner is a segment whose
+// file was deleted (forgetFile ran, or is about to).
+func ownerRemoved(owner any) bool {
+	seg, ok := owner.(*Segment)
+	return ok && fileRemoved(seg.f)
+}
+
+// forgetOwner drops the entries of one owner (a replaced user index run
+// or user file), so the cache stops keeping it reachable.
+func (c *blockCache) forgetOwner(owner any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.clock[:0]
+	for _, k := range c.clock {
+		if k.owner != owner {
+			kept = append(kept, k)
+			continue
+		}
+		if e, ok := c.entries[k]; ok {
+			c.bytes -= e.bytes
+			delete(c.entries, k)
+		}
+	}
+	clear(c.clock[len(kept):])
+	c.clock = kept
 }
 
 // forgetFile drops the entries of the segment file at path, when the file
@@ -171,7 +199,7 @@ func (c *blockCache) forgetFile(path string) {
 	defer c.mu.Unlock()
 	kept := c.clock[:0]
 	for _, k := range c.clock {
-		if k.seg.name != path {
+		if seg, ok := k.owner.(*Segment); !ok || seg.name != path {
 			kept = append(kept, k)
 			continue
 		}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -153,31 +154,33 @@ func TestManifestRoundTripAndCorruption(t *testing.T) {
 func TestUserDictFile(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/p.users"
-	d := newUserDict()
-	for _, id := range []string{"a", "b", "c"} {
-		d.number(id)
-	}
-	n1, err := appendUserChunk(OSFS{}, path, 0, d.ids)
+	n1, c1, err := appendUserChunks(OSFS{}, path, 0, 0, []string{"a", "b", "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.number("d")
-	n2, err := appendUserChunk(OSFS{}, path, n1, d.ids[3:])
+	n2, c2, err := appendUserChunks(OSFS{}, path, n1, 3, []string{"d"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A crashed flush appended more; the manifest still counts 4.
-	if _, err := appendUserChunk(OSFS{}, path, n2, []string{"zombie"}); err != nil {
+	if _, _, err := appendUserChunks(OSFS{}, path, n2, 4, []string{"zombie"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := loadUserDict(OSFS{}, path, 4)
+	got, err := loadUserDict(OSFS{}, path, 4, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Len() != 4 || got.ids[3] != "d" || got.numbers["c"] != 2 || got.fileBytes != n2 {
-		t.Fatalf("loaded %v (file bytes %d, want %d)", got.ids, got.fileBytes, n2)
+	defer got.close()
+	if want := append(c1, c2...); !slices.Equal(got.file.chunks, want) {
+		t.Fatalf("chunks %+v, appended %+v", got.file.chunks, want)
 	}
-	if _, err := loadUserDict(OSFS{}, path, 6); err == nil {
+	if n, ok, err := got.lookup("c"); got.Len() != 4 || got.view().ID(3) != "d" || n != 2 || !ok || err != nil || got.fileBytes != n2 {
+		t.Fatalf("loaded %d users, user 3 %q, c → %d %v %v (file bytes %d, want %d)", got.Len(), got.view().ID(3), n, ok, err, got.fileBytes, n2)
+	}
+	if _, ok, _ := got.lookup("zombie"); ok {
+		t.Fatal("a user beyond the manifest's count was found")
+	}
+	if _, err := loadUserDict(OSFS{}, path, 6, nil, 0); err == nil {
 		t.Fatal("manifest counting more users than the file holds went unnoticed")
 	}
 }

@@ -241,8 +241,8 @@ func (v crashView) checkIdentity(p *Project) []string {
 	}
 	snap := p.Snapshot()
 	number := map[string]uint32{}
-	for n, id := range snap.UserIDs {
-		number[id] = uint32(n)
+	for n, id := range snap.UserIDs.All() {
+		number[id] = n
 	}
 	for _, op := range v.ops {
 		if op.kind != crashIngest || op.project != p.Name() || op.link[0] == "" {
@@ -295,7 +295,7 @@ func scanInsertIDs(p *Project) (map[string]int, int, error) {
 // the updates applied: at least those acknowledged.
 func (v crashView) checkProfiles(p *Project) []string {
 	var bad []string
-	people, _ := p.People()
+	people, _, _ := p.People()
 	props := map[string]map[string]int64{} // user → key → value; -1 absent
 	for _, u := range profileUsers {
 		props[u] = map[string]int64{"v": -1, "w": -1, "n": 0}

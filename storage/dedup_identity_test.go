@@ -91,8 +91,8 @@ func TestIdentityCanonicalIsOrderIndependent(t *testing.T) {
 				p, _ := st.Project("i")
 				snap := p.Snapshot()
 				out := map[string]string{}
-				for u, id := range snap.UserIDs {
-					out[id] = snap.UserIDs[snap.Canon.Of(uint32(u))]
+				for u, id := range snap.UserIDs.All() {
+					out[id] = snap.UserIDs.ID(snap.Canon.Of(u))
 				}
 				return out
 			}

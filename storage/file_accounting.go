@@ -7,10 +7,11 @@ package storage
 // deletion of every segment.
 //
 // A file is explained when it is
-//   - named by the manifest (a live segment, people or users file);
+//   - named by the manifest (a live segment, people, users or user index
+//     file);
 //   - listed by the manifest as obsolete (replaced, deletion pending):
 //     deleted;
-//   - a segment or people file numbered at or above the manifest's
+//   - a segment, people or user index file numbered at or above the manifest's
 //     NextFileNumber: written by a flush or compaction that crashed before
 //     its manifest (a flush's rows are still in the WAL, a compaction's
 //     inputs still named): deleted;
@@ -77,6 +78,9 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 		if p.PeopleFile != "" {
 			live[filepath.Join(peopleDir, p.PeopleFile)] = true
 		}
+		for _, r := range p.UserIndex {
+			live[filepath.Join(usersDirName, r.File)] = true
+		}
 	}
 	obsolete := map[string]bool{}
 	for _, rel := range m.Obsolete {
@@ -93,7 +97,7 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 			switch {
 			case strings.HasSuffix(n, tmpSuffix):
 				remove = append(remove, rel)
-			case dir != segDirName && dir != peopleDir:
+			case dir != segDirName && dir != peopleDir && !isImmutableName(dir, n):
 				// WAL files: the WAL's; users files and top-level entries
 				// (MANIFEST, LOCK, subdirectories): see the file comment.
 			case live[rel]:
@@ -101,8 +105,11 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 				remove = append(remove, rel)
 			default:
 				ext := ".seg"
-				if dir == peopleDir {
+				switch dir {
+				case peopleDir:
 					ext = ".people"
+				case usersDirName:
+					ext = ".uix"
 				}
 				if num, ok := parseSeqName(n, ext); ok && num >= m.NextFileNumber {
 					remove = append(remove, rel)

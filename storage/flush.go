@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -84,6 +85,7 @@ func (s *Store) Flush() error {
 		if pl.newPeopleFile != "" && pl.peopleFile != "" {
 			m.Obsolete = append(m.Obsolete, peopleDir+"/"+pl.peopleFile)
 		}
+		m.Obsolete = append(m.Obsolete, pl.obsoleteRuns...)
 	}
 	if err := s.publishManifestLocked(m); err != nil {
 		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
@@ -110,10 +112,13 @@ type flushPlan struct {
 	columns     []Column
 	bigInts     []string
 	peopleCols  []Column
-	newUsers    []string       // users numbered since the last flush, in order
-	usersTotal  int            // users durable once newUsers is written
-	usersBytes  int64          // user file length before this flush
-	profiles    *profilesState // nil when people, groups and identity are unchanged
+	newUsers    []string // users numbered since the last flush, in order
+	usersFirst  int      // number of newUsers[0]: the users durable before
+	usersTotal  int      // users durable once newUsers is written
+	usersBytes  int64    // user file length before this flush
+	oldRuns     []*userIndexRun
+	unindexed   []userIndexEntry // durable users no run covers yet
+	profiles    *profilesState   // nil when people, groups and identity are unchanged
 	groupCols   []Column
 	rows        int
 	info        ProjectInfo
@@ -124,6 +129,10 @@ type flushPlan struct {
 	segments       []*SegmentRef
 	newPeopleFile  string
 	usersBytesDone int64
+	userChunks     []userChunk     // appended to the users file
+	runs           []*userIndexRun // the user index once installed
+	createdRuns    []*userIndexRun // runs this flush wrote (some merged away again)
+	obsoleteRuns   []string        // run files this flush replaced, relative paths
 }
 
 func (p *Project) planFlush() *flushPlan {
@@ -136,9 +145,12 @@ func (p *Project) planFlush() *flushPlan {
 		bigInts:     p.events.bigIntColumns(),
 		peopleCols:  p.people.Columns(),
 		groupCols:   p.groups.Columns(),
-		newUsers:    append([]string(nil), p.users.ids[p.users.persisted:]...),
-		usersTotal:  len(p.users.ids),
+		newUsers:    p.users.fresh[:len(p.users.fresh):len(p.users.fresh)],
+		usersFirst:  p.users.persisted,
+		usersTotal:  p.users.Len(),
 		usersBytes:  p.users.fileBytes,
+		oldRuns:     slices.Clone(p.users.runs),
+		unindexed:   p.users.unindexed,
 		info:        ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret},
 		oldSegments: append([]*SegmentRef(nil), p.segments...),
 		peopleFile:  p.peopleFile,
@@ -193,8 +205,11 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 		pl.segments = append(pl.segments, ref)
 	}
 	var err error
-	pl.usersBytesDone, err = appendUserChunk(s.fs, s.path(usersDirName, usersFileName(name)), pl.usersBytes, pl.newUsers)
+	pl.usersBytesDone, pl.userChunks, err = appendUserChunks(s.fs, s.path(usersDirName, usersFileName(name)), pl.usersBytes, uint32(pl.usersFirst), pl.newUsers)
 	if err != nil {
+		return err
+	}
+	if err := s.writeUserIndex(pl); err != nil {
 		return err
 	}
 	if pl.profiles != nil {
@@ -208,6 +223,60 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	return nil
 }
 
+// writeUserIndex writes a run indexing the users no run covers yet (the
+// plan's new users and any unindexed ones), then merges the newest runs
+// while the one before the last is at most twice the last's size, so a
+// project keeps O(log users) runs and each user is rewritten O(log
+// users) times. REQUIRES: s.flushMu held.
+func (s *Store) writeUserIndex(pl *flushPlan) error {
+	first := 0 // the runs' end: unindexed users, then new ones, follow
+	if len(pl.oldRuns) > 0 {
+		first = int(pl.oldRuns[len(pl.oldRuns)-1].end)
+	}
+	if pl.usersTotal == first {
+		return nil
+	}
+	entries := make([]userIndexEntry, 0, len(pl.unindexed)+len(pl.newUsers))
+	entries = append(entries, pl.unindexed...)
+	for i, id := range pl.newUsers {
+		entries = append(entries, userIndexEntry{hash: hashUserID(id), number: uint32(pl.usersFirst + i)})
+	}
+	if len(entries) != pl.usersTotal-first {
+		return fmt.Errorf("BUG: %d users to index for [%d, %d)", len(entries), first, pl.usersTotal)
+	}
+	sortUserIndexEntries(entries)
+	write := func(make func(path string) (*userIndexRun, error)) (*userIndexRun, error) {
+		file := userIndexFileName(s.nextFile)
+		s.nextFile++
+		pl.numbered = append(pl.numbered, usersDirName+"/"+file)
+		r, err := make(s.path(usersDirName, file))
+		if err == nil {
+			pl.createdRuns = append(pl.createdRuns, r)
+		}
+		return r, err
+	}
+	r, err := write(func(path string) (*userIndexRun, error) {
+		return writeUserIndexRun(s.fs, path, uint32(first), uint32(pl.usersTotal), sliceEntries(entries))
+	})
+	if err != nil {
+		return err
+	}
+	runs := append(slices.Clone(pl.oldRuns), r)
+	for len(runs) >= 2 && runs[len(runs)-2].entries <= 2*runs[len(runs)-1].entries {
+		in := runs[len(runs)-2:]
+		merged, err := write(func(path string) (*userIndexRun, error) { return mergeUserIndexRuns(s.fs, path, in) })
+		if err != nil {
+			return err
+		}
+		for _, old := range in {
+			pl.obsoleteRuns = append(pl.obsoleteRuns, usersDirName+"/"+filepath.Base(old.path))
+		}
+		runs = append(runs[:len(runs)-2], merged)
+	}
+	pl.runs = runs
+	return nil
+}
+
 // abandonFlush undoes a flush that failed before its manifest: new files
 // are closed and removed, people are marked dirty again. Frozen memtables
 // stay in place for the next flush.
@@ -217,6 +286,10 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 			ref.file.Close()
 		}
 		pl.segments = nil
+		for _, r := range pl.createdRuns {
+			r.close()
+		}
+		pl.createdRuns, pl.runs, pl.obsoleteRuns = nil, nil, nil
 		// A removal is durable only after a SyncDir: until a manifest
 		// lists them as obsolete, a crash could bring these files back
 		// unaccounted for (file_accounting.go).
@@ -243,6 +316,13 @@ func (pl *flushPlan) manifestEntry() manifestProject {
 		mp.PeopleFile = pl.newPeopleFile
 	}
 	mp.Segments = manifestSegments(append(slices.Clone(pl.oldSegments), pl.segments...))
+	runs := pl.runs
+	if runs == nil {
+		runs = pl.oldRuns
+	}
+	for _, r := range runs {
+		mp.UserIndex = append(mp.UserIndex, manifestUserIndex{File: filepath.Base(r.path), First: int(r.first), End: int(r.end)})
+	}
 	return mp
 }
 
@@ -255,8 +335,16 @@ func (pl *flushPlan) install() {
 	defer p.mu.Unlock()
 	p.segments = append(p.segments, pl.segments...)
 	p.frozen = p.frozen[len(pl.frozen):]
-	p.users.persisted = pl.usersTotal
-	p.users.fileBytes = pl.usersBytesDone
+	runs := pl.runs
+	if runs == nil {
+		runs = pl.oldRuns
+	}
+	p.users.persist(pl.usersTotal-pl.usersFirst, pl.usersBytesDone, pl.userChunks, runs)
+	for _, r := range pl.createdRuns {
+		if !slices.Contains(runs, r) {
+			r.close() // merged away within this flush
+		}
+	}
 	if pl.newPeopleFile != "" {
 		p.peopleFile = pl.newPeopleFile
 	}

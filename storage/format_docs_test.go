@@ -89,12 +89,13 @@ func TestFormatDocsMagics(t *testing.T) {
 	})
 	// The page each magic is documented on.
 	pages := map[string]string{
-		"walMagic":      "wal.md",
-		"segMagic":      "segment.md",
-		"manifestMagic": "manifest.md",
-		"usersMagic":    "manifest.md",
-		"peopleMagic":   "people.md",
-		"peopleMagicV1": "people.md",
+		"walMagic":       "wal.md",
+		"segMagic":       "segment.md",
+		"manifestMagic":  "manifest.md",
+		"usersMagic":     "manifest.md",
+		"userIndexMagic": "manifest.md",
+		"peopleMagic":    "people.md",
+		"peopleMagicV1":  "people.md",
 	}
 	known := map[string]bool{}
 	for name, value := range magics {

@@ -40,6 +40,11 @@ import (
 
 const goldenDir = "testdata/golden/v1"
 
+// goldenWriteDir is the directory today's writer makes: v1 plus the user
+// index (users/NNNNNN.uix, ARBUIX01, named by the manifest's user_index).
+// v1 stays as a directory written before the user index existed.
+const goldenWriteDir = "testdata/golden/v2"
+
 // goldenDay is the one UTC day the golden events fall on.
 const goldenDay = "2025-01-01"
 
@@ -120,7 +125,7 @@ func TestWriteGolden(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return writeNewFile(t, filepath.Join(goldenDir, rel), data, update)
+		return writeNewFile(t, filepath.Join(goldenWriteDir, rel), data, update)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -214,19 +219,34 @@ func TestGoldenManifestV1(t *testing.T) {
 func TestGoldenUsersV1(t *testing.T) {
 	m := goldenManifest(t)
 	path, data := goldenFile(t, "users/shop.users", "ARBUSR01")
-	d, err := loadUserDict(OSFS{}, path, m.Projects[0].Users)
+	ids := func(d *userDict) []string {
+		var out []string
+		for _, id := range d.view().All() {
+			out = append(out, id)
+		}
+		return out
+	}
+	d, err := loadUserDict(OSFS{}, path, m.Projects[0].Users, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(d.ids, d.fileBytes, len(data)); got != "[anon-1 ann bob] 39 39" {
+	defer d.close()
+	if got := fmt.Sprint(ids(d), d.fileBytes, len(data)); got != "[anon-1 ann bob] 39 39" {
 		t.Errorf("golden users file reads %s, want [anon-1 ann bob] 39 39", got)
+	}
+	// v1 manifests have no user index: every user is found through the
+	// entries open hashed.
+	for want, id := range []string{"anon-1", "ann", "bob"} {
+		if n, ok, err := d.lookup(id); int(n) != want || !ok || err != nil {
+			t.Errorf("lookup(%q) = %d %v %v, want %d", id, n, ok, err, want)
+		}
 	}
 	// Two flushes appended two chunks, and a count must end at a chunk:
 	// the first flush's manifest counted 2.
-	if d, err := loadUserDict(OSFS{}, path, 2); err != nil || fmt.Sprint(d.ids, d.fileBytes) != "[anon-1 ann] 27" {
+	if d, err := loadUserDict(OSFS{}, path, 2, nil, 0); err != nil || fmt.Sprint(ids(d), d.fileBytes) != "[anon-1 ann] 27" {
 		t.Errorf("the first chunk reads %v, %v; want [anon-1 ann] ending at 27", d, err)
 	}
-	if _, err := loadUserDict(OSFS{}, path, 1); !errors.Is(err, ErrCorruption) {
+	if _, err := loadUserDict(OSFS{}, path, 1, nil, 0); !errors.Is(err, ErrCorruption) {
 		t.Errorf("1 user, mid-chunk: %v, want ErrCorruption", err)
 	}
 }
@@ -381,12 +401,18 @@ func TestGoldenWALV1(t *testing.T) {
 // TestGoldenDataDirOpens opens a copy of the whole golden directory: the
 // store must read every file, replay the WAL and serve all rows.
 func TestGoldenDataDirOpens(t *testing.T) {
+	for _, golden := range []string{goldenDir, goldenWriteDir} {
+		t.Run(filepath.Base(golden), func(t *testing.T) { testGoldenDataDirOpens(t, golden) })
+	}
+}
+
+func testGoldenDataDirOpens(t *testing.T, golden string) {
 	dir := t.TempDir()
-	err := filepath.WalkDir(goldenDir, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(golden, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(goldenDir, path)
+		rel, _ := filepath.Rel(golden, path)
 		if d.IsDir() {
 			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
 		}
@@ -408,8 +434,58 @@ func TestGoldenDataDirOpens(t *testing.T) {
 	if n, ids := countRows(t, s, "shop"); n != 6 || len(ids) != 6 {
 		t.Errorf("%d rows (%v), want the 5 compacted rows and 1 from the WAL", n, ids)
 	}
-	people, _ := p.People()
+	people, _, _ := p.People()
 	if got := fmt.Sprint(people); !strings.Contains(got, "Ann") || !strings.Contains(got, "Bob") {
 		t.Errorf("people %s, want Ann and Bob", got)
+	}
+	// Every user is found again, by the index or (v1) by the entries
+	// open hashed, and a new one gets the next number.
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := p.users.view()
+	for n, id := range ids.All() {
+		if got, ok, err := p.users.lookup(id); got != n || !ok || err != nil {
+			t.Errorf("lookup(%q) = %d %v %v, want %d", id, got, ok, err, n)
+		}
+	}
+	if n, err := p.users.number("golden-new-user"); int(n) != ids.Len() || err != nil {
+		t.Errorf("a new user got %d %v, want %d", n, err, ids.Len())
+	}
+}
+
+func TestGoldenUserIndexV1(t *testing.T) {
+	names, _ := filepath.Glob(filepath.Join(goldenWriteDir, "users", "*.uix"))
+	if len(names) != 1 {
+		t.Fatalf("golden user index files %v, want 1", names)
+	}
+	r, err := openUserIndexRun(OSFS{}, names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	var got []string
+	next := r.iterator()
+	for {
+		e, ok, err := next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		got = append(got, fmt.Sprintf("%016x:%d", e.hash, e.number))
+	}
+	// The hashes are xxhash64 of the distinct_ids, pinned: a change of
+	// hash function would lose every user of every existing index.
+	var want []string
+	for n, id := range []string{"anon-1", "ann", "bob"} {
+		want = append(want, fmt.Sprintf("%016x:%d", hashUserID(id), n))
+	}
+	slices.Sort(want)
+	if r.first != 0 || r.end != 3 || !slices.Equal(got, want) {
+		t.Errorf("golden user index covers [%d, %d) with %v, want [0, 3) with %v", r.first, r.end, got, want)
+	}
+	if h := hashUserID("ann"); h != 0xb41beba40346ebe {
+		t.Errorf("hashUserID(ann) = %#x, want 0xb41beba40346ebe (xxhash64)", h)
 	}
 }

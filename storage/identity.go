@@ -178,9 +178,10 @@ func (c Canon) Merged() bool {
 }
 
 // observeEventLocked feeds one stored event's identity links into the
-// project's union-find and reports whether it changed.
+// project's union-find and reports whether it changed. An error (the
+// user dictionary could not be read) changes nothing.
 // REQUIRES: p.mu held.
-func (p *Project) observeEventLocked(e *Event, user uint32) bool {
+func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
 	var userID, deviceID, identified, anon, alias string
 	var mergeIDs []string
 	for _, pr := range e.Props {
@@ -216,73 +217,123 @@ func (p *Project) observeEventLocked(e *Event, user uint32) bool {
 			}
 		}
 	}
-	id := p.ident
-	changed := false
-	if userID != "" {
-		u := p.userNumberLocked(userID)
-		changed = id.markUser(u) || changed
-		if e.DistinctID != "" {
-			changed = id.union(user, u) || changed
+	// Number every id first: a dictionary read that fails leaves the
+	// union-find untouched.
+	var numErr error
+	num := func(x string) uint32 {
+		n, err := p.userNumberLocked(x)
+		if err != nil && numErr == nil {
+			numErr = err
 		}
+		return n
+	}
+	var userNum, deviceNum, newNum, anonNum, aliasNum uint32
+	var mergeNums []uint32
+	newID := identified
+	if newID == "" {
+		newID = e.DistinctID
+	}
+	if userID != "" {
+		userNum = num(userID)
 		if deviceID != "" {
-			changed = id.union(u, p.deviceNumberLocked(deviceID)) || changed
+			deviceNum, numErr = p.deviceNumberLocked(deviceID, numErr)
 		}
 	}
 	switch e.Name {
 	case "$identify":
-		newID := identified
-		if newID == "" {
-			newID = e.DistinctID
-		}
 		if newID != "" && anon != "" {
-			n := p.userNumberLocked(newID)
-			changed = id.markUser(n) || changed
-			changed = id.union(n, p.userNumberLocked(anon)) || changed
+			newNum, anonNum = num(newID), num(anon)
+		}
+	case "$create_alias":
+		if alias != "" && e.DistinctID != "" {
+			aliasNum = num(alias)
+		}
+	case "$merge":
+		// The first id is numbered only when it has a partner.
+		for i := 1; i < len(mergeIDs); i++ {
+			if mergeIDs[0] != "" && mergeIDs[i] != "" {
+				if len(mergeNums) == 0 {
+					mergeNums = append(mergeNums, num(mergeIDs[0]))
+				}
+				mergeNums = append(mergeNums, num(mergeIDs[i]))
+			}
+		}
+	}
+	if numErr != nil {
+		return false, numErr
+	}
+
+	id := p.ident
+	changed := false
+	if userID != "" {
+		changed = id.markUser(userNum) || changed
+		if e.DistinctID != "" {
+			changed = id.union(user, userNum) || changed
+		}
+		if deviceID != "" {
+			changed = id.union(userNum, deviceNum) || changed
+		}
+	}
+	switch e.Name {
+	case "$identify":
+		if newID != "" && anon != "" {
+			changed = id.markUser(newNum) || changed
+			changed = id.union(newNum, anonNum) || changed
 		}
 	case "$create_alias":
 		if alias != "" && e.DistinctID != "" {
 			changed = id.markUser(user) || changed
-			changed = id.union(user, p.userNumberLocked(alias)) || changed
+			changed = id.union(user, aliasNum) || changed
 		}
 	case "$merge":
-		for i := 1; i < len(mergeIDs); i++ {
-			if mergeIDs[0] != "" && mergeIDs[i] != "" {
-				changed = id.union(p.userNumberLocked(mergeIDs[0]), p.userNumberLocked(mergeIDs[i])) || changed
-			}
+		for i := 1; i < len(mergeNums); i++ {
+			changed = id.union(mergeNums[0], mergeNums[i]) || changed
 		}
 	}
-	return changed
+	return changed, nil
 }
 
 // deviceNumberLocked is the user number of device d: "$device:d" or "d",
-// whichever is known (they are linked when both are).
-func (p *Project) deviceNumberLocked(d string) uint32 {
+// whichever is known (they are linked when both are). It does nothing
+// when err (an earlier failure) is set, and returns the first error.
+func (p *Project) deviceNumberLocked(d string, err error) (uint32, error) {
+	if err != nil {
+		return 0, err
+	}
 	x := strings.TrimPrefix(d, "$device:")
-	if n, ok := p.users.numbers[x]; ok {
-		return n
+	if n, ok, err := p.users.lookup(x); ok || err != nil {
+		return n, err
 	}
 	return p.userNumberLocked("$device:" + x)
 }
 
 // userNumberLocked numbers id, linking "$device:X" with "X" the first
 // time either is seen while the other is known. REQUIRES: p.mu held.
-func (p *Project) userNumberLocked(id string) uint32 {
-	if n, ok := p.users.numbers[id]; ok {
-		return n
+func (p *Project) userNumberLocked(id string) (uint32, error) {
+	if n, ok, err := p.users.lookup(id); ok || err != nil {
+		return n, err
 	}
-	n := p.users.number(id)
+	n, err := p.users.number(id)
+	if err != nil {
+		return 0, err
+	}
 	var twin string
 	if x, ok := strings.CutPrefix(id, "$device:"); ok {
 		twin = x
 	} else {
 		twin = "$device:" + id
 	}
-	if t, ok := p.users.numbers[twin]; ok && twin != "" {
-		if p.ident.union(n, t) {
-			p.profilesDirty = true
-		}
+	if twin == "" {
+		return n, nil
 	}
-	return n
+	t, ok, err := p.users.lookup(twin)
+	if err != nil {
+		return 0, err
+	}
+	if ok && p.ident.union(n, t) {
+		p.profilesDirty = true
+	}
+	return n, nil
 }
 
 // encodeIdentity appends the union-find state: the (user, canonical)

@@ -58,6 +58,15 @@ type manifestProject struct {
 	UsersBytes    int64             `json:"users_bytes"`
 	Segments      []manifestSegment `json:"segments"`
 	PeopleFile    string            `json:"people_file,omitempty"`
+	// UserIndex lists the user index runs (user_index.go), by user range:
+	// together they cover users [0, End of the last), a prefix of Users.
+	UserIndex []manifestUserIndex `json:"user_index,omitempty"`
+}
+
+type manifestUserIndex struct {
+	File  string `json:"file"`
+	First int    `json:"first"` // first user number covered
+	End   int    `json:"end"`   // one past the last
 }
 
 type manifestSegment struct {
@@ -134,6 +143,16 @@ func (m *manifestBody) checkNames() error {
 		if err := once(usersDirName + "/" + usersFileName(p.Name)); err != nil {
 			return err
 		}
+		end := 0
+		for _, r := range p.UserIndex {
+			if _, ok := parseSeqName(r.File, ".uix"); !ok || r.First != end || r.End < r.First || r.End > p.Users {
+				return fmt.Errorf("project %s: user index %q of users [%d, %d) (runs must cover [0, %d users) in order)", p.Name, r.File, r.First, r.End, p.Users)
+			}
+			end = r.End
+			if err := once(usersDirName + "/" + r.File); err != nil {
+				return err
+			}
+		}
 		for _, s := range p.Segments {
 			if _, ok := parseSegmentFileName(s.File); !ok || s.Rows < 0 || s.Bytes < 0 || s.Level < levelFlushed || s.Level > levelMergedWhole {
 				return fmt.Errorf("project %s: segment %q (%d rows, %d bytes, level %d)", p.Name, s.File, s.Rows, s.Bytes, s.Level)
@@ -153,10 +172,8 @@ func (m *manifestBody) checkNames() error {
 	}
 	for _, rel := range m.Obsolete {
 		dir, file, _ := strings.Cut(rel, "/")
-		_, seg := parseSegmentFileName(file)
-		_, ppl := parseSeqName(file, ".people")
-		if !(dir == segDirName && seg) && !(dir == peopleDir && ppl) {
-			return fmt.Errorf("obsolete file %q is not a segment or people file", rel)
+		if !isImmutableName(dir, file) {
+			return fmt.Errorf("obsolete file %q is not a segment, people or user index file", rel)
 		}
 		if named[rel] {
 			return fmt.Errorf("file %s is both live and obsolete", rel)

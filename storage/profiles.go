@@ -81,7 +81,11 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	for i, op := range ops {
 		key := op.Key
 		if table == TablePeople {
-			key = p.canonicalIDLocked(key)
+			var err error
+			if key, err = p.canonicalIDLocked(key); err != nil {
+				p.mu.Unlock()
+				return err
+			}
 		}
 		cur, seen := next[key]
 		if !seen {
@@ -150,12 +154,16 @@ func (p *Project) profileTableLocked(table string) (map[string][]Prop, *Schema) 
 
 // canonicalIDLocked resolves a distinct_id to its canonical id; an id
 // never seen is its own. REQUIRES: p.mu held.
-func (p *Project) canonicalIDLocked(id string) string {
-	n, ok := p.users.numbers[id]
-	if !ok {
-		return id
+func (p *Project) canonicalIDLocked(id string) (string, error) {
+	n, ok, err := p.users.lookup(id)
+	if !ok || err != nil {
+		return id, err
 	}
-	return p.users.ids[p.ident.canonical(n)]
+	c := p.ident.canonical(n)
+	if c == n {
+		return id, nil
+	}
+	return p.users.view().id(c)
 }
 
 // applyProfileOp returns the profile after op; nil means deleted. cur is
@@ -336,13 +344,16 @@ func sortedProfiles(rows map[string][]Prop) []Person {
 // that were merged later are combined, the canonical id's own profile
 // winning, then the others in id order filling in missing properties.
 // REQUIRES: p.mu held.
-func (p *Project) peopleLocked() []Person {
+func (p *Project) peopleLocked() ([]Person, error) {
 	byCanon := map[string][]Prop{}
 	raw := sortedProfiles(p.peopleRows)
 	// The canonical id's own profile first.
 	for _, pass := range []bool{true, false} {
 		for _, r := range raw {
-			c := p.canonicalIDLocked(r.DistinctID)
+			c, err := p.canonicalIDLocked(r.DistinctID)
+			if err != nil {
+				return nil, err
+			}
 			if (c == r.DistinctID) != pass {
 				continue
 			}
@@ -364,7 +375,7 @@ func (p *Project) peopleLocked() []Person {
 			byCanon[c] = merged
 		}
 	}
-	return sortedProfiles(byCanon)
+	return sortedProfiles(byCanon), nil
 }
 
 // Group is one row of the groups table.

@@ -63,7 +63,7 @@ func newProject(s *Store, name, token, secret string) *Project {
 	return &Project{
 		store: s, name: name, token: token, secret: secret,
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
-		users: newUserDict(), mem: &memtable{}, peopleRows: map[string][]Prop{},
+		users: newUserDict(s.fs, s.path(usersDirName, usersFileName(name)), s.opts.UserCacheBytes), mem: &memtable{}, peopleRows: map[string][]Prop{},
 		groups: newSchema(nil, nil), groupRows: map[string][]Prop{},
 		ident: newIdentity(),
 	}
@@ -416,10 +416,17 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 	}
 	s.observeIngest(len(rows), time.Since(start))
 	p.mu.Lock()
+	var err error
 	if table == TablePeople {
-		p.addLocked(table, rows)
+		err = p.addLocked(table, rows)
 	} else {
-		p.addEventsLocked(rows, nil)
+		err = p.addEventsLocked(rows, nil)
+	}
+	if err != nil {
+		// The batch is durable but only part of it is in memory: stop
+		// writes; a restart replays it from the WAL.
+		p.mu.Unlock()
+		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
 	}
 	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows
 	p.mu.Unlock()
@@ -435,25 +442,33 @@ const maxPooledPayloadBytes = 4 << 20
 
 // addLocked applies durable rows to memory (ingest and WAL replay).
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
-func (p *Project) addLocked(table string, rows []Event) {
+func (p *Project) addLocked(table string, rows []Event) error {
 	if table == TablePeople {
 		for _, r := range rows {
 			p.setPersonLocked(r.DistinctID, r.Props)
 		}
 		p.profilesDirty = true
-		return
+		return nil
 	}
-	p.addEventsLocked(rows, keyHashes(rows))
+	return p.addEventsLocked(rows, keyHashes(rows))
 }
 
 // addEventsLocked appends events to p.mem. With hashes (the rows' key
 // hashes), their keys are added to p.mem's keys; without, reserve has
 // put them there already.
+// An error (the user dictionary could not be read) leaves rows[i:] out.
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
-func (p *Project) addEventsLocked(rows []Event, hashes []uint64) {
+func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 	for i := range rows {
-		u := p.userNumberLocked(rows[i].DistinctID)
-		if p.observeEventLocked(&rows[i], u) {
+		u, err := p.userNumberLocked(rows[i].DistinctID)
+		if err != nil {
+			return err
+		}
+		changed, err := p.observeEventLocked(&rows[i], u)
+		if err != nil {
+			return err
+		}
+		if changed {
 			p.profilesDirty = true
 		}
 		if hashes != nil {
@@ -462,6 +477,7 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) {
 			p.mem.appendReservedLocked(rows[i], u)
 		}
 	}
+	return nil
 }
 
 func (p *Project) setPersonLocked(id string, props []Prop) {
@@ -491,9 +507,9 @@ type Snapshot struct {
 	PeopleColumns []Column
 	Segments      []*SegmentRef
 	Mem           []MemRows
-	// UserIDs maps user numbers to distinct_ids (the prefix known at the
-	// snapshot's time; read-only).
-	UserIDs []string
+	// UserIDs maps user numbers to distinct_ids (the users known at the
+	// snapshot's time).
+	UserIDs *UserIDs
 	// Canon maps user numbers to their canonical user (identity.go).
 	Canon Canon
 }
@@ -514,7 +530,7 @@ func (p *Project) Snapshot() *Snapshot {
 		Columns:       p.events.Columns(),
 		PeopleColumns: p.people.Columns(),
 		Segments:      append([]*SegmentRef(nil), p.segments...),
-		UserIDs:       p.users.ids[:len(p.users.ids):len(p.users.ids)],
+		UserIDs:       p.users.view(),
 		Canon:         p.ident.view(),
 	}
 	for _, m := range p.frozen {
@@ -527,8 +543,9 @@ func (p *Project) Snapshot() *Snapshot {
 // People returns every person sorted by DistinctID, with the people
 // columns of the same moment. Person.Props are shared and read-only
 // (profiles are replaced, never modified in place).
-func (p *Project) People() ([]Person, []Column) {
+func (p *Project) People() ([]Person, []Column, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.peopleLocked(), p.people.Columns()
+	people, err := p.peopleLocked()
+	return people, p.people.Columns(), err
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// (DefaultMaxOpenFiles); others are reopened on their next read
 	// (file_cache.go).
 	MaxOpenFiles int
+	// UserCacheBytes bounds each project's cache of recently seen
+	// distinct_ids (DefaultUserCacheBytes; user_cache.go); the rest of the
+	// user dictionary is read from disk through the block cache.
+	UserCacheBytes int64
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -262,8 +266,26 @@ func (s *Store) loadManifest(m *manifestBody) error {
 		p.events = newSchema(mp.Columns, mp.BigInts)
 		p.people = newSchema(mp.PeopleColumns, nil)
 		p.groups = newSchema(mp.GroupColumns, nil)
-		users, err := loadUserDict(s.fs, s.path(usersDirName, usersFileName(mp.Name)), mp.Users)
+		var runs []*userIndexRun
+		for _, r := range mp.UserIndex {
+			run, err := openUserIndexRun(s.fs, s.path(usersDirName, r.File))
+			if err == nil && (int(run.first) != r.First || int(run.end) != r.End) {
+				run.close()
+				err = corruptf(run.path, 0, "covers users [%d, %d); the manifest says [%d, %d)", run.first, run.end, r.First, r.End)
+			}
+			if err != nil {
+				for _, r := range runs {
+					r.close()
+				}
+				return fmt.Errorf("project %s: %w", mp.Name, err)
+			}
+			runs = append(runs, run)
+		}
+		users, err := loadUserDict(s.fs, s.path(usersDirName, usersFileName(mp.Name)), mp.Users, runs, s.opts.UserCacheBytes)
 		if err != nil {
+			for _, r := range runs {
+				r.close()
+			}
 			return fmt.Errorf("project %s: %w", mp.Name, err)
 		}
 		p.users = users
@@ -351,9 +373,9 @@ func (s *Store) replay(payload []byte) error {
 		for i := range b.Events {
 			schema.fitProps(b.Events[i].Props)
 		}
-		p.addLocked(table, b.Events)
+		err = p.addLocked(table, b.Events)
 		p.mu.Unlock()
-		return nil
+		return err
 	case kindProfiles:
 		d := &batchDecoder{src: payload, off: 1}
 		table := d.string()
@@ -531,6 +553,9 @@ func (s *Store) closeSegments() {
 	for _, p := range s.projects {
 		for _, seg := range p.segments {
 			seg.file.Close()
+		}
+		if p.users != nil {
+			p.users.close()
 		}
 	}
 	s.files.closeAll() // and the removed segments' pinned handles

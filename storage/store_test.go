@@ -135,11 +135,11 @@ func TestStoreFlushReopen(t *testing.T) {
 		t.Fatalf("schema after reopen: %+v", cols)
 	}
 	snap = p.Snapshot()
-	if people, _ := p.People(); len(people) != 1 || people[0].Props[0].Value.Str != "Ann" {
+	if people, _, _ := p.People(); len(people) != 1 || people[0].Props[0].Value.Str != "Ann" {
 		t.Fatalf("people after reopen: %+v", people)
 	}
-	if n := len(snap.UserIDs); n == 0 || n > 50 {
-		t.Fatalf("%d users, want at most 50", len(snap.UserIDs))
+	if n := snap.UserIDs.Len(); n == 0 || n > 50 {
+		t.Fatalf("%d users, want at most 50", n)
 	}
 	// WAL files below the manifest's start are gone.
 	walFiles, _ := os.ReadDir(filepath.Join(dir, walDirName))

@@ -29,12 +29,15 @@ package storage
 // such a directory.
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // VerifyProblem is one damaged or missing thing: the file, the byte
@@ -129,6 +132,10 @@ func (v *verifier) checkManifest(m *manifestBody) {
 		for _, mp := range m.Projects {
 			v.projects[mp.Name] = true
 			users := v.checkUsers(mp)
+			named[usersFileName(mp.Name)] = true
+			for _, r := range mp.UserIndex {
+				named[r.File] = true
+			}
 			for i := range mp.Segments {
 				ms := &mp.Segments[i]
 				n, ok := parseSegmentFileName(ms.File)
@@ -152,7 +159,7 @@ func (v *verifier) checkManifest(m *manifestBody) {
 			}
 		}
 	}
-	for _, sub := range []string{segDirName, peopleDir} {
+	for _, sub := range []string{segDirName, peopleDir, usersDirName} {
 		names, err := v.fs.List(v.path(sub))
 		if err != nil {
 			if !isNotExist(err) {
@@ -167,6 +174,12 @@ func (v *verifier) checkManifest(m *manifestBody) {
 			if m == nil && isImmutableName(sub, n) {
 				if sub == segDirName {
 					v.checkSegment(v.path(sub, n), nil)
+				} else if sub == usersDirName {
+					if r, err := openUserIndexRun(v.fs, v.path(sub, n)); err != nil {
+						v.problem(v.path(sub, n), err)
+					} else {
+						r.close()
+					}
 				} else {
 					v.checkPeople(v.path(sub, n), -1)
 				}
@@ -182,23 +195,107 @@ func (v *verifier) checkManifest(m *manifestBody) {
 	}
 }
 
-// checkUsers checks a project's users file against the manifest and
-// returns its user count (-1 when unreadable).
+// checkUsers checks a project's users file and user index runs against
+// the manifest and returns its user count (-1 when unreadable).
 func (v *verifier) checkUsers(mp manifestProject) int {
 	p := v.path(usersDirName, usersFileName(mp.Name))
-	d, err := loadUserDict(v.fs, p, mp.Users)
+	var runs []*userIndexRun
+	defer func() {
+		for _, r := range runs {
+			r.close()
+		}
+	}()
+	for _, r := range mp.UserIndex {
+		rp := v.path(usersDirName, r.File)
+		run, err := openUserIndexRun(v.fs, rp)
+		if err != nil {
+			v.problem(rp, err)
+			return -1
+		}
+		runs = append(runs, run)
+		v.sum.Files++
+		if int(run.first) != r.First || int(run.end) != r.End {
+			v.problem(rp, corruptf(rp, 0, "covers users [%d, %d); the manifest says [%d, %d)", run.first, run.end, r.First, r.End))
+			return -1
+		}
+	}
+	d, err := loadUserDict(v.fs, p, mp.Users, runs, 0)
 	if err != nil {
 		v.problem(p, err)
 		return -1
 	}
+	defer d.file.close()
 	if mp.Users > 0 {
 		v.sum.Files++
 		if d.fileBytes != mp.UsersBytes {
 			v.problem(p, corruptf(p, d.fileBytes, "%d users end at byte %d; the manifest says users_bytes %d", mp.Users, d.fileBytes, mp.UsersBytes))
 		}
 	}
+	for _, r := range runs {
+		v.checkUserIndexRun(d, r)
+	}
 	v.sum.Users += d.Len()
 	return d.Len()
+}
+
+// checkUserIndexRun reads every page of r: each user of its range once,
+// under the hash of its distinct_id, and no distinct_id under two users.
+func (v *verifier) checkUserIndexRun(d *userDict, r *userIndexRun) {
+	ids := d.view()
+	seen := roaring.New()
+	next := r.iterator()
+	var group []uint32 // users of the current hash
+	var groupHash uint64
+	checkGroup := func() bool {
+		for i := 0; i < len(group); i++ {
+			for j := i + 1; j < len(group); j++ {
+				a, errA := ids.id(group[i])
+				b, errB := ids.id(group[j])
+				if errA != nil || errB != nil {
+					v.problem(d.file.path, cmp.Or(errA, errB))
+					return false
+				}
+				if a == b {
+					v.problem(d.file.path, corruptf(d.file.path, 0, "distinct_id %q listed twice (users %d and %d)", a, group[i], group[j]))
+				}
+			}
+		}
+		return true
+	}
+	for {
+		e, ok, err := next()
+		if err != nil {
+			v.problem(r.path, err)
+			return
+		}
+		if !ok {
+			break
+		}
+		if e.number < r.first || e.number >= r.end || !seen.CheckedAdd(e.number) {
+			v.problem(r.path, corruptf(r.path, 0, "user %d listed twice or outside [%d, %d)", e.number, r.first, r.end))
+			return
+		}
+		id, err := ids.id(e.number)
+		if err != nil {
+			v.problem(d.file.path, err)
+			return
+		}
+		if hashUserID(id) != e.hash {
+			v.problem(r.path, corruptf(r.path, 0, "user %d listed under hash %016x; its distinct_id %q hashes to %016x", e.number, e.hash, id, hashUserID(id)))
+			return
+		}
+		if e.hash != groupHash && len(group) > 0 {
+			if !checkGroup() {
+				return
+			}
+			group = group[:0]
+		}
+		group, groupHash = append(group, e.number), e.hash
+	}
+	checkGroup()
+	if int(seen.GetCardinality()) != r.entries {
+		v.problem(r.path, corruptf(r.path, 0, "%d users listed; the run covers %d", seen.GetCardinality(), r.entries))
+	}
 }
 
 // segmentExpect is what the manifest says about a segment.

@@ -146,7 +146,7 @@ func TestStoreOpenDamagedLastWALRecord(t *testing.T) {
 		t.Fatal("project app (a record before the damage) is gone")
 	}
 	p, _ := s.Project("shop")
-	people, _ := p.People()
+	people, _, _ := p.People()
 	var got []string
 	for _, r := range people {
 		got = append(got, r.DistinctID+"="+formatProps(r.Props))

@@ -1,0 +1,80 @@
+package storage
+
+import "sync"
+
+// userCache keeps the user numbers of distinct_ids ingest saw lately, so
+// that a returning user costs a map lookup, not an index read. It holds
+// at most its budget of bytes (an estimate of the maps' memory): two
+// generations, the current one filled until it holds half the budget,
+// when it becomes the previous one and the old previous one is dropped.
+// An id found in the previous generation moves to the current one, so
+// what is used stays and what is not ages out in two turns.
+type userCache struct {
+	mu        sync.Mutex
+	half      int64 // budget of one generation
+	cur, prev map[string]uint32
+	curBytes  int64
+	prevBytes int64
+}
+
+// DefaultUserCacheBytes is the default budget of each project's cache of
+// recently seen distinct_ids (Options.UserCacheBytes).
+const DefaultUserCacheBytes = 64 << 20
+
+// userCacheEntryBytes estimates a map entry's memory besides the id.
+const userCacheEntryBytes = 48
+
+func newUserCache(budget int64) *userCache {
+	if budget <= 0 {
+		budget = DefaultUserCacheBytes
+	}
+	return &userCache{half: budget / 2, cur: map[string]uint32{}}
+}
+
+func (c *userCache) get(id string) (uint32, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.cur[id]; ok {
+		return n, true
+	}
+	n, ok := c.prev[id]
+	if ok {
+		c.dropPrevLocked(id)
+		c.addLocked(id, n)
+	}
+	return n, ok
+}
+
+func (c *userCache) put(id string, n uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur[id]; ok {
+		return
+	}
+	if _, ok := c.prev[id]; ok {
+		c.dropPrevLocked(id)
+	}
+	c.addLocked(id, n)
+}
+
+func (c *userCache) dropPrevLocked(id string) {
+	delete(c.prev, id)
+	c.prevBytes -= int64(len(id)) + userCacheEntryBytes
+}
+
+func (c *userCache) addLocked(id string, n uint32) {
+	if c.curBytes >= c.half {
+		c.prev, c.prevBytes = c.cur, c.curBytes
+		c.cur, c.curBytes = map[string]uint32{}, 0
+	}
+	// Own the id: it may be a slice of a large request body.
+	c.cur[string([]byte(id))] = n
+	c.curBytes += int64(len(id)) + userCacheEntryBytes
+}
+
+// bytes estimates the memory the cache holds.
+func (c *userCache) bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.curBytes + c.prevBytes
+}
