@@ -195,7 +195,12 @@ func WriteSegment(w io.Writer, meta []byte, rows int, cols []SegmentColumn) (int
 	for i := range cols {
 		footer.Columns = append(footer.Columns, sw.column(&cols[i], rows))
 	}
-	fb, err := json.Marshal(&footer)
+	return sw.finish(&footer)
+}
+
+// finish writes the footer and trailer and returns the bytes written.
+func (sw *segWriter) finish(footer *segFooter) (int64, error) {
+	fb, err := json.Marshal(footer)
 	if err != nil {
 		return sw.off, fmt.Errorf("segment: encode footer: %w", err)
 	}
@@ -394,6 +399,242 @@ func segMinMax(lo, hi, v int64, seen bool) (int64, int64, bool) {
 		hi = v
 	}
 	return lo, hi, true
+}
+
+// segStreamWriter writes a segment a column at a time and, within a
+// column, a block at a time, so that a writer never holds more than one
+// block of values (compaction_merge.go streams merged rows through it).
+// The bytes are exactly WriteSegment's for the same columns: the same
+// sections in the same order (dictionary, blocks, bitmap index per
+// column), the same footer.
+//
+// Use: newSegStreamWriter; for each column beginColumn, one append per
+// row, endColumn; then finish. Calls out of that order are an error.
+// What it still holds per column: the dictionary section (the format
+// stores it as one lz4 section, so it is encoded whole), one bit per
+// dictionary entry (every entry must be used), and, for a column that
+// gets a bitmap index, the roaring bitmaps of its rows (at most about
+// 2 bytes per row, far less for sorted or repetitive values).
+type segStreamWriter struct {
+	sw     segWriter
+	footer segFooter
+	names  map[string]bool
+
+	// The column being written (open is false between columns).
+	open    bool
+	sc      segColumn
+	buf     SegmentColumn // the current block's values, at most SegmentBlockRows
+	written int           // rows of the column in blocks already written
+	dictLen int
+	used    []uint64 // bit per dictionary entry: some non-NULL row has it
+	bitmaps []*roaring.Bitmap
+}
+
+func newSegStreamWriter(w io.Writer, meta []byte, rows int) *segStreamWriter {
+	s := &segStreamWriter{sw: segWriter{w: w}, names: map[string]bool{},
+		footer: segFooter{Version: segVersion, Rows: rows, Meta: meta}}
+	s.sw.write([]byte(segMagic))
+	return s
+}
+
+// beginColumn starts a column. A string or JSON column needs its whole
+// dictionary, strictly sorted, every entry the value of some non-NULL row
+// (checked at endColumn); rows are then appended as codes into it. nullable
+// says whether appends may be NULL (the column's blocks get a null bitset
+// only where some row is NULL, as WriteSegment's).
+func (s *segStreamWriter) beginColumn(name string, t ColumnType, nullable bool, dict []string) error {
+	var raw []byte
+	for _, v := range dict {
+		raw = binary.AppendUvarint(raw, uint64(len(v)))
+		raw = append(raw, v...)
+	}
+	if dict != nil && raw == nil {
+		raw = []byte{}
+	}
+	return s.beginColumnRaw(name, t, nullable, raw, len(dict))
+}
+
+// beginColumnRaw is beginColumn with the dictionary given as its section
+// bytes before compression (dictLen entries of uvarint length + bytes;
+// nil for a column of another type): a dictionary with a value per row
+// then costs its bytes, not a string per entry.
+func (s *segStreamWriter) beginColumnRaw(name string, t ColumnType, nullable bool, dict []byte, dictLen int) error {
+	if s.open {
+		return fmt.Errorf("segment: column %q begun inside column %q", name, s.sc.Name)
+	}
+	if s.names[name] {
+		return fmt.Errorf("segment: column %q given twice", name)
+	}
+	s.names[name] = true
+	isString := t == TypeString || t == TypeJSON
+	switch {
+	case !t.Valid() || t == TypeNull:
+		return fmt.Errorf("segment: column %q has unknown type %d", name, t)
+	case isString != (dict != nil):
+		return fmt.Errorf("segment: column %q of type %v: dictionary given %v", name, t, dict != nil)
+	}
+	if isString {
+		if err := checkRawDict(dict, dictLen); err != nil {
+			return fmt.Errorf("segment: column %q: %w", name, err)
+		}
+	}
+	s.open, s.written, s.dictLen = true, 0, dictLen
+	s.sc = segColumn{Name: name, Type: t}
+	s.buf = SegmentColumn{Name: name, Type: t}
+	if nullable {
+		s.buf.Nulls = make([]bool, 0, SegmentBlockRows)
+	}
+	switch {
+	case t == TypeFloat:
+		s.buf.Floats = make([]float64, 0, SegmentBlockRows)
+	case isString:
+		s.buf.Codes = make([]uint32, 0, SegmentBlockRows)
+	default:
+		s.buf.Ints = make([]int64, 0, SegmentBlockRows)
+	}
+	s.used, s.bitmaps = nil, nil
+	if !isString {
+		return nil
+	}
+	if len(dict) == 0 {
+		dict = nil // WriteSegment compresses a nil slice for an empty dictionary
+	}
+	d := s.sw.section(dict)
+	s.sc.Dict, s.sc.DictLen = &d, dictLen
+	s.used = make([]uint64, (dictLen+63)/64)
+	if segWantsBitmaps(name, dictLen) {
+		s.bitmaps = make([]*roaring.Bitmap, dictLen)
+		for i := range s.bitmaps {
+			s.bitmaps[i] = roaring.New()
+		}
+	}
+	return nil
+}
+
+// checkRawDict checks that raw holds n entries, strictly sorted.
+func checkRawDict(raw []byte, n int) error {
+	var prev []byte
+	for i := 0; i < n; i++ {
+		l, k := binary.Uvarint(raw)
+		if k <= 0 || l > uint64(len(raw)-k) {
+			return fmt.Errorf("dictionary entry %d: bad length", i)
+		}
+		e := raw[k : k+int(l)]
+		if i > 0 && bytes.Compare(prev, e) >= 0 {
+			return fmt.Errorf("dictionary not strictly sorted at entry %d", i)
+		}
+		prev, raw = e, raw[k+int(l):]
+	}
+	if len(raw) != 0 {
+		return fmt.Errorf("dictionary holds more than %d entries", n)
+	}
+	return nil
+}
+
+// appendInt appends a row of a Bool, Int or Time column (v is ignored
+// when null).
+func (s *segStreamWriter) appendInt(v int64, null bool) {
+	s.buf.Ints = append(s.buf.Ints, v)
+	s.appended(null)
+}
+
+// appendFloat appends a row of a Float column.
+func (s *segStreamWriter) appendFloat(v float64, null bool) {
+	s.buf.Floats = append(s.buf.Floats, v)
+	s.appended(null)
+}
+
+// appendCode appends a row of a String or JSON column: an index into the
+// column's dictionary (ignored when null; written as 0).
+func (s *segStreamWriter) appendCode(code uint32, null bool) {
+	if null {
+		code = 0
+	} else if int(code) < s.dictLen {
+		s.used[code/64] |= 1 << (code % 64)
+		if s.bitmaps != nil {
+			s.bitmaps[code].Add(uint32(s.written + len(s.buf.Codes)))
+		}
+	} else if s.sw.err == nil {
+		s.sw.err = fmt.Errorf("segment: column %q row %d: code %d beyond the dictionary of %d",
+			s.sc.Name, s.written+len(s.buf.Codes), code, s.dictLen)
+	}
+	s.buf.Codes = append(s.buf.Codes, code)
+	s.appended(null)
+}
+
+func (s *segStreamWriter) appended(null bool) {
+	if s.buf.Nulls != nil {
+		s.buf.Nulls = append(s.buf.Nulls, null)
+	} else if null && s.sw.err == nil {
+		s.sw.err = fmt.Errorf("segment: column %q row %d: NULL in a column begun not nullable", s.sc.Name, s.written+s.bufLen()-1)
+	}
+	if s.bufLen() == SegmentBlockRows {
+		s.writeBlock()
+	}
+}
+
+// bufLen is the rows of the current block.
+func (s *segStreamWriter) bufLen() int {
+	return len(s.buf.Ints) + len(s.buf.Floats) + len(s.buf.Codes)
+}
+
+func (s *segStreamWriter) writeBlock() {
+	n := s.bufLen()
+	if n == 0 {
+		return
+	}
+	if !s.open || s.written+n > s.footer.Rows {
+		if s.sw.err == nil {
+			s.sw.err = fmt.Errorf("segment: column %q has more than %d rows", s.sc.Name, s.footer.Rows)
+		}
+		return
+	}
+	s.sc.Blocks = append(s.sc.Blocks, s.sw.block(&s.buf, s.buf.Codes, s.dictLen, 0, n))
+	s.written += n
+	s.buf.Nulls, s.buf.Ints, s.buf.Floats, s.buf.Codes = s.buf.Nulls[:0], s.buf.Ints[:0], s.buf.Floats[:0], s.buf.Codes[:0]
+}
+
+// endColumn writes the column's last block and its bitmap index, and
+// checks its row count and dictionary.
+func (s *segStreamWriter) endColumn() error {
+	if !s.open {
+		return fmt.Errorf("segment: endColumn without a column")
+	}
+	s.writeBlock()
+	s.open = false
+	if s.sw.err != nil {
+		return s.sw.err
+	}
+	if s.written != s.footer.Rows {
+		return fmt.Errorf("segment: column %q has %d values for %d rows", s.sc.Name, s.written, s.footer.Rows)
+	}
+	for code := 0; code < s.dictLen; code++ {
+		if s.used[code/64]&(1<<(code%64)) == 0 {
+			return fmt.Errorf("segment: column %q: dictionary entry %d is in no row", s.sc.Name, code)
+		}
+	}
+	if s.bitmaps != nil {
+		var raw []byte
+		for _, bm := range s.bitmaps {
+			bm.RunOptimize()
+			b, _ := bm.ToBytes()
+			raw = binary.AppendUvarint(raw, uint64(len(b)))
+			raw = append(raw, b...)
+		}
+		sec := s.sw.section(raw)
+		s.sc.Bitmaps = &sec
+	}
+	s.footer.Columns = append(s.footer.Columns, s.sc)
+	s.sc, s.buf, s.used, s.bitmaps = segColumn{}, SegmentColumn{}, nil, nil
+	return s.sw.err
+}
+
+// finish writes the footer and trailer and returns the bytes written.
+func (s *segStreamWriter) finish() (int64, error) {
+	if s.open {
+		return s.sw.off, fmt.Errorf("segment: finish inside column %q", s.sc.Name)
+	}
+	return s.sw.finish(&s.footer)
 }
 
 // Segment reads a segment file. Blocks are read on demand; dictionaries
