@@ -8,11 +8,15 @@ package storage
 //
 // One run:
 //
-//  1. Read the inputs and merge them. The row count is checked on every
-//     run: rows out = rows in − duplicates removed, counted per input, or
-//     the run aborts, keeps its inputs and records the difference.
-//  2. Write the output to segments/compaction.seg.tmp and fsync it; read
-//     every value back and compare it with what was written.
+//  1. Plan the merge of the inputs (compaction_merge.go: which input
+//     each output row comes from, which rows are repeats). The row count
+//     is checked on every run: rows out = rows in − duplicates removed,
+//     counted per input, or the run aborts, keeps its inputs and records
+//     the difference.
+//  2. Write the output, a column at a time, to
+//     segments/compaction.seg.tmp and fsync it; read every value back and
+//     compare it with what was written. Reads and writes are paced by
+//     Options.CompactionBytesPerSecond (compaction_throttle.go).
 //  3. Under flushMu (no flush or other publish in between): rename the
 //     file to its number, fsync the directory, and publish a manifest
 //     that names the output instead of the inputs and lists the inputs as
@@ -34,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"sync"
@@ -227,19 +232,22 @@ func (s *Store) compact(p *Project, day string, inputs []*SegmentRef, level int)
 	if !ok {
 		return res, fmt.Errorf("BUG: project %s has segments but no manifest entry", p.name)
 	}
-	merged, err := mergeSegments("project "+p.name+" day "+day, segs, schema)
+	th, release := s.compactionThrottleFor()
+	defer release()
+	name := "project " + p.name + " day " + day
+	out, err := s.mergeForCompaction(name, segs, schema, th)
 	if err != nil {
 		return res, err
 	}
 	for i := range inputs {
-		res.RowsIn += merged.inRows[i]
-		res.Duplicates += merged.dups[i]
+		res.RowsIn += out.inRows[i]
+		res.Duplicates += out.dups[i]
 	}
-	res.RowsOut = merged.rows
+	res.RowsOut = out.rows
 
 	tmp := s.path(segDirName, compactionTmpName)
 	meta, _ := json.Marshal(map[string]any{"project": p.name, "day": day, "level": level, "order": "user,time"})
-	if err := s.writeCompactionOutput(tmp, meta, merged); err != nil {
+	if err := s.writeCompactionOutput(tmp, meta, out, th); err != nil {
 		s.fs.Remove(tmp)
 		return res, err
 	}
@@ -252,15 +260,54 @@ func (s *Store) compact(p *Project, day string, inputs []*SegmentRef, level int)
 	return res, nil
 }
 
-// writeCompactionOutput writes merged to path, fsyncs it and reads every
-// value back.
-func (s *Store) writeCompactionOutput(path string, meta []byte, merged *mergedDay) error {
+// compactionOutput is a merge ready to be written: the streaming one
+// (compaction_merge.go) or, when an input does not allow it, the
+// in-memory one.
+type compactionOutput struct {
+	rows   int
+	inRows []int // rows read per input, in input order
+	dups   []int // duplicates removed per input
+	// write writes the segment; check compares its read-back with what
+	// was written.
+	write func(w io.Writer, meta []byte) error
+	check func(seg *Segment) error
+}
+
+// mergeForCompaction merges inputs by streaming (planMerge), or in memory
+// when the inputs do not allow streaming (errMergeFallback: not expected
+// of segments this arb writes; logged).
+func (s *Store) mergeForCompaction(name string, segs []*Segment, schema []Column, th *compactionThrottle) (*compactionOutput, error) {
+	plan, err := planMerge(name, segs, schema, th)
+	if err == nil {
+		return &compactionOutput{rows: plan.rows, inRows: plan.inRows, dups: plan.dups,
+			write: func(w io.Writer, meta []byte) error { _, err := plan.write(w, meta); return err },
+			check: plan.checkWritten}, nil
+	}
+	if !errors.Is(err, errMergeFallback) {
+		return nil, err
+	}
+	s.log.Warn("compaction merges in memory", "reason", err)
+	merged, err := mergeSegments(name, segs, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &compactionOutput{rows: merged.rows, inRows: merged.inRows, dups: merged.dups,
+		write: func(w io.Writer, meta []byte) error {
+			_, err := WriteSegment(w, meta, merged.rows, merged.cols)
+			return err
+		},
+		check: merged.checkWritten}, nil
+}
+
+// writeCompactionOutput writes out to path through the I/O throttle,
+// fsyncs it and reads every value back.
+func (s *Store) writeCompactionOutput(path string, meta []byte, out *compactionOutput, th *compactionThrottle) error {
 	f, err := s.fs.Create(path)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	_, err = WriteSegment(w, meta, merged.rows, merged.cols)
+	w := bufio.NewWriterSize(th.writer(f), 1<<20)
+	err = out.write(w, meta)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -286,7 +333,7 @@ func (s *Store) writeCompactionOutput(path string, meta []byte, merged *mergedDa
 	if err != nil {
 		return err
 	}
-	if err := merged.checkWritten(seg); err != nil {
+	if err := out.check(seg); err != nil {
 		return fmt.Errorf("read back: %w", err)
 	}
 	return nil

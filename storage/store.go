@@ -52,6 +52,9 @@ type Options struct {
 	CompactionDelay       time.Duration
 	CompactionMaxSegments int
 	DisableCompaction     bool
+	// CompactionBytesPerSecond paces what a compaction reads and writes
+	// (64 MiB/s; negative: unlimited; compaction_throttle.go).
+	CompactionBytesPerSecond int64
 	// DedupIndexBytes bounds the memory of the segments' dedup indexes
 	// (256 MiB; dedup_index.go): beyond it the least recently used are
 	// dropped and rebuilt from disk when needed.
@@ -175,6 +178,9 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	}
 	if opts.CompactionMaxSegments <= 1 {
 		opts.CompactionMaxSegments = defaultCompactionMaxSegments
+	}
+	if opts.CompactionBytesPerSecond == 0 {
+		opts.CompactionBytesPerSecond = defaultCompactionBytesPerSecond
 	}
 	if opts.DedupIndexBytes <= 0 {
 		opts.DedupIndexBytes = defaultDedupIndexBytes
