@@ -101,6 +101,7 @@ func serve(args []string) error {
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
 	compactionDelay := fs.Duration("compaction-delay", 30*time.Second, "merge a day's segments once its newest is this old (sooner when it has --compaction-max-segments)")
 	compactionMax := fs.Int("compaction-max-segments", 4, "merge a day's segments at once when it holds this many")
+	compactionRate := fs.Int64("compaction-bytes-per-second", 64<<20, "bytes per second a compaction may read and write, so merging a day leaves disk bandwidth to ingest and queries (0: unlimited)")
 	backgroundCompaction := fs.Bool("background-compaction", true, "merge days' segments in the background (false: only POST /admin/compact does, e.g. to benchmark a fixed layout)")
 	dedupIndexBytes := fs.Int64("dedup-index-bytes", 256<<20, "memory for the segments' dedup indexes; beyond it the least recently used are rebuilt from disk when needed")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
@@ -130,13 +131,20 @@ func serve(args []string) error {
 		return fmt.Errorf("--block-cache-bytes: %d is negative", *blockCache)
 	}
 	storage.SetBlockCacheBytes(*blockCache)
+	switch {
+	case *compactionRate < 0:
+		return fmt.Errorf("--compaction-bytes-per-second: %d is negative", *compactionRate)
+	case *compactionRate == 0:
+		*compactionRate = -1 // storage.Options: negative is unlimited, zero the default
+	}
 
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
-			DedupIndexBytes: *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles},
+			CompactionBytesPerSecond: *compactionRate,
+			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles},
 	})
 	if err != nil {
 		return err
