@@ -313,10 +313,7 @@ func (p *Project) userNumberLocked(id string) (uint32, error) {
 	if n, ok, err := p.users.lookup(id); ok || err != nil {
 		return n, err
 	}
-	n, err := p.users.number(id)
-	if err != nil {
-		return 0, err
-	}
+	n := p.users.assign(id)
 	var twin string
 	if x, ok := strings.CutPrefix(id, "$device:"); ok {
 		twin = x

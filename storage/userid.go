@@ -132,13 +132,19 @@ func (d *userDict) number(id string) (uint32, error) {
 	if ok || err != nil {
 		return n, err
 	}
+	return d.assign(id), nil
+}
+
+// assign numbers id, which lookup did not find.
+// REQUIRES: the project's write lock.
+func (d *userDict) assign(id string) uint32 {
 	if d.Len() >= math.MaxUint32 {
 		panic("BUG: more than 2^32-1 users in one shard")
 	}
-	n = uint32(d.Len())
+	n := uint32(d.Len())
 	d.fresh = append(d.fresh, id)
 	d.freshNum[id] = n
-	return n, nil
+	return n
 }
 
 // view returns the user ids as of now, for a snapshot.
