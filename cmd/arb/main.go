@@ -107,6 +107,7 @@ func serve(args []string) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	maxOpenFiles := fs.Int("max-open-files", storage.DefaultMaxOpenFiles, "segment files kept open while idle; others are reopened when read")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
+	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
@@ -131,6 +132,9 @@ func serve(args []string) error {
 		return fmt.Errorf("--block-cache-bytes: %d is negative", *blockCache)
 	}
 	storage.SetBlockCacheBytes(*blockCache)
+	if *userCache <= 0 {
+		return fmt.Errorf("--user-cache-bytes: %d is not positive", *userCache)
+	}
 	switch {
 	case *compactionRate < 0:
 		return fmt.Errorf("--compaction-bytes-per-second: %d is negative", *compactionRate)
@@ -144,7 +148,8 @@ func serve(args []string) error {
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
 			CompactionBytesPerSecond: *compactionRate,
-			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles},
+			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles,
+			UserCacheBytes: *userCache},
 	})
 	if err != nil {
 		return err
