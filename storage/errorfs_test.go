@@ -13,6 +13,11 @@ package storage
 //     reports failure: the caller cannot know the outcome, as after an
 //     fsync or a rename that fails late.
 //
+// A fault that lasts (a full disk, a process out of descriptors) is
+// modelled by errno and lasting: the injected error is a *os.PathError
+// carrying errno (instead of errInjected), and with lasting set every
+// counted call from the nth on fails until clearFault.
+//
 // Every other call passes through. Safe for concurrent use.
 
 import (
@@ -21,6 +26,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -60,11 +66,14 @@ type errorFS struct {
 	kind   fsOp // calls of this kind count toward n; opAny: all calls
 	n      int  // fail the nth counted call (from 1); 0: never
 	effect bool // the failing call takes effect before failing
+	// errno, if not 0, is the error injected instead of errInjected.
+	errno syscall.Errno
 
-	mu    sync.Mutex
-	count int      // counted calls so far
-	fired string   // the call that failed, "" while none has
-	trace []fsCall // each counted call, in order
+	mu      sync.Mutex
+	lasting bool     // fail every counted call from the nth on, until clearFault
+	count   int      // counted calls so far
+	fired   string   // the call that failed, "" while none has
+	trace   []fsCall // each counted call, in order
 }
 
 // fsCall is one call an errorFS saw.
@@ -88,11 +97,44 @@ func (e *errorFS) inject(op fsOp, path string) bool {
 	}
 	e.count++
 	e.trace = append(e.trace, fsCall{op, path})
-	if e.count != e.n {
+	if e.n == 0 || e.count < e.n || e.count > e.n && !e.lasting {
 		return false
 	}
-	e.fired = fmt.Sprintf("%s %s (call %d)", op, path, e.count)
+	if e.fired == "" {
+		e.fired = fmt.Sprintf("%s %s (call %d)", op, path, e.count)
+	}
 	return true
+}
+
+// newFaultFS is an errorFS failing calls of kind with errno from the nth
+// counted one on, until clearFault: a disk that stays full, a process
+// that stays out of descriptors.
+func newFaultFS(inner FS, kind fsOp, n int, errno syscall.Errno) *errorFS {
+	return &errorFS{FS: inner, kind: kind, n: n, errno: errno, lasting: true}
+}
+
+// armFault starts a lasting fault with errno at the k-th counted call
+// from now (k = 1: the next one).
+func (e *errorFS) armFault(k int, errno syscall.Errno) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.n, e.errno, e.lasting, e.fired = e.count+k, errno, true, ""
+}
+
+// clearFault ends a lasting fault: later calls pass through.
+func (e *errorFS) clearFault() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lasting = false
+	e.n = 0
+}
+
+// injectedError is the error a failing call returns.
+func (e *errorFS) injectedError(op fsOp, path string) error {
+	if e.errno != 0 {
+		return &os.PathError{Op: op.String(), Path: path, Err: e.errno}
+	}
+	return injectedf(op, path)
 }
 
 // fired describes the failed call, or is "" if none failed yet.
@@ -137,7 +179,7 @@ func (e *errorFS) Create(path string) (File, error) {
 				f.Close()
 			}
 		}
-		return nil, injectedf(opCreate, path)
+		return nil, e.injectedError(opCreate, path)
 	}
 	f, err := e.FS.Create(path)
 	if err != nil {
@@ -148,7 +190,7 @@ func (e *errorFS) Create(path string) (File, error) {
 
 func (e *errorFS) open(path string, open func(string) (File, error), readOnly bool) (File, error) {
 	if e.inject(opOpen, path) {
-		return nil, injectedf(opOpen, path)
+		return nil, e.injectedError(opOpen, path)
 	}
 	f, err := open(path)
 	if err != nil {
@@ -168,7 +210,7 @@ func (e *errorFS) do(op fsOp, path string, call func() error) error {
 		if e.effect && op != opList && op != opLock {
 			call()
 		}
-		return injectedf(op, path)
+		return e.injectedError(op, path)
 	}
 	return call()
 }
@@ -191,7 +233,7 @@ func (e *errorFS) SyncDir(dir string) error {
 
 func (e *errorFS) List(dir string) ([]string, error) {
 	if e.inject(opList, dir) {
-		return nil, injectedf(opList, dir)
+		return nil, e.injectedError(opList, dir)
 	}
 	return e.FS.List(dir)
 }
@@ -200,7 +242,7 @@ func (e *errorFS) List(dir string) ([]string, error) {
 // nothing.
 func (e *errorFS) Lock(path string) (io.Closer, error) {
 	if e.inject(opLock, path) {
-		return nil, injectedf(opLock, path)
+		return nil, e.injectedError(opLock, path)
 	}
 	if l, ok := e.FS.(locker); ok {
 		return l.Lock(path)
@@ -227,14 +269,14 @@ type errorFile struct {
 
 func (f *errorFile) Read(p []byte) (int, error) {
 	if f.fs.inject(opRead, f.path) {
-		return 0, injectedf(opRead, f.path)
+		return 0, f.fs.injectedError(opRead, f.path)
 	}
 	return f.File.Read(p)
 }
 
 func (f *errorFile) ReadAt(p []byte, off int64) (int, error) {
 	if f.fs.inject(opRead, f.path) {
-		return 0, injectedf(opRead, f.path)
+		return 0, f.fs.injectedError(opRead, f.path)
 	}
 	return f.File.ReadAt(p, off)
 }
@@ -246,7 +288,7 @@ func (f *errorFile) Write(p []byte) (int, error) {
 			part = p
 		}
 		n, _ := f.File.Write(part)
-		return n, injectedf(opWrite, f.path)
+		return n, f.fs.injectedError(opWrite, f.path)
 	}
 	return f.File.Write(p)
 }
@@ -261,14 +303,14 @@ func (f *errorFile) Truncate(size int64) error {
 
 func (f *errorFile) Seek(offset int64, whence int) (int64, error) {
 	if f.fs.inject(opSeek, f.path) {
-		return 0, injectedf(opSeek, f.path)
+		return 0, f.fs.injectedError(opSeek, f.path)
 	}
 	return f.File.Seek(offset, whence)
 }
 
 func (f *errorFile) Stat() (os.FileInfo, error) {
 	if f.fs.inject(opStat, f.path) {
-		return nil, injectedf(opStat, f.path)
+		return nil, f.fs.injectedError(opStat, f.path)
 	}
 	return f.File.Stat()
 }
@@ -286,7 +328,7 @@ func (f *errorFile) Close() error {
 		return err
 	}
 	if f.fs.inject(opClose, f.path) {
-		return injectedf(opClose, f.path)
+		return f.fs.injectedError(opClose, f.path)
 	}
 	return err
 }

@@ -3,10 +3,13 @@ package storage
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -27,8 +30,11 @@ import (
 //     files below newSeq and the replaced people file.
 //
 // If a step before 3 fails, the frozen memtables stay visible and are
-// written by the next flush. If publishing the manifest fails, its state
-// on disk is unknown, so the store stops taking writes (failStore).
+// written by the next flush (the flusher tries again at its next tick or
+// request). So does a manifest publish that fails with a fault (disk
+// full, out of descriptors) while creating or writing its temp file
+// (manifestUntouched). If publishing the manifest fails otherwise, its
+// state on disk is unknown, so the store stops taking writes (failStore).
 func (s *Store) Flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
@@ -88,6 +94,10 @@ func (s *Store) Flush() error {
 		m.Obsolete = append(m.Obsolete, pl.obsoleteRuns...)
 	}
 	if err := s.publishManifestLocked(m); err != nil {
+		if manifestUntouched(err) {
+			s.abandonFlush(plans)
+			return fmt.Errorf("flush: publish manifest: %w", &FaultError{Kind: faultKindOf(err), Err: err})
+		}
 		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
 	}
 
@@ -101,6 +111,24 @@ func (s *Store) Flush() error {
 	s.requestCompaction()
 	s.log.Info("flush done", "rows", rows, "segments", s.segmentCount(), "took", time.Since(started).Round(time.Millisecond))
 	return nil
+}
+
+// manifestUntouched reports whether a failed manifest publish failed
+// with a fault (disk full, out of descriptors) while creating or writing
+// its temp file: PublishFile then removed the temp file and the durable
+// manifest is the old one, so the flush can be abandoned like one that
+// failed before it and tried again. A failure at or after the temp
+// file's fsync (rename, directory fsync) leaves the outcome unknown.
+func manifestUntouched(err error) bool {
+	var pe *os.PathError
+	if faultKindOf(err) == FaultNone || !errors.As(err, &pe) || !strings.HasSuffix(pe.Path, tmpSuffix) {
+		return false
+	}
+	switch pe.Op {
+	case "open", "create", "write": // OSFS's Create is an open(2)
+		return true
+	}
+	return false
 }
 
 // flushPlan is what one flush does for one project: the inputs captured

@@ -407,12 +407,17 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 	}()
 	start := time.Now()
 	if _, err := s.wal.Append(payload); err != nil {
+		// Not acknowledged, so not in memory: undo the reservation. A
+		// refusal by a fault (ErrWriteRefused) is not in the WAL and never
+		// will be (wal.go), and the store goes on taking writes; after any
+		// other failure the record's fate is unknown until a restart's
+		// replay, and the store stops (walFailure).
 		if ticket != nil {
 			p.mu.Lock()
 			p.mem.unreserveLocked(rows, hashes)
 			p.mu.Unlock()
 		}
-		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
+		return fmt.Errorf("project %s: write-ahead log: %w", p.name, s.walFailure(err))
 	}
 	s.observeIngest(len(rows), time.Since(start))
 	p.mu.Lock()

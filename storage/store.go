@@ -487,7 +487,7 @@ func (s *Store) PutProject(name, token, secret string) (ProjectInfo, error) {
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	if _, err := s.wal.Append(append([]byte{byte(kindCatalog)}, body...)); err != nil {
-		return ProjectInfo{}, fmt.Errorf("project %s: write-ahead log: %w", name, err)
+		return ProjectInfo{}, fmt.Errorf("project %s: write-ahead log: %w", name, s.walFailure(err))
 	}
 	s.applyCatalog(rec)
 	return ProjectInfo{Name: name, Token: token, Secret: secret}, nil
@@ -575,10 +575,63 @@ func (s *Store) failure() error {
 	return nil
 }
 
+// ErrStoreFailed matches the error of every write after a failure whose
+// outcome on disk is unknown (a failed fsync, a manifest publish that
+// failed late): the store takes no more writes until a restart, whose
+// replay decides what is durable.
+var ErrStoreFailed = errors.New("store stopped taking writes")
+
 // failStore stops all writes with err and returns it.
 func (s *Store) failStore(err error) error {
-	err = fmt.Errorf("store stopped taking writes: %w", err)
+	err = fmt.Errorf("%w: %w", ErrStoreFailed, err)
 	s.failed.CompareAndSwap(nil, &err)
 	s.log.Error("store failed", "err", err)
 	return err
+}
+
+// walFailure is what a failed WAL append means for the store: a
+// *FaultError (a refusal, nothing stored, wal_fault.go) is returned as
+// it is; any other error leaves the WAL's state unknown and fails the
+// store.
+func (s *Store) walFailure(err error) error {
+	if errors.Is(err, ErrWriteRefused) || errors.Is(err, ErrWALClosed) {
+		return err
+	}
+	return s.failStore(err)
+}
+
+// Ready reports whether the store takes writes now: nil, or why not.
+// After a failure it is an error matching ErrStoreFailed (a restart is
+// needed); while a fault that clears itself refuses writes (disk full,
+// out of descriptors) it is a *FaultError describing the fault and since
+// when — and it first probes whether the fault has cleared (WAL.Probe),
+// so readiness turns green without waiting for a client to write.
+// Safe for concurrent use; cheap unless a fault is in force.
+func (s *Store) Ready() error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	if err := s.wal.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreFailed, err)
+	}
+	if f := s.wal.Probe(); f != nil {
+		return &FaultError{Kind: f.Kind, Err: fmt.Errorf("%s: %w", f, f.Err)}
+	}
+	return nil
+}
+
+// FaultStats is what the store's fault handling counts, for metrics.
+type FaultStats struct {
+	Failed  bool                 // writes stopped until a restart
+	Fault   FaultKind            // the fault refusing writes now, FaultNone if none
+	Refused [numFaultKinds]int64 // appends refused so far, by FaultKind
+}
+
+// FaultStats reads the counters without probing.
+func (s *Store) FaultStats() FaultStats {
+	st := FaultStats{Failed: s.failure() != nil || s.wal.Err() != nil, Refused: s.wal.Refused()}
+	if f := s.wal.Fault(); f != nil {
+		st.Fault = f.Kind
+	}
+	return st
 }

@@ -27,15 +27,34 @@ package storage
 // Durability: Append returns only after its record is written and the
 // file fsynced. Concurrent Appends share one write and one fsync (group
 // commit): the first waiter becomes the leader, takes everything buffered
-// so far, writes and syncs it without holding the lock, then wakes the
-// others. A write or fsync error fails the WAL for good: that Append and
-// every later one return the error (a failed fsync is never retried, since
-// the kernel may have dropped the dirty pages).
+// so far (a walGroup), writes and syncs it without holding the lock, then
+// wakes the others.
+//
+// Failure rule (wal_fault.go has the whole of it):
+//
+//   - A failed fsync fails the WAL for good: that Append and every later
+//     one return the error (a failed fsync is never retried, since the
+//     kernel may have dropped the dirty pages), and so does a failed write
+//     other than a fault.
+//   - A write that fails with a fault that clears itself (ENOSPC, EDQUOT,
+//     EMFILE, ENFILE) refuses its group: the leader truncates the file back
+//     to written (the end of the last durable record), seeks there and
+//     fsyncs, and only then tells the group's waiters, with a *FaultError.
+//     So a refused record never reaches a replay, even after a crash, and
+//     the next group is written where the refused one began: no record
+//     ever follows a partial one. If the truncate, seek or fsync fails,
+//     the file's state is unknown and the WAL fails for good. Groups
+//     buffered meanwhile are unaffected: a record's bytes do not depend
+//     on its offset, which the leader fixes when it writes the group.
+//
+// The file format and the replay rule are unchanged by this: after a
+// refusal the file holds exactly what it held before the refused write.
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sort"
@@ -84,21 +103,39 @@ type WAL struct {
 	// All fields below are guarded by mu.
 	f   File   // current file, appended to
 	seq uint64 // current file's sequence number
-	// end is the offset just past the last record appended to the
-	// current file, including records buffered or being written.
-	end int64
-	// buf holds framed records not yet handed to a leader; bufRecords
-	// counts them.
-	buf        []byte
-	bufRecords int
-	spare      []byte
-	// gen numbers group commits: records appended while gen == g are
-	// durable once durable > g.
-	gen, durable uint64
-	flushing     bool             // a leader is writing outside the lock
-	err          error            // sticky failure
-	closed       bool             //
-	sizes        map[uint64]int64 // bytes of each live file, current included
+	// written is the offset just past the last durable record of the
+	// current file: where the next group is written.
+	// INVARIANT: the current file holds exactly written bytes whenever no
+	// leader is writing (flushing is false) and err is nil.
+	written int64
+	// cur holds the records appended and not yet handed to a leader.
+	cur      *walGroup
+	spare    []byte
+	flushing bool             // a leader is writing outside the lock
+	err      error            // sticky failure: the WAL takes no more appends
+	closed   bool             //
+	sizes    map[uint64]int64 // bytes of each live file, current included
+	// fault is the transient fault refusing appends since the last
+	// success (nil when none), faultBytes the size of the group it
+	// refused last, refused the appends refused by each kind so far;
+	// probing is set while Probe runs (wal_fault.go).
+	fault      *Fault
+	faultBytes int
+	refused    [numFaultKinds]int64
+	probing    bool
+}
+
+// walGroup is one group commit: the records appended while it was
+// current, written by one write and made durable by one fsync.
+type walGroup struct {
+	buf     []byte // framed records; taken by the leader
+	records int
+	// Set by the leader when it has written the group (guarded by the
+	// WAL's mu): where it went, and its outcome.
+	seq   uint64
+	start int64
+	done  bool
+	err   error // nil: durable
 }
 
 // OpenWAL replays every record of every file with Seq >= MinSeq in order,
@@ -115,7 +152,7 @@ func OpenWAL(opts WALOptions, replay func(pos WALPosition, payload []byte) error
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	w := &WAL{opts: opts, log: opts.Logger, sizes: map[uint64]int64{}}
+	w := &WAL{opts: opts, log: opts.Logger, sizes: map[uint64]int64{}, cur: &walGroup{}}
 	w.cond = sync.NewCond(&w.mu)
 	if err := opts.FS.MkdirAll(opts.Dir); err != nil {
 		return nil, fmt.Errorf("create %s: %w", opts.Dir, err)
@@ -184,28 +221,37 @@ func (w *WAL) listFiles() ([]uint64, error) {
 
 // createFileLocked starts file seq with its header, durably, and makes it
 // current. REQUIRES: w.mu held or w not yet shared.
+//
+// A failed create or header write leaves the current file current and
+// untouched: the half-made file is removed (were it left, replay would
+// take its partial header for a torn one and remove it), and a fault
+// among them comes back as a *FaultError. A failed fsync of the header or
+// of the directory fails the WAL for good.
 func (w *WAL) createFileLocked(seq uint64) error {
 	path := w.path(seq)
 	f, err := w.opts.FS.Create(path)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return faultOr(fmt.Errorf("create %s: %w", path, err))
 	}
 	hdr := make([]byte, walHeaderBytes)
 	copy(hdr, walMagic)
 	binary.LittleEndian.PutUint64(hdr[8:], seq)
 	if _, err := f.Write(hdr); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+		w.opts.FS.Remove(path)
+		return faultOr(fmt.Errorf("write %s: %w", path, err))
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
+		w.err = fmt.Errorf("fsync %s: %w", path, err)
+		return w.err
 	}
 	if err := w.opts.FS.SyncDir(w.opts.Dir); err != nil {
 		f.Close()
-		return fmt.Errorf("fsync directory %s: %w", w.opts.Dir, err)
+		w.err = fmt.Errorf("fsync directory %s: %w", w.opts.Dir, err)
+		return w.err
 	}
-	w.f, w.seq, w.end = f, seq, walHeaderBytes
+	w.f, w.seq, w.written = f, seq, walHeaderBytes
 	w.sizes[seq] = walHeaderBytes
 	return nil
 }
@@ -221,6 +267,10 @@ func appendRecord(dst, payload []byte) []byte {
 }
 
 // Append writes payload as one record and returns once it is durable.
+// A *FaultError (matching ErrWriteRefused) means the record was refused
+// by a fault that clears itself and is not stored, not even after a
+// crash: a later Append may succeed. Any other error is the WAL's sticky
+// failure.
 func (w *WAL) Append(payload []byte) (WALPosition, error) {
 	if len(payload) > walMaxRecordBytes {
 		return WALPosition{}, fmt.Errorf("record of %d bytes exceeds the %d-byte limit", len(payload), walMaxRecordBytes)
@@ -233,12 +283,11 @@ func (w *WAL) Append(payload []byte) (WALPosition, error) {
 	if w.err != nil {
 		return WALPosition{}, w.err
 	}
-	pos := WALPosition{Seq: w.seq, Offset: w.end}
-	w.buf = appendRecord(w.buf, payload)
-	w.bufRecords++
-	w.end += int64(walRecordHeader + len(payload))
-	mine := w.gen
-	for w.durable <= mine {
+	g := w.cur
+	off := int64(len(g.buf))
+	g.buf = appendRecord(g.buf, payload)
+	g.records++
+	for !g.done {
 		if w.err != nil {
 			return WALPosition{}, w.err
 		}
@@ -248,47 +297,86 @@ func (w *WAL) Append(payload []byte) (WALPosition, error) {
 		}
 		w.groupCommitLocked()
 	}
-	return pos, nil
+	if g.err != nil {
+		if fe := (*FaultError)(nil); errors.As(g.err, &fe) {
+			w.noteRefusedLocked(fe)
+		}
+		return WALPosition{}, g.err
+	}
+	return WALPosition{Seq: g.seq, Offset: g.start + off}, nil
 }
 
-// groupCommitLocked writes and fsyncs everything buffered, releasing mu
-// during the I/O. REQUIRES: mu held, !w.flushing.
+// groupCommitLocked writes and fsyncs the current group, releasing mu
+// during the I/O, and sets its outcome. REQUIRES: mu held, !w.flushing.
 func (w *WAL) groupCommitLocked() {
-	buf, n, gen, f := w.buf, w.bufRecords, w.gen, w.f
-	w.buf, w.bufRecords = w.spare[:0], 0
-	w.gen++
+	g, f, seq, start := w.cur, w.f, w.seq, w.written
+	w.cur = &walGroup{buf: w.spare[:0]}
+	buf := g.buf
+	g.buf = nil
 	w.flushing = true
 	w.mu.Unlock()
 
-	start := time.Now()
-	var err error
+	began := time.Now()
+	var werr, serr, rerr error
 	if len(buf) > 0 {
-		if _, err = f.Write(buf); err == nil {
-			err = f.Sync()
+		if _, werr = f.Write(buf); werr == nil {
+			serr = f.Sync()
+		} else if faultKindOf(werr) != FaultNone {
+			rerr = rollBack(f, start)
 		}
 	}
-	took := time.Since(start)
+	took := time.Since(began)
 
 	w.mu.Lock()
 	w.flushing = false
 	w.spare = buf
-	if err != nil {
-		w.err = fmt.Errorf("write-ahead log %s: %w", w.path(w.seq), err)
-		w.log.Error("write-ahead log failed; no more writes", "err", err)
-	} else {
-		w.durable = gen + 1
-		w.sizes[w.seq] += int64(len(buf))
-		if n > 0 && w.opts.OnSync != nil {
-			w.opts.OnSync(took, n)
+	g.seq, g.start, g.done = seq, start, true
+	path := w.path(seq)
+	switch {
+	case werr == nil && serr == nil:
+		w.written += int64(len(buf))
+		w.sizes[seq] = w.written
+		if len(buf) > 0 {
+			w.clearFaultLocked("append")
 		}
+		if g.records > 0 && w.opts.OnSync != nil {
+			w.opts.OnSync(took, g.records)
+		}
+	case serr != nil:
+		w.err = fmt.Errorf("write-ahead log %s: fsync at offset %d: %w", path, start, serr)
+	case rerr != nil:
+		w.err = fmt.Errorf("write-ahead log %s: write at offset %d: %v; cut back after it: %w", path, start, werr, rerr)
+	case faultKindOf(werr) != FaultNone:
+		w.faultBytes = len(buf)
+		g.err = &FaultError{Kind: faultKindOf(werr), Err: fmt.Errorf("write-ahead log %s: write of %d records (%d bytes) at offset %d: %w",
+			path, g.records, len(buf), start, werr)}
+	default:
+		w.err = fmt.Errorf("write-ahead log %s: write at offset %d: %w", path, start, werr)
+	}
+	if w.err != nil {
+		g.err = w.err
+		w.log.Error("write-ahead log failed; no more writes", "err", w.err)
 	}
 	w.cond.Broadcast()
 }
 
+// rollBack cuts f back to size after a failed write, leaves its offset
+// there for the next write, and makes the cut durable, so the bytes of a
+// refused write are never replayed and never followed by a record.
+func rollBack(f File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	if _, err := f.Seek(size, io.SeekStart); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
 // drainLocked makes every record appended so far durable in the current
-// file. REQUIRES: mu held.
+// file, or refused. REQUIRES: mu held.
 func (w *WAL) drainLocked() error {
-	for w.flushing || len(w.buf) > 0 {
+	for w.flushing || len(w.cur.buf) > 0 {
 		if w.err != nil {
 			return w.err
 		}
@@ -302,7 +390,9 @@ func (w *WAL) drainLocked() error {
 }
 
 // Rotate makes every record appended before it durable in files below the
-// returned seq, and starts file seq for later appends.
+// returned seq (or refused), and starts file seq for later appends. If
+// the new file cannot be made, appends go on to the current one (see
+// createFileLocked); the caller may try again later.
 func (w *WAL) Rotate() (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -314,7 +404,6 @@ func (w *WAL) Rotate() (uint64, error) {
 	}
 	old := w.f
 	if err := w.createFileLocked(w.seq + 1); err != nil {
-		w.err = err
 		return 0, err
 	}
 	if err := old.Close(); err != nil {
