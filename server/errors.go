@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/dolthub/vitess/go/mysql"
 
@@ -22,6 +23,8 @@ const (
 	erBadNull       = 1048 // ER_BAD_NULL_ERROR
 	erWrongValue    = 1366 // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
 	erUnknownError  = 1105 // ER_UNKNOWN_ERROR
+	erDiskFull      = 1021 // ER_DISK_FULL
+	erGetErrno      = 1030 // ER_GET_ERRNO: "Got error %d from storage engine"
 )
 
 // errorRule rewrites errors whose number and message match.
@@ -68,8 +71,18 @@ func mysqlError(err error) error {
 }
 
 // rowError turns a storage error about bad input into a MySQL error that
-// keeps its message (which names the row and column).
+// keeps its message (which names the row and column), and a write refused
+// by a fault that clears itself (storage.FaultError: nothing stored,
+// retry later) into ER_DISK_FULL for a full disk and ER_GET_ERRNO for a
+// process out of descriptors, with the reason in the message.
 func rowError(err error) error {
+	var fe *storage.FaultError
+	if errors.As(err, &fe) {
+		if fe.Kind == storage.FaultNoSpace {
+			return mysql.NewSQLError(erDiskFull, "HY000", "%s", err.Error())
+		}
+		return mysql.NewSQLError(erGetErrno, "HY000", "Got error %d from storage engine: %s", faultErrno(fe), err.Error())
+	}
 	var re *storage.RowError
 	if !errors.As(err, &re) {
 		return err
@@ -78,4 +91,13 @@ func rowError(err error) error {
 		return mysql.NewSQLError(erBadNull, "23000", "%s", re.Error())
 	}
 	return mysql.NewSQLError(erWrongValue, "HY000", "%s", re.Error())
+}
+
+// faultErrno is the errno behind a fault, 0 if none is found.
+func faultErrno(fe *storage.FaultError) int {
+	var errno syscall.Errno
+	if errors.As(fe, &errno) {
+		return int(errno)
+	}
+	return 0
 }

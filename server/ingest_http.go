@@ -174,6 +174,10 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	h.ok(w, req, n)
 }
 
+// faultRetryAfter is the Retry-After, in seconds, of a write refused by a
+// fault that clears itself (disk full, out of descriptors).
+const faultRetryAfter = "5"
+
 // recordErrors are the bad records of a request (which then stores none).
 type recordErrors []*recordError
 
@@ -349,9 +353,16 @@ func (h *ingestHandler) ok(w http.ResponseWriter, req *request, n int) {
 // branch on those); other refusals keep the request's format, legacy
 // ones with HTTP 200 as Mixpanel does, and an X-Arb-Error header that
 // names the problem even when the body is a bare 0.
+//
+// A write refused by a fault that clears itself (storage.FaultError:
+// nothing stored) is 507 Insufficient Storage for a full disk and 503 for
+// a process out of descriptors, both with Retry-After: the client retries
+// the same request later. A store that stopped taking writes for good
+// (storage.ErrStoreFailed) stays 500.
 func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 	var pe *payloadError
 	var ae *authError
+	var fe *storage.FaultError
 	var bad recordErrors
 	errors.As(err, &bad)
 	status := http.StatusBadRequest
@@ -361,6 +372,12 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 	case errors.As(err, &ae):
 		status = http.StatusUnauthorized
 	case bad != nil:
+	case errors.As(err, &fe):
+		status = http.StatusServiceUnavailable
+		if fe.Kind == storage.FaultNoSpace {
+			status = http.StatusInsufficientStorage
+		}
+		w.Header().Set("Retry-After", faultRetryAfter)
 	default:
 		status = http.StatusInternalServerError
 	}
@@ -377,7 +394,7 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 		writeJSON(w, status, body)
 		return
 	}
-	if status == http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		h.legacy(w, req, status, 0, msg)
 		return
 	}

@@ -81,6 +81,39 @@ func (m *metrics) observeStore(store *storage.Store) {
 			func() float64 { _, m, _ := storage.BlockCacheStats(); return float64(m) }),
 	)
 	m.observeCompaction(store)
+	m.observeFaults(store)
+}
+
+// observeFaults exports the store's fault handling (storage/wal_fault.go):
+// writes refused by a fault that clears itself, by reason, whether one
+// refuses writes now, and whether the store stopped taking writes for
+// good (a restart is needed).
+func (m *metrics) observeFaults(store *storage.Store) {
+	for _, kind := range []storage.FaultKind{storage.FaultNoSpace, storage.FaultNoFiles} {
+		m.registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_writes_refused_total",
+				Help:        "Writes (WAL appends) refused, nothing stored, by a fault that clears itself, by reason.",
+				ConstLabels: prometheus.Labels{"reason": kind.Label()}},
+				func() float64 { return float64(store.FaultStats().Refused[kind]) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_writes_refused_now",
+				Help:        "1 while a fault of this reason refuses writes (until a write or a /readyz probe succeeds), else 0.",
+				ConstLabels: prometheus.Labels{"reason": kind.Label()}},
+				func() float64 {
+					if store.FaultStats().Fault == kind {
+						return 1
+					}
+					return 0
+				}),
+		)
+	}
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_store_failed",
+		Help: "1 once the store stopped taking writes after a failure of unknown outcome (a failed fsync): restart needed; else 0."},
+		func() float64 {
+			if store.FaultStats().Failed {
+				return 1
+			}
+			return 0
+		}))
 }
 
 // observeCompaction exports the compactor's counters (storage/compaction.go):

@@ -184,6 +184,17 @@ func (s *Server) startHTTP() {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
+	// /healthz is liveness; /readyz says whether writes are taken now
+	// (storage.Store.Ready): 503 with the reason — the store failed, or a
+	// fault refuses writes and since when — else 200 "ready".
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.store.Ready(); err != nil {
+			w.Header().Set("Retry-After", faultRetryAfter)
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget))}, s.cfg.HTTPPrefix)
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
