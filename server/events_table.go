@@ -32,6 +32,11 @@ type eventsTable struct {
 	columns    []storage.Column // property columns as this statement sees them
 	projection []string         // nil: all columns
 	filter     engine.Predicate // nil: no pushed-down filter
+	// full and sch are the schemas of every column and of the projected
+	// ones, built once: go-mysql-server asks for a table's schema once per
+	// projected column while it plans, so rebuilding it made SELECT * on
+	// a table of n columns cost O(n²) to O(n³).
+	full, sch sql.Schema
 }
 
 var (
@@ -45,7 +50,10 @@ var (
 )
 
 func newEventsTable(ctx *sql.Context, p *storage.Project) *eventsTable {
-	return &eventsTable{project: p, columns: propertyColumns(ctx, p, storage.TableEvents)}
+	t := &eventsTable{project: p, columns: propertyColumns(ctx, p, storage.TableEvents)}
+	t.full = t.fullSchema()
+	t.sch = t.full
+	return t
 }
 
 func (t *eventsTable) Name() string               { return storage.TableEvents }
@@ -79,14 +87,24 @@ func (t *eventsTable) fullSchema() sql.Schema {
 	return s
 }
 
-func (t *eventsTable) Schema(*sql.Context) sql.Schema {
-	full := t.fullSchema()
-	if t.projection == nil {
+func (t *eventsTable) Schema(*sql.Context) sql.Schema { return t.sch }
+
+// projectedSchema is the columns of full named by projection, in its
+// order; nil projection is every column.
+func projectedSchema(full sql.Schema, projection []string) sql.Schema {
+	if projection == nil {
 		return full
 	}
-	out := make(sql.Schema, 0, len(t.projection))
-	for _, name := range t.projection {
-		if i := full.IndexOfColName(name); i >= 0 {
+	index := make(map[string]int, len(full))
+	for i, c := range full {
+		k := strings.ToLower(c.Name)
+		if _, seen := index[k]; !seen {
+			index[k] = i // the first of names equal but for case, as IndexOfColName
+		}
+	}
+	out := make(sql.Schema, 0, len(projection))
+	for _, name := range projection {
+		if i, ok := index[strings.ToLower(name)]; ok {
 			out = append(out, full[i])
 		}
 	}
@@ -96,12 +114,13 @@ func (t *eventsTable) Schema(*sql.Context) sql.Schema {
 // PrimaryKeySchema is the full schema whatever the projection:
 // go-mysql-server's statistics and filter indexing read it.
 func (t *eventsTable) PrimaryKeySchema(*sql.Context) sql.PrimaryKeySchema {
-	return sql.NewPrimaryKeySchema(t.fullSchema())
+	return sql.NewPrimaryKeySchema(t.full)
 }
 
 func (t *eventsTable) WithProjections(_ *sql.Context, colNames []string) (sql.Table, error) {
 	nt := *t
 	nt.projection = append([]string{}, colNames...)
+	nt.sch = projectedSchema(nt.full, nt.projection)
 	return &nt, nil
 }
 

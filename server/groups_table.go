@@ -18,20 +18,26 @@ type groupsTable struct {
 	project *storage.Project
 	groups  []storage.Group
 	columns []storage.Column
+	sch     sql.Schema
 }
 
 var _ sql.PrimaryKeyTable = (*groupsTable)(nil)
 
 func newGroupsTable(p *storage.Project) *groupsTable {
 	groups, cols := p.Groups()
-	return &groupsTable{project: p, groups: groups, columns: cols}
+	t := &groupsTable{project: p, groups: groups, columns: cols}
+	t.sch = t.buildSchema()
+	return t
 }
 
 func (t *groupsTable) Name() string               { return storage.TableGroups }
 func (t *groupsTable) String() string             { return t.project.Name() + ".groups" }
 func (t *groupsTable) Collation() sql.CollationID { return sql.Collation_utf8mb4_bin }
 
-func (t *groupsTable) Schema(*sql.Context) sql.Schema {
+// Schema is built once per statement (see eventsTable.full).
+func (t *groupsTable) Schema(*sql.Context) sql.Schema { return t.sch }
+
+func (t *groupsTable) buildSchema() sql.Schema {
 	src, db := storage.TableGroups, t.project.Name()
 	s := sql.Schema{
 		{Name: storage.ColGroupKey, Type: sqlString, Source: src, DatabaseSource: db},

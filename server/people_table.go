@@ -16,6 +16,7 @@ import (
 type peopleTable struct {
 	project *storage.Project
 	columns []storage.Column
+	sch     sql.Schema
 }
 
 var (
@@ -24,14 +25,19 @@ var (
 )
 
 func newPeopleTable(ctx *sql.Context, p *storage.Project) *peopleTable {
-	return &peopleTable{project: p, columns: propertyColumns(ctx, p, storage.TablePeople)}
+	t := &peopleTable{project: p, columns: propertyColumns(ctx, p, storage.TablePeople)}
+	t.sch = t.buildSchema()
+	return t
 }
 
 func (t *peopleTable) Name() string               { return storage.TablePeople }
 func (t *peopleTable) String() string             { return t.project.Name() + ".people" }
 func (t *peopleTable) Collation() sql.CollationID { return sql.Collation_utf8mb4_bin }
 
-func (t *peopleTable) Schema(*sql.Context) sql.Schema {
+// Schema is built once per statement (see eventsTable.full).
+func (t *peopleTable) Schema(*sql.Context) sql.Schema { return t.sch }
+
+func (t *peopleTable) buildSchema() sql.Schema {
 	src, db := storage.TablePeople, t.project.Name()
 	s := sql.Schema{{Name: storage.ColDistinctID, Type: sqlString, Source: src, DatabaseSource: db}}
 	for _, c := range t.columns {
