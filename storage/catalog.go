@@ -121,6 +121,55 @@ func (s *Schema) Lookup(name string) (Column, bool) {
 	return s.cols[i], true
 }
 
+// DefaultMaxColumns is the default bound on a table's property columns
+// (Options.MaxColumns): wide enough for any tracking plan, narrow enough
+// that SELECT * and DESCRIBE stay quick and one request cannot flood the
+// catalog.
+const DefaultMaxColumns = 4096
+
+// newColumns lists the property names of rows that would add a column
+// (first spelling, in order of appearance). Rows with the same keys as
+// the one before cost a comparison of names, not look-ups.
+func (s *Schema) newColumns(rows []Event) []string {
+	var prev []Prop
+	var out []string
+	var seen map[string]bool
+	for i := range rows {
+		props := rows[i].Props
+		if i > 0 && sameKeys(props, prev) {
+			continue
+		}
+		prev = props
+		for _, p := range props {
+			if p.Value.Type == TypeNull {
+				continue
+			}
+			k := strings.ToLower(p.Key)
+			if _, ok := s.index[k]; ok || seen[k] {
+				continue
+			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[k] = true
+			out = append(out, p.Key)
+		}
+	}
+	return out
+}
+
+func sameKeys(a, b []Prop) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || (a[i].Value.Type == TypeNull) != (b[i].Value.Type == TypeNull) {
+			return false
+		}
+	}
+	return true
+}
+
 // widen adds the column or widens its type to hold t; it reports whether
 // anything changed. A name differing only in case from an existing column
 // is the same column (MySQL column names are case-insensitive).

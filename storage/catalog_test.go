@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestWiden(t *testing.T) {
@@ -182,5 +185,65 @@ func TestUserDictFile(t *testing.T) {
 	}
 	if _, err := loadUserDict(OSFS{}, path, 6, nil, 0); err == nil {
 		t.Fatal("manifest counting more users than the file holds went unnoticed")
+	}
+}
+
+// TestMaxColumns: a batch that would take a table past MaxColumns is
+// refused whole, naming the limit and the new names, and changes
+// nothing; what fits still goes in, and a reopen (WAL replay) keeps it.
+func TestMaxColumns(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: 5}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateProject("p", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("p")
+	ev := func(id string, keys ...string) Event {
+		e := Event{Name: "e", DistinctID: "u", TimeMillis: 1735689600000, InsertID: id}
+		for _, k := range keys {
+			e.Props = append(e.Props, Prop{Key: k, Value: IntValue(1)})
+		}
+		return e
+	}
+	if err := p.Ingest([]Event{ev("1", "a", "b"), ev("2", "a", "b"), ev("3", "c", "D")}); err != nil {
+		t.Fatal(err)
+	}
+	// "d" is the column "D"; e and f would make 6.
+	err = p.Ingest([]Event{ev("4", "d", "e"), ev("5", "f", "a")})
+	var ce *ColumnLimitError
+	if !errors.As(err, &ce) || ce.Limit != 5 || ce.Have != 4 || !slices.Equal(ce.New, []string{"e", "f"}) {
+		t.Fatalf("ingest past the limit: %v, want a ColumnLimitError naming e and f", err)
+	}
+	if !strings.Contains(err.Error(), "e, f") || !strings.Contains(err.Error(), "--max-columns") {
+		t.Errorf("error %q does not name the new columns and the flag", err)
+	}
+	if n := len(p.Columns(TableEvents)); n != 4 {
+		t.Fatalf("%d columns after a refused batch, want 4", n)
+	}
+	if n, _ := countRows(t, s, "p"); n != 3 {
+		t.Fatalf("%d rows after a refused batch, want 3", n)
+	}
+	if err := p.Ingest([]Event{ev("6", "e", "A")}); err != nil {
+		t.Fatalf("a batch reaching the limit exactly: %v", err)
+	}
+	if err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u", Op: OpSet, Props: []Prop{{Key: "x1", Value: IntValue(1)}, {Key: "x2", Value: IntValue(1)},
+		{Key: "x3", Value: IntValue(1)}, {Key: "x4", Value: IntValue(1)}, {Key: "x5", Value: IntValue(1)}, {Key: "x6", Value: IntValue(1)}}}}); !errors.As(err, &ce) {
+		t.Fatalf("profile update past the limit: %v", err)
+	}
+	s.Close()
+	// Replay and segments keep the 5 columns however the limit is set.
+	opts.MaxColumns = 2
+	s, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, _ = s.Project("p")
+	if n, _ := countRows(t, s, "p"); n != 4 || len(p.Columns(TableEvents)) != 5 {
+		t.Fatalf("%d rows, %d columns after reopening, want 4 and 5", n, len(p.Columns(TableEvents)))
 	}
 }

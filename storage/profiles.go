@@ -112,8 +112,16 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 			batch = append(batch, Event{DistinctID: key, Name: OpDelete})
 			continue
 		}
-		schema.fitProps(props)
 		batch = append(batch, Event{DistinctID: key, Props: props})
+	}
+	if added := schema.newColumns(batch); len(schema.cols)+len(added) > p.store.opts.MaxColumns {
+		p.mu.Unlock()
+		return &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
+	}
+	for i := range batch {
+		if batch[i].Props != nil {
+			schema.fitProps(batch[i].Props)
+		}
 	}
 	p.mu.Unlock()
 

@@ -290,6 +290,10 @@ func (p *Project) reserve(table string, rows []Event, hashes []uint64) (kept []E
 	if table == TablePeople {
 		schema = p.people
 	}
+	// The whole batch is refused before the schema changes at all.
+	if added := schema.newColumns(rows); len(schema.cols)+len(added) > p.store.opts.MaxColumns {
+		return nil, nil, nil, &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
+	}
 	fitRowsLocked(schema, rows)
 	if table != TableEvents {
 		return rows, nil, nil, nil

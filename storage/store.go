@@ -67,6 +67,10 @@ type Options struct {
 	// distinct_ids (DefaultUserCacheBytes; user_cache.go); the rest of the
 	// user dictionary is read from disk through the block cache.
 	UserCacheBytes int64
+	// MaxColumns bounds the property columns of each table of a project
+	// (DefaultMaxColumns): a batch that would add more is refused whole
+	// with a *ColumnLimitError. Replay never refuses what was stored.
+	MaxColumns int
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -184,6 +188,9 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	}
 	if opts.DedupIndexBytes <= 0 {
 		opts.DedupIndexBytes = defaultDedupIndexBytes
+	}
+	if opts.MaxColumns <= 0 {
+		opts.MaxColumns = DefaultMaxColumns
 	}
 	files := newFileCache(opts.FS, opts.MaxOpenFiles)
 	s := &Store{
