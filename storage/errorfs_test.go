@@ -131,8 +131,11 @@ func (e *errorFS) clearFault() {
 
 // injectedError is the error a failing call returns.
 func (e *errorFS) injectedError(op fsOp, path string) error {
-	if e.errno != 0 {
-		return &os.PathError{Op: op.String(), Path: path, Err: e.errno}
+	e.mu.Lock()
+	errno := e.errno
+	e.mu.Unlock()
+	if errno != 0 {
+		return &os.PathError{Op: op.String(), Path: path, Err: errno}
 	}
 	return injectedf(op, path)
 }

@@ -621,8 +621,14 @@ func (s *Store) Ready() error {
 	if err := s.wal.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrStoreFailed, err)
 	}
+	had := s.wal.Fault() != nil
 	if f := s.wal.Probe(); f != nil {
 		return &FaultError{Kind: f.Kind, Err: fmt.Errorf("%s: %w", f, f.Err)}
+	}
+	if had {
+		// A flush the fault failed kept its rows in memory: write them
+		// now rather than at the next tick.
+		s.requestFlush()
 	}
 	return nil
 }
