@@ -96,7 +96,7 @@ func (s *Store) Flush() error {
 	if err := s.publishManifestLocked(m); err != nil {
 		if manifestUntouched(err) {
 			s.abandonFlush(plans)
-			return fmt.Errorf("flush: publish manifest: %w", &FaultError{Kind: faultKindOf(err), Err: err})
+			return fmt.Errorf("flush: publish manifest (%s; the old one stands, the next flush tries again): %w", faultKindOf(err), err)
 		}
 		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
 	}
