@@ -121,8 +121,10 @@ type Store struct {
 	nextFile uint64
 
 	// failed is set once a write of unknown outcome (a failed fsync of
-	// the manifest) makes the on-disk state uncertain: from then on every
-	// write returns it (never retry an fsync).
+	// the WAL or the manifest) makes the on-disk state uncertain: from
+	// then on every write returns it (never retry an fsync). A fault that
+	// clears itself (disk full, out of descriptors) never sets it: the
+	// WAL refuses those writes and goes on (wal_fault.go).
 	failed atomic.Pointer[error]
 
 	flushReq   chan struct{}
