@@ -389,6 +389,14 @@ func (s *Store) publishCompaction(p *Project, day string, inputs []*SegmentRef, 
 	mp := m.project(p.name)
 	mp.Segments = manifestSegments(replaced)
 	if err := s.publishManifestLocked(m); err != nil {
+		if manifestUntouched(err) {
+			// A full disk or no descriptors before the manifest's temp
+			// file held anything: the old manifest stands, the inputs
+			// stay live, and the day is merged again later.
+			ref.file.Close()
+			abandon()
+			return nil, fmt.Errorf("compaction: publish manifest: %w", err)
+		}
 		return nil, s.failStore(fmt.Errorf("compaction: publish manifest: %w", err))
 	}
 	p.mu.Lock()

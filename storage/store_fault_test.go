@@ -242,3 +242,64 @@ func TestStoreWALSyncFaultIsFatal(t *testing.T) {
 		t.Fatalf("%d rows after a reopen, want 20 (or 40 with the batch whose fsync failed)", n)
 	}
 }
+
+// TestStoreCompactionFaultAtEveryCreateAndWrite: a compaction that meets
+// a full disk or no descriptors at any create or write fails and keeps
+// its inputs, the store goes on, and once the fault clears the day is
+// merged with every row.
+func TestStoreCompactionFaultAtEveryCreateAndWrite(t *testing.T) {
+	for _, tc := range []struct {
+		op    fsOp
+		errno syscall.Errno
+	}{{opCreate, syscall.EMFILE}, {opCreate, syscall.ENOSPC}, {opWrite, syscall.ENOSPC}} {
+		for k, done := 1, false; !done; k++ {
+			t.Run(fmt.Sprintf("%s %v call %d", tc.op, tc.errno, k), func(t *testing.T) {
+				mem, efs, s, p := faultStore(t, tc.op)
+				for seed := int64(1); seed <= 2; seed++ {
+					if err := ingestBatch(p, seed); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.Flush(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				segs := len(p.Snapshot().Segments)
+				efs.armFault(k, tc.errno)
+				err := s.Compact()
+				if efs.firedCall() == "" {
+					if err != nil {
+						t.Fatalf("compaction without a fault: %v", err)
+					}
+					done = true
+					return
+				}
+				if err == nil || !errors.Is(err, tc.errno) {
+					t.Fatalf("compaction with %s failing: %v", efs.firedCall(), err)
+				}
+				if s.failure() != nil {
+					t.Fatalf("fault at %s failed the store: %v", efs.firedCall(), s.failure())
+				}
+				// Days merged before the fault stay merged; the one it hit
+				// keeps its inputs.
+				wantRows(t, s, "live, after the failed compaction", 1, 2)
+				wantRowsAfterCrash(t, mem, "after a crash during the fault", 1, 2)
+				efs.clearFault()
+				if err := s.Compact(); err != nil {
+					t.Fatalf("compaction after the fault cleared: %v", err)
+				}
+				days := map[string]bool{}
+				for _, ref := range p.Snapshot().Segments {
+					days[ref.Day] = true
+				}
+				if n := len(p.Snapshot().Segments); n != len(days) || n >= segs {
+					t.Fatalf("%d segments over %d days after the retried compaction (%d before)", n, len(days), segs)
+				}
+				wantRows(t, s, "live, after the retried compaction", 1, 2)
+				wantRowsAfterCrash(t, mem, "after the retried compaction and a crash", 1, 2)
+			})
+			if k > 200 {
+				t.Fatal("a compaction of two segments made over 200 calls")
+			}
+		}
+	}
+}
