@@ -363,6 +363,11 @@ func (pl *flushPlan) install() {
 	defer p.mu.Unlock()
 	p.segments = append(p.segments, pl.segments...)
 	p.frozen = p.frozen[len(pl.frozen):]
+	var freed int64
+	for _, m := range pl.frozen {
+		freed += m.bytes
+	}
+	p.store.buffer.add(-freed)
 	runs := pl.runs
 	if runs == nil {
 		runs = pl.oldRuns

@@ -247,6 +247,11 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
+	if table == TableEvents {
+		if err := s.buffer.admitBatch(batchBytes(rows), s.requestFlush, s.closing); err != nil {
+			return fmt.Errorf("project %s: %w", p.name, err)
+		}
+	}
 	// Work that needs no lock happens first: p.mu serialises every
 	// batch of the project, so what it guards is kept to map look-ups.
 	var hashes []uint64
@@ -468,6 +473,8 @@ func (p *Project) addLocked(table string, rows []Event) error {
 // An error (the user dictionary could not be read) leaves rows[i:] out.
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
+	mem, before := p.mem, p.mem.bytes
+	defer func() { p.store.buffer.add(mem.bytes - before) }()
 	for i := range rows {
 		u, err := p.userNumberLocked(rows[i].DistinctID)
 		if err != nil {

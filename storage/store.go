@@ -67,6 +67,12 @@ type Options struct {
 	// distinct_ids (DefaultUserCacheBytes; user_cache.go); the rest of the
 	// user dictionary is read from disk through the block cache.
 	UserCacheBytes int64
+	// BufferBytes bounds the events acknowledged but not yet in segments,
+	// all projects together (DefaultBufferBytes; ingest_buffer.go): past
+	// half of it ingest waits for flushes, at most BufferWait
+	// (DefaultBufferWait), then is refused with ErrOverloaded.
+	BufferBytes int64
+	BufferWait  time.Duration
 	// MaxColumns bounds the property columns of each table of a project
 	// (DefaultMaxColumns): a batch that would add more is refused whole
 	// with a *ColumnLimitError. Replay never refuses what was stored.
@@ -112,6 +118,8 @@ type Store struct {
 	compaction compactionStats
 	// dedupIx holds the segments' dedup indexes within a budget.
 	dedupIx dedupIndexes
+	// buffer accounts the events not yet in segments (ingest_buffer.go).
+	buffer *ingestBuffer
 	// compactorTID is the background compactor's thread (tests).
 	compactorTID atomic.Int64
 
@@ -194,9 +202,16 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.MaxColumns <= 0 {
 		opts.MaxColumns = DefaultMaxColumns
 	}
+	if opts.BufferBytes <= 0 {
+		opts.BufferBytes = DefaultBufferBytes
+	}
+	if opts.BufferWait <= 0 {
+		opts.BufferWait = DefaultBufferWait
+	}
 	files := newFileCache(opts.FS, opts.MaxOpenFiles)
 	s := &Store{
 		opts: opts, fs: files, files: files, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
+		buffer: newIngestBuffer(opts.BufferBytes, opts.BufferWait),
 		flushReq: make(chan struct{}, 1), compactReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
 	s.dedupIx.budget = opts.DedupIndexBytes
