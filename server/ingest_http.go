@@ -11,7 +11,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -50,7 +49,13 @@ const (
 type ingestHandler struct {
 	store   *storage.Store
 	metrics *metrics
-	budget  *semaphore.Weighted
+	// budget holds the bytes of request data read and not yet answered
+	// (ingest_budget.go): a sender is charged for what it has sent, not
+	// for the Content-Length it announced.
+	budget *semaphore.Weighted
+	// bodyReadTimeout bounds the time to receive a whole body; zero
+	// means none (tests that call serve directly).
+	bodyReadTimeout time.Duration
 }
 
 // registerIngest adds the ingestion routes to mux, at the root and under
@@ -124,22 +129,18 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	if req.verbose {
 		req.format = replyVerbose
 	}
-	// A request's weight is its size as announced; a chunked body counts
-	// as the largest allowed.
-	weight := max(r.ContentLength, int64(len(r.URL.RawQuery)), 1)
-	if r.ContentLength < 0 || weight > maxBodyBytes {
-		weight = maxBodyBytes
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), ingestWait)
-	err := h.budget.Acquire(ctx, weight)
-	cancel()
-	if err != nil {
-		h.metrics.httpRequests.WithLabelValues(endpoint, "503").Inc()
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"code": 503, "error": "server overloaded: too much ingestion in flight; retry with backoff", "status": "Service Unavailable"})
+	// The query string has arrived whole and is charged at once; the body
+	// is charged as it is read, within bodyReadTimeout (ingest_budget.go).
+	bb := newBudgetedBody(r, h.budget, h.bodyReadTimeout, w)
+	defer bb.release()
+	if err := bb.charge(r.Context(), max(int64(len(r.URL.RawQuery)), 1)); err != nil {
+		h.overloaded(w, endpoint)
 		return
 	}
-	defer h.budget.Release(weight)
+	if err := bb.waitFirstByte(); err != nil {
+		h.bodyFailed(w, req, err)
+		return
+	}
 
 	// The body buffer goes back to the pool when the request is answered:
 	// nothing decoded from it keeps a reference (the scanner's strings
@@ -150,7 +151,12 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 			bodyBuffers.Put(buf)
 		}
 	}()
-	body, err := readBodyInto(r, buf)
+	body, err := readBodyInto(bb.request(), buf)
+	if bb.err != nil {
+		h.bodyFailed(w, req, bb.err)
+		return
+	}
+	bb.done()
 	if endpoint == "import" && !carriesData(r, body) {
 		req.format = replyImport
 	}
@@ -177,6 +183,10 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 // faultRetryAfter is the Retry-After, in seconds, of a write refused by a
 // fault that clears itself (disk full, out of descriptors).
 const faultRetryAfter = "5"
+
+// overloadRetryAfter is the Retry-After of a batch refused because the
+// ingest buffer stayed full: a flush usually makes room within seconds.
+const overloadRetryAfter = "2"
 
 // recordErrors are the bad records of a request (which then stores none).
 type recordErrors []*recordError
@@ -358,7 +368,9 @@ func (h *ingestHandler) ok(w http.ResponseWriter, req *request, n int) {
 // nothing stored) is 507 Insufficient Storage for a full disk and 503 for
 // a process out of descriptors, both with Retry-After: the client retries
 // the same request later. A store that stopped taking writes for good
-// (storage.ErrStoreFailed) stays 500.
+// (storage.ErrStoreFailed) stays 500. A batch refused because the
+// ingest buffer stayed full (storage.ErrOverloaded) is 503 with
+// Retry-After; one that would pass --max-columns is bad input (400).
 func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 	var pe *payloadError
 	var ae *authError
@@ -378,6 +390,13 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 			status = http.StatusInsufficientStorage
 		}
 		w.Header().Set("Retry-After", faultRetryAfter)
+	case errors.Is(err, storage.ErrOverloaded):
+		// The ingest buffer stayed full (flushes lag behind): nothing was
+		// stored; the SDKs retry a 503 after Retry-After.
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", overloadRetryAfter)
+	case errors.As(err, new(*storage.ColumnLimitError)):
+		// Bad input for this project's schema: retrying cannot help.
 	default:
 		status = http.StatusInternalServerError
 	}

@@ -52,7 +52,15 @@ type Config struct {
 	// IngestBudget bounds the bytes of HTTP ingestion requests in flight
 	// (DefaultIngestBudget when 0); beyond it requests get 503.
 	IngestBudget int64
-	Logger       *slog.Logger
+	// Connection limits and timeouts (conn_limit.go); zero takes the
+	// Default* constant of the same name.
+	MySQLMaxConnections int
+	MySQLConnectTimeout time.Duration // to authenticate after connecting
+	MySQLIdleTimeout    time.Duration // between statements (wait_timeout)
+	HTTPMaxConnections  int
+	HTTPIdleTimeout     time.Duration // between keep-alive requests
+	HTTPBodyReadTimeout time.Duration // to receive an ingestion request's whole body
+	Logger              *slog.Logger
 	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
 	// metrics hooks are set by the server.
 	Store storage.Options
@@ -68,6 +76,9 @@ type Server struct {
 	mysql   *gms.Server
 	http    *http.Server
 	httpLn  net.Listener
+
+	mysqlConns *mysqlConnLimit // the MySQL listener, counting connections
+	httpConns  *httpConnLimit  // the HTTP listener, counting connections
 
 	parser   *schemaParser
 	sessions sync.Map // connection id → *session
@@ -103,6 +114,12 @@ func Start(cfg Config) (*Server, error) {
 		mysqlLn.Close()
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
+	// Neither accept loop ever ends on EMFILE/ENFILE (listener.go); both
+	// refuse connections beyond their limit (conn_limit.go).
+	s.mysqlConns = newMySQLConnLimit(newRetryListener(mysqlLn, "mysql", s.log),
+		cmp.Or(cfg.MySQLMaxConnections, DefaultMySQLMaxConnections), cmp.Or(cfg.MySQLConnectTimeout, DefaultMySQLConnectTimeout), s.log)
+	s.httpConns = newHTTPConnLimit(newRetryListener(s.httpLn, "http", s.log), cmp.Or(cfg.HTTPMaxConnections, DefaultHTTPMaxConnections), s.log)
+	s.httpLn = s.httpConns
 	closeListeners := func() { mysqlLn.Close(); s.httpLn.Close() }
 
 	opts := cfg.Store
@@ -123,15 +140,29 @@ func Start(cfg Config) (*Server, error) {
 	}
 
 	engine := s.newEngine()
-	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: mysqlLn, Version: Version}
+	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
+	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: s.mysqlConns, Version: Version,
+		ConnWriteTimeout: DefaultMySQLWriteTimeout,
+		// The idle timeout is vitess's per-read deadline only. Config's
+		// ConnReadTimeout would also make go-mysql-server's handler fail
+		// any query that sends no row for that long.
+		ProtocolListenerFactory: func(c gms.Config, lc mysql.ListenerConfig, sel gms.ServerEventListener) (gms.ProtocolListener, error) {
+			lc.ConnReadTimeout = idleTimeout
+			return gms.MySQLProtocolListenerFactory(c, lc, sel)
+		},
+	}
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
-			return &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}, nil
+			return &connHooks{limit: s.mysqlConns,
+				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}}, nil
 		})
 	if err != nil {
 		store.Close()
 		closeListeners()
 		return nil, fmt.Errorf("start MySQL server on %s: %w", cfg.MySQLAddr, err)
+	}
+	if err := sql.SystemVariables.AssignValues(connectionVariables(s.mysqlConns.max, s.mysqlConns.connectTimeout, idleTimeout)); err != nil {
+		s.log.Warn("set connection variables", "err", err)
 	}
 	// HTTP is served last: /healthz answering means the store is open
 	// and the MySQL server is ready.
@@ -196,10 +227,11 @@ func (s *Server) startHTTP() {
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget))}, s.cfg.HTTPPrefix)
+	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget)),
+		bodyReadTimeout: cmp.Or(s.cfg.HTTPBodyReadTimeout, DefaultHTTPBodyReadTimeout)}, s.cfg.HTTPPrefix)
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
 	registerAdmin(mux, s.store, s.cfg.RootPassword, s.log)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cmp.Or(s.cfg.HTTPIdleTimeout, DefaultHTTPIdleTimeout)}
 	go func() {
 		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)

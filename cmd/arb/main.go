@@ -110,6 +110,12 @@ func serve(args []string) error {
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
+	mysqlMaxConns := fs.Int("mysql-max-connections", server.DefaultMySQLMaxConnections, "MySQL connections open at once; more are refused with error 1040 (Too many connections)")
+	mysqlConnectTimeout := fs.Duration("mysql-connect-timeout", server.DefaultMySQLConnectTimeout, "close a MySQL connection that has not authenticated within this time")
+	mysqlIdleTimeout := fs.Duration("mysql-idle-timeout", server.DefaultMySQLIdleTimeout, "close a MySQL connection idle between statements for this long (MySQL's wait_timeout)")
+	httpMaxConns := fs.Int("http-max-connections", server.DefaultHTTPMaxConnections, "HTTP connections open at once; more are answered 503 + Retry-After and closed")
+	httpIdleTimeout := fs.Duration("http-idle-timeout", server.DefaultHTTPIdleTimeout, "close an HTTP keep-alive connection idle for this long")
+	httpBodyTimeout := fs.Duration("http-body-read-timeout", server.DefaultHTTPBodyReadTimeout, "an ingestion request's whole body must arrive within this time, else 408 and the connection is closed")
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -132,6 +138,17 @@ func serve(args []string) error {
 		return fmt.Errorf("--block-cache-bytes: %d is negative", *blockCache)
 	}
 	storage.SetBlockCacheBytes(*blockCache)
+	for name, v := range map[string]int{"--mysql-max-connections": *mysqlMaxConns, "--http-max-connections": *httpMaxConns} {
+		if v <= 0 {
+			return fmt.Errorf("%s: %d must be positive", name, v)
+		}
+	}
+	for name, d := range map[string]time.Duration{"--mysql-connect-timeout": *mysqlConnectTimeout, "--mysql-idle-timeout": *mysqlIdleTimeout,
+		"--http-idle-timeout": *httpIdleTimeout, "--http-body-read-timeout": *httpBodyTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("%s: %s must be positive", name, d)
+		}
+	}
 	if *userCache <= 0 {
 		return fmt.Errorf("--user-cache-bytes: %d is not positive", *userCache)
 	}
@@ -145,6 +162,8 @@ func serve(args []string) error {
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
+		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
+		HTTPMaxConnections: *httpMaxConns, HTTPIdleTimeout: *httpIdleTimeout, HTTPBodyReadTimeout: *httpBodyTimeout,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
 			CompactionBytesPerSecond: *compactionRate,
