@@ -25,6 +25,12 @@ const (
 	erUnknownError  = 1105 // ER_UNKNOWN_ERROR
 	erDiskFull      = 1021 // ER_DISK_FULL
 	erGetErrno      = 1030 // ER_GET_ERRNO: "Got error %d from storage engine"
+	erTooManyFields = 1117 // ER_TOO_MANY_FIELDS: "Too many columns"
+	// erLockWaitTimeout (ER_LOCK_WAIT_TIMEOUT) answers a write refused
+	// because the ingest buffer stayed full: of the errors MySQL sends,
+	// it is the one drivers, pools and ORMs treat as "retry the
+	// statement", which is what the client should do.
+	erLockWaitTimeout = 1205
 )
 
 // errorRule rewrites errors whose number and message match.
@@ -74,7 +80,9 @@ func mysqlError(err error) error {
 // keeps its message (which names the row and column), and a write refused
 // by a fault that clears itself (storage.FaultError: nothing stored,
 // retry later) into ER_DISK_FULL for a full disk and ER_GET_ERRNO for a
-// process out of descriptors, with the reason in the message.
+// process out of descriptors, with the reason in the message. A batch
+// that would pass --max-columns is ER_TOO_MANY_FIELDS; one refused because
+// the ingest buffer stayed full is ER_LOCK_WAIT_TIMEOUT (retry it).
 func rowError(err error) error {
 	var fe *storage.FaultError
 	if errors.As(err, &fe) {
@@ -82,6 +90,13 @@ func rowError(err error) error {
 			return mysql.NewSQLError(erDiskFull, "HY000", "%s", err.Error())
 		}
 		return mysql.NewSQLError(erGetErrno, "HY000", "Got error %d from storage engine: %s", faultErrno(fe), err.Error())
+	}
+	if errors.Is(err, storage.ErrOverloaded) {
+		return mysql.NewSQLError(erLockWaitTimeout, "HY000", "%s", err.Error())
+	}
+	var ce *storage.ColumnLimitError
+	if errors.As(err, &ce) {
+		return mysql.NewSQLError(erTooManyFields, "HY000", "Too many columns: %s", err.Error())
 	}
 	var re *storage.RowError
 	if !errors.As(err, &re) {

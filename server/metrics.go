@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,21 @@ func (m *metrics) observeStore(store *storage.Store) {
 	)
 	m.observeCompaction(store)
 	m.observeFaults(store)
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_ingest_buffer_bytes",
+			Help: "Events acknowledged but not yet in segments, all projects (bounded by the memory budget: memory_limit.go)."},
+			func() float64 { return float64(store.BufferStats().Buffered) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_ingest_buffer_limit_bytes", Help: "Bound of arb_ingest_buffer_bytes."},
+			func() float64 { return float64(store.BufferStats().Limit) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_ingest_backpressure_waits_total",
+			Help: "Ingest batches that waited for flushes to make room in the ingest buffer."},
+			func() float64 { return float64(store.BufferStats().Waits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_ingest_overloaded_total",
+			Help: "Ingest batches refused (nothing stored; retry later) because the ingest buffer stayed full."},
+			func() float64 { return float64(store.BufferStats().Refusals) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_memory_limit_bytes", Help: "The memory budget (--memory-limit): Go's soft memory limit."},
+			func() float64 { return float64(debug.SetMemoryLimit(-1)) }),
+	)
 }
 
 // observeFaults exports the store's fault handling (storage/wal_fault.go):

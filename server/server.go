@@ -52,6 +52,10 @@ type Config struct {
 	// IngestBudget bounds the bytes of HTTP ingestion requests in flight
 	// (DefaultIngestBudget when 0); beyond it requests get 503.
 	IngestBudget int64
+	// MemoryLimit is the memory budget (memory_limit.go): the other
+	// budgets are fitted into it and it is Go's soft memory limit. 0: no
+	// limit besides each budget.
+	MemoryLimit int64
 	// Connection limits and timeouts (conn_limit.go); zero takes the
 	// Default* constant of the same name.
 	MySQLMaxConnections int
@@ -122,6 +126,13 @@ func Start(cfg Config) (*Server, error) {
 	s.httpLn = s.httpConns
 	closeListeners := func() { mysqlLn.Close(); s.httpLn.Close() }
 
+	if cfg.MemoryLimit > 0 {
+		if err := applyMemoryLimit(&cfg, cfg.MemoryLimit, s.log); err != nil {
+			closeListeners()
+			return nil, err
+		}
+		s.cfg = cfg
+	}
 	opts := cfg.Store
 	opts.Dir, opts.Logger = cfg.DataDir, cfg.Logger
 	opts.OnWALSync = s.metrics.walSynced

@@ -59,6 +59,14 @@ func SetBlockCacheBytes(n int64) {
 	c.evictLocked()
 }
 
+// BlockCacheBudget is the decoded-block cache budget now.
+func BlockCacheBudget() int64 {
+	c := sharedBlockCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.budget
+}
+
 // BlockCacheStats reports the cache's hits, misses and bytes held.
 func BlockCacheStats() (hits, misses, bytes int64) {
 	c := sharedBlockCache

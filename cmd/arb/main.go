@@ -107,6 +107,7 @@ func serve(args []string) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	maxOpenFiles := fs.Int("max-open-files", storage.DefaultMaxOpenFiles, "segment files kept open while idle; others are reopened when read")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
+	memoryLimit := fs.Int64("memory-limit", server.DefaultMemoryLimit(), "memory budget in bytes: caches, buffered events and ingestion requests are fitted into it, and near it ingestion waits, then gets 503/retryable errors (default: half the machine's memory)")
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
@@ -162,6 +163,7 @@ func serve(args []string) error {
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
+		MemoryLimit:         *memoryLimit,
 		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
 		HTTPMaxConnections: *httpMaxConns, HTTPIdleTimeout: *httpIdleTimeout, HTTPBodyReadTimeout: *httpBodyTimeout,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
