@@ -107,7 +107,8 @@ func serve(args []string) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	maxOpenFiles := fs.Int("max-open-files", storage.DefaultMaxOpenFiles, "segment files kept open while idle; others are reopened when read")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
-	memoryLimit := fs.Int64("memory-limit", server.DefaultMemoryLimit(), "memory budget in bytes: caches, buffered events and ingestion requests are fitted into it, and near it ingestion waits, then gets 503/retryable errors (default: half the machine's memory)")
+	memoryLimit := fs.Int64("memory-limit", server.DefaultMemoryLimit(), "memory budget in bytes: caches, buffered events and ingestion requests are fitted into it, and near it ingestion waits, then gets 503/retryable errors; the default is half the machine's memory")
+	maxColumns := fs.Int("max-columns", storage.DefaultMaxColumns, "property columns a table of a project may have; a batch that would add more is refused whole, naming the new keys")
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
@@ -150,6 +151,9 @@ func serve(args []string) error {
 			return fmt.Errorf("%s: %s must be positive", name, d)
 		}
 	}
+	if *maxColumns <= 0 {
+		return fmt.Errorf("--max-columns: %d is not positive", *maxColumns)
+	}
 	if *userCache <= 0 {
 		return fmt.Errorf("--user-cache-bytes: %d is not positive", *userCache)
 	}
@@ -170,7 +174,7 @@ func serve(args []string) error {
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
 			CompactionBytesPerSecond: *compactionRate,
 			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles,
-			UserCacheBytes: *userCache},
+			UserCacheBytes: *userCache, MaxColumns: *maxColumns},
 	})
 	if err != nil {
 		return err
