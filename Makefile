@@ -43,13 +43,14 @@ bench-clickhouse:
 		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y clickhouse-server clickhouse-client; }
 
 # 1,000 kill -9 cycles against the real binary (flushes and compactions
-# running), 10,000 randomized compaction histories against a model, and
+# running), 10 minutes of overload from several client processes, 10,000 randomized compaction histories against a model, and
 # a day-equivalent of steady ingest (10M events, 1,440 flushes, one a
 # second), whose SUMMARY line gives segments, fds and compactions.
 soak: build
 	ARB_COMPACTION_RUNS=10000 $(GO) test -tags arb_invariants -run TestCompactionRandomized -timeout 600m -v ./storage/
 	ARB_CRASH_STEPS=3 $(GO) test -tags arb_invariants -run 'TestCrash|TestFault' -timeout 120m -v ./storage/
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_CRASH_CYCLES=1000 $(GO) test -run 'TestCrash$$' -timeout 600m -v ./integration/
+	ARB_BIN=$(CURDIR)/$(BIN) ARB_OVERLOAD_SECONDS=600 $(GO) test -run 'TestOverload$$' -timeout 60m -v ./integration/
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_STEADY_EVENTS=10000000 ARB_STEADY_FLUSHES=1440 ARB_STEADY_FLUSH_EVERY=1s \
 		$(GO) test -run 'TestSteadyIngest$$' -timeout 180m -v ./integration/
 

@@ -11,9 +11,10 @@ package storage
 //  1. buffered + n within half the bound: go on (a flush is requested
 //     beyond a quarter, so the buffer is written out well before it fills);
 //  2. else request a flush, and wait for flushes to bring buffered + n
-//     within the bound, at most Options.BufferWait;
-//  3. still over: refuse the batch with an *OverloadError (ErrOverloaded)
-//     before anything of it is stored; the client retries later.
+//     back within half the bound, at most Options.BufferWait;
+//  3. then admit it if buffered + n is within the bound, else refuse it
+//     with an *OverloadError (ErrOverloaded) before anything of it is
+//     stored; the client retries later.
 //
 // A batch larger than the bound is admitted when the buffer is empty, so
 // that no batch is refused for ever. INVARIANT: buffered equals the sum of
@@ -96,6 +97,8 @@ func (b *ingestBuffer) admitBatch(n int64, requestFlush func(), closing <-chan s
 		}
 		return nil
 	}
+	// Past half: wait for flushes to bring the buffer back under half;
+	// at the deadline the batch goes in if it still fits under the bound.
 	b.waits.Add(1)
 	start := time.Now()
 	deadline := time.NewTimer(b.wait)
@@ -103,14 +106,17 @@ func (b *ingestBuffer) admitBatch(n int64, requestFlush func(), closing <-chan s
 	for {
 		requestFlush()
 		drained := b.drainedChan()
-		if cur = b.buffered.Load(); cur+n <= b.limit || cur == 0 {
+		if cur = b.buffered.Load(); cur+n <= b.limit/2 || cur == 0 {
 			return nil
 		}
 		select {
 		case <-drained:
 		case <-deadline.C:
+			if cur = b.buffered.Load(); cur+n <= b.limit || cur == 0 {
+				return nil
+			}
 			b.refusals.Add(1)
-			return &OverloadError{Buffered: b.buffered.Load(), Limit: b.limit, Waited: time.Since(start)}
+			return &OverloadError{Buffered: cur, Limit: b.limit, Waited: time.Since(start)}
 		case <-closing:
 			return &OverloadError{Buffered: b.buffered.Load(), Limit: b.limit, Waited: time.Since(start)}
 		}
