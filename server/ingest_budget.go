@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -57,6 +58,9 @@ type budgetedBody struct {
 	// errBodyTimeout), nil otherwise; serve answers it in place of the
 	// payload error readBodyInto reports.
 	err error
+	// inflight, when set, counts the bytes charged by every request (the
+	// arb_ingest_request_bytes gauge).
+	inflight *atomic.Int64
 }
 
 // newBudgetedBody starts r's body read deadline (timeout from now; none
@@ -80,6 +84,9 @@ func (b *budgetedBody) charge(ctx context.Context, n int64) error {
 		return errIngestOverloaded
 	}
 	b.held += n
+	if b.inflight != nil {
+		b.inflight.Add(n)
+	}
 	return nil
 }
 
@@ -87,6 +94,9 @@ func (b *budgetedBody) charge(ctx context.Context, n int64) error {
 func (b *budgetedBody) release() {
 	if b.held > 0 {
 		b.budget.Release(b.held)
+		if b.inflight != nil {
+			b.inflight.Add(-b.held)
+		}
 		b.held = 0
 	}
 }

@@ -132,6 +132,7 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	// The query string has arrived whole and is charged at once; the body
 	// is charged as it is read, within bodyReadTimeout (ingest_budget.go).
 	bb := newBudgetedBody(r, h.budget, h.bodyReadTimeout, w)
+	bb.inflight = &h.metrics.ingestInflight
 	defer bb.release()
 	if err := bb.charge(r.Context(), max(int64(len(r.URL.RawQuery)), 1)); err != nil {
 		h.overloaded(w, endpoint)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,15 +14,18 @@ import (
 // metrics are the server's Prometheus series, in a registry of its own so
 // that several servers can live in one test process.
 type metrics struct {
-	registry      *prometheus.Registry
-	statements    *prometheus.CounterVec
-	queryLatency  prometheus.Histogram
-	rowsIngested  prometheus.Counter
-	walFsync      prometheus.Histogram
-	walSyncedRecs prometheus.Counter
-	fastInserts   prometheus.Counter
-	httpRequests  *prometheus.CounterVec // by endpoint and HTTP status
-	httpRecords   *prometheus.CounterVec // accepted records, by endpoint
+	registry *prometheus.Registry
+	// ingestInflight is the bytes of HTTP ingestion requests read and
+	// not yet answered (ingest_budget.go).
+	ingestInflight atomic.Int64
+	statements     *prometheus.CounterVec
+	queryLatency   prometheus.Histogram
+	rowsIngested   prometheus.Counter
+	walFsync       prometheus.Histogram
+	walSyncedRecs  prometheus.Counter
+	fastInserts    prometheus.Counter
+	httpRequests   *prometheus.CounterVec // by endpoint and HTTP status
+	httpRecords    *prometheus.CounterVec // accepted records, by endpoint
 }
 
 func newMetrics() *metrics {
@@ -95,8 +99,23 @@ func (m *metrics) observeStore(store *storage.Store) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_ingest_overloaded_total",
 			Help: "Ingest batches refused (nothing stored; retry later) because the ingest buffer stayed full."},
 			func() float64 { return float64(store.BufferStats().Refusals) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_ingest_request_bytes",
+			Help: "Bytes of HTTP ingestion requests read and not yet answered (bounded by --http-ingest-budget)."},
+			func() float64 { return float64(m.ingestInflight.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_memory_limit_bytes", Help: "The memory budget (--memory-limit): Go's soft memory limit."},
 			func() float64 { return float64(debug.SetMemoryLimit(-1)) }),
+	)
+}
+
+// observeConnections exports the open connections of both ports
+// (conn_limit.go); process_open_fds (the process collector) counts the
+// descriptors.
+func (m *metrics) observeConnections(mysqlConns *mysqlConnLimit, httpConns *httpConnLimit) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_mysql_connections", Help: "Open MySQL connections (bounded by --mysql-max-connections)."},
+			func() float64 { return float64(mysqlConns.Open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_http_connections", Help: "Open HTTP connections (bounded by --http-max-connections)."},
+			func() float64 { return float64(httpConns.Open()) }),
 	)
 }
 

@@ -144,6 +144,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.store = store
 	s.metrics.observeStore(store)
+	s.metrics.observeConnections(s.mysqlConns, s.httpConns)
 	if err := s.ensureProjects(); err != nil {
 		store.Close()
 		closeListeners()
