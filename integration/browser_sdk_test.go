@@ -92,19 +92,27 @@ var (
 // Chromium and returns what the page logged.
 func runBrowserPage(t *testing.T, chromium, pageURL string) *pageLog {
 	t.Helper()
+	return runBrowserPageFor(t, chromium, pageURL, browserBudgetMS, 45*time.Second, nil)
+}
+
+// runBrowserPageFor is runBrowserPage with budgetMS of virtual time, at
+// most timeout of real time, and the page log also decoded into extra
+// (when not nil) for fields pageLog does not have.
+func runBrowserPageFor(t *testing.T, chromium, pageURL string, budgetMS int, timeout time.Duration, extra any) *pageLog {
+	t.Helper()
 	profile, err := os.MkdirTemp("", "arb-chromium-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(profile)
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chromium,
 		"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--no-proxy-server",
 		"--user-data-dir="+profile,
-		fmt.Sprintf("--virtual-time-budget=%d", browserBudgetMS),
+		fmt.Sprintf("--virtual-time-budget=%d", budgetMS),
 		"--dump-dom", pageURL)
 	// Its own process group, so the whole browser goes when it is done.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -128,6 +136,11 @@ func runBrowserPage(t *testing.T, chromium, pageURL string) *pageLog {
 	var pl pageLog
 	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &pl); err != nil {
 		t.Fatalf("page log: %v\n%s", err, m[1])
+	}
+	if extra != nil {
+		if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), extra); err != nil {
+			t.Fatalf("page log: %v\n%s", err, m[1])
+		}
 	}
 	title := ""
 	if tm := titleRE.FindStringSubmatch(dom); tm != nil {

@@ -10,14 +10,18 @@
 	var scenario = params.get('scenario') || '';
 	var arb = (params.get('arb') || '').replace(/\/+$/, '');
 	var token = params.get('token') || '';
+	// Page time (Chromium's virtual time when the test fast-forwards it).
+	var pageStart = Date.now();
 
 	var log = {
 		scenario: scenario,
-		requests: [],   // XHRs to arb: method, url, body, status, response
+		requests: [],   // XHRs to arb: method, url, body, status, response,
+		                // sentMs and doneMs (page time, from pageStart)
 		beacons: [],    // navigator.sendBeacon calls: url, body, result
 		callbacks: [],  // what track() callbacks received
 		resend: null,   // the repeated request of the "resend" scenario
 		distinctIds: [],
+		reports: [],    // what the SDK passed to error_reporter: ms (page time), msg
 		errors: [],
 		done: false
 	};
@@ -97,8 +101,10 @@
 		var rec = xhr.__arb;
 		if (rec && !xhr.__arbResend && rec.url.indexOf(arb + '/') === 0) {
 			rec.body = body === undefined || body === null ? null : String(body);
+			rec.sentMs = Date.now() - pageStart;
 			log.requests.push(rec);
 			xhr.addEventListener('loadend', function () {
+				rec.doneMs = Date.now() - pageStart;
 				rec.status = xhr.status;
 				rec.response = xhr.responseText;
 				publish();
@@ -122,16 +128,39 @@
 
 	var expected = 3;   // events with properties.scenario each scenario tracks
 	var acknowledged = 0; // of them, carried by requests arb answered 200
+	// "shed": the server sheds load, so the SDK sees 503s and retries the
+	// same events; what counts is each event acknowledged once at least.
+	var ackedIds = {};
 
 	function onResponse(rec) {
+		if (scenario === 'shed' && isTrack(rec.url) && rec.status === 503) {
+			return; // the SDK retries it; the Go test checks the log
+		}
 		if (!isTrack(rec.url) || rec.status !== 200) {
 			if (rec.status !== 200) {
 				fail(rec.method + ' ' + rec.url + ': HTTP status ' + rec.status);
 			}
 			return;
 		}
-		var n = ours(eventsOf(rec.url, rec.body));
+		var evs = eventsOf(rec.url, rec.body);
+		var n = ours(evs);
 		if (n === 0) {
+			return;
+		}
+		if (scenario === 'shed') {
+			evs.forEach(function (ev) {
+				var p = ev && ev.properties;
+				if (p && p.scenario === scenario && !ackedIds[p.$insert_id]) {
+					ackedIds[p.$insert_id] = true;
+					acknowledged++;
+				}
+			});
+			if (acknowledged >= expected) {
+				// Nothing left to send: stop the SDK's flush timer so the
+				// rest of the virtual time budget passes at once.
+				mixpanel.stop_batch_senders();
+				finish();
+			}
 			return;
 		}
 		acknowledged += n;
@@ -179,7 +208,10 @@
 
 	var config = {
 		api_host: arb,
-		loaded: function () {}
+		loaded: function () {},
+		error_reporter: function (msg) {
+			log.reports.push({ms: Date.now() - pageStart, msg: String(msg)});
+		}
 	};
 	switch (scenario) {
 	case 'batch':
@@ -200,6 +232,11 @@
 		config.batch_requests = false;
 		config.api_transport = 'sendBeacon';
 		break;
+	case 'shed':
+		// The defaults (batches of 50), for events=N events (default 200)
+		// sent to a server that sheds load (browser_shedding_test.go).
+		expected = parseInt(params.get('events') || '200', 10);
+		break;
 	default:
 		fail('unknown scenario ' + JSON.stringify(scenario));
 		finish();
@@ -218,6 +255,11 @@
 		log.distinctIds.push(mixpanel.get_distinct_id());
 		mixpanel.identify('alice');
 		mixpanel.track('Known C', {scenario: scenario, step: 3}, callback(3));
+		log.distinctIds.push(mixpanel.get_distinct_id());
+	} else if (scenario === 'shed') {
+		for (var s = 1; s <= expected; s++) {
+			mixpanel.track('Shed', {scenario: scenario, seq: s});
+		}
 		log.distinctIds.push(mixpanel.get_distinct_id());
 	} else {
 		for (var i = 1; i <= expected; i++) {
