@@ -31,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -238,11 +239,18 @@ func (l *httpConnLimit) Accept() (net.Conn, error) {
 // Open is the number of HTTP connections counted against the limit.
 func (l *httpConnLimit) Open() int64 { return l.open.Load() }
 
-// httpRefusal is the whole reply to a connection beyond the limit.
-var httpRefusal = func() []byte {
+// httpRefusal is the whole reply to a connection beyond the limit, with
+// the CORS headers the ingestion routes send for origin (ingest_http.go
+// cors; "" for none): without them a browser hands the SDK status 0,
+// which mixpanel-browser takes for delivered — the batch would be lost.
+func httpRefusal(origin string) []byte {
 	body := "too many connections; retry with backoff\n"
-	return []byte(fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body))
-}()
+	cors := ""
+	if origin != "" {
+		cors = "Access-Control-Allow-Origin: " + origin + "\r\nAccess-Control-Allow-Credentials: true\r\nAccess-Control-Expose-Headers: Retry-After\r\nVary: Origin\r\n"
+	}
+	return []byte(fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n%sContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", cors, len(body), body))
+}
 
 // refuse answers c 503 and closes it. The reply waits for the request's
 // head (up to refusalLinger): an HTTP client may treat a reply that
@@ -255,7 +263,7 @@ func (l *httpConnLimit) refuse(c net.Conn) {
 	if l.lingering.Add(1) > maxLingering {
 		l.lingering.Add(-1)
 		c.SetWriteDeadline(time.Now().Add(refusalLinger))
-		c.Write(httpRefusal)
+		c.Write(httpRefusal("*"))
 		c.Close()
 		return
 	}
@@ -263,9 +271,9 @@ func (l *httpConnLimit) refuse(c net.Conn) {
 		defer l.lingering.Add(-1)
 		defer c.Close()
 		c.SetReadDeadline(time.Now().Add(refusalLinger))
-		readRequestHead(c)
+		origin := requestOrigin(readRequestHead(c))
 		c.SetDeadline(time.Now().Add(refusalLinger))
-		if _, err := c.Write(httpRefusal); err != nil {
+		if _, err := c.Write(httpRefusal(origin)); err != nil {
 			return
 		}
 		if cw, ok := c.(interface{ CloseWrite() error }); ok {
@@ -276,16 +284,34 @@ func (l *httpConnLimit) refuse(c net.Conn) {
 }
 
 // readRequestHead reads from c until the blank line that ends a request
-// head, 8 KiB, an error or c's deadline.
-func readRequestHead(c net.Conn) {
+// head, 8 KiB, an error or c's deadline, and returns what it read.
+func readRequestHead(c net.Conn) []byte {
 	buf := make([]byte, 0, 8<<10)
 	for len(buf) < cap(buf) {
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if bytes.Contains(buf, []byte("\r\n\r\n")) || err != nil {
-			return
+			break
 		}
 	}
+	return buf
+}
+
+// requestOrigin is the Origin header of a request head, "" if none. Only
+// a plain origin is echoed (scheme://host[:port], no CR/LF).
+func requestOrigin(head []byte) string {
+	for _, line := range strings.Split(string(head), "\r\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "Origin") {
+			continue
+		}
+		v := strings.TrimSpace(value)
+		if strings.ContainsAny(v, "\r\n ") || !strings.Contains(v, "://") {
+			return ""
+		}
+		return v
+	}
+	return ""
 }
 
 // countedConn frees its place in httpConnLimit when first closed.

@@ -142,6 +142,16 @@ func TestHTTPConnLimit(t *testing.T) {
 	if err != nil || resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !resp.Close {
 		t.Fatalf("connection beyond the limit: %v %v, want 503, Retry-After: 1, Connection: close", resp, err)
 	}
+	// A browser's request gets the CORS headers, or the SDK would see
+	// status 0 (which mixpanel-browser takes for delivered).
+	c := dial(t, l)
+	fmt.Fprintf(c, "POST /track HTTP/1.1\r\nHost: x\r\nOrigin: https://shop.example\r\nContent-Length: 0\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err = http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 503 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		resp.Header.Get("Access-Control-Expose-Headers") != "Retry-After" {
+		t.Fatalf("browser request beyond the limit: %v %v, want 503 with CORS headers for its origin", resp, err)
+	}
 	held.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -90,6 +90,8 @@ func (h *ingestHandler) cors(next http.HandlerFunc) http.HandlerFunc {
 			hd := w.Header()
 			hd.Set("Access-Control-Allow-Origin", origin)
 			hd.Set("Access-Control-Allow-Credentials", "true")
+			// Retry-After tells a client how long to wait after a 503.
+			hd.Set("Access-Control-Expose-Headers", "Retry-After")
 			hd.Add("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions {
