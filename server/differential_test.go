@@ -107,8 +107,10 @@ func diffCheckData(t *testing.T, srv *Server, db *sql.DB, data *diffData, seed i
 	st := srv.Store().Stats()
 	t.Logf("data: %d rows sent (%d duplicates of an earlier insert_id), %d segments, %d rows buffered, loaded in %v",
 		data.sent, data.dups, st.Segments, st.BufferedRows, time.Since(began).Round(time.Millisecond))
-	if st.Segments < 2*diffDays || st.BufferedRows == 0 {
-		t.Fatalf("data placement: %d segments, %d buffered rows; want ≥ %d segments and some buffered rows", st.Segments, st.BufferedRows, 2*diffDays)
+	// Each day merged into one segment, then the later phase flushed
+	// beside them (it need not touch every day: some seeds leave one out).
+	if st.Segments < diffDays+1 || st.BufferedRows == 0 {
+		t.Fatalf("data placement: %d segments, %d buffered rows; want ≥ %d segments and some buffered rows", st.Segments, st.BufferedRows, diffDays+1)
 	}
 	res := diffRun(context.Background(), diffConn(t, db, 0), "SELECT count(*), sum(distinct_id <> raw_distinct_id) FROM events")
 	if res.err != "" || len(res.rows) != 1 {
