@@ -174,8 +174,19 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		w.groups.lookup(groupKey{})
 		w.growStates()
 	}
+	// The rows are charged as the state is: a result of millions of
+	// groups is itself memory.
+	budget := MemoryBudgetOf(ctx)
+	if err := budget.Grow(int64(len(w.groups.keys))*int64(24+len(a.Aggs)*rowValueBytes), "result rows of "+a.String()); err != nil {
+		return nil, err
+	}
 	out := make([][]storage.Value, len(w.groups.keys))
 	for g := range out {
+		if g%CheckEveryRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		row := make([]storage.Value, len(a.Aggs))
 		for j, st := range w.states {
 			row[j] = st.result(int32(g))
@@ -203,10 +214,17 @@ type aggRun struct {
 	aggRefs []colRef // per Agg: its column (kindUnknown for count(*))
 	intern  *internTable
 	workers int
+	// budget is the query's memory account (nil: no limit); what names
+	// the state charged to it, for the error.
+	budget *MemoryBudget
+	what   string
 }
 
 func newAggRun(ctx context.Context, a *Aggregation) (*aggRun, error) {
-	r := &aggRun{a: a, intern: newInternTable()}
+	r := &aggRun{a: a, intern: newInternTable(), budget: MemoryBudgetOf(ctx)}
+	if r.budget != nil {
+		r.what = a.String()
+	}
 	// The scan's outputs are every column the keys and aggregates read,
 	// so that the segment iterators decode them.
 	var cols []string
@@ -306,7 +324,9 @@ func (r *aggRun) runParts(ctx context.Context) (*aggWorker, error) {
 	}
 	dst := workers[0]
 	for _, src := range workers[1:] {
-		dst.mergeFrom(src)
+		if err := dst.mergeFrom(ctx, src); err != nil {
+			return nil, err
+		}
 	}
 	return dst, nil
 }
@@ -317,7 +337,14 @@ type internTable struct {
 	mu   sync.Mutex
 	ids  map[string]uint32
 	strs []string // by id
+	// sizeBytes estimates ids and strs; chargedBytes is the part of it
+	// charged to the query's budget (chargeIntern).
+	sizeBytes, chargedBytes int64
 }
+
+// internEntryBytes is an interned string's overhead: its map entry and
+// its slot in strs, beside the string's bytes.
+const internEntryBytes = 64
 
 func newInternTable() *internTable { return &internTable{ids: map[string]uint32{}} }
 
@@ -329,8 +356,20 @@ func (t *internTable) id(s string) uint32 {
 		id = uint32(len(t.ids))
 		t.ids[s] = id
 		t.strs = append(t.strs, s)
+		t.sizeBytes += int64(len(s)) + internEntryBytes
 	}
 	return id
+}
+
+// chargeIntern charges the intern table's growth since the last call to
+// the query's budget.
+func (r *aggRun) chargeIntern() error {
+	t := r.intern
+	t.mu.Lock()
+	d := t.sizeBytes - t.chargedBytes
+	t.chargedBytes = t.sizeBytes
+	t.mu.Unlock()
+	return r.budget.Grow(d, r.what)
 }
 
 // str is the string interned as id.

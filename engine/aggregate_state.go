@@ -231,7 +231,15 @@ type distinctState struct {
 	// roaring insert. denseBytes counts what they take.
 	dense      [][]uint64
 	denseBytes int64
+	// contentBytes estimates the sets' and bitmaps' contents, for the
+	// query's MemoryBudget (sizeBytes); it only grows.
+	contentBytes int64
 }
+
+func (s *distinctState) sizeBytes() int64 { return s.denseBytes + s.contentBytes }
+
+// mergedBytes counts what merging src in may add: at most all of it.
+func (s *distinctState) mergedBytes(src aggState) { s.contentBytes += src.(*distinctState).sizeBytes() }
 
 // distinctDenseBudget bounds the bytes of dense user bitsets per state.
 const distinctDenseBudget = 64 << 20
@@ -243,10 +251,15 @@ func (s *distinctState) grow(g int) {
 // addUsers is add for user-number codes.
 func (s *distinctState) addUsers(w *aggWorker, b *batch, gids []int32, v *vec) {
 	words := (v.users.Len() + 63) / 64
+	// Dense bitsets take at most a quarter of the query's memory budget.
+	denseLimit := int64(distinctDenseBudget)
+	if lb := w.run.budget.LimitBytes(); lb > 0 {
+		denseLimit = min(denseLimit, lb/4)
+	}
 	for i, g := range gids {
 		u := v.codes[b.row(i)]
 		d := s.dense[g]
-		if d == nil && s.bitmaps[g] == nil && s.denseBytes+int64(8*words) <= distinctDenseBudget {
+		if d == nil && s.bitmaps[g] == nil && s.denseBytes+int64(8*words) <= denseLimit {
 			d = make([]uint64, words)
 			s.dense[g] = d
 			s.denseBytes += int64(8 * words)
@@ -259,8 +272,11 @@ func (s *distinctState) addUsers(w *aggWorker, b *batch, gids []int32, v *vec) {
 		if bm == nil {
 			bm = roaring.New()
 			s.bitmaps[g] = bm
+			s.contentBytes += newBitmapBytes
 		}
-		bm.Add(u)
+		if bm.CheckedAdd(u) {
+			s.contentBytes += bitmapEntryBytes
+		}
 	}
 }
 
@@ -305,16 +321,24 @@ func (s *distinctState) add(w *aggWorker, b *batch, gids []int32, ref colRef) er
 			if bm == nil {
 				bm = roaring.New()
 				s.bitmaps[g] = bm
+				s.contentBytes += newBitmapBytes
 			}
-			bm.Add(uint32(k))
+			if bm.CheckedAdd(uint32(k)) {
+				s.contentBytes += bitmapEntryBytes
+			}
 			continue
 		}
 		set := s.sets[g]
 		if set == nil {
 			set = map[uint64]struct{}{}
 			s.sets[g] = set
+			s.contentBytes += newSetBytes
 		}
+		n := len(set)
 		set[k] = struct{}{}
+		if len(set) != n {
+			s.contentBytes += setEntryBytes
+		}
 	}
 	return nil
 }
@@ -438,6 +462,15 @@ func (l *funnelPairs) add(p funnelPair) {
 }
 
 func (s *funnelState) grow(g int) { s.groups = max(s.groups, g) }
+
+// sizeBytes counts the collected pairs and, once finished, their copy
+// grouped by group.
+func (s *funnelState) sizeBytes() int64 {
+	return int64(s.pairs.n)*16 + int64(len(s.byGroup))*24 + int64(len(s.start))*4
+}
+
+// mergedBytes is nothing: mergeAll appends src's pairs, which sizeBytes sees.
+func (s *funnelState) mergedBytes(aggState) {}
 
 func (s *funnelState) add(w *aggWorker, b *batch, gids []int32, ref colRef) error {
 	masks, err := w.condMasks(b, s.conds)

@@ -29,6 +29,41 @@ type aggWorker struct {
 	userBufs userBufs
 	userGids []int32  // user number → group (-1: none yet), for userGroups
 	masks    []uint32 // per row of the batch: conditions met
+
+	// chargedBytes is what the worker's state holds charged to the
+	// query's MemoryBudget (account).
+	chargedBytes int64
+}
+
+// sizedState is an aggState whose per-group contents grow beyond a fixed
+// slot (distinct sets, funnel events): sizeBytes estimates them, and
+// mergedBytes counts what merging src's groups in added (mergeFrom calls
+// it once per merged worker).
+type sizedState interface {
+	sizeBytes() int64
+	mergedBytes(src aggState)
+}
+
+// account charges the growth of the worker's state since the last call
+// to the query's budget. Called once per batch: cheap next to the batch.
+func (w *aggWorker) account() error {
+	if w.run.budget == nil {
+		return nil
+	}
+	groups := int64(len(w.groups.keys))
+	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 +
+		groups*int64(len(w.states))*stateSlotBytes
+	for _, st := range w.states {
+		if s, ok := st.(sizedState); ok {
+			est += s.sizeBytes()
+		}
+	}
+	d := est - w.chargedBytes
+	w.chargedBytes = est
+	if err := w.run.budget.Grow(d, w.run.what); err != nil {
+		return err
+	}
+	return w.run.chargeIntern()
 }
 
 func newAggWorker(r *aggRun) *aggWorker {
@@ -304,6 +339,9 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 	if counted < total {
 		add(w.groups.lookup(groupKey{nulls: 1}), total-counted)
 	}
+	if err := w.account(); err != nil {
+		return false, err
+	}
 	if sparse == nil {
 		w.run.scan.blocksSkipped.Add(int64(seg.NumBlocks()))
 		return true, nil
@@ -312,6 +350,9 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		return true, nil // NULL everywhere: the states stay empty
 	}
 	for b := 0; b < seg.NumBlocks(); b++ {
+		if err := it.ctx.Err(); err != nil {
+			return false, err
+		}
 		first, n := seg.BlockRange(b)
 		if rows != nil && !rows.IntersectsWithInterval(uint64(first), uint64(first+n)) {
 			w.run.scan.blocksSkipped.Add(1)
@@ -363,6 +404,9 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 				return false, fmt.Errorf("%s: block %d: %w", seg.Name(), b, err)
 			}
 		}
+		if err := w.account(); err != nil {
+			return false, err
+		}
 	}
 	return true, nil
 }
@@ -398,6 +442,11 @@ func (w *aggWorker) valueCounts(it *segmentIter, ref colRef, dict []string, rows
 		return counts, nil
 	}
 	for c := range dict {
+		if c%CheckEveryRows == 0 {
+			if err := it.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
 		bm, _, err := seg.ValueBitmap(ref.name, uint32(c))
 		if err != nil {
 			return nil, err
@@ -546,7 +595,7 @@ func (w *aggWorker) addStates(b *batch, gids []int32) error {
 			return err
 		}
 	}
-	return nil
+	return w.account()
 }
 
 // userGroups sets the group of every selected row of a batch grouped by
@@ -752,22 +801,41 @@ func (w *aggWorker) condMasks(b *batch, conds []Predicate) ([]uint32, error) {
 	return masks, nil
 }
 
-// mergeFrom folds another worker's groups into w.
-func (w *aggWorker) mergeFrom(src *aggWorker) {
+// mergeFrom folds another worker's groups into w, checking ctx every
+// CheckEveryRows groups (a merge of millions of groups takes seconds).
+// src's charge moves to w: src is garbage afterwards.
+func (w *aggWorker) mergeFrom(ctx context.Context, src *aggWorker) error {
 	remap := make([]int32, len(src.groups.keys))
 	for g, k := range src.groups.keys {
+		if g%CheckEveryRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		remap[g] = w.groups.lookup(k)
 	}
 	w.growStates()
 	for j, st := range w.states {
+		if s, ok := st.(sizedState); ok {
+			s.mergedBytes(src.states[j])
+		}
 		if bm, ok := st.(bulkMerger); ok {
 			bm.mergeAll(remap, src.states[j])
 			continue
 		}
 		for g := range remap {
+			if g%CheckEveryRows == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
 			st.merge(remap[g], src.states[j], int32(g))
 		}
 	}
+	if err := w.account(); err != nil {
+		return err
+	}
+	return w.run.budget.Grow(-src.chargedBytes, w.run.what)
 }
 
 // bulkMerger is an aggState that merges a whole other state at once.

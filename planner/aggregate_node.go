@@ -67,17 +67,11 @@ func (n *AggregateNode) run(ctx *sql.Context) ([][]storage.Value, error) {
 	return spec.Run(ctx)
 }
 
-// sqlRows converts engine rows, column j's values by conv(j, v).
+// sqlRows hands out engine rows, converting column j's values by
+// conv(j, v) as each row is asked for: converting all of them first would
+// hold a second copy of a result of millions of groups.
 func sqlRows(groups [][]storage.Value, conv func(j int, v storage.Value) any) *rowsIter {
-	rows := make([]sql.Row, len(groups))
-	for i, g := range groups {
-		row := make(sql.Row, len(g))
-		for j, v := range g {
-			row[j] = conv(j, v)
-		}
-		rows[i] = row
-	}
-	return &rowsIter{rows: rows}
+	return &rowsIter{groups: groups, conv: conv}
 }
 
 func (n *AggregateNode) toSQL(j int, v storage.Value) any {
@@ -94,18 +88,35 @@ func (n *AggregateNode) toSQL(j int, v storage.Value) any {
 	return n.table.ToSQL(v)
 }
 
-// rowsIter hands out materialised rows.
+// rowsIter hands out materialised rows. Next checks the query's context
+// every engine.CheckEveryRows rows, so that KILL and max_execution_time
+// stop it even when the rows go to an operator that does not check.
 type rowsIter struct {
-	rows []sql.Row
-	pos  int
+	groups [][]storage.Value
+	conv   func(j int, v storage.Value) any
+	pos    int
 }
 
-func (it *rowsIter) Next(*sql.Context) (sql.Row, error) {
-	if it.pos >= len(it.rows) {
+func (it *rowsIter) Next(ctx *sql.Context) (sql.Row, error) {
+	if it.pos >= len(it.groups) {
 		return nil, io.EOF
 	}
+	if it.pos%engine.CheckEveryRows == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	g := it.groups[it.pos]
+	it.groups[it.pos] = nil // handed out: the caller owns the row now
 	it.pos++
-	return it.rows[it.pos-1], nil
+	row := make(sql.Row, len(g))
+	for j, v := range g {
+		row[j] = it.conv(j, v)
+	}
+	return row, nil
 }
 
-func (it *rowsIter) Close(*sql.Context) error { return nil }
+func (it *rowsIter) Close(*sql.Context) error {
+	it.groups = nil
+	return nil
+}

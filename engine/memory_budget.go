@@ -1,0 +1,131 @@
+package engine
+
+// MemoryBudget bounds the bytes one query's native state may hold: the
+// group tables, per-group aggregate states (distinct sets and bitmaps,
+// funnel events) and the rows an Aggregation materializes. The server
+// makes one per statement and puts it in the statement's context
+// (WithMemoryBudget); the engine charges what it builds and fails the
+// query with a *MemoryLimitError once the charge passes the limit, so
+// one query cannot take the server's memory.
+//
+// Charges are estimates made where state grows (once per batch, not per
+// row): Go map entries, roaring containers and slices at their usual
+// sizes. They err high rather than low: a worker's state is still
+// counted while the workers' tables are merged into one.
+//
+// INVARIANT: a nil *MemoryBudget is no limit; every method accepts it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// MemoryBudget is one query's memory account; safe for concurrent use
+// by the query's workers.
+type MemoryBudget struct {
+	limitBytes int64
+	usedBytes  atomic.Int64
+	peakBytes  atomic.Int64
+}
+
+// NewMemoryBudget returns a budget of limitBytes; limitBytes <= 0 gives
+// nil (no limit).
+func NewMemoryBudget(limitBytes int64) *MemoryBudget {
+	if limitBytes <= 0 {
+		return nil
+	}
+	return &MemoryBudget{limitBytes: limitBytes}
+}
+
+// ErrMemoryLimit is what every *MemoryLimitError is (errors.Is).
+var ErrMemoryLimit = errors.New("query memory limit exceeded")
+
+// MemoryLimitError says that a query's state passed its budget.
+type MemoryLimitError struct {
+	LimitBytes int64  // the budget
+	UsedBytes  int64  // the charge that passed it
+	What       string // the state that grew, e.g. "aggregate: count_distinct(x); group by: y"
+}
+
+func (e *MemoryLimitError) Error() string {
+	return fmt.Sprintf("%s: %d bytes of query state passed the per-query memory limit of %d bytes", e.What, e.UsedBytes, e.LimitBytes)
+}
+
+func (e *MemoryLimitError) Is(target error) bool { return target == ErrMemoryLimit }
+
+// Grow charges n bytes (negative n returns them) for what, and returns a
+// *MemoryLimitError when the charge is then past the limit. The charge
+// stays either way: the caller abandons the query.
+func (b *MemoryBudget) Grow(n int64, what string) error {
+	if b == nil || n == 0 {
+		return nil
+	}
+	used := b.usedBytes.Add(n)
+	for {
+		p := b.peakBytes.Load()
+		if used <= p || b.peakBytes.CompareAndSwap(p, used) {
+			break
+		}
+	}
+	if n > 0 && used > b.limitBytes {
+		return &MemoryLimitError{LimitBytes: b.limitBytes, UsedBytes: used, What: what}
+	}
+	return nil
+}
+
+// PeakBytes is the largest charge the budget has held (0 for nil).
+func (b *MemoryBudget) PeakBytes() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.peakBytes.Load()
+}
+
+// LimitBytes is the budget's limit (0 for nil: none).
+func (b *MemoryBudget) LimitBytes() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.limitBytes
+}
+
+type memoryBudgetKey struct{}
+
+// WithMemoryBudget returns ctx carrying b, for every engine call made
+// with it or a context derived from it.
+func WithMemoryBudget(ctx context.Context, b *MemoryBudget) context.Context {
+	return context.WithValue(ctx, memoryBudgetKey{}, b)
+}
+
+// MemoryBudgetOf is ctx's budget, nil when it carries none.
+func MemoryBudgetOf(ctx context.Context) *MemoryBudget {
+	b, _ := ctx.Value(memoryBudgetKey{}).(*MemoryBudget)
+	return b
+}
+
+// Estimated sizes of the state the engine charges, in bytes.
+const (
+	// groupBytes is one group in a worker's group table: its key in keys
+	// plus a map entry (key, value, Go map overhead) or a dense slot.
+	groupBytes = 96
+	// stateSlotBytes is one group's slot in an aggregate's state slices
+	// (counts, sums, values).
+	stateSlotBytes = 48
+	// setEntryBytes is one key in a distinct set (map[uint64]struct{}).
+	setEntryBytes = 40
+	// newSetBytes and newBitmapBytes are an empty set or bitmap.
+	newSetBytes    = 64
+	newBitmapBytes = 96
+	// bitmapEntryBytes is a value in a roaring bitmap: 2 bytes in an
+	// array container; a bitmap container holds 4096 or more values in
+	// 8 KiB, which is no more.
+	bitmapEntryBytes = 2
+	// rowValueBytes is one storage.Value of a materialized row.
+	rowValueBytes = 56
+	// CheckEveryRows is how often a loop over rows or groups that has no
+	// natural block boundary checks its context: cheap against the work
+	// in between, and well under 100 ms of it.
+	CheckEveryRows = 4096
+)
