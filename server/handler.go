@@ -4,20 +4,54 @@ import (
 	"context"
 	"sync"
 
+	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/dolthub/vitess/go/sqltypes"
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
 )
 
 // handler wraps go-mysql-server's protocol handler to fix what clients
-// see: MySQL's error numbers and SQLSTATEs (errors.go) and statement
-// metrics. Everything else passes through.
+// see: MySQL's error numbers and SQLSTATEs (errors.go), statement
+// metrics, and the query limits (query_limits.go: execution time,
+// concurrency, memory). Everything else passes through.
 type handler struct {
 	mysql.Handler
 	metrics  *metrics
 	inflight *sync.WaitGroup // statements being run (Server.Shutdown waits)
 	parser   *schemaParser
-	sessions *sync.Map // connection id (uint32) → *session
+	sessions *sync.Map    // connection id (uint32) → *session
+	limits   *queryLimits // nil: none (every handler made by Start has them)
+}
+
+// sessionFor is c's session, nil before the session builder ran.
+func (h *handler) sessionFor(c *mysql.Conn) *session {
+	if s, ok := h.sessions.Load(c.ConnectionID); ok {
+		return s.(*session)
+	}
+	return nil
+}
+
+// limited runs a statement under the query limits: run gets the context
+// to run it in and the statement, to mark when its results start to
+// stream (st is nil without limits; markStreaming accepts nil).
+func (h *handler) limited(ctx context.Context, c *mysql.Conn, query string, run func(ctx context.Context, st *statement) error) error {
+	if h.limits == nil {
+		return run(ctx, nil)
+	}
+	var sess sql.Session
+	if s := h.sessionFor(c); s != nil {
+		sess = s
+	}
+	qctx, st, release, err := h.limits.begin(ctx, c, sess, query)
+	if err != nil {
+		return err
+	}
+	err = h.limits.finish(qctx, run(qctx, st))
+	release()
+	if err == nil {
+		h.limits.afterKill(query)
+	}
+	return err
 }
 
 func (h *handler) ConnectionClosed(c *mysql.Conn) {
@@ -39,7 +73,12 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 			return err
 		}
 	}
-	err := mysqlError(h.Handler.ComQuery(ctx, c, query, callback))
+	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
+		return h.Handler.ComQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
+			st.markStreaming()
+			return callback(r, more)
+		})
+	}))
 	done(err)
 	return err
 }
@@ -48,8 +87,15 @@ func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string
 	h.inflight.Add(1)
 	defer h.inflight.Done()
 	done := h.metrics.statement()
-	rest, err := h.Handler.ComMultiQuery(ctx, c, query, callback)
-	err = mysqlError(err)
+	var rest string
+	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
+		var err error
+		rest, err = h.Handler.ComMultiQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
+			st.markStreaming()
+			return callback(r, more)
+		})
+		return err
+	}))
 	done(err)
 	return rest, err
 }
@@ -69,7 +115,12 @@ func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *my
 		h.parser.discoverBound(sess.(*session), prepare.PrepareStmt, prepare.BindVars)
 	}
 	done := h.metrics.statement()
-	err := mysqlError(h.Handler.ComStmtExecute(ctx, c, prepare, callback))
+	err := mysqlError(h.limited(ctx, c, prepare.PrepareStmt, func(ctx context.Context, st *statement) error {
+		return h.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error {
+			st.markStreaming()
+			return callback(r)
+		})
+	}))
 	done(err)
 	return err
 }

@@ -64,6 +64,7 @@ type Config struct {
 	HTTPMaxConnections  int
 	HTTPIdleTimeout     time.Duration // between keep-alive requests
 	HTTPBodyReadTimeout time.Duration // to receive an ingestion request's whole body
+	Queries             QueryLimits   // per-statement limits (query_limits.go)
 	Logger              *slog.Logger
 	// Store tunes storage (flush thresholds); FS, Dir, Logger and the
 	// metrics hooks are set by the server.
@@ -166,7 +167,7 @@ func Start(cfg Config) (*Server, error) {
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			return &connHooks{limit: s.mysqlConns,
-				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions}}, nil
+				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: newQueryLimits(cfg.Queries, cfg.MemoryLimit)}}, nil
 		})
 	if err != nil {
 		store.Close()

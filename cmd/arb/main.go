@@ -118,6 +118,10 @@ func serve(args []string) error {
 	httpMaxConns := fs.Int("http-max-connections", server.DefaultHTTPMaxConnections, "HTTP connections open at once; more are answered 503 + Retry-After and closed")
 	httpIdleTimeout := fs.Duration("http-idle-timeout", server.DefaultHTTPIdleTimeout, "close an HTTP keep-alive connection idle for this long")
 	httpBodyTimeout := fs.Duration("http-body-read-timeout", server.DefaultHTTPBodyReadTimeout, "an ingestion request's whole body must arrive within this time, else 408 and the connection is closed")
+	maxConcurrentQueries := fs.Int("max-concurrent-queries", server.DefaultMaxConcurrentQueries(), "SQL statements reading tables that run at once; more wait in a queue (SELECT 1, SET, SHOW, KILL and information_schema never wait)")
+	queryQueueTimeout := fs.Duration("query-queue-timeout", server.DefaultQueryQueueTimeout, "how long a statement waits for one of --max-concurrent-queries; then error 1205 (retry the statement)")
+	queryMemory := fs.Int64("query-memory-bytes", 0, "memory one query's native grouping state and result may take; past it the query fails with error 1114 (0: a share of --memory-limit, at most 1 GiB; -1: no limit)")
+	maxExecutionTime := fs.Duration("max-execution-time", 0, "default of MySQL's max_execution_time for SELECTs: past it a query fails with error 3024 (0: no limit; sessions and the MAX_EXECUTION_TIME hint override it)")
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -154,6 +158,10 @@ func serve(args []string) error {
 	if *maxColumns <= 0 {
 		return fmt.Errorf("--max-columns: %d is not positive", *maxColumns)
 	}
+	if *maxConcurrentQueries <= 0 || *queryQueueTimeout <= 0 || *maxExecutionTime < 0 {
+		return fmt.Errorf("--max-concurrent-queries %d, --query-queue-timeout %s, --max-execution-time %s: want positive, positive, not negative",
+			*maxConcurrentQueries, *queryQueueTimeout, *maxExecutionTime)
+	}
 	if *userCache <= 0 {
 		return fmt.Errorf("--user-cache-bytes: %d is not positive", *userCache)
 	}
@@ -169,6 +177,8 @@ func serve(args []string) error {
 		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		MemoryLimit:         *memoryLimit,
 		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
+		Queries: server.QueryLimits{MaxConcurrent: *maxConcurrentQueries, QueueTimeout: *queryQueueTimeout,
+			MemoryBytes: *queryMemory, MaxExecutionTime: *maxExecutionTime},
 		HTTPMaxConnections: *httpMaxConns, HTTPIdleTimeout: *httpIdleTimeout, HTTPBodyReadTimeout: *httpBodyTimeout,
 		Store: storage.Options{FlushInterval: *flushInterval, FlushRows: *flushRows,
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
