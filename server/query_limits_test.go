@@ -612,3 +612,35 @@ func TestQueryMemoryLimit(t *testing.T) {
 		t.Fatalf("small GROUP BY under the limit: %d groups, %v; want 20", groups, err)
 	}
 }
+
+// TestShapeOf: which statements wait for a slot and which carry a
+// MAX_EXECUTION_TIME hint.
+func TestShapeOf(t *testing.T) {
+	for _, c := range []struct {
+		query               string
+		isSelect, readsData bool
+		hint                int64
+	}{
+		{"SELECT 1", true, false, -1},
+		{"select @@version_comment limit 1", true, false, -1},
+		{"SELECT count(*) FROM events", true, true, -1},
+		{"  /* dashboard 7 */ SELECT event FROM events GROUP BY event", true, true, -1},
+		{"(SELECT event FROM events) UNION (SELECT 'x')", true, true, -1},
+		{"WITH t AS (SELECT * FROM events) SELECT count(*) FROM t", true, true, -1},
+		{"TABLE events", true, true, -1},
+		{"SELECT /*+ MAX_EXECUTION_TIME(1000) */ count(*) FROM events", true, true, 1000},
+		{"SELECT /*+ SET_VAR(sort_buffer_size = 16M) MAX_EXECUTION_TIME( 25 ) */ * FROM events", true, true, 25},
+		{"SELECT * FROM events /*+ MAX_EXECUTION_TIME(5) */", true, true, -1}, // not after SELECT: a comment
+		{"SELECT * FROM information_schema.processlist", true, false, -1},
+		{"select table_name from `information_schema`.tables", true, false, -1},
+		{"KILL QUERY 7", false, false, -1},
+		{"SHOW PROCESSLIST", false, false, -1},
+		{"SET SESSION max_execution_time = 5", false, false, -1},
+		{"INSERT INTO events (event) SELECT event FROM events", false, false, -1},
+	} {
+		sh := shapeOf(c.query)
+		if sh.isSelect != c.isSelect || sh.readsTables != c.readsData || sh.hintMillis != c.hint {
+			t.Errorf("%q: select %v, reads tables %v, hint %d; want %v, %v, %d", c.query, sh.isSelect, sh.readsTables, sh.hintMillis, c.isSelect, c.readsData, c.hint)
+		}
+	}
+}
