@@ -1228,10 +1228,14 @@ func (p *mergePlan) writeCoded(sw *segStreamWriter, c *SegmentColumn, nullable b
 		}
 		return md.remaps[in][blk.Codes[i]], false
 	}
-	// A repeat's event, distinct_id and insert_id are its first copy's,
-	// so only other columns can lose a value with it.
+	// A dropped repeat may have held a property's last use of a value
+	// (its event, distinct_id and insert_id are its first copy's); and an
+	// input may hold a dictionary entry none of its rows use (an empty
+	// input's). Either way the entries no row uses are dropped, as the
+	// in-memory merge does (dropUnusedEntries).
 	var renum []uint32
-	if p.rows < p.order.len() && nullable {
+	emptyInput := slices.ContainsFunc(p.inputs, func(seg *Segment) bool { return seg.Rows() == 0 })
+	if (p.rows < p.order.len() && nullable) || md.n > p.rows || emptyInput {
 		used := make([]bool, md.n)
 		err := p.walk(c.Name, func(in int, blk *ColumnBlock, i int) error {
 			if cd, null := code(in, blk, i); !null {

@@ -612,7 +612,14 @@ func TestCompactionStreamingMatchesInMemory(t *testing.T) {
 		cases = 60
 	}
 	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("ARB_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("ARB_SEED=%q: %v", v, err)
+		}
+		cases = 250
+	}
+	t.Logf("seed %d (rerun with ARB_SEED=%d)", seed, seed)
 	types := []ColumnType{TypeInt, TypeFloat, TypeString, TypeBool, TypeJSON, TypeTime}
 	for c := 0; c < cases; c++ {
 		r := rand.New(rand.NewSource(seed + int64(c)))
