@@ -105,6 +105,22 @@ func assertIdle(tb testing.TB) {
 	}
 }
 
+// killableConn is a new connection of db and its id; cleanup kills it
+// before closing it, so a failed test does not wait for its query.
+func killableConn(tb testing.TB, db *sql.DB) (*sql.Conn, int64) {
+	tb.Helper()
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := connID(tb, c)
+	tb.Cleanup(func() {
+		db.Exec(fmt.Sprintf("KILL %d", id))
+		c.Close()
+	})
+	return c, id
+}
+
 // connID is c's MySQL connection id.
 func connID(tb testing.TB, c *sql.Conn) int64 {
 	tb.Helper()
@@ -191,12 +207,7 @@ func TestQueryStops(t *testing.T) {
 		{"join in go-mysql-server", slowJoinQuery},
 	} {
 		t.Run("kill query/"+tc.name, func(t *testing.T) {
-			c, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			id := connID(t, c)
+			c, id := killableConn(t, db)
 			done := runQuery(c, tc.query)
 			if _, ok := waitFor(stopBound, func() bool { return running(t, db, id) }); !ok {
 				t.Fatalf("%s: never seen running", tc.query)
@@ -358,12 +369,7 @@ func TestQueryStops(t *testing.T) {
 		assertIdle(t)
 	})
 	t.Run("kill connection/native aggregate", func(t *testing.T) {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		id := connID(t, c)
+		c, id := killableConn(t, db)
 		done := runQuery(c, slowNativeQuery)
 		if _, ok := waitFor(stopBound, func() bool { return running(t, db, id) }); !ok {
 			t.Fatal("never seen running")
@@ -449,7 +455,7 @@ func dialSlow(tb testing.TB, srv *Server, delay time.Duration) *slowClient {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { sc.conn.Close() })
+	tb.Cleanup(func() { sc.hangUp(); sc.conn.Close() }) // no waiting for a query that failed to stop
 	return sc
 }
 
@@ -467,16 +473,8 @@ func TestQueryQueue(t *testing.T) {
 	// hold runs holdQuery on a new connection until it is seen running;
 	// it returns the connection's id and the query's result.
 	hold := func(t *testing.T) (int64, <-chan error) {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := connID(t, c)
+		c, id := killableConn(t, db)
 		done := runQuery(c, holdQuery)
-		t.Cleanup(func() { // on failure too: never leave the join running
-			db.Exec(fmt.Sprintf("KILL %d", id))
-			c.Close()
-		})
 		if _, ok := waitFor(stopBound, func() bool { return running(t, db, id) }); !ok {
 			t.Fatal("slot holder never seen running")
 		}
@@ -542,12 +540,7 @@ func TestQueryQueue(t *testing.T) {
 
 	t.Run("kill a queued query", func(t *testing.T) {
 		holder, held := hold(t)
-		c, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		id := connID(t, c)
+		c, id := killableConn(t, db)
 		queued := runQuery(c, "SELECT count(*) FROM events WHERE amount = 7")
 		time.Sleep(200 * time.Millisecond)
 		killed := time.Now()
