@@ -80,9 +80,15 @@ type QueryLimits struct {
 	// QueueTimeout is how long a statement waits for a slot.
 	QueueTimeout time.Duration
 	// MemoryBytes is each statement's native memory budget; negative:
-	// none; 0: DefaultQueryMemoryBytes, and with a server memory limit at
-	// most a 1/(4 × MaxConcurrent) share of it (at least 16 MiB): the
-	// other budgets take about three quarters of it (memory_limit.go).
+	// none; 0: DefaultQueryMemoryBytes, and with a server memory limit
+	// (--memory-limit) at most half of it or 256 MiB, whichever is more:
+	// min(1 GiB, RAM/4, max(256 MiB, limit/2)). It is a
+	// bound on one query, not a share reserved for it: the queries
+	// running at once may together take more than what --memory-limit
+	// leaves them (Go's soft limit makes the collector work harder
+	// then). A smaller default refused queries a server must answer:
+	// count(DISTINCT insert_id) over 1.9M events needs ~160 MB by these
+	// estimates.
 	MemoryBytes int64
 	// MaxExecutionTime is the global max_execution_time: the default of
 	// every session. Go-mysql-server's system variables are process-wide,
@@ -210,8 +216,7 @@ func newQueryLimits(cfg QueryLimits, serverMemoryLimit int64) *queryLimits {
 	if l.memoryBytes == 0 {
 		l.memoryBytes = DefaultQueryMemoryBytes()
 		if serverMemoryLimit > 0 {
-			share := max(16<<20, serverMemoryLimit/int64(4*l.maxConcurrent))
-			l.memoryBytes = min(l.memoryBytes, share)
+			l.memoryBytes = min(l.memoryBytes, max(256<<20, serverMemoryLimit/2))
 		}
 	}
 	l.slots = semaphore.NewWeighted(int64(l.maxConcurrent))

@@ -120,7 +120,7 @@ func serve(args []string) error {
 	httpBodyTimeout := fs.Duration("http-body-read-timeout", server.DefaultHTTPBodyReadTimeout, "an ingestion request's whole body must arrive within this time, else 408 and the connection is closed")
 	maxConcurrentQueries := fs.Int("max-concurrent-queries", server.DefaultMaxConcurrentQueries(), "SQL statements reading tables that run at once; more wait in a queue (SELECT 1, SET, SHOW, KILL and information_schema never wait)")
 	queryQueueTimeout := fs.Duration("query-queue-timeout", server.DefaultQueryQueueTimeout, "how long a statement waits for one of --max-concurrent-queries; then error 1205 (retry the statement)")
-	queryMemory := fs.Int64("query-memory-bytes", 0, "memory one query's native grouping state and result may take; past it the query fails with error 1114 (0: a share of --memory-limit, at most 1 GiB; -1: no limit)")
+	queryMemory := fs.Int64("query-memory-bytes", 0, "memory one query's native grouping state and result may take; past it the query fails with error 1114 (0: min(1 GiB, RAM/4, max(256 MiB, --memory-limit/2)); -1: no limit)")
 	maxExecutionTime := fs.Duration("max-execution-time", 0, "default of MySQL's max_execution_time for SELECTs: past it a query fails with error 3024 (0: no limit; sessions and the MAX_EXECUTION_TIME hint override it)")
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
