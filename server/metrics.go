@@ -107,6 +107,17 @@ func (m *metrics) observeStore(store *storage.Store) {
 	)
 }
 
+// observeQueries exports the query slots (query_limits.go): statements
+// running and waiting for a slot.
+func (m *metrics) observeQueries(l *queryLimits) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_queries_running", Help: "Statements holding a query slot (bounded by --max-concurrent-queries)."},
+			func() float64 { return float64(l.running.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_queries_queued", Help: "Statements waiting for a query slot (at most --query-queue-timeout, then error 1205)."},
+			func() float64 { return float64(l.queued.Load()) }),
+	)
+}
+
 // observeConnections exports the open connections of both ports
 // (conn_limit.go); process_open_fds (the process collector) counts the
 // descriptors.

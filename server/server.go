@@ -164,10 +164,12 @@ func Start(cfg Config) (*Server, error) {
 			return gms.MySQLProtocolListenerFactory(c, lc, sel)
 		},
 	}
+	limits := newQueryLimits(cfg.Queries, cfg.MemoryLimit)
+	s.metrics.observeQueries(limits)
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			return &connHooks{limit: s.mysqlConns,
-				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: newQueryLimits(cfg.Queries, cfg.MemoryLimit)}}, nil
+				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits}}, nil
 		})
 	if err != nil {
 		store.Close()
