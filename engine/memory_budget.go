@@ -23,11 +23,68 @@ import (
 )
 
 // MemoryBudget is one query's memory account; safe for concurrent use
-// by the query's workers.
+// by the query's workers. With a pool, what it charges also counts
+// against the memory all queries share, until Release.
 type MemoryBudget struct {
 	limitBytes int64
 	usedBytes  atomic.Int64
 	peakBytes  atomic.Int64
+	pool       *MemoryPool
+	released   atomic.Bool
+}
+
+// MemoryPool is the memory all queries share: the server's memory limit
+// leaves them a share (server/memory_limit.go), and a query whose charge
+// would take the pool past it fails like one past its own budget.
+type MemoryPool struct {
+	limitBytes int64
+	usedBytes  atomic.Int64
+}
+
+// NewMemoryPool returns a pool of limitBytes; <= 0 gives nil (no pool).
+func NewMemoryPool(limitBytes int64) *MemoryPool {
+	if limitBytes <= 0 {
+		return nil
+	}
+	return &MemoryPool{limitBytes: limitBytes}
+}
+
+// UsedBytes is what the queries running now hold (0 for nil).
+func (p *MemoryPool) UsedBytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.usedBytes.Load()
+}
+
+// LimitBytes is the pool's size (0 for nil).
+func (p *MemoryPool) LimitBytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.limitBytes
+}
+
+// NewMemoryBudgetIn is NewMemoryBudget charging pool too (nil: none).
+// The caller must Release the budget when the query has ended.
+func NewMemoryBudgetIn(pool *MemoryPool, limitBytes int64) *MemoryBudget {
+	b := NewMemoryBudget(limitBytes)
+	if b == nil && pool != nil {
+		b = &MemoryBudget{limitBytes: 1<<63 - 1}
+	}
+	if b != nil {
+		b.pool = pool
+	}
+	return b
+}
+
+// Release returns the query's charge to its pool; later charges count
+// against the budget alone. Call it once the query's workers are done.
+func (b *MemoryBudget) Release() {
+	if b == nil || b.pool == nil || b.released.Swap(true) {
+		return
+	}
+	b.pool.usedBytes.Add(-b.usedBytes.Load())
 }
 
 // NewMemoryBudget returns a budget of limitBytes; limitBytes <= 0 gives
@@ -47,9 +104,16 @@ type MemoryLimitError struct {
 	LimitBytes int64  // the budget
 	UsedBytes  int64  // the charge that passed it
 	What       string // the state that grew, e.g. "aggregate: count_distinct(x); group by: y"
+	// Shared: the limit passed is the pool all running queries share
+	// (a share of the server's memory limit), not this query's own.
+	Shared bool
 }
 
 func (e *MemoryLimitError) Error() string {
+	if e.Shared {
+		return fmt.Sprintf("%s: the queries running now hold %d bytes, past the %d bytes the server's memory limit leaves queries (--memory-limit); retry when fewer run",
+			e.What, e.UsedBytes, e.LimitBytes)
+	}
 	return fmt.Sprintf("%s: %d bytes of query state passed the per-query memory limit of %d bytes", e.What, e.UsedBytes, e.LimitBytes)
 }
 
@@ -69,8 +133,18 @@ func (b *MemoryBudget) Grow(n int64, what string) error {
 			break
 		}
 	}
+	// The pool is charged whatever happens next, so that Release returns
+	// exactly what was charged.
+	var all int64
+	pooled := b.pool != nil && !b.released.Load()
+	if pooled {
+		all = b.pool.usedBytes.Add(n)
+	}
 	if n > 0 && used > b.limitBytes {
 		return &MemoryLimitError{LimitBytes: b.limitBytes, UsedBytes: used, What: what}
+	}
+	if pooled && n > 0 && all > b.pool.limitBytes {
+		return &MemoryLimitError{LimitBytes: b.pool.limitBytes, UsedBytes: all, Shared: true, What: what}
 	}
 	return nil
 }

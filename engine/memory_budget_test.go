@@ -98,3 +98,38 @@ func TestNilMemoryBudgetIsNoLimit(t *testing.T) {
 		t.Fatalf("returning bytes: %v, peak %d", err, b.PeakBytes())
 	}
 }
+
+// TestMemoryPool: budgets in one pool fail once together they pass it,
+// with an error saying so, and give their charge back on Release.
+func TestMemoryPool(t *testing.T) {
+	pool := NewMemoryPool(100)
+	a, b := NewMemoryBudgetIn(pool, 1000), NewMemoryBudgetIn(pool, 0)
+	if err := a.Grow(90, "a"); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Grow(20, "b")
+	var me *MemoryLimitError
+	if !errors.As(err, &me) || !me.Shared || me.LimitBytes != 100 || me.UsedBytes != 110 {
+		t.Fatalf("second query past the pool: %v", err)
+	}
+	if !errors.Is(err, ErrMemoryLimit) {
+		t.Fatal("a pool error is not ErrMemoryLimit")
+	}
+	a.Release()
+	a.Release() // once only
+	if got := pool.UsedBytes(); got != 20 {
+		t.Fatalf("pool holds %d after the first query ended, want 20", got)
+	}
+	if err := a.Grow(500, "a after its end"); err != nil || pool.UsedBytes() != 20 {
+		t.Fatalf("a released budget charged the pool: %v, %d", err, pool.UsedBytes())
+	}
+	b.Release()
+	if got := pool.UsedBytes(); got != 0 {
+		t.Fatalf("pool holds %d with no query running", got)
+	}
+	var none *MemoryBudget
+	none.Release() // nil budgets are no-ops
+	if NewMemoryBudgetIn(nil, 0) != nil {
+		t.Fatal("no pool and no limit gave a budget")
+	}
+}

@@ -3,15 +3,20 @@ package server
 // The server's memory budget (--memory-limit). Memory that grows with
 // load or data is held in a few accounts, each bounded:
 //
-//	block cache      decoded column blocks and dictionaries   ≤ 1/4 of the limit
+//	queries          native query state of all running queries ≤ 1/3 of the limit
 //	ingest buffer    events not yet in segments (storage)      ≤ 1/4
-//	dedup indexes    segments' insert_id key indexes           ≤ 1/8
+//	block cache      decoded column blocks and dictionaries   ≤ 1/8
 //	ingest requests  HTTP ingestion bodies being handled       ≤ 1/8
+//	dedup indexes    segments' insert_id key indexes           ≤ 1/16
 //	user caches      recently seen distinct_ids, per project   ≤ 1/64
 //
 // A budget given explicitly (--block-cache-bytes, ...) is kept when it is
-// below its share, else lowered to it; what is left (about a fifth) is
-// for queries and the rest of the process. The limit is also Go's soft
+// below its share, else lowered to it; what is left (under a tenth) is
+// for the rest of the process. A query whose state would take the
+// queries' share past its bound fails (1114, query_limits.go), as one
+// past its own --query-memory-bytes does; go-mysql-server's row
+// operators (joins, sorts of queries not run natively) are bounded only
+// by --max-concurrent-queries and max_execution_time. The limit is also Go's soft
 // memory limit (runtime/debug.SetMemoryLimit): near it the collector runs
 // more often rather than letting garbage double the heap, so the process
 // stays under the limit while each account stays under its share. Past
@@ -75,6 +80,10 @@ func cgroupMemoryMax() int64 {
 	return n
 }
 
+// queryMemoryShare: all running queries together hold at most
+// 1/queryMemoryShare of the limit (engine.MemoryPool).
+const queryMemoryShare = 3
+
 // minMemoryLimit is the smallest limit the shares make sense for.
 const minMemoryLimit = 64 << 20
 
@@ -91,14 +100,15 @@ func applyMemoryLimit(cfg *Config, limit int64, log *slog.Logger) error {
 		*configured = min(*configured, share)
 	}
 	fit(&cfg.Store.BufferBytes, storage.DefaultBufferBytes, limit/4)
-	fit(&cfg.Store.DedupIndexBytes, 256<<20, limit/8)
+	fit(&cfg.Store.DedupIndexBytes, 256<<20, limit/16)
 	fit(&cfg.IngestBudget, DefaultIngestBudget, limit/8)
 	fit(&cfg.Store.UserCacheBytes, storage.DefaultUserCacheBytes, limit/64)
-	blockCache := min(storage.BlockCacheBudget(), limit/4)
+	blockCache := min(storage.BlockCacheBudget(), limit/8)
 	storage.SetBlockCacheBytes(blockCache)
 	debug.SetMemoryLimit(limit)
 	log.Info("memory budget", "limit_mib", limit>>20, "block_cache_mib", blockCache>>20,
 		"ingest_buffer_mib", cfg.Store.BufferBytes>>20, "dedup_index_mib", cfg.Store.DedupIndexBytes>>20,
-		"ingest_requests_mib", cfg.IngestBudget>>20, "user_cache_mib_per_project", cfg.Store.UserCacheBytes>>20)
+		"ingest_requests_mib", cfg.IngestBudget>>20, "user_cache_mib_per_project", cfg.Store.UserCacheBytes>>20,
+		"queries_mib", limit/queryMemoryShare>>20)
 	return nil
 }

@@ -26,11 +26,11 @@ func TestApplyMemoryLimit(t *testing.T) {
 	if cfg.Store.BufferBytes != limit/4 || cfg.IngestBudget != limit/8 || cfg.Store.UserCacheBytes != limit/64 {
 		t.Errorf("buffer %d, ingest %d, user cache %d: want the shares of %d", cfg.Store.BufferBytes, cfg.IngestBudget, cfg.Store.UserCacheBytes, limit)
 	}
-	if cfg.Store.DedupIndexBytes != 16<<20 {
+	if cfg.Store.DedupIndexBytes != 16<<20 { // under its share, 64 MiB
 		t.Errorf("an explicit dedup budget under its share became %d", cfg.Store.DedupIndexBytes)
 	}
-	if got := storage.BlockCacheBudget(); got != limit/4 {
-		t.Errorf("block cache %d, want %d", got, limit/4)
+	if got := storage.BlockCacheBudget(); got != limit/8 {
+		t.Errorf("block cache %d, want %d", got, limit/8)
 	}
 	if got := debug.SetMemoryLimit(-1); got != limit {
 		t.Errorf("Go memory limit %d, want %d", got, limit)

@@ -115,6 +115,9 @@ func (m *metrics) observeQueries(l *queryLimits) {
 			func() float64 { return float64(l.running.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_queries_queued", Help: "Statements waiting for a query slot (at most --query-queue-timeout, then error 1205)."},
 			func() float64 { return float64(l.queued.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_query_memory_bytes",
+			Help: "Native query state the running queries hold (with --memory-limit, bounded by a third of it)."},
+			func() float64 { return float64(l.pool.UsedBytes()) }),
 	)
 }
 

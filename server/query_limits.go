@@ -82,11 +82,10 @@ type QueryLimits struct {
 	// MemoryBytes is each statement's native memory budget; negative:
 	// none; 0: DefaultQueryMemoryBytes, and with a server memory limit
 	// (--memory-limit) at most half of it or 256 MiB, whichever is more:
-	// min(1 GiB, RAM/4, max(256 MiB, limit/2)). It is a
-	// bound on one query, not a share reserved for it: the queries
-	// running at once may together take more than what --memory-limit
-	// leaves them (Go's soft limit makes the collector work harder
-	// then). A smaller default refused queries a server must answer:
+	// min(1 GiB, RAM/4, max(256 MiB, limit/2)). It is a bound on one
+	// query; with --memory-limit, the queries running at once together
+	// are bounded by a third of the limit too (engine.MemoryPool). A
+	// smaller default refused queries a server must answer:
 	// count(DISTINCT insert_id) over 1.9M events needs ~160 MB by these
 	// estimates.
 	MemoryBytes int64
@@ -169,9 +168,12 @@ type queryLimits struct {
 	maxConcurrent int
 	queueTimeout  time.Duration
 	memoryBytes   int64 // <= 0: none
-	slots         *semaphore.Weighted
-	running       atomic.Int64 // statements holding a slot
-	queued        atomic.Int64 // statements waiting for one
+	// pool is the memory all queries share: a third of --memory-limit
+	// (memory_limit.go); nil without a server memory limit.
+	pool    *engine.MemoryPool
+	slots   *semaphore.Weighted
+	running atomic.Int64 // statements holding a slot
+	queued  atomic.Int64 // statements waiting for one
 	// statements maps a connection id (uint32) to its *statement being
 	// run, for KILL.
 	statements sync.Map
@@ -218,6 +220,9 @@ func newQueryLimits(cfg QueryLimits, serverMemoryLimit int64) *queryLimits {
 		if serverMemoryLimit > 0 {
 			l.memoryBytes = min(l.memoryBytes, max(256<<20, serverMemoryLimit/2))
 		}
+	}
+	if serverMemoryLimit > 0 {
+		l.pool = engine.NewMemoryPool(serverMemoryLimit / queryMemoryShare)
 	}
 	l.slots = semaphore.NewWeighted(int64(l.maxConcurrent))
 	if cfg.MaxExecutionTime > 0 {
@@ -316,11 +321,12 @@ func (l *queryLimits) begin(ctx context.Context, c *mysql.Conn, sess sql.Session
 			cancel = func() { cancelTimeout(); cancelCause(nil) }
 		}
 	}
-	if l.memoryBytes > 0 {
-		ctx = engine.WithMemoryBudget(ctx, engine.NewMemoryBudget(l.memoryBytes))
+	budget := engine.NewMemoryBudgetIn(l.pool, l.memoryBytes)
+	if budget != nil {
+		ctx = engine.WithMemoryBudget(ctx, budget)
 	}
 	l.statements.Store(c.ConnectionID, st)
-	unregister := func() { l.statements.CompareAndDelete(c.ConnectionID, st); cancel() }
+	unregister := func() { l.statements.CompareAndDelete(c.ConnectionID, st); cancel(); budget.Release() }
 	if !sh.readsTables {
 		return ctx, st, unregister, nil
 	}
