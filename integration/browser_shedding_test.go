@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -75,30 +74,9 @@ func TestBrowserShedding(t *testing.T) {
 	// while the WAL (on the data directory's own disk) takes writes.
 	dir := t.TempDir()
 	segs := filepath.Join(dir, "segments")
-	if err := os.Mkdir(segs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", segs).CombinedOutput(); err != nil {
-		t.Fatalf("mount a tmpfs at %s (needs root): %v\n%s", segs, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", segs).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", segs, err, out)
-		}
-	})
+	mountTmpfs(t, segs, "64k")
 	const token, secret = "tokshed", "secshed"
-	arb := &arbProcess{t: t, bin: arbBinary(t), dir: dir, mysqlPort: freePort(t), httpPort: freePort(t),
-		extra: []string{"--project", "shed:" + token + ":" + secret, "--memory-limit", strconv.Itoa(64 << 20), "--log-level", "error"}}
-	arb.start()
-	t.Cleanup(func() { // before the umount (cleanups run last first)
-		if arb.cmd != nil {
-			arb.cmd.Process.Kill()
-			<-arb.exited
-		}
-		if t.Failed() {
-			t.Logf("arb log:\n%.5000s", arb.log.String())
-		}
-	})
+	arb := startArbAt(t, dir, "--project", "shed:"+token+":"+secret, "--memory-limit", strconv.Itoa(64<<20), "--log-level", "error")
 	arbBase := strings.TrimSuffix(arb.url("/"), "/")
 
 	filled := fillIngestBuffer(t, arb, secret)

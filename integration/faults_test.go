@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -25,29 +24,8 @@ import (
 // exactly once — live, and after a restart — and no refused one.
 func TestDiskFullRefusesWritesAndRecovers(t *testing.T) {
 	mnt := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount a tmpfs of 8 MiB at %s (needs root): %v\n%s", mnt, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", mnt, err, out)
-		}
-	})
-	arb := &arbProcess{t: t, bin: arbBinary(t), dir: filepath.Join(mnt, "data"), mysqlPort: freePort(t), httpPort: freePort(t),
-		extra: []string{"--project", "df:dftok:dfsec"}}
-	arb.start()
-	t.Cleanup(func() { // before the umount (cleanups run last first)
-		if arb.cmd != nil {
-			arb.cmd.Process.Kill()
-			<-arb.exited
-		}
-		if t.Failed() {
-			t.Logf("arb log:\n%s", arb.log.String())
-		}
-	})
+	mountTmpfs(t, mnt, "8m")
+	arb := startArbAt(t, filepath.Join(mnt, "data"), "--project", "df:dftok:dfsec")
 
 	acked := map[string]bool{} // insert ids acknowledged
 	refusedOnly := map[string]bool{}

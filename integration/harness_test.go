@@ -89,6 +89,42 @@ type arbProcess struct {
 	db        *sql.DB
 }
 
+// mountTmpfs mounts a tmpfs of size (mount's -o size=, e.g. "64k") at
+// dir, creating dir, and unmounts it when the test ends (after what the
+// test registers later, such as a server using it). Needs root.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs of %s at %s (needs root): %v\n%s", size, dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", dir, err, out)
+		}
+	})
+}
+
+// startArbAt starts bin/arb on data directory dir (which may hold a
+// mount: the server is killed before cleanups registered earlier run).
+func startArbAt(t *testing.T, dir string, extra ...string) *arbProcess {
+	t.Helper()
+	arb := &arbProcess{t: t, bin: arbBinary(t), dir: dir, mysqlPort: freePort(t), httpPort: freePort(t), extra: extra}
+	arb.start()
+	t.Cleanup(func() {
+		if arb.cmd != nil {
+			arb.cmd.Process.Kill()
+			<-arb.exited
+		}
+		if t.Failed() {
+			t.Logf("arb log:\n%.20000s", arb.log.String())
+		}
+	})
+	return arb
+}
+
 // startArb starts bin/arb in a fresh data directory.
 func startArb(t testing.TB, extra ...string) *arbProcess {
 	t.Helper()

@@ -442,30 +442,9 @@ func procStatusKB(pid int, field string) int64 {
 func TestOverloadRefusesAndRecovers(t *testing.T) {
 	dir := t.TempDir()
 	segs := filepath.Join(dir, "segments")
-	if err := os.Mkdir(segs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", segs).CombinedOutput(); err != nil {
-		t.Fatalf("mount a tmpfs at %s (needs root): %v\n%s", segs, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", segs).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v\n%s", segs, err, out)
-		}
-	})
+	mountTmpfs(t, segs, "64k")
 	const limitMiB = 64 // ingest buffer: 16 MiB
-	arb := &arbProcess{t: t, bin: arbBinary(t), dir: dir, mysqlPort: freePort(t), httpPort: freePort(t),
-		extra: []string{"--project", "ov:ovtok:ovsec", "--memory-limit", strconv.Itoa(limitMiB << 20), "--log-level", "error"}}
-	arb.start()
-	t.Cleanup(func() { // before the umount (cleanups run last first)
-		if arb.cmd != nil {
-			arb.cmd.Process.Kill()
-			<-arb.exited
-		}
-		if t.Failed() {
-			t.Logf("arb log:\n%.5000s", arb.log.String())
-		}
-	})
+	arb := startArbAt(t, dir, "--project", "ov:ovtok:ovsec", "--memory-limit", strconv.Itoa(limitMiB<<20), "--log-level", "error")
 	const batchEvents = 2000 // /import's most; past half of the buffer, each batch waits its 2 s
 	body := func(batch string) []byte {
 		var b strings.Builder

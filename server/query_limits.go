@@ -47,12 +47,10 @@ package server
 // it never touches the socket once the next statement may use it.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -107,31 +105,11 @@ func DefaultMaxConcurrentQueries() int { return max(4, 2*runtime.GOMAXPROCS(0)) 
 // 1 GiB and at least 64 MiB (1 GiB when the total is unknown).
 func DefaultQueryMemoryBytes() int64 {
 	const gib = 1 << 30
-	total := memTotalBytes()
+	total := memTotal()
 	if total <= 0 {
 		return gib
 	}
 	return min(gib, max(64<<20, total/4))
-}
-
-// memTotalBytes is MemTotal from /proc/meminfo, 0 if unknown.
-func memTotalBytes() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0
-			}
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 // MySQL error numbers of the limits.
