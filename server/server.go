@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqle "github.com/dolthub/go-mysql-server"
@@ -93,6 +94,9 @@ type Server struct {
 	stopOnce sync.Once
 	stopErr  error
 	served   chan error // MySQL accept loop's exit
+	// mysqlStopped is set when the MySQL accept loop has returned: the
+	// server no longer answers queries (/readyz says so).
+	mysqlStopped atomic.Pointer[error]
 }
 
 // Start opens the store and starts listening. The caller must Shutdown.
@@ -182,7 +186,14 @@ func Start(cfg Config) (*Server, error) {
 	// HTTP is served last: /healthz answering means the store is open
 	// and the MySQL server is ready.
 	s.startHTTP()
-	go func() { s.served <- s.mysql.Start() }()
+	go func() {
+		err := s.mysql.Start()
+		if err == nil {
+			err = errors.New("closed")
+		}
+		s.mysqlStopped.Store(&err)
+		s.served <- err
+	}()
 	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "data_dir", cfg.DataDir)
 	return s, nil
 }
@@ -234,6 +245,10 @@ func (s *Server) startHTTP() {
 	// (storage.Store.Ready): 503 with the reason — the store failed, or a
 	// fault refuses writes and since when — else 200 "ready".
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.mysqlStopped.Load(); err != nil {
+			http.Error(w, "not ready: cannot answer queries: the MySQL listener stopped: "+(*err).Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if err := s.store.Ready(); err != nil {
 			w.Header().Set("Retry-After", faultRetryAfter)
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
