@@ -80,6 +80,9 @@ func (a *arbServer) start() error {
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", a.httpPort),
 		"--project", arbProject + ":" + arbToken + ":" + arbSecret,
 		"--log-level", "warn"}, a.serveArgs...)
+	// $ARB_SERVE_ARGS adds flags to every start, e.g. "--memory-limit 1073741824"
+	// to load and query under a memory budget.
+	args = append(args, strings.Fields(os.Getenv("ARB_SERVE_ARGS"))...)
 	p, err := startProcess("arb", filepath.Join(a.dir, "arb.log"), a.bin, args...)
 	if err != nil {
 		return err
