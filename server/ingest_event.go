@@ -313,9 +313,17 @@ func propertyValue(v any) (storage.Value, error) {
 	}
 }
 
+// numberValue is the one conversion of a JSON number into a value, for
+// every path in (HTTP ingestion, the SQL properties column): an integer
+// within int64 is an int; an integer beyond it keeps every digit as text
+// (a float would lose them); anything else is a float; a number a float
+// cannot hold is an error.
 func numberValue(n json.Number) (storage.Value, error) {
 	if i, err := n.Int64(); err == nil {
 		return storage.IntValue(i), nil
+	}
+	if !strings.ContainsAny(n.String(), ".eE") {
+		return storage.StringValue(n.String()), nil
 	}
 	f, err := n.Float64()
 	if err != nil || math.IsInf(f, 0) {

@@ -193,18 +193,7 @@ func jsonValue(raw any) (storage.Value, error) {
 	case string:
 		return storage.StringValue(x), nil
 	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return storage.IntValue(n), nil
-		}
-		if !strings.ContainsAny(x.String(), ".eE") {
-			// An integer beyond int64: keep every digit as text.
-			return storage.StringValue(x.String()), nil
-		}
-		f, err := x.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			return storage.Value{}, fmt.Errorf("number %s is out of range", x)
-		}
-		return storage.FloatValue(f), nil
+		return numberValue(x)
 	default:
 		b, err := json.Marshal(x)
 		if err != nil {
