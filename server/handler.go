@@ -2,18 +2,21 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/dolthub/vitess/go/sqltypes"
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
+	"github.com/dolthub/vitess/go/vt/sqlparser"
 )
 
 // handler wraps go-mysql-server's protocol handler to fix what clients
 // see: MySQL's error numbers and SQLSTATEs (errors.go), statement
-// metrics, and the query limits (query_limits.go: execution time,
-// concurrency, memory). Everything else passes through.
+// metrics, sql_select_limit (selectLimit), and the query limits
+// (query_limits.go: execution time, concurrency, memory). Everything else
+// passes through.
 type handler struct {
 	mysql.Handler
 	metrics  *metrics
@@ -73,11 +76,28 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 			return err
 		}
 	}
+	limit, capped := h.selectLimit(c, query)
 	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
-		return h.Handler.ComQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
+		rc := rowCap{limit: limit}
+		err := h.Handler.ComQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
 			st.markStreaming()
-			return callback(r, more)
+			if !capped {
+				return callback(r, more)
+			}
+			r, stop := rc.pass(r)
+			if err := callback(r, more); err != nil {
+				return err
+			}
+			if stop {
+				rc.stopped = true
+				return errSelectLimitReached
+			}
+			return nil
 		})
+		if rc.stopped { // go-mysql-server wraps the error, losing its chain
+			return nil
+		}
+		return err
 	}))
 	done(err)
 	return err
@@ -88,10 +108,17 @@ func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string
 	defer h.inflight.Done()
 	done := h.metrics.statement()
 	var rest string
+	// The rows past sql_select_limit are dropped, not stopped: stopping
+	// would lose the rest of the batch.
+	limit, capped := h.selectLimit(c, query)
 	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
 		var err error
+		rc := rowCap{limit: limit}
 		rest, err = h.Handler.ComMultiQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
 			st.markStreaming()
+			if capped {
+				r, _ = rc.pass(r)
+			}
 			return callback(r, more)
 		})
 		return err
@@ -115,12 +142,103 @@ func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *my
 		h.parser.discoverBound(sess.(*session), prepare.PrepareStmt, prepare.BindVars)
 	}
 	done := h.metrics.statement()
+	limit, capped := h.selectLimit(c, prepare.PrepareStmt)
 	err := mysqlError(h.limited(ctx, c, prepare.PrepareStmt, func(ctx context.Context, st *statement) error {
-		return h.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error {
+		rc := rowCap{limit: limit}
+		err := h.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error {
 			st.markStreaming()
-			return callback(r)
+			if !capped {
+				return callback(r)
+			}
+			r, stop := rc.pass(r)
+			if err := callback(r); err != nil {
+				return err
+			}
+			if stop {
+				rc.stopped = true
+				return errSelectLimitReached
+			}
+			return nil
 		})
+		if rc.stopped { // go-mysql-server wraps the error, losing its chain
+			return nil
+		}
+		return err
 	}))
 	done(err)
 	return err
+}
+
+// errSelectLimitReached stops a statement's result stream once it has
+// sent sql_select_limit rows; the handler swallows it (rowCap.stopped).
+var errSelectLimitReached = errors.New("sql_select_limit reached")
+
+// selectLimit is the number of rows a statement of c's session may return
+// under SET sql_select_limit, as MySQL 8 applies it (JDBC setMaxRows sends
+// it; Metabase and DBeaver rely on it): a top-level SELECT or set
+// operation without a LIMIT of its own and without INTO is
+// capped; a LIMIT in the query takes precedence, smaller or larger; the
+// variable at its default (SET ... = DEFAULT) caps nothing; subqueries,
+// INSERT ... SELECT and every other statement are not capped. go-mysql-
+// server applies the variable only under some root nodes (Project, Sort,
+// GroupBy) and not on its simple-select path, so a plain SELECT * FROM
+// events came back whole. ok is false when nothing is capped. Only the
+// first statement of query counts (ComMultiQuery runs one at a time).
+func (h *handler) selectLimit(c *mysql.Conn, query string) (limit int64, ok bool) {
+	s := h.sessionFor(c)
+	if s == nil {
+		return 0, false
+	}
+	ctx := sql.NewEmptyContext()
+	isDefault, v := sql.HasDefaultValue(ctx, s, "sql_select_limit")
+	if isDefault {
+		return 0, false
+	}
+	switch x := v.(type) {
+	case int64:
+		limit, ok = x, x >= 0
+	case uint64:
+		limit, ok = int64(x), x <= 1<<63-1
+	}
+	if !ok {
+		return 0, false
+	}
+	stmt, _, err := sqlparser.ParseOne(ctx, query)
+	if err != nil {
+		return 0, false // go-mysql-server reports the error
+	}
+	switch st := stmt.(type) {
+	case *sqlparser.Select:
+		ok = st.Limit == nil && st.Into == nil
+	case *sqlparser.SetOp:
+		ok = st.Limit == nil && st.Into == nil
+	case *sqlparser.ParenSelect:
+		ok = true
+	default:
+		ok = false
+	}
+	return limit, ok
+}
+
+// rowCap passes at most limit rows of a result stream on to send and then
+// returns errSelectLimitReached, which stops the statement (its iterators
+// close, so a native scan ends early). Every result passes with its
+// fields, so a cap of 0 still sends the columns.
+type rowCap struct {
+	limit   int64
+	sent    int64
+	stopped bool // the stream was stopped at the cap
+}
+
+// pass trims r to the rows still allowed; stop reports that the cap is
+// reached after r.
+func (rc *rowCap) pass(r *sqltypes.Result) (out *sqltypes.Result, stop bool) {
+	left := rc.limit - rc.sent
+	if int64(len(r.Rows)) > left {
+		trimmed := *r
+		trimmed.Rows = r.Rows[:left]
+		r = &trimmed
+	}
+	rc.sent += int64(len(r.Rows))
+	return r, rc.sent >= rc.limit
 }
