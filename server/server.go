@@ -45,8 +45,16 @@ type Config struct {
 	MySQLAddr string
 	HTTPAddr  string
 	Projects  []ProjectSpec
-	// RootPassword is the MySQL root password; empty means none.
+	// RootPassword is the MySQL root password; empty means none, and
+	// then both addresses must be loopback (checkExposure).
 	RootPassword string
+	// TLSCertFile and TLSKeyFile are the MySQL port's certificate and key
+	// (PEM), both or neither; neither: a self-signed pair generated in
+	// the data directory (tls.go).
+	TLSCertFile, TLSKeyFile string
+	// RequireSecureTransport refuses MySQL clients that do not switch to
+	// TLS (error 3159).
+	RequireSecureTransport bool
 	// HTTPPrefix serves the ingestion routes also under this path (e.g.
 	// "/mp"), for ad-blocker-proof routes.
 	HTTPPrefix string
@@ -109,6 +117,14 @@ func Start(cfg Config) (*Server, error) {
 	logrus.SetLevel(logrus.ErrorLevel)
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1)}
 
+	// Checked before binding, so that a refused start touches nothing.
+	if err := checkExposure(cfg); err != nil {
+		return nil, err
+	}
+	givenCert, err := loadTLSFiles(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, err
+	}
 	// Both ports are bound before the data directory is touched: a busy
 	// port (often a second arb started by mistake) fails the start at
 	// once, with the directory unchanged and no WAL replayed for nothing.
@@ -155,11 +171,18 @@ func Start(cfg Config) (*Server, error) {
 		closeListeners()
 		return nil, err
 	}
+	// After storage.Open: the data directory lock is held.
+	tlsConfig, err := setUpTLS(givenCert, cfg, s.log)
+	if err != nil {
+		store.Close()
+		closeListeners()
+		return nil, err
+	}
 
 	engine := s.newEngine()
 	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
 	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: s.mysqlConns, Version: Version,
-		ConnWriteTimeout: DefaultMySQLWriteTimeout,
+		ConnWriteTimeout: DefaultMySQLWriteTimeout, TLSConfig: tlsConfig,
 		// The idle timeout is vitess's per-read deadline only. Config's
 		// ConnReadTimeout would also make go-mysql-server's handler fail
 		// any query that sends no row for that long.
@@ -172,8 +195,8 @@ func Start(cfg Config) (*Server, error) {
 	s.metrics.observeQueries(limits)
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
-			return &connHooks{limit: s.mysqlConns,
-				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits}}, nil
+			return &tlsHooks{limit: s.mysqlConns, requireSecure: cfg.RequireSecureTransport, Handler: &connHooks{limit: s.mysqlConns,
+				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits}}}, nil
 		})
 	if err != nil {
 		store.Close()
@@ -294,6 +317,44 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopErr = errors.Join(httpErr, s.store.Close())
 	})
 	return s.stopErr
+}
+
+// checkExposure refuses to listen beyond loopback while root has no
+// password: anyone who could reach the port would be root (and /backup
+// and /admin on the HTTP port take root's password too).
+func checkExposure(cfg Config) error {
+	if cfg.RootPassword != "" {
+		return nil
+	}
+	for _, l := range []struct{ flag, addr string }{{"--mysql-addr", cfg.MySQLAddr}, {"--http-addr", cfg.HTTPAddr}} {
+		if !isLoopbackAddr(l.addr) {
+			return fmt.Errorf("%s %s listens beyond loopback while root has no password: set --root-password, or listen on 127.0.0.1", l.flag, l.addr)
+		}
+	}
+	return nil
+}
+
+// isLoopbackAddr says whether host:port binds loopback only: a loopback
+// IP, or a name all of whose addresses are loopback. An empty host is
+// every interface.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseProjectSpec parses NAME:TOKEN:SECRET.

@@ -95,7 +95,10 @@ func serve(args []string) error {
 	dataDir := fs.String("data-dir", "./data", "data directory (created if missing)")
 	mysqlAddr := fs.String("mysql-addr", "127.0.0.1:3306", "MySQL protocol listen address")
 	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "HTTP listen address (/healthz, /metrics, ingestion)")
-	rootPassword := fs.String("root-password", "", "password of the MySQL user root (default: none; listen on loopback only then)")
+	rootPassword := fs.String("root-password", "", "password of the MySQL user root (default: none; then arb refuses to listen beyond loopback)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate the MySQL port offers for TLS, with --tls-key (default: a self-signed one generated in <data-dir>/tls on first start)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	requireSecure := fs.Bool("require-secure-transport", false, "refuse MySQL clients that do not use TLS (error 3159)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	flushInterval := fs.Duration("flush-interval", time.Minute, "flush buffered events to segments at least this often")
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
@@ -174,7 +177,8 @@ func serve(args []string) error {
 
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
-		Projects: projects, RootPassword: *rootPassword, Logger: log, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
+		Projects: projects, RootPassword: *rootPassword, Logger: log,
+		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, RequireSecureTransport: *requireSecure, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		MemoryLimit:         *memoryLimit,
 		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
 		Queries: server.QueryLimits{MaxConcurrent: *maxConcurrentQueries, QueueTimeout: *queryQueueTimeout,
