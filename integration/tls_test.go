@@ -6,6 +6,7 @@ package integration
 // the refusal to listen beyond loopback with a passwordless root.
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -310,4 +312,52 @@ func TestRefuseExposedWithoutRootPassword(t *testing.T) {
 			t.Fatalf("refused although a root password was given:\n%s", p.log.String())
 		}
 	})
+}
+
+// TestTLSConnectionLimit: a TLS connection counts as authenticated (the
+// connect timeout does not cut it) and gives its place back on close
+// (vitess replaces the connection with a *tls.Conn after the greeting).
+func TestTLSConnectionLimit(t *testing.T) {
+	p := startArb(t, "--mysql-max-connections", "1", "--mysql-connect-timeout", "1s")
+	cert := readCertPEM(t, filepath.Join(p.dir, "tls", "cert.pem"))
+	var handshakes atomic.Int64
+	var served atomic.Pointer[x509.Certificate]
+	db := openTLS(t, p, cert, "localhost", &handshakes, &served)
+	db.SetMaxIdleConns(1)
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the connect timeout, the authenticated TLS connection still works.
+	time.Sleep(1500 * time.Millisecond)
+	var one int
+	if err := conn.QueryRowContext(context.Background(), "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("TLS connection after the connect timeout: %v", err)
+	}
+	// Closed, its place is free again (the gauge counts the limit's
+	// places); then the next TLS connection gets in.
+	closeConn := func(c *sql.Conn) {
+		c.Raw(func(any) error { return driver.ErrBadConn }) // close it for real
+		c.Close()
+		eventually(t, 10*time.Second, "the TLS connection's place freed", func() error {
+			if n := scrapeMetrics(t, p.url("/metrics"), "arb_mysql_connections")["arb_mysql_connections"]; n != 0 {
+				return fmt.Errorf("arb_mysql_connections %v", n)
+			}
+			return nil
+		})
+	}
+	closeConn(conn)
+	for i := range 3 {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatalf("connection %d after closing TLS ones: %v", i, err)
+		}
+		if err := c.PingContext(context.Background()); err != nil {
+			t.Fatalf("connection %d after closing TLS ones: %v", i, err)
+		}
+		closeConn(c)
+	}
+	if handshakes.Load() < 4 {
+		t.Fatalf("%d TLS handshakes, want 4 connections over TLS", handshakes.Load())
+	}
 }
