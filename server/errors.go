@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/dolthub/vitess/go/mysql"
+	"github.com/dolthub/vitess/go/vt/sqlparser"
 
 	"arb/storage"
 )
@@ -115,4 +117,108 @@ func faultErrno(fe *storage.FaultError) int {
 		return int(errno)
 	}
 	return 0
+}
+
+// MySQL numbers the handler gives errors it recognises by the statement
+// (statementError) rather than by the message alone.
+const (
+	erNoSuchThread    = 1094 // ER_NO_SUCH_THREAD: "Unknown thread id: %lu"
+	erSpDoesNotExist  = 1305 // ER_SP_DOES_NOT_EXIST: "FUNCTION %s does not exist"
+	erTruncatedValue  = 1292 // ER_TRUNCATED_WRONG_VALUE: "Incorrect %s value: '%s' for column '%s' at row %ld"
+	sqlStateNoSuchObj = "42000"
+)
+
+var (
+	unknownFunction = regexp.MustCompile(`^function: '([^']*)' not found$`)
+	// go-mysql-server's message for a column missing from a table named
+	// by a qualifier (p.name in a JOIN).
+	tableLacksColumn = regexp.MustCompile(`^table "([^"]*)" does not have column "([^"]*)"$`)
+	incorrectValue   = regexp.MustCompile(`^Incorrect (datetime|date|time|timestamp) value: '(.*)'$`)
+)
+
+// statementError is mysqlError plus the rewrites that need the statement
+// or the session: an unknown function is ER_SP_DOES_NOT_EXIST naming
+// db.name (MySQL's text); a column missing from a qualified table is
+// ER_BAD_FIELD_ERROR; a value go-mysql-server could not convert in an
+// INSERT ... VALUES gets the row and column it came from, as MySQL's
+// ER_TRUNCATED_WRONG_VALUE says them. db is the session's current database.
+func statementError(err error, query, db string) error {
+	err = mysqlError(err)
+	var se *mysql.SQLError
+	if !errors.As(err, &se) || se.Num != erUnknownError {
+		return err
+	}
+	if m := unknownFunction.FindStringSubmatch(se.Message); m != nil {
+		name := m[1]
+		if db != "" {
+			name = db + "." + name
+		}
+		return mysql.NewSQLError(erSpDoesNotExist, sqlStateNoSuchObj, "FUNCTION %s does not exist", name)
+	}
+	if m := tableLacksColumn.FindStringSubmatch(se.Message); m != nil {
+		return mysql.NewSQLError(erBadField, "42S22", "Unknown column '%s.%s' in 'field list'", m[1], m[2])
+	}
+	if m := incorrectValue.FindStringSubmatch(se.Message); m != nil {
+		if row, col, ok := insertedAt(query, m[2]); ok {
+			return mysql.NewSQLError(erTruncatedValue, "22007", "Incorrect %s value: '%s' for column '%s' at row %d", m[1], m[2], col, row)
+		}
+	}
+	return err
+}
+
+// insertedAt finds the first literal of an INSERT ... VALUES statement
+// equal to value: its row (from 1) and column name.
+func insertedAt(query, value string) (row int, column string, ok bool) {
+	q := strings.TrimSpace(query)
+	if len(q) < 7 || !strings.EqualFold(q[:6], "insert") {
+		return 0, "", false
+	}
+	stmt, _, err := sqlparser.ParseOne(context.Background(), q)
+	if err != nil {
+		return 0, "", false
+	}
+	ins, isInsert := stmt.(*sqlparser.Insert)
+	if !isInsert || len(ins.Columns) == 0 {
+		return 0, "", false
+	}
+	values, isValues := ins.Rows.(*sqlparser.AliasedValues)
+	if !isValues {
+		return 0, "", false
+	}
+	for i, tuple := range values.Values {
+		for j, e := range tuple {
+			v, isVal := e.(*sqlparser.SQLVal)
+			if isVal && j < len(ins.Columns) && string(v.Val) == value {
+				return i + 1, ins.Columns[j].String(), true
+			}
+		}
+	}
+	return 0, "", false
+}
+
+// killUnknown answers KILL [CONNECTION | QUERY] n of an id that is none of
+// this server's connections with ER_NO_SUCH_THREAD, as MySQL does; go-
+// mysql-server answers OK. nil for any other statement.
+func killUnknown(query string, connected func(id uint32) bool) error {
+	q := strings.TrimSpace(query)
+	if len(q) < 5 || !strings.EqualFold(q[:4], "kill") {
+		return nil
+	}
+	stmt, _, err := sqlparser.ParseOne(context.Background(), q)
+	if err != nil {
+		return nil
+	}
+	k, isKill := stmt.(*sqlparser.Kill)
+	if !isKill {
+		return nil
+	}
+	v, isVal := k.ConnID.(*sqlparser.SQLVal)
+	if !isVal || v.Type != sqlparser.IntVal {
+		return nil
+	}
+	id, err := strconv.ParseUint(string(v.Val), 10, 64)
+	if err == nil && id <= 1<<32-1 && connected(uint32(id)) {
+		return nil
+	}
+	return mysql.NewSQLError(erNoSuchThread, "HY000", "Unknown thread id: %s", v.Val)
 }

@@ -57,6 +57,25 @@ func (h *handler) limited(ctx context.Context, c *mysql.Conn, query string, run 
 	return err
 }
 
+// connected tells whether id is one of this server's connections.
+func (h *handler) connected(id uint32) bool {
+	_, ok := h.sessions.Load(id)
+	return ok
+}
+
+// statementError gives err the MySQL number clients expect, knowing the
+// statement and c's current database (errors.go).
+func (h *handler) statementError(c *mysql.Conn, query string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var db string
+	if s := h.sessionFor(c); s != nil {
+		db = s.GetCurrentDatabase()
+	}
+	return statementError(err, query, db)
+}
+
 func (h *handler) ConnectionClosed(c *mysql.Conn) {
 	h.sessions.Delete(c.ConnectionID)
 	h.Handler.ConnectionClosed(c)
@@ -76,8 +95,13 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 			return err
 		}
 	}
-	limit, capped := h.selectLimit(c, query)
-	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
+	if err := killUnknown(query, h.connected); err != nil {
+		done(err)
+		return err
+	}
+	limit, capped, restore := h.selectLimit(c, query)
+	defer restore()
+	err := h.statementError(c, query, h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
 		rc := rowCap{limit: limit}
 		err := h.Handler.ComQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
 			st.markStreaming()
@@ -110,8 +134,13 @@ func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string
 	var rest string
 	// The rows past sql_select_limit are dropped, not stopped: stopping
 	// would lose the rest of the batch.
-	limit, capped := h.selectLimit(c, query)
-	err := mysqlError(h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
+	if err := killUnknown(query, h.connected); err != nil {
+		done(err)
+		return "", err
+	}
+	limit, capped, restore := h.selectLimit(c, query)
+	defer restore()
+	err := h.statementError(c, query, h.limited(ctx, c, query, func(ctx context.Context, st *statement) error {
 		var err error
 		rc := rowCap{limit: limit}
 		rest, err = h.Handler.ComMultiQuery(ctx, c, query, func(r *sqltypes.Result, more bool) error {
@@ -129,7 +158,7 @@ func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string
 
 func (h *handler) ComPrepare(ctx context.Context, c *mysql.Conn, query string, prepare *mysql.PrepareData) ([]*querypb.Field, error) {
 	fields, err := h.Handler.ComPrepare(ctx, c, query, prepare)
-	return fields, mysqlError(err)
+	return fields, h.statementError(c, query, err)
 }
 
 // ComStmtExecute types the columns an INSERT's placeholders add from the
@@ -142,8 +171,9 @@ func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *my
 		h.parser.discoverBound(sess.(*session), prepare.PrepareStmt, prepare.BindVars)
 	}
 	done := h.metrics.statement()
-	limit, capped := h.selectLimit(c, prepare.PrepareStmt)
-	err := mysqlError(h.limited(ctx, c, prepare.PrepareStmt, func(ctx context.Context, st *statement) error {
+	limit, capped, restore := h.selectLimit(c, prepare.PrepareStmt)
+	defer restore()
+	err := h.statementError(c, prepare.PrepareStmt, h.limited(ctx, c, prepare.PrepareStmt, func(ctx context.Context, st *statement) error {
 		rc := rowCap{limit: limit}
 		err := h.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error {
 			st.markStreaming()
@@ -182,42 +212,55 @@ var errSelectLimitReached = errors.New("sql_select_limit reached")
 // INSERT ... SELECT and every other statement are not capped. go-mysql-
 // server applies the variable only under some root nodes (Project, Sort,
 // GroupBy) and not on its simple-select path, so a plain SELECT * FROM
-// events came back whole. ok is false when nothing is capped. Only the
-// first statement of query counts (ComMultiQuery runs one at a time).
-func (h *handler) selectLimit(c *mysql.Conn, query string) (limit int64, ok bool) {
+// events came back whole, while on an INSERT ... SELECT it capped the
+// rows copied (it analyzes the source as a statement of its own): restore
+// undoes the lifting of the variable for such a statement, and is never
+// nil. capped is false when nothing is capped. Only the first statement
+// of query counts (ComMultiQuery runs one at a time).
+func (h *handler) selectLimit(c *mysql.Conn, query string) (limit int64, capped bool, restore func()) {
+	restore = func() {}
 	s := h.sessionFor(c)
 	if s == nil {
-		return 0, false
+		return 0, false, restore
 	}
 	ctx := sql.NewEmptyContext()
 	isDefault, v := sql.HasDefaultValue(ctx, s, "sql_select_limit")
 	if isDefault {
-		return 0, false
-	}
-	switch x := v.(type) {
-	case int64:
-		limit, ok = x, x >= 0
-	case uint64:
-		limit, ok = int64(x), x <= 1<<63-1
-	}
-	if !ok {
-		return 0, false
+		return 0, false, restore
 	}
 	stmt, _, err := sqlparser.ParseOne(ctx, query)
 	if err != nil {
-		return 0, false // go-mysql-server reports the error
+		return 0, false, restore // go-mysql-server reports the error
 	}
 	switch st := stmt.(type) {
 	case *sqlparser.Select:
-		ok = st.Limit == nil && st.Into == nil
+		capped = st.Limit == nil && st.Into == nil
 	case *sqlparser.SetOp:
-		ok = st.Limit == nil && st.Into == nil
+		capped = st.Limit == nil && st.Into == nil
 	case *sqlparser.ParenSelect:
-		ok = true
-	default:
-		ok = false
+		capped = true
+	case *sqlparser.Insert, *sqlparser.DDL:
+		return 0, false, liftSelectLimit(ctx, s, v)
 	}
-	return limit, ok
+	switch x := v.(type) {
+	case int64:
+		limit, capped = x, capped && x >= 0
+	case uint64:
+		limit, capped = int64(x), capped && x <= 1<<63-1
+	default:
+		capped = false
+	}
+	return limit, capped, restore
+}
+
+// liftSelectLimit sets s's sql_select_limit to its default for one
+// statement and returns what sets it back to v.
+func liftSelectLimit(ctx *sql.Context, s *session, v any) func() {
+	sv, _, ok := sql.SystemVariables.GetGlobal("sql_select_limit")
+	if !ok || s.SetSessionVariable(ctx, "sql_select_limit", sv.GetDefault()) != nil {
+		return func() {}
+	}
+	return func() { _ = s.SetSessionVariable(ctx, "sql_select_limit", v) }
 }
 
 // rowCap passes at most limit rows of a result stream on to send and then
