@@ -34,7 +34,8 @@ const (
 )
 
 // aggregateNames is every name under which Functions registers an
-// aggregate. INVARIANT: it lists exactly the names in Functions.
+// aggregate. INVARIANT: it lists exactly the names in Functions other
+// than the scalar timeFunctions.
 var aggregateNames = map[string]bool{
 	nameWindowFunnel:      true,
 	nameWindowFunnelAlias: true,
@@ -45,11 +46,11 @@ var aggregateNames = map[string]bool{
 // analyzer.Catalog.RegisterFunction. Each call returns fresh values; the
 // functions themselves are stateless.
 func Functions() []sql.Function {
-	return []sql.Function{
+	return append([]sql.Function{
 		sql.FunctionN{Name: nameWindowFunnel, Fn: NewWindowFunnel},
 		sql.FunctionN{Name: nameWindowFunnelAlias, Fn: NewWindowFunnel},
 		sql.FunctionN{Name: nameRetention, Fn: NewRetention},
-	}
+	}, timeFunctions()...)
 }
 
 func init() {
