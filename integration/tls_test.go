@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -359,5 +360,70 @@ func TestTLSConnectionLimit(t *testing.T) {
 	}
 	if handshakes.Load() < 4 {
 		t.Fatalf("%d TLS handshakes, want 4 connections over TLS", handshakes.Load())
+	}
+}
+
+// TestHTTPS: with --https the HTTP port serves TLS with the MySQL port's
+// (here generated) certificate, and plaintext HTTP gets no answer from a
+// route.
+func TestHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	httpPort := freePort(t)
+	cmd := exec.Command(arbBinary(t), "serve", "--data-dir", dir, "--https",
+		"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("arb log:\n%s", log.String())
+		}
+	})
+	// The certificate is written once the data directory is locked;
+	// /healthz answers once everything is up.
+	certPath := filepath.Join(dir, "tls", "cert.pem")
+	var client *http.Client
+	var served atomic.Pointer[x509.Certificate]
+	url := fmt.Sprintf("https://localhost:%d/healthz", httpPort)
+	eventually(t, 60*time.Second, "arb serving /healthz over HTTPS", func() error {
+		select {
+		case err := <-exited:
+			t.Fatalf("arb exited during start-up: %v", err)
+		default:
+		}
+		if client == nil {
+			if _, err := os.Stat(certPath); err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			pool.AddCert(readCertPEM(t, certPath))
+			client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool,
+				VerifyConnection: func(cs tls.ConnectionState) error { served.Store(cs.PeerCertificates[0]); return nil }}}}
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	if cert := readCertPEM(t, certPath); !served.Load().Equal(cert) {
+		t.Fatal("HTTPS did not present the generated certificate")
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", httpPort))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plaintext /healthz answered 200 under --https")
+		}
 	}
 }

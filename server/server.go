@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,9 @@ type Config struct {
 	// RequireSecureTransport refuses MySQL clients that do not switch to
 	// TLS (error 3159).
 	RequireSecureTransport bool
+	// HTTPS serves the HTTP port over TLS with the MySQL port's
+	// certificate.
+	HTTPS bool
 	// HTTPPrefix serves the ingestion routes also under this path (e.g.
 	// "/mp"), for ad-blocker-proof routes.
 	HTTPPrefix string
@@ -90,6 +94,7 @@ type Server struct {
 	mysql   *gms.Server
 	http    *http.Server
 	httpLn  net.Listener
+	tls     *tls.Config // the MySQL port's, and the HTTP port's with HTTPS
 
 	mysqlConns *mysqlConnLimit // the MySQL listener, counting connections
 	httpConns  *httpConnLimit  // the HTTP listener, counting connections
@@ -178,6 +183,7 @@ func Start(cfg Config) (*Server, error) {
 		closeListeners()
 		return nil, err
 	}
+	s.tls = tlsConfig
 
 	engine := s.newEngine()
 	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
@@ -217,7 +223,7 @@ func Start(cfg Config) (*Server, error) {
 		s.mysqlStopped.Store(&err)
 		s.served <- err
 	}()
-	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "data_dir", cfg.DataDir)
+	s.log.Info("arb serving", "mysql", s.MySQLAddr(), "http", s.HTTPAddr(), "https", cfg.HTTPS, "data_dir", cfg.DataDir)
 	return s, nil
 }
 
@@ -285,8 +291,15 @@ func (s *Server) startHTTP() {
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
 	registerAdmin(mux, s.store, s.cfg.RootPassword, s.log)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cmp.Or(s.cfg.HTTPIdleTimeout, DefaultHTTPIdleTimeout)}
+	ln := s.httpLn
+	if s.cfg.HTTPS {
+		// Connections beyond --http-max-connections are still refused in
+		// plaintext (httpConnLimit), which an HTTPS client sees as a TLS
+		// error rather than a 503.
+		ln = tls.NewListener(s.httpLn, s.tls)
+	}
 	go func() {
-		if err := s.http.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()

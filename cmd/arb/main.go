@@ -99,6 +99,7 @@ func serve(args []string) error {
 	tlsCert := fs.String("tls-cert", "", "PEM certificate the MySQL port offers for TLS, with --tls-key (default: a self-signed one generated in <data-dir>/tls on first start)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	requireSecure := fs.Bool("require-secure-transport", false, "refuse MySQL clients that do not use TLS (error 3159)")
+	https := fs.Bool("https", false, "serve the HTTP port over TLS with the MySQL port's certificate (--tls-cert or the generated one)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	flushInterval := fs.Duration("flush-interval", time.Minute, "flush buffered events to segments at least this often")
 	flushRows := fs.Int("flush-rows", 1_000_000, "flush a project's buffered events when it holds this many")
@@ -178,7 +179,7 @@ func serve(args []string) error {
 	srv, err := server.Start(server.Config{
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log,
-		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, RequireSecureTransport: *requireSecure, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
+		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, RequireSecureTransport: *requireSecure, HTTPS: *https, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
 		MemoryLimit:         *memoryLimit,
 		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
 		Queries: server.QueryLimits{MaxConcurrent: *maxConcurrentQueries, QueueTimeout: *queryQueueTimeout,
