@@ -11,6 +11,7 @@ const (
 	rulePushFilter    analyzer.RuleId = 1001
 	rulePushAggregate analyzer.RuleId = 1002
 	rulePushCohort    analyzer.RuleId = 1003
+	ruleIntDiv        analyzer.RuleId = 1004
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -27,7 +28,15 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 		Type:    types.NewSystemBoolType(PushdownVariable),
 		Default: int8(1),
 	}})
+	// replaceIntDiv (MySQL's DIV) must see every statement. As a
+	// pre-analyze rule it runs in the full analysis; go-mysql-server
+	// skips that for a simple SELECT (one table, maybe a WHERE) unless
+	// AlwaysBeforeDefault is non-empty, and there it runs for the simple
+	// INSERT, UPDATE and DELETE paths too. The rule is idempotent.
+	analyzer.AlwaysBeforeDefault = append(analyzer.AlwaysBeforeDefault,
+		analyzer.Rule{Id: ruleIntDiv, Apply: replaceIntDiv})
 	return b.AddPreAnalyzeRule(rulePushCohort, pushCohort).
+		AddPreAnalyzeRule(ruleIntDiv, replaceIntDiv).
 		AddPostAnalyzeRule(rulePushFilter, pushFilter).
 		AddPostAnalyzeRule(rulePushAggregate, pushAggregate)
 }

@@ -13,14 +13,15 @@ package planner
 //     UTC_TIMESTAMP (prints the asked precision). go-mysql-server's
 //     catalog refuses a second function under a taken name, so init swaps
 //     these into function.BuiltIns before any engine builds its catalog;
+//   - DIV: the planbuilder builds expression.IntDiv (which rounds a
+//     DECIMAL dividend: 599.000 DIV 300 = 2) directly, so the analyzer
+//     rule replaceIntDiv swaps every IntDiv for intDiv, which truncates
+//     the exact quotient as MySQL does.
 //
 // INVARIANT: each result is MySQL 8's documented result for the same
 // arguments in the same session time zone (server/time_functions_test.go).
 // None of these functions is pushed down to the native engine, so the
 // arb_pushdown setting cannot change their results.
-//
-// Not here: DIV (go-mysql-server's IntDiv rounds a DECIMAL dividend). It
-// is an operator the planbuilder builds directly, not a catalog function.
 
 import (
 	"fmt"
@@ -29,8 +30,11 @@ import (
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/transform"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 	"github.com/shopspring/decimal"
@@ -493,4 +497,64 @@ func newUTCTimestamp(ctx *sql.Context, args ...sql.Expression) (sql.Expression, 
 		return ctx.QueryTime().UTC().Truncate(time.Duration(math.Pow10(9 - int(fsp)))), nil
 	}
 	return s, nil
+}
+
+// intDiv is MySQL's DIV: the exact quotient truncated toward zero, as a
+// BIGINT; NULL when either side is NULL or the divisor is zero.
+type intDiv struct {
+	expression.BinaryExpressionStub
+}
+
+func (d *intDiv) String() string {
+	return fmt.Sprintf("(%s DIV %s)", d.LeftChild, d.RightChild)
+}
+func (d *intDiv) Type(*sql.Context) sql.Type   { return types.Int64 }
+func (d *intDiv) IsNullable(*sql.Context) bool { return true }
+func (d *intDiv) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
+	if len(ch) != 2 {
+		return nil, sql.ErrInvalidChildrenNumber.New(d, len(ch), 2)
+	}
+	return &intDiv{expression.BinaryExpressionStub{LeftChild: ch[0], RightChild: ch[1]}}, nil
+}
+func (d *intDiv) Eval(ctx *sql.Context, row sql.Row) (any, error) {
+	l, err := d.LeftChild.Eval(ctx, row)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	r, err := d.RightChild.Eval(ctx, row)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	a, ok1 := toDecimal(ctx, l)
+	b, ok2 := toDecimal(ctx, r)
+	if !ok1 || !ok2 {
+		return nil, nil
+	}
+	if b.IsZero() {
+		ctx.Warn(1365, "Division by 0")
+		return nil, nil
+	}
+	// a - a%b is an exact multiple of b (Mod truncates toward zero, as
+	// DIV does), so the quotient is exact: no rounding can carry 1.999…
+	// up to 2, as go-mysql-server's IntDiv does for a DECIMAL.
+	q := a.Sub(a.Mod(b)).Div(b).Round(0)
+	if !q.BigInt().IsInt64() {
+		return nil, sql.ErrValueOutOfRange.New(q.String(), "BIGINT")
+	}
+	return q.IntPart(), nil
+}
+
+// replaceIntDiv swaps every go-mysql-server IntDiv in the plan for
+// intDiv, whose truncation matches MySQL for DECIMAL operands. Register
+// runs it first in every analysis (see rules.go).
+func replaceIntDiv(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
+		if d, ok := e.(*expression.IntDiv); ok {
+			return &intDiv{expression.BinaryExpressionStub{LeftChild: d.LeftChild, RightChild: d.RightChild}}, transform.NewTree, nil
+		}
+		return e, transform.SameTree, nil
+	}
+	return transform.NodeWithOpaque(ctx, n, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
+		return transform.NodeExprsWithOpaque(ctx, n, swap)
+	})
 }

@@ -7,9 +7,11 @@ package server
 // are MySQL's text rendering of each result, as a client reads it.
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -98,6 +100,19 @@ func TestTimeFunctionsMatchMySQL(t *testing.T) {
 		{"PERIOD_DIFF(200802,200703)", "11"},
 		{"PERIOD_DIFF(200703,200802)", "-11"},
 		{"PERIOD_DIFF(0802,0703)", "11"},
+		// DIV truncates toward zero for every operand type.
+		{"599.000 DIV 300", "1"},
+		{"5 DIV 2", "2"},
+		{"-5 DIV 2", "-2"},
+		{"5 DIV -2", "-2"},
+		{"-5 DIV -2", "2"},
+		{"1.9 DIV 1", "1"},
+		{"-1.9 DIV 1", "-1"},
+		{"7.5e0 DIV 2", "3"},
+		{"'7.9' DIV 2", "3"},
+		{"1735725899.999 DIV 300 * 300", "1735725600"},
+		{"10 DIV 0", "NULL"},
+		{"NULL DIV 2", "NULL"},
 		// UNIX_TIMESTAMP and FROM_UNIXTIME. The manual's examples ran at
 		// UTC-6 (1447431619 is its '2015-11-13 10:20:19'); the session
 		// here is UTC, so the same instants read 6 hours later.
@@ -129,6 +144,7 @@ func TestTimeFunctionTypes(t *testing.T) {
 		{"UNIX_TIMESTAMP(NOW())", "BIGINT"},
 		{"UNIX_TIMESTAMP()", "BIGINT"},
 		{"UNIX_TIMESTAMP('2015-11-13 10:20:19.012')", "DECIMAL"},
+		{"599.000 DIV 300", "BIGINT"},
 		{"MAKEDATE(2011,31)", "DATE"},
 		{"PERIOD_DIFF(200802,200703)", "BIGINT"},
 	}
@@ -145,5 +161,69 @@ func TestTimeFunctionTypes(t *testing.T) {
 	got, _ = queryText(db, "SELECT UTC_TIMESTAMP()")
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`).MatchString(got) {
 		t.Errorf("UTC_TIMESTAMP() = %q, want no fractional digits", got)
+	}
+}
+
+// TestTimeGrainsOverEvents runs the time grains BI tools send over events
+// at bucket and week edges, held partly in a flushed segment and partly
+// in memory, with arb's pushdown on and off: each grain must put every
+// event in MySQL 8's bucket. Grafana's 5-minute bucket
+// (UNIX_TIMESTAMP(time) DIV 300 * 300, $__timeFilter as BETWEEN
+// FROM_UNIXTIME) must keep 10:04:59.999 in the 10:00 bucket.
+func TestTimeGrainsOverEvents(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, `INSERT INTO events (time, event, distinct_id) VALUES
+		('2024-12-31 23:59:59.999', 'e', 'u1'),
+		('2025-01-01 10:00:00.000', 'e', 'u1'),
+		('2025-01-01 10:04:59.999', 'e', 'u2'),
+		('2025-01-05 00:00:00.000', 'e', 'u3')`)
+	if err := srv.Store().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, `INSERT INTO events (time, event, distinct_id) VALUES
+		('2025-01-01 10:05:00.000', 'e', 'u1'),
+		('2025-01-01 10:09:59.999', 'e', 'u2'),
+		('2025-03-31 23:59:59.999', 'e', 'u3'),
+		('2025-04-01 00:00:00.000', 'e', 'u4')`)
+	grains := []struct {
+		name, q string
+		want    []string
+	}{
+		{"grafana 5m", `SELECT UNIX_TIMESTAMP(time) DIV 300 * 300 AS t, COUNT(*) FROM events
+			WHERE time BETWEEN FROM_UNIXTIME(1735722000) AND FROM_UNIXTIME(1735729200) GROUP BY 1 ORDER BY 1`,
+			[]string{"1735725600|2|", "1735725900|2|"}},
+		{"grafana 5m, all", `SELECT UNIX_TIMESTAMP(time) DIV 300 * 300 AS t, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"1735689300|1|", "1735725600|2|", "1735725900|2|", "1736035200|1|", "1743465300|1|", "1743465600|1|"}},
+		{"grafana 5m, rows", `SELECT UNIX_TIMESTAMP(time) DIV 300 * 300 FROM events WHERE distinct_id = 'u2'`,
+			[]string{"1735725600|", "1735725900|"}},
+		{"metabase week", `SELECT STR_TO_DATE(CONCAT(YEARWEEK(time),' Sunday'),'%X%V %W') AS d, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"2024-12-29|5|", "2025-01-05|1|", "2025-03-30|2|"}},
+		{"metabase month", `SELECT STR_TO_DATE(CONCAT(DATE_FORMAT(time, '%Y-%m'), '-01'), '%Y-%m-%d') AS d, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"2024-12-01|1|", "2025-01-01|5|", "2025-03-01|1|", "2025-04-01|1|"}},
+		{"metabase quarter", `SELECT STR_TO_DATE(CONCAT(YEAR(time), '-', ((QUARTER(time) * 3) - 2), '-01'), '%Y-%m-%d') AS d, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"2024-10-01|1|", "2025-01-01|6|", "2025-04-01|1|"}},
+		{"metabase year", `SELECT MAKEDATE(YEAR(time), 1) AS d, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"2024-01-01|1|", "2025-01-01|7|"}},
+		// Superset's quarter grain; DATE() because go-mysql-server types
+		// DATE + INTERVAL as DATETIME (MySQL: DATE), printing 00:00:00.
+		{"superset quarter", `SELECT DATE(MAKEDATE(YEAR(time), 1) + INTERVAL QUARTER(time) QUARTER - INTERVAL 1 QUARTER) AS d, COUNT(*) FROM events GROUP BY 1`,
+			[]string{"2024-10-01|1|", "2025-01-01|6|", "2025-04-01|1|"}},
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, pushdown := range []int{1, 0} {
+		if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("SET arb_pushdown = %d", pushdown)); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range grains {
+			got := queryRows(t, conn, g.q)
+			if strings.Join(got, " ") != strings.Join(g.want, " ") {
+				t.Errorf("%s (arb_pushdown=%d): got %v, want %v (MySQL 8)", g.name, pushdown, got, g.want)
+			}
+		}
 	}
 }
