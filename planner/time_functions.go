@@ -375,9 +375,6 @@ func unixTimestampScale(ctx *sql.Context, arg sql.Expression) int {
 			return 0
 		}
 	}
-	if types.IsText(arg.Type(ctx)) {
-		return 6
-	}
 	return 6
 }
 
