@@ -48,6 +48,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -385,11 +386,22 @@ func watchStatement(ctx context.Context, c *mysql.Conn, st *statement) (stop fun
 
 // tcpConnOf is the TCP socket under a vitess connection, nil if none.
 func tcpConnOf(conn net.Conn) *net.TCPConn {
-	if w, ok := conn.(netutil.ConnWithTimeouts); ok {
-		conn = w.Conn
+	// TLS (tls.go) sits on vitess's deadline wrapper, which sits on the
+	// socket: peeking the socket under TLS still sees the end of stream
+	// or a reset of a client that hung up.
+	for range 4 {
+		switch w := conn.(type) {
+		case *tls.Conn:
+			conn = w.NetConn()
+		case netutil.ConnWithTimeouts:
+			conn = w.Conn
+		case *net.TCPConn:
+			return w
+		default:
+			return nil
+		}
 	}
-	tcp, _ := conn.(*net.TCPConn)
-	return tcp
+	return nil
 }
 
 // clientHungUp peeks at the socket without blocking or consuming: end of
