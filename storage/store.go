@@ -211,7 +211,7 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	files := newFileCache(opts.FS, opts.MaxOpenFiles)
 	s := &Store{
 		opts: opts, fs: files, files: files, log: opts.Logger, dirLock: dirLock, projects: map[string]*Project{},
-		buffer: newIngestBuffer(opts.BufferBytes, opts.BufferWait),
+		buffer:   newIngestBuffer(opts.BufferBytes, opts.BufferWait),
 		flushReq: make(chan struct{}, 1), compactReq: make(chan struct{}, 1), closing: make(chan struct{}),
 	}
 	s.dedupIx.budget = opts.DedupIndexBytes
