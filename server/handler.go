@@ -108,20 +108,9 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 			if !capped {
 				return callback(r, more)
 			}
-			r, stop := rc.pass(r)
-			if err := callback(r, more); err != nil {
-				return err
-			}
-			if stop {
-				rc.stopped = true
-				return errSelectLimitReached
-			}
-			return nil
+			return rc.send(r, func(r *sqltypes.Result) error { return callback(r, more) })
 		})
-		if rc.stopped { // go-mysql-server wraps the error, losing its chain
-			return nil
-		}
-		return err
+		return rc.finish(err)
 	}))
 	done(err)
 	return err
@@ -180,20 +169,9 @@ func (h *handler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *my
 			if !capped {
 				return callback(r)
 			}
-			r, stop := rc.pass(r)
-			if err := callback(r); err != nil {
-				return err
-			}
-			if stop {
-				rc.stopped = true
-				return errSelectLimitReached
-			}
-			return nil
+			return rc.send(r, callback)
 		})
-		if rc.stopped { // go-mysql-server wraps the error, losing its chain
-			return nil
-		}
-		return err
+		return rc.finish(err)
 	}))
 	done(err)
 	return err
@@ -284,4 +262,28 @@ func (rc *rowCap) pass(r *sqltypes.Result) (out *sqltypes.Result, stop bool) {
 	}
 	rc.sent += int64(len(r.Rows))
 	return r, rc.sent >= rc.limit
+}
+
+// send passes r, trimmed to the cap, to forward, and returns
+// errSelectLimitReached once the cap is reached (which stops the
+// statement).
+func (rc *rowCap) send(r *sqltypes.Result, forward func(*sqltypes.Result) error) error {
+	r, stop := rc.pass(r)
+	if err := forward(r); err != nil {
+		return err
+	}
+	if stop {
+		rc.stopped = true
+		return errSelectLimitReached
+	}
+	return nil
+}
+
+// finish is the statement's error: none when the cap stopped it
+// (go-mysql-server wraps errSelectLimitReached, losing its chain).
+func (rc *rowCap) finish(err error) error {
+	if rc.stopped {
+		return nil
+	}
+	return err
 }
