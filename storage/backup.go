@@ -15,7 +15,8 @@ package storage
 //     is append-only; a later flush truncates only beyond the bytes of the
 //     last published manifest, never below);
 //   - the WAL files from the manifest's wal_start_seq to the WAL's durable
-//     end then, whole records only.
+//     end then, whole records only;
+//   - the grants file (users and grants), if any (grants_file.go).
 //
 // Why flushMu is enough: a flush (and compaction) takes flushMu while it
 // publishes a manifest and deletes what the previous one named, and a WAL
@@ -251,6 +252,9 @@ func captureBackup(fs FS, dir string, walSizes map[uint64]int64, have []BackupFi
 				return nil, err
 			}
 		}
+	}
+	if err := backupGrantsFile(add); err != nil {
+		return nil, err
 	}
 	var seqs []uint64
 	for seq := range walSizes {

@@ -175,7 +175,7 @@ func readBackupStream(fs FS, dir string, r io.Reader) (*incoming, error) {
 // validBackupName accepts only the names a data directory uses, so that a
 // stream cannot write outside dir.
 func validBackupName(name string) bool {
-	if name == manifestName || name == backupInfoName {
+	if name == manifestName || name == backupInfoName || name == grantsName {
 		return true
 	}
 	dir, file, ok := strings.Cut(name, "/")
@@ -281,7 +281,7 @@ func (in *incoming) commit(fs FS, dir string) error {
 		}
 		return nil
 	}
-	for _, sub := range []string{segDirName, peopleDir, usersDirName} {
+	for _, sub := range []string{segDirName, peopleDir, usersDirName, "." /* grants */} {
 		if err := renameAll(sub); err != nil {
 			return err
 		}
@@ -385,6 +385,9 @@ func RestoreBackup(fs FS, from, to string) (WALPosition, error) {
 		if err := fs.MkdirAll(filepath.Join(to, d)); err != nil {
 			return WALPosition{}, fmt.Errorf("create %s: %w", filepath.Join(to, d), err)
 		}
+	}
+	if err := restoreGrantsFile(fs, from, to); err != nil {
+		return WALPosition{}, err
 	}
 	var files []string // slash names, in rename order
 	for _, mp := range m.Projects {

@@ -20,6 +20,7 @@ package storage
 //   - each people file: frame checksum, its batches and identity state.
 //   - the WAL from wal_start_seq: files contiguous, every record's checksum,
 //     every payload decodes, every batch names a known project.
+//   - the grants file, if any: frame checksum (grants_file.go).
 //
 // Files no manifest names but Open deletes (.tmp leftovers, files the
 // manifest lists as obsolete, files numbered at or above next_file_number
@@ -96,6 +97,7 @@ func VerifyDataDir(fs FS, dir string) (*VerifySummary, error) {
 	}
 	v.checkManifest(m)
 	v.checkWAL(m)
+	v.checkGrants()
 	return v.sum, nil
 }
 
