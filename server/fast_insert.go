@@ -22,18 +22,10 @@ import (
 // times written 'YYYY-MM-DD[ HH:MM:SS[.fff]]' — and reports handled=false
 // for anything else, which then takes the ordinary path. Both paths store
 // the same values and types (the differential test checks it), and both
-// are atomic and durable before the OK.
-func (h *handler) fastInsert(sess *session, query string) (res *sqltypes.Result, handled bool, err error) {
-	q := strings.TrimSpace(query)
-	if len(q) < 7 || !strings.EqualFold(q[:6], "insert") || !strings.ContainsRune(" \t\r\n", rune(q[6])) || !pushdownOn(sess) {
-		return nil, false, nil
-	}
-	stmt, err := ast.Parse(q)
-	if err != nil {
-		return nil, false, nil
-	}
-	ins, ok := stmt.(*ast.Insert)
-	if !ok || ins.Action != ast.InsertStr || ins.Ignore != "" || len(ins.OnDup) > 0 || len(ins.Returning) > 0 ||
+// are atomic and durable before the OK. The caller (nativeStatement) has
+// parsed the statement and checked that pushdown is on.
+func (h *handler) fastInsert(sess *session, ins *ast.Insert) (res *sqltypes.Result, handled bool, err error) {
+	if ins.Action != ast.InsertStr || ins.Ignore != "" || len(ins.OnDup) > 0 || len(ins.Returning) > 0 ||
 		ins.With != nil || len(ins.Partitions) > 0 || len(ins.Columns) == 0 {
 		return nil, false, nil
 	}

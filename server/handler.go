@@ -85,9 +85,8 @@ func (h *handler) ComQuery(ctx context.Context, c *mysql.Conn, query string, cal
 	h.inflight.Add(1)
 	defer h.inflight.Done()
 	done := h.metrics.statement()
-	if sess, ok := h.sessions.Load(c.ConnectionID); ok {
-		if res, handled, err := h.fastInsert(sess.(*session), query); handled {
-			h.metrics.fastInserts.Inc()
+	if sess := h.sessionFor(c); sess != nil {
+		if res, _, handled, err := h.nativeStatement(ctx, c, sess, query, false); handled {
 			if err == nil {
 				err = callback(res, false)
 			}
@@ -120,6 +119,18 @@ func (h *handler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query string
 	h.inflight.Add(1)
 	defer h.inflight.Done()
 	done := h.metrics.statement()
+	if sess := h.sessionFor(c); sess != nil {
+		if res, rest, handled, err := h.nativeStatement(ctx, c, sess, query, true); handled {
+			if err == nil {
+				err = callback(res, rest != "")
+			}
+			done(err)
+			if err != nil {
+				rest = ""
+			}
+			return rest, err
+		}
+	}
 	var rest string
 	// The rows past sql_select_limit are dropped, not stopped: stopping
 	// would lose the rest of the batch.

@@ -24,6 +24,7 @@ type metrics struct {
 	walFsync       prometheus.Histogram
 	walSyncedRecs  prometheus.Counter
 	fastInserts    prometheus.Counter
+	loads          prometheus.Counter
 	httpRequests   *prometheus.CounterVec // by endpoint and HTTP status
 	httpRecords    *prometheus.CounterVec // accepted records, by endpoint
 }
@@ -51,6 +52,9 @@ func newMetrics() *metrics {
 		fastInserts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arb_sql_fast_inserts_total", Help: "INSERT statements stored by the native literal-VALUES path.",
 		}),
+		loads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "arb_sql_load_data_total", Help: "LOAD DATA LOCAL INFILE statements into events run by the native path.",
+		}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "arb_http_ingest_requests_total", Help: "HTTP ingestion requests, by endpoint and HTTP status.",
 		}, []string{"endpoint", "status"}),
@@ -58,7 +62,7 @@ func newMetrics() *metrics {
 			Name: "arb_http_ingest_records_total", Help: "Records accepted by HTTP ingestion (duplicates included), by endpoint.",
 		}, []string{"endpoint"}),
 	}
-	m.registry.MustRegister(m.httpRequests, m.httpRecords, m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts,
+	m.registry.MustRegister(m.httpRequests, m.httpRecords, m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts, m.loads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

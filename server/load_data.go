@@ -1,0 +1,593 @@
+package server
+
+// LOAD DATA LOCAL INFILE into events, on arb's native write path: the
+// client sends the file over the connection (vitess Conn.LoadInfile; the
+// server advertises CLIENT_LOCAL_FILES), the record reader
+// (load_data_reader.go) splits it, and each record becomes a
+// storage.Event stored through Project.Ingest in batches — never row by
+// row through go-mysql-server's LOAD DATA operator.
+//
+// Columns. The statement's column list names the fixed columns (time,
+// event, distinct_id, insert_id), the properties column (a JSON object
+// spread into properties, as in INSERT) and property columns, new ones
+// included: a new column is discovered from the list and typed from its
+// values as INSERT types literals — an unenclosed field that is a number
+// is one (numberValue's conversion: int within int64, every digit kept
+// as text beyond, else float), an enclosed field or any other text is a
+// string, and storage widens a column whose values disagree (int → float
+// → string). \N is NULL; so is an empty unenclosed field of a property
+// column (an absent property, as NULL is). The time column takes what
+// INSERT takes ('YYYY-MM-DD[ HH:MM:SS[.ffffff]]' and the other forms
+// MySQL's DATETIME accepts, by go-mysql-server's conversion, rounded to
+// milliseconds).
+//
+// Errors. A bad record refuses the statement with MySQL's number for it,
+// naming the row (data rows from 1, after IGNORE n LINES) and the line
+// of the file (records from 1, ignored ones included) and the column:
+// 1261/1262 for too few/too many fields, 1292 for a time that is not
+// one, 1263 for a NULL time or event, 1366 for any other value storage
+// refuses (invalid UTF-8, an empty event name, a time before 1970). MySQL
+// with LOCAL turns such errors into warnings and skips the row (it cannot
+// stop the client's transfer); arb refuses the whole statement instead,
+// reading and dropping the rest of the file.
+//
+// Atomicity and memory. storage applies one Ingest batch atomically but
+// has no transaction across batches, and a file of any size must load in
+// bounded memory. So a load runs in two passes:
+//  1. read the whole file, convert every record and run storage's own
+//     row checks on it (storage.CheckEvents, the validation Ingest runs,
+//     and CheckNewColumns, its column limit), encoding each checked batch
+//     with the WAL's batch codec into a spool: memory up to
+//     loadSpoolMemBytes, then an unlinked temporary file. Any bad record
+//     refuses the statement here, with nothing stored.
+//  2. store the spooled batches with Ingest, in order, each durable (WAL
+//     fsync) before the next; the OK is sent after the last.
+//
+// INVARIANT: a statement that fails in pass 1 stored nothing. Pass 2 can
+// fail only for the store's own reasons — a full disk or a process out
+// of files (storage.FaultError), a failed WAL (the store stops taking
+// writes), a column limit reached by concurrent writers since pass 1 —
+// and then the batches before the failing one stay stored: the error
+// says how many rows that is. A batch refused because the ingest buffer
+// is full (ErrOverloaded: nothing of it stored) is retried, so
+// backpressure slows a load down instead of cutting it. Pass 2 does not
+// stop on KILL or a closed connection: once the file is checked, it is
+// loaded whole. Rows with an insert_id are deduplicated (storage
+// dedup.go), so running a partly stored file again stores each event
+// once.
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/vitess/go/mysql"
+	"github.com/dolthub/vitess/go/sqltypes"
+	ast "github.com/dolthub/vitess/go/vt/sqlparser"
+
+	"arb/storage"
+)
+
+// MySQL numbers of LOAD DATA's errors.
+const (
+	erTooFewRecords     = 1261 // ER_WARN_TOO_FEW_RECORDS: "Row %ld doesn't contain data for all columns"
+	erTooManyRecords    = 1262 // ER_WARN_TOO_MANY_RECORDS: "Row %ld was truncated; it contained more data than there were input columns"
+	erNullToNotNull     = 1263 // ER_WARN_NULL_TO_NOTNULL
+	erWrongFieldTerms   = 1083 // ER_WRONG_FIELD_TERMINATORS
+	erNotSupportedYet   = 1235 // ER_NOT_SUPPORTED_YET
+	erWrongColumnName   = 1166 // ER_WRONG_COLUMN_NAME
+	erFieldSpecified    = 1110 // ER_FIELD_SPECIFIED_TWICE
+	erGeneratedColumn   = 3105 // ER_NON_DEFAULT_VALUE_FOR_GENERATED_COLUMN
+	erUnknownCharacters = 1115 // ER_UNKNOWN_CHARACTER_SET
+)
+
+// Batch sizes of a load: rows per Ingest call (each one WAL record and
+// one fsync), and how many encoded bytes the spool keeps in memory before
+// it moves to a temporary file.
+const (
+	loadBatchRows     = 32768
+	loadBatchBytes    = 16 << 20 // of field text
+	loadSpoolMemBytes = 64 << 20
+)
+
+// loadColumnKind says where a listed column's field goes.
+type loadColumnKind uint8
+
+const (
+	loadProperty loadColumnKind = iota
+	loadTime
+	loadEvent
+	loadDistinctID
+	loadInsertID
+	loadProperties // the JSON properties column
+)
+
+type loadColumn struct {
+	name string
+	kind loadColumnKind
+}
+
+// loadPlan is a checked LOAD DATA LOCAL INFILE into events.
+type loadPlan struct {
+	project *storage.Project
+	format  loadFormat
+	ignore  int64 // IGNORE n LINES
+	cols    []loadColumn
+	listed  map[string]bool // lower-cased property column names
+	ctx     *sql.Context    // for go-mysql-server's DATETIME conversion
+}
+
+// loadData runs ld when it is a LOAD DATA LOCAL INFILE into events;
+// handled=false leaves every other LOAD DATA to go-mysql-server.
+func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld *ast.Load) (*sqltypes.Result, bool, error) {
+	db := ld.Table.DbQualifier.String()
+	if db == "" {
+		db = sess.GetCurrentDatabase()
+	}
+	project, ok := h.parser.store.Project(strings.ToLower(db))
+	if !ok || !bool(ld.Local) || !strings.EqualFold(ld.Table.Name.String(), storage.TableEvents) || !ld.Table.SchemaQualifier.IsEmpty() {
+		return nil, false, nil
+	}
+	plan, err := planLoad(project, ld)
+	if err != nil {
+		return nil, true, err
+	}
+	plan.ctx = sql.NewContext(ctx, sql.WithSession(sess))
+	res, err := h.runLoad(c, plan, ld.Infile)
+	return res, true, err
+}
+
+// planLoad checks the statement's options and columns before the file is
+// asked for.
+func planLoad(project *storage.Project, ld *ast.Load) (*loadPlan, error) {
+	notSupported := func(what string) error {
+		return mysql.NewSQLError(erNotSupportedYet, "42000", "This version of MySQL doesn't yet support '%s'", what)
+	}
+	switch {
+	case ld.IgnoreOrReplace != "":
+		return nil, notSupported("LOAD DATA " + strings.ToUpper(ld.IgnoreOrReplace) + " into events (a bad row refuses the whole statement; rows with the same insert_id are stored once)")
+	case len(ld.SetExprs) > 0:
+		return nil, notSupported("LOAD DATA ... SET into events")
+	case len(ld.Partition) > 0:
+		return nil, notSupported("LOAD DATA ... PARTITION into events")
+	case len(ld.Columns) == 0:
+		return nil, notSupported("LOAD DATA into events without a column list (name the file's columns: time, event, distinct_id, insert_id, properties or property names)")
+	}
+	switch strings.ToLower(ld.Charset) {
+	case "", "utf8", "utf8mb3", "utf8mb4", "ascii", "binary":
+	default:
+		if _, err := sql.ParseCharacterSet(ld.Charset); err != nil {
+			return nil, mysql.NewSQLError(erUnknownCharacters, "42000", "Unknown character set: '%s'", ld.Charset)
+		}
+		return nil, notSupported("LOAD DATA into events in CHARACTER SET " + ld.Charset + " (events take utf8mb4)")
+	}
+	format, err := loadFormatOf(ld)
+	if err != nil {
+		return nil, err
+	}
+	plan := &loadPlan{project: project, format: format, listed: map[string]bool{}}
+	if ld.IgnoreNum != nil {
+		n, err := strconv.ParseInt(string(ld.IgnoreNum.Val), 10, 64)
+		if err != nil || n < 0 {
+			return nil, mysql.NewSQLError(erParseError, "42000", "IGNORE %s LINES: not a line count", ld.IgnoreNum.Val)
+		}
+		plan.ignore = n
+	}
+	seen := map[string]bool{}
+	var props []string
+	for _, col := range ld.Columns {
+		name, key := col.String(), col.Lowered()
+		if seen[key] {
+			return nil, mysql.NewSQLError(erFieldSpecified, "42000", "Column '%s' specified twice", name)
+		}
+		seen[key] = true
+		kind := loadProperty
+		switch key {
+		case storage.ColTime:
+			kind = loadTime
+		case storage.ColEvent:
+			kind = loadEvent
+		case storage.ColDistinctID:
+			kind = loadDistinctID
+		case storage.ColInsertID:
+			kind = loadInsertID
+		case colProperties:
+			kind = loadProperties
+		case storage.ColRawDistinctID:
+			return nil, mysql.NewSQLError(erGeneratedColumn, "HY000", "The value specified for generated column '%s' in table 'events' is not allowed (it is derived from distinct_id)", name)
+		default:
+			if err := storage.ValidatePropertyKey(storage.TableEvents, name); err != nil {
+				return nil, mysql.NewSQLError(erWrongColumnName, "42000", "Incorrect column name '%s': %v", name, err)
+			}
+			props = append(props, name)
+			plan.listed[key] = true
+		}
+		plan.cols = append(plan.cols, loadColumn{name: name, kind: kind})
+	}
+	if err := project.CheckNewColumns(storage.TableEvents, props); err != nil {
+		return nil, rowError(err)
+	}
+	return plan, nil
+}
+
+// loadFormatOf reads FIELDS and LINES, with MySQL's defaults (tab, no
+// enclosing, backslash escape, newline).
+func loadFormatOf(ld *ast.Load) (loadFormat, error) {
+	f := loadFormat{fieldTerm: []byte{'\t'}, escape: '\\', lineTerm: []byte{'\n'}}
+	wrong := mysql.NewSQLError(erWrongFieldTerms, "42000", "Field separator argument is not what is expected; check the manual")
+	if fl := ld.Fields; fl != nil {
+		if fl.TerminatedBy != nil {
+			f.fieldTerm = []byte(string(fl.TerminatedBy.Val))
+		}
+		if fl.EnclosedBy != nil && fl.EnclosedBy.Delim != nil {
+			switch len(fl.EnclosedBy.Delim.Val) {
+			case 0:
+			case 1:
+				f.enclose = fl.EnclosedBy.Delim.Val[0]
+			default:
+				return f, wrong
+			}
+		}
+		if fl.EscapedBy != nil {
+			switch len(fl.EscapedBy.Val) {
+			case 0:
+				f.escape = 0
+			case 1:
+				f.escape = fl.EscapedBy.Val[0]
+			default:
+				return f, wrong
+			}
+		}
+	}
+	if ln := ld.Lines; ln != nil {
+		if ln.TerminatedBy != nil {
+			f.lineTerm = []byte(string(ln.TerminatedBy.Val))
+		}
+		if ln.StartingBy != nil {
+			f.lineStart = []byte(string(ln.StartingBy.Val))
+		}
+	}
+	if len(f.fieldTerm) == 0 {
+		// MySQL reads fixed-width rows then; arb does not.
+		return f, mysql.NewSQLError(erNotSupportedYet, "42000", "This version of MySQL doesn't yet support 'LOAD DATA with an empty FIELDS TERMINATED BY (fixed-width rows)'")
+	}
+	if len(f.lineTerm) == 0 {
+		f.lineTerm = f.fieldTerm // as MySQL: lines end where fields do
+	}
+	return f, nil
+}
+
+// runLoad asks the client for the file, checks it whole (pass 1), then
+// stores it (pass 2).
+func (h *handler) runLoad(c *mysql.Conn, plan *loadPlan, infile string) (*sqltypes.Result, error) {
+	src, err := c.LoadInfile(infile)
+	if err != nil {
+		return nil, err
+	}
+	spool := &loadSpool{}
+	defer spool.close()
+	rows, err := plan.read(src, spool)
+	// Close reads and drops what the client still sends: the connection
+	// is ours again only after the whole file has arrived.
+	if cerr := src.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.store(spool, rows); err != nil {
+		return nil, err
+	}
+	return &sqltypes.Result{RowsAffected: uint64(rows),
+		Info: fmt.Sprintf("Records: %d  Deleted: 0  Skipped: 0  Warnings: 0", rows)}, nil
+}
+
+// read is pass 1: every record converted and checked, the batches
+// encoded into spool. It returns the number of rows.
+func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
+	rr := newRecordReader(bufio.NewReaderSize(src, loadChunkBytes), p.format)
+	for i := int64(0); i < p.ignore; i++ {
+		if _, err := rr.next(); err == io.EOF {
+			return 0, nil
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	var (
+		rows  int64
+		batch []storage.Event
+		lines []int // the line of each row of batch
+		bytes int64
+		enc   []byte
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := storage.CheckEvents(batch); err != nil {
+			return p.checkError(err, rows-int64(len(batch)), lines)
+		}
+		enc = storage.AppendEventBatch(enc[:0], &storage.EventBatch{Project: p.project.Name(), Events: batch})
+		if err := spool.add(enc); err != nil {
+			return err
+		}
+		clear(batch)
+		batch, lines, bytes = batch[:0], lines[:0], 0
+		return nil
+	}
+	for {
+		fields, err := rr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		rows++
+		batch = append(batch, storage.Event{})
+		lines = append(lines, rr.lines)
+		e := &batch[len(batch)-1]
+		if err := p.convert(fields, rows, rr.lines, e); err != nil {
+			return 0, err
+		}
+		bytes += int64(len(rr.text))
+		if len(batch) >= loadBatchRows || bytes >= loadBatchBytes {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return rows, flush()
+}
+
+// checkError names the row and line of a row storage refused; before is
+// the number of rows ahead of the batch.
+func (p *loadPlan) checkError(err error, before int64, lines []int) error {
+	var re *storage.RowError
+	if !errors.As(err, &re) || re.Row < 1 || re.Row > len(lines) {
+		return rowError(err)
+	}
+	return mysql.NewSQLError(erWrongValue, "HY000", "Incorrect value for column '%s' at row %d (line %d of the file): %v",
+		re.Column, before+int64(re.Row), lines[re.Row-1], re.Err)
+}
+
+// convert fills e from one record; row and line name it in errors.
+func (p *loadPlan) convert(fields []loadField, row int64, line int, e *storage.Event) error {
+	switch {
+	case len(fields) < len(p.cols):
+		return mysql.NewSQLError(erTooFewRecords, "01000", "Row %d doesn't contain data for all columns (line %d of the file has %d fields for %d columns)", row, line, len(fields), len(p.cols))
+	case len(fields) > len(p.cols):
+		return mysql.NewSQLError(erTooManyRecords, "01000", "Row %d was truncated; it contained more data than there were input columns (line %d of the file has %d fields for %d columns)", row, line, len(fields), len(p.cols))
+	}
+	e.Props = make([]storage.Prop, 0, len(fields))
+	var fromJSON []storage.Prop
+	for i, f := range fields {
+		col := &p.cols[i]
+		switch col.kind {
+		case loadTime:
+			if f.null {
+				return p.nullError(col.name, row, line)
+			}
+			ms, err := p.timeMillis(f.text)
+			if err != nil {
+				return mysql.NewSQLError(erTruncatedValue, "22007", "Incorrect datetime value: '%s' for column '%s' at row %d (line %d of the file)", shownText(f.text), col.name, row, line)
+			}
+			e.TimeMillis = ms
+		case loadEvent:
+			if f.null {
+				return p.nullError(col.name, row, line)
+			}
+			e.Name = string(f.text)
+		case loadDistinctID:
+			if !f.null {
+				e.DistinctID = string(f.text)
+			}
+		case loadInsertID:
+			if !f.null {
+				e.InsertID = string(f.text)
+			}
+		case loadProperties:
+			if f.null || (len(f.text) == 0 && !f.enclosed) {
+				continue
+			}
+			props, err := propsFromJSON(string(f.text))
+			if err != nil {
+				return mysql.NewSQLError(erWrongValue, "HY000", "Incorrect JSON value: '%s' for column '%s' at row %d (line %d of the file): %v", shownText(f.text), col.name, row, line, err)
+			}
+			fromJSON = props
+		default:
+			if v := fieldValue(f); !v.IsNull() {
+				e.Props = append(e.Props, storage.Prop{Key: col.name, Value: v})
+			}
+		}
+	}
+	for _, pr := range fromJSON {
+		if p.listed[strings.ToLower(pr.Key)] {
+			return mysql.NewSQLError(erWrongValue, "HY000", "Incorrect JSON value for column 'properties' at row %d (line %d of the file): key %q is also given as a column", row, line, pr.Key)
+		}
+		e.Props = append(e.Props, pr)
+	}
+	return nil
+}
+
+func (p *loadPlan) nullError(col string, row int64, line int) error {
+	return mysql.NewSQLError(erNullToNotNull, "22004", "Column set to default value; NULL supplied to NOT NULL column '%s' at row %d (line %d of the file)", col, row, line)
+}
+
+// timeMillis converts a time field as INSERT does: the literal forms the
+// native INSERT path reads (fastTime), else go-mysql-server's DATETIME(3)
+// conversion, the ordinary path's (fromSQL).
+func (p *loadPlan) timeMillis(text []byte) (int64, error) {
+	if ms, ok := fastTime(string(text)); ok {
+		return ms, nil
+	}
+	v, _, err := sqlTime.Convert(p.ctx, string(text))
+	if err != nil {
+		return 0, err
+	}
+	tv, err := fromSQL(p.ctx, storage.TypeTime, v)
+	return tv.Int, err
+}
+
+// fieldValue types a property field as INSERT types a literal: NULL for
+// \N and for an empty unenclosed field, a string when enclosed, else a
+// number when the text is one (JSON's number grammar, by numberValue's
+// conversion) and a string when it is not.
+func fieldValue(f loadField) storage.Value {
+	switch {
+	case f.null, len(f.text) == 0 && !f.enclosed:
+		return storage.Value{}
+	case f.enclosed:
+		return storage.StringValue(string(f.text))
+	}
+	if c := f.text[0]; c == '-' || (c >= '0' && c <= '9') {
+		s := jsonScanner{src: string(f.text)}
+		if lit, ok := s.number(); ok && s.pos == len(s.src) {
+			if v, ok := scanNumberValue(lit); ok {
+				return v
+			}
+		}
+	}
+	return storage.StringValue(string(f.text))
+}
+
+// shownText shows a field's text in an error message.
+func shownText(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
+
+// store is pass 2: the spooled batches through Ingest, in order.
+func (p *loadPlan) store(spool *loadSpool, rows int64) error {
+	var stored int64
+	return spool.replay(func(enc []byte) error {
+		b, err := storage.DecodeEventBatch(enc)
+		if err != nil {
+			return fmt.Errorf("LOAD DATA spool: %w", err)
+		}
+		n := int64(len(b.Events))
+		for {
+			err = p.project.Ingest(b.Events)
+			if !errors.Is(err, storage.ErrOverloaded) {
+				break
+			}
+			// Nothing of the batch was stored: wait for flushes (Ingest
+			// waited already) and offer it again.
+		}
+		if err != nil {
+			return partialLoadError(rowError(err), stored, rows)
+		}
+		stored += n
+		return nil
+	})
+}
+
+// partialLoadError says, in err's message, how many rows of the file were
+// stored before it.
+func partialLoadError(err error, stored, rows int64) error {
+	note := fmt.Sprintf(" (LOAD DATA stored %d of the file's %d rows before this error; rows with an insert_id are stored once if the file is loaded again)", stored, rows)
+	var se *mysql.SQLError
+	if errors.As(err, &se) {
+		out := *se
+		out.Message += note
+		return &out
+	}
+	return fmt.Errorf("%w%s", err, note)
+}
+
+// loadSpool holds a load's checked, encoded batches between the passes:
+// in memory up to loadSpoolMemBytes, then in a temporary file unlinked at
+// creation (so a crash leaves nothing behind). Each batch is its length
+// (uvarint) and its bytes.
+type loadSpool struct {
+	memLimit int // bytes kept in memory (0: loadSpoolMemBytes)
+	mem      []byte
+	file     *os.File
+	w        *bufio.Writer
+}
+
+func (s *loadSpool) add(enc []byte) error {
+	if s.file == nil && len(s.mem)+len(enc) > cmp.Or(s.memLimit, loadSpoolMemBytes) {
+		f, err := os.CreateTemp("", "arb-load-*")
+		if err != nil {
+			return fmt.Errorf("LOAD DATA spool: %w", err)
+		}
+		_ = os.Remove(f.Name()) // open files outlive their name
+		s.file, s.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	if s.file == nil {
+		s.mem = binary.AppendUvarint(s.mem, uint64(len(enc)))
+		s.mem = append(s.mem, enc...)
+		return nil
+	}
+	var hdr [binary.MaxVarintLen64]byte
+	if _, err := s.w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(enc)))]); err != nil {
+		return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+	}
+	if _, err := s.w.Write(enc); err != nil {
+		return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+	}
+	return nil
+}
+
+// replay calls fn with each batch in the order added; fn must not keep
+// the slice.
+func (s *loadSpool) replay(fn func([]byte) error) error {
+	for rest := s.mem; len(rest) > 0; {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < n {
+			return fmt.Errorf("LOAD DATA spool: damaged in memory")
+		}
+		if err := fn(rest[k : k+int(n)]); err != nil {
+			return err
+		}
+		rest = rest[k+int(n):]
+	}
+	if s.file == nil {
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+	}
+	r := bufio.NewReaderSize(s.file, 1<<20)
+	var buf []byte
+	for {
+		n, err := binary.ReadUvarint(r)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+		}
+		if uint64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("LOAD DATA spool %s: %w", s.file.Name(), err)
+		}
+		if err := fn(buf); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *loadSpool) close() {
+	s.mem = nil
+	if s.file != nil {
+		s.file.Close()
+	}
+}

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"arb/storage"
+)
+
+// readAll reads every record of src as fields shown as text, NULL as
+// <NULL> and enclosed ones in [brackets].
+func readAll(t *testing.T, src io.Reader, f loadFormat) [][]string {
+	t.Helper()
+	rr := newRecordReader(src, f)
+	var out [][]string
+	for {
+		fields, err := rr.next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec []string
+		for _, fl := range fields {
+			switch {
+			case fl.null:
+				rec = append(rec, "<NULL>")
+			case fl.enclosed:
+				rec = append(rec, "["+string(fl.text)+"]")
+			default:
+				rec = append(rec, string(fl.text))
+			}
+		}
+		out = append(out, rec)
+	}
+}
+
+func TestRecordReader(t *testing.T) {
+	csv := loadFormat{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\n")}
+	tsv := loadFormat{fieldTerm: []byte("\t"), escape: '\\', lineTerm: []byte("\n")}
+	crlf := csv
+	crlf.lineTerm = []byte("\r\n")
+	noEscape := csv
+	noEscape.escape = 0
+	prefixed := tsv
+	prefixed.lineStart = []byte("xx")
+	for _, tc := range []struct {
+		name string
+		f    loadFormat
+		in   string
+		want string // records joined by "\n", fields by "|"
+	}{
+		{"plain csv", csv, "a,b,c\n1,2,3\n", "a|b|c\n1|2|3"},
+		{"no final newline", csv, "a,b\n1,2", "a|b\n1|2"},
+		{"enclosed with separator and newline", csv, "\"x, y\",\"line1\nline2\"\n", "[x, y]|[line1\nline2]"},
+		{"doubled quote", csv, `"say ""hi""",b` + "\n", `[say "hi"]|b`},
+		{"quote inside unenclosed field is kept", csv, `ab"c,d` + "\n", `ab"c|d`},
+		{"quote not followed by a terminator is kept", csv, `"a"b",c` + "\n", `[a"b]|c`},
+		{"escapes", tsv, `a\tb\nc\\d\,e` + "\n", "a\tb\nc\\d,e"},
+		{"escaped terminators", tsv, "a\\\tb\tc\\\nd\n", "a\tb|c\nd"},
+		{"NULL forms", csv, `\N,"\N",NULL,"NULL",\Nx,` + "\n", `<NULL>|[N]|<NULL>|[NULL]|Nx|`},
+		{"NULL word without enclosing is text", tsv, "NULL\t\\N\n", "NULL|<NULL>"},
+		{"empty fields and line", csv, ",,\n\nz\n", "||\n\nz"},
+		{"crlf lines", crlf, "a,b\r\n\"c\r\n\",d\r\n", "a|b\n[c\r\n]|d"},
+		{"no escape character", noEscape, `a\N,b\,c` + "\n", `a\N|b\|c`},
+		{"multi-byte field terminator", loadFormat{fieldTerm: []byte("::"), escape: '\\', lineTerm: []byte("\n")}, "a::b:c::d\n", "a|b:c|d"},
+		{"lines starting by", prefixed, "junk xxa\tb\nxxc\td\n", "a|b\nc|d"},
+		{"unterminated enclosed field at the end", csv, `"abc`, `[abc]`},
+		{"trailing escape at the end", tsv, `ab\`, `ab\`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, reader := range []struct {
+				name string
+				r    io.Reader
+			}{
+				{"whole", strings.NewReader(tc.in)},
+				{"byte at a time", iotest.OneByteReader(strings.NewReader(tc.in))},
+			} {
+				var recs []string
+				for _, r := range readAll(t, reader.r, tc.f) {
+					recs = append(recs, strings.Join(r, "|"))
+				}
+				if got := strings.Join(recs, "\n"); got != tc.want {
+					t.Errorf("%s: got %q, want %q", reader.name, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestRecordReaderLines checks the line numbers errors name, and that a
+// read error of the source is returned.
+func TestRecordReaderLines(t *testing.T) {
+	csv := loadFormat{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\n")}
+	rr := newRecordReader(strings.NewReader("a\n\"b\nb\"\nc\n"), csv)
+	for want := 1; want <= 3; want++ {
+		if _, err := rr.next(); err != nil {
+			t.Fatal(err)
+		}
+		if rr.lines != want {
+			t.Fatalf("record %d: lines = %d", want, rr.lines)
+		}
+	}
+	if _, err := rr.next(); err != io.EOF {
+		t.Fatalf("after the last record: %v, want EOF", err)
+	}
+	broken := io.MultiReader(strings.NewReader("a,b\nc"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	rr = newRecordReader(broken, csv)
+	if _, err := rr.next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rr.next(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("read error: got %v", err)
+	}
+}
+
+// TestFieldValue checks the typing of property fields against INSERT's
+// literal typing (numberValue's conversion).
+func TestFieldValue(t *testing.T) {
+	for _, tc := range []struct {
+		text     string
+		enclosed bool
+		null     bool
+		want     string
+	}{
+		{"42", false, false, "int 42"},
+		{"-7", false, false, "int -7"},
+		{"2.5", false, false, "float 2.5"},
+		{"1e3", false, false, "float 1000"},
+		{"9223372036854775808", false, false, "string 9223372036854775808"},
+		{"42", true, false, "string 42"},
+		{"007", false, false, "string 007"},
+		{"+1", false, false, "string +1"},
+		{"1.", false, false, "string 1."},
+		{"1e999", false, false, "string 1e999"},
+		{"true", false, false, "string true"},
+		{"", false, false, "null"},
+		{"", true, false, "string "},
+		{"x", false, true, "null"},
+	} {
+		v := fieldValue(loadField{text: []byte(tc.text), enclosed: tc.enclosed, null: tc.null})
+		got := "null"
+		switch v.Type {
+		case storage.TypeString:
+			got = "string " + v.Str
+		case storage.TypeInt:
+			got = fmt.Sprintf("int %d", v.Int)
+		case storage.TypeFloat:
+			got = fmt.Sprintf("float %g", v.Float)
+		}
+		if got != tc.want {
+			t.Errorf("%q (enclosed %v, null %v): got %s, want %s", tc.text, tc.enclosed, tc.null, got, tc.want)
+		}
+	}
+}
