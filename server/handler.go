@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/dolthub/vitess/go/sqltypes"
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
@@ -24,6 +25,9 @@ type handler struct {
 	parser   *schemaParser
 	sessions *sync.Map    // connection id (uint32) → *session
 	limits   *queryLimits // nil: none (every handler made by Start has them)
+	// users are the accounts and grants (users.go); the native INSERT
+	// path checks them. nil: no accounts (any user may write).
+	users *mysql_db.MySQLDb
 }
 
 // sessionFor is c's session, nil before the session builder ran.
@@ -73,7 +77,7 @@ func (h *handler) statementError(c *mysql.Conn, query string, err error) error {
 	if s := h.sessionFor(c); s != nil {
 		db = s.GetCurrentDatabase()
 	}
-	return statementError(err, query, db)
+	return h.accessError(c, query, statementError(err, query, db))
 }
 
 func (h *handler) ConnectionClosed(c *mysql.Conn) {

@@ -186,6 +186,11 @@ func Start(cfg Config) (*Server, error) {
 	s.tls = tlsConfig
 
 	engine := s.newEngine()
+	if err := setUpUsers(engine.Analyzer.Catalog.MySQLDb, store, cfg.RootPassword); err != nil {
+		store.Close()
+		closeListeners()
+		return nil, err
+	}
 	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
 	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: s.mysqlConns, Version: Version,
 		ConnWriteTimeout: DefaultMySQLWriteTimeout, TLSConfig: tlsConfig,
@@ -202,7 +207,7 @@ func Start(cfg Config) (*Server, error) {
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			return &tlsHooks{limit: s.mysqlConns, requireSecure: cfg.RequireSecureTransport, Handler: &connHooks{limit: s.mysqlConns,
-				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits}}}, nil
+				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits, users: engine.Analyzer.Catalog.MySQLDb}}}, nil
 		})
 	if err != nil {
 		store.Close()
@@ -240,9 +245,6 @@ func (s *Server) newEngine() *sqle.Engine {
 	}); err != nil {
 		s.log.Warn("set version variables", "err", err)
 	}
-	ed := engine.Analyzer.Catalog.MySQLDb.Editor()
-	engine.Analyzer.Catalog.MySQLDb.AddSuperUser(ed, "root", "%", s.cfg.RootPassword)
-	ed.Close()
 	return engine
 }
 

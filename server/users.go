@@ -1,0 +1,92 @@
+package server
+
+// MySQL users and grants. go-mysql-server keeps them in its mysql_db
+// tables and runs CREATE USER, ALTER USER, DROP USER, GRANT, REVOKE and
+// SHOW GRANTS itself; arb gives it a persister that writes the serialized
+// tables to the grants file of the data directory (storage/grants_file.go,
+// docs/format/grants.md) and loads that file at start.
+//
+// INVARIANTS:
+//   - A statement that changes users or grants returns its OK only after
+//     the whole new state is durable (go-mysql-server calls Persist with
+//     the user tables' write lock held, before it answers; WriteGrants
+//     fsyncs the file and its directory). A crash right after the OK
+//     keeps the change.
+//   - A damaged grants file stops the start with an error naming it: the
+//     server never starts with fewer users or grants than were stored.
+//   - root is not stored: it is made at each start with --root-password
+//     (an ephemeral superuser), so the flag always decides root's password,
+//     as it did before users could be created; a stored root@% from any
+//     other source is replaced by it.
+//   - A write the session's user may not make never reaches storage by a
+//     path that skips go-mysql-server's privilege check: the native INSERT
+//     path (fast_insert.go) is taken only when mayWrite says so, and
+//     otherwise the statement goes the ordinary way, which refuses it
+//     (1142, or 1792 in a read-only transaction; privilege_errors.go).
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/mysql_db"
+
+	"arb/storage"
+)
+
+// rootUser and rootHost name the account --root-password sets.
+const (
+	rootUser = "root"
+	rootHost = "%"
+)
+
+// grantsPersister writes go-mysql-server's user tables to the grants file.
+type grantsPersister struct{ store *storage.Store }
+
+var _ mysql_db.MySQLDbPersistence = grantsPersister{}
+
+// Persist is called by go-mysql-server after each change to users or
+// grants, with the tables' write lock held (so calls are serialized) and
+// before the statement's OK. On error the statement fails; the change
+// stays in memory until the next restart, which loads the last durable
+// state.
+func (p grantsPersister) Persist(_ *sql.Context, data []byte) error {
+	return p.store.WriteGrants(data)
+}
+
+// setUpUsers loads the stored users and grants into db, makes them
+// persist on every change, and makes root with rootPassword.
+func setUpUsers(db *mysql_db.MySQLDb, store *storage.Store, rootPassword string) error {
+	data, err := store.ReadGrants()
+	if err != nil {
+		return fmt.Errorf("load users and grants: %w (restore the file from a backup, or move it away to start with root only)", err)
+	}
+	if data != nil {
+		if err := db.LoadData(sql.NewEmptyContext(), data); err != nil {
+			return fmt.Errorf("load users and grants from %s: %w", store.GrantsPath(), err)
+		}
+	}
+	db.SetPersister(grantsPersister{store: store})
+	ed := db.Editor()
+	defer ed.Close()
+	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})
+	db.AddEphemeralSuperUser(ed, rootUser, rootHost, rootPassword)
+	return nil
+}
+
+// mayWrite says whether the session's user may INSERT into db.table now:
+// it holds the privilege and its transaction is not READ ONLY. The native
+// INSERT path asks it; when it says no, the statement takes go-mysql-
+// server's path, whose checks refuse it with MySQL's error.
+func mayWrite(db *mysql_db.MySQLDb, sess *session, database, table string) bool {
+	ctx := sql.NewContext(context.Background(), sql.WithSession(sess))
+	if readOnlyTransaction(ctx) {
+		return false
+	}
+	if db == nil || !db.Enabled() {
+		return true
+	}
+	op := sql.NewPrivilegedOperation(sql.PrivilegeCheckSubject{Database: strings.ToLower(database), Table: strings.ToLower(table)}, sql.PrivilegeType_Insert)
+	return db.UserHasPrivileges(ctx, op)
+}
