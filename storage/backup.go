@@ -245,6 +245,11 @@ func captureBackup(fs FS, dir string, walSizes map[uint64]int64, have []BackupFi
 				return nil, err
 			}
 		}
+		for _, r := range mp.UserState {
+			if err := add(path.Join(usersDirName, r.File), -1, true); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, mp := range m.Projects {
 		if mp.UsersBytes > 0 {
@@ -287,6 +292,8 @@ func immutableChecksum(f io.ReaderAt, name string, size int64) (uint32, error) {
 		off = size - segTrailerBytes + 12 // | footer offset 8 | length 4 | CRC 4 | magic 8 |
 	case strings.HasSuffix(name, ".uix"):
 		off = size - userIndexTrailerLen + 4 // | length 4 | CRC 4 | magic 8 |
+	case strings.HasSuffix(name, ".ust"):
+		off = size - userStateTrailerLen + 4 // | length 4 | CRC 4 | magic 8 |
 	}
 	if off < 0 || off+4 > size {
 		return 0, corruptf(name, 0, "file of %d bytes is too short to hold its checksum", size)
@@ -348,7 +355,8 @@ func isImmutableName(dir, name string) bool {
 		return ok
 	case usersDirName:
 		_, ok := parseSeqName(name, ".uix")
-		return ok
+		_, ust := parseSeqName(name, ".ust")
+		return ok || ust
 	}
 	return false
 }

@@ -250,6 +250,11 @@ func (in *incoming) check(fs FS, dir string) (*BackupReceipt, error) {
 				return nil, fmt.Errorf("backup stream: user index %s of the manifest is not in the backup", r.File)
 			}
 		}
+		for _, r := range mp.UserState {
+			if _, ok := listed[path.Join(usersDirName, r.File)]; !ok {
+				return nil, fmt.Errorf("backup stream: user state run %s of the manifest is not in the backup", r.File)
+			}
+		}
 	}
 	rc.Bytes += int64(len(in.manifest))
 	rc.Received = append(rc.Received, manifestName)
@@ -398,6 +403,9 @@ func RestoreBackup(fs FS, from, to string) (WALPosition, error) {
 			files = append(files, path.Join(peopleDir, mp.PeopleFile))
 		}
 		for _, r := range mp.UserIndex {
+			files = append(files, path.Join(usersDirName, r.File))
+		}
+		for _, r := range mp.UserState {
 			files = append(files, path.Join(usersDirName, r.File))
 		}
 		if mp.UsersBytes > 0 {

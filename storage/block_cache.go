@@ -27,7 +27,7 @@ type blockCache struct {
 }
 
 type blockKey struct {
-	owner any // *Segment, *userIndexRun or *userFile: compared by pointer
+	owner any // *Segment, *userIndexRun, *userStateRun or *userFile: compared by pointer
 	col   string
 	block int // dictBlock for the column's dictionary
 }
@@ -39,7 +39,8 @@ const dictBlock = -1
 type cacheEntry struct {
 	blk   *ColumnBlock // or
 	dict  []string     // or
-	raw   []byte
+	raw   []byte       // or
+	ident *identChunk  // (user_state.go); all nil: a run holds no such chunk
 	bytes int64
 }
 

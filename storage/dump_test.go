@@ -124,11 +124,20 @@ func TestDumpPeopleFile(t *testing.T) {
 	if err := DumpPeopleFile(&out, OSFS{}, dumpTestFile(t, filepath.Join(dir, peopleDir, "*.people"))); err != nil {
 		t.Fatal(err)
 	}
+	// People and identity live in user state runs since ARBUST01; the
+	// people file keeps the groups.
 	wantLines(t, out.String(),
 		`^people file .*: \d+ bytes, magic ARBPPL02, body \d+ bytes, CRC-32C [0-9a-f]{8} \(verified\)$`,
-		`^project "shop": 1 people, 1 groups, identity state \d+ bytes$`,
-		`^  "ann" "name":string="Ann"`,
-		`^  "company\\x00acme" "size":int=30$`,
-		`^identity: 1 merged users, 1 marked as user ids$`,
-		`^  user 0 -> canonical 1$`)
+		`^project "shop": 0 people, 1 groups, identity state 0 bytes$`,
+		`^  "company\\x00acme" "size":int=30$`)
+	out.Reset()
+	if err := DumpUserStateRun(&out, OSFS{}, dumpTestFile(t, filepath.Join(dir, usersDirName, "*.ust"))); err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, out.String(),
+		`^user state run .*\.ust: \d+ bytes, magic ARBUST01, 2 entries in 1 blocks$`,
+		`^identity chunk 0 \(users 0-4095\):$`,
+		`^  user 0 -> canonical 1$`,
+		`^  user 1 is a user id$`,
+		`^person 1: "name":string="Ann"$`)
 }

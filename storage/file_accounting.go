@@ -81,6 +81,9 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 		for _, r := range p.UserIndex {
 			live[filepath.Join(usersDirName, r.File)] = true
 		}
+		for _, r := range p.UserState {
+			live[filepath.Join(usersDirName, r.File)] = true
+		}
 	}
 	obsolete := map[string]bool{}
 	for _, rel := range m.Obsolete {
@@ -109,7 +112,7 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 				case peopleDir:
 					ext = ".people"
 				case usersDirName:
-					ext = ".uix"
+					ext = filepath.Ext(n)
 				}
 				if num, ok := parseSeqName(n, ext); ok && num >= m.NextFileNumber {
 					remove = append(remove, rel)

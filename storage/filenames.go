@@ -14,6 +14,7 @@ import (
 //	<data-dir>/segments/000042.seg segment files, numbered by the store
 //	<data-dir>/users/<project>.users   user dictionary of a project
 //	<data-dir>/users/000043.uix        user index run named by the manifest
+//	<data-dir>/users/000044.ust        user state run named by the manifest
 //	<data-dir>/people/000007.people    people snapshot named by the manifest
 const (
 	lockName     = "LOCK"
@@ -30,6 +31,7 @@ func segmentFileName(n uint64) string     { return fmt.Sprintf("%06d.seg", n) }
 func peopleFileName(n uint64) string      { return fmt.Sprintf("%06d.people", n) }
 func usersFileName(project string) string { return project + ".users" }
 func userIndexFileName(n uint64) string   { return fmt.Sprintf("%06d.uix", n) }
+func userStateFileName(n uint64) string   { return fmt.Sprintf("%06d.ust", n) }
 
 // parseSeqName parses "000042.ext" into 42; ok is false for any other name.
 func parseSeqName(name, ext string) (uint64, bool) {

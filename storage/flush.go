@@ -58,7 +58,7 @@ func (s *Store) Flush() error {
 			p.frozen = append(p.frozen, p.mem)
 			p.mem = &memtable{}
 		}
-		pending = pending || len(p.frozen) > 0 || p.profilesDirty
+		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.groupsDirty
 		p.mu.Unlock()
 	}
 	if !pending {
@@ -92,6 +92,9 @@ func (s *Store) Flush() error {
 			m.Obsolete = append(m.Obsolete, peopleDir+"/"+pl.peopleFile)
 		}
 		m.Obsolete = append(m.Obsolete, pl.obsoleteRuns...)
+		for _, r := range pl.ustate.obsolete {
+			m.Obsolete = append(m.Obsolete, usersDirName+"/"+filepath.Base(r.path))
+		}
 	}
 	if err := s.publishManifestLocked(m); err != nil {
 		if manifestUntouched(err) {
@@ -146,7 +149,9 @@ type flushPlan struct {
 	usersBytes  int64    // user file length before this flush
 	oldRuns     []*userIndexRun
 	unindexed   []userIndexEntry // durable users no run covers yet
-	profiles    *profilesState   // nil when people, groups and identity are unchanged
+	groups      []Person         // the groups table, when it changed
+	writeGroups bool
+	ustate      *userStatePlan
 	groupCols   []Column
 	rows        int
 	info        ProjectInfo
@@ -186,9 +191,10 @@ func (p *Project) planFlush() *flushPlan {
 	for _, m := range pl.frozen {
 		pl.rows += len(m.rows)
 	}
-	if p.profilesDirty {
-		pl.profiles = &profilesState{people: p.rawPeopleLocked(), groups: p.rawGroupsLocked(), identity: p.ident.encode(nil)}
-		p.profilesDirty = false
+	pl.ustate = p.ustate.freeze()
+	if p.groupsDirty {
+		pl.groups, pl.writeGroups = p.rawGroupsLocked(), true
+		p.groupsDirty = false
 	}
 	return pl
 }
@@ -240,15 +246,20 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	if err := s.writeUserIndex(pl); err != nil {
 		return err
 	}
-	if pl.profiles != nil {
+	if pl.writeGroups {
 		pl.newPeopleFile = peopleFileName(s.nextFile)
 		s.nextFile++
 		pl.numbered = append(pl.numbered, peopleDir+"/"+pl.newPeopleFile)
-		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, pl.profiles)); err != nil {
+		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, &profilesState{groups: pl.groups})); err != nil {
 			return err
 		}
 	}
-	return nil
+	return pl.ustate.write(s.fs, func() string {
+		file := userStateFileName(s.nextFile)
+		s.nextFile++
+		pl.numbered = append(pl.numbered, usersDirName+"/"+file)
+		return s.path(usersDirName, file)
+	})
 }
 
 // writeUserIndex writes a run indexing the users no run covers yet (the
@@ -326,11 +337,12 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 			s.obsolete = append(s.obsolete, rel)
 		}
 		pl.numbered = nil
-		if pl.profiles != nil {
-			pl.project.mu.Lock()
-			pl.project.profilesDirty = true
-			pl.project.mu.Unlock()
+		pl.project.mu.Lock()
+		pl.project.ustate.abandon(pl.ustate)
+		if pl.writeGroups {
+			pl.project.groupsDirty = true
 		}
+		pl.project.mu.Unlock()
 	}
 }
 
@@ -350,6 +362,13 @@ func (pl *flushPlan) manifestEntry() manifestProject {
 	}
 	for _, r := range runs {
 		mp.UserIndex = append(mp.UserIndex, manifestUserIndex{File: filepath.Base(r.path), First: int(r.first), End: int(r.end)})
+	}
+	ust := pl.ustate.runs
+	if ust == nil {
+		ust = pl.ustate.oldRuns
+	}
+	for _, r := range ust {
+		mp.UserState = append(mp.UserState, manifestUserState{File: filepath.Base(r.path), Entries: r.entries})
 	}
 	return mp
 }
@@ -381,6 +400,7 @@ func (pl *flushPlan) install() {
 	if pl.newPeopleFile != "" {
 		p.peopleFile = pl.newPeopleFile
 	}
+	p.ustate.install(pl.ustate)
 }
 
 // dayRows are the rows of one UTC day from a flush, sorted by time.

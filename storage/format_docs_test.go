@@ -96,6 +96,7 @@ func TestFormatDocsMagics(t *testing.T) {
 		"userIndexMagic": "manifest.md",
 		"peopleMagic":    "people.md",
 		"peopleMagicV1":  "people.md",
+		"userStateMagic": "people.md",
 		"grantsMagic":    "grants.md",
 	}
 	known := map[string]bool{}

@@ -295,56 +295,148 @@ func FuzzUserDict(f *testing.F) {
 	})
 }
 
-// FuzzIdentity decodes an identity state for a project of users users.
+// FuzzIdentity loads the identity state of an ARBPPL02 people file (the
+// format before user state runs) for a project of users users.
 func FuzzIdentity(f *testing.F) {
 	f.Add([]byte{0, 0}, uint32(0))
 	f.Add([]byte{1, 0, 1, 1, 1}, uint32(2))
 	f.Fuzz(func(t *testing.T, data []byte, users uint32) {
-		// User numbers are bounded by the dictionary, at most 2^32-1;
-		// a decoder may allocate one canonical chunk per 4,096 of them.
 		users %= 1 << 24
-		var id *identity
+		st := newUserState(func() int { return int(users) })
 		var err error
-		allocBound(t, len(data), 1<<16+uint64(users)/4, 17<<10, func() { id, err = decodeIdentity(data, int(users)) })
+		// Each pair or mark (2+ bytes) may copy in up to two chunks.
+		allocBound(t, len(data), 1<<16, 40<<10, func() { err = migrateIdentity(st, data, int(users)) })
 		if err != nil {
 			return // the caller wraps it as a corruption of the people file
 		}
-		// The state must be a union-find: each user's canonical is its own
-		// canonical, and members lists exactly the users mapped to it.
-		members := map[uint32]int{}
-		for c, ms := range id.members {
-			if id.canonical(c) != c {
-				t.Fatalf("canonical %d maps to %d", c, id.canonical(c))
+		checkIdentityState(t, st, int(users))
+	})
+}
+
+// checkIdentityState checks that the chunks of st's overlay form a
+// union-find: each user's canonical is its own canonical and no better
+// user than it, each cluster is one circle through its members, and each
+// chunk survives its encoding.
+func checkIdentityState(t *testing.T, st *userState, users int) {
+	t.Helper()
+	for c, ch := range st.identMem {
+		for o := 0; o < identChunkUsers; o++ {
+			u := c<<canonChunkBits | uint32(o)
+			if int(u) >= users {
+				break
 			}
-			for _, m := range ms {
-				if id.canonical(m) != c || m == c {
-					t.Fatalf("member %d of %d has canonical %d", m, c, id.canonical(m))
+			k, _ := st.canonical(u)
+			if kk, _ := st.canonical(k); kk != k {
+				t.Fatalf("user %d's canonical %d has the canonical %d", u, k, kk)
+			}
+			if b, _ := st.better(u, k); b {
+				t.Fatalf("canonical %d of a cluster holding the better user %d", k, u)
+			}
+			// Walk u's circle: every member has u's canonical, and the
+			// walk comes back to u.
+			x, steps := u, 0
+			for {
+				x, _ = st.nextMember(x)
+				if kx, _ := st.canonical(x); kx != k {
+					t.Fatalf("user %d in the circle of %d has the canonical %d, not %d", x, u, kx, k)
 				}
-				if id.better(m, c) {
-					t.Fatalf("canonical %d of a cluster holding the better user %d", c, m)
+				if steps++; x == u || steps > users {
+					break
 				}
-				members[m]++
+			}
+			if x != u {
+				t.Fatalf("the circle from user %d does not come back", u)
 			}
 		}
-		for u, n := range members {
-			if n != 1 {
-				t.Fatalf("user %d is listed %d times", u, n)
-			}
-		}
-		enc := id.encode(nil)
-		id2, err := decodeIdentity(enc, int(users))
+		enc := encodeIdentChunk(nil, ch)
+		ch2, err := decodeIdentChunk(enc, c, users)
 		if err != nil {
-			t.Fatalf("a decoded identity re-encodes to one that does not decode: %v", err)
+			t.Fatalf("chunk %d re-encodes to one that does not decode: %v", c, err)
 		}
-		for u := range members {
-			if id.canonical(u) != id2.canonical(u) {
-				t.Fatalf("user %d: canonical %d, after re-encoding %d", u, id.canonical(u), id2.canonical(u))
-			}
+		if ch2.canon != ch.canon || ch2.next != ch.next || ch2.marks != ch.marks {
+			t.Fatalf("chunk %d changes through its encoding", c)
 		}
-		if !reflect.DeepEqual(id.isUser, id2.isUser) {
-			t.Fatalf("user marks %v, after re-encoding %v", id.isUser, id2.isUser)
+	}
+}
+
+// FuzzIdentChunk decodes an identity chunk value of a user state run.
+func FuzzIdentChunk(f *testing.F) {
+	ch := &identChunk{}
+	ch.canon[1], ch.next[0], ch.next[1] = 1, 2, 1
+	ch.marks[0] = 1
+	f.Add(encodeIdentChunk(nil, ch), uint32(0), uint32(10))
+	f.Add([]byte{0, 0, 0}, uint32(1), uint32(5000))
+	f.Fuzz(func(t *testing.T, data []byte, c, users uint32) {
+		c %= 1 << 20
+		ch, err := decodeIdentChunk(data, c, int(users))
+		if err != nil {
+			return
+		}
+		ch2, err := decodeIdentChunk(encodeIdentChunk(nil, ch), c, int(users))
+		if err != nil || ch2.canon != ch.canon || ch2.next != ch.next || ch2.marks != ch.marks {
+			t.Fatalf("a decoded chunk does not survive its encoding: %v", err)
 		}
 	})
+}
+
+// FuzzUserStateRun opens data as a user state run and reads every entry.
+func FuzzUserStateRun(f *testing.F) {
+	f.Add(tinyUserStateRun(f))
+	f.Add([]byte(userStateMagic + "\x00\x00" + "\x02\x00\x00\x00\x00\x00\x00\x00" + userStateTrailer))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "000001.ust")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var r *userStateRun
+		var err error
+		// The index costs 16 bytes per block, each at least 2 bytes of index.
+		allocBound(t, len(data), 1<<16, 64, func() { r, err = openUserStateRun(OSFS{}, path) })
+		if err != nil {
+			if !errors.Is(err, ErrCorruption) {
+				t.Fatalf("open error is not ErrCorruption: %v", err)
+			}
+			return
+		}
+		defer r.close()
+		n := 0
+		var prev uint64
+		err = r.scan(0, ^uint64(0), true, func(e userStateEntry) bool {
+			if n > 0 && e.key <= prev {
+				t.Fatalf("keys out of order: %x after %x", e.key, prev)
+			}
+			if got, ok, err := r.get(e.key); err != nil || !ok || got.del != e.del || !bytes.Equal(got.val, e.val) {
+				t.Fatalf("get(%x) = %v %v %v, scan gave %v", e.key, got, ok, err, e)
+			}
+			prev = e.key
+			n++
+			return true
+		})
+		if err != nil && !errors.Is(err, ErrCorruption) {
+			t.Fatalf("read error is not ErrCorruption: %v", err)
+		}
+	})
+}
+
+// tinyUserStateRun is a valid run of three entries, one a tombstone.
+func tinyUserStateRun(tb testing.TB) []byte {
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "000001.ust")
+	r, err := writeUserStateRun(OSFS{}, path, sliceUserState([]userStateEntry{
+		{key: userStateKey(userStateIdentity, 0), val: []byte{0, 0, 1, 0}},
+		{key: userStateKey(userStatePerson, 1), val: appendProps(nil, []Prop{{"name", StringValue("Ann")}})},
+		{key: userStateKey(userStatePerson, 7), del: true},
+	}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
 }
 
 // FuzzSegment opens data as a segment and reads every block, dictionary,

@@ -41,9 +41,12 @@ import (
 const goldenDir = "testdata/golden/v1"
 
 // goldenWriteDir is the directory today's writer makes: v1 plus the user
-// index (users/NNNNNN.uix, ARBUIX01, named by the manifest's user_index).
-// v1 stays as a directory written before the user index existed.
-const goldenWriteDir = "testdata/golden/v2"
+// index (users/NNNNNN.uix, ARBUIX01, named by the manifest's user_index)
+// and user state runs (users/NNNNNN.ust, ARBUST01, the manifest's
+// user_state: people and identity, no longer in the people file). v1
+// stays as a directory written before the user index existed, v2 as one
+// written before user state runs.
+const goldenWriteDir = "testdata/golden/v3"
 
 // goldenDay is the one UTC day the golden events fall on.
 const goldenDay = "2025-01-01"
@@ -262,12 +265,18 @@ func TestGoldenPeopleV2(t *testing.T) {
 		t.Errorf("golden people file reads %q, want %q", got, want)
 	}
 	// ann (user 1) is anon-1's (user 0) canonical user, and a user id.
-	id, err := decodeIdentity(st.identity, 3)
-	if err != nil {
+	id := newUserState(func() int { return 3 })
+	if err := migrateIdentity(id, st.identity, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(id.canonical(0), id.canonical(1), id.canonical(2), id.isUser); got != "1 1 2 map[1:true]" {
-		t.Errorf("golden identity reads %s, want 1 1 2 map[1:true]", got)
+	var state []any
+	for u := uint32(0); u < 3; u++ {
+		c, _ := id.canonical(u)
+		m, _ := id.isUser(u)
+		state = append(state, c, m)
+	}
+	if got := fmt.Sprint(state...); got != "1 false 1 true 2 false" {
+		t.Errorf("golden identity reads %s, want canonicals 1 1 2, user 1 marked", got)
 	}
 }
 
@@ -401,8 +410,30 @@ func TestGoldenWALV1(t *testing.T) {
 // TestGoldenDataDirOpens opens a copy of the whole golden directory: the
 // store must read every file, replay the WAL and serve all rows.
 func TestGoldenDataDirOpens(t *testing.T) {
-	for _, golden := range []string{goldenDir, goldenWriteDir} {
+	for _, golden := range []string{goldenDir, "testdata/golden/v2", goldenWriteDir} {
 		t.Run(filepath.Base(golden), func(t *testing.T) { testGoldenDataDirOpens(t, golden) })
+	}
+}
+
+// TestGoldenUserStateRunV1 reads the golden user state run: anon-1 (user
+// 0) merged into ann (user 1), a user id, and ann's profile.
+func TestGoldenUserStateRunV1(t *testing.T) {
+	var out strings.Builder
+	names, _ := filepath.Glob(filepath.Join(goldenWriteDir, "users", "*.ust"))
+	if len(names) != 1 {
+		t.Fatalf("golden user state runs %v, want 1", names)
+	}
+	if err := DumpUserStateRun(&out, OSFS{}, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()[strings.Index(out.String(), "\n")+1:]
+	want := `identity chunk 0 (users 0-4095):
+  user 0 -> canonical 1
+  user 1 is a user id
+person 1: "name":string="Ann"
+`
+	if got != want {
+		t.Errorf("golden user state run reads\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -434,9 +465,33 @@ func testGoldenDataDirOpens(t *testing.T, golden string) {
 	if n, ids := countRows(t, s, "shop"); n != 6 || len(ids) != 6 {
 		t.Errorf("%d rows (%v), want the 5 compacted rows and 1 from the WAL", n, ids)
 	}
-	people, _, _ := p.People()
-	if got := fmt.Sprint(people); !strings.Contains(got, "Ann") || !strings.Contains(got, "Bob") {
-		t.Errorf("people %s, want Ann and Bob", got)
+	people, _, err := p.People()
+	want := "[{ann [{name {string 0 0 Ann}} {n {int 1 0 }} {$last_seen {string 0 0 2025-01-02T00:00:00}}]} {bob [{name {string 0 0 Bob}}]}]"
+	if got := fmt.Sprint(people); got != want || err != nil {
+		t.Errorf("people %s %v, want %s", got, err, want)
+	}
+	snap := p.Snapshot()
+	if c := snap.Canon.Of(0); c != 1 {
+		t.Errorf("anon-1 (user 0) has the canonical %d, want ann (1)", c)
+	}
+	// A flush writes what an older people file held as user state, and
+	// the people file that replaces it holds the groups only.
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.RLock()
+	st, err := readPeopleFile(OSFS{}, filepath.Join(dir, peopleDir, p.peopleFile))
+	runs := len(p.ustate.runs)
+	p.mu.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.people) != 0 || len(st.identity) != 0 || len(st.groups) != 1 || runs == 0 {
+		t.Errorf("after a flush: people file %d people, %d identity bytes, %d groups (%v); %d user state runs",
+			len(st.people), len(st.identity), len(st.groups), err, runs)
+	}
+	if people2, _, err := p.People(); fmt.Sprint(people2) != want || err != nil {
+		t.Errorf("people after the flush %v %v, want %s", people2, err, want)
 	}
 	// Every user is found again, by the index or (v1) by the entries
 	// open hashed, and a new one gets the next number.

@@ -21,14 +21,18 @@ package storage
 // is thus a function of the cluster and the user-id marks alone, not of
 // the order links arrived in, so replay and replicas agree.
 //
-// Identity state is derived from stored events only; it is persisted with
-// the people file at each flush (so that WAL files can be deleted), and
-// re-derived from the WAL tail on replay (union is idempotent).
+// Identity state is derived from stored events only; it lives in the
+// project's user state (user_state.go: chunks of 4,096 users on disk, the
+// changed ones in memory until the next flush writes them, so that WAL
+// files can be deleted), and is re-derived from the WAL tail on replay
+// (union and marks are idempotent).
 
 import (
 	"encoding/binary"
 	"encoding/json"
-	"slices"
+	"fmt"
+	"maps"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,146 +40,342 @@ import (
 
 const canonChunkBits = 12
 
-// canonChunk maps 4,096 consecutive user numbers to their canonical user
-// plus one (0: the user is its own canonical). A chunk reachable from a
-// Canon view is never modified: writers copy it first.
-type canonChunk struct {
-	gen  uint64 // identity.gen when the chunk was copied; older chunks are shared
-	vals [1 << canonChunkBits]uint32
+// identChunkUsers is the number of consecutive user numbers an identity
+// chunk covers.
+const identChunkUsers = 1 << canonChunkBits
+
+// identChunk is the identity state of identChunkUsers consecutive users.
+// Each cluster is a circle through its members (next), so a union can
+// relabel the smaller side without an index of members. A chunk
+// reachable from a Canon view or the block cache is never modified:
+// writers copy it first (userState.chunkForWrite).
+type identChunk struct {
+	gen   uint64                  // userState.gen when copied into the overlay; older chunks are shared
+	canon [identChunkUsers]uint32 // canonical user + 1; 0: the user is its own canonical
+	next  [identChunkUsers]uint32 // next member of the user's cluster + 1; 0: the user is alone
+	marks [identChunkUsers / 64]uint64
 }
 
-// identity is one project's union-find. Guarded by the project's lock.
-type identity struct {
-	chunks  []*canonChunk       // nil chunk: every user in it is its own canonical
-	gen     atomic.Uint64       // bumped by every view (under a read lock); chunks with an older gen are shared
-	members map[uint32][]uint32 // canonical → the other users of its cluster
-	isUser  map[uint32]bool     // users known to be user ids (preferred canonicals)
-}
+const identChunkBytes = 8*identChunkUsers + identChunkUsers/8 + 64
 
-func newIdentity() *identity {
-	id := &identity{members: map[uint32][]uint32{}, isUser: map[uint32]bool{}}
-	id.gen.Store(1)
-	return id
-}
-
-func (id *identity) canonical(u uint32) uint32 {
-	c := int(u >> canonChunkBits)
-	if c < len(id.chunks) && id.chunks[c] != nil {
-		if v := id.chunks[c].vals[u&(1<<canonChunkBits-1)]; v != 0 {
-			return v - 1
-		}
+func (ch *identChunk) canonOf(u uint32) uint32 {
+	if v := ch.canon[u&(identChunkUsers-1)]; v != 0 {
+		return v - 1
 	}
 	return u
 }
 
-// setCanonical records canon as u's canonical, copying a shared chunk.
-func (id *identity) setCanonical(u, canon uint32) {
-	c := int(u >> canonChunkBits)
-	for len(id.chunks) <= c {
-		id.chunks = append(id.chunks, nil)
+func (ch *identChunk) nextOf(u uint32) uint32 {
+	if v := ch.next[u&(identChunkUsers-1)]; v != 0 {
+		return v - 1
 	}
-	ch, gen := id.chunks[c], id.gen.Load()
-	switch {
-	case ch == nil:
-		ch = &canonChunk{gen: gen}
-		id.chunks[c] = ch
-	case ch.gen != gen:
-		cp := *ch
-		cp.gen = gen
-		ch = &cp
-		id.chunks[c] = ch
+	return u
+}
+
+func (ch *identChunk) marked(u uint32) bool {
+	o := u & (identChunkUsers - 1)
+	return ch.marks[o/64]&(1<<(o%64)) != 0
+}
+
+// encodeIdentChunk is a chunk's value in a user state run: its users with
+// a canonical other than themselves, with a next member, and marked as
+// user ids, each list by offset in the chunk.
+//
+//	| uvarint n | (uvarint offset gap, uvarint canonical) × n |
+//	| uvarint n | (uvarint offset gap, uvarint next member) × n |
+//	| uvarint n | uvarint offset gap × n |
+//
+// An offset gap is the offset minus the previous one's, minus one (the
+// first: the offset).
+func encodeIdentChunk(dst []byte, ch *identChunk) []byte {
+	for _, arr := range []*[identChunkUsers]uint32{&ch.canon, &ch.next} {
+		n := 0
+		for _, v := range arr {
+			if v != 0 {
+				n++
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+		prev := -1
+		for o, v := range arr {
+			if v != 0 {
+				dst = binary.AppendUvarint(dst, uint64(o-prev-1))
+				dst = binary.AppendUvarint(dst, uint64(v-1))
+				prev = o
+			}
+		}
+	}
+	n := 0
+	for _, w := range ch.marks {
+		n += bits.OnesCount64(w)
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	prev := -1
+	for o := 0; o < identChunkUsers; o++ {
+		if ch.marks[o/64]&(1<<(o%64)) != 0 {
+			dst = binary.AppendUvarint(dst, uint64(o-prev-1))
+			prev = o
+		}
+	}
+	return dst
+}
+
+// decodeIdentChunk reads encodeIdentChunk's output for chunk c; users
+// bounds valid user numbers (the project's dictionary size).
+func decodeIdentChunk(src []byte, c uint32, users int) (*identChunk, error) {
+	ch := &identChunk{}
+	d := &batchDecoder{src: src}
+	base := uint64(c) << canonChunkBits
+	for li, arr := range []*[identChunkUsers]uint32{&ch.canon, &ch.next} {
+		n := d.count("identity entries", 2)
+		prev := -1
+		for i := 0; i < n && d.err == nil; i++ {
+			gap, v := d.uvarint(), d.uvarint()
+			o := uint64(prev+1) + gap
+			switch {
+			case d.err != nil:
+			case gap >= identChunkUsers || o >= identChunkUsers:
+				d.fail("identity chunk %d: offset %d out of range", c, o)
+			case base+o >= uint64(users) || v >= uint64(users):
+				d.fail("identity chunk %d: user %d → %d out of range (%d users)", c, base+o, v, users)
+			case v == base+o:
+				d.fail("identity chunk %d: user %d points at itself", c, v)
+			default:
+				arr[o] = uint32(v) + 1
+				prev = int(o)
+			}
+			_ = li
+		}
+	}
+	n := d.count("identity marks", 1)
+	prev := -1
+	for i := 0; i < n && d.err == nil; i++ {
+		o := uint64(prev+1) + d.uvarint()
+		if d.err == nil && (o >= identChunkUsers || base+o >= uint64(users)) {
+			d.fail("identity chunk %d: mark of user %d out of range (%d users)", c, base+o, users)
+			break
+		}
+		ch.marks[o/64] |= 1 << (o % 64)
+		prev = int(o)
+	}
+	if d.err == nil && d.off != len(src) {
+		d.fail("identity chunk %d: %d bytes after its marks", c, len(src)-d.off)
+	}
+	return ch, d.err
+}
+
+// canonical returns u's canonical user. REQUIRES: p.mu held.
+func (st *userState) canonical(u uint32) (uint32, error) {
+	ch, err := st.chunk(u >> canonChunkBits)
+	if ch == nil || err != nil {
+		return u, err
+	}
+	return ch.canonOf(u), nil
+}
+
+// better reports whether a is a better canonical than b.
+func (st *userState) better(a, b uint32) (bool, error) {
+	ua, err := st.isUser(a)
+	if err != nil {
+		return false, err
+	}
+	ub, err := st.isUser(b)
+	if err != nil {
+		return false, err
+	}
+	if ua != ub {
+		return ua, nil
+	}
+	return a < b, nil
+}
+
+func (st *userState) isUser(u uint32) (bool, error) {
+	ch, err := st.chunk(u >> canonChunkBits)
+	if ch == nil || err != nil {
+		return false, err
+	}
+	return ch.marked(u), nil
+}
+
+func (st *userState) nextMember(u uint32) (uint32, error) {
+	ch, err := st.chunk(u >> canonChunkBits)
+	if ch == nil || err != nil {
+		return u, err
+	}
+	return ch.nextOf(u), nil
+}
+
+func (st *userState) setCanonical(u, canon uint32) error {
+	ch, err := st.chunkForWrite(u >> canonChunkBits)
+	if err != nil {
+		return err
 	}
 	v := canon + 1
 	if canon == u {
 		v = 0
 	}
-	ch.vals[u&(1<<canonChunkBits-1)] = v
+	ch.canon[u&(identChunkUsers-1)] = v
+	return nil
 }
 
-// better reports whether a is a better canonical than b.
-func (id *identity) better(a, b uint32) bool {
-	if ua, ub := id.isUser[a], id.isUser[b]; ua != ub {
-		return ua
+func (st *userState) setNext(u, next uint32) error {
+	ch, err := st.chunkForWrite(u >> canonChunkBits)
+	if err != nil {
+		return err
 	}
-	return a < b
+	v := next + 1
+	if next == u {
+		v = 0
+	}
+	ch.next[u&(identChunkUsers-1)] = v
+	return nil
+}
+
+// relabel makes canon the canonical of every member of from's cluster.
+func (st *userState) relabel(from, canon uint32) error {
+	x := from
+	for {
+		if err := st.setCanonical(x, canon); err != nil {
+			return err
+		}
+		n, err := st.nextMember(x)
+		if err != nil {
+			return err
+		}
+		if n == from {
+			return nil
+		}
+		x = n
+	}
 }
 
 // union merges the clusters of a and b; it reports whether anything
-// changed.
-func (id *identity) union(a, b uint32) bool {
-	ca, cb := id.canonical(a), id.canonical(b)
-	if ca == cb {
-		return false
+// changed. An error (a chunk could not be read) may leave the clusters
+// half relabelled: the store stops and a restart replays the batch.
+func (st *userState) union(a, b uint32) (bool, error) {
+	ca, err := st.canonical(a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := st.canonical(b)
+	if err != nil || ca == cb {
+		return false, err
 	}
 	win, lose := ca, cb
-	if id.better(cb, ca) {
+	if bw, err := st.better(cb, ca); err != nil {
+		return false, err
+	} else if bw {
 		win, lose = cb, ca
 	}
-	moved := append([]uint32{lose}, id.members[lose]...)
-	delete(id.members, lose)
-	for _, u := range moved {
-		id.setCanonical(u, win)
+	if err := st.relabel(lose, win); err != nil {
+		return false, err
 	}
-	id.members[win] = append(id.members[win], moved...)
-	return true
+	// Splice the two circles into one.
+	nw, err := st.nextMember(win)
+	if err != nil {
+		return false, err
+	}
+	nl, err := st.nextMember(lose)
+	if err != nil {
+		return false, err
+	}
+	if err := st.setNext(win, nl); err != nil {
+		return false, err
+	}
+	return true, st.setNext(lose, nw)
 }
 
 // markUser records that u is a user id, which may make it its cluster's
 // canonical; it reports whether anything changed.
-func (id *identity) markUser(u uint32) bool {
-	if id.isUser[u] {
-		return false
+func (st *userState) markUser(u uint32) (bool, error) {
+	if m, err := st.isUser(u); m || err != nil {
+		return false, err
 	}
-	id.isUser[u] = true
-	c := id.canonical(u)
-	if c == u || !id.better(u, c) {
-		return true
+	ch, err := st.chunkForWrite(u >> canonChunkBits)
+	if err != nil {
+		return false, err
 	}
-	// u takes over the cluster.
-	cluster := append([]uint32{c}, id.members[c]...)
-	delete(id.members, c)
-	var rest []uint32
-	for _, m := range cluster {
-		id.setCanonical(m, u)
-		if m != u {
-			rest = append(rest, m)
-		}
+	o := u & (identChunkUsers - 1)
+	ch.marks[o/64] |= 1 << (o % 64)
+	c, err := st.canonical(u)
+	if err != nil || c == u {
+		return true, err
 	}
-	id.members[u] = rest
-	return true
+	if b, err := st.better(u, c); err != nil || !b {
+		return true, err
+	}
+	return true, st.relabel(c, u) // u takes over the cluster
 }
 
-// view returns a read-only mapping of the current state; later changes do
-// not show through it. Cost: a copy of the chunk pointers (one per 4,096
-// users). REQUIRES: the project's lock, shared at least.
-func (id *identity) view() Canon {
-	id.gen.Add(1)
-	return Canon{chunks: slices.Clone(id.chunks)}
+// view returns a read-only mapping of the current state for users below
+// users; later changes do not show through it. Cost: a copy of the
+// overlay's chunk pointers and one pointer per 4,096 users for the
+// view's own cache. REQUIRES: p.mu held, shared at least.
+func (st *userState) view(users int) Canon {
+	st.gen.Add(1)
+	v := &canonView{mem: maps.Clone(st.identMem), frozen: st.identFrozen, runs: st.runs,
+		memo: make([]atomic.Pointer[identChunk], (users+identChunkUsers-1)/identChunkUsers), users: users}
+	v.merged = len(v.mem) > 0 || len(v.frozen) > 0
+	for _, r := range v.runs {
+		v.merged = v.merged || r.holdsIdentity()
+	}
+	return Canon{v: v}
 }
 
 // Canon maps user numbers to canonical user numbers, as of one snapshot.
-type Canon struct{ chunks []*canonChunk }
+// The zero Canon maps every user to itself.
+type Canon struct{ v *canonView }
 
-// Of returns u's canonical user number.
+type canonView struct {
+	mem, frozen map[uint32]*identChunk
+	runs        []*userStateRun
+	users       int
+	merged      bool
+	memo        []atomic.Pointer[identChunk] // chunks resolved so far; noChunk: none
+}
+
+// noChunk marks a memo slot whose chunk holds no identity state.
+var noChunk = &identChunk{}
+
+// Of returns u's canonical user number. A chunk that cannot be read (I/O
+// error, damage) panics with a *UserReadError, as UserIDs.ID does:
+// queries turn it into an error (the engine's workers recover).
 func (c Canon) Of(u uint32) uint32 {
-	i := int(u >> canonChunkBits)
-	if i < len(c.chunks) && c.chunks[i] != nil {
-		if v := c.chunks[i].vals[u&(1<<canonChunkBits-1)]; v != 0 {
-			return v - 1
-		}
+	v := c.v
+	if v == nil {
+		return u
 	}
-	return u
+	i := int(u >> canonChunkBits)
+	if i >= len(v.memo) {
+		return u
+	}
+	ch := v.memo[i].Load()
+	if ch == nil {
+		ch = v.resolve(uint32(i))
+		v.memo[i].Store(ch)
+	}
+	return ch.canonOf(u)
 }
 
-// Merged reports whether any user has a canonical other than itself.
-func (c Canon) Merged() bool {
-	for _, ch := range c.chunks {
-		if ch != nil {
-			return true
-		}
+func (v *canonView) resolve(c uint32) *identChunk {
+	if ch := v.mem[c]; ch != nil {
+		return ch
 	}
-	return false
+	if ch := v.frozen[c]; ch != nil {
+		return ch
+	}
+	ch, err := runsIdentChunk(v.runs, c, v.users)
+	if err != nil {
+		panic(&UserReadError{Err: err})
+	}
+	if ch == nil {
+		return noChunk
+	}
+	return ch
 }
+
+// Merged reports whether any user may have a canonical other than itself.
+func (c Canon) Merged() bool { return c.v != nil && c.v.merged }
 
 // observeEventLocked feeds one stored event's identity links into the
 // project's union-find and reports whether it changed. An error (the
@@ -263,32 +463,42 @@ func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
 		return false, numErr
 	}
 
-	id := p.ident
+	st := p.ustate
 	changed := false
+	var err error
+	step := func(c bool, e error) {
+		changed = changed || c
+		if err == nil {
+			err = e
+		}
+	}
 	if userID != "" {
-		changed = id.markUser(userNum) || changed
+		step(st.markUser(userNum))
 		if e.DistinctID != "" {
-			changed = id.union(user, userNum) || changed
+			step(st.union(user, userNum))
 		}
 		if deviceID != "" {
-			changed = id.union(userNum, deviceNum) || changed
+			step(st.union(userNum, deviceNum))
 		}
 	}
 	switch e.Name {
 	case "$identify":
 		if newID != "" && anon != "" {
-			changed = id.markUser(newNum) || changed
-			changed = id.union(newNum, anonNum) || changed
+			step(st.markUser(newNum))
+			step(st.union(newNum, anonNum))
 		}
 	case "$create_alias":
 		if alias != "" && e.DistinctID != "" {
-			changed = id.markUser(user) || changed
-			changed = id.union(user, aliasNum) || changed
+			step(st.markUser(user))
+			step(st.union(user, aliasNum))
 		}
 	case "$merge":
 		for i := 1; i < len(mergeNums); i++ {
-			changed = id.union(mergeNums[0], mergeNums[i]) || changed
+			step(st.union(mergeNums[0], mergeNums[i]))
 		}
+	}
+	if err != nil {
+		return changed, err
 	}
 	return changed, nil
 }
@@ -327,77 +537,64 @@ func (p *Project) userNumberLocked(id string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if ok && p.ident.union(n, t) {
-		p.profilesDirty = true
+	if ok {
+		if _, err := p.ustate.union(n, t); err != nil {
+			return 0, err
+		}
 	}
 	return n, nil
 }
 
-// encodeIdentity appends the union-find state: the (user, canonical)
-// pairs of merged users and the users marked as user ids.
+// migrateIdentity loads the identity state of a people file of format
+// ARBPPL02 (identity used to live there) into st's overlay:
 //
 //	| uvarint pairs | (uvarint user, uvarint canonical) × pairs |
 //	| uvarint marks | uvarint user × marks |
-func (id *identity) encode(dst []byte) []byte {
-	var pairs [][2]uint32
-	for c, ms := range id.members {
-		for _, m := range ms {
-			pairs = append(pairs, [2]uint32{m, c})
-		}
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(pairs)))
-	for _, pr := range pairs {
-		dst = binary.AppendUvarint(dst, uint64(pr[0]))
-		dst = binary.AppendUvarint(dst, uint64(pr[1]))
-	}
-	dst = binary.AppendUvarint(dst, uint64(len(id.isUser)))
-	for u := range id.isUser {
-		dst = binary.AppendUvarint(dst, uint64(u))
-	}
-	return dst
-}
-
-// decodeIdentity reads encode's output; users bounds valid user numbers.
-func decodeIdentity(src []byte, users int) (*identity, error) {
-	id := newIdentity()
+//
+// users bounds valid user numbers. The state is rebuilt by the same
+// marks and unions that made it, so the result holds the invariant of
+// the top of this file, and every pair must come out as the file says.
+func migrateIdentity(st *userState, src []byte, users int) error {
 	d := &batchDecoder{src: src}
-	n := d.uvarint()
-	for i := uint64(0); i < n && d.err == nil; i++ {
+	n := d.count("identity pairs", 2)
+	pairs := make([][2]uint32, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
 		u, c := d.uvarint(), d.uvarint()
-		if u >= uint64(users) || c >= uint64(users) || u == c {
+		if d.err == nil && (u >= uint64(users) || c >= uint64(users) || u == c) {
 			d.fail("identity pair %d: users %d → %d out of range (%d users)", i, u, c, users)
-			break
 		}
-		// encode writes each merged user once, under a canonical that is
-		// no one's member: anything else is not a union-find, and unions
-		// on it would give users two canonicals.
-		if id.canonical(uint32(u)) != uint32(u) || len(id.members[uint32(u)]) > 0 || id.canonical(uint32(c)) != uint32(c) {
-			d.fail("identity pair %d: user %d → %d, but %d or %d is merged already", i, u, c, u, c)
-			break
-		}
-		id.setCanonical(uint32(u), uint32(c))
-		id.members[uint32(c)] = append(id.members[uint32(c)], uint32(u))
+		pairs = append(pairs, [2]uint32{uint32(u), uint32(c)})
 	}
-	marks := d.uvarint()
-	for i := uint64(0); i < marks && d.err == nil; i++ {
+	marks := d.count("identity marks", 1)
+	for i := 0; i < marks && d.err == nil; i++ {
 		u := d.uvarint()
-		if u >= uint64(users) {
+		if d.err == nil && u >= uint64(users) {
 			d.fail("identity mark %d: user %d out of range (%d users)", i, u, users)
 			break
 		}
-		id.isUser[uint32(u)] = true
+		if _, err := st.markUser(uint32(u)); err != nil {
+			return err
+		}
 	}
 	if d.err == nil && d.off != len(src) {
 		d.fail("%d bytes after the identity state", len(src)-d.off)
 	}
-	// INVARIANT (file comment): each canonical is its cluster's best
-	// member, or replay and replicas would pick another.
-	for c, ms := range id.members {
-		for _, m := range ms {
-			if d.err == nil && id.better(m, c) {
-				d.fail("identity: user %d is the canonical of a cluster holding the better user %d", c, m)
-			}
+	if d.err != nil {
+		return d.err
+	}
+	for _, pr := range pairs {
+		if _, err := st.union(pr[0], pr[1]); err != nil {
+			return err
 		}
 	}
-	return id, d.err
+	for i, pr := range pairs {
+		c, err := st.canonical(pr[0])
+		if err != nil {
+			return err
+		}
+		if c != pr[1] {
+			return fmt.Errorf("identity pair %d: user %d → %d, but its cluster's best member is %d", i, pr[0], pr[1], c)
+		}
+	}
+	return nil
 }

@@ -61,6 +61,14 @@ type manifestProject struct {
 	// UserIndex lists the user index runs (user_index.go), by user range:
 	// together they cover users [0, End of the last), a prefix of Users.
 	UserIndex []manifestUserIndex `json:"user_index,omitempty"`
+	// UserState lists the user state runs (user_state_run.go), oldest
+	// first: identity chunks and people profiles by user number.
+	UserState []manifestUserState `json:"user_state,omitempty"`
+}
+
+type manifestUserState struct {
+	File    string `json:"file"`
+	Entries int    `json:"entries"` // keys the run holds, tombstones included
 }
 
 type manifestUserIndex struct {
@@ -149,6 +157,14 @@ func (m *manifestBody) checkNames() error {
 				return fmt.Errorf("project %s: user index %q of users [%d, %d) (runs must cover [0, %d users) in order)", p.Name, r.File, r.First, r.End, p.Users)
 			}
 			end = r.End
+			if err := once(usersDirName + "/" + r.File); err != nil {
+				return err
+			}
+		}
+		for _, r := range p.UserState {
+			if _, ok := parseSeqName(r.File, ".ust"); !ok || r.Entries < 0 {
+				return fmt.Errorf("project %s: user state run %q of %d entries", p.Name, r.File, r.Entries)
+			}
 			if err := once(usersDirName + "/" + r.File); err != nil {
 				return err
 			}

@@ -105,3 +105,55 @@ func dumpIdentity(b *strings.Builder, ident []byte) {
 		fmt.Fprintf(b, "  undecodable: %v\n", d.err)
 	}
 }
+
+// DumpUserStateRun writes a readable listing of a user state run
+// (user_state_run.go): each key's identity chunk or profile, by user
+// number. Damage is returned as ErrCorruption naming the file and offset.
+func DumpUserStateRun(w io.Writer, fs FS, path string) error {
+	r, err := openUserStateRun(fs, path)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	var b strings.Builder
+	fmt.Fprintf(&b, "user state run %s: %d bytes, magic %s, %d entries in %d blocks\n", path, r.bytes, userStateMagic, r.entries, len(r.first))
+	var bad error
+	err = r.scan(0, ^uint64(0), true, func(e userStateEntry) bool {
+		kind, n := uint32(e.key>>32), uint32(e.key)
+		switch {
+		case e.del:
+			fmt.Fprintf(&b, "person %d: deleted\n", n)
+		case kind == userStatePerson:
+			props, err := decodePersonValue(e.val)
+			if err != nil {
+				bad = corruptf(path, 0, "profile of user %d: %v", n, err)
+				return false
+			}
+			fmt.Fprintf(&b, "person %d: %s\n", n, formatProps(props))
+		case kind == userStateIdentity:
+			ch, err := decodeIdentChunk(e.val, n, 1<<32-1)
+			if err != nil {
+				bad = corruptf(path, 0, "%v", err)
+				return false
+			}
+			fmt.Fprintf(&b, "identity chunk %d (users %d-%d):\n", n, n<<canonChunkBits, (n+1)<<canonChunkBits-1)
+			for o := range identChunkUsers {
+				u := n<<canonChunkBits | uint32(o)
+				if c := ch.canonOf(u); c != u {
+					fmt.Fprintf(&b, "  user %d -> canonical %d\n", u, c)
+				}
+				if ch.marked(u) {
+					fmt.Fprintf(&b, "  user %d is a user id\n", u)
+				}
+			}
+		default:
+			fmt.Fprintf(&b, "key %x: unknown kind %d, %d bytes\n", e.key, kind, len(e.val))
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	io.WriteString(w, b.String())
+	return err
+}

@@ -50,6 +50,31 @@ func encodePeopleFile(project string, st *profilesState) []byte {
 	return encodeFramed(peopleMagic, body)
 }
 
+// migratePeopleFile moves the people and identity sections of a people
+// file written before user state runs (they are empty in files written
+// since) into the project's user state overlay, and marks the groups
+// dirty: the next flush writes them as runs and a people file without
+// them, in one manifest. REQUIRES: the project is being opened.
+func (p *Project) migratePeopleFile(st *profilesState) error {
+	if len(st.people) == 0 && len(st.identity) == 0 {
+		return nil
+	}
+	if len(st.identity) > 0 {
+		if err := migrateIdentity(p.ustate, st.identity, p.users.Len()); err != nil {
+			return err
+		}
+	}
+	for _, r := range st.people {
+		u, err := p.userNumberLocked(r.DistinctID)
+		if err != nil {
+			return err
+		}
+		p.ustate.setPerson(u, r.Props, false)
+	}
+	p.groupsDirty = true
+	return nil
+}
+
 func readPeopleFile(fs FS, path string) (*profilesState, error) {
 	data, err := readWholeFile(fs, path)
 	if err != nil {

@@ -14,7 +14,9 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,7 +77,7 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	defer p.profileMu.Unlock()
 
 	p.mu.Lock()
-	rows, schema := p.profileTableLocked(table)
+	schema := p.profileSchemaLocked(table)
 	next := map[string][]Prop{} // key → new profile; nil: deleted
 	var order []string
 	for i, op := range ops {
@@ -89,7 +91,11 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		}
 		cur, seen := next[key]
 		if !seen {
-			cur = rows[key]
+			var err error
+			if cur, err = p.profileLocked(table, key); err != nil {
+				p.mu.Unlock()
+				return err
+			}
 			order = append(order, key)
 		}
 		props, err := applyProfileOp(cur, &op)
@@ -134,30 +140,64 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
 	}
 	p.mu.Lock()
-	p.replaceProfilesLocked(table, batch)
+	err := p.replaceProfilesLocked(table, batch)
+	flush := p.ustate.memBytes >= s.opts.FlushBytes
 	p.mu.Unlock()
+	if err != nil {
+		// Durable but not all in memory: stop writes; a restart replays it.
+		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
+	}
+	if flush {
+		s.requestFlush()
+	}
 	return nil
 }
 
-// replaceProfilesLocked installs whole profiles (ingest and replay).
+// replaceProfilesLocked installs whole profiles (ingest and replay). An
+// error (the user dictionary or user state could not be read) leaves
+// the rest of the batch out.
 // REQUIRES: p.mu held; props fitted to the schema.
-func (p *Project) replaceProfilesLocked(table string, batch []Event) {
-	rows, _ := p.profileTableLocked(table)
-	for _, e := range batch {
-		if e.Name == OpDelete {
-			delete(rows, e.DistinctID)
-		} else {
-			rows[e.DistinctID] = e.Props
+func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
+	if table == TableGroups {
+		for _, e := range batch {
+			if e.Name == OpDelete {
+				delete(p.groupRows, e.DistinctID)
+			} else {
+				p.groupRows[e.DistinctID] = e.Props
+			}
 		}
+		p.groupsDirty = true
+		return nil
 	}
-	p.profilesDirty = true
+	for _, e := range batch {
+		u, err := p.userNumberLocked(e.DistinctID)
+		if err != nil {
+			return err
+		}
+		p.ustate.setPerson(u, e.Props, e.Name == OpDelete)
+	}
+	return nil
 }
 
-func (p *Project) profileTableLocked(table string) (map[string][]Prop, *Schema) {
+// profileLocked returns the stored profile of key in table (nil: none).
+// REQUIRES: p.mu held.
+func (p *Project) profileLocked(table, key string) ([]Prop, error) {
 	if table == TableGroups {
-		return p.groupRows, p.groups
+		return p.groupRows[key], nil
 	}
-	return p.peopleRows, p.people
+	u, ok, err := p.users.lookup(key)
+	if !ok || err != nil {
+		return nil, err
+	}
+	props, _, err := p.ustate.person(u)
+	return props, err
+}
+
+func (p *Project) profileSchemaLocked(table string) *Schema {
+	if table == TableGroups {
+		return p.groups
+	}
+	return p.people
 }
 
 // canonicalIDLocked resolves a distinct_id to its canonical id; an id
@@ -167,8 +207,8 @@ func (p *Project) canonicalIDLocked(id string) (string, error) {
 	if !ok || err != nil {
 		return id, err
 	}
-	c := p.ident.canonical(n)
-	if c == n {
+	c, err := p.ustate.canonical(n)
+	if c == n || err != nil {
 		return id, nil
 	}
 	return p.users.view().id(c)
@@ -333,9 +373,6 @@ func addValues(have, delta Value) (Value, error) {
 	return FloatValue(sum), nil
 }
 
-// rawPeopleLocked lists stored people profiles by key. REQUIRES: p.mu.
-func (p *Project) rawPeopleLocked() []Person { return sortedProfiles(p.peopleRows) }
-
 // rawGroupsLocked lists stored group profiles by key. REQUIRES: p.mu.
 func (p *Project) rawGroupsLocked() []Person { return sortedProfiles(p.groupRows) }
 
@@ -351,39 +388,85 @@ func sortedProfiles(rows map[string][]Prop) []Person {
 // peopleLocked lists people by canonical id: profiles stored under ids
 // that were merged later are combined, the canonical id's own profile
 // winning, then the others in id order filling in missing properties.
+// Memory: the result, plus the profiles stored under ids merged since.
 // REQUIRES: p.mu held.
 func (p *Project) peopleLocked() ([]Person, error) {
-	byCanon := map[string][]Prop{}
-	raw := sortedProfiles(p.peopleRows)
-	// The canonical id's own profile first.
-	for _, pass := range []bool{true, false} {
-		for _, r := range raw {
-			c, err := p.canonicalIDLocked(r.DistinctID)
+	users := p.users.view()
+	st := p.ustate
+	// Profiles under a non-canonical user, by canonical: few (stored
+	// before a later merge).
+	extra := map[uint32][]Person{}
+	var out []Person
+	var err error
+	scanErr := st.scanPeople(func(u uint32, props []Prop) bool {
+		var c uint32
+		if c, err = st.canonical(u); err != nil {
+			return false
+		}
+		var id string
+		if id, err = users.id(u); err != nil {
+			return false
+		}
+		if c != u {
+			extra[c] = append(extra[c], Person{DistinctID: id, Props: props})
+			return true
+		}
+		out = append(out, Person{DistinctID: id, Props: props})
+		return true
+	})
+	if err == nil {
+		err = scanErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uint32]int{}
+	if len(extra) > 0 {
+		for i := range out {
+			if n, ok, err := p.users.lookup(out[i].DistinctID); err != nil {
+				return nil, err
+			} else if ok {
+				byID[n] = i
+			}
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(extra)) {
+		others := extra[c]
+		sort.Slice(others, func(i, j int) bool { return others[i].DistinctID < others[j].DistinctID })
+		i, ok := byID[c]
+		if !ok {
+			id, err := users.id(c)
 			if err != nil {
 				return nil, err
 			}
-			if (c == r.DistinctID) != pass {
-				continue
-			}
-			cur, ok := byCanon[c]
-			if !ok {
-				byCanon[c] = r.Props
-				continue
-			}
-			merged := append([]Prop(nil), cur...)
-		next:
-			for _, pr := range r.Props {
-				for _, have := range merged {
-					if have.Key == pr.Key {
-						continue next
-					}
-				}
-				merged = append(merged, pr)
-			}
-			byCanon[c] = merged
+			out = append(out, Person{DistinctID: id, Props: others[0].Props})
+			others = others[1:]
+			i = len(out) - 1
 		}
+		merged := out[i].Props
+		for _, o := range others {
+			merged = fillProps(merged, o.Props)
+		}
+		out[i].Props = merged
 	}
-	return sortedProfiles(byCanon), nil
+	sort.Slice(out, func(i, j int) bool { return out[i].DistinctID < out[j].DistinctID })
+	return out, nil
+}
+
+// fillProps returns have plus the properties of more it lacks; have is
+// never modified (profiles are shared with readers).
+func fillProps(have, more []Prop) []Prop {
+	merged := slices.Clone(have)
+next:
+	for _, pr := range more {
+		for _, h := range merged {
+			if h.Key == pr.Key {
+				continue next
+			}
+		}
+		merged = append(merged, pr)
+	}
+	return merged
 }
 
 // Group is one row of the groups table.

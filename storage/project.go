@@ -31,17 +31,16 @@ type Project struct {
 	mem      *memtable
 	frozen   []*memtable
 	segments []*SegmentRef
-	// peopleRows maps distinct_id → its properties (keys unique).
-	peopleRows    map[string][]Prop
-	profilesDirty bool   // people, groups or identity changed since the people file was written
-	peopleFile    string // file name of the durable people snapshot, "" if none
+	// ustate holds the identity union-find (identity.go) and the people
+	// profiles by user number (user_state.go).
+	ustate      *userState
+	groupsDirty bool   // groups changed since the people file was written
+	peopleFile  string // file name of the durable groups snapshot, "" if none
 	// groupRows maps groupRowKey(group_key, group_id) → properties.
 	groupRows map[string][]Prop
 	groups    *Schema
 	// profileMu serialises profile updates (profiles.go); taken before mu.
 	profileMu sync.Mutex
-	// ident is the identity union-find (identity.go).
-	ident *identity
 }
 
 // SegmentRef is one live segment of a project.
@@ -60,13 +59,14 @@ type SegmentRef struct {
 }
 
 func newProject(s *Store, name, token, secret string) *Project {
-	return &Project{
+	p := &Project{
 		store: s, name: name, token: token, secret: secret,
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
-		users: newUserDict(s.fs, s.path(usersDirName, usersFileName(name)), s.opts.UserCacheBytes), mem: &memtable{}, peopleRows: map[string][]Prop{},
+		users: newUserDict(s.fs, s.path(usersDirName, usersFileName(name)), s.opts.UserCacheBytes), mem: &memtable{},
 		groups: newSchema(nil, nil), groupRows: map[string][]Prop{},
-		ident: newIdentity(),
 	}
+	p.ustate = newUserState(func() int { return p.users.Len() })
+	return p
 }
 
 // ProjectInfo is a project's identity and credentials.
@@ -442,7 +442,7 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 		p.mu.Unlock()
 		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
 	}
-	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows
+	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
 	p.mu.Unlock()
 	if needFlush {
 		s.requestFlush()
@@ -459,9 +459,10 @@ const maxPooledPayloadBytes = 4 << 20
 func (p *Project) addLocked(table string, rows []Event) error {
 	if table == TablePeople {
 		for _, r := range rows {
-			p.setPersonLocked(r.DistinctID, r.Props)
+			if err := p.setPersonLocked(r.DistinctID, r.Props); err != nil {
+				return err
+			}
 		}
-		p.profilesDirty = true
 		return nil
 	}
 	return p.addEventsLocked(rows, keyHashes(rows))
@@ -480,12 +481,8 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 		if err != nil {
 			return err
 		}
-		changed, err := p.observeEventLocked(&rows[i], u)
-		if err != nil {
+		if _, err := p.observeEventLocked(&rows[i], u); err != nil {
 			return err
-		}
-		if changed {
-			p.profilesDirty = true
 		}
 		if hashes != nil {
 			p.mem.appendLocked(rows[i], u, hashes[i])
@@ -496,8 +493,16 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 	return nil
 }
 
-func (p *Project) setPersonLocked(id string, props []Prop) {
-	cur := p.peopleRows[id]
+// setPersonLocked sets props on id's profile (a SQL INSERT into people).
+func (p *Project) setPersonLocked(id string, props []Prop) error {
+	u, err := p.userNumberLocked(id)
+	if err != nil {
+		return err
+	}
+	cur, _, err := p.ustate.person(u)
+	if err != nil {
+		return err
+	}
 	next := make([]Prop, 0, len(cur)+len(props))
 	next = append(next, cur...)
 outer:
@@ -510,7 +515,8 @@ outer:
 		}
 		next = append(next, np)
 	}
-	p.peopleRows[id] = next
+	p.ustate.setPerson(u, next, false)
+	return nil
 }
 
 // Snapshot is a consistent read view of a project at one moment: the
@@ -547,7 +553,7 @@ func (p *Project) Snapshot() *Snapshot {
 		PeopleColumns: p.people.Columns(),
 		Segments:      append([]*SegmentRef(nil), p.segments...),
 		UserIDs:       p.users.view(),
-		Canon:         p.ident.view(),
+		Canon:         p.ustate.view(p.users.Len()),
 	}
 	for _, m := range p.frozen {
 		snap.Mem = append(snap.Mem, m.view())

@@ -327,23 +327,31 @@ func (s *Store) loadManifest(m *manifestBody) error {
 			ref.Level = ms.Level
 			p.segments = append(p.segments, ref)
 		}
-		if mp.PeopleFile != "" {
-			st, err := readPeopleFile(s.fs, s.path(peopleDir, mp.PeopleFile))
+		for _, r := range mp.UserState {
+			run, err := openUserStateRun(s.fs, s.path(usersDirName, r.File))
+			if err == nil && run.entries != r.Entries {
+				run.close()
+				err = corruptf(run.path, 0, "holds %d entries; the manifest says %d", run.entries, r.Entries)
+			}
 			if err != nil {
+				p.ustate.close()
 				return fmt.Errorf("project %s: %w", mp.Name, err)
 			}
-			for _, r := range st.people {
-				p.peopleRows[r.DistinctID] = r.Props
+			p.ustate.runs = append(p.ustate.runs, run)
+		}
+		if mp.PeopleFile != "" {
+			path := s.path(peopleDir, mp.PeopleFile)
+			st, err := readPeopleFile(s.fs, path)
+			if err != nil {
+				return fmt.Errorf("project %s: %w", mp.Name, err)
 			}
 			for _, r := range st.groups {
 				p.groupRows[r.DistinctID] = r.Props
 			}
-			if len(st.identity) > 0 {
-				if p.ident, err = decodeIdentity(st.identity, users.Len()); err != nil {
-					return fmt.Errorf("project %s: %w", mp.Name, corruptf(s.path(peopleDir, mp.PeopleFile), 0, "%v", err))
-				}
-			}
 			p.peopleFile = mp.PeopleFile
+			if err := p.migratePeopleFile(st); err != nil {
+				return fmt.Errorf("project %s: %w", mp.Name, corruptf(path, 0, "%v", err))
+			}
 		}
 		s.projects[mp.Name] = p
 	}
@@ -424,13 +432,13 @@ func (s *Store) replay(payload []byte) error {
 			return fmt.Errorf("profiles for unknown project %q", b.Project)
 		}
 		p.mu.Lock()
-		_, schema := p.profileTableLocked(table)
+		schema := p.profileSchemaLocked(table)
 		for i := range b.Events {
 			schema.fitProps(b.Events[i].Props)
 		}
-		p.replaceProfilesLocked(table, b.Events)
+		err = p.replaceProfilesLocked(table, b.Events)
 		p.mu.Unlock()
-		return nil
+		return err
 	}
 	return fmt.Errorf("unknown record kind %d", payload[0])
 }
@@ -586,6 +594,7 @@ func (s *Store) closeSegments() {
 		}
 		if p.users != nil {
 			p.users.close()
+			p.ustate.close()
 		}
 	}
 	s.files.closeAll() // and the removed segments' pinned handles

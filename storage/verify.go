@@ -138,6 +138,10 @@ func (v *verifier) checkManifest(m *manifestBody) {
 			for _, r := range mp.UserIndex {
 				named[r.File] = true
 			}
+			for _, r := range mp.UserState {
+				named[r.File] = true
+			}
+			v.checkUserState(mp, users)
 			for i := range mp.Segments {
 				ms := &mp.Segments[i]
 				n, ok := parseSegmentFileName(ms.File)
@@ -176,6 +180,13 @@ func (v *verifier) checkManifest(m *manifestBody) {
 			if m == nil && isImmutableName(sub, n) {
 				if sub == segDirName {
 					v.checkSegment(v.path(sub, n), nil)
+				} else if sub == usersDirName && filepath.Ext(n) == ".ust" {
+					if r, err := openUserStateRun(v.fs, v.path(sub, n)); err != nil {
+						v.problem(v.path(sub, n), err)
+					} else {
+						v.checkUserStateRun(r, -1)
+						r.close()
+					}
 				} else if sub == usersDirName {
 					if r, err := openUserIndexRun(v.fs, v.path(sub, n)); err != nil {
 						v.problem(v.path(sub, n), err)
@@ -398,10 +409,117 @@ func (v *verifier) checkPeople(p string, users int) {
 	}
 	v.sum.Files++
 	if len(st.identity) > 0 && users >= 0 {
-		if _, err := decodeIdentity(st.identity, users); err != nil {
+		if err := migrateIdentity(newUserState(func() int { return users }), st.identity, users); err != nil {
 			v.problem(p, corruptf(p, 0, "identity state: %v", err))
 		}
 	}
+}
+
+// checkUserState checks a project's user state runs: each run on its own
+// (checkUserStateRun), then the identity they hold together: every
+// user's canonical is its own canonical and no better user than it.
+func (v *verifier) checkUserState(mp manifestProject, users int) {
+	st := newUserState(func() int { return users })
+	defer st.close()
+	for _, r := range mp.UserState {
+		rp := v.path(usersDirName, r.File)
+		run, err := openUserStateRun(v.fs, rp)
+		if err != nil {
+			v.problem(rp, err)
+			return
+		}
+		st.runs = append(st.runs, run)
+		v.sum.Files++
+		if run.entries != r.Entries {
+			v.problem(rp, corruptf(rp, 0, "holds %d entries; the manifest says %d", run.entries, r.Entries))
+			return
+		}
+		if !v.checkUserStateRun(run, users) {
+			return
+		}
+	}
+	if users < 0 {
+		return
+	}
+	for c := 0; c*identChunkUsers < users; c++ {
+		ch, err := st.chunk(uint32(c))
+		if err != nil {
+			v.problem(v.path(usersDirName), err)
+			return
+		}
+		if ch == nil {
+			continue
+		}
+		for o := 0; o < identChunkUsers && c*identChunkUsers+o < users; o++ {
+			u := uint32(c*identChunkUsers + o)
+			k := ch.canonOf(u)
+			if k == u {
+				continue
+			}
+			kk, err := st.canonical(k)
+			if err == nil && kk != k {
+				err = fmt.Errorf("identity: user %d's canonical %d has the canonical %d", u, k, kk)
+			}
+			if err == nil {
+				if b, e := st.better(u, k); e != nil {
+					err = e
+				} else if b {
+					err = fmt.Errorf("identity: user %d is the canonical of a cluster holding the better user %d", k, u)
+				}
+			}
+			if err != nil {
+				v.problem(v.path(usersDirName), err)
+				return
+			}
+		}
+	}
+}
+
+// checkUserStateRun reads every block of r and decodes every value;
+// users bounds user numbers (-1: unknown, identity not decoded).
+func (v *verifier) checkUserStateRun(r *userStateRun, users int) bool {
+	n := 0
+	var bad error
+	for i := range r.first {
+		body, err := r.readBlock(i)
+		if err == nil {
+			err = r.blockEntries(i, body, func(e userStateEntry) bool {
+				n++
+				if e.del {
+					return true
+				}
+				switch kind, num := uint32(e.key>>32), uint32(e.key); {
+				case kind == userStatePerson:
+					if users >= 0 && int(num) >= users {
+						bad = corruptf(r.path, r.off[i], "profile of user %d beyond the %d users", num, users)
+					} else if _, err := decodePersonValue(e.val); err != nil {
+						bad = corruptf(r.path, r.off[i], "profile of user %d: %v", num, err)
+					}
+				case kind == userStateIdentity:
+					if users >= 0 {
+						if _, err := decodeIdentChunk(e.val, num, users); err != nil {
+							bad = corruptf(r.path, r.off[i], "%v", err)
+						}
+					}
+				default:
+					bad = corruptf(r.path, r.off[i], "unknown key kind %d", kind)
+				}
+				return bad == nil
+			})
+		}
+		if err == nil {
+			err = bad
+		}
+		if err != nil {
+			v.problem(r.path, err)
+			return false
+		}
+	}
+	if n != r.entries {
+		v.problem(r.path, corruptf(r.path, 0, "holds %d entries; its index says %d", n, r.entries))
+		return false
+	}
+	return true
 }
 
 // checkWAL reads every record of the live WAL files. With m nil (no

@@ -17,6 +17,8 @@ func verifiedDir(t *testing.T) string {
 	p, _ := s.Project("p")
 	p.Ingest(testEvents(300, 1))
 	p.SetPeople([]Event{{DistinctID: "u1", Props: []Prop{{"name", StringValue("Ann")}}}})
+	p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: OpSet,
+		Props: []Prop{{"size", IntValue(30)}}, IgnoreTime: true}})
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +50,7 @@ func TestVerifyNamesDamage(t *testing.T) {
 	segs, _ := filepath.Glob(filepath.Join(clean, segDirName, "*.seg"))
 	wals, _ := filepath.Glob(filepath.Join(clean, walDirName, "*.wal"))
 	people, _ := filepath.Glob(filepath.Join(clean, peopleDir, "*.people"))
+	ust, _ := filepath.Glob(filepath.Join(clean, usersDirName, "*.ust"))
 	rel := func(p string) string { r, _ := filepath.Rel(clean, p); return r }
 	segFirstBlock := int64(len(segMagic))
 	cases := []struct {
@@ -60,6 +63,7 @@ func TestVerifyNamesDamage(t *testing.T) {
 		{"manifest body", manifestName, framedHeaderBytes + 10, framedHeaderBytes},
 		{"wal record payload", rel(wals[len(wals)-1]), walHeaderBytes + walRecordHeader + 5, walHeaderBytes},
 		{"people body", rel(people[0]), framedHeaderBytes + 3, framedHeaderBytes},
+		{"user state block", rel(ust[0]), int64(len(userStateMagic)) + 3, int64(len(userStateMagic))},
 		{"users chunk", filepath.Join(usersDirName, usersFileName("p")), int64(len(usersMagic)) + 8 + 2, int64(len(usersMagic))},
 	}
 	for _, c := range cases {

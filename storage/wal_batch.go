@@ -39,18 +39,24 @@ func AppendEventBatch(dst []byte, b *EventBatch) []byte {
 		dst = batchAppendString(dst, e.Name)
 		dst = batchAppendString(dst, e.DistinctID)
 		dst = batchAppendString(dst, e.InsertID)
-		dst = binary.AppendUvarint(dst, uint64(len(e.Props)))
-		for _, p := range e.Props {
-			dst = batchAppendString(dst, p.Key)
-			dst = append(dst, byte(p.Value.Type))
-			switch p.Value.Type {
-			case TypeBool, TypeInt, TypeTime:
-				dst = binary.AppendVarint(dst, p.Value.Int)
-			case TypeFloat:
-				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value.Float))
-			case TypeString, TypeJSON:
-				dst = batchAppendString(dst, p.Value.Str)
-			}
+		dst = appendProps(dst, e.Props)
+	}
+	return dst
+}
+
+// appendProps appends | uvarint props | prop × props |.
+func appendProps(dst []byte, props []Prop) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(props)))
+	for _, p := range props {
+		dst = batchAppendString(dst, p.Key)
+		dst = append(dst, byte(p.Value.Type))
+		switch p.Value.Type {
+		case TypeBool, TypeInt, TypeTime:
+			dst = binary.AppendVarint(dst, p.Value.Int)
+		case TypeFloat:
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Value.Float))
+		case TypeString, TypeJSON:
+			dst = batchAppendString(dst, p.Value.Str)
 		}
 	}
 	return dst
@@ -147,39 +153,7 @@ func DecodeEventBatch(src []byte) (*EventBatch, error) {
 		e.Name = d.string()
 		e.DistinctID = d.string()
 		e.InsertID = d.string()
-		np := d.count("properties", 2)
-		if np > 0 && d.err == nil {
-			e.Props = make([]Prop, np)
-		}
-		for j := 0; j < np && d.err == nil; j++ {
-			p := &e.Props[j]
-			p.Key = d.string()
-			if d.err != nil {
-				break
-			}
-			if d.off >= len(src) {
-				d.fail("event %d: property %q has no type", i, p.Key)
-				break
-			}
-			p.Value.Type = ColumnType(src[d.off])
-			d.off++
-			switch p.Value.Type {
-			case TypeNull:
-			case TypeBool, TypeInt, TypeTime:
-				p.Value.Int = d.varint()
-			case TypeFloat:
-				if len(src)-d.off < 8 {
-					d.fail("event %d: property %q: float cut short", i, p.Key)
-					break
-				}
-				p.Value.Float = math.Float64frombits(binary.LittleEndian.Uint64(src[d.off:]))
-				d.off += 8
-			case TypeString, TypeJSON:
-				p.Value.Str = d.string()
-			default:
-				d.fail("event %d: property %q has unknown type %d", i, p.Key, p.Value.Type)
-			}
-		}
+		e.Props = d.props(i)
 		if d.err != nil {
 			return nil, fmt.Errorf("%w (event %d)", d.err, i)
 		}
@@ -188,4 +162,44 @@ func DecodeEventBatch(src []byte) (*EventBatch, error) {
 		return nil, fmt.Errorf("event batch: %d bytes left over after %d events", len(src)-d.off, n)
 	}
 	return b, nil
+}
+
+// props reads appendProps' output; event numbers the errors.
+func (d *batchDecoder) props(event int) []Prop {
+	np := d.count("properties", 2)
+	var props []Prop
+	if np > 0 && d.err == nil {
+		props = make([]Prop, np)
+	}
+	src := d.src
+	for j := 0; j < np && d.err == nil; j++ {
+		p := &props[j]
+		p.Key = d.string()
+		if d.err != nil {
+			break
+		}
+		if d.off >= len(src) {
+			d.fail("event %d: property %q has no type", event, p.Key)
+			break
+		}
+		p.Value.Type = ColumnType(src[d.off])
+		d.off++
+		switch p.Value.Type {
+		case TypeNull:
+		case TypeBool, TypeInt, TypeTime:
+			p.Value.Int = d.varint()
+		case TypeFloat:
+			if len(src)-d.off < 8 {
+				d.fail("event %d: property %q: float cut short", event, p.Key)
+				break
+			}
+			p.Value.Float = math.Float64frombits(binary.LittleEndian.Uint64(src[d.off:]))
+			d.off += 8
+		case TypeString, TypeJSON:
+			p.Value.Str = d.string()
+		default:
+			d.fail("event %d: property %q has unknown type %d", event, p.Key, p.Value.Type)
+		}
+	}
+	return props
 }

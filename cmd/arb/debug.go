@@ -6,11 +6,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"arb/storage"
 )
 
-const debugUsage = "usage: arb debug segment|wal|manifest|people FILE"
+const debugUsage = "usage: arb debug segment|wal|manifest|people FILE (people: a .people file or a users/NNNNNN.ust user state run)"
 
 func debug(args []string) error {
 	if len(args) != 2 {
@@ -25,6 +26,9 @@ func debug(args []string) error {
 	case "manifest":
 		return storage.DumpManifest(os.Stdout, storage.OSFS{}, path)
 	case "people":
+		if strings.HasSuffix(path, ".ust") {
+			return storage.DumpUserStateRun(os.Stdout, storage.OSFS{}, path)
+		}
 		return storage.DumpPeopleFile(os.Stdout, storage.OSFS{}, path)
 	}
 	return fmt.Errorf("debug: unknown file kind %q; %s", args[0], debugUsage)

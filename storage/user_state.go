@@ -1,0 +1,394 @@
+package storage
+
+// A project's user state is what it knows per user number beyond the
+// events: the identity union-find (identity.go) and the people profiles
+// (profiles.go). It lives in user state runs on disk (user_state_run.go)
+// plus an overlay in memory of what changed since the last flush, so what
+// stays resident is bounded by the flush interval and the block cache,
+// not by the number of users.
+//
+// Layers, newest first: mem (changes since the last flush plan), frozen
+// (what the flush under way is writing; nil when none), then the runs,
+// newest last in runs. A flush writes mem's entries as a new run and
+// merges the newest runs while the one before the last is at most twice
+// the last's size, so a project keeps O(log n) runs and each entry is
+// rewritten O(log n) times; a merge that takes in the oldest run drops
+// tombstones.
+//
+// INVARIANTS (under the project's lock): a chunk in identMem whose gen
+// is st.gen is owned by the overlay and may be modified in place; any
+// other chunk (older gen, in frozen, decoded from a run) is shared with
+// views or the block cache and is copied before a change. runs and
+// frozen are never modified in place, only replaced.
+
+import (
+	"maps"
+	"slices"
+	"sync/atomic"
+)
+
+type userState struct {
+	runs                    []*userStateRun // durable, oldest first
+	identMem, identFrozen   map[uint32]*identChunk
+	peopleMem, peopleFrozen map[uint32]profileVal
+	gen                     atomic.Uint64 // bumped by every Canon view
+	memBytes                int64         // estimate of the bytes mem holds
+	users                   func() int    // the project's dictionary size
+}
+
+// profileVal is a people profile in the overlay; del: deleted.
+type profileVal struct {
+	props []Prop
+	del   bool
+}
+
+func newUserState(users func() int) *userState {
+	st := &userState{identMem: map[uint32]*identChunk{}, peopleMem: map[uint32]profileVal{}, users: users}
+	st.gen.Store(1)
+	return st
+}
+
+// holdsIdentity reports whether r holds identity chunks (the lowest
+// key kind, so they come first).
+func (r *userStateRun) holdsIdentity() bool {
+	return len(r.first) > 0 && r.first[0]>>32 == userStateIdentity
+}
+
+// chunk returns identity chunk c for reading (nil: nothing recorded).
+func (st *userState) chunk(c uint32) (*identChunk, error) {
+	if ch := st.identMem[c]; ch != nil {
+		return ch, nil
+	}
+	if ch := st.identFrozen[c]; ch != nil {
+		return ch, nil
+	}
+	return runsIdentChunk(st.runs, c, st.users())
+}
+
+// runsIdentChunk reads identity chunk c from the newest run holding it,
+// decoded once through the block cache.
+func runsIdentChunk(runs []*userStateRun, c uint32, users int) (*identChunk, error) {
+	key := userStateKey(userStateIdentity, c)
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		e, err := sharedBlockCache.get(blockKey{r, "ident", int(c)}, func() (*cacheEntry, error) {
+			ent, ok, err := r.get(key)
+			if err != nil || !ok {
+				return &cacheEntry{bytes: 64}, err
+			}
+			ch, err := decodeIdentChunk(ent.val, c, users)
+			if err != nil {
+				return nil, corruptf(r.path, 0, "%v", err)
+			}
+			return &cacheEntry{ident: ch, bytes: identChunkBytes}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if e.ident != nil {
+			return e.ident, nil
+		}
+	}
+	return nil, nil
+}
+
+// chunkForWrite returns identity chunk c owned by the overlay.
+func (st *userState) chunkForWrite(c uint32) (*identChunk, error) {
+	gen := st.gen.Load()
+	if ch := st.identMem[c]; ch != nil && ch.gen == gen {
+		return ch, nil
+	}
+	src, err := st.chunk(c)
+	if err != nil {
+		return nil, err
+	}
+	ch := &identChunk{}
+	if src != nil {
+		*ch = *src
+	}
+	ch.gen = gen
+	if st.identMem[c] == nil {
+		st.memBytes += identChunkBytes
+	}
+	st.identMem[c] = ch
+	return ch, nil
+}
+
+// person returns user u's stored profile (ok false: none).
+func (st *userState) person(u uint32) ([]Prop, bool, error) {
+	if v, ok := st.peopleMem[u]; ok {
+		return v.props, !v.del, nil
+	}
+	if v, ok := st.peopleFrozen[u]; ok {
+		return v.props, !v.del, nil
+	}
+	key := userStateKey(userStatePerson, u)
+	for i := len(st.runs) - 1; i >= 0; i-- {
+		e, ok, err := st.runs[i].get(key)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			if e.del {
+				return nil, false, nil
+			}
+			props, err := decodePersonValue(e.val)
+			if err != nil {
+				return nil, false, corruptf(st.runs[i].path, 0, "profile of user %d: %v", u, err)
+			}
+			return props, true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// setPerson records u's whole profile; nil props with del deletes it.
+func (st *userState) setPerson(u uint32, props []Prop, del bool) {
+	old, had := st.peopleMem[u]
+	if had {
+		st.memBytes -= propsBytes(old.props)
+	} else {
+		st.memBytes += 48
+	}
+	st.memBytes += propsBytes(props)
+	st.peopleMem[u] = profileVal{props: props, del: del}
+}
+
+func propsBytes(props []Prop) int64 {
+	n := int64(24 + 48*len(props))
+	for _, p := range props {
+		n += int64(len(p.Key) + len(p.Value.Str))
+	}
+	return n
+}
+
+// encodePersonValue is a profile's value in a user state run: its
+// properties as an event's are in an EventBatch (wal_batch.go).
+//
+//	| uvarint props | prop × props |
+func encodePersonValue(dst []byte, props []Prop) []byte { return appendProps(dst, props) }
+
+func decodePersonValue(src []byte) ([]Prop, error) {
+	d := &batchDecoder{src: src}
+	props := d.props(0)
+	if d.err == nil && d.off != len(src) {
+		d.fail("%d bytes after the properties", len(src)-d.off)
+	}
+	return props, d.err
+}
+
+// scanPeople calls fn with every stored profile in user order until fn
+// returns false. REQUIRES: p.mu held, shared at least, for the whole
+// scan. Memory: a block per run.
+func (st *userState) scanPeople(fn func(u uint32, props []Prop) bool) error {
+	// The overlay's users, newest layer winning.
+	over := map[uint32]profileVal{}
+	for u, v := range st.peopleFrozen {
+		over[u] = v
+	}
+	for u, v := range st.peopleMem {
+		over[u] = v
+	}
+	keys := slices.Sorted(maps.Keys(over))
+	lo, hi := userStateKey(userStatePerson, 0), userStateKey(userStatePerson+1, 0)
+	type cursor struct {
+		r     *userStateRun
+		ents  []userStateEntry
+		pos   int
+		from  uint64
+		done  bool
+		where int
+	}
+	fill := func(c *cursor) error {
+		c.ents, c.pos = c.ents[:0], 0
+		if c.done {
+			return nil
+		}
+		n := 0
+		err := c.r.scan(c.from, hi, false, func(e userStateEntry) bool {
+			c.ents = append(c.ents, e)
+			n++
+			return n < 256
+		})
+		if n < 256 {
+			c.done = true
+		} else {
+			c.from = c.ents[len(c.ents)-1].key + 1
+		}
+		return err
+	}
+	cs := make([]*cursor, len(st.runs))
+	for i, r := range st.runs {
+		cs[i] = &cursor{r: r, from: lo, where: i}
+		if err := fill(cs[i]); err != nil {
+			return err
+		}
+	}
+	ki := 0
+	for {
+		// The smallest next user among the runs and the overlay.
+		next, have := uint64(0), false
+		for _, c := range cs {
+			if c.pos < len(c.ents) && (!have || c.ents[c.pos].key < next) {
+				next, have = c.ents[c.pos].key, true
+			}
+		}
+		if ki < len(keys) && (!have || userStateKey(userStatePerson, keys[ki]) <= next) {
+			next, have = userStateKey(userStatePerson, keys[ki]), true
+		}
+		if !have {
+			return nil
+		}
+		var newest *userStateEntry
+		var newestRun *userStateRun
+		for _, c := range cs { // oldest first: the last match is the newest
+			if c.pos < len(c.ents) && c.ents[c.pos].key == next {
+				e := c.ents[c.pos]
+				newest, newestRun = &e, c.r
+				c.pos++
+				if c.pos == len(c.ents) {
+					if err := fill(c); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		u := uint32(next)
+		var props []Prop
+		live := false
+		if ki < len(keys) && keys[ki] == u {
+			v := over[u]
+			props, live = v.props, !v.del
+			ki++
+		} else if newest != nil && !newest.del {
+			var err error
+			if props, err = decodePersonValue(newest.val); err != nil {
+				return corruptf(newestRun.path, 0, "profile of user %d: %v", u, err)
+			}
+			live = true
+		}
+		if live && !fn(u, props) {
+			return nil
+		}
+	}
+}
+
+// userStatePlan is what a flush writes of one project's user state.
+type userStatePlan struct {
+	oldRuns []*userStateRun
+	entries []userStateEntry // the frozen overlay, sorted by key
+	// outputs
+	runs     []*userStateRun // the runs once installed; nil: unchanged
+	created  []*userStateRun // runs this flush wrote (some merged away again)
+	obsolete []*userStateRun // runs this flush replaced
+}
+
+// freeze moves the overlay to frozen for a flush and encodes it.
+// REQUIRES: p.mu held; no flush under way (s.flushMu).
+func (st *userState) freeze() *userStatePlan {
+	pl := &userStatePlan{oldRuns: st.runs}
+	if len(st.identMem) == 0 && len(st.peopleMem) == 0 {
+		return pl
+	}
+	st.identFrozen, st.peopleFrozen = st.identMem, st.peopleMem
+	st.identMem, st.peopleMem = map[uint32]*identChunk{}, map[uint32]profileVal{}
+	st.memBytes = 0
+	st.gen.Add(1) // the frozen chunks are shared from now on
+	for c, ch := range st.identFrozen {
+		pl.entries = append(pl.entries, userStateEntry{key: userStateKey(userStateIdentity, c), val: encodeIdentChunk(nil, ch)})
+	}
+	for u, v := range st.peopleFrozen {
+		e := userStateEntry{key: userStateKey(userStatePerson, u), del: v.del}
+		if !v.del {
+			e.val = encodePersonValue(nil, v.props)
+		}
+		pl.entries = append(pl.entries, e)
+	}
+	slices.SortFunc(pl.entries, func(a, b userStateEntry) int {
+		switch {
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return 0
+	})
+	return pl
+}
+
+// write writes the plan's run and merges runs as the top of this file
+// says; name numbers a new file and returns its path. REQUIRES:
+// s.flushMu held.
+func (pl *userStatePlan) write(fs FS, name func() string) error {
+	if len(pl.entries) == 0 {
+		return nil
+	}
+	r, err := writeUserStateRun(fs, name(), sliceUserState(pl.entries))
+	if err != nil {
+		return err
+	}
+	pl.created = append(pl.created, r)
+	runs := append(slices.Clone(pl.oldRuns), r)
+	for len(runs) >= 2 && runs[len(runs)-2].bytes <= 2*runs[len(runs)-1].bytes {
+		in := runs[len(runs)-2:]
+		merged, err := mergeUserStateRuns(fs, name(), in, len(runs) == 2)
+		if err != nil {
+			return err
+		}
+		pl.created = append(pl.created, merged)
+		pl.obsolete = append(pl.obsolete, in...)
+		runs = append(runs[:len(runs)-2:len(runs)-2], merged)
+	}
+	pl.runs = runs
+	return nil
+}
+
+// install makes the written runs the live ones. REQUIRES: p.mu held;
+// the manifest naming them is durable.
+func (st *userState) install(pl *userStatePlan) {
+	if pl.runs != nil {
+		st.runs = pl.runs
+	}
+	st.identFrozen, st.peopleFrozen = nil, nil
+	for _, r := range pl.obsolete {
+		// A view may still read it: its handle closes with its last
+		// reader (openUserStateRun); the cache lets go of it now.
+		sharedBlockCache.forgetOwner(r)
+	}
+	for _, r := range pl.created {
+		if !slices.Contains(st.runs, r) {
+			sharedBlockCache.forgetOwner(r)
+		}
+	}
+}
+
+// abandon puts a frozen overlay back under mem (a flush failed before
+// its manifest). REQUIRES: p.mu held.
+func (st *userState) abandon(pl *userStatePlan) {
+	for c, ch := range st.identFrozen {
+		if st.identMem[c] == nil {
+			st.identMem[c] = ch // shared (old gen): copied before a change
+			st.memBytes += identChunkBytes
+		}
+	}
+	for u, v := range st.peopleFrozen {
+		if _, ok := st.peopleMem[u]; !ok {
+			st.setPerson(u, v.props, v.del)
+		}
+	}
+	st.identFrozen, st.peopleFrozen = nil, nil
+	for _, r := range pl.created {
+		sharedBlockCache.forgetOwner(r)
+	}
+	pl.created, pl.runs, pl.obsolete = nil, nil, nil
+}
+
+// dirty reports whether the overlay holds changes.
+func (st *userState) dirty() bool { return len(st.identMem) > 0 || len(st.peopleMem) > 0 }
+
+// close closes the live runs' handles (the store closes).
+func (st *userState) close() {
+	for _, r := range st.runs {
+		r.close()
+	}
+}
