@@ -203,6 +203,29 @@ func TestUsersAndGrants(t *testing.T) {
 		t.Fatalf("caching_sha2_password user in plaintext: %v, want error 1045", err)
 	}
 
+	// LOAD DATA LOCAL INFILE (arb's own write path) is refused alike: 1142
+	// to analyst, 1792 in a READ ONLY session, nothing stored.
+	csv := filepath.Join(t.TempDir(), "events.csv")
+	if err := os.WriteFile(csv, []byte("2025-03-02 10:00:00,Load,l1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := "LOAD DATA LOCAL INFILE '" + csv + "' INTO TABLE events FIELDS TERMINATED BY ',' (time, `event`, distinct_id)"
+	wantErrorNumber(t, openAs(t, p, "analyst", "apw", "shop", "allowAllFiles=true"), 1142, "42000", load)
+	rootLoad, err := openAs(t, p, "root", "rootpw1", "shop", "allowAllFiles=true").Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rootLoad.ExecContext(t.Context(), "SET SESSION TRANSACTION READ ONLY"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rootLoad.ExecContext(t.Context(), load); errorNumber(err) != 1792 {
+		t.Fatalf("LOAD DATA in a READ ONLY session: %v, want error 1792", err)
+	}
+	rootLoad.Close()
+	if got := queryString(t, root, "SELECT count(*) FROM events"); got != fmt.Sprint(f.rows) {
+		t.Fatalf("count(*) = %s after refused loads, want %d", got, f.rows)
+	}
+
 	// Only root manages accounts.
 	analyst := openAs(t, p, "analyst", "apw", "shop", "")
 	wantErrorNumber(t, analyst, 1227, "42000", "CREATE USER x IDENTIFIED BY 'y'")

@@ -136,6 +136,9 @@ func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld
 	if !ok || !bool(ld.Local) || !strings.EqualFold(ld.Table.Name.String(), storage.TableEvents) || !ld.Table.SchemaQualifier.IsEmpty() {
 		return nil, false, nil
 	}
+	if err := writeRefusal(h.users, sess, db, storage.TableEvents); err != nil {
+		return nil, true, err
+	}
 	plan, err := planLoad(project, ld)
 	if err != nil {
 		return nil, true, err

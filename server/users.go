@@ -22,7 +22,8 @@ package server
 //     path that skips go-mysql-server's privilege check: the native INSERT
 //     path (fast_insert.go) is taken only when mayWrite says so, and
 //     otherwise the statement goes the ordinary way, which refuses it
-//     (1142, or 1792 in a read-only transaction; privilege_errors.go).
+//     (1142, or 1792 in a read-only transaction; access_errors.go);
+//     LOAD DATA LOCAL INFILE (load_data.go) answers writeRefusal itself.
 
 import (
 	"context"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/mysql_db"
+	"github.com/dolthub/vitess/go/mysql"
 
 	"arb/storage"
 )
@@ -89,4 +91,21 @@ func mayWrite(db *mysql_db.MySQLDb, sess *session, database, table string) bool 
 	}
 	op := sql.NewPrivilegedOperation(sql.PrivilegeCheckSubject{Database: strings.ToLower(database), Table: strings.ToLower(table)}, sql.PrivilegeType_Insert)
 	return db.UserHasPrivileges(ctx, op)
+}
+
+// writeRefusal is the error MySQL gives a write into database.table that
+// mayWrite refuses: 1792 in a READ ONLY transaction, else 1142 naming the
+// user and table; nil when the write may go ahead. Native write paths
+// that go-mysql-server cannot take over (LOAD DATA LOCAL INFILE, whose
+// file only arb's handler reads) answer with it.
+func writeRefusal(db *mysql_db.MySQLDb, sess *session, database, table string) error {
+	if mayWrite(db, sess, database, table) {
+		return nil
+	}
+	ctx := sql.NewContext(context.Background(), sql.WithSession(sess))
+	if readOnlyTransaction(ctx) {
+		return mysql.NewSQLError(erReadOnlyTransaction, sqlStateReadOnlyTx, "Cannot execute statement in a READ ONLY transaction.")
+	}
+	client := sess.Client()
+	return mysql.NewSQLError(erTableAccessDenied, sqlStateAccessDenied, "INSERT command denied to user '%s'@'%s' for table '%s'", client.User, client.Address, table)
 }
