@@ -136,6 +136,13 @@ func (f *usersFixture) checkAccounts(t *testing.T, rootPassword string, analystW
 		t.Fatalf("analyst SELECT from the CLI: %v\n%s\nwant %d", err, out, f.rows)
 	}
 	wantErrorNumber(t, analyst, 1044, "42000", "SELECT * FROM arb.projects")
+	// Each account sees its own grants, not others'.
+	for _, q := range []string{"SHOW GRANTS", "SHOW GRANTS FOR CURRENT_USER()", "SHOW GRANTS FOR analyst"} {
+		if own := queryString(t, analyst, q); own != grants {
+			t.Fatalf("analyst %s:\n%s\nwant\n%s", q, own, grants)
+		}
+	}
+	wantErrorNumber(t, analyst, 1044, "42000", "SHOW GRANTS FOR ingest")
 
 	// ingest (caching_sha2_password, over TLS) writes and cannot read.
 	exec1(t, ingest, fmt.Sprintf(insertEvent, f.rows))

@@ -236,7 +236,7 @@ func (s *Server) newEngine() *sqle.Engine {
 	b := analyzer.NewBuilder(newProvider(s.store))
 	b = planner.Register(b)
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
-	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: s.parser}})
+	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: ownGrantsParser{s.parser}}})
 	engine := sqle.New(b.Build(), &sqle.Config{})
 	engine.Analyzer.Catalog.RegisterFunction(sql.NewEmptyContext(), planner.Functions()...)
 	if err := sql.SystemVariables.AssignValues(map[string]any{
