@@ -179,7 +179,7 @@ func (f *usersFixture) checkAccounts(t *testing.T, rootPassword string, analystW
 // REVOKE over SQL; an analyst reads and is refused writes (1142), an
 // ingest-only user (caching_sha2_password) writes and is refused reads;
 // wrong credentials get 1045; READ ONLY transactions refuse writes
-// (1792). Accounts and grants survive a restart, a kill -9 right after
+// (1792); only root sets global variables (1227). Accounts and grants survive a restart, a kill -9 right after
 // the OK of a GRANT or REVOKE, and a damaged grants file stops the start
 // naming the file. root's password is --root-password's at each start.
 func TestUsersAndGrants(t *testing.T) {
@@ -237,6 +237,14 @@ func TestUsersAndGrants(t *testing.T) {
 	analyst := openAs(t, p, "analyst", "apw", "shop", "")
 	wantErrorNumber(t, analyst, 1227, "42000", "CREATE USER x IDENTIFIED BY 'y'")
 	wantErrorNumber(t, analyst, 1227, "42000", "GRANT INSERT ON shop.* TO analyst")
+	// Nor may analyst change global variables (every session's limits);
+	// its own session's are its own.
+	wantErrorNumber(t, analyst, 1227, "42000", "SET GLOBAL max_execution_time = 1")
+	wantErrorNumber(t, analyst, 1227, "42000", "SET @@global.sql_select_limit = 1")
+	exec1(t, analyst, "SET SESSION sql_select_limit = 1")
+	if got := queryString(t, root, "SELECT @@global.max_execution_time"); got != "0" {
+		t.Fatalf("@@global.max_execution_time = %s after analyst's refused SET GLOBAL, want 0", got)
+	}
 
 	// READ ONLY transactions refuse writes with 1792, native path and
 	// go-mysql-server's alike; READ WRITE and COMMIT lift it.

@@ -235,6 +235,7 @@ func Start(cfg Config) (*Server, error) {
 func (s *Server) newEngine() *sqle.Engine {
 	b := analyzer.NewBuilder(newProvider(s.store))
 	b = planner.Register(b)
+	b = b.AddPreAnalyzeRule(ruleRefuseGlobalSet, refuseGlobalSet) // global_variables.go
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
 	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: ownGrantsParser{s.parser}}})
 	engine := sqle.New(b.Build(), &sqle.Config{})
