@@ -52,6 +52,10 @@ var errorRules = []errorRule{
 	{0, regexp.MustCompile(`context canceled|query was interrupted`), erQueryCanceled, "70100"},
 }
 
+// wrappedSQLError is how go-mysql-server words a *mysql.SQLError it
+// wrapped into ER_UNKNOWN_ERROR: message, number and SQLSTATE.
+var wrappedSQLError = regexp.MustCompile(`(?s)^(.*) \(errno (\d+)\) \(sqlstate ([0-9A-Z]{5})\)$`)
+
 // mysqlError gives err MySQL's own number and SQLSTATE where go-mysql-
 // server uses generic ones. It returns err unchanged when no rule applies.
 func mysqlError(err error) error {
@@ -64,6 +68,13 @@ func mysqlError(err error) error {
 	var se *mysql.SQLError
 	if !errors.As(err, &se) {
 		return err
+	}
+	if m := wrappedSQLError.FindStringSubmatch(se.Message); m != nil && se.Num == erUnknownError {
+		// An error arb's parser hook raised with its own number, which
+		// go-mysql-server flattened into 1105 with the number in the text.
+		if num, err := strconv.Atoi(m[2]); err == nil {
+			return mysql.NewSQLError(num, m[3], "%s", m[1])
+		}
 	}
 	for _, r := range errorRules {
 		if (r.fromNum == 0 || r.fromNum == se.Num) && r.pattern.MatchString(se.Message) {

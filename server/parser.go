@@ -37,6 +37,9 @@ func (p *schemaParser) ParseSimple(query string) (ast.Statement, error) {
 func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.Statement, string, string, error) {
 	stmt, parsed, rest, err := p.inner.Parse(ctx, query, multi)
 	if err == nil {
+		stmt, err = compatStatement(stmt, parsed)
+	}
+	if err == nil {
 		p.discover(ctx, stmt)
 	}
 	return stmt, parsed, rest, err
@@ -45,6 +48,9 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delimiter rune, multi bool, options ast.ParserOptions) (ast.Statement, string, string, error) {
 	stmt, parsed, rest, err := p.inner.ParseWithOptions(ctx, query, delimiter, multi, options)
 	if err == nil {
+		stmt, err = compatStatement(stmt, parsed)
+	}
+	if err == nil {
 		p.discover(ctx, stmt)
 	}
 	return stmt, parsed, rest, err
@@ -52,6 +58,9 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 
 func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, options ast.ParserOptions) (ast.Statement, int, error) {
 	stmt, n, err := p.inner.ParseOneWithOptions(ctx, query, options)
+	if err == nil {
+		stmt, err = compatStatement(stmt, query)
+	}
 	if err == nil {
 		p.discover(ctx, stmt)
 	}
@@ -223,4 +232,11 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 		}
 	}
 	return 0, false, false
+}
+
+// compatStatement applies the rewrites that make go-mysql-server accept
+// what MySQL 8 accepts (text is the statement's text): CUME_DIST
+// (window_cume_dist.go) and SET NAMES ... COLLATE (session_charset.go).
+func compatStatement(stmt ast.Statement, text string) (ast.Statement, error) {
+	return withNamesCollation(withCumeDist(stmt), text)
 }

@@ -192,6 +192,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
+	// compat answers what go-mysql-server and vitess answer differently
+	// from MySQL (compat_handler.go); its auth server is the listener's.
+	compat := &compatHandler{users: engine.Analyzer.Catalog.MySQLDb, sessions: &s.sessions, log: s.log,
+		stats: &serverStats{started: time.Now(), threads: s.mysqlConns.Open, tables: s.tableCount}}
 	cfgMySQL := gms.Config{Protocol: "tcp", Address: cfg.MySQLAddr, Listener: s.mysqlConns, Version: Version,
 		ConnWriteTimeout: DefaultMySQLWriteTimeout, TLSConfig: tlsConfig,
 		// The idle timeout is vitess's per-read deadline only. Config's
@@ -199,6 +203,7 @@ func Start(cfg Config) (*Server, error) {
 		// any query that sends no row for that long.
 		ProtocolListenerFactory: func(c gms.Config, lc mysql.ListenerConfig, sel gms.ServerEventListener) (gms.ProtocolListener, error) {
 			lc.ConnReadTimeout = idleTimeout
+			compat.auth = lc.AuthServer
 			return gms.MySQLProtocolListenerFactory(c, lc, sel)
 		},
 	}
@@ -206,6 +211,8 @@ func Start(cfg Config) (*Server, error) {
 	s.metrics.observeQueries(limits)
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
+			compat.Handler = h
+			h = compat
 			return &tlsHooks{limit: s.mysqlConns, requireSecure: cfg.RequireSecureTransport, Handler: &connHooks{limit: s.mysqlConns,
 				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits, users: engine.Analyzer.Catalog.MySQLDb}}}, nil
 		})

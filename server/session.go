@@ -35,6 +35,7 @@ func newSessionBuilder(sessions *sync.Map) func(ctx context.Context, conn *mysql
 		}
 		client := sql.Client{Address: host, User: user, Capabilities: conn.Capabilities}
 		s := &session{BaseSession: sql.NewBaseSessionWithClientServer(addr, client, conn.ConnectionID)}
+		applyHandshakeCollation(s, conn.CharacterSet)
 		sessions.Store(conn.ConnectionID, s)
 		return s, nil
 	}
