@@ -160,6 +160,25 @@ func (f *usersFixture) checkAccounts(t *testing.T, rootPassword string, analystW
 		t.Fatalf("root: count(*) = %s, want %d", got, f.rows)
 	}
 
+	// ALL on the project reads and writes it, nothing else; ALL on *.*
+	// reaches every project.
+	owner := openAs(t, p, "owner", "opw", "shop", "")
+	exec1(t, owner, fmt.Sprintf(insertEvent, f.rows))
+	f.rows++
+	if got := queryString(t, owner, "SELECT count(*) FROM events"); got != fmt.Sprint(f.rows) {
+		t.Fatalf("owner: count(*) = %s, want %d", got, f.rows)
+	}
+	wantErrorNumber(t, owner, 1044, "42000", "SELECT * FROM arb.projects")
+	everything := openAs(t, p, "everything", "epw", "shop", "")
+	exec1(t, everything, fmt.Sprintf(insertEvent, f.rows))
+	f.rows++
+	if got := queryString(t, everything, "SELECT count(*) FROM events"); got != fmt.Sprint(f.rows) {
+		t.Fatalf("everything: count(*) = %s, want %d", got, f.rows)
+	}
+	if got := queryString(t, everything, "SELECT name FROM arb.projects WHERE name = 'shop'"); got != "shop" {
+		t.Fatalf("everything: arb.projects = %q", got)
+	}
+
 	// Unknown users, wrong and old passwords, and a dropped user: 1045.
 	for _, c := range []struct{ user, password string }{
 		{"analyst", "wrong"}, {"analyst", "old"}, {"nobody", "x"}, {"gone", "gpw"}, {"ingest", "wrong"},
@@ -196,6 +215,10 @@ func TestUsersAndGrants(t *testing.T) {
 		"GRANT SELECT ON shop.* TO analyst",
 		"CREATE USER ingest IDENTIFIED WITH caching_sha2_password BY 'ipw'",
 		"GRANT INSERT ON shop.* TO ingest",
+		"CREATE USER owner IDENTIFIED BY 'opw'",
+		"GRANT ALL ON shop.* TO owner",
+		"CREATE USER everything IDENTIFIED BY 'epw'",
+		"GRANT ALL ON *.* TO everything",
 		"CREATE USER gone IDENTIFIED BY 'gpw'",
 		"GRANT ALL ON *.* TO gone",
 		"DROP USER gone",
