@@ -338,6 +338,26 @@ func TestUsersAndGrants(t *testing.T) {
 		t.Fatalf("late: count(*) = %s, want %d", got, f.rows)
 	}
 
+	// A backup of the running server carries the accounts: restored,
+	// verified and started elsewhere, analyst reads there with its
+	// password and grants.
+	backupDir, restoredDir := filepath.Join(t.TempDir(), "backup"), filepath.Join(t.TempDir(), "restored")
+	if out, code := runArbCmd(t, nil, "backup", "--server", fmt.Sprintf("127.0.0.1:%d", p.httpPort), "--password", "rootpw2", "--to", backupDir); code != 0 {
+		t.Fatalf("arb backup: exit %d\n%s", code, out)
+	}
+	if out, code := runArbCmd(t, nil, "restore", "--from", backupDir, "--data-dir", restoredDir); code != 0 {
+		t.Fatalf("arb restore: exit %d\n%s", code, out)
+	}
+	if out, code := runArbCmd(t, nil, "verify", "--data-dir", restoredDir); code != 0 {
+		t.Fatalf("arb verify of the restored directory: exit %d\n%s", code, out)
+	}
+	restored := startArbIn(t, restoredDir, "--root-password", "rootpw3")
+	if got := queryString(t, openAs(t, restored, "analyst", "apw", "shop", ""), "SELECT count(*) FROM events"); got != fmt.Sprint(f.rows) {
+		t.Fatalf("analyst on the restored server: count(*) = %s, want %d", got, f.rows)
+	}
+	wantErrorNumber(t, openAs(t, restored, "analyst", "apw", "shop", ""), 1142, "42000", fmt.Sprintf(insertEvent, 997))
+	restored.Stop()
+
 	// A damaged grants file stops the start, naming the file; the intact
 	// file starts it again with everything in place.
 	p.Stop()
