@@ -44,17 +44,32 @@ const (
 )
 
 // grantsPersister writes go-mysql-server's user tables to the grants file.
-type grantsPersister struct{ store *storage.Store }
+type grantsPersister struct {
+	store *storage.Store
+	// failed is the first write that failed. After it the file's state
+	// is uncertain and a failed fsync must not be retried, so every later
+	// change is refused with it until a restart. Guarded by go-mysql-
+	// server's user-table lock, which every Persist holds.
+	failed error
+}
 
-var _ mysql_db.MySQLDbPersistence = grantsPersister{}
+var _ mysql_db.MySQLDbPersistence = (*grantsPersister)(nil)
 
 // Persist is called by go-mysql-server after each change to users or
 // grants, with the tables' write lock held (so calls are serialized) and
-// before the statement's OK. On error the statement fails; the change
-// stays in memory until the next restart, which loads the last durable
-// state.
-func (p grantsPersister) Persist(_ *sql.Context, data []byte) error {
-	return p.store.WriteGrants(data)
+// before the statement's OK. On error the statement fails, but go-mysql-
+// server has already applied the change in memory: it stays in effect
+// until the restart, which loads the last durable state; the error says
+// so.
+func (p *grantsPersister) Persist(_ *sql.Context, data []byte) error {
+	if p.failed != nil {
+		return p.failed
+	}
+	if err := p.store.WriteGrants(data); err != nil {
+		p.failed = fmt.Errorf("%w: the change is not durable (in effect until the server restarts, which loads the last durable users and grants); changes to users and grants are refused until then", err)
+		return p.failed
+	}
+	return nil
 }
 
 // setUpUsers loads the stored users and grants into db, makes them
@@ -69,7 +84,7 @@ func setUpUsers(db *mysql_db.MySQLDb, store *storage.Store, rootPassword string)
 			return fmt.Errorf("load users and grants from %s: %w", store.GrantsPath(), err)
 		}
 	}
-	db.SetPersister(grantsPersister{store: store})
+	db.SetPersister(&grantsPersister{store: store})
 	ed := db.Editor()
 	defer ed.Close()
 	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})
