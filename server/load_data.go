@@ -93,7 +93,7 @@ const (
 // one fsync), and how many encoded bytes the spool keeps in memory before
 // it moves to a temporary file.
 const (
-	loadBatchRows     = 32768
+	loadBatchRows     = 16384    // ~2 MB encoded: within storage's pooled WAL payloads (4 MiB)
 	loadBatchBytes    = 16 << 20 // of field text
 	loadSpoolMemBytes = 64 << 20
 )
@@ -113,6 +113,28 @@ const (
 type loadColumn struct {
 	name string
 	kind loadColumnKind
+	// values shares the strings of repeated values (event names,
+	// browsers, plans): one allocation per distinct value instead of one
+	// per row, up to loadInternValues of them.
+	values map[string]string
+}
+
+// loadInternValues bounds each column's shared strings.
+const loadInternValues = 1 << 16
+
+// text is b as a string, shared with an equal earlier value of c.
+func (c *loadColumn) text(b []byte) string {
+	if s, ok := c.values[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c.values) < loadInternValues {
+		if c.values == nil {
+			c.values = make(map[string]string)
+		}
+		c.values[s] = s
+	}
+	return s
 }
 
 // loadPlan is a checked LOAD DATA LOCAL INFILE into events.
@@ -293,9 +315,61 @@ func (h *handler) runLoad(c *mysql.Conn, plan *loadPlan, infile string) (*sqltyp
 		Info: fmt.Sprintf("Records: %d  Deleted: 0  Skipped: 0  Warnings: 0", rows)}, nil
 }
 
+// loadBatch is up to loadBatchRows converted rows on their way through
+// pass 1; batches are recycled, so their slices are reused.
+type loadBatch struct {
+	events []storage.Event
+	lines  []int          // the line of each row
+	props  []storage.Prop // the rows' properties, one slab
+	before int64          // rows of the file ahead of this batch
+	bytes  int64          // field text read into it
+}
+
 // read is pass 1: every record converted and checked, the batches
-// encoded into spool. It returns the number of rows.
+// encoded into spool. It returns the number of rows. A goroutine reads
+// and converts the records while this one checks and encodes the
+// batches they make.
 func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
+	const inFlight = 3
+	free := make(chan *loadBatch, inFlight)
+	for range inFlight {
+		free <- &loadBatch{}
+	}
+	full := make(chan *loadBatch, inFlight)
+	stop := make(chan struct{})
+	var rows int64
+	var readErr error
+	go func() {
+		defer close(full)
+		rows, readErr = p.convertAll(src, free, full, stop)
+	}()
+	var err error
+	var enc []byte
+	for b := range full {
+		if err != nil {
+			continue // stopping: let the reader see stop
+		}
+		if cerr := storage.CheckEvents(b.events); cerr != nil {
+			err = p.checkError(cerr, b.before, b.lines)
+		} else {
+			enc = storage.AppendEventBatch(enc[:0], &storage.EventBatch{Project: p.project.Name(), Events: b.events})
+			err = spool.add(enc)
+		}
+		if err != nil {
+			close(stop)
+		}
+		free <- b
+	}
+	if err == nil {
+		err = readErr
+	}
+	return rows, err
+}
+
+// convertAll reads the records of src into batches taken from free and
+// passes them to full, until the file ends, a record is bad, or stop is
+// closed. It returns the number of rows read.
+func (p *loadPlan) convertAll(src io.Reader, free <-chan *loadBatch, full chan<- *loadBatch, stop <-chan struct{}) (int64, error) {
 	rr := newRecordReader(bufio.NewReaderSize(src, loadChunkBytes), p.format)
 	for i := int64(0); i < p.ignore; i++ {
 		if _, err := rr.next(); err == io.EOF {
@@ -304,27 +378,23 @@ func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
 			return 0, err
 		}
 	}
-	var (
-		rows  int64
-		batch []storage.Event
-		lines []int // the line of each row of batch
-		bytes int64
-		enc   []byte
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	var rows int64
+	var b *loadBatch
+	take := func() bool {
+		select {
+		case b = <-free:
+		case <-stop:
+			return false
 		}
-		if err := storage.CheckEvents(batch); err != nil {
-			return p.checkError(err, rows-int64(len(batch)), lines)
+		b.events, b.lines, b.props = b.events[:0], b.lines[:0], b.props[:0]
+		b.before, b.bytes = rows, 0
+		if cap(b.props) == 0 {
+			b.props = make([]storage.Prop, 0, loadBatchRows*len(p.cols))
 		}
-		enc = storage.AppendEventBatch(enc[:0], &storage.EventBatch{Project: p.project.Name(), Events: batch})
-		if err := spool.add(enc); err != nil {
-			return err
-		}
-		clear(batch)
-		batch, lines, bytes = batch[:0], lines[:0], 0
-		return nil
+		return true
+	}
+	if !take() {
+		return rows, nil
 	}
 	for {
 		fields, err := rr.next()
@@ -332,23 +402,34 @@ func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
 			break
 		}
 		if err != nil {
-			return 0, err
+			return rows, err
 		}
 		rows++
-		batch = append(batch, storage.Event{})
-		lines = append(lines, rr.lines)
-		e := &batch[len(batch)-1]
-		if err := p.convert(fields, rows, rr.lines, e); err != nil {
-			return 0, err
+		b.events = append(b.events, storage.Event{})
+		b.lines = append(b.lines, rr.lines)
+		e := &b.events[len(b.events)-1]
+		// The row's properties go to the slab while it has room (a
+		// properties column may append more: then they move out of it).
+		reserved := 0
+		if n := len(b.props); cap(b.props)-n >= len(fields) {
+			e.Props, reserved = b.props[n:n:n+len(fields)], len(fields)
 		}
-		bytes += int64(len(rr.text))
-		if len(batch) >= loadBatchRows || bytes >= loadBatchBytes {
-			if err := flush(); err != nil {
-				return 0, err
+		if err := p.convert(fields, rows, rr.lines, e); err != nil {
+			return rows, err
+		}
+		b.props = b.props[:len(b.props)+reserved]
+		b.bytes += int64(len(rr.text))
+		if len(b.events) >= loadBatchRows || b.bytes >= loadBatchBytes {
+			full <- b
+			if !take() {
+				return rows, nil
 			}
 		}
 	}
-	return rows, flush()
+	if len(b.events) > 0 {
+		full <- b
+	}
+	return rows, nil
 }
 
 // checkError names the row and line of a row storage refused; before is
@@ -370,7 +451,9 @@ func (p *loadPlan) convert(fields []loadField, row int64, line int, e *storage.E
 	case len(fields) > len(p.cols):
 		return mysql.NewSQLError(erTooManyRecords, "01000", "Row %d was truncated; it contained more data than there were input columns (line %d of the file has %d fields for %d columns)", row, line, len(fields), len(p.cols))
 	}
-	e.Props = make([]storage.Prop, 0, len(fields))
+	if e.Props == nil {
+		e.Props = make([]storage.Prop, 0, len(fields))
+	}
 	var fromJSON []storage.Prop
 	for i, f := range fields {
 		col := &p.cols[i]
@@ -388,10 +471,10 @@ func (p *loadPlan) convert(fields []loadField, row int64, line int, e *storage.E
 			if f.null {
 				return p.nullError(col.name, row, line)
 			}
-			e.Name = string(f.text)
+			e.Name = col.text(f.text)
 		case loadDistinctID:
 			if !f.null {
-				e.DistinctID = string(f.text)
+				e.DistinctID = col.text(f.text)
 			}
 		case loadInsertID:
 			if !f.null {
@@ -407,7 +490,7 @@ func (p *loadPlan) convert(fields []loadField, row int64, line int, e *storage.E
 			}
 			fromJSON = props
 		default:
-			if v := fieldValue(f); !v.IsNull() {
+			if v := fieldValue(f, col); !v.IsNull() {
 				e.Props = append(e.Props, storage.Prop{Key: col.name, Value: v})
 			}
 		}
@@ -444,12 +527,13 @@ func (p *loadPlan) timeMillis(text []byte) (int64, error) {
 // \N and for an empty unenclosed field, a string when enclosed, else a
 // number when the text is one (JSON's number grammar, by numberValue's
 // conversion) and a string when it is not.
-func fieldValue(f loadField) storage.Value {
+// col shares the strings.
+func fieldValue(f loadField, col *loadColumn) storage.Value {
 	switch {
 	case f.null, len(f.text) == 0 && !f.enclosed:
 		return storage.Value{}
 	case f.enclosed:
-		return storage.StringValue(string(f.text))
+		return storage.StringValue(col.text(f.text))
 	}
 	if c := f.text[0]; c == '-' || (c >= '0' && c <= '9') {
 		s := jsonScanner{src: string(f.text)}
@@ -459,7 +543,7 @@ func fieldValue(f loadField) storage.Value {
 			}
 		}
 	}
-	return storage.StringValue(string(f.text))
+	return storage.StringValue(col.text(f.text))
 }
 
 // shownText shows a field's text in an error message.
@@ -470,30 +554,53 @@ func shownText(b []byte) string {
 	return string(b)
 }
 
-// store is pass 2: the spooled batches through Ingest, in order.
+// store is pass 2: the spooled batches through Ingest, in order. A
+// goroutine decodes the next batch while the current one is stored (its
+// WAL fsync is mostly waiting).
 func (p *loadPlan) store(spool *loadSpool, rows int64) error {
-	var stored int64
-	return spool.replay(func(enc []byte) error {
-		b, err := storage.DecodeEventBatch(enc)
-		if err != nil {
-			return fmt.Errorf("LOAD DATA spool: %w", err)
-		}
-		n := int64(len(b.Events))
-		for {
-			err = p.project.Ingest(b.Events)
-			if !errors.Is(err, storage.ErrOverloaded) {
-				break
+	batches := make(chan *storage.EventBatch, 1)
+	stop := make(chan struct{})
+	var decodeErr error
+	go func() {
+		defer close(batches)
+		decodeErr = spool.replay(func(enc []byte) error {
+			b, err := storage.DecodeEventBatch(enc)
+			if err != nil {
+				return fmt.Errorf("LOAD DATA spool: %w", err)
 			}
-			// Nothing of the batch was stored: wait for flushes (Ingest
-			// waited already) and offer it again.
+			select {
+			case batches <- b:
+				return nil
+			case <-stop:
+				return errLoadStopped
+			}
+		})
+	}()
+	var stored int64
+	for b := range batches {
+		n := int64(len(b.Events))
+		err := p.project.Ingest(b.Events)
+		for errors.Is(err, storage.ErrOverloaded) {
+			// Nothing of the batch was stored: Ingest waited for flushes
+			// already; offer it again.
+			err = p.project.Ingest(b.Events)
 		}
 		if err != nil {
+			close(stop)
+			for range batches {
+			}
 			return partialLoadError(rowError(err), stored, rows)
 		}
 		stored += n
-		return nil
-	})
+	}
+	if decodeErr != nil {
+		return partialLoadError(decodeErr, stored, rows)
+	}
+	return nil
 }
+
+// errLoadStopped ends the spool's replay when storing has failed.
+var errLoadStopped = errors.New("LOAD DATA stopped")
 
 // partialLoadError says, in err's message, how many rows of the file were
 // stored before it.
@@ -510,17 +617,18 @@ func partialLoadError(err error, stored, rows int64) error {
 
 // loadSpool holds a load's checked, encoded batches between the passes:
 // in memory up to loadSpoolMemBytes, then in a temporary file unlinked at
-// creation (so a crash leaves nothing behind). Each batch is its length
+// creation (so a crash leaves nothing behind), each batch as its length
 // (uvarint) and its bytes.
 type loadSpool struct {
-	memLimit int // bytes kept in memory (0: loadSpoolMemBytes)
-	mem      []byte
+	memLimit int      // bytes kept in memory (0: loadSpoolMemBytes)
+	mem      [][]byte // the first batches, each its own copy
+	memBytes int
 	file     *os.File
 	w        *bufio.Writer
 }
 
 func (s *loadSpool) add(enc []byte) error {
-	if s.file == nil && len(s.mem)+len(enc) > cmp.Or(s.memLimit, loadSpoolMemBytes) {
+	if s.file == nil && s.memBytes+len(enc) > cmp.Or(s.memLimit, loadSpoolMemBytes) {
 		f, err := os.CreateTemp("", "arb-load-*")
 		if err != nil {
 			return fmt.Errorf("LOAD DATA spool: %w", err)
@@ -529,8 +637,8 @@ func (s *loadSpool) add(enc []byte) error {
 		s.file, s.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
 	if s.file == nil {
-		s.mem = binary.AppendUvarint(s.mem, uint64(len(enc)))
-		s.mem = append(s.mem, enc...)
+		s.mem = append(s.mem, append([]byte(nil), enc...))
+		s.memBytes += len(enc)
 		return nil
 	}
 	var hdr [binary.MaxVarintLen64]byte
@@ -543,18 +651,16 @@ func (s *loadSpool) add(enc []byte) error {
 	return nil
 }
 
-// replay calls fn with each batch in the order added; fn must not keep
-// the slice.
+// replay calls fn with each batch in the order added, until fn fails;
+// fn must not keep the slice. A batch from memory is dropped once fn has
+// it, so memory shrinks as pass 2 goes.
 func (s *loadSpool) replay(fn func([]byte) error) error {
-	for rest := s.mem; len(rest) > 0; {
-		n, k := binary.Uvarint(rest)
-		if k <= 0 || uint64(len(rest)-k) < n {
-			return fmt.Errorf("LOAD DATA spool: damaged in memory")
-		}
-		if err := fn(rest[k : k+int(n)]); err != nil {
+	for i := range s.mem {
+		b := s.mem[i]
+		s.mem[i] = nil
+		if err := fn(b); err != nil {
 			return err
 		}
-		rest = rest[k+int(n):]
 	}
 	if s.file == nil {
 		return nil

@@ -142,7 +142,7 @@ func TestFieldValue(t *testing.T) {
 		{"", true, false, "string "},
 		{"x", false, true, "null"},
 	} {
-		v := fieldValue(loadField{text: []byte(tc.text), enclosed: tc.enclosed, null: tc.null})
+		v := fieldValue(loadField{text: []byte(tc.text), enclosed: tc.enclosed, null: tc.null}, &loadColumn{})
 		got := "null"
 		switch v.Type {
 		case storage.TypeString:
