@@ -148,39 +148,9 @@ func openUserIndexRun(fs FS, path string) (*userIndexRun, error) {
 }
 
 func readUserIndexFooter(f File, path string) (*userIndexRun, error) {
-	st, err := f.Stat()
+	footer, footerOff, size, err := readTrailedSection(f, path, "user index", userIndexMagic, userIndexTrailer)
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	size := st.Size()
-	if size < int64(len(userIndexMagic))+userIndexTrailerLen {
-		return nil, corruptf(path, 0, "user index of %d bytes is too short", size)
-	}
-	head := make([]byte, len(userIndexMagic))
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if string(head) != userIndexMagic {
-		return nil, corruptf(path, 0, "not a user index (bad magic)")
-	}
-	tr := make([]byte, userIndexTrailerLen)
-	if _, err := f.ReadAt(tr, size-userIndexTrailerLen); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if string(tr[8:]) != userIndexTrailer {
-		return nil, corruptf(path, size-userIndexTrailerLen, "bad user index trailer (file cut short?)")
-	}
-	flen := int64(binary.LittleEndian.Uint32(tr))
-	footerOff := size - userIndexTrailerLen - flen
-	if footerOff < int64(len(userIndexMagic)) {
-		return nil, corruptf(path, size-userIndexTrailerLen, "footer of %d bytes runs before the start of the file", flen)
-	}
-	footer := make([]byte, flen)
-	if _, err := f.ReadAt(footer, footerOff); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if got, want := checksum(footer), binary.LittleEndian.Uint32(tr[4:]); got != want {
-		return nil, corruptf(path, footerOff, "footer checksum mismatch (stored %08x, computed %08x)", want, got)
+		return nil, err
 	}
 	var vals [3]uint64
 	rest := footer

@@ -155,39 +155,9 @@ func openUserStateRun(fs FS, path string) (*userStateRun, error) {
 }
 
 func readUserStateIndex(f File, path string) (*userStateRun, error) {
-	st, err := f.Stat()
+	index, indexOff, size, err := readTrailedSection(f, path, "user state run", userStateMagic, userStateTrailer)
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	size := st.Size()
-	if size < int64(len(userStateMagic))+userStateTrailerLen {
-		return nil, corruptf(path, 0, "user state run of %d bytes is too short", size)
-	}
-	head := make([]byte, len(userStateMagic))
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if string(head) != userStateMagic {
-		return nil, corruptf(path, 0, "not a user state run (bad magic)")
-	}
-	tr := make([]byte, userStateTrailerLen)
-	if _, err := f.ReadAt(tr, size-userStateTrailerLen); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if string(tr[8:]) != userStateTrailer {
-		return nil, corruptf(path, size-userStateTrailerLen, "bad user state trailer (file cut short?)")
-	}
-	ilen := int64(binary.LittleEndian.Uint32(tr))
-	indexOff := size - userStateTrailerLen - ilen
-	if indexOff < int64(len(userStateMagic)) {
-		return nil, corruptf(path, size-userStateTrailerLen, "index of %d bytes runs before the start of the file", ilen)
-	}
-	index := make([]byte, ilen)
-	if _, err := f.ReadAt(index, indexOff); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if got, want := checksum(index), binary.LittleEndian.Uint32(tr[4:]); got != want {
-		return nil, corruptf(path, indexOff, "index checksum mismatch (stored %08x, computed %08x)", want, got)
+		return nil, err
 	}
 	d := &batchDecoder{src: index}
 	count := d.uvarint()
