@@ -52,6 +52,9 @@ type config struct {
 	// afterCompaction: time arb's queries again after POST /admin/compact
 	// (compaction.go).
 	afterCompaction bool
+	// loadCompare: also time arb's LOAD DATA LOCAL INFILE and DuckDB's
+	// COPY of the same CSV file (load_compare.go).
+	loadCompare bool
 }
 
 func parseFlags() (*config, error) {
@@ -80,6 +83,7 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&c.out, "out", "results.md", "markdown copy of the result table")
 	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all)")
 	flag.BoolVar(&c.afterCompaction, "after-compaction", true, "then compact arb (POST /admin/compact) and time its queries again")
+	flag.BoolVar(&c.loadCompare, "load-compare", true, "also load the dataset as CSV with arb's LOAD DATA LOCAL INFILE and DuckDB's COPY, each into a fresh database, and report both times")
 	flag.Parse()
 	if c.events < usersPerEvent {
 		return nil, fmt.Errorf("-events %d: need at least %d", c.events, usersPerEvent)
@@ -216,6 +220,17 @@ func run(ctx context.Context, cfg *config) (err error) {
 		logf("duckdb: %s", describeLoad(res))
 		rep.loads = append(rep.loads, res)
 		engines = append(engines, d)
+	}
+	if cfg.loadCompare && (cfg.engines["arb"] || cfg.engines["duckdb"]) {
+		bin, err := filepath.Abs(cfg.arbBin)
+		if err != nil {
+			return err
+		}
+		loads, err := compareLoads(ctx, cfg, bin, work, dataset)
+		if err != nil {
+			return err
+		}
+		rep.loads = append(rep.loads, loads...)
 	}
 	rep.engines = engines
 	for _, q := range queries {
