@@ -142,3 +142,105 @@ func TestGrantsDamagedStopsStart(t *testing.T) {
 		t.Fatalf("analyst after repair: %v", err)
 	}
 }
+
+// TestAccessErrors: each refusal by the privilege checks and by a READ
+// ONLY transaction carries MySQL's number, SQLSTATE and text (go-mysql-
+// server's were all 1105/HY000 "command denied to user").
+func TestAccessErrors(t *testing.T) {
+	srv, err := startUsersServer(t, t.TempDir(), nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := openAccount(t, srv, "root", "")
+	for _, q := range []string{
+		"CREATE USER analyst IDENTIFIED BY 'a'", "GRANT SELECT ON shop.* TO analyst",
+		"CREATE USER ingest IDENTIFIED BY 'i'", "GRANT INSERT ON shop.* TO ingest",
+		"INSERT INTO shop.events (time, event, distinct_id) VALUES ('2025-01-01', 'e', 'u')",
+	} {
+		mustExec(t, root, q)
+	}
+	analyst, ingest := openAccount(t, srv, "analyst", "a"), openAccount(t, srv, "ingest", "i")
+	cases := []struct {
+		name  string
+		db    *sql.DB
+		query string
+		num   uint16
+		state string
+		text  string
+	}{
+		{"native INSERT", analyst, "INSERT INTO shop.events (time, event, distinct_id) VALUES ('2025-01-01', 'e', 'u')",
+			1142, "42000", "INSERT command denied to user 'analyst'@'%' for table 'events'"},
+		{"INSERT SELECT, target", analyst, "INSERT INTO shop.events (time, event, distinct_id) SELECT time, event, distinct_id FROM shop.events",
+			1142, "42000", "INSERT command denied to user 'analyst'@'%' for table 'events'"},
+		{"INSERT SELECT, source", ingest, "INSERT INTO shop.events (time, event, distinct_id) SELECT time, event, distinct_id FROM shop.events",
+			1142, "42000", "SELECT command denied to user 'ingest'@'%' for table 'events'"},
+		{"SELECT", ingest, "SELECT count(*) FROM shop.events", 1142, "42000", "SELECT command denied to user 'ingest'@'%' for table 'events'"},
+		{"SELECT a join", analyst, "SELECT count(*) FROM shop.events e JOIN shop.people p ON e.distinct_id = p.distinct_id",
+			0, "", ""},
+		{"UPDATE", analyst, "UPDATE shop.events SET event = 'x'", 1142, "42000", "UPDATE command denied to user 'analyst'@'%' for table 'events'"},
+		{"DELETE", analyst, "DELETE FROM shop.events", 1142, "42000", "DELETE command denied to user 'analyst'@'%' for table 'events'"},
+		{"other database", analyst, "SELECT * FROM arb.projects", 1044, "42000", "Access denied for user 'analyst'@'%' to database 'arb'"},
+		{"USE", analyst, "USE arb", 1044, "42000", "Access denied for user 'analyst'@'%' to database 'arb'"},
+		{"CREATE USER", analyst, "CREATE USER x IDENTIFIED BY 'y'", 1227, "42000", "Access denied; you need (at least one of) the CREATE USER privilege(s) for this operation"},
+		{"DROP USER", analyst, "DROP USER ingest", 1227, "42000", "the CREATE USER privilege(s)"},
+		{"GRANT", analyst, "GRANT INSERT ON shop.* TO analyst", 1227, "42000", "the GRANT OPTION privilege(s)"},
+		{"SET GLOBAL", analyst, "SET GLOBAL max_connections = 1", 1227, "42000", "the SUPER or SYSTEM_VARIABLES_ADMIN privilege(s)"},
+		{"others' grants", analyst, "SHOW GRANTS FOR ingest", 1044, "42000", "to database 'mysql'"},
+		{"own grants", analyst, "SHOW GRANTS", 0, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := c.db.Query(c.query)
+			if err == nil {
+				for rows.Next() {
+				}
+				err = rows.Err()
+				rows.Close()
+			}
+			if c.num == 0 {
+				if err != nil {
+					t.Fatalf("%s: %v, want success", c.query, err)
+				}
+				return
+			}
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != c.num || string(me.SQLState[:]) != c.state || !strings.Contains(me.Message, c.text) {
+				t.Fatalf("%s: %v; want %d (%s) %q", c.query, err, c.num, c.state, c.text)
+			}
+		})
+	}
+
+	// READ ONLY: 1792/25006 with MySQL's text, for the native INSERT path
+	// and go-mysql-server's alike.
+	conn, err := root.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"SET SESSION TRANSACTION READ ONLY", "START TRANSACTION READ ONLY"} {
+		if _, err := conn.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+		for _, ins := range []string{
+			"INSERT INTO shop.events (time, event, distinct_id) VALUES ('2025-01-01', 'e', 'u')",
+			"INSERT INTO shop.events (time, event, distinct_id) SELECT time, event, distinct_id FROM shop.events",
+			"INSERT INTO shop.people (distinct_id, name) VALUES ('u', 'Ann')",
+		} {
+			_, err := conn.ExecContext(t.Context(), ins)
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1792 || string(me.SQLState[:]) != "25006" || me.Message != "Cannot execute statement in a READ ONLY transaction." {
+				t.Fatalf("after %s: %s: %v; want 1792 (25006)", q, ins, err)
+			}
+		}
+		if _, err := conn.ExecContext(t.Context(), "SET SESSION TRANSACTION READ WRITE"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(t.Context(), "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := conn.QueryRowContext(t.Context(), "SELECT count(*) FROM shop.events").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count(*) = %d, %v after refused writes; want 1", n, err)
+	}
+}
