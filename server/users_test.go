@@ -210,6 +210,17 @@ func TestAccessErrors(t *testing.T) {
 		})
 	}
 
+	// Server-side prepared statements (go-sql-driver with arguments):
+	// refused the same way.
+	_, err = analyst.Exec("INSERT INTO shop.events (time, event, distinct_id) VALUES (?, ?, ?)", "2025-01-01", "e", "u")
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1142 {
+		t.Fatalf("prepared INSERT as analyst: %v; want 1142", err)
+	}
+	if _, err := ingest.Query("SELECT count(*) FROM shop.events WHERE event = ?", "e"); !errors.As(err, &me) || me.Number != 1142 {
+		t.Fatalf("prepared SELECT as ingest: %v; want 1142", err)
+	}
+
 	// READ ONLY: 1792/25006 with MySQL's text, for the native INSERT path
 	// and go-mysql-server's alike.
 	conn, err := root.Conn(t.Context())
@@ -225,8 +236,13 @@ func TestAccessErrors(t *testing.T) {
 			"INSERT INTO shop.events (time, event, distinct_id) VALUES ('2025-01-01', 'e', 'u')",
 			"INSERT INTO shop.events (time, event, distinct_id) SELECT time, event, distinct_id FROM shop.events",
 			"INSERT INTO shop.people (distinct_id, name) VALUES ('u', 'Ann')",
+			"INSERT INTO shop.events (time, event, distinct_id) VALUES (?, 'e', 'u')",
 		} {
-			_, err := conn.ExecContext(t.Context(), ins)
+			var args []any
+			if strings.Contains(ins, "?") {
+				args = append(args, "2025-01-01")
+			}
+			_, err := conn.ExecContext(t.Context(), ins, args...)
 			var me *mysql.MySQLError
 			if !errors.As(err, &me) || me.Number != 1792 || string(me.SQLState[:]) != "25006" || me.Message != "Cannot execute statement in a READ ONLY transaction." {
 				t.Fatalf("after %s: %s: %v; want 1792 (25006)", q, ins, err)
