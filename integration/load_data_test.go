@@ -90,7 +90,7 @@ func TestLoadData(t *testing.T) {
 2025-03-01 11:00:00,Purchase,u2,p-2,7,free,\N,1,
 2025-03-02T09:30:00,Refund,u2,p-3,-7,"",2,2,\N
 `)
-	res, err := db.Exec("LOAD DATA LOCAL INFILE '" + csv + "' INTO TABLE events FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' IGNORE 1 LINES (time, `event`, distinct_id, insert_id, amount, `plan`, qty, ref, note)")
+	res, err := db.Exec("LOAD DATA LOCAL INFILE '" + csv + "' INTO TABLE events FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' IGNORE 1 LINES (time, event, distinct_id, insert_id, amount, plan, qty, ref, note)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,3 +33,22 @@ func TestLoadSpool(t *testing.T) {
 		})
 	}
 }
+
+func TestQuoteLoadColumns(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events (time, event, plan)", "LOAD DATA LOCAL INFILE 'f' INTO TABLE events (`time`, `event`, `plan`)"},
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events (`$os`,name)", "LOAD DATA LOCAL INFILE 'f' INTO TABLE events (`$os`, `name`)"},
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events", ""},                 // no column list
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events (a, @skip)", ""},      // a variable: not rewritten
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events (a); SELECT (1)", ""}, // two statements
+		{"LOAD DATA LOCAL INFILE 'f' INTO TABLE events (a,)", ""},            // empty name
+	} {
+		got, ok := quoteLoadColumns(tc.in)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}

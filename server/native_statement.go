@@ -36,6 +36,15 @@ func (h *handler) nativeStatement(ctx context.Context, c *mysql.Conn, sess *sess
 	}
 	s := sql.RemoveSpaceAndDelimiter(query, ';')
 	stmt, end, err := ast.ParseOne(ctx, s)
+	if err != nil && kind == "load" {
+		// vitess takes no keyword as a LOAD DATA column name (event,
+		// plan, name, …), which MySQL takes unquoted: quote them and
+		// parse again.
+		if quoted, ok := quoteLoadColumns(s); ok {
+			stmt, end, err = ast.ParseOne(ctx, quoted)
+			s = quoted
+		}
+	}
 	if err != nil {
 		return nil, "", false, nil // go-mysql-server reports it
 	}
@@ -92,4 +101,34 @@ func leadingWord(query string) string {
 		n++
 	}
 	return strings.ToLower(q[:n])
+}
+
+// quoteLoadColumns backquotes the bare names of the column list that ends
+// a LOAD DATA statement; ok is false when s does not end with one or
+// holds more than one statement (only the whole-query case is rewritten).
+func quoteLoadColumns(s string) (string, bool) {
+	if !strings.HasSuffix(s, ")") || strings.Contains(s, ";") {
+		return "", false
+	}
+	open := strings.LastIndexByte(s, '(')
+	if open < 0 {
+		return "", false
+	}
+	names := strings.Split(s[open+1:len(s)-1], ",")
+	for i, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return "", false
+		}
+		if !strings.HasPrefix(n, "`") {
+			for _, c := range n {
+				if !(c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+					return "", false
+				}
+			}
+			n = "`" + n + "`"
+		}
+		names[i] = n
+	}
+	return s[:open+1] + strings.Join(names, ", ") + ")", true
 }
