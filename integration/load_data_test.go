@@ -142,6 +142,17 @@ func TestLoadData(t *testing.T) {
 	if err == nil || !strings.Contains(out, "ERROR 1261") || !strings.Contains(out, "Row 2 doesn't contain data for all columns (line 2 of the file") {
 		t.Fatalf("short row through the CLI: %v\n%s\nwant ERROR 1261 naming row 2", err, out)
 	}
+	// What arb does not load says so (1235), before asking for the file.
+	for _, q := range []string{
+		"LOAD DATA LOCAL INFILE '" + bad + "' INTO TABLE people (distinct_id, name)",
+		"LOAD DATA INFILE '" + bad + "' INTO TABLE events (time, event)",
+		"LOAD DATA LOCAL INFILE '" + bad + "' REPLACE INTO TABLE events (time, event)",
+		"LOAD DATA LOCAL INFILE '" + bad + "' INTO TABLE events",
+	} {
+		if _, err := db.Exec(q); !errors.As(err, &me) || me.Number != 1235 {
+			t.Errorf("%s: %v, want error 1235", q, err)
+		}
+	}
 	// A file of several storage batches (loadBatchRows is 32768) with a
 	// bad last row: the batches before it are checked but never stored.
 	const many = 70000

@@ -147,16 +147,27 @@ type loadPlan struct {
 	ctx     *sql.Context    // for go-mysql-server's DATETIME conversion
 }
 
-// loadData runs ld when it is a LOAD DATA LOCAL INFILE into events;
-// handled=false leaves every other LOAD DATA to go-mysql-server.
+// loadData runs ld when it is a LOAD DATA LOCAL INFILE into events and
+// refuses it into people or from a file on the server (go-mysql-server
+// would refuse both with a misleading unknown-column or syntax error);
+// handled=false leaves every other table to go-mysql-server.
 func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld *ast.Load) (*sqltypes.Result, bool, error) {
 	db := ld.Table.DbQualifier.String()
 	if db == "" {
 		db = sess.GetCurrentDatabase()
 	}
 	project, ok := h.parser.store.Project(strings.ToLower(db))
-	if !ok || !bool(ld.Local) || !strings.EqualFold(ld.Table.Name.String(), storage.TableEvents) || !ld.Table.SchemaQualifier.IsEmpty() {
+	table := strings.ToLower(ld.Table.Name.String())
+	if !ok || (table != storage.TableEvents && table != storage.TablePeople) || !ld.Table.SchemaQualifier.IsEmpty() {
 		return nil, false, nil
+	}
+	switch {
+	case table == storage.TablePeople:
+		return nil, true, mysql.NewSQLError(erNotSupportedYet, "42000",
+			"This version of MySQL doesn't yet support 'LOAD DATA into people (set profiles with INSERT INTO people or /engage)'")
+	case !bool(ld.Local):
+		return nil, true, mysql.NewSQLError(erNotSupportedYet, "42000",
+			"This version of MySQL doesn't yet support 'LOAD DATA INFILE from the server's disk (use LOAD DATA LOCAL INFILE: the client sends the file)'")
 	}
 	if err := writeRefusal(h.users, sess, db, storage.TableEvents); err != nil {
 		return nil, true, err
