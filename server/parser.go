@@ -36,6 +36,14 @@ func (p *schemaParser) ParseSimple(query string) (ast.Statement, error) {
 
 func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.Statement, string, string, error) {
 	stmt, parsed, rest, err := p.inner.Parse(ctx, query, multi)
+	if err != nil {
+		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
+			s, _, _, err := p.inner.Parse(ctx, q, false)
+			return s, err
+		}); ok {
+			stmt, parsed, rest, err = s, text, r, rerr
+		}
+	}
 	if err == nil {
 		stmt, err = compatStatement(stmt, parsed)
 	}
@@ -47,6 +55,14 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 
 func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delimiter rune, multi bool, options ast.ParserOptions) (ast.Statement, string, string, error) {
 	stmt, parsed, rest, err := p.inner.ParseWithOptions(ctx, query, delimiter, multi, options)
+	if err != nil {
+		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
+			s, _, _, err := p.inner.ParseWithOptions(ctx, q, delimiter, false, options)
+			return s, err
+		}); ok {
+			stmt, parsed, rest, err = s, text, r, rerr
+		}
+	}
 	if err == nil {
 		stmt, err = compatStatement(stmt, parsed)
 	}
@@ -58,6 +74,14 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 
 func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, options ast.ParserOptions) (ast.Statement, int, error) {
 	stmt, n, err := p.inner.ParseOneWithOptions(ctx, query, options)
+	if err != nil {
+		if s, _, _, ok, rerr := p.rollup(query, false, func(q string) (ast.Statement, error) {
+			s, _, err := p.inner.ParseOneWithOptions(ctx, q, options)
+			return s, err
+		}); ok {
+			stmt, n, err = s, len(query), rerr
+		}
+	}
 	if err == nil {
 		stmt, err = compatStatement(stmt, query)
 	}
@@ -239,4 +263,25 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 // (window_cume_dist.go) and SET NAMES ... COLLATE (session_charset.go).
 func compatStatement(stmt ast.Statement, text string) (ast.Statement, error) {
 	return withNamesCollation(withCumeDist(stmt), text)
+}
+
+// rollup parses the first statement of query when it is a SELECT with
+// GROUP BY ... WITH ROLLUP, which the parser refuses, as its rewrite
+// (rollup.go), with parse. ok is false when query is no such statement:
+// the caller keeps its parse error.
+func (p *schemaParser) rollup(query string, multi bool, parse func(string) (ast.Statement, error)) (stmt ast.Statement, text, rest string, ok bool, err error) {
+	stripped, rest, found := rollupStatement(query, multi)
+	if !found {
+		return nil, "", "", false, nil
+	}
+	s, err := parse(stripped)
+	sel, isSelect := s.(*ast.Select)
+	if err != nil || !isSelect || len(sel.GroupBy) == 0 {
+		return nil, "", "", false, nil
+	}
+	if text, err = rollupQuery(sel); err != nil {
+		return nil, "", "", true, err
+	}
+	stmt, err = parse(text)
+	return stmt, text, rest, true, err
 }
