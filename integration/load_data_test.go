@@ -103,7 +103,7 @@ func TestLoadData(t *testing.T) {
 		"2025-03-03 08:00:00\tPage View\tu1\t/pricing\t15\n"+
 		"2025-03-03 08:00:01\tPage View\tu3\t/docs\\tintro\t2.5\n"+
 		"2025-03-03 08:00:02\tPage View\tu3\t\\N\t\\N\n")
-	if out, err := mariadbLocal(t, arb, "LOAD DATA LOCAL INFILE '"+tsv+"' INTO TABLE events IGNORE 1 LINES (time, `event`, distinct_id, page, ms)"); err != nil {
+	if out, err := mariadbLocal(t, arb, "LOAD DATA LOCAL INFILE '"+tsv+"' INTO TABLE events CHARACTER SET utf8mb4 IGNORE 1 LINES (time, `event`, distinct_id, page, ms)"); err != nil {
 		t.Fatalf("CLI load: %v\n%s", err, out)
 	}
 
@@ -148,6 +148,7 @@ func TestLoadData(t *testing.T) {
 		"LOAD DATA INFILE '" + bad + "' INTO TABLE events (time, event)",
 		"LOAD DATA LOCAL INFILE '" + bad + "' REPLACE INTO TABLE events (time, event)",
 		"LOAD DATA LOCAL INFILE '" + bad + "' INTO TABLE events",
+		"LOAD DATA LOCAL INFILE '" + bad + "' INTO TABLE events CHARACTER SET latin1 (time, event)",
 	} {
 		if _, err := db.Exec(q); !errors.As(err, &me) || me.Number != 1235 {
 			t.Errorf("%s: %v, want error 1235", q, err)
