@@ -11,8 +11,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,7 +202,8 @@ func (f *usersFixture) checkAccounts(t *testing.T, rootPassword string, analystW
 // REVOKE over SQL; an analyst reads and is refused writes (1142), an
 // ingest-only user (caching_sha2_password) writes and is refused reads;
 // wrong credentials get 1045; READ ONLY transactions refuse writes
-// (1792); only root sets global variables (1227). Accounts and grants survive a restart, a kill -9 right after
+// (1792); only root sets global variables (1227); HTTP ingestion keeps
+// its token and secret. Accounts and grants survive a restart, a kill -9 right after
 // the OK of a GRANT or REVOKE, and a damaged grants file stops the start
 // naming the file. root's password is --root-password's at each start.
 func TestUsersAndGrants(t *testing.T) {
@@ -226,6 +231,32 @@ func TestUsersAndGrants(t *testing.T) {
 		exec1(t, root, q)
 	}
 	f.checkAccounts(t, "rootpw1", false)
+
+	// HTTP ingestion keeps its own credentials (the project's token and
+	// secret), whatever the MySQL accounts.
+	track := "/track?verbose=1&data=" + url.QueryEscape(base64.StdEncoding.EncodeToString(
+		[]byte(`{"event":"Http","properties":{"token":"tok","distinct_id":"h1","time":1740823200000}}`)))
+	req, _ := http.NewRequest("POST", p.url("/import?strict=1"), strings.NewReader(`[{"event":"Http","properties":{"distinct_id":"h2","time":1740823200000,"$insert_id":"h2"}}]`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("sec", "")
+	for _, do := range []func() (*http.Response, error){
+		func() (*http.Response, error) { return http.Get(p.url(track)) },
+		func() (*http.Response, error) { return http.DefaultClient.Do(req) },
+	} {
+		resp, err := do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "1") {
+			t.Fatalf("%s %s: %s %s", resp.Request.Method, resp.Request.URL.Path, resp.Status, body)
+		}
+		f.rows++
+	}
+	if got := queryString(t, root, "SELECT count(*) FROM events WHERE event = 'Http'"); got != "2" {
+		t.Fatalf("events from /track and /import: %s, want 2", got)
+	}
 
 	// caching_sha2_password needs TLS for its full handshake (the
 	// password goes in clear): in plaintext the driver is refused, 1045.
