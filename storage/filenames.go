@@ -10,6 +10,7 @@ import (
 //
 //	<data-dir>/LOCK                data directory lock, holder's PID (lock.go)
 //	<data-dir>/MANIFEST            current manifest (manifest.go)
+//	<data-dir>/grants              MySQL users and grants (grants_file.go)
 //	<data-dir>/wal/000001.wal      write-ahead log files, in sequence
 //	<data-dir>/segments/000042.seg segment files, numbered by the store
 //	<data-dir>/users/<project>.users   user dictionary of a project
@@ -19,6 +20,7 @@ import (
 const (
 	lockName     = "LOCK"
 	manifestName = "MANIFEST"
+	grantsName   = "grants"
 	walDirName   = "wal"
 	segDirName   = "segments"
 	usersDirName = "users"

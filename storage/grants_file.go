@@ -31,10 +31,6 @@ import (
 // grantsMagic starts the grants file. Wire format: never change.
 const grantsMagic = "ARBGRT01"
 
-// grantsName is the grants file's name in the data directory (kept here
-// rather than in filenames.go so that this concept stays in one file).
-const grantsName = "grants"
-
 // GrantsPath is the grants file of data directory dir.
 func GrantsPath(dir string) string { return filepath.Join(dir, grantsName) }
 
