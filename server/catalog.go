@@ -78,6 +78,10 @@ var _ sql.Database = (*projectDatabase)(nil)
 func (d *projectDatabase) Name() string { return d.project.Name() }
 
 func (d *projectDatabase) GetTableInsensitive(ctx *sql.Context, name string) (sql.Table, bool, error) {
+	// A session's temporary table hides a table of the same name.
+	if t, ok := temporaryTable(ctx, d.Name(), name); ok {
+		return t, true, nil
+	}
 	switch strings.ToLower(name) {
 	case storage.TableEvents:
 		return newEventsTable(ctx, d.project), true, nil

@@ -519,8 +519,10 @@ func TestComChangeUser(t *testing.T) {
 	mustExec(t, root, "INSERT INTO shop.events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'a', 'u1')")
 	for _, useTLS := range []bool{true, false} {
 		c := vitessConn(t, srv, "root", "rootpw", "default", useTLS)
-		if _, err := c.ExecuteFetch("SET @x = 42", 1, false); err != nil {
-			t.Fatal(err)
+		for _, q := range []string{"SET @x = 42", "CREATE TEMPORARY TABLE tt (x INT)"} {
+			if _, err := c.ExecuteFetch(q, 1, false); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// A wrong password: 1045, still root with @x.
 		last := changeUser(t, c, "analyst", "wrong", "shop")
@@ -550,6 +552,11 @@ func TestComChangeUser(t *testing.T) {
 		res, err = c.ExecuteFetch("SELECT CURRENT_USER(), DATABASE()", 1, false)
 		if err != nil || res.Rows[0][0].ToString() != "root@%" || !res.Rows[0][1].IsNull() {
 			t.Errorf("tls=%v: after changing back to root: %v, %v; want root@%%, NULL", useTLS, res, err)
+		}
+		// The first session's temporary table went with it.
+		var se *mysql.SQLError
+		if _, err := c.ExecuteFetch("SELECT * FROM `default`.tt", 1, false); !errors.As(err, &se) || se.Num != 1146 {
+			t.Errorf("tls=%v: temporary table after COM_CHANGE_USER: %v, want 1146", useTLS, err)
 		}
 	}
 }
@@ -669,5 +676,135 @@ func TestRollup(t *testing.T) {
 	var me *gomysql.MySQLError
 	if !errors.As(err, &me) || me.Number != 1235 {
 		t.Errorf("SELECT * WITH ROLLUP: %v, want 1235 ER_NOT_SUPPORTED_YET", err)
+	}
+}
+
+// TestTemporaryTables runs what Tableau sends for a filter (CREATE
+// TEMPORARY TABLE, INSERT, SELECT ... JOIN, DROP TABLE) and checks MySQL's
+// rules (MySQL 8.0 manual 15.1.20.2 "CREATE TEMPORARY TABLE Statement":
+// visible only to the session that made it, dropped when the session
+// ends, hides a table of the same name; SHOW TABLES does not list it;
+// 15.1.32 DROP TABLE ... TEMPORARY), errors 1050 (42S01) for a second
+// table of the same name and 1146 (42S02) after DROP, and arb's bound: an
+// INSERT past the session's bytes fails whole with 1114 (ER_RECORD_FILE_FULL,
+// MySQL's answer for an in-memory table past max_heap_table_size).
+func TestTemporaryTables(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'a', 'u1'), ('2025-01-01 10:00:01', 'b', 'u2'), ('2025-01-01 10:00:02', 'c', 'u3')")
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	exec := func(c *sql.Conn, q string) error {
+		_, err := c.ExecContext(ctx, q)
+		return err
+	}
+	code := func(err error) uint16 {
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) {
+			return me.Number
+		}
+		return 0
+	}
+	for _, q := range []string{
+		"CREATE TEMPORARY TABLE `#Tableau_1_Filter` (`X_id` VARCHAR(255), `weight` INT)",
+		"INSERT INTO `#Tableau_1_Filter` (`X_id`, `weight`) VALUES ('u1', 10), ('u3', 30)",
+	} {
+		if err := exec(a, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if got := queryRows(t, a, "SELECT e.event, f.weight FROM events e JOIN `#Tableau_1_Filter` f ON e.distinct_id = f.X_id"); strings.Join(got, " ") != "a|10| c|30|" {
+		t.Errorf("join with the temporary table: %v, want a|10| c|30|", got)
+	}
+	if err := exec(a, "CREATE TEMPORARY TABLE `#Tableau_1_Filter` (x INT)"); code(err) != 1050 {
+		t.Errorf("second CREATE of the same name: %v, want 1050", err)
+	}
+	// Another session sees nothing.
+	if _, err := b.QueryContext(ctx, "SELECT * FROM `#Tableau_1_Filter`"); code(err) != 1146 {
+		t.Errorf("another session reading the temporary table: %v, want 1146", err)
+	}
+	if got := queryRows(t, a, "SHOW TABLES"); strings.Join(got, " ") != "events| groups| people|" {
+		t.Errorf("SHOW TABLES in the creating session: %v, want only arb's tables", got)
+	}
+	// CREATE TEMPORARY TABLE ... AS SELECT; it hides events for session a.
+	if err := exec(a, "CREATE TEMPORARY TABLE events AS SELECT event, COUNT(*) AS n FROM events GROUP BY event"); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryRows(t, a, "SELECT * FROM events"); strings.Join(got, " ") != "a|1| b|1| c|1|" {
+		t.Errorf("temporary events hiding the table: %v", got)
+	}
+	if got := queryRows(t, b, "SELECT COUNT(*) FROM events"); strings.Join(got, " ") != "3|" {
+		t.Errorf("the other session's events: %v, want the 3 events", got)
+	}
+	if err := exec(a, "DROP TEMPORARY TABLE events"); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryRows(t, a, "SELECT COUNT(*) FROM events"); strings.Join(got, " ") != "3|" {
+		t.Errorf("events after dropping the temporary one: %v, want the 3 events", got)
+	}
+	// DELETE and TRUNCATE.
+	if err := exec(a, "DELETE FROM `#Tableau_1_Filter` WHERE weight = 10"); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryRows(t, a, "SELECT X_id FROM `#Tableau_1_Filter`"); strings.Join(got, " ") != "u3|" {
+		t.Errorf("after DELETE: %v, want u3", got)
+	}
+	// The bound: an INSERT past the session's bytes fails whole.
+	defer func(old int64) { tempTableSessionBytes = old }(tempTableSessionBytes)
+	tempTableSessionBytes = 4096
+	big := "INSERT INTO `#Tableau_1_Filter` VALUES " + strings.TrimSuffix(strings.Repeat("('"+strings.Repeat("x", 200)+"', 1),", 30), ",")
+	if err := exec(a, big); code(err) != 1114 {
+		t.Errorf("INSERT past the bound: %v, want 1114", err)
+	}
+	if got := queryRows(t, a, "SELECT COUNT(*) FROM `#Tableau_1_Filter`"); strings.Join(got, " ") != "1|" {
+		t.Errorf("rows after a refused INSERT: %v, want the 1 row before it", got)
+	}
+	if err := exec(a, "TRUNCATE TABLE `#Tableau_1_Filter`"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(a, "INSERT INTO `#Tableau_1_Filter` VALUES ('u1', 1)"); err != nil {
+		t.Errorf("INSERT after TRUNCATE freed the bytes: %v", err)
+	}
+	if err := exec(a, "DROP TABLE `#Tableau_1_Filter`"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.QueryContext(ctx, "SELECT * FROM `#Tableau_1_Filter`"); code(err) != 1146 {
+		t.Errorf("after DROP TABLE: %v, want 1146", err)
+	}
+	// arb's own tables are not dropped.
+	if err := exec(a, "DROP TABLE events"); code(err) != 1235 {
+		t.Errorf("DROP TABLE events: %v, want 1235", err)
+	}
+	// The session's end drops its temporary tables.
+	if err := exec(b, "CREATE TEMPORARY TABLE gone (x INT)"); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := b.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := srv.sessions.Load(uint32(id)); !ok || s.(*session).temp == nil || len(s.(*session).temp.tables) != 1 {
+		t.Fatalf("session %d does not hold its temporary table", id)
+	}
+	b.Raw(func(dc any) error { return dc.(io.Closer).Close() })
+	b.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := srv.sessions.Load(uint32(id)); !ok {
+			break // the session, and its tables with it, is gone
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %d (and its temporary table) outlived its connection", id)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -21,6 +21,9 @@ type session struct {
 	// values; storage makes them durable together with the rows, or not at
 	// all if the statement fails. Only the connection's goroutine touches it.
 	pending map[pendingKey][]storage.Column
+	// temp holds the session's temporary tables (temp_tables.go); nil
+	// until the first CREATE TEMPORARY TABLE.
+	temp *tempTables
 }
 
 type pendingKey struct{ project, table string }
