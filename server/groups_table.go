@@ -16,7 +16,6 @@ import (
 // Implements sql.Table and sql.PrimaryKeyTable.
 type groupsTable struct {
 	project *storage.Project
-	groups  []storage.Group
 	columns []storage.Column
 	sch     sql.Schema
 }
@@ -24,8 +23,7 @@ type groupsTable struct {
 var _ sql.PrimaryKeyTable = (*groupsTable)(nil)
 
 func newGroupsTable(p *storage.Project) *groupsTable {
-	groups, cols := p.Groups()
-	t := &groupsTable{project: p, groups: groups, columns: cols}
+	t := &groupsTable{project: p, columns: p.Columns(storage.TableGroups)}
 	t.sch = t.buildSchema()
 	return t
 }
@@ -65,9 +63,16 @@ func (t *groupsTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	if _, ok := part.(groupsPartition); !ok {
 		return nil, fmt.Errorf("groups: unexpected partition %T", part)
 	}
+	// The groups are read when the statement runs (they live on disk,
+	// user_state.go); columns newer than the statement's schema are left
+	// out (fillPropertyCells).
+	groups, _, err := t.project.Groups()
+	if err != nil {
+		return nil, err
+	}
 	index := columnIndex(t.columns)
-	rows := make([]sql.Row, 0, len(t.groups))
-	for _, g := range t.groups {
+	rows := make([]sql.Row, 0, len(groups))
+	for _, g := range groups {
 		row := make(sql.Row, 2+len(t.columns))
 		row[0], row[1] = g.Key, g.ID
 		fillPropertyCells(row[2:], t.columns, index, g.Props)

@@ -60,14 +60,14 @@ func (t *peopleTable) RowCount(*sql.Context) (uint64, bool, error) {
 	return uint64(len(people)), false, err
 }
 
-// DataLength is 0: profiles are held in memory and in the WAL, not in
-// data files of their own size.
+// DataLength is 0: profiles live in user state runs shared with the
+// identity state, not in data files of their own size.
 func (t *peopleTable) DataLength(*sql.Context) (uint64, error) { return 0, nil }
 
-// RowCount is the number of group profiles (read when the table was
-// resolved for this statement).
+// RowCount is the number of group profiles.
 func (t *groupsTable) RowCount(*sql.Context) (uint64, bool, error) {
-	return uint64(len(t.groups)), false, nil
+	groups, _, err := t.project.Groups()
+	return uint64(len(groups)), false, err
 }
 
 // DataLength is 0, as for people.

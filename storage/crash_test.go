@@ -316,7 +316,10 @@ func (v crashView) checkProfiles(p *Project) []string {
 			}
 		}
 	}
-	groups, _ := p.Groups()
+	groups, _, err := p.Groups()
+	if err != nil {
+		bad = append(bad, fmt.Sprintf("project %s: groups: %v", p.Name(), err))
+	}
 	gs := map[string]int64{} // group row key → g; -1 absent
 	for _, g := range profileGroups {
 		gs[g] = -1

@@ -110,7 +110,7 @@ func TestDumpManifest(t *testing.T) {
 	wantLines(t, out.String(),
 		`^manifest .*MANIFEST: \d+ bytes, magic ARBMAN01, body \d+ bytes, CRC-32C [0-9a-f]{8} \(verified\)$`,
 		`^version 1, wal_start_seq \d+, next_file_number \d+, 1 projects$`,
-		`^project "shop": 3 columns, 1 segments, 2 rows in segments, 2 users, people file "\d+\.people"$`,
+		`^project "shop": 3 columns, 1 segments, 2 rows in segments, 2 users, 1 user state runs, people file ""$`,
 		`"secret": "\(11 characters, not shown\)"`,
 		`"day": "2025-01-01"`)
 	if strings.Contains(out.String(), "very-secret") {
@@ -118,24 +118,28 @@ func TestDumpManifest(t *testing.T) {
 	}
 }
 
+// TestDumpPeopleFile dumps a people file of the format before user state
+// runs (the golden one: people, groups, identity) and a user state run.
 func TestDumpPeopleFile(t *testing.T) {
-	dir := dumpTestStore(t)
 	var out strings.Builder
-	if err := DumpPeopleFile(&out, OSFS{}, dumpTestFile(t, filepath.Join(dir, peopleDir, "*.people"))); err != nil {
+	if err := DumpPeopleFile(&out, OSFS{}, dumpTestFile(t, filepath.Join("testdata", "golden", "v2", peopleDir, "*.people"))); err != nil {
 		t.Fatal(err)
 	}
-	// People and identity live in user state runs since ARBUST01; the
-	// people file keeps the groups.
 	wantLines(t, out.String(),
 		`^people file .*: \d+ bytes, magic ARBPPL02, body \d+ bytes, CRC-32C [0-9a-f]{8} \(verified\)$`,
-		`^project "shop": 0 people, 1 groups, identity state 0 bytes$`,
-		`^  "company\\x00acme" "size":int=30$`)
+		`^project "shop": 1 people, 1 groups, identity state \d+ bytes$`,
+		`^  "ann" "name":string="Ann"`,
+		`^  "company\\x00acme" "size":int=30$`,
+		`^identity: 1 merged users, 1 marked as user ids$`,
+		`^  user 0 -> canonical 1$`)
+	dir := dumpTestStore(t)
 	out.Reset()
 	if err := DumpUserStateRun(&out, OSFS{}, dumpTestFile(t, filepath.Join(dir, usersDirName, "*.ust"))); err != nil {
 		t.Fatal(err)
 	}
 	wantLines(t, out.String(),
-		`^user state run .*\.ust: \d+ bytes, magic ARBUST01, 2 entries in 1 blocks$`,
+		`^user state run .*\.ust: \d+ bytes, magic ARBUST01, 3 entries in 1 blocks$`,
+		`^group "company\\x00acme": "size":int=30$`,
 		`^identity chunk 0 \(users 0-4095\):$`,
 		`^  user 0 -> canonical 1$`,
 		`^  user 1 is a user id$`,

@@ -58,7 +58,7 @@ func (s *Store) Flush() error {
 			p.frozen = append(p.frozen, p.mem)
 			p.mem = &memtable{}
 		}
-		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.groupsDirty
+		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
 	}
 	if !pending {
@@ -88,7 +88,7 @@ func (s *Store) Flush() error {
 		Obsolete: slices.Clone(s.obsolete)}
 	for _, pl := range plans {
 		m.Projects = append(m.Projects, pl.manifestEntry())
-		if pl.newPeopleFile != "" && pl.peopleFile != "" {
+		if pl.peopleFile != "" {
 			m.Obsolete = append(m.Obsolete, peopleDir+"/"+pl.peopleFile)
 		}
 		m.Obsolete = append(m.Obsolete, pl.obsoleteRuns...)
@@ -149,18 +149,15 @@ type flushPlan struct {
 	usersBytes  int64    // user file length before this flush
 	oldRuns     []*userIndexRun
 	unindexed   []userIndexEntry // durable users no run covers yet
-	groups      []Person         // the groups table, when it changed
-	writeGroups bool
 	ustate      *userStatePlan
 	groupCols   []Column
 	rows        int
 	info        ProjectInfo
 	oldSegments []*SegmentRef
-	peopleFile  string
+	peopleFile  string // a people file of the format before user state runs, dropped by this flush
 	// outputs
 	numbered       []string // every segment and people file numbered for this plan, relative to the data directory
 	segments       []*SegmentRef
-	newPeopleFile  string
 	usersBytesDone int64
 	userChunks     []userChunk     // appended to the users file
 	runs           []*userIndexRun // the user index once installed
@@ -192,10 +189,6 @@ func (p *Project) planFlush() *flushPlan {
 		pl.rows += len(m.rows)
 	}
 	pl.ustate = p.ustate.freeze()
-	if p.groupsDirty {
-		pl.groups, pl.writeGroups = p.rawGroupsLocked(), true
-		p.groupsDirty = false
-	}
 	return pl
 }
 
@@ -245,14 +238,6 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	}
 	if err := s.writeUserIndex(pl); err != nil {
 		return err
-	}
-	if pl.writeGroups {
-		pl.newPeopleFile = peopleFileName(s.nextFile)
-		s.nextFile++
-		pl.numbered = append(pl.numbered, peopleDir+"/"+pl.newPeopleFile)
-		if err := WriteFileAtomic(s.fs, s.path(peopleDir, pl.newPeopleFile), encodePeopleFile(name, &profilesState{groups: pl.groups})); err != nil {
-			return err
-		}
 	}
 	return pl.ustate.write(s.fs, func() string {
 		file := userStateFileName(s.nextFile)
@@ -339,9 +324,6 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 		pl.numbered = nil
 		pl.project.mu.Lock()
 		pl.project.ustate.abandon(pl.ustate)
-		if pl.writeGroups {
-			pl.project.groupsDirty = true
-		}
 		pl.project.mu.Unlock()
 	}
 }
@@ -350,10 +332,7 @@ func (pl *flushPlan) manifestEntry() manifestProject {
 	mp := manifestProject{
 		Name: pl.info.Name, Token: pl.info.Token, Secret: pl.info.Secret,
 		Columns: pl.columns, BigInts: pl.bigInts, PeopleColumns: pl.peopleCols, GroupColumns: pl.groupCols,
-		Users: pl.usersTotal, UsersBytes: pl.usersBytesDone, PeopleFile: pl.peopleFile,
-	}
-	if pl.newPeopleFile != "" {
-		mp.PeopleFile = pl.newPeopleFile
+		Users: pl.usersTotal, UsersBytes: pl.usersBytesDone,
 	}
 	mp.Segments = manifestSegments(append(slices.Clone(pl.oldSegments), pl.segments...))
 	runs := pl.runs
@@ -397,8 +376,8 @@ func (pl *flushPlan) install() {
 			r.close() // merged away within this flush
 		}
 	}
-	if pl.newPeopleFile != "" {
-		p.peopleFile = pl.newPeopleFile
+	if pl.peopleFile == p.peopleFile {
+		p.peopleFile = "" // its content is in the runs installed now
 	}
 	p.ustate.install(pl.ustate)
 }

@@ -35,8 +35,8 @@ func DumpManifest(w io.Writer, fs FS, path string) error {
 		for _, s := range p.Segments {
 			rows += s.Rows
 		}
-		out += fmt.Sprintf("project %q: %d columns, %d segments, %d rows in segments, %d users, people file %q\n",
-			p.Name, len(p.Columns), len(p.Segments), rows, p.Users, p.PeopleFile)
+		out += fmt.Sprintf("project %q: %d columns, %d segments, %d rows in segments, %d users, %d user state runs, people file %q\n",
+			p.Name, len(p.Columns), len(p.Segments), rows, p.Users, len(p.UserState), p.PeopleFile)
 		p.Secret = fmt.Sprintf("(%d characters, not shown)", len(p.Secret))
 	}
 	body, err := json.MarshalIndent(m, "", "  ")

@@ -121,6 +121,8 @@ func DumpUserStateRun(w io.Writer, fs FS, path string) error {
 	err = r.scan(0, ^uint64(0), true, func(e userStateEntry) bool {
 		kind, n := uint32(e.key>>32), uint32(e.key)
 		switch {
+		case e.del && kind == userStateGroups:
+			fmt.Fprintf(&b, "group bucket %08x: deleted\n", n)
 		case e.del:
 			fmt.Fprintf(&b, "person %d: deleted\n", n)
 		case kind == userStatePerson:
@@ -145,6 +147,15 @@ func DumpUserStateRun(w io.Writer, fs FS, path string) error {
 				if ch.marked(u) {
 					fmt.Fprintf(&b, "  user %d is a user id\n", u)
 				}
+			}
+		case kind == userStateGroups:
+			rows, err := decodeGroupBucket(e.val, n)
+			if err != nil {
+				bad = corruptf(path, 0, "%v", err)
+				return false
+			}
+			for _, r := range rows {
+				fmt.Fprintf(&b, "group %s: %s\n", strconv.Quote(r.DistinctID), formatProps(r.Props))
 			}
 		default:
 			fmt.Fprintf(&b, "key %x: unknown kind %d, %d bytes\n", e.key, kind, len(e.val))

@@ -2,7 +2,8 @@ package storage
 
 // A people file holds one project's side tables at one flush, named by
 // the manifest: the people table, the groups table and the identity
-// union-find. Layout (framed_file.go):
+// union-find. Written before user state runs (user_state.go) and only
+// read since: opening one migrates it (migratePeopleFile). Layout (framed_file.go):
 //
 //	+----------+---------------+----------------+------+
 //	| magic    | length uint32 | CRC-32C uint32 | body |
@@ -50,14 +51,15 @@ func encodePeopleFile(project string, st *profilesState) []byte {
 	return encodeFramed(peopleMagic, body)
 }
 
-// migratePeopleFile moves the people and identity sections of a people
-// file written before user state runs (they are empty in files written
-// since) into the project's user state overlay, and marks the groups
-// dirty: the next flush writes them as runs and a people file without
-// them, in one manifest. REQUIRES: the project is being opened.
+// migratePeopleFile moves the content of a people file (written before
+// user state runs) into the project's user state overlay: the next
+// flush writes it as a run and drops the file, in one manifest.
+// REQUIRES: the project is being opened.
 func (p *Project) migratePeopleFile(st *profilesState) error {
-	if len(st.people) == 0 && len(st.identity) == 0 {
-		return nil
+	for _, r := range st.groups {
+		if err := p.ustate.setGroup(r.DistinctID, r.Props, false); err != nil {
+			return err
+		}
 	}
 	if len(st.identity) > 0 {
 		if err := migrateIdentity(p.ustate, st.identity, p.users.Len()); err != nil {
@@ -71,7 +73,6 @@ func (p *Project) migratePeopleFile(st *profilesState) error {
 		}
 		p.ustate.setPerson(u, r.Props, false)
 	}
-	p.groupsDirty = true
 	return nil
 }
 

@@ -160,13 +160,10 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
 	if table == TableGroups {
 		for _, e := range batch {
-			if e.Name == OpDelete {
-				delete(p.groupRows, e.DistinctID)
-			} else {
-				p.groupRows[e.DistinctID] = e.Props
+			if err := p.ustate.setGroup(e.DistinctID, e.Props, e.Name == OpDelete); err != nil {
+				return err
 			}
 		}
-		p.groupsDirty = true
 		return nil
 	}
 	for _, e := range batch {
@@ -183,7 +180,7 @@ func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
 // REQUIRES: p.mu held.
 func (p *Project) profileLocked(table, key string) ([]Prop, error) {
 	if table == TableGroups {
-		return p.groupRows[key], nil
+		return p.ustate.group(key)
 	}
 	u, ok, err := p.users.lookup(key)
 	if !ok || err != nil {
@@ -373,18 +370,6 @@ func addValues(have, delta Value) (Value, error) {
 	return FloatValue(sum), nil
 }
 
-// rawGroupsLocked lists stored group profiles by key. REQUIRES: p.mu.
-func (p *Project) rawGroupsLocked() []Person { return sortedProfiles(p.groupRows) }
-
-func sortedProfiles(rows map[string][]Prop) []Person {
-	out := make([]Person, 0, len(rows))
-	for id, props := range rows {
-		out = append(out, Person{DistinctID: id, Props: props})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].DistinctID < out[j].DistinctID })
-	return out
-}
-
 // peopleLocked lists people by canonical id: profiles stored under ids
 // that were merged later are combined, the canonical id's own profile
 // winning, then the others in id order filling in missing properties.
@@ -476,15 +461,25 @@ type Group struct {
 }
 
 // Groups returns every group sorted by key and id, with the groups
-// columns of the same moment. Props are shared and read-only.
-func (p *Project) Groups() ([]Group, []Column) {
+// columns of the same moment. Props are shared and read-only. Memory:
+// the result.
+func (p *Project) Groups() ([]Group, []Column, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	raw := sortedProfiles(p.groupRows)
-	out := make([]Group, len(raw))
-	for i, r := range raw {
+	var out []Group
+	err := p.ustate.scanGroups(func(r Person) bool {
 		k, id, _ := strings.Cut(r.DistinctID, "\x00")
-		out[i] = Group{Key: k, ID: id, Props: r.Props}
+		out = append(out, Group{Key: k, ID: id, Props: r.Props})
+		return true
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, p.groups.Columns()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, p.groups.Columns(), nil
 }

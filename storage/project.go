@@ -31,14 +31,14 @@ type Project struct {
 	mem      *memtable
 	frozen   []*memtable
 	segments []*SegmentRef
-	// ustate holds the identity union-find (identity.go) and the people
-	// profiles by user number (user_state.go).
-	ustate      *userState
-	groupsDirty bool   // groups changed since the people file was written
-	peopleFile  string // file name of the durable groups snapshot, "" if none
-	// groupRows maps groupRowKey(group_key, group_id) → properties.
-	groupRows map[string][]Prop
-	groups    *Schema
+	// ustate holds the identity union-find (identity.go), the people
+	// profiles by user number and the group profiles (user_state.go).
+	ustate *userState
+	// peopleFile names a people file of the format before user state
+	// runs, "" if none: its content was moved into ustate at open, and
+	// the next flush drops it.
+	peopleFile string
+	groups     *Schema
 	// profileMu serialises profile updates (profiles.go); taken before mu.
 	profileMu sync.Mutex
 }
@@ -63,7 +63,7 @@ func newProject(s *Store, name, token, secret string) *Project {
 		store: s, name: name, token: token, secret: secret,
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
 		users: newUserDict(s.fs, s.path(usersDirName, usersFileName(name)), s.opts.UserCacheBytes), mem: &memtable{},
-		groups: newSchema(nil, nil), groupRows: map[string][]Prop{},
+		groups: newSchema(nil, nil),
 	}
 	p.ustate = newUserState(func() int { return p.users.Len() })
 	return p
@@ -84,13 +84,16 @@ func (p *Project) Info() ProjectInfo {
 	return ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret}
 }
 
-// Columns returns the property columns of table (TableEvents or
-// TablePeople) in discovery order.
+// Columns returns the property columns of table (TableEvents,
+// TablePeople or TableGroups) in discovery order.
 func (p *Project) Columns(table string) []Column {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if table == TablePeople {
+	switch table {
+	case TablePeople:
 		return p.people.Columns()
+	case TableGroups:
+		return p.groups.Columns()
 	}
 	return p.events.Columns()
 }

@@ -345,9 +345,6 @@ func (s *Store) loadManifest(m *manifestBody) error {
 			if err != nil {
 				return fmt.Errorf("project %s: %w", mp.Name, err)
 			}
-			for _, r := range st.groups {
-				p.groupRows[r.DistinctID] = r.Props
-			}
 			p.peopleFile = mp.PeopleFile
 			if err := p.migratePeopleFile(st); err != nil {
 				return fmt.Errorf("project %s: %w", mp.Name, corruptf(path, 0, "%v", err))

@@ -2,7 +2,7 @@ package storage
 
 // A project's user state is what it knows per user number beyond the
 // events: the identity union-find (identity.go) and the people profiles
-// (profiles.go). It lives in user state runs on disk (user_state_run.go)
+// (profiles.go); and, by hash of their key, the group profiles. It lives in user state runs on disk (user_state_run.go)
 // plus an overlay in memory of what changed since the last flush, so what
 // stays resident is bounded by the flush interval and the block cache,
 // not by the number of users.
@@ -22,8 +22,10 @@ package storage
 // frozen are never modified in place, only replaced.
 
 import (
+	"encoding/binary"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 )
 
@@ -31,9 +33,10 @@ type userState struct {
 	runs                    []*userStateRun // durable, oldest first
 	identMem, identFrozen   map[uint32]*identChunk
 	peopleMem, peopleFrozen map[uint32]profileVal
-	gen                     atomic.Uint64 // bumped by every Canon view
-	memBytes                int64         // estimate of the bytes mem holds
-	users                   func() int    // the project's dictionary size
+	groupsMem, groupsFrozen map[uint32][]Person // bucket → its groups by key; empty: none
+	gen                     atomic.Uint64       // bumped by every Canon view
+	memBytes                int64               // estimate of the bytes mem holds
+	users                   func() int          // the project's dictionary size
 }
 
 // profileVal is a people profile in the overlay; del: deleted.
@@ -43,7 +46,8 @@ type profileVal struct {
 }
 
 func newUserState(users func() int) *userState {
-	st := &userState{identMem: map[uint32]*identChunk{}, peopleMem: map[uint32]profileVal{}, users: users}
+	st := &userState{identMem: map[uint32]*identChunk{}, peopleMem: map[uint32]profileVal{},
+		groupsMem: map[uint32][]Person{}, users: users}
 	st.gen.Store(1)
 	return st
 }
@@ -177,40 +181,214 @@ func decodePersonValue(src []byte) ([]Prop, error) {
 	return props, d.err
 }
 
+// groupBucket is the bucket of a group's row key (GroupRowKey). Wire
+// format: never change.
+func groupBucket(key string) uint32 { return uint32(hashUserID(key)) }
+
+// encodeGroupBucket is a bucket's value in a user state run: its groups,
+// sorted by row key.
+//
+//	| uvarint n | (str row key, uvarint props, prop × props) × n |
+func encodeGroupBucket(dst []byte, rows []Person) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(rows)))
+	for _, r := range rows {
+		dst = batchAppendString(dst, r.DistinctID)
+		dst = appendProps(dst, r.Props)
+	}
+	return dst
+}
+
+func decodeGroupBucket(src []byte, bucket uint32) ([]Person, error) {
+	d := &batchDecoder{src: src}
+	n := d.count("groups", 2)
+	rows := make([]Person, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		key := d.string()
+		props := d.props(i)
+		switch {
+		case d.err != nil:
+		case groupBucket(key) != bucket:
+			d.fail("group %q is not of bucket %08x", key, bucket)
+		case i > 0 && key <= rows[i-1].DistinctID:
+			d.fail("group %q out of order", key)
+		}
+		rows = append(rows, Person{DistinctID: key, Props: props})
+	}
+	if d.err == nil && d.off != len(src) {
+		d.fail("%d bytes after the groups", len(src)-d.off)
+	}
+	return rows, d.err
+}
+
+// groupRows returns the groups of bucket b (read-only).
+func (st *userState) groupRows(b uint32) ([]Person, error) {
+	if rows, ok := st.groupsMem[b]; ok {
+		return rows, nil
+	}
+	if rows, ok := st.groupsFrozen[b]; ok {
+		return rows, nil
+	}
+	key := userStateKey(userStateGroups, b)
+	for i := len(st.runs) - 1; i >= 0; i-- {
+		e, ok, err := st.runs[i].get(key)
+		if err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if e.del {
+			return nil, nil
+		}
+		rows, err := decodeGroupBucket(e.val, b)
+		if err != nil {
+			return nil, corruptf(st.runs[i].path, 0, "%v", err)
+		}
+		return rows, nil
+	}
+	return nil, nil
+}
+
+// group returns the stored profile of the group with row key key.
+func (st *userState) group(key string) ([]Prop, error) {
+	rows, err := st.groupRows(groupBucket(key))
+	if err != nil {
+		return nil, err
+	}
+	i, ok := slices.BinarySearchFunc(rows, key, func(r Person, k string) int { return strings.Compare(r.DistinctID, k) })
+	if !ok {
+		return nil, nil
+	}
+	return rows[i].Props, nil
+}
+
+// setGroup records a group's whole profile; del deletes it.
+func (st *userState) setGroup(key string, props []Prop, del bool) error {
+	b := groupBucket(key)
+	old, err := st.groupRows(b)
+	if err != nil {
+		return err
+	}
+	rows := slices.Clone(old)
+	i, ok := slices.BinarySearchFunc(rows, key, func(r Person, k string) int { return strings.Compare(r.DistinctID, k) })
+	switch {
+	case del && ok:
+		rows = slices.Delete(rows, i, i+1)
+	case del:
+	case ok:
+		rows[i].Props = props
+	default:
+		rows = slices.Insert(rows, i, Person{DistinctID: key, Props: props})
+	}
+	if prev, had := st.groupsMem[b]; had {
+		for _, r := range prev {
+			st.memBytes -= int64(len(r.DistinctID)) + propsBytes(r.Props)
+		}
+	} else {
+		st.memBytes += 48
+	}
+	for _, r := range rows {
+		st.memBytes += int64(len(r.DistinctID)) + propsBytes(r.Props)
+	}
+	if rows == nil {
+		rows = []Person{}
+	}
+	st.groupsMem[b] = rows
+	return nil
+}
+
+// scanGroups calls fn with every stored group, in bucket order, until
+// fn returns false. REQUIRES: p.mu held, shared at least.
+func (st *userState) scanGroups(fn func(Person) bool) error {
+	keys := slices.Collect(maps.Keys(st.groupsMem))
+	for b := range st.groupsFrozen {
+		if _, ok := st.groupsMem[b]; !ok {
+			keys = append(keys, b)
+		}
+	}
+	slices.Sort(keys)
+	return st.scanKind(userStateGroups, keys, func(b uint32, e *userStateEntry, r *userStateRun) (bool, error) {
+		var rows []Person
+		switch {
+		case e == nil:
+			var ok bool
+			if rows, ok = st.groupsMem[b]; !ok {
+				rows = st.groupsFrozen[b]
+			}
+		case e.del:
+		default:
+			var err error
+			if rows, err = decodeGroupBucket(e.val, b); err != nil {
+				return false, corruptf(r.path, 0, "%v", err)
+			}
+		}
+		for _, row := range rows {
+			if !fn(row) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
 // scanPeople calls fn with every stored profile in user order until fn
 // returns false. REQUIRES: p.mu held, shared at least, for the whole
 // scan. Memory: a block per run.
 func (st *userState) scanPeople(fn func(u uint32, props []Prop) bool) error {
-	// The overlay's users, newest layer winning.
-	over := map[uint32]profileVal{}
-	for u, v := range st.peopleFrozen {
-		over[u] = v
+	return st.scanKind(userStatePerson, st.peopleKeys(), func(u uint32, e *userStateEntry, r *userStateRun) (bool, error) {
+		if e == nil {
+			v, ok := st.peopleMem[u]
+			if !ok {
+				v = st.peopleFrozen[u]
+			}
+			return v.del || fn(u, v.props), nil
+		}
+		if e.del {
+			return true, nil
+		}
+		props, err := decodePersonValue(e.val)
+		if err != nil {
+			return false, corruptf(r.path, 0, "profile of user %d: %v", u, err)
+		}
+		return fn(u, props), nil
+	})
+}
+
+func (st *userState) peopleKeys() []uint32 {
+	keys := slices.Collect(maps.Keys(st.peopleMem))
+	for u := range st.peopleFrozen {
+		if _, ok := st.peopleMem[u]; !ok {
+			keys = append(keys, u)
+		}
 	}
-	for u, v := range st.peopleMem {
-		over[u] = v
-	}
-	keys := slices.Sorted(maps.Keys(over))
-	lo, hi := userStateKey(userStatePerson, 0), userStateKey(userStatePerson+1, 0)
+	slices.Sort(keys)
+	return keys
+}
+
+// scanKind calls fn with each number of kind, in order, that the overlay
+// (over, sorted) or a run holds, until fn returns false or an error:
+// with e nil when the overlay holds it, else with the newest run's entry.
+// REQUIRES: p.mu held, shared at least, for the whole scan. Memory: up
+// to 256 entries per run.
+func (st *userState) scanKind(kind uint32, over []uint32, fn func(n uint32, e *userStateEntry, r *userStateRun) (bool, error)) error {
+	lo, hi := userStateKey(kind, 0), userStateKey(kind+1, 0)
 	type cursor struct {
-		r     *userStateRun
-		ents  []userStateEntry
-		pos   int
-		from  uint64
-		done  bool
-		where int
+		r    *userStateRun
+		ents []userStateEntry
+		pos  int
+		from uint64
+		done bool
 	}
 	fill := func(c *cursor) error {
 		c.ents, c.pos = c.ents[:0], 0
 		if c.done {
 			return nil
 		}
-		n := 0
 		err := c.r.scan(c.from, hi, false, func(e userStateEntry) bool {
 			c.ents = append(c.ents, e)
-			n++
-			return n < 256
+			return len(c.ents) < 256
 		})
-		if n < 256 {
+		if len(c.ents) < 256 {
 			c.done = true
 		} else {
 			c.from = c.ents[len(c.ents)-1].key + 1
@@ -219,22 +397,22 @@ func (st *userState) scanPeople(fn func(u uint32, props []Prop) bool) error {
 	}
 	cs := make([]*cursor, len(st.runs))
 	for i, r := range st.runs {
-		cs[i] = &cursor{r: r, from: lo, where: i}
+		cs[i] = &cursor{r: r, from: lo}
 		if err := fill(cs[i]); err != nil {
 			return err
 		}
 	}
 	ki := 0
 	for {
-		// The smallest next user among the runs and the overlay.
+		// The smallest next key among the runs and the overlay.
 		next, have := uint64(0), false
 		for _, c := range cs {
 			if c.pos < len(c.ents) && (!have || c.ents[c.pos].key < next) {
 				next, have = c.ents[c.pos].key, true
 			}
 		}
-		if ki < len(keys) && (!have || userStateKey(userStatePerson, keys[ki]) <= next) {
-			next, have = userStateKey(userStatePerson, keys[ki]), true
+		if ki < len(over) && (!have || userStateKey(kind, over[ki]) <= next) {
+			next, have = userStateKey(kind, over[ki]), true
 		}
 		if !have {
 			return nil
@@ -253,22 +431,13 @@ func (st *userState) scanPeople(fn func(u uint32, props []Prop) bool) error {
 				}
 			}
 		}
-		u := uint32(next)
-		var props []Prop
-		live := false
-		if ki < len(keys) && keys[ki] == u {
-			v := over[u]
-			props, live = v.props, !v.del
+		n := uint32(next)
+		if ki < len(over) && over[ki] == n {
+			newest, newestRun = nil, nil
 			ki++
-		} else if newest != nil && !newest.del {
-			var err error
-			if props, err = decodePersonValue(newest.val); err != nil {
-				return corruptf(newestRun.path, 0, "profile of user %d: %v", u, err)
-			}
-			live = true
 		}
-		if live && !fn(u, props) {
-			return nil
+		if more, err := fn(n, newest, newestRun); !more || err != nil {
+			return err
 		}
 	}
 }
@@ -287,11 +456,11 @@ type userStatePlan struct {
 // REQUIRES: p.mu held; no flush under way (s.flushMu).
 func (st *userState) freeze() *userStatePlan {
 	pl := &userStatePlan{oldRuns: st.runs}
-	if len(st.identMem) == 0 && len(st.peopleMem) == 0 {
+	if !st.dirty() {
 		return pl
 	}
-	st.identFrozen, st.peopleFrozen = st.identMem, st.peopleMem
-	st.identMem, st.peopleMem = map[uint32]*identChunk{}, map[uint32]profileVal{}
+	st.identFrozen, st.peopleFrozen, st.groupsFrozen = st.identMem, st.peopleMem, st.groupsMem
+	st.identMem, st.peopleMem, st.groupsMem = map[uint32]*identChunk{}, map[uint32]profileVal{}, map[uint32][]Person{}
 	st.memBytes = 0
 	st.gen.Add(1) // the frozen chunks are shared from now on
 	for c, ch := range st.identFrozen {
@@ -301,6 +470,13 @@ func (st *userState) freeze() *userStatePlan {
 		e := userStateEntry{key: userStateKey(userStatePerson, u), del: v.del}
 		if !v.del {
 			e.val = encodePersonValue(nil, v.props)
+		}
+		pl.entries = append(pl.entries, e)
+	}
+	for b, rows := range st.groupsFrozen {
+		e := userStateEntry{key: userStateKey(userStateGroups, b), del: len(rows) == 0}
+		if !e.del {
+			e.val = encodeGroupBucket(nil, rows)
 		}
 		pl.entries = append(pl.entries, e)
 	}
@@ -349,7 +525,7 @@ func (st *userState) install(pl *userStatePlan) {
 	if pl.runs != nil {
 		st.runs = pl.runs
 	}
-	st.identFrozen, st.peopleFrozen = nil, nil
+	st.identFrozen, st.peopleFrozen, st.groupsFrozen = nil, nil, nil
 	for _, r := range pl.obsolete {
 		// A view may still read it: its handle closes with its last
 		// reader (openUserStateRun); the cache lets go of it now.
@@ -376,7 +552,12 @@ func (st *userState) abandon(pl *userStatePlan) {
 			st.setPerson(u, v.props, v.del)
 		}
 	}
-	st.identFrozen, st.peopleFrozen = nil, nil
+	for b, rows := range st.groupsFrozen {
+		if _, ok := st.groupsMem[b]; !ok {
+			st.groupsMem[b] = rows
+		}
+	}
+	st.identFrozen, st.peopleFrozen, st.groupsFrozen = nil, nil, nil
 	for _, r := range pl.created {
 		sharedBlockCache.forgetOwner(r)
 	}
@@ -384,7 +565,9 @@ func (st *userState) abandon(pl *userStatePlan) {
 }
 
 // dirty reports whether the overlay holds changes.
-func (st *userState) dirty() bool { return len(st.identMem) > 0 || len(st.peopleMem) > 0 }
+func (st *userState) dirty() bool {
+	return len(st.identMem) > 0 || len(st.peopleMem) > 0 || len(st.groupsMem) > 0
+}
 
 // close closes the live runs' handles (the store closes).
 func (st *userState) close() {

@@ -2,7 +2,7 @@ package storage
 
 // User state runs hold what a project knows per user number beyond its
 // events — the identity union-find's chunks and the people profiles
-// (user_state.go) — on disk, so that neither stays resident. A run is an
+// (user_state.go), and the group profiles by hash of their key — on disk, so that neither stays resident. A run is an
 // immutable sorted map from a 64-bit key to a value or a tombstone, read
 // block by block through the block cache; a project keeps a few runs,
 // newest last, and a key's value is the one in the newest run holding
@@ -48,6 +48,7 @@ const (
 const (
 	userStateIdentity = 0 // value: an identity chunk (identity.go), low bits: chunk number
 	userStatePerson   = 1 // value: a people profile's properties, low bits: user number
+	userStateGroups   = 2 // value: the group profiles whose row key hashes to the low bits
 )
 
 func userStateKey(kind, n uint32) uint64 { return uint64(kind)<<32 | uint64(n) }

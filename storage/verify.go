@@ -495,6 +495,10 @@ func (v *verifier) checkUserStateRun(r *userStateRun, users int) bool {
 					} else if _, err := decodePersonValue(e.val); err != nil {
 						bad = corruptf(r.path, r.off[i], "profile of user %d: %v", num, err)
 					}
+				case kind == userStateGroups:
+					if _, err := decodeGroupBucket(e.val, num); err != nil {
+						bad = corruptf(r.path, r.off[i], "%v", err)
+					}
 				case kind == userStateIdentity:
 					if users >= 0 {
 						if _, err := decodeIdentChunk(e.val, num, users); err != nil {

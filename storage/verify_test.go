@@ -49,7 +49,6 @@ func TestVerifyNamesDamage(t *testing.T) {
 	clean := verifiedDir(t)
 	segs, _ := filepath.Glob(filepath.Join(clean, segDirName, "*.seg"))
 	wals, _ := filepath.Glob(filepath.Join(clean, walDirName, "*.wal"))
-	people, _ := filepath.Glob(filepath.Join(clean, peopleDir, "*.people"))
 	ust, _ := filepath.Glob(filepath.Join(clean, usersDirName, "*.ust"))
 	rel := func(p string) string { r, _ := filepath.Rel(clean, p); return r }
 	segFirstBlock := int64(len(segMagic))
@@ -62,7 +61,6 @@ func TestVerifyNamesDamage(t *testing.T) {
 		{"segment block", rel(segs[0]), segFirstBlock + 3, -2}, // offset of the section holding it
 		{"manifest body", manifestName, framedHeaderBytes + 10, framedHeaderBytes},
 		{"wal record payload", rel(wals[len(wals)-1]), walHeaderBytes + walRecordHeader + 5, walHeaderBytes},
-		{"people body", rel(people[0]), framedHeaderBytes + 3, framedHeaderBytes},
 		{"user state block", rel(ust[0]), int64(len(userStateMagic)) + 3, int64(len(userStateMagic))},
 		{"users chunk", filepath.Join(usersDirName, usersFileName("p")), int64(len(usersMagic)) + 8 + 2, int64(len(usersMagic))},
 	}
