@@ -10,6 +10,7 @@ package server
 //	1044 ER_DBACCESS_DENIED_ERROR     42000  "Access denied for user 'u'@'h' to database 'shop'"
 //	1227 ER_SPECIFIC_ACCESS_DENIED    42000  "Access denied; you need (at least one of) the CREATE USER privilege(s) for this operation"
 //	1792 ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION  25006  "Cannot execute statement in a READ ONLY transaction."
+//	1095 ER_KILL_DENIED_ERROR         HY000  "You are not owner of thread 12" (KILL of another user's connection)
 //
 // The statement says what it needs: vitess's parser attaches to each part
 // an AuthInformation (privilege, and the database, table or global scope
@@ -34,6 +35,7 @@ const (
 	erDBAccessDenied       = 1044
 	erSpecificAccessDenied = 1227
 	erReadOnlyTransaction  = 1792
+	erKillDenied           = 1095 // ER_KILL_DENIED_ERROR
 	sqlStateAccessDenied   = "42000"
 	sqlStateReadOnlyTx     = "25006"
 )
@@ -90,6 +92,12 @@ func deniedBy(users *mysql_db.MySQLDb, sess *session, query, account string) err
 	stmt, _, err := ast.ParseOne(context.Background(), query)
 	if err != nil || users == nil || sess == nil {
 		return fallback
+	}
+	if k, ok := stmt.(*ast.Kill); ok {
+		// Another user's connection (own ones pass: own_account.go).
+		if id, ok := killTarget(k); ok {
+			return mysql.NewSQLError(erKillDenied, "HY000", "You are not owner of thread %d", id)
+		}
 	}
 	ctx := sql.NewContext(context.Background(), sql.WithSession(sess))
 	var denied, global error

@@ -244,7 +244,7 @@ func (s *Server) newEngine() *sqle.Engine {
 	b = planner.Register(b)
 	b = b.AddPreAnalyzeRule(ruleRefuseGlobalSet, refuseGlobalSet) // global_variables.go
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
-	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: ownGrantsParser{s.parser}}})
+	b.AddOverrides(sql.EngineOverrides{Builder: sql.BuilderOverrides{Parser: ownAccountParser{Parser: s.parser, sessions: &s.sessions}}})
 	engine := sqle.New(b.Build(), &sqle.Config{})
 	engine.Analyzer.Catalog.RegisterFunction(sql.NewEmptyContext(), planner.Functions()...)
 	if err := sql.SystemVariables.AssignValues(map[string]any{

@@ -210,6 +210,54 @@ func TestAccessErrors(t *testing.T) {
 		})
 	}
 
+	// KILL: of one's own connection, as MySQL allows (Connector/J cancels
+	// this way); of another user's, 1095.
+	ownConn, err := analyst.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ownConn.Close()
+	rootConn, err := root.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rootConn.Close()
+	var ownID, rootID int64
+	if err := ownConn.QueryRowContext(t.Context(), "SELECT CONNECTION_ID()").Scan(&ownID); err != nil {
+		t.Fatal(err)
+	}
+	if err := rootConn.QueryRowContext(t.Context(), "SELECT CONNECTION_ID()").Scan(&rootID); err != nil {
+		t.Fatal(err)
+	}
+	slept := make(chan error, 1)
+	go func() {
+		_, err := ownConn.ExecContext(t.Context(), "SELECT SLEEP(20)")
+		slept <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the SLEEP has started
+	if _, err := analyst.Exec(fmt.Sprintf("KILL QUERY %d", ownID)); err != nil {
+		t.Fatalf("analyst KILL QUERY of its own connection: %v", err)
+	}
+	select {
+	case err := <-slept:
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1317 {
+			t.Fatalf("the killed SELECT SLEEP(20): %v; want 1317", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("KILL QUERY of analyst's own query did not stop it")
+	}
+	for _, q := range []string{fmt.Sprintf("KILL QUERY %d", rootID), fmt.Sprintf("KILL %d", rootID)} {
+		_, err := analyst.Exec(q)
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1095 || me.Message != fmt.Sprintf("You are not owner of thread %d", rootID) {
+			t.Fatalf("analyst %s (root's connection): %v; want 1095", q, err)
+		}
+	}
+	if err := rootConn.PingContext(t.Context()); err != nil {
+		t.Fatalf("root's connection after analyst's refused KILL: %v", err)
+	}
+
 	// Server-side prepared statements (go-sql-driver with arguments):
 	// refused the same way.
 	_, err = analyst.Exec("INSERT INTO shop.events (time, event, distinct_id) VALUES (?, ?, ?)", "2025-01-01", "e", "u")
