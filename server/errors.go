@@ -50,6 +50,9 @@ var errorRules = []errorRule{
 	{erNoSuchTable, regexp.MustCompile(``), erNoSuchTable, "42S02"},
 	{erBadDB, regexp.MustCompile(``), erBadDB, "42000"},
 	{0, regexp.MustCompile(`context canceled|query was interrupted`), erQueryCanceled, "70100"},
+	// go-mysql-server words bytes that are not valid in the column's
+	// character set as MySQL does, under the generic number.
+	{erUnknownError, regexp.MustCompile(`^Incorrect string value: `), erWrongValue, "HY000"},
 }
 
 // wrappedSQLError is how go-mysql-server words a *mysql.SQLError it
