@@ -58,13 +58,6 @@ const (
 	comStmtExecute = 0x17
 )
 
-// Capability flags the tap needs to parse COM_CHANGE_USER.
-const (
-	capSecureConnection = 0x00008000 // CLIENT_SECURE_CONNECTION: auth response is length-prefixed
-	capPluginAuth       = 0x00080000 // CLIENT_PLUGIN_AUTH
-	capPluginAuthLenenc = 0x00200000 // CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-)
-
 const (
 	erAccessDenied   = 1045 // ER_ACCESS_DENIED_ERROR
 	erUnknownCom     = 1047 // ER_UNKNOWN_COM_ERROR
@@ -238,16 +231,20 @@ func (pw *packetWriter) writeOK(status uint16) error {
 
 // changeUserRequest is COM_CHANGE_USER's payload after the command byte.
 type changeUserRequest struct {
-	user, db, plugin string
-	collation        uint8 // 0: not sent
+	user, db  string
+	collation uint8 // 0: not sent
 }
 
 // parseChangeUser reads COM_CHANGE_USER's fields (MySQL protocol
-// documentation, "COM_CHANGE_USER"); the client's auth response is
-// ignored: it is computed from the handshake's scramble, which vitess
-// does not expose, so the server always asks again (AuthSwitchRequest),
-// as MySQL may.
-func parseChangeUser(p []byte, capabilities uint32) (changeUserRequest, error) {
+// documentation, "COM_CHANGE_USER"): user, auth response, database,
+// character set; a plugin name and connection attributes may follow and
+// are not needed. The auth response is length-prefixed: vitess speaks
+// only protocol 4.1, whose clients all send CLIENT_SECURE_CONNECTION (the
+// flag itself is not kept by vitess: Conn.Capabilities holds a subset).
+// The response itself is ignored: it is computed from the handshake's
+// scramble, which vitess does not expose, so the server always asks again
+// (AuthSwitchRequest), as MySQL may.
+func parseChangeUser(p []byte) (changeUserRequest, error) {
 	var r changeUserRequest
 	bad := errors.New("malformed COM_CHANGE_USER packet")
 	i := bytes.IndexByte(p, 0)
@@ -255,18 +252,10 @@ func parseChangeUser(p []byte, capabilities uint32) (changeUserRequest, error) {
 		return r, bad
 	}
 	r.user, p = string(p[:i]), p[i+1:]
-	switch {
-	case capabilities&capSecureConnection != 0:
-		if len(p) < 1 || len(p) < 1+int(p[0]) {
-			return r, bad
-		}
-		p = p[1+int(p[0]):]
-	default:
-		if i = bytes.IndexByte(p, 0); i < 0 {
-			return r, bad
-		}
-		p = p[i+1:]
+	if len(p) < 1 || len(p) < 1+int(p[0]) {
+		return r, bad
 	}
+	p = p[1+int(p[0]):]
 	if len(p) == 0 {
 		return r, nil
 	}
@@ -275,14 +264,7 @@ func parseChangeUser(p []byte, capabilities uint32) (changeUserRequest, error) {
 	}
 	r.db, p = string(p[:i]), p[i+1:]
 	if len(p) >= 2 {
-		r.collation, p = uint8(binary.LittleEndian.Uint16(p)), p[2:]
-	}
-	if capabilities&capPluginAuth != 0 && len(p) > 0 {
-		if i = bytes.IndexByte(p, 0); i >= 0 {
-			r.plugin = string(p[:i])
-		} else {
-			r.plugin = string(p)
-		}
+		r.collation = uint8(binary.LittleEndian.Uint16(p))
 	}
 	return r, nil
 }
@@ -294,7 +276,7 @@ func parseChangeUser(p []byte, capabilities uint32) (changeUserRequest, error) {
 // does (MySQL protocol documentation, "COM_CHANGE_USER"). On failure the
 // client gets ERROR 1045 and the connection keeps its user and session.
 func (t *commandTap) changeUser(payload []byte, pw *packetWriter) error {
-	req, err := parseChangeUser(payload, t.c.Capabilities)
+	req, err := parseChangeUser(payload)
 	if err != nil {
 		return pw.writeError(erUnknownCom, "08S01", err.Error())
 	}
