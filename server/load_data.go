@@ -87,6 +87,7 @@ const (
 	erFieldSpecified    = 1110 // ER_FIELD_SPECIFIED_TWICE
 	erGeneratedColumn   = 3105 // ER_NON_DEFAULT_VALUE_FOR_GENERATED_COLUMN
 	erUnknownCharacters = 1115 // ER_UNKNOWN_CHARACTER_SET
+	erNetPacketTooLarge = 1153 // ER_NET_PACKET_TOO_LARGE
 )
 
 // Batch sizes of a load: rows per Ingest call (each one WAL record and
@@ -411,6 +412,10 @@ func (p *loadPlan) convertAll(src io.Reader, free <-chan *loadBatch, full chan<-
 		fields, err := rr.next()
 		if err == io.EOF {
 			break
+		}
+		var long *recordTooLongError
+		if errors.As(err, &long) {
+			return rows, mysql.NewSQLError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes: %v", err)
 		}
 		if err != nil {
 			return rows, err

@@ -21,11 +21,13 @@ package server
 //
 // INVARIANT: the fields next returns stay valid until the following call
 // (they point into one buffer the reader reuses), and the reader holds at
-// most one record plus one read chunk in memory, whatever the file's size.
+// most one record (loadMaxRecordBytes, loadMaxFields) plus one read chunk
+// in memory, whatever the file's size.
 
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -47,6 +49,24 @@ type loadField struct {
 
 // loadChunkBytes is how much the reader asks its source for at a time.
 const loadChunkBytes = 1 << 20
+
+// A record may hold at most loadMaxRecordBytes of field text and
+// loadMaxFields fields: a file whose lines never end (a wrong LINES
+// TERMINATED BY) must not be read into memory whole.
+const (
+	loadMaxRecordBytes = 64 << 20
+	loadMaxFields      = 1 << 16
+)
+
+// recordTooLongError is a record past loadMaxRecordBytes or loadMaxFields.
+type recordTooLongError struct {
+	line int
+}
+
+func (e *recordTooLongError) Error() string {
+	return fmt.Sprintf("line %d of the file holds more than %d MiB or %d fields: check FIELDS and LINES TERMINATED BY",
+		e.line, loadMaxRecordBytes>>20, loadMaxFields)
+}
 
 // recordReader reads the records of one file.
 type recordReader struct {
@@ -128,6 +148,9 @@ func (r *recordReader) next() ([]loadField, error) {
 		if lineEnd {
 			break
 		}
+		if len(r.text) > loadMaxRecordBytes || len(r.fields) >= loadMaxFields {
+			return nil, &recordTooLongError{line: r.lines}
+		}
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -166,6 +189,9 @@ func (r *recordReader) field() (f loadField, lineEnd bool) {
 	}
 	nullEscape := false
 	for {
+		if len(r.text) > loadMaxRecordBytes {
+			return f, false // next sees the length
+		}
 		if !r.fill(1) {
 			lineEnd = true
 			break
@@ -230,6 +256,9 @@ func (r *recordReader) enclosedField() (f loadField, lineEnd bool) {
 	f.enclosed = true
 	q := r.f.enclose
 	for {
+		if len(r.text) > loadMaxRecordBytes {
+			return f, false // next sees the length
+		}
 		if !r.fill(1) {
 			return f, true // unterminated at the end of the file: kept as read
 		}

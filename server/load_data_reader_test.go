@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -156,4 +157,33 @@ func TestFieldValue(t *testing.T) {
 			t.Errorf("%q (enclosed %v, null %v): got %s, want %s", tc.text, tc.enclosed, tc.null, got, tc.want)
 		}
 	}
+}
+
+// TestRecordReaderBounded checks that a file whose lines never end is
+// refused once a record passes the bounds, not read into memory whole.
+func TestRecordReaderBounded(t *testing.T) {
+	csv := loadFormat{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\n")}
+	for name, src := range map[string]io.Reader{
+		"one endless field":    io.LimitReader(repeatReader('x'), 2*loadMaxRecordBytes),
+		"endless quoted field": io.MultiReader(strings.NewReader(`"`), io.LimitReader(repeatReader('x'), 2*loadMaxRecordBytes)),
+		"endless fields":       io.LimitReader(repeatReader(','), 2*loadMaxFields),
+		"endless escapes":      io.LimitReader(repeatReader('\\'), 4*loadMaxRecordBytes),
+	} {
+		rr := newRecordReader(src, csv)
+		_, err := rr.next()
+		var long *recordTooLongError
+		if !errors.As(err, &long) || long.line != 1 {
+			t.Errorf("%s: %v, want a recordTooLongError for line 1", name, err)
+		}
+	}
+}
+
+// repeatReader is an endless stream of c.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }
