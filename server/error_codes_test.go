@@ -207,6 +207,9 @@ func TestErrorCodeTable(t *testing.T) {
 		// ER_COLLATION_CHARSET_MISMATCH and ER_UNKNOWN_COLLATION: SET NAMES ... COLLATE.
 		{"collation of another charset", "plain", plain("SET NAMES utf8mb4 COLLATE latin1_swedish_ci"), 1253, "42000"},
 		{"unknown collation", "plain", plain("SET NAMES utf8mb4 COLLATE no_such_collation"), 1273, "HY000"},
+		// ER_TOO_BIG_PRECISION: a fractional-seconds precision past 6.
+		{"precision past 6", "plain", plain("SELECT UTC_TIMESTAMP(7)"), 1426, "42000"},
+		{"precision past 6 in NOW", "plain", plain("SELECT NOW(7)"), 1426, "42000"},
 		// ER_TABLE_EXISTS_ERROR: CREATE of a name the session already has.
 		{"temporary table exists", "plain", plain("CREATE TEMPORARY TABLE t1 (a INT)", "CREATE TEMPORARY TABLE t1 (a INT)"), 1050, "42S01"},
 		// ER_RECORD_FILE_FULL: an in-memory table past its bound.

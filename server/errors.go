@@ -53,7 +53,11 @@ var errorRules = []errorRule{
 	// go-mysql-server words bytes that are not valid in the column's
 	// character set as MySQL does, under the generic number.
 	{erUnknownError, regexp.MustCompile(`^Incorrect string value: `), erWrongValue, "HY000"},
+	// NOW(7), UTC_TIMESTAMP(7): ER_TOO_BIG_PRECISION.
+	{erUnknownError, regexp.MustCompile(`(?i)^too-big precision \d+ (specified )?for '`), erTooBigPrecision, "42000"},
 }
+
+const erTooBigPrecision = 1426 // ER_TOO_BIG_PRECISION: "Too-big precision %d specified for '%s'. Maximum is %u."
 
 // wrappedSQLError is how go-mysql-server words a *mysql.SQLError it
 // wrapped into ER_UNKNOWN_ERROR: message, number and SQLSTATE.
