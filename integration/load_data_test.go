@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -249,4 +250,54 @@ func TestMultiStatementInsert(t *testing.T) {
 		t.Fatalf("batch with a bad statement: %v\n%s", err, out)
 	}
 	expect(t, "stored up to the bad statement", queryString(t, arb.DB(), "SELECT group_concat(distinct_id) FROM events WHERE event = 'Stop'"), "a")
+}
+
+// TestLoadDataKill stops a LOAD DATA with KILL QUERY while the client is
+// still sending the file: the statement fails with 1317 and stores
+// nothing, and the connection serves the next statement.
+func TestLoadDataKill(t *testing.T) {
+	arb := startArb(t)
+	db := openLocalInfile(t, arb)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "2025-05-01 00:00:00,Killed,u%d\n", i)
+		}
+		return b.String()
+	}
+	pr, pw := io.Pipe()
+	mysql.RegisterReaderHandler("killed", func() io.Reader { return pr })
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.ExecContext(ctx, "LOAD DATA LOCAL INFILE 'Reader::killed' INTO TABLE events FIELDS TERMINATED BY ',' (time, event, distinct_id)")
+		done <- err
+	}()
+	// The driver reads the file only once the server has asked for it,
+	// that is once the statement runs (and can be killed).
+	if _, err := pw.Write([]byte(rows(2000))); err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, arb.DB(), fmt.Sprintf("KILL QUERY %d", id))
+	pw.Write([]byte(rows(5000)))
+	pw.Close()
+	err = <-done
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1317 {
+		t.Fatalf("killed LOAD DATA: %v, want error 1317", err)
+	}
+	expect(t, "nothing of the killed load stored", queryString(t, arb.DB(), "SELECT count(*) FROM events WHERE event = 'Killed'"), "0")
+	var one int
+	if err := conn.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("the connection after the killed load: %v", err)
+	}
 }

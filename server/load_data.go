@@ -152,7 +152,11 @@ type loadPlan struct {
 // refuses it into people or from a file on the server (go-mysql-server
 // would refuse both with a misleading unknown-column or syntax error);
 // handled=false leaves every other table to go-mysql-server.
-func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld *ast.Load) (*sqltypes.Result, bool, error) {
+//
+// The load runs under the query limits (h.limited), so KILL QUERY stops
+// it while the file is read and checked (nothing stored: 1317); once the
+// batches are being stored it runs to the end.
+func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld *ast.Load, query string) (*sqltypes.Result, bool, error) {
 	db := ld.Table.DbQualifier.String()
 	if db == "" {
 		db = sess.GetCurrentDatabase()
@@ -177,8 +181,13 @@ func (h *handler) loadData(ctx context.Context, c *mysql.Conn, sess *session, ld
 	if err != nil {
 		return nil, true, err
 	}
-	plan.ctx = sql.NewContext(ctx, sql.WithSession(sess))
-	res, err := h.runLoad(c, plan, ld.Infile)
+	var res *sqltypes.Result
+	err = h.limited(ctx, c, query, func(ctx context.Context, _ *statement) error {
+		plan.ctx = sql.NewContext(ctx, sql.WithSession(sess))
+		var err error
+		res, err = h.runLoad(ctx, c, plan, ld.Infile)
+		return mysqlError(err)
+	})
 	return res, true, err
 }
 
@@ -304,14 +313,14 @@ func loadFormatOf(ld *ast.Load) (loadFormat, error) {
 
 // runLoad asks the client for the file, checks it whole (pass 1), then
 // stores it (pass 2).
-func (h *handler) runLoad(c *mysql.Conn, plan *loadPlan, infile string) (*sqltypes.Result, error) {
+func (h *handler) runLoad(ctx context.Context, c *mysql.Conn, plan *loadPlan, infile string) (*sqltypes.Result, error) {
 	src, err := c.LoadInfile(infile)
 	if err != nil {
 		return nil, err
 	}
 	spool := &loadSpool{}
 	defer spool.close()
-	rows, err := plan.read(src, spool)
+	rows, err := plan.read(ctx, src, spool)
 	// Close reads and drops what the client still sends: the connection
 	// is ours again only after the whole file has arrived.
 	if cerr := src.Close(); err == nil && cerr != nil {
@@ -341,7 +350,7 @@ type loadBatch struct {
 // encoded into spool. It returns the number of rows. A goroutine reads
 // and converts the records while this one checks and encodes the
 // batches they make.
-func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
+func (p *loadPlan) read(ctx context.Context, src io.Reader, spool *loadSpool) (int64, error) {
 	const inFlight = 3
 	free := make(chan *loadBatch, inFlight)
 	for range inFlight {
@@ -353,7 +362,7 @@ func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
 	var readErr error
 	go func() {
 		defer close(full)
-		rows, readErr = p.convertAll(src, free, full, stop)
+		rows, readErr = p.convertAll(ctx, src, free, full, stop)
 	}()
 	var err error
 	var enc []byte
@@ -379,9 +388,9 @@ func (p *loadPlan) read(src io.Reader, spool *loadSpool) (int64, error) {
 }
 
 // convertAll reads the records of src into batches taken from free and
-// passes them to full, until the file ends, a record is bad, or stop is
-// closed. It returns the number of rows read.
-func (p *loadPlan) convertAll(src io.Reader, free <-chan *loadBatch, full chan<- *loadBatch, stop <-chan struct{}) (int64, error) {
+// passes them to full, until the file ends, a record is bad, stop is
+// closed or ctx is done (KILL QUERY). It returns the number of rows read.
+func (p *loadPlan) convertAll(ctx context.Context, src io.Reader, free <-chan *loadBatch, full chan<- *loadBatch, stop <-chan struct{}) (int64, error) {
 	rr := newRecordReader(bufio.NewReaderSize(src, loadChunkBytes), p.format)
 	for i := int64(0); i < p.ignore; i++ {
 		if _, err := rr.next(); err == io.EOF {
@@ -421,6 +430,9 @@ func (p *loadPlan) convertAll(src io.Reader, free <-chan *loadBatch, full chan<-
 			return rows, err
 		}
 		rows++
+		if rows%1024 == 0 && ctx.Err() != nil {
+			return rows, context.Cause(ctx)
+		}
 		b.events = append(b.events, storage.Event{})
 		b.lines = append(b.lines, rr.lines)
 		e := &b.events[len(b.events)-1]

@@ -61,7 +61,7 @@ func (h *handler) nativeStatement(ctx context.Context, c *mysql.Conn, sess *sess
 			h.metrics.fastInserts.Inc()
 		}
 	case *ast.Load:
-		res, handled, err = h.loadData(ctx, c, sess, st)
+		res, handled, err = h.loadData(ctx, c, sess, st, s)
 		if handled {
 			h.metrics.loads.Inc()
 		}
