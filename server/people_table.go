@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"io"
+	"iter"
 
 	"github.com/dolthub/go-mysql-server/sql"
 
@@ -50,17 +52,15 @@ func (t *peopleTable) PrimaryKeySchema(ctx *sql.Context) sql.PrimaryKeySchema {
 	return sql.NewPrimaryKeySchema(t.Schema(ctx))
 }
 
-// peoplePartition holds the people read when the statement started.
-type peoplePartition struct{ people []storage.Person }
+// peoplePartition is the people as of when the statement started,
+// streamed from disk as rows are asked for (storage.PeopleScan).
+type peoplePartition struct{ scan *storage.PeopleScan }
 
 func (peoplePartition) Key() []byte { return []byte("people") }
 
 func (t *peopleTable) Partitions(*sql.Context) (sql.PartitionIter, error) {
-	people, _, err := t.project.People()
-	if err != nil {
-		return nil, err
-	}
-	return sql.PartitionsToPartitionIter(peoplePartition{people}), nil
+	scan, _ := t.project.PeopleScan()
+	return sql.PartitionsToPartitionIter(peoplePartition{scan}), nil
 }
 
 func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.RowIter, error) {
@@ -68,15 +68,35 @@ func (t *peopleTable) PartitionRows(_ *sql.Context, part sql.Partition) (sql.Row
 	if !ok {
 		return nil, fmt.Errorf("people: unexpected partition %T", part)
 	}
-	index := columnIndex(t.columns)
-	rows := make([]sql.Row, 0, len(p.people))
-	for _, person := range p.people {
-		row := make(sql.Row, 1+len(t.columns))
-		row[0] = person.DistinctID
-		fillPropertyCells(row[1:], t.columns, index, person.Props)
-		rows = append(rows, row)
+	next, stop := iter.Pull2(p.scan.All())
+	return &peopleRows{next: next, stop: stop, columns: t.columns, index: columnIndex(t.columns)}, nil
+}
+
+// peopleRows turns people into rows one at a time.
+type peopleRows struct {
+	next    func() (storage.Person, error, bool)
+	stop    func()
+	columns []storage.Column
+	index   map[string]int
+}
+
+func (r *peopleRows) Next(*sql.Context) (sql.Row, error) {
+	person, err, ok := r.next()
+	if err != nil {
+		return nil, err
 	}
-	return sql.RowsToRowIter(rows...), nil
+	if !ok {
+		return nil, io.EOF
+	}
+	row := make(sql.Row, 1+len(r.columns))
+	row[0] = person.DistinctID
+	fillPropertyCells(row[1:], r.columns, r.index, person.Props)
+	return row, nil
+}
+
+func (r *peopleRows) Close(*sql.Context) error {
+	r.stop()
+	return nil
 }
 
 func (t *peopleTable) Inserter(*sql.Context) sql.RowInserter { return &peopleInserter{table: t} }

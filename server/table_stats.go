@@ -56,8 +56,15 @@ func (t *eventsTable) DataLength(*sql.Context) (uint64, error) {
 
 // RowCount is the number of people (canonical users with a profile).
 func (t *peopleTable) RowCount(*sql.Context) (uint64, bool, error) {
-	people, _, err := t.project.People()
-	return uint64(len(people)), false, err
+	scan, _ := t.project.PeopleScan()
+	var n uint64
+	for _, err := range scan.All() {
+		if err != nil {
+			return 0, false, err
+		}
+		n++
+	}
+	return n, false, nil
 }
 
 // DataLength is 0: profiles live in user state runs shared with the

@@ -132,6 +132,12 @@ func (s *Store) pickDue(p *Project, now time.Time) []compactionPick {
 func (s *Store) compactDue() {
 	for _, info := range s.Projects() {
 		p, _ := s.Project(info.Name)
+		s.compactMu.Lock()
+		err := s.mergeUserStateDue(p)
+		s.compactMu.Unlock()
+		if err != nil {
+			return
+		}
 		for _, pick := range s.pickDue(p, time.Now()) {
 			select {
 			case <-s.closing:

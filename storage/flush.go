@@ -324,6 +324,7 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 		pl.numbered = nil
 		pl.project.mu.Lock()
 		pl.project.ustate.abandon(pl.ustate)
+		pl.project.countUserStateLocked()
 		pl.project.mu.Unlock()
 	}
 }
@@ -380,6 +381,7 @@ func (pl *flushPlan) install() {
 		p.peopleFile = "" // its content is in the runs installed now
 	}
 	p.ustate.install(pl.ustate)
+	p.countUserStateLocked()
 }
 
 // dayRows are the rows of one UTC day from a flush, sorted by time.

@@ -17,9 +17,12 @@ package storage
 //     stored; the client retries later.
 //
 // A batch larger than the bound is admitted when the buffer is empty, so
-// that no batch is refused for ever. INVARIANT: buffered equals the sum of
-// the bytes of the project memtables that no installed flush has taken
-// (live and frozen), as eventSizeBytes counts them.
+// that no batch is refused for ever. Profile updates and people rows are
+// admitted the same way: they wait in the user state overlay for a flush.
+// INVARIANT: buffered equals the sum of the bytes of the project
+// memtables that no installed flush has taken (live and frozen), as
+// eventSizeBytes counts them, plus each project's user state overlay
+// (userState.bytes, counted by Project.countUserStateLocked).
 
 import (
 	"errors"

@@ -14,6 +14,7 @@ package storage
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -132,6 +133,11 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	p.mu.Unlock()
 
 	s := p.store
+	// Profiles wait in memory for a flush as events do (user_state.go):
+	// the same bound and backpressure apply.
+	if err := s.buffer.admitBatch(batchBytes(batch), s.requestFlush, s.closing); err != nil {
+		return fmt.Errorf("project %s: %w", p.name, err)
+	}
 	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
 	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: batch})
 	s.ingestMu.RLock()
@@ -158,6 +164,7 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 // the rest of the batch out.
 // REQUIRES: p.mu held; props fitted to the schema.
 func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
+	defer p.countUserStateLocked()
 	if table == TableGroups {
 		for _, e := range batch {
 			if err := p.ustate.setGroup(e.DistinctID, e.Props, e.Name == OpDelete); err != nil {
@@ -370,72 +377,103 @@ func addValues(have, delta Value) (Value, error) {
 	return FloatValue(sum), nil
 }
 
-// peopleLocked lists people by canonical id: profiles stored under ids
-// that were merged later are combined, the canonical id's own profile
-// winning, then the others in id order filling in missing properties.
-// Memory: the result, plus the profiles stored under ids merged since.
-// REQUIRES: p.mu held.
-func (p *Project) peopleLocked() ([]Person, error) {
-	users := p.users.view()
-	st := p.ustate
-	// Profiles under a non-canonical user, by canonical: few (stored
-	// before a later merge).
-	extra := map[uint32][]Person{}
-	var out []Person
-	var err error
-	scanErr := st.scanPeople(func(u uint32, props []Prop) bool {
-		var c uint32
-		if c, err = st.canonical(u); err != nil {
-			return false
-		}
-		var id string
-		if id, err = users.id(u); err != nil {
-			return false
-		}
-		if c != u {
+// PeopleScan reads the people table as of one moment, without holding
+// the project: profiles stored under ids that were merged later are
+// combined, the canonical id's own profile winning, then the others in id
+// order filling in missing properties.
+type PeopleScan struct {
+	st    *userState // a snapshot (userState.snapshot)
+	users *UserIDs
+}
+
+// PeopleScan takes a read view of the people table and its columns.
+// Cost: copies of the user state overlay's maps (what changed since the
+// last flush), nothing proportional to the people.
+func (p *Project) PeopleScan() (*PeopleScan, []Column) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return &PeopleScan{st: p.ustate.snapshot(p.users.Len()), users: p.users.view()}, p.people.Columns()
+}
+
+// All yields every person, in the order of their users' numbers (the
+// order ids were first seen); an error ends it. Memory: a block per user
+// state run, plus the profiles stored under ids merged since (few).
+func (ps *PeopleScan) All() iter.Seq2[Person, error] {
+	return func(yield func(Person, error) bool) {
+		st := ps.st
+		// Pass 1: profiles under a non-canonical user, by canonical.
+		extra := map[uint32][]Person{}
+		var err error
+		scanErr := st.scanPeople(func(u uint32, props []Prop) bool {
+			var c uint32
+			if c, err = st.canonical(u); err != nil || c == u {
+				return err == nil
+			}
+			var id string
+			if id, err = ps.users.id(u); err != nil {
+				return false
+			}
 			extra[c] = append(extra[c], Person{DistinctID: id, Props: props})
 			return true
+		})
+		if err == nil {
+			err = scanErr
 		}
-		out = append(out, Person{DistinctID: id, Props: props})
-		return true
-	})
-	if err == nil {
-		err = scanErr
-	}
-	if err != nil {
-		return nil, err
-	}
-	byID := map[uint32]int{}
-	if len(extra) > 0 {
-		for i := range out {
-			if n, ok, err := p.users.lookup(out[i].DistinctID); err != nil {
-				return nil, err
-			} else if ok {
-				byID[n] = i
+		if err != nil {
+			yield(Person{}, err)
+			return
+		}
+		for _, others := range extra {
+			sort.Slice(others, func(i, j int) bool { return others[i].DistinctID < others[j].DistinctID })
+		}
+		// Pass 2: each canonical user's own profile, filled in.
+		stopped := false
+		scanErr = st.scanPeople(func(u uint32, props []Prop) bool {
+			var c uint32
+			if c, err = st.canonical(u); err != nil || c != u {
+				return err == nil
 			}
+			var id string
+			if id, err = ps.users.id(u); err != nil {
+				return false
+			}
+			for _, o := range extra[u] {
+				props = fillProps(props, o.Props)
+			}
+			delete(extra, u)
+			if !yield(Person{DistinctID: id, Props: props}, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err == nil {
+			err = scanErr
 		}
-	}
-	for _, c := range slices.Sorted(maps.Keys(extra)) {
-		others := extra[c]
-		sort.Slice(others, func(i, j int) bool { return others[i].DistinctID < others[j].DistinctID })
-		i, ok := byID[c]
-		if !ok {
-			id, err := users.id(c)
+		if stopped {
+			return
+		}
+		if err != nil {
+			yield(Person{}, err)
+			return
+		}
+		// Canonical users with no profile of their own.
+		for _, c := range slices.Sorted(maps.Keys(extra)) {
+			others := extra[c]
+			id, err := ps.users.id(c)
 			if err != nil {
-				return nil, err
+				yield(Person{}, err)
+				return
 			}
-			out = append(out, Person{DistinctID: id, Props: others[0].Props})
-			others = others[1:]
-			i = len(out) - 1
+			props := others[0].Props
+			for _, o := range others[1:] {
+				props = fillProps(props, o.Props)
+			}
+			if !yield(Person{DistinctID: id, Props: props}, nil) {
+				return
+			}
 		}
-		merged := out[i].Props
-		for _, o := range others {
-			merged = fillProps(merged, o.Props)
-		}
-		out[i].Props = merged
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].DistinctID < out[j].DistinctID })
-	return out, nil
 }
 
 // fillProps returns have plus the properties of more it lacks; have is
@@ -465,9 +503,10 @@ type Group struct {
 // the result.
 func (p *Project) Groups() ([]Group, []Column, error) {
 	p.mu.RLock()
-	defer p.mu.RUnlock()
+	st, cols := p.ustate.snapshot(p.users.Len()), p.groups.Columns()
+	p.mu.RUnlock()
 	var out []Group
-	err := p.ustate.scanGroups(func(r Person) bool {
+	err := st.scanGroups(func(r Person) bool {
 		k, id, _ := strings.Cut(r.DistinctID, "\x00")
 		out = append(out, Group{Key: k, ID: id, Props: r.Props})
 		return true
@@ -481,5 +520,5 @@ func (p *Project) Groups() ([]Group, []Column, error) {
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out, p.groups.Columns(), nil
+	return out, cols, nil
 }

@@ -38,7 +38,10 @@ type Project struct {
 	// runs, "" if none: its content was moved into ustate at open, and
 	// the next flush drops it.
 	peopleFile string
-	groups     *Schema
+	// ustateCounted is what ustate's overlay adds to the store's ingest
+	// buffer (countUserStateLocked).
+	ustateCounted int64
+	groups        *Schema
 	// profileMu serialises profile updates (profiles.go); taken before mu.
 	profileMu sync.Mutex
 }
@@ -250,10 +253,8 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	if table == TableEvents {
-		if err := s.buffer.admitBatch(batchBytes(rows), s.requestFlush, s.closing); err != nil {
-			return fmt.Errorf("project %s: %w", p.name, err)
-		}
+	if err := s.buffer.admitBatch(batchBytes(rows), s.requestFlush, s.closing); err != nil {
+		return fmt.Errorf("project %s: %w", p.name, err)
 	}
 	// Work that needs no lock happens first: p.mu serialises every
 	// batch of the project, so what it guards is kept to map look-ups.
@@ -461,6 +462,7 @@ const maxPooledPayloadBytes = 4 << 20
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addLocked(table string, rows []Event) error {
 	if table == TablePeople {
+		defer p.countUserStateLocked()
 		for _, r := range rows {
 			if err := p.setPersonLocked(r.DistinctID, r.Props); err != nil {
 				return err
@@ -478,7 +480,10 @@ func (p *Project) addLocked(table string, rows []Event) error {
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 	mem, before := p.mem, p.mem.bytes
-	defer func() { p.store.buffer.add(mem.bytes - before) }()
+	defer func() {
+		p.store.buffer.add(mem.bytes - before)
+		p.countUserStateLocked()
+	}()
 	for i := range rows {
 		u, err := p.userNumberLocked(rows[i].DistinctID)
 		if err != nil {
@@ -494,6 +499,16 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 		}
 	}
 	return nil
+}
+
+// countUserStateLocked brings the user state overlay's share of the
+// ingest buffer up to date: identity and profile changes wait in memory
+// for a flush as events do, and are bounded with them. REQUIRES: p.mu.
+func (p *Project) countUserStateLocked() {
+	if d := p.ustate.bytes() - p.ustateCounted; d != 0 {
+		p.store.buffer.add(d)
+		p.ustateCounted += d
+	}
 }
 
 // setPersonLocked sets props on id's profile (a SQL INSERT into people).
@@ -565,12 +580,18 @@ func (p *Project) Snapshot() *Snapshot {
 	return snap
 }
 
-// People returns every person sorted by DistinctID, with the people
+// People returns every person (PeopleScan.All's order), with the people
 // columns of the same moment. Person.Props are shared and read-only
-// (profiles are replaced, never modified in place).
+// (profiles are replaced, never modified in place). Memory: all of them;
+// PeopleScan streams.
 func (p *Project) People() ([]Person, []Column, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	people, err := p.peopleLocked()
-	return people, p.people.Columns(), err
+	scan, cols := p.PeopleScan()
+	var out []Person
+	for person, err := range scan.All() {
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, person)
+	}
+	return out, cols, nil
 }

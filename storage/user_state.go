@@ -9,10 +9,10 @@ package storage
 //
 // Layers, newest first: mem (changes since the last flush plan), frozen
 // (what the flush under way is writing; nil when none), then the runs,
-// newest last in runs. A flush writes mem's entries as a new run and
-// merges the newest runs while the one before the last is at most twice
-// the last's size, so a project keeps O(log n) runs and each entry is
-// rewritten O(log n) times; a merge that takes in the oldest run drops
+// newest last in runs. A flush writes mem's entries as a new run; the
+// compactor merges the newest runs in the background
+// (user_state_merge.go), so a project keeps O(log n) runs and each entry
+// is rewritten O(log n) times; a merge that takes in the oldest run drops
 // tombstones.
 //
 // INVARIANTS (under the project's lock): a chunk in identMem whose gen
@@ -36,6 +36,7 @@ type userState struct {
 	groupsMem, groupsFrozen map[uint32][]Person // bucket → its groups by key; empty: none
 	gen                     atomic.Uint64       // bumped by every Canon view
 	memBytes                int64               // estimate of the bytes mem holds
+	frozenBytes             int64               // memBytes when frozen
 	users                   func() int          // the project's dictionary size
 }
 
@@ -461,7 +462,7 @@ func (st *userState) freeze() *userStatePlan {
 	}
 	st.identFrozen, st.peopleFrozen, st.groupsFrozen = st.identMem, st.peopleMem, st.groupsMem
 	st.identMem, st.peopleMem, st.groupsMem = map[uint32]*identChunk{}, map[uint32]profileVal{}, map[uint32][]Person{}
-	st.memBytes = 0
+	st.memBytes, st.frozenBytes = 0, st.memBytes
 	st.gen.Add(1) // the frozen chunks are shared from now on
 	for c, ch := range st.identFrozen {
 		pl.entries = append(pl.entries, userStateEntry{key: userStateKey(userStateIdentity, c), val: encodeIdentChunk(nil, ch)})
@@ -505,7 +506,9 @@ func (pl *userStatePlan) write(fs FS, name func() string) error {
 	}
 	pl.created = append(pl.created, r)
 	runs := append(slices.Clone(pl.oldRuns), r)
-	for len(runs) >= 2 && runs[len(runs)-2].bytes <= 2*runs[len(runs)-1].bytes {
+	// The compactor merges runs (user_state_merge.go); a flush merges
+	// only when it is off or far behind, to keep reads bounded.
+	for len(runs) > maxUserStateRuns {
 		in := runs[len(runs)-2:]
 		merged, err := mergeUserStateRuns(fs, name(), in, len(runs) == 2)
 		if err != nil {
@@ -526,6 +529,7 @@ func (st *userState) install(pl *userStatePlan) {
 		st.runs = pl.runs
 	}
 	st.identFrozen, st.peopleFrozen, st.groupsFrozen = nil, nil, nil
+	st.frozenBytes = 0
 	for _, r := range pl.obsolete {
 		// A view may still read it: its handle closes with its last
 		// reader (openUserStateRun); the cache lets go of it now.
@@ -555,14 +559,36 @@ func (st *userState) abandon(pl *userStatePlan) {
 	for b, rows := range st.groupsFrozen {
 		if _, ok := st.groupsMem[b]; !ok {
 			st.groupsMem[b] = rows
+			st.memBytes += 48
+			for _, r := range rows {
+				st.memBytes += int64(len(r.DistinctID)) + propsBytes(r.Props)
+			}
 		}
 	}
 	st.identFrozen, st.peopleFrozen, st.groupsFrozen = nil, nil, nil
+	st.frozenBytes = 0
 	for _, r := range pl.created {
 		sharedBlockCache.forgetOwner(r)
 	}
 	pl.created, pl.runs, pl.obsolete = nil, nil, nil
 }
+
+// snapshot returns a read-only copy of st as of now, for users below
+// users, that later changes do not show through: reads on it need no
+// lock. Cost: copies of the overlay's maps (bounded by a flush's worth).
+// REQUIRES: p.mu held, shared at least.
+func (st *userState) snapshot(users int) *userState {
+	st.gen.Add(1) // chunks in identMem are shared from now on
+	return &userState{runs: st.runs,
+		identMem: maps.Clone(st.identMem), identFrozen: st.identFrozen,
+		peopleMem: maps.Clone(st.peopleMem), peopleFrozen: st.peopleFrozen,
+		groupsMem: maps.Clone(st.groupsMem), groupsFrozen: st.groupsFrozen,
+		users: func() int { return users }}
+}
+
+// bytes estimates what the overlay holds, mem and frozen: it counts
+// toward the store's ingest buffer (Project.countUserStateLocked).
+func (st *userState) bytes() int64 { return st.memBytes + st.frozenBytes }
 
 // dirty reports whether the overlay holds changes.
 func (st *userState) dirty() bool {

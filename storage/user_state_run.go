@@ -75,69 +75,72 @@ type userStateEntry struct {
 // writeUserStateRun writes the entries next yields (keys strictly
 // increasing) at path, durably (PublishFile), and opens the run.
 func writeUserStateRun(fs FS, path string, next func() (userStateEntry, bool, error)) (*userStateRun, error) {
-	var index []byte
-	blocks, count := 0, 0
-	err := PublishFile(fs, path, func(f File) error {
-		w := bufio.NewWriterSize(f, 1<<16)
-		w.WriteString(userStateMagic)
-		var block []byte
-		var prev, prevFirst uint64
-		flush := func() {
-			if len(block) == 0 {
-				return
-			}
-			block = binary.LittleEndian.AppendUint32(block, checksum(block))
-			index = binary.AppendUvarint(index, uint64(len(block)))
-			w.Write(block)
-			block = block[:0]
-		}
-		for {
-			e, ok, err := next()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
-			if count > 0 && e.key <= prev {
-				return fmt.Errorf("BUG: user state keys out of order: %x after %x", e.key, prev)
-			}
-			if len(block) == 0 {
-				index = binary.AppendUvarint(index, e.key-prevFirst)
-				prevFirst = e.key
-				blocks++
-				block = binary.AppendUvarint(block, e.key)
-			} else {
-				block = binary.AppendUvarint(block, e.key-prev)
-			}
-			if e.del {
-				block = append(block, 0)
-			} else {
-				block = binary.AppendUvarint(block, uint64(len(e.val))+1)
-				block = append(block, e.val...)
-			}
-			prev = e.key
-			count++
-			if len(block) >= userStateBlockBytes {
-				flush()
-			}
-		}
-		flush()
-		head := binary.AppendUvarint(nil, uint64(count))
-		head = binary.AppendUvarint(head, uint64(blocks))
-		index = append(head, index...)
-		w.Write(index)
-		var tr [userStateTrailerLen]byte
-		binary.LittleEndian.PutUint32(tr[:], uint32(len(index)))
-		binary.LittleEndian.PutUint32(tr[4:], checksum(index))
-		copy(tr[8:], userStateTrailer)
-		w.Write(tr[:])
-		return w.Flush()
-	})
-	if err != nil {
+	if err := PublishFile(fs, path, func(f File) error { _, err := writeUserState(f, next); return err }); err != nil {
 		return nil, err
 	}
 	return openUserStateRun(fs, path)
+}
+
+// writeUserState writes a run of the entries next yields to f and
+// returns how many it wrote.
+func writeUserState(f io.Writer, next func() (userStateEntry, bool, error)) (int, error) {
+	var index []byte
+	blocks, count := 0, 0
+	w := bufio.NewWriterSize(f, 1<<16)
+	w.WriteString(userStateMagic)
+	var block []byte
+	var prev, prevFirst uint64
+	flush := func() {
+		if len(block) == 0 {
+			return
+		}
+		block = binary.LittleEndian.AppendUint32(block, checksum(block))
+		index = binary.AppendUvarint(index, uint64(len(block)))
+		w.Write(block)
+		block = block[:0]
+	}
+	for {
+		e, ok, err := next()
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		if count > 0 && e.key <= prev {
+			return 0, fmt.Errorf("BUG: user state keys out of order: %x after %x", e.key, prev)
+		}
+		if len(block) == 0 {
+			index = binary.AppendUvarint(index, e.key-prevFirst)
+			prevFirst = e.key
+			blocks++
+			block = binary.AppendUvarint(block, e.key)
+		} else {
+			block = binary.AppendUvarint(block, e.key-prev)
+		}
+		if e.del {
+			block = append(block, 0)
+		} else {
+			block = binary.AppendUvarint(block, uint64(len(e.val))+1)
+			block = append(block, e.val...)
+		}
+		prev = e.key
+		count++
+		if len(block) >= userStateBlockBytes {
+			flush()
+		}
+	}
+	flush()
+	head := binary.AppendUvarint(nil, uint64(count))
+	head = binary.AppendUvarint(head, uint64(blocks))
+	index = append(head, index...)
+	w.Write(index)
+	var tr [userStateTrailerLen]byte
+	binary.LittleEndian.PutUint32(tr[:], uint32(len(index)))
+	binary.LittleEndian.PutUint32(tr[4:], checksum(index))
+	copy(tr[8:], userStateTrailer)
+	w.Write(tr[:])
+	return count, w.Flush()
 }
 
 // openUserStateRun opens a run and reads its index.
@@ -333,9 +336,28 @@ func (r *userStateRun) scan(lo, hi uint64, direct bool, fn func(userStateEntry) 
 
 // mergeUserStateRuns merges runs (oldest first) into one written at path:
 // for each key the newest run's entry; tombstones are dropped when
-// dropDeleted (the merge includes the oldest run). Memory: the entries
-// of one key range at a time, read a block per run at a time.
+// dropDeleted (the merge includes the oldest run). Memory: a block per
+// run at a time.
 func mergeUserStateRuns(fs FS, path string, runs []*userStateRun, dropDeleted bool) (*userStateRun, error) {
+	next, err := mergedUserState(runs, dropDeleted)
+	if err != nil {
+		return nil, err
+	}
+	return writeUserStateRun(fs, path, next)
+}
+
+// mergeCounts counts a merge's entries: out must equal in − shadowed −
+// dropped.
+type mergeCounts struct {
+	in, shadowed, dropped int
+}
+
+// mergedUserState iterates over the merge of runs (oldest first).
+func mergedUserState(runs []*userStateRun, dropDeleted bool) (func() (userStateEntry, bool, error), error) {
+	return mergedUserStateCounted(runs, dropDeleted, &mergeCounts{})
+}
+
+func mergedUserStateCounted(runs []*userStateRun, dropDeleted bool, n *mergeCounts) (func() (userStateEntry, bool, error), error) {
 	type cursor struct {
 		r     *userStateRun
 		block int
@@ -378,8 +400,11 @@ func mergeUserStateRuns(fs FS, path string, runs []*userStateRun, dropDeleted bo
 				return userStateEntry{}, false, nil
 			}
 			e := cs[best].ents[cs[best].pos]
+			n.shadowed--
 			for _, c := range cs {
 				if c.pos < len(c.ents) && c.ents[c.pos].key == e.key {
+					n.in++
+					n.shadowed++
 					c.pos++
 					if err := load(c); err != nil {
 						return e, false, err
@@ -387,12 +412,13 @@ func mergeUserStateRuns(fs FS, path string, runs []*userStateRun, dropDeleted bo
 				}
 			}
 			if e.del && dropDeleted {
+				n.dropped++
 				continue
 			}
 			return e, true, nil
 		}
 	}
-	return writeUserStateRun(fs, path, next)
+	return next, nil
 }
 
 // sliceUserState iterates over sorted entries held in memory.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -203,4 +205,135 @@ func TestUserStatePaged(t *testing.T) {
 	if len(names) == 0 {
 		t.Fatal("no user state runs written")
 	}
+}
+
+// userStateAnswers is what a project's user state answers: its people
+// and the canonical user of every user.
+func userStateAnswers(t *testing.T, p *Project) string {
+	t.Helper()
+	people, _, err := p.People()
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _, err := p.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := p.Snapshot()
+	var canon []uint32
+	for u := 0; u < snap.UserIDs.Len(); u++ {
+		canon = append(canon, snap.Canon.Of(uint32(u)))
+	}
+	return fmt.Sprint(people, groups, canon)
+}
+
+// TestUserStateMerge runs the compactor's merge of user state runs with a
+// fault injected at every filesystem call it makes: the answers never
+// change, a failed merge leaves its inputs (or, past the manifest, a
+// restart finds the old runs or the merged one), and once merges have
+// run the runs are size-tiered (each more than twice the newer ones
+// together) and verify finds nothing.
+func TestUserStateMerge(t *testing.T) {
+	dir := t.TempDir()
+	efs := newErrorFS(OSFS{}, opAny, 0, false)
+	open := func() *Store {
+		s, err := Open(Options{FS: efs, Dir: dir, FlushInterval: time.Hour, DisableCompaction: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	if _, err := s.CreateProject("p", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("p")
+	for round := 0; round < 6; round++ {
+		var evs []Event
+		var ops []ProfileOp
+		for i := 0; i < 50*(round+1); i++ {
+			a, b := fmt.Sprintf("anon-%d-%d", round, i), fmt.Sprintf("user-%d", i%97)
+			evs = append(evs, Event{TimeMillis: int64(1e12 + round*1000 + i), Name: "$identify", DistinctID: b, InsertID: fmt.Sprint(round, "-", i),
+				Props: []Prop{{"$anon_id", StringValue(a)}, {"$identified_id", StringValue(b)}}})
+			ops = append(ops, ProfileOp{Key: b, Op: OpSet, Props: []Prop{{"r", IntValue(int64(round))}}, IgnoreTime: true})
+		}
+		if err := p.Ingest(evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.UpdateProfiles(TablePeople, ops); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("team", fmt.Sprint(round%4)), Op: OpAdd,
+			Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := userStateAnswers(t, p)
+	runsOf := func() []*userStateRun {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return p.ustate.runs
+	}
+	if n := len(runsOf()); n != 6 {
+		t.Fatalf("%d runs after 6 flushes with the compactor off, want 6", n)
+	}
+	merge := func() error {
+		s.compactMu.Lock()
+		defer s.compactMu.Unlock()
+		return s.mergeUserStateDue(p)
+	}
+	failed := 0
+	for k := 1; ; k++ {
+		before := runsOf()
+		if _, due := pickUserStateMerge(before); !due {
+			break
+		}
+		efs.armFault(k, syscall.EIO)
+		err := merge()
+		efs.clearFault()
+		if err == nil {
+			k = 0 // merged: fault the next merge from its first call
+		} else {
+			failed++
+		}
+		if s.failure() != nil {
+			// Past the manifest's temp file: a restart decides.
+			crash(s)
+			s = open()
+			p, _ = s.Project("p")
+		} else if err != nil && !slices.Equal(runsOf(), before) {
+			t.Fatalf("fault at call %d: the merge failed (%v) but the runs changed", k, err)
+		}
+		if got := userStateAnswers(t, p); got != want {
+			t.Fatalf("fault at call %d (%v): answers changed", k, err)
+		}
+		if k > 100 {
+			t.Fatal("merges never finish")
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no fault made a merge fail")
+	}
+	runs := runsOf()
+	var newer int64
+	for i := len(runs) - 1; i >= 0; i-- {
+		if i < len(runs)-1 && runs[i].bytes <= 2*newer {
+			t.Fatalf("run %d of %d bytes is not more than twice the %d bytes of newer runs", i, runs[i].bytes, newer)
+		}
+		newer += runs[i].bytes
+	}
+	s.Close()
+	s = open()
+	p, _ = s.Project("p")
+	if got := userStateAnswers(t, p); got != want {
+		t.Fatal("answers changed across a reopen")
+	}
+	s.Close()
+	if sum, err := VerifyDataDir(OSFS{}, dir); err != nil || len(sum.Problems) > 0 {
+		t.Fatalf("verify: %v %v", err, sum.Problems)
+	}
+	t.Logf("%d merges failed by faults; %d runs left", failed, len(runs))
 }
