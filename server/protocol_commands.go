@@ -27,8 +27,9 @@ package server
 // way (Questions in COM_STATISTICS).
 //
 // INVARIANT: the tap hands vitess exactly the bytes the client sent minus
-// whole COM_STATISTICS/COM_CHANGE_USER packets; it never buffers more than
-// one packet header and command byte.
+// whole COM_STATISTICS/COM_CHANGE_USER packets, in order; it holds at
+// most one read buffer (mysql.DefaultConnBufferSize) of the client's
+// bytes besides what vitess's own reader holds.
 // INVARIANT: the tap is installed only when vitess's reader holds no
 // buffered bytes (the client waits for the handshake's OK before sending
 // anything), so no byte is read twice or lost.
@@ -92,7 +93,11 @@ func (s *serverStats) statisticsLine(now time.Time) string {
 
 // commandTap is vitess's read source on one connection (see above).
 type commandTap struct {
-	conn    net.Conn // what vitess reads from and writes to (tls.Conn or not)
+	conn net.Conn // what vitess writes to (tls.Conn or not)
+	// r reads conn, buffered so that a packet's header and command byte
+	// cost no read call of their own; every read of the connection
+	// after the tap is installed goes through it.
+	r       *bufio.Reader
 	h       *compatHandler
 	c       *mysql.Conn
 	pending []byte // passed-through bytes vitess has not read yet
@@ -111,7 +116,7 @@ func installCommandTap(c *mysql.Conn, h *compatHandler) bool {
 	if br.Buffered() > 0 {
 		return false
 	}
-	br.Reset(&commandTap{conn: c.Conn, h: h, c: c})
+	br.Reset(&commandTap{conn: c.Conn, r: bufio.NewReaderSize(c.Conn, mysql.DefaultConnBufferSize), h: h, c: c})
 	return true
 }
 
@@ -128,7 +133,7 @@ func (t *commandTap) Read(p []byte) (int, error) {
 		t.pending = t.pending[n:]
 		return n, nil
 	}
-	n, err := t.conn.Read(p[:min(len(p), t.left)])
+	n, err := t.r.Read(p[:min(len(p), t.left)])
 	t.left -= n
 	return n, err
 }
@@ -138,7 +143,7 @@ func (t *commandTap) Read(p []byte) (int, error) {
 // queued for vitess with the rest of its payload left on the wire.
 func (t *commandTap) nextPacket() error {
 	var hdr [5]byte
-	if _, err := io.ReadFull(t.conn, hdr[:4]); err != nil {
+	if _, err := io.ReadFull(t.r, hdr[:4]); err != nil {
 		return err
 	}
 	length := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
@@ -147,7 +152,7 @@ func (t *commandTap) nextPacket() error {
 		t.pending = append(t.pending[:0], hdr[:4]...)
 		return nil
 	}
-	if _, err := io.ReadFull(t.conn, hdr[4:5]); err != nil {
+	if _, err := io.ReadFull(t.r, hdr[4:5]); err != nil {
 		return err
 	}
 	cmd := hdr[4]
@@ -159,7 +164,7 @@ func (t *commandTap) nextPacket() error {
 			if length < maxPayloadLength {
 				payload := make([]byte, length)
 				payload[0] = cmd
-				if _, err := io.ReadFull(t.conn, payload[1:]); err != nil {
+				if _, err := io.ReadFull(t.r, payload[1:]); err != nil {
 					return err
 				}
 				return t.answer(payload)
@@ -173,7 +178,7 @@ func (t *commandTap) nextPacket() error {
 
 // answer answers a COM_STATISTICS or COM_CHANGE_USER command.
 func (t *commandTap) answer(payload []byte) error {
-	pw := &packetWriter{w: t.conn, seq: 1}
+	pw := &packetWriter{w: t.conn, r: t.r, seq: 1}
 	if payload[0] == comStatistics {
 		return pw.write([]byte(t.h.stats.statisticsLine(time.Now())))
 	}
@@ -184,6 +189,7 @@ func (t *commandTap) answer(payload []byte) error {
 // numbers, and reads the client's replies in the same numbering.
 type packetWriter struct {
 	w   net.Conn
+	r   io.Reader // the tap's reader of the same connection
 	seq byte
 }
 
@@ -200,7 +206,7 @@ func (pw *packetWriter) write(payload []byte) error {
 
 func (pw *packetWriter) read() ([]byte, error) {
 	var hdr [4]byte
-	if _, err := io.ReadFull(pw.w, hdr[:]); err != nil {
+	if _, err := io.ReadFull(pw.r, hdr[:]); err != nil {
 		return nil, err
 	}
 	length := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
@@ -212,7 +218,7 @@ func (pw *packetWriter) read() ([]byte, error) {
 	}
 	pw.seq++
 	payload := make([]byte, length)
-	_, err := io.ReadFull(pw.w, payload)
+	_, err := io.ReadFull(pw.r, payload)
 	return payload, err
 }
 
