@@ -222,6 +222,11 @@ func (h *handler) selectLimit(c *mysql.Conn, query string) (limit int64, capped 
 		return 0, false, restore
 	}
 	stmt, _, err := sqlparser.ParseOne(ctx, query)
+	if stripped, _, rollup := rollupStatement(query, false); err != nil && rollup {
+		// WITH ROLLUP, which the parser refuses (rollup.go): capped as
+		// the SELECT it qualifies.
+		stmt, _, err = sqlparser.ParseOne(ctx, stripped)
+	}
 	if err != nil {
 		return 0, false, restore // go-mysql-server reports the error
 	}

@@ -661,6 +661,20 @@ func TestRollup(t *testing.T) {
 			t.Errorf("%s: %s\n got %v\nwant %v (MySQL 8)", c.name, c.q, got, c.want)
 		}
 	}
+	// sql_select_limit caps a WITH ROLLUP query as any SELECT (JDBC
+	// setMaxRows); its own LIMIT takes precedence.
+	if _, err := conn.ExecContext(context.Background(), "SET SQL_SELECT_LIMIT = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := orderedRows(t, conn, "SELECT year, SUM(profit) AS profit FROM events GROUP BY year WITH ROLLUP"); strings.Join(got, " ") != "2000|4525| 2001|3010|" {
+		t.Errorf("WITH ROLLUP under sql_select_limit 2: %v", got)
+	}
+	if got := orderedRows(t, conn, "SELECT year, SUM(profit) AS profit FROM events GROUP BY year WITH ROLLUP LIMIT 3"); len(got) != 3 {
+		t.Errorf("WITH ROLLUP ... LIMIT 3 under sql_select_limit 2: %v, want 3 rows", got)
+	}
+	if _, err := conn.ExecContext(context.Background(), "SET SQL_SELECT_LIMIT = DEFAULT"); err != nil {
+		t.Fatal(err)
+	}
 	// Column names are the query's.
 	rows, err := db.Query("SELECT year, country, SUM(profit) FROM events GROUP BY year, country WITH ROLLUP")
 	if err != nil {
