@@ -32,6 +32,8 @@ func TestCrash(t *testing.T) {
 	arb := startArb(t, "--flush-rows", "3000", "--flush-interval", "10s", "--compaction-delay", "200ms")
 
 	acked := map[string]struct{ rows int }{} // statement id → its rows, for every acknowledged statement
+	ackedPeople := map[string]bool{}         // people upserted by an acknowledged statement
+	ackedMerges := map[string]string{}       // identify statement → the user its anonymous id joined
 	var mu sync.Mutex
 	const clients = 4
 	next := 0
@@ -66,12 +68,43 @@ func TestCrash(t *testing.T) {
 				}
 			}(c, rand.New(rand.NewSource(r.Int63())))
 		}
+		// Identity and profiles (user state runs): an anonymous id
+		// identified as a user in one statement, and a person upserted.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				mu.Lock()
+				k := next
+				next++
+				mu.Unlock()
+				id := fmt.Sprintf("i%d", k)
+				q := fmt.Sprintf("INSERT INTO events (time, event, distinct_id, insert_id, stmt, nrows, `$anon_id`, `$identified_id`) VALUES "+
+					"('2025-01-03 11:00:00', 'Signup', 'a%d', '%s-0', '%s', 2, NULL, NULL), "+
+					"('2025-01-03 11:00:01', '$identify', 'user%d', '%s-1', '%s', 2, 'a%d', 'user%d')", k, id, id, k%300, id, id, k, k%300)
+				if _, err := arb.DB().ExecContext(ctx, q); err != nil {
+					return
+				}
+				mu.Lock()
+				acked[id] = struct{ rows int }{rows: 2}
+				ackedMerges[id] = fmt.Sprintf("user%d", k%300)
+				mu.Unlock()
+				person := fmt.Sprintf("p%d", k)
+				if _, err := arb.DB().ExecContext(ctx, "INSERT INTO people (distinct_id, pstmt) VALUES (?, ?)", person, k); err != nil {
+					return
+				}
+				mu.Lock()
+				ackedPeople[person] = true
+				mu.Unlock()
+			}
+		}()
 		time.Sleep(time.Duration(50+r.Intn(400)) * time.Millisecond)
 		arb.Kill()
 		cancel()
 		wg.Wait()
 		arb.Restart()
 		verifyCrash(t, arb.DB(), acked, cycle)
+		verifyCrashUserState(t, arb.DB(), ackedPeople, ackedMerges, cycle)
 		if (cycle+1)%100 == 0 {
 			t.Logf("%d cycles: %d statements acknowledged so far, at most %d segments in a day",
 				cycle+1, len(acked), maxSegmentsPerDay(t, arb.DB()))
@@ -131,6 +164,49 @@ func verifyCrash(t *testing.T, db *sql.DB, acked map[string]struct{ rows int }, 
 	for id, s := range acked {
 		if !present[id] {
 			t.Fatalf("cycle %d: acknowledged statement %s (%d rows) is missing after the crash", cycle, id, s.rows)
+		}
+	}
+}
+
+// verifyCrashUserState checks that every acknowledged person is there and
+// every acknowledged identify holds: all events of the statement resolve
+// to the identified user.
+func verifyCrashUserState(t *testing.T, db *sql.DB, people map[string]bool, merges map[string]string, cycle int) {
+	t.Helper()
+	present := map[string]bool{}
+	rows, err := db.Query("SELECT distinct_id FROM people")
+	if err != nil {
+		t.Fatalf("cycle %d: %v", cycle, err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		present[id] = true
+	}
+	rows.Close()
+	for id := range people {
+		if !present[id] {
+			t.Fatalf("cycle %d: acknowledged person %s is missing after the crash", cycle, id)
+		}
+	}
+	rows, err = db.Query("SELECT stmt, min(distinct_id), max(distinct_id) FROM events WHERE event IN ('Signup', '$identify') GROUP BY stmt")
+	if err != nil {
+		t.Fatalf("cycle %d: %v", cycle, err)
+	}
+	defer rows.Close()
+	got := map[string][2]string{}
+	for rows.Next() {
+		var stmt, lo, hi string
+		if err := rows.Scan(&stmt, &lo, &hi); err != nil {
+			t.Fatal(err)
+		}
+		got[stmt] = [2]string{lo, hi}
+	}
+	for stmt, user := range merges {
+		if g := got[stmt]; g[0] != user || g[1] != user {
+			t.Fatalf("cycle %d: identify statement %s resolves to %v after the crash, want %s for both events", cycle, stmt, g, user)
 		}
 	}
 }
