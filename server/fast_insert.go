@@ -45,6 +45,9 @@ func (h *handler) fastInsert(sess *session, ins *ast.Insert) (res *sqltypes.Resu
 	if !mayWrite(h.users, sess, db, table) {
 		return nil, false, nil // the ordinary path refuses it with MySQL's error
 	}
+	if sess.hasTempTable(db, table) {
+		return nil, false, nil // a temporary table of that name hides arb's (temp_tables.go)
+	}
 	cols := make([]string, len(ins.Columns))
 	seen := map[string]bool{}
 	for i, c := range ins.Columns {

@@ -749,6 +749,20 @@ func TestTemporaryTables(t *testing.T) {
 	if got := queryRows(t, a, "SHOW TABLES"); strings.Join(got, " ") != "events| groups| people|" {
 		t.Errorf("SHOW TABLES in the creating session: %v, want only arb's tables", got)
 	}
+	// A temporary table named events hides arb's for every INSERT path
+	// (the native literal-VALUES one too).
+	if err := exec(a, "CREATE TEMPORARY TABLE events (time DATETIME, event VARCHAR(64), distinct_id VARCHAR(64))"); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(a, "INSERT INTO events (time, event, distinct_id) VALUES ('2025-02-01 00:00:00', 'temp', 'u9')"); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryRows(t, b, "SELECT COUNT(*) FROM events WHERE event = 'temp'"); strings.Join(got, " ") != "0|" {
+		t.Errorf("an INSERT into a temporary events reached arb's events: %v", got)
+	}
+	if err := exec(a, "DROP TEMPORARY TABLE events"); err != nil {
+		t.Fatal(err)
+	}
 	// CREATE TEMPORARY TABLE ... AS SELECT; it hides events for session a.
 	if err := exec(a, "CREATE TEMPORARY TABLE events AS SELECT event, COUNT(*) AS n FROM events GROUP BY event"); err != nil {
 		t.Fatal(err)
@@ -820,5 +834,69 @@ func TestTemporaryTables(t *testing.T) {
 			t.Fatalf("session %d (and its temporary table) outlived its connection", id)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTemporaryTablePrivileges: CREATE TEMPORARY TABLE needs the CREATE
+// TEMPORARY TABLES privilege, and then "the server performs no further
+// privilege checks on the table. The creating session can perform any
+// operation on the table, such as DROP TABLE, INSERT, UPDATE, or SELECT"
+// (MySQL 8.0 manual 15.1.20.2): a read-only analyst can run Tableau's
+// filter tables and still not write arb's.
+func TestTemporaryTablePrivileges(t *testing.T) {
+	srv := startPasswordServer(t, "rootpw")
+	root, err := sql.Open("mysql", fmt.Sprintf("root:rootpw@tcp(%s)/default", srv.MySQLAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	mustExec(t, root, "CREATE USER 'analyst'@'%' IDENTIFIED WITH mysql_native_password BY 'apw'")
+	mustExec(t, root, "GRANT SELECT, CREATE TEMPORARY TABLES ON `default`.* TO 'analyst'@'%'")
+	mustExec(t, root, "CREATE USER 'reader'@'%' IDENTIFIED WITH mysql_native_password BY 'rpw'")
+	mustExec(t, root, "GRANT SELECT ON `default`.* TO 'reader'@'%'")
+	mustExec(t, root, "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'a', 'u1')")
+	open := func(user, pass string) *sql.Conn {
+		db, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/default", user, pass, srv.MySQLAddr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	code := func(err error) uint16 {
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) {
+			return me.Number
+		}
+		return 0
+	}
+	analyst := open("analyst", "apw")
+	for _, q := range []string{
+		"CREATE TEMPORARY TABLE f (id VARCHAR(64))",
+		"INSERT INTO f VALUES ('u1'), ('u2')",
+		"DELETE FROM f WHERE id = 'u2'",
+	} {
+		if _, err := analyst.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("analyst: %s: %v", q, err)
+		}
+	}
+	if got := queryRows(t, analyst, "SELECT e.event FROM events e JOIN f ON e.distinct_id = f.id"); strings.Join(got, " ") != "a|" {
+		t.Errorf("analyst's join with its temporary table: %v", got)
+	}
+	if _, err := analyst.ExecContext(context.Background(), "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'b', 'u2')"); code(err) != 1142 {
+		t.Errorf("analyst writing events: %v, want 1142", err)
+	}
+	if _, err := analyst.ExecContext(context.Background(), "DROP TABLE f"); err != nil {
+		t.Errorf("analyst dropping its temporary table: %v", err)
+	}
+	// Without CREATE TEMPORARY TABLES: refused, as in MySQL.
+	reader := open("reader", "rpw")
+	if _, err := reader.ExecContext(context.Background(), "CREATE TEMPORARY TABLE g (x INT)"); err == nil {
+		t.Errorf("reader (SELECT only) created a temporary table")
 	}
 }

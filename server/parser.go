@@ -45,7 +45,7 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 		}
 	}
 	if err == nil {
-		stmt, err = compatStatement(stmt, parsed)
+		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
 	if err == nil {
 		p.discover(ctx, stmt)
@@ -64,7 +64,7 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 		}
 	}
 	if err == nil {
-		stmt, err = compatStatement(stmt, parsed)
+		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
 	if err == nil {
 		p.discover(ctx, stmt)
@@ -83,7 +83,7 @@ func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, op
 		}
 	}
 	if err == nil {
-		stmt, err = compatStatement(stmt, query)
+		stmt, err = compatStatement(ctx, stmt, query)
 	}
 	if err == nil {
 		p.discover(ctx, stmt)
@@ -260,8 +260,12 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 
 // compatStatement applies the rewrites that make go-mysql-server accept
 // what MySQL 8 accepts (text is the statement's text): CUME_DIST
-// (window_cume_dist.go) and SET NAMES ... COLLATE (session_charset.go).
-func compatStatement(stmt ast.Statement, text string) (ast.Statement, error) {
+// (window_cume_dist.go), SET NAMES ... COLLATE (session_charset.go), and
+// no privilege checks on the session's temporary tables (temp_tables.go).
+func compatStatement(ctx context.Context, stmt ast.Statement, text string) (ast.Statement, error) {
+	if sqlCtx, ok := ctx.(*sql.Context); ok && sqlCtx != nil && sqlCtx.Session != nil {
+		stmt = withTempTableAuth(sessionOf(sqlCtx), stmt)
+	}
 	return withNamesCollation(withCumeDist(stmt), text)
 }
 

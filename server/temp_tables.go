@@ -31,6 +31,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/mysql"
+	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 )
 
 // Bounds of a session's temporary tables (a variable so that a test can
@@ -212,6 +213,45 @@ func (s *tempTables) add(delta int64) bool {
 func (s *tempTables) fits(extra int64) bool { return s.bytes+extra <= tempTableSessionBytes }
 
 func tempKey(db, name string) string { return strings.ToLower(db) + "." + strings.ToLower(name) }
+
+// hasTempTable reports whether the session has a temporary table db.name.
+func (s *session) hasTempTable(db, name string) bool {
+	if s == nil || s.temp == nil {
+		return false
+	}
+	_, ok := s.temp.tables[tempKey(db, name)]
+	return ok
+}
+
+// withTempTableAuth marks the privilege checks of stmt that name only the
+// session's temporary tables as done: MySQL checks CREATE TEMPORARY
+// TABLES when the table is made and "performs no further privilege checks
+// on the table. The creating session can perform any operation on the
+// table, such as DROP TABLE, INSERT, UPDATE, or SELECT" (MySQL 8.0 manual
+// 15.1.20.2), so a read-only analyst granted CREATE TEMPORARY TABLES can
+// fill and drop Tableau's filter tables.
+func withTempTableAuth(s *session, stmt ast.Statement) ast.Statement {
+	if s == nil || s.temp == nil || len(s.temp.tables) == 0 {
+		return stmt
+	}
+	ast.WalkAuthNodes(stmt, func(n ast.AuthNode, info ast.AuthInformation) {
+		if info.AuthType == ast.AuthType_IGNORE || len(info.TargetNames) == 0 || len(info.TargetNames)%2 != 0 ||
+			(info.TargetType != ast.AuthTargetType_SingleTableIdentifier && info.TargetType != ast.AuthTargetType_MultipleTableIdentifiers) {
+			return
+		}
+		for i := 0; i < len(info.TargetNames); i += 2 {
+			db := info.TargetNames[i]
+			if db == "" {
+				db = s.GetCurrentDatabase()
+			}
+			if !s.hasTempTable(db, info.TargetNames[i+1]) {
+				return
+			}
+		}
+		n.SetAuthType(ast.AuthType_IGNORE)
+	})
+	return stmt
+}
 
 // temporaryTable is the session's temporary table db.name, if any.
 func temporaryTable(ctx *sql.Context, db, name string) (*tempTable, bool) {
