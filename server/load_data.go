@@ -116,24 +116,32 @@ type loadColumn struct {
 	kind loadColumnKind
 	// values shares the strings of repeated values (event names,
 	// browsers, plans): one allocation per distinct value instead of one
-	// per row, up to loadInternValues of them.
-	values map[string]string
+	// per row. A column with more than loadInternValues distinct values
+	// (user ids, insert ids) stops sharing: its look-ups would cost more
+	// than its allocations.
+	values      map[string]string
+	noInterning bool
 }
 
 // loadInternValues bounds each column's shared strings.
-const loadInternValues = 1 << 16
+const loadInternValues = 4096
 
 // text is b as a string, shared with an equal earlier value of c.
 func (c *loadColumn) text(b []byte) string {
+	if c.noInterning {
+		return string(b)
+	}
 	if s, ok := c.values[string(b)]; ok {
 		return s
 	}
 	s := string(b)
-	if len(c.values) < loadInternValues {
-		if c.values == nil {
-			c.values = make(map[string]string)
-		}
+	switch {
+	case c.values == nil:
+		c.values = map[string]string{s: s}
+	case len(c.values) < loadInternValues:
 		c.values[s] = s
+	default:
+		c.values, c.noInterning = nil, true
 	}
 	return s
 }
