@@ -206,8 +206,25 @@ func TestColumnCharsets(t *testing.T) {
 	if len(res.Fields) != 8 || res.Fields[5].Charset != 33 {
 		t.Errorf("fields %v: want 8, the string 'text' in the connection's utf8mb3_general_ci (33)", res.Fields)
 	}
-	// Prepared statement column definitions (go-sql-driver's prepared
-	// path reads them; the check is that the server still answers).
+	// Prepared statements' column definitions (binary protocol): sent
+	// raw, COM_STMT_PREPARE answers OK, then one definition per column:
+	// lenenc catalog, schema, table, org_table, name, org_name, 0x0c,
+	// character set (2), length (4), type (1), flags (2), decimals (1).
+	rawWrite(t, c, 0, append([]byte{0x16}, "SELECT 1, NOW(), 'text', 2.5"...))
+	if _, resp := rawRead(t, c); resp[0] != 0 {
+		t.Fatalf("COM_STMT_PREPARE: %q", resp)
+	}
+	for i, want := range []uint16{63, 63, 33, 63} {
+		_, def := rawRead(t, c)
+		pos := 0
+		for range 6 {
+			pos += 1 + int(def[pos]) // lenenc strings shorter than 251 bytes
+		}
+		if got := binary.LittleEndian.Uint16(def[pos+1:]); got != want {
+			t.Errorf("prepared column %d: charset %d, want %d", i+1, got, want)
+		}
+	}
+	// go-sql-driver's prepared path reads them too.
 	var n int64
 	var when time.Time
 	if err := db.QueryRow("SELECT COUNT(*), MAX(time) FROM events WHERE n = ?", 3).Scan(&n, &when); err != nil || n != 1 {
