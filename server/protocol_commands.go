@@ -8,9 +8,8 @@ package server
 // for, COM_STATISTICS (0x09) and COM_CHANGE_USER (0x11) among them, from
 // its default branch with ERROR 1047 "command handling not implemented
 // yet" without calling the mysql.Handler. The mariadb CLI's `status` and
-// `mariadb-admin status` send COM_STATISTICS; mysql2's changeUser and
-// connection pools (and Connector/J's resetting of pooled connections)
-// send COM_CHANGE_USER.
+// `mariadb-admin status` send COM_STATISTICS; mysql2's changeUser (on a
+// connection or one taken from a pool) sends COM_CHANGE_USER.
 //
 // A net.Conn wrapper in the listener cannot see them: clients switch to
 // TLS inside the protocol (arb always offers it) and vitess reads the
