@@ -65,6 +65,15 @@ func metricValue(t *testing.T, p *arbProcess, name string) float64 {
 	return v
 }
 
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func writeFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -107,25 +116,35 @@ func TestLoadData(t *testing.T) {
 	if out, err := mariadbLocal(t, arb, "LOAD DATA LOCAL INFILE '"+tsv+"' INTO TABLE events CHARACTER SET utf8mb4 IGNORE 1 LINES (time, `event`, distinct_id, page, ms)"); err != nil {
 		t.Fatalf("CLI load: %v\n%s", err, out)
 	}
+	// And the other way round: the same TSV (as another event) through
+	// go-sql-driver, the CSV again through the CLI; its rows carry an
+	// insert_id, so loading it twice stores them once.
+	tsv2 := writeFile(t, dir, "docs.tsv", strings.ReplaceAll(strings.ReplaceAll(string(mustRead(t, tsv)), "Page View", "Doc View"), "\tu", "\td"))
+	exec1(t, db, "LOAD DATA LOCAL INFILE '"+tsv2+"' INTO TABLE events IGNORE 1 LINES (time, event, distinct_id, page, ms)")
+	if out, err := mariadbLocal(t, arb, "LOAD DATA LOCAL INFILE '"+csv+"' INTO TABLE events FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' IGNORE 1 LINES (time, event, distinct_id, insert_id, amount, plan, qty, ref, note)"); err != nil {
+		t.Fatalf("CLI load of the CSV: %v\n%s", err, out)
+	}
 
 	check := func(stage string) {
 		t.Helper()
-		expect(t, stage+": counts", queryString(t, db, "SELECT event, count(*) FROM events WHERE event <> 'Bulk' GROUP BY event ORDER BY event"), "Page View|3\nPurchase|2\nRefund|1")
+		expect(t, stage+": counts", queryString(t, db, "SELECT event, count(*) FROM events WHERE event <> 'Bulk' GROUP BY event ORDER BY event"), "Doc View|3\nPage View|3\nPurchase|2\nRefund|1")
+		expect(t, stage+": TSV through both clients", queryString(t, db, "SELECT group_concat(concat(distinct_id, '=', coalesce(page, '-'), '/', coalesce(ms, '-')) ORDER BY time, event SEPARATOR ' ') FROM events WHERE event IN ('Doc View', 'Page View')"),
+			"d1=/pricing/15 u1=/pricing/15 d3=/docs\tintro/2.5 u3=/docs\tintro/2.5 d3=-/- u3=-/-")
 		expect(t, stage+": CSV values", queryString(t, db, "SELECT time, distinct_id, insert_id, amount, `plan`, qty, ref, note FROM events WHERE event IN ('Purchase', 'Refund') ORDER BY time"),
 			"2025-03-01T10:00:00.125Z|u1|p-1|12.5|pro, yearly|3|9223372036854775808|said \"hi\"\n"+
 				"2025-03-01T11:00:00Z|u2|p-2|7|free|NULL|1|NULL\n"+
 				"2025-03-02T09:30:00Z|u2|p-3|-7||2|2|NULL")
 		expect(t, stage+": TSV values", queryString(t, db, "SELECT distinct_id, page, ms FROM events WHERE event = 'Page View' ORDER BY time"),
 			"u1|/pricing|15\nu3|/docs\tintro|2.5\nu3|NULL|NULL")
-		expect(t, stage+": NULLs", queryString(t, db, "SELECT count(qty), count(note), count(page), count(ms) FROM events WHERE event <> 'Bulk'"), "2|1|2|2")
+		expect(t, stage+": NULLs", queryString(t, db, "SELECT count(qty), count(note), count(page), count(ms) FROM events WHERE event <> 'Bulk'"), "2|1|4|4")
 		expect(t, stage+": discovered types", queryString(t, db,
 			"SELECT group_concat(concat(column_name, ':', data_type) ORDER BY ordinal_position SEPARATOR ' ') FROM information_schema.columns "+
 				"WHERE table_schema = 'default' AND table_name = 'events' AND ordinal_position > 6 AND column_name <> 'fresh'"),
 			"amount:double plan:longtext qty:bigint ref:longtext note:longtext page:longtext ms:double")
 	}
 	check("loaded")
-	if got := metricValue(t, arb, "arb_sql_load_data_total") - loadsBefore; got != 2 {
-		t.Fatalf("arb_sql_load_data_total rose by %v, want 2 (both loads on the native path)", got)
+	if got := metricValue(t, arb, "arb_sql_load_data_total") - loadsBefore; got != 4 {
+		t.Fatalf("arb_sql_load_data_total rose by %v, want 4 (every load on the native path)", got)
 	}
 
 	// A bad row refuses the whole statement, naming the row, line and
@@ -163,7 +182,7 @@ func TestLoadData(t *testing.T) {
 	if !errors.As(err, &me) || me.Number != 1366 || !strings.Contains(me.Message, fmt.Sprintf("column 'event' at row %d (line %d of the file)", many+1, many+1)) {
 		t.Fatalf("bad last row of a large file: %v, want 1366 naming column event and row %d", err, many+1)
 	}
-	expect(t, "nothing of the refused loads stored", queryString(t, db, "SELECT count(*) FROM events"), "6")
+	expect(t, "nothing of the refused loads stored", queryString(t, db, "SELECT count(*) FROM events"), "9")
 	expect(t, "refused loads add no column", queryString(t, db, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'default' AND column_name = 'fresh'"), "0")
 
 	// The same large file without the bad row loads whole.
