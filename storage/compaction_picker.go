@@ -134,6 +134,9 @@ func (s *Store) compactDue() {
 		p, _ := s.Project(info.Name)
 		s.compactMu.Lock()
 		err := s.mergeUserStateDue(p)
+		if err == nil {
+			err = s.mergeUserIndexDue(p)
+		}
 		s.compactMu.Unlock()
 		if err != nil {
 			return

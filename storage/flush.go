@@ -248,10 +248,10 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 }
 
 // writeUserIndex writes a run indexing the users no run covers yet (the
-// plan's new users and any unindexed ones), then merges the newest runs
-// while the one before the last is at most twice the last's size, so a
-// project keeps O(log users) runs and each user is rewritten O(log
-// users) times. REQUIRES: s.flushMu held.
+// plan's new users and any unindexed ones). The compactor merges runs
+// (user_index_merge.go); a flush merges the newest two only past
+// maxUserIndexRuns (the compactor off or behind). REQUIRES: s.flushMu
+// held.
 func (s *Store) writeUserIndex(pl *flushPlan) error {
 	first := 0 // the runs' end: unindexed users, then new ones, follow
 	if len(pl.oldRuns) > 0 {
@@ -286,7 +286,7 @@ func (s *Store) writeUserIndex(pl *flushPlan) error {
 		return err
 	}
 	runs := append(slices.Clone(pl.oldRuns), r)
-	for len(runs) >= 2 && runs[len(runs)-2].entries <= 2*runs[len(runs)-1].entries {
+	for len(runs) > maxUserIndexRuns {
 		in := runs[len(runs)-2:]
 		merged, err := write(func(path string) (*userIndexRun, error) { return mergeUserIndexRuns(s.fs, path, in) })
 		if err != nil {

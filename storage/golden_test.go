@@ -89,6 +89,12 @@ func writeGoldenStore(t *testing.T) string {
 			{"amount", FloatValue(-2)}, {"tags", JSONValue(`["a","b"]`)}}},
 	}))
 	must(s.Flush())
+	// The compactor's merges of the two flushes' user index and user
+	// state runs (the compactor is off here, so that they run now).
+	s.compactMu.Lock()
+	must(s.mergeUserStateDue(p))
+	must(s.mergeUserIndexDue(p))
+	s.compactMu.Unlock()
 	res, err := s.CompactDay("shop", goldenDay)
 	must(err)
 	if res.Level != levelMergedWhole || len(res.Inputs) != 2 || res.RowsOut != 5 {

@@ -29,6 +29,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 
@@ -74,63 +75,65 @@ type userIndexRun struct {
 // (sorted by compareUserIndexEntries, one per user of the range) at path,
 // durably (PublishFile), and opens it.
 func writeUserIndexRun(fs FS, path string, first, end uint32, next func() (userIndexEntry, bool, error)) (*userIndexRun, error) {
-	var pageFirst []uint64
-	count := 0
-	err := PublishFile(fs, path, func(f File) error {
-		w := bufio.NewWriterSize(f, 1<<16)
-		w.WriteString(userIndexMagic)
-		page := make([]byte, 0, userIndexPageBytes)
-		var prev userIndexEntry
-		flush := func() {
-			if len(page) == 0 {
-				return
-			}
-			w.Write(binary.LittleEndian.AppendUint32(page, checksum(page)))
-			page = page[:0]
-		}
-		for {
-			e, ok, err := next()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
-			if count > 0 && compareUserIndexEntries(prev, e) >= 0 {
-				return fmt.Errorf("BUG: user index entries out of order: (%x, %d) after (%x, %d)", e.hash, e.number, prev.hash, prev.number)
-			}
-			if e.number < first || e.number >= end {
-				return fmt.Errorf("BUG: user %d outside the run's range [%d, %d)", e.number, first, end)
-			}
-			if count%userIndexPageEntries == 0 {
-				flush()
-				pageFirst = append(pageFirst, e.hash)
-			}
-			page = binary.LittleEndian.AppendUint64(page, e.hash)
-			page = binary.LittleEndian.AppendUint32(page, e.number)
-			prev = e
-			count++
-		}
-		flush()
-		if count != int(end-first) {
-			return fmt.Errorf("BUG: user index run of [%d, %d) got %d entries", first, end, count)
-		}
-		footer := binary.AppendUvarint(nil, uint64(count))
-		footer = binary.AppendUvarint(footer, uint64(first))
-		footer = binary.AppendUvarint(footer, uint64(end))
-		for _, h := range pageFirst {
-			footer = binary.LittleEndian.AppendUint64(footer, h)
-		}
-		w.Write(footer)
-		trailer := binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))
-		trailer = binary.LittleEndian.AppendUint32(trailer, checksum(footer))
-		w.Write(append(trailer, userIndexTrailer...))
-		return w.Flush()
-	})
-	if err != nil {
+	if err := PublishFile(fs, path, func(f File) error { return writeUserIndexTo(f, first, end, next) }); err != nil {
 		return nil, err
 	}
 	return openUserIndexRun(fs, path)
+}
+
+// writeUserIndexTo writes a run of users [first, end) to f.
+func writeUserIndexTo(f io.Writer, first, end uint32, next func() (userIndexEntry, bool, error)) error {
+	var pageFirst []uint64
+	count := 0
+	w := bufio.NewWriterSize(f, 1<<16)
+	w.WriteString(userIndexMagic)
+	page := make([]byte, 0, userIndexPageBytes)
+	var prev userIndexEntry
+	flush := func() {
+		if len(page) == 0 {
+			return
+		}
+		w.Write(binary.LittleEndian.AppendUint32(page, checksum(page)))
+		page = page[:0]
+	}
+	for {
+		e, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if count > 0 && compareUserIndexEntries(prev, e) >= 0 {
+			return fmt.Errorf("BUG: user index entries out of order: (%x, %d) after (%x, %d)", e.hash, e.number, prev.hash, prev.number)
+		}
+		if e.number < first || e.number >= end {
+			return fmt.Errorf("BUG: user %d outside the run's range [%d, %d)", e.number, first, end)
+		}
+		if count%userIndexPageEntries == 0 {
+			flush()
+			pageFirst = append(pageFirst, e.hash)
+		}
+		page = binary.LittleEndian.AppendUint64(page, e.hash)
+		page = binary.LittleEndian.AppendUint32(page, e.number)
+		prev = e
+		count++
+	}
+	flush()
+	if count != int(end-first) {
+		return fmt.Errorf("BUG: user index run of [%d, %d) got %d entries", first, end, count)
+	}
+	footer := binary.AppendUvarint(nil, uint64(count))
+	footer = binary.AppendUvarint(footer, uint64(first))
+	footer = binary.AppendUvarint(footer, uint64(end))
+	for _, h := range pageFirst {
+		footer = binary.LittleEndian.AppendUint64(footer, h)
+	}
+	w.Write(footer)
+	trailer := binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))
+	trailer = binary.LittleEndian.AppendUint32(trailer, checksum(footer))
+	w.Write(append(trailer, userIndexTrailer...))
+	return w.Flush()
 }
 
 // openUserIndexRun opens a run and reads its footer.
@@ -294,6 +297,15 @@ func (r *userIndexRun) iterator() func() (userIndexEntry, bool, error) {
 // mergeUserIndexRuns merges adjacent runs (by user range, in order) into
 // one written at path. Memory: one page per input.
 func mergeUserIndexRuns(fs FS, path string, runs []*userIndexRun) (*userIndexRun, error) {
+	next, err := mergedUserIndex(runs)
+	if err != nil {
+		return nil, err
+	}
+	return writeUserIndexRun(fs, path, runs[0].first, runs[len(runs)-1].end, next)
+}
+
+// mergedUserIndex iterates over the merge of adjacent runs.
+func mergedUserIndex(runs []*userIndexRun) (func() (userIndexEntry, bool, error), error) {
 	for i := 1; i < len(runs); i++ {
 		if runs[i].first != runs[i-1].end {
 			return nil, fmt.Errorf("BUG: user index runs [%d, %d) and [%d, %d) are not adjacent",
@@ -325,7 +337,7 @@ func mergeUserIndexRuns(fs FS, path string, runs []*userIndexRun) (*userIndexRun
 		heads[best], live[best], err = its[best]()
 		return e, true, err
 	}
-	return writeUserIndexRun(fs, path, runs[0].first, runs[len(runs)-1].end, next)
+	return next, nil
 }
 
 // sliceEntries iterates over sorted entries held in memory.

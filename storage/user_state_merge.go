@@ -19,6 +19,7 @@ package storage
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 )
@@ -61,24 +62,15 @@ func (s *Store) mergeUserStateDue(p *Project) error {
 		return err
 	}
 	tmp := s.path(usersDirName, "merge-"+p.name+".ust"+tmpSuffix)
-	th, done := s.compactionThrottleFor()
-	defer done()
-	f, err := s.fs.Create(tmp)
+	var out int
+	err = s.writeMergeTemp(tmp, func(w io.Writer) error {
+		var err error
+		if out, err = writeUserState(w, next); err == nil && out != counts.in-counts.shadowed-counts.dropped {
+			err = fmt.Errorf("wrote %d entries from %d in, %d shadowed, %d tombstones dropped", out, counts.in, counts.shadowed, counts.dropped)
+		}
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("user state merge: create %s: %w", tmp, err)
-	}
-	out, err := writeUserState(th.writer(f), next)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && out != counts.in-counts.shadowed-counts.dropped {
-		err = fmt.Errorf("wrote %d entries from %d in, %d shadowed, %d tombstones dropped", out, counts.in, counts.shadowed, counts.dropped)
-	}
-	if err != nil {
-		s.fs.Remove(tmp)
 		s.log.Warn("user state merge abandoned; its inputs stay", "project", p.name, "err", err)
 		return fmt.Errorf("user state merge of project %s: %w", p.name, err)
 	}
@@ -88,78 +80,51 @@ func (s *Store) mergeUserStateDue(p *Project) error {
 // publishUserStateMerge names the merged run, publishes the manifest that
 // swaps it for in, installs it and deletes the inputs.
 func (s *Store) publishUserStateMerge(p *Project, in []*userStateRun, tmp string, entries int) error {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	if err := s.failure(); err != nil {
-		s.fs.Remove(tmp)
-		return err
-	}
-	p.mu.RLock()
-	runs := p.ustate.runs
-	p.mu.RUnlock()
-	j := -1
-	for k := 0; k+len(in) <= len(runs); k++ {
-		if slices.Equal(runs[k:k+len(in)], in) {
-			j = k
-			break
-		}
-	}
-	if j < 0 {
-		s.fs.Remove(tmp)
-		return fmt.Errorf("BUG: user state runs of project %s changed under a merge", p.name)
-	}
-	file := userStateFileName(s.nextFile)
-	s.nextFile++
-	path := s.path(usersDirName, file)
-	abandon := func() { // see publishCompaction
-		s.fs.Remove(path)
-		s.obsolete = append(s.obsolete, usersDirName+"/"+file)
-	}
-	if err := s.fs.Rename(tmp, path); err != nil {
-		s.fs.Remove(tmp)
-		abandon()
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	if err := s.fs.SyncDir(s.path(usersDirName)); err != nil {
-		abandon()
-		return fmt.Errorf("fsync directory %s: %w", s.path(usersDirName), err)
-	}
-	merged, err := openUserStateRun(s.fs, path)
-	if err == nil && merged.entries != entries {
-		merged.close()
-		err = corruptf(path, 0, "reads back %d entries, %d written", merged.entries, entries)
-	}
-	if err != nil {
-		abandon()
-		return fmt.Errorf("open merged user state run: %w", err)
-	}
-	newRuns := append(append(slices.Clone(runs[:j]), merged), runs[j+len(in):]...)
-	m := s.published.clone()
-	m.NextFileNumber = s.nextFile
-	m.Obsolete = slices.Clone(s.obsolete)
-	for _, r := range in {
-		m.Obsolete = append(m.Obsolete, usersDirName+"/"+filepath.Base(r.path))
-	}
-	mp := m.project(p.name)
-	mp.UserState = nil
-	for _, r := range newRuns {
-		mp.UserState = append(mp.UserState, manifestUserState{File: filepath.Base(r.path), Entries: r.entries})
-	}
-	if err := s.publishManifestLocked(m); err != nil {
-		if manifestUntouched(err) {
-			merged.close()
-			abandon()
-			return fmt.Errorf("user state merge: publish manifest: %w", err)
-		}
-		return s.failStore(fmt.Errorf("user state merge: publish manifest: %w", err))
-	}
-	p.mu.Lock()
-	p.ustate.runs = newRuns
-	p.mu.Unlock()
-	for _, r := range in {
-		sharedBlockCache.forgetOwner(r) // a view may still read it; its handle closes with it
-	}
-	s.removeObsoleteLocked()
-	s.log.Info("user state runs merged", "project", p.name, "inputs", len(in), "entries", entries, "file", file)
-	return nil
+	var newRuns []*userStateRun
+	var merged *userStateRun
+	return s.publishRunMerge(p, runMerge{
+		tmp: tmp, fileName: userStateFileName,
+		inputs: func() ([]string, bool) {
+			runs := p.ustate.runs
+			for k := 0; k+len(in) <= len(runs); k++ {
+				if slices.Equal(runs[k:k+len(in)], in) {
+					newRuns = append(slices.Clone(runs[:k]), nil)
+					newRuns = append(newRuns, runs[k+len(in):]...)
+					names := make([]string, len(in))
+					for i, r := range in {
+						names[i] = filepath.Base(r.path)
+					}
+					return names, true
+				}
+			}
+			return nil, false
+		},
+		open: func(path string) error {
+			r, err := openUserStateRun(s.fs, path)
+			if err == nil && r.entries != entries {
+				r.close()
+				err = corruptf(path, 0, "reads back %d entries, %d written", r.entries, entries)
+			}
+			merged = r
+			for i := range newRuns {
+				if newRuns[i] == nil {
+					newRuns[i] = r
+				}
+			}
+			return err
+		},
+		closeOutput: func() { merged.close() },
+		manifest: func(mp *manifestProject) {
+			mp.UserState = nil
+			for _, r := range newRuns {
+				mp.UserState = append(mp.UserState, manifestUserState{File: filepath.Base(r.path), Entries: r.entries})
+			}
+		},
+		install: func() {
+			p.ustate.runs = newRuns
+			for _, r := range in {
+				sharedBlockCache.forgetOwner(r) // a view may still read it; its handle closes with it
+			}
+		},
+	})
 }

@@ -224,11 +224,20 @@ func userStateAnswers(t *testing.T, p *Project) string {
 	for u := 0; u < snap.UserIDs.Len(); u++ {
 		canon = append(canon, snap.Canon.Of(uint32(u)))
 	}
+	// Every id is found again through the user index.
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for n, id := range snap.UserIDs.All() {
+		if got, ok, err := p.users.lookup(id); got != n || !ok || err != nil {
+			t.Fatalf("lookup(%q) = %d %v %v, want %d", id, got, ok, err, n)
+		}
+	}
 	return fmt.Sprint(people, groups, canon)
 }
 
-// TestUserStateMerge runs the compactor's merge of user state runs with a
-// fault injected at every filesystem call it makes: the answers never
+// TestUserStateMerge runs the compactor's merges of user state runs and
+// user index runs with a fault injected at every filesystem call they
+// make: the answers never
 // change, a failed merge leaves its inputs (or, past the manifest, a
 // restart finds the old runs or the merged one), and once merges have
 // run the runs are size-tiered (each more than twice the newer ones
@@ -277,18 +286,28 @@ func TestUserStateMerge(t *testing.T) {
 		defer p.mu.RUnlock()
 		return p.ustate.runs
 	}
-	if n := len(runsOf()); n != 6 {
-		t.Fatalf("%d runs after 6 flushes with the compactor off, want 6", n)
+	indexRunsOf := func() []*userIndexRun {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+		return p.users.runs
+	}
+	if n, m := len(runsOf()), len(indexRunsOf()); n != 6 || m != 6 {
+		t.Fatalf("%d user state and %d user index runs after 6 flushes with the compactor off, want 6 and 6", n, m)
 	}
 	merge := func() error {
 		s.compactMu.Lock()
 		defer s.compactMu.Unlock()
-		return s.mergeUserStateDue(p)
+		if err := s.mergeUserStateDue(p); err != nil {
+			return err
+		}
+		return s.mergeUserIndexDue(p)
 	}
 	failed := 0
 	for k := 1; ; k++ {
-		before := runsOf()
-		if _, due := pickUserStateMerge(before); !due {
+		before, beforeIndex := runsOf(), indexRunsOf()
+		_, due := pickUserStateMerge(before)
+		_, dueIndex := pickUserIndexMerge(beforeIndex)
+		if !due && !dueIndex {
 			break
 		}
 		efs.armFault(k, syscall.EIO)
@@ -304,8 +323,8 @@ func TestUserStateMerge(t *testing.T) {
 			crash(s)
 			s = open()
 			p, _ = s.Project("p")
-		} else if err != nil && !slices.Equal(runsOf(), before) {
-			t.Fatalf("fault at call %d: the merge failed (%v) but the runs changed", k, err)
+		} else if err != nil && !slices.Equal(runsOf(), before) && !slices.Equal(indexRunsOf(), beforeIndex) {
+			t.Fatalf("fault at call %d: the merges failed (%v) but both kinds of runs changed", k, err)
 		}
 		if got := userStateAnswers(t, p); got != want {
 			t.Fatalf("fault at call %d (%v): answers changed", k, err)
@@ -316,6 +335,9 @@ func TestUserStateMerge(t *testing.T) {
 	}
 	if failed == 0 {
 		t.Fatal("no fault made a merge fail")
+	}
+	if n := len(indexRunsOf()); n > 2 {
+		t.Fatalf("%d user index runs after the merges", n)
 	}
 	runs := runsOf()
 	var newer int64
