@@ -28,13 +28,22 @@ integration/js/node_modules: integration/js/package.json integration/js/package-
 bench: build
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 	$(MAKE) bench-peers
+	$(MAKE) bench-corpus
 
 # arb against ClickHouse 18.16 and DuckDB on the workload of peers.md
 # (bench/, a module of its own so `go test ./...` never builds DuckDB).
 # EVENTS=100000000 for the large size; the table lands in bench/results.md.
-.PHONY: bench-peers bench-clickhouse
+.PHONY: bench-peers bench-clickhouse bench-corpus
 bench-peers: build bench-clickhouse
 	cd bench && $(GO) run . -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
+
+# The realistic query corpus of bench/queries/ (issue 13) on arb and DuckDB:
+# answers checked, per query arb ms, DuckDB ms, plan and peak RSS; the
+# table lands in bench/results-corpus.md. Its unit test (corpus files
+# parse, both dialects present) runs first.
+bench-corpus: build
+	cd bench && $(GO) test -run 'TestCorpusFiles|TestParseCorpusFile|TestClassifyPlan' . && \
+		$(GO) run . -corpus -arb-loader import -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
 
 # ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.
 bench-clickhouse:

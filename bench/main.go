@@ -6,6 +6,9 @@
 // it compacts arb and times its queries again for a second table
 // (compaction.go; -after-compaction=false skips that).
 //
+// With -corpus it runs the realistic query corpus of queries/ on arb and
+// DuckDB instead (corpus.go, corpus_run.go) and writes results-corpus.md.
+//
 // It is a module of its own (arb/bench) so that the main module's
 // `go test ./...` never builds DuckDB. Run it with `make bench` or
 // `cd bench && go run . -events 1000000`.
@@ -55,6 +58,14 @@ type config struct {
 	// loadCompare: also time arb's LOAD DATA LOCAL INFILE and DuckDB's
 	// COPY of the same CSV file (load_compare.go).
 	loadCompare bool
+	// corpus: run bench/queries/ on arb and DuckDB instead of Q1–Q8
+	// (corpus_run.go).
+	corpus        bool
+	corpusDir     string
+	corpusOut     string
+	corpusTimeout time.Duration
+	corpusSlow    time.Duration
+	corpusRuns    int
 }
 
 func parseFlags() (*config, error) {
@@ -84,7 +95,17 @@ func parseFlags() (*config, error) {
 	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all)")
 	flag.BoolVar(&c.afterCompaction, "after-compaction", true, "then compact arb (POST /admin/compact) and time its queries again")
 	flag.BoolVar(&c.loadCompare, "load-compare", true, "also load the dataset as CSV with arb's LOAD DATA LOCAL INFILE and DuckDB's COPY, each into a fresh database, and report both times")
+	flag.BoolVar(&c.corpus, "corpus", false, "run the query corpus (-corpus-dir) on arb and DuckDB instead of Q1–Q8; no ClickHouse, load comparison or compaction")
+	flag.StringVar(&c.corpusDir, "corpus-dir", "queries", "directory of the corpus' .sql files (queries/README.md)")
+	flag.StringVar(&c.corpusOut, "corpus-out", "results-corpus.md", "markdown copy of the corpus table")
+	flag.DurationVar(&c.corpusTimeout, "corpus-timeout", 60*time.Second, "timeout of one corpus query run")
+	flag.DurationVar(&c.corpusSlow, "corpus-slow", 10*time.Second, "a corpus query whose warm-up takes longer is timed by the warm-up alone")
+	flag.IntVar(&c.corpusRuns, "corpus-runs", 3, "timed runs of a corpus query after its warm-up (the best counts)")
 	flag.Parse()
+	if c.corpus {
+		engines = "arb,duckdb"
+		c.loadCompare, c.afterCompaction = false, false
+	}
 	if c.events < usersPerEvent {
 		return nil, fmt.Errorf("-events %d: need at least %d", c.events, usersPerEvent)
 	}
@@ -231,6 +252,9 @@ func run(ctx context.Context, cfg *config) (err error) {
 			return err
 		}
 		rep.loads = append(rep.loads, loads...)
+	}
+	if cfg.corpus {
+		return runCorpus(ctx, cfg, engines[0].(*arbServer), engines[1].(*duckDB), rep.loads)
 	}
 	rep.engines = engines
 	for _, q := range queries {
