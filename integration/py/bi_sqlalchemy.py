@@ -1,0 +1,120 @@
+"""SQLAlchemy + PyMySQL + pandas against arb, the way Superset and notebooks use them.
+
+Usage: /usr/bin/python3 bi_sqlalchemy.py PORT USER PASSWORD DATABASE CA_PEM
+
+Connects over TLS verified against CA_PEM (arb's certificate), then prints one
+JSON object of what the drivers returned; integration/bi_drivers_test.go
+asserts it against the loaded fixture. Errors are reported, not raised, so the
+test sees every step.
+"""
+import json
+import sys
+
+import pandas
+import pymysql
+import sqlalchemy
+from sqlalchemy import create_engine, inspect, text
+
+port, user, password, database, ca = sys.argv[1:6]
+engine = create_engine(
+    f"mysql+pymysql://{user}:{password}@127.0.0.1:{port}/{database}?charset=utf8mb4",
+    connect_args={"ssl": {"ca": ca}},
+    pool_size=2,
+)
+out = {
+    "versions": {"sqlalchemy": sqlalchemy.__version__, "pymysql": pymysql.__version__, "pandas": pandas.__version__},
+}
+
+
+def step(name, fn):
+    try:
+        out[name] = fn()
+    except Exception as e:  # reported to the Go test, which names the step
+        orig = getattr(e, "orig", None)
+        out[name] = {"error": type(e).__name__, "code": orig.args[0] if orig is not None and orig.args else None, "message": str(e)[:500]}
+
+
+def tls_version():
+    with engine.connect() as conn:
+        sock = conn.connection.connection._sock
+        return sock.version() if hasattr(sock, "version") else "plaintext"
+
+
+# Superset's "add dataset" and DBeaver-like browsers: table and column reflection.
+def reflect():
+    insp = inspect(engine)
+    return {
+        "tables": sorted(insp.get_table_names()),
+        "columns": {c["name"]: str(c["type"]) for c in insp.get_columns("events")},
+    }
+
+
+def read_sql_grouped():
+    df = pandas.read_sql(
+        text("SELECT event, COUNT(*) AS n, COUNT(DISTINCT distinct_id) AS users FROM events GROUP BY event ORDER BY event"),
+        engine,
+    )
+    return {
+        "rows": [[r.event, int(r.n), int(r.users)] for r in df.itertuples()],
+        "dtypes": {k: str(v) for k, v in df.dtypes.items()},
+    }
+
+
+# A bound parameter and Superset's day grain, parsed into datetime64.
+def read_sql_daily():
+    df = pandas.read_sql(
+        text("SELECT DATE(time) AS day, COUNT(*) AS n FROM events WHERE event = :ev GROUP BY DATE(time) ORDER BY day"),
+        engine,
+        params={"ev": "Purchase"},
+        parse_dates=["day"],
+    )
+    return [[r.day.strftime("%Y-%m-%d"), int(r.n)] for r in df.itertuples()]
+
+
+# stream_results: PyMySQL's unbuffered SSCursor, read in batches; the
+# connection must be usable afterwards.
+def stream():
+    with engine.connect() as conn:
+        res = conn.execution_options(stream_results=True).execute(
+            text("SELECT time, event, distinct_id FROM events ORDER BY time")
+        )
+        cursor = type(res.cursor).__name__
+        n, batches, first, last = 0, 0, None, None
+        while True:
+            rows = res.fetchmany(250)
+            if not rows:
+                break
+            batches += 1
+            n += len(rows)
+            first = first or rows[0]
+            last = rows[-1]
+        after = conn.execute(text("SELECT COUNT(*) FROM events WHERE event = 'Signup'")).scalar()
+        return {
+            "cursor": cursor,
+            "rows": n,
+            "batches": batches,
+            "first": [first.time.isoformat(), first.event, first.distinct_id],
+            "last": [last.time.isoformat(), last.event, last.distinct_id],
+            "signups_after": int(after),
+        }
+
+
+def chunks():
+    sizes = [len(df) for df in pandas.read_sql(text("SELECT * FROM events"), engine, chunksize=700)]
+    return sizes
+
+
+def write():
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO events (time, event, distinct_id) VALUES ('2025-02-01 00:00:00', 'x', 'y')"))
+    return "ok"
+
+
+step("tls", tls_version)
+step("reflect", reflect)
+step("read_sql", read_sql_grouped)
+step("daily_purchases", read_sql_daily)
+step("stream", stream)
+step("chunks", chunks)
+step("write", write)
+print(json.dumps(out))
