@@ -19,6 +19,11 @@ package main
 // outermost SELECT has an ORDER BY (and its file does not say
 // `-- compare: unordered`).
 //
+// A query that still runs a minute after its KILL QUERY (arb.go waits
+// that long) would share the two cores with every query after it, so arb
+// is then restarted (SIGTERM, SIGKILL after -corpus-restart-grace) on its
+// flushed data before the next query; the row says so.
+//
 // Memory: before a query arb's peak RSS (VmHWM) is reset by writing 5 to
 // /proc/PID/clear_refs, and read after its runs, so each row's figure is
 // arb's peak during that query — an upper bound, since it starts from the
@@ -56,6 +61,42 @@ type corpusRow struct {
 	diff              string
 	plan              planClass
 	hwmKB             int64 // arb's VmHWM during the query, 0 if unknown
+	// restarted: arb went on running the query after KILL QUERY and was
+	// restarted before the next query.
+	restarted bool
+}
+
+// runningQueries counts arb's connections running a statement other
+// than the SHOW PROCESSLIST asking.
+func (a *arbServer) runningQueries(ctx context.Context) (int, error) {
+	rows, err := scanAll(a.db.QueryContext(ctx, "SHOW PROCESSLIST"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		if len(r) > 7 && cellString(r[4]) == "Query" && !strings.HasPrefix(strings.ToUpper(cellString(r[7])), "SHOW PROCESSLIST") {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// restart stops arb by PID (SIGKILL after grace) and starts it again on
+// the same data directory, ports and flags.
+func (a *arbServer) restart(grace time.Duration) error {
+	if a.qconn != nil {
+		a.qconn.Close()
+		a.qconn = nil
+	}
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+	if err := a.proc.stop(grace); err != nil {
+		logf("arb restart: %v", err)
+	}
+	return a.start()
 }
 
 // planClass is what EXPLAIN says about a query's plan on arb.
@@ -253,6 +294,9 @@ func runCorpus(ctx context.Context, cfg *config, a *arbServer, d *duckDB, loads 
 	started := time.Now()
 	pid := a.proc.cmd.Process.Pid
 	hwmBefore, _ := vmHWM(pid)
+	if cfg.onlyQueries != nil {
+		qs = slices.DeleteFunc(qs, func(q corpusQuery) bool { return !cfg.onlyQueries[q.name] })
+	}
 	var rows []corpusRow
 	for i, q := range qs {
 		if ctx.Err() != nil {
@@ -268,8 +312,21 @@ func runCorpus(ctx context.Context, cfg *config, a *arbServer, d *duckDB, loads 
 		if err := a.proc.died(); err != nil {
 			return fmt.Errorf("corpus %s: %w", q.name, err)
 		}
+		if row.arb.timeout {
+			n, err := a.runningQueries(ctx)
+			if err != nil || n > 0 {
+				logf("corpus %s: arb still runs %d queries after KILL QUERY (%v): restarting it", q.name, n, err)
+				if err := a.restart(cfg.corpusRestartGrace); err != nil {
+					return fmt.Errorf("corpus %s: restart arb: %w", q.name, err)
+				}
+				row.restarted = true
+				pid = a.proc.cmd.Process.Pid
+			}
+		}
 		row.duck, row.duckWarm = measureBest(ctx, d, q.duckdb, cfg.corpusTimeout, cfg.corpusSlow, cfg.corpusRuns)
 		switch {
+		case row.arb.timeout && row.restarted:
+			row.status = "timeout, kill ignored"
 		case row.arb.timeout:
 			row.status = "timeout"
 		case row.arb.err != nil:
@@ -344,7 +401,9 @@ func renderCorpus(cfg *config, rows []corpusRow, loads []loadResult, started tim
 	var faster, nativeN int
 	var timeouts []string
 	for i, r := range rows {
-		counts[r.status]++
+		if !r.arb.timeout {
+			counts[r.status]++
+		}
 		ratio := "—"
 		if r.arb.ok() && r.duck.ok() && r.arb.median > 0 {
 			x := float64(r.duck.median) / float64(r.arb.median)
@@ -356,8 +415,9 @@ func renderCorpus(cfg *config, rows []corpusRow, loads []loadResult, started tim
 		if r.plan.native() {
 			nativeN++
 		}
-		if r.status == "timeout" {
+		if r.arb.timeout {
 			timeouts = append(timeouts, r.q.name)
+			counts["timeout"]++
 		}
 		status := r.status
 		switch {
@@ -365,6 +425,8 @@ func renderCorpus(cfg *config, rows []corpusRow, loads []loadResult, started tim
 			status += note(fmt.Sprintf("%s, arb: %s", r.q.name, oneLine(r.arb.err.Error())))
 		case r.status == "DISAGREE":
 			status = "**DISAGREE**" + note(fmt.Sprintf("%s: DuckDB vs arb: %s", r.q.name, r.diff))
+		case r.restarted:
+			status += note(fmt.Sprintf("%s: arb still ran the query a minute after KILL QUERY; restarted before the next query", r.q.name))
 		case r.status == "no reference":
 			why := "timeout"
 			if r.duck.err != nil {

@@ -66,6 +66,9 @@ type config struct {
 	corpusTimeout time.Duration
 	corpusSlow    time.Duration
 	corpusRuns    int
+	// corpusRestartGrace: SIGTERM to SIGKILL when arb is restarted
+	// after ignoring a KILL QUERY.
+	corpusRestartGrace time.Duration
 }
 
 func parseFlags() (*config, error) {
@@ -92,7 +95,7 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.budget, "budget", 5*time.Minute, "stop timing a query in an engine after this long (at least one timed run)")
 	flag.StringVar(&engines, "engines", "arb,clickhouse,duckdb", "engines to run")
 	flag.StringVar(&c.out, "out", "results.md", "markdown copy of the result table")
-	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all)")
+	flag.StringVar(&only, "queries", "", "comma-separated query ids to run (default all; with -corpus: corpus file names without .sql)")
 	flag.BoolVar(&c.afterCompaction, "after-compaction", true, "then compact arb (POST /admin/compact) and time its queries again")
 	flag.BoolVar(&c.loadCompare, "load-compare", true, "also load the dataset as CSV with arb's LOAD DATA LOCAL INFILE and DuckDB's COPY, each into a fresh database, and report both times")
 	flag.BoolVar(&c.corpus, "corpus", false, "run the query corpus (-corpus-dir) on arb and DuckDB instead of Q1–Q8; no ClickHouse, load comparison or compaction")
@@ -101,6 +104,7 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.corpusTimeout, "corpus-timeout", 60*time.Second, "timeout of one corpus query run")
 	flag.DurationVar(&c.corpusSlow, "corpus-slow", 10*time.Second, "a corpus query whose warm-up takes longer is timed by the warm-up alone")
 	flag.IntVar(&c.corpusRuns, "corpus-runs", 3, "timed runs of a corpus query after its warm-up (the best counts)")
+	flag.DurationVar(&c.corpusRestartGrace, "corpus-restart-grace", 20*time.Second, "when arb is restarted after ignoring KILL QUERY: SIGTERM, then SIGKILL after this")
 	flag.Parse()
 	if c.corpus {
 		engines = "arb,duckdb"
