@@ -94,6 +94,12 @@ func TestBIPythonSQLAlchemy(t *testing.T) {
 		}
 	}
 
+	for _, k := range []string{"pk", "foreign_keys", "indexes", "views"} {
+		if l, ok := reflected[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("inspector %s of events: %v, want an empty list", k, reflected[k])
+		}
+	}
+
 	readSQL, _ := got["read_sql"].(map[string]any)
 	if want := biExpectedGrouped(); !reflect.DeepEqual(fmt.Sprint(readSQL["rows"]), fmt.Sprint(want)) {
 		t.Errorf("read_sql grouped: %v, want %v", readSQL["rows"], want)
@@ -167,8 +173,10 @@ func javaTool(t *testing.T) (javac, java, jar string) {
 // TestBIConnectorJ: MariaDB Connector/J over TLS verified against arb's
 // certificate (a foreign certificate and plaintext refused), setMaxRows,
 // setQueryTimeout and Statement.cancel stopping queries on the server,
-// DatabaseMetaData, client- and server-side prepared statements with
-// parameters, and the analyst's writes refused with 1142.
+// DatabaseMetaData (tables, columns, keys, indexes, routines), Metabase's
+// URL options and week grain under its 2,000-row cap, setReadOnly (1792),
+// client- and server-side prepared statements with parameters, and the
+// analyst's writes refused with 1142.
 func TestBIConnectorJ(t *testing.T) {
 	javac, java, jar := javaTool(t)
 	src := testdataPath(t, filepath.Join("java", "BiDrivers.java"))
@@ -218,6 +226,33 @@ func TestBIConnectorJ(t *testing.T) {
 			t.Errorf("getColumns(events): %q, want %s", got["meta_columns"], col)
 		}
 	}
+
+	// Keys, indexes and routines: none, but answered (DBeaver's navigator
+	// and Metabase's sync stop on an error here).
+	for _, key := range []string{"meta_primary_keys", "meta_imported_keys", "meta_index_info", "meta_procedures", "meta_functions"} {
+		want(key, "0")
+	}
+	want("meta_type_info", "true")
+
+	// Metabase's week grain of pro purchases, through its URL options.
+	weeks := map[string]int{}
+	for _, e := range biFixtureEvents() {
+		if e.plan == "pro" && e.event == "Purchase" {
+			d := e.time.AddDate(0, 0, -int(e.time.Weekday())) // back to Sunday
+			weeks[d.Format("2006-01-02")]++
+		}
+	}
+	var weekKeys []string
+	for w := range weeks {
+		weekKeys = append(weekKeys, w)
+	}
+	sort.Strings(weekKeys)
+	var weekParts []string
+	for _, w := range weekKeys {
+		weekParts = append(weekParts, fmt.Sprintf("%s=%d", w, weeks[w]))
+	}
+	want("metabase", strings.Join(append(weekParts, "capped=2000"), ","))
+	wantError("readonly_root_insert", 1792)
 
 	from, to := time.Date(2025, 1, 8, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)
 	perEvent := map[string]int{}

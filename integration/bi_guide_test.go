@@ -7,7 +7,7 @@ package integration
 // python3. The conventions it reads (also stated at the end of the guide):
 //   - one connection per block, as root, or as analyst when the block's
 //     first line is "-- as analyst" (the password is the one the guide's
-//     CREATE USER gives);
+//     CREATE USER gives; in the Grafana section with Grafana's DSN options);
 //   - statements end with ';' outside quotes; full-line "--" comments are
 //     not sent, and "-- fails: ERROR n" before a statement means it must
 //     fail with MySQL error n;
@@ -259,8 +259,8 @@ func TestBIGuide(t *testing.T) {
 
 	arb := startArb(t, "--root-password", biRootPassword, "--require-secure-transport")
 	tlsName := registerArbTLS(t, arb)
-	open := func(user, password string) *sql.DB {
-		pool, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:%d)/?tls=%s", user, password, arb.mysqlPort, tlsName))
+	open := func(user, password, params string) *sql.DB {
+		pool, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:%d)/?tls=%s%s", user, password, arb.mysqlPort, tlsName, params))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +268,10 @@ func TestBIGuide(t *testing.T) {
 		t.Cleanup(func() { pool.Close() })
 		return pool
 	}
-	root, analyst := open("root", biRootPassword), open("analyst", analystPassword)
+	root, analyst := open("root", biRootPassword, ""), open("analyst", analystPassword, "")
+	// The Grafana section runs with the DSN options Grafana's MySQL data
+	// source gives go-sql-driver (the guide's "Driver" paragraph).
+	grafana := open("analyst", analystPassword, "&collation=utf8mb4_unicode_ci&parseTime=true&loc=UTC&time_zone=%27%2B00%3A00%27")
 
 	sqlBlocks, pythonBlocks := 0, 0
 	for i, b := range blocks {
@@ -282,6 +285,9 @@ func TestBIGuide(t *testing.T) {
 			pool := root
 			if strings.HasPrefix(b.text, "-- as analyst\n") {
 				pool = analyst
+				if strings.Contains(b.section, "Grafana") {
+					pool = grafana
+				}
 			}
 			run := runGuideBlock(t, pool, b)
 			if result != nil {

@@ -141,6 +141,54 @@ public class BiDrivers {
                 return String.join(",", cols);
             });
 
+            // The rest of what Metabase's sync and DBeaver's navigator ask:
+            // keys, indexes, routines (each a count of rows, or the error).
+            DatabaseMetaData md = analyst.getMetaData();
+            step("meta_primary_keys", () -> count(md.getPrimaryKeys("shop", null, "events")));
+            step("meta_imported_keys", () -> count(md.getImportedKeys("shop", null, "events")));
+            step("meta_index_info", () -> count(md.getIndexInfo("shop", null, "events", false, true)));
+            step("meta_procedures", () -> count(md.getProcedures("shop", null, "%")));
+            step("meta_functions", () -> count(md.getFunctions("shop", null, "%")));
+            step("meta_type_info", () -> count(md.getTypeInfo()) > 10);
+
+            // Metabase's connection: its URL options (MariaDB Connector/J),
+            // the report time zone it sets, its 2,000-row cap and its week
+            // grain.
+            step("metabase", () -> {
+                String opts = "zeroDateTimeBehavior=convertToNull&useUnicode=true&characterEncoding=UTF8"
+                        + "&characterSetResults=UTF8&useCompression=true&tinyInt1isBit=false&" + tls();
+                try (Connection c = connect("analyst", analystPw, opts); Statement s = c.createStatement()) {
+                    s.execute("SET @@session.time_zone = 'UTC'");
+                    s.setMaxRows(2000);
+                    List<String> out = new ArrayList<>();
+                    try (ResultSet rs = s.executeQuery("SELECT STR_TO_DATE(CONCAT(YEARWEEK(`events`.`time`), ' Sunday'), '%X%V %W') AS `time`, COUNT(*) AS `count` "
+                            + "FROM `events` WHERE `events`.`plan` = 'pro' AND `events`.`event` = 'Purchase' "
+                            + "GROUP BY STR_TO_DATE(CONCAT(YEARWEEK(`events`.`time`), ' Sunday'), '%X%V %W') "
+                            + "ORDER BY STR_TO_DATE(CONCAT(YEARWEEK(`events`.`time`), ' Sunday'), '%X%V %W') ASC")) {
+                        while (rs.next()) {
+                            out.add(rs.getDate(1) + "=" + rs.getLong(2));
+                        }
+                    }
+                    // 4,000 rows (events twice over), capped at 2,000.
+                    try (ResultSet rs = s.executeQuery("SELECT * FROM `events` CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) AS two")) {
+                        out.add("capped=" + count(rs));
+                    }
+                    return String.join(",", out);
+                }
+            });
+
+            // Connection.setReadOnly, as DBeaver's read-only connections and
+            // Metabase call it: with assureReadOnly the driver sends SET SESSION
+            // TRANSACTION READ ONLY, so even root's write fails with 1792.
+            step("readonly_root_insert", () -> {
+                try (Connection c = connect("root", rootPw, tls() + "&assureReadOnly=true")) {
+                    c.setReadOnly(true);
+                    try (Statement s = c.createStatement()) {
+                        return s.executeUpdate("INSERT INTO events (time, event, distinct_id) VALUES ('2025-02-01 00:00:00', 'x', 'y')");
+                    }
+                }
+            });
+
             // Prepared statements with parameters, client-side (the 2.x default)
             // and server-side.
             String grouped = "SELECT event, COUNT(*) AS n FROM events WHERE time >= ? AND time < ? AND `plan` = ? GROUP BY event ORDER BY event";
