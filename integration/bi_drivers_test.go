@@ -78,6 +78,10 @@ func TestBIPythonSQLAlchemy(t *testing.T) {
 		}
 	}
 
+	signups := biCountWhere(func(e biEvent) bool { return e.event == "Signup" })
+	if fmt.Sprint(got["sha2"]) != fmt.Sprintf("[sha@%% %d]", signups) {
+		t.Errorf("caching_sha2_password account over TLS: %v, want [sha@%% %d]", got["sha2"], signups)
+	}
 	if v, _ := got["tls"].(string); !strings.HasPrefix(v, "TLSv1.") {
 		t.Errorf("PyMySQL's connection is %q, want TLS", got["tls"])
 	}
@@ -215,6 +219,7 @@ func TestBIConnectorJ(t *testing.T) {
 		t.Errorf("wrong_cert: %q, want a certificate verification failure", got["wrong_cert"])
 	}
 	want("tls_count", fmt.Sprint(biEvents))
+	want("sha2_count", fmt.Sprintf("sha@%%=%d", biCountWhere(func(e biEvent) bool { return e.event == "Signup" })))
 	want("maxrows", "5")
 	want("maxrows_after", fmt.Sprint(biEvents))
 	want("maxrows_prepared", "7")

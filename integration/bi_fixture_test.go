@@ -59,7 +59,8 @@ func biFixtureEvents() []biEvent {
 
 // startBIServer starts arb with a root password and a project shop
 // (extra flags appended), loads the fixture into shop.events and creates
-// the guide's read-only analyst (mysql_native_password, SELECT on shop.*).
+// the guide's read-only analyst (mysql_native_password, SELECT on shop.*)
+// and sha, the same with caching_sha2_password.
 func startBIServer(t *testing.T, extra ...string) *arbProcess {
 	t.Helper()
 	args := append([]string{"--root-password", biRootPassword, "--project", "shop:shoptoken:shopsecret"}, extra...)
@@ -80,6 +81,10 @@ func startBIServer(t *testing.T, extra ...string) *arbProcess {
 	exec1(t, root, b.String())
 	exec1(t, root, "CREATE USER analyst IDENTIFIED BY '"+biAnalystPassword+"'")
 	exec1(t, root, "GRANT SELECT ON shop.* TO analyst")
+	// The same reader with MySQL 8's default plugin, for drivers that
+	// support it (over TLS only).
+	exec1(t, root, "CREATE USER sha IDENTIFIED WITH caching_sha2_password BY '"+biAnalystPassword+"'")
+	exec1(t, root, "GRANT SELECT ON shop.* TO sha")
 	if got := queryString(t, root, "SELECT COUNT(*) FROM events"); got != fmt.Sprint(biEvents) {
 		t.Fatalf("fixture loaded %s events, want %d", got, biEvents)
 	}

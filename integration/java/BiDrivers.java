@@ -92,6 +92,16 @@ public class BiDrivers {
         });
         try (Connection analyst = connect("analyst", analystPw, tls());
                 Connection root = connect("root", rootPw, tls())) {
+            // A caching_sha2_password account (MySQL 8's default plugin) over
+            // TLS: the driver sends the password inside TLS on the server's
+            // request for full authentication.
+            step("sha2_count", () -> {
+                try (Connection c = connect("sha", analystPw, tls()); Statement s = c.createStatement();
+                        ResultSet rs = s.executeQuery("SELECT CURRENT_USER(), (SELECT COUNT(*) FROM events WHERE event = 'Signup')")) {
+                    rs.next();
+                    return rs.getString(1) + "=" + rs.getLong(2);
+                }
+            });
             step("tls_count", () -> {
                 try (Statement s = analyst.createStatement(); ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM events")) {
                     rs.next();

@@ -2,6 +2,9 @@
 
 Usage: /usr/bin/python3 bi_sqlalchemy.py PORT USER PASSWORD DATABASE CA_PEM
 
+USER is a mysql_native_password account; "sha" is a caching_sha2_password one
+with the same password.
+
 Connects over TLS verified against CA_PEM (arb's certificate), then prints one
 JSON object of what the drivers returned; integration/bi_drivers_test.go
 asserts it against the loaded fixture. Errors are reported, not raised, so the
@@ -115,7 +118,18 @@ def write():
     return "ok"
 
 
+# A caching_sha2_password account over TLS (the password goes inside TLS).
+def sha2():
+    e = create_engine(
+        f"mysql+pymysql://sha:{password}@127.0.0.1:{port}/{database}", connect_args={"ssl": {"ca": ca}}
+    )
+    with e.connect() as conn:
+        row = conn.execute(text("SELECT CURRENT_USER(), (SELECT COUNT(*) FROM events WHERE event = 'Signup')")).one()
+    return [row[0], int(row[1])]
+
+
 step("tls", tls_version)
+step("sha2", sha2)
 step("reflect", reflect)
 step("read_sql", read_sql_grouped)
 step("daily_purchases", read_sql_daily)
