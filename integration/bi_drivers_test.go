@@ -223,6 +223,9 @@ func TestBIConnectorJ(t *testing.T) {
 	want("maxrows", "5")
 	want("maxrows_after", fmt.Sprint(biEvents))
 	want("maxrows_prepared", "7")
+	purchases := biCountWhere(func(e biEvent) bool { return e.event == "Purchase" })
+	want("maxrows_server_prepared", fmt.Sprintf("9,%d", purchases))
+	want("streaming", fmt.Sprintf("%d,%d", biEvents, biCountWhere(func(e biEvent) bool { return e.event == "Page View" })))
 	if tables := "," + got["meta_tables"] + ","; !strings.Contains(tables, ",events,") || !strings.Contains(tables, ",people,") {
 		t.Errorf("getTables: %q, want events and people", got["meta_tables"])
 	}

@@ -130,6 +130,30 @@ public class BiDrivers {
                 }
             });
 
+            step("maxrows_server_prepared", () -> {
+                try (Connection c = connect("analyst", analystPw, tls() + "&useServerPrepStmts=true");
+                        PreparedStatement ps = c.prepareStatement("SELECT * FROM events WHERE event = ?")) {
+                    ps.setMaxRows(9);
+                    ps.setString(1, "Purchase");
+                    int capped = count(ps.executeQuery());
+                    ps.setMaxRows(0);
+                    return capped + "," + count(ps.executeQuery());
+                }
+            });
+            // Streaming (setFetchSize: the driver reads rows as they come
+            // instead of buffering the result), then the connection goes on.
+            step("streaming", () -> {
+                try (Statement s = analyst.createStatement()) {
+                    s.setFetchSize(100);
+                    int n = count(s.executeQuery("SELECT time, event, distinct_id FROM events ORDER BY time"));
+                    try (Statement s2 = analyst.createStatement();
+                            ResultSet rs = s2.executeQuery("SELECT COUNT(*) FROM events WHERE event = 'Page View'")) {
+                        rs.next();
+                        return n + "," + rs.getLong(1);
+                    }
+                }
+            });
+
             // DatabaseMetaData as Metabase's sync and DBeaver's navigator read it.
             step("meta_product", () -> analyst.getMetaData().getDatabaseProductName() + " " + analyst.getMetaData().getDatabaseProductVersion());
             step("meta_tables", () -> {
