@@ -401,24 +401,42 @@ func (p *Project) PeopleScan() (*PeopleScan, []Column) {
 func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 	return func(yield func(Person, error) bool) {
 		st := ps.st
+		// Canonical users by chunk, resolved once per scan (users come in
+		// order, so chunks do too).
+		memo := map[uint32]*identChunk{}
+		canonical := func(u uint32) (uint32, error) {
+			c := u >> canonChunkBits
+			ch, ok := memo[c]
+			if !ok {
+				var err error
+				if ch, err = st.chunk(c); err != nil {
+					return 0, err
+				}
+				memo[c] = ch
+			}
+			if ch == nil {
+				return u, nil
+			}
+			return ch.canonOf(u), nil
+		}
 		// Pass 1: profiles under a non-canonical user, by canonical.
 		extra := map[uint32][]Person{}
-		var err error
-		scanErr := st.scanPeople(func(u uint32, props []Prop) bool {
-			var c uint32
-			if c, err = st.canonical(u); err != nil || c == u {
-				return err == nil
+		err := st.scanPeople(func(u uint32, props func() ([]Prop, error)) (bool, error) {
+			c, err := canonical(u)
+			if err != nil || c == u {
+				return err == nil, err
 			}
-			var id string
-			if id, err = ps.users.id(u); err != nil {
-				return false
+			id, err := ps.users.id(u)
+			if err != nil {
+				return false, err
 			}
-			extra[c] = append(extra[c], Person{DistinctID: id, Props: props})
-			return true
+			p, err := props()
+			if err != nil {
+				return false, err
+			}
+			extra[c] = append(extra[c], Person{DistinctID: id, Props: p})
+			return true, nil
 		})
-		if err == nil {
-			err = scanErr
-		}
 		if err != nil {
 			yield(Person{}, err)
 			return
@@ -428,28 +446,29 @@ func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 		}
 		// Pass 2: each canonical user's own profile, filled in.
 		stopped := false
-		scanErr = st.scanPeople(func(u uint32, props []Prop) bool {
-			var c uint32
-			if c, err = st.canonical(u); err != nil || c != u {
-				return err == nil
+		err = st.scanPeople(func(u uint32, props func() ([]Prop, error)) (bool, error) {
+			c, err := canonical(u)
+			if err != nil || c != u {
+				return err == nil, err
 			}
-			var id string
-			if id, err = ps.users.id(u); err != nil {
-				return false
+			id, err := ps.users.id(u)
+			if err != nil {
+				return false, err
+			}
+			p, err := props()
+			if err != nil {
+				return false, err
 			}
 			for _, o := range extra[u] {
-				props = fillProps(props, o.Props)
+				p = fillProps(p, o.Props)
 			}
 			delete(extra, u)
-			if !yield(Person{DistinctID: id, Props: props}, nil) {
+			if !yield(Person{DistinctID: id, Props: p}, nil) {
 				stopped = true
-				return false
+				return false, nil
 			}
-			return true
+			return true, nil
 		})
-		if err == nil {
-			err = scanErr
-		}
 		if stopped {
 			return
 		}

@@ -333,25 +333,32 @@ func (st *userState) scanGroups(fn func(Person) bool) error {
 }
 
 // scanPeople calls fn with every stored profile in user order until fn
-// returns false. REQUIRES: p.mu held, shared at least, for the whole
+// returns false or an error; props decodes the profile. REQUIRES: p.mu held, shared at least, for the whole
 // scan. Memory: a block per run.
-func (st *userState) scanPeople(fn func(u uint32, props []Prop) bool) error {
+func (st *userState) scanPeople(fn func(u uint32, props func() ([]Prop, error)) (bool, error)) error {
 	return st.scanKind(userStatePerson, st.peopleKeys(), func(u uint32, e *userStateEntry, r *userStateRun) (bool, error) {
 		if e == nil {
 			v, ok := st.peopleMem[u]
 			if !ok {
 				v = st.peopleFrozen[u]
 			}
-			return v.del || fn(u, v.props), nil
+			if v.del {
+				return true, nil
+			}
+			return fn(u, func() ([]Prop, error) { return v.props, nil })
 		}
 		if e.del {
 			return true, nil
 		}
-		props, err := decodePersonValue(e.val)
-		if err != nil {
-			return false, corruptf(r.path, 0, "profile of user %d: %v", u, err)
-		}
-		return fn(u, props), nil
+		// Decoded only when asked: a scan that looks at users only
+		// (PeopleScan's first pass) decodes nothing.
+		return fn(u, func() ([]Prop, error) {
+			props, err := decodePersonValue(e.val)
+			if err != nil {
+				return nil, corruptf(r.path, 0, "profile of user %d: %v", u, err)
+			}
+			return props, nil
+		})
 	})
 }
 
@@ -369,8 +376,10 @@ func (st *userState) peopleKeys() []uint32 {
 // scanKind calls fn with each number of kind, in order, that the overlay
 // (over, sorted) or a run holds, until fn returns false or an error:
 // with e nil when the overlay holds it, else with the newest run's entry.
-// REQUIRES: p.mu held, shared at least, for the whole scan. Memory: up
-// to 256 entries per run.
+// REQUIRES: p.mu held, shared at least, for the whole scan (or a
+// snapshot). Memory: up to 256 entries per run; blocks are read directly,
+// not through the block cache (a scan reads each once and must not push
+// out what point reads and queries keep there).
 func (st *userState) scanKind(kind uint32, over []uint32, fn func(n uint32, e *userStateEntry, r *userStateRun) (bool, error)) error {
 	lo, hi := userStateKey(kind, 0), userStateKey(kind+1, 0)
 	type cursor struct {
@@ -385,7 +394,7 @@ func (st *userState) scanKind(kind uint32, over []uint32, fn func(n uint32, e *u
 		if c.done {
 			return nil
 		}
-		err := c.r.scan(c.from, hi, false, func(e userStateEntry) bool {
+		err := c.r.scan(c.from, hi, true, func(e userStateEntry) bool {
 			c.ents = append(c.ents, e)
 			return len(c.ents) < 256
 		})
