@@ -45,6 +45,15 @@ func (h *handler) nativeStatement(ctx context.Context, c *mysql.Conn, sess *sess
 			s = quoted
 		}
 	}
+	if err != nil && kind == "insert" {
+		// A property named like a word vitess reserves and MySQL does
+		// not (keyword_identifiers.go).
+		if quoted, ok := quoteUnreservedKeywords(s); ok {
+			if st, e, perr := ast.ParseOne(ctx, quoted); perr == nil {
+				stmt, end, err, s = st, e, nil, quoted
+			}
+		}
+	}
 	if err != nil {
 		return nil, "", false, nil // go-mysql-server reports it
 	}

@@ -44,6 +44,14 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 			stmt, parsed, rest, err = s, text, r, rerr
 		}
 	}
+	if err != nil {
+		if s, q, ok := retryQuoted(query, func(q string) (ast.Statement, error) {
+			s, _, _, err := p.inner.Parse(ctx, q, false)
+			return s, err
+		}); ok {
+			stmt, parsed, rest, err = s, q, "", nil
+		}
+	}
 	if err == nil {
 		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
@@ -63,6 +71,14 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 			stmt, parsed, rest, err = s, text, r, rerr
 		}
 	}
+	if err != nil {
+		if s, q, ok := retryQuoted(query, func(q string) (ast.Statement, error) {
+			s, _, _, err := p.inner.ParseWithOptions(ctx, q, delimiter, false, options)
+			return s, err
+		}); ok {
+			stmt, parsed, rest, err = s, q, "", nil
+		}
+	}
 	if err == nil {
 		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
@@ -80,6 +96,14 @@ func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, op
 			return s, err
 		}); ok {
 			stmt, n, err = s, len(query), rerr
+		}
+	}
+	if err != nil {
+		if s, _, ok := retryQuoted(query, func(q string) (ast.Statement, error) {
+			s, _, err := p.inner.ParseOneWithOptions(ctx, q, options)
+			return s, err
+		}); ok {
+			stmt, n, err = s, len(query), nil
 		}
 	}
 	if err == nil {

@@ -55,6 +55,7 @@ const (
 	comQuery       = 0x03
 	comStatistics  = 0x09
 	comChangeUser  = 0x11
+	comStmtPrepare = 0x16
 	comStmtExecute = 0x17
 )
 
@@ -159,6 +160,24 @@ func (t *commandTap) nextPacket() error {
 		switch cmd {
 		case comQuery, comStmtExecute:
 			t.h.stats.questions.Add(1)
+		case comStmtPrepare:
+			// vitess parses a statement to prepare before any handler
+			// sees it: a property named like a word it reserves and
+			// MySQL does not must be quoted here (keyword_identifiers.go).
+			if length < maxPayloadLength {
+				payload := make([]byte, length)
+				payload[0] = cmd
+				if _, err := io.ReadFull(t.r, payload[1:]); err != nil {
+					return err
+				}
+				if q, ok := preparedQuoted(string(payload[1:])); ok && len(q)+1 < maxPayloadLength {
+					payload = append(payload[:1], q...)
+				}
+				n := len(payload)
+				t.pending = append(append(t.pending[:0], byte(n), byte(n>>8), byte(n>>16), seq), payload...)
+				t.left = 0
+				return nil
+			}
 		case comStatistics, comChangeUser:
 			if length < maxPayloadLength {
 				payload := make([]byte, length)
