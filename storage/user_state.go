@@ -1,11 +1,12 @@
 package storage
 
 // A project's user state is what it knows per user number beyond the
-// events: the identity union-find (identity.go) and the people profiles
-// (profiles.go); and, by hash of their key, the group profiles. It lives in user state runs on disk (user_state_run.go)
-// plus an overlay in memory of what changed since the last flush, so what
-// stays resident is bounded by the flush interval and the block cache,
-// not by the number of users.
+// events — the identity union-find (identity.go) and the people profiles
+// (profiles.go) — and, by hash of their key, the group profiles. It
+// lives in user state runs on disk (user_state_run.go) plus an overlay in
+// memory of what changed since the last flush (counted in the store's
+// ingest buffer), so what stays resident is bounded by the ingest buffer
+// and the block cache, not by the number of users or profiles.
 //
 // Layers, newest first: mem (changes since the last flush plan), frozen
 // (what the flush under way is writing; nil when none), then the runs,
