@@ -55,7 +55,9 @@ func biExpectedGrouped() [][]any {
 
 // TestBIPythonSQLAlchemy: reflection, pandas.read_sql of a grouped query
 // and of a day grain with a bound parameter, a server-side cursor
-// (stream_results), chunked read_sql, and the analyst's write refused
+// (stream_results), chunked read_sql, read_sql_table, a
+// caching_sha2_password account over TLS, Superset's cancel (KILL
+// CONNECTION from another connection), and the analyst's write refused
 // with 1142.
 func TestBIPythonSQLAlchemy(t *testing.T) {
 	py := debianPython(t)
@@ -68,6 +70,16 @@ func TestBIPythonSQLAlchemy(t *testing.T) {
 		t.Fatalf("bi_sqlalchemy.py printed %q: %v", out, err)
 	}
 	t.Logf("versions: %v", got["versions"])
+	wantTable := map[string]any{"rows": float64(biEvents), "purchases": float64(biCountWhere(func(e biEvent) bool { return e.event == "Purchase" })), "time": "datetime64[ns]"}
+	if !reflect.DeepEqual(got["read_table"], wantTable) {
+		t.Errorf("read_sql_table('events'): %v, want %v", got["read_table"], wantTable)
+	}
+	// Superset's cancel: KILL CONNECTION from another connection drops the
+	// query's (2013 Lost connection), which leaves the processlist.
+	if c, _ := got["cancel"].(map[string]any); c == nil || c["query"] != float64(2013) || c["joined"] != true ||
+		c["left_in_processlist"] != float64(0) || c["ms"].(float64) > 10000 {
+		t.Errorf("Superset-style KILL CONNECTION of a running query: %v, want error 2013 within 10 s and the connection gone", got["cancel"])
+	}
 	if w, _ := got["write"].(map[string]any); w == nil || w["code"] != float64(1142) {
 		t.Errorf("analyst INSERT through SQLAlchemy: %v, want error 1142", got["write"])
 	}

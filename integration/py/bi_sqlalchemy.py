@@ -112,6 +112,57 @@ def chunks():
     return sizes
 
 
+# pandas.read_sql_table: reflection, then the whole table.
+def read_table():
+    df = pandas.read_sql_table("events", engine)
+    return {"rows": len(df), "purchases": int((df["event"] == "Purchase").sum()), "time": str(df["time"].dtype)}
+
+
+# Superset's stop button (MySQLEngineSpec.cancel_query): it remembers
+# SELECT CONNECTION_ID() of the query's connection and sends KILL CONNECTION
+# from another; the query's connection is dropped (client error 2013) and
+# nothing of the query runs on.
+def cancel():
+    import threading
+    import time
+
+    victim = engine.raw_connection()
+    cur = victim.cursor()
+    cur.execute("SELECT CONNECTION_ID()")
+    conn_id = cur.fetchone()[0]
+    outcome = {}
+
+    def run():
+        start = time.monotonic()
+        try:
+            cur.execute("SELECT COUNT(*) FROM events a, events b, events c WHERE a.amount + b.amount > c.amount")
+            outcome["query"] = "finished"
+        except Exception as e:
+            outcome["query"] = e.args[0] if e.args else type(e).__name__
+        outcome["ms"] = int((time.monotonic() - start) * 1000)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(1.5)
+    with engine.connect() as other:
+        other.execute(text(f"KILL CONNECTION {int(conn_id)}"))
+        t.join(30)
+        outcome["joined"] = not t.is_alive()
+        for _ in range(100):
+            left = other.execute(
+                text("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = :id"), {"id": conn_id}
+            ).scalar()
+            if left == 0:
+                break
+            time.sleep(0.1)
+        outcome["left_in_processlist"] = int(left)
+    try:
+        victim.invalidate()
+    except Exception:
+        pass
+    return outcome
+
+
 def write():
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO events (time, event, distinct_id) VALUES ('2025-02-01 00:00:00', 'x', 'y')"))
@@ -135,5 +186,7 @@ step("read_sql", read_sql_grouped)
 step("daily_purchases", read_sql_daily)
 step("stream", stream)
 step("chunks", chunks)
+step("read_table", read_table)
+step("cancel", cancel)
 step("write", write)
 print(json.dumps(out))
