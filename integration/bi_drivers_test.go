@@ -124,6 +124,16 @@ func TestBIPythonSQLAlchemy(t *testing.T) {
 		t.Errorf("read_sql dtypes %s: counts should be int64", dt)
 	}
 
+	// plan is not reserved in MySQL 8: SQLAlchemy sends it bare.
+	corePlan, _ := got["core_plan"].(map[string]any)
+	wantPlan := []any{
+		[]any{"free", float64(biCountWhere(func(e biEvent) bool { return e.plan == "free" }))},
+		[]any{"pro", float64(biCountWhere(func(e biEvent) bool { return e.plan == "pro" }))},
+	}
+	if sqlText, _ := corePlan["sql"].(string); !strings.Contains(sqlText, "events.plan") || !reflect.DeepEqual(corePlan["rows"], wantPlan) {
+		t.Errorf("SQLAlchemy Core select of plan: %v, want the bare name events.plan and rows %v", got["core_plan"], wantPlan)
+	}
+
 	daily := map[string]int{}
 	for _, e := range biFixtureEvents() {
 		if e.event == "Purchase" {

@@ -68,6 +68,18 @@ def read_sql_grouped():
     }
 
 
+# SQLAlchemy Core over the reflected table, as Superset builds its queries:
+# names are quoted only when MySQL reserves them, so plan goes out bare.
+def core_plan():
+    from sqlalchemy import MetaData, Table, func, select
+
+    events = Table("events", MetaData(), autoload_with=engine)
+    q = select(events.c.plan, func.count().label("n")).group_by(events.c.plan).order_by(events.c.plan)
+    with engine.connect() as conn:
+        rows = conn.execute(q).fetchall()
+    return {"sql": str(q.compile(engine)), "rows": [[r[0], int(r[1])] for r in rows]}
+
+
 # A bound parameter and Superset's day grain, parsed into datetime64.
 def read_sql_daily():
     df = pandas.read_sql(
@@ -183,6 +195,7 @@ step("tls", tls_version)
 step("sha2", sha2)
 step("reflect", reflect)
 step("read_sql", read_sql_grouped)
+step("core_plan", core_plan)
 step("daily_purchases", read_sql_daily)
 step("stream", stream)
 step("chunks", chunks)
