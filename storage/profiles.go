@@ -419,6 +419,14 @@ func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 			}
 			return ch.canonOf(u), nil
 		}
+		read := func(u uint32, props func() ([]Prop, error)) (Person, error) {
+			id, err := ps.users.id(u)
+			if err != nil {
+				return Person{}, err
+			}
+			p, err := props()
+			return Person{DistinctID: id, Props: p}, err
+		}
 		// Pass 1: profiles under a non-canonical user, by canonical.
 		extra := map[uint32][]Person{}
 		err := st.scanPeople(func(u uint32, props func() ([]Prop, error)) (bool, error) {
@@ -426,16 +434,9 @@ func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 			if err != nil || c == u {
 				return err == nil, err
 			}
-			id, err := ps.users.id(u)
-			if err != nil {
-				return false, err
-			}
-			p, err := props()
-			if err != nil {
-				return false, err
-			}
-			extra[c] = append(extra[c], Person{DistinctID: id, Props: p})
-			return true, nil
+			person, err := read(u, props)
+			extra[c] = append(extra[c], person)
+			return err == nil, err
 		})
 		if err != nil {
 			yield(Person{}, err)
@@ -451,19 +452,15 @@ func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 			if err != nil || c != u {
 				return err == nil, err
 			}
-			id, err := ps.users.id(u)
-			if err != nil {
-				return false, err
-			}
-			p, err := props()
+			person, err := read(u, props)
 			if err != nil {
 				return false, err
 			}
 			for _, o := range extra[u] {
-				p = fillProps(p, o.Props)
+				person.Props = fillProps(person.Props, o.Props)
 			}
 			delete(extra, u)
-			if !yield(Person{DistinctID: id, Props: p}, nil) {
+			if !yield(person, nil) {
 				stopped = true
 				return false, nil
 			}

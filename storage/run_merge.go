@@ -14,6 +14,8 @@ package storage
 import (
 	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 )
 
 // writeMergeTemp writes a merge's output to tmp through the compaction
@@ -37,6 +39,28 @@ func (s *Store) writeMergeTemp(tmp string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	return nil
+}
+
+// spliceRuns finds in (adjacent, in order) among live and returns live
+// with them replaced by one zero slot at index at, for the output.
+func spliceRuns[R comparable](live, in []R) (out []R, at int, ok bool) {
+	for k := 0; k+len(in) <= len(live); k++ {
+		if slices.Equal(live[k:k+len(in)], in) {
+			var zero R
+			out = append(append(slices.Clone(live[:k]), zero), live[k+len(in):]...)
+			return out, k, true
+		}
+	}
+	return nil, 0, false
+}
+
+// runNames are the base names of runs' files.
+func runNames[R any](runs []R, path func(R) string) []string {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = filepath.Base(path(r))
+	}
+	return names
 }
 
 // runMerge is one merge's part in publishRunMerge.

@@ -56,23 +56,15 @@ func (s *Store) mergeUserIndexDue(p *Project) error {
 		return err
 	}
 	var newRuns []*userIndexRun
+	var at int
 	var merged *userIndexRun
 	return s.publishRunMerge(p, runMerge{
 		tmp: tmp, fileName: userIndexFileName,
-		inputs: func() ([]string, bool) {
-			live := p.users.runs
-			for k := 0; k+len(in) <= len(live); k++ {
-				if slices.Equal(live[k:k+len(in)], in) {
-					newRuns = append(slices.Clone(live[:k]), nil)
-					newRuns = append(newRuns, live[k+len(in):]...)
-					names := make([]string, len(in))
-					for i, r := range in {
-						names[i] = filepath.Base(r.path)
-					}
-					return names, true
-				}
+		inputs: func() (names []string, ok bool) {
+			if newRuns, at, ok = spliceRuns(p.users.runs, in); ok {
+				names = runNames(in, func(r *userIndexRun) string { return r.path })
 			}
-			return nil, false
+			return names, ok
 		},
 		open: func(path string) error {
 			r, err := openUserIndexRun(s.fs, path)
@@ -80,12 +72,7 @@ func (s *Store) mergeUserIndexDue(p *Project) error {
 				r.close()
 				err = corruptf(path, 0, "covers users [%d, %d), merged [%d, %d)", r.first, r.end, first, end)
 			}
-			merged = r
-			for i := range newRuns {
-				if newRuns[i] == nil {
-					newRuns[i] = r
-				}
-			}
+			merged, newRuns[at] = r, r
 			return err
 		},
 		closeOutput: func() { merged.close() },

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 )
 
 // maxUserStateRuns bounds a project's runs when the compactor is off or
@@ -81,23 +80,15 @@ func (s *Store) mergeUserStateDue(p *Project) error {
 // swaps it for in, installs it and deletes the inputs.
 func (s *Store) publishUserStateMerge(p *Project, in []*userStateRun, tmp string, entries int) error {
 	var newRuns []*userStateRun
+	var at int
 	var merged *userStateRun
 	return s.publishRunMerge(p, runMerge{
 		tmp: tmp, fileName: userStateFileName,
-		inputs: func() ([]string, bool) {
-			runs := p.ustate.runs
-			for k := 0; k+len(in) <= len(runs); k++ {
-				if slices.Equal(runs[k:k+len(in)], in) {
-					newRuns = append(slices.Clone(runs[:k]), nil)
-					newRuns = append(newRuns, runs[k+len(in):]...)
-					names := make([]string, len(in))
-					for i, r := range in {
-						names[i] = filepath.Base(r.path)
-					}
-					return names, true
-				}
+		inputs: func() (names []string, ok bool) {
+			if newRuns, at, ok = spliceRuns(p.ustate.runs, in); ok {
+				names = runNames(in, func(r *userStateRun) string { return r.path })
 			}
-			return nil, false
+			return names, ok
 		},
 		open: func(path string) error {
 			r, err := openUserStateRun(s.fs, path)
@@ -105,12 +96,7 @@ func (s *Store) publishUserStateMerge(p *Project, in []*userStateRun, tmp string
 				r.close()
 				err = corruptf(path, 0, "reads back %d entries, %d written", r.entries, entries)
 			}
-			merged = r
-			for i := range newRuns {
-				if newRuns[i] == nil {
-					newRuns[i] = r
-				}
-			}
+			merged, newRuns[at] = r, r
 			return err
 		},
 		closeOutput: func() { merged.close() },
