@@ -387,7 +387,7 @@ func renderCorpus(cfg *config, rows []corpusRow, loads []loadResult, started tim
 	fmt.Fprintf(&b, "Run %s on %s (%d CPUs); arb %s (%s). Per query: best of %d runs after one warm-up "+
 		"(n=1: the warm-up alone, it took over %s), timeout %s a run. Ratio = DuckDB ms / arb ms (> 1: arb faster). "+
 		"Plan = go-mysql-server nodes below arb's top projection in EXPLAIN FORMAT=TREE (\"native\": none). "+
-		"VmHWM = arb's peak RSS during the query (reset before it).\n\n",
+		"VmHWM = arb's peak RSS during the query (reset to the current RSS before it, so it includes what earlier queries left resident).\n\n",
 		started.UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), cfg.arbBin, arbRevision(),
 		cfg.corpusRuns, cfg.corpusSlow, cfg.corpusTimeout)
 	b.WriteString("| # | query | arb ms | DuckDB ms | DuckDB / arb | answer | arb plan | arb VmHWM MB |\n")
