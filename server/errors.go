@@ -53,11 +53,21 @@ var errorRules = []errorRule{
 	// go-mysql-server words bytes that are not valid in the column's
 	// character set as MySQL does, under the generic number.
 	{erUnknownError, regexp.MustCompile(`^Incorrect string value: `), erWrongValue, "HY000"},
+	// ONLY_FULL_GROUP_BY: ER_WRONG_FIELD_WITH_GROUP (a selected or
+	// ordered column neither grouped nor aggregated) and
+	// ER_MIX_OF_GROUP_FUNC_AND_FIELDS (no GROUP BY), both 42000 in MySQL.
+	{erUnknownError, regexp.MustCompile(`not in GROUP BY clause and contains nonaggregated column|is not in GROUP BY clause and references columns`), erWrongFieldWithGroup, "42000"},
+	{erMixOfGroupFuncAndFields, regexp.MustCompile(``), erMixOfGroupFuncAndFields, "42000"},
 	// NOW(7), UTC_TIMESTAMP(7): ER_TOO_BIG_PRECISION.
 	{erUnknownError, regexp.MustCompile(`(?i)^too-big precision \d+ (specified )?for '`), erTooBigPrecision, "42000"},
 }
 
 const erTooBigPrecision = 1426 // ER_TOO_BIG_PRECISION: "Too-big precision %d specified for '%s'. Maximum is %u."
+
+const (
+	erWrongFieldWithGroup     = 1055 // ER_WRONG_FIELD_WITH_GROUP
+	erMixOfGroupFuncAndFields = 1140 // ER_MIX_OF_GROUP_FUNC_AND_FIELDS
+)
 
 // wrappedSQLError is how go-mysql-server words a *mysql.SQLError it
 // wrapped into ER_UNKNOWN_ERROR: message, number and SQLSTATE.

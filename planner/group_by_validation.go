@@ -1,0 +1,76 @@
+package planner
+
+// ONLY_FULL_GROUP_BY as MySQL 8 checks it. go-mysql-server's check
+// (validateGroupBy) takes every leaf of a selected expression that is not
+// a literal or a grouped column for a column: NOW(), CURRENT_DATE,
+// DATABASE(), VERSION(), @@version, RAND() or an uncorrelated scalar
+// subquery next to an aggregate fail with 1140 (no GROUP BY) or 1055,
+// though MySQL runs them — they reference no column, so they are
+// functionally dependent on any grouping. BI tools send such queries
+// (Metabase's `SELECT NOW(), COUNT(*)`, Superset's share of total with a
+// scalar subquery). The check runs here on a copy of the plan whose
+// column-free leaves are replaced by NULL literals, and the plan itself
+// goes on unchanged: a selected column that is neither grouped nor
+// aggregated is still refused as before.
+
+import (
+	"sync"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/transform"
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+var patchDefaults sync.Once
+
+// PatchAnalyzerDefaults replaces go-mysql-server's ONLY_FULL_GROUP_BY
+// rule in its default rule list with checkGroupBy around it. Call it
+// before analyzer.NewBuilder, which copies the list; idempotent.
+func PatchAnalyzerDefaults() {
+	patchDefaults.Do(func() {
+		for i, r := range analyzer.OnceBeforeDefault {
+			if r.Id.String() == "validateGroupBy" {
+				analyzer.OnceBeforeDefault[i].Apply = checkGroupBy(r.Apply)
+				return
+			}
+		}
+		panic("planner: go-mysql-server has no validateGroupBy rule to wrap")
+	})
+}
+
+// checkGroupBy runs check on n with its column-free leaves masked and
+// returns n itself.
+func checkGroupBy(check analyzer.RuleFunc) analyzer.RuleFunc {
+	return func(ctx *sql.Context, a *analyzer.Analyzer, n sql.Node, scope *plan.Scope, sel analyzer.RuleSelector, qFlags *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+		if !analyzer.FlagIsSet(qFlags, sql.QFlagAggregation) {
+			return check(ctx, a, n, scope, sel, qFlags) // nothing to check: as it was
+		}
+		masked, _, err := transform.NodeExprsWithOpaque(ctx, n, maskColumnFree)
+		if err != nil {
+			// A node that takes no literal in that spot (a column
+			// default, say): check the plan as it is.
+			masked = n
+		}
+		if _, _, err := check(ctx, a, masked, scope, sel, qFlags); err != nil {
+			return n, transform.SameTree, err
+		}
+		return n, transform.SameTree, nil
+	}
+}
+
+// maskColumnFree replaces a leaf that is not a column, a literal or an
+// aggregate by a NULL literal (transform.Expr calls it children first,
+// so a function over such leaves keeps its shape and checks as valid).
+func maskColumnFree(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
+	if len(e.Children()) > 0 {
+		return e, transform.SameTree, nil
+	}
+	switch e.(type) {
+	case *expression.GetField, *expression.Literal, sql.Aggregation:
+		return e, transform.SameTree, nil
+	}
+	return expression.NewLiteral(nil, types.Null), transform.NewTree, nil
+}
