@@ -12,6 +12,7 @@ const (
 	rulePushAggregate analyzer.RuleId = 1002
 	rulePushCohort    analyzer.RuleId = 1003
 	ruleIntDiv        analyzer.RuleId = 1004
+	ruleDateArith     analyzer.RuleId = 1005
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -34,9 +35,11 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 	// AlwaysBeforeDefault is non-empty, and there it runs for the simple
 	// INSERT, UPDATE and DELETE paths too. The rule is idempotent.
 	analyzer.AlwaysBeforeDefault = append(analyzer.AlwaysBeforeDefault,
-		analyzer.Rule{Id: ruleIntDiv, Apply: replaceIntDiv})
+		analyzer.Rule{Id: ruleIntDiv, Apply: replaceIntDiv},
+		analyzer.Rule{Id: ruleDateArith, Apply: replaceDateArith}) // date_arith.go; idempotent too
 	return b.AddPreAnalyzeRule(rulePushCohort, pushCohort).
 		AddPreAnalyzeRule(ruleIntDiv, replaceIntDiv).
+		AddPreAnalyzeRule(ruleDateArith, replaceDateArith).
 		AddPostAnalyzeRule(rulePushFilter, pushFilter).
 		AddPostAnalyzeRule(rulePushAggregate, pushAggregate)
 }
