@@ -132,6 +132,9 @@ func (s *Store) pickDue(p *Project, now time.Time) []compactionPick {
 func (s *Store) compactDue() {
 	for _, info := range s.Projects() {
 		p, _ := s.Project(info.Name)
+		// Run merges (user_state_merge.go, user_index_merge.go); one
+		// that fails keeps its inputs and is tried at the next tick,
+		// and does not hold up the days' compactions below.
 		s.compactMu.Lock()
 		err := s.mergeUserStateDue(p)
 		if err == nil {
@@ -139,7 +142,10 @@ func (s *Store) compactDue() {
 		}
 		s.compactMu.Unlock()
 		if err != nil {
-			return
+			s.log.Warn("run merge failed; its inputs stay", "project", p.name, "err", err)
+			if s.failure() != nil {
+				return
+			}
 		}
 		for _, pick := range s.pickDue(p, time.Now()) {
 			select {

@@ -34,7 +34,9 @@ package storage
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -137,11 +139,24 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 
 // removeLeftovers deletes what accountForFiles found left by interrupted
 // writes (relative paths).
+//
+// The removals are made durable (each directory fsynced) before the
+// store starts: a leftover numbered at or above NextFileNumber that came
+// back after a crash, once a later manifest has raised NextFileNumber
+// past it, would be a file no manifest accounts for, and the next open
+// would refuse the directory.
 func (s *Store) removeLeftovers(rels []string) error {
+	dirs := map[string]bool{}
 	for _, rel := range rels {
 		s.log.Info("removing leftover of an interrupted write", "file", s.path(rel))
 		if err := s.fs.Remove(s.path(rel)); err != nil && !isNotExist(err) {
 			return fmt.Errorf("remove %s: %w", s.path(rel), err)
+		}
+		dirs[filepath.Dir(s.path(rel))] = true
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		if err := s.fs.SyncDir(dir); err != nil {
+			return fmt.Errorf("fsync directory %s after removing leftovers: %w", dir, err)
 		}
 	}
 	return nil
