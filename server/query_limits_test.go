@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,16 +93,23 @@ func cpuTicks(tb testing.TB) int64 {
 	return utime + stime
 }
 
-// assertIdle fails unless the process used under a third of a core over
-// the next second (a query still running keeps one or two busy).
+// assertIdle fails unless the process averages under half a core over
+// two seconds (a query still running keeps one or two busy).
+//
+// What it must tell apart is a stopped query that still runs (a core:
+// 100 ticks a second) from the garbage collector cleaning up after it,
+// which under -race on a shared machine took 45 ticks of the first
+// second once. So the collection runs first, then the process is watched
+// for two seconds and must average under half a core.
 func assertIdle(tb testing.TB) {
 	tb.Helper()
+	runtime.GC()
 	c0 := cpuTicks(tb)
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	used := cpuTicks(tb) - c0
-	tb.Logf("CPU over the second after the stop: %d ticks (100 = one core)", used)
-	if used > 33 {
-		tb.Errorf("process used %d ticks of CPU in the second after the query stopped; want it idle (<= 33)", used)
+	tb.Logf("CPU over the two seconds after the stop: %d ticks (100 = one core for a second)", used)
+	if used > 100 {
+		tb.Errorf("process used %d ticks of CPU in the two seconds after the query stopped; want it idle (<= 100: a query still running uses 200)", used)
 	}
 }
 
