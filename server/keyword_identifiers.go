@@ -60,11 +60,19 @@ func quoteUnreservedKeywords(q string) (string, bool) {
 // quoteUnreservedKeywords applied, when vitess refuses it as sent and
 // takes it quoted; ok is false otherwise (the text is sent as it came).
 func preparedQuoted(query string) (string, bool) {
+	// Tokenizing first keeps the common prepare (no such word) at one
+	// scan: only a statement holding one is parsed here at all.
+	q, ok := quoteUnreservedKeywords(query)
+	if !ok {
+		return "", false
+	}
 	if _, err := ast.Parse(query); err == nil {
 		return "", false
 	}
-	stmt, q, ok := retryQuoted(query, func(q string) (ast.Statement, error) { return ast.Parse(q) })
-	return q, ok && stmt != nil
+	if _, err := ast.Parse(q); err != nil {
+		return "", false
+	}
+	return q, true
 }
 
 // retryQuoted parses query again with quoteUnreservedKeywords applied;

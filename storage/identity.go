@@ -315,10 +315,7 @@ func (st *userState) view(users int) Canon {
 	st.gen.Add(1)
 	v := &canonView{mem: maps.Clone(st.identMem), frozen: st.identFrozen, runs: st.runs,
 		memo: make([]atomic.Pointer[identChunk], (users+identChunkUsers-1)/identChunkUsers), users: users}
-	v.merged = len(v.mem) > 0 || len(v.frozen) > 0
-	for _, r := range v.runs {
-		v.merged = v.merged || r.holdsIdentity()
-	}
+	v.merged = st.hasIdentity()
 	return Canon{v: v}
 }
 

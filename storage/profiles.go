@@ -427,17 +427,21 @@ func (ps *PeopleScan) All() iter.Seq2[Person, error] {
 			p, err := props()
 			return Person{DistinctID: id, Props: p}, err
 		}
-		// Pass 1: profiles under a non-canonical user, by canonical.
+		// Pass 1: profiles under a non-canonical user, by canonical (none
+		// without identity state: the pass is skipped).
 		extra := map[uint32][]Person{}
-		err := st.scanPeople(func(u uint32, props func() ([]Prop, error)) (bool, error) {
-			c, err := canonical(u)
-			if err != nil || c == u {
+		var err error
+		if st.hasIdentity() {
+			err = st.scanPeople(func(u uint32, props func() ([]Prop, error)) (bool, error) {
+				c, err := canonical(u)
+				if err != nil || c == u {
+					return err == nil, err
+				}
+				person, err := read(u, props)
+				extra[c] = append(extra[c], person)
 				return err == nil, err
-			}
-			person, err := read(u, props)
-			extra[c] = append(extra[c], person)
-			return err == nil, err
-		})
+			})
+		}
 		if err != nil {
 			yield(Person{}, err)
 			return

@@ -54,6 +54,20 @@ func newUserState(users func() int) *userState {
 	return st
 }
 
+// hasIdentity reports whether any user has identity state (a merge or a
+// user-id mark) in the overlay or the runs.
+func (st *userState) hasIdentity() bool {
+	if len(st.identMem) > 0 || len(st.identFrozen) > 0 {
+		return true
+	}
+	for _, r := range st.runs {
+		if r.holdsIdentity() {
+			return true
+		}
+	}
+	return false
+}
+
 // holdsIdentity reports whether r holds identity chunks (the lowest
 // key kind, so they come first).
 func (r *userStateRun) holdsIdentity() bool {
