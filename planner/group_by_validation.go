@@ -27,17 +27,22 @@ import (
 var patchDefaults sync.Once
 
 // PatchAnalyzerDefaults replaces go-mysql-server's ONLY_FULL_GROUP_BY
-// rule in its default rule list with checkGroupBy around it. Call it
-// before analyzer.NewBuilder, which copies the list; idempotent.
+// rule in its default rule list with checkGroupBy around it, and adds
+// planNative as the last rule of all (native_plan.go). Call it before
+// analyzer.NewBuilder, which copies the lists; idempotent.
 func PatchAnalyzerDefaults() {
 	patchDefaults.Do(func() {
+		wrapped := false
 		for i, r := range analyzer.OnceBeforeDefault {
 			if r.Id.String() == "validateGroupBy" {
 				analyzer.OnceBeforeDefault[i].Apply = checkGroupBy(r.Apply)
-				return
+				wrapped = true
 			}
 		}
-		panic("planner: go-mysql-server has no validateGroupBy rule to wrap")
+		if !wrapped {
+			panic("planner: go-mysql-server has no validateGroupBy rule to wrap")
+		}
+		registerPlanNative()
 	})
 }
 

@@ -13,6 +13,7 @@ const (
 	rulePushCohort    analyzer.RuleId = 1003
 	ruleIntDiv        analyzer.RuleId = 1004
 	ruleDateArith     analyzer.RuleId = 1005
+	rulePlanNative    analyzer.RuleId = 1006
 )
 
 // PushdownVariable is the session variable that turns arb's rules off

@@ -1,0 +1,140 @@
+package native
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+)
+
+// Expr is a compiled expression: one value per row of a batch.
+type Expr interface {
+	// Eval is the expression over every row of b; the column has b.N
+	// values of Type(). It may return a column of b itself (read-only).
+	Eval(ctx *sql.Context, b *Batch) (*Column, error)
+	Type() sql.Type
+	String() string
+}
+
+// exprCompiler compiles one kind of go-mysql-server expression, or returns
+// nil when it does not implement this form (then the expression is
+// evaluated by go-mysql-server's Eval).
+type exprCompiler func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error)
+
+var exprCompilers = map[reflect.Type]exprCompiler{}
+
+// registerExpr declares how expressions of sample's type compile.
+func registerExpr(sample sql.Expression, fn exprCompiler) {
+	t := reflect.TypeOf(sample)
+	if _, dup := exprCompilers[t]; dup {
+		panic(fmt.Sprintf("native: two compilers for %s", t))
+	}
+	exprCompilers[t] = fn
+}
+
+// Compiler compiles expressions over the rows of one input schema.
+type Compiler struct {
+	In sql.Schema
+}
+
+// Compile is e over rows of c.In. It never fails for an expression
+// go-mysql-server can evaluate: what is not implemented natively falls
+// back to e.Eval row by row.
+func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
+	if fn, ok := exprCompilers[reflect.TypeOf(e)]; ok {
+		x, err := fn(ctx, c, e)
+		if err != nil {
+			return nil, err
+		}
+		if x != nil {
+			return x, nil
+		}
+	}
+	return &evalExpr{e: e, typ: e.Type(ctx)}, nil
+}
+
+// CompileAll compiles each of es.
+func (c *Compiler) CompileAll(ctx *sql.Context, es []sql.Expression) ([]Expr, error) {
+	out := make([]Expr, len(es))
+	for i, e := range es {
+		x, err := c.Compile(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// Native reports whether x runs without go-mysql-server's Eval anywhere.
+func Native(x Expr) bool {
+	_, fallback := x.(*evalExpr)
+	return !fallback
+}
+
+// evalExpr evaluates a go-mysql-server expression row by row.
+type evalExpr struct {
+	e   sql.Expression
+	typ sql.Type
+}
+
+func (x *evalExpr) Type() sql.Type { return x.typ }
+func (x *evalExpr) String() string { return "eval(" + x.e.String() + ")" }
+
+func (x *evalExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	out := NewColumn(x.typ, b.N)
+	row := make(sql.Row, len(b.Cols))
+	for r := range b.N {
+		b.FillRow(r, row, 0)
+		v, err := x.e.Eval(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		out.Append(v)
+	}
+	return out, nil
+}
+
+// fieldExpr is an input column.
+type fieldExpr struct {
+	idx  int
+	typ  sql.Type
+	name string
+}
+
+func (x *fieldExpr) Type() sql.Type { return x.typ }
+func (x *fieldExpr) String() string { return x.name }
+func (x *fieldExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
+	return b.Cols[x.idx], nil
+}
+
+// constExpr is a value that does not depend on the row.
+type constExpr struct {
+	v   any
+	typ sql.Type
+}
+
+func (x *constExpr) Type() sql.Type { return x.typ }
+func (x *constExpr) String() string { return fmt.Sprint(x.v) }
+func (x *constExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
+	return ConstColumn(x.typ, x.v, b.N), nil
+}
+
+func init() {
+	registerExpr((*expression.GetField)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		gf := e.(*expression.GetField)
+		i := gf.Index()
+		if i < 0 || i >= len(c.In) {
+			return nil, nil // an outer scope's column: Eval it
+		}
+		// A column's values already have its input type; the field's type
+		// is what go-mysql-server planned and may differ only in details
+		// (nullability, length) that do not change values.
+		return &fieldExpr{idx: i, typ: c.In[i].Type, name: gf.String()}, nil
+	})
+	registerExpr((*expression.Literal)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		l := e.(*expression.Literal)
+		return &constExpr{v: l.Value(), typ: l.Type(ctx)}, nil
+	})
+}

@@ -1,0 +1,80 @@
+package planner
+
+import (
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/transform"
+
+	"arb/native"
+)
+
+// assignExecIndexes is go-mysql-server's rule that turns column
+// references into row positions, the last step before execution.
+var assignExecIndexes analyzer.RuleId
+
+// registerPlanNative appends planNative to go-mysql-server's last batch,
+// after assignExecIndexes: a native plan compiles expressions whose
+// column positions are final.
+func registerPlanNative() {
+	found := false
+	for _, r := range analyzer.OnceAfterAll {
+		if r.Id.String() == "assignExecIndexes" {
+			assignExecIndexes, found = r.Id, true
+		}
+	}
+	if !found {
+		panic("planner: go-mysql-server has no assignExecIndexes rule")
+	}
+	analyzer.OnceAfterAll = append(analyzer.OnceAfterAll, analyzer.Rule{Id: rulePlanNative, Apply: planNative})
+}
+
+// planNative replaces the highest subtrees that package native can run
+// with native plans (it runs after every other rule; the engine nodes of
+// arb's other rules become the native plans' leaves).
+//
+// It runs only where assignExecIndexes ran in the same pass: go-mysql-
+// server also runs the last batch over a subquery's plan alone, without
+// that rule, and assigns the subquery's positions later from the outer
+// statement. A statement in a subquery's scope is left alone too: its
+// rows carry the outer row first, which the native plan does not model.
+// Idempotent: a native.Node has no children.
+func planNative(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, scope *plan.Scope, sel analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+	if !pushdownEnabled(ctx) || !sel(assignExecIndexes) || (scope != nil && !scope.IsEmpty()) {
+		return n, transform.SameTree, nil
+	}
+	return replaceNative(ctx, n)
+}
+
+func replaceNative(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
+	if _, ok := n.(*native.Node); ok {
+		return n, transform.SameTree, nil
+	}
+	if op, _ := native.Translate(ctx, n); op != nil {
+		return native.NewNode(op, n), transform.NewTree, nil
+	}
+	children := n.Children()
+	if len(children) == 0 {
+		return n, transform.SameTree, nil
+	}
+	same := transform.SameTree
+	next := make([]sql.Node, len(children))
+	for i, c := range children {
+		nc, s, err := replaceNative(ctx, c)
+		if err != nil {
+			return n, transform.SameTree, err
+		}
+		next[i] = nc
+		if s == transform.NewTree {
+			same = transform.NewTree
+		}
+	}
+	if same == transform.SameTree {
+		return n, same, nil
+	}
+	nn, err := n.WithChildren(ctx, next...)
+	if err != nil {
+		return n, transform.SameTree, err
+	}
+	return nn, transform.NewTree, nil
+}
