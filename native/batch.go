@@ -102,13 +102,15 @@ func (c *Column) IsNull(r int) bool {
 	return c.Kind == KindNull || (c.Nulls != nil && c.Nulls[r])
 }
 
-// setNull marks the last appended value NULL.
+// setNull marks the last of n appended values NULL (Nulls, when
+// present, holds the n-1 before it).
 func (c *Column) setNull(n int) {
 	if c.Nulls == nil {
 		c.Nulls = make([]bool, n, max(n, cap(c.I), cap(c.F), cap(c.S), cap(c.A)))
+		c.Nulls[n-1] = true
+		return
 	}
-	c.Nulls = c.Nulls[:n]
-	c.Nulls[n-1] = true
+	c.Nulls = append(c.Nulls[:n-1], true)
 }
 
 // notNull records that the last appended value is not NULL.

@@ -40,7 +40,9 @@ func registerPlanNative() {
 // rows carry the outer row first, which the native plan does not model.
 // Idempotent: a native.Node has no children.
 func planNative(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, scope *plan.Scope, sel analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
-	if !pushdownEnabled(ctx) || !sel(assignExecIndexes) || (scope != nil && !scope.IsEmpty()) {
+	if !pushdownEnabled(ctx) || !sel(assignExecIndexes) || (scope != nil && !scope.IsEmpty()) || !n.IsReadOnly() {
+		// A statement that writes keeps its plan whole: its target table
+		// is a child node, and the native plan only reads.
 		return n, transform.SameTree, nil
 	}
 	return replaceNative(ctx, n)
