@@ -1,0 +1,577 @@
+package native
+
+// This file owns ORDER BY: the Sort and TopN operators and the row
+// comparison they share with the window operator (window.go) and the
+// union's ORDER BY (union.go).
+//
+// Ordering is go-mysql-server's expression.Sorter, exactly:
+//   - keys compare by the key expression's SQL type (Type.Compare:
+//     strings by collation, numbers by value, datetimes by instant);
+//   - DESC swaps the two values before anything else, and NullOrdering
+//     then decides where a NULL goes (NullsFirst, the zero value, puts
+//     NULLs first in ASC and, through the swap, last in DESC);
+//   - ties keep input order: go-mysql-server sorts with sort.Stable and
+//     its TopN breaks ties on an arrival counter. Here every sort breaks
+//     ties on the row's position in the materialized input, which makes
+//     an unstable sort (pdqsort) give the stable order.
+//
+// Typed columns compare on their slices (int64, float64, string bytes,
+// microseconds) where that is the same order as Type.Compare; any other
+// column goes through Type.Compare value by value.
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+
+	"arb/engine"
+)
+
+// sortKey is one ORDER BY key compiled over an operator's input.
+type sortKey struct {
+	x          Expr
+	typ        sql.Type // the comparison type: go-mysql-server's key expression type
+	desc       bool
+	nullsFirst bool // NULL sorts before every value, after the DESC swap
+	binary     bool // typ is a string type whose collation orders as UTF-8 bytes
+}
+
+func newSortKeys(ctx *sql.Context, c *Compiler, fields sql.SortFields) ([]sortKey, error) {
+	keys := make([]sortKey, len(fields))
+	for i, f := range fields {
+		x, err := c.Compile(ctx, f.Column)
+		if err != nil {
+			return nil, err
+		}
+		typ := f.Column.Type(ctx)
+		keys[i] = sortKey{x: x, typ: typ, desc: f.Order == sql.Descending, nullsFirst: f.NullOrdering == sql.NullsFirst}
+		if st, ok := typ.(sql.StringType); ok {
+			// utf8mb4_0900_bin and binary weigh a rune by its code point,
+			// which orders valid UTF-8 as its bytes.
+			coll := st.Collation()
+			keys[i].binary = coll == sql.Collation_utf8mb4_0900_bin || coll == sql.Collation_binary
+		}
+	}
+	return keys, nil
+}
+
+func describeKeys(keys []sortKey) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		dir := "ASC"
+		if k.desc {
+			dir = "DESC"
+		}
+		parts[i] = k.x.String() + " " + dir
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyCol is a key's values for a set of rows, with whether they compare
+// natively.
+type keyCol struct {
+	c    *Column
+	fast bool // c's Kind is the key type's and its slice order is Type.Compare's
+}
+
+func (k *sortKey) keyCol(c *Column) keyCol {
+	fast := false
+	switch c.Kind {
+	case KindInt, KindFloat, KindTime:
+		fast = KindOf(k.typ) == c.Kind
+	case KindString:
+		if k.binary && KindOf(k.typ) == KindString {
+			fast = true
+			for r, s := range c.S {
+				if !c.IsNull(r) && !utf8.ValidString(s) {
+					fast = false // go-mysql-server's comparison decodes runes: let it
+					break
+				}
+			}
+		}
+	}
+	return keyCol{c: c, fast: fast}
+}
+
+// evalKeys is keys over b.
+func evalKeys(ctx *sql.Context, keys []sortKey, b *Batch) ([]keyCol, error) {
+	out := make([]keyCol, len(keys))
+	for i := range keys {
+		c, err := keys[i].x.Eval(ctx, b)
+		if err != nil {
+			return nil, sql.ErrUnableSort.Wrap(err)
+		}
+		out[i] = keys[i].keyCol(c)
+	}
+	return out, nil
+}
+
+// rowComparer compares rows by a list of keys and keeps the first
+// comparison error (go-mysql-server's Sorter.LastError): once there is
+// one, every comparison is 0 and the caller returns the error.
+type rowComparer struct {
+	ctx   *sql.Context
+	keys  []sortKey
+	err   error
+	calls int
+}
+
+// compare orders row i of a against row j of b: negative when i sorts
+// first, 0 on a tie of every key.
+func (rc *rowComparer) compare(a []keyCol, i int, b []keyCol, j int) int {
+	if rc.err != nil {
+		return 0
+	}
+	if rc.calls++; rc.calls%(engine.CheckEveryRows*16) == 0 {
+		if err := rc.ctx.Err(); err != nil {
+			rc.err = err
+			return 0
+		}
+	}
+	for k := range rc.keys {
+		key := &rc.keys[k]
+		ca, ia, cb, ib := a[k], i, b[k], j
+		if key.desc {
+			ca, ia, cb, ib = cb, ib, ca, ia
+		}
+		an, bn := ca.c.IsNull(ia), cb.c.IsNull(ib)
+		switch {
+		case an && bn:
+			continue
+		case an:
+			if key.nullsFirst {
+				return -1
+			}
+			return 1
+		case bn:
+			if key.nullsFirst {
+				return 1
+			}
+			return -1
+		}
+		if c := rc.compareValues(key, ca, ia, cb, ib); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareValues compares two non-NULL values of a key.
+func (rc *rowComparer) compareValues(key *sortKey, ca keyCol, i int, cb keyCol, j int) int {
+	if ca.fast && cb.fast {
+		switch ca.c.Kind {
+		case KindInt, KindTime:
+			x, y := ca.c.I[i], cb.c.I[j]
+			if x < y {
+				return -1
+			} else if x > y {
+				return 1
+			}
+			return 0
+		case KindFloat:
+			x, y := ca.c.F[i], cb.c.F[j]
+			if x < y {
+				return -1
+			} else if x > y {
+				return 1
+			}
+			return 0
+		case KindString:
+			return strings.Compare(ca.c.S[i], cb.c.S[j])
+		}
+	}
+	c, err := key.typ.Compare(rc.ctx, ca.c.Value(i), cb.c.Value(j))
+	if err != nil {
+		rc.err = err
+		return 0
+	}
+	return c
+}
+
+// sortedOrder is the positions of rows 0..n-1 in key order, ties in
+// position order (a stable sort).
+func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(x, y int32) int {
+		if c := rc.compare(keys, int(x), keys, int(y)); c != 0 {
+			return c
+		}
+		return int(x - y)
+	})
+	return perm, rc.err
+}
+
+// appendColumn appends src's values to dst, which the caller owns (no
+// batch handed out shares its storage). Columns of different Kinds make
+// dst a KindAny column.
+func appendColumn(dst, src *Column) {
+	n0, n := dst.Len(), src.Len()
+	if dst.Kind != src.Kind {
+		if n0 == 0 && dst.Kind != KindAny {
+			dst.Kind, dst.Type = src.Kind, src.Type
+			if dst.Kind == KindNull {
+				dst.Nulls = dst.Nulls[:0]
+			}
+		} else {
+			dst.toAny()
+		}
+	}
+	if dst.Kind != src.Kind { // dst is KindAny
+		for r := range n {
+			dst.A = append(dst.A, src.Value(r))
+		}
+		dst.Nulls = appendNulls(dst.Nulls, n0, src, n)
+		return
+	}
+	switch src.Kind {
+	case KindInt, KindTime:
+		dst.I = append(dst.I, src.I...)
+	case KindFloat:
+		dst.F = append(dst.F, src.F...)
+	case KindString:
+		dst.S = append(dst.S, src.S...)
+	case KindAny:
+		dst.A = append(dst.A, src.A...)
+	case KindNull:
+		for range n {
+			dst.Nulls = append(dst.Nulls, true)
+		}
+		return
+	}
+	dst.Nulls = appendNulls(dst.Nulls, n0, src, n)
+}
+
+// appendNulls extends nulls (marks of n0 rows, nil when none is NULL)
+// by src's n rows.
+func appendNulls(nulls []bool, n0 int, src *Column, n int) []bool {
+	if nulls == nil && src.Nulls == nil && src.Kind != KindNull {
+		return nil
+	}
+	if nulls == nil {
+		nulls = make([]bool, n0, n0+n)
+	}
+	for r := range n {
+		nulls = append(nulls, src.IsNull(r))
+	}
+	return nulls
+}
+
+// newOwnedBatch is an empty batch like b whose columns the caller owns.
+func newOwnedBatch(b *Batch) *Batch {
+	out := &Batch{Cols: make([]*Column, len(b.Cols))}
+	for i, c := range b.Cols {
+		out.Cols[i] = &Column{Kind: c.Kind, Type: c.Type}
+	}
+	return out
+}
+
+// appendBatch appends src's rows to dst (from newOwnedBatch).
+func appendBatch(dst, src *Batch) {
+	for i, c := range src.Cols {
+		appendColumn(dst.Cols[i], c)
+	}
+	dst.N += src.N
+}
+
+// emitIter hands out rows perm of b in batches of BatchSize.
+func emitIter(b *Batch, perm []int32, release func(), close func(*sql.Context) error) BatchIter {
+	pos := 0
+	return &funcIter{
+		next: func(ctx *sql.Context) (*Batch, error) {
+			if pos >= len(perm) {
+				return nil, io.EOF
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			end := min(pos+BatchSize, len(perm))
+			out := b.Gather(perm[pos:end])
+			pos = end
+			return out, nil
+		},
+		close: func(ctx *sql.Context) error {
+			release()
+			if close != nil {
+				return close(ctx)
+			}
+			return nil
+		},
+	}
+}
+
+// memCharge is what an operator has charged to the statement's budget;
+// release returns it.
+type memCharge struct {
+	budget *engine.MemoryBudget
+	bytes  int64
+}
+
+func newMemCharge(ctx *sql.Context) *memCharge {
+	return &memCharge{budget: engine.MemoryBudgetOf(ctx)}
+}
+
+func (m *memCharge) grow(n int64, what string) error {
+	if m.budget == nil || n == 0 {
+		return nil
+	}
+	m.bytes += n
+	return m.budget.Grow(n, what)
+}
+
+func (m *memCharge) release() {
+	if m.budget != nil && m.bytes != 0 {
+		m.budget.Grow(-m.bytes, "")
+		m.bytes = 0
+	}
+}
+
+// sortOp is ORDER BY without LIMIT: it materializes its input, sorts it
+// and hands it out in order.
+type sortOp struct {
+	child Operator
+	keys  []sortKey
+}
+
+func init() {
+	register((*plan.Sort)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
+		s := n.(*plan.Sort)
+		in := tr.child(ctx, s.Child)
+		keys, err := newSortKeys(ctx, &Compiler{In: in.Schema()}, s.SortFields)
+		if err != nil {
+			return nil, err.Error()
+		}
+		return &sortOp{child: in, keys: keys}, ""
+	})
+	register((*plan.TopN)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
+		t := n.(*plan.TopN)
+		if t.CalcFoundRows {
+			return nil, "TopN with SQL_CALC_FOUND_ROWS"
+		}
+		in := tr.child(ctx, t.Child)
+		keys, err := newSortKeys(ctx, &Compiler{In: in.Schema()}, t.Fields)
+		if err != nil {
+			return nil, err.Error()
+		}
+		return &topNOp{child: in, keys: keys, limit: t.Limit}, ""
+	})
+}
+
+func (s *sortOp) Schema() sql.Schema   { return s.child.Schema() }
+func (s *sortOp) Children() []Operator { return []Operator{s.child} }
+func (s *sortOp) Describe() string     { return Marker + "Sort " + describeKeys(s.keys) }
+
+func (s *sortOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
+	in, err := s.child.Open(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	mem := newMemCharge(ctx)
+	rows, keys, err := materializeSorted(ctx, in, s.keys, mem, "sort")
+	if err != nil {
+		mem.release()
+		return nil, err
+	}
+	if rows == nil {
+		mem.release()
+		return &sliceIter{}, nil
+	}
+	rc := &rowComparer{ctx: ctx, keys: s.keys}
+	perm, err := rc.sortedOrder(keys, rows.N)
+	if err != nil {
+		mem.release()
+		return nil, err
+	}
+	return emitIter(rows, perm, mem.release, nil), nil
+}
+
+// materializeSorted reads every batch of in (and closes it) into one
+// batch of rows and one of key values, charging both to mem. rows is nil
+// when the input is empty.
+func materializeSorted(ctx *sql.Context, in BatchIter, keys []sortKey, mem *memCharge, what string) (rows *Batch, keyCols []keyCol, err error) {
+	defer in.Close(ctx)
+	var keyRows *Batch
+	for {
+		b, err := in.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		kb := &Batch{N: b.N, Cols: make([]*Column, len(keys))}
+		for i := range keys {
+			c, err := keys[i].x.Eval(ctx, b)
+			if err != nil {
+				return nil, nil, sql.ErrUnableSort.Wrap(err)
+			}
+			kb.Cols[i] = c
+		}
+		if rows == nil {
+			rows, keyRows = newOwnedBatch(b), newOwnedBatch(kb)
+		}
+		appendBatch(rows, b)
+		appendBatch(keyRows, kb)
+		if err := mem.grow(b.Bytes()+kb.Bytes()+4, what); err != nil {
+			return nil, nil, err
+		}
+	}
+	if rows == nil {
+		return nil, nil, nil
+	}
+	keyCols = make([]keyCol, len(keys))
+	for i := range keys {
+		keyCols[i] = keys[i].keyCol(keyRows.Cols[i])
+	}
+	return rows, keyCols, nil
+}
+
+// topNOp is ORDER BY … LIMIT n: it keeps the best n rows seen so far
+// and never holds more than about 2n + BatchSize of them.
+//
+// INVARIANT: once compacted, store's first n rows are the best n rows
+// read so far in order, so row n-1 of the last compaction is a bound: an
+// arriving row is kept only when it sorts strictly before that row (on
+// a tie the earlier row wins, as in go-mysql-server's TopN, whose heap
+// breaks ties on arrival order).
+type topNOp struct {
+	child Operator
+	keys  []sortKey
+	limit sql.Expression
+}
+
+func (t *topNOp) Schema() sql.Schema   { return t.child.Schema() }
+func (t *topNOp) Children() []Operator { return []Operator{t.child} }
+func (t *topNOp) Describe() string {
+	return Marker + "TopN " + t.limit.String() + " by " + describeKeys(t.keys)
+}
+
+func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
+	limit, err := countOf(ctx, t.limit)
+	if err != nil {
+		return nil, err
+	}
+	in, err := t.child.Open(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close(ctx)
+	mem := newMemCharge(ctx)
+	rows, keys, err := t.top(ctx, in, limit, mem)
+	if err != nil || rows == nil {
+		mem.release()
+		return &sliceIter{}, err
+	}
+	rc := &rowComparer{ctx: ctx, keys: t.keys}
+	perm, err := rc.sortedOrder(keys, rows.N)
+	if err != nil {
+		mem.release()
+		return nil, err
+	}
+	if int64(len(perm)) > limit {
+		perm = perm[:limit]
+	}
+	return emitIter(rows, perm, mem.release, nil), nil
+}
+
+// top reads in and returns a superset of its best limit rows in arrival
+// order among equal keys, with their key values.
+func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*Batch, []keyCol, error) {
+	rc := &rowComparer{ctx: ctx, keys: t.keys}
+	var store, storeKeys *Batch
+	var bound []keyCol // store's keys when it holds a compacted bound at row limit-1
+	compactAt := max(2*limit, BatchSize)
+	var sel []int32
+	for {
+		b, err := in.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if limit == 0 {
+			continue // go-mysql-server still reads its whole input
+		}
+		kb := &Batch{N: b.N, Cols: make([]*Column, len(t.keys))}
+		kcs, err := evalKeys(ctx, t.keys, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, kc := range kcs {
+			kb.Cols[i] = kc.c
+		}
+		if bound != nil {
+			sel = sel[:0]
+			for r := range b.N {
+				if rc.compare(kcs, r, bound, int(limit-1)) < 0 {
+					sel = append(sel, int32(r))
+				}
+			}
+			if rc.err != nil {
+				return nil, nil, rc.err
+			}
+			if len(sel) == 0 {
+				continue
+			}
+			if len(sel) < b.N {
+				b, kb = b.Gather(sel), kb.Gather(sel)
+			}
+		}
+		if store == nil {
+			store, storeKeys = newOwnedBatch(b), newOwnedBatch(kb)
+		}
+		appendBatch(store, b)
+		appendBatch(storeKeys, kb)
+		if err := mem.grow(b.Bytes()+kb.Bytes(), "top-n"); err != nil {
+			return nil, nil, err
+		}
+		if int64(store.N) >= compactAt {
+			if store, storeKeys, err = t.compact(ctx, rc, store, storeKeys, limit, mem); err != nil {
+				return nil, nil, err
+			}
+			bound = t.keyCols(storeKeys)
+		}
+	}
+	if store == nil {
+		return nil, nil, nil
+	}
+	return store, t.keyCols(storeKeys), nil
+}
+
+func (t *topNOp) keyCols(kb *Batch) []keyCol {
+	out := make([]keyCol, len(t.keys))
+	for i := range t.keys {
+		out[i] = t.keys[i].keyCol(kb.Cols[i])
+	}
+	return out
+}
+
+// compact keeps store's best limit rows, in order.
+func (t *topNOp) compact(ctx *sql.Context, rc *rowComparer, store, storeKeys *Batch, limit int64, mem *memCharge) (*Batch, *Batch, error) {
+	perm, err := rc.sortedOrder(t.keyCols(storeKeys), store.N)
+	if err != nil {
+		return nil, nil, err
+	}
+	perm = perm[:limit]
+	before := store.Bytes() + storeKeys.Bytes()
+	ns, nk := newOwnedBatch(store), newOwnedBatch(storeKeys)
+	appendBatch(ns, store.Gather(perm))
+	appendBatch(nk, storeKeys.Gather(perm))
+	if err := mem.grow(ns.Bytes()+nk.Bytes()-before, "top-n"); err != nil {
+		return nil, nil, err
+	}
+	return ns, nk, nil
+}
