@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"io"
 	"runtime"
 	"strings"
@@ -136,77 +137,76 @@ type partBatch struct {
 // readPart sends part p's rows in batches on out and closes it.
 func (s *scanOp) readPart(ctx context.Context, scan *engine.Scan, p int, out chan<- partBatch) {
 	defer close(out)
-	send := func(pb partBatch) bool {
-		select {
-		case out <- pb:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	it, err := scan.PartRows(ctx, p)
-	if err != nil {
-		send(partBatch{err: err})
-		return
-	}
-	defer it.Close()
-	var b *Batch
-	for {
-		if b == nil {
-			b = s.newBatch()
-		}
-		row, err := it.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			send(partBatch{err: err})
-			return
-		}
-		for j, v := range row {
-			appendStored(b.Cols[j], v, s.table.ToSQL)
-		}
-		b.N++
-		if b.N == BatchSize {
-			if !send(partBatch{b: b}) {
-				return
+	errStop := errors.New("stopped")
+	err := scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
+		b := s.fromEngine(cb)
+		for from := 0; from < b.N; from += BatchSize {
+			part := b
+			if b.N > BatchSize {
+				part = b.Slice(from, min(from+BatchSize, b.N))
 			}
-			b = nil
+			select {
+			case out <- partBatch{b: part}:
+			case <-ctx.Done():
+				return errStop
+			}
 		}
-	}
-	if b != nil && b.N > 0 {
-		send(partBatch{b: b})
+		return nil
+	})
+	if err != nil && err != errStop {
+		select {
+		case out <- partBatch{err: err}:
+		case <-ctx.Done():
+		}
 	}
 }
 
-func (s *scanOp) newBatch() *Batch {
-	b := &Batch{Cols: make([]*Column, len(s.sch))}
-	for j, c := range s.sch {
-		b.Cols[j] = NewColumn(c.Type, BatchSize)
+// fromEngine is an engine batch as columns of the scan's SQL types: the
+// engine's slices are used as they are where the Kinds agree; values
+// whose stored type differs from the statement's (a column widened since
+// it was planned) become what the table's row scan gives go-mysql-server.
+func (s *scanOp) fromEngine(cb *engine.ColumnBatch) *Batch {
+	b := &Batch{N: cb.N, Cols: make([]*Column, len(s.sch))}
+	for j, sc := range s.sch {
+		ec := &cb.Cols[j]
+		c := &Column{Kind: KindOf(sc.Type), Type: sc.Type, Nulls: ec.Nulls}
+		switch {
+		case ec.Type == storage.TypeNull:
+			c = NewColumn(sc.Type, cb.N)
+			for range cb.N {
+				c.AppendNull()
+			}
+		case c.Kind == KindInt && (ec.Type == storage.TypeInt || ec.Type == storage.TypeBool):
+			c.I = ec.Ints
+		case c.Kind == KindFloat && ec.Type == storage.TypeFloat:
+			c.F = ec.Floats
+		case c.Kind == KindString && ec.Type == storage.TypeString:
+			c.S = ec.Strs
+		case c.Kind == KindTime && ec.Type == storage.TypeTime:
+			c.I = make([]int64, cb.N)
+			for k, ms := range ec.Ints {
+				c.I[k] = ms * 1000
+			}
+		default:
+			c = NewColumn(sc.Type, cb.N)
+			for k := range cb.N {
+				c.Append(s.table.ToSQL(storedValue(ec, k)))
+			}
+		}
+		b.Cols[j] = c
 	}
 	return b
 }
 
-// appendStored appends a stored value as the events table's scan gives
-// it to go-mysql-server (toSQL), without boxing it where the column's
-// Kind holds it.
-func appendStored(c *Column, v storage.Value, toSQL func(storage.Value) any) {
+// storedValue is row k of an engine column.
+func storedValue(ec *engine.BatchColumn, k int) storage.Value {
 	switch {
-	case v.Type == storage.TypeNull:
-		c.AppendNull()
-	case c.Kind == KindInt && (v.Type == storage.TypeInt || v.Type == storage.TypeBool):
-		c.I = append(c.I, v.Int)
-		c.notNull(len(c.I))
-	case c.Kind == KindFloat && v.Type == storage.TypeFloat:
-		c.F = append(c.F, v.Float)
-		c.notNull(len(c.F))
-	case c.Kind == KindString && v.Type == storage.TypeString:
-		c.S = append(c.S, v.Str)
-		c.notNull(len(c.S))
-	case c.Kind == KindTime && v.Type == storage.TypeTime:
-		c.I = append(c.I, v.Int*1000)
-		c.notNull(len(c.I))
-	default:
-		c.Append(toSQL(v))
+	case ec.Type == storage.TypeNull || (ec.Nulls != nil && ec.Nulls[k]):
+		return storage.Value{}
+	case ec.Floats != nil:
+		return storage.FloatValue(ec.Floats[k])
+	case ec.Strs != nil:
+		return storage.Value{Type: ec.Type, Str: ec.Strs[k]}
 	}
+	return storage.Value{Type: ec.Type, Int: ec.Ints[k]}
 }

@@ -48,6 +48,20 @@ func planNative(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, scope *plan.
 	return replaceNative(ctx, n)
 }
 
+// queryNode reports whether n only passes on or combines its children's
+// rows, so that a child may become a native plan. Other nodes (SHOW
+// COLUMNS, DDL, …) read their children's structure, not their rows.
+func queryNode(n sql.Node) bool {
+	switch n.(type) {
+	case *plan.DescribeQuery, *plan.Sort, *plan.TopN, *plan.GroupBy, *plan.Window,
+		*plan.JoinNode, *plan.Distinct, *plan.OrderedDistinct, *plan.SubqueryAlias,
+		*plan.Project, *plan.Filter, *plan.Having, *plan.Limit, *plan.Offset, *plan.HashLookup,
+		*plan.CachedResults, *plan.TableAlias, *plan.SetOp:
+		return true
+	}
+	return false
+}
+
 func replaceNative(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
 	if _, ok := n.(*native.Node); ok {
 		return n, transform.SameTree, nil
@@ -56,7 +70,7 @@ func replaceNative(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdenti
 		return native.NewNode(op, n), transform.NewTree, nil
 	}
 	children := n.Children()
-	if len(children) == 0 {
+	if len(children) == 0 || !queryNode(n) {
 		return n, transform.SameTree, nil
 	}
 	same := transform.SameTree

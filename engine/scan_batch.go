@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"arb/storage"
+)
+
+// ColumnBatch is matching rows of one part of a scan, column by column:
+// a block of a segment, or a chunk of buffered rows. It is the columnar
+// form of what RowIter hands out row by row, for callers that work on
+// batches (package native's plan).
+type ColumnBatch struct {
+	N    int
+	Cols []BatchColumn // in Scan.Columns order
+}
+
+// BatchColumn is one output column of a ColumnBatch: N values of the
+// column's current type. Exactly one slice holds them: Ints (Bool, Int,
+// Time in milliseconds), Floats (Float) or Strs (String, JSON); Type is
+// TypeNull, with no slice, when every row is NULL. Nulls marks NULL rows
+// (nil: none), whose slot holds a zero value. Slices are fresh: the
+// caller may keep them.
+type BatchColumn struct {
+	Type   storage.ColumnType
+	Nulls  []bool
+	Ints   []int64
+	Floats []float64
+	Strs   []string
+}
+
+// batchRows caps a ColumnBatch of buffered rows.
+const batchRows = 4096
+
+// PartBatches calls fn with part's matching rows, a batch at a time, in
+// the order PartRows yields them.
+func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) error) error {
+	if part < 0 || part >= s.Parts() {
+		return fmt.Errorf("scan: no part %d of %d", part, s.Parts())
+	}
+	if err := s.prepare(ctx); err != nil {
+		return err
+	}
+	if part < len(s.Snap.Segments) {
+		seg := s.Snap.Segments[part].Segment
+		if ok, err := timeMayMatch(seg, s.Filter); err != nil || !ok {
+			s.blocksSkipped.Add(int64(seg.NumBlocks()))
+			return err
+		}
+		it, err := newSegmentIter(ctx, s, seg, s.outs, s.preds)
+		if err != nil {
+			return err
+		}
+		for {
+			ok, err := it.loadBlock()
+			if err != nil || !ok {
+				return err
+			}
+			if err := fn(it.columnBatch()); err != nil {
+				return err
+			}
+		}
+	}
+	mem := s.Snap.Mem[part-len(s.Snap.Segments)]
+	it := &memIter{scan: s, ctx: ctx, rows: mem.Rows, users: mem.Users, out: s.outs, preds: s.preds}
+	b := newBatchBuilder(s.outs, batchRows)
+	for {
+		row, err := it.Next()
+		if err == io.EOF {
+			if b.n > 0 {
+				return fn(b.batch())
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b.appendRow(row)
+		if b.n == batchRows {
+			if err := fn(b.batch()); err != nil {
+				return err
+			}
+			b = newBatchBuilder(s.outs, batchRows)
+		}
+	}
+}
+
+// columnBatch is the loaded block's hits as a ColumnBatch.
+func (it *segmentIter) columnBatch() *ColumnBatch {
+	n := it.hitCount()
+	row := func(k int) int {
+		if it.allHits {
+			return k
+		}
+		return int(it.hits[k])
+	}
+	cb := &ColumnBatch{N: n, Cols: make([]BatchColumn, len(it.out))}
+	for j, ref := range it.out {
+		col := &cb.Cols[j]
+		blk := it.blocks[ref.name]
+		direct := ref.kind != kindProperties && ref.kind != kindCohort && ref.kind != kindDistinctID &&
+			ref.kind != kindRawDistinctID && !it.missing(ref) && blk != nil && it.stored[ref.name] == ref.typ
+		switch {
+		case it.missing(ref) && ref.kind != kindProperties:
+			col.Type = storage.TypeNull
+		case direct:
+			col.Type = ref.typ
+			if blk.Nulls != nil {
+				col.Nulls = make([]bool, n)
+				for k := range n {
+					col.Nulls[k] = blk.Nulls[row(k)]
+				}
+			}
+			// A block whose rows are all NULL may have no value slice.
+			switch ref.typ {
+			case storage.TypeString, storage.TypeJSON:
+				dict := it.dicts[ref.name]
+				col.Strs = make([]string, n)
+				for k := range n {
+					if r := row(k); blk.Codes != nil && (blk.Nulls == nil || !blk.Nulls[r]) {
+						col.Strs[k] = dict[blk.Codes[r]]
+					}
+				}
+			case storage.TypeFloat:
+				col.Floats = make([]float64, n)
+				if blk.Floats != nil {
+					for k := range n {
+						col.Floats[k] = blk.Floats[row(k)]
+					}
+				}
+			default:
+				col.Ints = make([]int64, n)
+				if blk.Ints != nil {
+					for k := range n {
+						col.Ints[k] = blk.Ints[row(k)]
+					}
+				}
+			}
+		default:
+			// Resolved ids, cohorts, properties and values widened since
+			// the segment was written: value by value.
+			bb := batchBuilder{outs: it.out[j : j+1], cols: cb.Cols[j : j+1]}
+			bb.init(n)
+			for k := range n {
+				i := row(k)
+				var v storage.Value
+				if ref.kind == kindProperties {
+					v = propertiesJSON(it.scan.Snap.Columns, func(c storage.Column) storage.Value {
+						return it.value(colRef{kind: kindProp, name: c.Name, typ: c.Type}, i)
+					})
+				} else {
+					v = it.value(ref, i)
+				}
+				bb.appendValue(0, v)
+			}
+		}
+	}
+	it.pos = n // the block is consumed
+	return cb
+}
+
+// batchBuilder appends rows of storage values into BatchColumns.
+type batchBuilder struct {
+	outs []colRef
+	cols []BatchColumn
+	n    int
+}
+
+func newBatchBuilder(outs []colRef, capacity int) *batchBuilder {
+	b := &batchBuilder{outs: outs, cols: make([]BatchColumn, len(outs))}
+	b.init(capacity)
+	return b
+}
+
+// init types each column by its ref (properties are JSON text).
+func (b *batchBuilder) init(capacity int) {
+	for j, ref := range b.outs {
+		c := &b.cols[j]
+		c.Type = ref.typ
+		switch {
+		case ref.kind == kindProperties:
+			c.Type = storage.TypeJSON
+			c.Strs = make([]string, 0, capacity)
+		case ref.kind == kindUnknown:
+			c.Type = storage.TypeNull
+		case ref.typ == storage.TypeFloat:
+			c.Floats = make([]float64, 0, capacity)
+		case ref.typ == storage.TypeString || ref.typ == storage.TypeJSON:
+			c.Strs = make([]string, 0, capacity)
+		default:
+			c.Ints = make([]int64, 0, capacity)
+		}
+	}
+}
+
+func (b *batchBuilder) appendRow(row []storage.Value) {
+	for j, v := range row {
+		b.appendValue(j, v)
+	}
+	b.n++
+}
+
+// appendValue appends v, of column j's type or NULL (the scan converts
+// values to their column's current type before they get here).
+func (b *batchBuilder) appendValue(j int, v storage.Value) {
+	c := &b.cols[j]
+	if c.Type == storage.TypeNull {
+		return
+	}
+	null := v.IsNull()
+	switch {
+	case c.Floats != nil || c.Type == storage.TypeFloat:
+		c.Floats = append(c.Floats, v.Float)
+	case c.Strs != nil || c.Type == storage.TypeString || c.Type == storage.TypeJSON:
+		c.Strs = append(c.Strs, v.Str)
+	default:
+		c.Ints = append(c.Ints, v.Int)
+	}
+	n := len(c.Floats) + len(c.Strs) + len(c.Ints)
+	if null && c.Nulls == nil {
+		c.Nulls = make([]bool, n-1, cap(c.Floats)+cap(c.Strs)+cap(c.Ints))
+	}
+	if c.Nulls != nil {
+		c.Nulls = append(c.Nulls, null)
+	}
+}
+
+func (b *batchBuilder) batch() *ColumnBatch {
+	return &ColumnBatch{N: b.n, Cols: b.cols}
+}
