@@ -13,7 +13,7 @@ func TestUnionAllAndDistinct(t *testing.T) {
 		"SELECT tier FROM ev UNION SELECT tier FROM people",
 		"SELECT tier, city FROM ev UNION DISTINCT SELECT tier, company FROM people",
 		"SELECT n FROM ev UNION SELECT k FROM small",
-		"SELECT amount FROM ev UNION SELECT n FROM ev",                         // float and int: converted
+		"SELECT amount FROM ev UNION SELECT n FROM ev",                             // float and int: converted
 		"SELECT distinct_id, age FROM people UNION ALL SELECT label, k FROM small", // varchar and text
 		"SELECT time FROM ev WHERE n = 3 UNION SELECT time FROM ev WHERE n = 4",
 		"SELECT DATE(time) FROM ev UNION SELECT DATE(time) FROM ev",
