@@ -29,7 +29,29 @@ func newFilter(ctx *sql.Context, tr *Translation, name string, child sql.Node, c
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &filterOp{child: in, cond: x, name: name}, ""
+	f := &filterOp{child: in, cond: x, name: name}
+	if sc, ok := in.(*scanOp); ok {
+		return sc.withStage(stage{describe: f.name + " " + x.String(), run: f.filterBatch}, sc.out), ""
+	}
+	return f, ""
+}
+
+// filterBatch is b's rows where the condition is TRUE (nil: none).
+func (f *filterOp) filterBatch(ctx *sql.Context, b *Batch) (*Batch, error) {
+	c, err := f.cond.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := TrueRows(ctx, c, make([]int32, 0, b.N))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(sel) == b.N:
+		return b, nil
+	case len(sel) == 0:
+		return nil, nil
+	}
+	return b.Gather(sel), nil
 }
 
 func (f *filterOp) Schema() sql.Schema   { return f.child.Schema() }
@@ -41,7 +63,6 @@ func (f *filterOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sel []int32
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
 			for {
@@ -49,18 +70,8 @@ func (f *filterOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 				if err != nil {
 					return nil, err
 				}
-				c, err := f.cond.Eval(ctx, b)
-				if err != nil {
-					return nil, err
-				}
-				if sel, err = TrueRows(ctx, c, sel[:0]); err != nil {
-					return nil, err
-				}
-				switch {
-				case len(sel) == b.N:
-					return b, nil
-				case len(sel) > 0:
-					return b.Gather(sel), nil
+				if b, err = f.filterBatch(ctx, b); b != nil || err != nil {
+					return b, err
 				}
 			}
 		},

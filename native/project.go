@@ -23,7 +23,13 @@ func init() {
 		if err != nil {
 			return nil, err.Error()
 		}
-		return &projectOp{child: in, exprs: xs, sch: p.Schema(ctx)}, ""
+		op := &projectOp{child: in, exprs: xs, sch: p.Schema(ctx)}
+		if sc, ok := in.(*scanOp); ok {
+			return sc.withStage(stage{describe: strings.TrimPrefix(op.Describe(), Marker), run: func(ctx *sql.Context, b *Batch) (*Batch, error) {
+				return project(ctx, b, xs)
+			}}, op.sch), ""
+		}
+		return op, ""
 	})
 	registerExpr((*expression.Alias)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
 		return c.Compile(ctx, e.(*expression.Alias).Child)

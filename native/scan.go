@@ -30,8 +30,26 @@ type EventsTable interface {
 // scanOp reads the events table's projected columns, parts in parallel,
 // batches in part order (the order go-mysql-server's scan has).
 type scanOp struct {
-	table EventsTable
-	sch   sql.Schema
+	table  EventsTable
+	sch    sql.Schema // the table's columns read
+	stages []stage    // row-local steps run by the part workers, bottom up
+	out    sql.Schema // the last stage's schema (sch without stages)
+}
+
+// stage is a filter or projection fused into a scan: each part worker
+// runs it on its own batches, so row-local work spreads over the cores
+// and batches still arrive in part order.
+type stage struct {
+	describe string
+	run      func(ctx *sql.Context, b *Batch) (*Batch, error) // nil batch: no rows left
+}
+
+// withStage is s with st run after its other stages, giving rows of out.
+func (s *scanOp) withStage(st stage, out sql.Schema) *scanOp {
+	cp := *s
+	cp.stages = append(append([]stage(nil), s.stages...), st)
+	cp.out = out
+	return &cp
 }
 
 func init() {
@@ -45,11 +63,12 @@ func init() {
 		if !ok {
 			return nil, "table " + rt.Name()
 		}
-		return &scanOp{table: t, sch: rt.Schema(ctx)}, ""
+		sch := rt.Schema(ctx)
+		return &scanOp{table: t, sch: sch, out: sch}, ""
 	})
 }
 
-func (s *scanOp) Schema() sql.Schema   { return s.sch }
+func (s *scanOp) Schema() sql.Schema   { return s.out }
 func (s *scanOp) Children() []Operator { return nil }
 func (s *scanOp) Describe() string {
 	names := make([]string, len(s.sch))
@@ -59,6 +78,9 @@ func (s *scanOp) Describe() string {
 	d := Marker + "Scan " + s.table.Name() + " [" + strings.Join(names, ", ") + "]"
 	if f := s.table.Filter(); f != nil {
 		d += " where " + f.String()
+	}
+	for _, st := range s.stages {
+		d = Marker + st.describe + " (in the scan's workers)\n" + d
 	}
 	return d
 }
@@ -85,8 +107,9 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			wctx := ctx.WithContext(runCtx)
 			for p := range next {
-				s.readPart(runCtx, scan, p, outs[p])
+				s.readPart(wctx, scan, p, outs[p])
 			}
 		}()
 	}
@@ -135,7 +158,7 @@ type partBatch struct {
 }
 
 // readPart sends part p's rows in batches on out and closes it.
-func (s *scanOp) readPart(ctx context.Context, scan *engine.Scan, p int, out chan<- partBatch) {
+func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch) {
 	defer close(out)
 	errStop := errors.New("stopped")
 	err := scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
@@ -144,6 +167,18 @@ func (s *scanOp) readPart(ctx context.Context, scan *engine.Scan, p int, out cha
 			part := b
 			if b.N > BatchSize {
 				part = b.Slice(from, min(from+BatchSize, b.N))
+			}
+			for _, st := range s.stages {
+				var err error
+				if part, err = st.run(ctx, part); err != nil {
+					return err
+				}
+				if part == nil || part.N == 0 {
+					break
+				}
+			}
+			if part == nil || part.N == 0 {
+				continue
 			}
 			select {
 			case out <- partBatch{b: part}:
