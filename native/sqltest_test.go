@@ -99,6 +99,13 @@ func seedStatements() []string {
 			null(0.1, fmt.Sprint(18+rng.IntN(50)))))
 	}
 	stmts = append(stmts, "INSERT INTO people VALUES "+strings.Join(rows, ","))
+	// agg_kinds: a case-insensitive string, DATE, FLOAT, unsigned and
+	// DECIMAL columns, for GROUP BY and aggregates over other types.
+	stmts = append(stmts,
+		"CREATE TABLE agg_kinds (s VARCHAR(20) COLLATE utf8mb4_0900_ai_ci, d DATE, f FLOAT, u BIGINT UNSIGNED, m DECIMAL(10,2), i INT)",
+		"INSERT INTO agg_kinds VALUES ('Paris', '2024-06-01', 1.5, 1, 1.25, 1), ('paris', '2024-06-01', -0.0, 18446744073709551615, 2.50, 2), "+
+			"('PARIS', '2024-06-02', 0.0, 3, NULL, 3), ('Berlin', NULL, NULL, NULL, 3.75, NULL), (NULL, '2024-06-03', 2.25, 3, 0.01, 4), "+
+			"('berlin', '2024-06-02', 1.5, 18446744073709551615, -1.00, 5), (NULL, NULL, NULL, NULL, NULL, NULL), ('Ölfeld', '2024-06-03', 3, 7, 10.10, 6), ('olfeld', '2024-06-01', 3, 7, 10.1, 7)")
 	return stmts
 }
 

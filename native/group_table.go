@@ -1,0 +1,407 @@
+package native
+
+// This file owns the group table: the map from a row's key (the values of
+// the GROUP BY expressions, or every column of a DISTINCT) to a dense
+// group id, numbered 0, 1, 2, … in the order the groups are first seen.
+//
+// Two keys are the same group exactly when go-mysql-server hashes them
+// the same (sql/hash.HashOf), short of its 64-bit collisions:
+//   - NULL is one value, apart from every other;
+//   - a string is its collation's weight string when the key's type is a
+//     string type (GROUP BY: 'Paris' and 'paris' are one group under a
+//     case-insensitive collation), its bytes otherwise (DISTINCT hashes
+//     with no schema);
+//   - numbers are equal when their decimal text is: 1 and 1.0 are one
+//     value, -0 is 0;
+//   - a time is its instant and location, to the nanosecond;
+//   - anything else is its fmt %v text.
+//
+// INVARIANT: a key's encoding depends only on its value, never on the
+// Kind of the column that carried it, so batches whose columns went
+// KindAny (an odd value) still find the groups typed batches made.
+//
+// Fast paths: one integer or time key, and one string key compared by its
+// bytes, use a Go map keyed by the value itself; any other key is encoded
+// into a reused byte buffer and looked up without allocating. A fast
+// table that meets a batch of another Kind moves its keys into the
+// general encoding once and stays there.
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+// Key encoding tags: the first byte of each value in an encoded key.
+const (
+	tagNull   = 0
+	tagInt    = 1 // 8 bytes big endian: an integer, or a float with an integer's text
+	tagUint   = 2 // 8 bytes: an unsigned integer above MaxInt64
+	tagFloat  = 3 // 8 bytes: a float's bits (NaN canonical)
+	tagString = 4 // uvarint length, then the bytes or weight string
+	tagTime   = 5 // 8 bytes of seconds, 4 of nanoseconds: a UTC time
+	tagText   = 6 // uvarint length, then fmt %v text
+)
+
+// keyColumn says how one key column's values compare.
+type keyColumn struct {
+	// collation, when collated, is the collation whose weight strings
+	// stand for string values (GROUP BY over a string-typed key).
+	collated  bool
+	collation sql.CollationID
+	strType   types.StringType
+	extended  bool // an sql.ExtendedType key: go-mysql-server hashes its %v text
+}
+
+// newKeyColumn is how go-mysql-server's GROUP BY hashes a key of type t;
+// DISTINCT, which hashes with no schema, uses the zero keyColumn.
+func newKeyColumn(t sql.Type) keyColumn {
+	if _, ok := t.(sql.ExtendedType); ok {
+		return keyColumn{extended: true}
+	}
+	st, ok := t.(types.StringType)
+	if !ok {
+		return keyColumn{}
+	}
+	return keyColumn{collated: !bytesCollation(st.Collation()), collation: st.Collation(), strType: st}
+}
+
+// bytesCollation reports whether c orders and equates valid UTF-8
+// strings as Go compares their bytes: its rune weights increase with the
+// code point (binary, utf8mb4_0900_bin, utf8mb4_bin).
+func bytesCollation(c sql.CollationID) bool {
+	switch c {
+	case sql.Collation_binary, sql.Collation_utf8mb4_0900_bin, sql.Collation_utf8mb4_bin:
+		return true
+	}
+	return false
+}
+
+// groupTable assigns group ids to keys.
+type groupTable struct {
+	cols []keyColumn
+	n    int // groups so far
+
+	mode     groupMode
+	ints     map[int64]int32  // modeInt, modeTime: value → group
+	strs     map[string]int32 // modeString: value; modeGeneral: encoded key
+	nullID   int32            // the NULL key's group in a fast mode, -1 until seen
+	fastKind Kind             // the Kind the fast mode reads
+
+	buf    []byte // encoded key, reused
+	weight weightBuf
+	keyLen int64 // bytes of keys held, for the memory estimate
+}
+
+type groupMode uint8
+
+const (
+	modeUnset   groupMode = iota // no batch seen yet
+	modeInt                      // one KindInt key
+	modeTime                     // one KindTime key
+	modeString                   // one KindString key compared by bytes
+	modeGeneral                  // encoded keys
+)
+
+func newGroupTable(cols []keyColumn) *groupTable {
+	return &groupTable{cols: cols, nullID: -1}
+}
+
+// groups sets out[r] to the group of row r of keys (one column per key
+// column, b.N rows) and returns out; new groups get the next ids in row
+// order.
+func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []int32) ([]int32, error) {
+	out = out[:0]
+	if t.mode == modeUnset {
+		t.mode = modeGeneral
+		if len(keys) == 1 && !t.cols[0].extended && !t.cols[0].collated {
+			switch k := keys[0].Kind; {
+			case k == KindInt:
+				t.mode, t.fastKind, t.ints = modeInt, k, map[int64]int32{}
+			case k == KindTime:
+				t.mode, t.fastKind, t.ints = modeTime, k, map[int64]int32{}
+			case k == KindString:
+				t.mode, t.fastKind, t.strs = modeString, k, map[string]int32{}
+			}
+		}
+		if t.mode == modeGeneral {
+			t.strs = map[string]int32{}
+		}
+	}
+	if t.mode != modeGeneral && keys[0].Kind != t.fastKind && keys[0].Kind != KindNull {
+		if err := t.toGeneral(ctx); err != nil {
+			return nil, err
+		}
+	}
+	switch t.mode {
+	case modeInt, modeTime:
+		c := keys[0]
+		if c.Kind == KindNull {
+			return t.allNull(nrows, out), nil
+		}
+		for r := range nrows {
+			if c.Nulls != nil && c.Nulls[r] {
+				out = append(out, t.nullGroup())
+				continue
+			}
+			g, ok := t.ints[c.I[r]]
+			if !ok {
+				g = t.newGroup()
+				t.ints[c.I[r]] = g
+				t.keyLen += 8
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	case modeString:
+		c := keys[0]
+		if c.Kind == KindNull {
+			return t.allNull(nrows, out), nil
+		}
+		for r := range nrows {
+			if c.Nulls != nil && c.Nulls[r] {
+				out = append(out, t.nullGroup())
+				continue
+			}
+			g, ok := t.strs[c.S[r]]
+			if !ok {
+				g = t.newGroup()
+				t.strs[c.S[r]] = g
+				t.keyLen += int64(len(c.S[r]))
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	}
+	for r := range nrows {
+		t.buf = t.buf[:0]
+		for i, c := range keys {
+			var err error
+			if t.buf, err = t.appendKey(ctx, t.buf, i, c, r); err != nil {
+				return nil, err
+			}
+		}
+		g, ok := t.strs[string(t.buf)] // no allocation: the compiler sees the lookup
+		if !ok {
+			g = t.newGroup()
+			t.strs[string(t.buf)] = g
+			t.keyLen += int64(len(t.buf))
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func (t *groupTable) newGroup() int32 {
+	t.n++
+	return int32(t.n - 1)
+}
+
+func (t *groupTable) nullGroup() int32 {
+	if t.nullID < 0 {
+		t.nullID = t.newGroup()
+	}
+	return t.nullID
+}
+
+func (t *groupTable) allNull(nrows int, out []int32) []int32 {
+	g := t.nullGroup()
+	for range nrows {
+		out = append(out, g)
+	}
+	return out
+}
+
+// toGeneral moves a fast mode's keys into the general encoding.
+func (t *groupTable) toGeneral(ctx *sql.Context) error {
+	general := make(map[string]int32, t.n)
+	var buf []byte
+	switch t.mode {
+	case modeInt:
+		for v, g := range t.ints {
+			general[string(appendIntKey(buf[:0], v))] = g
+		}
+	case modeTime:
+		for v, g := range t.ints {
+			general[string(appendMicrosKey(buf[:0], v))] = g
+		}
+	case modeString:
+		for v, g := range t.strs {
+			general[string(appendBytesKey(buf[:0], tagString, v))] = g
+		}
+	}
+	if t.nullID >= 0 {
+		general[string([]byte{tagNull})] = t.nullID
+	}
+	t.mode, t.ints, t.strs = modeGeneral, nil, general
+	return nil
+}
+
+// appendKey appends the encoding of row r of c, key column i.
+func (t *groupTable) appendKey(ctx *sql.Context, buf []byte, i int, c *Column, r int) ([]byte, error) {
+	if c.IsNull(r) {
+		return append(buf, tagNull), nil
+	}
+	kc := &t.cols[i]
+	switch c.Kind {
+	case KindInt:
+		if kc.collated || kc.extended {
+			break // an integer in a string-typed key: its text's weights
+		}
+		return appendIntKey(buf, c.I[r]), nil
+	case KindFloat:
+		if kc.collated || kc.extended {
+			break
+		}
+		return appendFloatKey(buf, c.F[r]), nil
+	case KindTime:
+		if kc.collated || kc.extended {
+			break
+		}
+		return appendMicrosKey(buf, c.I[r]), nil
+	case KindString:
+		if kc.extended {
+			break
+		}
+		if !kc.collated {
+			return appendBytesKey(buf, tagString, c.S[r]), nil
+		}
+		return t.appendWeights(buf, kc, c.S[r])
+	}
+	return t.appendValueKey(ctx, buf, kc, c.Value(r))
+}
+
+// appendValueKey encodes a boxed value (not nil) as go-mysql-server's
+// HashOf sees it.
+func (t *groupTable) appendValueKey(ctx *sql.Context, buf []byte, kc *keyColumn, v any) ([]byte, error) {
+	v, err := sql.UnwrapAny(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return append(buf, tagNull), nil
+	}
+	if kc.extended {
+		return appendBytesKey(buf, tagText, fmt.Sprintf("%v", v)), nil
+	}
+	if kc.collated {
+		s, err := types.ConvertToString(ctx, v, kc.strType, nil)
+		if err != nil {
+			return nil, err
+		}
+		return t.appendWeights(buf, kc, s)
+	}
+	return appendPlainKey(buf, v), nil
+}
+
+// appendPlainKey encodes v (not nil, unwrapped) by its Go value.
+func appendPlainKey(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case int64:
+		return appendIntKey(buf, x)
+	case int:
+		return appendIntKey(buf, int64(x))
+	case int8:
+		return appendIntKey(buf, int64(x))
+	case int16:
+		return appendIntKey(buf, int64(x))
+	case int32:
+		return appendIntKey(buf, int64(x))
+	case uint8:
+		return appendIntKey(buf, int64(x))
+	case uint16:
+		return appendIntKey(buf, int64(x))
+	case uint32:
+		return appendIntKey(buf, int64(x))
+	case uint:
+		return appendUintKey(buf, uint64(x))
+	case uint64:
+		return appendUintKey(buf, x)
+	case float64:
+		return appendFloatKey(buf, x)
+	case float32:
+		// go-mysql-server formats a float32 with 32-bit precision; its
+		// float64 widening is exact, so equal text is equal value.
+		return appendFloatKey(buf, float64(x))
+	case string:
+		return appendBytesKey(buf, tagString, x)
+	case []byte:
+		return appendBytesKey(buf, tagString, string(x))
+	case time.Time:
+		if x.Location() == time.UTC {
+			return appendTimeKey(buf, x.Unix(), int32(x.Nanosecond()))
+		}
+	}
+	return appendBytesKey(buf, tagText, fmt.Sprintf("%v", v))
+}
+
+func appendIntKey(buf []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(append(buf, tagInt), uint64(v))
+}
+
+func appendUintKey(buf []byte, v uint64) []byte {
+	if v <= math.MaxInt64 {
+		return appendIntKey(buf, int64(v))
+	}
+	return binary.BigEndian.AppendUint64(append(buf, tagUint), v)
+}
+
+// appendFloatKey encodes f so that it equals an integer's key when its
+// text does (1.0 is 1, -0 is 0), and every NaN alike.
+func appendFloatKey(buf []byte, f float64) []byte {
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return appendIntKey(buf, int64(f))
+	}
+	if f >= 1<<63 && f < 1<<64 && f == math.Trunc(f) {
+		return appendUintKey(buf, uint64(f))
+	}
+	if math.IsNaN(f) {
+		f = math.NaN()
+	}
+	return binary.BigEndian.AppendUint64(append(buf, tagFloat), math.Float64bits(f))
+}
+
+func appendMicrosKey(buf []byte, us int64) []byte {
+	sec, frac := us/1e6, us%1e6
+	if frac < 0 {
+		sec, frac = sec-1, frac+1e6
+	}
+	return appendTimeKey(buf, sec, int32(frac*1000))
+}
+
+func appendTimeKey(buf []byte, sec int64, nsec int32) []byte {
+	buf = binary.BigEndian.AppendUint64(append(buf, tagTime), uint64(sec))
+	return binary.BigEndian.AppendUint32(buf, uint32(nsec))
+}
+
+func appendBytesKey(buf []byte, tag byte, s string) []byte {
+	buf = binary.AppendUvarint(append(buf, tag), uint64(len(s)))
+	return append(buf, s...)
+}
+
+// appendWeights appends s's weight string under kc's collation.
+func (t *groupTable) appendWeights(buf []byte, kc *keyColumn, s string) ([]byte, error) {
+	t.weight.b = t.weight.b[:0]
+	if err := kc.collation.WriteWeightString(&t.weight, s); err != nil {
+		return nil, err
+	}
+	buf = binary.AppendUvarint(append(buf, tagString), uint64(len(t.weight.b)))
+	return append(buf, t.weight.b...), nil
+}
+
+// weightBuf collects a weight string (an io.Writer that never fails).
+type weightBuf struct{ b []byte }
+
+func (w *weightBuf) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// bytes estimates the table's memory: keys plus Go map overhead.
+func (t *groupTable) bytes() int64 {
+	return t.keyLen + int64(t.n)*48
+}

@@ -1,0 +1,252 @@
+package native
+
+// This file owns HashAggregate, the native GROUP BY: go-mysql-server's
+// *plan.GroupBy (sql/rowexec/agg.go) over batches.
+//
+// What it must match:
+//   - With GROUP BY keys, one row per group, groups in the order their
+//     first row arrives (go-mysql-server keeps its keys in first-seen
+//     order); no rows over no input.
+//   - Without keys, one row over the whole input, also over no rows
+//     (COUNT 0, SUM NULL, a plain column NULL).
+//   - Each output column is a select dependency: an aggregate, or a plain
+//     expression taking its value on the group's first row.
+//   - Keys group as go-mysql-server's hash does (group_table.go).
+//
+// It is a pipeline breaker: it reads its whole input, single-threaded in
+// input order (which keeps first rows and float sums exactly
+// go-mysql-server's), then hands out the groups BatchSize at a time. The
+// groups' state is charged to the statement's memory budget as it grows.
+
+import (
+	"io"
+	"strings"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function/aggregation"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+
+	"arb/engine"
+)
+
+// hashAggOp groups its input by keys and computes aggs per group.
+type hashAggOp struct {
+	child   Operator
+	keys    []Expr
+	keyCols []keyColumn
+	aggs    []aggFunc // templates: each run takes fresh copies
+	sch     sql.Schema
+}
+
+func init() {
+	register((*plan.GroupBy)(nil), translateGroupBy)
+}
+
+func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
+	gb := n.(*plan.GroupBy)
+	if len(gb.GroupByExprs) == 0 && onlyAnyValue(gb.SelectDeps) {
+		// go-mysql-server then returns a row per input row (a
+		// projection), not one row: a form too odd to mirror.
+		return nil, "GroupBy without keys or aggregates"
+	}
+	// Check what cannot be translated before the child is (a child
+	// translated for nothing would leave its reasons behind).
+	for _, e := range gb.SelectDeps {
+		if reason := unsupportedDep(ctx, e); reason != "" {
+			return nil, reason
+		}
+	}
+	in := tr.child(ctx, gb.Child)
+	c := &Compiler{In: in.Schema()}
+	keys, err := c.CompileAll(ctx, gb.GroupByExprs)
+	if err != nil {
+		return nil, err.Error()
+	}
+	keyCols := make([]keyColumn, len(gb.GroupByExprs))
+	for i, e := range gb.GroupByExprs {
+		keyCols[i] = newKeyColumn(e.Type(ctx))
+	}
+	aggs := make([]aggFunc, len(gb.SelectDeps))
+	for i, e := range gb.SelectDeps {
+		a, reason, err := newAggFunc(ctx, c, e)
+		if err != nil {
+			return nil, err.Error()
+		}
+		if a == nil {
+			return nil, reason
+		}
+		aggs[i] = a
+	}
+	return &hashAggOp{child: in, keys: keys, keyCols: keyCols, aggs: aggs, sch: gb.Schema(ctx)}, ""
+}
+
+// onlyAnyValue reports whether deps hold no aggregate but ANY_VALUE
+// (go-mysql-server's groupByIter special case).
+func onlyAnyValue(deps []sql.Expression) bool {
+	for _, e := range deps {
+		if a, ok := groupByDep(e).(sql.Aggregation); ok {
+			if _, any := a.(*aggregation.AnyValue); !any {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// unsupportedDep is why select dependency e cannot be aggregated here,
+// or "".
+func unsupportedDep(ctx *sql.Context, e sql.Expression) string {
+	e = groupByDep(e)
+	if a, ok := e.(sql.Aggregation); ok {
+		if a.Window() != nil {
+			return "aggregate with a window: " + e.String()
+		}
+		for _, ch := range a.Children() {
+			if hasAggregation(ctx, ch) {
+				return "aggregate of an aggregate: " + e.String()
+			}
+		}
+		return ""
+	}
+	if hasAggregation(ctx, e) {
+		return "aggregate nested in " + e.String()
+	}
+	return ""
+}
+
+func (h *hashAggOp) Schema() sql.Schema   { return h.sch }
+func (h *hashAggOp) Children() []Operator { return []Operator{h.child} }
+func (h *hashAggOp) Describe() string {
+	keys := make([]string, len(h.keys))
+	for i, k := range h.keys {
+		keys[i] = k.String()
+	}
+	return Marker + "HashAggregate keys [" + strings.Join(keys, ", ") + "] aggs " + describeAggs(h.aggs)
+}
+
+func (h *hashAggOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
+	in, err := h.child.Open(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	aggs := make([]aggFunc, len(h.aggs))
+	for i, a := range h.aggs {
+		aggs[i] = a.fresh()
+	}
+	closeAggs := func() {
+		for _, a := range aggs {
+			a.close(ctx)
+		}
+	}
+	budget := engine.MemoryBudgetOf(ctx)
+	var charged int64
+	release := func() {
+		budget.Grow(-charged, "hash aggregate")
+		charged = 0
+	}
+	ngroups, err := h.consume(ctx, in, aggs, budget, &charged)
+	in.Close(ctx)
+	if err != nil {
+		closeAggs()
+		release()
+		return nil, err
+	}
+	cols := make([]*Column, len(aggs))
+	for i, a := range aggs {
+		if cols[i], err = a.result(ctx, ngroups); err != nil {
+			closeAggs()
+			release()
+			return nil, err
+		}
+	}
+	out := &Batch{N: ngroups, Cols: cols}
+	pos := 0
+	return &funcIter{
+		next: func(ctx *sql.Context) (*Batch, error) {
+			if pos >= ngroups {
+				return nil, io.EOF
+			}
+			end := min(pos+BatchSize, ngroups)
+			b := out.Slice(pos, end)
+			if pos == 0 && end == ngroups {
+				b = out
+			}
+			pos = end
+			return b, nil
+		},
+		close: func(ctx *sql.Context) error {
+			closeAggs()
+			out = nil
+			pos = ngroups
+			release()
+			return nil
+		},
+	}, nil
+}
+
+// consume folds every batch of in into the groups and returns how many
+// there are.
+func (h *hashAggOp) consume(ctx *sql.Context, in BatchIter, aggs []aggFunc, budget *engine.MemoryBudget, charged *int64) (int, error) {
+	table := newGroupTable(h.keyCols)
+	ngroups := 0
+	if len(h.keys) == 0 {
+		ngroups = 1 // the one group exists over no rows too
+	}
+	var groups []int32
+	keyCols := make([]*Column, len(h.keys))
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		b, err := in.Next(ctx)
+		if err == io.EOF {
+			return ngroups, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if len(h.keys) == 0 {
+			groups = grow(groups[:0], b.N) // all zero: group 0
+		} else {
+			for i, k := range h.keys {
+				if keyCols[i], err = k.Eval(ctx, b); err != nil {
+					return 0, err
+				}
+			}
+			if groups, err = table.groups(ctx, keyCols, b.N, groups); err != nil {
+				return 0, err
+			}
+			ngroups = table.n
+		}
+		for _, a := range aggs {
+			if err := a.add(ctx, b, groups, ngroups); err != nil {
+				return 0, err
+			}
+		}
+		if budget != nil {
+			now := table.bytes()
+			for _, a := range aggs {
+				now += a.bytes()
+			}
+			if now != *charged {
+				err := budget.Grow(now-*charged, "hash aggregate groups")
+				*charged = now
+				if err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+}
+
+// groupByDep is select dependency e without its aliases.
+func groupByDep(e sql.Expression) sql.Expression {
+	for {
+		a, ok := e.(*expression.Alias)
+		if !ok {
+			return e
+		}
+		e = a.Child
+	}
+}
