@@ -79,8 +79,9 @@ func (s *scanOp) Describe() string {
 	if f := s.table.Filter(); f != nil {
 		d += " where " + f.String()
 	}
+	// Each stage above the one it reads from, indented like a child.
 	for _, st := range s.stages {
-		d = Marker + st.describe + " (in the scan's workers)\n" + d
+		d = Marker + st.describe + " (in the scan's workers)\n" + indentLines(d, "    ")
 	}
 	return d
 }
@@ -244,4 +245,9 @@ func storedValue(ec *engine.BatchColumn, k int) storage.Value {
 		return storage.Value{Type: ec.Type, Str: ec.Strs[k]}
 	}
 	return storage.Value{Type: ec.Type, Int: ec.Ints[k]}
+}
+
+// indentLines prefixes every line of s with indent.
+func indentLines(s, indent string) string {
+	return indent + strings.ReplaceAll(s, "\n", "\n"+indent)
 }

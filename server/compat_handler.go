@@ -52,6 +52,9 @@ func (h *compatHandler) ComQuery(ctx context.Context, c *mysql.Conn, query strin
 	if stmt, ok := explainJSONTarget(query); ok {
 		return h.explainJSON(ctx, c, stmt, callback)
 	}
+	if stmt, ok := explainTableTarget(query); ok {
+		return h.explainTable(ctx, c, stmt, callback)
+	}
 	return h.Handler.ComQuery(ctx, c, query, binaryResults(callback))
 }
 
@@ -61,6 +64,14 @@ func (h *compatHandler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query 
 		if err == nil {
 			if stmt, ok := explainJSONTarget(first); ok {
 				return rest, h.explainJSON(ctx, c, stmt, callback)
+			}
+		}
+	}
+	if _, ok := explainTableTarget(query); ok {
+		first, rest, err := sqlparser.SplitStatement(query)
+		if err == nil {
+			if stmt, ok := explainTableTarget(first); ok {
+				return rest, h.explainTable(ctx, c, stmt, callback)
 			}
 		}
 	}

@@ -171,8 +171,9 @@ func parsePlanTree(lines []string) *planNode {
 	return all[0]
 }
 
-// arbEngineNode is the text of arb's native scan node.
-var arbEngineNode = regexp.MustCompile(`^arb engine (\S+)`)
+// arbEngineNode is the text of arb's native nodes that read a table: the
+// planner's engine nodes and the native plan's scans.
+var arbEngineNode = regexp.MustCompile(`^arb (?:engine|Scan) (\S+)`)
 
 // collectTables lists the tables a plan reads, in plan order.
 func collectTables(n *planNode, out *[]*explainTable) {

@@ -57,3 +57,66 @@ func TestExplainShowsNativeParts(t *testing.T) {
 		t.Errorf("with arb_pushdown = 0 the engine must not run:\n%s", plan)
 	}
 }
+
+// TestExplainTabular checks plain EXPLAIN of a query: MySQL's twelve
+// columns, a row per table read, and Extra naming the native operators
+// and what go-mysql-server still runs; EXPLAIN of a table stays SHOW
+// COLUMNS.
+func TestExplainTabular(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount) VALUES ('2025-01-01 10:00:00', 'Signup', 'u1', NULL), ('2025-01-02 10:00:00', 'Purchase', 'u1', 2.5)")
+	for _, tc := range []struct {
+		q      string
+		tables []string
+		extra  string
+	}{
+		{"EXPLAIN SELECT event, distinct_id FROM events WHERE amount > 1", []string{"events"}, "arb: "},
+		{"DESCRIBE SELECT count(*) FROM events", []string{"events"}, "arb: "},
+		{"EXPLAIN FORMAT=TRADITIONAL SELECT a.event FROM events a JOIN events b ON a.distinct_id = b.distinct_id", []string{"events", "events"}, "arb: "},
+		{"EXPLAIN SELECT 1", nil, "No tables used"},
+	} {
+		rows, err := db.Query(tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.q, err)
+		}
+		cols, _ := rows.Columns()
+		if want := "id select_type table partitions type possible_keys key key_len ref rows filtered Extra"; strings.Join(cols, " ") != want {
+			t.Fatalf("%s: columns %v, want %s", tc.q, cols, want)
+		}
+		var tables []string
+		var extras []string
+		for rows.Next() {
+			vals := make([]*string, 12)
+			ptrs := make([]any, 12)
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			if vals[2] != nil {
+				tables = append(tables, *vals[2])
+			}
+			if vals[11] != nil {
+				extras = append(extras, *vals[11])
+			}
+		}
+		rows.Close()
+		if strings.Join(tables, ",") != strings.Join(tc.tables, ",") {
+			t.Errorf("%s: tables %v, want %v", tc.q, tables, tc.tables)
+		}
+		if len(extras) == 0 || !strings.Contains(extras[0], tc.extra) {
+			t.Errorf("%s: Extra %q, want it to contain %q", tc.q, extras, tc.extra)
+		}
+	}
+	rows, err := db.Query("EXPLAIN events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	rows.Close()
+	if len(cols) == 0 || cols[0] != "Field" {
+		t.Fatalf("EXPLAIN events: columns %v, want SHOW COLUMNS' (Field, …)", cols)
+	}
+}
