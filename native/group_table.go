@@ -143,17 +143,26 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		if c.Kind == KindNull {
 			return t.allNull(nrows, out), nil
 		}
+		// Rows in time order put runs of one day (hour, user) together:
+		// a run reuses its first row's lookup.
+		last, lastG := int64(0), int32(-1)
 		for r := range nrows {
 			if c.Nulls != nil && c.Nulls[r] {
 				out = append(out, t.nullGroup())
 				continue
 			}
-			g, ok := t.ints[c.I[r]]
+			v := c.I[r]
+			if v == last && lastG >= 0 {
+				out = append(out, lastG)
+				continue
+			}
+			g, ok := t.ints[v]
 			if !ok {
 				g = t.newGroup()
-				t.ints[c.I[r]] = g
+				t.ints[v] = g
 				t.keyLen += 8
 			}
+			last, lastG = v, g
 			out = append(out, g)
 		}
 		return out, nil
@@ -162,17 +171,24 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		if c.Kind == KindNull {
 			return t.allNull(nrows, out), nil
 		}
+		last, lastG := "", int32(-1)
 		for r := range nrows {
 			if c.Nulls != nil && c.Nulls[r] {
 				out = append(out, t.nullGroup())
 				continue
 			}
-			g, ok := t.strs[c.S[r]]
+			v := c.S[r]
+			if lastG >= 0 && v == last {
+				out = append(out, lastG)
+				continue
+			}
+			g, ok := t.strs[v]
 			if !ok {
 				g = t.newGroup()
-				t.strs[c.S[r]] = g
-				t.keyLen += int64(len(c.S[r]))
+				t.strs[v] = g
+				t.keyLen += int64(len(v))
 			}
+			last, lastG = v, g
 			out = append(out, g)
 		}
 		return out, nil

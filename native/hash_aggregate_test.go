@@ -170,6 +170,15 @@ func TestAggOtherAggregates(t *testing.T) {
 		"SELECT k, JSON_ARRAYAGG(label) FROM small GROUP BY k",
 		"SELECT tier, ANY_VALUE(city), COUNT(*) FROM ev GROUP BY tier",
 		"SELECT event, FIRST(city) FROM ev GROUP BY event",
+		"SELECT event, JSON_OBJECTAGG(distinct_id, n) FROM ev WHERE n = 3 GROUP BY event",
+	}, "HashAggregate")
+}
+
+func TestAggSubqueries(t *testing.T) {
+	aggCheck(t, []string{
+		"SELECT event, (SELECT COUNT(*) FROM small) AS s, COUNT(*) FROM ev GROUP BY event",
+		"SELECT tier, COUNT(*) FROM ev WHERE distinct_id IN (SELECT distinct_id FROM people WHERE age > 40) GROUP BY tier",
+		"SELECT COUNT(*) FROM ev WHERE amount > (SELECT AVG(amount) FROM ev)",
 	}, "HashAggregate")
 }
 
@@ -189,6 +198,9 @@ func TestAggDistinct(t *testing.T) {
 		"SELECT DISTINCT event FROM ev ORDER BY event",
 		"SELECT DISTINCT tier FROM ev ORDER BY tier LIMIT 2",
 		"SELECT DISTINCT event, tier FROM ev LIMIT 7",
+		"SELECT DISTINCT JSON_OBJECT('e', event, 'k', n DIV 10) FROM ev",
+		"SELECT DISTINCT time FROM ev",
+		"SELECT DISTINCT amount FROM ev",
 	}, "HashDistinct")
 	// DISTINCT over aggregates
 	aggCheck(t, []string{
