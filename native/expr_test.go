@@ -1,0 +1,476 @@
+package native
+
+// Differential tests of the vectorized expression compilers: every
+// expression is evaluated over random batches both by its compiled Expr
+// and by go-mysql-server's Eval row by row (evalExpr, the fallback), and
+// the two columns must hold the same values of the same Go types, give
+// the same error (or none) and the same number of warnings.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/dolthub/vitess/go/sqltypes"
+	"github.com/shopspring/decimal"
+)
+
+// exprCols is the schema of the random batches.
+var exprCols = []struct {
+	name string
+	typ  sql.Type
+}{
+	{"i64", types.Int64},
+	{"i32", types.Int32},
+	{"u32", types.Uint32},
+	{"f64", types.Float64},
+	{"f32", types.Float32},
+	{"s", types.Text},
+	{"s2", types.MustCreateString(sqltypes.VarChar, 64, sql.Collation_utf8mb4_0900_bin)},
+	{"sci", types.MustCreateString(sqltypes.Text, types.TextBlobMax, sql.Collation_utf8mb4_general_ci)},
+	{"t", types.DatetimeMaxPrecision},
+	{"t0", types.Datetime},
+	{"d", types.Date},
+	{"ts", types.TimestampMaxPrecision},
+	{"b", types.Boolean},
+	{"dec", types.MustCreateDecimalType(10, 2)},
+	{"i8", types.Int8},
+	{"ds", types.Text}, // strings that look like dates and numbers
+}
+
+func colIdx(name string) int {
+	for i, c := range exprCols {
+		if c.name == name {
+			return i
+		}
+	}
+	panic(name)
+}
+
+func gf(name string) *expression.GetField {
+	i := colIdx(name)
+	return expression.NewGetField(i, exprCols[i].typ, name, true)
+}
+
+var (
+	testStrings = []string{"", "a", "A", "abc", "Abc", "ABC", "abd", "Purchase", "purchase", "Page View",
+		"é", "É", "e", "\xff", "\uFFFD", "a\xc3", "a\xc3\xa9", "a\xc3b", "12", " 5", "5abc", "zz", "z",
+		"%", "_", "a%b", "a_c", "\\", "Paris", "paris", "日本"}
+	testDateStrings = []string{"2024-06-01", "2024-06-01 00:00:00", "2024-06-01 00:00:00.000000",
+		"2024-06-15 12:30:00.5", "2024-06-01T10:00:00", "abc", "2024-13-01", "", "2024-06-01 25:00:00",
+		"2024-06-30 23:59:59.999999", "20240601", "2024-6-1", "1000-01-01", "9999-12-31 23:59:59"}
+	testBase = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func randTime(rng *rand.Rand) time.Time {
+	switch rng.IntN(12) {
+	case 0:
+		return testBase
+	case 1:
+		return time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+	case 2:
+		return time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	case 3:
+		return time.Date(1969, 12, 31, 23, 59, 59, 500000000, time.UTC)
+	}
+	return testBase.Add(time.Duration(rng.IntN(40*24*3600))*time.Second - 5*24*time.Hour).
+		Add(time.Duration(rng.IntN(3)*rng.IntN(1000000)) * time.Microsecond)
+}
+
+func randValue(rng *rand.Rand, name string) any {
+	if rng.IntN(7) == 0 {
+		return nil
+	}
+	ints := []int64{0, 1, -1, 2, 5, -5, 17, 127, -128, 200, 255, 256, 1 << 31, -(1 << 31), 1 << 40,
+		math.MaxInt64, math.MinInt64, 1<<53 + 1, 1 << 53}
+	floats := []float64{0, math.Copysign(0, -1), 0.5, 1, -1, 50.5, 1e300, -1e-300, 1e-20, 3.14159, 0.1,
+		1e40, 1e15 + 0.5, 2.5, -2.5}
+	switch name {
+	case "i64":
+		if rng.IntN(2) == 0 {
+			return ints[rng.IntN(len(ints))]
+		}
+		return int64(rng.IntN(41) - 20)
+	case "i32":
+		if rng.IntN(3) == 0 {
+			return int32(ints[rng.IntN(len(ints))])
+		}
+		return int32(rng.IntN(41) - 20)
+	case "i8":
+		return int8(rng.IntN(256) - 128)
+	case "u32":
+		if rng.IntN(3) == 0 {
+			return uint32(math.MaxUint32)
+		}
+		return uint32(rng.IntN(300))
+	case "f64":
+		if rng.IntN(2) == 0 {
+			return floats[rng.IntN(len(floats))]
+		}
+		return math.Round(rng.Float64()*20000-10000) / 100
+	case "f32":
+		f32 := []float32{0, 0.5, 1, -1, 50.5, 0.1, 3.14159, 2.5, -2.5, 1e20, 1e-20}
+		return f32[rng.IntN(len(f32))]
+	case "s", "s2", "sci":
+		return testStrings[rng.IntN(len(testStrings))]
+	case "ds":
+		return testDateStrings[rng.IntN(len(testDateStrings))]
+	case "t", "ts":
+		return randTime(rng)
+	case "t0":
+		return randTime(rng).Truncate(time.Second)
+	case "d":
+		return randTime(rng).Truncate(24 * time.Hour)
+	case "b":
+		return int8(rng.IntN(2))
+	case "dec":
+		return decimal.New(int64(rng.IntN(20001)-10000), -2)
+	}
+	panic(name)
+}
+
+// randBatch is n random rows of exprCols.
+func randBatch(rng *rand.Rand, n int) *Batch {
+	sch := make(sql.Schema, len(exprCols))
+	for i, c := range exprCols {
+		sch[i] = &sql.Column{Name: c.name, Type: c.typ, Nullable: true}
+	}
+	rows := make([]sql.Row, n)
+	for r := range rows {
+		row := make(sql.Row, len(exprCols))
+		for i, c := range exprCols {
+			row[i] = randValue(rng, c.name)
+		}
+		rows[r] = row
+	}
+	return BatchFromRows(sch, rows)
+}
+
+func exprSchema() sql.Schema {
+	sch := make(sql.Schema, len(exprCols))
+	for i, c := range exprCols {
+		sch[i] = &sql.Column{Name: c.name, Type: c.typ, Nullable: true}
+	}
+	return sch
+}
+
+func newTestCtx() *sql.Context {
+	return sql.NewContext(context.Background(), sql.WithSession(sql.NewBaseSession()))
+}
+
+// normalize prints a value with its Go type; times as UTC instants.
+func normalize(v any) string {
+	if t, ok := v.(time.Time); ok {
+		return "time " + t.UTC().Format(time.RFC3339Nano)
+	}
+	if d, ok := v.(decimal.Decimal); ok {
+		return "decimal " + d.String()
+	}
+	if b, ok := v.([]byte); ok {
+		return fmt.Sprintf("[]byte %q", b)
+	}
+	return fmt.Sprintf("%T %#v", v, v)
+}
+
+// diffResult is how an expression's compiled and Eval results differ
+// over b ("" when they do not).
+func diffResult(t *testing.T, e sql.Expression, b *Batch) (native bool, diff string) {
+	t.Helper()
+	ctx := newTestCtx()
+	c := &Compiler{In: exprSchema()}
+	x, err := c.Compile(ctx, e)
+	if err != nil {
+		return false, fmt.Sprintf("compile: %v", err)
+	}
+	native = Native(x)
+	ctx.ClearWarnings()
+	got, gerr := x.Eval(ctx, b)
+	gw := ctx.Session.WarningCount()
+	ctx2 := newTestCtx()
+	ref := &evalExpr{e: e, typ: e.Type(ctx2)}
+	want, werr := ref.Eval(ctx2, b)
+	ww := ctx2.Session.WarningCount()
+	if (gerr != nil) != (werr != nil) {
+		return native, fmt.Sprintf("error: got %v, want %v", gerr, werr)
+	}
+	if gerr != nil {
+		return native, ""
+	}
+	if gw != ww {
+		return native, fmt.Sprintf("warnings: got %d, want %d", gw, ww)
+	}
+	if got.Len() != b.N {
+		return native, fmt.Sprintf("got %d values for %d rows", got.Len(), b.N)
+	}
+	for r := range b.N {
+		g, w := normalize(got.Value(r)), normalize(want.Value(r))
+		if g != w {
+			return native, fmt.Sprintf("row %d (%s): got %s, want %s", r, rowString(b, r), g, w)
+		}
+	}
+	return native, ""
+}
+
+func rowString(b *Batch, r int) string {
+	parts := make([]string, len(b.Cols))
+	for i, c := range b.Cols {
+		parts[i] = exprCols[i].name + "=" + fmt.Sprintf("%q", fmt.Sprint(c.Value(r)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// checkExprs runs every expression over several random batches and
+// fails on any difference; it returns how many compiled natively.
+func checkExprs(t *testing.T, seed uint64, es []sql.Expression) int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	batches := []*Batch{randBatch(rng, 150), randBatch(rng, 1)}
+	natives := 0
+	for _, e := range es {
+		native := false
+		for _, b := range batches {
+			n, diff := diffResult(t, e, b)
+			native = n
+			if diff != "" {
+				t.Fatalf("%s (native %v): %s", e, n, diff)
+			}
+		}
+		if native {
+			natives++
+		}
+	}
+	return natives
+}
+
+// requireExprNative fails unless each expression compiles without
+// go-mysql-server's Eval anywhere.
+func requireExprNative(t *testing.T, es ...sql.Expression) {
+	t.Helper()
+	ctx := newTestCtx()
+	c := &Compiler{In: exprSchema()}
+	for _, e := range es {
+		x, err := c.Compile(ctx, e)
+		if err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		if !Native(x) || strings.Contains(x.String(), "eval(") {
+			t.Fatalf("%s compiled to %s, want native", e, x)
+		}
+	}
+}
+
+func lit(v any, t sql.Type) *expression.Literal { return expression.NewLiteral(v, t) }
+func strLit(s string) *expression.Literal {
+	return lit(s, types.CreateLongText(sql.Collation_utf8mb4_0900_bin))
+}
+func decLit(s string) *expression.Literal {
+	d := decimal.RequireFromString(s)
+	prec := max(len(d.Coefficient().String()), int(-d.Exponent())+1)
+	return lit(d, types.MustCreateDecimalType(uint8(prec), uint8(max(0, -d.Exponent()))))
+}
+
+// testLiterals are constants of every class the planbuilder makes.
+func testLiterals() []sql.Expression {
+	ls := []sql.Expression{
+		lit(int8(5), types.Int8), lit(int8(-1), types.Int8), lit(int8(0), types.Int8),
+		lit(uint8(200), types.Uint8), lit(int16(-300), types.Int16), lit(uint16(60000), types.Uint16),
+		lit(int32(-70000), types.Int32), lit(uint32(4000000000), types.Uint32),
+		lit(int64(1<<40), types.Int64), lit(int64(math.MinInt64), types.Int64),
+		lit(uint64(math.MaxUint64), types.Uint64),
+		lit(0.5, types.Float64), lit(-1.0, types.Float64), lit(1e300, types.Float64), lit(50.5, types.Float64),
+		decLit("50.5"), decLit("5"), decLit("0.1"), decLit("-2.50"), decLit("0.10000000000000001"),
+		decLit("0.000000000000001"), decLit("123456789012345678901234567890123456789"),
+		lit(nil, types.Null),
+		lit(testBase, types.DatetimeMaxPrecision), lit(testBase.Add(36*time.Hour), types.Datetime),
+		lit(testBase, types.Date),
+		lit(true, types.Boolean),
+	}
+	for _, s := range testStrings {
+		ls = append(ls, strLit(s))
+	}
+	for _, s := range testDateStrings {
+		ls = append(ls, strLit(s))
+	}
+	return ls
+}
+
+func comparisons(l, r sql.Expression) []sql.Expression {
+	return []sql.Expression{
+		expression.NewEquals(l, r), expression.NewNullSafeEquals(l, r),
+		expression.NewLessThan(l, r), expression.NewLessThanOrEqual(l, r),
+		expression.NewGreaterThan(l, r), expression.NewGreaterThanOrEqual(l, r),
+		expression.NewNot(expression.NewEquals(l, r)),
+	}
+}
+
+func TestExprCompareColumnLiteral(t *testing.T) {
+	var es []sql.Expression
+	for _, c := range exprCols {
+		for _, l := range testLiterals() {
+			es = append(es, comparisons(gf(c.name), l)...)
+			es = append(es, comparisons(l, gf(c.name))...)
+		}
+	}
+	n := checkExprs(t, 1, es)
+	t.Logf("%d of %d comparisons with a literal native", n, len(es))
+	requireExprNative(t,
+		expression.NewEquals(gf("i64"), lit(int8(5), types.Int8)),
+		expression.NewGreaterThan(gf("i64"), lit(uint8(200), types.Uint8)),
+		expression.NewLessThan(gf("i32"), lit(int64(1<<40), types.Int64)),
+		expression.NewGreaterThan(gf("f64"), decLit("50.5")),
+		expression.NewGreaterThanOrEqual(gf("f64"), lit(int8(5), types.Int8)),
+		expression.NewEquals(gf("i64"), decLit("5")),
+		expression.NewEquals(gf("s"), strLit("Purchase")),
+		expression.NewNullSafeEquals(gf("s"), strLit("Purchase")),
+		expression.NewLessThan(gf("s2"), strLit("abc")),
+		expression.NewGreaterThanOrEqual(gf("t"), strLit("2024-06-01")),
+		expression.NewLessThan(gf("t"), strLit("2024-06-01 00:00:00")),
+		expression.NewLessThan(gf("t"), strLit("2024-06-01 00:00:00.000000")),
+		expression.NewGreaterThanOrEqual(strLit("2024-06-15 12:30:00.5"), gf("t0")),
+		expression.NewGreaterThanOrEqual(gf("d"), strLit("2024-06-01")),
+		expression.NewGreaterThanOrEqual(gf("ts"), lit(testBase, types.Datetime)),
+		expression.NewNullSafeEquals(gf("i64"), lit(nil, types.Null)),
+	)
+}
+
+func TestExprCompareColumns(t *testing.T) {
+	var es []sql.Expression
+	for _, a := range exprCols {
+		for _, b := range exprCols {
+			es = append(es, comparisons(gf(a.name), gf(b.name))...)
+		}
+	}
+	n := checkExprs(t, 2, es)
+	t.Logf("%d of %d column comparisons native", n, len(es))
+	requireExprNative(t,
+		expression.NewEquals(gf("i64"), gf("i32")),
+		expression.NewLessThan(gf("i64"), gf("f64")),
+		expression.NewLessThan(gf("i64"), gf("u32")),
+		expression.NewGreaterThan(gf("s"), gf("s2")),
+		expression.NewNullSafeEquals(gf("s"), gf("s")),
+		expression.NewLessThanOrEqual(gf("t"), gf("t0")),
+		expression.NewLessThanOrEqual(gf("d"), gf("ts")),
+	)
+}
+
+func TestExprStrCmp(t *testing.T) {
+	// strCmp against the rune-by-rune definition, over every pair of
+	// test strings and their concatenations.
+	var ss []string
+	for _, a := range testStrings {
+		for _, b := range testStrings[:8] {
+			ss = append(ss, a+b, b+a)
+		}
+	}
+	ss = append(ss, testStrings...)
+	for _, a := range ss {
+		for _, b := range ss {
+			if got, want := strCmp(a, b), strCmpRunes(a, b); got != want {
+				t.Fatalf("strCmp(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
+
+func TestExprBetweenInIs(t *testing.T) {
+	ctx := newTestCtx()
+	var es []sql.Expression
+	lits := testLiterals()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, c := range exprCols {
+		for range 40 {
+			lo, hi := lits[rng.IntN(len(lits))], lits[rng.IntN(len(lits))]
+			es = append(es, expression.NewBetween(gf(c.name), lo, hi))
+		}
+		es = append(es, expression.NewIsNull(gf(c.name)), expression.NewNot(expression.NewIsNull(gf(c.name))),
+			expression.NewIsTrue(gf(c.name)), expression.NewIsFalse(gf(c.name)))
+		for range 30 {
+			var tup []sql.Expression
+			for range 1 + rng.IntN(12) {
+				tup = append(tup, lits[rng.IntN(len(lits))])
+			}
+			es = append(es, expression.NewInTuple(gf(c.name), expression.NewTuple(tup...)))
+			if h, err := expression.NewHashInTuple(ctx, gf(c.name), expression.NewTuple(tup...)); err == nil {
+				es = append(es, h)
+			}
+		}
+	}
+	// Lists of one class, the form BI tools send.
+	classes := map[string][]sql.Expression{
+		"i64": {lit(int8(5), types.Int8), lit(uint8(200), types.Uint8), lit(int8(-1), types.Int8), lit(nil, types.Null)},
+		"f64": {lit(int8(5), types.Int8), lit(0.5, types.Float64), lit(50.5, types.Float64)},
+		"s":   {strLit("Purchase"), strLit("abc"), strLit(""), strLit("é")},
+		"s2":  {strLit("Purchase"), strLit("abc"), lit(nil, types.Null)},
+		"t":   {strLit("2024-06-01"), strLit("2024-06-01 00:00:00"), lit(testBase, types.Datetime)},
+	}
+	var must []sql.Expression
+	for name, tup := range classes {
+		for k := 1; k <= len(tup); k++ {
+			in := expression.NewInTuple(gf(name), expression.NewTuple(tup[:k]...))
+			h, err := expression.NewHashInTuple(ctx, gf(name), expression.NewTuple(tup[:k]...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			es = append(es, in, h)
+			must = append(must, in, h)
+		}
+	}
+	n := checkExprs(t, 3, es)
+	t.Logf("%d of %d BETWEEN/IN/IS native", n, len(es))
+	requireExprNative(t, must...)
+	requireExprNative(t,
+		expression.NewBetween(gf("t"), strLit("2024-06-01"), strLit("2024-06-30 23:59:59")),
+		expression.NewBetween(gf("i64"), lit(int8(-1), types.Int8), lit(int8(5), types.Int8)),
+		expression.NewIsNull(gf("s")), expression.NewIsTrue(gf("b")), expression.NewIsFalse(gf("f64")),
+	)
+}
+
+// randPredicate is a random boolean-ish expression over exprCols.
+func randPredicate(rng *rand.Rand, depth int) sql.Expression {
+	lits := testLiterals()
+	if depth == 0 || rng.IntN(3) == 0 {
+		switch rng.IntN(5) {
+		case 0:
+			return gf([]string{"b", "i64", "f64", "s", "ds", "t", "i8", "dec"}[rng.IntN(8)])
+		case 1:
+			return lits[rng.IntN(len(lits))]
+		}
+		c := exprCols[rng.IntN(len(exprCols))].name
+		cmps := comparisons(gf(c), lits[rng.IntN(len(lits))])
+		return cmps[rng.IntN(len(cmps))]
+	}
+	l, r := randPredicate(rng, depth-1), randPredicate(rng, depth-1)
+	switch rng.IntN(6) {
+	case 0, 1:
+		return expression.NewAnd(l, r)
+	case 2, 3:
+		return expression.NewOr(l, r)
+	case 4:
+		return expression.NewXor(l, r)
+	}
+	return expression.NewNot(l)
+}
+
+func TestExprLogic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	var es []sql.Expression
+	for range 3000 {
+		es = append(es, randPredicate(rng, 3))
+	}
+	n := checkExprs(t, 4, es)
+	t.Logf("%d of %d logical expressions native", n, len(es))
+	requireExprNative(t,
+		expression.NewAnd(expression.NewGreaterThanOrEqual(gf("t"), strLit("2024-06-01")),
+			expression.NewLessThan(gf("t"), strLit("2024-06-08"))),
+		expression.NewOr(expression.NewIsNull(gf("s")), gf("b")),
+		expression.NewXor(gf("b"), expression.NewEquals(gf("s"), strLit("abc"))),
+		expression.NewNot(gf("f64")),
+	)
+}
