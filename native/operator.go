@@ -1,7 +1,10 @@
 package native
 
 import (
+	"fmt"
 	"io"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -109,4 +112,18 @@ func (it *funcIter) Close(ctx *sql.Context) error {
 	c := it.close
 	it.close = nil
 	return c(ctx)
+}
+
+// guard runs fn and turns a panic into an error. Every goroutine an
+// operator starts runs its work through guard: go-mysql-server recovers a
+// panic in the statement's own goroutine, but one in a worker would take
+// the server down.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("native plan: panic in an operator's worker", "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in arb's native plan: %v (the server log has the stack)", r)
+		}
+	}()
+	return fn()
 }

@@ -162,7 +162,17 @@ type partBatch struct {
 func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch) {
 	defer close(out)
 	errStop := errors.New("stopped")
-	err := scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
+	err := guard(func() error { return s.readPartBatches(ctx, scan, p, out, errStop) })
+	if err != nil && err != errStop {
+		select {
+		case out <- partBatch{err: err}:
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch, errStop error) error {
+	return scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
 		b := s.fromEngine(cb)
 		for from := 0; from < b.N; from += BatchSize {
 			part := b
@@ -189,12 +199,6 @@ func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<-
 		}
 		return nil
 	})
-	if err != nil && err != errStop {
-		select {
-		case out <- partBatch{err: err}:
-		case <-ctx.Done():
-		}
-	}
 }
 
 // fromEngine is an engine batch as columns of the scan's SQL types: the
