@@ -1,0 +1,602 @@
+package native
+
+// This file owns a join's run (joinIter): it reads the first left batch,
+// then the whole right input into one batch and, for a hash join, the
+// hash table over it; then, left batch by left batch, it lists each left
+// row's candidate right rows, evaluates the condition on them in chunks
+// of at most BatchSize pairs, and emits rows by the join's kind (see
+// hash_join.go) in left order, each left row's pairs in right order.
+//
+// Candidates of a left row:
+//   - nested loop (no key): every right row, decided by the condition;
+//   - hash join, key typed: the rows of its hash chain, decided by the
+//     residual (the keys are equal), merged in right order with the
+//     table's wild rows, decided by the whole condition;
+//   - key NULL: none (Equals is NULL, the pair is never TRUE), except
+//     where NULLs matter (NOT IN): every right row, decided by the whole
+//     condition; likewise a wild key.
+//
+// INVARIANT: a chunk's pairs are in output order, and a left row's state
+// (matched, saw a NULL, decided) carries over from one chunk to the next
+// until its candidates end; a decided row (semi found a TRUE, anti a
+// TRUE or NULL, NOT IN's left join a NULL) takes no more candidates.
+// Output batches hold at most BatchSize rows and never span two left
+// batches (their left positions index one).
+
+import (
+	"io"
+
+	"github.com/dolthub/go-mysql-server/sql"
+
+	"arb/engine"
+)
+
+func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
+	left, err := op.left.Open(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	it := &joinIter{op: op, run: run, left: left, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
+	if len(op.keys) > 0 {
+		it.lkeys = newKeySet(op.keys, true)
+	}
+	return it, nil
+}
+
+// Condition results of a pair.
+const (
+	pairFalse int8 = iota
+	pairTrue
+	pairNull
+)
+
+// rowMode is how a left row's candidates are listed.
+type rowMode uint8
+
+const (
+	candNone  rowMode = iota
+	candChain         // the hash chain merged with the table's wild rows
+	candAll           // every right row
+)
+
+// joinSegment is one left row's pairs in a chunk: [from, to); last when the
+// row's candidates end in this chunk.
+type joinSegment struct {
+	li       int
+	from, to int
+	last     bool
+}
+
+type joinIter struct {
+	op     *joinOp
+	run    *Run
+	left   BatchIter
+	budget *engine.MemoryBudget
+	charge int64
+
+	built bool
+	rb    *Batch // the right input, all rows
+	rn    int
+	table *joinTable
+
+	lkeys *keySet
+	lvals *keyVals
+	lb    *Batch // the left batch being probed; nil between batches
+	li    int    // the left row whose candidates are listed next
+
+	// The open row's candidate cursor: the row whose candidates did not
+	// all fit in the last chunk, or the one being listed.
+	open            bool
+	mode            rowMode
+	allFull         bool // candAll pairs are decided by the whole condition
+	chain           int32
+	wildPos, allPos int
+
+	// The state of row stateLi, the last row apply saw.
+	stateLi          int
+	matched, sawNull bool
+	decided          bool
+
+	pl, pr     []int32 // a chunk's pairs
+	pfull      []bool  // pair decided by the whole condition
+	anyFull    bool
+	segs       []joinSegment
+	res        []int8
+	outL, outR []int32 // emitted, not yet in a batch
+	ready      []*Batch
+	eof        bool
+	rightIt    BatchIter // open while build reads it
+}
+
+func (it *joinIter) Next(ctx *sql.Context) (*Batch, error) {
+	for len(it.ready) == 0 {
+		if it.eof {
+			return nil, io.EOF
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := it.step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b := it.ready[0]
+	it.ready[0] = nil
+	it.ready = it.ready[1:]
+	return b, nil
+}
+
+func (it *joinIter) Close(ctx *sql.Context) error {
+	var err error
+	if it.left != nil {
+		err = it.left.Close(ctx)
+		it.left = nil
+	}
+	if it.rightIt != nil {
+		if e := it.rightIt.Close(ctx); err == nil {
+			err = e
+		}
+		it.rightIt = nil
+	}
+	it.rb, it.table, it.lb, it.ready = nil, nil, nil, nil
+	if it.charge != 0 {
+		it.budget.Grow(-it.charge, "join")
+		it.charge = 0
+	}
+	it.eof = true
+	return err
+}
+
+func (it *joinIter) grow(n int64, what string) error {
+	it.charge += n
+	return it.budget.Grow(n, what)
+}
+
+// step advances the join by one chunk of pairs (or one left batch).
+func (it *joinIter) step(ctx *sql.Context) error {
+	if it.lb == nil {
+		b, err := it.left.Next(ctx)
+		if err == io.EOF {
+			it.eof = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !it.built {
+			// Read only once a left row exists, as go-mysql-server
+			// builds the right side per left row.
+			if err := it.build(ctx); err != nil {
+				return err
+			}
+			if it.rn == 0 && (it.op.kind == joinInner || it.op.kind == joinSemi || it.op.kind == joinCross) {
+				it.eof = true // nothing can match
+				return nil
+			}
+		}
+		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
+		if it.lkeys != nil {
+			if it.lvals, err = it.lkeys.compute(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.chunk(ctx); err != nil {
+		return err
+	}
+	for len(it.outL) >= BatchSize {
+		it.emit(BatchSize)
+	}
+	if it.li >= it.lb.N && !it.open {
+		if len(it.outL) > 0 {
+			it.emit(len(it.outL))
+		}
+		it.lb = nil
+	}
+	return nil
+}
+
+// build reads the right input into one batch and indexes it.
+func (it *joinIter) build(ctx *sql.Context) error {
+	it.built = true
+	op := it.op
+	rit, err := op.right.Open(ctx, it.run)
+	if err != nil {
+		return err
+	}
+	it.rightIt = rit
+	var batches []*Batch
+	var read int64
+	for {
+		b, err := rit.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		batches = append(batches, b)
+		n := b.Bytes()
+		read += n
+		if err := it.grow(n, "join: right input"); err != nil {
+			return err
+		}
+	}
+	it.rightIt = nil
+	if err := rit.Close(ctx); err != nil {
+		return err
+	}
+	rsch := op.right.Schema()
+	switch len(batches) {
+	case 0:
+		it.rb = &Batch{Cols: make([]*Column, len(rsch))}
+		for i, c := range rsch {
+			it.rb.Cols[i] = NewColumn(c.Type, 0)
+		}
+	case 1:
+		it.rb = batches[0]
+	default:
+		it.rb = joinConcat(batches)
+		if err := it.grow(it.rb.Bytes()-read, "join: right input"); err != nil {
+			return err
+		}
+	}
+	it.rn = it.rb.N
+	if len(op.keys) == 0 || it.rn == 0 {
+		return nil
+	}
+	rk := newKeySet(op.keys, false)
+	vals, err := rk.compute(ctx, it.rb)
+	if err != nil {
+		return err
+	}
+	it.table = buildTable(vals, rk.single, it.rn, op.kind.nullsMatter())
+	return it.grow(it.table.bytes(), "join: hash table")
+}
+
+// openRow starts listing left row li's candidates.
+func (it *joinIter) openRow() {
+	it.open = true
+	it.allPos, it.wildPos, it.allFull = 0, 0, false
+	switch {
+	case it.rn == 0:
+		it.mode = candNone
+	case it.lkeys == nil:
+		it.mode = candAll
+	default:
+		switch it.lvals.state[it.li] {
+		case keyOK:
+			it.mode = candChain
+			it.chain = it.table.head(it.lvals, it.li)
+		case keyNull:
+			it.mode = candNone
+			if it.op.kind.nullsMatter() {
+				it.mode, it.allFull = candAll, true
+			}
+		default:
+			it.mode, it.allFull = candAll, true
+		}
+	}
+}
+
+// pull appends the open row's next candidates, up to room pairs; true
+// when its candidates end.
+func (it *joinIter) pull(room int) bool {
+	li := int32(it.li)
+	switch it.mode {
+	case candAll:
+		end := min(it.rn, it.allPos+room)
+		for r := it.allPos; r < end; r++ {
+			it.pl = append(it.pl, li)
+			it.pr = append(it.pr, int32(r))
+			it.pfull = append(it.pfull, it.allFull)
+		}
+		it.anyFull = it.anyFull || (it.allFull && end > it.allPos)
+		it.allPos = end
+		return end == it.rn
+	case candChain:
+		wild, next := it.table.wild, it.table.next
+		for ; room > 0; room-- {
+			w := int32(-1)
+			if it.wildPos < len(wild) {
+				w = wild[it.wildPos]
+			}
+			c := it.chain
+			switch {
+			case c < 0 && w < 0:
+				return true
+			case w < 0 || (c >= 0 && c < w):
+				it.pl = append(it.pl, li)
+				it.pr = append(it.pr, c)
+				it.pfull = append(it.pfull, false)
+				it.chain = next[c]
+			default:
+				it.pl = append(it.pl, li)
+				it.pr = append(it.pr, w)
+				it.pfull = append(it.pfull, true)
+				it.anyFull = true
+				it.wildPos++
+			}
+		}
+		return it.chain < 0 && it.wildPos >= len(wild)
+	}
+	return true
+}
+
+// chunk lists up to BatchSize pairs, decides them and emits.
+func (it *joinIter) chunk(ctx *sql.Context) error {
+	it.pl, it.pr, it.pfull, it.segs, it.anyFull = it.pl[:0], it.pr[:0], it.pfull[:0], it.segs[:0], false
+	for len(it.pl) < BatchSize && it.li < it.lb.N {
+		// A row still open from the last chunk has its state in
+		// stateLi's: once decided it takes no more candidates.
+		decided := it.open && it.stateLi == it.li && it.decided
+		if !it.open {
+			it.openRow()
+		}
+		from := len(it.pl)
+		last := decided || it.pull(BatchSize-len(it.pl))
+		it.segs = append(it.segs, joinSegment{li: it.li, from: from, to: len(it.pl), last: last})
+		if !last {
+			break
+		}
+		it.open = false
+		it.li++
+	}
+	if err := it.decide(ctx); err != nil {
+		return err
+	}
+	it.apply()
+	return nil
+}
+
+// decide evaluates the condition on the chunk's pairs into it.res.
+func (it *joinIter) decide(ctx *sql.Context) error {
+	n := len(it.pl)
+	it.res = joinResize(it.res, n)
+	op := it.op
+	x, refs := op.residual, op.residualRefs
+	if it.anyFull {
+		x, refs = op.full, op.fullRefs
+	}
+	if x == nil || n == 0 {
+		for i := range it.res {
+			it.res[i] = pairTrue
+		}
+		return nil
+	}
+	pb := &Batch{N: n, Cols: make([]*Column, len(refs))}
+	for i, ref := range refs {
+		if ref < op.nl {
+			pb.Cols[i] = it.lb.Cols[ref].Gather(it.pl)
+		} else {
+			pb.Cols[i] = it.rb.Cols[ref-op.nl].Gather(it.pr)
+		}
+	}
+	c, err := x.Eval(ctx, pb)
+	if err != nil {
+		return err
+	}
+	return joinTruth(ctx, c, it.res)
+}
+
+// joinTruth writes each row's condition result: NULL, or TRUE/FALSE as
+// sql.EvaluateCondition converts the value.
+func joinTruth(ctx *sql.Context, c *Column, res []int8) error {
+	n := len(res)
+	switch c.Kind {
+	case KindNull:
+		for i := range res {
+			res[i] = pairNull
+		}
+		return nil
+	case KindInt, KindTime:
+		for i, v := range c.I[:n] {
+			res[i] = pairFalse
+			if v != 0 {
+				res[i] = pairTrue
+			}
+		}
+	case KindFloat:
+		for i, v := range c.F[:n] {
+			res[i] = pairFalse
+			if v != 0 {
+				res[i] = pairTrue
+			}
+		}
+	default:
+		for i := range res {
+			if c.IsNull(i) {
+				res[i] = pairNull
+				continue
+			}
+			ok, err := sql.ConvertToBool(ctx, c.Value(i))
+			if err != nil {
+				return err
+			}
+			res[i] = pairFalse
+			if ok {
+				res[i] = pairTrue
+			}
+		}
+		return nil
+	}
+	if c.Nulls != nil {
+		for i := range res {
+			if c.Nulls[i] {
+				res[i] = pairNull
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs the chunk's decided pairs through the join's kind.
+func (it *joinIter) apply() {
+	kind := it.op.kind
+	for _, s := range it.segs {
+		if s.li != it.stateLi {
+			it.stateLi = s.li
+			it.matched, it.sawNull, it.decided = false, false, false
+		}
+		for p := s.from; p < s.to && !it.decided; p++ {
+			switch it.res[p] {
+			case pairTrue:
+				it.matched = true
+				switch kind {
+				case joinInner, joinLeftOuter, joinLeftOuterExcludeNulls, joinCross:
+					it.outL = append(it.outL, int32(s.li))
+					it.outR = append(it.outR, it.pr[p])
+				default: // semi, anti: the first TRUE decides
+					it.decided = true
+				}
+			case pairNull:
+				if kind.nullsMatter() {
+					it.sawNull, it.decided = true, true
+				}
+			}
+		}
+		if !s.last {
+			continue
+		}
+		emitLeft := false
+		switch kind {
+		case joinLeftOuter:
+			if !it.matched {
+				it.outL = append(it.outL, int32(s.li))
+				it.outR = append(it.outR, -1)
+			}
+		case joinLeftOuterExcludeNulls:
+			if !it.matched && !it.sawNull {
+				it.outL = append(it.outL, int32(s.li))
+				it.outR = append(it.outR, -1)
+			}
+		case joinSemi:
+			emitLeft = it.matched
+		case joinAnti:
+			emitLeft = !it.matched && !it.sawNull
+		case joinAntiIncludeNulls:
+			emitLeft = !it.matched
+		}
+		if emitLeft {
+			it.outL = append(it.outL, int32(s.li))
+		}
+	}
+}
+
+// emit moves the first n emitted rows into a batch.
+func (it *joinIter) emit(n int) {
+	l := it.outL[:n]
+	var b *Batch
+	if it.op.kind.partial() {
+		b = it.lb.Gather(l)
+	} else {
+		r := it.outR[:n]
+		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
+		for _, c := range it.lb.Cols {
+			b.Cols = append(b.Cols, c.Gather(l))
+		}
+		for _, c := range it.rb.Cols {
+			b.Cols = append(b.Cols, c.Gather(r))
+		}
+	}
+	it.ready = append(it.ready, b)
+	it.outL = append(it.outL[:0], it.outL[n:]...)
+	if !it.op.kind.partial() {
+		it.outR = append(it.outR[:0], it.outR[n:]...)
+	}
+}
+
+// joinConcat is one batch of all rows of bs, in order.
+func joinConcat(bs []*Batch) *Batch {
+	out := &Batch{Cols: make([]*Column, len(bs[0].Cols))}
+	for _, b := range bs {
+		out.N += b.N
+	}
+	cols := make([]*Column, len(bs))
+	for j := range out.Cols {
+		for i, b := range bs {
+			cols[i] = b.Cols[j]
+		}
+		out.Cols[j] = joinConcatColumns(cols, out.N)
+	}
+	return out
+}
+
+// joinConcatColumns is one column of the n values of cs, in order: of their
+// Kind when they share one (all-NULL columns aside), KindAny otherwise.
+func joinConcatColumns(cs []*Column, n int) *Column {
+	kind := KindNull
+	for _, c := range cs {
+		switch {
+		case c.Kind == KindNull || c.Kind == kind:
+		case kind == KindNull:
+			kind = c.Kind
+		default:
+			kind = KindAny
+		}
+	}
+	out := &Column{Kind: kind, Type: cs[0].Type}
+	for _, c := range cs {
+		if c.Kind != KindNull {
+			out.Type = c.Type
+			break
+		}
+	}
+	hasNulls := false
+	for _, c := range cs {
+		hasNulls = hasNulls || c.Kind == KindNull || c.Nulls != nil
+	}
+	if hasNulls {
+		out.Nulls = make([]bool, 0, n)
+		for _, c := range cs {
+			m := c.Len()
+			switch {
+			case c.Kind == KindNull:
+				for range m {
+					out.Nulls = append(out.Nulls, true)
+				}
+			case c.Nulls != nil:
+				out.Nulls = append(out.Nulls, c.Nulls[:m]...)
+			default:
+				out.Nulls = append(out.Nulls, make([]bool, m)...)
+			}
+		}
+	}
+	switch kind {
+	case KindInt, KindTime:
+		out.I = make([]int64, 0, n)
+		for _, c := range cs {
+			if c.Kind == KindNull {
+				out.I = append(out.I, make([]int64, c.Len())...)
+			} else {
+				out.I = append(out.I, c.I...)
+			}
+		}
+	case KindFloat:
+		out.F = make([]float64, 0, n)
+		for _, c := range cs {
+			if c.Kind == KindNull {
+				out.F = append(out.F, make([]float64, c.Len())...)
+			} else {
+				out.F = append(out.F, c.F...)
+			}
+		}
+	case KindString:
+		out.S = make([]string, 0, n)
+		for _, c := range cs {
+			if c.Kind == KindNull {
+				out.S = append(out.S, make([]string, c.Len())...)
+			} else {
+				out.S = append(out.S, c.S...)
+			}
+		}
+	case KindAny:
+		out.A = make([]any, 0, n)
+		for _, c := range cs {
+			for r := range c.Len() {
+				out.A = append(out.A, c.Value(r))
+			}
+		}
+	}
+	return out
+}

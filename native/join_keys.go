@@ -1,0 +1,465 @@
+package native
+
+// This file owns a hash join's keys: which equality conjuncts of a join
+// condition can be hashed, how a key value is typed so that two values
+// hash alike exactly when go-mysql-server's Equals finds them equal, and
+// the hash table built over the right input.
+//
+// Equals(l, r) compares (expression/comparison.go) with l's type when
+// both types are equal and after castLeftAndRight otherwise. For the
+// operand types a key accepts that comes down to:
+//
+//   - keyInt: both sides integers that fit an int64 column (signed, or
+//     unsigned up to 32 bits): equal int64s. Mixed signedness compares as
+//     float64 in go-mysql-server, which is the same thing for values
+//     that fit 32 unsigned bits.
+//   - keyFloat: a float on either side of two numbers: equal float64s
+//     (an integer converted as ConvertToDouble does; -0 is 0).
+//   - keyTime: DATE, DATETIME or TIMESTAMP on both sides: the same
+//     instant, to the microsecond the columns hold.
+//   - keyStr: text on both sides compared under utf8mb4_0900_bin or
+//     utf8mb4_bin, whose rune weights are one-to-one: equal rune
+//     sequences, where an invalid UTF-8 byte is one U+FFFD (the encoder's
+//     NextRune), so a string is hashed as its bytes with each invalid
+//     byte replaced.
+//   - keyWeights: text under any other collation: the sequence of the
+//     collation's rune weights, the same loop StringType.Compare runs.
+//
+// Every other operand pair (decimals, strings against numbers or times,
+// JSON, enums, unsigned 64-bit) is not a key: the conjunct stays in the
+// residual, evaluated by the compiled condition on candidate pairs.
+//
+// INVARIANT: two non-NULL key values hash to the same key exactly when
+// go-mysql-server's Equals returns TRUE for them. A value the key cannot
+// type (a column that went KindAny with an unexpected Go type) is
+// "wild": the join evaluates the whole condition for it against every
+// row of the other side, so it is never silently dropped.
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+type keyClass uint8
+
+const (
+	keyInt keyClass = iota
+	keyFloat
+	keyTime
+	keyStr
+	keyWeights
+)
+
+// joinKey is one hashed equality conjunct: left over the left input's
+// rows, right over the right input's.
+type joinKey struct {
+	left, right Expr
+	class       keyClass
+	coll        sql.CollationID // keyWeights
+	text        string          // the conjunct, for EXPLAIN
+}
+
+// keyClassOf is how Equals(l, r) compares when it can be hashed.
+func keyClassOf(ctx *sql.Context, eq *expression.Equals, l, r sql.Expression) (keyClass, sql.CollationID, bool) {
+	lt, rt := l.Type(ctx), r.Type(ctx)
+	lk, rk := KindOf(lt), KindOf(rt)
+	switch {
+	case lk == KindInt && rk == KindInt && types.IsInteger(lt) && types.IsInteger(rt):
+		return keyInt, 0, true
+	case (lk == KindInt || lk == KindFloat) && (rk == KindInt || rk == KindFloat) &&
+		(types.IsInteger(lt) || types.IsFloat(lt)) && (types.IsInteger(rt) || types.IsFloat(rt)):
+		return keyFloat, 0, true
+	case lk == KindTime && rk == KindTime && types.IsTime(lt) && types.IsTime(rt):
+		return keyTime, 0, true
+	case lk == KindString && rk == KindString && types.IsTextOnly(lt) && types.IsTextOnly(rt):
+		var coll sql.CollationID
+		if types.TypesEqual(lt, rt) {
+			st, ok := lt.(sql.StringType)
+			if !ok {
+				return 0, 0, false
+			}
+			coll = st.Collation()
+		} else {
+			coll, _ = eq.CollationCoercibility(ctx)
+		}
+		switch coll {
+		case sql.Collation_utf8mb4_0900_bin, sql.Collation_utf8mb4_bin:
+			return keyStr, coll, true
+		}
+		if coll.Sorter() == nil {
+			return 0, 0, false
+		}
+		return keyWeights, coll, true
+	}
+	return 0, 0, false
+}
+
+// keyState is what a row's key is.
+type keyState uint8
+
+const (
+	keyOK   keyState = iota
+	keyNull          // a NULL in some component: Equals is NULL
+	keyWild          // not typeable: compare by the whole condition
+)
+
+// keyVals is one batch's keys, typed: ints (keyInt/keyTime values, or
+// float bits) when the join has one numeric key, strs otherwise.
+type keyVals struct {
+	state []keyState
+	ints  []int64
+	strs  []string
+}
+
+// keySet computes the keys of a batch. It reuses its buffers: the
+// values of one call stay valid until the next.
+type keySet struct {
+	keys   []joinKey
+	isLeft bool
+	single bool // one key of a numeric or time class: ints
+	vals   keyVals
+	buf    []byte
+	cols   []*Column
+}
+
+func newKeySet(keys []joinKey, isLeft bool) *keySet {
+	return &keySet{keys: keys, isLeft: isLeft,
+		single: len(keys) == 1 && keys[0].class <= keyTime}
+}
+
+// compute fills ks.vals for the n rows of b.
+func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
+	n := b.N
+	ks.cols = ks.cols[:0]
+	for _, k := range ks.keys {
+		x := k.right
+		if ks.isLeft {
+			x = k.left
+		}
+		c, err := x.Eval(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		ks.cols = append(ks.cols, c)
+	}
+	v := &ks.vals
+	v.state = joinResize(v.state, n)
+	for i := range v.state {
+		v.state[i] = keyOK
+	}
+	if ks.single {
+		v.ints = joinResize(v.ints, n)
+		typedInts(ks.cols[0], ks.keys[0].class, v.ints, v.state)
+		return v, nil
+	}
+	v.strs = joinResize(v.strs, n)
+	if len(ks.keys) == 1 && ks.keys[0].class == keyStr && ks.cols[0].Kind == KindString {
+		// The hot case (a join on distinct_id): the column's own strings
+		// are the keys, no copy, unless one holds invalid UTF-8.
+		c := ks.cols[0]
+		for r := range n {
+			switch {
+			case c.Nulls != nil && c.Nulls[r]:
+				v.state[r] = keyNull
+			case utf8.ValidString(c.S[r]):
+				v.strs[r] = c.S[r]
+			default:
+				v.strs[r] = string(appendValidUTF8(nil, c.S[r]))
+			}
+		}
+		return v, nil
+	}
+	prefixed := len(ks.keys) > 1
+	for r := range n {
+		buf := ks.buf[:0]
+		for i, k := range ks.keys {
+			var st keyState
+			buf, st = appendKeyValue(buf, ks.cols[i], r, k, prefixed)
+			if st != keyOK {
+				// NULL wins over wild: Equals with a NULL operand is NULL
+				// whatever the other value is.
+				if v.state[r] != keyNull {
+					v.state[r] = st
+				}
+			}
+		}
+		if v.state[r] == keyOK {
+			v.strs[r] = string(buf)
+		}
+		ks.buf = buf
+	}
+	return v, nil
+}
+
+func joinResize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// typedInts writes column c's values as class cl's int64s (float bits
+// for keyFloat) and marks NULL and wild rows in st.
+func typedInts(c *Column, cl keyClass, out []int64, st []keyState) {
+	n := len(out)
+	switch {
+	case c.Kind == KindNull:
+		for r := range n {
+			st[r] = keyNull
+		}
+		return
+	case (cl == keyInt && c.Kind == KindInt) || (cl == keyTime && c.Kind == KindTime):
+		copy(out, c.I[:n])
+	case cl == keyFloat && c.Kind == KindFloat:
+		for r := range n {
+			out[r] = floatKey(c.F[r])
+		}
+	case cl == keyFloat && c.Kind == KindInt:
+		for r := range n {
+			out[r] = floatKey(float64(c.I[r]))
+		}
+	default:
+		for r := range n {
+			if c.IsNull(r) {
+				st[r] = keyNull
+				continue
+			}
+			i, ok := valueKeyInt(c.Value(r), cl)
+			if !ok {
+				st[r] = keyWild
+				continue
+			}
+			out[r] = i
+		}
+		return
+	}
+	if c.Nulls != nil {
+		for r := range n {
+			if c.Nulls[r] {
+				st[r] = keyNull
+			}
+		}
+	}
+}
+
+// floatKey is f's bits, -0 being 0 (they are equal).
+func floatKey(f float64) int64 {
+	if f == 0 {
+		return 0
+	}
+	return int64(math.Float64bits(f))
+}
+
+// valueKeyInt types a boxed value as class cl's int64, false when its Go
+// type is not one a column of that class holds.
+func valueKeyInt(v any, cl keyClass) (int64, bool) {
+	switch cl {
+	case keyInt:
+		if i, ok := intOf(v); ok {
+			return i, true
+		}
+		if u, ok := v.(uint64); ok && u <= math.MaxInt64 {
+			return int64(u), true
+		}
+	case keyFloat:
+		if f, ok := floatOf(v); ok {
+			return floatKey(f), true
+		}
+		if i, ok := intOf(v); ok {
+			return floatKey(float64(i)), true
+		}
+	case keyTime:
+		if t, ok := v.(time.Time); ok {
+			return t.UnixMicro(), true
+		}
+	}
+	return 0, false
+}
+
+// appendKeyValue appends row r of c as key k's component: 8 bytes for
+// numbers and times, the bytes (or weights) for strings, after their
+// length when prefixed (a key of several components, which must never
+// run into each other). The encoding depends only on the value, never
+// on the column's Kind, so left and right rows meet whatever their
+// batches hold.
+func appendKeyValue(buf []byte, c *Column, r int, k joinKey, prefixed bool) ([]byte, keyState) {
+	if c.IsNull(r) {
+		return buf, keyNull
+	}
+	switch k.class {
+	case keyInt, keyFloat, keyTime:
+		var i int64
+		switch {
+		case (k.class == keyInt && c.Kind == KindInt) || (k.class == keyTime && c.Kind == KindTime):
+			i = c.I[r]
+		case k.class == keyFloat && c.Kind == KindFloat:
+			i = floatKey(c.F[r])
+		case k.class == keyFloat && c.Kind == KindInt:
+			i = floatKey(float64(c.I[r]))
+		default:
+			var ok bool
+			if i, ok = valueKeyInt(c.Value(r), k.class); !ok {
+				return buf, keyWild
+			}
+		}
+		return binary.LittleEndian.AppendUint64(buf, uint64(i)), keyOK
+	}
+	var s string
+	if c.Kind == KindString {
+		s = c.S[r]
+	} else {
+		var ok bool
+		if s, ok = c.Value(r).(string); !ok {
+			return buf, keyWild
+		}
+	}
+	mark := len(buf)
+	if prefixed {
+		buf = append(buf, 0, 0, 0, 0) // the length, written below
+	}
+	start := len(buf)
+	if k.class == keyStr {
+		buf = appendValidUTF8(buf, s)
+	} else {
+		var ok bool
+		if buf, ok = appendKeyWeights(buf, s, k.coll); !ok {
+			return buf[:mark], keyWild
+		}
+	}
+	if prefixed {
+		binary.LittleEndian.PutUint32(buf[mark:], uint32(len(buf)-start))
+	}
+	return buf, keyOK
+}
+
+// appendValidUTF8 appends s with every byte that is not part of a valid
+// UTF-8 sequence replaced by U+FFFD, as go-mysql-server's comparison
+// decodes it (one replacement rune per invalid byte).
+func appendValidUTF8(buf []byte, s string) []byte {
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && n == 1 {
+			buf = utf8.AppendRune(buf, utf8.RuneError)
+		} else {
+			buf = append(buf, s[:n]...)
+		}
+		s = s[n:]
+	}
+	return buf
+}
+
+// appendKeyWeights appends s's rune weights under coll, four bytes each:
+// the loop of StringType.Compare, so equal weight strings are exactly
+// the strings it finds equal. False when the encoder cannot decode s
+// (Compare fails there; the condition reports it).
+func appendKeyWeights(buf []byte, s string, coll sql.CollationID) ([]byte, bool) {
+	enc := coll.CharacterSet().Encoder()
+	weight := coll.Sorter()
+	for len(s) > 0 {
+		r, n := enc.NextRune(s)
+		if n == 0 {
+			return buf, false
+		}
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(weight(r)))
+		s = s[n:]
+	}
+	return buf, true
+}
+
+// joinTable is the hash table over the right input: for each key the
+// right rows that have it, in right-input order.
+//
+// INVARIANT: head[k] is the smallest right row with key k and next[r]
+// the next larger row with r's key (-1: none), so a probe visits a key's
+// rows in the order go-mysql-server's join reads them. wild lists the
+// right rows whose key is wild (or NULL, when NULLs matter to the join),
+// ascending.
+type joinTable struct {
+	single bool
+	ints   map[int64]int32
+	strs   map[string]int32
+	next   []int32
+	wild   []int32
+}
+
+// buildTable indexes n right rows whose keys are vals. nullsWild puts
+// rows with a NULL key in wild (the join must see their NULL condition);
+// otherwise they are left out: a NULL key equals nothing.
+func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
+	t := &joinTable{single: single, next: make([]int32, n)}
+	if single {
+		t.ints = make(map[int64]int32, n/2)
+	} else {
+		t.strs = make(map[string]int32, n/2)
+	}
+	// Backwards, so that each chain comes out ascending.
+	for r := n - 1; r >= 0; r-- {
+		switch vals.state[r] {
+		case keyNull:
+			t.next[r] = -1
+			if nullsWild {
+				t.wild = append(t.wild, int32(r))
+			}
+			continue
+		case keyWild:
+			t.next[r] = -1
+			t.wild = append(t.wild, int32(r))
+			continue
+		}
+		if single {
+			k := vals.ints[r]
+			if h, ok := t.ints[k]; ok {
+				t.next[r] = h
+			} else {
+				t.next[r] = -1
+			}
+			t.ints[k] = int32(r)
+		} else {
+			k := vals.strs[r]
+			if h, ok := t.strs[k]; ok {
+				t.next[r] = h
+			} else {
+				t.next[r] = -1
+			}
+			t.strs[k] = int32(r)
+		}
+	}
+	for i, j := 0, len(t.wild)-1; i < j; i, j = i+1, j-1 {
+		t.wild[i], t.wild[j] = t.wild[j], t.wild[i]
+	}
+	return t
+}
+
+// head is the first right row with left row r's key, -1 for none.
+func (t *joinTable) head(vals *keyVals, r int) int32 {
+	if t.single {
+		if h, ok := t.ints[vals.ints[r]]; ok {
+			return h
+		}
+		return -1
+	}
+	if h, ok := t.strs[vals.strs[r]]; ok {
+		return h
+	}
+	return -1
+}
+
+// bytes estimates the table's memory: the chain links, a map entry per
+// distinct key, and the bytes of keys the table owns.
+func (t *joinTable) bytes() int64 {
+	n := int64(4*len(t.next) + 4*len(t.wild))
+	if t.single {
+		return n + 48*int64(len(t.ints))
+	}
+	n += 64 * int64(len(t.strs))
+	for k := range t.strs {
+		n += int64(len(k))
+	}
+	return n
+}
