@@ -297,6 +297,7 @@ type segmentIter struct {
 	pos     int
 
 	exactCache map[string]exactResult // bitmap answers by predicate text
+	userIDs    []userIDEntry          // scan_batch.go's cache of resolved ids
 }
 
 func newSegmentIter(ctx context.Context, s *Scan, seg *storage.Segment, out []colRef, preds map[string]colRef) (*segmentIter, error) {

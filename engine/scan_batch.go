@@ -105,6 +105,23 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 		switch {
 		case it.missing(ref) && ref.kind != kindProperties:
 			col.Type = storage.TypeNull
+		case ref.kind == kindDistinctID && ref.name == storage.ColUserNumber && blk != nil:
+			// Resolved ids: canonical user by number, its id through a
+			// small cache (users repeat within a part; a lookup in the
+			// users file's chunks costs far more than this).
+			col.Type = storage.TypeString
+			col.Strs = make([]string, n)
+			for k := range n {
+				i := row(k)
+				if blk.Nulls != nil && blk.Nulls[i] {
+					if col.Nulls == nil {
+						col.Nulls = make([]bool, n)
+					}
+					col.Nulls[k] = true
+					continue
+				}
+				col.Strs[k] = it.userID(it.scan.Snap.Canon.Of(uint32(blk.Ints[i])))
+			}
 		case direct:
 			col.Type = ref.typ
 			if blk.Nulls != nil {
@@ -229,4 +246,29 @@ func (b *batchBuilder) appendValue(j int, v storage.Value) {
 
 func (b *batchBuilder) batch() *ColumnBatch {
 	return &ColumnBatch{N: b.n, Cols: b.cols}
+}
+
+// userIDCacheSize is the number of user ids a segment iterator keeps
+// (direct-mapped by user number).
+const userIDCacheSize = 4096
+
+type userIDEntry struct {
+	u  uint32
+	ok bool
+	id string
+}
+
+// userID is user u's distinct_id, through the iterator's cache.
+func (it *segmentIter) userID(u uint32) string {
+	if it.userIDs == nil {
+		it.userIDs = make([]userIDEntry, userIDCacheSize)
+	}
+	e := &it.userIDs[u%userIDCacheSize]
+	if !e.ok || e.u != u {
+		if int(u) >= it.scan.Snap.UserIDs.Len() {
+			panic(fmt.Sprintf("BUG: canonical user %d beyond the snapshot's %d users", u, it.scan.Snap.UserIDs.Len()))
+		}
+		*e = userIDEntry{u: u, ok: true, id: it.scan.Snap.UserIDs.ID(u)}
+	}
+	return e.id
 }
