@@ -20,7 +20,9 @@ package native
 // column goes through Type.Compare value by value.
 
 import (
+	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -455,8 +457,28 @@ func (t *topNOp) Describe() string {
 	return Marker + "TopN " + t.limit.String() + " by " + describeKeys(t.keys)
 }
 
+// topNLimit is the TopN's row count as go-mysql-server's
+// iters.GetInt64Value reads it: any integer, a uint64 converted to int64
+// (MySQL's "no limit", 18446744073709551615, becomes -1).
+func topNLimit(ctx *sql.Context, e sql.Expression) (int64, error) {
+	v, err := e.Eval(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	switch x := v.(type) {
+	case uint:
+		return int64(x), nil
+	case uint64:
+		return int64(x), nil
+	}
+	if n, ok := intOf(v); ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("unsupported type for limit %T", v)
+}
+
 func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
-	limit, err := countOf(ctx, t.limit)
+	limit, err := topNLimit(ctx, t.limit)
 	if err != nil {
 		return nil, err
 	}
@@ -465,6 +487,13 @@ func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		return nil, err
 	}
 	defer in.Close(ctx)
+	if limit < 0 {
+		// LIMIT offset, 18446744073709551615 (MySQL's "to the end"), whose
+		// offset the planner adds to the capped count, overflows to a
+		// negative count, on which go-mysql-server's TopN panics. Every row
+		// is what MySQL returns.
+		limit = math.MaxInt64
+	}
 	mem := newMemCharge(ctx)
 	rows, keys, err := t.top(ctx, in, limit, mem)
 	if err != nil || rows == nil {
@@ -488,8 +517,11 @@ func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*Batch, []keyCol, error) {
 	rc := &rowComparer{ctx: ctx, keys: t.keys}
 	var store, storeKeys *Batch
-	var bound []keyCol // store's keys when it holds a compacted bound at row limit-1
-	compactAt := max(2*limit, BatchSize)
+	var bound []keyCol                // store's keys when it holds a compacted bound at row limit-1
+	compactAt := int64(math.MaxInt64) // a count past any input: no compaction
+	if limit <= math.MaxInt32 {
+		compactAt = max(2*limit, BatchSize)
+	}
 	var sel []int32
 	for {
 		b, err := in.Next(ctx)

@@ -6,6 +6,7 @@ package native_test
 // order too: both sides must keep input order among equal keys.
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,5 +90,53 @@ func TestSortInDerivedTable(t *testing.T) {
 		if !strings.Contains(plan, "arb Sort") && !strings.Contains(plan, "arb TopN") {
 			t.Fatalf("no native sort in plan:\n%s", plan)
 		}
+	}
+}
+
+func TestSortCollationsAndOtherTypes(t *testing.T) {
+	for _, q := range []string{
+		// a case-insensitive collation compares through the type: 'Paris'
+		// and 'paris' tie and keep input order
+		"SELECT city, time FROM ev ORDER BY city COLLATE utf8mb4_0900_ai_ci, n",
+		"SELECT city, time FROM ev ORDER BY city COLLATE utf8mb4_0900_ai_ci DESC",
+		"SELECT tier, time FROM ev ORDER BY tier COLLATE utf8mb4_0900_ai_ci LIMIT 700",
+		// decimals and unsigned integers are KindAny columns
+		"SELECT amount, n FROM ev ORDER BY CAST(amount AS DECIMAL(10,1)), n DESC",
+		"SELECT n FROM ev ORDER BY CAST(n AS UNSIGNED) DESC, time LIMIT 40",
+		"SELECT amount, event FROM ev ORDER BY ROUND(amount) DESC, event",
+		"SELECT time FROM ev ORDER BY DATE(time), HOUR(time) DESC, time LIMIT 100",
+	} {
+		plan := checkSame(t, q, true)
+		if !strings.Contains(plan, "arb Sort") && !strings.Contains(plan, "arb TopN") {
+			t.Fatalf("no native sort in plan:\n%s", plan)
+		}
+	}
+}
+
+func TestSortNoLimitIdiom(t *testing.T) {
+	// MySQL's "from row 10 to the end": the planner caps the count at
+	// MaxInt64 (and adds the offset, which overflows). go-mysql-server's
+	// TopN panics on both (it allocates count+1 slots); the native one
+	// returns what MySQL does.
+	h := testDB(t)
+	all, err := h.exec(0, "SELECT n, time FROM ev ORDER BY n, time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.exec(1, "SELECT n, time FROM ev ORDER BY n, time LIMIT 10, 18446744073709551615")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, all[10:]) {
+		t.Fatalf("LIMIT 10, 18446744073709551615 gave %d rows, want %d:\n%s", len(got), len(all)-10, head(got))
+	}
+	plan, err := h.explain("SELECT n, time FROM ev ORDER BY n, time LIMIT 10, 18446744073709551615")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireNative(t, plan, "TopN")
+	got, err = h.exec(1, "SELECT n, time FROM ev ORDER BY n, time LIMIT 18446744073709551615")
+	if err != nil || !slices.Equal(got, all) {
+		t.Fatalf("LIMIT 18446744073709551615 gave %d rows (err %v), want %d", len(got), err, len(all))
 	}
 }

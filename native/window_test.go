@@ -127,3 +127,24 @@ func TestWindowEmptyAndLeftToGMS(t *testing.T) {
 		t.Fatalf("a RANGE frame ran natively:\n%s", plan)
 	}
 }
+
+func TestWindowMixedAndCumeDist(t *testing.T) {
+	for _, q := range []string{
+		// plain expressions beside several windows
+		"SELECT n * 2, UPPER(event), ROW_NUMBER() OVER (PARTITION BY event ORDER BY time), " +
+			"LAG(amount) OVER (ORDER BY time), COUNT(*) OVER (), MAX(time) OVER (PARTITION BY tier) FROM ev",
+		// arb's server rewrites CUME_DIST() OVER (PARTITION BY p ORDER BY o) into this
+		"SELECT tier, n, (COUNT(*) OVER (PARTITION BY tier) - RANK() OVER (PARTITION BY tier ORDER BY n DESC) + 1) * 1e0 " +
+			"/ COUNT(*) OVER (PARTITION BY tier) AS cd FROM ev",
+		// collations: 'Paris' and 'paris' are one partition and peers
+		"SELECT city, ROW_NUMBER() OVER (PARTITION BY city COLLATE utf8mb4_0900_ai_ci ORDER BY time) FROM ev",
+		"SELECT city, RANK() OVER (ORDER BY city COLLATE utf8mb4_0900_ai_ci) FROM ev",
+		"SELECT tier, MAX(city COLLATE utf8mb4_0900_ai_ci) OVER (PARTITION BY tier) FROM ev",
+		"SELECT tier, MIN(CAST(amount AS DECIMAL(10,1))) OVER (PARTITION BY tier ORDER BY time) FROM ev",
+		"SELECT tier, SUM(CAST(amount AS DECIMAL(10,1))) OVER (PARTITION BY tier ORDER BY time) FROM ev",
+		"SELECT tier, SUM(city) OVER (PARTITION BY tier ORDER BY time), AVG(time) OVER (PARTITION BY tier) FROM ev",
+	} {
+		plan := checkSame(t, q, true)
+		requireNative(t, plan, "Window")
+	}
+}
