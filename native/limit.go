@@ -114,11 +114,5 @@ func init() {
 	register((*plan.TableAlias)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
 		return passThrough(ctx, tr, n.(*plan.TableAlias).Child)
 	})
-	register((*plan.SubqueryAlias)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
-		sqa := n.(*plan.SubqueryAlias)
-		if sqa.OuterScopeVisibility || sqa.IsLateral {
-			return nil, "SubqueryAlias that sees the outer scope"
-		}
-		return passThrough(ctx, tr, sqa.Child)
-	})
+	register((*plan.SubqueryAlias)(nil), translateDerived) // cte.go
 }

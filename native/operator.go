@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
 )
@@ -28,6 +29,9 @@ type Operator interface {
 type Run struct {
 	Builder sql.NodeExecBuilder
 	Row     sql.Row
+
+	mu     sync.Mutex
+	shared map[string]*sharedResult // materialised derived tables (cte.go)
 }
 
 // BatchIter yields an operator's batches: never an empty one, io.EOF after

@@ -30,12 +30,15 @@ func register(sample sql.Node, fn translator) {
 type Translation struct {
 	// Left is every node left to go-mysql-server, with why.
 	Left []string
+	// derived counts the references to each derived table by its
+	// definition (cte.go); complete once Translate returns.
+	derived map[string]int
 }
 
 // Translate returns n as a native operator, or nil and why not. Below n,
 // every node that cannot be translated stays go-mysql-server's.
 func Translate(ctx *sql.Context, n sql.Node) (Operator, string) {
-	tr := &Translation{}
+	tr := &Translation{derived: map[string]int{}}
 	return tr.node(ctx, n)
 }
 
