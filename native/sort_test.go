@@ -6,9 +6,21 @@ package native_test
 // order too: both sides must keep input order among equal keys.
 
 import (
+	"context"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function/aggregation/window"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/engine"
+	"arb/native"
 )
 
 func TestSortOrderBy(t *testing.T) {
@@ -138,5 +150,125 @@ func TestSortNoLimitIdiom(t *testing.T) {
 	got, err = h.exec(1, "SELECT n, time FROM ev ORDER BY n, time LIMIT 18446744073709551615")
 	if err != nil || !slices.Equal(got, all) {
 		t.Fatalf("LIMIT 18446744073709551615 gave %d rows (err %v), want %d", len(got), err, len(all))
+	}
+}
+
+// countdownOp is an Operator of n rows (x BIGINT: n-1 down to 0, g
+// BIGINT: x % 7), made in batches of BatchSize.
+type countdownOp struct{ n int }
+
+var countdownSchema = sql.Schema{
+	{Name: "x", Type: types.Int64, Nullable: true},
+	{Name: "g", Type: types.Int64, Nullable: true},
+}
+
+func (o *countdownOp) Schema() sql.Schema          { return countdownSchema }
+func (o *countdownOp) Children() []native.Operator { return nil }
+func (o *countdownOp) Describe() string            { return "countdown" }
+func (o *countdownOp) Open(*sql.Context, *native.Run) (native.BatchIter, error) {
+	return &countdownIter{left: o.n}, nil
+}
+
+type countdownIter struct{ left int }
+
+func (it *countdownIter) Next(*sql.Context) (*native.Batch, error) {
+	if it.left == 0 {
+		return nil, io.EOF
+	}
+	// No ctx check here: the operators above must notice a KILL.
+	n := min(it.left, native.BatchSize)
+	x, g := native.NewColumn(types.Int64, n), native.NewColumn(types.Int64, n)
+	for range n {
+		it.left--
+		x.Append(int64(it.left))
+		g.Append(int64(it.left % 7))
+	}
+	return &native.Batch{N: n, Cols: []*native.Column{x, g}}, nil
+}
+
+func (it *countdownIter) Close(*sql.Context) error { return nil }
+
+// stateful plans over countdownOp: each holds rows it must charge.
+func chargingPlans(ctx *sql.Context, rows int) map[string]sql.Node {
+	src := native.NewNode(&countdownOp{n: rows}, plan.NewEmptyTableWithSchema(countdownSchema))
+	x := expression.NewGetField(0, types.Int64, "x", true)
+	g := expression.NewGetField(1, types.Int64, "g", true)
+	byX := sql.SortFields{{Column: x, Order: sql.Ascending}}
+	rn := window.NewRowNumber(ctx).(sql.WindowAdaptableExpression).WithWindow(ctx, sql.NewWindowDefinition([]sql.Expression{g}, byX, nil, "", ""))
+	return map[string]sql.Node{
+		"Sort":   plan.NewSort(byX, src),
+		"TopN":   plan.NewTopN(byX, expression.NewLiteral(int64(rows), types.Int64), src),
+		"Window": plan.NewWindow([]sql.Expression{rn, x}, src),
+		"Union":  plan.NewSetOp(plan.UnionType, src, src, true, nil, nil, nil),
+	}
+}
+
+func TestSortMemoryBudget(t *testing.T) {
+	const rows = 50000 // 800 KB of values at least
+	for name := range chargingPlans(sql.NewEmptyContext(), rows) {
+		t.Run(name, func(t *testing.T) {
+			// Under a 64 KiB budget the operator fails with the budget's error.
+			ctx := sql.NewContext(engine.WithMemoryBudget(context.Background(), engine.NewMemoryBudget(64<<10)))
+			op, reason := native.Translate(ctx, chargingPlans(ctx, rows)[name])
+			if op == nil {
+				t.Fatalf("not translated: %s", reason)
+			}
+			_, err := drainOp(ctx, op)
+			if !errors.Is(err, engine.ErrMemoryLimit) {
+				t.Fatalf("64 KiB budget: err %v, want ErrMemoryLimit", err)
+			}
+			// With room, it charges and gives everything back at Close.
+			pool := engine.NewMemoryPool(1 << 30)
+			budget := engine.NewMemoryBudgetIn(pool, 1<<30)
+			ctx = sql.NewContext(engine.WithMemoryBudget(context.Background(), budget))
+			op, _ = native.Translate(ctx, chargingPlans(ctx, rows)[name])
+			n, err := drainOp(ctx, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != rows { // UNION DISTINCT of the input with itself: each row once
+				t.Fatalf("%d rows, want %d", n, rows)
+			}
+			if budget.PeakBytes() < rows*8 {
+				t.Fatalf("peak charge %d bytes for %d rows", budget.PeakBytes(), rows)
+			}
+			if used := pool.UsedBytes(); used != 0 {
+				t.Fatalf("%d bytes still charged after Close", used)
+			}
+		})
+	}
+}
+
+func TestSortStopsWhenCancelled(t *testing.T) {
+	for name := range chargingPlans(sql.NewEmptyContext(), 1) {
+		t.Run(name, func(t *testing.T) {
+			cctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			ctx := sql.NewContext(cctx)
+			op, _ := native.Translate(ctx, chargingPlans(ctx, 20000)[name])
+			if _, err := drainOp(ctx, op); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled: err %v, want context.Canceled", err)
+			}
+		})
+	}
+}
+
+// drainOp runs op to the end and counts its rows.
+func drainOp(ctx *sql.Context, op native.Operator) (int, error) {
+	it, err := op.Open(ctx, &native.Run{})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close(ctx)
+	n := 0
+	for {
+		b, err := it.Next(ctx)
+		if err == io.EOF {
+			return n, it.Close(ctx)
+		}
+		if err != nil {
+			return n, err
+		}
+		n += b.N
 	}
 }

@@ -112,6 +112,9 @@ func (u *unionOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 				if err != nil {
 					return nil, err
 				}
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 				if !u.distinct {
 					return b, nil
 				}
