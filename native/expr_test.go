@@ -17,6 +17,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 	"github.com/shopspring/decimal"
@@ -472,5 +473,123 @@ func TestExprLogic(t *testing.T) {
 		expression.NewOr(expression.NewIsNull(gf("s")), gf("b")),
 		expression.NewXor(gf("b"), expression.NewEquals(gf("s"), strLit("abc"))),
 		expression.NewNot(gf("f64")),
+	)
+}
+
+// numeric operands for arithmetic.
+func randNumeric(rng *rand.Rand, depth int) sql.Expression {
+	if depth == 0 || rng.IntN(3) == 0 {
+		switch rng.IntN(3) {
+		case 0:
+			ls := []sql.Expression{lit(int8(5), types.Int8), lit(int8(0), types.Int8), lit(int8(-1), types.Int8),
+				lit(uint8(200), types.Uint8), lit(int64(math.MaxInt64), types.Int64), lit(0.5, types.Float64),
+				lit(0.0, types.Float64), decLit("2.5"), lit(nil, types.Null), strLit("3")}
+			return ls[rng.IntN(len(ls))]
+		}
+		return gf([]string{"i64", "i32", "u32", "f64", "f32", "i8", "b", "dec", "s"}[rng.IntN(9)])
+	}
+	l, r := randNumeric(rng, depth-1), randNumeric(rng, depth-1)
+	switch rng.IntN(6) {
+	case 0:
+		return expression.NewPlus(l, r)
+	case 1:
+		return expression.NewMinus(l, r)
+	case 2:
+		return expression.NewMult(l, r)
+	case 3:
+		return expression.NewDiv(l, r)
+	case 4:
+		return expression.NewMod(l, r)
+	}
+	return expression.NewUnaryMinus(l)
+}
+
+func TestExprArith(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var es []sql.Expression
+	for range 2500 {
+		es = append(es, randNumeric(rng, 2))
+	}
+	for _, a := range []string{"i64", "i32", "u32", "f64", "f32", "i8", "b"} {
+		for _, b := range []string{"i64", "i32", "u32", "f64", "f32", "i8", "b"} {
+			es = append(es, expression.NewPlus(gf(a), gf(b)), expression.NewMinus(gf(a), gf(b)),
+				expression.NewMult(gf(a), gf(b)), expression.NewDiv(gf(a), gf(b)), expression.NewMod(gf(a), gf(b)))
+		}
+	}
+	n := checkExprs(t, 5, es)
+	t.Logf("%d of %d arithmetic expressions native", n, len(es))
+	requireExprNative(t,
+		expression.NewMult(gf("i64"), lit(int8(2), types.Int8)),
+		expression.NewPlus(gf("i64"), gf("i32")),
+		expression.NewMinus(lit(int8(5), types.Int8), gf("u32")),
+		expression.NewMult(gf("f64"), lit(int8(100), types.Int8)),
+		expression.NewDiv(gf("f64"), lit(int8(100), types.Int8)),
+		expression.NewDiv(gf("f64"), gf("i64")),
+		expression.NewMod(gf("f64"), lit(int8(7), types.Int8)),
+		expression.NewUnaryMinus(gf("f64")), expression.NewUnaryMinus(gf("i64")),
+		expression.NewGreaterThan(expression.NewMult(gf("f64"), lit(0.5, types.Float64)), lit(int8(10), types.Int8)),
+	)
+}
+
+// randValueExpr is a value of any class: columns, constants, arithmetic.
+func randValueExpr(rng *rand.Rand) sql.Expression {
+	lits := testLiterals()
+	switch rng.IntN(4) {
+	case 0:
+		return lits[rng.IntN(len(lits))]
+	case 1:
+		return randNumeric(rng, 1)
+	}
+	return gf(exprCols[rng.IntN(len(exprCols))].name)
+}
+
+func TestExprCond(t *testing.T) {
+	ctx := newTestCtx()
+	rng := rand.New(rand.NewPCG(6, 6))
+	var es []sql.Expression
+	for range 600 {
+		var brs []expression.CaseBranch
+		for range 1 + rng.IntN(4) {
+			brs = append(brs, expression.CaseBranch{Cond: randPredicate(rng, 1), Value: randValueExpr(rng)})
+		}
+		var els sql.Expression
+		if rng.IntN(3) > 0 {
+			els = randValueExpr(rng)
+		}
+		es = append(es, expression.NewCase(nil, brs, els))
+		subject := randValueExpr(rng)
+		var sbrs []expression.CaseBranch
+		for range 1 + rng.IntN(3) {
+			sbrs = append(sbrs, expression.CaseBranch{Cond: randValueExpr(rng), Value: randValueExpr(rng)})
+		}
+		es = append(es, expression.NewCase(subject, sbrs, els))
+		es = append(es, function.NewIf(ctx, randPredicate(rng, 1), randValueExpr(rng), randValueExpr(rng)))
+		es = append(es, function.NewIfNull(ctx, randValueExpr(rng), randValueExpr(rng)))
+		es = append(es, function.NewNullIf(ctx, randValueExpr(rng), randValueExpr(rng)))
+		args := []sql.Expression{randValueExpr(rng), randValueExpr(rng)}
+		if rng.IntN(2) == 0 {
+			args = append(args, randValueExpr(rng))
+		}
+		if co, err := function.NewCoalesce(ctx, args...); err == nil {
+			es = append(es, co)
+		}
+	}
+	n := checkExprs(t, 6, es)
+	t.Logf("%d of %d conditional expressions native", n, len(es))
+	coalesce, err := function.NewCoalesce(ctx, gf("s"), gf("s2"), strLit("none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireExprNative(t,
+		expression.NewCase(nil, []expression.CaseBranch{
+			{Cond: expression.NewEquals(gf("i64"), lit(int8(1), types.Int8)), Value: strLit("1")},
+			{Cond: expression.NewLessThanOrEqual(gf("i64"), lit(int8(5), types.Int8)), Value: strLit("2-5")},
+		}, strLit("6+")),
+		expression.NewCase(gf("s"), []expression.CaseBranch{{Cond: strLit("abc"), Value: gf("f64")}}, lit(int8(0), types.Int8)),
+		function.NewIf(ctx, expression.NewEquals(gf("s"), strLit("Purchase")), gf("f64"), lit(0.0, types.Float64)),
+		function.NewIfNull(ctx, gf("f64"), lit(0.0, types.Float64)),
+		function.NewIfNull(ctx, gf("s"), strLit("(none)")),
+		function.NewNullIf(ctx, gf("i64"), lit(int8(0), types.Int8)),
+		coalesce,
 	)
 }

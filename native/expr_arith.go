@@ -1,0 +1,347 @@
+package native
+
+// This file owns vectorized arithmetic: +, -, * of integers or floats, /
+// and % of floats, and unary minus, where go-mysql-server's result type
+// is BIGINT or DOUBLE (expression/arithmetic.go getReturnType,
+// div.go determineResultType, mod.go Type):
+//
+//   - BIGINT (both operands integers): each converted to int64, then
+//     Go's int64 arithmetic, which wraps on overflow as go-mysql-server's
+//     does;
+//   - DOUBLE (a float on either side): each converted to float64.
+//
+// Everything whose result is DECIMAL (an integer divided by an integer,
+// % of integers, any DECIMAL operand), UNSIGNED BIGINT, a DATETIME
+// (date ± INTERVAL) or involves strings stays go-mysql-server's; so
+// does DIV, which arb replaces with its own expression in planner (not
+// importable here). / and % by zero are NULL with a warning: a batch
+// with a zero divisor is evaluated by go-mysql-server's node, which
+// warns exactly as it does.
+
+import (
+	"math"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+type arithExpr struct {
+	op    byte // + - * / %
+	l, r  operand
+	float bool // DOUBLE result, else BIGINT
+	fb    *nodeEval
+}
+
+func init() {
+	registerExpr((*expression.Arithmetic)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		a := e.(*expression.Arithmetic)
+		if len(a.Op) != 1 || a.Op[0] != '+' && a.Op[0] != '-' && a.Op[0] != '*' {
+			return nil, nil
+		}
+		return compileArith(ctx, c, e, a.Op[0], a.LeftChild, a.RightChild)
+	})
+	registerExpr((*expression.Div)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		d := e.(*expression.Div)
+		return compileArith(ctx, c, e, '/', d.LeftChild, d.RightChild)
+	})
+	registerExpr((*expression.Mod)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		m := e.(*expression.Mod)
+		return compileArith(ctx, c, e, '%', m.LeftChild, m.RightChild)
+	})
+	registerExpr((*expression.UnaryMinus)(nil), compileNeg)
+}
+
+// arithOperand reports whether a child's type is an integer or a float
+// go-mysql-server converts plainly (no BIT, YEAR, DECIMAL or INTERVAL).
+func arithOperand(ctx *sql.Context, e sql.Expression) bool {
+	if _, iv := e.(*expression.Interval); iv {
+		return false
+	}
+	t := e.Type(ctx)
+	if types.IsBit(t) || types.IsYear(t) || types.IsDecimal(t) {
+		return false
+	}
+	return types.IsInteger(t) || types.IsFloat(t)
+}
+
+func compileArith(ctx *sql.Context, c *Compiler, e sql.Expression, op byte, le, re sql.Expression) (Expr, error) {
+	typ := e.Type(ctx)
+	float := types.TypesEqual(typ, types.Float64)
+	if !float && !types.TypesEqual(typ, types.Int64) || !arithOperand(ctx, le) || !arithOperand(ctx, re) {
+		return nil, nil
+	}
+	if !float && (op == '/' || op == '%') {
+		return nil, nil
+	}
+	l, err := compileOperand(ctx, c, le)
+	if err != nil {
+		return nil, err
+	}
+	r, err := compileOperand(ctx, c, re)
+	if err != nil {
+		return nil, err
+	}
+	if l.konst && r.konst || l.null || r.null {
+		return nil, nil
+	}
+	for _, o := range []*operand{&l, &r} {
+		k := KindOf(o.x.Type())
+		if k != KindInt && (k != KindFloat || !float) {
+			return nil, nil
+		}
+		if o.konst && float {
+			o.f = constFloat(o)
+		}
+	}
+	if (op == '/' || op == '%') && r.konst && r.f == 0 {
+		return nil, nil // NULL and a warning on every row: Eval's
+	}
+	return &arithExpr{op: op, l: l, r: r, float: float, fb: fallback(ctx, e, l, r)}, nil
+}
+
+func (x *arithExpr) Type() sql.Type {
+	if x.float {
+		return types.Float64
+	}
+	return types.Int64
+}
+func (x *arithExpr) String() string {
+	return "(" + x.l.x.String() + " " + string(x.op) + " " + x.r.x.String() + ")"
+}
+func (x *arithExpr) mayFail() bool { return anyMayFail(x.l.x, x.r.x) || x.op == '/' || x.op == '%' }
+
+func (x *arithExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	n := b.N
+	var lc, rc *Column
+	var err error
+	if !x.l.konst {
+		if lc, err = x.l.x.Eval(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	if !x.r.konst {
+		if rc, err = x.r.x.Eval(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	var nulls []bool
+	for _, c := range []*Column{lc, rc} {
+		if c == nil {
+			continue
+		}
+		if c.Kind == KindNull {
+			return allNull(x.Type(), n), nil
+		}
+		if c.Kind != KindInt && (c.Kind != KindFloat || !x.float) {
+			return x.fb.eval(ctx, n, lc, rc)
+		}
+		nulls = orNulls(nulls, c.Nulls)
+	}
+	if !x.float {
+		out := &Column{Kind: KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
+		switch {
+		case lc == nil:
+			arithConstLeft(x.op, x.l.i, rc.I[:n], out.I)
+		case rc == nil:
+			arithConst(x.op, lc.I[:n], x.r.i, out.I)
+		default:
+			arithCols(x.op, lc.I[:n], rc.I[:n], out.I)
+		}
+		zeroNulls(out)
+		return out, nil
+	}
+	var lf, rf []float64
+	if lc != nil {
+		lf = floats(lc)[:n]
+	}
+	if rc != nil {
+		rf = floats(rc)[:n]
+		if x.op == '/' || x.op == '%' {
+			for r, v := range rf {
+				if v == 0 && (nulls == nil || !nulls[r]) {
+					return x.fb.eval(ctx, n, lc, rc) // NULL with go-mysql-server's warning
+				}
+			}
+		}
+	}
+	out := &Column{Kind: KindFloat, Type: types.Float64, F: make([]float64, n), Nulls: nulls}
+	switch {
+	case lc == nil:
+		arithConstLeft(x.op, x.l.f, rf, out.F)
+	case rc == nil:
+		arithConst(x.op, lf, x.r.f, out.F)
+	default:
+		arithCols(x.op, lf, rf, out.F)
+	}
+	if nulls != nil {
+		for r, null := range nulls {
+			if null {
+				out.F[r] = 0
+			}
+		}
+	}
+	return out, nil
+}
+
+type number interface{ int64 | float64 }
+
+// fmod is % as go-mysql-server computes it (math.Mod); ints never get
+// here (their % is DECIMAL).
+func fmod[T number](a, b T) T { return T(math.Mod(float64(a), float64(b))) }
+
+func arithCols[T number](op byte, a, b, out []T) {
+	b = b[:len(a)]
+	switch op {
+	case '+':
+		for r, v := range a {
+			out[r] = v + b[r]
+		}
+	case '-':
+		for r, v := range a {
+			out[r] = v - b[r]
+		}
+	case '*':
+		for r, v := range a {
+			out[r] = v * b[r]
+		}
+	case '/':
+		for r, v := range a {
+			if b[r] != 0 { // a zero divisor is on a NULL row
+				out[r] = v / b[r]
+			}
+		}
+	case '%':
+		for r, v := range a {
+			if b[r] != 0 {
+				out[r] = fmod(v, b[r])
+			}
+		}
+	}
+}
+
+func arithConst[T number](op byte, a []T, k T, out []T) {
+	switch op {
+	case '+':
+		for r, v := range a {
+			out[r] = v + k
+		}
+	case '-':
+		for r, v := range a {
+			out[r] = v - k
+		}
+	case '*':
+		for r, v := range a {
+			out[r] = v * k
+		}
+	case '/':
+		for r, v := range a {
+			out[r] = v / k
+		}
+	case '%':
+		for r, v := range a {
+			out[r] = fmod(v, k)
+		}
+	}
+}
+
+func arithConstLeft[T number](op byte, k T, b []T, out []T) {
+	switch op {
+	case '+':
+		for r, v := range b {
+			out[r] = k + v
+		}
+	case '-':
+		for r, v := range b {
+			out[r] = k - v
+		}
+	case '*':
+		for r, v := range b {
+			out[r] = k * v
+		}
+	case '/':
+		for r, v := range b {
+			if v != 0 {
+				out[r] = k / v
+			}
+		}
+	case '%':
+		for r, v := range b {
+			if v != 0 {
+				out[r] = fmod(k, v)
+			}
+		}
+	}
+}
+
+// negExpr is -x of a DOUBLE (a DOUBLE) or a signed integer (a BIGINT;
+// -MinInt64 of a column is go-mysql-server's out-of-range error, so such
+// a batch goes to its node).
+type negExpr struct {
+	x     Expr
+	float bool
+	fb    *nodeEval
+}
+
+func compileNeg(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+	u := e.(*expression.UnaryMinus)
+	ct, typ := u.Child.Type(ctx), e.Type(ctx)
+	// The result type must be DOUBLE or BIGINT: UnaryMinus keeps a
+	// BOOLEAN's or an unsigned type (negating within it).
+	var float bool
+	switch {
+	case types.TypesEqual(ct, types.Float64) && types.TypesEqual(typ, types.Float64):
+		float = true
+	case types.IsSigned(ct) && types.TypesEqual(typ, types.Int64):
+	default:
+		return nil, nil
+	}
+	if _, lit := u.Child.(*expression.Literal); lit {
+		return nil, nil
+	}
+	o, err := compileOperand(ctx, c, u.Child)
+	if err != nil || o.konst {
+		return nil, err
+	}
+	if k := KindOf(o.x.Type()); float && k != KindFloat || !float && k != KindInt {
+		return nil, nil
+	}
+	return &negExpr{x: o.x, float: float, fb: fallback(ctx, e, o)}, nil
+}
+
+func (x *negExpr) Type() sql.Type {
+	if x.float {
+		return types.Float64
+	}
+	return types.Int64
+}
+func (x *negExpr) String() string { return "(-" + x.x.String() + ")" }
+func (x *negExpr) mayFail() bool  { return true } // -MinInt64
+
+func (x *negExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	switch {
+	case c.Kind == KindNull:
+		return allNull(x.Type(), n), nil
+	case x.float && c.Kind == KindFloat:
+		out := &Column{Kind: KindFloat, Type: types.Float64, F: make([]float64, n), Nulls: c.Nulls}
+		for r, v := range c.F[:n] {
+			out.F[r] = -v
+		}
+		return out, nil
+	case !x.float && c.Kind == KindInt:
+		out := &Column{Kind: KindInt, Type: types.Int64, I: make([]int64, n), Nulls: c.Nulls}
+		for r, v := range c.I[:n] {
+			if v == math.MinInt64 && !c.IsNull(r) {
+				return x.fb.eval(ctx, n, c)
+			}
+			out.I[r] = -v
+		}
+		return out, nil
+	}
+	return x.fb.eval(ctx, n, c)
+}
