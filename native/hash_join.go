@@ -124,13 +124,18 @@ type joinOp struct {
 	nl, nr      int // left and right input widths
 
 	keys []joinKey
-	// residual is the condition less the hashed conjuncts, over the pair
-	// columns residualRefs; nil when nothing is left (every candidate
-	// pair is TRUE). A nested loop's residual is its whole condition.
+	// leftFilter and rightFilter are the conjuncts over one side only
+	// (nil: none), see planCondition.
+	leftFilter, rightFilter Expr
+	// residual is the rest of the condition, over the pair columns
+	// residualRefs (positions in left ++ right ++ hoists); nil when
+	// nothing is left: every candidate pair is TRUE.
 	residual     Expr
 	residualRefs []int
-	// full is the whole condition, over fullRefs: what a pair whose key
-	// was not hashed (NULL where NULLs matter, or wild) is decided by.
+	hoists       []joinHoist
+	// full is the whole condition, over fullRefs (left ++ right): what a
+	// pair whose key was not hashed (NULL where NULLs matter, or wild) is
+	// decided by; nil without keys.
 	full     Expr
 	fullRefs []int
 
@@ -275,10 +280,18 @@ func shiftFields(ctx *sql.Context, e sql.Expression, by int) (sql.Expression, er
 	return out, err
 }
 
-// planCondition splits cond into hashed keys and a residual and compiles
-// them.
+// planCondition splits cond into hashed keys, side filters and a
+// residual, and compiles them.
+//
+// Where a NULL condition counts as FALSE (every kind but NOT IN's), a
+// conjunct over left columns only is a filter on the left row: a row
+// failing it has no TRUE pair, so it gets no candidates. One over right
+// columns only filters the right input before the table is built. The
+// rest is the residual, with its subexpressions over one side only
+// (s.t0 + INTERVAL 7 DAY) computed once per row of that side rather than
+// once per pair (hoists).
 func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsch, both sql.Schema) string {
-	var rest []sql.Expression
+	var lonly, ronly, mixed []sql.Expression
 	for _, c := range expression.SplitConjunction(ctx, cond) {
 		k, ok, err := op.hashKey(ctx, c, lsch, rsch)
 		if err != nil {
@@ -286,26 +299,116 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 		}
 		if ok {
 			op.keys = append(op.keys, k)
-		} else {
-			rest = append(rest, c)
+			continue
+		}
+		lo, hi := joinFieldRange(ctx, c)
+		switch {
+		case op.kind.nullsMatter() || lo > hi || !joinDeterministic(ctx, c):
+			mixed = append(mixed, c)
+		case hi < op.nl:
+			lonly = append(lonly, c)
+		case lo >= op.nl:
+			ronly = append(ronly, c)
+		default:
+			mixed = append(mixed, c)
 		}
 	}
 	var err error
-	if len(rest) > 0 {
-		op.residual, op.residualRefs, err = compileNarrow(ctx, expression.JoinAnd(rest...), both)
+	if len(lonly) > 0 {
+		if op.leftFilter, err = (&Compiler{In: lsch}).Compile(ctx, expression.JoinAnd(lonly...)); err != nil {
+			return err.Error()
+		}
+	}
+	if len(ronly) > 0 {
+		e, err := shiftFields(ctx, expression.JoinAnd(ronly...), op.nl)
 		if err != nil {
+			return err.Error()
+		}
+		if op.rightFilter, err = (&Compiler{In: rsch}).Compile(ctx, e); err != nil {
+			return err.Error()
+		}
+	}
+	if len(mixed) > 0 {
+		if err := op.compileResidual(ctx, expression.JoinAnd(mixed...), lsch, rsch, both); err != nil {
 			return err.Error()
 		}
 	}
 	if len(op.keys) > 0 {
-		op.full, op.fullRefs, err = compileNarrow(ctx, cond, both)
-		if err != nil {
+		// Wild pairs (join_keys.go) are decided by the whole condition.
+		if op.full, op.fullRefs, err = compileNarrow(ctx, cond, both); err != nil {
 			return err.Error()
 		}
-	} else {
-		op.full, op.fullRefs = op.residual, op.residualRefs
 	}
 	return ""
+}
+
+// joinHoist is a residual subexpression over one side's columns only,
+// computed per row of that side: virtual pair column nl+nr+i.
+type joinHoist struct {
+	x    Expr // over the left input's or the right input's rows
+	left bool
+}
+
+// compileResidual compiles e as op.residual, with its maximal
+// deterministic one-side subexpressions (other than plain columns and
+// constants) moved into op.hoists and read back as virtual columns.
+func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch, both sql.Schema) error {
+	nl, nr := op.nl, op.nr
+	sch := append(sql.Schema{}, both...)
+	var fail error
+	var hoist func(e sql.Expression) sql.Expression
+	hoist = func(e sql.Expression) sql.Expression {
+		if fail != nil {
+			return e
+		}
+		if _, ok := e.(*expression.GetField); ok {
+			return e
+		}
+		lo, hi := joinFieldRange(ctx, e)
+		if lo <= hi && (hi < nl || lo >= nl) && joinDeterministic(ctx, e) && !joinHasSubquery(ctx, e) {
+			left := hi < nl
+			in, src := lsch, e
+			if !left {
+				in = rsch
+				if src, fail = shiftFields(ctx, e, nl); fail != nil {
+					return e
+				}
+			}
+			x, err := (&Compiler{In: in}).Compile(ctx, src)
+			if err != nil {
+				fail = err
+				return e
+			}
+			i := nl + nr + len(op.hoists)
+			op.hoists = append(op.hoists, joinHoist{x: x, left: left})
+			sch = append(sch, &sql.Column{Name: e.String(), Type: x.Type(), Nullable: true})
+			return expression.NewGetField(i, x.Type(), e.String(), true)
+		}
+		children := e.Children()
+		if len(children) == 0 {
+			return e
+		}
+		next := make([]sql.Expression, len(children))
+		for i, c := range children {
+			next[i] = hoist(c)
+		}
+		out, err := e.WithChildren(ctx, next...)
+		if err != nil {
+			fail = err
+			return e
+		}
+		return out
+	}
+	if joinHasSubquery(ctx, e) {
+		return fmt.Errorf("join condition with a subquery")
+	}
+	he := hoist(e)
+	if fail != nil {
+		return fail
+	}
+	var err error
+	op.residual, op.residualRefs, err = compileNarrow(ctx, he, sch)
+	return err
 }
 
 // hashKey is c as a hashed key when it is an equality of a left-only
@@ -502,6 +605,12 @@ func (op *joinOp) Describe() string {
 		}
 	} else if op.residual != nil {
 		b.WriteString(" on " + op.residual.String())
+	}
+	if op.leftFilter != nil {
+		b.WriteString(" left filter " + op.leftFilter.String())
+	}
+	if op.rightFilter != nil {
+		b.WriteString(" right filter " + op.rightFilter.String())
 	}
 	return b.String()
 }

@@ -79,10 +79,13 @@ type joinIter struct {
 	rn    int
 	table *joinTable
 
-	lkeys *keySet
-	lvals *keyVals
-	lb    *Batch // the left batch being probed; nil between batches
-	li    int    // the left row whose candidates are listed next
+	lkeys  *keySet
+	lvals  *keyVals
+	lb     *Batch    // the left batch being probed; nil between batches
+	lpass  []int8    // lb's rows' leftFilter results (nil: no filter)
+	lhoist []*Column // lb's left hoists (nil at right hoists' places)
+	rhoist []*Column // rb's right hoists (nil at left hoists' places)
+	li     int       // the left row whose candidates are listed next
 
 	// The open row's candidate cursor: the row whose candidates did not
 	// all fit in the last chunk, or the one being listed.
@@ -97,8 +100,9 @@ type joinIter struct {
 	matched, sawNull bool
 	decided          bool
 
-	pl, pr     []int32 // a chunk's pairs
-	pfull      []bool  // pair decided by the whole condition
+	pl, pr     []int32   // a chunk's pairs
+	pcols      []*Column // buffers of the pair columns, reused
+	pfull      []bool    // pair decided by the whole condition
 	anyFull    bool
 	segs       []joinSegment
 	res        []int8
@@ -175,10 +179,8 @@ func (it *joinIter) step(ctx *sql.Context) error {
 			}
 		}
 		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
-		if it.lkeys != nil {
-			if it.lvals, err = it.lkeys.compute(ctx, b); err != nil {
-				return err
-			}
+		if err := it.prepareLeft(ctx); err != nil {
+			return err
 		}
 	}
 	if err := it.chunk(ctx); err != nil {
@@ -241,7 +243,44 @@ func (it *joinIter) build(ctx *sql.Context) error {
 			return err
 		}
 	}
+	if op.rightFilter != nil && it.rb.N > 0 {
+		c, err := op.rightFilter.Eval(ctx, it.rb)
+		if err != nil {
+			return err
+		}
+		pass := make([]int8, it.rb.N)
+		if err := joinTruth(ctx, c, pass); err != nil {
+			return err
+		}
+		var sel []int32
+		for r, v := range pass {
+			if v == pairTrue {
+				sel = append(sel, int32(r))
+			}
+		}
+		if len(sel) < it.rb.N {
+			before := it.rb.Bytes()
+			it.rb = it.rb.Gather(sel)
+			if err := it.grow(it.rb.Bytes()-before, "join: right input"); err != nil {
+				return err
+			}
+		}
+	}
 	it.rn = it.rb.N
+	it.rhoist = make([]*Column, len(op.hoists))
+	for i, h := range op.hoists {
+		if h.left || it.rn == 0 {
+			continue
+		}
+		c, err := h.x.Eval(ctx, it.rb)
+		if err != nil {
+			return err
+		}
+		it.rhoist[i] = c
+		if err := it.grow(c.Bytes(), "join: right input"); err != nil {
+			return err
+		}
+	}
 	if len(op.keys) == 0 || it.rn == 0 {
 		return nil
 	}
@@ -254,12 +293,46 @@ func (it *joinIter) build(ctx *sql.Context) error {
 	return it.grow(it.table.bytes(), "join: hash table")
 }
 
+// prepareLeft computes what the probe needs of a new left batch: its
+// keys, its left filter results and its left hoists.
+func (it *joinIter) prepareLeft(ctx *sql.Context) error {
+	op, b := it.op, it.lb
+	var err error
+	if it.lkeys != nil && it.rn > 0 {
+		if it.lvals, err = it.lkeys.compute(ctx, b); err != nil {
+			return err
+		}
+	}
+	it.lpass = nil
+	if op.leftFilter != nil && it.rn > 0 {
+		c, err := op.leftFilter.Eval(ctx, b)
+		if err != nil {
+			return err
+		}
+		it.lpass = joinResize(it.lpass, b.N)
+		if err := joinTruth(ctx, c, it.lpass); err != nil {
+			return err
+		}
+	}
+	it.lhoist = it.lhoist[:0]
+	for _, h := range op.hoists {
+		var c *Column
+		if h.left && it.rn > 0 {
+			if c, err = h.x.Eval(ctx, b); err != nil {
+				return err
+			}
+		}
+		it.lhoist = append(it.lhoist, c)
+	}
+	return nil
+}
+
 // openRow starts listing left row li's candidates.
 func (it *joinIter) openRow() {
 	it.open = true
 	it.allPos, it.wildPos, it.allFull = 0, 0, false
 	switch {
-	case it.rn == 0:
+	case it.rn == 0 || (it.lpass != nil && it.lpass[it.li] != pairTrue):
 		it.mode = candNone
 	case it.lkeys == nil:
 		it.mode = candAll
@@ -364,12 +437,22 @@ func (it *joinIter) decide(ctx *sql.Context) error {
 		}
 		return nil
 	}
+	// The pair columns live only until the condition's result is read,
+	// so their buffers are reused from chunk to chunk.
+	for len(it.pcols) < len(refs) {
+		it.pcols = append(it.pcols, &Column{})
+	}
 	pb := &Batch{N: n, Cols: make([]*Column, len(refs))}
 	for i, ref := range refs {
-		if ref < op.nl {
-			pb.Cols[i] = it.lb.Cols[ref].Gather(it.pl)
-		} else {
-			pb.Cols[i] = it.rb.Cols[ref-op.nl].Gather(it.pr)
+		switch h := ref - op.nl - op.nr; {
+		case ref < op.nl:
+			pb.Cols[i] = gatherInto(it.pcols[i], it.lb.Cols[ref], it.pl)
+		case h < 0:
+			pb.Cols[i] = gatherInto(it.pcols[i], it.rb.Cols[ref-op.nl], it.pr)
+		case op.hoists[h].left:
+			pb.Cols[i] = gatherInto(it.pcols[i], it.lhoist[h], it.pl)
+		default:
+			pb.Cols[i] = gatherInto(it.pcols[i], it.rhoist[h], it.pr)
 		}
 	}
 	c, err := x.Eval(ctx, pb)
@@ -504,6 +587,45 @@ func (it *joinIter) emit(n int) {
 	if !it.op.kind.partial() {
 		it.outR = append(it.outR[:0], it.outR[n:]...)
 	}
+}
+
+// gatherInto is src's rows at idx (all >= 0) in dst's buffers, which
+// it overwrites: src.Gather without allocating once dst has grown.
+func gatherInto(dst, src *Column, idx []int32) *Column {
+	n := len(idx)
+	dst.Kind, dst.Type = src.Kind, src.Type
+	dst.Nulls = dst.Nulls[:0]
+	if src.Nulls != nil || src.Kind == KindNull {
+		dst.Nulls = joinResize(dst.Nulls, n)
+		for i, r := range idx {
+			dst.Nulls[i] = src.IsNull(int(r))
+		}
+	} else {
+		dst.Nulls = nil
+	}
+	switch src.Kind {
+	case KindInt, KindTime:
+		dst.I = joinResize(dst.I, n)
+		for i, r := range idx {
+			dst.I[i] = src.I[r]
+		}
+	case KindFloat:
+		dst.F = joinResize(dst.F, n)
+		for i, r := range idx {
+			dst.F[i] = src.F[r]
+		}
+	case KindString:
+		dst.S = joinResize(dst.S, n)
+		for i, r := range idx {
+			dst.S[i] = src.S[r]
+		}
+	case KindAny:
+		dst.A = joinResize(dst.A, n)
+		for i, r := range idx {
+			dst.A[i] = src.A[r]
+		}
+	}
+	return dst
 }
 
 // joinConcat is one batch of all rows of bs, in order.
