@@ -125,6 +125,11 @@ type rowComparer struct {
 // compare orders row i of a against row j of b: negative when i sorts
 // first, 0 on a tie of every key.
 func (rc *rowComparer) compare(a []keyCol, i int, b []keyCol, j int) int {
+	return rc.compareFrom(0, a, i, b, j)
+}
+
+// compareFrom is compare on the keys from the first'th on.
+func (rc *rowComparer) compareFrom(first int, a []keyCol, i int, b []keyCol, j int) int {
 	if rc.err != nil {
 		return 0
 	}
@@ -134,7 +139,7 @@ func (rc *rowComparer) compare(a []keyCol, i int, b []keyCol, j int) int {
 			return 0
 		}
 	}
-	for k := range rc.keys {
+	for k := first; k < len(rc.keys); k++ {
 		key := &rc.keys[k]
 		ca, ia, cb, ib := a[k], i, b[k], j
 		if key.desc {
@@ -198,6 +203,38 @@ func (rc *rowComparer) compareValues(key *sortKey, ca keyCol, i int, cb keyCol, 
 // position order (a stable sort).
 func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
 	perm := make([]int32, n)
+	if entries, ok := rc.firstKeyEntries(keys, n); ok {
+		// The first key compares inline from the entries (no indirection
+		// through the row), the others only on its ties.
+		desc := rc.keys[0].desc
+		slices.SortFunc(entries, func(a, b sortEntry) int {
+			if a.null != b.null {
+				return int(a.null) - int(b.null)
+			}
+			if a.k != b.k {
+				if a.k < b.k {
+					return -1
+				}
+				return 1
+			}
+			if a.s != b.s {
+				if desc {
+					return strings.Compare(b.s, a.s)
+				}
+				return strings.Compare(a.s, b.s)
+			}
+			if len(keys) > 1 {
+				if c := rc.compareFrom(1, keys, int(a.idx), keys, int(b.idx)); c != 0 {
+					return c
+				}
+			}
+			return int(a.idx - b.idx)
+		})
+		for i, e := range entries {
+			perm[i] = e.idx
+		}
+		return perm, rc.err
+	}
 	for i := range perm {
 		perm[i] = int32(i)
 	}
@@ -208,6 +245,68 @@ func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
 		return int(x - y)
 	})
 	return perm, rc.err
+}
+
+// sortEntry is a row with its first sort key encoded so that comparing
+// (null, k, s) in that order, s descending for a DESC key, orders the
+// rows as rowComparer does on that key.
+type sortEntry struct {
+	s    string // a string key's value
+	k    uint64 // a numeric key's value, order-preserving, inverted for DESC
+	idx  int32
+	null int8 // where a NULL goes: -1 before every value, 1 after; 0 a value
+}
+
+// firstKeyEntries encodes the first key of every row when it compares
+// natively as a number or a string; ok is false otherwise.
+func (rc *rowComparer) firstKeyEntries(keys []keyCol, n int) (entries []sortEntry, ok bool) {
+	if len(keys) == 0 || !keys[0].fast {
+		return nil, false
+	}
+	key, c := &rc.keys[0], keys[0].c
+	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
+	// the sides before NullOrdering applies.
+	nullRank := int8(1)
+	if key.nullsFirst != key.desc {
+		nullRank = -1
+	}
+	var flip uint64
+	if key.desc {
+		flip = ^uint64(0)
+	}
+	entries = make([]sortEntry, n)
+	for r := range n {
+		e := &entries[r]
+		e.idx = int32(r)
+		if c.IsNull(r) {
+			e.null = nullRank
+			continue
+		}
+		switch c.Kind {
+		case KindInt, KindTime:
+			e.k = (uint64(c.I[r]) ^ 1<<63) ^ flip
+		case KindFloat:
+			f := c.F[r]
+			if f != f {
+				return nil, false // NaN: leave it to the comparer
+			}
+			if f == 0 {
+				f = 0 // -0 equals 0
+			}
+			bits := math.Float64bits(f)
+			if bits>>63 == 1 {
+				bits = ^bits
+			} else {
+				bits |= 1 << 63
+			}
+			e.k = bits ^ flip
+		case KindString:
+			e.s = c.S[r]
+		default:
+			return nil, false
+		}
+	}
+	return entries, true
 }
 
 // appendColumn appends src's values to dst, which the caller owns (no
