@@ -261,6 +261,7 @@ type countDistinctAgg struct {
 	sets  []*roaring.Bitmap
 	added int64 // successful bitmap adds, for the memory estimate
 	text  []byte
+	cache *stringCache // ids of strings in texts
 }
 
 func (a *countDistinctAgg) fresh() aggFunc {
@@ -359,10 +360,19 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 			}
 		}
 	case c.Kind == KindString:
+		if a.cache == nil {
+			a.cache = &stringCache{}
+		}
 		for r, g := range groups {
-			if c.Nulls == nil || !c.Nulls[r] {
-				a.mark(g, a.internText(c.S[r]))
+			if c.Nulls != nil && c.Nulls[r] {
+				continue
 			}
+			v := c.S[r]
+			slot := a.cache.slot(v)
+			if !slot.holds(v) {
+				slot.s, slot.id = v, int32(a.internText(v))
+			}
+			a.mark(g, uint32(slot.id))
 		}
 	default:
 		for r, g := range groups {

@@ -21,16 +21,20 @@ package native
 // KindAny (an odd value) still find the groups typed batches made.
 //
 // Fast paths: one integer or time key, and one string key compared by its
-// bytes, use a Go map keyed by the value itself; any other key is encoded
-// into a reused byte buffer and looked up without allocating. A fast
-// table that meets a batch of another Kind moves its keys into the
-// general encoding once and stays there.
+// bytes, use a Go map keyed by the value itself; any other single key is
+// encoded into a reused byte buffer and looked up without allocating. A
+// fast table that meets a batch of another Kind moves its keys into the
+// general encoding once and stays there, keeping their ids. Several key
+// columns each get such a table, and the group is the tuple of the ids
+// those give (DATE(time), event: an integer map and a small string map,
+// then a map of id pairs).
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/types"
@@ -92,7 +96,18 @@ type groupTable struct {
 	nullID   int32            // the NULL key's group in a fast mode, -1 until seen
 	fastKind Kind             // the Kind the fast mode reads
 
-	buf    []byte // encoded key, reused
+	// Several key columns: each column's own table numbers its values,
+	// and a group is the tuple of those numbers (two in pairs, more
+	// packed 4 bytes each in tuples). A column's numbers never change
+	// (its table keeps them when it leaves a fast mode), so neither do
+	// the tuples.
+	sub    []*groupTable
+	pairs  map[uint64]int32
+	tuples map[string]int32
+	colIDs [][]int32
+
+	cache  *stringCache // modeString
+	buf    []byte       // encoded key, reused
 	weight weightBuf
 	keyLen int64 // bytes of keys held, for the memory estimate
 }
@@ -116,6 +131,9 @@ func newGroupTable(cols []keyColumn) *groupTable {
 // order.
 func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []int32) ([]int32, error) {
 	out = out[:0]
+	if len(t.cols) > 1 {
+		return t.compositeGroups(ctx, keys, nrows, out)
+	}
 	if t.mode == modeUnset {
 		t.mode = modeGeneral
 		if len(keys) == 1 && !t.cols[0].extended && !t.cols[0].collated {
@@ -171,15 +189,18 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		if c.Kind == KindNull {
 			return t.allNull(nrows, out), nil
 		}
-		last, lastG := "", int32(-1)
+		if t.cache == nil {
+			t.cache = &stringCache{}
+		}
 		for r := range nrows {
 			if c.Nulls != nil && c.Nulls[r] {
 				out = append(out, t.nullGroup())
 				continue
 			}
 			v := c.S[r]
-			if lastG >= 0 && v == last {
-				out = append(out, lastG)
+			slot := t.cache.slot(v)
+			if slot.holds(v) {
+				out = append(out, slot.id)
 				continue
 			}
 			g, ok := t.strs[v]
@@ -188,7 +209,7 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 				t.strs[v] = g
 				t.keyLen += int64(len(v))
 			}
-			last, lastG = v, g
+			slot.s, slot.id = v, g
 			out = append(out, g)
 		}
 		return out, nil
@@ -205,6 +226,55 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		if !ok {
 			g = t.newGroup()
 			t.strs[string(t.buf)] = g
+			t.keyLen += int64(len(t.buf))
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// compositeGroups is groups for several key columns.
+func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int, out []int32) ([]int32, error) {
+	if t.sub == nil {
+		t.sub = make([]*groupTable, len(t.cols))
+		t.colIDs = make([][]int32, len(t.cols))
+		for i := range t.cols {
+			t.sub[i] = newGroupTable(t.cols[i : i+1])
+		}
+		if len(t.cols) == 2 {
+			t.pairs = map[uint64]int32{}
+		} else {
+			t.tuples = map[string]int32{}
+		}
+	}
+	for i, st := range t.sub {
+		var err error
+		if t.colIDs[i], err = st.groups(ctx, keys[i:i+1], nrows, t.colIDs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if t.pairs != nil {
+		a, b := t.colIDs[0], t.colIDs[1]
+		for r := range nrows {
+			k := uint64(uint32(a[r]))<<32 | uint64(uint32(b[r]))
+			g, ok := t.pairs[k]
+			if !ok {
+				g = t.newGroup()
+				t.pairs[k] = g
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	}
+	for r := range nrows {
+		t.buf = t.buf[:0]
+		for _, ids := range t.colIDs {
+			t.buf = binary.LittleEndian.AppendUint32(t.buf, uint32(ids[r]))
+		}
+		g, ok := t.tuples[string(t.buf)]
+		if !ok {
+			g = t.newGroup()
+			t.tuples[string(t.buf)] = g
 			t.keyLen += int64(len(t.buf))
 		}
 		out = append(out, g)
@@ -253,7 +323,7 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 	if t.nullID >= 0 {
 		general[string([]byte{tagNull})] = t.nullID
 	}
-	t.mode, t.ints, t.strs = modeGeneral, nil, general
+	t.mode, t.ints, t.strs, t.cache = modeGeneral, nil, general, nil
 	return nil
 }
 
@@ -419,5 +489,39 @@ func (w *weightBuf) Write(p []byte) (int, error) {
 
 // bytes estimates the table's memory: keys plus Go map overhead.
 func (t *groupTable) bytes() int64 {
-	return t.keyLen + int64(t.n)*48
+	n := t.keyLen + int64(t.n)*48
+	for _, st := range t.sub {
+		n += st.bytes()
+	}
+	return n
+}
+
+// stringCache remembers the id of strings by where their bytes are: the
+// events scan hands out a column's dictionary strings, so the rows of
+// one event name share one pointer, and a hit skips hashing the bytes.
+// A miss costs a comparison; the map decides.
+//
+// INVARIANT: a slot's id is the id of the string it holds; a string
+// holds its bytes alive and immutable, so the same pointer and length is
+// the same string.
+type stringCache struct {
+	slots [stringCacheSlots]stringSlot
+}
+
+const stringCacheSlots = 1024 // a power of two
+
+type stringSlot struct {
+	s  string
+	id int32
+}
+
+// slot is where s would be.
+func (c *stringCache) slot(s string) *stringSlot {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return &c.slots[(p>>3^p>>13)&(stringCacheSlots-1)]
+}
+
+// holds reports whether the slot holds s itself (not an equal copy).
+func (e *stringSlot) holds(s string) bool {
+	return len(s) > 0 && len(e.s) == len(s) && unsafe.StringData(e.s) == unsafe.StringData(s)
 }
