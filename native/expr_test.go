@@ -593,3 +593,70 @@ func TestExprCond(t *testing.T) {
 		coalesce,
 	)
 }
+
+func TestExprTime(t *testing.T) {
+	ctx := newTestCtx()
+	var es []sql.Expression
+	formats := []string{"%Y-%m-%d", "%Y-%m", "%Y-%m-%d %H:00:00", "%Y-%m-%d %H:%i:%s", "%H", "%Y", "%y/%c/%e",
+		"%M %b %W %a %j", "%T.%f", "%S", "week of %Y-%m-%d", "", "plain", "%Y-%m-%d %H:%i:00", "%x", "100%", "%%"}
+	for _, name := range []string{"t", "t0", "d", "ts", "ds", "s", "i64"} {
+		arg := gf(name)
+		es = append(es, function.NewYear(ctx, arg), function.NewQuarter(ctx, arg), function.NewMonth(ctx, arg),
+			function.NewDay(ctx, arg), function.NewHour(ctx, arg), function.NewMinute(ctx, arg),
+			function.NewSecond(ctx, arg), function.NewDayOfWeek(ctx, arg), function.NewWeekday(ctx, arg),
+			function.NewDayOfYear(ctx, arg), function.NewDate(ctx, arg), expression.NewConvert(arg, expression.ConvertToDate))
+		for _, f := range formats {
+			es = append(es, function.NewDateFormat(ctx, arg, strLit(f)))
+		}
+	}
+	// Time zero and values outside the conversions' ranges.
+	zero := lit(types.ZeroTime, types.DatetimeMaxPrecision)
+	es = append(es, function.NewYear(ctx, zero), function.NewDayOfWeek(ctx, zero))
+	n := checkExprs(t, 7, es)
+	t.Logf("%d of %d date/time expressions native", n, len(es))
+	var must []sql.Expression
+	for _, name := range []string{"t", "t0", "d", "ts"} {
+		arg := gf(name)
+		must = append(must, function.NewYear(ctx, arg), function.NewMonth(ctx, arg), function.NewDay(ctx, arg),
+			function.NewHour(ctx, arg), function.NewMinute(ctx, arg), function.NewDayOfWeek(ctx, arg),
+			function.NewWeekday(ctx, arg), function.NewDate(ctx, arg),
+			expression.NewConvert(arg, expression.ConvertToDate), function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d %H:00:00")))
+	}
+	requireExprNative(t, must...)
+}
+
+// TestExprTimeZeroAndRange checks the rows go-mysql-server treats
+// specially: the zero time and times outside DATETIME's range.
+func TestExprTimeZeroAndRange(t *testing.T) {
+	ctx := newTestCtx()
+	sch := sql.Schema{{Name: "t", Type: types.DatetimeMaxPrecision, Nullable: true}}
+	rows := []sql.Row{{types.ZeroTime}, {testBase}, {nil}, {time.Date(999, 12, 31, 23, 0, 0, 0, time.UTC)},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	b := BatchFromRows(sch, rows)
+	arg := expression.NewGetField(0, types.DatetimeMaxPrecision, "t", true)
+	for _, e := range []sql.Expression{
+		function.NewYear(ctx, arg), function.NewWeekday(ctx, arg), function.NewDayOfWeek(ctx, arg),
+		function.NewDate(ctx, arg), expression.NewConvert(arg, expression.ConvertToDate),
+		function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d")),
+	} {
+		x, err := (&Compiler{In: sch}).Compile(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1 := newTestCtx()
+		got, gerr := x.Eval(c1, b)
+		c2 := newTestCtx()
+		want, werr := (&evalExpr{e: e, typ: e.Type(c2)}).Eval(c2, b)
+		if (gerr != nil) != (werr != nil) || c1.Session.WarningCount() != c2.Session.WarningCount() {
+			t.Fatalf("%s: err %v / %v, warnings %d / %d", e, gerr, werr, c1.Session.WarningCount(), c2.Session.WarningCount())
+		}
+		if gerr != nil {
+			continue
+		}
+		for r := range b.N {
+			if g, w := normalize(got.Value(r)), normalize(want.Value(r)); g != w {
+				t.Fatalf("%s row %d: got %s, want %s", e, r, g, w)
+			}
+		}
+	}
+}

@@ -1,0 +1,461 @@
+package native
+
+// This file owns the vectorized date/time functions over datetime
+// columns (KindTime, microseconds UTC): YEAR, QUARTER, MONTH, DAY /
+// DAYOFMONTH, HOUR, MINUTE, SECOND, DAYOFWEEK, WEEKDAY, DAYOFYEAR,
+// CAST(… AS DATE), DATE() and DATE_FORMAT with a constant format of
+// common specifiers, each as go-mysql-server's function/time.go,
+// expression/convert.go and function/date_format.go compute it.
+//
+// Rows of one day (or hour, for formats that print the hour) share one
+// civil-date computation and one result string: a batch of time-ordered
+// events does the calendar arithmetic a few times, not once per row.
+//
+// A value go-mysql-server treats specially (its zero time, or outside
+// the range its conversions accept) sends the batch to go-mysql-server's
+// node (nodeEval), which warns or fails exactly as it does. Arguments
+// that are strings (parsed per row, with warnings) stay go-mysql-server's.
+//
+// UNIX_TIMESTAMP, FROM_UNIXTIME, DATE_ADD/DATE_SUB/± INTERVAL and
+// STR_TO_DATE are arb's own functions in planner (which native cannot
+// import): they stay go-mysql-server's Eval.
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/dolthub/vitess/go/sqltypes"
+)
+
+const (
+	microsPerSecond = int64(time.Second / time.Microsecond)
+	microsPerDay    = 86400 * microsPerSecond
+)
+
+var (
+	// zeroMicros is go-mysql-server's zero time (types.ZeroTime).
+	zeroMicros = types.ZeroTime.UnixMicro()
+	// Datetime conversions accept [1000-01-01, 9999-12-31 23:59:59.999999]
+	// at least (types.ValidateTime's range is wider below).
+	safeMinMicros = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	safeMaxMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// civil is the calendar fields of one UTC day, cached across rows.
+type civil struct {
+	day               int64 // days since 1970-01-01; valid when set
+	set               bool
+	year, month, mday int
+	wday, yday        int
+	t                 time.Time // the day's midnight
+}
+
+func (c *civil) at(v int64) {
+	day := floorDiv(v, microsPerDay)
+	if c.set && day == c.day {
+		return
+	}
+	t := time.UnixMicro(day * microsPerDay).UTC()
+	y, m, d := t.Date()
+	*c = civil{day: day, set: true, year: y, month: int(m), mday: d, wday: int(t.Weekday()), yday: t.YearDay(), t: t}
+}
+
+type datePart uint8
+
+const (
+	partYear datePart = iota
+	partQuarter
+	partMonth
+	partDay
+	partHour
+	partMinute
+	partSecond
+	partDayOfWeek
+	partWeekday
+	partDayOfYear
+)
+
+var datePartNames = [...]string{"year", "quarter", "month", "day", "hour", "minute", "second", "dayofweek", "weekday", "dayofyear"}
+
+// datePartExpr is one calendar field of a datetime, an INT.
+type datePartExpr struct {
+	part datePart
+	x    Expr
+	fb   *nodeEval
+}
+
+// timeArg compiles a function's datetime argument, or reports that the
+// function stays go-mysql-server's.
+func timeArg(ctx *sql.Context, c *Compiler, arg sql.Expression) (operand, bool, error) {
+	if !types.IsTime(arg.Type(ctx)) {
+		return operand{}, false, nil
+	}
+	o, err := compileOperand(ctx, c, arg)
+	if err != nil || o.konst || KindOf(o.x.Type()) != KindTime {
+		return operand{}, false, err
+	}
+	return o, true, nil
+}
+
+func init() {
+	parts := map[string]datePart{}
+	for i, n := range datePartNames {
+		parts[n] = datePart(i)
+	}
+	compilePart := func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		f, ok := e.(sql.FunctionExpression)
+		if !ok {
+			return nil, nil
+		}
+		part, ok := parts[f.FunctionName()]
+		if !ok || len(e.Children()) != 1 || !types.TypesEqual(e.Type(ctx), types.Int32) {
+			return nil, nil
+		}
+		o, ok, err := timeArg(ctx, c, e.Children()[0])
+		if !ok || err != nil {
+			return nil, err
+		}
+		return &datePartExpr{part: part, x: o.x, fb: fallback(ctx, e, o)}, nil
+	}
+	for _, sample := range []sql.Expression{
+		(*function.Year)(nil), (*function.Quarter)(nil), (*function.Month)(nil), (*function.Day)(nil),
+		(*function.Hour)(nil), (*function.Minute)(nil), (*function.Second)(nil),
+		(*function.DayOfWeek)(nil), (*function.Weekday)(nil), (*function.DayOfYear)(nil),
+	} {
+		registerExpr(sample, compilePart)
+	}
+	registerExpr((*function.Date)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		o, ok, err := timeArg(ctx, c, e.Children()[0])
+		if !ok || err != nil {
+			return nil, err
+		}
+		return &dateStrExpr{x: o.x, fb: fallback(ctx, e, o)}, nil
+	})
+	registerExpr((*expression.Convert)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		if e.Type(ctx).Type() != sqltypes.Date {
+			return nil, nil // only CAST(… AS DATE)
+		}
+		o, ok, err := timeArg(ctx, c, e.Children()[0])
+		if !ok || err != nil {
+			return nil, err
+		}
+		return &castDateExpr{x: o.x, fb: fallback(ctx, e, o)}, nil
+	})
+	registerExpr((*function.DateFormat)(nil), compileDateFormat)
+}
+
+func (x *datePartExpr) Type() sql.Type { return types.Int32 }
+func (x *datePartExpr) String() string { return datePartNames[x.part] + "(" + x.x.String() + ")" }
+func (x *datePartExpr) mayFail() bool  { return mayFail(x.x) }
+
+func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	if c.Kind == KindNull {
+		return allNull(types.Int32, n), nil
+	}
+	if c.Kind != KindTime {
+		return x.fb.eval(ctx, n, c)
+	}
+	out := &Column{Kind: KindInt, Type: types.Int32, I: make([]int64, n), Nulls: c.Nulls}
+	var cv civil
+	for r, v := range c.I[:n] {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v == zeroMicros {
+			return x.fb.eval(ctx, n, c) // 0 or NULL with a warning, by part
+		}
+		cv.at(v)
+		var p int
+		switch x.part {
+		case partYear:
+			p = cv.year
+		case partQuarter:
+			p = (cv.month-1)/3 + 1
+		case partMonth:
+			p = cv.month
+		case partDay:
+			p = cv.mday
+		case partHour:
+			p = int((v - cv.day*microsPerDay) / (3600 * microsPerSecond))
+		case partMinute:
+			p = int((v - cv.day*microsPerDay) / (60 * microsPerSecond) % 60)
+		case partSecond:
+			p = int((v - cv.day*microsPerDay) / microsPerSecond % 60)
+		case partDayOfWeek:
+			p = cv.wday + 1
+		case partWeekday:
+			p = (cv.wday + 6) % 7
+		case partDayOfYear:
+			p = cv.yday
+		}
+		out.I[r] = int64(p)
+	}
+	return out, nil
+}
+
+// castDateExpr is CAST(x AS DATE) of a datetime: its UTC day.
+type castDateExpr struct {
+	x  Expr
+	fb *nodeEval
+}
+
+func (x *castDateExpr) Type() sql.Type { return types.Date }
+func (x *castDateExpr) String() string { return "cast(" + x.x.String() + " as date)" }
+func (x *castDateExpr) mayFail() bool  { return mayFail(x.x) }
+func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	if c.Kind == KindNull {
+		return allNull(types.Date, n), nil
+	}
+	if c.Kind != KindTime {
+		return x.fb.eval(ctx, n, c)
+	}
+	out := &Column{Kind: KindTime, Type: types.Date, I: make([]int64, n), Nulls: c.Nulls}
+	for r, v := range c.I[:n] {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v < safeMinMicros || v > safeMaxMicros {
+			return x.fb.eval(ctx, n, c) // the zero time, or out of DATE's range
+		}
+		out.I[r] = floorDiv(v, microsPerDay) * microsPerDay
+	}
+	return out, nil
+}
+
+// dateStrExpr is DATE(x) of a datetime: go-mysql-server's Date returns
+// the day as a string ("2006-01-02") although its type is DATE, so the
+// column holds strings boxed (KindAny), as Column.Append makes them.
+type dateStrExpr struct {
+	x  Expr
+	fb *nodeEval
+}
+
+func (x *dateStrExpr) Type() sql.Type { return types.Date }
+func (x *dateStrExpr) String() string { return "date(" + x.x.String() + ")" }
+func (x *dateStrExpr) mayFail() bool  { return mayFail(x.x) }
+func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	if c.Kind == KindNull {
+		return allNull(types.Date, n), nil
+	}
+	if c.Kind != KindTime {
+		return x.fb.eval(ctx, n, c)
+	}
+	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
+	var cv civil
+	var last any
+	lastDay := int64(0)
+	for r, v := range c.I[:n] {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v == zeroMicros {
+			return x.fb.eval(ctx, n, c) // "0000-00-00"
+		}
+		day := floorDiv(v, microsPerDay)
+		if last == nil || day != lastDay {
+			cv.at(v)
+			last, lastDay = cv.t.Format("2006-01-02"), day
+		}
+		out.A[r] = last
+	}
+	return out, nil
+}
+
+// dateFormatExpr is DATE_FORMAT(x, constant format) of a datetime.
+type dateFormatExpr struct {
+	x      Expr
+	format string
+	specs  []fmtSpec
+	gran   int64 // rows in one bucket of gran microseconds print the same
+	fb     *nodeEval
+}
+
+// fmtSpec is one piece of a format: verbatim text, or a specifier.
+type fmtSpec struct {
+	verbatim string
+	spec     byte // 0 for verbatim
+}
+
+// fmtGran is, for each supported specifier, the span of time within
+// which it prints the same (a day for the calendar ones).
+var fmtGran = map[byte]int64{
+	'Y': microsPerDay, 'y': microsPerDay, 'm': microsPerDay, 'c': microsPerDay, 'M': microsPerDay,
+	'b': microsPerDay, 'd': microsPerDay, 'e': microsPerDay, 'j': microsPerDay, 'W': microsPerDay,
+	'a': microsPerDay, 'H': 3600 * microsPerSecond, 'i': 60 * microsPerSecond, 's': microsPerSecond,
+	'S': microsPerSecond, 'T': microsPerSecond, 'f': 1,
+}
+
+// parseDateFormat splits a format as lestrrat-go/strftime compiles it
+// (a '%' and the next byte are a specifier); ok is false for anything
+// but the supported specifiers.
+func parseDateFormat(f string) (specs []fmtSpec, gran int64, ok bool) {
+	gran = microsPerDay
+	for len(f) > 0 {
+		i := 0
+		for i < len(f) && f[i] != '%' {
+			i++
+		}
+		if i > 0 {
+			specs = append(specs, fmtSpec{verbatim: f[:i]})
+			f = f[i:]
+			continue
+		}
+		if len(f) < 2 {
+			return nil, 0, false // a stray % is go-mysql-server's error
+		}
+		g, known := fmtGran[f[1]]
+		if !known {
+			return nil, 0, false
+		}
+		gran = min(gran, g)
+		specs = append(specs, fmtSpec{spec: f[1]})
+		f = f[2:]
+	}
+	return specs, gran, true
+}
+
+func compileDateFormat(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+	f := e.(*function.DateFormat)
+	if f.LeftChild == nil || f.RightChild == nil {
+		return nil, nil
+	}
+	lf, ok := f.RightChild.(*expression.Literal)
+	if !ok {
+		return nil, nil
+	}
+	format, ok := lf.Value().(string)
+	if !ok {
+		return nil, nil
+	}
+	specs, gran, ok := parseDateFormat(format)
+	if !ok {
+		return nil, nil
+	}
+	o, ok, err := timeArg(ctx, c, f.LeftChild)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &dateFormatExpr{x: o.x, format: format, specs: specs, gran: gran,
+		fb: fallback(ctx, e, o, operand{konst: true})}, nil
+}
+
+func (x *dateFormatExpr) Type() sql.Type { return types.Text }
+func (x *dateFormatExpr) String() string {
+	return "date_format(" + x.x.String() + ", " + strconv.Quote(x.format) + ")"
+}
+func (x *dateFormatExpr) mayFail() bool { return mayFail(x.x) }
+
+func (x *dateFormatExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	if c.Kind == KindNull {
+		return allNull(types.Text, n), nil
+	}
+	if c.Kind != KindTime {
+		return x.fb.eval(ctx, n, c, nil)
+	}
+	out := &Column{Kind: KindString, Type: types.Text, S: make([]string, n), Nulls: c.Nulls}
+	var buf []byte
+	var last string
+	lastKey, have := int64(0), false
+	for r, v := range c.I[:n] {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v < safeMinMicros || v > safeMaxMicros {
+			return x.fb.eval(ctx, n, c, nil)
+		}
+		key := floorDiv(v, x.gran)
+		if !have || key != lastKey {
+			buf = x.appendFormat(buf[:0], time.UnixMicro(v).UTC())
+			last, lastKey, have = string(buf), key, true
+		}
+		out.S[r] = last
+	}
+	return out, nil
+}
+
+// appendFormat prints t as go-mysql-server's DATE_FORMAT specification
+// set does (function/date_format.go over lestrrat-go/strftime).
+func (x *dateFormatExpr) appendFormat(b []byte, t time.Time) []byte {
+	pad2 := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	for _, s := range x.specs {
+		switch s.spec {
+		case 0:
+			b = append(b, s.verbatim...)
+		case 'Y':
+			b = t.AppendFormat(b, "2006")
+		case 'y':
+			b = strconv.AppendInt(b, int64(t.Year()%100), 10)
+		case 'm':
+			b = pad2(b, int(t.Month()))
+		case 'c':
+			b = strconv.AppendInt(b, int64(t.Month()), 10)
+		case 'M':
+			b = append(b, t.Month().String()...)
+		case 'b':
+			b = t.AppendFormat(b, "Jan")
+		case 'd':
+			b = pad2(b, t.Day())
+		case 'e':
+			b = strconv.AppendInt(b, int64(t.Day()), 10)
+		case 'j':
+			yd := t.YearDay()
+			if yd < 100 {
+				b = append(b, '0')
+			}
+			if yd < 10 {
+				b = append(b, '0')
+			}
+			b = strconv.AppendInt(b, int64(yd), 10)
+		case 'W':
+			b = append(b, t.Weekday().String()...)
+		case 'a':
+			b = t.AppendFormat(b, "Mon")
+		case 'H':
+			b = pad2(b, t.Hour())
+		case 'i':
+			b = pad2(b, t.Minute())
+		case 's', 'S':
+			b = pad2(b, t.Second())
+		case 'T':
+			b = t.AppendFormat(b, "15:04:05")
+		case 'f':
+			us := t.Nanosecond() / 1000
+			for d := 100000; d >= 1; d /= 10 {
+				b = append(b, byte('0'+us/d%10))
+			}
+		}
+	}
+	return b
+}
