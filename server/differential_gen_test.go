@@ -39,6 +39,8 @@ func (g *diffGen) query() diffQuery {
 	// operators a cohort (a semi-join reading every column) or a
 	// retention costs several aggregates.
 	switch x := g.r.Intn(100); {
+	case x < 15:
+		return g.analystSQL() // differential_sql_gen_test.go
 	case x < 25:
 		return g.filterCount()
 	case x < 71:
