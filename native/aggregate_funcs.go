@@ -696,11 +696,12 @@ func (a *minMaxAgg) ensure(n int) {
 	}
 }
 
-const microsPerDay = 86400 * 1e6
+// dateMicros is a day in microseconds: MIN and MAX of a DATE compare days.
+const dateMicros = 86400 * 1e6
 
 func dayOf(us int64) int64 {
-	d := us / microsPerDay
-	if us%microsPerDay < 0 {
+	d := us / dateMicros
+	if us%dateMicros < 0 {
 		d--
 	}
 	return d
