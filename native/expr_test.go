@@ -63,7 +63,7 @@ func gf(name string) *expression.GetField {
 var (
 	testStrings = []string{"", "a", "A", "abc", "Abc", "ABC", "abd", "Purchase", "purchase", "Page View",
 		"é", "É", "e", "\xff", "\uFFFD", "a\xc3", "a\xc3\xa9", "a\xc3b", "12", " 5", "5abc", "zz", "z",
-		"%", "_", "a%b", "a_c", "\\", "Paris", "paris", "日本"}
+		"%", "_", "a%b", "a_c", "\\", "Paris", "paris", "日本", "abc\xff", "Purchase\uFFFD", "\xffase"}
 	testDateStrings = []string{"2024-06-01", "2024-06-01 00:00:00", "2024-06-01 00:00:00.000000",
 		"2024-06-15 12:30:00.5", "2024-06-01T10:00:00", "abc", "2024-13-01", "", "2024-06-01 25:00:00",
 		"2024-06-30 23:59:59.999999", "20240601", "2024-6-1", "1000-01-01", "9999-12-31 23:59:59"}
@@ -658,5 +658,48 @@ func TestExprTimeZeroAndRange(t *testing.T) {
 				t.Fatalf("%s row %d: got %s, want %s", e, r, g, w)
 			}
 		}
+	}
+}
+
+func TestExprString(t *testing.T) {
+	ctx := newTestCtx()
+	var es []sql.Expression
+	patterns := []string{"abc", "a%", "%c", "%b%", "Purchase", "Pur%", "%ase", "%", "%%", "", "a_c", "_", "%é%",
+		"é%", "a\\%b", "a\\_c", "A%", "%\xff%", "%\uFFFD%", "a%b%c", "%a%b%", "P%e", "Page View", "%View", "ab%"}
+	for _, name := range []string{"s", "s2", "sci", "ds", "i64", "f64", "t"} {
+		arg := gf(name)
+		es = append(es, function.NewLower(ctx, arg), function.NewUpper(ctx, arg), function.NewLength(ctx, arg),
+			function.NewCharLength(ctx, arg))
+		for _, p := range patterns {
+			es = append(es, expression.NewLike(arg, strLit(p), nil))
+			es = append(es, expression.NewNot(expression.NewLike(arg, strLit(p), nil)))
+		}
+		es = append(es, expression.NewLike(arg, strLit("a|%"), strLit("|")))
+		for _, other := range []sql.Expression{gf("s"), gf("s2"), strLit("-"), strLit(""), lit(nil, types.Null), gf("i64")} {
+			if c, err := function.NewConcat(ctx, arg, other); err == nil {
+				es = append(es, c)
+			}
+			if c, err := function.NewConcat(ctx, other, arg, strLit("!")); err == nil {
+				es = append(es, c)
+			}
+		}
+	}
+	n := checkExprs(t, 8, es)
+	t.Logf("%d of %d string expressions native", n, len(es))
+	concat, err := function.NewConcat(ctx, gf("s"), strLit("-"), gf("s2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireExprNative(t, function.NewLower(ctx, gf("s")), function.NewUpper(ctx, gf("sci")),
+		function.NewLength(ctx, gf("s")), function.NewCharLength(ctx, gf("s2")), concat,
+		expression.NewLike(gf("s"), strLit("Pur%"), nil), expression.NewLike(gf("s"), strLit("%a_c%"), nil),
+		expression.NewLike(gf("sci"), strLit("%view"), nil))
+	// LIKE under utf8mb4_0900_bin with a clean pattern takes the byte form.
+	x, err := (&Compiler{In: exprSchema()}).Compile(ctx, expression.NewLike(gf("s"), strLit("%ase"), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lx, ok := x.(*likeExpr); !ok || !lx.fast || !lx.suf || lx.pre {
+		t.Fatalf("LIKE '%%ase' compiled to %#v, want the suffix form", x)
 	}
 }
