@@ -267,12 +267,11 @@ func planCompare(ctx *sql.Context, lT, rT sql.Type, l, r *operand, collation sql
 		}
 		// The constant is converted as castLeftAndRight converts it on
 		// every row: to DATETIME(6) from a time or a string.
+		// (TIMESTAMP('…') folds to a time.Time literal typed LONGTEXT.)
 		switch r.v.(type) {
-		case string, []byte:
+		case string, []byte, time.Time:
 		default:
-			if rk != KindTime {
-				return 0, false
-			}
+			return 0, false
 		}
 		before := ctx.Session.WarningCount()
 		v, _, err := types.MustCreateDatetimeType(sqltypes.Datetime, types.MaxDatetimePrecision).Convert(ctx, r.v)
@@ -772,7 +771,7 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression) (Ex
 	if err != nil || l.konst {
 		return nil, err
 	}
-	x := &inExpr{l: l.x, fb: fallback(ctx, e, l, operand{konst: true}), desc: e.String()}
+	x := &inExpr{l: l.x, fb: fallback(ctx, e, l, operand{konst: true}), desc: tup.String()}
 	lk := KindOf(l.x.Type())
 	first := true
 	for _, el := range tup {

@@ -219,7 +219,7 @@ func (f *nodeEval) eval(ctx *sql.Context, n int, cols ...*Column) (*Column, erro
 // they are evaluated once at compile time. Functions are matched by name
 // so that arb's own replacements (planner's FROM_UNIXTIME) qualify too.
 var foldable = map[string]bool{
-	"timestamp": true, "date": true, "from_unixtime": true, "str_to_date": true,
+	"timestamp": true, "datetime": true, "date": true, "from_unixtime": true, "str_to_date": true,
 	"makedate": true, "date_add": true, "date_sub": true, "lower": true, "upper": true,
 	"concat": true,
 }

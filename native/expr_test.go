@@ -291,6 +291,7 @@ func testLiterals() []sql.Expression {
 		lit(nil, types.Null),
 		lit(testBase, types.DatetimeMaxPrecision), lit(testBase.Add(36*time.Hour), types.Datetime),
 		lit(testBase, types.Date),
+		lit(testBase.Add(time.Hour), types.LongText), // TIMESTAMP('…') folded: a time typed LONGTEXT
 		lit(true, types.Boolean),
 	}
 	for _, s := range testStrings {
@@ -337,6 +338,7 @@ func TestExprCompareColumnLiteral(t *testing.T) {
 		expression.NewGreaterThanOrEqual(strLit("2024-06-15 12:30:00.5"), gf("t0")),
 		expression.NewGreaterThanOrEqual(gf("d"), strLit("2024-06-01")),
 		expression.NewGreaterThanOrEqual(gf("ts"), lit(testBase, types.Datetime)),
+		expression.NewLessThan(gf("t"), lit(testBase, types.LongText)),
 		expression.NewNullSafeEquals(gf("i64"), lit(nil, types.Null)),
 	)
 }
