@@ -196,10 +196,11 @@ func TestJoinEvents(t *testing.T) {
 		   ON e1.distinct_id = e2.distinct_id AND e2.time > e1.time AND e2.time < e1.time + INTERVAL 7 DAY`,
 		`SELECT e1.distinct_id, e1.event, e2.event FROM ev e1 JOIN ev e2 ON e1.distinct_id = e2.distinct_id`,
 		`SELECT e1.time, e2.time FROM ev e1 LEFT JOIN ev e2
-		   ON e1.distinct_id = e2.distinct_id AND e2.event = 'Purchase' AND e2.time > e1.time AND e2.time <= e1.time + INTERVAL 2 DAY`,
+		   ON e1.distinct_id = e2.distinct_id AND e2.event = 'Purchase' AND e2.time > e1.time AND e2.time <= e1.time + INTERVAL 2 DAY
+		 WHERE e1.event = 'Search'`,
 		`SELECT e1.time, e2.time FROM ev e1 LEFT JOIN ev e2
 		   ON e1.distinct_id = e2.distinct_id AND e2.event = 'Purchase' AND e2.time > e1.time AND e2.time <= e1.time + INTERVAL 2 DAY
-		 WHERE e2.time IS NULL`,
+		 WHERE e2.time IS NULL AND e1.event = 'Share'`,
 		`SELECT e1.n, e2.n FROM ev e1 JOIN ev e2 ON e1.n = e2.n AND e1.distinct_id = e2.distinct_id`,
 		`SELECT e.distinct_id, e.event, p.tier, p.company, p.age FROM ev e LEFT JOIN people p ON e.distinct_id = p.distinct_id`,
 		`SELECT e.distinct_id, p.tier FROM ev e JOIN people p ON e.distinct_id = p.distinct_id AND e.tier = p.tier`,
@@ -211,9 +212,11 @@ func TestJoinEvents(t *testing.T) {
 		`SELECT s.k, e.time FROM small s, ev e WHERE e.n = 3`,
 		`SELECT e.event, COUNT(*), COUNT(p.distinct_id) FROM ev e LEFT JOIN people p ON e.distinct_id = p.distinct_id GROUP BY e.event ORDER BY e.event`,
 		`SELECT p.tier, COUNT(DISTINCT e.distinct_id) FROM ev e JOIN people p ON e.distinct_id = p.distinct_id GROUP BY p.tier ORDER BY p.tier`,
-		`SELECT e1.distinct_id, e1.time, e2.time FROM ev e1 JOIN ev e2 ON e1.distinct_id = e2.distinct_id AND e2.time > e1.time ORDER BY e1.time, e2.time LIMIT 50`,
+		`SELECT e.distinct_id, e.time, p.tier FROM ev e JOIN people p ON e.distinct_id = p.distinct_id AND e.tier <> p.tier
+		 ORDER BY e.time, e.distinct_id LIMIT 50`,
 		`SELECT e1.distinct_id, e2.time FROM ev e1 JOIN ev e2 ON e1.distinct_id = e2.distinct_id LIMIT 5000 OFFSET 4090`,
-		`SELECT e1.time, e2.time FROM ev e1 JOIN ev e2 ON e2.time > e1.time AND e2.time < e1.time + INTERVAL 5 MINUTE`,
+		`SELECT a.label, e.n, e.time FROM small a JOIN ev e ON e.n > a.k AND e.n < a.k + 2`,
+		`SELECT a.label, COUNT(*) FROM small a LEFT JOIN ev e ON e.n > a.k AND e.n < a.k * 2 GROUP BY a.label ORDER BY a.label`,
 	} {
 		checkJoin(t, q, true)
 	}
@@ -326,6 +329,33 @@ func TestJoinNested(t *testing.T) {
 		"SELECT a.tag, b.tag, c.tag FROM j_a a, j_b b, j_a c WHERE a.k = b.k AND b.f = c.f",
 	} {
 		checkJoin(t, q, true)
+	}
+}
+
+// Other shapes of join the analyzer produces: USING and NATURAL joins,
+// derived tables with computed columns, a join of a join's result, and
+// joins below aggregates, sorts and limits.
+func TestJoinShapes(t *testing.T) {
+	joinTables(t)
+	for _, q := range []string{
+		"SELECT * FROM j_a JOIN j_b USING (k)",
+		"SELECT * FROM j_a LEFT JOIN j_b USING (k, s)",
+		"SELECT * FROM j_a NATURAL JOIN j_b",
+		"SELECT x.d, p.tier FROM (SELECT distinct_id AS d, COUNT(*) AS c FROM ev GROUP BY distinct_id) x JOIN people p ON x.d = p.distinct_id WHERE x.c > 15",
+		"SELECT x.kk, y.kk FROM (SELECT k * 2 AS kk FROM j_a) x JOIN (SELECT k + k AS kk FROM j_b) y ON x.kk = y.kk",
+		"SELECT p.tier, COUNT(*) FROM people p JOIN ev e ON e.distinct_id = p.distinct_id JOIN small s ON s.k = e.n GROUP BY p.tier ORDER BY p.tier",
+		"SELECT p.distinct_id, e.time FROM people p JOIN ev e ON e.distinct_id = p.distinct_id ORDER BY e.time DESC, p.distinct_id LIMIT 10",
+		"SELECT DISTINCT p.tier FROM people p JOIN ev e ON e.distinct_id = p.distinct_id AND e.event = 'Share'",
+		"SELECT a.tag FROM j_a a WHERE a.k = (SELECT MAX(b.k) FROM j_b b WHERE b.s = a.s)",
+		"SELECT a.tag, (SELECT COUNT(*) FROM j_b b WHERE b.k = a.k) FROM j_a a",
+		"SELECT a.tag, b.tag FROM j_a a JOIN j_b b ON a.k = b.k WHERE a.f + b.f > 3",
+		"SELECT a.tag, b.tag FROM j_a a JOIN j_b b ON a.k = b.k AND RAND() >= 0",
+		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON a.k = b.k AND a.k > 1 AND b.s IS NOT NULL",
+		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON a.k = b.k AND b.f IS NULL",
+		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON TRUE",
+		"SELECT a.tag, b.tag FROM j_a a JOIN j_b b ON 1 = 1 WHERE a.k = 1",
+	} {
+		checkSame(t, q, true)
 	}
 }
 
