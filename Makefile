@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/arb
 
-.PHONY: all build run test vet bench soak fuzz clean
+.PHONY: all build run test test-duckdb vet bench soak fuzz clean
 
 all: build
 
@@ -19,6 +19,14 @@ vet:
 # which start the real bin/arb (hence `build` first).
 test: build vet integration/js/node_modules
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags arb_invariants -timeout 20m ./...
+
+# The second reference of the native plan's answers: every query of
+# bench/queries/ on bin/arb and on DuckDB over the same events (bench/ is
+# a module of its own, so DuckDB stays out of `make test`; .ci/run runs
+# both).
+test-duckdb: build
+	cd bench && ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v \
+		-run 'TestCorpusAgreesWithDuckDB|TestCorpusFiles|TestParseCorpusFile|TestClassifyPlan' .
 
 # The official Mixpanel SDKs the ingestion tests drive (integration/js).
 integration/js/node_modules: integration/js/package.json integration/js/package-lock.json
