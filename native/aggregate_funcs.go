@@ -203,7 +203,13 @@ type countAgg struct {
 	counts []int64
 }
 
-func (a *countAgg) fresh() aggFunc         { return &countAgg{arg: a.arg, name: a.name} }
+func (a *countAgg) fresh() aggFunc { return &countAgg{arg: a.arg, name: a.name} }
+func (a *countAgg) argSlots() []*Expr {
+	if a.arg == nil {
+		return nil
+	}
+	return []*Expr{&a.arg}
+}
 func (a *countAgg) String() string         { return a.name }
 func (a *countAgg) bytes() int64           { return 8 * int64(cap(a.counts)) }
 func (a *countAgg) close(ctx *sql.Context) { a.counts = nil }
@@ -269,6 +275,13 @@ func (a *countDistinctAgg) fresh() aggFunc {
 		ints: map[int64]uint32{}, texts: map[string]uint32{}}
 }
 func (a *countDistinctAgg) String() string { return a.name }
+func (a *countDistinctAgg) argSlots() []*Expr {
+	slots := make([]*Expr, len(a.args))
+	for i := range a.args {
+		slots[i] = &a.args[i]
+	}
+	return slots
+}
 func (a *countDistinctAgg) close(ctx *sql.Context) {
 	a.ints, a.texts, a.sets = nil, nil, nil
 }
@@ -467,7 +480,8 @@ type sumAgg struct {
 func (a *sumAgg) fresh() aggFunc {
 	return &sumAgg{arg: a.arg, childType: a.childType, avg: a.avg, name: a.name}
 }
-func (a *sumAgg) String() string { return a.name }
+func (a *sumAgg) String() string    { return a.name }
+func (a *sumAgg) argSlots() []*Expr { return []*Expr{&a.arg} }
 func (a *sumAgg) bytes() int64 {
 	return 16*int64(cap(a.sums)) + 40*int64(cap(a.dec))
 }
@@ -654,7 +668,8 @@ func newMinMax(ctx *sql.Context, x Expr, typ sql.Type, max bool, name string) *m
 func (a *minMaxAgg) fresh() aggFunc {
 	return &minMaxAgg{arg: a.arg, typ: a.typ, max: a.max, mode: a.mode, date: a.date, name: a.name}
 }
-func (a *minMaxAgg) String() string { return a.name }
+func (a *minMaxAgg) String() string    { return a.name }
+func (a *minMaxAgg) argSlots() []*Expr { return []*Expr{&a.arg} }
 func (a *minMaxAgg) bytes() int64 {
 	n := int64(cap(a.has)) * 9
 	if a.mode == KindString || a.mode == KindAny {
@@ -912,9 +927,10 @@ type anyValueAgg struct {
 	vals []any
 }
 
-func (a *anyValueAgg) fresh() aggFunc { return &anyValueAgg{arg: a.arg, name: a.name} }
-func (a *anyValueAgg) String() string { return a.name }
-func (a *anyValueAgg) bytes() int64   { return 17 * int64(cap(a.has)) }
+func (a *anyValueAgg) fresh() aggFunc    { return &anyValueAgg{arg: a.arg, name: a.name} }
+func (a *anyValueAgg) String() string    { return a.name }
+func (a *anyValueAgg) argSlots() []*Expr { return []*Expr{&a.arg} }
+func (a *anyValueAgg) bytes() int64      { return 17 * int64(cap(a.has)) }
 func (a *anyValueAgg) close(ctx *sql.Context) {
 	a.has, a.vals = nil, nil
 }

@@ -78,7 +78,64 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 		}
 		aggs[i] = a
 	}
+	if sc, ok := in.(*scanOp); ok {
+		in = fuseEvaluation(sc, keys, aggs)
+	}
 	return &hashAggOp{child: in, keys: keys, keyCols: keyCols, aggs: aggs, sch: gb.Schema(ctx)}, ""
+}
+
+// fuseEvaluation moves the evaluation of the keys and of the aggregates'
+// arguments that are not plain columns into a stage of the events scan
+// below: the part workers compute them in parallel, as extra columns
+// after the scan's own, and keys and arguments read those columns. The
+// fold itself stays in input order. A first-row expression is not moved
+// (go-mysql-server evaluates it on a group's first row only), nor is a
+// go-mysql-server buffer's input (it reads whole rows).
+func fuseEvaluation(sc *scanOp, keys []Expr, aggs []aggFunc) Operator {
+	slots := make([]*Expr, 0, len(keys))
+	for i := range keys {
+		slots = append(slots, &keys[i])
+	}
+	for _, a := range aggs {
+		if ea, ok := a.(interface{ argSlots() []*Expr }); ok {
+			slots = append(slots, ea.argSlots()...)
+		}
+	}
+	base := len(sc.out)
+	out := append(sql.Schema(nil), sc.out...)
+	var exprs []Expr
+	for _, slot := range slots {
+		switch (*slot).(type) {
+		case *fieldExpr, *constExpr:
+			continue
+		}
+		x := *slot
+		*slot = &fieldExpr{idx: base + len(exprs), typ: x.Type(), name: x.String()}
+		exprs = append(exprs, x)
+		out = append(out, &sql.Column{Name: x.String(), Type: x.Type(), Nullable: true})
+	}
+	if len(exprs) == 0 {
+		return sc
+	}
+	names := make([]string, len(exprs))
+	for i, x := range exprs {
+		names[i] = x.String()
+	}
+	return sc.withStage(stage{
+		describe: "Evaluate " + strings.Join(names, ", "),
+		run: func(ctx *sql.Context, b *Batch) (*Batch, error) {
+			cols := make([]*Column, len(b.Cols), len(b.Cols)+len(exprs))
+			copy(cols, b.Cols)
+			for _, x := range exprs {
+				c, err := x.Eval(ctx, b)
+				if err != nil {
+					return nil, err
+				}
+				cols = append(cols, c)
+			}
+			return &Batch{N: b.N, Cols: cols}, nil
+		},
+	}, out)
 }
 
 // onlyAnyValue reports whether deps hold no aggregate but ANY_VALUE

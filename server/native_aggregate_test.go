@@ -1,0 +1,78 @@
+package server
+
+// TestNativeAggregateOverEvents runs the GROUP BY and DISTINCT shapes the
+// engine's own aggregate does not take (conditional aggregates,
+// expression keys, HAVING, aggregates over a derived table) over the
+// events table, in flushed segments and the memory buffer, with arb's
+// native plan on and off: the answers must be identical, and the plan
+// must show the native HashAggregate (or HashDistinct) reading the
+// events scan.
+
+import (
+	"context"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNativeAggregateOverEvents(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	for _, day := range []int{1, 2, 5} {
+		start := time.Date(2025, 3, day, 8, 0, 0, 0, time.UTC)
+		mustExec(t, db, workloadInsert(r, 4_000, start, 400))
+		if err := srv.Store().Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(t, db, workloadInsert(r, 2_000, time.Date(2025, 3, 2, 20, 0, 0, 0, time.UTC), 400)) // buffered
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES ('2025-03-03 00:10:00', 'Purchase', 'x', 7, NULL), ('2025-03-03 00:10:00.001', 'Purchase', 'y', NULL, 'pro')")
+
+	ctx := context.Background()
+	on, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer on.Close()
+	off, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ q, op string }{
+		{"SELECT CAST(time AS DATE) AS day, COUNT(DISTINCT distinct_id) AS active, " +
+			"COUNT(DISTINCT CASE WHEN event = 'Purchase' THEN distinct_id END) AS buyers, " +
+			"SUM(CASE WHEN event = 'Purchase' THEN amount ELSE 0 END) AS revenue, " +
+			"SUM(CASE WHEN event = 'Signup' THEN 1 ELSE 0 END) AS signups " +
+			"FROM events WHERE time >= '2025-03-01' AND time < '2025-04-01' GROUP BY CAST(time AS DATE) ORDER BY day", "HashAggregate"},
+		{"SELECT DATE_FORMAT(time, '%Y-%m-%d %H:00') AS hour, amount > 20 AS big, COUNT(*), AVG(amount) FROM events GROUP BY hour, big", "HashAggregate"},
+		{"SELECT `plan`, COUNT(IF(event = 'Purchase', 1, NULL)), MAX(CASE WHEN event = 'Signup' THEN time END), MIN(amount * 2) FROM events GROUP BY `plan`", "HashAggregate"},
+		{"SELECT LEAST(n, 20) AS bucket, COUNT(*) FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) u GROUP BY LEAST(n, 20)", "HashAggregate"}, // over the engine's GROUP BY
+		{"SELECT distinct_id, COUNT(*) AS c FROM events GROUP BY distinct_id HAVING COUNT(*) > 30 ORDER BY c DESC, distinct_id LIMIT 20", ""},
+		{"SELECT utm_source, `$os`, COUNT(DISTINCT distinct_id, event) FROM events GROUP BY utm_source, `$os`", "HashAggregate"},
+		{"SELECT DISTINCT event, `plan` FROM events", "HashDistinct"},
+		{"SELECT DISTINCT DATE(time) FROM events WHERE event = 'Purchase'", "HashDistinct"},
+		{"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT `$city`) FROM events WHERE amount > 1000", ""},
+	} {
+		want, got := queryRows(t, off, tc.q), queryRows(t, on, tc.q)
+		if !renderedRowsEqual(want, got) {
+			t.Fatalf("%s\nnative plan off (%d rows): %.600v\non (%d rows): %.600v", tc.q, len(want), want, len(got), got)
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: no rows: the fixture tests nothing", tc.q)
+		}
+		if tc.op == "" {
+			continue
+		}
+		plan := strings.Join(queryRows(t, on, "EXPLAIN FORMAT=TREE "+tc.q), "\n")
+		overEngine := strings.Contains(tc.q, "FROM (")
+		if !strings.Contains(plan, "arb "+tc.op) || (!overEngine && !strings.Contains(plan, "arb Scan events")) {
+			t.Errorf("%s: want the native %s over the events scan, got\n%s", tc.q, tc.op, plan)
+		}
+	}
+}
