@@ -86,7 +86,7 @@ func compileArith(ctx *sql.Context, c *Compiler, e sql.Expression, op byte, le, 
 		return nil, nil
 	}
 	for _, o := range []*operand{&l, &r} {
-		k := KindOf(o.x.Type())
+		k := o.kind()
 		if k != KindInt && (k != KindFloat || !float) {
 			return nil, nil
 		}

@@ -12,8 +12,8 @@ package native
 //   - cmpInt: both sides integers of one signedness (int64 values);
 //   - cmpFloat: a float on either side, or signed against unsigned
 //     (both sides converted to float64, as go-mysql-server does);
-//   - cmpStr: strings whose comparison collation is utf8mb4_0900_bin,
-//     compared as go-mysql-server does (runes of UTF-8, an invalid byte
+//   - cmpStr: strings whose comparison collation is utf8mb4_0900_bin or
+//     utf8mb4_bin (see runeOrder), compared as go-mysql-server does (runes of UTF-8, an invalid byte
 //     weighing as U+FFFD; bytes where that is the same, see strCmp);
 //   - cmpTime: datetimes as microseconds; a string constant compared
 //     with a datetime is converted once, here, by the same
@@ -234,7 +234,7 @@ func (cc *comparisonCollation) resolve(ctx *sql.Context) (sql.CollationID, byte)
 // compares strings of different types with (0 for <=>, which uses the
 // default, and for equal types, which use lT's).
 func planCompare(ctx *sql.Context, lT, rT sql.Type, l, r *operand, collation sql.CollationID) (cmpMode, bool) {
-	lk, rk := KindOf(l.x.Type()), KindOf(r.x.Type())
+	lk, rk := l.kind(), r.kind()
 	if types.TypesEqual(lT, rT) {
 		if lk != KindOf(lT) || rk != lk {
 			return 0, false
@@ -246,7 +246,7 @@ func planCompare(ctx *sql.Context, lT, rT sql.Type, l, r *operand, collation sql
 			return cmpFloat, true
 		case KindString:
 			st, ok := lT.(sql.StringType)
-			return cmpStr, ok && st.Collation() == sql.Collation_utf8mb4_0900_bin && strConstOK(r)
+			return cmpStr, ok && runeOrder(st.Collation()) && strConstOK(r)
 		case KindTime:
 			// Date's Compare truncates to days; a stored DATE already is,
 			// but leave the rare DATE = DATE to Eval rather than rely on it.
@@ -314,7 +314,17 @@ func planCompare(ctx *sql.Context, lT, rT sql.Type, l, r *operand, collation sql
 	if collation == 0 {
 		collation = sql.Collation_Default
 	}
-	return cmpStr, collation == sql.Collation_utf8mb4_0900_bin && strConstOK(r)
+	return cmpStr, runeOrder(collation) && strConstOK(r)
+}
+
+// runeOrder reports whether go-mysql-server compares (and hashes)
+// strings of collation c by their runes in code point order: true for
+// utf8mb4_0900_bin (weight = rune) and utf8mb4_bin, arb's events table's
+// collation, whose weights (encodings.Utf8mb4_bin_RuneWeight: r up to
+// U+D7FF, r-2048 from U+E000, surrogates never decoded) rise with the
+// code point; go-mysql-server's Compare ignores utf8mb4_bin's PAD SPACE.
+func runeOrder(c sql.CollationID) bool {
+	return c == sql.Collation_utf8mb4_0900_bin || c == sql.Collation_utf8mb4_bin
 }
 
 func numericKind(k Kind) bool { return k == KindInt || k == KindFloat }
@@ -789,7 +799,7 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression) (Ex
 			continue
 		}
 		r := operandOf(&constExpr{v: v, typ: rT})
-		if lk == KindInt && KindOf(rT) != KindInt {
+		if lk == KindInt && (KindOf(rT) != KindInt || r.vk != KindInt) {
 			return nil, nil // HashInTuple would convert it to the first element's type
 		}
 		if types.IsDecimal(rT) {
@@ -797,7 +807,7 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression) (Ex
 		}
 		collation := sql.Collation_binary // refused unless both sides are utf8mb4_0900_bin
 		if ls, ok := lT.(sql.StringType); ok && types.IsTextOnly(lT) && types.IsTextOnly(rT) &&
-			ls.Collation() == sql.Collation_utf8mb4_0900_bin && rT.(sql.StringType).Collation() == sql.Collation_utf8mb4_0900_bin {
+			runeOrder(ls.Collation()) && runeOrder(rT.(sql.StringType).Collation()) {
 			collation = sql.Collation_utf8mb4_0900_bin
 		}
 		lo := l

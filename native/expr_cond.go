@@ -156,8 +156,8 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 		if ch.col != nil {
 			k = ch.col.Kind
 		}
-		if ch.k != nil && ch.k.null {
-			k = KindNull
+		if ch.k != nil {
+			k = ch.k.vk
 		}
 		if !fastFits(t, ch.srcT, k) {
 			fast = false

@@ -64,6 +64,7 @@ type operand struct {
 	konst bool
 	null  bool // a constant NULL
 	v     any  // the constant as go-mysql-server has it
+	vk    Kind // the Kind that holds v (which need not be its type's: a folded TIMESTAMP('…') is a time typed LONGTEXT)
 	i     int64
 	f     float64
 	s     string
@@ -89,7 +90,7 @@ func operandOf(x Expr) operand {
 	if !ok {
 		return o
 	}
-	o.konst, o.v = true, ce.v
+	o.konst, o.v, o.vk = true, ce.v, valueKind(ce.v)
 	if ce.v == nil {
 		o.null = true
 		return o
@@ -101,6 +102,34 @@ func operandOf(x Expr) operand {
 	o.f, _ = floatOf(ce.v)
 	o.s, _ = ce.v.(string)
 	return o
+}
+
+// valueKind is the Kind whose slice holds v as it is.
+func valueKind(v any) Kind {
+	if v == nil {
+		return KindNull
+	}
+	if _, ok := intOf(v); ok {
+		return KindInt
+	}
+	if _, ok := floatOf(v); ok {
+		return KindFloat
+	}
+	switch v.(type) {
+	case string:
+		return KindString
+	case time.Time:
+		return KindTime
+	}
+	return KindAny
+}
+
+// kind is the Kind of o's values: its constant's, or its type's.
+func (o *operand) kind() Kind {
+	if o.konst {
+		return o.vk
+	}
+	return KindOf(o.x.Type())
 }
 
 // boolType is the type of every predicate's result.

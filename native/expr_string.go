@@ -12,7 +12,8 @@ package native
 //     malformed string (or U+FFFD, which go-mysql-server cannot tell
 //     from one) sends the batch to go-mysql-server's node for its error;
 //   - LIKE compiles its pattern once with go-mysql-server's own
-//     ConstructLikeMatcher (any collation); under utf8mb4_0900_bin a
+//     ConstructLikeMatcher (any collation); under a binary utf8mb4
+//     collation (runeOrder: utf8mb4_0900_bin, utf8mb4_bin) a
 //     pattern of literal text with % only at its ends runs as byte
 //     comparisons (prefix, suffix, substring, equality), which match
 //     exactly when go-mysql-server's rune matcher does for a pattern
@@ -357,7 +358,7 @@ func compileLike(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) 
 		return nil, nil
 	}
 	x := &likeExpr{x: o.x, pattern: pattern, m: m, fb: fallback(ctx, e, o, operand{konst: true})}
-	if collation == sql.Collation_utf8mb4_0900_bin {
+	if runeOrder(collation) {
 		x.simplify(escape)
 	}
 	return x, nil

@@ -43,7 +43,8 @@ var exprCols = []struct {
 	{"b", types.Boolean},
 	{"dec", types.MustCreateDecimalType(10, 2)},
 	{"i8", types.Int8},
-	{"ds", types.Text}, // strings that look like dates and numbers
+	{"ds", types.Text},                                      // strings that look like dates and numbers
+	{"sb", types.CreateLongText(sql.Collation_utf8mb4_bin)}, // arb's events table's strings
 }
 
 func colIdx(name string) int {
@@ -119,7 +120,7 @@ func randValue(rng *rand.Rand, name string) any {
 	case "f32":
 		f32 := []float32{0, 0.5, 1, -1, 50.5, 0.1, 3.14159, 2.5, -2.5, 1e20, 1e-20}
 		return f32[rng.IntN(len(f32))]
-	case "s", "s2", "sci":
+	case "s", "s2", "sci", "sb":
 		return testStrings[rng.IntN(len(testStrings))]
 	case "ds":
 		return testDateStrings[rng.IntN(len(testDateStrings))]
@@ -332,6 +333,8 @@ func TestExprCompareColumnLiteral(t *testing.T) {
 		expression.NewEquals(gf("s"), strLit("Purchase")),
 		expression.NewNullSafeEquals(gf("s"), strLit("Purchase")),
 		expression.NewLessThan(gf("s2"), strLit("abc")),
+		expression.NewEquals(gf("sb"), strLit("Purchase")),
+		expression.NewGreaterThanOrEqual(gf("sb"), strLit("abc")),
 		expression.NewGreaterThanOrEqual(gf("t"), strLit("2024-06-01")),
 		expression.NewLessThan(gf("t"), strLit("2024-06-01 00:00:00")),
 		expression.NewLessThan(gf("t"), strLit("2024-06-01 00:00:00.000000")),
@@ -357,6 +360,7 @@ func TestExprCompareColumns(t *testing.T) {
 		expression.NewLessThan(gf("i64"), gf("f64")),
 		expression.NewLessThan(gf("i64"), gf("u32")),
 		expression.NewGreaterThan(gf("s"), gf("s2")),
+		expression.NewLessThan(gf("sb"), gf("s")),
 		expression.NewNullSafeEquals(gf("s"), gf("s")),
 		expression.NewLessThanOrEqual(gf("t"), gf("t0")),
 		expression.NewLessThanOrEqual(gf("d"), gf("ts")),
@@ -411,6 +415,7 @@ func TestExprBetweenInIs(t *testing.T) {
 		"f64": {lit(int8(5), types.Int8), lit(0.5, types.Float64), lit(50.5, types.Float64)},
 		"s":   {strLit("Purchase"), strLit("abc"), strLit(""), strLit("é")},
 		"s2":  {strLit("Purchase"), strLit("abc"), lit(nil, types.Null)},
+		"sb":  {strLit("Purchase"), strLit("Login"), strLit("é")},
 		"t":   {strLit("2024-06-01"), strLit("2024-06-01 00:00:00"), lit(testBase, types.Datetime)},
 	}
 	var must []sql.Expression
@@ -668,7 +673,7 @@ func TestExprString(t *testing.T) {
 	var es []sql.Expression
 	patterns := []string{"abc", "a%", "%c", "%b%", "Purchase", "Pur%", "%ase", "%", "%%", "", "a_c", "_", "%é%",
 		"é%", "a\\%b", "a\\_c", "A%", "%\xff%", "%\uFFFD%", "a%b%c", "%a%b%", "P%e", "Page View", "%View", "ab%"}
-	for _, name := range []string{"s", "s2", "sci", "ds", "i64", "f64", "t"} {
+	for _, name := range []string{"s", "s2", "sci", "sb", "ds", "i64", "f64", "t"} {
 		arg := gf(name)
 		es = append(es, function.NewLower(ctx, arg), function.NewUpper(ctx, arg), function.NewLength(ctx, arg),
 			function.NewCharLength(ctx, arg))
@@ -695,7 +700,7 @@ func TestExprString(t *testing.T) {
 	requireExprNative(t, function.NewLower(ctx, gf("s")), function.NewUpper(ctx, gf("sci")),
 		function.NewLength(ctx, gf("s")), function.NewCharLength(ctx, gf("s2")), concat,
 		expression.NewLike(gf("s"), strLit("Pur%"), nil), expression.NewLike(gf("s"), strLit("%a_c%"), nil),
-		expression.NewLike(gf("sci"), strLit("%view"), nil))
+		expression.NewLike(gf("sci"), strLit("%view"), nil), expression.NewLike(gf("sb"), strLit("%View"), nil))
 	// LIKE under utf8mb4_0900_bin with a clean pattern takes the byte form.
 	x, err := (&Compiler{In: exprSchema()}).Compile(ctx, expression.NewLike(gf("s"), strLit("%ase"), nil))
 	if err != nil {
