@@ -45,3 +45,19 @@ func TestUnionOrderLimit(t *testing.T) {
 		requireNative(t, plan, "Union")
 	}
 }
+
+func TestUnionInsideOtherPlans(t *testing.T) {
+	for _, q := range []string{
+		"SELECT kind, COUNT(*) FROM (SELECT 'a' AS kind, n FROM ev WHERE n > 5 UNION ALL SELECT 'b', k FROM small) u GROUP BY kind ORDER BY kind",
+		"SELECT x, ROW_NUMBER() OVER (ORDER BY x DESC) FROM (SELECT n AS x FROM ev WHERE n > 10 UNION SELECT k FROM small) u",
+		"SELECT * FROM (SELECT event FROM ev UNION SELECT label FROM small) u ORDER BY event LIMIT 4",
+	} {
+		plan := checkSame(t, q, true)
+		requireNative(t, plan, "Union")
+	}
+	// A recursive CTE's union stays go-mysql-server's (its children are
+	// the CTE's), with the same rows; the sort above it is native.
+	plan := checkSame(t, "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 50) SELECT x FROM r ORDER BY x DESC", true)
+	requireNative(t, plan, "Sort")
+}
+

@@ -20,7 +20,7 @@ package native
 // Frames (go-mysql-server's quirks included, since results must match):
 // ROW_NUMBER, LAG and LEAD see the partition; RANK, DENSE_RANK,
 // PERCENT_RANK and NTILE see the current row's peer group (equal ORDER BY
-// values); MAX and COUNT without ORDER BY see the partition; COUNT with
+// values); MAX, and COUNT without ORDER BY, see the partition; COUNT with
 // ORDER BY sees a RANGE from the partition start to the last row whose
 // first ORDER BY value is not greater than the current one; SUM, AVG,
 // MIN, FIRST_VALUE and LAST_VALUE see ROWS UNBOUNDED PRECEDING to the
