@@ -127,8 +127,8 @@ func newGroupTable(cols []keyColumn) *groupTable {
 }
 
 // groups sets out[r] to the group of row r of keys (one column per key
-// column, b.N rows) and returns out; new groups get the next ids in row
-// order.
+// column, nrows rows) and returns out; new groups get the next ids in
+// row order.
 func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []int32) ([]int32, error) {
 	out = out[:0]
 	if len(t.cols) > 1 {
@@ -136,7 +136,7 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 	}
 	if t.mode == modeUnset {
 		t.mode = modeGeneral
-		if len(keys) == 1 && !t.cols[0].extended && !t.cols[0].collated {
+		if !t.cols[0].extended && !t.cols[0].collated {
 			switch k := keys[0].Kind; {
 			case k == KindInt:
 				t.mode, t.fastKind, t.ints = modeInt, k, map[int64]int32{}
@@ -155,72 +155,79 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 			return nil, err
 		}
 	}
-	switch t.mode {
-	case modeInt, modeTime:
-		c := keys[0]
-		if c.Kind == KindNull {
-			return t.allNull(nrows, out), nil
+	c := keys[0]
+	switch {
+	case t.mode != modeGeneral && c.Kind == KindNull:
+		return t.allNull(nrows, out), nil
+	case t.mode == modeInt || t.mode == modeTime:
+		return t.intGroups(c, nrows, out), nil
+	case t.mode == modeString:
+		return t.stringGroups(c, nrows, out), nil
+	}
+	return t.encodedGroups(ctx, c, nrows, out)
+}
+
+// intGroups is groups for one KindInt or KindTime key.
+func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
+	// Rows in time order put runs of one day (hour, user) together: a
+	// run reuses its first row's lookup.
+	last, lastG := int64(0), int32(-1)
+	for r := range nrows {
+		if c.Nulls != nil && c.Nulls[r] {
+			out = append(out, t.nullGroup())
+			continue
 		}
-		// Rows in time order put runs of one day (hour, user) together:
-		// a run reuses its first row's lookup.
-		last, lastG := int64(0), int32(-1)
-		for r := range nrows {
-			if c.Nulls != nil && c.Nulls[r] {
-				out = append(out, t.nullGroup())
-				continue
-			}
-			v := c.I[r]
-			if v == last && lastG >= 0 {
-				out = append(out, lastG)
-				continue
-			}
-			g, ok := t.ints[v]
-			if !ok {
-				g = t.newGroup()
-				t.ints[v] = g
-				t.keyLen += 8
-			}
-			last, lastG = v, g
-			out = append(out, g)
+		v := c.I[r]
+		if v == last && lastG >= 0 {
+			out = append(out, lastG)
+			continue
 		}
-		return out, nil
-	case modeString:
-		c := keys[0]
-		if c.Kind == KindNull {
-			return t.allNull(nrows, out), nil
+		g, ok := t.ints[v]
+		if !ok {
+			g = t.newGroup()
+			t.ints[v] = g
+			t.keyLen += 8
 		}
-		if t.cache == nil {
-			t.cache = &stringCache{}
-		}
-		for r := range nrows {
-			if c.Nulls != nil && c.Nulls[r] {
-				out = append(out, t.nullGroup())
-				continue
-			}
-			v := c.S[r]
-			slot := t.cache.slot(v)
-			if slot.holds(v) {
-				out = append(out, slot.id)
-				continue
-			}
-			g, ok := t.strs[v]
-			if !ok {
-				g = t.newGroup()
-				t.strs[v] = g
-				t.keyLen += int64(len(v))
-			}
-			slot.s, slot.id = v, g
-			out = append(out, g)
-		}
-		return out, nil
+		last, lastG = v, g
+		out = append(out, g)
+	}
+	return out
+}
+
+// stringGroups is groups for one KindString key compared by its bytes.
+func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
+	if t.cache == nil {
+		t.cache = &stringCache{}
 	}
 	for r := range nrows {
-		t.buf = t.buf[:0]
-		for i, c := range keys {
-			var err error
-			if t.buf, err = t.appendKey(ctx, t.buf, i, c, r); err != nil {
-				return nil, err
-			}
+		if c.Nulls != nil && c.Nulls[r] {
+			out = append(out, t.nullGroup())
+			continue
+		}
+		v := c.S[r]
+		slot := t.cache.slot(v)
+		if slot.holds(v) {
+			out = append(out, slot.id)
+			continue
+		}
+		g, ok := t.strs[v]
+		if !ok {
+			g = t.newGroup()
+			t.strs[v] = g
+			t.keyLen += int64(len(v))
+		}
+		slot.s, slot.id = v, g
+		out = append(out, g)
+	}
+	return out
+}
+
+// encodedGroups is groups for one key of any Kind, by its encoding.
+func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out []int32) ([]int32, error) {
+	for r := range nrows {
+		var err error
+		if t.buf, err = t.appendKey(ctx, t.buf[:0], 0, c, r); err != nil {
+			return nil, err
 		}
 		g, ok := t.strs[string(t.buf)] // no allocation: the compiler sees the lookup
 		if !ok {
