@@ -102,8 +102,8 @@ type joinIter struct {
 
 	pl, pr     []int32   // a chunk's pairs
 	pcols      []*Column // buffers of the pair columns, reused
-	pfull      []bool    // pair decided by the whole condition
-	anyFull    bool
+	anyFull    bool      // some pair is decided by the whole condition
+	allTrue    bool      // every pair of the chunk is TRUE (no condition left)
 	segs       []joinSegment
 	res        []int8
 	outL, outR []int32 // emitted, not yet in a batch
@@ -362,13 +362,23 @@ func (it *joinIter) pull(room int) bool {
 		for r := it.allPos; r < end; r++ {
 			it.pl = append(it.pl, li)
 			it.pr = append(it.pr, int32(r))
-			it.pfull = append(it.pfull, it.allFull)
 		}
 		it.anyFull = it.anyFull || (it.allFull && end > it.allPos)
 		it.allPos = end
 		return end == it.rn
 	case candChain:
 		wild, next := it.table.wild, it.table.next
+		if len(wild) == 0 {
+			// The common case: the chain alone, in a tight loop.
+			c := it.chain
+			for ; c >= 0 && room > 0; room-- {
+				it.pl = append(it.pl, li)
+				it.pr = append(it.pr, c)
+				c = next[c]
+			}
+			it.chain = c
+			return c < 0
+		}
 		for ; room > 0; room-- {
 			w := int32(-1)
 			if it.wildPos < len(wild) {
@@ -381,12 +391,10 @@ func (it *joinIter) pull(room int) bool {
 			case w < 0 || (c >= 0 && c < w):
 				it.pl = append(it.pl, li)
 				it.pr = append(it.pr, c)
-				it.pfull = append(it.pfull, false)
 				it.chain = next[c]
 			default:
 				it.pl = append(it.pl, li)
 				it.pr = append(it.pr, w)
-				it.pfull = append(it.pfull, true)
 				it.anyFull = true
 				it.wildPos++
 			}
@@ -398,7 +406,7 @@ func (it *joinIter) pull(room int) bool {
 
 // chunk lists up to BatchSize pairs, decides them and emits.
 func (it *joinIter) chunk(ctx *sql.Context) error {
-	it.pl, it.pr, it.pfull, it.segs, it.anyFull = it.pl[:0], it.pr[:0], it.pfull[:0], it.segs[:0], false
+	it.pl, it.pr, it.segs, it.anyFull = it.pl[:0], it.pr[:0], it.segs[:0], false
 	for len(it.pl) < BatchSize && it.li < it.lb.N {
 		// A row still open from the last chunk has its state in
 		// stateLi's: once decided it takes no more candidates.
@@ -431,7 +439,8 @@ func (it *joinIter) decide(ctx *sql.Context) error {
 	if it.anyFull {
 		x, refs = op.full, op.fullRefs
 	}
-	if x == nil || n == 0 {
+	it.allTrue = x == nil || n == 0
+	if it.allTrue {
 		for i := range it.res {
 			it.res[i] = pairTrue
 		}
@@ -516,6 +525,12 @@ func joinTruth(ctx *sql.Context, c *Column, res []int8) error {
 // apply runs the chunk's decided pairs through the join's kind.
 func (it *joinIter) apply() {
 	kind := it.op.kind
+	if (kind == joinInner || kind == joinCross) && it.allTrue {
+		// Every pair is a row: no state to keep.
+		it.outL = append(it.outL, it.pl...)
+		it.outR = append(it.outR, it.pr...)
+		return
+	}
 	for _, s := range it.segs {
 		if s.li != it.stateLi {
 			it.stateLi = s.li
@@ -571,15 +586,18 @@ func (it *joinIter) emit(n int) {
 	l := it.outL[:n]
 	var b *Batch
 	if it.op.kind.partial() {
-		b = it.lb.Gather(l)
+		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl)}
+		for _, c := range it.lb.Cols {
+			b.Cols = append(b.Cols, joinGather(c, l))
+		}
 	} else {
 		r := it.outR[:n]
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
 		for _, c := range it.lb.Cols {
-			b.Cols = append(b.Cols, c.Gather(l))
+			b.Cols = append(b.Cols, joinGather(c, l))
 		}
 		for _, c := range it.rb.Cols {
-			b.Cols = append(b.Cols, c.Gather(r))
+			b.Cols = append(b.Cols, joinGather(c, r))
 		}
 	}
 	it.ready = append(it.ready, b)
@@ -587,6 +605,39 @@ func (it *joinIter) emit(n int) {
 	if !it.op.kind.partial() {
 		it.outR = append(it.outR[:0], it.outR[n:]...)
 	}
+}
+
+// joinGather is src.Gather(idx) (-1: NULL), with the loop of a column
+// without NULLs and an index without -1 kept tight: the output of every
+// join goes through here.
+func joinGather(src *Column, idx []int32) *Column {
+	if src.Nulls != nil || src.Kind == KindNull || src.Kind == KindAny {
+		return src.Gather(idx)
+	}
+	for _, r := range idx {
+		if r < 0 {
+			return src.Gather(idx)
+		}
+	}
+	out := &Column{Kind: src.Kind, Type: src.Type}
+	switch src.Kind {
+	case KindInt, KindTime:
+		out.I = make([]int64, len(idx))
+		for i, r := range idx {
+			out.I[i] = src.I[r]
+		}
+	case KindFloat:
+		out.F = make([]float64, len(idx))
+		for i, r := range idx {
+			out.F[i] = src.F[r]
+		}
+	case KindString:
+		out.S = make([]string, len(idx))
+		for i, r := range idx {
+			out.S[i] = src.S[r]
+		}
+	}
+	return out
 }
 
 // gatherInto is src's rows at idx (all >= 0) in dst's buffers, which
