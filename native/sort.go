@@ -314,6 +314,14 @@ func (rc *rowComparer) firstKeyEntries(keys []keyCol, n int) (entries []sortEntr
 // dst a KindAny column.
 func appendColumn(dst, src *Column) {
 	n0, n := dst.Len(), src.Len()
+	if src.Kind == KindNull && dst.Kind != KindNull && n0 > 0 {
+		// A batch whose values were all NULL (a NULL literal's column)
+		// need not turn a typed column into KindAny.
+		for range n {
+			dst.AppendNull()
+		}
+		return
+	}
 	if dst.Kind != src.Kind {
 		if n0 == 0 && dst.Kind != KindAny {
 			dst.Kind, dst.Type = src.Kind, src.Type

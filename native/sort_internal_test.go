@@ -1,0 +1,59 @@
+package native
+
+// Tests of sort.go's column concatenation, which Sort, TopN and the
+// window operator materialize their input with: batches of one column
+// may come in different Kinds (a go-mysql-server child's rows, a NULL
+// literal's column), and the values must survive whatever mix arrives.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/dolthub/go-mysql-server/sql/types"
+)
+
+func TestSortAppendColumn(t *testing.T) {
+	mk := func(kind string) *Column {
+		switch kind {
+		case "int":
+			c := NewColumn(types.Int64, 3)
+			c.Append(int64(1))
+			c.AppendNull()
+			c.Append(int64(3))
+			return c
+		case "str":
+			c := NewColumn(types.Text, 2)
+			c.Append("a")
+			c.Append("b")
+			return c
+		case "null":
+			return ConstColumn(types.Null, nil, 2)
+		}
+		panic(kind)
+	}
+	for _, seq := range [][]string{
+		{"int", "null", "int"}, {"null", "int"}, {"null", "null"}, {"int", "str"},
+		{"str", "null", "int"}, {"null", "str", "null"}, {"int", "int"},
+	} {
+		t.Run(strings.Join(seq, "+"), func(t *testing.T) {
+			first := mk(seq[0])
+			dst := &Column{Kind: first.Kind, Type: first.Type}
+			var want []any
+			for _, kind := range seq {
+				c := mk(kind)
+				for r := range c.Len() {
+					want = append(want, c.Value(r))
+				}
+				appendColumn(dst, c)
+			}
+			if dst.Len() != len(want) {
+				t.Fatalf("%d values, want %d", dst.Len(), len(want))
+			}
+			for r, w := range want {
+				if got := dst.Value(r); got != w {
+					t.Fatalf("row %d: %v, want %v (%s)", r, got, w, dst)
+				}
+			}
+		})
+	}
+}
