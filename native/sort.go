@@ -501,11 +501,18 @@ func (s *sortOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 }
 
 // materializeSorted reads every batch of in (and closes it) into one
-// batch of rows and one of key values, charging both to mem. rows is nil
-// when the input is empty.
+// batch of rows and the key values, charging both to mem. rows is nil
+// when the input is empty. A key that is an input column reads rows'
+// column rather than a second copy.
 func materializeSorted(ctx *sql.Context, in BatchIter, keys []sortKey, mem *memCharge, what string) (rows *Batch, keyCols []keyCol, err error) {
 	defer in.Close(ctx)
-	var keyRows *Batch
+	var evaluated []int // keys that are not input columns
+	for i := range keys {
+		if _, ok := keys[i].x.(*fieldExpr); !ok {
+			evaluated = append(evaluated, i)
+		}
+	}
+	var keyRows *Batch // the evaluated keys' values, in evaluated's order
 	for {
 		b, err := in.Next(ctx)
 		if err == io.EOF {
@@ -517,13 +524,13 @@ func materializeSorted(ctx *sql.Context, in BatchIter, keys []sortKey, mem *memC
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		kb := &Batch{N: b.N, Cols: make([]*Column, len(keys))}
-		for i := range keys {
+		kb := &Batch{N: b.N, Cols: make([]*Column, len(evaluated))}
+		for j, i := range evaluated {
 			c, err := keys[i].x.Eval(ctx, b)
 			if err != nil {
 				return nil, nil, sql.ErrUnableSort.Wrap(err)
 			}
-			kb.Cols[i] = c
+			kb.Cols[j] = c
 		}
 		if rows == nil {
 			rows, keyRows = newOwnedBatch(b), newOwnedBatch(kb)
@@ -539,7 +546,12 @@ func materializeSorted(ctx *sql.Context, in BatchIter, keys []sortKey, mem *memC
 	}
 	keyCols = make([]keyCol, len(keys))
 	for i := range keys {
-		keyCols[i] = keys[i].keyCol(keyRows.Cols[i])
+		if f, ok := keys[i].x.(*fieldExpr); ok {
+			keyCols[i] = keys[i].keyCol(rows.Cols[f.idx])
+		}
+	}
+	for j, i := range evaluated {
+		keyCols[i] = keys[i].keyCol(keyRows.Cols[j])
 	}
 	return rows, keyCols, nil
 }

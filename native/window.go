@@ -310,6 +310,9 @@ func materialize(ctx *sql.Context, in BatchIter, mem *memCharge, what string) (*
 
 // evalAll is x over every row of rows, evaluated a batch at a time.
 func evalAll(ctx *sql.Context, x Expr, rows *Batch) (*Column, error) {
+	if f, ok := x.(*fieldExpr); ok {
+		return rows.Cols[f.idx], nil // read-only, like any Eval's result
+	}
 	if rows.N <= BatchSize {
 		return x.Eval(ctx, rows)
 	}
