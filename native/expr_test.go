@@ -622,6 +622,15 @@ func TestExprTime(t *testing.T) {
 			es = append(es, function.NewDateFormat(ctx, arg, strLit(f)))
 		}
 	}
+	for _, a := range []sql.Expression{gf("t"), gf("t0"), gf("d"), gf("ts"), gf("ds"), strLit("2024-06-10"),
+		strLit("2024-06-10 12:00:00.5"), strLit("bad"), lit(testBase, types.LongText), gf("i64")} {
+		for _, b := range []sql.Expression{gf("t"), gf("d"), strLit("2024-06-01"), lit(nil, types.Null)} {
+			es = append(es, function.NewDateDiff(ctx, a, b), function.NewDateDiff(ctx, b, a))
+			for _, u := range []string{"MICROSECOND", "second", "MINUTE", "hour", "DAY", "week", "SQL_TSI_HOUR", "month", "year"} {
+				es = append(es, function.NewTimestampDiff(ctx, strLit(u), a, b))
+			}
+		}
+	}
 	// Time zero and values outside the conversions' ranges.
 	zero := lit(types.ZeroTime, types.DatetimeMaxPrecision)
 	es = append(es, function.NewYear(ctx, zero), function.NewDayOfWeek(ctx, zero))
@@ -633,7 +642,10 @@ func TestExprTime(t *testing.T) {
 		must = append(must, function.NewYear(ctx, arg), function.NewMonth(ctx, arg), function.NewDay(ctx, arg),
 			function.NewHour(ctx, arg), function.NewMinute(ctx, arg), function.NewDayOfWeek(ctx, arg),
 			function.NewWeekday(ctx, arg), function.NewDate(ctx, arg),
-			expression.NewConvert(arg, expression.ConvertToDate), function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d %H:00:00")))
+			expression.NewConvert(arg, expression.ConvertToDate), function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d %H:00:00")),
+			function.NewDateDiff(ctx, arg, strLit("2024-06-01")), function.NewDateDiff(ctx, gf("t"), arg),
+			function.NewTimestampDiff(ctx, strLit("SECOND"), arg, gf("t")),
+			function.NewTimestampDiff(ctx, strLit("day"), strLit("2024-06-01"), arg))
 	}
 	requireExprNative(t, must...)
 }
@@ -650,7 +662,8 @@ func TestExprTimeZeroAndRange(t *testing.T) {
 	for _, e := range []sql.Expression{
 		function.NewYear(ctx, arg), function.NewWeekday(ctx, arg), function.NewDayOfWeek(ctx, arg),
 		function.NewDate(ctx, arg), expression.NewConvert(arg, expression.ConvertToDate),
-		function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d")),
+		function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d")), function.NewDateDiff(ctx, arg, strLit("2024-06-01")),
+		function.NewTimestampDiff(ctx, strLit("hour"), arg, strLit("2024-06-01")),
 	} {
 		x, err := (&Compiler{In: sch}).Compile(ctx, e)
 		if err != nil {

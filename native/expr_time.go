@@ -3,8 +3,8 @@ package native
 // This file owns the vectorized date/time functions over datetime
 // columns (KindTime, microseconds UTC): YEAR, QUARTER, MONTH, DAY /
 // DAYOFMONTH, HOUR, MINUTE, SECOND, DAYOFWEEK, WEEKDAY, DAYOFYEAR,
-// CAST(… AS DATE), DATE() and DATE_FORMAT with a constant format of
-// common specifiers, each as go-mysql-server's function/time.go,
+// CAST(… AS DATE), DATE(), DATE_FORMAT with a constant format of
+// common specifiers, DATEDIFF and TIMESTAMPDIFF (units of fixed length), each as go-mysql-server's function/time.go,
 // expression/convert.go and function/date_format.go compute it.
 //
 // Rows of one day (or hour, for formats that print the hour) share one
@@ -21,7 +21,9 @@ package native
 // import): they stay go-mysql-server's Eval.
 
 import (
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -458,4 +460,173 @@ func (x *dateFormatExpr) appendFormat(b []byte, t time.Time) []byte {
 		}
 	}
 	return b
+}
+
+// diffExpr is DATEDIFF(a, b) (days between the dates of a and b) or
+// TIMESTAMPDIFF(unit, a, b) for the units of fixed length (b - a in
+// whole units, truncated toward zero as go-mysql-server's int64
+// division does). MONTH, QUARTER and YEAR stay go-mysql-server's.
+type diffExpr struct {
+	a, b operand // datetimes; a constant is converted, its micros in i
+	unit int64   // TIMESTAMPDIFF's unit in microseconds; 0 for DATEDIFF
+	name string
+	fb   *nodeEval
+}
+
+var diffUnits = map[string]int64{
+	"microsecond": 1, "second": microsPerSecond, "minute": 60 * microsPerSecond,
+	"hour": 3600 * microsPerSecond, "day": microsPerDay, "week": 7 * microsPerDay,
+}
+
+func init() {
+	registerExpr((*function.DateDiff)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		d := e.(*function.DateDiff)
+		if d.LeftChild == nil || d.RightChild == nil {
+			return nil, nil
+		}
+		return compileDiff(ctx, c, e, 0, d.LeftChild, d.RightChild, operand{})
+	})
+	registerExpr((*function.TimestampDiff)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		ch := e.Children()
+		if len(ch) != 3 || ch[0] == nil || ch[1] == nil || ch[2] == nil {
+			return nil, nil
+		}
+		uv, ok := foldConst(ctx, ch[0])
+		us, isStr := uv.(string)
+		if !ok || !isStr {
+			return nil, nil
+		}
+		unit, ok := diffUnits[strings.TrimPrefix(strings.ToLower(us), "sql_tsi_")]
+		if !ok {
+			return nil, nil
+		}
+		return compileDiff(ctx, c, e, unit, ch[1], ch[2], operand{konst: true})
+	})
+}
+
+// diffArg compiles a datetime argument of DATEDIFF or TIMESTAMPDIFF: a
+// datetime column, or a constant that converts to DATETIME(6) in range
+// without a warning.
+func diffArg(ctx *sql.Context, c *Compiler, arg sql.Expression) (operand, bool, error) {
+	if types.IsTime(arg.Type(ctx)) {
+		if o, ok, err := timeArg(ctx, c, arg); ok || err != nil {
+			return o, ok, err
+		}
+	}
+	v, ok := foldConst(ctx, arg)
+	if !ok || v == nil {
+		return operand{}, false, nil
+	}
+	before := ctx.Session.WarningCount()
+	tv, _, err := types.DatetimeMaxPrecision.Convert(ctx, v)
+	t, isTime := tv.(time.Time)
+	if err != nil || !isTime || ctx.Session.WarningCount() != before {
+		return operand{}, false, nil
+	}
+	o := operandOf(&constExpr{v: v, typ: arg.Type(ctx)})
+	o.i = t.UnixMicro()
+	if o.i < safeMinMicros || o.i > safeMaxMicros {
+		return operand{}, false, nil
+	}
+	return o, true, nil
+}
+
+func compileDiff(ctx *sql.Context, c *Compiler, e sql.Expression, unit int64, ae, be sql.Expression, first operand) (Expr, error) {
+	a, ok, err := diffArg(ctx, c, ae)
+	if !ok || err != nil {
+		return nil, err
+	}
+	b, ok, err := diffArg(ctx, c, be)
+	if !ok || err != nil || a.konst && b.konst {
+		return nil, err
+	}
+	name := "datediff"
+	var fb *nodeEval
+	if unit == 0 {
+		fb = fallback(ctx, e, a, b)
+	} else {
+		name = "timestampdiff"
+		fb = fallback(ctx, e, first, a, b)
+	}
+	return &diffExpr{a: a, b: b, unit: unit, name: name, fb: fb}, nil
+}
+
+func (x *diffExpr) Type() sql.Type { return types.Int64 }
+func (x *diffExpr) String() string {
+	return x.name + "(" + x.a.x.String() + ", " + x.b.x.String() + ")"
+}
+func (x *diffExpr) mayFail() bool { return anyMayFail(x.a.x, x.b.x) }
+
+func (x *diffExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	n := b.N
+	var ac, bc *Column
+	var err error
+	if !x.a.konst {
+		if ac, err = x.a.x.Eval(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	if !x.b.konst {
+		if bc, err = x.b.x.Eval(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	var nulls []bool
+	for _, c := range []*Column{ac, bc} {
+		if c == nil {
+			continue
+		}
+		if c.Kind == KindNull {
+			return allNull(types.Int64, n), nil
+		}
+		if c.Kind != KindTime {
+			return x.fallback(ctx, n, ac, bc)
+		}
+		for r, v := range c.I[:n] {
+			if (v < safeMinMicros || v > safeMaxMicros) && !c.IsNull(r) {
+				return x.fallback(ctx, n, ac, bc)
+			}
+		}
+		nulls = orNulls(nulls, c.Nulls)
+	}
+	out := &Column{Kind: KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
+	for r := range n {
+		if nulls != nil && nulls[r] {
+			continue
+		}
+		av, bv := x.a.i, x.b.i
+		if ac != nil {
+			av = ac.I[r]
+		}
+		if bc != nil {
+			bv = bc.I[r]
+		}
+		if x.unit == 0 {
+			out.I[r] = dayDiff(floorDiv(av, microsPerDay) - floorDiv(bv, microsPerDay))
+		} else {
+			out.I[r] = (bv - av) / x.unit
+		}
+	}
+	return out, nil
+}
+
+// dayDiff is go-mysql-server's DATEDIFF of dates days apart:
+// round(date1.Sub(date2).Hours() / 24), where Sub saturates at
+// time.Duration's ±292 years.
+func dayDiff(days int64) int64 {
+	const maxDays = math.MaxInt64 / (24 * int64(time.Hour))
+	switch {
+	case days > maxDays:
+		return int64(math.Round(time.Duration(math.MaxInt64).Hours() / 24))
+	case days < -maxDays:
+		return int64(math.Round(time.Duration(math.MinInt64).Hours() / 24))
+	}
+	return days
+}
+
+func (x *diffExpr) fallback(ctx *sql.Context, n int, ac, bc *Column) (*Column, error) {
+	if x.unit == 0 {
+		return x.fb.eval(ctx, n, ac, bc)
+	}
+	return x.fb.eval(ctx, n, nil, ac, bc)
 }
