@@ -375,15 +375,17 @@ func appendKeyWeights(buf []byte, s string, coll sql.CollationID) ([]byte, bool)
 // joinTable is the hash table over the right input: for each key the
 // right rows that have it, in right-input order.
 //
-// INVARIANT: head[k] is the smallest right row with key k and next[r]
-// the next larger row with r's key (-1: none), so a probe visits a key's
-// rows in the order go-mysql-server's join reads them. wild lists the
-// right rows whose key is wild (or NULL, when NULLs matter to the join),
-// ascending.
+// INVARIANT: ints or strs maps a key to its group g; heads[g] is the
+// smallest right row with that key and next[r] the next larger row with
+// r's key (-1: none), so a probe visits a key's rows in the order
+// go-mysql-server's join reads them. wild lists the right rows whose key
+// is wild (or NULL, when NULLs matter to the join), ascending; they are
+// in no group.
 type joinTable struct {
 	single bool
 	ints   map[int64]int32
 	strs   map[string]int32
+	heads  []int32
 	next   []int32
 	wild   []int32
 }
@@ -394,66 +396,68 @@ type joinTable struct {
 func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
 	t := &joinTable{single: single, next: make([]int32, n)}
 	if single {
-		t.ints = make(map[int64]int32, n/2)
+		t.ints = make(map[int64]int32)
 	} else {
-		t.strs = make(map[string]int32, n/2)
+		t.strs = make(map[string]int32)
 	}
-	// Backwards, so that each chain comes out ascending.
-	for r := n - 1; r >= 0; r-- {
+	var tails []int32
+	for r := range n {
+		t.next[r] = -1
 		switch vals.state[r] {
 		case keyNull:
-			t.next[r] = -1
 			if nullsWild {
 				t.wild = append(t.wild, int32(r))
 			}
 			continue
 		case keyWild:
-			t.next[r] = -1
 			t.wild = append(t.wild, int32(r))
 			continue
 		}
+		// One map operation for a key seen before (most rows of a user
+		// key), two for a new one.
+		var g int32
+		var ok bool
 		if single {
-			k := vals.ints[r]
-			if h, ok := t.ints[k]; ok {
-				t.next[r] = h
-			} else {
-				t.next[r] = -1
+			if g, ok = t.ints[vals.ints[r]]; !ok {
+				g = int32(len(t.heads))
+				t.ints[vals.ints[r]] = g
 			}
-			t.ints[k] = int32(r)
 		} else {
-			k := vals.strs[r]
-			if h, ok := t.strs[k]; ok {
-				t.next[r] = h
-			} else {
-				t.next[r] = -1
+			if g, ok = t.strs[vals.strs[r]]; !ok {
+				g = int32(len(t.heads))
+				t.strs[vals.strs[r]] = g
 			}
-			t.strs[k] = int32(r)
 		}
-	}
-	for i, j := 0, len(t.wild)-1; i < j; i, j = i+1, j-1 {
-		t.wild[i], t.wild[j] = t.wild[j], t.wild[i]
+		if !ok {
+			t.heads = append(t.heads, int32(r))
+			tails = append(tails, int32(r))
+			continue
+		}
+		t.next[tails[g]] = int32(r)
+		tails[g] = int32(r)
 	}
 	return t
 }
 
 // head is the first right row with left row r's key, -1 for none.
 func (t *joinTable) head(vals *keyVals, r int) int32 {
+	var g int32
+	var ok bool
 	if t.single {
-		if h, ok := t.ints[vals.ints[r]]; ok {
-			return h
-		}
+		g, ok = t.ints[vals.ints[r]]
+	} else {
+		g, ok = t.strs[vals.strs[r]]
+	}
+	if !ok {
 		return -1
 	}
-	if h, ok := t.strs[vals.strs[r]]; ok {
-		return h
-	}
-	return -1
+	return t.heads[g]
 }
 
 // bytes estimates the table's memory: the chain links, a map entry per
 // distinct key, and the bytes of keys the table owns.
 func (t *joinTable) bytes() int64 {
-	n := int64(4*len(t.next) + 4*len(t.wild))
+	n := int64(4*len(t.next) + 4*len(t.wild) + 8*len(t.heads))
 	if t.single {
 		return n + 48*int64(len(t.ints))
 	}
