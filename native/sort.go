@@ -203,16 +203,16 @@ func (rc *rowComparer) compareValues(key *sortKey, ca keyCol, i int, cb keyCol, 
 // position order (a stable sort).
 func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
 	perm := make([]int32, n)
-	if entries, ok := rc.firstKeyEntries(keys, n); ok {
-		// The first key compares inline from the entries (no indirection
-		// through the row), the others only on its ties.
+	if entries, encoded := rc.entries(keys, n); encoded > 0 {
+		// The encoded keys compare inline from the entries (no indirection
+		// through the rows), the others only on their ties.
 		desc := rc.keys[0].desc
 		slices.SortFunc(entries, func(a, b sortEntry) int {
-			if a.null != b.null {
-				return int(a.null) - int(b.null)
+			if a.null1 != b.null1 {
+				return int(a.null1) - int(b.null1)
 			}
-			if a.k != b.k {
-				if a.k < b.k {
+			if a.k1 != b.k1 {
+				if a.k1 < b.k1 {
 					return -1
 				}
 				return 1
@@ -223,8 +223,17 @@ func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
 				}
 				return strings.Compare(a.s, b.s)
 			}
-			if len(keys) > 1 {
-				if c := rc.compareFrom(1, keys, int(a.idx), keys, int(b.idx)); c != 0 {
+			if a.null2 != b.null2 {
+				return int(a.null2) - int(b.null2)
+			}
+			if a.k2 != b.k2 {
+				if a.k2 < b.k2 {
+					return -1
+				}
+				return 1
+			}
+			if len(keys) > encoded {
+				if c := rc.compareFrom(encoded, keys, int(a.idx), keys, int(b.idx)); c != 0 {
 					return c
 				}
 			}
@@ -247,23 +256,43 @@ func (rc *rowComparer) sortedOrder(keys []keyCol, n int) ([]int32, error) {
 	return perm, rc.err
 }
 
-// sortEntry is a row with its first sort key encoded so that comparing
-// (null, k, s) in that order, s descending for a DESC key, orders the
-// rows as rowComparer does on that key.
+// sortEntry is a row with its first one or two sort keys encoded so that
+// comparing (null1, k1, s) — s descending for a DESC key — then (null2,
+// k2) orders the rows as rowComparer does on those keys. The first key
+// is a number, a time or a byte-ordered string; the second, when
+// encoded, a number or a time (a user's events by time).
 type sortEntry struct {
-	s    string // a string key's value
-	k    uint64 // a numeric key's value, order-preserving, inverted for DESC
-	idx  int32
-	null int8 // where a NULL goes: -1 before every value, 1 after; 0 a value
+	s            string // the first key's value when it is a string
+	k1, k2       uint64 // numeric values, order-preserving, inverted for DESC
+	idx          int32
+	null1, null2 int8 // where a NULL goes: -1 before every value, 1 after; 0 a value
 }
 
-// firstKeyEntries encodes the first key of every row when it compares
-// natively as a number or a string; ok is false otherwise.
-func (rc *rowComparer) firstKeyEntries(keys []keyCol, n int) (entries []sortEntry, ok bool) {
+// entries encodes the leading keys of every row; encoded is how many
+// (0: the first key does not compare natively, use the comparer).
+func (rc *rowComparer) entries(keys []keyCol, n int) (entries []sortEntry, encoded int) {
 	if len(keys) == 0 || !keys[0].fast {
-		return nil, false
+		return nil, 0
 	}
-	key, c := &rc.keys[0], keys[0].c
+	entries = make([]sortEntry, n)
+	for r := range n {
+		entries[r].idx = int32(r)
+	}
+	if !encodeKey(&rc.keys[0], keys[0].c, entries, true) {
+		return nil, 0
+	}
+	if len(keys) > 1 && keys[1].fast && keys[1].c.Kind != KindString && encodeKey(&rc.keys[1], keys[1].c, entries, false) {
+		return entries, 2
+	}
+	for r := range entries {
+		entries[r].k2, entries[r].null2 = 0, 0
+	}
+	return entries, 1
+}
+
+// encodeKey sets each entry's first (or second) key from c; false when a
+// value has no encoding (a NaN, a string as the second key).
+func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
 	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
 	// the sides before NullOrdering applies.
 	nullRank := int8(1)
@@ -274,21 +303,18 @@ func (rc *rowComparer) firstKeyEntries(keys []keyCol, n int) (entries []sortEntr
 	if key.desc {
 		flip = ^uint64(0)
 	}
-	entries = make([]sortEntry, n)
-	for r := range n {
+	for r := range entries {
 		e := &entries[r]
-		e.idx = int32(r)
-		if c.IsNull(r) {
-			e.null = nullRank
-			continue
-		}
-		switch c.Kind {
-		case KindInt, KindTime:
-			e.k = (uint64(c.I[r]) ^ 1<<63) ^ flip
-		case KindFloat:
+		k, null := uint64(0), int8(0)
+		switch {
+		case c.IsNull(r):
+			null = nullRank
+		case c.Kind == KindInt || c.Kind == KindTime:
+			k = (uint64(c.I[r]) ^ 1<<63) ^ flip
+		case c.Kind == KindFloat:
 			f := c.F[r]
 			if f != f {
-				return nil, false // NaN: leave it to the comparer
+				return false // NaN: leave it to the comparer
 			}
 			if f == 0 {
 				f = 0 // -0 equals 0
@@ -299,14 +325,19 @@ func (rc *rowComparer) firstKeyEntries(keys []keyCol, n int) (entries []sortEntr
 			} else {
 				bits |= 1 << 63
 			}
-			e.k = bits ^ flip
-		case KindString:
+			k = bits ^ flip
+		case c.Kind == KindString && first:
 			e.s = c.S[r]
 		default:
-			return nil, false
+			return false
+		}
+		if first {
+			e.k1, e.null1 = k, null
+		} else {
+			e.k2, e.null2 = k, null
 		}
 	}
-	return entries, true
+	return true
 }
 
 // appendColumn appends src's values to dst, which the caller owns (no
