@@ -112,7 +112,11 @@ func init() {
 		return tr.child(ctx, child), ""
 	}
 	register((*plan.TableAlias)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
-		return passThrough(ctx, tr, n.(*plan.TableAlias).Child)
+		ta := n.(*plan.TableAlias)
+		outer := tr.alias
+		tr.alias = ta.Name()
+		defer func() { tr.alias = outer }()
+		return passThrough(ctx, tr, ta.Child)
 	})
 	register((*plan.SubqueryAlias)(nil), translateDerived) // cte.go
 }

@@ -33,6 +33,7 @@ type scanOp struct {
 	table  EventsTable
 	sch    sql.Schema // the table's columns read
 	stages []stage    // row-local steps run by the part workers, bottom up
+	read   []bool     // per column of sch: read it (else no statement reference sees it: NULL)
 	out    sql.Schema // the last stage's schema (sch without stages)
 }
 
@@ -64,16 +65,23 @@ func init() {
 			return nil, "table " + rt.Name()
 		}
 		sch := rt.Schema(ctx)
-		return &scanOp{table: t, sch: sch, out: sch}, ""
+		name := tr.alias
+		if name == "" {
+			name = rt.Name()
+		}
+		tr.alias = "" // below a TableAlias only its table is under the alias
+		return &scanOp{table: t, sch: sch, out: sch, read: tr.readColumns(name, sch)}, ""
 	})
 }
 
 func (s *scanOp) Schema() sql.Schema   { return s.out }
 func (s *scanOp) Children() []Operator { return nil }
 func (s *scanOp) Describe() string {
-	names := make([]string, len(s.sch))
+	var names []string
 	for i, c := range s.sch {
-		names[i] = c.Name
+		if s.read[i] {
+			names = append(names, c.Name)
+		}
 	}
 	d := Marker + "Scan " + s.table.Name() + " [" + strings.Join(names, ", ") + "]"
 	if f := s.table.Filter(); f != nil {
@@ -87,9 +95,11 @@ func (s *scanOp) Describe() string {
 }
 
 func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
-	names := make([]string, len(s.sch))
+	var names []string
 	for i, c := range s.sch {
-		names[i] = c.Name
+		if s.read[i] {
+			names = append(names, c.Name)
+		}
 	}
 	scan := &engine.Scan{Snap: s.table.Snapshot(), Columns: names, Filter: s.table.Filter()}
 	parts := scan.Parts()
@@ -207,8 +217,14 @@ func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out
 // it was planned) become what the table's row scan gives go-mysql-server.
 func (s *scanOp) fromEngine(cb *engine.ColumnBatch) *Batch {
 	b := &Batch{N: cb.N, Cols: make([]*Column, len(s.sch))}
+	next := 0 // the engine column of the next column read
 	for j, sc := range s.sch {
-		ec := &cb.Cols[j]
+		if !s.read[j] {
+			b.Cols[j] = unreadColumn(sc.Type, cb.N)
+			continue
+		}
+		ec := &cb.Cols[next]
+		next++
 		c := &Column{Kind: KindOf(sc.Type), Type: sc.Type, Nulls: ec.Nulls}
 		switch {
 		case ec.Type == storage.TypeNull:

@@ -33,12 +33,20 @@ type Translation struct {
 	// derived counts the references to each derived table by its
 	// definition (cte.go); complete once Translate returns.
 	derived map[string]int
+	// used holds "table.column" (lower case, by the name or alias the
+	// plan reads the table under) for every column the statement
+	// references; nil: every column counts as used. A scan reads only
+	// these (columns.go).
+	used map[string]bool
+	// alias is the name the table being translated is read under (set
+	// by the TableAlias above it).
+	alias string
 }
 
 // Translate returns n as a native operator, or nil and why not. Below n,
 // every node that cannot be translated stays go-mysql-server's.
 func Translate(ctx *sql.Context, n sql.Node) (Operator, string) {
-	tr := &Translation{derived: map[string]int{}}
+	tr := &Translation{derived: map[string]int{}, used: usedColumns(ctx, n)}
 	return tr.node(ctx, n)
 }
 
