@@ -20,10 +20,17 @@ package native
 //     that is valid UTF-8 without U+FFFD and a string that is too (a
 //     string that is not goes to the matcher, see likeExpr.Eval).
 //
-// SUBSTRING, TRIM, JSON_EXTRACT and CONCAT of non-strings stay
-// go-mysql-server's Eval.
+//   - SUBSTRING with constant positions counts runes as go-mysql-server
+//     does ([]rune of the string), slicing ASCII strings in place; a
+//     string that is not valid UTF-8 (which LONGTEXT's conversion
+//     rejects or truncates by sql_mode) sends the batch to
+//     go-mysql-server's node.
+//
+// TRIM, JSON_EXTRACT and CONCAT of non-strings stay go-mysql-server's
+// Eval.
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -77,6 +84,7 @@ func init() {
 	})
 	registerExpr((*function.Concat)(nil), compileConcat)
 	registerExpr((*expression.Like)(nil), compileLike)
+	registerExpr((*function.Substring)(nil), compileSubstring)
 }
 
 func (x *caseFnExpr) Type() sql.Type { return x.typ }
@@ -447,4 +455,119 @@ func cleanUTF8(s string) bool {
 		i += size
 	}
 	return true
+}
+
+// substrExpr is SUBSTRING(x, start[, length]) with constant positions.
+type substrExpr struct {
+	x             Expr
+	start, length int64
+	hasLen        bool
+	typ           sql.Type
+	fb            *nodeEval
+}
+
+func compileSubstring(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+	f := e.(*function.Substring)
+	if !types.IsTextOnly(f.Str.Type(ctx)) {
+		return nil, nil
+	}
+	pos := func(p sql.Expression) (int64, bool) {
+		v, ok := foldConst(ctx, p)
+		if !ok || valueKind(v) != KindInt {
+			return 0, false
+		}
+		i, _ := intOf(v)
+		return i, true
+	}
+	start, ok := pos(f.Start)
+	if !ok {
+		return nil, nil
+	}
+	x := &substrExpr{start: start, typ: e.Type(ctx)}
+	if f.Len != nil {
+		if x.length, ok = pos(f.Len); !ok {
+			return nil, nil
+		}
+		x.hasLen = true
+	}
+	o, err := compileOperand(ctx, c, f.Str)
+	if err != nil || o.konst || KindOf(o.x.Type()) != KindString {
+		return nil, err
+	}
+	x.x = o.x
+	consts := []operand{o, {konst: true}, {konst: true}}
+	x.fb = fallback(ctx, e, consts...)
+	return x, nil
+}
+
+func (x *substrExpr) Type() sql.Type { return x.typ }
+func (x *substrExpr) String() string {
+	s := "substring(" + x.x.String() + ", " + strconv.FormatInt(x.start, 10)
+	if x.hasLen {
+		s += ", " + strconv.FormatInt(x.length, 10)
+	}
+	return s + ")"
+}
+func (x *substrExpr) mayFail() bool { return mayFail(x.x) }
+
+func (x *substrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	if c.Kind != KindString {
+		return x.fb.eval(ctx, n, c)
+	}
+	out := &Column{Kind: KindString, Type: x.typ, S: make([]string, n), Nulls: c.Nulls}
+	for r, s := range c.S[:n] {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		ascii := true
+		for i := 0; i < len(s); i++ {
+			if s[i] >= utf8.RuneSelf {
+				ascii = false
+				break
+			}
+		}
+		if !ascii && !utf8.ValidString(s) {
+			return x.fb.eval(ctx, n, c)
+		}
+		count := int64(len(s))
+		if !ascii {
+			count = int64(utf8.RuneCountInString(s))
+		}
+		length := count
+		if x.hasLen {
+			length = x.length
+		}
+		from := x.start - 1
+		if x.start < 0 {
+			from = count + x.start
+		}
+		if from < 0 || from >= count || length <= 0 {
+			continue // ""
+		}
+		length = min(length, count-from)
+		if ascii {
+			out.S[r] = s[from : from+length]
+			continue
+		}
+		// Byte offsets of runes from and from+length.
+		lo, hi := len(s), len(s)
+		k := int64(0)
+		for i := range s {
+			if k == from {
+				lo = i
+			}
+			if k == from+length {
+				hi = i
+				break
+			}
+			k++
+		}
+		out.S[r] = s[lo:hi]
+	}
+	return out, nil
 }

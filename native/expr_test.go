@@ -701,6 +701,10 @@ func TestExprString(t *testing.T) {
 			es = append(es, expression.NewNot(expression.NewLike(arg, strLit(p), nil)))
 		}
 		es = append(es, expression.NewLike(arg, strLit("a|%"), strLit("|")))
+		for _, pos := range [][]int64{{1, 3}, {2, 1}, {0, 2}, {-2, 5}, {-1, 1}, {3, 0}, {2, -1}, {1, 100}, {5, 2}, {-10, 2}} {
+			es = append(es, mustFunc(function.NewSubstring(ctx, arg, lit(int8(pos[0]), types.Int8), lit(int8(pos[1]), types.Int8))))
+			es = append(es, mustFunc(function.NewSubstring(ctx, arg, lit(int8(pos[0]), types.Int8))))
+		}
 		for _, other := range []sql.Expression{gf("s"), gf("s2"), strLit("-"), strLit(""), lit(nil, types.Null), gf("i64")} {
 			if c, err := function.NewConcat(ctx, arg, other); err == nil {
 				es = append(es, c)
@@ -719,7 +723,8 @@ func TestExprString(t *testing.T) {
 	requireExprNative(t, function.NewLower(ctx, gf("s")), function.NewUpper(ctx, gf("sci")),
 		function.NewLength(ctx, gf("s")), function.NewCharLength(ctx, gf("s2")), concat,
 		expression.NewLike(gf("s"), strLit("Pur%"), nil), expression.NewLike(gf("s"), strLit("%a_c%"), nil),
-		expression.NewLike(gf("sci"), strLit("%view"), nil), expression.NewLike(gf("sb"), strLit("%View"), nil))
+		expression.NewLike(gf("sci"), strLit("%view"), nil), expression.NewLike(gf("sb"), strLit("%View"), nil),
+		mustFunc(function.NewSubstring(ctx, gf("sb"), lit(int8(1), types.Int8), lit(int8(3), types.Int8))))
 	// LIKE under utf8mb4_0900_bin with a clean pattern takes the byte form.
 	x, err := (&Compiler{In: exprSchema()}).Compile(ctx, expression.NewLike(gf("s"), strLit("%ase"), nil))
 	if err != nil {
@@ -728,4 +733,11 @@ func TestExprString(t *testing.T) {
 	if lx, ok := x.(*likeExpr); !ok || !lx.fast || !lx.suf || lx.pre {
 		t.Fatalf("LIKE '%%ase' compiled to %#v, want the suffix form", x)
 	}
+}
+
+func mustFunc(e sql.Expression, err error) sql.Expression {
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
