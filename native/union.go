@@ -20,6 +20,7 @@ package native
 
 import (
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"time"
@@ -85,12 +86,12 @@ func (u *unionOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		return nil, err
 	}
 	rightOpened := false
-	var seen map[string]struct{}
+	var seen *rowSet
 	var mem *memCharge
 	var key []byte
 	var sel []int32
 	if u.distinct {
-		seen, mem = map[string]struct{}{}, newMemCharge(ctx)
+		seen, mem = newRowSet(), newMemCharge(ctx)
 	}
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
@@ -130,11 +131,10 @@ func (u *unionOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 							return nil, err
 						}
 					}
-					if _, dup := seen[string(key)]; dup {
+					if !seen.add(key) {
 						continue
 					}
-					seen[string(key)] = struct{}{}
-					grown += int64(len(key)) + 64
+					grown += int64(len(key)) + rowSetEntryBytes
 					sel = append(sel, int32(r))
 				}
 				if err := mem.grow(grown, "union distinct"); err != nil {
@@ -156,6 +156,52 @@ func (u *unionOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 			return cur.Close(ctx)
 		},
 	}, nil
+}
+
+// rowSet is a set of byte strings: a map from their hash to the first
+// of a chain of stored keys, so that a lookup hashes a uint64 rather than
+// the key and a key is stored once, in one arena.
+type rowSet struct {
+	hash  func([]byte) uint64 // maphash with a seed; a test forces collisions
+	heads map[uint64]int32    // hash → first key with it
+	next  []int32             // key → next key with the same hash, -1 at the end
+	ends  []int               // key i is arena[ends[i-1]:ends[i]]
+	arena []byte
+}
+
+// rowSetEntryBytes is one key's overhead in a rowSet (map entry, chain
+// link, end offset), for the memory budget.
+const rowSetEntryBytes = 48
+
+func newRowSet() *rowSet {
+	seed := maphash.MakeSeed()
+	return &rowSet{hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }, heads: map[uint64]int32{}}
+}
+
+// add adds key and reports whether it was new.
+func (s *rowSet) add(key []byte) bool {
+	h := s.hash(key)
+	i, ok := s.heads[h]
+	for ok && i >= 0 {
+		from := 0
+		if i > 0 {
+			from = s.ends[i-1]
+		}
+		if string(s.arena[from:s.ends[i]]) == string(key) {
+			return false
+		}
+		i = s.next[i]
+	}
+	n := int32(len(s.ends))
+	if head, had := s.heads[h]; had {
+		s.next = append(s.next, head)
+	} else {
+		s.next = append(s.next, -1)
+	}
+	s.heads[h] = n
+	s.arena = append(s.arena, key...)
+	s.ends = append(s.ends, len(s.arena))
+	return true
 }
 
 // appendHashForm appends row r of c as go-mysql-server's hash.HashOf
