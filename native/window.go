@@ -26,7 +26,9 @@ package native
 // MIN, FIRST_VALUE and LAST_VALUE see ROWS UNBOUNDED PRECEDING to the
 // current row unless a frame is written. A written ROWS frame is
 // stepped through go-mysql-server's own framer (it only does index
-// arithmetic); a written RANGE frame, or any function not listed here,
+// arithmetic); a written RANGE frame from UNBOUNDED PRECEDING to the
+// CURRENT ROW is COUNT's default above, to UNBOUNDED FOLLOWING the
+// partition; any other RANGE frame, or any function not listed here,
 // leaves the node to go-mysql-server.
 
 import (
@@ -200,12 +202,15 @@ const (
 func frameOf(fn sql.WindowFunction, w *sql.WindowDefinition) (frameKind, sql.WindowFramer, string) {
 	f := fn.DefaultFramer()
 	switch f.(type) {
-	case *aggregation.PartitionFramer:
+	case *aggregation.PartitionFramer, *aggregation.RangeUnboundedPrecedingToUnboundedFollowingFramer:
 		return framePartition, nil, ""
 	case *aggregation.RangeUnboundedPrecedingToCurrentRowFramer:
-		if w.Frame == nil && len(w.OrderBy) > 0 {
+		// COUNT's default, or written: both take the first ORDER BY
+		// expression; without one every row is a peer (the partition).
+		if len(w.OrderBy) > 0 {
 			return frameRangeToPeers, nil, ""
 		}
+		return framePartition, nil, ""
 	}
 	t := reflect.TypeOf(f)
 	if t.Kind() == reflect.Pointer {
