@@ -284,13 +284,14 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 
 // compatStatement applies the rewrites that make go-mysql-server accept
 // what MySQL 8 accepts (text is the statement's text): CUME_DIST
-// (window_cume_dist.go), SET NAMES ... COLLATE (session_charset.go), and
+// (window_cume_dist.go), window functions over grouped rows
+// (window_over_groups.go), SET NAMES ... COLLATE (session_charset.go), and
 // no privilege checks on the session's temporary tables (temp_tables.go).
 func compatStatement(ctx context.Context, stmt ast.Statement, text string) (ast.Statement, error) {
 	if sqlCtx, ok := ctx.(*sql.Context); ok && sqlCtx != nil && sqlCtx.Session != nil {
 		stmt = withTempTableAuth(sessionOf(sqlCtx), stmt)
 	}
-	return withNamesCollation(withCumeDist(stmt), text)
+	return withNamesCollation(withWindowOverGroups(withCumeDist(stmt)), text)
 }
 
 // rollup parses the first statement of query when it is a SELECT with
