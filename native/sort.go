@@ -180,13 +180,14 @@ func (rc *rowComparer) compareValues(key *sortKey, ca keyCol, i int, cb keyCol, 
 			}
 			return 0
 		case KindFloat:
+			// As NumberTypeImpl_.Compare: a NaN is greater than anything.
 			x, y := ca.c.F[i], cb.c.F[j]
-			if x < y {
+			if x == y {
+				return 0
+			} else if x < y {
 				return -1
-			} else if x > y {
-				return 1
 			}
-			return 0
+			return 1
 		case KindString:
 			return strings.Compare(ca.c.S[i], cb.c.S[j])
 		}
