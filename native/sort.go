@@ -29,6 +29,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/vitess/go/sqltypes"
 
 	"arb/engine"
 )
@@ -40,6 +41,19 @@ type sortKey struct {
 	desc       bool
 	nullsFirst bool // NULL sorts before every value, after the DESC swap
 	binary     bool // typ is a string type whose collation orders as UTF-8 bytes
+	day        bool // typ is DATE, whose Compare truncates times to the day
+}
+
+const dayMicros = 24 * 3600 * 1000 * 1000
+
+// utcDayOf is a time in microseconds truncated to its UTC day, as
+// time.Truncate(24h) does for a DATE key.
+func utcDayOf(us int64) int64 {
+	d := us / dayMicros
+	if us%dayMicros < 0 {
+		d--
+	}
+	return d
 }
 
 func newSortKeys(ctx *sql.Context, c *Compiler, fields sql.SortFields) ([]sortKey, error) {
@@ -49,16 +63,22 @@ func newSortKeys(ctx *sql.Context, c *Compiler, fields sql.SortFields) ([]sortKe
 		if err != nil {
 			return nil, err
 		}
-		typ := f.Column.Type(ctx)
-		keys[i] = sortKey{x: x, typ: typ, desc: f.Order == sql.Descending, nullsFirst: f.NullOrdering == sql.NullsFirst}
-		if st, ok := typ.(sql.StringType); ok {
-			// utf8mb4_0900_bin and binary weigh a rune by its code point,
-			// which orders valid UTF-8 as its bytes.
-			coll := st.Collation()
-			keys[i].binary = coll == sql.Collation_utf8mb4_0900_bin || coll == sql.Collation_binary
-		}
+		keys[i] = newSortKey(x, f.Column.Type(ctx))
+		keys[i].desc, keys[i].nullsFirst = f.Order == sql.Descending, f.NullOrdering == sql.NullsFirst
 	}
 	return keys, nil
+}
+
+// newSortKey is an ascending key on x whose values compare as typ's.
+func newSortKey(x Expr, typ sql.Type) sortKey {
+	k := sortKey{x: x, typ: typ, day: typ.Type() == sqltypes.Date}
+	if st, ok := typ.(sql.StringType); ok {
+		// utf8mb4_0900_bin and binary weigh a rune by its code point,
+		// which orders valid UTF-8 as its bytes.
+		coll := st.Collation()
+		k.binary = coll == sql.Collation_utf8mb4_0900_bin || coll == sql.Collation_binary
+	}
+	return k
 }
 
 func describeKeys(keys []sortKey) string {
@@ -173,6 +193,9 @@ func (rc *rowComparer) compareValues(key *sortKey, ca keyCol, i int, cb keyCol, 
 		switch ca.c.Kind {
 		case KindInt, KindTime:
 			x, y := ca.c.I[i], cb.c.I[j]
+			if key.day {
+				x, y = utcDayOf(x), utcDayOf(y)
+			}
 			if x < y {
 				return -1
 			} else if x > y {
@@ -311,7 +334,11 @@ func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
 		case c.IsNull(r):
 			null = nullRank
 		case c.Kind == KindInt || c.Kind == KindTime:
-			k = (uint64(c.I[r]) ^ 1<<63) ^ flip
+			v := c.I[r]
+			if key.day {
+				v = utcDayOf(v)
+			}
+			k = (uint64(v) ^ 1<<63) ^ flip
 		case c.Kind == KindFloat:
 			f := c.F[r]
 			if f != f {

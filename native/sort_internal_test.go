@@ -57,3 +57,15 @@ func TestSortAppendColumn(t *testing.T) {
 		})
 	}
 }
+
+func TestSortDayOf(t *testing.T) {
+	for _, tc := range []struct {
+		us, day int64
+	}{
+		{0, 0}, {dayMicros - 1, 0}, {dayMicros, 1}, {-1, -1}, {-dayMicros, -1}, {-dayMicros - 1, -2},
+	} {
+		if got := utcDayOf(tc.us); got != tc.day {
+			t.Errorf("utcDayOf(%d) = %d, want %d", tc.us, got, tc.day)
+		}
+	}
+}

@@ -144,11 +144,7 @@ func newWindowFunc(ctx *sql.Context, c *Compiler, e sql.WindowAdaptableExpressio
 		if f.arg, err = c.Compile(ctx, x); err != nil {
 			return err.Error()
 		}
-		f.argKey = sortKey{x: f.arg, typ: x.Type(ctx)}
-		if st, ok := f.argKey.typ.(sql.StringType); ok {
-			coll := st.Collation()
-			f.argKey.binary = coll == sql.Collation_utf8mb4_0900_bin || coll == sql.Collation_binary
-		}
+		f.argKey = newSortKey(f.arg, x.Type(ctx))
 		return ""
 	}
 	switch kind {
