@@ -107,6 +107,21 @@ type compareExpr struct {
 	checkUTF8 bool
 }
 
+// utf8Moot reports whether an invalid UTF-8 value cannot change the
+// result here: an equality with a constant (which passed strConstOK)
+// under a strict sql_mode, where such a value converts to NULL, which
+// compares unequal to the constant, as its bytes do.
+func (x *compareExpr) utf8Moot(ctx *sql.Context, rc *Column) bool {
+	return rc == nil && (x.op == opEQ || x.op == opNE || x.op == opNSE) && strictMode(ctx)
+}
+
+// strictMode reports whether the session's sql_mode is strict, in which
+// go-mysql-server's string conversion rejects invalid UTF-8 rather than
+// truncating it.
+func strictMode(ctx *sql.Context) bool {
+	return ctx.Session != nil && sql.LoadSqlMode(ctx).Strict()
+}
+
 // fallback evaluates the batch's rows by go-mysql-server's comparison
 // over the already evaluated operands.
 func (x *compareExpr) fallback(ctx *sql.Context, n int, lc, rc *Column) (*Column, error) {
@@ -459,7 +474,7 @@ func (x *compareExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		return x.fallback(ctx, n, lc, rc)
 	}
 	if !kindFits(x.mode, lc.Kind) || rc != nil && !kindFits(x.mode, rc.Kind) ||
-		x.checkUTF8 && (!validStrings(lc) || rc != nil && !validStrings(rc)) {
+		x.checkUTF8 && !x.utf8Moot(ctx, rc) && (!validStrings(lc) || rc != nil && !validStrings(rc)) {
 		return x.fallback(ctx, n, lc, rc)
 	}
 	var nulls []bool
@@ -853,7 +868,9 @@ func (x *inExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if c.Kind == KindNull {
 		return allNull(boolType, b.N), nil
 	}
-	if !kindFits(x.mode, c.Kind) || x.mode == cmpStr && !validStrings(c) {
+	// An invalid UTF-8 value: InTuple's comparison converts it to NULL
+	// (unequal to every element) in a strict sql_mode, or truncates it.
+	if !kindFits(x.mode, c.Kind) || x.mode == cmpStr && !strictMode(ctx) && !validStrings(c) {
 		return x.fb.eval(ctx, b.N, c, nil)
 	}
 	out := newBoolCol(b.N, nil)

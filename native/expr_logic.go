@@ -131,7 +131,7 @@ func (x *logicExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if err != nil {
 		return nil, err
 	}
-	if x.op != logicXor && lc.Kind == KindInt && lc.Nulls == nil && !mayFail(x.r) {
+	if x.op != logicXor && lc.Kind == KindInt && !mayFail(x.r) {
 		if out, ok, err := x.fast(ctx, b, lc); ok || err != nil {
 			return out, err
 		}
@@ -219,8 +219,9 @@ func (x *logicExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	return out, nil
 }
 
-// fast is AND or OR of a left side without NULLs and a right side that
-// cannot fail, both in I or F: no state arrays.
+// fast is AND or OR of integer (boolean) columns, the right side one
+// that cannot fail or warn (so evaluating it on every row is what
+// go-mysql-server's short circuit would see): one loop, no state arrays.
 func (x *logicExpr) fast(ctx *sql.Context, b *Batch, lc *Column) (*Column, bool, error) {
 	rc, err := x.r.Eval(ctx, b)
 	if err != nil {
@@ -234,7 +235,7 @@ func (x *logicExpr) fast(ctx *sql.Context, b *Batch, lc *Column) (*Column, bool,
 	n := b.N
 	out := newBoolCol(n, nil)
 	l, r := lc.I[:n], rc.I[:n]
-	if rc.Nulls == nil {
+	if lc.Nulls == nil && rc.Nulls == nil {
 		if x.op == logicAnd {
 			for i, v := range l {
 				out.I[i] = b2i(v != 0 && r[i] != 0)
@@ -246,19 +247,24 @@ func (x *logicExpr) fast(ctx *sql.Context, b *Batch, lc *Column) (*Column, bool,
 		}
 		return out, true, nil
 	}
+	and := x.op == logicAnd
 	var nulls []bool
-	rn := rc.Nulls[:n]
 	for i, v := range l {
+		ln := lc.Nulls != nil && lc.Nulls[i]
+		rn := rc.Nulls != nil && rc.Nulls[i]
+		lt, rt := v != 0, r[i] != 0
 		switch {
-		case x.op == logicAnd && v == 0, x.op == logicOr && v != 0:
-			out.I[i] = b2i(v != 0)
-		case rn[i]:
+		case and && (!ln && !lt || !rn && !rt):
+			// FALSE
+		case !and && (!ln && lt || !rn && rt):
+			out.I[i] = 1
+		case ln || rn:
 			if nulls == nil {
 				nulls = make([]bool, n)
 			}
 			nulls[i] = true
 		default:
-			out.I[i] = b2i(r[i] != 0)
+			out.I[i] = b2i(and)
 		}
 	}
 	out.Nulls = nulls
