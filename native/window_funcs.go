@@ -69,29 +69,30 @@ type windowFunc struct {
 // windowFuncKind is the kind of e, or why it is not computed here.
 func windowFuncKind(ctx *sql.Context, e sql.WindowAdaptableExpression) (fnKind, string) {
 	var kind fnKind
+	var want sql.WindowFunction // the function go-mysql-server must make of e, nil: not checked
 	switch e.(type) {
 	case *window.RowNumber:
-		kind = fnRowNumber
+		kind, want = fnRowNumber, (*aggregation.RowNumber)(nil)
 	case *window.Rank, *window.DenseRank, *window.PercentRank:
 		kind = fnRankLike
 	case *window.NTile:
-		kind = fnNTile
+		kind, want = fnNTile, (*aggregation.NTile)(nil)
 	case *window.Lag, *window.Lead:
 		kind = fnLag
 	case *window.FirstValue:
-		kind = fnFirst
+		kind, want = fnFirst, (*aggregation.FirstAgg)(nil)
 	case *window.LastValue:
-		kind = fnLast
+		kind, want = fnLast, (*aggregation.LastAgg)(nil)
 	case *aggregation.Sum:
-		kind = fnSum
+		kind, want = fnSum, (*aggregation.SumAgg)(nil)
 	case *aggregation.Avg:
-		kind = fnAvg
+		kind, want = fnAvg, (*aggregation.AvgAgg)(nil)
 	case *aggregation.Count:
-		kind = fnCount
+		kind, want = fnCount, (*aggregation.CountAgg)(nil)
 	case *aggregation.Max:
-		kind = fnMax
+		kind, want = fnMax, (*aggregation.MaxAgg)(nil)
 	case *aggregation.Min:
-		kind = fnMin
+		kind, want = fnMin, (*aggregation.MinAgg)(nil)
 	default:
 		return 0, "window function " + nodeExprName(e)
 	}
@@ -99,13 +100,7 @@ func windowFuncKind(ctx *sql.Context, e sql.WindowAdaptableExpression) (fnKind, 
 	if err != nil {
 		return 0, err.Error()
 	}
-	if want := map[fnKind]any{
-		fnRowNumber: (*aggregation.RowNumber)(nil), fnSum: (*aggregation.SumAgg)(nil),
-		fnAvg: (*aggregation.AvgAgg)(nil), fnCount: (*aggregation.CountAgg)(nil),
-		fnMax: (*aggregation.MaxAgg)(nil), fnMin: (*aggregation.MinAgg)(nil),
-		fnFirst: (*aggregation.FirstAgg)(nil), fnLast: (*aggregation.LastAgg)(nil),
-		fnNTile: (*aggregation.NTile)(nil),
-	}[kind]; want != nil && reflect.TypeOf(fn) != reflect.TypeOf(want) {
+	if want != nil && reflect.TypeOf(fn) != reflect.TypeOf(want) {
 		return 0, "window function " + nodeExprName(e) + " computed by " + reflect.TypeOf(fn).String()
 	}
 	switch kind {
