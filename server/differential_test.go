@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"arb/planner"
+	"arb/storage"
 )
 
 // Budgets of TestAnalyticsPushdownDifferential.
@@ -56,10 +57,16 @@ func TestAnalyticsPushdownDifferential(t *testing.T) {
 	r := rand.New(rand.NewSource(seed))
 	began := time.Now()
 
-	srv := startTestServer(t, t.TempDir())
+	// Small sealed chunks: the buffered rows are read partly as
+	// in-memory segments, partly as rows (storage/memtable_seal.go).
+	srv := startTestServerStore(t, t.TempDir(), storage.Options{FlushInterval: time.Hour, DisableCompaction: true, SealRows: 48})
 	db := openDB(t, srv, "")
 	data := newDiffData(r, diffStart, diffDays, diffUsers)
 	data.load(t, srv, db, diffConn(t, db, 0))
+	srv.Store().WaitSealing() // a settled layout for both runs of each query
+	if p, ok := srv.Store().Project("default"); !ok || countSealed(p.Snapshot()) == 0 {
+		t.Fatal("no sealed chunk of buffered rows: the test would not read any")
+	}
 	diffCheckData(t, srv, db, data, seed, began)
 
 	// The capability probe: until window_funnel and retention exist, their
@@ -834,4 +841,16 @@ func TestDiffCompare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countSealed is the number of sealed chunks of buffered rows (in-memory
+// segments, without a file) a snapshot reads.
+func countSealed(snap *storage.Snapshot) int {
+	n := 0
+	for _, ref := range snap.Segments {
+		if ref.File == "" {
+			n++
+		}
+	}
+	return n
 }

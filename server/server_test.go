@@ -17,14 +17,20 @@ import (
 // startTestServer runs a server in-process on free loopback ports.
 func startTestServer(tb testing.TB, dir string) *Server {
 	tb.Helper()
+	// Compaction only where a test asks for it: a background merge
+	// between a query's pushdown-on and -off runs would change the scan
+	// order that bare columns (AggAny) depend on.
+	return startTestServerStore(tb, dir, storage.Options{FlushInterval: time.Hour, DisableCompaction: true})
+}
+
+// startTestServerStore starts a server whose store has the options st.
+func startTestServerStore(tb testing.TB, dir string, st storage.Options) *Server {
+	tb.Helper()
 	srv, err := Start(Config{
 		DataDir: dir, MySQLAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		Projects: []ProjectSpec{{Name: "default", Token: "tok", Secret: "sec"}},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// Compaction only where a test asks for it: a background merge
-		// between a query's pushdown-on and -off runs would change the
-		// scan order that bare columns (AggAny) depend on.
-		Store: storage.Options{FlushInterval: time.Hour, DisableCompaction: true},
+		Store:    st,
 	})
 	if err != nil {
 		tb.Fatalf("start server: %v", err)

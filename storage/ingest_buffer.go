@@ -21,7 +21,8 @@ package storage
 // admitted the same way: they wait in the user state overlay for a flush.
 // INVARIANT: buffered equals the sum of the bytes of the project
 // memtables that no installed flush has taken (live and frozen), as
-// eventSizeBytes counts them, plus each project's user state overlay
+// eventSizeBytes counts them, and of their sealed chunks (the in-memory
+// segments of memtable_seal.go), plus each project's user state overlay
 // (userState.bytes, counted by Project.countUserStateLocked).
 
 import (

@@ -18,6 +18,11 @@ type memtable struct {
 	// that hold the store's ingestMu shared, so a frozen memtable never
 	// has them.
 	keys keyIndex[*ingestTicket]
+	// sealed are in-memory segments of rows[0:sealedRows]; sealing is
+	// true while a goroutine makes more (memtable_seal.go).
+	sealed     []sealedChunk
+	sealedRows int
+	sealing    bool
 }
 
 // appendLocked adds e, whose dedup key hashes to h (keyHashes), with its

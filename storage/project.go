@@ -483,6 +483,7 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 	defer func() {
 		p.store.buffer.add(mem.bytes - before)
 		p.countUserStateLocked()
+		p.maybeSealLocked(mem)
 	}()
 	for i := range rows {
 		u, err := p.userNumberLocked(rows[i].DistinctID)
@@ -573,10 +574,13 @@ func (p *Project) Snapshot() *Snapshot {
 		UserIDs:       p.users.view(),
 		Canon:         p.ustate.view(p.users.Len()),
 	}
-	for _, m := range p.frozen {
-		snap.Mem = append(snap.Mem, m.view())
+	// Sealed chunks read as segments after the real ones, the unsealed
+	// tails as rows (memtable_seal.go).
+	for _, m := range append(p.frozen[:len(p.frozen):len(p.frozen)], p.mem) {
+		refs, tail := m.sealedView()
+		snap.Segments = append(snap.Segments, refs...)
+		snap.Mem = append(snap.Mem, tail)
 	}
-	snap.Mem = append(snap.Mem, p.mem.view())
 	return snap
 }
 

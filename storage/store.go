@@ -45,6 +45,10 @@ type Options struct {
 	FlushRows     int
 	FlushBytes    int64
 	FlushInterval time.Duration
+	// SealRows is the size of the chunks of buffered rows laid out in
+	// columns for queries while they wait for a flush (DefaultSealRows;
+	// negative: never; memtable_seal.go).
+	SealRows int
 	// Compaction (compaction_picker.go): a day's segments are merged
 	// once its newest segment is CompactionDelay old (30 s), or at once
 	// when it has CompactionMaxSegments (4) segments. DisableCompaction
@@ -138,6 +142,7 @@ type Store struct {
 	flushReq   chan struct{}
 	compactReq chan struct{}
 	closing    chan struct{}
+	sealWG     sync.WaitGroup // sealing goroutines (memtable_seal.go)
 	flusherWG  sync.WaitGroup
 	closeOnce  sync.Once
 }
@@ -177,6 +182,9 @@ func Open(opts Options) (*Store, error) {
 func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.SealRows == 0 {
+		opts.SealRows = DefaultSealRows
 	}
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = 1_000_000
@@ -571,6 +579,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		s.flusherWG.Wait()
+		s.sealWG.Wait()
 		err = s.Flush()
 		if cerr := s.wal.Close(); err == nil {
 			err = cerr

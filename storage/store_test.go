@@ -30,6 +30,7 @@ func openTestStore(t *testing.T, dir string, fs FS) *Store {
 func crash(s *Store) {
 	close(s.closing)
 	s.flusherWG.Wait()
+	s.sealWG.Wait()
 	s.wal.Close()
 	s.closeSegments()
 	s.dirLock.Release()
