@@ -75,11 +75,16 @@ var errWalkStop = errors.New("walk stopped")
 // withWindowOverGroups rewrites in place every SELECT of stmt that both
 // groups and has a window function (see the file comment).
 func withWindowOverGroups(stmt ast.Statement) ast.Statement {
+	if ins, ok := stmt.(*ast.Insert); ok {
+		if _, values := ins.Rows.(*ast.AliasedValues); values {
+			return stmt // an ingest batch: no walk over its rows
+		}
+	}
 	if stmt == nil || !hasWindowCall(stmt, false) {
 		return stmt
 	}
 	var selects []*ast.Select
-	_ = ast.Walk(func(n ast.SQLNode) (bool, error) {
+	_ = walkStatement(func(n ast.SQLNode) (bool, error) {
 		if s, ok := n.(*ast.Select); ok {
 			selects = append(selects, s)
 		}
@@ -119,11 +124,33 @@ func hasWindowCall(node ast.SQLNode, local bool) bool {
 	return walkFinds(node, local, isWindowCall)
 }
 
+// walkStatement is ast.Walk that also enters what vitess's walk skips:
+// the statement an EXPLAIN explains and the WITH clause of a UNION.
+func walkStatement(visit ast.Visit, root ast.SQLNode) error {
+	var wrapped ast.Visit
+	wrapped = func(n ast.SQLNode) (bool, error) {
+		var err error
+		switch x := n.(type) {
+		case *ast.Explain:
+			err = ast.Walk(wrapped, x.Statement)
+		case *ast.SetOp:
+			if x.With != nil {
+				err = ast.Walk(wrapped, x.With)
+			}
+		}
+		if err != nil {
+			return false, err
+		}
+		return visit(n)
+	}
+	return ast.Walk(wrapped, root)
+}
+
 // walkFinds reports whether some node under root satisfies match; with
 // local, the walk does not enter subqueries.
 func walkFinds(root ast.SQLNode, local bool, match func(ast.SQLNode) bool) bool {
 	found := false
-	_ = ast.Walk(func(n ast.SQLNode) (bool, error) {
+	_ = walkStatement(func(n ast.SQLNode) (bool, error) {
 		if _, ok := n.(*ast.Subquery); ok && local {
 			return false, nil
 		}

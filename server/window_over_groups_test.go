@@ -102,6 +102,38 @@ var windowGroupCases = []windowGroupCase{
 		cols: []string{"event", "pct"},
 		rows: [][]string{{"Purchase", "23.076923"}, {"Signup", "38.461538"}, {"View", "38.461538"}}},
 
+	// Other window functions, a frame, a named window, CUME_DIST (itself
+	// a rewrite, window_cume_dist.go), a window inside an expression.
+	{q: "SELECT `plan`, COUNT(*) AS n, NTILE(2) OVER (ORDER BY COUNT(*)) AS t, FIRST_VALUE(COUNT(*)) OVER (ORDER BY `plan`) AS fv, " +
+		"PERCENT_RANK() OVER (ORDER BY COUNT(*)) AS pr FROM events GROUP BY `plan` ORDER BY `plan`",
+		cols: []string{"plan", "n", "t", "fv", "pr"},
+		rows: [][]string{{"free", "6", "1", "6", "0"}, {"pro", "7", "2", "6", "1"}}},
+	{q: "SELECT DATE(time) AS d, SUM(COUNT(*)) OVER (ORDER BY DATE(time) ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS two_day " +
+		"FROM events GROUP BY DATE(time) ORDER BY d",
+		cols: []string{"d", "two_day"},
+		rows: [][]string{{"2025-01-01", "2"}, {"2025-01-02", "5"}, {"2025-01-03", "9"}, {"2025-01-04", "8"}}},
+	{q: "SELECT `plan`, COUNT(*) AS n, RANK() OVER w AS r FROM events GROUP BY `plan` WINDOW w AS (ORDER BY COUNT(*) DESC) ORDER BY r",
+		cols: []string{"plan", "n", "r"},
+		rows: [][]string{{"pro", "7", "1"}, {"free", "6", "2"}}},
+	{q: "SELECT `plan`, CUME_DIST() OVER (ORDER BY COUNT(*)) FROM events GROUP BY `plan` ORDER BY `plan`",
+		cols: []string{"plan", "CUME_DIST() OVER (ORDER BY COUNT(*))"},
+		rows: [][]string{{"free", "0.5"}, {"pro", "1"}}},
+	{q: "SELECT `plan`, event, `plan` = 'pro' AND RANK() OVER (PARTITION BY `plan` ORDER BY COUNT(*) DESC) = 1 AS top_pro " +
+		"FROM events GROUP BY `plan`, event ORDER BY `plan`, event",
+		cols: []string{"plan", "event", "top_pro"},
+		rows: [][]string{{"free", "Purchase", "0"}, {"free", "Signup", "0"}, {"free", "View", "0"}, {"pro", "Purchase", "0"}, {"pro", "Signup", "0"}, {"pro", "View", "1"}}},
+	// Correlated subqueries beside and inside the window; a join.
+	{q: "SELECT `plan`, (SELECT COUNT(*) FROM events e2 WHERE e2.`plan` = events.`plan` AND e2.event = 'View') AS views, " +
+		"RANK() OVER (ORDER BY COUNT(*)) AS r FROM events GROUP BY `plan` ORDER BY r",
+		cols: []string{"plan", "views", "r"},
+		rows: [][]string{{"free", "2", "1"}, {"pro", "3", "2"}}},
+	{q: "SELECT event, RANK() OVER (ORDER BY (SELECT COUNT(*) FROM events e2 WHERE e2.event = events.event)) AS r FROM events GROUP BY event ORDER BY r, event",
+		cols: []string{"event", "r"},
+		rows: [][]string{{"Purchase", "1"}, {"Signup", "2"}, {"View", "2"}}},
+	{q: "SELECT e.`plan`, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*)) AS r FROM events e JOIN events f ON e.distinct_id = f.distinct_id GROUP BY e.`plan` ORDER BY r",
+		cols: []string{"plan", "n", "r"},
+		rows: [][]string{{"free", "14", "1"}, {"pro", "25", "2"}}},
+
 	// HAVING by alias and by aggregate stays with the grouping.
 	{q: "SELECT event, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*) DESC, event) AS r FROM events GROUP BY event HAVING n >= 4 ORDER BY r",
 		cols: []string{"event", "n", "r"},
@@ -168,6 +200,11 @@ var windowGroupCases = []windowGroupCase{
 		cols: []string{"k", "n", "rn"},
 		rows: [][]string{{"Purchase", "3", "1"}, {"Signup", "5", "2"}, {"View", "5", "3"}, {"free", "6", "1"}, {"pro", "7", "2"}}},
 
+	{q: "WITH c AS (SELECT event, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*) DESC, event) AS r FROM events GROUP BY event) " +
+		"SELECT event, r FROM c WHERE r = 1 UNION ALL SELECT event, r FROM c WHERE r = 3",
+		cols: []string{"event", "r"},
+		rows: [][]string{{"Signup", "1"}, {"Purchase", "3"}}},
+
 	// Prepared with a placeholder in WHERE and one as LAG's default.
 	{q: "SELECT `plan`, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*) DESC) AS r, LAG(COUNT(*), 1, ?) OVER (ORDER BY `plan`) AS prev " +
 		"FROM events WHERE event = ? GROUP BY `plan` ORDER BY r",
@@ -175,7 +212,11 @@ var windowGroupCases = []windowGroupCase{
 		cols: []string{"plan", "n", "r", "prev"},
 		rows: [][]string{{"pro", "3", "1", "2"}, {"free", "2", "2", "-1"}}},
 
-	// Column names as MySQL gives them, without aliases.
+	// Column names as MySQL gives them, without aliases: a column as
+	// written, an alias without AS, an expression's text.
+	{q: "SELECT `PLAN`, COUNT(*) Total, SUM(COUNT(*)) OVER () FROM events GROUP BY `plan` ORDER BY 1",
+		cols: []string{"PLAN", "Total", "SUM(COUNT(*)) OVER ()"},
+		rows: [][]string{{"free", "6", "13"}, {"pro", "7", "13"}}},
 	{q: "SELECT `plan`, events.event, COUNT(*), SUM(COUNT(*)) OVER (ORDER BY `plan`, event) FROM events GROUP BY `plan`, event ORDER BY `plan`, event LIMIT 2",
 		cols: []string{"plan", "event", "COUNT(*)", "SUM(COUNT(*)) OVER (ORDER BY `plan`, event)"},
 		rows: [][]string{{"free", "Purchase", "1", "1"}, {"free", "Signup", "3", "4"}}},
@@ -209,6 +250,23 @@ func TestWindowOverGroups(t *testing.T) {
 			if !windowGroupRowsEqual(rows, c.rows) {
 				t.Errorf("pushdown %s: %s:\n got %q\nwant %q", pushdown, c.q, rows, c.rows)
 			}
+		}
+	}
+}
+
+// TestWindowOverGroupsExplain: EXPLAIN, plain and as a tree, explains
+// the rewritten statement (vitess's walk does not enter EXPLAIN).
+func TestWindowOverGroupsExplain(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	mustExec(t, db, windowGroupEvents)
+	for _, q := range []string{
+		"EXPLAIN SELECT `plan`, SUM(amount) / SUM(SUM(amount)) OVER () AS share FROM events GROUP BY `plan`",
+		"EXPLAIN FORMAT=TREE SELECT `plan`, SUM(amount) / SUM(SUM(amount)) OVER () AS share FROM events GROUP BY `plan`",
+	} {
+		_, rows, err := windowGroupQuery(db, q)
+		if err != nil || len(rows) == 0 {
+			t.Errorf("%s: %d rows, %v", q, len(rows), err)
 		}
 	}
 }
@@ -259,6 +317,7 @@ func TestWindowOverGroupsRewrite(t *testing.T) {
 		"SELECT x.n, RANK() OVER (ORDER BY x.n) FROM (SELECT event, COUNT(*) AS n FROM events GROUP BY event) AS x",
 		"SELECT (SELECT COUNT(*) FROM events), ROW_NUMBER() OVER () FROM events",
 		"INSERT INTO t SELECT a, b FROM u",
+		"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')",
 	} {
 		stmt, err := ast.Parse(q)
 		if err != nil {
@@ -276,6 +335,21 @@ func TestWindowOverGroupsRewrite(t *testing.T) {
 		}
 		if sel != nil && !reflect.DeepEqual(shallow, *sel) {
 			t.Errorf("%s: select changed", q)
+		}
+	}
+
+	// Statements that hold the SELECT where vitess's walk does not look.
+	for _, q := range []string{
+		"EXPLAIN SELECT a, RANK() OVER (ORDER BY COUNT(*)) FROM t GROUP BY a",
+		"WITH c AS (SELECT a, RANK() OVER (ORDER BY COUNT(*)) AS r FROM t GROUP BY a) SELECT * FROM c UNION SELECT * FROM c",
+		"INSERT INTO u SELECT a, RANK() OVER (ORDER BY COUNT(*)) FROM t GROUP BY a",
+	} {
+		stmt, err := ast.Parse(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if got := ast.String(withWindowOverGroups(stmt)); !strings.Contains(got, "as _arb_g") {
+			t.Errorf("%s: not rewritten: %s", q, got)
 		}
 	}
 
