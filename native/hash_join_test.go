@@ -354,6 +354,12 @@ func TestJoinShapes(t *testing.T) {
 		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON a.k = b.k AND b.f IS NULL",
 		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON TRUE",
 		"SELECT a.tag, b.tag FROM j_a a JOIN j_b b ON 1 = 1 WHERE a.k = 1",
+		// Lateral joins are left to go-mysql-server, with the joins inside.
+		// (FULL OUTER JOIN is not tested here: go-mysql-server's own
+		// fullJoinIter does not end over these tables.)
+		"SELECT a.tag, x.tag FROM j_a a, LATERAL (SELECT b.tag FROM j_b b WHERE b.k = a.k) x",
+		"SELECT a.tag, x.tag FROM j_a a LEFT JOIN LATERAL (SELECT b.tag FROM j_b b JOIN j_a c ON c.s = b.s WHERE b.k = a.k) x ON TRUE",
+		"SELECT a.tag, b.tag FROM j_a a RIGHT JOIN j_b b ON a.k = b.k",
 	} {
 		checkSame(t, q, true)
 	}
