@@ -212,6 +212,16 @@ var windowGroupCases = []windowGroupCase{
 		cols: []string{"plan", "n", "r", "prev"},
 		rows: [][]string{{"pro", "3", "1", "2"}, {"free", "2", "2", "-1"}}},
 
+	{q: "SELECT event, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*)) AS r FROM events WHERE time >= ? GROUP BY event HAVING COUNT(*) > ? ORDER BY r, event LIMIT ?",
+		args: []any{"2025-01-02", 2, 2},
+		cols: []string{"event", "n", "r"},
+		rows: [][]string{{"Purchase", "3", "1"}, {"Signup", "3", "1"}}},
+	// A correlated subquery that is itself a grouped window query.
+	{q: "SELECT o.`plan`, (SELECT SUM(COUNT(*)) OVER () FROM events i WHERE i.`plan` = o.`plan` GROUP BY i.event LIMIT 1) AS x " +
+		"FROM events o GROUP BY o.`plan` ORDER BY 1",
+		cols: []string{"plan", "x"},
+		rows: [][]string{{"free", "6"}, {"pro", "7"}}},
+
 	// Column names as MySQL gives them, without aliases: a column as
 	// written, an alias without AS, an expression's text.
 	{q: "SELECT `PLAN`, COUNT(*) Total, SUM(COUNT(*)) OVER () FROM events GROUP BY `plan` ORDER BY 1",
