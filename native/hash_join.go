@@ -167,6 +167,13 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 				return nil, "RangeHeap under " + j.Op.String()
 			}
 			right = r.Child
+			// The heap's input is sorted by the range's lower bound for the
+			// heap alone: within a left row go-mysql-server emits the right
+			// rows in heap order, which no order of the input reproduces,
+			// so the sort is dropped.
+			if s, ok := right.(*plan.Sort); ok {
+				right = s.Child
+			}
 		default:
 			unwrapped = true
 		}
@@ -498,7 +505,7 @@ func compileNarrow(ctx *sql.Context, e sql.Expression, sch sql.Schema) (Expr, []
 func detachRight(ctx *sql.Context, n sql.Node, nl int) (sql.Node, string) {
 	var fail string
 	shift := func(e sql.Expression) sql.Expression {
-		if fail != "" {
+		if fail != "" || nl == 0 {
 			return e
 		}
 		if lo, hi := joinFieldRange(ctx, e); lo <= hi && lo < nl {
@@ -522,6 +529,9 @@ func detachRight(ctx *sql.Context, n sql.Node, nl int) (sql.Node, string) {
 			return n
 		}
 		switch x := n.(type) {
+		case *plan.CachedResults:
+			// Only a cache of its child's rows, which the join reads once.
+			return walk(x.Child)
 		case *plan.SubqueryAlias:
 			if x.OuterScopeVisibility || x.IsLateral {
 				fail = "right input is a subquery that sees the left row"
@@ -570,9 +580,6 @@ func detachRight(ctx *sql.Context, n sql.Node, nl int) (sql.Node, string) {
 			return n
 		}
 		return nn
-	}
-	if nl == 0 {
-		return n, ""
 	}
 	out := walk(n)
 	if fail != "" {
