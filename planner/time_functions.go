@@ -413,7 +413,7 @@ func newUnixTimestamp(ctx *sql.Context, args ...sql.Expression) (sql.Expression,
 				if err != nil {
 					return nil, err
 				}
-				if utc, ok := sql.ConvertTimeZone(t, tz, "UTC"); ok {
+				if utc, ok := convertTimeZone(t, tz, "UTC"); ok {
 					t = utc
 				}
 			}
@@ -459,7 +459,7 @@ func newFromUnixtime(ctx *sql.Context, args ...sql.Expression) (sql.Expression, 
 		if err != nil {
 			return nil, err
 		}
-		if local, ok := sql.ConvertTimeZone(t, "UTC", tz); ok {
+		if local, ok := convertTimeZone(t, "UTC", tz); ok {
 			t = local
 		}
 		return t, nil
