@@ -37,11 +37,12 @@ bench: build
 	ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 	$(MAKE) bench-peers
 	$(MAKE) bench-corpus
+	$(MAKE) bench-ingest-queries
 
 # arb against ClickHouse 18.16 and DuckDB on the workload of peers.md
 # (bench/, a module of its own so `go test ./...` never builds DuckDB).
 # EVENTS=100000000 for the large size; the table lands in bench/results.md.
-.PHONY: bench-peers bench-clickhouse bench-corpus
+.PHONY: bench-peers bench-clickhouse bench-corpus bench-ingest-queries
 bench-peers: build bench-clickhouse
 	cd bench && $(GO) run . -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
 
@@ -52,6 +53,15 @@ bench-peers: build bench-clickhouse
 bench-corpus: build
 	cd bench && $(GO) test -run 'TestCorpusFiles|TestParseCorpusFile|TestClassifyPlan' . && \
 		$(GO) run . -corpus -arb-loader import -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
+
+# Query latency while arb ingests (issue 13): a few queries in a loop during
+# an HTTP /import load of the dataset into a fresh arb, for 30 s right after
+# it and after a restart; answers checked (counts monotonic, exact at the
+# end), per phase p50/p95/max ms, peak RSS and the ingest rate against a
+# plain load. The table lands in bench/results-ingest.md.
+bench-ingest-queries: build
+	cd bench && $(GO) test -run 'TestIngestQueries' . && \
+		$(GO) run . -during-ingest -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
 
 # ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.
 bench-clickhouse:

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -219,13 +220,19 @@ var arbLoaders = map[string]arbLoader{
 }
 
 // runBatches feeds batches built by build from the dataset to conns
-// workers calling send; the first error stops everything.
+// workers calling send; the first error stops everything. When acked is
+// not nil it counts the rows of every batch send accepted (so a reader
+// knows how many rows the server has acknowledged so far).
 func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
 	build func(b []byte, r *tsvRow, first bool) []byte, finish func(b []byte) []byte,
-	send func(ctx context.Context, batch []byte) error) (int, error) {
+	send func(ctx context.Context, batch []byte) error, acked *atomic.Int64) (int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan []byte, conns*2)
+	type batch struct {
+		b    []byte
+		rows int
+	}
+	batches := make(chan batch, conns*2)
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Add(1)
@@ -235,8 +242,10 @@ func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
 				if ctx.Err() != nil {
 					continue
 				}
-				if err := send(ctx, b); err != nil {
+				if err := send(ctx, b.b); err != nil {
 					cancel(err)
+				} else if acked != nil {
+					acked.Add(int64(b.rows))
 				}
 			}
 		}()
@@ -250,13 +259,13 @@ func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
 		buf = build(buf, r, inBatch == 0)
 		inBatch++
 		if inBatch == batchRows {
-			batches <- finish(buf)
+			batches <- batch{finish(buf), inBatch}
 			buf, inBatch = nil, 0
 		}
 		return nil
 	})
 	if err == nil && inBatch > 0 {
-		batches <- finish(buf)
+		batches <- batch{finish(buf), inBatch}
 	}
 	close(batches)
 	wg.Wait()
@@ -315,12 +324,15 @@ func (l sqlInsertLoader) load(ctx context.Context, a *arbServer, path string, li
 		_, err := a.db.ExecContext(ctx, string(stmt))
 		return err
 	}
-	return runBatches(ctx, path, limit, l.rowsPerStatement, l.conns, build, func(b []byte) []byte { return b }, send)
+	return runBatches(ctx, path, limit, l.rowsPerStatement, l.conns, build, func(b []byte) []byte { return b }, send, nil)
 }
 
 // httpImportLoader posts JSON arrays of events to /import in parallel.
 type httpImportLoader struct {
 	eventsPerBatch, conns int
+	// acked, when not nil, counts the events /import acknowledged so far
+	// (ingest_queries.go reads it while it queries).
+	acked *atomic.Int64
 }
 
 func (l httpImportLoader) name() string {
@@ -386,7 +398,7 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 		return nil
 	}
 	return runBatches(ctx, path, limit, l.eventsPerBatch, l.conns, build,
-		func(b []byte) []byte { return append(b, ']') }, send)
+		func(b []byte) []byte { return append(b, ']') }, send, l.acked)
 }
 
 // loadArb starts arb in dir, loads the dataset with loader, stops it

@@ -8,6 +8,9 @@
 //
 // With -corpus it runs the realistic query corpus of queries/ on arb and
 // DuckDB instead (corpus.go, corpus_run.go) and writes results-corpus.md.
+// With -during-ingest it times a few queries on arb while the dataset is
+// being imported, right after and after a restart (ingest_queries.go)
+// and writes results-ingest.md.
 //
 // It is a module of its own (arb/bench) so that the main module's
 // `go test ./...` never builds DuckDB. Run it with `make bench` or
@@ -69,6 +72,13 @@ type config struct {
 	// corpusRestartGrace: SIGTERM to SIGKILL when arb is restarted
 	// after ignoring a KILL QUERY.
 	corpusRestartGrace time.Duration
+	// duringIngest: time a few queries on arb while, right after and long
+	// after the dataset is imported (ingest_queries.go).
+	duringIngest      bool
+	ingestOut         string
+	ingestAfter       time.Duration
+	ingestCorpusQuery string
+	ingestBaseline    bool
 }
 
 func parseFlags() (*config, error) {
@@ -105,6 +115,11 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.corpusSlow, "corpus-slow", 10*time.Second, "a corpus query whose warm-up takes longer is timed by the warm-up alone")
 	flag.IntVar(&c.corpusRuns, "corpus-runs", 3, "timed runs of a corpus query after its warm-up (the best counts)")
 	flag.DurationVar(&c.corpusRestartGrace, "corpus-restart-grace", 20*time.Second, "when arb is restarted after ignoring KILL QUERY: SIGTERM, then SIGKILL after this")
+	flag.BoolVar(&c.duringIngest, "during-ingest", false, "time a few queries on arb during an HTTP /import load of the dataset, right after it and after a restart, instead of anything else (ingest_queries.go)")
+	flag.StringVar(&c.ingestOut, "ingest-out", "results-ingest.md", "markdown copy of the -during-ingest table")
+	flag.DurationVar(&c.ingestAfter, "ingest-after", 30*time.Second, "with -during-ingest: how long the queries run right after the load, and again after the restart")
+	flag.StringVar(&c.ingestCorpusQuery, "ingest-corpus-query", "an_dau_bare_bounds", "with -during-ingest: the analyst query of -corpus-dir (file name without .sql) added to the fixed ones")
+	flag.BoolVar(&c.ingestBaseline, "ingest-baseline", true, "with -during-ingest: first load the dataset the same way into another fresh arb without queries, for the plain ingest rate")
 	flag.Parse()
 	if c.corpus {
 		engines = "arb,duckdb"
@@ -173,6 +188,9 @@ func run(ctx context.Context, cfg *config) (err error) {
 			}
 		}
 	}()
+	if cfg.duringIngest {
+		return runIngestQueries(ctx, cfg, dataset, work)
+	}
 	rep := &report{cfg: cfg, dataset: dataset, started: time.Now()}
 	var engines []engine
 
