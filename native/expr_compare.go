@@ -149,11 +149,11 @@ func init() {
 	})
 	registerExpr((*expression.InTuple)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
 		in := e.(*expression.InTuple)
-		return compileIn(ctx, c, e, in.Left(), in.Right())
+		return compileIn(ctx, c, e, in.Left(), in.Right(), false)
 	})
 	registerExpr((*expression.HashInTuple)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
 		in := e.(*expression.HashInTuple)
-		return compileIn(ctx, c, e, in.Left(), in.Right())
+		return compileIn(ctx, c, e, in.Left(), in.Right(), true)
 	})
 	registerExpr((*expression.IsNull)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
 		x, err := c.Compile(ctx, e.(*expression.IsNull).Child)
@@ -786,7 +786,12 @@ type inExpr struct {
 	desc    string
 }
 
-func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression) (Expr, error) {
+// hashed is HashInTuple, which hashes strings by the left type's
+// collation when the first element has the same type, else by LONGTEXT's
+// default utf8mb4_0900_bin (types.GetCompareType): the elements' own
+// collations (the connection's, for literals) do not count. InTuple
+// compares each pair of literals, whose collations both count.
+func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression, hashed bool) (Expr, error) {
 	tup, ok := right.(expression.Tuple)
 	lT := left.Type(ctx)
 	if !ok || len(tup) == 0 || types.IsTuple(lT) || lT == types.Null {
@@ -822,7 +827,7 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression) (Ex
 		}
 		collation := sql.Collation_binary // refused unless both sides are utf8mb4_0900_bin
 		if ls, ok := lT.(sql.StringType); ok && types.IsTextOnly(lT) && types.IsTextOnly(rT) &&
-			runeOrder(ls.Collation()) && runeOrder(rT.(sql.StringType).Collation()) {
+			runeOrder(ls.Collation()) && (hashed || runeOrder(rT.(sql.StringType).Collation())) {
 			collation = sql.Collation_utf8mb4_0900_bin
 		}
 		lo := l

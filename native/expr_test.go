@@ -288,6 +288,10 @@ func lit(v any, t sql.Type) *expression.Literal { return expression.NewLiteral(v
 func strLit(s string) *expression.Literal {
 	return lit(s, types.CreateLongText(sql.Collation_utf8mb4_0900_bin))
 }
+func ciLit(s string) *expression.Literal {
+	return lit(s, types.CreateLongText(sql.Collation_utf8mb4_general_ci))
+}
+
 func decLit(s string) *expression.Literal {
 	d := decimal.RequireFromString(s)
 	prec := max(len(d.Coefficient().String()), int(-d.Exponent())+1)
@@ -451,6 +455,19 @@ func TestExprBetweenInIs(t *testing.T) {
 			es = append(es, in, h)
 			must = append(must, in, h)
 		}
+	}
+	// Literals in a connection's case-insensitive collation
+	// (go-sql-driver's utf8mb4_general_ci): HashInTuple hashes by the
+	// column's collation or utf8mb4_0900_bin, so it is native; InTuple
+	// resolves the two literals' collations and stays Eval's.
+	for _, name := range []string{"s", "sb"} {
+		tup := expression.NewTuple(ciLit("Purchase"), ciLit("abc"), ciLit("É"), ciLit("purchase"))
+		h, err := expression.NewHashInTuple(ctx, gf(name), tup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, h, expression.NewInTuple(gf(name), tup))
+		must = append(must, h)
 	}
 	n := checkExprs(t, 3, es)
 	t.Logf("%d of %d BETWEEN/IN/IS native", n, len(es))
