@@ -30,7 +30,9 @@ package server
 // no window function but reads the rows (a column, an aggregate, a
 // subquery) is computed by the inner SELECT as _arb_aN (a bare aggregate
 // call) or _arb_cN (anything else, e.g. `plan` or DATE(time)) and read
-// from it. Whole parts move, not single columns: DATE(time) stays a
+// from it (a part that is a bare column or aggregate the select list
+// already computes is read from that column). Whole parts move, not
+// single columns: DATE(time) stays a
 // grouped expression and the inner SELECT passes go-mysql-server's
 // ONLY_FULL_GROUP_BY check exactly as the original would, while a column
 // that is neither grouped nor aggregated is still refused there. Parts
@@ -249,12 +251,13 @@ func rewriteWindowOverGroups(s *ast.Select) {
 		}
 	}
 
+	// The select expressions without a window first, in their order (a
+	// positional GROUP BY counts them), then the window ones, whose parts
+	// may reuse a bare column or aggregate the select list computes.
 	outerExprs := make(ast.SelectExprs, len(s.SelectExprs))
 	for i, se := range s.SelectExprs {
 		a := se.(*ast.AliasedExpr)
 		if hasWindowCall(a.Expr, true) {
-			r.rewritePart(a, false)
-			outerExprs[i] = &ast.AliasedExpr{Expr: a.Expr, As: ast.NewColIdent(names[i])}
 			if positional {
 				r.innerExprs = append(r.innerExprs, &ast.AliasedExpr{Expr: &ast.NullVal{}, As: ast.NewColIdent(fmt.Sprintf("_arb_w%d", i))})
 			}
@@ -266,6 +269,17 @@ func rewriteWindowOverGroups(s *ast.Select) {
 		}
 		r.innerExprs = append(r.innerExprs, &ast.AliasedExpr{Expr: a.Expr, As: inner})
 		outerExprs[i] = &ast.AliasedExpr{Expr: r.reference(inner.String()), As: ast.NewColIdent(names[i])}
+		if _, column := a.Expr.(*ast.ColName); column || isAggregateCall(a.Expr) {
+			r.exposed[ast.String(a.Expr)] = inner.String()
+		}
+	}
+	for i, se := range s.SelectExprs {
+		if outerExprs[i] != nil {
+			continue
+		}
+		a := se.(*ast.AliasedExpr)
+		r.rewritePart(a, false)
+		outerExprs[i] = &ast.AliasedExpr{Expr: a.Expr, As: ast.NewColIdent(names[i])}
 	}
 	for _, o := range s.OrderBy {
 		r.rewritePart(o, true)
@@ -428,7 +442,8 @@ func (r *groupedRewrite) namesOuterColumn(c *ast.ColName) bool {
 	return r.orderBy && c.Qualifier.IsEmpty() && r.outputs[c.Name.Lowered()]
 }
 
-// expose adds e to the derived table's select list (once per text) and
+// expose adds e to the derived table's select list (once per text; a
+// bare column or aggregate of the select list is already there) and
 // returns a new reference to it.
 func (r *groupedRewrite) expose(e ast.Expr) *ast.ColName {
 	key := ast.String(e)

@@ -320,6 +320,18 @@ func TestWindowOverGroupsRewrite(t *testing.T) {
 		t.Errorf("rewrite:\n got %s\nwant %s", got, want)
 	}
 
+	// The window reads the column and the count the select list computes.
+	stmt, err = ast.Parse("SELECT `plan`, COUNT(*) AS n, RANK() OVER (PARTITION BY `plan` ORDER BY COUNT(*) DESC) AS r FROM events GROUP BY `plan`")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = ast.String(withWindowOverGroups(stmt))
+	want = "select _arb_g._arb_s0 as `plan`, _arb_g.n as n, RANK() over (partition by _arb_g._arb_s0 order by _arb_g.n desc) as r " +
+		"from (select `plan` as _arb_s0, COUNT(*) as n from `events` group by `plan`) as _arb_g"
+	if got != want {
+		t.Errorf("rewrite:\n got %s\nwant %s", got, want)
+	}
+
 	for _, q := range []string{
 		"SELECT `plan`, COUNT(*) FROM events GROUP BY `plan` ORDER BY COUNT(*) DESC",
 		"SELECT distinct_id, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) FROM events",
