@@ -91,7 +91,8 @@ type groupTable struct {
 	n    int // groups so far
 
 	mode     groupMode
-	ints     map[int64]int32  // modeInt, modeTime: value → group
+	ints     map[int64]int32  // modeInt, modeTime: value → group, values outside dense
+	dense    []int32          // modeInt, modeTime: value → group for values in [0, denseInts), -1 none
 	strs     map[string]int32 // modeString: value; modeGeneral: encoded key
 	nullID   int32            // the NULL key's group in a fast mode, -1 until seen
 	fastKind Kind             // the Kind the fast mode reads
@@ -182,17 +183,36 @@ func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
 			out = append(out, lastG)
 			continue
 		}
-		g, ok := t.ints[v]
-		if !ok {
-			g = t.newGroup()
-			t.ints[v] = g
-			t.keyLen += 8
+		var g int32
+		if uint64(v) < denseInts {
+			// Small non-negative integers (hours, weekdays, buckets,
+			// counts) index an array: no hashing.
+			if t.dense == nil {
+				t.dense = make([]int32, denseInts)
+				for i := range t.dense {
+					t.dense[i] = -1
+				}
+			}
+			if g = t.dense[v]; g < 0 {
+				g = t.newGroup()
+				t.dense[v] = g
+			}
+		} else {
+			var ok bool
+			if g, ok = t.ints[v]; !ok {
+				g = t.newGroup()
+				t.ints[v] = g
+				t.keyLen += 8
+			}
 		}
 		last, lastG = v, g
 		out = append(out, g)
 	}
 	return out
 }
+
+// denseInts bounds the integer keys an array holds: [0, denseInts).
+const denseInts = 4096
 
 // stringGroups is groups for one KindString key compared by its bytes.
 func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
@@ -314,13 +334,18 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 	general := make(map[string]int32, t.n)
 	var buf []byte
 	switch t.mode {
-	case modeInt:
-		for v, g := range t.ints {
-			general[string(appendIntKey(buf[:0], v))] = g
+	case modeInt, modeTime:
+		key := appendIntKey
+		if t.mode == modeTime {
+			key = appendMicrosKey
 		}
-	case modeTime:
 		for v, g := range t.ints {
-			general[string(appendMicrosKey(buf[:0], v))] = g
+			general[string(key(buf[:0], v))] = g
+		}
+		for v, g := range t.dense {
+			if g >= 0 {
+				general[string(key(buf[:0], int64(v)))] = g
+			}
 		}
 	case modeString:
 		for v, g := range t.strs {
@@ -330,7 +355,7 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 	if t.nullID >= 0 {
 		general[string([]byte{tagNull})] = t.nullID
 	}
-	t.mode, t.ints, t.strs, t.cache = modeGeneral, nil, general, nil
+	t.mode, t.ints, t.dense, t.strs, t.cache = modeGeneral, nil, nil, general, nil
 	return nil
 }
 
@@ -496,7 +521,7 @@ func (w *weightBuf) Write(p []byte) (int, error) {
 
 // bytes estimates the table's memory: keys plus Go map overhead.
 func (t *groupTable) bytes() int64 {
-	n := t.keyLen + int64(t.n)*48
+	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense))
 	for _, st := range t.sub {
 		n += st.bytes()
 	}
