@@ -409,7 +409,7 @@ func newUnixTimestamp(ctx *sql.Context, args ...sql.Expression) (sql.Expression,
 			}
 			t = tv.(time.Time)
 			if !args[0].Type(ctx).Equals(types.Timestamp) {
-				tz, err := function.SessionTimeZone(ctx)
+				tz, err := sessionTimeZone(ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -455,7 +455,7 @@ func newFromUnixtime(ctx *sql.Context, args ...sql.Expression) (sql.Expression, 
 		}
 		us := sec.Shift(6).Truncate(0).IntPart()
 		t := time.UnixMicro(us).UTC().Truncate(time.Duration(math.Pow10(6-scale)) * time.Microsecond)
-		tz, err := function.SessionTimeZone(ctx)
+		tz, err := sessionTimeZone(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -522,6 +522,19 @@ func (d *intDiv) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
+	if x, y, ok := int64Operands(l, r); ok {
+		// The common case (UNIX_TIMESTAMP(time) DIV 300): Go's integer
+		// division truncates toward zero as DIV does; only MinInt64 DIV
+		// -1 overflows BIGINT.
+		switch {
+		case y == 0:
+			ctx.Warn(1365, "Division by 0")
+			return nil, nil
+		case x == math.MinInt64 && y == -1:
+			return nil, sql.ErrValueOutOfRange.New("9223372036854775808", "BIGINT")
+		}
+		return x / y, nil
+	}
 	a, ok1 := toDecimal(ctx, l)
 	b, ok2 := toDecimal(ctx, r)
 	if !ok1 || !ok2 {
@@ -539,6 +552,29 @@ func (d *intDiv) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		return nil, sql.ErrValueOutOfRange.New(q.String(), "BIGINT")
 	}
 	return q.IntPart(), nil
+}
+
+// int64Operands is l and r when both are signed integers.
+func int64Operands(l, r any) (int64, int64, bool) {
+	x, ok1 := signedInt(l)
+	y, ok2 := signedInt(r)
+	return x, y, ok1 && ok2
+}
+
+func signedInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int32:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
 }
 
 // replaceIntDiv swaps every go-mysql-server IntDiv in the plan for

@@ -13,7 +13,9 @@ package planner
 // to) for every t and zone name (time_zone_test.go).
 
 import (
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -63,3 +65,34 @@ func convertTimeZone(t time.Time, from, to string) (time.Time, bool) {
 	}
 	return t.Add(f.wallIn(t).Sub(g.wallIn(t))), true
 }
+
+// sessionTimeZone is function.SessionTimeZone (@@time_zone, SYSTEM as
+// the system's current offset) with the system offset, which it formats
+// anew for every value, kept for the second it was read in.
+func sessionTimeZone(ctx *sql.Context) (string, error) {
+	v, err := ctx.GetSessionVariable(ctx, "time_zone")
+	if err != nil {
+		return "", err
+	}
+	tz, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("invalid type for @@session.time_zone: %T", v)
+	}
+	if tz != "SYSTEM" {
+		return tz, nil
+	}
+	now := time.Now().Unix()
+	if c := systemOffset.Load(); c != nil && c.second == now {
+		return c.offset, nil
+	}
+	off := sql.SystemTimezoneOffset()
+	systemOffset.Store(&cachedOffset{second: now, offset: off})
+	return off, nil
+}
+
+type cachedOffset struct {
+	second int64
+	offset string
+}
+
+var systemOffset atomic.Pointer[cachedOffset]

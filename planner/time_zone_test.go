@@ -15,7 +15,7 @@ func TestConvertTimeZoneMatchesGMS(t *testing.T) {
 	moments := []time.Time{
 		time.Date(2025, 3, 30, 0, 59, 59, 0, time.UTC),
 		time.Date(2025, 3, 30, 1, 0, 0, 0, time.UTC),
-		time.Date(2025, 3, 30, 2, 30, 0, 0, time.UTC), // a Paris wall clock that does not exist
+		time.Date(2025, 3, 30, 2, 30, 0, 0, time.UTC),  // a Paris wall clock that does not exist
 		time.Date(2025, 10, 26, 2, 30, 0, 0, time.UTC), // one that exists twice
 		time.Date(2024, 2, 29, 23, 59, 59, 999999000, time.UTC),
 		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
