@@ -893,7 +893,7 @@ func appendFrom(dst, src *Column, r int) {
 		dst.AppendNull()
 		return
 	}
-	if dst.Kind == src.Kind && sameIntType(dst.Type, src.Type) {
+	if dst.Kind == src.Kind && sameBoxing(dst.Type, src.Type) {
 		switch src.Kind {
 		case KindInt, KindTime:
 			dst.I = append(dst.I, src.I[r])
@@ -912,10 +912,10 @@ func appendFrom(dst, src *Column, r int) {
 	dst.Append(src.Value(r))
 }
 
-// sameIntType reports whether two columns' values box to the same Go
+// sameBoxing reports whether two columns' values box to the same Go
 // type (what Value gives depends on the SQL type for integers and
 // float32).
-func sameIntType(a, b sql.Type) bool {
+func sameBoxing(a, b sql.Type) bool {
 	return a.Type() == b.Type()
 }
 
