@@ -535,6 +535,9 @@ func (d *intDiv) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		}
 		return x / y, nil
 	}
+	if q, ok := decimalDivInt(l, r); ok {
+		return q, nil
+	}
 	a, ok1 := toDecimal(ctx, l)
 	b, ok2 := toDecimal(ctx, r)
 	if !ok1 || !ok2 {
@@ -552,6 +555,34 @@ func (d *intDiv) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		return nil, sql.ErrValueOutOfRange.New(q.String(), "BIGINT")
 	}
 	return q.IntPart(), nil
+}
+
+// decimalDivInt is l DIV r for a DECIMAL l of at most 18 digits (say
+// UNIX_TIMESTAMP of a DATETIME(3)) and a non-zero integer r, in integers:
+// l = c·10^-k, so l DIV r = trunc(c / (r·10^k)), exact while r·10^k fits
+// an int64. ok is false for any other operands (the exact decimal path
+// takes them).
+func decimalDivInt(l, r any) (int64, bool) {
+	d, ok := l.(decimal.Decimal)
+	if !ok {
+		return 0, false
+	}
+	y, ok := signedInt(r)
+	if !ok || y == 0 || d.NumDigits() > 18 {
+		return 0, false
+	}
+	exp := d.Exponent()
+	if exp > 0 || exp < -18 {
+		return 0, false
+	}
+	div := y
+	for range -exp {
+		if div > math.MaxInt64/10 || div < math.MinInt64/10 {
+			return 0, false
+		}
+		div *= 10
+	}
+	return d.CoefficientInt64() / div, true
 }
 
 // int64Operands is l and r when both are signed integers.

@@ -1,10 +1,12 @@
 package planner
 
 import (
+	"math/rand"
 	"testing"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/shopspring/decimal"
 )
 
 // TestConvertTimeZoneMatchesGMS checks the cached conversion against
@@ -32,5 +34,36 @@ func TestConvertTimeZoneMatchesGMS(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecimalDivIntMatchesExact checks the integer path of DIV against
+// the exact decimal one for DECIMAL dividends of several scales and
+// signs (UNIX_TIMESTAMP of a DATETIME(3) DIV 300 is the common case).
+func TestDecimalDivIntMatchesExact(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 20000; i++ {
+		scale := int32(r.Intn(7))
+		c := r.Int63n(1_000_000_000_000_000) - 500_000_000_000_000
+		if i%5 == 0 {
+			c = c % 100000
+		}
+		d := decimal.New(c, -scale)
+		y := int64(r.Intn(100000) - 50000)
+		if y == 0 {
+			y = 7
+		}
+		got, ok := decimalDivInt(d, y)
+		if !ok {
+			t.Fatalf("%s DIV %d: not taken", d, y)
+		}
+		b := decimal.NewFromInt(y)
+		want := d.Sub(d.Mod(b)).Div(b).Round(0).IntPart()
+		if got != want {
+			t.Fatalf("%s DIV %d = %d, exact %d", d, y, got, want)
+		}
+	}
+	if _, ok := decimalDivInt(decimal.RequireFromString("12345678901234567890.5"), int64(3)); ok {
+		t.Fatal("a dividend of 21 digits took the int64 path")
 	}
 }
