@@ -81,6 +81,7 @@ func TestExprSQLNative(t *testing.T) {
 		"SELECT DATE_FORMAT(time, '%Y-%m-%d'), DATE_FORMAT(time, '%Y-%m'), DATE_FORMAT(time, '%Y-%m-%d %H:00:00'), DATE_FORMAT(time, '%Y-%m-%d %H:%i:%s.%f') FROM ev",
 		"SELECT event FROM ev WHERE HOUR(time) BETWEEN 9 AND 17 AND DAYOFWEEK(time) IN (1, 7)",
 		"SELECT event FROM ev WHERE CAST(time AS DATE) = '2024-06-10'",
+		"SELECT TIMESTAMP(time), TIMESTAMP(DATE_FORMAT(time, '%Y-%m-01 00:00:00')), DATEDIFF(time, '2024-06-01'), TIMESTAMPDIFF(HOUR, '2024-06-01', time) FROM ev",
 		// Strings.
 		"SELECT LOWER(event), UPPER(city), LENGTH(city), CHAR_LENGTH(event), CONCAT(event, ' in ', city) FROM ev",
 		"SELECT event FROM ev WHERE LOWER(city) = 'paris'",

@@ -664,6 +664,10 @@ func TestExprTime(t *testing.T) {
 			}
 		}
 	}
+	for _, name := range []string{"t", "t0", "d", "ts", "ds", "s", "i64"} {
+		es = append(es, mustFunc(function.NewDatetime(ctx, gf(name))))
+		es = append(es, mustFunc(function.NewDatetime(ctx, function.NewDateFormat(ctx, gf("t"), strLit("%Y-%m-01 00:00:00")))))
+	}
 	// Time zero and values outside the conversions' ranges.
 	zero := lit(types.ZeroTime, types.DatetimeMaxPrecision)
 	es = append(es, function.NewYear(ctx, zero), function.NewDayOfWeek(ctx, zero))
@@ -678,9 +682,11 @@ func TestExprTime(t *testing.T) {
 			expression.NewConvert(arg, expression.ConvertToDate), function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d %H:00:00")),
 			function.NewDateDiff(ctx, arg, strLit("2024-06-01")), function.NewDateDiff(ctx, gf("t"), arg),
 			function.NewTimestampDiff(ctx, strLit("SECOND"), arg, gf("t")),
-			function.NewTimestampDiff(ctx, strLit("day"), strLit("2024-06-01"), arg))
+			function.NewTimestampDiff(ctx, strLit("day"), strLit("2024-06-01"), arg),
+			mustFunc(function.NewDatetime(ctx, arg)))
 	}
-	requireExprNative(t, must...)
+	requireExprNative(t, append(must, mustFunc(function.NewDatetime(ctx, gf("ds"))),
+		mustFunc(function.NewDatetime(ctx, function.NewDateFormat(ctx, gf("t"), strLit("%Y-%m-01 00:00:00")))))...)
 }
 
 // TestExprTimeZeroAndRange checks the rows go-mysql-server treats
@@ -697,6 +703,7 @@ func TestExprTimeZeroAndRange(t *testing.T) {
 		function.NewDate(ctx, arg), expression.NewConvert(arg, expression.ConvertToDate),
 		function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d")), function.NewDateDiff(ctx, arg, strLit("2024-06-01")),
 		function.NewTimestampDiff(ctx, strLit("hour"), arg, strLit("2024-06-01")),
+		mustFunc(function.NewDatetime(ctx, arg)),
 	} {
 		x, err := (&Compiler{In: sch}).Compile(ctx, e)
 		if err != nil {

@@ -630,3 +630,76 @@ func (x *diffExpr) fallback(ctx *sql.Context, n int, ac, bc *Column) (*Column, e
 	}
 	return x.fb.eval(ctx, n, nil, ac, bc)
 }
+
+// datetimeConvExpr is TIMESTAMP(x) / DATETIME(x), go-mysql-server's
+// DatetimeConversion: x converted by DATETIME(6)'s Convert, typed as x
+// (so a string argument gives times in a string-typed column, boxed as
+// Column.Append boxes them). A datetime argument in range is itself; a
+// string argument is converted by go-mysql-server's own Convert once
+// per run of equal strings (Tableau's DATETIME(DATE_FORMAT(time,
+// '%Y-%m-01 00:00:00')) converts once a month), and its error is the
+// statement's, as it is go-mysql-server's.
+type datetimeConvExpr struct {
+	x   Expr
+	typ sql.Type
+	fb  *nodeEval
+}
+
+func init() {
+	registerExpr((*function.DatetimeConversion)(nil), func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+		arg := e.(*function.DatetimeConversion).Date
+		t := arg.Type(ctx)
+		if !types.IsTime(t) && !types.IsTextOnly(t) {
+			return nil, nil
+		}
+		o, err := compileOperand(ctx, c, arg)
+		if err != nil || o.konst {
+			return nil, err
+		}
+		if k := KindOf(o.x.Type()); k != KindTime && k != KindString {
+			return nil, nil
+		}
+		return &datetimeConvExpr{x: o.x, typ: e.Type(ctx), fb: fallback(ctx, e, o)}, nil
+	})
+}
+
+func (x *datetimeConvExpr) Type() sql.Type { return x.typ }
+func (x *datetimeConvExpr) String() string { return "datetime(" + x.x.String() + ")" }
+func (x *datetimeConvExpr) mayFail() bool  { return true }
+
+func (x *datetimeConvExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n := b.N
+	switch c.Kind {
+	case KindTime:
+		for r, v := range c.I[:n] {
+			if (v < safeMinMicros || v > safeMaxMicros) && !c.IsNull(r) {
+				return x.fb.eval(ctx, n, c)
+			}
+		}
+		return c, nil
+	case KindString:
+		out := &Column{Kind: KindAny, Type: x.typ, A: make([]any, n), Nulls: c.Nulls}
+		var lastIn string
+		var lastOut any
+		have := false
+		for r, s := range c.S[:n] {
+			if c.Nulls != nil && c.Nulls[r] {
+				continue
+			}
+			if !have || s != lastIn {
+				v, _, err := types.DatetimeMaxPrecision.Convert(ctx, s)
+				if err != nil {
+					return nil, err
+				}
+				lastIn, lastOut, have = s, v, true
+			}
+			out.A[r] = lastOut
+		}
+		return out, nil
+	}
+	return x.fb.eval(ctx, n, c)
+}
