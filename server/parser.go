@@ -308,6 +308,9 @@ func (p *schemaParser) rollup(query string, multi bool, parse func(string) (ast.
 	if err != nil || !isSelect || len(sel.GroupBy) == 0 {
 		return nil, "", "", false, nil
 	}
+	if stmt, text, ok, err := rollupUnderWindows(sel, parse); ok {
+		return stmt, text, rest, true, err
+	}
 	if text, err = rollupQuery(sel); err != nil {
 		return nil, "", "", true, err
 	}

@@ -96,7 +96,7 @@ func withWindowOverGroups(stmt ast.Statement) ast.Statement {
 	// collected here is still the node its query uses.
 	for _, s := range selects {
 		if groupsWithWindows(s) {
-			rewriteWindowOverGroups(s)
+			_ = rewriteWindowOverGroups(s)
 		}
 	}
 	return stmt
@@ -221,10 +221,10 @@ type replaced struct {
 
 // rewriteWindowOverGroups turns s into a window query over a grouped
 // derived table (see the file comment), or leaves it as it was when it
-// holds a form the rewrite does not take.
-func rewriteWindowOverGroups(s *ast.Select) {
+// holds a form the rewrite does not take (ok false).
+func rewriteWindowOverGroups(s *ast.Select) (ok bool) {
 	if len(s.QueryOpts.DistinctOn) > 0 {
-		return
+		return false
 	}
 	r := &groupedRewrite{exposed: map[string]string{}, generated: map[*ast.ColName]bool{}, outputs: map[string]bool{}}
 	names := make([]string, len(s.SelectExprs))
@@ -232,14 +232,14 @@ func rewriteWindowOverGroups(s *ast.Select) {
 	for i, se := range s.SelectExprs {
 		a, ok := se.(*ast.AliasedExpr)
 		if !ok {
-			return // a * (or a form without an expression)
+			return false // a * (or a form without an expression)
 		}
 		names[i] = outputName(a)
 		r.outputs[strings.ToLower(names[i])] = true
 		if !a.As.IsEmpty() && !hasWindowCall(a.Expr, true) {
 			lower := a.As.Lowered()
 			if innerAliases[lower] {
-				return // the outer SELECT could not tell them apart
+				return false // the outer SELECT could not tell them apart
 			}
 			innerAliases[lower] = true
 		}
@@ -289,7 +289,7 @@ func rewriteWindowOverGroups(s *ast.Select) {
 	}
 	if !r.outerReadsOnlyGroups(outerExprs, s.OrderBy, s.Window) {
 		r.revert()
-		return
+		return false
 	}
 
 	inner := &ast.Select{
@@ -318,6 +318,7 @@ func rewriteWindowOverGroups(s *ast.Select) {
 			Auth: ast.AuthInformation{AuthType: ast.AuthType_IGNORE}, // as the parser marks a derived table
 		}},
 	}
+	return true
 }
 
 // outputName is the name MySQL gives the column of a: its alias, a bare
@@ -506,4 +507,32 @@ func (r *groupedRewrite) revert() {
 		u.field.Set(reflect.ValueOf(u.old))
 	}
 	r.undo = nil
+}
+
+// rollupUnderWindows rewrites sel, a SELECT that had WITH ROLLUP after
+// its GROUP BY (rollup.go) and has window functions, into the window
+// query over a grouped derived table whose SELECT is the rollup rewrite
+// (parsed with parse): MySQL runs window functions over every row of
+// the rollup, super-aggregate rows included. ok is false when sel has no
+// window function of its own or a form this rewrite does not take: the
+// rollup rewrite then applies to sel as it is.
+func rollupUnderWindows(sel *ast.Select, parse func(string) (ast.Statement, error)) (stmt ast.Statement, text string, ok bool, err error) {
+	if !groupsWithWindows(sel) || !rewriteWindowOverGroups(sel) {
+		return nil, "", false, nil
+	}
+	derived := sel.From[0].(*ast.AliasedTableExpr).Expr.(*ast.Subquery)
+	rolled, err := rollupQuery(derived.Select.(*ast.Select))
+	if err != nil {
+		return nil, "", true, err
+	}
+	inner, err := parse(rolled)
+	if err != nil {
+		return nil, "", true, err
+	}
+	innerSelect, isSelect := inner.(ast.SelectStatement)
+	if !isSelect {
+		return nil, "", true, fmt.Errorf("rollup under window functions: %T is no SELECT", inner)
+	}
+	derived.Select = innerSelect
+	return sel, ast.String(sel), true, nil
 }

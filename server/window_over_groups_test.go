@@ -205,6 +205,16 @@ var windowGroupCases = []windowGroupCase{
 		cols: []string{"event", "r"},
 		rows: [][]string{{"Signup", "1"}, {"Purchase", "3"}}},
 
+	// WITH ROLLUP (rollup.go): the window runs over every row, the grand
+	// total included.
+	{q: "SELECT event, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*)) AS r FROM events GROUP BY event WITH ROLLUP ORDER BY r, event",
+		cols: []string{"event", "n", "r"},
+		rows: [][]string{{"Purchase", "3", "1"}, {"Signup", "5", "2"}, {"View", "5", "2"}, {"NULL", "13", "4"}}},
+	{q: "SELECT `plan`, GROUPING(`plan`) AS g, COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY GROUPING(`plan`)) AS share " +
+		"FROM events GROUP BY `plan` WITH ROLLUP ORDER BY g, `plan`",
+		cols: []string{"plan", "g", "share"},
+		rows: [][]string{{"free", "0", "0.461538"}, {"pro", "0", "0.538462"}, {"NULL", "1", "1"}}},
+
 	// Prepared with a placeholder in WHERE and one as LAG's default.
 	{q: "SELECT `plan`, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*) DESC) AS r, LAG(COUNT(*), 1, ?) OVER (ORDER BY `plan`) AS prev " +
 		"FROM events WHERE event = ? GROUP BY `plan` ORDER BY r",
