@@ -49,6 +49,10 @@ package server
 // keeps its positions: window expressions leave NULL stand-ins (_arb_wI)
 // in the inner select list.
 //
+// With GROUP BY ... WITH ROLLUP the derived table is the rollup rewrite
+// of the inner SELECT (rollup.go, through rollupUnderWindows), so the
+// windows also see the super-aggregate rows, as in MySQL.
+//
 // Every SELECT of the statement (derived tables, subqueries, CTE bodies,
 // UNION branches) is rewritten on its own. A statement without a window
 // function is left alone after one walk that stops at the first OVER, and
