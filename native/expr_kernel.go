@@ -19,9 +19,10 @@ package native
 //   - When a child's column does not have the Kind the compiler planned
 //     for (an evalExpr child whose values did not fit its Kind), the
 //     batch is evaluated by go-mysql-server's Eval instead (fallback).
-//   - Output columns are new; input columns are never written. A Nulls
-//     slice may be shared between columns, so none is written after the
-//     column holding it is returned.
+//   - Output columns are new (or an input column returned as it is);
+//     input columns are never written. A Nulls slice may be shared
+//     between columns, so none is written after the column holding it
+//     is returned.
 
 import (
 	"time"

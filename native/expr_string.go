@@ -224,6 +224,14 @@ func compileConcat(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error
 	if !nonConst {
 		return nil, nil
 	}
+	// go-mysql-server stops at the first NULL argument: an argument
+	// after the first that may fail or warn would be evaluated here on
+	// rows it never sees.
+	for _, a := range x.args[1:] {
+		if mayFail(a.x) {
+			return nil, nil
+		}
+	}
 	return x, nil
 }
 

@@ -537,7 +537,9 @@ func compileDiff(ctx *sql.Context, c *Compiler, e sql.Expression, unit int64, ae
 		return nil, err
 	}
 	b, ok, err := diffArg(ctx, c, be)
-	if !ok || err != nil || a.konst && b.konst {
+	// go-mysql-server does not evaluate b where a is NULL: a b that may
+	// fail or warn stays its.
+	if !ok || err != nil || a.konst && b.konst || mayFail(b.x) {
 		return nil, err
 	}
 	name := "datediff"
