@@ -37,15 +37,17 @@ import (
 type fallible interface{ mayFail() bool }
 
 // mayFail reports whether evaluating x can return an error or add a
-// warning: true for go-mysql-server's Eval and anything above it.
+// warning: true for go-mysql-server's Eval and anything above it, and
+// for any Expr this file does not know (another file's, which may fall
+// back to Eval); false for columns and constants.
 func mayFail(x Expr) bool {
 	switch v := x.(type) {
-	case *evalExpr:
-		return true
+	case *fieldExpr, *constExpr:
+		return false
 	case fallible:
 		return v.mayFail()
 	}
-	return false
+	return true
 }
 
 func anyMayFail(xs ...Expr) bool {
