@@ -291,6 +291,23 @@ func TestWindowOverGroupsExplain(t *testing.T) {
 	}
 }
 
+// TestWindowOverGroupsSelectLimit: SQL_SELECT_LIMIT caps the result, not
+// the grouped derived table the windows read (the totals count every
+// group).
+func TestWindowOverGroupsSelectLimit(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	db.SetMaxOpenConns(1) // the session variable holds on one connection
+	mustExec(t, db, windowGroupEvents)
+	mustExec(t, db, "SET SQL_SELECT_LIMIT = 2")
+	q := "SELECT `plan`, event, SUM(COUNT(*)) OVER (PARTITION BY `plan`) AS t FROM events GROUP BY `plan`, event ORDER BY `plan`, event"
+	_, rows, err := windowGroupQuery(db, q)
+	want := [][]string{{"free", "Purchase", "6"}, {"free", "Signup", "6"}}
+	if err != nil || !windowGroupRowsEqual(rows, want) {
+		t.Errorf("%s: %q %v, want %q", q, rows, err, want)
+	}
+}
+
 // TestWindowOverGroupsErrors: what MySQL refuses is still refused, with
 // MySQL's code: a column neither grouped nor aggregated (inside the
 // window's argument, its PARTITION BY, or beside it).
