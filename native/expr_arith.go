@@ -1,7 +1,7 @@
 package native
 
 // This file owns vectorized arithmetic: +, -, * of integers or floats, /
-// and % of floats, and unary minus, where go-mysql-server's result type
+// and % of floats, unary minus, and LEAST/GREATEST of numbers, where go-mysql-server's result type
 // is BIGINT or DOUBLE (expression/arithmetic.go getReturnType,
 // div.go determineResultType, mod.go Type):
 //
@@ -23,6 +23,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 )
 
@@ -344,4 +345,174 @@ func (x *negExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		return out, nil
 	}
 	return x.fb.eval(ctx, n, c)
+}
+
+// leastExpr is LEAST or GREATEST of numbers (go-mysql-server's
+// function/greatest_least.go compEval): NULL if any argument is NULL;
+// else, argument by argument, a candidate replaces the selection when it
+// compares less (greater) — an integer against the selection truncated
+// to int64, a float against the selection — the selection kept as a
+// float64 throughout and the result converted to the BIGINT or DOUBLE
+// type. (So an integer beyond 2^53 comes back rounded, and an integer
+// can lose to a float it equals when truncated: as go-mysql-server.)
+type leastExpr struct {
+	args     []operand
+	greatest bool
+	float    bool
+	fb       *nodeEval
+}
+
+func init() {
+	compile := func(greatest bool) exprCompiler {
+		return func(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+			typ := e.Type(ctx)
+			float := types.TypesEqual(typ, types.Float64)
+			if !float && !types.TypesEqual(typ, types.Int64) {
+				return nil, nil
+			}
+			x := &leastExpr{greatest: greatest, float: float}
+			nonConst := false
+			for i, a := range e.Children() {
+				if !arithOperand(ctx, a) {
+					return nil, nil
+				}
+				o, err := compileOperand(ctx, c, a)
+				if err != nil {
+					return nil, err
+				}
+				if k := o.kind(); k != KindInt && k != KindFloat && k != KindNull {
+					return nil, nil
+				}
+				// compEval stops at the first NULL: a later argument that
+				// may fail or warn would be evaluated on rows it never sees.
+				if i > 0 && mayFail(o.x) {
+					return nil, nil
+				}
+				nonConst = nonConst || !o.konst
+				x.args = append(x.args, o)
+			}
+			if !nonConst || len(x.args) == 0 {
+				return nil, nil
+			}
+			x.fb = fallback(ctx, e, x.args...)
+			return x, nil
+		}
+	}
+	registerExpr((*function.Least)(nil), compile(false))
+	registerExpr((*function.Greatest)(nil), compile(true))
+}
+
+func (x *leastExpr) Type() sql.Type {
+	if x.float {
+		return types.Float64
+	}
+	return types.Int64
+}
+func (x *leastExpr) String() string {
+	name := "least("
+	if x.greatest {
+		name = "greatest("
+	}
+	for i, a := range x.args {
+		if i > 0 {
+			name += ", "
+		}
+		name += a.x.String()
+	}
+	return name + ")"
+}
+func (x *leastExpr) mayFail() bool {
+	for _, a := range x.args {
+		if mayFail(a.x) {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *leastExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	n := b.N
+	cols := make([]*Column, len(x.args))
+	var nulls []bool
+	for i, a := range x.args {
+		if a.konst {
+			if a.null {
+				return allNull(x.Type(), n), nil
+			}
+			continue
+		}
+		c, err := a.x.Eval(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if c.Kind == KindNull {
+			return allNull(x.Type(), n), nil
+		}
+		cols[i] = c
+		if c.Kind != KindInt && c.Kind != KindFloat {
+			return x.fallback(ctx, b, cols, i)
+		}
+		nulls = orNulls(nulls, c.Nulls)
+	}
+	sel := make([]float64, n)
+	for i, a := range x.args {
+		c := cols[i]
+		for r := range sel {
+			var better bool
+			switch {
+			case c == nil && a.vk == KindInt, c != nil && c.Kind == KindInt:
+				v := a.i
+				if c != nil {
+					v = c.I[r]
+				}
+				s := int64(sel[r])
+				better = i == 0 || x.greatest && v > s || !x.greatest && v < s
+				if better {
+					sel[r] = float64(v)
+				}
+			default:
+				v := a.f
+				if c != nil {
+					v = c.F[r]
+				}
+				s := sel[r]
+				better = i == 0 || x.greatest && v > s || !x.greatest && v < s
+				if better {
+					sel[r] = v
+				}
+			}
+		}
+	}
+	if x.float {
+		out := &Column{Kind: KindFloat, Type: types.Float64, F: sel, Nulls: nulls}
+		for r := range sel {
+			if nulls != nil && nulls[r] {
+				sel[r] = 0
+			}
+		}
+		return out, nil
+	}
+	out := &Column{Kind: KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
+	for r, s := range sel {
+		if nulls == nil || !nulls[r] {
+			out.I[r] = int64(s)
+		}
+	}
+	return out, nil
+}
+
+// fallback evaluates the batch by go-mysql-server's node, over the
+// argument columns evaluated so far (cols[:done+1]) and the rest.
+func (x *leastExpr) fallback(ctx *sql.Context, b *Batch, cols []*Column, done int) (*Column, error) {
+	for i := done + 1; i < len(x.args); i++ {
+		if x.args[i].konst {
+			continue
+		}
+		c, err := x.args[i].x.Eval(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	return x.fb.eval(ctx, b.N, cols...)
 }

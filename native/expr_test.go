@@ -551,6 +551,7 @@ func randNumeric(rng *rand.Rand, depth int) sql.Expression {
 }
 
 func TestExprArith(t *testing.T) {
+	ctx := newTestCtx()
 	rng := rand.New(rand.NewPCG(5, 5))
 	var es []sql.Expression
 	for range 2500 {
@@ -561,6 +562,13 @@ func TestExprArith(t *testing.T) {
 			es = append(es, expression.NewPlus(gf(a), gf(b)), expression.NewMinus(gf(a), gf(b)),
 				expression.NewMult(gf(a), gf(b)), expression.NewDiv(gf(a), gf(b)), expression.NewMod(gf(a), gf(b)))
 		}
+	}
+	for range 300 {
+		var args []sql.Expression
+		for range 1 + rng.IntN(3) {
+			args = append(args, randNumeric(rng, 1))
+		}
+		es = append(es, mustFunc(function.NewLeast(ctx, args...)), mustFunc(function.NewGreatest(ctx, args...)))
 	}
 	n := checkExprs(t, 5, es)
 	t.Logf("%d of %d arithmetic expressions native", n, len(es))
@@ -574,6 +582,8 @@ func TestExprArith(t *testing.T) {
 		expression.NewMod(gf("f64"), lit(int8(7), types.Int8)),
 		expression.NewUnaryMinus(gf("f64")), expression.NewUnaryMinus(gf("i64")),
 		expression.NewGreaterThan(expression.NewMult(gf("f64"), lit(0.5, types.Float64)), lit(int8(10), types.Int8)),
+		mustFunc(function.NewLeast(ctx, gf("i64"), lit(int8(50), types.Int8))),
+		mustFunc(function.NewGreatest(ctx, gf("f64"), gf("i32"), lit(0.5, types.Float64))),
 	)
 }
 
