@@ -51,7 +51,53 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 			return x, nil
 		}
 	}
+	if cf, ok := e.(ColumnFunction); ok && cf.ColumnEval() != nil {
+		args, err := c.CompileAll(ctx, e.Children())
+		if err != nil {
+			return nil, err
+		}
+		return &columnFuncExpr{e: cf, args: args, eval: cf.ColumnEval(), row: &evalExpr{e: e, typ: e.Type(ctx)}}, nil
+	}
 	return &evalExpr{e: e, typ: e.Type(ctx)}, nil
+}
+
+// ColumnFunction is an expression defined outside this package (arb's
+// own SQL functions and operators, in package planner) that can compute
+// a whole batch from its arguments' columns.
+type ColumnFunction interface {
+	sql.Expression
+	// ColumnEval is the batch form, or nil. It gets the arguments'
+	// columns (n rows each) and returns n values of the expression's
+	// type; ok false declines these columns (their Kinds, say), and the
+	// batch is then evaluated row by row through Eval.
+	ColumnEval() func(ctx *sql.Context, args []*Column, n int) (out *Column, ok bool, err error)
+}
+
+// columnFuncExpr is a ColumnFunction over natively compiled arguments.
+type columnFuncExpr struct {
+	e    ColumnFunction
+	args []Expr
+	eval func(ctx *sql.Context, args []*Column, n int) (*Column, bool, error)
+	row  *evalExpr
+}
+
+func (x *columnFuncExpr) Type() sql.Type { return x.row.typ }
+func (x *columnFuncExpr) String() string { return x.e.String() }
+
+func (x *columnFuncExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	cols := make([]*Column, len(x.args))
+	for i, a := range x.args {
+		c, err := a.Eval(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = c
+	}
+	out, ok, err := x.eval(ctx, cols, b.N)
+	if err != nil || ok {
+		return out, err
+	}
+	return x.row.Eval(ctx, b)
 }
 
 // CompileAll compiles each of es.

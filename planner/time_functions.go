@@ -88,6 +88,9 @@ type scalar struct {
 	args []sql.Expression
 	typ  sql.Type
 	eval func(ctx *sql.Context, vals []any) (any, error)
+	// columns is the batch form for the native plan, or nil
+	// (column_functions.go).
+	columns columnEval
 	// remake rebuilds the function over new arguments (WithChildren).
 	remake func(ctx *sql.Context, args []sql.Expression) (sql.Expression, error)
 }
@@ -426,6 +429,9 @@ func newUnixTimestamp(ctx *sql.Context, args ...sql.Expression) (sql.Expression,
 			return us / 1e6, nil
 		}
 		return decimal.New(us, -6).Truncate(int32(scale)), nil
+	}
+	if len(args) == 1 {
+		s.columns = unixTimestampColumns(args[0].Type(ctx), scale)
 	}
 	return s, nil
 }

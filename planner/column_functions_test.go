@@ -1,0 +1,107 @@
+package planner
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/shopspring/decimal"
+
+	"arb/native"
+)
+
+// TestColumnFunctionsMatchEval compares the batch forms of
+// UNIX_TIMESTAMP and DIV with Eval, value by value and warning by
+// warning, over random columns with NULLs, in several session zones.
+func TestColumnFunctionsMatchEval(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	const n = 500
+	times := native.NewColumn(types.DatetimeMaxPrecision, n)
+	ints := native.NewColumn(types.Int64, n)
+	divs := native.NewColumn(types.Int64, n)
+	for range n {
+		if r.Intn(10) == 0 {
+			times.AppendNull()
+		} else {
+			times.Append(time.UnixMicro(r.Int63n(4e15) - 5e14).UTC())
+		}
+		if r.Intn(10) == 0 {
+			ints.AppendNull()
+		} else {
+			ints.Append(r.Int63n(1e12) - 5e11)
+		}
+		divs.Append([]int64{300, 3600, -7, 1, 86400}[r.Intn(5)])
+	}
+	for _, tz := range []string{"+00:00", "UTC", "+05:30", "-08:00", "Europe/Paris"} {
+		ctx := sql.NewEmptyContext()
+		if err := ctx.SetSessionVariable(ctx, "time_zone", tz); err != nil {
+			t.Fatal(err)
+		}
+		for _, scale := range []int{0, 3} {
+			typ := types.MustCreateDatetimeType(types.DatetimeMaxPrecision.Type(), scale)
+			arg := expression.NewGetField(0, typ, "time", true)
+			e, err := newUnixTimestamp(ctx, arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ut := e.(*scalar)
+			if ut.ColumnEval() == nil {
+				t.Fatalf("UNIX_TIMESTAMP of %s has no batch form", typ)
+			}
+			out := checkColumnEval(t, ctx, ut, ut.ColumnEval(), []*native.Column{times}, n)
+			// … and DIV over what it gave (BIGINT or DECIMAL(18,3)).
+			div := &intDiv{expression.BinaryExpressionStub{LeftChild: expression.NewGetField(0, ut.Type(ctx), "u", true), RightChild: expression.NewGetField(1, types.Int64, "d", false)}}
+			checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{out, divs}, n)
+		}
+	}
+	ctx := sql.NewEmptyContext()
+	div := &intDiv{expression.BinaryExpressionStub{LeftChild: expression.NewGetField(0, types.Int64, "a", true), RightChild: expression.NewGetField(1, types.Int64, "b", false)}}
+	zeros := native.NewColumn(types.Int64, n)
+	for range n {
+		zeros.Append(int64(r.Intn(3) - 1)) // -1, 0, 1: zero divisors warn and give NULL
+	}
+	checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{ints, zeros}, n)
+	checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{ints, divs}, n)
+}
+
+// checkColumnEval runs the batch form and Eval row by row and fails on
+// any difference; it returns the batch form's column.
+func checkColumnEval(t *testing.T, ctx *sql.Context, e sql.Expression, eval func(*sql.Context, []*native.Column, int) (*native.Column, bool, error), args []*native.Column, n int) *native.Column {
+	t.Helper()
+	ctx.ClearWarnings()
+	out, ok, err := eval(ctx, args, n)
+	if err != nil || !ok {
+		t.Fatalf("%s: batch form: ok %v, err %v", e, ok, err)
+	}
+	batchWarnings := ctx.WarningCount()
+	ctx.ClearWarnings()
+	for i := range n {
+		row := make(sql.Row, len(args))
+		for j, a := range args {
+			row[j] = a.Value(i)
+		}
+		want, err := e.Eval(ctx, row)
+		if err != nil {
+			t.Fatalf("%s row %d: Eval: %v", e, i, err)
+		}
+		got := out.Value(i)
+		if fmt.Sprint(normalize(got)) != fmt.Sprint(normalize(want)) {
+			t.Fatalf("%s row %d (%v): batch %v (%T), Eval %v (%T)", e, i, row, got, got, want, want)
+		}
+	}
+	if w := ctx.WarningCount(); w != batchWarnings {
+		t.Fatalf("%s: %d warnings from the batch form, %d from Eval", e, batchWarnings, w)
+	}
+	return out
+}
+
+func normalize(v any) any {
+	if d, ok := v.(decimal.Decimal); ok {
+		return d.String()
+	}
+	return v
+}
