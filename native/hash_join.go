@@ -320,21 +320,18 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 			mixed = append(mixed, c)
 		}
 	}
+	// A side filter runs on rows go-mysql-server may never pair (every
+	// right row, where its hash join sees only a key's rows): one that
+	// can fail or warn stays in the residual, evaluated on pairs only.
 	var err error
-	if len(lonly) > 0 {
-		if op.leftFilter, err = (&Compiler{In: lsch}).Compile(ctx, expression.JoinAnd(lonly...)); err != nil {
-			return err.Error()
-		}
+	if op.leftFilter, lonly, err = compileSideFilter(ctx, lonly, lsch, 0); err != nil {
+		return err.Error()
 	}
-	if len(ronly) > 0 {
-		e, err := shiftFields(ctx, expression.JoinAnd(ronly...), op.nl)
-		if err != nil {
-			return err.Error()
-		}
-		if op.rightFilter, err = (&Compiler{In: rsch}).Compile(ctx, e); err != nil {
-			return err.Error()
-		}
+	if op.rightFilter, ronly, err = compileSideFilter(ctx, ronly, rsch, op.nl); err != nil {
+		return err.Error()
 	}
+	mixed = append(mixed, lonly...)
+	mixed = append(mixed, ronly...)
 	if len(mixed) > 0 {
 		if err := op.compileResidual(ctx, expression.JoinAnd(mixed...), lsch, rsch, both); err != nil {
 			return err.Error()
@@ -349,6 +346,34 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 	return ""
 }
 
+// compileSideFilter compiles the conjuncts cs over one side's columns
+// (positions moved down by shift) into one filter, nil if none; the
+// conjuncts that may fail or warn are returned instead, for the
+// residual.
+func compileSideFilter(ctx *sql.Context, cs []sql.Expression, sch sql.Schema, shift int) (Expr, []sql.Expression, error) {
+	var keep, rest []sql.Expression
+	for _, c := range cs {
+		e, err := shiftFields(ctx, c, shift)
+		if err != nil {
+			return nil, nil, err
+		}
+		x, err := (&Compiler{In: sch}).Compile(ctx, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mayFail(x) {
+			rest = append(rest, c)
+		} else {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, rest, nil
+	}
+	x, err := (&Compiler{In: sch}).Compile(ctx, expression.JoinAnd(keep...))
+	return x, rest, err
+}
+
 // joinHoist is a residual subexpression over one side's columns only,
 // computed per row of that side: virtual pair column nl+nr+i.
 type joinHoist struct {
@@ -358,7 +383,8 @@ type joinHoist struct {
 
 // compileResidual compiles e as op.residual, with its maximal
 // deterministic one-side subexpressions (other than plain columns and
-// constants) moved into op.hoists and read back as virtual columns.
+// constants) that can neither fail nor warn moved into op.hoists and
+// read back as virtual columns.
 func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch, both sql.Schema) error {
 	nl, nr := op.nl, op.nr
 	sch := append(sql.Schema{}, both...)
@@ -386,10 +412,15 @@ func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch
 				fail = err
 				return e
 			}
-			i := nl + nr + len(op.hoists)
-			op.hoists = append(op.hoists, joinHoist{x: x, left: left})
-			sch = append(sch, &sql.Column{Name: e.String(), Type: x.Type(), Nullable: true})
-			return expression.NewGetField(i, x.Type(), e.String(), true)
+			if !mayFail(x) {
+				i := nl + nr + len(op.hoists)
+				op.hoists = append(op.hoists, joinHoist{x: x, left: left})
+				sch = append(sch, &sql.Column{Name: e.String(), Type: x.Type(), Nullable: true})
+				return expression.NewGetField(i, x.Type(), e.String(), true)
+			}
+			// One that may fail or warn is evaluated on the pairs
+			// go-mysql-server evaluates it on, not on every row of its
+			// side; parts of it may still be hoisted.
 		}
 		children := e.Children()
 		if len(children) == 0 {
