@@ -185,12 +185,25 @@ func translateCompare(ctx *sql.Context, t FilterableTable, left, right sql.Expre
 	return engine.Compare{Column: col, Op: op, Value: v}, true
 }
 
-// wholeMillisTime reports whether the constant e evaluates to a time
-// value (not a string to be converted) that falls on a whole millisecond.
+// wholeMillisTime reports whether the constant e is a moment on a whole
+// millisecond: a time value, or a string that reads as one. MySQL (and
+// go-mysql-server) compare a DATETIME column with a string as times,
+// converting the string; a string that reads as a moment on a whole
+// millisecond ('2025-03-01', '2025-03-01 10:00:00.250') then compares
+// exactly as that moment does with arb's millisecond times, so the bound
+// is exact for pruning and for the engine's aggregates. A string with a
+// finer fraction, or one that does not read as a time, stays inexact.
 func wholeMillisTime(ctx *sql.Context, e sql.Expression) bool {
 	v, err := e.Eval(ctx, nil)
 	if err != nil {
 		return false
+	}
+	if s, ok := v.(string); ok {
+		tv, _, err := types.DatetimeMaxPrecision.Convert(ctx, s)
+		if err != nil || tv == nil {
+			return false
+		}
+		v = tv
 	}
 	tv, ok := v.(time.Time)
 	return ok && tv.Nanosecond()%int(time.Millisecond) == 0
