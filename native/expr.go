@@ -51,12 +51,14 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 			return x, nil
 		}
 	}
-	if cf, ok := e.(ColumnFunction); ok && cf.ColumnEval() != nil {
-		args, err := c.CompileAll(ctx, e.Children())
-		if err != nil {
-			return nil, err
+	if cf, ok := e.(ColumnFunction); ok {
+		if argExprs, eval := cf.ColumnEval(); eval != nil {
+			args, err := c.CompileAll(ctx, argExprs)
+			if err != nil {
+				return nil, err
+			}
+			return &columnFuncExpr{e: cf, args: args, eval: eval, row: &evalExpr{e: e, typ: e.Type(ctx)}}, nil
 		}
-		return &columnFuncExpr{e: cf, args: args, eval: cf.ColumnEval(), row: &evalExpr{e: e, typ: e.Type(ctx)}}, nil
 	}
 	return &evalExpr{e: e, typ: e.Type(ctx)}, nil
 }
@@ -66,11 +68,12 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 // a whole batch from its arguments' columns.
 type ColumnFunction interface {
 	sql.Expression
-	// ColumnEval is the batch form, or nil. It gets the arguments'
-	// columns (n rows each) and returns n values of the expression's
-	// type; ok false declines these columns (their Kinds, say), and the
-	// batch is then evaluated row by row through Eval.
-	ColumnEval() func(ctx *sql.Context, args []*Column, n int) (out *Column, ok bool, err error)
+	// ColumnEval is the batch form, or a nil eval: the expressions it
+	// reads (its children, or parts of them) and the function that gets
+	// their columns (n rows each) and returns n values of the
+	// expression's type; ok false declines these columns (their Kinds,
+	// say), and the batch is then evaluated row by row through Eval.
+	ColumnEval() (args []sql.Expression, eval func(ctx *sql.Context, args []*Column, n int) (out *Column, ok bool, err error))
 }
 
 // columnFuncExpr is a ColumnFunction over natively compiled arguments.

@@ -8,9 +8,11 @@ package planner
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/shopspring/decimal"
 
@@ -20,17 +22,19 @@ import (
 var (
 	_ native.ColumnFunction = (*intDiv)(nil)
 	_ native.ColumnFunction = (*scalar)(nil)
+	_ native.ColumnFunction = (*dateArith)(nil)
 )
 
 type columnEval = func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error)
 
-// ColumnEval is the scalar's batch form, when it has one.
-func (s *scalar) ColumnEval() columnEval { return s.columns }
+// ColumnEval is the scalar's batch form over its arguments, when it has
+// one.
+func (s *scalar) ColumnEval() ([]sql.Expression, columnEval) { return s.args, s.columns }
 
 // ColumnEval is DIV over integer columns, or a DECIMAL column of at most
 // 18 digits by integers (UNIX_TIMESTAMP of a DATETIME(3) DIV 300).
-func (d *intDiv) ColumnEval() columnEval {
-	return func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
+func (d *intDiv) ColumnEval() ([]sql.Expression, columnEval) {
+	return d.Children(), func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
 		l, r := args[0], args[1]
 		if r.Kind != native.KindInt || (l.Kind != native.KindInt && l.Kind != native.KindAny) {
 			return nil, false, nil
@@ -119,6 +123,127 @@ func unixTimestampColumns(argType sql.Type, scale int) columnEval {
 			} else {
 				out.A[i] = decimal.New(us, -6).Truncate(int32(scale))
 			}
+		}
+		return out, true, nil
+	}
+}
+
+// makedateColumns is MAKEDATE over integer columns.
+func makedateColumns(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
+	y, d := args[0], args[1]
+	if y.Kind != native.KindInt || d.Kind != native.KindInt {
+		return nil, false, nil
+	}
+	out := &native.Column{Kind: native.KindTime, Type: types.Date, I: make([]int64, n)}
+	for i := range n {
+		year, day := mysqlYear(y.I[i]), d.I[i]
+		if y.IsNull(i) || d.IsNull(i) || day < 1 || year < 0 || year > 9999 || day > 366*10000 {
+			markNull(out, i, n)
+			continue
+		}
+		t := time.Date(int(year), 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(day-1))
+		if t.Year() > 9999 {
+			markNull(out, i, n)
+			continue
+		}
+		out.I[i] = t.UnixMicro()
+	}
+	return out, true, nil
+}
+
+func markNull(c *native.Column, i, n int) {
+	if c.Nulls == nil {
+		c.Nulls = make([]bool, n)
+	}
+	c.Nulls[i] = true
+}
+
+// ColumnEval is date ± INTERVAL n unit over a DATETIME/DATE column and
+// integer counts of a simple unit (DAY, WEEK, MONTH, QUARTER, YEAR, HOUR,
+// MINUTE, SECOND, MICROSECOND): go-mysql-server's own TimeDelta moves each
+// value, as evalIntervalArithmetic does, and the result converts to the
+// MySQL type. Other forms (DATE_ADD, compound units) have none.
+func (d *dateArith) ColumnEval() ([]sql.Expression, columnEval) {
+	a, ok := d.inner.(*expression.Arithmetic)
+	if !ok {
+		return nil, nil
+	}
+	date, ivx, sub := a.LeftChild, a.RightChild, a.Op == "-"
+	if i, ok := a.LeftChild.(*expression.Interval); ok {
+		date, ivx = a.RightChild, i
+	}
+	iv, ok := ivx.(*expression.Interval)
+	if !ok {
+		return nil, nil
+	}
+	unit := strings.ToUpper(iv.Unit)
+	delta := func(n int64) (expression.TimeDelta, bool) {
+		var td expression.TimeDelta
+		switch unit {
+		case "DAY":
+			td.Days = n
+		case "WEEK":
+			td.Days = n * 7
+		case "MONTH":
+			td.Months = n
+		case "QUARTER":
+			td.Months = n * 3
+		case "YEAR":
+			td.Years = n
+		case "HOUR":
+			td.Hours = n
+		case "MINUTE":
+			td.Minutes = n
+		case "SECOND":
+			td.Seconds = n
+		case "MICROSECOND":
+			td.Microseconds = n
+		default:
+			return td, false
+		}
+		return td, true
+	}
+	if _, ok := delta(0); !ok {
+		return nil, nil
+	}
+	return []sql.Expression{date, iv.Child}, func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
+		dc, nc := args[0], args[1]
+		if dc.Kind != native.KindTime || nc.Kind != native.KindInt {
+			return nil, false, nil
+		}
+		out := &native.Column{Kind: native.KindTime, Type: d.typ, I: make([]int64, n)}
+		for i := range n {
+			if dc.IsNull(i) || nc.IsNull(i) {
+				markNull(out, i, n)
+				continue
+			}
+			t := time.UnixMicro(dc.I[i]).UTC()
+			if t.Equal(types.ZeroTime) {
+				ctx.Warn(1292, "Incorrect datetime value: '%v'", t)
+				markNull(out, i, n)
+				continue
+			}
+			td, _ := delta(nc.I[i])
+			var moved time.Time
+			if sub {
+				moved = td.Sub(t)
+			} else {
+				moved = td.Add(t)
+			}
+			v := types.ValidateTime(moved)
+			if v == nil {
+				markNull(out, i, n)
+				continue
+			}
+			cv, _, err := d.typ.Convert(ctx, v)
+			if err != nil {
+				return nil, false, err
+			}
+			ct, ok := cv.(time.Time)
+			if !ok {
+				return nil, false, nil
+			}
+			out.I[i] = ct.UnixMicro()
 		}
 		return out, true, nil
 	}

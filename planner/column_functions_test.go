@@ -49,13 +49,15 @@ func TestColumnFunctionsMatchEval(t *testing.T) {
 				t.Fatal(err)
 			}
 			ut := e.(*scalar)
-			if ut.ColumnEval() == nil {
+			_, utEval := ut.ColumnEval()
+			if utEval == nil {
 				t.Fatalf("UNIX_TIMESTAMP of %s has no batch form", typ)
 			}
-			out := checkColumnEval(t, ctx, ut, ut.ColumnEval(), []*native.Column{times}, n)
+			out := checkColumnEval(t, ctx, ut, utEval, []*native.Column{times}, n)
 			// … and DIV over what it gave (BIGINT or DECIMAL(18,3)).
 			div := &intDiv{expression.BinaryExpressionStub{LeftChild: expression.NewGetField(0, ut.Type(ctx), "u", true), RightChild: expression.NewGetField(1, types.Int64, "d", false)}}
-			checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{out, divs}, n)
+			_, divEval := div.ColumnEval()
+			checkColumnEval(t, ctx, div, divEval, []*native.Column{out, divs}, n)
 		}
 	}
 	ctx := sql.NewEmptyContext()
@@ -64,8 +66,46 @@ func TestColumnFunctionsMatchEval(t *testing.T) {
 	for range n {
 		zeros.Append(int64(r.Intn(3) - 1)) // -1, 0, 1: zero divisors warn and give NULL
 	}
-	checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{ints, zeros}, n)
-	checkColumnEval(t, ctx, div, div.ColumnEval(), []*native.Column{ints, divs}, n)
+	_, divEval := div.ColumnEval()
+	checkColumnEval(t, ctx, div, divEval, []*native.Column{ints, zeros}, n)
+	checkColumnEval(t, ctx, div, divEval, []*native.Column{ints, divs}, n)
+
+	// date ± INTERVAL n unit over DATETIME(3) and DATE columns, counts
+	// from a column (WEEKDAY(time) DAY) including negatives; MAKEDATE.
+	dates := native.NewColumn(types.Date, n)
+	counts := native.NewColumn(types.Int64, n)
+	years := native.NewColumn(types.Int64, n)
+	for i := range n {
+		if v := times.Value(i); v == nil || r.Intn(15) == 0 {
+			dates.AppendNull()
+		} else {
+			tv := v.(time.Time)
+			dates.Append(time.Date(tv.Year(), tv.Month(), tv.Day(), 0, 0, 0, 0, time.UTC))
+		}
+		counts.Append(int64(r.Intn(200) - 100))
+		years.Append(int64([]int{1999, 2024, 25, 70, 9999, 0, -3}[r.Intn(7)]))
+	}
+	dt3 := types.MustCreateDatetimeType(types.DatetimeMaxPrecision.Type(), 3)
+	for _, unit := range []string{"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "HOUR", "MINUTE", "SECOND", "MICROSECOND"} {
+		for _, op := range []string{"+", "-"} {
+			for _, in := range []struct {
+				typ sql.Type
+				col *native.Column
+			}{{dt3, times}, {types.Date, dates}} {
+				date := expression.NewGetField(0, in.typ, "d", true)
+				iv := expression.NewInterval(expression.NewGetField(1, types.Int64, "n", true), unit)
+				da := &dateArith{inner: expression.NewArithmetic(date, iv, op), typ: mysqlDateArithType(ctx, date, iv), name: "date_add"}
+				_, eval := da.ColumnEval()
+				if eval == nil {
+					t.Fatalf("%s has no batch form", da)
+				}
+				checkColumnEval(t, ctx, da, eval, []*native.Column{in.col, counts}, n)
+			}
+		}
+	}
+	md := newMakedate(ctx, expression.NewGetField(0, types.Int64, "y", true), expression.NewGetField(1, types.Int64, "d", true)).(*scalar)
+	_, mdEval := md.ColumnEval()
+	checkColumnEval(t, ctx, md, mdEval, []*native.Column{years, counts}, n)
 }
 
 // checkColumnEval runs the batch form and Eval row by row and fails on

@@ -182,7 +182,7 @@ func mysqlYear(y int64) int64 {
 
 // MAKEDATE(year, dayofyear): NULL when dayofyear < 1 or past 9999-12-31.
 func newMakedate(ctx *sql.Context, y, d sql.Expression) sql.Expression {
-	return &scalar{name: "makedate", args: []sql.Expression{y, d}, typ: types.Date,
+	return &scalar{name: "makedate", args: []sql.Expression{y, d}, typ: types.Date, columns: makedateColumns,
 		eval: func(ctx *sql.Context, v []any) (any, error) {
 			year, ok1 := toInt64(ctx, v[0])
 			day, ok2 := toInt64(ctx, v[1])
