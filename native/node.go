@@ -110,12 +110,17 @@ func (s *rowSource) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		return &sliceIter{}, nil
 	}
 	rows := make([]sql.Row, 0, BatchSize)
+	// Some iterators start over when asked again after io.EOF (the
+	// server's information_schema.processlist gave the same rows
+	// forever), so once one has ended it is not asked again.
+	ended := false
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
 			rows = rows[:0]
-			for len(rows) < BatchSize {
+			for len(rows) < BatchSize && !ended {
 				row, err := ri.Next(ctx)
 				if err == io.EOF {
+					ended = true
 					break
 				}
 				if err != nil {
