@@ -208,16 +208,42 @@ func (d *dateArith) ColumnEval() ([]sql.Expression, columnEval) {
 	}
 	return []sql.Expression{date, iv.Child}, func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
 		dc, nc := args[0], args[1]
-		if dc.Kind != native.KindTime || nc.Kind != native.KindInt {
+		if (dc.Kind != native.KindTime && dc.Kind != native.KindString && dc.Kind != native.KindAny) || nc.Kind != native.KindInt {
 			return nil, false, nil
 		}
 		out := &native.Column{Kind: native.KindTime, Type: d.typ, I: make([]int64, n)}
+		// A string date (go-mysql-server's DATE() gives one, typed DATE)
+		// converts as evalIntervalArithmetic converts it, once per run of
+		// equal strings (a day's rows).
+		var lastS string
+		var lastT time.Time
+		var lastOK, haveLast bool
 		for i := range n {
 			if dc.IsNull(i) || nc.IsNull(i) {
 				markNull(out, i, n)
 				continue
 			}
-			t := time.UnixMicro(dc.I[i]).UTC()
+			var t time.Time
+			if dc.Kind != native.KindTime {
+				str, ok := dc.Value(i).(string)
+				if !ok {
+					return nil, false, nil // a value of another kind: Eval's path
+				}
+				if !haveLast || str != lastS {
+					lastS, haveLast = str, true
+					tv, _, err := types.DatetimeMaxRange.Convert(ctx, lastS)
+					lastT, lastOK = tv.(time.Time)
+					lastOK = lastOK && err == nil && !lastT.Equal(types.ZeroTime)
+				}
+				if !lastOK {
+					ctx.Warn(1292, "Incorrect datetime value: '%v'", lastS)
+					markNull(out, i, n)
+					continue
+				}
+				t = lastT
+			} else {
+				t = time.UnixMicro(dc.I[i]).UTC()
+			}
 			if t.Equal(types.ZeroTime) {
 				ctx.Warn(1292, "Incorrect datetime value: '%v'", t)
 				markNull(out, i, n)
