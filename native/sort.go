@@ -73,10 +73,11 @@ func newSortKeys(ctx *sql.Context, c *Compiler, fields sql.SortFields) ([]sortKe
 func newSortKey(x Expr, typ sql.Type) sortKey {
 	k := sortKey{x: x, typ: typ, day: typ.Type() == sqltypes.Date}
 	if st, ok := typ.(sql.StringType); ok {
-		// utf8mb4_0900_bin and binary weigh a rune by its code point,
-		// which orders valid UTF-8 as its bytes.
+		// utf8mb4_0900_bin, utf8mb4_bin (arb's events table: see
+		// runeOrder) and binary weigh a rune by its code point, which
+		// orders valid UTF-8 as its bytes.
 		coll := st.Collation()
-		k.binary = coll == sql.Collation_utf8mb4_0900_bin || coll == sql.Collation_binary
+		k.binary = runeOrder(coll) || coll == sql.Collation_binary
 	}
 	return k
 }

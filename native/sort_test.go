@@ -272,3 +272,17 @@ func drainOp(ctx *sql.Context, op native.Operator) (int, error) {
 		n += b.N
 	}
 }
+
+// TestSortUtf8mb4Bin sorts and partitions strings of utf8mb4_bin (the
+// events table's collation), which the sort compares as bytes.
+func TestSortUtf8mb4Bin(t *testing.T) {
+	for _, q := range []string{
+		"SELECT s, n FROM binstr ORDER BY s, n",
+		"SELECT s, n FROM binstr ORDER BY s DESC, n",
+		"SELECT s, n FROM binstr ORDER BY s LIMIT 5",
+		"SELECT s, n, ROW_NUMBER() OVER (PARTITION BY s ORDER BY n DESC) FROM binstr ORDER BY n",
+	} {
+		plan := checkSame(t, q, true)
+		requireNative(t, plan, "arb")
+	}
+}

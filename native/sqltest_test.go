@@ -106,6 +106,12 @@ func seedStatements() []string {
 		"INSERT INTO agg_kinds VALUES ('Paris', '2024-06-01', 1.5, 1, 1.25, 1), ('paris', '2024-06-01', -0.0, 18446744073709551615, 2.50, 2), "+
 			"('PARIS', '2024-06-02', 0.0, 3, NULL, 3), ('Berlin', NULL, NULL, NULL, 3.75, NULL), (NULL, '2024-06-03', 2.25, 3, 0.01, 4), "+
 			"('berlin', '2024-06-02', 1.5, 18446744073709551615, -1.00, 5), (NULL, NULL, NULL, NULL, NULL, NULL), ('Ölfeld', '2024-06-03', 3, 7, 10.10, 6), ('olfeld', '2024-06-01', 3, 7, 10.1, 7)")
+	// binstr: strings of utf8mb4_bin, arb's events table's collation
+	// (code point order), with case, accents, a supplementary character
+	// and a private-use one (its weight is the code point less 2048).
+	stmts = append(stmts,
+		"CREATE TABLE binstr (s VARCHAR(20) COLLATE utf8mb4_bin, n INT)",
+		"INSERT INTO binstr VALUES ('a', 1), ('B', 2), ('é', 3), ('Z', 4), ('ß', 5), ('à', 6), ('😀', 7), ('\uE000', 8), ('', 9), (NULL, 10), ('a', 11), ('ab', 12), ('A', 13)")
 	return stmts
 }
 
