@@ -290,7 +290,8 @@ func (it *joinIter) build(ctx *sql.Context) error {
 		return err
 	}
 	it.table = buildTable(vals, rk.single, it.rn, op.kind.nullsMatter())
-	return it.grow(it.table.bytes(), "join: hash table")
+	// The table's string keys point into the key set's arena.
+	return it.grow(it.table.bytes()+int64(cap(rk.buf)), "join: hash table")
 }
 
 // prepareLeft computes what the probe needs of a new left batch: its

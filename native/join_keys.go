@@ -40,6 +40,7 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -124,7 +125,8 @@ type keySet struct {
 	isLeft bool
 	single bool // one key of a numeric or time class: ints
 	vals   keyVals
-	buf    []byte
+	buf    []byte // the arena of encoded keys
+	ends   []int  // where each row's key ends in buf
 	cols   []*Column
 }
 
@@ -175,12 +177,19 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 		}
 		return v, nil
 	}
+	// Each row's encoded key goes into one arena and the strings are
+	// made over it once it no longer moves: no allocation per row.
+	// INVARIANT: the strings of one call are used only until the next
+	// (the probe's keys live for one left batch; a build's key set is
+	// used once).
 	prefixed := len(ks.keys) > 1
+	arena := ks.buf[:0]
+	ks.ends = joinResize(ks.ends, n)
 	for r := range n {
-		buf := ks.buf[:0]
+		start := len(arena)
 		for i, k := range ks.keys {
 			var st keyState
-			buf, st = appendKeyValue(buf, ks.cols[i], r, k, prefixed)
+			arena, st = appendKeyValue(arena, ks.cols[i], r, k, prefixed)
 			if st != keyOK {
 				// NULL wins over wild: Equals with a NULL operand is NULL
 				// whatever the other value is.
@@ -189,10 +198,18 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 				}
 			}
 		}
-		if v.state[r] == keyOK {
-			v.strs[r] = string(buf)
+		if v.state[r] != keyOK {
+			arena = arena[:start]
 		}
-		ks.buf = buf
+		ks.ends[r] = len(arena)
+	}
+	ks.buf = arena
+	start := 0
+	for r, end := range ks.ends {
+		if v.state[r] == keyOK {
+			v.strs[r] = unsafe.String(unsafe.SliceData(arena[start:]), end-start)
+		}
+		start = end
 	}
 	return v, nil
 }
