@@ -61,6 +61,12 @@ func joinTestRows(sch sql.Schema, rows [][2]*int64, size int) []*Batch {
 // l.v < r.v (withResidual) or l.k = r.k; keyless makes it l.k + 0 = r.k
 // evaluated per pair (a nested loop).
 func joinTestOp(t *testing.T, kind joinKind, left, right []*Batch, withResidual, keyless bool) *joinOp {
+	return joinTestOpKeys(t, kind, left, right, withResidual, keyless, false)
+}
+
+// joinTestOpKeys is joinTestOp; twoKeys hashes l.k = r.k AND l.v = r.v
+// (a key of two columns) instead.
+func joinTestOpKeys(t *testing.T, kind joinKind, left, right []*Batch, withResidual, keyless, twoKeys bool) *joinOp {
 	t.Helper()
 	ctx := sql.NewEmptyContext()
 	col := func(src, name string) *sql.Column {
@@ -84,6 +90,9 @@ func joinTestOp(t *testing.T, kind joinKind, left, right []*Batch, withResidual,
 	if withResidual {
 		cond = expression.NewAnd(cond, expression.NewLessThan(gf(1), gf(3)))
 	}
+	if twoKeys {
+		cond = expression.NewAnd(expression.NewEquals(gf(0), gf(2)), expression.NewEquals(gf(1), gf(3)))
+	}
 	sch := append(append(sql.Schema{}, lsch...), rsch...)
 	if kind.partial() {
 		sch = lsch
@@ -95,8 +104,8 @@ func joinTestOp(t *testing.T, kind joinKind, left, right []*Batch, withResidual,
 		if reason := op.planCondition(ctx, cond, lsch, rsch, both); reason != "" {
 			t.Fatal(reason)
 		}
-		if keyless == (len(op.keys) > 0) {
-			t.Fatalf("keys %d for keyless=%v", len(op.keys), keyless)
+		if keyless == (len(op.keys) > 0) || twoKeys && len(op.keys) != 2 {
+			t.Fatalf("keys %d for keyless=%v twoKeys=%v", len(op.keys), keyless, twoKeys)
 		}
 	}
 	return op
@@ -130,6 +139,11 @@ func joinTestRun(ctx *sql.Context, op *joinOp) ([]string, error) {
 // joinReference is go-mysql-server's nested-loop semantics of kind over
 // the rows, condition k = k [AND v < v] in SQL's three-valued logic.
 func joinReference(kind joinKind, left, right [][2]*int64, withResidual bool) []string {
+	return joinReferenceKeys(kind, left, right, withResidual, false)
+}
+
+// joinReferenceKeys is joinReference; twoKeys: k = k AND v = v.
+func joinReferenceKeys(kind joinKind, left, right [][2]*int64, withResidual, twoKeys bool) []string {
 	eq := func(a, b *int64, less bool) int8 {
 		switch {
 		case a == nil || b == nil:
@@ -163,6 +177,9 @@ func joinReference(kind joinKind, left, right [][2]*int64, withResidual bool) []
 				c = eq(l[0], r[0], false)
 				if withResidual {
 					c = and(c, eq(l[1], r[1], true))
+				}
+				if twoKeys {
+					c = and(eq(l[0], r[0], false), eq(l[1], r[1], false))
 				}
 			}
 			if c == pairNull && kind.nullsMatter() {
@@ -252,6 +269,17 @@ func TestJoinAgainstReference(t *testing.T) {
 						t.Fatalf("seed %d round %d: %s residual=%v keyless=%v (%d×%d rows): got %d rows, want %d\n%s",
 							seed, round, kind, residual, keyless, nl, nr, len(got), len(want), joinTestDiff(got, want))
 					}
+				}
+			}
+			if kind != joinCross {
+				op := joinTestOpKeys(t, kind, joinTestRows(nil2(), left, size), joinTestRows(nil2(), right, 1+rng.IntN(BatchSize)), false, false, true)
+				got, err := joinTestRun(ctx, op)
+				if err != nil {
+					t.Fatalf("seed %d: %v", seed, err)
+				}
+				if want := joinReferenceKeys(kind, left, right, false, true); !slices.Equal(got, want) {
+					t.Fatalf("seed %d round %d: %s on two keys (%d×%d rows): got %d rows, want %d\n%s",
+						seed, round, kind, nl, nr, len(got), len(want), joinTestDiff(got, want))
 				}
 			}
 		}
