@@ -37,15 +37,21 @@ var explainJSONStatement = regexp.MustCompile(`(?is)^\s*(?:EXPLAIN|DESCRIBE|DESC
 
 // explainJSONTarget is the statement an EXPLAIN FORMAT=JSON explains.
 func explainJSONTarget(query string) (string, bool) {
-	m := explainJSONStatement.FindStringSubmatch(query)
+	return explainTarget(explainJSONStatement, query)
+}
+
+// explainTarget is the statement re's EXPLAIN form explains, its first
+// group.
+func explainTarget(re *regexp.Regexp, query string) (string, bool) {
+	m := re.FindStringSubmatch(query)
 	if m == nil {
 		return "", false
 	}
 	return m[1], true
 }
 
-// explainJSON answers EXPLAIN FORMAT=JSON stmt on c.
-func (h *compatHandler) explainJSON(ctx context.Context, c *mysql.Conn, stmt string, callback mysql.ResultSpoolFn) error {
+// treePlan is the lines of EXPLAIN FORMAT=TREE stmt on c.
+func (h *compatHandler) treePlan(ctx context.Context, c *mysql.Conn, stmt string) ([]string, error) {
 	var lines []string
 	err := h.Handler.ComQuery(ctx, c, "EXPLAIN FORMAT=TREE "+stmt, func(r *sqltypes.Result, _ bool) error {
 		for _, row := range r.Rows {
@@ -55,6 +61,12 @@ func (h *compatHandler) explainJSON(ctx context.Context, c *mysql.Conn, stmt str
 		}
 		return nil
 	})
+	return lines, err
+}
+
+// explainJSON answers EXPLAIN FORMAT=JSON stmt on c.
+func (h *compatHandler) explainJSON(ctx context.Context, c *mysql.Conn, stmt string, callback mysql.ResultSpoolFn) error {
+	lines, err := h.treePlan(ctx, c, stmt)
 	if err != nil {
 		return err
 	}

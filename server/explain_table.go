@@ -34,24 +34,12 @@ var explainTableStatement = regexp.MustCompile(`(?is)^\s*(?:EXPLAIN|DESCRIBE|DES
 
 // explainTableTarget is the query a tabular EXPLAIN explains.
 func explainTableTarget(query string) (string, bool) {
-	m := explainTableStatement.FindStringSubmatch(query)
-	if m == nil {
-		return "", false
-	}
-	return m[1], true
+	return explainTarget(explainTableStatement, query)
 }
 
 // explainTable answers a tabular EXPLAIN of stmt on c.
 func (h *compatHandler) explainTable(ctx context.Context, c *mysql.Conn, stmt string, callback mysql.ResultSpoolFn) error {
-	var lines []string
-	err := h.Handler.ComQuery(ctx, c, "EXPLAIN FORMAT=TREE "+stmt, func(r *sqltypes.Result, _ bool) error {
-		for _, row := range r.Rows {
-			if len(row) > 0 {
-				lines = append(lines, row[0].ToString())
-			}
-		}
-		return nil
-	})
+	lines, err := h.treePlan(ctx, c, stmt)
 	if err != nil {
 		return err
 	}
