@@ -38,6 +38,19 @@ func usedColumns(ctx *sql.Context, n sql.Node) map[string]bool {
 	walkNode = func(n sql.Node) {
 		// With opaque nodes: a derived table's plan is one.
 		transform.InspectWithOpaque(ctx, n, func(ctx *sql.Context, n sql.Node) bool {
+			switch n.(type) {
+			case *plan.SubqueryAlias, *plan.SetOp:
+				// They hand their children's rows on under other names
+				// (the alias; the set operation's first side): a child
+				// whose rows are a table's, with no projection left in
+				// between (go-mysql-server erases a plain one), has
+				// every column read by reference to the new name only.
+				for _, c := range n.Children() {
+					for _, col := range c.Schema(ctx) {
+						used[strings.ToLower(col.Source+"."+col.Name)] = true
+					}
+				}
+			}
 			if ex, ok := n.(sql.Expressioner); ok {
 				for _, e := range ex.Expressions() {
 					sql.Inspect(ctx, e, walkExpr)

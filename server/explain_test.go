@@ -176,3 +176,56 @@ func TestNativeScanReadsUsedColumns(t *testing.T) {
 		t.Fatalf("native %q, go-mysql-server %q, want %q", native, want, "Purchase 2 66.67; Signup 1 33.33")
 	}
 }
+
+// TestNativeScanUnderDerivedTable checks column pruning where a derived
+// table's projection was erased (Superset's virtual_table): the outer
+// query reads the table's columns only by the derived table's name.
+func TestNativeScanUnderDerivedTable(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount) VALUES ('2025-01-05 10:00:00', 'Signup', 'u1', 1), ('2025-01-06 10:00:00', 'Purchase', 'u1', 2.5), ('2025-01-06 11:00:00', 'Purchase', 'u2', 4)")
+	q := "SELECT DATE(time) AS d, COUNT(*), COUNT(DISTINCT distinct_id), SUM(amount) FROM (SELECT time, event, distinct_id, amount FROM events) AS virtual_table WHERE time >= '2025-01-05' GROUP BY d ORDER BY d"
+	answer := func() string {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var d, n, u, s string
+			if err := rows.Scan(&d, &n, &u, &s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d+" "+n+" "+u+" "+s)
+		}
+		return strings.Join(out, "; ")
+	}
+	const want = "2025-01-05T00:00:00Z 1 1 1; 2025-01-06T00:00:00Z 2 2 6.5" // DATE as the driver parses it
+	if got := answer(); got != want {
+		t.Fatalf("native: %q, want %q", got, want)
+	}
+	mustExec(t, db, "SET arb_pushdown = 0")
+	if got := answer(); got != want {
+		t.Fatalf("go-mysql-server: %q, want %q", got, want)
+	}
+	mustExec(t, db, "SET arb_pushdown = 1")
+	q = "SELECT x.k, COUNT(*) FROM (SELECT event AS k FROM events WHERE amount > 2 UNION ALL SELECT distinct_id FROM events) x GROUP BY x.k ORDER BY x.k"
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var k, n string
+		if err := rows.Scan(&k, &n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, k+" "+n)
+	}
+	rows.Close()
+	if g := strings.Join(got, "; "); g != "Purchase 2; u1 2; u2 1" {
+		t.Fatalf("union under a derived table: %q", g)
+	}
+}
