@@ -43,7 +43,7 @@ func (g *diffGen) dayBound() string {
 // analystSQL draws one query of the shapes above.
 func (g *diffGen) analystSQL() diffQuery {
 	a, b := g.eventPair()
-	switch g.r.Intn(14) {
+	switch g.r.Intn(15) {
 	case 0: // self-join: did users do b within a window after a?
 		return diffQuery{kind: "self-join", sql: fmt.Sprintf(
 			"SELECT count(DISTINCT x.distinct_id), count(*) FROM events x JOIN events y ON x.distinct_id = y.distinct_id AND y.time > x.time AND y.time <= x.time + %s WHERE x.event = %s AND y.event = %s",
@@ -96,6 +96,11 @@ func (g *diffGen) analystSQL() diffQuery {
 		return diffQuery{kind: "in-subquery", sql: fmt.Sprintf(
 			"SELECT DATE(time), count(DISTINCT distinct_id) FROM events WHERE time >= %s AND distinct_id IN (SELECT distinct_id FROM events WHERE event = %s AND time < %s) GROUP BY DATE(time)",
 			g.dayBound(), a, g.dayBound())}
+	case 13: // Superset's virtual table: a plain projection go-mysql-server erases
+		key := g.pick("event", "`plan`")
+		return diffQuery{kind: "virtual-table", sql: fmt.Sprintf(
+			"SELECT DATE(time) AS d, %s, COUNT(*), COUNT(DISTINCT distinct_id), SUM(amount) FROM (SELECT time, event, distinct_id, amount, `plan` FROM events) AS virtual_table WHERE time >= %s AND event <> %s GROUP BY DATE(time), %s",
+			key, g.dayBound(), b, key)}
 	case 12: // rank within a group over a derived aggregate
 		return diffQuery{kind: "rank", sql: fmt.Sprintf(
 			"SELECT `plan`, event, c, RANK() OVER (PARTITION BY `plan` ORDER BY c DESC) FROM (SELECT `plan`, event, count(*) AS c FROM events%s GROUP BY `plan`, event) t",
