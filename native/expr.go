@@ -57,10 +57,29 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &columnFuncExpr{e: cf, args: args, eval: eval, row: &evalExpr{e: e, typ: e.Type(ctx)}}, nil
+			return &columnFuncExpr{e: cf, args: args, eval: eval, row: newEvalExpr(ctx, e)}, nil
 		}
 	}
-	return &evalExpr{e: e, typ: e.Type(ctx)}, nil
+	return newEvalExpr(ctx, e), nil
+}
+
+// newEvalExpr is e evaluated row by row through Eval. A compiled
+// expression may run in several scan workers at once, and some
+// go-mysql-server nodes fill a cache on their first Type call
+// (Arithmetic): every node's Type is called here, before any batch.
+func newEvalExpr(ctx *sql.Context, e sql.Expression) *evalExpr {
+	warmTypes(ctx, e)
+	return &evalExpr{e: e, typ: e.Type(ctx)}
+}
+
+// warmTypes calls Type on e and every expression below it.
+func warmTypes(ctx *sql.Context, e sql.Expression) {
+	sql.Inspect(ctx, e, func(ctx *sql.Context, x sql.Expression) bool {
+		if x != nil {
+			x.Type(ctx)
+		}
+		return true
+	})
 }
 
 // ColumnFunction is an expression defined outside this package (arb's

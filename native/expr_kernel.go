@@ -230,9 +230,10 @@ func fallback(ctx *sql.Context, e sql.Expression, ops ...operand) *nodeEval {
 	if err != nil {
 		e2 = e // cannot happen for the nodes compiled here; Eval of e is still right
 	}
-	// Type caches lazily in some nodes (Arithmetic): fill the cache now,
-	// before batches may evaluate e2 from several goroutines.
-	e2.Type(ctx)
+	// Type caches lazily in some nodes (Arithmetic): fill the caches of
+	// e2 and everything below it now, before batches may evaluate e2
+	// from several goroutines.
+	warmTypes(ctx, e2)
 	return &nodeEval{e: e2, typ: e.Type(ctx)}
 }
 
