@@ -60,4 +60,3 @@ func TestUnionInsideOtherPlans(t *testing.T) {
 	plan := checkSame(t, "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 50) SELECT x FROM r ORDER BY x DESC", true)
 	requireNative(t, plan, "Sort")
 }
-
