@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -38,6 +39,7 @@ func TestConnectionsTenThousandIdle(t *testing.T) {
 		}
 	}()
 	var greeted, refused, other int
+	var greetedConns []net.Conn
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
@@ -60,6 +62,7 @@ func TestConnectionsTenThousandIdle(t *testing.T) {
 				refused++
 			case err == nil && len(g) > 0 && g[0] == 10: // protocol version 10: a greeting
 				greeted++
+				greetedConns = append(greetedConns, c)
 			default:
 				other++ // closed by the connect timeout before we read: fine
 			}
@@ -69,8 +72,21 @@ func TestConnectionsTenThousandIdle(t *testing.T) {
 	fdsHeld := fdCount(t, pid)
 	t.Logf("%d connections in %s: %d greeted, %d refused with 1040, %d closed; server descriptors %d → %d",
 		flood, time.Since(start).Round(time.Millisecond), greeted, refused, other, fdsBefore, fdsHeld)
-	if greeted > max {
-		t.Errorf("%d connections greeted, limit %d", greeted, max)
+	// The limit bounds connections open at once, not greetings over the
+	// flood: a greeted connection the connect timeout cut frees its slot
+	// for a later one (on a slow machine dialing 10,000 takes longer than
+	// the timeout). Every greeting beyond the limit needs a slot freed
+	// before it, so greeted ≤ limit + greeted connections closed by now.
+	cut := 0
+	for _, c := range greetedConns {
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+			cut++
+		}
+	}
+	t.Logf("%d of the greeted connections were cut by the connect timeout during the flood", cut)
+	if greeted > max+cut {
+		t.Errorf("%d connections greeted, limit %d (+%d slots freed by the connect timeout)", greeted, max, cut)
 	}
 	if refused < flood-max-other-greeted || refused == 0 {
 		t.Errorf("%d refused with 1040, want the %d beyond the limit", refused, flood-greeted-other)
@@ -96,4 +112,9 @@ func TestConnectionsTenThousandIdle(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
