@@ -6,6 +6,8 @@ package server
 //
 //   - column definitions label non-string columns binary (result_fields.go);
 //   - EXPLAIN FORMAT=JSON answers with MySQL's JSON document (explain_json.go);
+//   - WITH ROLLUP and EXPLAIN FORMAT=JSON, which vitess refuses to prepare,
+//     are prepared and executed as server-side statements (prepared_compat.go);
 //   - COM_STATISTICS and COM_CHANGE_USER, which vitess refuses before any
 //     handler sees them, are answered by a tap on the connection's reads
 //     installed when the connection has authenticated (protocol_commands.go).
@@ -36,6 +38,10 @@ type compatHandler struct {
 	sessions *sync.Map         // connection id → *session
 	stats    *serverStats
 	log      *slog.Logger
+	// preparing is, per connection id, the statement to prepare the
+	// command tap replaced for vitess (preparedSwap,
+	// prepared_compat.go); ComPrepare takes it out.
+	preparing sync.Map
 }
 
 func (h *compatHandler) ConnectionAuthenticated(c *mysql.Conn) error {
@@ -46,6 +52,11 @@ func (h *compatHandler) ConnectionAuthenticated(c *mysql.Conn) error {
 		h.log.Warn("COM_STATISTICS and COM_CHANGE_USER are refused on this connection: vitess's reader is not as expected", "connection", c.ConnectionID)
 	}
 	return nil
+}
+
+func (h *compatHandler) ConnectionClosed(c *mysql.Conn) {
+	h.preparing.Delete(c.ConnectionID)
+	h.Handler.ConnectionClosed(c)
 }
 
 func (h *compatHandler) ComQuery(ctx context.Context, c *mysql.Conn, query string, callback mysql.ResultSpoolFn) error {
@@ -79,12 +90,19 @@ func (h *compatHandler) ComMultiQuery(ctx context.Context, c *mysql.Conn, query 
 }
 
 func (h *compatHandler) ComPrepare(ctx context.Context, c *mysql.Conn, query string, prepare *mysql.PrepareData) ([]*querypb.Field, error) {
+	query = h.swapPrepared(c, query, prepare)
+	if form, target := explainPrepared(query); form != 0 {
+		return h.prepareExplain(ctx, c, form, target, prepare)
+	}
 	fields, err := h.Handler.ComPrepare(ctx, c, query, prepare)
 	binaryFields(fields)
 	return fields, err
 }
 
 func (h *compatHandler) ComStmtExecute(ctx context.Context, c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
+	if form, target := explainPrepared(prepare.PrepareStmt); form != 0 {
+		return h.executeExplain(ctx, c, form, target, prepare, callback)
+	}
 	return h.Handler.ComStmtExecute(ctx, c, prepare, func(r *sqltypes.Result) error {
 		binaryFields(r.Fields)
 		return callback(r)

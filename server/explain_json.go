@@ -54,14 +54,21 @@ func explainTarget(re *regexp.Regexp, query string) (string, bool) {
 func (h *compatHandler) treePlan(ctx context.Context, c *mysql.Conn, stmt string) ([]string, error) {
 	var lines []string
 	err := h.Handler.ComQuery(ctx, c, "EXPLAIN FORMAT=TREE "+stmt, func(r *sqltypes.Result, _ bool) error {
-		for _, row := range r.Rows {
-			if len(row) > 0 {
-				lines = append(lines, row[0].ToString())
-			}
-		}
+		lines = append(lines, planLines(r)...)
 		return nil
 	})
 	return lines, err
+}
+
+// planLines is the plan text of a result of EXPLAIN FORMAT=TREE.
+func planLines(r *sqltypes.Result) []string {
+	var lines []string
+	for _, row := range r.Rows {
+		if len(row) > 0 {
+			lines = append(lines, row[0].ToString())
+		}
+	}
+	return lines
 }
 
 // explainJSON answers EXPLAIN FORMAT=JSON stmt on c.
@@ -70,6 +77,12 @@ func (h *compatHandler) explainJSON(ctx context.Context, c *mysql.Conn, stmt str
 	if err != nil {
 		return err
 	}
+	return answerExplainJSON(lines, callback)
+}
+
+// answerExplainJSON answers EXPLAIN FORMAT=JSON from the lines of the
+// statement's tree plan.
+func answerExplainJSON(lines []string, callback mysql.ResultSpoolFn) error {
 	doc, err := explainDocument(lines)
 	if err != nil {
 		return err

@@ -43,6 +43,12 @@ func (h *compatHandler) explainTable(ctx context.Context, c *mysql.Conn, stmt st
 	if err != nil {
 		return err
 	}
+	return answerExplainTable(lines, callback)
+}
+
+// answerExplainTable answers a tabular EXPLAIN from the lines of the
+// statement's tree plan.
+func answerExplainTable(lines []string, callback mysql.ResultSpoolFn) error {
 	root := parsePlanTree(lines)
 	var tables []*explainTable
 	collectTables(root, &tables)

@@ -26,7 +26,9 @@ package server
 // way (Questions in COM_STATISTICS).
 //
 // INVARIANT: the tap hands vitess exactly the bytes the client sent minus
-// whole COM_STATISTICS/COM_CHANGE_USER packets, in order; it holds at
+// whole COM_STATISTICS/COM_CHANGE_USER packets, in order, except the text
+// of a COM_STMT_PREPARE vitess would refuse, which it replaces (quoted
+// keywords, keyword_identifiers.go; a stand-in, prepared_compat.go); it holds at
 // most one read buffer (mysql.DefaultConnBufferSize) of the client's
 // bytes besides what vitess's own reader holds.
 // INVARIANT: the tap is installed only when vitess's reader holds no
@@ -171,6 +173,12 @@ func (t *commandTap) nextPacket() error {
 					return err
 				}
 				if q, ok := preparedQuoted(string(payload[1:])); ok && len(q)+1 < maxPayloadLength {
+					payload = append(payload[:1], q...)
+				} else if q, ok := preparedStandIn(string(payload[1:])); ok {
+					// WITH ROLLUP, EXPLAIN FORMAT=JSON: vitess parses a
+					// stand-in, ComPrepare gets the original back
+					// (prepared_compat.go).
+					t.h.preparing.Store(t.c.ConnectionID, preparedSwap{standIn: q, original: string(payload[1:])})
 					payload = append(payload[:1], q...)
 				}
 				n := len(payload)

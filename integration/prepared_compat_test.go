@@ -1,0 +1,194 @@
+package integration
+
+// Server-side prepared statements (COM_STMT_PREPARE/EXECUTE) of what arb
+// answers beside go-mysql-server's parser, as Connector/J with
+// useServerPrepStmts and mysql2's execute() send them: GROUP BY ... WITH
+// ROLLUP, EXPLAIN FORMAT=JSON and the tabular EXPLAIN (issue 16). Each
+// prepared statement must answer what the same statement sent as a plain
+// query with the values written in answers.
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// preparedFixture is the events the prepared-statement tests query.
+const preparedFixture = "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES " +
+	"('2025-01-01 10:00:00', 'A', 'u1', 5, 'pro'), ('2025-01-01 11:00:00', 'A', 'u2', 7, 'free'), " +
+	"('2025-01-02 10:00:00', 'B', 'u1', 3, 'pro'), ('2025-01-02 12:00:00', 'C', 'u3', 10, 'pro'), " +
+	"('2025-01-03 09:00:00', 'A', 'u3', 1, 'free')"
+
+// serverPrepared is a connection pool on arb that sends every statement
+// with arguments as COM_STMT_PREPARE + COM_STMT_EXECUTE (the harness's
+// pool interpolates them into a COM_QUERY instead).
+func serverPrepared(t *testing.T, arb *arbProcess) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/default?parseTime=true&loc=UTC", arb.mysqlPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// resultText is a result's rows with every value as text ("NULL" for
+// NULL), so that binary-protocol and text-protocol rows compare equal.
+func resultText(t *testing.T, rows *sql.Rows, err error) [][]string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = "NULL"
+			if v.Valid {
+				row[i] = v.String
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPreparedRollupAndExplain prepares WITH ROLLUP and EXPLAIN
+// statements once and executes them with different bound values: each
+// execution answers what the plain query with the value written in
+// answers, and the rollup rows are MySQL 8's (manual 14.19.2: a
+// super-aggregate row after each group's rows, the grand total last,
+// rolled-up columns NULL, GROUPING 1 for them).
+func TestPreparedRollupAndExplain(t *testing.T) {
+	arb := startArb(t)
+	if _, err := arb.db.Exec(preparedFixture); err != nil {
+		t.Fatal(err)
+	}
+	db := serverPrepared(t, arb)
+	text := func(rows *sql.Rows, err error) [][]string {
+		t.Helper()
+		return resultText(t, rows, err)
+	}
+
+	rollup := "SELECT event, `plan`, GROUPING(`plan`) AS g, count(*) AS n, sum(amount) AS total FROM events WHERE amount > %s GROUP BY event, `plan` WITH ROLLUP"
+	wantRollup := map[string][][]string{
+		"2": {
+			{"A", "free", "0", "1", "7"}, {"A", "pro", "0", "1", "5"}, {"A", "NULL", "1", "2", "12"},
+			{"B", "pro", "0", "1", "3"}, {"B", "NULL", "1", "1", "3"},
+			{"C", "pro", "0", "1", "10"}, {"C", "NULL", "1", "1", "10"},
+			{"NULL", "NULL", "1", "4", "25"},
+		},
+		"6": {
+			{"A", "free", "0", "1", "7"}, {"A", "NULL", "1", "1", "7"},
+			{"C", "pro", "0", "1", "10"}, {"C", "NULL", "1", "1", "10"},
+			{"NULL", "NULL", "1", "2", "17"},
+		},
+		"100": nil, // an empty input: no rows, not even the grand total
+	}
+	stmt, err := db.Prepare(fmt.Sprintf(rollup, "?"))
+	if err != nil {
+		t.Fatalf("prepare WITH ROLLUP: %v", err)
+	}
+	defer stmt.Close()
+	for _, arg := range []string{"2", "6", "100", "2"} {
+		got := text(stmt.Query(arg))
+		if !reflect.DeepEqual(got, wantRollup[arg]) {
+			t.Errorf("prepared WITH ROLLUP, amount > %s:\n got %v\nwant %v", arg, got, wantRollup[arg])
+		}
+		plain := text(db.Query(fmt.Sprintf(rollup, arg)))
+		if !reflect.DeepEqual(got, plain) {
+			t.Errorf("WITH ROLLUP, amount > %s: prepared %v, plain query %v", arg, got, plain)
+		}
+	}
+	// Without parameters go-sql-driver still prepares when asked to.
+	noArgs, err := db.Prepare("SELECT event, count(*) FROM events GROUP BY event WITH ROLLUP")
+	if err != nil {
+		t.Fatalf("prepare WITH ROLLUP without parameters: %v", err)
+	}
+	if got, want := text(noArgs.Query()), [][]string{{"A", "3"}, {"B", "1"}, {"C", "1"}, {"NULL", "5"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("prepared WITH ROLLUP without parameters: %v, want %v", got, want)
+	}
+	noArgs.Close()
+	// What the rewrite refuses is refused at prepare, with the plain
+	// query's error.
+	_, prepErr := db.Prepare("SELECT * FROM events GROUP BY event WITH ROLLUP")
+	_, plainErr := db.Query("SELECT * FROM events GROUP BY event WITH ROLLUP")
+	if prepErr == nil || plainErr == nil || prepErr.Error() != plainErr.Error() {
+		t.Errorf("SELECT * ... WITH ROLLUP: prepare error %v, plain query error %v (want the same error)", prepErr, plainErr)
+	}
+
+	explainJSON := "EXPLAIN FORMAT=JSON SELECT event, count(*) FROM events WHERE amount > %s GROUP BY event"
+	ej, err := db.Prepare(fmt.Sprintf(explainJSON, "?"))
+	if err != nil {
+		t.Fatalf("prepare EXPLAIN FORMAT=JSON: %v", err)
+	}
+	defer ej.Close()
+	for _, arg := range []int64{2, 6} {
+		got := text(ej.Query(arg))
+		plain := text(db.Query(fmt.Sprintf(explainJSON, fmt.Sprint(arg))))
+		if len(got) != 1 || len(got[0]) != 1 || !reflect.DeepEqual(got, plain) {
+			t.Fatalf("EXPLAIN FORMAT=JSON, amount > %d: prepared %q, plain query %q", arg, got, plain)
+		}
+		var doc struct {
+			QueryBlock struct {
+				SelectID int `json:"select_id"`
+				Table    struct {
+					TableName string `json:"table_name"`
+				} `json:"table"`
+			} `json:"query_block"`
+		}
+		if err := json.Unmarshal([]byte(got[0][0]), &doc); err != nil || doc.QueryBlock.SelectID != 1 || doc.QueryBlock.Table.TableName != "events" {
+			t.Errorf("prepared EXPLAIN FORMAT=JSON document %s: %v, %+v", got[0][0], err, doc)
+		}
+	}
+	cols, err := ej.Query("1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := cols.Columns(); !reflect.DeepEqual(names, []string{"EXPLAIN"}) {
+		t.Errorf("prepared EXPLAIN FORMAT=JSON columns %v, want [EXPLAIN]", names)
+	}
+	cols.Close()
+
+	explainTable := "EXPLAIN SELECT event FROM events WHERE amount > %s"
+	et, err := db.Prepare(fmt.Sprintf(explainTable, "?"))
+	if err != nil {
+		t.Fatalf("prepare EXPLAIN: %v", err)
+	}
+	defer et.Close()
+	rows, err := et.Query(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := rows.Columns()
+	got := resultText(t, rows, nil)
+	if want := []string{"id", "select_type", "table", "partitions", "type", "possible_keys", "key", "key_len", "ref", "rows", "filtered", "Extra"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("prepared EXPLAIN columns %v, want MySQL's %v", names, want)
+	}
+	if plain := text(db.Query(fmt.Sprintf(explainTable, "4"))); !reflect.DeepEqual(got, plain) || len(got) != 1 || got[0][2] != "events" {
+		t.Errorf("EXPLAIN: prepared %q, plain query %q", got, plain)
+	}
+	// A prepared EXPLAIN of a statement that cannot run fails at
+	// prepare, as in MySQL.
+	if _, err := db.Prepare("EXPLAIN FORMAT=JSON SELECT nosuch FROM events WHERE amount > ?"); err == nil {
+		t.Error("prepare EXPLAIN FORMAT=JSON of an unknown column: no error")
+	}
+}
