@@ -337,7 +337,7 @@ type Status struct {
 	Leader       string // the leader's id ("" when none is known)
 	Term         uint64
 	CommitIndex  uint64
-	AppliedIndex uint64 // the store's
+	AppliedIndex uint64 // last entry applied here (commands, barriers, configuration)
 	LastIndex    uint64
 	Members      []Member
 }
@@ -351,7 +351,7 @@ type Member struct {
 // Status reads the node's state.
 func (n *Node) Status() Status {
 	st := Status{Node: n.cfg.ID, State: n.raft.State().String(), CommitIndex: n.raft.CommitIndex(),
-		AppliedIndex: n.fsm.store.AppliedIndex(), LastIndex: n.raft.LastIndex()}
+		AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
 	_, id := n.raft.LeaderWithID()
 	st.Leader = string(id)
 	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)

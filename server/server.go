@@ -261,7 +261,7 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) newEngine() *sqle.Engine {
 	planner.PatchAnalyzerDefaults() // before NewBuilder copies the rules
-	b := analyzer.NewBuilder(newProvider(s.store))
+	b := analyzer.NewBuilder(newProvider(s.store, s.node))
 	b = planner.Register(b)
 	b = b.AddPreAnalyzeRule(ruleRefuseGlobalSet, refuseGlobalSet) // global_variables.go
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
