@@ -8,6 +8,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 
+	"arb/replication"
 	"arb/storage"
 )
 
@@ -24,8 +25,8 @@ type provider struct {
 
 var _ sql.MutableDatabaseProvider = (*provider)(nil)
 
-func newProvider(store *storage.Store) *provider {
-	return &provider{store: store, system: &systemDatabase{store: store}}
+func newProvider(store *storage.Store, node *replication.Node) *provider {
+	return &provider{store: store, system: &systemDatabase{store: store, node: node}}
 }
 
 func (p *provider) Database(_ *sql.Context, name string) (sql.Database, error) {

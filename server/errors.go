@@ -121,7 +121,7 @@ func rowError(err error) error {
 		}
 		return mysql.NewSQLError(erGetErrno, "HY000", "Got error %d from storage engine: %s", faultErrno(fe), err.Error())
 	}
-	if errors.Is(err, storage.ErrOverloaded) {
+	if errors.Is(err, storage.ErrOverloaded) || errors.Is(err, storage.ErrLogUnavailable) {
 		return mysql.NewSQLError(erLockWaitTimeout, "HY000", "%s", err.Error())
 	}
 	var ce *storage.ColumnLimitError

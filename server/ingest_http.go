@@ -393,6 +393,12 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 			status = http.StatusInsufficientStorage
 		}
 		w.Header().Set("Retry-After", faultRetryAfter)
+	case errors.Is(err, storage.ErrLogUnavailable):
+		// Cluster mode: no leader or quorum right now (a failover takes
+		// about a second); the write may or may not be stored, and a
+		// retry counts an event with an insert_id once.
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
 	case errors.Is(err, storage.ErrOverloaded):
 		// The ingest buffer stayed full (flushes lag behind): nothing was
 		// stored; the SDKs retry a 503 after Retry-After.

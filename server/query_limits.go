@@ -156,6 +156,10 @@ type queryLimits struct {
 	// statements maps a connection id (uint32) to its *statement being
 	// run, for KILL.
 	statements sync.Map
+	// readBarrier, in cluster mode, waits until this node has applied
+	// every write acknowledged before a statement that reads tables
+	// started (replication.Node.ReadBarrier); nil: a single node.
+	readBarrier func(context.Context) error
 }
 
 // statement is one statement being run.
@@ -313,6 +317,14 @@ func (l *queryLimits) begin(ctx context.Context, c *mysql.Conn, sess sql.Session
 		err = l.finish(ctx, err)
 		unregister()
 		return nil, nil, nil, err
+	}
+	if l.readBarrier != nil {
+		if err := l.readBarrier(ctx); err != nil {
+			l.running.Add(-1)
+			l.slots.Release(1)
+			unregister()
+			return nil, nil, nil, mysql.NewSQLError(erLockWaitTimeout, "HY000", "%s (retry the statement)", err.Error())
+		}
 	}
 	stopWatch := watchStatement(ctx, c, st)
 	return ctx, st, func() {

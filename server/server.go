@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"arb/planner"
+	"arb/replication"
 	"arb/storage"
 )
 
@@ -42,6 +43,9 @@ type ProjectSpec struct {
 
 // Config configures a Server. Zero fields take the defaults in cmd/arb.
 type Config struct {
+	// Cluster, when set, makes this server a node of a cluster whose
+	// writes go through a Raft log (cluster.go); nil: a single node.
+	Cluster   *replication.Config
 	DataDir   string
 	MySQLAddr string
 	HTTPAddr  string
@@ -110,6 +114,10 @@ type Server struct {
 	// mysqlStopped is set when the MySQL accept loop has returned: the
 	// server no longer answers queries (/readyz says so).
 	mysqlStopped atomic.Pointer[error]
+	// node is this server's member of the cluster (nil: single node).
+	node *replication.Node
+	// stopping is closed when Shutdown begins.
+	stopping chan struct{}
 }
 
 // Start opens the store and starts listening. The caller must Shutdown.
@@ -120,7 +128,7 @@ func Start(cfg Config) (*Server, error) {
 	// go-mysql-server logs each connection at Info and each failed query
 	// and its secure_file_priv default at Warn; clients see their errors.
 	logrus.SetLevel(logrus.ErrorLevel)
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), served: make(chan error, 1), stopping: make(chan struct{})}
 
 	// Checked before binding, so that a refused start touches nothing.
 	if err := checkExposure(cfg); err != nil {
@@ -150,7 +158,7 @@ func Start(cfg Config) (*Server, error) {
 		cmp.Or(cfg.MySQLMaxConnections, DefaultMySQLMaxConnections), cmp.Or(cfg.MySQLConnectTimeout, DefaultMySQLConnectTimeout), s.log)
 	s.httpConns = newHTTPConnLimit(newRetryListener(s.httpLn, "http", s.log), cmp.Or(cfg.HTTPMaxConnections, DefaultHTTPMaxConnections), s.log)
 	s.httpLn = s.httpConns
-	closeListeners := func() { mysqlLn.Close(); s.httpLn.Close() }
+	closeListeners := func() { mysqlLn.Close(); s.httpLn.Close(); s.closeNode() }
 
 	if cfg.MemoryLimit > 0 {
 		if err := applyMemoryLimit(&cfg, cfg.MemoryLimit, s.log); err != nil {
@@ -163,12 +171,21 @@ func Start(cfg Config) (*Server, error) {
 	opts.Dir, opts.Logger = cfg.DataDir, cfg.Logger
 	opts.OnWALSync = s.metrics.walSynced
 	opts.OnIngest = func(rows int) { s.metrics.rowsIngested.Add(float64(rows)) }
+	if err := s.openNode(&opts); err != nil {
+		closeListeners()
+		return nil, err
+	}
 	store, err := storage.Open(opts)
 	if err != nil {
 		closeListeners()
 		return nil, err
 	}
 	s.store = store
+	if err := s.startNode(store); err != nil {
+		store.Close()
+		closeListeners()
+		return nil, err
+	}
 	s.metrics.observeStore(store)
 	s.metrics.observeConnections(s.mysqlConns, s.httpConns)
 	if err := s.ensureProjects(); err != nil {
@@ -208,6 +225,9 @@ func Start(cfg Config) (*Server, error) {
 		},
 	}
 	limits := newQueryLimits(cfg.Queries, cfg.MemoryLimit)
+	if s.node != nil {
+		limits.readBarrier = s.node.ReadBarrier
+	}
 	s.metrics.observeQueries(limits)
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
@@ -241,7 +261,7 @@ func Start(cfg Config) (*Server, error) {
 
 func (s *Server) newEngine() *sqle.Engine {
 	planner.PatchAnalyzerDefaults() // before NewBuilder copies the rules
-	b := analyzer.NewBuilder(newProvider(s.store))
+	b := analyzer.NewBuilder(newProvider(s.store, s.node))
 	b = planner.Register(b)
 	b = b.AddPreAnalyzeRule(ruleRefuseGlobalSet, refuseGlobalSet) // global_variables.go
 	s.parser = &schemaParser{inner: sql.NewMysqlParser(), store: s.store}
@@ -260,6 +280,10 @@ func (s *Server) newEngine() *sqle.Engine {
 // ensureProjects applies --project flags, and creates the default project
 // in an empty data directory, printing its credentials once.
 func (s *Server) ensureProjects() error {
+	if s.node != nil {
+		go s.ensureProjectsInCluster()
+		return nil
+	}
 	for _, p := range s.cfg.Projects {
 		if _, err := s.store.PutProject(p.Name, p.Token, p.Secret); err != nil {
 			return err
@@ -329,6 +353,7 @@ func (s *Server) Store() *storage.Store { return s.store }
 // (until ctx ends), flushes and closes the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		close(s.stopping)
 		s.mysql.Close()
 		httpErr := s.http.Shutdown(ctx)
 		done := make(chan struct{})
@@ -338,6 +363,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.log.Warn("shutdown: statements still running; closing anyway")
 		}
+		s.closeNode()
 		s.stopErr = errors.Join(httpErr, s.store.Close())
 	})
 	return s.stopErr

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 
+	"arb/replication"
 	"arb/storage"
 )
 
@@ -12,6 +13,8 @@ import (
 type systemDatabase struct {
 	noViewsTriggersRoutines
 	store *storage.Store
+	// node is this server's cluster member (nil: a single node).
+	node *replication.Node
 }
 
 var _ sql.Database = (*systemDatabase)(nil)
@@ -26,12 +29,14 @@ func (d *systemDatabase) GetTableInsensitive(_ *sql.Context, name string) (sql.T
 		return newSegmentsTable(d.store), true, nil
 	case "compactions":
 		return newCompactionsTable(d.store), true, nil
+	case "cluster":
+		return newClusterTable(d.node), true, nil
 	}
 	return nil, false, nil
 }
 
 func (d *systemDatabase) GetTableNames(*sql.Context) ([]string, error) {
-	return []string{"compactions", "projects", "segments"}, nil
+	return []string{"cluster", "compactions", "projects", "segments"}, nil
 }
 
 // projectsTable lists projects with their ingest token, and their API

@@ -61,6 +61,11 @@ func (s *Store) Flush() error {
 		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
 	}
+	// In cluster mode an entry may change nothing a flush writes but
+	// the catalog (a new project): the manifest must still come to name
+	// its index, or a log truncated by a snapshot would lose it.
+	applied := s.applied.Load()
+	pending = pending || applied > s.published.AppliedIndex
 	if !pending {
 		s.ingestMu.Unlock()
 		return nil
@@ -85,7 +90,7 @@ func (s *Store) Flush() error {
 	}
 
 	m := &manifestBody{Version: manifestVersion, WALStartSeq: newSeq, NextFileNumber: s.nextFile,
-		Obsolete: slices.Clone(s.obsolete)}
+		AppliedIndex: applied, Obsolete: slices.Clone(s.obsolete)}
 	for _, pl := range plans {
 		m.Projects = append(m.Projects, pl.manifestEntry())
 		if pl.peopleFile != "" {

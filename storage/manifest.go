@@ -37,8 +37,12 @@ type manifestBody struct {
 	// numbered at or above it was written after this manifest by a flush
 	// or compaction that never published: its rows are still in the WAL
 	// (flush) or in the inputs this manifest names (compaction).
-	NextFileNumber uint64            `json:"next_file_number"`
-	Projects       []manifestProject `json:"projects"`
+	NextFileNumber uint64 `json:"next_file_number"`
+	// AppliedIndex is, in cluster mode, the index of the last replicated
+	// log entry whose writes are all in the files this manifest names
+	// (replicated_log.go); 0 outside cluster mode.
+	AppliedIndex uint64            `json:"applied_index,omitempty"`
+	Projects     []manifestProject `json:"projects"`
 	// Obsolete lists files (paths relative to the data directory) that
 	// this manifest or an earlier one replaced and that may not be deleted
 	// yet: open deletes them. Every file below NextFileNumber that no

@@ -74,10 +74,60 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	if err := p.store.failure(); err != nil {
 		return err
 	}
+	s := p.store
+	if s.opts.Log != nil {
+		// The replicated log carries the operations; every replica
+		// resolves them against its own state in log order (applyLogged).
+		if err := s.buffer.admitBatch(profileOpsBytes(ops), s.requestFlush, s.closing); err != nil {
+			return fmt.Errorf("project %s: %w", p.name, err)
+		}
+		return s.appendLogged(appendProfileOpsRecord(p.name, table, ops))
+	}
 	p.profileMu.Lock()
 	defer p.profileMu.Unlock()
 
 	p.mu.Lock()
+	batch, err := p.resolveProfilesLocked(table, ops)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+
+	// Profiles wait in memory for a flush as events do (user_state.go):
+	// the same bound and backpressure apply.
+	if err := s.buffer.admitBatch(batchBytes(batch), s.requestFlush, s.closing); err != nil {
+		return fmt.Errorf("project %s: %w", p.name, err)
+	}
+	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
+	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: batch})
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	if _, err := s.wal.Append(payload); err != nil {
+		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
+	}
+	p.mu.Lock()
+	err = p.replaceProfilesLocked(table, batch)
+	flush := p.ustate.memBytes >= s.opts.FlushBytes
+	p.mu.Unlock()
+	if err != nil {
+		// Durable but not all in memory: stop writes; a restart replays it.
+		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
+	}
+	if flush {
+		s.requestFlush()
+	}
+	return nil
+}
+
+// resolveProfilesLocked computes the whole profiles that ops leave in
+// table, in order, against the current profiles, and fits them to the
+// table's schema: the batch to log and install (an OpDelete row for a
+// deleted profile). Nothing is installed; on an error (a *RowError
+// naming the failing operation, a *ColumnLimitError) the schema is
+// unchanged.
+// REQUIRES: p.mu held (and p.profileMu, or the replicated log's apply
+// order, so that no other update resolves against the same profiles).
+func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp) ([]Event, error) {
 	schema := p.profileSchemaLocked(table)
 	next := map[string][]Prop{} // key → new profile; nil: deleted
 	var order []string
@@ -86,28 +136,24 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		if table == TablePeople {
 			var err error
 			if key, err = p.canonicalIDLocked(key); err != nil {
-				p.mu.Unlock()
-				return err
+				return nil, err
 			}
 		}
 		cur, seen := next[key]
 		if !seen {
 			var err error
 			if cur, err = p.profileLocked(table, key); err != nil {
-				p.mu.Unlock()
-				return err
+				return nil, err
 			}
 			order = append(order, key)
 		}
 		props, err := applyProfileOp(cur, &op)
 		if err != nil {
-			p.mu.Unlock()
-			return &RowError{Row: i + 1, Column: op.Op, Err: err}
+			return nil, &RowError{Row: i + 1, Column: op.Op, Err: err}
 		}
 		for _, pr := range props {
 			if err := ValidatePropertyKey(table, pr.Key); err != nil {
-				p.mu.Unlock()
-				return &RowError{Row: i + 1, Column: pr.Key, Err: err}
+				return nil, &RowError{Row: i + 1, Column: pr.Key, Err: err}
 			}
 		}
 		next[key] = props
@@ -122,41 +168,14 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		batch = append(batch, Event{DistinctID: key, Props: props})
 	}
 	if added := schema.newColumns(batch); len(schema.cols)+len(added) > p.store.opts.MaxColumns {
-		p.mu.Unlock()
-		return &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
+		return nil, &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
 	}
 	for i := range batch {
 		if batch[i].Props != nil {
 			schema.fitProps(batch[i].Props)
 		}
 	}
-	p.mu.Unlock()
-
-	s := p.store
-	// Profiles wait in memory for a flush as events do (user_state.go):
-	// the same bound and backpressure apply.
-	if err := s.buffer.admitBatch(batchBytes(batch), s.requestFlush, s.closing); err != nil {
-		return fmt.Errorf("project %s: %w", p.name, err)
-	}
-	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
-	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: batch})
-	s.ingestMu.RLock()
-	defer s.ingestMu.RUnlock()
-	if _, err := s.wal.Append(payload); err != nil {
-		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
-	}
-	p.mu.Lock()
-	err := p.replaceProfilesLocked(table, batch)
-	flush := p.ustate.memBytes >= s.opts.FlushBytes
-	p.mu.Unlock()
-	if err != nil {
-		// Durable but not all in memory: stop writes; a restart replays it.
-		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
-	}
-	if flush {
-		s.requestFlush()
-	}
-	return nil
+	return batch, nil
 }
 
 // replaceProfilesLocked installs whole profiles (ingest and replay). An

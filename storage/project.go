@@ -262,6 +262,12 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 	if table == TableEvents {
 		rows, hashes = dropBatchDuplicates(rows)
 	}
+	if s.opts.Log != nil {
+		// The replicated log carries the batch as it is now: every
+		// replica fits it to its schema and drops the events it already
+		// holds when it applies the entry (applyLogged).
+		return s.appendLogged(AppendEventBatch([]byte{byte(kind)}, &EventBatch{Project: p.name, Events: rows}))
+	}
 	// ingestMu is held from the duplicate check to the memtable append,
 	// so no flush swaps p.mem in between: the keys reserved in p.mem are
 	// those of rows appended to that same memtable.

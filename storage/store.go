@@ -81,6 +81,11 @@ type Options struct {
 	// (DefaultMaxColumns): a batch that would add more is refused whole
 	// with a *ColumnLimitError. Replay never refuses what was stored.
 	MaxColumns int
+	// Log, when set, is the replicated log every write goes through
+	// instead of the WAL (cluster mode; replicated_log.go): the store
+	// prepares a write, appends it to Log, and Log's state machine
+	// applies it to every replica with ApplyLogged.
+	Log Log
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)
@@ -138,6 +143,12 @@ type Store struct {
 	// clears itself (disk full, out of descriptors) never sets it: the
 	// WAL refuses those writes and goes on (wal_fault.go).
 	failed atomic.Pointer[error]
+
+	// applied is the index of the last replicated log entry applied
+	// (cluster mode; replicated_log.go). It advances under ingestMu held
+	// shared, so a flush that holds ingestMu reads the index of exactly
+	// the entries it freezes.
+	applied atomic.Uint64
 
 	flushReq   chan struct{}
 	compactReq chan struct{}
@@ -256,6 +267,7 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	}
 	s.nextFile = m.NextFileNumber
 	s.published, s.obsolete = m, slices.Clone(m.Obsolete)
+	s.applied.Store(m.AppliedIndex)
 	if err := s.loadManifest(m); err != nil {
 		s.closeSegments()
 		return nil, err
@@ -521,6 +533,16 @@ func (s *Store) PutProject(name, token, secret string) (ProjectInfo, error) {
 	}
 	rec := catalogRecord{Op: "project", Name: name, Token: token, Secret: secret}
 	body, _ := json.Marshal(rec)
+	if s.opts.Log != nil {
+		if err := s.appendLogged(append([]byte{byte(kindCatalog)}, body...)); err != nil {
+			return ProjectInfo{}, fmt.Errorf("project %s: %w", name, err)
+		}
+		p, ok := s.Project(name)
+		if !ok {
+			return ProjectInfo{}, fmt.Errorf("project %s: not created by its log entry", name)
+		}
+		return p.Info(), nil
+	}
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	if _, err := s.wal.Append(append([]byte{byte(kindCatalog)}, body...)); err != nil {

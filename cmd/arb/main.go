@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"arb/replication"
 	"arb/server"
 	"arb/storage"
 )
@@ -127,6 +128,9 @@ func serve(args []string) error {
 	queryMemory := fs.Int64("query-memory-bytes", 0, "memory one query's native grouping state and result may take; past it the query fails with error 1114 (0: min(1 GiB, RAM/4, max(256 MiB, --memory-limit/2)); -1: no limit)")
 	maxExecutionTime := fs.Duration("max-execution-time", 0, "default of MySQL's max_execution_time for SELECTs: past it a query fails with error 3024 (0: no limit; sessions and the MAX_EXECUTION_TIME hint override it)")
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
+	nodeID := fs.String("node-id", "", "cluster mode: this node's id (with --peers)")
+	raftAddr := fs.String("raft-addr", "", "cluster mode: this node's Raft address, host:port (default: its entry in --peers); peers reach it there")
+	peers := fs.String("peers", "", "cluster mode: every node of the cluster, this one too: n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -176,7 +180,20 @@ func serve(args []string) error {
 		*compactionRate = -1 // storage.Options: negative is unlimited, zero the default
 	}
 
+	var cluster *replication.Config
+	if *nodeID != "" || *peers != "" || *raftAddr != "" {
+		if *nodeID == "" || *peers == "" {
+			return fmt.Errorf("cluster mode needs both --node-id and --peers (got --node-id %q, --peers %q)", *nodeID, *peers)
+		}
+		members, err := replication.ParsePeers(*peers)
+		if err != nil {
+			return fmt.Errorf("--peers: %w", err)
+		}
+		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members}
+	}
+
 	srv, err := server.Start(server.Config{
+		Cluster: cluster,
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log,
 		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, RequireSecureTransport: *requireSecure, HTTPS: *https, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,

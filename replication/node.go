@@ -1,0 +1,385 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+	"google.golang.org/grpc"
+
+	"arb/storage"
+)
+
+// Config configures a Node.
+type Config struct {
+	ID    string            // this node's id, unique in the cluster
+	Addr  string            // this node's Raft address: listened on and given to peers
+	Peers map[string]string // every node of the cluster, this one too: id → Raft address
+	Dir   string            // Raft's log, stable store and snapshots
+	Log   *slog.Logger
+	// Raft timeouts (DefaultHeartbeatTimeout, …): a leader that stops is
+	// replaced after about an election timeout.
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// WriteTimeout bounds a write's wait for a leader and a quorum
+	// (DefaultWriteTimeout).
+	WriteTimeout time.Duration
+}
+
+// Defaults: loopback and LAN clusters; a leader that dies is replaced in
+// well under two seconds even on a loaded machine.
+const (
+	DefaultHeartbeatTimeout = 400 * time.Millisecond
+	DefaultElectionTimeout  = 400 * time.Millisecond
+	DefaultWriteTimeout     = 10 * time.Second
+)
+
+// ParsePeers reads "n1=host:port,n2=host:port".
+func ParsePeers(s string) (map[string]string, error) {
+	peers := map[string]string{}
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(part, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("peer %q: want id=host:port", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("peer %s: address %q: %w", id, addr, err)
+		}
+		if _, dup := peers[id]; dup {
+			return nil, fmt.Errorf("peer %s given twice", id)
+		}
+		peers[id] = addr
+	}
+	return peers, nil
+}
+
+// Node is this process's member of the cluster's Raft group.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *portMux
+	logs  *raftwal.WAL
+	snaps *raft.FileSnapshotStore
+	trans *raft.NetworkTransport
+	grpc  *grpc.Server
+	peers peerClients
+
+	raft *raft.Raft
+	fsm  *fsm
+
+	fatalOnce sync.Once
+	closeOnce sync.Once
+}
+
+var _ storage.Log = (*Node)(nil)
+
+// New opens the node's Raft storage and listens on its Raft address;
+// Start joins the group once the store is open.
+func New(cfg Config) (*Node, error) {
+	if cfg.ID == "" {
+		return nil, errors.New("replication: a node id is required (--node-id)")
+	}
+	if cfg.Peers[cfg.ID] == "" {
+		return nil, fmt.Errorf("replication: --peers does not name this node (%s)", cfg.ID)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = cfg.Peers[cfg.ID]
+	}
+	if cfg.Addr != cfg.Peers[cfg.ID] {
+		return nil, fmt.Errorf("replication: --raft-addr %s differs from this node's address in --peers (%s=%s)", cfg.Addr, cfg.ID, cfg.Peers[cfg.ID])
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if cfg.ElectionTimeout == 0 {
+		cfg.ElectionTimeout = DefaultElectionTimeout
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "log"), 0o755); err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Log}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	var err error
+	if n.logs, err = raftwal.Open(filepath.Join(cfg.Dir, "log")); err != nil {
+		return nil, fmt.Errorf("replication: open the raft log in %s: %w", cfg.Dir, err)
+	}
+	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog); err != nil {
+		n.logs.Close()
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	if n.mux, err = listenMux(cfg.Addr); err != nil {
+		n.logs.Close()
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", cfg.Addr)
+	if err != nil {
+		n.mux.close()
+		n.logs.Close()
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	n.trans = raft.NewNetworkTransportWithLogger(&raftStream{muxListener: n.mux.raft, advertise: advertise}, 3, 10*time.Second, hlog)
+	return n, nil
+}
+
+// Start joins the group with store as the state machine: on a node with
+// no Raft state yet it bootstraps the group of cfg.Peers (every node
+// bootstraps the same configuration), and starts serving forwarded
+// writes.
+func (n *Node) Start(store *storage.Store) error {
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(n.cfg.ID)
+	conf.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	conf.ElectionTimeout = n.cfg.ElectionTimeout
+	conf.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout / 2
+	conf.CommitTimeout = 5 * time.Millisecond
+	// The store is the snapshot: its manifest already holds every entry
+	// up to its applied index, so nothing is restored at start.
+	conf.NoSnapshotRestoreOnStart = true
+	// Each snapshot flushes the store: not too often. The log keeps many
+	// entries after one, so a replica that was down catches up from the
+	// log (installing segments from a peer is not built yet).
+	conf.SnapshotThreshold = 16384
+	conf.SnapshotInterval = 2 * time.Minute
+	conf.TrailingLogs = 200000
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+
+	n.fsm = newFSM(store, n.log, n.fatal)
+	has, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
+	if err != nil {
+		return fmt.Errorf("replication: %w", err)
+	}
+	if !has {
+		var servers []raft.Server
+		for id, addr := range n.cfg.Peers {
+			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
+		}
+		sort.Slice(servers, func(i, j int) bool { return servers[i].ID < servers[j].ID })
+		if err := raft.BootstrapCluster(conf, n.logs, n.logs, n.snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+			return fmt.Errorf("replication: bootstrap the cluster: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, n.fsm, n.logs, n.logs, n.snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("replication: start raft: %w", err)
+	}
+	n.raft = r
+	n.grpc = newForwardGRPC(n)
+	go n.grpc.Serve(n.mux.grpc)
+	n.log.Info("cluster node started", "node", n.cfg.ID, "raft_addr", n.cfg.Addr, "peers", len(n.cfg.Peers), "applied_index", store.AppliedIndex())
+	return nil
+}
+
+// fatal stops this replica after its store failed to apply an entry.
+func (n *Node) fatal(err error) {
+	n.fatalOnce.Do(func() {
+		go func() {
+			n.log.Error("replication: leaving the cluster after a failed apply; restart the node to replay the log", "err", err)
+			n.raft.Shutdown()
+		}()
+	})
+}
+
+// Append is storage.Log's: the write goes to the leader (this node, or
+// forwarded), and Append returns once it is committed and applied here.
+func (n *Node) Append(payload []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
+	defer cancel()
+	for {
+		refusal, err := n.appendOnce(ctx, payload)
+		if err == nil {
+			return refusal
+		}
+		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
+			return fmt.Errorf("%w: %v", storage.ErrLogUnavailable, err)
+		}
+		// No leader, or it just changed: nothing was appended; try the
+		// new one after a moment.
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: no leader within %s: %v", storage.ErrLogUnavailable, n.cfg.WriteTimeout, err)
+		}
+	}
+}
+
+func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err error) {
+	if n.raft.State() == raft.Leader {
+		_, refusal, err := n.applyAsLeader(ctx, payload)
+		return refusal, err
+	}
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		return nil, fmt.Errorf("%w: no leader known", errNotLeader)
+	}
+	index, refused, err := n.peers.forwardApply(ctx, string(addr), payload)
+	if err != nil {
+		return nil, err
+	}
+	// Committed: wait until it is applied here too, so that this node
+	// shows it to the next query, and take the refusal from our own
+	// apply (the same as the leader's, typed).
+	if err := n.fsm.waitApplied(ctx, index); err != nil {
+		return nil, fmt.Errorf("the write is committed (log entry %d) but this node has not applied it yet: %w", index, err)
+	}
+	refusal = n.fsm.takeRefusal(index)
+	if refused && refusal == nil {
+		refusal = errors.New("the leader refused the write")
+	}
+	return refusal, nil
+}
+
+// applyAsLeader appends payload on this node, the leader, and waits for
+// its commit and apply.
+func (n *Node) applyAsLeader(ctx context.Context, payload []byte) (index uint64, refusal, err error) {
+	if n.raft.State() != raft.Leader {
+		return 0, nil, errNotLeader
+	}
+	timeout := n.cfg.WriteTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := n.raft.Apply(payload, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return 0, nil, errNotLeader
+		}
+		return 0, nil, err
+	}
+	res, _ := f.Response().(applyResult)
+	if res.err != nil {
+		return 0, nil, res.err
+	}
+	n.fsm.takeRefusal(f.Index())
+	return f.Index(), res.refusal, nil
+}
+
+// readIndexAsLeader is the index a read must have applied to see every
+// write acknowledged before it: a barrier (committed on a quorum, so this
+// node still leads, and applied here after every earlier entry) then
+// this node's applied index.
+func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, errNotLeader
+	}
+	timeout := n.cfg.WriteTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, errNotLeader
+		}
+		return 0, err
+	}
+	return n.fsm.appliedIndex(), nil
+}
+
+// ReadBarrier returns once this node has applied every write
+// acknowledged (by any node) before it was called.
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.WriteTimeout)
+		defer cancel()
+	}
+	for {
+		index, err := n.readIndexOnce(ctx)
+		if err == nil {
+			return n.fsm.waitApplied(ctx, index)
+		}
+		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
+			return fmt.Errorf("%w: read barrier: %v", storage.ErrLogUnavailable, err)
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: read barrier: no leader: %v", storage.ErrLogUnavailable, err)
+		}
+	}
+}
+
+func (n *Node) readIndexOnce(ctx context.Context) (uint64, error) {
+	if n.raft.State() == raft.Leader {
+		return n.readIndexAsLeader(ctx)
+	}
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		return 0, fmt.Errorf("%w: no leader known", errNotLeader)
+	}
+	return n.peers.forwardReadIndex(ctx, string(addr))
+}
+
+// Status describes the node for arb.cluster and /metrics.
+type Status struct {
+	Node         string
+	State        string // Leader, Follower, Candidate, Shutdown
+	Leader       string // the leader's id ("" when none is known)
+	Term         uint64
+	CommitIndex  uint64
+	AppliedIndex uint64 // last entry applied here (commands, barriers, configuration)
+	LastIndex    uint64
+	Members      []Member
+}
+
+// Member is one node of the group's configuration.
+type Member struct {
+	ID, Addr string
+	Voter    bool
+}
+
+// Status reads the node's state.
+func (n *Node) Status() Status {
+	st := Status{Node: n.cfg.ID, State: n.raft.State().String(), CommitIndex: n.raft.CommitIndex(),
+		AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
+	_, id := n.raft.LeaderWithID()
+	st.Leader = string(id)
+	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+		}
+	}
+	return st
+}
+
+// Close leaves the group (a restart rejoins it) and closes the Raft
+// storage. The store is closed after it by the caller.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.raft != nil {
+			err = n.raft.Shutdown().Error()
+		}
+		if n.grpc != nil {
+			n.grpc.Stop()
+		}
+		n.peers.close()
+		n.trans.Close()
+		n.mux.close()
+		if cerr := n.logs.Close(); err == nil {
+			err = cerr
+		}
+	})
+	return err
+}

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"path/filepath"
+	"time"
+
+	"arb/replication"
+	"arb/storage"
+)
+
+// Cluster mode (Config.Cluster): this server is one node of a group whose
+// writes go through a Raft log (package replication). Every write path —
+// SQL INSERT, LOAD DATA, /track, /import, /engage, /groups, the catalog —
+// reaches the store, which prepares the write and appends it to the log
+// (storage.Options.Log); a statement that reads tables first waits until
+// this node has applied every write acknowledged before it started
+// (queryLimits.readBarrier). Any node takes reads and writes.
+
+// openNode creates the cluster node (listening on its Raft address) and
+// makes it the store's log; a single node does nothing.
+func (s *Server) openNode(opts *storage.Options) error {
+	if s.cfg.Cluster == nil {
+		return nil
+	}
+	cfg := *s.cfg.Cluster
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(s.cfg.DataDir, "raft")
+	}
+	cfg.Log = s.log
+	node, err := replication.New(cfg)
+	if err != nil {
+		return err
+	}
+	s.node = node
+	opts.Log = node
+	return nil
+}
+
+// startNode joins the group with the opened store as its state machine.
+func (s *Server) startNode(store *storage.Store) error {
+	if s.node == nil {
+		return nil
+	}
+	if err := s.node.Start(store); err != nil {
+		return err
+	}
+	s.metrics.observeNode(s.node)
+	// A restarted node replays the log's entries after its store's
+	// applied index once the leader tells it how far the log is
+	// committed: wait for that (a short while) before serving, so that
+	// its first clients do not find a project missing. A node started
+	// before its peers has no leader to ask and serves at once.
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
+	defer cancel()
+	start := time.Now()
+	if err := s.node.ReadBarrier(ctx); err != nil {
+		s.log.Info("cluster mode: serving before catching up with the log", "err", err)
+	} else {
+		s.log.Info("cluster mode: caught up with the log", "applied_index", store.AppliedIndex(), "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// catchUpWait bounds how long a starting node waits to catch up.
+const catchUpWait = 10 * time.Second
+
+// closeNode leaves the group (before the store closes).
+func (s *Server) closeNode() {
+	if s.node != nil {
+		if err := s.node.Close(); err != nil {
+			s.log.Warn("close the cluster node", "err", err)
+		}
+	}
+}
+
+// ensureProjectsInCluster applies --project flags through the log once
+// the group has a leader and a quorum, retrying until then: a node
+// started before its peers must not fail for want of them. A cluster
+// never makes a default project: each node would draw other credentials.
+func (s *Server) ensureProjectsInCluster() {
+	if len(s.cfg.Projects) == 0 {
+		if len(s.store.Projects()) == 0 {
+			s.log.Warn("cluster mode: no --project given; create projects with the same --project NAME:TOKEN:SECRET on every node")
+		}
+		return
+	}
+	for _, p := range s.cfg.Projects {
+		for {
+			_, err := s.store.PutProject(p.Name, p.Token, p.Secret)
+			if err == nil {
+				break
+			}
+			s.log.Info("cluster mode: waiting for the cluster to create project "+p.Name, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-s.stopping:
+				return
+			}
+		}
+	}
+	s.log.Info("cluster mode: projects in place", "projects", len(s.cfg.Projects))
+}
+
+// newClusterTable is arb.cluster: one row per member of the group as this
+// node sees it — id, Raft address, voter, whether it leads — and, on
+// this node's own row, its Raft state, term and log indexes. A single node is one row in state "single".
+func newClusterTable(node *replication.Node) *rowsTable {
+	return &rowsTable{
+		name: "cluster",
+		schema: systemColumns("cluster",
+			&sql.Column{Name: "node", Type: sqlString},
+			&sql.Column{Name: "raft_addr", Type: sqlString},
+			&sql.Column{Name: "voter", Type: types.Boolean},
+			&sql.Column{Name: "is_self", Type: types.Boolean},
+			&sql.Column{Name: "is_leader", Type: types.Boolean},
+			&sql.Column{Name: "state", Type: sqlString, Nullable: true},
+			&sql.Column{Name: "term", Type: types.Uint64, Nullable: true},
+			&sql.Column{Name: "commit_index", Type: types.Uint64, Nullable: true},
+			&sql.Column{Name: "applied_index", Type: types.Uint64, Nullable: true},
+			&sql.Column{Name: "last_index", Type: types.Uint64, Nullable: true},
+		),
+		rows: func() []sql.Row {
+			if node == nil {
+				return []sql.Row{{"", "", true, true, true, "single", nil, nil, nil, nil}}
+			}
+			st := node.Status()
+			var rows []sql.Row
+			for _, m := range st.Members {
+				row := sql.Row{m.ID, m.Addr, m.Voter, m.ID == st.Node, m.ID == st.Leader, nil, nil, nil, nil, nil}
+				if m.ID == st.Node {
+					row[5], row[6], row[7], row[8], row[9] = st.State, st.Term, st.CommitIndex, st.AppliedIndex, st.LastIndex
+				}
+				rows = append(rows, row)
+			}
+			return rows
+		},
+	}
+}
+
+// observeNode exports the node's Raft state on /metrics: whether it
+// leads, its term and log indexes (a follower's lag is the leader's
+// commit index minus its applied index).
+func (m *metrics) observeNode(node *replication.Node) {
+	gauge := func(name, help string, f func(replication.Status) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(node.Status()) })
+	}
+	m.registry.MustRegister(
+		gauge("arb_cluster_is_leader", "1 when this node leads the cluster's Raft group.", func(s replication.Status) float64 {
+			if s.Leader == s.Node {
+				return 1
+			}
+			return 0
+		}),
+		gauge("arb_cluster_has_leader", "1 when this node knows a leader.", func(s replication.Status) float64 {
+			if s.Leader != "" {
+				return 1
+			}
+			return 0
+		}),
+		gauge("arb_cluster_term", "This node's Raft term.", func(s replication.Status) float64 { return float64(s.Term) }),
+		gauge("arb_cluster_commit_index", "Last Raft log index this node knows committed.", func(s replication.Status) float64 { return float64(s.CommitIndex) }),
+		gauge("arb_cluster_applied_index", "Last Raft log entry this node applied.", func(s replication.Status) float64 { return float64(s.AppliedIndex) }),
+		gauge("arb_cluster_last_index", "Last Raft log index on this node.", func(s replication.Status) float64 { return float64(s.LastIndex) }),
+	)
+}

@@ -1,0 +1,246 @@
+package storage
+
+// The replicated log as the write path (cluster mode, Options.Log).
+//
+// Every write is split in two:
+//
+//   - prepare, on the node that took the write: validate the rows (a bad
+//     one gets a *RowError naming it), admit the batch to the ingest
+//     buffer, drop repeats within the batch, encode the record the WAL
+//     would have held. Nothing here reads or changes stored state.
+//   - apply, on every replica, in log order, on one goroutine
+//     (ApplyLogged, called by the Log's state machine once the record is
+//     committed on a quorum): fit the rows to the schema, drop the events
+//     already stored (insert_id dedup against applied state only), resolve
+//     profile operations against the applied profiles, append to the
+//     memtable and the identity state.
+//
+// Apply is deterministic: its result depends only on the record and the
+// entries applied before it, so every replica holds the same data. A
+// refusal decided in apply (too many columns, a $add on a string) refuses
+// the whole entry on every replica alike and is the write's error.
+//
+// Invariants:
+//   - the store's own WAL takes nothing; the Log is the only record of a
+//     write until a flush puts it in segments;
+//   - every manifest a flush publishes carries AppliedIndex, the last
+//     entry applied when the flush froze the memtables (under ingestMu,
+//     which ApplyLogged holds shared while it applies and advances the
+//     index): every entry at or below it is in the manifest's files, so
+//     after a restart the Log replays the entries above it and ApplyLogged
+//     skips the rest;
+//   - the Log must keep every entry above the durable AppliedIndex: a
+//     snapshot of the state machine first flushes (Flush), so that the
+//     entries a snapshot lets the Log drop are all in segments.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Log is a replicated log of write records (package replication: a Raft
+// group).
+type Log interface {
+	// Append commits payload and returns once this replica has applied
+	// it (ApplyLogged), with the apply's refusal if it refused the entry.
+	Append(payload []byte) error
+}
+
+// ErrLogUnavailable marks a write the replicated log could not take now
+// (no leader, no quorum, leadership lost while it was in flight): it may
+// or may not be stored, and the same write may be retried (an event's
+// insert_id makes a retried event count once).
+var ErrLogUnavailable = errors.New("replicated log unavailable")
+
+// kindProfileOps: | str table | EventBatch of profile operations |: each
+// event is one ProfileOp (DistinctID the key, Name the operation, Props
+// its properties, TimeMillis its time or ignoreTimeMillis). Only the
+// replicated log carries it: every replica resolves the operations.
+const kindProfileOps recordKind = 5
+
+// ignoreTimeMillis marks a ProfileOp with IgnoreTime in a kindProfileOps
+// record.
+const ignoreTimeMillis = math.MinInt64
+
+func appendProfileOpsRecord(project, table string, ops []ProfileOp) []byte {
+	events := make([]Event, len(ops))
+	for i, op := range ops {
+		ms := op.Time.UnixMilli()
+		if op.IgnoreTime {
+			ms = ignoreTimeMillis
+		}
+		events[i] = Event{DistinctID: op.Key, Name: op.Op, TimeMillis: ms, Props: op.Props}
+	}
+	payload := append([]byte{byte(kindProfileOps)}, batchAppendString(nil, table)...)
+	return AppendEventBatch(payload, &EventBatch{Project: project, Events: events})
+}
+
+func profileOpsBytes(ops []ProfileOp) int64 {
+	var n int64
+	for i := range ops {
+		e := Event{DistinctID: ops[i].Key, Name: ops[i].Op, Props: ops[i].Props}
+		n += eventSizeBytes(&e)
+	}
+	return n
+}
+
+// appendLogged is a prepared write's way through the replicated log.
+func (s *Store) appendLogged(payload []byte) error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	return s.opts.Log.Append(payload)
+}
+
+// AppliedIndex is the index of the last replicated log entry applied to
+// this store (at open: the manifest's).
+func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
+
+// ApplyLogged applies the committed log entry index, whose record is
+// payload, to the store. Entries at or below AppliedIndex are skipped
+// (they are in segments already: a replay after a restart). refusal is
+// the write's own error, the same on every replica, and the entry
+// changed nothing. err means this replica could not apply the entry
+// (its files or memory failed): the store has stopped taking writes
+// (ErrStoreFailed) and the caller must stop applying; a restart replays
+// from the manifest's index.
+func (s *Store) ApplyLogged(index uint64, payload []byte) (refusal, err error) {
+	if index <= s.applied.Load() {
+		return nil, nil
+	}
+	if err := s.failure(); err != nil {
+		return nil, err
+	}
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	refusal, err = s.applyRecord(payload)
+	if err != nil {
+		return nil, s.failStore(fmt.Errorf("apply log entry %d: %w", index, err))
+	}
+	s.applied.Store(index)
+	return refusal, nil
+}
+
+// applyRecord applies one record of the replicated log.
+// REQUIRES: s.ingestMu held shared.
+func (s *Store) applyRecord(payload []byte) (refusal, err error) {
+	if len(payload) == 0 {
+		return nil, fmt.Errorf("empty record")
+	}
+	switch recordKind(payload[0]) {
+	case kindCatalog:
+		return nil, s.replay(payload)
+	case kindEvents, kindPeople:
+		b, err := DecodeEventBatch(payload[1:])
+		if err != nil {
+			return nil, err
+		}
+		p, ok := s.Project(b.Project)
+		if !ok {
+			return fmt.Errorf("project %s does not exist", b.Project), nil
+		}
+		table := TableEvents
+		if recordKind(payload[0]) == kindPeople {
+			table = TablePeople
+		}
+		return p.applyRows(table, b.Events)
+	case kindProfileOps:
+		d := &batchDecoder{src: payload, off: 1}
+		table := d.string()
+		if d.err != nil {
+			return nil, fmt.Errorf("profile operations record: %w", d.err)
+		}
+		if table != TablePeople && table != TableGroups {
+			return nil, fmt.Errorf("profile operations record: unknown table %q", table)
+		}
+		b, err := DecodeEventBatch(payload[d.off:])
+		if err != nil {
+			return nil, err
+		}
+		p, ok := s.Project(b.Project)
+		if !ok {
+			return fmt.Errorf("project %s does not exist", b.Project), nil
+		}
+		ops := make([]ProfileOp, len(b.Events))
+		for i, e := range b.Events {
+			ops[i] = ProfileOp{Key: e.DistinctID, Op: e.Name, Props: e.Props}
+			if e.TimeMillis == ignoreTimeMillis {
+				ops[i].IgnoreTime = true
+			} else {
+				ops[i].Time = time.UnixMilli(e.TimeMillis).UTC()
+			}
+		}
+		return p.applyProfileOps(table, ops)
+	}
+	return nil, fmt.Errorf("unknown record kind %d", payload[0])
+}
+
+// isRefusal reports whether err is a deterministic refusal of a write
+// (decided from the write and the applied state alone).
+func isRefusal(err error) bool {
+	var re *RowError
+	var ce *ColumnLimitError
+	return errors.As(err, &re) || errors.As(err, &ce)
+}
+
+// applyRows is apply's part for a batch of events or people upserts.
+func (p *Project) applyRows(table string, rows []Event) (refusal, err error) {
+	var hashes []uint64
+	if table == TableEvents {
+		hashes = keyHashes(rows)
+	}
+	rows, ticket, _, err := p.reserve(table, rows, hashes)
+	if err != nil {
+		if isRefusal(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	// No batch is in flight inside apply (entries apply one at a time),
+	// so nothing waits on this ticket: it only marks the reserved keys.
+	defer func() {
+		if ticket != nil {
+			ticket.err = err
+			close(ticket.done)
+		}
+	}()
+	s := p.store
+	p.mu.Lock()
+	if table == TablePeople {
+		err = p.addLocked(table, rows)
+	} else {
+		err = p.addEventsLocked(rows, nil)
+	}
+	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
+	p.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.observeIngest(len(rows), 0)
+	if needFlush {
+		s.requestFlush()
+	}
+	return nil, nil
+}
+
+// applyProfileOps is apply's part for profile operations.
+func (p *Project) applyProfileOps(table string, ops []ProfileOp) (refusal, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	batch, err := p.resolveProfilesLocked(table, ops)
+	if err != nil {
+		if isRefusal(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	if err := p.replaceProfilesLocked(table, batch); err != nil {
+		return nil, err
+	}
+	if p.ustate.memBytes >= p.store.opts.FlushBytes {
+		p.store.requestFlush()
+	}
+	return nil, nil
+}
