@@ -23,10 +23,11 @@ const preparedFixture = "INSERT INTO events (time, event, distinct_id, amount, `
 
 // serverPrepared is a connection pool on arb that sends every statement
 // with arguments as COM_STMT_PREPARE + COM_STMT_EXECUTE (the harness's
-// pool interpolates them into a COM_QUERY instead).
+// pool interpolates them into a COM_QUERY instead), and scans dates and
+// times as the text the server sent.
 func serverPrepared(t *testing.T, arb *arbProcess) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/default?parseTime=true&loc=UTC", arb.mysqlPort))
+	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/default?loc=UTC", arb.mysqlPort))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ func (p *schemaParser) ParseSimple(query string) (ast.Statement, error) {
 }
 
 func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.Statement, string, string, error) {
+	query, swaps := typedLiterals(query, multi) // typed_literals.go
 	stmt, parsed, rest, err := p.inner.Parse(ctx, query, multi)
 	if err != nil {
 		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
@@ -56,12 +57,14 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
 	if err == nil {
+		restoreTypedLiteralNames(stmt, swaps)
 		p.discover(ctx, stmt)
 	}
 	return stmt, parsed, rest, err
 }
 
 func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delimiter rune, multi bool, options ast.ParserOptions) (ast.Statement, string, string, error) {
+	query, swaps := typedLiterals(query, multi)
 	stmt, parsed, rest, err := p.inner.ParseWithOptions(ctx, query, delimiter, multi, options)
 	if err != nil {
 		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
@@ -83,12 +86,14 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 		stmt, err = compatStatement(ctx, stmt, parsed)
 	}
 	if err == nil {
+		restoreTypedLiteralNames(stmt, swaps)
 		p.discover(ctx, stmt)
 	}
 	return stmt, parsed, rest, err
 }
 
 func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, options ast.ParserOptions) (ast.Statement, int, error) {
+	query, swaps := typedLiterals(query, true)
 	stmt, n, err := p.inner.ParseOneWithOptions(ctx, query, options)
 	if err != nil {
 		if s, _, _, ok, rerr := p.rollup(query, false, func(q string) (ast.Statement, error) {
@@ -110,9 +115,10 @@ func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, op
 		stmt, err = compatStatement(ctx, stmt, query)
 	}
 	if err == nil {
+		restoreTypedLiteralNames(stmt, swaps)
 		p.discover(ctx, stmt)
 	}
-	return stmt, n, err
+	return stmt, originalOffset(n, swaps), err
 }
 
 // discover replaces the session's pending columns with those stmt needs.
