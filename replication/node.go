@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -81,6 +82,10 @@ type Node struct {
 
 	raft *raft.Raft
 	fsm  *fsm
+
+	// barrierTerm is the term in which this node, leading, last ran a
+	// barrier for reads (readIndexAsLeader).
+	barrierTerm atomic.Uint64
 
 	fatalOnce sync.Once
 	closeOnce sync.Once
@@ -275,9 +280,12 @@ func (n *Node) applyAsLeader(ctx context.Context, payload []byte) (index uint64,
 }
 
 // readIndexAsLeader is the index a read must have applied to see every
-// write acknowledged before it: a barrier (committed on a quorum, so this
-// node still leads, and applied here after every earlier entry) then
-// this node's applied index.
+// write acknowledged before it: the last command entry at or below this
+// node's commit index, once this node has confirmed it still leads (a
+// heartbeat round to a quorum, no disk write). The commit index covers
+// every entry committed by earlier leaders only once this term has
+// committed an entry of its own: the first read of a term runs a Raft
+// barrier for that.
 func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, errNotLeader
@@ -286,13 +294,49 @@ func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	if err := n.raft.Barrier(timeout).Error(); err != nil {
+	leaderErr := func(err error) error {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return 0, errNotLeader
+			return errNotLeader
 		}
-		return 0, err
+		return err
 	}
-	return n.fsm.appliedIndex(), nil
+	term := n.currentTerm()
+	if n.barrierTerm.Load() != term {
+		if err := n.raft.Barrier(timeout).Error(); err != nil {
+			return 0, leaderErr(err)
+		}
+		n.barrierTerm.Store(term)
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, leaderErr(err)
+	}
+	return n.lastCommandAtOrBelow(n.raft.CommitIndex()), nil
+}
+
+// lastCommandAtOrBelow is the index of the last command entry (a write)
+// at or below index: the state machine sees only those, so that is how
+// far a read waits. Entries the log dropped after a snapshot are applied
+// everywhere that matters (the snapshot is a flush).
+func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
+	first, err := n.logs.FirstIndex()
+	if err != nil {
+		return n.fsm.appliedIndex()
+	}
+	var l raft.Log
+	for i := index; i >= first && i > 0; i-- {
+		if err := n.logs.GetLog(i, &l); err != nil {
+			break
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
+}
+
+func (n *Node) currentTerm() uint64 {
+	t, _ := strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	return t
 }
 
 // ReadBarrier returns once this node has applied every write
@@ -354,7 +398,7 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
 	_, id := n.raft.LeaderWithID()
 	st.Leader = string(id)
-	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	st.Term = n.currentTerm()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})
