@@ -28,8 +28,11 @@ type Config struct {
 	ID    string            // this node's id, unique in the cluster
 	Addr  string            // this node's Raft address: listened on and given to peers
 	Peers map[string]string // every node of the cluster, this one too: id → Raft address
-	Dir   string            // Raft's log, stable store and snapshots
-	Log   *slog.Logger
+	// Join is the Raft address of a node of a running cluster that this
+	// new node joins (instead of Peers): see join.go.
+	Join string
+	Dir  string // Raft's log, stable store and snapshots
+	Log  *slog.Logger
 	// Raft timeouts (DefaultHeartbeatTimeout, …): a leader that stops is
 	// replaced after about an election timeout.
 	HeartbeatTimeout time.Duration
@@ -99,13 +102,19 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("replication: a node id is required (--node-id)")
 	}
-	if cfg.Peers[cfg.ID] == "" {
+	switch {
+	case cfg.Join != "":
+		if cfg.Addr == "" {
+			return nil, errors.New("replication: a node that joins needs its own --raft-addr")
+		}
+		if len(cfg.Peers) > 0 {
+			return nil, errors.New("replication: give a joining node --join, not --peers (the cluster knows its members)")
+		}
+	case cfg.Peers[cfg.ID] == "":
 		return nil, fmt.Errorf("replication: --peers does not name this node (%s)", cfg.ID)
-	}
-	if cfg.Addr == "" {
+	case cfg.Addr == "":
 		cfg.Addr = cfg.Peers[cfg.ID]
-	}
-	if cfg.Addr != cfg.Peers[cfg.ID] {
+	case cfg.Addr != cfg.Peers[cfg.ID]:
 		return nil, fmt.Errorf("replication: --raft-addr %s differs from this node's address in --peers (%s=%s)", cfg.Addr, cfg.ID, cfg.Peers[cfg.ID])
 	}
 	if cfg.Log == nil {
@@ -174,7 +183,7 @@ func (n *Node) Start(store *storage.Store) error {
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
-	if !has {
+	if !has && n.cfg.Join == "" {
 		var servers []raft.Server
 		for id, addr := range n.cfg.Peers {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
@@ -191,6 +200,9 @@ func (n *Node) Start(store *storage.Store) error {
 	n.raft = r
 	n.grpc = newForwardGRPC(n)
 	go n.grpc.Serve(n.mux.grpc)
+	if !has && n.cfg.Join != "" {
+		go n.askToJoin()
+	}
 	n.log.Info("cluster node started", "node", n.cfg.ID, "raft_addr", n.cfg.Addr, "peers", len(n.cfg.Peers), "applied_index", store.AppliedIndex())
 	return nil
 }
