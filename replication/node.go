@@ -249,8 +249,13 @@ func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err err
 	if addr == "" {
 		return nil, fmt.Errorf("%w: no leader known", errNotLeader)
 	}
-	index, refused, err := n.peers.forwardApply(ctx, string(addr), payload)
+	fctx, stop := n.whileLeader(ctx, addr)
+	index, refused, err := n.peers.forwardApply(fctx, string(addr), payload)
+	stop()
 	if err != nil {
+		if errors.Is(context.Cause(fctx), errLeaderChanged) {
+			return nil, fmt.Errorf("%w while the write was in flight: it may or may not be stored", errLeaderChanged)
+		}
 		return nil, err
 	}
 	// Committed: wait until it is applied here too, so that this node
@@ -383,7 +388,45 @@ func (n *Node) readIndexOnce(ctx context.Context) (uint64, error) {
 	if addr == "" {
 		return 0, fmt.Errorf("%w: no leader known", errNotLeader)
 	}
-	return n.peers.forwardReadIndex(ctx, string(addr))
+	fctx, stop := n.whileLeader(ctx, addr)
+	defer stop()
+	index, err := n.peers.forwardReadIndex(fctx, string(addr))
+	if err != nil && errors.Is(context.Cause(fctx), errLeaderChanged) {
+		// Nothing was written: ask the new leader.
+		return 0, fmt.Errorf("%w: %w", errNotLeader, errLeaderChanged)
+	}
+	return index, err
+}
+
+// errLeaderChanged: the leader a request was sent to is no longer the
+// leader this node knows (it died or was cut off), so its answer will
+// not come.
+var errLeaderChanged = errors.New("the leader changed")
+
+// whileLeader is ctx, cancelled with errLeaderChanged as soon as this
+// node stops seeing addr as the leader: a call to a leader that died or
+// is cut off would otherwise wait for its whole deadline.
+func (n *Node) whileLeader(ctx context.Context, addr raft.ServerAddress) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if now, _ := n.raft.LeaderWithID(); now != addr {
+					cancel(errLeaderChanged)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
 }
 
 // Status describes the node for arb.cluster and /metrics.
