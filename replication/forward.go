@@ -3,8 +3,10 @@ package replication
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -53,6 +55,8 @@ func (rawCodec) Name() string { return "arb-raw" }
 type forwardServer interface {
 	applyAsLeader(ctx context.Context, payload []byte) (index uint64, refusal error, err error)
 	readIndexAsLeader(ctx context.Context) (uint64, error)
+	changeMembership(ctx context.Context, req memberRequest) error
+	serveBackup(w io.Writer) error
 }
 
 func newForwardGRPC(srv forwardServer) *grpc.Server {
@@ -89,9 +93,67 @@ func newForwardGRPC(srv forwardServer) *grpc.Server {
 				}
 				return &frame{b: binary.BigEndian.AppendUint64(nil, index)}, nil
 			}},
+			{MethodName: "Member", Handler: func(s any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var in frame
+				if err := dec(&in); err != nil {
+					return nil, err
+				}
+				var req memberRequest
+				if err := json.Unmarshal(in.b, &req); err != nil || req.ID == "" {
+					return nil, status.Errorf(codes.InvalidArgument, "member request %q: want {\"id\", \"addr\"}", in.b)
+				}
+				if err := s.(forwardServer).changeMembership(ctx, req); err != nil {
+					return nil, leaderStatus(err)
+				}
+				return &frame{}, nil
+			}},
+		},
+		Streams: []grpc.StreamDesc{
+			{StreamName: "Backup", ServerStreams: true, Handler: func(s any, stream grpc.ServerStream) error {
+				var in frame
+				if err := stream.RecvMsg(&in); err != nil {
+					return err
+				}
+				w := &streamWriter{stream: stream}
+				if err := s.(forwardServer).serveBackup(w); err != nil {
+					return status.Errorf(codes.Internal, "backup: %v", err)
+				}
+				return w.flush()
+			}},
 		},
 	}, srv)
 	return g
+}
+
+// streamWriter sends what is written to it as frames of backupChunk bytes.
+type streamWriter struct {
+	stream grpc.ServerStream
+	buf    []byte
+}
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), backupChunk-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == backupChunk {
+			if err := w.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *streamWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	// gRPC may read a message after SendMsg returns: a new buffer each.
+	err := w.stream.SendMsg(&frame{b: w.buf})
+	w.buf = nil
+	return err
 }
 
 // errNotLeader: the node asked is not the leader (any more); the caller

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,8 +28,11 @@ type Config struct {
 	ID    string            // this node's id, unique in the cluster
 	Addr  string            // this node's Raft address: listened on and given to peers
 	Peers map[string]string // every node of the cluster, this one too: id → Raft address
-	Dir   string            // Raft's log, stable store and snapshots
-	Log   *slog.Logger
+	// Join is the Raft address of a node of a running cluster that this
+	// new node joins (instead of Peers): see join.go.
+	Join string
+	Dir  string // Raft's log, stable store and snapshots
+	Log  *slog.Logger
 	// Raft timeouts (DefaultHeartbeatTimeout, …): a leader that stops is
 	// replaced after about an election timeout.
 	HeartbeatTimeout time.Duration
@@ -82,6 +86,10 @@ type Node struct {
 	raft *raft.Raft
 	fsm  *fsm
 
+	// barrierTerm is the term in which this node, leading, last ran a
+	// barrier for reads (readIndexAsLeader).
+	barrierTerm atomic.Uint64
+
 	fatalOnce sync.Once
 	closeOnce sync.Once
 }
@@ -94,13 +102,19 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ID == "" {
 		return nil, errors.New("replication: a node id is required (--node-id)")
 	}
-	if cfg.Peers[cfg.ID] == "" {
+	switch {
+	case cfg.Join != "":
+		if cfg.Addr == "" {
+			return nil, errors.New("replication: a node that joins needs its own --raft-addr")
+		}
+		if len(cfg.Peers) > 0 {
+			return nil, errors.New("replication: give a joining node --join, not --peers (the cluster knows its members)")
+		}
+	case cfg.Peers[cfg.ID] == "":
 		return nil, fmt.Errorf("replication: --peers does not name this node (%s)", cfg.ID)
-	}
-	if cfg.Addr == "" {
+	case cfg.Addr == "":
 		cfg.Addr = cfg.Peers[cfg.ID]
-	}
-	if cfg.Addr != cfg.Peers[cfg.ID] {
+	case cfg.Addr != cfg.Peers[cfg.ID]:
 		return nil, fmt.Errorf("replication: --raft-addr %s differs from this node's address in --peers (%s=%s)", cfg.Addr, cfg.ID, cfg.Peers[cfg.ID])
 	}
 	if cfg.Log == nil {
@@ -169,7 +183,7 @@ func (n *Node) Start(store *storage.Store) error {
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
-	if !has {
+	if !has && n.cfg.Join == "" {
 		var servers []raft.Server
 		for id, addr := range n.cfg.Peers {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
@@ -186,6 +200,9 @@ func (n *Node) Start(store *storage.Store) error {
 	n.raft = r
 	n.grpc = newForwardGRPC(n)
 	go n.grpc.Serve(n.mux.grpc)
+	if !has && n.cfg.Join != "" {
+		go n.askToJoin()
+	}
 	n.log.Info("cluster node started", "node", n.cfg.ID, "raft_addr", n.cfg.Addr, "peers", len(n.cfg.Peers), "applied_index", store.AppliedIndex())
 	return nil
 }
@@ -232,8 +249,13 @@ func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err err
 	if addr == "" {
 		return nil, fmt.Errorf("%w: no leader known", errNotLeader)
 	}
-	index, refused, err := n.peers.forwardApply(ctx, string(addr), payload)
+	fctx, stop := n.whileLeader(ctx, addr)
+	index, refused, err := n.peers.forwardApply(fctx, string(addr), payload)
+	stop()
 	if err != nil {
+		if errors.Is(context.Cause(fctx), errLeaderChanged) {
+			return nil, fmt.Errorf("%w while the write was in flight: it may or may not be stored", errLeaderChanged)
+		}
 		return nil, err
 	}
 	// Committed: wait until it is applied here too, so that this node
@@ -275,9 +297,12 @@ func (n *Node) applyAsLeader(ctx context.Context, payload []byte) (index uint64,
 }
 
 // readIndexAsLeader is the index a read must have applied to see every
-// write acknowledged before it: a barrier (committed on a quorum, so this
-// node still leads, and applied here after every earlier entry) then
-// this node's applied index.
+// write acknowledged before it: the last command entry at or below this
+// node's commit index, once this node has confirmed it still leads (a
+// heartbeat round to a quorum, no disk write). The commit index covers
+// every entry committed by earlier leaders only once this term has
+// committed an entry of its own: the first read of a term runs a Raft
+// barrier for that.
 func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
 	if n.raft.State() != raft.Leader {
 		return 0, errNotLeader
@@ -286,13 +311,49 @@ func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	if err := n.raft.Barrier(timeout).Error(); err != nil {
+	leaderErr := func(err error) error {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return 0, errNotLeader
+			return errNotLeader
 		}
-		return 0, err
+		return err
 	}
-	return n.fsm.appliedIndex(), nil
+	term := n.currentTerm()
+	if n.barrierTerm.Load() != term {
+		if err := n.raft.Barrier(timeout).Error(); err != nil {
+			return 0, leaderErr(err)
+		}
+		n.barrierTerm.Store(term)
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, leaderErr(err)
+	}
+	return n.lastCommandAtOrBelow(n.raft.CommitIndex()), nil
+}
+
+// lastCommandAtOrBelow is the index of the last command entry (a write)
+// at or below index: the state machine sees only those, so that is how
+// far a read waits. Entries the log dropped after a snapshot are applied
+// everywhere that matters (the snapshot is a flush).
+func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
+	first, err := n.logs.FirstIndex()
+	if err != nil {
+		return n.fsm.appliedIndex()
+	}
+	var l raft.Log
+	for i := index; i >= first && i > 0; i-- {
+		if err := n.logs.GetLog(i, &l); err != nil {
+			break
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
+}
+
+func (n *Node) currentTerm() uint64 {
+	t, _ := strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	return t
 }
 
 // ReadBarrier returns once this node has applied every write
@@ -327,7 +388,45 @@ func (n *Node) readIndexOnce(ctx context.Context) (uint64, error) {
 	if addr == "" {
 		return 0, fmt.Errorf("%w: no leader known", errNotLeader)
 	}
-	return n.peers.forwardReadIndex(ctx, string(addr))
+	fctx, stop := n.whileLeader(ctx, addr)
+	defer stop()
+	index, err := n.peers.forwardReadIndex(fctx, string(addr))
+	if err != nil && errors.Is(context.Cause(fctx), errLeaderChanged) {
+		// Nothing was written: ask the new leader.
+		return 0, fmt.Errorf("%w: %w", errNotLeader, errLeaderChanged)
+	}
+	return index, err
+}
+
+// errLeaderChanged: the leader a request was sent to is no longer the
+// leader this node knows (it died or was cut off), so its answer will
+// not come.
+var errLeaderChanged = errors.New("the leader changed")
+
+// whileLeader is ctx, cancelled with errLeaderChanged as soon as this
+// node stops seeing addr as the leader: a call to a leader that died or
+// is cut off would otherwise wait for its whole deadline.
+func (n *Node) whileLeader(ctx context.Context, addr raft.ServerAddress) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if now, _ := n.raft.LeaderWithID(); now != addr {
+					cancel(errLeaderChanged)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
 }
 
 // Status describes the node for arb.cluster and /metrics.
@@ -354,7 +453,7 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
 	_, id := n.raft.LeaderWithID()
 	st.Leader = string(id)
-	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	st.Term = n.currentTerm()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/types"
@@ -30,6 +32,19 @@ func (s *Server) openNode(opts *storage.Options) error {
 	cfg := *s.cfg.Cluster
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(s.cfg.DataDir, "raft")
+	}
+	if cfg.Join != "" {
+		// A new node starts from a backup of a member's store (join.go
+		// in replication); a directory that holds data rejoins as is.
+		ctx, cancel := context.WithTimeout(context.Background(), joinSeedTimeout)
+		seeded, err := replication.SeedFromPeer(ctx, cfg.Join, s.cfg.DataDir)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("--join %s: %w", cfg.Join, err)
+		}
+		if seeded {
+			s.log.Info("cluster mode: data directory seeded from a backup of a member", "member", cfg.Join, "data_dir", s.cfg.DataDir)
+		}
 	}
 	cfg.Log = s.log
 	node, err := replication.New(cfg)
@@ -65,6 +80,9 @@ func (s *Server) startNode(store *storage.Store) error {
 	}
 	return nil
 }
+
+// joinSeedTimeout bounds the backup a joining node fetches.
+const joinSeedTimeout = 30 * time.Minute
 
 // catchUpWait bounds how long a starting node waits to catch up.
 const catchUpWait = 10 * time.Second
@@ -167,4 +185,32 @@ func (m *metrics) observeNode(node *replication.Node) {
 		gauge("arb_cluster_applied_index", "Last Raft log entry this node applied.", func(s replication.Status) float64 { return float64(s.AppliedIndex) }),
 		gauge("arb_cluster_last_index", "Last Raft log index on this node.", func(s replication.Status) float64 { return float64(s.LastIndex) }),
 	)
+}
+
+// registerClusterAdmin adds POST /admin/cluster/remove?node=ID: take a
+// node out of the cluster's configuration (it may then be shut down for
+// good). Who may ask: root, as for /admin/compact.
+func registerClusterAdmin(mux *http.ServeMux, node *replication.Node, rootPassword string) {
+	if node == nil {
+		return
+	}
+	mux.HandleFunc("POST /admin/cluster/remove", func(w http.ResponseWriter, r *http.Request) {
+		if !rootAuthorized(r, rootPassword) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="arb"`)
+			http.Error(w, "cluster admin: root user and password required (HTTP Basic)", http.StatusUnauthorized)
+			return
+		}
+		id := r.URL.Query().Get("node")
+		if id == "" {
+			http.Error(w, "cluster admin: name the node to remove: ?node=ID", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		if err := node.Remove(ctx, id); err != nil {
+			http.Error(w, fmt.Sprintf("cluster admin: remove node %s: %v", id, err), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "removed node %s\n", id)
+	})
 }

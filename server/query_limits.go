@@ -228,8 +228,9 @@ var (
 	fromWord        = regexp.MustCompile(`(?i)\bFROM\b`)
 	// systemFrom is a FROM clause that starts with a system schema's
 	// table: metadata that BI tools ask for all the time, cheap to
-	// answer, and the process list, needed to find what to KILL.
-	systemFrom = regexp.MustCompile(`(?i)\bFROM\s+` + "`?" + `(?:information_schema|performance_schema|mysql|sys)` + "`?" + `\s*\.`)
+	// answer, and the process list, needed to find what to KILL; and
+	// arb's own views (arb.cluster must answer while there is no leader).
+	systemFrom = regexp.MustCompile(`(?i)\bFROM\s+` + "`?" + `(?:information_schema|performance_schema|mysql|sys|arb)` + "`?" + `\s*\.`)
 	// executionHint is the optimizer hint comment right after SELECT.
 	executionHint = regexp.MustCompile(`(?is)^[(\s]*(?:WITH\b.*?\bSELECT|SELECT)\s*/\*\+[^*]*?\bMAX_EXECUTION_TIME\s*\(\s*(\d+)\s*\)`)
 )

@@ -325,6 +325,7 @@ func (s *Server) startHTTP() {
 		bodyReadTimeout: cmp.Or(s.cfg.HTTPBodyReadTimeout, DefaultHTTPBodyReadTimeout)}, s.cfg.HTTPPrefix)
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
 	registerAdmin(mux, s.store, s.cfg.RootPassword, s.log)
+	registerClusterAdmin(mux, s.node, s.cfg.RootPassword)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: cmp.Or(s.cfg.HTTPIdleTimeout, DefaultHTTPIdleTimeout)}
 	ln := s.httpLn
 	if s.cfg.HTTPS {

@@ -18,10 +18,11 @@ import (
 // (store.go), as dumps print them and docs/format/wal.md lists them
 // (format_docs_test.go keeps the two in step).
 var recordKindNames = map[recordKind]string{
-	kindEvents:   "events",
-	kindCatalog:  "catalog",
-	kindPeople:   "people",
-	kindProfiles: "profiles",
+	kindEvents:     "events",
+	kindCatalog:    "catalog",
+	kindPeople:     "people",
+	kindProfiles:   "profiles",
+	kindProfileOps: "profile_ops",
 }
 
 func (k recordKind) String() string {

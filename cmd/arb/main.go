@@ -130,6 +130,7 @@ func serve(args []string) error {
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	nodeID := fs.String("node-id", "", "cluster mode: this node's id (with --peers)")
 	raftAddr := fs.String("raft-addr", "", "cluster mode: this node's Raft address, host:port (default: its entry in --peers); peers reach it there")
+	join := fs.String("join", "", "cluster mode: the Raft address of a member of a running cluster this new node joins (with --node-id and --raft-addr; an empty --data-dir is first filled with a backup of that member's store)")
 	peers := fs.String("peers", "", "cluster mode: every node of the cluster, this one too: n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -181,15 +182,15 @@ func serve(args []string) error {
 	}
 
 	var cluster *replication.Config
-	if *nodeID != "" || *peers != "" || *raftAddr != "" {
-		if *nodeID == "" || *peers == "" {
-			return fmt.Errorf("cluster mode needs both --node-id and --peers (got --node-id %q, --peers %q)", *nodeID, *peers)
+	if *nodeID != "" || *peers != "" || *raftAddr != "" || *join != "" {
+		if *nodeID == "" || (*peers == "") == (*join == "") {
+			return fmt.Errorf("cluster mode needs --node-id and either --peers (the founding members) or --join (a member to join), not both (got --node-id %q, --peers %q, --join %q)", *nodeID, *peers, *join)
 		}
 		members, err := replication.ParsePeers(*peers)
 		if err != nil {
 			return fmt.Errorf("--peers: %w", err)
 		}
-		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members}
+		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members, Join: *join}
 	}
 
 	srv, err := server.Start(server.Config{
