@@ -1,0 +1,415 @@
+package integration
+
+// Cluster mode (issue 15) against three real bin/arb processes on
+// loopback: failover under load, read-your-writes across nodes,
+// followers catching up after a restart or a crash, refusals the same on
+// every node, and a rolling restart. The harness is
+// cluster_harness_test.go.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// TestClusterFailover ingests through SQL INSERT and HTTP /import on all
+// three nodes, kill -9s the leader mid-way, and checks that the
+// survivors elect a new leader (logging how long that took, bounded only
+// generously), that writes resume, and that every acknowledged event is
+// stored exactly once on the survivors and, once it has been restarted
+// and caught up, on the killed node too.
+func TestClusterFailover(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	// A small --flush-rows flushes segments during the load, so that the
+	// restarted node replays the log from a manifest's applied index.
+	c := startCluster(t, 3, "--flush-rows", "3000")
+	l := newClusterLoad(c)
+	l.start(2, 2, 2, seed)
+	l.waitAcked(t, 1500, 30*time.Second)
+
+	leader, _ := c.waitLeader(t, c.all(), 10*time.Second)
+	dead := c.index(t, leader)
+	ackedBefore, _, _ := l.totals()
+	killed := time.Now()
+	c.nodes[dead].Kill()
+	t.Logf("killed the leader %s (kill -9) after %d events acknowledged", leader, ackedBefore)
+
+	newLeader, took := c.waitLeader(t, c.except(dead), 10*time.Second)
+	t.Logf("new leader %s agreed on by both survivors %s after the kill", newLeader, took.Round(time.Millisecond))
+	for _, i := range c.except(dead) {
+		st, err := c.clusterStatus(i, 5*time.Second)
+		if err != nil {
+			t.Fatalf("arb.cluster on n%d: %v", i+1, err)
+		}
+		t.Logf("n%d: state %s, term %d, commit index %d, applied index %d", i+1, st.state, st.term, st.commit, st.applied)
+	}
+	l.waitAcked(t, 1500, 30*time.Second)
+	if first := l.firstAckSentAfter(killed); first.IsZero() {
+		t.Fatal("no batch sent after the kill was acknowledged")
+	} else {
+		t.Logf("first batch sent after the kill acknowledged %s after the kill", first.Sub(killed).Round(time.Millisecond))
+	}
+	l.stop()
+	l.checkNoFailures(t)
+
+	var want eventTally
+	for _, i := range c.except(dead) {
+		want = c.checkExactlyOnce(t, l, i, "after the failover")
+		t.Logf("n%d: %d events, %d insert_ids, sum of amount %d", i+1, want.rows, want.ids, want.sum)
+	}
+
+	restarted := time.Now()
+	c.nodes[dead].Restart()
+	serving := time.Since(restarted)
+	caughtUp := c.waitCaughtUp(t, dead, 30*time.Second)
+	t.Logf("restarted %s: serving after %s, caught up %s later", leader, serving.Round(time.Millisecond), caughtUp.Round(time.Millisecond))
+	got := c.checkExactlyOnce(t, l, dead, "after restarting the killed node")
+	if got.rows != want.rows || got.sum != want.sum {
+		t.Errorf("the restarted n%d holds %d events (sum %d), the survivors %d (sum %d)", dead+1, got.rows, got.sum, want.rows, want.sum)
+	}
+}
+
+// TestClusterReadYourWrites writes one event through a node and reads it
+// at once through the two others, many times over, through SQL INSERT
+// and /import: a read on any node sees every write acknowledged before
+// it on any node.
+func TestClusterReadYourWrites(t *testing.T) {
+	c := startCluster(t, 3)
+	l := newClusterLoad(c) // for its HTTP client and pools; no goroutines
+	const rounds = 240
+	var writeTime, readTime time.Duration
+	reads := 0
+	for k := 0; k < rounds; k++ {
+		a := k % 3
+		e := clusterEvent{insertID: fmt.Sprintf("ryw-%d", k), distinctID: fmt.Sprintf("u%d", k%17), event: "RYW",
+			timeMillis: clusterDay.UnixMilli() + int64(k)*1000, amount: int64(k)}
+		start := time.Now()
+		var err error
+		if k%4 == 3 {
+			_, _, err = l.importHTTP(a, []clusterEvent{e})
+		} else {
+			_, _, err = l.insertSQL(a, []clusterEvent{e})
+		}
+		if err != nil {
+			t.Fatalf("round %d: write through n%d: %v", k, a+1, err)
+		}
+		writeTime += time.Since(start)
+		for _, b := range c.except(a) {
+			start := time.Now()
+			var total, mine int
+			if err := l.pools[b].QueryRow("SELECT count(*), count(CASE WHEN insert_id = ? THEN 1 END) FROM events", e.insertID).Scan(&total, &mine); err != nil {
+				t.Fatalf("round %d: read through n%d: %v", k, b+1, err)
+			}
+			readTime += time.Since(start)
+			reads++
+			if mine != 1 || total != k+1 {
+				t.Fatalf("round %d: n%d shows %d events and %d of %s, just acknowledged by n%d; want %d and 1", k, b+1, total, mine, e.insertID, a+1, k+1)
+			}
+		}
+	}
+	t.Logf("%d writes each read at once on the two other nodes: mean write %s, mean read %s",
+		rounds, (writeTime / rounds).Round(time.Microsecond), (readTime / time.Duration(reads)).Round(time.Microsecond))
+}
+
+// TestClusterFollowerCatchUp stops a follower with SIGTERM and, later,
+// kills another with kill -9 while writes continue; each catches up after
+// its restart, and all three hold the same events, each once.
+func TestClusterFollowerCatchUp(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	c := startCluster(t, 3, "--flush-rows", "2000")
+	l := newClusterLoad(c)
+	l.start(2, 2, 1, seed)
+	l.waitAcked(t, 1000, 30*time.Second)
+
+	for _, crash := range []bool{false, true} {
+		leader, _ := c.waitLeader(t, c.all(), 10*time.Second)
+		f := c.except(c.index(t, leader))[0]
+		if crash {
+			f = c.except(c.index(t, leader))[1]
+		}
+		how := "SIGTERM"
+		before, err := c.clusterStatus(f, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if crash {
+			how = "kill -9"
+			c.nodes[f].Kill()
+		} else {
+			c.nodes[f].Stop()
+		}
+		down := time.Now()
+		l.waitAcked(t, 1500, 30*time.Second)
+		lst, err := c.clusterStatus(c.index(t, leader), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[f].Restart()
+		serving := time.Since(down)
+		took := c.waitCaughtUp(t, f, 30*time.Second)
+		t.Logf("follower n%d (%s): down for %s while the log went from entry %d to %d; caught up %s after it served again",
+			f+1, how, serving.Round(time.Millisecond), before.applied, lst.commit, took.Round(time.Millisecond))
+	}
+	l.waitAcked(t, 500, 30*time.Second)
+	l.stop()
+	l.checkNoFailures(t)
+	var first eventTally
+	for _, i := range c.all() {
+		got := c.checkExactlyOnce(t, l, i, "after both restarts")
+		t.Logf("n%d: %d events, sum of amount %d", i+1, got.rows, got.sum)
+		if i == 0 {
+			first = got
+		} else if got.rows != first.rows || got.sum != first.sum {
+			t.Errorf("n%d holds %d events (sum %d), n1 %d (sum %d)", i+1, got.rows, got.sum, first.rows, first.sum)
+		}
+	}
+}
+
+// TestClusterRefusalsSameEverywhere sends a batch over --max-columns
+// through each node, by SQL INSERT, /import and /track: the same
+// refusal from each, and nothing of it stored on any node. Two batches
+// that each fit alone but not together, sent at once through two
+// followers, are decided the same on every node: one is stored, the
+// other refused, everywhere.
+func TestClusterRefusalsSameEverywhere(t *testing.T) {
+	c := startCluster(t, 3, "--max-columns", "4")
+	l := newClusterLoad(c)
+	exec1(t, c.nodes[0].DB(), "INSERT INTO events (time, event, distinct_id, insert_id, a1, a2) VALUES ('2025-03-01 10:00:00', 'Base', 'u1', 'base-1', 1, 2)")
+
+	var sqlRefusal, importRefusal, trackRefusal string
+	for _, i := range c.all() {
+		_, err := c.nodes[i].DB().Exec(fmt.Sprintf("INSERT INTO events (time, event, distinct_id, insert_id, b1, b2, b3) VALUES ('2025-03-01 10:00:01', 'Wide', 'u1', 'wide-%d', 1, 2, 3)", i))
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1117 {
+			t.Fatalf("n%d: a batch over --max-columns by SQL: %v, want error 1117", i+1, err)
+		}
+		got := fmt.Sprintf("%d %s", me.Number, me.Message)
+		if i == 0 {
+			sqlRefusal = got
+			t.Logf("SQL refusal: %s", got)
+		} else if got != sqlRefusal {
+			t.Errorf("n%d refuses the SQL batch with %q, n1 with %q", i+1, got, sqlRefusal)
+		}
+
+		body := fmt.Sprintf(`[{"event":"Wide","properties":{"time":%d,"distinct_id":"u1","$insert_id":"wide-http-%d","b1":1,"b2":2,"b3":3}}]`, clusterDay.UnixMilli(), i)
+		status, reply, _, err := l.post(i, "/import?strict=1", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parsed struct {
+			Code  int    `json:"code"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(reply), &parsed); err != nil {
+			t.Fatalf("n%d: /import reply %q: %v", i+1, reply, err)
+		}
+		if status != 400 || parsed.Code != 400 {
+			t.Fatalf("n%d: /import of a batch over --max-columns: HTTP %d %s, want 400", i+1, status, reply)
+		}
+		got = fmt.Sprintf("%d %s", status, parsed.Error)
+		if i == 0 {
+			importRefusal = got
+			t.Logf("/import refusal: %s", got)
+		} else if got != importRefusal {
+			t.Errorf("n%d refuses the /import batch with %q, n1 with %q", i+1, got, importRefusal)
+		}
+
+		track := fmt.Sprintf(`[{"event":"Wide","properties":{"token":%q,"distinct_id":"u1","$insert_id":"wide-track-%d","b1":1,"b2":2,"b3":3}}]`, clusterToken, i)
+		resp, err := l.client.Post(c.nodes[i].url("/track?verbose=1"), "application/json", strings.NewReader(track))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr struct {
+			Status int    `json:"status"`
+			Error  string `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || tr.Status != 0 {
+			t.Fatalf("n%d: /track of a batch over --max-columns: HTTP %d, status %d (%v), want 200 with status 0", i+1, resp.StatusCode, tr.Status, err)
+		}
+		if i == 0 {
+			trackRefusal = tr.Error
+			t.Logf("/track refusal: %s", tr.Error)
+		} else if tr.Error != trackRefusal {
+			t.Errorf("n%d refuses the /track batch with %q, n1 with %q", i+1, tr.Error, trackRefusal)
+		}
+	}
+	for _, i := range c.all() {
+		expect(t, fmt.Sprintf("n%d: events after the refusals", i+1), queryString(t, c.nodes[i].DB(), "SELECT count(*), group_concat(insert_id) FROM events"), "1|base-1")
+		expect(t, fmt.Sprintf("n%d: columns after the refusals", i+1), clusterColumns(t, c.nodes[i].DB()), "a1,a2")
+	}
+
+	// Two batches racing for the last two columns, through two different
+	// nodes: each fits the schema its node sees when it takes it, so the
+	// log's order decides, the same on every node.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for _, i := range []int{1, 2} {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = c.nodes[i].DB().Exec(fmt.Sprintf("INSERT INTO events (time, event, distinct_id, insert_id, c%[1]d_x, c%[1]d_y) VALUES ('2025-03-01 10:00:02', 'Race', 'u2', 'race-%[1]d', 1, 2)", i))
+		}(i)
+	}
+	wg.Wait()
+	winner := -1
+	for _, i := range []int{1, 2} {
+		var me *mysql.MySQLError
+		switch {
+		case errs[i] == nil:
+			if winner >= 0 {
+				t.Fatalf("both racing batches were stored: the table would have 6 columns, over --max-columns 4")
+			}
+			winner = i
+		case errors.As(errs[i], &me) && me.Number == 1117:
+			t.Logf("racing batch through n%d refused: %d %s", i+1, me.Number, me.Message)
+		default:
+			t.Fatalf("racing batch through n%d: %v, want stored or error 1117", i+1, errs[i])
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("both racing batches were refused (%v; %v); one fits", errs[1], errs[2])
+	}
+	wantColumns := fmt.Sprintf("a1,a2,c%[1]d_x,c%[1]d_y", winner)
+	for _, i := range c.all() {
+		expect(t, fmt.Sprintf("n%d: events after the race", i+1), queryString(t, c.nodes[i].DB(), "SELECT count(*), group_concat(insert_id ORDER BY insert_id) FROM events"), fmt.Sprintf("2|base-1,race-%d", winner))
+		expect(t, fmt.Sprintf("n%d: columns after the race", i+1), clusterColumns(t, c.nodes[i].DB()), wantColumns)
+	}
+
+	// Refused entries changed nothing: each node still takes writes.
+	for _, i := range c.all() {
+		exec1(t, c.nodes[i].DB(), fmt.Sprintf("INSERT INTO events (time, event, distinct_id, insert_id, a1) VALUES ('2025-03-01 10:00:03', 'After', 'u3', 'after-%d', %d)", i, i))
+	}
+	for _, i := range c.all() {
+		expect(t, fmt.Sprintf("n%d: events at the end", i+1), queryString(t, c.nodes[i].DB(), "SELECT count(*), sum(a1) FROM events"), "5|4")
+	}
+}
+
+// clusterColumns lists the property columns of shop.events, by name.
+func clusterColumns(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	return queryString(t, db, "SELECT group_concat(column_name ORDER BY column_name) FROM information_schema.columns "+
+		"WHERE table_schema = 'shop' AND table_name = 'events' AND column_name NOT IN ('time', 'event', 'distinct_id', 'insert_id', 'properties', 'raw_distinct_id')")
+}
+
+// TestClusterRollingRestart restarts the three nodes one at a time
+// (SIGTERM, restart, wait until caught up) under continuous ingest and
+// queries that retry as clients do: no request fails beyond its
+// retries, and every acknowledged event is stored once on every node.
+func TestClusterRollingRestart(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	c := startCluster(t, 3, "--flush-rows", "2000")
+	l := newClusterLoad(c)
+	l.start(2, 2, 2, seed)
+	l.waitAcked(t, 500, 30*time.Second)
+	for _, i := range c.all() {
+		leader, _ := c.waitLeader(t, c.all(), 10*time.Second)
+		start := time.Now()
+		c.nodes[i].Stop()
+		stopped := time.Since(start)
+		l.waitAcked(t, 500, 30*time.Second)
+		restart := time.Now()
+		c.nodes[i].Restart()
+		serving := time.Since(restart)
+		caughtUp := c.waitCaughtUp(t, i, 30*time.Second)
+		acked, _, _ := l.totals()
+		t.Logf("n%d (leader before: %s): stopped in %s, serving %s after restart, caught up %s later; %d events acknowledged so far",
+			i+1, leader, stopped.Round(time.Millisecond), serving.Round(time.Millisecond), caughtUp.Round(time.Millisecond), acked)
+	}
+	l.waitAcked(t, 500, 30*time.Second)
+	l.stop()
+	l.checkNoFailures(t)
+	var first eventTally
+	for _, i := range c.all() {
+		got := c.checkExactlyOnce(t, l, i, "after the rolling restart")
+		if i == 0 {
+			first = got
+		} else if got.rows != first.rows || got.sum != first.sum {
+			t.Errorf("n%d holds %d events (sum %d), n1 %d (sum %d)", i+1, got.rows, got.sum, first.rows, first.sum)
+		}
+	}
+	t.Logf("every node: %d events, sum of amount %d", first.rows, first.sum)
+}
+
+// TestClusterStatusWithoutQuorum stops two of the three nodes: the
+// survivor has no leader and cannot get one, and arb.cluster (what an
+// operator reads to find out why writes fail) must still answer at once,
+// saying so. A write there is refused as retryable: MySQL error 1205,
+// HTTP 503 with Retry-After.
+func TestClusterStatusWithoutQuorum(t *testing.T) {
+	c := startCluster(t, 3)
+	l := newClusterLoad(c)
+	exec1(t, c.nodes[0].DB(), "INSERT INTO events (time, event, distinct_id, insert_id, amount) VALUES ('2025-03-01 10:00:00', 'E', 'u1', 'q-1', 1)")
+	c.nodes[1].Kill()
+	c.nodes[2].Kill()
+	t.Log("killed n2 and n3")
+	if v := waitMetric(t, c.nodes[0], "arb_cluster_has_leader", 0, 10*time.Second); v != 0 {
+		t.Fatalf("arb_cluster_has_leader on n1 is %v 10 s after losing its quorum", v)
+	}
+
+	// Writes without a quorum: retryable refusals, through SQL and HTTP
+	// at once (each waits for a leader as long as a write may).
+	var wg sync.WaitGroup
+	var sqlErr error
+	var status int
+	var header http.Header
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_, sqlErr = l.pools[0].Exec("INSERT INTO events (time, event, distinct_id, insert_id, amount) VALUES ('2025-03-01 10:00:01', 'E', 'u1', 'q-2', 1)")
+	}()
+	go func() {
+		defer wg.Done()
+		body := fmt.Sprintf(`[{"event":"E","properties":{"time":%d,"distinct_id":"u1","$insert_id":"q-3","amount":1}}]`, clusterDay.UnixMilli())
+		status, _, header, _ = l.post(0, "/import?strict=1", []byte(body))
+	}()
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var state string
+	var leaders int
+	err := c.nodes[0].DB().QueryRowContext(ctx, "SELECT max(CASE WHEN is_self THEN state END), sum(is_leader) FROM arb.cluster").Scan(&state, &leaders)
+	t.Logf("arb.cluster without a quorum answered in %s: state %q, leaders %d, err %v", time.Since(start).Round(time.Millisecond), state, leaders, err)
+	if err != nil {
+		t.Errorf("arb.cluster on n1 without a quorum: %v; want an answer at once (it is what tells the operator there is no leader)", err)
+	} else if leaders != 0 || state == "Leader" {
+		t.Errorf("arb.cluster on n1 without a quorum: state %s, %d leaders; want no leader", state, leaders)
+	}
+
+	wg.Wait()
+	var me *mysql.MySQLError
+	if !errors.As(sqlErr, &me) || me.Number != 1205 {
+		t.Errorf("SQL INSERT without a quorum: %v; want error 1205", sqlErr)
+	}
+	if status != http.StatusServiceUnavailable || header.Get("Retry-After") != "1" {
+		t.Errorf("/import without a quorum: HTTP %d, Retry-After %q; want 503 with Retry-After: 1", status, header.Get("Retry-After"))
+	}
+}
+
+// waitMetric polls a gauge on /metrics until it equals want or within
+// passes, and returns its last value.
+func waitMetric(t *testing.T, p *arbProcess, name string, want float64, within time.Duration) float64 {
+	t.Helper()
+	start := time.Now()
+	for {
+		v := metricValue(t, p, name)
+		if v == want || time.Since(start) > within {
+			return v
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
