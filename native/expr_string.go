@@ -38,6 +38,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/dolthub/vitess/go/sqltypes"
 )
 
 // utf8mb4Arg compiles a string function's argument of a utf8mb4 string
@@ -186,9 +187,21 @@ func (x *lengthExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	return out, nil
 }
 
-// concatExpr is CONCAT of strings: NULL if any argument is NULL.
+// concatExpr is CONCAT of strings and signed integers: NULL if any
+// argument is NULL.
 type concatExpr struct {
 	args []operand
+}
+
+// concatInteger reports whether CONCAT prints values of type t as
+// strconv.AppendInt does (LongText's conversion of an int): the signed
+// integer types but BOOLEAN (TINYINT), whose values may be Go bools.
+func concatInteger(t sql.Type) bool {
+	switch t.Type() {
+	case sqltypes.Int16, sqltypes.Int24, sqltypes.Int32, sqltypes.Int64:
+		return true
+	}
+	return false
 }
 
 func compileConcat(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
@@ -200,8 +213,10 @@ func compileConcat(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error
 	nonConst := false
 	for _, a := range args {
 		// ConvertToCollatedString gives a string value as it is,
-		// whatever its type's character set.
-		if !types.IsTextOnly(a.Type(ctx)) {
+		// whatever its type's character set, and a signed integer's
+		// decimal digits (YEARWEEK(time) in Metabase's week grain).
+		integer := concatInteger(a.Type(ctx))
+		if !types.IsTextOnly(a.Type(ctx)) && !integer {
 			return nil, nil
 		}
 		o, err := compileOperand(ctx, c, a)
@@ -214,7 +229,7 @@ func compileConcat(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error
 			}
 		}
 		if !o.konst {
-			if KindOf(o.x.Type()) != KindString {
+			if k := KindOf(o.x.Type()); k != KindString && !(integer && k == KindInt) {
 				return nil, nil
 			}
 			nonConst = true
@@ -270,7 +285,7 @@ func (x *concatExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		if c.Kind == KindNull {
 			return allNull(types.LongText, n), nil
 		}
-		if c.Kind != KindString {
+		if c.Kind != KindString && !(c.Kind == KindInt && concatInteger(c.Type)) {
 			return x.slow(ctx, n, cols, i, b)
 		}
 		cols[i] = c
@@ -278,21 +293,48 @@ func (x *concatExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	}
 	out := &Column{Kind: KindString, Type: types.LongText, S: make([]string, n), Nulls: nulls}
 	var buf []byte
+	prev := -1 // the last row concatenated
 	for r := range n {
 		if nulls != nil && nulls[r] {
 			continue
 		}
+		// Runs of equal inputs (a week's rows) share one string.
+		if prev >= 0 && x.sameInputs(cols, prev, r) {
+			out.S[r] = out.S[prev]
+			continue
+		}
 		buf = buf[:0]
 		for i, a := range x.args {
-			if a.konst {
+			switch {
+			case a.konst:
 				buf = append(buf, a.s...)
-			} else {
+			case cols[i].Kind == KindInt:
+				buf = strconv.AppendInt(buf, cols[i].I[r], 10)
+			default:
 				buf = append(buf, cols[i].S[r]...)
 			}
 		}
 		out.S[r] = string(buf)
+		prev = r
 	}
 	return out, nil
+}
+
+// sameInputs reports whether rows a and b have the same argument values.
+func (x *concatExpr) sameInputs(cols []*Column, a, b int) bool {
+	for _, c := range cols {
+		if c == nil {
+			continue // a constant
+		}
+		if c.Kind == KindInt {
+			if c.I[a] != c.I[b] {
+				return false
+			}
+		} else if c.S[a] != c.S[b] {
+			return false
+		}
+	}
+	return true
 }
 
 // slow finishes a batch in which argument i's column is not KindString

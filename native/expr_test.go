@@ -664,6 +664,12 @@ func TestExprTime(t *testing.T) {
 		for _, f := range formats {
 			es = append(es, function.NewDateFormat(ctx, arg, strLit(f)))
 		}
+		// Week numbers in every mode (go-mysql-server's, once per day).
+		es = append(es, mustFunc(function.NewYearWeek(ctx, arg)), mustFunc(function.NewWeek(ctx, arg)), function.NewWeekOfYear(ctx, arg))
+		for mode := range 9 {
+			m := lit(int64(mode), types.Int64)
+			es = append(es, mustFunc(function.NewYearWeek(ctx, arg, m)), mustFunc(function.NewWeek(ctx, arg, m)))
+		}
 	}
 	for _, a := range []sql.Expression{gf("t"), gf("t0"), gf("d"), gf("ts"), gf("ds"), strLit("2024-06-10"),
 		strLit("2024-06-10 12:00:00.5"), strLit("bad"), lit(testBase, types.LongText), gf("i64")} {
@@ -693,7 +699,8 @@ func TestExprTime(t *testing.T) {
 			function.NewDateDiff(ctx, arg, strLit("2024-06-01")), function.NewDateDiff(ctx, gf("t"), arg),
 			function.NewTimestampDiff(ctx, strLit("SECOND"), arg, gf("t")),
 			function.NewTimestampDiff(ctx, strLit("day"), strLit("2024-06-01"), arg),
-			mustFunc(function.NewDatetime(ctx, arg)))
+			mustFunc(function.NewDatetime(ctx, arg)), mustFunc(function.NewYearWeek(ctx, arg)),
+			mustFunc(function.NewWeek(ctx, arg, lit(int64(3), types.Int64))))
 	}
 	requireExprNative(t, append(must, mustFunc(function.NewDatetime(ctx, gf("ds"))),
 		mustFunc(function.NewDatetime(ctx, function.NewDateFormat(ctx, gf("t"), strLit("%Y-%m-01 00:00:00")))))...)
@@ -713,7 +720,8 @@ func TestExprTimeZeroAndRange(t *testing.T) {
 		function.NewDate(ctx, arg), expression.NewConvert(arg, expression.ConvertToDate),
 		function.NewDateFormat(ctx, arg, strLit("%Y-%m-%d")), function.NewDateDiff(ctx, arg, strLit("2024-06-01")),
 		function.NewTimestampDiff(ctx, strLit("hour"), arg, strLit("2024-06-01")),
-		mustFunc(function.NewDatetime(ctx, arg)),
+		mustFunc(function.NewDatetime(ctx, arg)), mustFunc(function.NewYearWeek(ctx, arg)),
+		mustFunc(function.NewWeek(ctx, arg, lit(int64(1), types.Int64))), function.NewWeekOfYear(ctx, arg),
 	} {
 		x, err := (&Compiler{In: sch}).Compile(ctx, e)
 		if err != nil {
@@ -764,6 +772,9 @@ func TestExprString(t *testing.T) {
 			}
 		}
 	}
+	// Metabase's week grain prints YEARWEEK's integer.
+	weekConcat := mustFunc(function.NewConcat(ctx, mustFunc(function.NewYearWeek(ctx, gf("t"))), strLit(" Sunday")))
+	es = append(es, weekConcat)
 	n := checkExprs(t, 8, es)
 	t.Logf("%d of %d string expressions native", n, len(es))
 	concat, err := function.NewConcat(ctx, gf("s"), strLit("-"), gf("s2"))
@@ -771,7 +782,7 @@ func TestExprString(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireExprNative(t, function.NewLower(ctx, gf("s")), function.NewUpper(ctx, gf("sci")),
-		function.NewLength(ctx, gf("s")), function.NewCharLength(ctx, gf("s2")), concat,
+		function.NewLength(ctx, gf("s")), function.NewCharLength(ctx, gf("s2")), concat, weekConcat,
 		expression.NewLike(gf("s"), strLit("Pur%"), nil), expression.NewLike(gf("s"), strLit("%a_c%"), nil),
 		expression.NewLike(gf("sci"), strLit("%view"), nil), expression.NewLike(gf("sb"), strLit("%View"), nil),
 		mustFunc(function.NewSubstring(ctx, gf("sb"), lit(int8(1), types.Int8), lit(int8(3), types.Int8))))

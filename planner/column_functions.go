@@ -8,11 +8,9 @@ package planner
 
 import (
 	"math"
-	"strings"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
-	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/shopspring/decimal"
 
@@ -156,121 +154,4 @@ func markNull(c *native.Column, i, n int) {
 		c.Nulls = make([]bool, n)
 	}
 	c.Nulls[i] = true
-}
-
-// ColumnEval is date ± INTERVAL n unit over a DATETIME/DATE column and
-// integer counts of a simple unit (DAY, WEEK, MONTH, QUARTER, YEAR, HOUR,
-// MINUTE, SECOND, MICROSECOND): go-mysql-server's own TimeDelta moves each
-// value, as evalIntervalArithmetic does, and the result converts to the
-// MySQL type. Other forms (DATE_ADD, compound units) have none.
-func (d *dateArith) ColumnEval() ([]sql.Expression, columnEval) {
-	a, ok := d.inner.(*expression.Arithmetic)
-	if !ok {
-		return nil, nil
-	}
-	date, ivx, sub := a.LeftChild, a.RightChild, a.Op == "-"
-	if i, ok := a.LeftChild.(*expression.Interval); ok {
-		date, ivx = a.RightChild, i
-	}
-	iv, ok := ivx.(*expression.Interval)
-	if !ok {
-		return nil, nil
-	}
-	unit := strings.ToUpper(iv.Unit)
-	delta := func(n int64) (expression.TimeDelta, bool) {
-		var td expression.TimeDelta
-		switch unit {
-		case "DAY":
-			td.Days = n
-		case "WEEK":
-			td.Days = n * 7
-		case "MONTH":
-			td.Months = n
-		case "QUARTER":
-			td.Months = n * 3
-		case "YEAR":
-			td.Years = n
-		case "HOUR":
-			td.Hours = n
-		case "MINUTE":
-			td.Minutes = n
-		case "SECOND":
-			td.Seconds = n
-		case "MICROSECOND":
-			td.Microseconds = n
-		default:
-			return td, false
-		}
-		return td, true
-	}
-	if _, ok := delta(0); !ok {
-		return nil, nil
-	}
-	return []sql.Expression{date, iv.Child}, func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
-		dc, nc := args[0], args[1]
-		if (dc.Kind != native.KindTime && dc.Kind != native.KindString && dc.Kind != native.KindAny) || nc.Kind != native.KindInt {
-			return nil, false, nil
-		}
-		out := &native.Column{Kind: native.KindTime, Type: d.typ, I: make([]int64, n)}
-		// A string date (go-mysql-server's DATE() gives one, typed DATE)
-		// converts as evalIntervalArithmetic converts it, once per run of
-		// equal strings (a day's rows).
-		var lastS string
-		var lastT time.Time
-		var lastOK, haveLast bool
-		for i := range n {
-			if dc.IsNull(i) || nc.IsNull(i) {
-				markNull(out, i, n)
-				continue
-			}
-			var t time.Time
-			if dc.Kind != native.KindTime {
-				str, ok := dc.Value(i).(string)
-				if !ok {
-					return nil, false, nil // a value of another kind: Eval's path
-				}
-				if !haveLast || str != lastS {
-					lastS, haveLast = str, true
-					tv, _, err := types.DatetimeMaxRange.Convert(ctx, lastS)
-					lastT, lastOK = tv.(time.Time)
-					lastOK = lastOK && err == nil && !lastT.Equal(types.ZeroTime)
-				}
-				if !lastOK {
-					ctx.Warn(1292, "Incorrect datetime value: '%v'", lastS)
-					markNull(out, i, n)
-					continue
-				}
-				t = lastT
-			} else {
-				t = time.UnixMicro(dc.I[i]).UTC()
-			}
-			if t.Equal(types.ZeroTime) {
-				ctx.Warn(1292, "Incorrect datetime value: '%v'", t)
-				markNull(out, i, n)
-				continue
-			}
-			td, _ := delta(nc.I[i])
-			var moved time.Time
-			if sub {
-				moved = td.Sub(t)
-			} else {
-				moved = td.Add(t)
-			}
-			v := types.ValidateTime(moved)
-			if v == nil {
-				markNull(out, i, n)
-				continue
-			}
-			cv, _, err := d.typ.Convert(ctx, v)
-			if err != nil {
-				return nil, false, err
-			}
-			ct, ok := cv.(time.Time)
-			if !ok {
-				return nil, false, nil
-			}
-			out.I[i] = ct.UnixMicro()
-		}
-		return out, true, nil
-	}
 }

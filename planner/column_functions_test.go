@@ -8,6 +8,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/shopspring/decimal"
 
@@ -116,6 +117,94 @@ func TestColumnFunctionsMatchEval(t *testing.T) {
 				checkColumnEval(t, ctx, da, eval, []*native.Column{in.col, counts}, n)
 			}
 		}
+	}
+	// Events in time order (runs of one day and one count, as a scan
+	// gives them): the batch form computes a (day, count) once and moves
+	// the day's other rows by the same shift. Some times have
+	// microseconds a DATETIME(3) result rounds, some sit at the ends of
+	// the range, one is the zero time.
+	ordered := native.NewColumn(types.DatetimeMaxPrecision, n)
+	weekdays := native.NewColumn(types.Int64, n)
+	at := time.Date(2024, 12, 28, 22, 0, 0, 0, time.UTC).UnixMicro()
+	for range n {
+		at += r.Int63n(3600e6)
+		v := at
+		switch r.Intn(60) {
+		case 0:
+			v += r.Int63n(1000) // finer than DATETIME(3)
+		case 1:
+			v = time.Date(1000, 1, 1, r.Intn(24), 0, 0, 0, time.UTC).UnixMicro()
+		case 2:
+			v = time.Date(9999, 12, 31, r.Intn(24), 0, 0, 0, time.UTC).UnixMicro()
+		case 3:
+			ordered.Append(types.ZeroTime)
+			weekdays.Append(int64(r.Intn(7)))
+			continue
+		case 4:
+			ordered.AppendNull()
+			weekdays.Append(int64(r.Intn(7)))
+			continue
+		}
+		ordered.Append(time.UnixMicro(v).UTC())
+		weekdays.Append(int64(time.UnixMicro(v).UTC().Weekday()))
+	}
+	for _, unit := range []string{"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "HOUR", "MINUTE", "SECOND", "MICROSECOND"} {
+		for _, in := range []struct {
+			typ sql.Type
+			col *native.Column
+		}{{dt3, ordered}, {types.DatetimeMaxPrecision, ordered}, {dt3, times}, {types.Date, dates}, {types.Date, dayStrings}} {
+			date := expression.NewGetField(0, in.typ, "d", true)
+			iv := expression.NewInterval(expression.NewGetField(1, types.Int64, "n", true), unit)
+			for _, form := range []string{"+", "-", "date_add", "date_sub"} {
+				var inner sql.Expression
+				var err error
+				switch form {
+				case "+", "-":
+					inner = expression.NewArithmetic(date, iv, form)
+				case "date_add":
+					inner, err = function.NewDateAdd(ctx, date, iv)
+				case "date_sub":
+					inner, err = function.NewDateSub(ctx, date, iv)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				da := &dateArith{inner: inner, typ: mysqlDateArithType(ctx, date, iv), name: "date_add"}
+				_, eval := da.ColumnEval()
+				if eval == nil {
+					t.Fatalf("%s has no batch form", da)
+				}
+				for _, k := range []*native.Column{weekdays, counts} {
+					if in.col == ordered && in.typ == dt3 && k == counts {
+						continue
+					}
+					checkColumnEval(t, ctx, da, eval, []*native.Column{in.col, k}, n)
+				}
+			}
+		}
+	}
+	// STR_TO_DATE(CONCAT(YEARWEEK(time), ' Sunday'), '%X%V %W') and
+	// other week formats over week strings in runs, some malformed.
+	weekStrings := native.NewColumn(types.LongText, n)
+	for i := range n {
+		v := ordered.Value(i)
+		switch tv, ok := v.(time.Time); {
+		case !ok:
+			weekStrings.AppendNull()
+		case r.Intn(30) == 0:
+			weekStrings.Append([]string{"", "2025", "202553 Sunday", "999999 Sunday", "2025xx Sunday", "202501 Someday"}[r.Intn(6)])
+		default:
+			y, w := tv.ISOWeek()
+			weekStrings.Append(fmt.Sprintf("%d%02d Sunday", y, w))
+		}
+	}
+	for _, format := range []string{"%X%V %W", "%x%v %W", "%Y%U %W", "%Y%u %W", "%X%V%W"} {
+		sd := newStrToDate(ctx, expression.NewGetField(0, types.LongText, "s", true), expression.NewLiteral(format, types.LongText)).(*strToDate)
+		_, sdEval := sd.ColumnEval()
+		if sdEval == nil {
+			t.Fatalf("%s has no batch form", sd)
+		}
+		checkColumnEval(t, ctx, sd, sdEval, []*native.Column{weekStrings}, n)
 	}
 	md := newMakedate(ctx, expression.NewGetField(0, types.Int64, "y", true), expression.NewGetField(1, types.Int64, "d", true)).(*scalar)
 	_, mdEval := md.ColumnEval()
