@@ -3,9 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
@@ -53,6 +56,8 @@ func (s *Server) openNode(opts *storage.Options) error {
 	}
 	s.node = node
 	opts.Log = node
+	s.grants = newReplicatedGrants(s.cfg.RootPassword)
+	opts.OnGrants = s.grants.applied
 	return nil
 }
 
@@ -69,11 +74,16 @@ func (s *Server) startNode(store *storage.Store) error {
 	// applied index once the leader tells it how far the log is
 	// committed: wait for that (a short while) before serving, so that
 	// its first clients do not find a project missing. A node started
-	// before its peers has no leader to ask and serves at once.
+	// before its peers finds no leader and serves after leaderWait.
+	start := time.Now()
+	for s.node.Status().Leader == "" && time.Since(start) < leaderWait {
+		time.Sleep(20 * time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
 	defer cancel()
-	start := time.Now()
-	if err := s.node.ReadBarrier(ctx); err != nil {
+	if s.node.Status().Leader == "" {
+		s.log.Info("cluster mode: no leader yet (the other nodes may not be up); serving at once")
+	} else if err := s.node.ReadBarrier(ctx); err != nil {
 		s.log.Info("cluster mode: serving before catching up with the log", "err", err)
 	} else {
 		s.log.Info("cluster mode: caught up with the log", "applied_index", store.AppliedIndex(), "took", time.Since(start).Round(time.Millisecond))
@@ -84,8 +94,12 @@ func (s *Server) startNode(store *storage.Store) error {
 // joinSeedTimeout bounds the backup a joining node fetches.
 const joinSeedTimeout = 30 * time.Minute
 
-// catchUpWait bounds how long a starting node waits to catch up.
-const catchUpWait = 10 * time.Second
+// A starting node waits up to leaderWait for a leader, and if there is
+// one, up to catchUpWait to catch up with the log.
+const (
+	leaderWait  = 3 * time.Second
+	catchUpWait = 10 * time.Second
+)
 
 // closeNode leaves the group (before the store closes).
 func (s *Server) closeNode() {
@@ -213,4 +227,73 @@ func registerClusterAdmin(mux *http.ServeMux, node *replication.Node, rootPasswo
 		}
 		fmt.Fprintf(w, "removed node %s\n", id)
 	})
+}
+
+// replicatedGrants loads into this node's user tables the users and
+// grants any node changed (CREATE USER, GRANT, … go through the log:
+// storage.Store.WriteGrants), so that an account works on every node.
+// The log's apply goroutine hands each body over without waiting
+// (applied): the node that made the change holds go-mysql-server's
+// user-table lock while its write waits for that apply. One goroutine
+// loads the newest body (each is the whole state, so older ones can be
+// skipped) once it can take the lock.
+type replicatedGrants struct {
+	mu           sync.Mutex
+	db           *mysql_db.MySQLDb // nil until the engine exists (setUpUsers reads the file then)
+	rootPassword string
+	latest       []byte
+	wake         chan struct{}
+}
+
+func newReplicatedGrants(rootPassword string) *replicatedGrants {
+	return &replicatedGrants{rootPassword: rootPassword, wake: make(chan struct{}, 1)}
+}
+
+// applied is storage.Options.OnGrants.
+func (g *replicatedGrants) applied(body []byte) {
+	g.mu.Lock()
+	g.latest = append([]byte(nil), body...)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// attach starts loading into db, whose users setUpUsers has loaded.
+func (g *replicatedGrants) attach(db *mysql_db.MySQLDb, stop <-chan struct{}, log *slog.Logger) {
+	g.mu.Lock()
+	g.db = db
+	g.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-g.wake:
+			}
+			g.mu.Lock()
+			body := g.latest
+			g.latest = nil
+			g.mu.Unlock()
+			if body == nil {
+				continue
+			}
+			if err := g.load(body); err != nil {
+				log.Error("cluster mode: load users and grants from the log", "err", err)
+			}
+		}
+	}()
+}
+
+func (g *replicatedGrants) load(body []byte) error {
+	ed := g.db.Editor()
+	defer ed.Close()
+	if err := g.db.OverwriteUsersAndGrantData(sql.NewEmptyContext(), ed, body); err != nil {
+		return err
+	}
+	// root is this node's own, from --root-password (users.go).
+	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})
+	g.db.AddEphemeralSuperUser(ed, rootUser, rootHost, g.rootPassword)
+	return nil
 }

@@ -116,6 +116,9 @@ type Server struct {
 	mysqlStopped atomic.Pointer[error]
 	// node is this server's member of the cluster (nil: single node).
 	node *replication.Node
+	// grants loads users and grants changed through the log (cluster
+	// mode; nil on a single node).
+	grants *replicatedGrants
 	// stopping is closed when Shutdown begins.
 	stopping chan struct{}
 }
@@ -207,6 +210,9 @@ func Start(cfg Config) (*Server, error) {
 		store.Close()
 		closeListeners()
 		return nil, err
+	}
+	if s.grants != nil {
+		s.grants.attach(engine.Analyzer.Catalog.MySQLDb, s.stopping, s.log)
 	}
 	idleTimeout := cmp.Or(cfg.MySQLIdleTimeout, DefaultMySQLIdleTimeout)
 	// compat answers what go-mysql-server and vitess answer differently

@@ -40,7 +40,17 @@ func (s *Store) GrantsPath() string { return GrantsPath(s.opts.Dir) }
 // WriteGrants replaces the grants file with body, durably: after it
 // returns nil the new body survives a crash. Callers serialize their
 // writes (the server holds its user-table lock across the call).
+//
+// In cluster mode the body goes through the replicated log and every
+// replica writes it when it applies the entry (applyGrants).
 func (s *Store) WriteGrants(body []byte) error {
+	if s.opts.Log != nil {
+		return s.appendLogged(append([]byte{byte(kindGrants)}, body...))
+	}
+	return s.writeGrantsFile(body)
+}
+
+func (s *Store) writeGrantsFile(body []byte) error {
 	if err := WriteFileAtomic(s.fs, s.GrantsPath(), encodeFramed(grantsMagic, body)); err != nil {
 		return fmt.Errorf("write users and grants: %w", err)
 	}

@@ -60,6 +60,11 @@ var ErrLogUnavailable = errors.New("replicated log unavailable")
 // replicated log carries it: every replica resolves the operations.
 const kindProfileOps recordKind = 5
 
+// kindGrants: the whole users-and-grants body (grants_file.go). Only the
+// replicated log carries it: every replica writes its grants file and
+// hands the body to Options.OnGrants.
+const kindGrants recordKind = 6
+
 // ignoreTimeMillis marks a ProfileOp with IgnoreTime in a kindProfileOps
 // record.
 const ignoreTimeMillis = math.MinInt64
@@ -146,6 +151,15 @@ func (s *Store) applyRecord(payload []byte) (refusal, err error) {
 			table = TablePeople
 		}
 		return p.applyRows(table, b.Events)
+	case kindGrants:
+		body := payload[1:]
+		if err := s.writeGrantsFile(body); err != nil {
+			return nil, err
+		}
+		if s.opts.OnGrants != nil {
+			s.opts.OnGrants(body)
+		}
+		return nil, nil
 	case kindProfileOps:
 		d := &batchDecoder{src: payload, off: 1}
 		table := d.string()

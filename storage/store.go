@@ -86,6 +86,11 @@ type Options struct {
 	// prepares a write, appends it to Log, and Log's state machine
 	// applies it to every replica with ApplyLogged.
 	Log Log
+	// OnGrants, in cluster mode, is handed each users-and-grants body a
+	// replica applies from the log (after its grants file is written),
+	// on the log's apply goroutine: it must not block on the writer of
+	// that body (WriteGrants' caller waits for the apply).
+	OnGrants func(body []byte)
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)

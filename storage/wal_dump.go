@@ -23,6 +23,7 @@ var recordKindNames = map[recordKind]string{
 	kindPeople:     "people",
 	kindProfiles:   "profiles",
 	kindProfileOps: "profile_ops",
+	kindGrants:     "grants",
 }
 
 func (k recordKind) String() string {
