@@ -67,13 +67,31 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 				p.cmd = nil
 			}
 			if t.Failed() {
-				t.Logf("log of n%d (last 12000 bytes):\n%s", i+1, tailOf(p.log.String(), 12000))
+				t.Logf("log of n%d (last 12000 bytes, without raft's complaints about unreachable peers):\n%s", i+1, tailOf(quietRaft(p.log.String()), 12000))
 			}
 		}
 	})
 	start := time.Now()
-	for _, p := range c.nodes {
-		p.log = &lockedBuffer{}
+	c.launch(t, c.all()...)
+	c.await(t, c.all()...)
+	leader, _ := c.waitLeader(t, c.all(), 30*time.Second)
+	t.Logf("cluster of %d nodes serving %s after start, leader %s", n, time.Since(start).Round(time.Millisecond), leader)
+	return c
+}
+
+// launch starts the processes of nodes (on their data directories and
+// ports) without waiting for them: a node waits for a leader before it
+// serves, so nodes restarted together must start together.
+func (c *testCluster) launch(t *testing.T, nodes ...int) {
+	t.Helper()
+	for _, i := range nodes {
+		p := c.nodes[i]
+		if p.cmd != nil {
+			t.Fatalf("n%d is running already", i+1)
+		}
+		if p.log == nil {
+			p.log = &lockedBuffer{}
+		}
 		cmd := exec.Command(p.bin, append([]string{"serve", "--data-dir", p.dir,
 			"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", p.mysqlPort),
 			"--http-addr", fmt.Sprintf("127.0.0.1:%d", p.httpPort)}, p.extra...)...)
@@ -85,7 +103,13 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 		p.exited = make(chan error, 1)
 		go func(cmd *exec.Cmd, ch chan error) { ch <- cmd.Wait() }(cmd, p.exited)
 	}
-	for i, p := range c.nodes {
+}
+
+// await waits until each of nodes answers /healthz, and opens its DB().
+func (c *testCluster) await(t *testing.T, nodes ...int) {
+	t.Helper()
+	for _, i := range nodes {
+		p := c.nodes[i]
 		deadline := time.Now().Add(60 * time.Second)
 		for !healthy(p) {
 			select {
@@ -97,7 +121,7 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 			if time.Now().After(deadline) {
 				t.Fatalf("n%d not healthy 60 s after start", i+1)
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 		}
 		db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.mysqlPort, p.database()))
 		if err != nil {
@@ -105,9 +129,19 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 		}
 		p.db = db
 	}
-	leader, _ := c.waitLeader(t, c.all(), 30*time.Second)
-	t.Logf("cluster of %d nodes serving %s after start, leader %s", n, time.Since(start).Round(time.Millisecond), leader)
-	return c
+}
+
+// quietRaft drops raft's lines about peers it cannot reach (one every
+// few milliseconds while a node is down) from a node's log.
+func quietRaft(log string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(log, "\n") {
+		if strings.Contains(line, "raft: failed to") || strings.Contains(line, "raft: Election timeout reached") {
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 func healthy(p *arbProcess) bool {
@@ -234,6 +268,31 @@ func (c *testCluster) waitLeader(t *testing.T, among []int, within time.Duration
 	}
 	t.Fatalf("no agreed leader among %v within %s: %s", among, within, last)
 	return "", 0
+}
+
+// waitLeaderMetric waits until one node of among says on /metrics that
+// it leads (arb_cluster_is_leader 1), and returns it and how long that
+// took: unlike arb.cluster, /metrics answers whatever the group's state.
+func (c *testCluster) waitLeaderMetric(t *testing.T, among []int, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	start := time.Now()
+	for time.Since(start) < within {
+		for _, i := range among {
+			resp, err := client.Get(c.nodes[i].url("/metrics"))
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), "\narb_cluster_is_leader 1\n") {
+				return i, time.Since(start)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no node of %v says it leads on /metrics within %s", among, within)
+	return -1, 0
 }
 
 // waitCaughtUp waits until node i has applied every entry the leader had
@@ -611,6 +670,23 @@ func (l *clusterLoad) reader(k int, r *rand.Rand) {
 		l.mu.Unlock()
 		time.Sleep(time.Duration(r.Intn(20)) * time.Millisecond)
 	}
+}
+
+// sending notes an event sent outside the load's writers (its outcome
+// unknown until acked is called with it).
+func (l *clusterLoad) sending(insertID string, amount int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending[insertID] = amount
+}
+
+// ackedOne notes that an event sent outside the writers was acknowledged.
+func (l *clusterLoad) ackedOne(insertID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.acked[insertID] = l.pending[insertID]
+	l.ackedSum += l.pending[insertID]
+	delete(l.pending, insertID)
 }
 
 func (l *clusterLoad) fail(msg string) {
