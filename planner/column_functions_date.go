@@ -1,0 +1,350 @@
+package planner
+
+// Batch forms, for the native plan, of two go-mysql-server expressions
+// that a weekly cohort grid sends over every joined row:
+//
+//	FLOOR(DATEDIFF(e.time, c.signup_day) / 7)
+//
+//   - DATEDIFF over strings (go-mysql-server's DATE() is typed DATE but
+//     evaluates to a string): the native DATEDIFF takes time columns
+//     only, and the row path parses each string with time.Parse over
+//     several layouts. dayDiffColumns converts each distinct string of a
+//     batch once, exactly as DateDiff.Eval does, and takes time columns
+//     as they are.
+//   - FLOOR(i / k), i an integer, k an integer literal from 1 to 1000:
+//     the division is DECIMAL and left to Eval. floorDivColumns is the
+//     integer floor division, which is what FLOOR of the DECIMAL quotient
+//     is: the quotient's fraction is a multiple of 1/k ≥ 0.001, so
+//     rounding it to the division's scale (div_precision_increment, at
+//     least 3 places checked each batch) never reaches a whole number.
+//
+// The rule swapNativeDateForms wraps the go-mysql-server expression (it
+// runs last but one, before planNative, and only where arb_pushdown is
+// on). INVARIANT: a wrapper's row path is the wrapped expression's Eval,
+// and its batch form returns exactly those values for every row or
+// declines the batch (ok false: any value it cannot reproduce, a
+// conversion that fails or warns), so the batch goes through Eval.
+
+import (
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/analyzer"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
+	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/dolthub/go-mysql-server/sql/transform"
+	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/native"
+)
+
+// ruleNativeDateForms: unused by go-mysql-server and by rules.go.
+const ruleNativeDateForms analyzer.RuleId = 1101
+
+func init() {
+	// Appended before PatchAnalyzerDefaults appends planNative (it runs
+	// before any analyzer is built), so the swap precedes translation.
+	analyzer.OnceAfterAll = append(analyzer.OnceAfterAll, analyzer.Rule{Id: ruleNativeDateForms, Apply: swapNativeDateForms})
+}
+
+// swapNativeDateForms wraps every DATEDIFF over a non-time argument and
+// every FLOOR(integer / small literal) in the plan. Idempotent.
+func swapNativeDateForms(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+	if !pushdownEnabled(ctx) {
+		return n, transform.SameTree, nil
+	}
+	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
+		switch x := e.(type) {
+		case *function.DateDiff:
+			if w := newDayDiffColumns(ctx, x); w != nil {
+				return w, transform.NewTree, nil
+			}
+		case *function.Floor:
+			if w := newFloorDivColumns(ctx, x); w != nil {
+				return w, transform.NewTree, nil
+			}
+		}
+		return e, transform.SameTree, nil
+	}
+	return transform.NodeWithOpaque(ctx, n, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
+		return transform.NodeExprsWithOpaque(ctx, n, swap)
+	})
+}
+
+// dayDiffColumns is DATEDIFF with the batch form above.
+type dayDiffColumns struct{ *function.DateDiff }
+
+var _ native.ColumnFunction = (*dayDiffColumns)(nil)
+
+// newDayDiffColumns wraps d. Even two DATE/DATETIME typed arguments may
+// give strings: go-mysql-server's DATE() is typed DATE and evaluates to a
+// string, which the native DATEDIFF leaves to Eval row by row.
+func newDayDiffColumns(ctx *sql.Context, d *function.DateDiff) sql.Expression {
+	if d.LeftChild == nil || d.RightChild == nil {
+		return nil
+	}
+	return &dayDiffColumns{d}
+}
+
+func (d *dayDiffColumns) WithChildren(ctx *sql.Context, children ...sql.Expression) (sql.Expression, error) {
+	e, err := d.DateDiff.WithChildren(ctx, children...)
+	if err != nil {
+		return nil, err
+	}
+	return &dayDiffColumns{e.(*function.DateDiff)}, nil
+}
+
+func (d *dayDiffColumns) ColumnEval() ([]sql.Expression, func(*sql.Context, []*native.Column, int) (*native.Column, bool, error)) {
+	return []sql.Expression{d.LeftChild, d.RightChild}, dayDiffBatch
+}
+
+const microsPerDay = 86_400_000_000
+
+// Bounds of DATETIME, which DateDiff converts each argument to: a time
+// column's value outside them fails that conversion (a warning and NULL).
+var (
+	dayDiffMinMicros = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	dayDiffMaxMicros = time.Date(9999, 12, 31, 23, 59, 59, 999_999_000, time.UTC).UnixMicro()
+)
+
+// dayDiffBatch is DATEDIFF(a, b) over n rows: a's day less b's day, each
+// the UTC calendar day DateDiff.Eval takes (String()[:10] of the value
+// converted to DATETIME(6), converted again to midnight).
+func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
+	var days [2][]int64
+	var nulls []bool
+	for i, c := range args {
+		if c.Kind == native.KindNull {
+			out := native.NewColumn(types.Int64, n)
+			for range n {
+				out.AppendNull()
+			}
+			return out, true, nil
+		}
+		d, ok := columnDays(ctx, c, n)
+		if !ok {
+			return nil, false, nil
+		}
+		days[i] = d
+		if c.Nulls != nil {
+			if nulls == nil {
+				nulls = make([]bool, n)
+			}
+			for r := range n {
+				nulls[r] = nulls[r] || c.Nulls[r]
+			}
+		}
+	}
+	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
+	for r := range n {
+		if nulls == nil || !nulls[r] {
+			out.I[r] = days[0][r] - days[1][r]
+		}
+	}
+	return out, true, nil
+}
+
+// columnDays is each row's day number (days since 1970-01-01) of c, as
+// DateDiff.Eval takes it; false when some non-NULL value is not one it
+// converts without a warning (the row path then says so).
+func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
+	days := make([]int64, n)
+	switch c.Kind {
+	case native.KindTime:
+		for r := range n {
+			if c.IsNull(r) {
+				continue
+			}
+			v := c.I[r]
+			if v < dayDiffMinMicros || v > dayDiffMaxMicros {
+				return nil, false
+			}
+			days[r] = floorDivInt(v, microsPerDay)
+		}
+		return days, true
+	case native.KindString, native.KindAny:
+		// A batch holds few distinct days (DATE() strings of a join's
+		// rows): each is converted once.
+		seen := map[string]int64{}
+		for r := range n {
+			if c.IsNull(r) {
+				continue
+			}
+			var s string
+			if c.Kind == native.KindString {
+				s = c.S[r]
+			} else {
+				var isStr bool
+				if s, isStr = c.A[r].(string); !isStr {
+					return nil, false
+				}
+			}
+			if d, ok := isoDay(s); ok {
+				days[r] = d
+				continue
+			}
+			d, ok := seen[s]
+			if !ok {
+				if d, ok = stringDay(ctx, s); !ok {
+					return nil, false
+				}
+				seen[s] = d
+			}
+			days[r] = d
+		}
+		return days, true
+	}
+	return nil, false
+}
+
+// isoDay is the day of s when s is exactly YYYY-MM-DD, a real date of
+// year 1000 or later (what DATE() gives): the conversion of such a string
+// is that day's midnight. False for anything else, which stringDay takes.
+func isoDay(s string) (int64, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, false
+	}
+	num := func(s string) (int, bool) {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(s[:4])
+	m, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:])
+	if !ok1 || !ok2 || !ok3 || y < 1000 || m < 1 || m > 12 || d < 1 {
+		return 0, false
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if t.Day() != d { // 2025-02-30 is no date
+		return 0, false
+	}
+	return floorDivInt(t.UnixMicro(), microsPerDay), true
+}
+
+// stringDay is DateDiff.Eval's conversion of the string s to a day.
+func stringDay(ctx *sql.Context, s string) (int64, bool) {
+	warnings := ctx.Session.WarningCount()
+	v, _, err := types.DatetimeMaxPrecision.Convert(ctx, s)
+	t, isTime := v.(time.Time)
+	if err != nil || !isTime || ctx.Session.WarningCount() != warnings {
+		return 0, false
+	}
+	v, _, err = types.DatetimeMaxPrecision.Convert(ctx, t.String()[:10])
+	t, isTime = v.(time.Time)
+	if err != nil || !isTime || ctx.Session.WarningCount() != warnings {
+		return 0, false
+	}
+	return floorDivInt(t.UnixMicro(), microsPerDay), true
+}
+
+// floorDivInt is ⌊a / b⌋ for b > 0.
+func floorDivInt(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// floorDivColumns is FLOOR(num / k) with the batch form above.
+type floorDivColumns struct {
+	*function.Floor
+	num sql.Expression
+	k   int64
+}
+
+var _ native.ColumnFunction = (*floorDivColumns)(nil)
+
+// maxFloorDivisor bounds k: a quotient's nonzero fraction is at least
+// 1/k, which must survive rounding to minDivScale places.
+const (
+	maxFloorDivisor = 1000
+	minDivScale     = 3
+)
+
+// newFloorDivColumns wraps f when it is FLOOR(i / k), i of an integer
+// type and k an integer literal in [1, maxFloorDivisor].
+func newFloorDivColumns(ctx *sql.Context, f *function.Floor) sql.Expression {
+	div, ok := f.Child.(*expression.Div)
+	if !ok || !types.IsInteger(div.LeftChild.Type(ctx)) {
+		return nil
+	}
+	lit, ok := div.RightChild.(*expression.Literal)
+	if !ok || !types.IsInteger(lit.Type(ctx)) {
+		return nil
+	}
+	var k int64
+	switch v := lit.Value().(type) {
+	case int8:
+		k = int64(v)
+	case int16:
+		k = int64(v)
+	case int32:
+		k = int64(v)
+	case int64:
+		k = v
+	case uint8:
+		k = int64(v)
+	default:
+		return nil
+	}
+	if k < 1 || k > maxFloorDivisor {
+		return nil
+	}
+	return &floorDivColumns{Floor: f, num: div.LeftChild, k: k}
+}
+
+func (f *floorDivColumns) WithChildren(ctx *sql.Context, children ...sql.Expression) (sql.Expression, error) {
+	e, err := f.Floor.WithChildren(ctx, children...)
+	if err != nil {
+		return nil, err
+	}
+	if w := newFloorDivColumns(ctx, e.(*function.Floor)); w != nil {
+		return w, nil
+	}
+	return e, nil
+}
+
+func (f *floorDivColumns) ColumnEval() ([]sql.Expression, func(*sql.Context, []*native.Column, int) (*native.Column, bool, error)) {
+	return []sql.Expression{f.num}, f.batch
+}
+
+func (f *floorDivColumns) batch(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
+	c := args[0]
+	if c.Kind != native.KindInt || divScale(ctx) < minDivScale {
+		return nil, false, nil
+	}
+	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: c.Nulls}
+	for r, v := range c.I[:n] {
+		out.I[r] = floorDivInt(v, f.k)
+	}
+	return out, true, nil
+}
+
+// divScale is the session's div_precision_increment (-1 when unknown).
+func divScale(ctx *sql.Context) int64 {
+	v, err := ctx.GetSessionVariable(ctx, "div_precision_increment")
+	if err != nil {
+		return -1
+	}
+	switch x := v.(type) {
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int64:
+		return x
+	case uint64:
+		return int64(x)
+	}
+	return -1
+}

@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
+	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/native"
+)
+
+// TestDateFormsMatchEval compares the batch forms of DATEDIFF and
+// FLOOR(i / k) (column_functions_date.go) with go-mysql-server's Eval,
+// value by value: DATEDIFF over DATETIME(6) columns, DATE() strings (some
+// not dates at all, some NULL) and a constant string; FLOOR of
+// DATEDIFF's days and of random integers over divisors 1…1000, signs
+// both ways. A batch form that declines must decline only batches with a
+// value it cannot reproduce.
+func TestDateFormsMatchEval(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	const n = 600
+	ctx := sql.NewEmptyContext()
+	times := native.NewColumn(types.DatetimeMaxPrecision, n)
+	days := native.NewColumn(types.LongText, n)
+	ints := native.NewColumn(types.Int64, n)
+	for range n {
+		tm := time.UnixMicro(r.Int63n(4e15) - 5e14).UTC()
+		if r.Intn(10) == 0 {
+			times.AppendNull()
+		} else {
+			times.Append(tm)
+		}
+		switch r.Intn(12) {
+		case 0:
+			days.AppendNull()
+		default:
+			days.Append(time.UnixMicro(r.Int63n(4e15) - 5e14).UTC().Format("2006-01-02"))
+		}
+		if r.Intn(10) == 0 {
+			ints.AppendNull()
+		} else {
+			ints.Append(r.Int63n(1e6) - 5e5)
+		}
+	}
+	konst := native.ConstColumn(types.LongText, "2025-01-01", n)
+	timeF := expression.NewGetField(0, types.DatetimeMaxPrecision, "time", true)
+	dayF := expression.NewGetField(1, types.LongText, "day", true)
+	constF := expression.NewGetField(2, types.LongText, "k", false)
+	cols := []*native.Column{times, days, konst}
+	for _, tc := range []struct{ a, b sql.Expression }{
+		{timeF, dayF}, {dayF, timeF}, {dayF, constF}, {constF, dayF}, {timeF, constF},
+	} {
+		dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, tc.a, tc.b).(*function.DateDiff)).(*dayDiffColumns)
+		out := checkBatchForm(t, ctx, dd, cols, n, true)
+		for _, k := range []int64{1, 7, 30, 999, 1000} {
+			num := expression.NewGetField(0, types.Int64, "d", true)
+			f := newFloorDivColumns(ctx, function.NewFloor(ctx, expression.NewDiv(num, expression.NewLiteral(int8(min(k, 127)), types.Int8))).(*function.Floor))
+			if k > 127 {
+				f = newFloorDivColumns(ctx, function.NewFloor(ctx, expression.NewDiv(num, expression.NewLiteral(int16(k), types.Int16))).(*function.Floor))
+			}
+			checkBatchForm(t, ctx, f.(*floorDivColumns), []*native.Column{out}, n, true)
+			checkBatchForm(t, ctx, f.(*floorDivColumns), []*native.Column{ints}, n, true)
+		}
+	}
+	// Strings DATEDIFF's conversion rejects or reads otherwise: the batch
+	// is declined and Eval decides (with its warning).
+	odd := native.NewColumn(types.LongText, 4)
+	for _, s := range []string{"2025-02-30", "2025-01-01", "20250101", "2025-1-1"} {
+		odd.Append(s)
+	}
+	dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, expression.NewGetField(0, types.LongText, "s", true), expression.NewGetField(1, types.LongText, "k", false)).(*function.DateDiff)).(*dayDiffColumns)
+	checkBatchForm(t, ctx, dd, []*native.Column{odd, native.ConstColumn(types.LongText, "2025-01-01", 4)}, 4, false)
+	// A divisor past the bound, or a non-literal one, is not wrapped.
+	num := expression.NewGetField(0, types.Int64, "d", true)
+	if newFloorDivColumns(ctx, function.NewFloor(ctx, expression.NewDiv(num, expression.NewLiteral(int16(1001), types.Int16))).(*function.Floor)) != nil {
+		t.Fatal("FLOOR(d / 1001) wrapped")
+	}
+	if newFloorDivColumns(ctx, function.NewFloor(ctx, expression.NewDiv(num, num)).(*function.Floor)) != nil {
+		t.Fatal("FLOOR(d / d) wrapped")
+	}
+}
+
+// checkBatchForm runs e's batch form over cols (e's GetFields index
+// them) and compares each value with e.Eval of the row; wantOK says
+// whether the batch form must accept the batch. It returns the column.
+func checkBatchForm(t *testing.T, ctx *sql.Context, e native.ColumnFunction, cols []*native.Column, n int, wantOK bool) *native.Column {
+	t.Helper()
+	argExprs, eval := e.ColumnEval()
+	// The batch form's arguments are e's children or parts of them: each
+	// is evaluated over the input row to make its column.
+	args := make([]*native.Column, len(argExprs))
+	for i, a := range argExprs {
+		args[i] = native.NewColumn(a.Type(ctx), n)
+		for r := range n {
+			v, err := a.Eval(ctx, rowOf(cols, r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			args[i].Append(v)
+		}
+	}
+	out, ok, err := eval(ctx, args, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != wantOK {
+		t.Fatalf("%s: batch form ok = %v, want %v", e, ok, wantOK)
+	}
+	if !ok {
+		return nil
+	}
+	for r := range n {
+		want, err := e.Eval(ctx, rowOf(cols, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out.Value(r)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s row %d (%v): batch %v, Eval %v", e, r, rowOf(cols, r), got, want)
+		}
+	}
+	return out
+}
+
+func rowOf(cols []*native.Column, r int) sql.Row {
+	row := make(sql.Row, len(cols))
+	for i, c := range cols {
+		row[i] = c.Value(r)
+	}
+	return row
+}
