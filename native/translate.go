@@ -65,6 +65,9 @@ func (tr *Translation) node(ctx *sql.Context, n sql.Node) (op Operator, reason s
 			op, reason = nil, fmt.Sprintf("%s: %v", nodeName(n), r)
 		}
 	}()
+	if op := antiJoinOf(ctx, tr, n); op != nil { // join_anti.go
+		return op, ""
+	}
 	return fn(ctx, tr, n)
 }
 
