@@ -591,8 +591,82 @@ func TestClusterProfilesAndLoadData(t *testing.T) {
 		t.Logf("LOAD DATA of %d rows through n%d (round %d) took %s", rows, i+1, round+1, time.Since(start).Round(time.Millisecond))
 		for _, j := range c.all() {
 			expect(t, fmt.Sprintf("n%d after loading through n%d", j+1, i+1), queryString(t, c.nodes[j].DB(),
-				"SELECT count(*), count(DISTINCT insert_id), sum(amount) FROM events WHERE event = 'Load'"), fmt.Sprintf("%d|%d|%d", rows, rows, sum))
+				"SELECT count(*), count(DISTINCT insert_id), CAST(sum(amount) AS SIGNED) FROM events WHERE event = 'Load'"), fmt.Sprintf("%d|%d|%d", rows, rows, sum))
 		}
+	}
+
+	// A bigger file through a follower, the leader killed while it
+	// loads: the load fails part-way (or completes), and loading the
+	// file again through the other survivor stores each row once.
+	const bigRows = 60000
+	csv.Reset()
+	var bigSum int64
+	for k := 0; k < bigRows; k++ {
+		fmt.Fprintf(&csv, "%s,Big,u%d,big-%d,%d\n", clusterDay.Add(time.Duration(k)*time.Second).Format("2006-01-02 15:04:05"), k%300, k, k%89)
+		bigSum += int64(k % 89)
+	}
+	bigPath := writeFile(t, t.TempDir(), "big.csv", csv.String())
+	leader, _ = c.waitLeader(t, c.all(), 10*time.Second)
+	li := c.index(t, leader)
+	survivors := c.except(li)
+	loadThrough := func(i int) (time.Duration, error) {
+		db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?allowAllFiles=true", c.nodes[i].mysqlPort, clusterProject))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		start := time.Now()
+		_, err = db.Exec(fmt.Sprintf("LOAD DATA LOCAL INFILE '%s' INTO TABLE events FIELDS TERMINATED BY ',' (time, event, distinct_id, insert_id, amount)", bigPath))
+		return time.Since(start), err
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := loadThrough(survivors[0])
+		done <- err
+	}()
+	// Kill the leader once part of the file is stored.
+	for {
+		var n int
+		if err := c.nodes[survivors[1]].DB().QueryRow("SELECT count(*) FROM events WHERE event = 'Big'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			c.nodes[li].Kill()
+			t.Logf("killed the leader %s with %d of %d rows of the big file stored", leader, n, bigRows)
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the big load ended (%v) before any of its rows showed on n%d", err, survivors[1]+1)
+		default:
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err := <-done
+	t.Logf("LOAD DATA through n%d while the leader died: %v", survivors[0]+1, err)
+	if err != nil {
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1205 {
+			t.Errorf("LOAD DATA interrupted by the leader's death: %v; want success or error 1205 (retry)", err)
+		}
+		for attempt := 0; ; attempt++ {
+			took, err := loadThrough(survivors[1])
+			if err == nil {
+				t.Logf("loaded it again through n%d in %s (attempt %d)", survivors[1]+1, took.Round(time.Millisecond), attempt+1)
+				break
+			}
+			var me *mysql.MySQLError
+			if attempt == 5 || !errors.As(err, &me) || me.Number != 1205 {
+				t.Fatalf("loading the big file again through n%d: %v", survivors[1]+1, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	c.nodes[li].Restart()
+	c.waitCaughtUp(t, li, 30*time.Second)
+	for _, j := range c.all() {
+		expect(t, fmt.Sprintf("n%d after the big load", j+1), queryString(t, c.nodes[j].DB(),
+			"SELECT count(*), count(DISTINCT insert_id), CAST(sum(amount) AS SIGNED) FROM events WHERE event = 'Big'"), fmt.Sprintf("%d|%d|%d", bigRows, bigRows, bigSum))
 	}
 }
 
