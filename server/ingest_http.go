@@ -146,8 +146,7 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	}
 
 	// The body buffer goes back to the pool when the request is answered:
-	// nothing decoded from it keeps a reference (the scanner's strings
-	// come from payload.text, a copy; encoding/json copies too).
+	// nothing stored keeps a reference to it (payload.text says how).
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= maxPooledBodyBytes {

@@ -28,6 +28,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Limits of one ingestion request (documented Mixpanel limits).
@@ -58,10 +60,19 @@ func tooLarge(format string, args ...any) *payloadError {
 type payload struct {
 	records []json.RawMessage
 	// text, when not empty, is the request's JSON as a string and
-	// records[i] is text[spans[i].start:spans[i].end] (scanRecords split
-	// it), so the event scanner can take strings from it without copies.
+	// records[i] is text[spans[i].start:spans[i].end] (scanRecords or
+	// scanNDJSONRecords split it), so the event scanner can take strings
+	// from it without copies.
+	//
+	// text shares the memory of the body it was cut from (borrowText),
+	// which goes back to a pool when the request is answered: a string
+	// taken from text must not outlive the request. Everything stored is
+	// a copy (eventDecoder.ownStrings and intern; encoding/json copies).
 	text  string
 	spans []span
+	// textUTF8 is set when text is valid UTF-8 (checked once for all
+	// its records).
+	textUTF8 bool
 }
 
 // record returns record i as a string.
@@ -232,13 +243,9 @@ func decodeJSONRecords(js []byte) (*payload, error) {
 		return nil, badPayload("data, missing or empty")
 	}
 	if js[0] == '[' {
-		text := string(js)
+		text := borrowText(js)
 		if spans, ok := scanRecords(text); ok {
-			p.text, p.spans = text, spans
-			p.records = make([]json.RawMessage, len(spans))
-			for i, sp := range spans {
-				p.records[i] = js[sp.start:sp.end:sp.end]
-			}
+			p.setSpans(js, text, spans)
 		} else if err := json.Unmarshal(js, &p.records); err != nil {
 			return nil, badPayload("data: invalid JSON: %s", jsonErrorText(js, err))
 		}
@@ -252,8 +259,38 @@ func decodeJSONRecords(js []byte) (*payload, error) {
 	return p, p.checkSizes()
 }
 
-// decodeNDJSON reads one JSON object per non-empty line.
+// borrowText is b as a string without a copy: a body of 10 MB would
+// otherwise be copied whole once more per request. REQUIRES: b is not
+// modified while the string is in use (see payload.text).
+func borrowText(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// setSpans makes p's records the spans of js, whose string copy is text.
+func (p *payload) setSpans(js []byte, text string, spans []span) {
+	p.text, p.spans, p.textUTF8 = text, spans, utf8.ValidString(text)
+	p.records = make([]json.RawMessage, len(spans))
+	for i, sp := range spans {
+		p.records[i] = js[sp.start:sp.end:sp.end]
+	}
+}
+
+// decodeNDJSON reads one JSON object per non-empty line: split by the
+// scanner when it handles the text (scanNDJSONRecords), else by
+// readNDJSON.
 func decodeNDJSON(body []byte) (*payload, error) {
+	text := borrowText(body)
+	if spans, ok := scanNDJSONRecords(text); ok {
+		p := &payload{}
+		p.setSpans(body, text, spans)
+		return p, p.checkSizes()
+	}
+	return readNDJSON(body)
+}
+
+// readNDJSON is decodeNDJSON with encoding/json: the reference for what
+// the scanner accepts, and the path that names what is wrong.
+func readNDJSON(body []byte) (*payload, error) {
 	p := &payload{}
 	for line := 1; len(body) > 0; line++ {
 		var ln []byte

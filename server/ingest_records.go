@@ -57,7 +57,7 @@ func (r *eventRules) parseRecords(p *payload) *parsedRecords {
 // parseRange parses records [from, to) into out. Goroutines write
 // disjoint index ranges of out's slices.
 func (r *eventRules) parseRange(p *payload, out *parsedRecords, from, to int) {
-	d := eventDecoder{rules: r}
+	d := eventDecoder{rules: r, textUTF8: p.textUTF8}
 	for i := from; i < to; i++ {
 		if pe, ok := d.decode(p.record(i)); ok {
 			out.events[i], out.tokens[i], out.ignore[i] = pe.event, pe.token, pe.ignore

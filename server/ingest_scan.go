@@ -16,9 +16,10 @@ package server
 // accepts equals the reference result.
 //
 // Strings without escapes are read as substrings of the request's text;
-// an accepted event's strings are then copied into one allocation of
-// their own (ownStrings), and property keys are interned copies, so
-// nothing stored keeps the request alive.
+// an accepted event's strings are then copied into the decoder's string
+// arena (ownStrings: blocks of arenaBlockBytes holding only accepted
+// events' strings), and property keys are interned copies, so nothing
+// stored keeps the request alive.
 
 import (
 	"encoding/json"
@@ -378,6 +379,42 @@ func scanRecords(text string) ([]span, bool) {
 	return spans, s.pos == len(text)
 }
 
+// scanNDJSONRecords splits NDJSON text into the spans of its records, as
+// decodeNDJSON would: one per line that is not blank, the line without
+// its surrounding whitespace. It reports false for anything it does not
+// handle — a line that is not one object (invalid, another value, or
+// whitespace other than JSON's around it), more than maxRecords lines —
+// which the caller hands to decodeNDJSON's reference path (which then
+// also names the error).
+func scanNDJSONRecords(text string) ([]span, bool) {
+	spans := make([]span, 0, min(maxRecords, len(text)/64+1))
+	for lineStart := 0; lineStart < len(text); {
+		lineEnd := strings.IndexByte(text[lineStart:], '\n')
+		if lineEnd < 0 {
+			lineEnd = len(text)
+		} else {
+			lineEnd += lineStart
+		}
+		// The scanner sees the line alone: a value running past its
+		// end is an invalid line, as it is for decodeNDJSON.
+		s := jsonScanner{src: text[:lineEnd], pos: lineStart}
+		s.ws()
+		if s.pos < lineEnd {
+			start := s.pos
+			if s.peek() != '{' || !s.skipValue(0) || len(spans) == maxRecords {
+				return nil, false
+			}
+			spans = append(spans, span{start, s.pos})
+			s.ws()
+			if s.pos != lineEnd {
+				return nil, false
+			}
+		}
+		lineStart = lineEnd + 1
+	}
+	return spans, true
+}
+
 // member is one member of a record's properties, as scanned.
 type member struct {
 	key  string
@@ -398,7 +435,15 @@ type eventDecoder struct {
 	// keys interns property keys: a key must not be a substring of the
 	// request's text, since the schema keeps the first spelling of a new
 	// column for good.
+	// INVARIANT: every key in keys passed storage.ValidatePropertyKey.
 	keys map[string]string
+	// arena holds the strings of decoded events (ownStrings); bytes
+	// written to it are never changed, so strings taken from it stay
+	// valid when it grows within its capacity.
+	arena strings.Builder
+	// textUTF8 is set when the whole text records are cut from is known
+	// to be valid UTF-8, so decode need not check each record again.
+	textUTF8 bool
 }
 
 // intern returns a copy of key owned by no request, one per spelling.
@@ -433,7 +478,7 @@ func (d *eventDecoder) takeProps(n int) []storage.Prop {
 // decode converts one record. ok is false when the scanner does not
 // handle the record (see the file comment); pe is then meaningless.
 func (d *eventDecoder) decode(rec string) (pe parsedEvent, ok bool) {
-	if !utf8.ValidString(rec) {
+	if !d.textUTF8 && !utf8.ValidString(rec) {
 		return pe, false
 	}
 	s := jsonScanner{src: rec}
@@ -616,10 +661,16 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		if checked < len(d.validKeys) && d.validKeys[checked] == m.key {
 			key = d.validKeys[checked]
 		} else {
-			if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
-				return pe, false
+			// A key interned before was valid then (the INVARIANT on
+			// keys): records with and without an optional property
+			// alternate, and need not check their keys again.
+			var known bool
+			if key, known = d.keys[m.key]; !known {
+				if storage.ValidatePropertyKey(storage.TableEvents, m.key) != nil {
+					return pe, false
+				}
+				key = d.intern(m.key)
 			}
-			key = d.intern(m.key)
 			if checked < len(d.validKeys) {
 				d.validKeys[checked] = key
 				d.validKeys = d.validKeys[:checked+1]
@@ -652,23 +703,34 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		n++
 	}
 	pe.event.Props = props
-	ownStrings(&pe.event)
+	d.ownStrings(&pe.event)
 	return pe, true
 }
 
+// arenaBlockBytes is the size of the blocks of an eventDecoder's string
+// arena: one allocation serves a few hundred events.
+const arenaBlockBytes = 16 << 10
+
 // ownStrings moves the event's strings out of the request's text into
-// one allocation of exactly their size, so a stored event keeps only its
-// own bytes alive, as with encoding/json, not the whole request. (Keys
-// are interned copies already: eventDecoder.intern.)
-func ownStrings(e *storage.Event) {
+// the decoder's arena, so a stored event keeps only decoded events'
+// bytes alive, as with encoding/json, not the whole request. The events
+// of one request are stored, and dropped at a flush, together, so
+// sharing blocks among them holds no more memory than an allocation of
+// each would. (Keys are interned copies already: eventDecoder.intern.)
+func (d *eventDecoder) ownStrings(e *storage.Event) {
 	n := len(e.Name) + len(e.DistinctID) + len(e.InsertID)
 	for i := range e.Props {
 		if e.Props[i].Value.Type == storage.TypeString {
 			n += len(e.Props[i].Value.Str)
 		}
 	}
-	var b strings.Builder
-	b.Grow(n)
+	b := &d.arena
+	if b.Cap()-b.Len() < n {
+		// A new block: the old one stays with the events that use it.
+		*b = strings.Builder{}
+		b.Grow(max(arenaBlockBytes, n))
+	}
+	mark := b.Len()
 	b.WriteString(e.Name)
 	b.WriteString(e.DistinctID)
 	b.WriteString(e.InsertID)
@@ -677,7 +739,7 @@ func ownStrings(e *storage.Event) {
 			b.WriteString(e.Props[i].Value.Str)
 		}
 	}
-	all := b.String()
+	all := b.String()[mark:]
 	cut := func(s string) string {
 		s, all = all[:len(s)], all[len(s):]
 		return s
@@ -757,10 +819,33 @@ func (d *eventDecoder) distinctID(ms []member) (string, bool) {
 }
 
 // isPlaceholder is placeholderIDs[strings.ToLower(id)] without the
-// allocation for ids too long to be one.
+// look-up for ids that cannot be one: longer than any placeholder can
+// lower from, or ASCII of a length no placeholder has (most real ids).
+// Lowering keeps an ASCII id's length; a non-ASCII one may shrink (the
+// Kelvin sign lowers to 'k'), so those are always looked up.
 func isPlaceholder(id string) bool {
-	return len(id) <= 36 && placeholderIDs[strings.ToLower(id)]
+	if len(id) > 36 {
+		return false
+	}
+	if !placeholderLens[len(id)] {
+		ascii := true
+		for i := 0; i < len(id) && ascii; i++ {
+			ascii = id[i] < utf8.RuneSelf
+		}
+		if ascii {
+			return false
+		}
+	}
+	return placeholderIDs[strings.ToLower(id)]
 }
+
+// placeholderLens[n] is set when a placeholder id has n bytes.
+var placeholderLens = func() (lens [37]bool) {
+	for id := range placeholderIDs {
+		lens[len(id)] = true // the longest is the 36-byte zero UUID
+	}
+	return lens
+}()
 
 // validInsertID is the $insert_id rule of parseEventJSON: the pattern and
 // not a placeholder.

@@ -93,6 +93,36 @@ func checkScanRecords(t testing.TB, text string) bool {
 	return true
 }
 
+// checkScanNDJSON checks that whatever scanNDJSONRecords accepts, the
+// encoding/json path (readNDJSON) splits into the same records; it
+// reports whether the scanner accepted text.
+func checkScanNDJSON(t testing.TB, text string) bool {
+	t.Helper()
+	spans, ok := scanNDJSONRecords(text)
+	if !ok {
+		return false
+	}
+	want, err := readNDJSON([]byte(text))
+	if len(spans) == 0 {
+		if err == nil {
+			t.Fatalf("scanNDJSONRecords finds no record in %q, readNDJSON %d", text, len(want.records))
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatalf("scanNDJSONRecords accepted %q, readNDJSON says %v", text, err)
+	}
+	if len(spans) != len(want.records) {
+		t.Fatalf("%q: %d records, readNDJSON %d", text, len(spans), len(want.records))
+	}
+	for i, sp := range spans {
+		if got := text[sp.start:sp.end]; got != string(want.records[i]) {
+			t.Fatalf("%q: record %d is %q, readNDJSON %q", text, i, got, want.records[i])
+		}
+	}
+	return true
+}
+
 // trickyRecords are hand-picked edge cases: escapes, unicode, numbers,
 // nesting, duplicates, invalid UTF-8, case variants, shapes.
 var trickyRecords = []string{
@@ -347,6 +377,25 @@ func TestScanRecordsMatchesJSON(t *testing.T) {
 	}
 }
 
+func TestScanNDJSONMatchesJSON(t *testing.T) {
+	accept := []string{``, "\n\n", `{}`, "{}\n", "{\"a\":1}\n \t\r\n {\"b\":[1,{\"c\":null}]} \r\n",
+		"{\"event\":\"A\"}\n\n{}", strings.Repeat("{}\n", maxRecords)}
+	for _, s := range accept {
+		if !checkScanNDJSON(t, s) {
+			t.Errorf("scanNDJSONRecords refuses %q", s)
+		}
+	}
+	// Each is left to readNDJSON: not one object per line, or whitespace
+	// other than JSON's (which bytes.TrimSpace would take) around one.
+	refuse := []string{`{`, "{\n}", `{}{}`, `{} {}`, `[{}]`, `1`, `null`, `"x"`, `{"a":}`, "{\"a\":\"\x01\"}",
+		"\u00a0{}", "{}\u00a0", "{}\n\u0085", "{\"a\":1,\n\"b\":2}", strings.Repeat("{}\n", maxRecords+1)}
+	for _, s := range refuse {
+		if _, ok := scanNDJSONRecords(s); ok {
+			t.Errorf("scanNDJSONRecords accepts %q", s)
+		}
+	}
+}
+
 // FuzzScanEvent checks the scanner against the encoding/json reference on
 // arbitrary records and arrays.
 func FuzzScanEvent(f *testing.F) {
@@ -359,6 +408,8 @@ func FuzzScanEvent(f *testing.F) {
 		}
 		checkScanRecords(t, rec)
 		checkScanRecords(t, "["+rec+"]")
+		checkScanNDJSON(t, rec)
+		checkScanNDJSON(t, rec+"\n"+rec)
 	})
 }
 
