@@ -57,6 +57,7 @@ type forwardServer interface {
 	readIndexAsLeader(ctx context.Context) (uint64, error)
 	changeMembership(ctx context.Context, req memberRequest) error
 	serveBackup(w io.Writer) error
+	Status() Status
 }
 
 func newForwardGRPC(srv forwardServer) *grpc.Server {
@@ -92,6 +93,17 @@ func newForwardGRPC(srv forwardServer) *grpc.Server {
 					return nil, leaderStatus(err)
 				}
 				return &frame{b: binary.BigEndian.AppendUint64(nil, index)}, nil
+			}},
+			{MethodName: "Status", Handler: func(s any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var in frame
+				if err := dec(&in); err != nil {
+					return nil, err
+				}
+				out, err := json.Marshal(s.(forwardServer).Status())
+				if err != nil {
+					return nil, status.Error(codes.Internal, err.Error())
+				}
+				return &frame{b: out}, nil
 			}},
 			{MethodName: "Member", Handler: func(s any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 				var in frame
@@ -254,4 +266,18 @@ func fromStatus(err error) error {
 		return fmt.Errorf("%w: leader unreachable: %s", errNotLeader, st.Message())
 	}
 	return err
+}
+
+// peerStatus asks the member at addr for its Status.
+func (p *peerClients) peerStatus(ctx context.Context, addr string) (Status, error) {
+	var st Status
+	c, err := p.conn(addr)
+	if err != nil {
+		return st, err
+	}
+	var out frame
+	if err := c.Invoke(ctx, "/"+forwardService+"/Status", &frame{}, &out); err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(out.b, &st)
 }

@@ -441,6 +441,45 @@ type Status struct {
 	Members      []Member
 }
 
+// MemberStatus is one member's status as Members gathers it.
+type MemberStatus struct {
+	Member
+	Self      bool
+	Reachable bool   // it answered (Status is then its own)
+	Status    Status // zero when not reachable
+	Err       string // why not
+}
+
+// Members asks every member of the configuration for its status, in
+// parallel, each within timeout: how far each has applied the log, so
+// that the lag of every replica shows on any node.
+func (n *Node) Members(ctx context.Context, timeout time.Duration) []MemberStatus {
+	self := n.Status()
+	out := make([]MemberStatus, len(self.Members))
+	var wg sync.WaitGroup
+	for i, m := range self.Members {
+		out[i].Member = m
+		if m.ID == self.Node {
+			out[i].Self, out[i].Reachable, out[i].Status = true, true, self
+			continue
+		}
+		wg.Add(1)
+		go func(ms *MemberStatus) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			st, err := n.peers.peerStatus(cctx, ms.Addr)
+			if err != nil {
+				ms.Err = err.Error()
+				return
+			}
+			ms.Reachable, ms.Status = true, st
+		}(&out[i])
+	}
+	wg.Wait()
+	return out
+}
+
 // Member is one node of the group's configuration.
 type Member struct {
 	ID, Addr string
