@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"arb/storage"
 )
 
 // The forwarding service: a follower hands a prepared write to the leader
@@ -25,6 +27,10 @@ import (
 //	Apply:     request = the record; reply = u64 index | u8 refused | refusal text
 //	ReadIndex: request = empty;      reply = u64 index
 const forwardService = "arb.replication.Forward"
+
+// maxMessageBytes bounds a message of the service: a forwarded write is
+// at most storage.MaxLogRecordBytes (gRPC's default is 4 MiB).
+const maxMessageBytes = storage.MaxLogRecordBytes + 1<<20
 
 // frame is a message of the forwarding service.
 type frame struct{ b []byte }
@@ -61,7 +67,7 @@ type forwardServer interface {
 }
 
 func newForwardGRPC(srv forwardServer) *grpc.Server {
-	g := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}))
+	g := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
 	g.RegisterService(&grpc.ServiceDesc{
 		ServiceName: forwardService,
 		HandlerType: (*forwardServer)(nil),
@@ -193,7 +199,7 @@ func (p *peerClients) conn(addr string) (*grpc.ClientConn, error) {
 	}
 	c, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 			timeout := 2 * time.Second
 			if d, ok := ctx.Deadline(); ok {
