@@ -45,8 +45,8 @@ type Config struct {
 // Defaults: loopback and LAN clusters; a leader that dies is replaced in
 // well under two seconds even on a loaded machine.
 const (
-	DefaultHeartbeatTimeout = 700 * time.Millisecond
-	DefaultElectionTimeout  = 700 * time.Millisecond
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	DefaultElectionTimeout  = 500 * time.Millisecond
 	DefaultWriteTimeout     = 30 * time.Second
 )
 
