@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"arb/storage"
 )
 
 // The forwarding service: a follower hands a prepared write to the leader
@@ -25,6 +27,10 @@ import (
 //	Apply:     request = the record; reply = u64 index | u8 refused | refusal text
 //	ReadIndex: request = empty;      reply = u64 index
 const forwardService = "arb.replication.Forward"
+
+// maxMessageBytes bounds a message of the service: a forwarded write is
+// at most storage.MaxLogRecordBytes (gRPC's default is 4 MiB).
+const maxMessageBytes = storage.MaxLogRecordBytes + 1<<20
 
 // frame is a message of the forwarding service.
 type frame struct{ b []byte }
@@ -57,10 +63,11 @@ type forwardServer interface {
 	readIndexAsLeader(ctx context.Context) (uint64, error)
 	changeMembership(ctx context.Context, req memberRequest) error
 	serveBackup(w io.Writer) error
+	Status() Status
 }
 
 func newForwardGRPC(srv forwardServer) *grpc.Server {
-	g := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}))
+	g := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}), grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
 	g.RegisterService(&grpc.ServiceDesc{
 		ServiceName: forwardService,
 		HandlerType: (*forwardServer)(nil),
@@ -92,6 +99,17 @@ func newForwardGRPC(srv forwardServer) *grpc.Server {
 					return nil, leaderStatus(err)
 				}
 				return &frame{b: binary.BigEndian.AppendUint64(nil, index)}, nil
+			}},
+			{MethodName: "Status", Handler: func(s any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				var in frame
+				if err := dec(&in); err != nil {
+					return nil, err
+				}
+				out, err := json.Marshal(s.(forwardServer).Status())
+				if err != nil {
+					return nil, status.Error(codes.Internal, err.Error())
+				}
+				return &frame{b: out}, nil
 			}},
 			{MethodName: "Member", Handler: func(s any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
 				var in frame
@@ -181,7 +199,7 @@ func (p *peerClients) conn(addr string) (*grpc.ClientConn, error) {
 	}
 	c, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(maxMessageBytes), grpc.MaxCallSendMsgSize(maxMessageBytes)),
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 			timeout := 2 * time.Second
 			if d, ok := ctx.Deadline(); ok {
@@ -254,4 +272,18 @@ func fromStatus(err error) error {
 		return fmt.Errorf("%w: leader unreachable: %s", errNotLeader, st.Message())
 	}
 	return err
+}
+
+// peerStatus asks the member at addr for its Status.
+func (p *peerClients) peerStatus(ctx context.Context, addr string) (Status, error) {
+	var st Status
+	c, err := p.conn(addr)
+	if err != nil {
+		return st, err
+	}
+	var out frame
+	if err := c.Invoke(ctx, "/"+forwardService+"/Status", &frame{}, &out); err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(out.b, &st)
 }

@@ -45,9 +45,9 @@ type Config struct {
 // Defaults: loopback and LAN clusters; a leader that dies is replaced in
 // well under two seconds even on a loaded machine.
 const (
-	DefaultHeartbeatTimeout = 400 * time.Millisecond
-	DefaultElectionTimeout  = 400 * time.Millisecond
-	DefaultWriteTimeout     = 10 * time.Second
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	DefaultElectionTimeout  = 500 * time.Millisecond
+	DefaultWriteTimeout     = 30 * time.Second
 )
 
 // ParsePeers reads "n1=host:port,n2=host:port".
@@ -165,7 +165,10 @@ func (n *Node) Start(store *storage.Store) error {
 	conf.LocalID = raft.ServerID(n.cfg.ID)
 	conf.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	conf.ElectionTimeout = n.cfg.ElectionTimeout
-	conf.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout / 2
+	// A leader steps down when it has not heard from a quorum for this
+	// long: as long as Raft allows, so that a loaded machine moving a
+	// large entry does not lose its leader for nothing.
+	conf.LeaderLeaseTimeout = n.cfg.HeartbeatTimeout
 	conf.CommitTimeout = 5 * time.Millisecond
 	// The store is the snapshot: its manifest already holds every entry
 	// up to its applied index, so nothing is restored at start.
@@ -175,7 +178,7 @@ func (n *Node) Start(store *storage.Store) error {
 	// log (installing segments from a peer is not built yet).
 	conf.SnapshotThreshold = 16384
 	conf.SnapshotInterval = 2 * time.Minute
-	conf.TrailingLogs = 200000
+	conf.TrailingLogs = 50000
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 
 	n.fsm = newFSM(store, n.log, n.fatal)
@@ -228,7 +231,7 @@ func (n *Node) Append(payload []byte) error {
 			return refusal
 		}
 		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
-			return fmt.Errorf("%w: %v", storage.ErrLogUnavailable, err)
+			return fmt.Errorf("%w: %v: the write may or may not be stored; retry it (an event with an insert_id counts once)", storage.ErrLogUnavailable, err)
 		}
 		// No leader, or it just changed: nothing was appended; try the
 		// new one after a moment.
@@ -439,6 +442,45 @@ type Status struct {
 	AppliedIndex uint64 // last entry applied here (commands, barriers, configuration)
 	LastIndex    uint64
 	Members      []Member
+}
+
+// MemberStatus is one member's status as Members gathers it.
+type MemberStatus struct {
+	Member
+	Self      bool
+	Reachable bool   // it answered (Status is then its own)
+	Status    Status // zero when not reachable
+	Err       string // why not
+}
+
+// Members asks every member of the configuration for its status, in
+// parallel, each within timeout: how far each has applied the log, so
+// that the lag of every replica shows on any node.
+func (n *Node) Members(ctx context.Context, timeout time.Duration) []MemberStatus {
+	self := n.Status()
+	out := make([]MemberStatus, len(self.Members))
+	var wg sync.WaitGroup
+	for i, m := range self.Members {
+		out[i].Member = m
+		if m.ID == self.Node {
+			out[i].Self, out[i].Reachable, out[i].Status = true, true, self
+			continue
+		}
+		wg.Add(1)
+		go func(ms *MemberStatus) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			st, err := n.peers.peerStatus(cctx, ms.Addr)
+			if err != nil {
+				ms.Err = err.Error()
+				return
+			}
+			ms.Reachable, ms.Status = true, st
+		}(&out[i])
+	}
+	wg.Wait()
+	return out
 }
 
 // Member is one node of the group's configuration.

@@ -138,9 +138,13 @@ func (s *Server) ensureProjectsInCluster() {
 	s.log.Info("cluster mode: projects in place", "projects", len(s.cfg.Projects))
 }
 
-// newClusterTable is arb.cluster: one row per member of the group as this
-// node sees it — id, Raft address, voter, whether it leads — and, on
-// this node's own row, its Raft state, term and log indexes. A single node is one row in state "single".
+// newClusterTable is arb.cluster: one row per member of the group, as
+// that member reports itself (asked over the Raft port, each within
+// clusterStatusTimeout): id, Raft address, voter, whether it leads,
+// whether this node is it, whether it answered, its Raft state, term and
+// log indexes, and its apply_lag — how many entries it has still to apply of
+// what the leader has committed. A single node is one row in state
+// "single".
 func newClusterTable(node *replication.Node) *rowsTable {
 	return &rowsTable{
 		name: "cluster",
@@ -150,22 +154,43 @@ func newClusterTable(node *replication.Node) *rowsTable {
 			&sql.Column{Name: "voter", Type: types.Boolean},
 			&sql.Column{Name: "is_self", Type: types.Boolean},
 			&sql.Column{Name: "is_leader", Type: types.Boolean},
+			&sql.Column{Name: "reachable", Type: types.Boolean},
 			&sql.Column{Name: "state", Type: sqlString, Nullable: true},
 			&sql.Column{Name: "term", Type: types.Uint64, Nullable: true},
 			&sql.Column{Name: "commit_index", Type: types.Uint64, Nullable: true},
 			&sql.Column{Name: "applied_index", Type: types.Uint64, Nullable: true},
 			&sql.Column{Name: "last_index", Type: types.Uint64, Nullable: true},
+			&sql.Column{Name: "apply_lag", Type: types.Uint64, Nullable: true},
+			&sql.Column{Name: "error", Type: sqlString, Nullable: true},
 		),
 		rows: func() []sql.Row {
 			if node == nil {
-				return []sql.Row{{"", "", true, true, true, "single", nil, nil, nil, nil}}
+				return []sql.Row{{"", "", true, true, true, true, "single", nil, nil, nil, nil, nil, nil}}
 			}
-			st := node.Status()
+			members := node.Members(context.Background(), clusterStatusTimeout)
+			var leaderCommit uint64
+			leader := ""
+			for _, m := range members {
+				if m.Self {
+					leader = m.Status.Leader
+				}
+			}
+			for _, m := range members {
+				if m.Reachable && m.ID == leader {
+					leaderCommit = m.Status.CommitIndex
+				}
+			}
 			var rows []sql.Row
-			for _, m := range st.Members {
-				row := sql.Row{m.ID, m.Addr, m.Voter, m.ID == st.Node, m.ID == st.Leader, nil, nil, nil, nil, nil}
-				if m.ID == st.Node {
-					row[5], row[6], row[7], row[8], row[9] = st.State, st.Term, st.CommitIndex, st.AppliedIndex, st.LastIndex
+			for _, m := range members {
+				row := sql.Row{m.ID, m.Addr, m.Voter, m.Self, m.ID == leader, m.Reachable, nil, nil, nil, nil, nil, nil, nil}
+				if m.Reachable {
+					st := m.Status
+					row[6], row[7], row[8], row[9], row[10] = st.State, st.Term, st.CommitIndex, st.AppliedIndex, st.LastIndex
+					if leaderCommit > 0 {
+						row[11] = leaderCommit - min(leaderCommit, st.AppliedIndex)
+					}
+				} else {
+					row[12] = m.Err
 				}
 				rows = append(rows, row)
 			}
@@ -173,6 +198,9 @@ func newClusterTable(node *replication.Node) *rowsTable {
 		},
 	}
 }
+
+// clusterStatusTimeout bounds arb.cluster's wait for each member.
+const clusterStatusTimeout = 500 * time.Millisecond
 
 // observeNode exports the node's Raft state on /metrics: whether it
 // leads, its term and log indexes (a follower's lag is the leader's

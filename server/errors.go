@@ -124,6 +124,9 @@ func rowError(err error) error {
 	if errors.Is(err, storage.ErrOverloaded) || errors.Is(err, storage.ErrLogUnavailable) {
 		return mysql.NewSQLError(erLockWaitTimeout, "HY000", "%s", err.Error())
 	}
+	if errors.Is(err, storage.ErrRecordTooLarge) {
+		return mysql.NewSQLError(erNetPacketTooLarge, "08S01", "%s", err.Error())
+	}
 	var ce *storage.ColumnLimitError
 	if errors.As(err, &ce) {
 		return mysql.NewSQLError(erTooManyFields, "HY000", "Too many columns: %s", err.Error())

@@ -392,6 +392,8 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 			status = http.StatusInsufficientStorage
 		}
 		w.Header().Set("Retry-After", faultRetryAfter)
+	case errors.Is(err, storage.ErrRecordTooLarge):
+		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, storage.ErrLogUnavailable):
 		// Cluster mode: no leader or quorum right now (a failover takes
 		// about a second); the write may or may not be stored, and a

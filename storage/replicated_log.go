@@ -91,10 +91,21 @@ func profileOpsBytes(ops []ProfileOp) int64 {
 	return n
 }
 
+// MaxLogRecordBytes bounds one record of the replicated log: raft-wal
+// refuses entries over 64 MiB, and a refused append would stop the
+// leader. A bigger write is refused whole, before it reaches the log.
+const MaxLogRecordBytes = 48 << 20
+
+// ErrRecordTooLarge marks a write refused for MaxLogRecordBytes.
+var ErrRecordTooLarge = errors.New("write too large for the replicated log")
+
 // appendLogged is a prepared write's way through the replicated log.
 func (s *Store) appendLogged(payload []byte) error {
 	if err := s.failure(); err != nil {
 		return err
+	}
+	if len(payload) > MaxLogRecordBytes {
+		return fmt.Errorf("%w: %d bytes encoded, the limit is %d (48 MiB): send it in smaller batches", ErrRecordTooLarge, len(payload), MaxLogRecordBytes)
 	}
 	return s.opts.Log.Append(payload)
 }
