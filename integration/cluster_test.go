@@ -361,6 +361,44 @@ func TestClusterRefusalsSameEverywhere(t *testing.T) {
 	}
 }
 
+// TestClusterMaxColumnsDiffer starts the nodes with different
+// --max-columns (10, 10 and 4): the limit is node-local, but a refusal
+// decided in apply must be the same on every replica. An INSERT of 6
+// new columns is taken by n1 (under its limit) and must then be on
+// every node, n3 included; the same through n3 must be either stored
+// everywhere or refused everywhere — never refused to its client and
+// stored on the others.
+func TestClusterMaxColumnsDiffer(t *testing.T) {
+	c := startClusterEach(t, 3, func(i int) []string {
+		if i == 2 {
+			return []string{"--max-columns", "4"}
+		}
+		return []string{"--max-columns", "10"}
+	})
+	const insert = "INSERT INTO events (time, event, distinct_id, insert_id, c1, c2, c3, c4, c5, c6) VALUES ('2025-03-01 10:00:00', 'Wide', 'u1', '%s', 1, 2, 3, 4, 5, 6)"
+	_, err1 := c.nodes[0].DB().Exec(fmt.Sprintf(insert, "via-n1"))
+	_, err3 := c.nodes[2].DB().Exec(fmt.Sprintf(insert, "via-n3"))
+	t.Logf("6 new columns through n1 (--max-columns 10): %v; through n3 (--max-columns 4): %v", err1, err3)
+	var views []string
+	for _, i := range c.all() {
+		views = append(views, fmt.Sprintf("n%d: %s", i+1, queryString(t, c.nodes[i].DB(), "SELECT count(*), coalesce(group_concat(insert_id ORDER BY insert_id), '-') FROM events")))
+	}
+	t.Logf("what each node holds: %s", strings.Join(views, "; "))
+	for _, i := range c.all() {
+		got := queryString(t, c.nodes[i].DB(), "SELECT count(*) FROM events WHERE insert_id = 'via-n1'")
+		if err1 == nil && got != "1" {
+			t.Errorf("n%d does not show the event n1 acknowledged (count %s): replicas with different --max-columns diverge", i+1, got)
+		}
+		got = queryString(t, c.nodes[i].DB(), "SELECT count(*) FROM events WHERE insert_id = 'via-n3'")
+		if err3 != nil && got != "0" {
+			t.Errorf("n%d stores the event n3 refused (%v)", i+1, err3)
+		}
+		if err3 == nil && got != "1" {
+			t.Errorf("n%d does not show the event n3 acknowledged", i+1)
+		}
+	}
+}
+
 // clusterColumns lists the property columns of shop.events, by name.
 func clusterColumns(t *testing.T, db *sql.DB) string {
 	t.Helper()
