@@ -604,6 +604,26 @@ func TestClusterProfilesAndLoadData(t *testing.T) {
 			"SELECT group_concat(concat(distinct_id, '=', coalesce(`last`, '-')) ORDER BY distinct_id) FROM people"), fmt.Sprintf("p1=%[1]d,p2=%[1]d,p3=%[1]d,shared=-", adds-1))
 	}
 
+	// A group profile through n3 and an identity merge through n2, read
+	// at once on the other nodes.
+	body := fmt.Sprintf(`[{"$token":%q,"$group_key":"company","$group_id":"acme","$set":{"plan":"pro"}}]`, clusterToken)
+	resp, err := l.client.Post(c.nodes[2].url("/groups?verbose=1"), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/groups through n3: HTTP %d", resp.StatusCode)
+	}
+	exec1(t, c.nodes[1].DB(), "INSERT INTO events (time, event, distinct_id, insert_id, `$anon_id`, `$identified_id`) VALUES "+
+		"('2025-03-01 11:00:00', 'Signup', 'anon-7', 'id-1', NULL, NULL), ('2025-03-01 11:00:01', '$identify', 'user-7', 'id-2', 'anon-7', 'user-7')")
+	for _, i := range c.all() {
+		expect(t, fmt.Sprintf("n%d: the group set through n3", i+1), queryString(t, c.nodes[i].DB(),
+			"SELECT plan FROM `groups` WHERE group_key = 'company' AND group_id = 'acme'"), "pro")
+		expect(t, fmt.Sprintf("n%d: the identity merged through n2", i+1), queryString(t, c.nodes[i].DB(),
+			"SELECT group_concat(distinct_id ORDER BY insert_id) FROM events WHERE insert_id IN ('id-1', 'id-2')"), "user-7,user-7")
+	}
+
 	// LOAD DATA through a follower, then again through another node.
 	leader, _ := c.waitLeader(t, c.all(), 10*time.Second)
 	followers := c.except(c.index(t, leader))
@@ -680,7 +700,7 @@ func TestClusterProfilesAndLoadData(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	err := <-done
+	err = <-done
 	t.Logf("LOAD DATA through n%d while the leader died: %v", survivors[0]+1, err)
 	if err != nil {
 		var me *mysql.MySQLError
