@@ -372,6 +372,15 @@ func (it *joinIter) pull(room int) bool {
 		if len(wild) == 0 {
 			// The common case: the chain alone, in a tight loop.
 			c := it.chain
+			if c >= 0 && room > 0 && it.op.kind.partial() && it.op.residual == nil {
+				// A semi or anti join with nothing past its keys: the
+				// chain's first pair is TRUE and decides the row, so the
+				// rest (a user's every other row) is never listed.
+				it.pl = append(it.pl, li)
+				it.pr = append(it.pr, c)
+				it.chain = -1
+				return true
+			}
 			for ; c >= 0 && room > 0; room-- {
 				it.pl = append(it.pl, li)
 				it.pr = append(it.pr, c)
