@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -251,5 +252,46 @@ func TestMySQL2Execute(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Props, wantProps) {
 		t.Errorf("properties by execute() and query(): %v, want %v", got.Props, wantProps)
+	}
+}
+
+// TestConnectorJServerPrepared runs java/PreparedCompat.java: MariaDB
+// Connector/J with useServerPrepStmts=true prepares WITH ROLLUP and
+// EXPLAIN FORMAT=JSON with a parameter, reads DATE values as
+// java.sql.Types.DATE (91), and stores setBigDecimal(2^64-1) and a JSON
+// parameter beyond int64 with every digit.
+func TestConnectorJServerPrepared(t *testing.T) {
+	javac, java, jar := javaTool(t)
+	src := testdataPath(t, filepath.Join("java", "PreparedCompat.java"))
+	classes := t.TempDir()
+	runTool(t, ".", 3*time.Minute, javac, "-cp", jar, "-d", classes, src)
+	arb := startArb(t)
+	if _, err := arb.db.Exec(preparedFixture); err != nil {
+		t.Fatal(err)
+	}
+	out := runTool(t, ".", 2*time.Minute, java, "-cp", jar+":"+classes, "PreparedCompat", fmt.Sprint(arb.mysqlPort))
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		got[k] = v
+	}
+	if got["done"] != "yes" {
+		t.Fatalf("PreparedCompat did not finish:\n%s", out)
+	}
+	for key, want := range map[string]string{
+		"rollup_2":             "A,2,7;B,1,3;C,1,10;NULL,4,10",
+		"rollup_6":             "A,1,7;C,1,10;NULL,2,10",
+		"explain_json_columns": "EXPLAIN",
+		"date_types":           "DATE/91,DATE/91,DATE/91,DATETIME/93",
+		"date_literal":         "2024-01-01",
+		"insert":               "1",
+		"numbers":              "18446744073709551615,123456789012345678901234567890,-9223372036854775809",
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %q, want %q", key, got[key], want)
+		}
+	}
+	if !strings.Contains(got["explain_json"], `"query_block"`) {
+		t.Errorf("explain_json: %q, want a query_block document", got["explain_json"])
 	}
 }
