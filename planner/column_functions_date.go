@@ -167,6 +167,7 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 		// A batch holds few distinct days (DATE() strings of a join's
 		// rows): each is converted once.
 		seen := map[string]int64{}
+		prev, prevDay, havePrev := "", int64(0), false
 		for r := range n {
 			if c.IsNull(r) {
 				continue
@@ -180,8 +181,12 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 					return nil, false
 				}
 			}
+			if havePrev && s == prev { // a constant, or a run of one day
+				days[r] = prevDay
+				continue
+			}
 			if d, ok := isoDay(s); ok {
-				days[r] = d
+				days[r], prev, prevDay, havePrev = d, s, d, true
 				continue
 			}
 			d, ok := seen[s]
