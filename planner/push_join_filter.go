@@ -38,7 +38,9 @@ func pushJoinFilter(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.
 	if !pushdownEnabled(ctx) {
 		return n, transform.SameTree, nil
 	}
-	return transform.Node(ctx, n, func(ctx *sql.Context, node sql.Node) (sql.Node, transform.TreeIdentity, error) {
+	// With opaque nodes: a derived table's joins (every step of a nested
+	// funnel) are pushed too.
+	return transform.NodeWithOpaque(ctx, n, func(ctx *sql.Context, node sql.Node) (sql.Node, transform.TreeIdentity, error) {
 		j, ok := node.(*plan.JoinNode)
 		if !ok || j.Filter == nil || !rightPrefilterSafe(j.Op) {
 			return node, transform.SameTree, nil

@@ -94,4 +94,14 @@ func TestPushJoinFilter(t *testing.T) {
 			t.Errorf("%s: second run pushed %q (%v)", tc.op, pushed(again), err)
 		}
 	}
+	// A join inside a derived table (each step of a nested funnel) is
+	// reached too.
+	inner := plan.NewJoin(left, right(true), plan.JoinTypeLeftOuter, cond)
+	out, _, err := pushJoinFilter(ctx, nil, plan.NewSubqueryAlias("f", "", inner), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pushed(out.(*plan.SubqueryAlias).Child); got != `event = "View Item"` {
+		t.Errorf("join in a derived table: pushed %q", got)
+	}
 }
