@@ -1,10 +1,13 @@
 package integration
 
 // Cluster mode (issue 15) against three real bin/arb processes on
-// loopback: failover under load, read-your-writes across nodes,
+// loopback: failover under load (kill -9 of the leader, all three killed
+// at once, the leader frozen by SIGSTOP), read-your-writes across nodes,
 // followers catching up after a restart or a crash, refusals the same on
-// every node, and a rolling restart. The harness is
-// cluster_harness_test.go.
+// every node (also with --max-columns differing between nodes), a rolling
+// restart, profile operations and LOAD DATA through any node, and
+// arb.cluster without a quorum. Timings are logged, never asserted
+// beyond generous bounds. The harness is cluster_harness_test.go.
 
 import (
 	"context"
