@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/dolthub/go-mysql-server/sql"
@@ -267,7 +268,7 @@ type countDistinctAgg struct {
 	sets  []*roaring.Bitmap
 	added int64 // successful bitmap adds, for the memory estimate
 	text  []byte
-	cache *stringCache // ids of strings in texts
+	cache *idCache // ids of strings in texts
 }
 
 func (a *countDistinctAgg) fresh() aggFunc {
@@ -374,8 +375,9 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 		}
 	case c.Kind == KindString:
 		if a.cache == nil {
-			a.cache = &stringCache{}
+			a.cache = &idCache{}
 		}
+		lastG, lastID := int32(-1), int32(-1)
 		for r, g := range groups {
 			if c.Nulls != nil && c.Nulls[r] {
 				continue
@@ -385,6 +387,10 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 			if !slot.holds(v) {
 				slot.s, slot.id = v, int32(a.internText(v))
 			}
+			if g == lastG && slot.id == lastID {
+				continue // a user's run of events in one group
+			}
+			lastG, lastID = g, slot.id
 			a.mark(g, uint32(slot.id))
 		}
 	default:
@@ -406,6 +412,20 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 		}
 	}
 	return nil
+}
+
+// idCache is a stringCache for COUNT(DISTINCT distinct_id): the engine
+// hands out one string per user and part, and a part holds thousands of
+// users, more than stringCache's slots.
+type idCache struct {
+	slots [idCacheSlots]stringSlot
+}
+
+const idCacheSlots = 1 << 14 // a power of two
+
+func (c *idCache) slot(s string) *stringSlot {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return &c.slots[(p>>3^p>>17)&(idCacheSlots-1)]
 }
 
 // internTyped interns a boxed value the way a typed column's would be,
