@@ -10,6 +10,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/go-mysql-server/sql/types"
+	gometrics "github.com/hashicorp/go-metrics"
+	gometricsprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"time"
@@ -58,6 +60,7 @@ func (s *Server) openNode(opts *storage.Options) error {
 	opts.Log = node
 	s.grants = newReplicatedGrants(s.cfg.RootPassword)
 	opts.OnGrants = s.grants.applied
+	s.exportRaftMetrics()
 	return nil
 }
 
@@ -324,4 +327,20 @@ func (g *replicatedGrants) load(body []byte) error {
 	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})
 	g.db.AddEphemeralSuperUser(ed, rootUser, rootHost, g.rootPassword)
 	return nil
+}
+
+// exportRaftMetrics sends the metrics hashicorp/raft records (through
+// go-metrics' process-wide sink: commit and apply times, leader contact,
+// elections, replication per peer, snapshots) to /metrics, as
+// arb_raft_*: one node per process, so the global sink is this node's.
+func (s *Server) exportRaftMetrics() {
+	sink, err := gometricsprom.NewPrometheusSinkFrom(gometricsprom.PrometheusOpts{
+		Name: "arb_raft", Registerer: s.metrics.registry, Expiration: 10 * time.Minute})
+	if err != nil {
+		s.log.Warn("cluster mode: export Raft metrics", "err", err)
+		return
+	}
+	if _, err := gometrics.NewGlobal(&gometrics.Config{ServiceName: "arb", TimerGranularity: time.Millisecond, FilterDefault: true}, sink); err != nil {
+		s.log.Warn("cluster mode: export Raft metrics", "err", err)
+	}
 }
