@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/grpc"
 
 	"arb/storage"
@@ -40,6 +42,15 @@ type Config struct {
 	// WriteTimeout bounds a write's wait for a leader and a quorum
 	// (DefaultWriteTimeout).
 	WriteTimeout time.Duration
+	// Snapshots: every SnapshotInterval Raft takes one when the log has
+	// SnapshotThreshold entries since the last, and keeps TrailingLogs
+	// entries before it (defaults below; tests make them small).
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// LogSegmentBytes is the size of raft-wal's segment files (0: its
+	// 64 MiB): the log drops old entries a whole segment at a time.
+	LogSegmentBytes int
 }
 
 // Defaults: loopback and LAN clusters; a leader that dies is replaced in
@@ -48,6 +59,10 @@ const (
 	DefaultHeartbeatTimeout = 500 * time.Millisecond
 	DefaultElectionTimeout  = 500 * time.Millisecond
 	DefaultWriteTimeout     = 30 * time.Second
+
+	DefaultSnapshotInterval  = 2 * time.Minute
+	DefaultSnapshotThreshold = 16384
+	DefaultTrailingLogs      = 50000
 )
 
 // ParsePeers reads "n1=host:port,n2=host:port".
@@ -78,6 +93,7 @@ type Node struct {
 	log   *slog.Logger
 	mux   *portMux
 	logs  *raftwal.WAL
+	meta  *metadb.BoltMetaDB // logs' metadata database
 	snaps *raft.FileSnapshotStore
 	trans *raft.NetworkTransport
 	grpc  *grpc.Server
@@ -89,6 +105,13 @@ type Node struct {
 	// barrierTerm is the term in which this node, leading, last ran a
 	// barrier for reads (readIndexAsLeader).
 	barrierTerm atomic.Uint64
+
+	// reseed takes the leader's address when this replica must reseed
+	// its store (reseed.go).
+	reseed       chan struct{}
+	reseedOnce   sync.Once
+	reseedMu     sync.Mutex
+	reseedLeader string
 
 	fatalOnce sync.Once
 	closeOnce sync.Once
@@ -132,24 +155,36 @@ func New(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "log"), 0o755); err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Log}
+	n := &Node{cfg: cfg, log: cfg.Log, reseed: make(chan struct{})}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 	var err error
-	if n.logs, err = raftwal.Open(filepath.Join(cfg.Dir, "log")); err != nil {
+	// raft-wal's Close leaves its metadata database open (and locked):
+	// the node keeps it and closes it itself, so that a server restarted
+	// in the same process (a reseed) can open the log again.
+	n.meta = &metadb.BoltMetaDB{}
+	logDir := filepath.Join(cfg.Dir, "log")
+	if cfg.LogSegmentBytes > 0 {
+		n.logs, err = raftwal.Open(logDir, raftwal.WithMetaStore(n.meta), raftwal.WithSegmentSize(cfg.LogSegmentBytes))
+	} else {
+		n.logs, err = raftwal.Open(logDir, raftwal.WithMetaStore(n.meta))
+	}
+	if err != nil {
+		n.meta.Close()
 		return nil, fmt.Errorf("replication: open the raft log in %s: %w", cfg.Dir, err)
 	}
+	closeLogs := func() { n.logs.Close(); n.meta.Close() }
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog); err != nil {
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	if n.mux, err = listenMux(cfg.Addr); err != nil {
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	advertise, err := net.ResolveTCPAddr("tcp", cfg.Addr)
 	if err != nil {
 		n.mux.close()
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	n.trans = raft.NewNetworkTransportWithLogger(&raftStream{muxListener: n.mux.raft, advertise: advertise}, 3, 10*time.Second, hlog)
@@ -176,12 +211,13 @@ func (n *Node) Start(store *storage.Store) error {
 	// Each snapshot flushes the store: not too often. The log keeps many
 	// entries after one, so a replica that was down catches up from the
 	// log (installing segments from a peer is not built yet).
-	conf.SnapshotThreshold = 16384
-	conf.SnapshotInterval = 2 * time.Minute
-	conf.TrailingLogs = 50000
+	conf.SnapshotThreshold = cmp.Or(n.cfg.SnapshotThreshold, DefaultSnapshotThreshold)
+	conf.SnapshotInterval = cmp.Or(n.cfg.SnapshotInterval, DefaultSnapshotInterval)
+	conf.TrailingLogs = cmp.Or(n.cfg.TrailingLogs, DefaultTrailingLogs)
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 
 	n.fsm = newFSM(store, n.log, n.fatal)
+	n.fsm.onBehind = n.requestReseed
 	has, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
@@ -519,6 +555,9 @@ func (n *Node) Close() error {
 		n.trans.Close()
 		n.mux.close()
 		if cerr := n.logs.Close(); err == nil {
+			err = cerr
+		}
+		if cerr := n.meta.Close(); err == nil {
 			err = cerr
 		}
 	})

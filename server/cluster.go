@@ -84,6 +84,15 @@ func (s *Server) startNode(store *storage.Store) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
 	defer cancel()
+	go func() {
+		// A replica too far behind to catch up from the log stops
+		// waiting at once: it reseeds (cmd/arb).
+		select {
+		case <-s.node.ReseedNeeded():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if s.node.Status().Leader == "" {
 		s.log.Info("cluster mode: no leader yet (the other nodes may not be up); serving at once")
 	} else if err := s.node.ReadBarrier(ctx); err != nil {
@@ -343,4 +352,23 @@ func (s *Server) exportRaftMetrics() {
 	if _, err := gometrics.NewGlobal(&gometrics.Config{ServiceName: "arb", TimerGranularity: time.Millisecond, FilterDefault: true}, sink); err != nil {
 		s.log.Warn("cluster mode: export Raft metrics", "err", err)
 	}
+}
+
+// ReseedNeeded is closed, in cluster mode, when this node fell behind
+// the log and must reseed its store from ReseedFrom: the caller shuts
+// the server down, calls replication.ReseedDataDir and starts a new
+// server (cmd/arb does). nil (never closed) on a single node.
+func (s *Server) ReseedNeeded() <-chan struct{} {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.ReseedNeeded()
+}
+
+// ReseedFrom is the leader's Raft address to reseed from.
+func (s *Server) ReseedFrom() string {
+	if s.node == nil {
+		return ""
+	}
+	return s.node.ReseedFrom()
 }
