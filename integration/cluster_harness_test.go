@@ -48,6 +48,13 @@ type testCluster struct {
 // flags on each, and waits until every one serves.
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
+	return startClusterEach(t, n, func(int) []string { return extra })
+}
+
+// startClusterEach is startCluster with flags of each node's own:
+// extra(i) for node i.
+func startClusterEach(t *testing.T, n int, extra func(i int) []string) *testCluster {
+	t.Helper()
 	bin := arbBinary(t)
 	var peers []string
 	for i := 0; i < n; i++ {
@@ -56,7 +63,7 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	c := &testCluster{t: t}
 	for i := 0; i < n; i++ {
 		args := append([]string{"--node-id", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-			"--project", clusterProject + ":" + clusterToken + ":" + clusterSecret}, extra...)
+			"--project", clusterProject + ":" + clusterToken + ":" + clusterSecret}, extra(i)...)
 		c.nodes = append(c.nodes, &arbProcess{t: t, bin: bin, dir: t.TempDir(), mysqlPort: freePort(t), httpPort: freePort(t), extra: args})
 	}
 	t.Cleanup(func() {

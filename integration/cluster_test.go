@@ -1,10 +1,13 @@
 package integration
 
 // Cluster mode (issue 15) against three real bin/arb processes on
-// loopback: failover under load, read-your-writes across nodes,
+// loopback: failover under load (kill -9 of the leader, all three killed
+// at once, the leader frozen by SIGSTOP), read-your-writes across nodes,
 // followers catching up after a restart or a crash, refusals the same on
-// every node, and a rolling restart. The harness is
-// cluster_harness_test.go.
+// every node (also with --max-columns differing between nodes), a rolling
+// restart, profile operations and LOAD DATA through any node, and
+// arb.cluster without a quorum. Timings are logged, never asserted
+// beyond generous bounds. The harness is cluster_harness_test.go.
 
 import (
 	"context"
@@ -361,6 +364,44 @@ func TestClusterRefusalsSameEverywhere(t *testing.T) {
 	}
 }
 
+// TestClusterMaxColumnsDiffer starts the nodes with different
+// --max-columns (10, 10 and 4): the limit is node-local, but a refusal
+// decided in apply must be the same on every replica. An INSERT of 6
+// new columns is taken by n1 (under its limit) and must then be on
+// every node, n3 included; the same through n3 must be either stored
+// everywhere or refused everywhere — never refused to its client and
+// stored on the others.
+func TestClusterMaxColumnsDiffer(t *testing.T) {
+	c := startClusterEach(t, 3, func(i int) []string {
+		if i == 2 {
+			return []string{"--max-columns", "4"}
+		}
+		return []string{"--max-columns", "10"}
+	})
+	const insert = "INSERT INTO events (time, event, distinct_id, insert_id, c1, c2, c3, c4, c5, c6) VALUES ('2025-03-01 10:00:00', 'Wide', 'u1', '%s', 1, 2, 3, 4, 5, 6)"
+	_, err1 := c.nodes[0].DB().Exec(fmt.Sprintf(insert, "via-n1"))
+	_, err3 := c.nodes[2].DB().Exec(fmt.Sprintf(insert, "via-n3"))
+	t.Logf("6 new columns through n1 (--max-columns 10): %v; through n3 (--max-columns 4): %v", err1, err3)
+	var views []string
+	for _, i := range c.all() {
+		views = append(views, fmt.Sprintf("n%d: %s", i+1, queryString(t, c.nodes[i].DB(), "SELECT count(*), coalesce(group_concat(insert_id ORDER BY insert_id), '-') FROM events")))
+	}
+	t.Logf("what each node holds: %s", strings.Join(views, "; "))
+	for _, i := range c.all() {
+		got := queryString(t, c.nodes[i].DB(), "SELECT count(*) FROM events WHERE insert_id = 'via-n1'")
+		if err1 == nil && got != "1" {
+			t.Errorf("n%d does not show the event n1 acknowledged (count %s): replicas with different --max-columns diverge", i+1, got)
+		}
+		got = queryString(t, c.nodes[i].DB(), "SELECT count(*) FROM events WHERE insert_id = 'via-n3'")
+		if err3 != nil && got != "0" {
+			t.Errorf("n%d stores the event n3 refused (%v)", i+1, err3)
+		}
+		if err3 == nil && got != "1" {
+			t.Errorf("n%d does not show the event n3 acknowledged", i+1)
+		}
+	}
+}
+
 // clusterColumns lists the property columns of shop.events, by name.
 func clusterColumns(t *testing.T, db *sql.DB) string {
 	t.Helper()
@@ -566,6 +607,26 @@ func TestClusterProfilesAndLoadData(t *testing.T) {
 			"SELECT group_concat(concat(distinct_id, '=', coalesce(`last`, '-')) ORDER BY distinct_id) FROM people"), fmt.Sprintf("p1=%[1]d,p2=%[1]d,p3=%[1]d,shared=-", adds-1))
 	}
 
+	// A group profile through n3 and an identity merge through n2, read
+	// at once on the other nodes.
+	body := fmt.Sprintf(`[{"$token":%q,"$group_key":"company","$group_id":"acme","$set":{"plan":"pro"}}]`, clusterToken)
+	resp, err := l.client.Post(c.nodes[2].url("/groups?verbose=1"), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/groups through n3: HTTP %d", resp.StatusCode)
+	}
+	exec1(t, c.nodes[1].DB(), "INSERT INTO events (time, event, distinct_id, insert_id, `$anon_id`, `$identified_id`) VALUES "+
+		"('2025-03-01 11:00:00', 'Signup', 'anon-7', 'id-1', NULL, NULL), ('2025-03-01 11:00:01', '$identify', 'user-7', 'id-2', 'anon-7', 'user-7')")
+	for _, i := range c.all() {
+		expect(t, fmt.Sprintf("n%d: the group set through n3", i+1), queryString(t, c.nodes[i].DB(),
+			"SELECT plan FROM `groups` WHERE group_key = 'company' AND group_id = 'acme'"), "pro")
+		expect(t, fmt.Sprintf("n%d: the identity merged through n2", i+1), queryString(t, c.nodes[i].DB(),
+			"SELECT group_concat(distinct_id ORDER BY insert_id) FROM events WHERE insert_id IN ('id-1', 'id-2')"), "user-7,user-7")
+	}
+
 	// LOAD DATA through a follower, then again through another node.
 	leader, _ := c.waitLeader(t, c.all(), 10*time.Second)
 	followers := c.except(c.index(t, leader))
@@ -642,7 +703,7 @@ func TestClusterProfilesAndLoadData(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	err := <-done
+	err = <-done
 	t.Logf("LOAD DATA through n%d while the leader died: %v", survivors[0]+1, err)
 	if err != nil {
 		var me *mysql.MySQLError

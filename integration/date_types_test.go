@@ -12,6 +12,8 @@ import (
 	"database/sql"
 	"reflect"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 func TestDateColumnTypes(t *testing.T) {
@@ -77,5 +79,31 @@ func TestDateColumnTypes(t *testing.T) {
 	}
 	if east == west {
 		t.Errorf("CURDATE() is %s at +14:00 and at -12:00: not the session's date", east)
+	}
+
+	// time_zone = 'system' in any case is SYSTEM, as in MySQL; an unknown
+	// zone is refused with ER_UNKNOWN_TIME_ZONE and leaves the setting.
+	if _, err := db.Exec("SET time_zone = 'system'"); err != nil {
+		t.Fatal(err)
+	}
+	var zone, sysZone, now, sysNow string
+	if err := db.QueryRow("SELECT @@time_zone, @@system_time_zone, NOW()").Scan(&zone, &sysZone, &now); err != nil {
+		t.Fatalf("NOW() after SET time_zone = 'system': %v", err)
+	}
+	if _, err := db.Exec("SET time_zone = 'SYSTEM'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT NOW()").Scan(&sysNow); err != nil {
+		t.Fatal(err)
+	}
+	if zone != "SYSTEM" || sysZone == "" || now[:10] != sysNow[:10] {
+		t.Errorf("after SET time_zone = 'system': @@time_zone %q, @@system_time_zone %q, NOW() %s (SYSTEM: %s)", zone, sysZone, now, sysNow)
+	}
+	_, err := db.Exec("SET time_zone = 'Nowhere/Zone'")
+	if me, ok := err.(*mysql.MySQLError); !ok || me.Number != 1298 {
+		t.Errorf("SET time_zone = 'Nowhere/Zone': %v, want error 1298", err)
+	}
+	if err := db.QueryRow("SELECT @@time_zone").Scan(&zone); err != nil || zone != "SYSTEM" {
+		t.Errorf("@@time_zone after a refused SET: %q (%v)", zone, err)
 	}
 }

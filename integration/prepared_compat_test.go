@@ -11,8 +11,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // preparedFixture is the events the prepared-statement tests query.
@@ -191,5 +194,104 @@ func TestPreparedRollupAndExplain(t *testing.T) {
 	// prepare, as in MySQL.
 	if _, err := db.Prepare("EXPLAIN FORMAT=JSON SELECT nosuch FROM events WHERE amount > ?"); err == nil {
 		t.Error("prepare EXPLAIN FORMAT=JSON of an unknown column: no error")
+	}
+}
+
+// TestMySQL2Execute runs js/node/prepared_compat.js: mysql2's execute()
+// of WITH ROLLUP and EXPLAIN FORMAT=JSON with a parameter answers what
+// query() of the same statement answers; DATE values are columnType 10
+// (MySQL's DATE) and TIMESTAMP '…' 12 (DATETIME) both ways; a JSON
+// properties parameter keeps every digit as the literal does.
+func TestMySQL2Execute(t *testing.T) {
+	jsDir := nodeJSDir(t)
+	if !fileExists(filepath.Join(jsDir, "node_modules", "mysql2", "package.json")) {
+		t.Fatalf("%s/node_modules/mysql2 is missing: .ci/run installs it (npm ci in integration/js)", jsDir)
+	}
+	arb := startArb(t)
+	if _, err := arb.db.Exec(preparedFixture); err != nil {
+		t.Fatal(err)
+	}
+	out := runTool(t, jsDir, 2*time.Minute, "node", filepath.Join(jsDir, "node", "prepared_compat.js"), fmt.Sprint(arb.mysqlPort))
+	var got struct {
+		RollupExecute, RollupQuery   []map[string]any
+		ExplainExecute, ExplainQuery []map[string]any
+		DatesExecute, DatesQuery     struct {
+			Row   map[string]any
+			Types [][]any
+		}
+		Props []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("prepared_compat.js printed %q: %v", out, err)
+	}
+	wantRollup := []map[string]any{
+		{"event": "A", "n": "2", "total": 12.0}, {"event": "B", "n": "1", "total": 3.0},
+		{"event": "C", "n": "1", "total": 10.0}, {"event": nil, "n": "4", "total": 25.0},
+	}
+	if !reflect.DeepEqual(got.RollupExecute, wantRollup) || !reflect.DeepEqual(got.RollupQuery, wantRollup) {
+		t.Errorf("WITH ROLLUP: execute() %#v, query() %#v, want %#v", got.RollupExecute, got.RollupQuery, wantRollup)
+	}
+	if len(got.ExplainExecute) != 1 || !reflect.DeepEqual(got.ExplainExecute, got.ExplainQuery) {
+		t.Errorf("EXPLAIN FORMAT=JSON: execute() %v, query() %v", got.ExplainExecute, got.ExplainQuery)
+	}
+	wantTypes := [][]any{{"d", 10.0}, {"c", 10.0}, {"cd", 10.0}, {"u", 10.0}, {"dt", 10.0}, {"ts", 12.0}}
+	for name, d := range map[string]struct {
+		Row   map[string]any
+		Types [][]any
+	}{"execute()": got.DatesExecute, "query()": got.DatesQuery} {
+		if !reflect.DeepEqual(d.Types, wantTypes) {
+			t.Errorf("%s column types %v, want %v (MySQL: DATE 10, DATETIME 12)", name, d.Types, wantTypes)
+		}
+		if d.Row["d"] != "2024-01-01" || d.Row["dt"] != "2025-01-01" || d.Row["ts"] != "2024-01-01 10:00:00.25" || d.Row["c"] != d.Row["cd"] {
+			t.Errorf("%s row %v", name, d.Row)
+		}
+	}
+	wantProps := []map[string]any{
+		{"distinct_id": "executed", "a": "9223372036854775808", "b": "18446744073709551615", "c": "-9223372036854775809", "d": "0.1"},
+		{"distinct_id": "queried", "a": "9223372036854775808", "b": "18446744073709551615", "c": "-9223372036854775809", "d": "0.1"},
+	}
+	if !reflect.DeepEqual(got.Props, wantProps) {
+		t.Errorf("properties by execute() and query(): %v, want %v", got.Props, wantProps)
+	}
+}
+
+// TestConnectorJServerPrepared runs java/PreparedCompat.java: MariaDB
+// Connector/J with useServerPrepStmts=true prepares WITH ROLLUP and
+// EXPLAIN FORMAT=JSON with a parameter, reads DATE values as
+// java.sql.Types.DATE (91), and stores setBigDecimal(2^64-1) and a JSON
+// parameter beyond int64 with every digit.
+func TestConnectorJServerPrepared(t *testing.T) {
+	javac, java, jar := javaTool(t)
+	src := testdataPath(t, filepath.Join("java", "PreparedCompat.java"))
+	classes := t.TempDir()
+	runTool(t, ".", 3*time.Minute, javac, "-cp", jar, "-d", classes, src)
+	arb := startArb(t)
+	if _, err := arb.db.Exec(preparedFixture); err != nil {
+		t.Fatal(err)
+	}
+	out := runTool(t, ".", 2*time.Minute, java, "-cp", jar+":"+classes, "PreparedCompat", fmt.Sprint(arb.mysqlPort))
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		got[k] = v
+	}
+	if got["done"] != "yes" {
+		t.Fatalf("PreparedCompat did not finish:\n%s", out)
+	}
+	for key, want := range map[string]string{
+		"rollup_2":             "A,2,7;B,1,3;C,1,10;NULL,4,10",
+		"rollup_6":             "A,1,7;C,1,10;NULL,2,10",
+		"explain_json_columns": "EXPLAIN",
+		"date_types":           "DATE/91,DATE/91,DATE/91,DATETIME/93",
+		"date_literal":         "2024-01-01",
+		"insert":               "1",
+		"numbers":              "18446744073709551615,123456789012345678901234567890,-9223372036854775809",
+	} {
+		if got[key] != want {
+			t.Errorf("%s: %q, want %q", key, got[key], want)
+		}
+	}
+	if !strings.Contains(got["explain_json"], `"query_block"`) {
+		t.Errorf("explain_json: %q, want a query_block document", got["explain_json"])
 	}
 }

@@ -186,7 +186,31 @@ type constExpr struct {
 func (x *constExpr) Type() sql.Type { return x.typ }
 func (x *constExpr) String() string { return fmt.Sprint(x.v) }
 func (x *constExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
-	return ConstColumn(x.typ, x.v, b.N), nil
+	// The value as one row holds it, then repeated (Append per row
+	// showed in profiles: MAKEDATE(YEAR(time), 1)).
+	one := ConstColumn(x.typ, x.v, 1)
+	if one.Nulls != nil || b.N <= 1 {
+		return ConstColumn(x.typ, x.v, b.N), nil
+	}
+	switch one.Kind {
+	case KindInt, KindTime:
+		one.I = repeatValue(one.I[0], b.N)
+	case KindFloat:
+		one.F = repeatValue(one.F[0], b.N)
+	case KindString:
+		one.S = repeatValue(one.S[0], b.N)
+	default:
+		return ConstColumn(x.typ, x.v, b.N), nil
+	}
+	return one, nil
+}
+
+func repeatValue[T any](v T, n int) []T {
+	s := make([]T, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
 }
 
 func init() {

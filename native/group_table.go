@@ -245,6 +245,12 @@ func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
 // encodedGroups is groups for one key of any Kind, by its encoding.
 func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out []int32) ([]int32, error) {
 	for r := range nrows {
+		// A run of one value (a day's DATE(time) strings) takes its
+		// first row's group without encoding the key again.
+		if r > 0 && sameKeyValue(c, r-1, r) {
+			out = append(out, out[len(out)-1])
+			continue
+		}
 		var err error
 		if t.buf, err = t.appendKey(ctx, t.buf[:0], 0, c, r); err != nil {
 			return nil, err
@@ -283,6 +289,10 @@ func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int
 	if t.pairs != nil {
 		a, b := t.colIDs[0], t.colIDs[1]
 		for r := range nrows {
+			if r > 0 && a[r] == a[r-1] && b[r] == b[r-1] {
+				out = append(out, out[len(out)-1])
+				continue
+			}
 			k := uint64(uint32(a[r]))<<32 | uint64(uint32(b[r]))
 			g, ok := t.pairs[k]
 			if !ok {
@@ -307,6 +317,31 @@ func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// sameKeyValue reports whether rows a and b of c hold the same value,
+// which then encodes to the same key (false when that is not cheap to
+// tell: a boxed value other than a string, a NaN).
+func sameKeyValue(c *Column, a, b int) bool {
+	if na, nb := c.IsNull(a), c.IsNull(b); na || nb {
+		return na && nb
+	}
+	switch c.Kind {
+	case KindInt, KindTime:
+		return c.I[a] == c.I[b]
+	case KindFloat:
+		return c.F[a] == c.F[b] && !math.Signbit(c.F[a]) && !math.Signbit(c.F[b])
+	case KindString:
+		return c.S[a] == c.S[b]
+	case KindAny:
+		sa, ok := c.A[a].(string)
+		if !ok {
+			return false
+		}
+		sb, ok := c.A[b].(string)
+		return ok && sa == sb
+	}
+	return false
 }
 
 func (t *groupTable) newGroup() int32 {

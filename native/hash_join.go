@@ -220,6 +220,15 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 	}
 	op.left = tr.child(ctx, j.Left())
 	op.right = tr.child(ctx, detached)
+	if sc, ok := op.right.(*scanOp); ok && op.rightFilter != nil {
+		// The right filter runs in the scan's workers, in parallel, on
+		// each batch as it is read.
+		f := op.rightFilter
+		op.right = sc.withStage(stage{describe: "Filter " + f.String(), run: func(ctx *sql.Context, b *Batch) (*Batch, error) {
+			return joinFilterRight(ctx, f, b)
+		}}, sc.out)
+		op.rightFilter = nil
+	}
 	return op, ""
 }
 

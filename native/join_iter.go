@@ -198,6 +198,32 @@ func (it *joinIter) step(ctx *sql.Context) error {
 	return nil
 }
 
+// joinFilterRight is b's rows for which the right filter is TRUE (nil:
+// none).
+func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
+	c, err := f.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	pass := make([]int8, b.N)
+	if err := joinTruth(ctx, c, pass); err != nil {
+		return nil, err
+	}
+	sel := make([]int32, 0, b.N)
+	for r, v := range pass {
+		if v == pairTrue {
+			sel = append(sel, int32(r))
+		}
+	}
+	switch len(sel) {
+	case 0:
+		return nil, nil
+	case b.N:
+		return b, nil
+	}
+	return b.Gather(sel), nil
+}
+
 // build reads the right input into one batch and indexes it.
 func (it *joinIter) build(ctx *sql.Context) error {
 	it.built = true
@@ -216,6 +242,16 @@ func (it *joinIter) build(ctx *sql.Context) error {
 		}
 		if err != nil {
 			return err
+		}
+		if op.rightFilter != nil {
+			// Filtered batch by batch: only the rows that pass are kept
+			// and concatenated.
+			if b, err = joinFilterRight(ctx, op.rightFilter, b); err != nil {
+				return err
+			}
+			if b == nil {
+				continue
+			}
 		}
 		batches = append(batches, b)
 		n := b.Bytes()
@@ -241,29 +277,6 @@ func (it *joinIter) build(ctx *sql.Context) error {
 		it.rb = joinConcat(batches)
 		if err := it.grow(it.rb.Bytes()-read, "join: right input"); err != nil {
 			return err
-		}
-	}
-	if op.rightFilter != nil && it.rb.N > 0 {
-		c, err := op.rightFilter.Eval(ctx, it.rb)
-		if err != nil {
-			return err
-		}
-		pass := make([]int8, it.rb.N)
-		if err := joinTruth(ctx, c, pass); err != nil {
-			return err
-		}
-		var sel []int32
-		for r, v := range pass {
-			if v == pairTrue {
-				sel = append(sel, int32(r))
-			}
-		}
-		if len(sel) < it.rb.N {
-			before := it.rb.Bytes()
-			it.rb = it.rb.Gather(sel)
-			if err := it.grow(it.rb.Bytes()-before, "join: right input"); err != nil {
-				return err
-			}
 		}
 	}
 	it.rn = it.rb.N
@@ -372,6 +385,15 @@ func (it *joinIter) pull(room int) bool {
 		if len(wild) == 0 {
 			// The common case: the chain alone, in a tight loop.
 			c := it.chain
+			if c >= 0 && room > 0 && it.op.kind.partial() && it.op.residual == nil {
+				// A semi or anti join with nothing past its keys: the
+				// chain's first pair is TRUE and decides the row, so the
+				// rest (a user's every other row) is never listed.
+				it.pl = append(it.pl, li)
+				it.pr = append(it.pr, c)
+				it.chain = -1
+				return true
+			}
 			for ; c >= 0 && room > 0; room-- {
 				it.pl = append(it.pl, li)
 				it.pr = append(it.pr, c)

@@ -65,6 +65,9 @@ func TestSortLargeInput(t *testing.T) {
 		"SELECT e.time, s.k, e.n FROM ev e CROSS JOIN small s ORDER BY e.n DESC, s.k",
 		"SELECT e.distinct_id, s.label FROM ev e CROSS JOIN small s ORDER BY s.label, e.distinct_id DESC",
 		"SELECT e.event, s.k FROM ev e CROSS JOIN small s ORDER BY e.event",
+		// String first keys with NULLs both ways (ranked before sorting).
+		"SELECT e.tier, e.n, s.k FROM ev e CROSS JOIN small s ORDER BY e.tier DESC, e.n, s.k",
+		"SELECT e.city, e.time, s.k FROM ev e CROSS JOIN small s ORDER BY e.city, e.time DESC, s.k",
 	} {
 		plan := checkSame(t, q, true)
 		requireNative(t, plan, "Sort")

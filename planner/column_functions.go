@@ -133,18 +133,29 @@ func makedateColumns(ctx *sql.Context, args []*native.Column, n int) (*native.Co
 		return nil, false, nil
 	}
 	out := &native.Column{Kind: native.KindTime, Type: types.Date, I: make([]int64, n)}
+	// A batch of events holds a year or two: each (year, day) pair is
+	// computed once per run of rows that repeat it.
+	var lastY, lastD, lastV int64
+	var lastNull, have bool
 	for i := range n {
-		year, day := mysqlYear(y.I[i]), d.I[i]
-		if y.IsNull(i) || d.IsNull(i) || day < 1 || year < 0 || year > 9999 || day > 366*10000 {
+		if y.IsNull(i) || d.IsNull(i) {
 			markNull(out, i, n)
 			continue
 		}
-		t := time.Date(int(year), 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(day-1))
-		if t.Year() > 9999 {
+		if !have || y.I[i] != lastY || d.I[i] != lastD {
+			have, lastY, lastD = true, y.I[i], d.I[i]
+			year, day := mysqlYear(lastY), lastD
+			lastNull = day < 1 || year < 0 || year > 9999 || day > 366*10000
+			if !lastNull {
+				t := time.Date(int(year), 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(day-1))
+				lastNull, lastV = t.Year() > 9999, t.UnixMicro()
+			}
+		}
+		if lastNull {
 			markNull(out, i, n)
 			continue
 		}
-		out.I[i] = t.UnixMicro()
+		out.I[i] = lastV
 	}
 	return out, true, nil
 }

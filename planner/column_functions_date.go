@@ -167,6 +167,7 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 		// A batch holds few distinct days (DATE() strings of a join's
 		// rows): each is converted once.
 		seen := map[string]int64{}
+		prev, prevDay, havePrev := "", int64(0), false
 		for r := range n {
 			if c.IsNull(r) {
 				continue
@@ -180,8 +181,12 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 					return nil, false
 				}
 			}
+			if havePrev && s == prev { // a constant, or a run of one day
+				days[r] = prevDay
+				continue
+			}
 			if d, ok := isoDay(s); ok {
-				days[r] = d
+				days[r], prev, prevDay, havePrev = d, s, d, true
 				continue
 			}
 			d, ok := seen[s]
@@ -218,14 +223,39 @@ func isoDay(s string) (int64, bool) {
 	y, ok1 := num(s[:4])
 	m, ok2 := num(s[5:7])
 	d, ok3 := num(s[8:])
-	if !ok1 || !ok2 || !ok3 || y < 1000 || m < 1 || m > 12 || d < 1 {
+	if !ok1 || !ok2 || !ok3 || y < 1000 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
 		return 0, false
 	}
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
-	if t.Day() != d { // 2025-02-30 is no date
-		return 0, false
+	return daysFromCivil(int64(y), int64(m), int64(d)), true
+}
+
+// daysInMonth is the number of days of month m (1-12) of year y.
+func daysInMonth(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
 	}
-	return floorDivInt(t.UnixMicro(), microsPerDay), true
+	return 31
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to the proleptic
+// Gregorian date y-m-d (Howard Hinnant's days_from_civil), the day
+// time.Date(y, m, d, 0, 0, 0, 0, time.UTC) falls on, without its cost.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400 // y ≥ 999 here: no negative years to round
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // stringDay is DateDiff.Eval's conversion of the string s to a day.

@@ -134,3 +134,22 @@ func rowOf(cols []*native.Column, r int) sql.Row {
 	}
 	return row
 }
+
+// TestISODay checks the YYYY-MM-DD fast path against time.Date for every
+// day of years around leap rules, and that non-dates are left to the
+// full conversion.
+func TestISODay(t *testing.T) {
+	for _, y := range []int{1000, 1600, 1700, 1900, 1969, 1970, 2000, 2024, 2025, 2100, 9999} {
+		for d := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() == y; d = d.AddDate(0, 0, 1) {
+			got, ok := isoDay(d.Format("2006-01-02"))
+			if want := floorDivInt(d.UnixMicro(), microsPerDay); !ok || got != want {
+				t.Fatalf("%s: isoDay %d %v, want %d", d.Format("2006-01-02"), got, ok, want)
+			}
+		}
+	}
+	for _, s := range []string{"2025-02-29", "2024-02-30", "2025-04-31", "2025-13-01", "2025-00-10", "0999-12-31", "2025-01-1x", "2025/01/01", "2025-01-01 "} {
+		if _, ok := isoDay(s); ok {
+			t.Fatalf("isoDay(%q) accepted", s)
+		}
+	}
+}

@@ -209,6 +209,17 @@ func TestColumnFunctionsMatchEval(t *testing.T) {
 	md := newMakedate(ctx, expression.NewGetField(0, types.Int64, "y", true), expression.NewGetField(1, types.Int64, "d", true)).(*scalar)
 	_, mdEval := md.ColumnEval()
 	checkColumnEval(t, ctx, md, mdEval, []*native.Column{years, counts}, n)
+	// MAKEDATE(YEAR(time), 1) over events in time order: runs of one pair.
+	runYears, ones := native.NewColumn(types.Int64, n), native.NewColumn(types.Int64, n)
+	for i := range n {
+		if v, ok := ordered.Value(i).(time.Time); ok && r.Intn(20) != 0 {
+			runYears.Append(int64(v.Year()))
+		} else {
+			runYears.AppendNull()
+		}
+		ones.Append(int64(1 + i/100%3*200))
+	}
+	checkColumnEval(t, ctx, md, mdEval, []*native.Column{runYears, ones}, n)
 }
 
 // checkColumnEval runs the batch form and Eval row by row and fails on

@@ -23,10 +23,12 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
+	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 )
 
 func init() {
@@ -99,4 +101,24 @@ func (d *currentDate) Eval(ctx *sql.Context, _ sql.Row) (any, error) {
 		return nil, fmt.Errorf("%s: %w", d.name, sql.ErrInvalidTimeZone.New(zone))
 	}
 	return local.Format("2006-01-02"), nil
+}
+
+// withSystemTimeZone spells SET time_zone = 'system' in any case as
+// 'SYSTEM': MySQL takes the word in any case, go-mysql-server's time
+// functions only in capitals (any other spelling was stored, then every
+// NOW() or CURDATE() of the session failed with "Unknown or incorrect
+// time zone: system").
+func withSystemTimeZone(stmt ast.Statement) ast.Statement {
+	set, ok := stmt.(*ast.Set)
+	if !ok {
+		return stmt
+	}
+	for _, e := range set.Exprs {
+		v, isStr := e.Expr.(*ast.SQLVal)
+		if e.Name != nil && strings.EqualFold(e.Name.Name.String(), "time_zone") && isStr && v.Type == ast.StrVal &&
+			strings.EqualFold(string(v.Val), "SYSTEM") {
+			v.Val = []byte("SYSTEM")
+		}
+	}
+	return stmt
 }

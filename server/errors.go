@@ -17,17 +17,18 @@ import (
 // MySQL error numbers and SQLSTATEs that BI tools branch on; go-mysql-
 // server reports several of them as the generic 1105/HY000.
 const (
-	erParseError    = 1064 // ER_PARSE_ERROR
-	erBadField      = 1054 // ER_BAD_FIELD_ERROR
-	erNoSuchTable   = 1146 // ER_NO_SUCH_TABLE
-	erBadDB         = 1049 // ER_BAD_DB_ERROR
-	erQueryCanceled = 1317 // ER_QUERY_INTERRUPTED
-	erBadNull       = 1048 // ER_BAD_NULL_ERROR
-	erWrongValue    = 1366 // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
-	erUnknownError  = 1105 // ER_UNKNOWN_ERROR
-	erDiskFull      = 1021 // ER_DISK_FULL
-	erGetErrno      = 1030 // ER_GET_ERRNO: "Got error %d from storage engine"
-	erTooManyFields = 1117 // ER_TOO_MANY_FIELDS: "Too many columns"
+	erParseError      = 1064 // ER_PARSE_ERROR
+	erBadField        = 1054 // ER_BAD_FIELD_ERROR
+	erNoSuchTable     = 1146 // ER_NO_SUCH_TABLE
+	erBadDB           = 1049 // ER_BAD_DB_ERROR
+	erQueryCanceled   = 1317 // ER_QUERY_INTERRUPTED
+	erBadNull         = 1048 // ER_BAD_NULL_ERROR
+	erWrongValue      = 1366 // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+	erUnknownError    = 1105 // ER_UNKNOWN_ERROR
+	erDiskFull        = 1021 // ER_DISK_FULL
+	erGetErrno        = 1030 // ER_GET_ERRNO: "Got error %d from storage engine"
+	erTooManyFields   = 1117 // ER_TOO_MANY_FIELDS: "Too many columns"
+	erUnknownTimeZone = 1298 // ER_UNKNOWN_TIME_ZONE
 	// erLockWaitTimeout (ER_LOCK_WAIT_TIMEOUT) answers a write refused
 	// because the ingest buffer stayed full: of the errors MySQL sends,
 	// it is the one drivers, pools and ORMs treat as "retry the
@@ -53,6 +54,8 @@ var errorRules = []errorRule{
 	// go-mysql-server words bytes that are not valid in the column's
 	// character set as MySQL does, under the generic number.
 	{erUnknownError, regexp.MustCompile(`^Incorrect string value: `), erWrongValue, "HY000"},
+	// SET time_zone (or a function) naming no zone: ER_UNKNOWN_TIME_ZONE.
+	{erUnknownError, regexp.MustCompile(`^Unknown or incorrect time zone: `), erUnknownTimeZone, "HY000"},
 	// ONLY_FULL_GROUP_BY: ER_WRONG_FIELD_WITH_GROUP (a selected or
 	// ordered column neither grouped nor aggregated) and
 	// ER_MIX_OF_GROUP_FUNC_AND_FIELDS (no GROUP BY), both 42000 in MySQL.

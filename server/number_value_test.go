@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	querypb "github.com/dolthub/vitess/go/vt/proto/query"
+	ast "github.com/dolthub/vitess/go/vt/sqlparser"
+
 	"arb/storage"
 )
 
@@ -23,6 +26,10 @@ var numberEdges = []struct {
 	{"-9223372036854775808", storage.IntValue(-9223372036854775808)},
 	{"9223372036854775808", storage.StringValue("9223372036854775808")}, // beyond int64: every digit kept
 	{"-9223372036854775809", storage.StringValue("-9223372036854775809")},
+	{"18446744073709551615", storage.StringValue("18446744073709551615")}, // 2^64-1: an unsigned BIGINT, not an int
+	{"18446744073709551616", storage.StringValue("18446744073709551616")},
+	{"0.1", storage.FloatValue(0.1)},
+	{"123456789012345678901234567890.5", storage.FloatValue(123456789012345678901234567890.5)},
 	{"123456789012345678901234567890", storage.StringValue("123456789012345678901234567890")},
 	{"1.5", storage.FloatValue(1.5)},
 	{"1e3", storage.FloatValue(1000)},
@@ -90,9 +97,8 @@ func TestNumbersSameOverHTTPAndSQL(t *testing.T) {
 		t.Fatalf("/import: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	// A literal, as the CLI and most tools send an INSERT. (A server-side
-	// prepared statement's JSON parameter is converted by go-mysql-server,
-	// which reads numbers as float64, before arb sees it.)
+	// A literal, as the CLI and most tools send an INSERT (a server-side
+	// prepared statement's parameter: integration/prepared_numbers_test.go).
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, insert_id, properties) VALUES ('2025-01-01 00:00:00', 'E', 'sql', 's1', '"+obj+"')")
 	for i := range numberEdges {
 		var h, s string
@@ -107,4 +113,53 @@ func TestNumbersSameOverHTTPAndSQL(t *testing.T) {
 			t.Errorf("%s over HTTP reads %q: digits lost", numberEdges[i].lit, h)
 		}
 	}
+}
+
+// TestBoundNumbersTypedAsLiterals: a number bound to a prepared INSERT's
+// placeholder types a column as the same number written as a literal
+// does, whatever integer or DECIMAL wire type the driver chose, and as
+// numberValue types it in JSON; a DOUBLE is a float whatever its text.
+func TestBoundNumbersTypedAsLiterals(t *testing.T) {
+	for _, c := range numberEdges {
+		stmt, err := ast.Parse("INSERT INTO events (x) VALUES (" + c.lit + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		litT, litBig, ok := literalType(stmt.(*ast.Insert).Rows.(*ast.AliasedValues).Values[0][0], nil)
+		if !ok || litT != c.want.Type {
+			t.Errorf("literal %s typed %v (ok %v), want %v", c.lit, litT, ok, c.want.Type)
+		}
+		wire := []querypb.Type{querypb.Type_DECIMAL}
+		if literalKind(c.lit) == ast.IntVal {
+			wire = append(wire, querypb.Type_INT64, querypb.Type_UINT64)
+		}
+		for _, w := range wire {
+			bt, big := bindType(&querypb.BindVariable{Type: w, Value: []byte(c.lit)})
+			if bt != litT || big != litBig {
+				t.Errorf("%s bound as %v typed %v (big %v); the literal %v (big %v)", c.lit, w, bt, big, litT, litBig)
+			}
+		}
+	}
+	for _, lit := range []string{"1e400", "-1e400"} {
+		bt, _ := bindType(&querypb.BindVariable{Type: querypb.Type_DECIMAL, Value: []byte(lit)})
+		stmt, err := ast.Parse("INSERT INTO events (x) VALUES (" + lit + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lt, _, _ := literalType(stmt.(*ast.Insert).Rows.(*ast.AliasedValues).Values[0][0], nil)
+		if bt != lt {
+			t.Errorf("%s bound as DECIMAL typed %v, the literal %v", lit, bt, lt)
+		}
+	}
+	if bt, _ := bindType(&querypb.BindVariable{Type: querypb.Type_FLOAT64, Value: []byte("3")}); bt != storage.TypeFloat {
+		t.Errorf("DOUBLE 3 typed %v, want a float", bt)
+	}
+}
+
+// literalKind is how the parser reads a number written as lit.
+func literalKind(lit string) ast.ValType {
+	if strings.ContainsAny(lit, ".eE") {
+		return ast.FloatVal
+	}
+	return ast.IntVal
 }

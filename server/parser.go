@@ -2,8 +2,7 @@ package server
 
 import (
 	"context"
-	"math"
-	"strconv"
+	"encoding/json"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -140,27 +139,57 @@ func (p *schemaParser) discoverBound(sess *session, query string, binds map[stri
 	if err != nil {
 		return // go-mysql-server reports it
 	}
-	types := make(map[string]storage.ColumnType, len(binds))
+	types := make(map[string]boundType, len(binds))
 	for name, b := range binds {
-		types[name] = bindType(b.Type)
+		t, big := bindType(b)
+		types[name] = boundType{t, big}
 	}
 	p.discoverFor(sess, stmt, types)
 }
 
-// bindType is the column type a bound value of wire type t makes.
-func bindType(t querypb.Type) storage.ColumnType {
-	switch {
-	case t == querypb.Type_NULL_TYPE:
-		return storage.TypeNull
-	case sqltypes.IsIntegral(t):
-		return storage.TypeInt
-	case sqltypes.IsFloat(t) || t == querypb.Type_DECIMAL:
-		return storage.TypeFloat
-	}
-	return storage.TypeString
+// boundType is the column type a bound value makes; big as in
+// literalType.
+type boundType struct {
+	t   storage.ColumnType
+	big bool
 }
 
-func (p *schemaParser) discoverFor(sess *session, stmt ast.Statement, binds map[string]storage.ColumnType) {
+// bindType is the column type a bound value makes: a FLOAT or DOUBLE
+// a float; an integer or a DECIMAL what the same number written as a
+// literal makes (numberType), so that 2^64-1 bound as an unsigned
+// BIGINT keeps every digit as a literal does; anything else a string.
+func bindType(b *querypb.BindVariable) (t storage.ColumnType, big bool) {
+	switch {
+	case b.Type == querypb.Type_NULL_TYPE:
+		return storage.TypeNull, false
+	case sqltypes.IsFloat(b.Type):
+		return storage.TypeFloat, false
+	case sqltypes.IsIntegral(b.Type) || b.Type == querypb.Type_DECIMAL:
+		return numberType(string(b.Value))
+	}
+	return storage.TypeString, false
+}
+
+// numberType is the column type a number written as text makes, whether
+// it came as a literal or as a bound value: the type numberValue (the
+// one conversion of a number every path in uses, ingest_event.go) gives
+// it. An integer within int64 is an int (big: beyond ±2^53, where a
+// float64 would round it); an integer beyond int64 is a string, every
+// digit kept; any other number is a float; a number no float64 holds
+// (1e400) is a string here, and its conversion then fails as numberValue
+// refuses it.
+func numberType(text string) (t storage.ColumnType, big bool) {
+	v, err := numberValue(json.Number(text))
+	if err != nil {
+		return storage.TypeString, false
+	}
+	if v.Type == storage.TypeInt {
+		return storage.TypeInt, v.Int > 1<<53 || v.Int < -(1<<53)
+	}
+	return v.Type, false
+}
+
+func (p *schemaParser) discoverFor(sess *session, stmt ast.Statement, binds map[string]boundType) {
 	sess.pending = nil
 	ins, ok := stmt.(*ast.Insert)
 	if !ok || len(ins.Columns) == 0 {
@@ -188,7 +217,7 @@ func (p *schemaParser) discoverFor(sess *session, stmt ast.Statement, binds map[
 // inferColumns returns the columns of an INSERT that are new or need a
 // wider type than schema has, with that type, in the statement's order.
 // binds types placeholders (nil: they have no type yet).
-func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values, binds map[string]storage.ColumnType) []storage.Column {
+func inferColumns(schema []storage.Column, table string, cols ast.Columns, rows ast.Values, binds map[string]boundType) []storage.Column {
 	current := make(map[string]storage.Column, len(schema))
 	for _, c := range schema {
 		current[strings.ToLower(c.Name)] = c
@@ -248,7 +277,7 @@ func isFixedColumn(table, lowerName string) bool {
 
 // literalType types a VALUES expression: ok is false when it is not a
 // literal; big is true for integers float64 cannot hold exactly.
-func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.ColumnType, big, ok bool) {
+func literalType(e ast.Expr, binds map[string]boundType) (t storage.ColumnType, big, ok bool) {
 	switch x := e.(type) {
 	case *ast.NullVal:
 		return storage.TypeNull, false, true
@@ -257,6 +286,12 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 	case *ast.ParenExpr:
 		return literalType(x.Expr, binds)
 	case *ast.UnaryExpr:
+		if v, isNum := x.Expr.(*ast.SQLVal); isNum && (v.Type == ast.IntVal || v.Type == ast.FloatVal) && (x.Operator == "-" || x.Operator == "+") {
+			// A signed number: typed as written, sign included
+			// (-9223372036854775808 is an int, -1e400 no float).
+			t, big := numberType(strings.TrimPrefix(x.Operator, "+") + string(v.Val))
+			return t, big, true
+		}
 		if x.Operator == "-" || x.Operator == "+" {
 			if t, big, ok := literalType(x.Expr, binds); ok && (t == storage.TypeInt || t == storage.TypeFloat) {
 				return t, big, true
@@ -267,29 +302,23 @@ func literalType(e ast.Expr, binds map[string]storage.ColumnType) (t storage.Col
 		switch x.Type {
 		case ast.StrVal:
 			return storage.TypeString, false, true
-		case ast.IntVal:
-			n, err := strconv.ParseInt(string(x.Val), 10, 64)
-			if err != nil {
-				return storage.TypeString, false, true // beyond int64: keep every digit
-			}
-			return storage.TypeInt, n > 1<<53 || n < -(1<<53), true
-		case ast.FloatVal:
-			if f, err := strconv.ParseFloat(string(x.Val), 64); err != nil || math.IsInf(f, 0) {
-				return storage.TypeString, false, true
-			}
-			return storage.TypeFloat, false, true
+		case ast.IntVal, ast.FloatVal:
+			t, big := numberType(string(x.Val))
+			return t, big, true
 		case ast.HexNum, ast.HexVal, ast.BitVal:
 			return storage.TypeString, false, true
 		case ast.ValArg:
-			t, ok := binds[strings.TrimPrefix(string(x.Val), ":")]
-			return t, false, ok
+			b, ok := binds[strings.TrimPrefix(string(x.Val), ":")]
+			return b.t, b.big, ok
 		}
 	}
 	return 0, false, false
 }
 
 // compatStatement applies the rewrites that make go-mysql-server accept
-// what MySQL 8 accepts (text is the statement's text): CUME_DIST
+// what MySQL 8 accepts (text is the statement's text): time_zone =
+// 'system' in any case (date_functions.go), the properties of an INSERT
+// kept as sent (exact_json.go), CUME_DIST
 // (window_cume_dist.go), window functions over grouped rows
 // (window_over_groups.go), SET NAMES ... COLLATE (session_charset.go), and
 // no privilege checks on the session's temporary tables (temp_tables.go).
@@ -297,7 +326,7 @@ func compatStatement(ctx context.Context, stmt ast.Statement, text string) (ast.
 	if sqlCtx, ok := ctx.(*sql.Context); ok && sqlCtx != nil && sqlCtx.Session != nil {
 		stmt = withTempTableAuth(sessionOf(sqlCtx), stmt)
 	}
-	return withNamesCollation(withWindowOverGroups(withCumeDist(stmt)), text)
+	return withNamesCollation(withWindowOverGroups(withCumeDist(withExactJSON(withSystemTimeZone(stmt)))), text)
 }
 
 // rollup parses the first statement of query when it is a SELECT with

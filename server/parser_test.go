@@ -18,7 +18,7 @@ func TestInferColumns(t *testing.T) {
 	cases := []struct {
 		name  string
 		sql   string
-		binds map[string]storage.ColumnType
+		binds map[string]boundType
 		want  map[string]storage.Column // nil: no pending columns
 	}{
 		{"known columns, same types", `INSERT INTO events (time, event, amount, ` + "`plan`" + `) VALUES ('2025-01-01', 'a', 1, 'x')`, nil, nil},
@@ -42,7 +42,7 @@ func TestInferColumns(t *testing.T) {
 		{"placeholders without binds", `INSERT INTO events (x, amount) VALUES (?, ?)`, nil,
 			map[string]storage.Column{"x": col("x", storage.TypeString)}},
 		{"placeholders with binds", `INSERT INTO events (x, amount) VALUES (?, ?)`,
-			map[string]storage.ColumnType{"v1": storage.TypeFloat, "v2": storage.TypeFloat},
+			map[string]boundType{"v1": {t: storage.TypeFloat}, "v2": {t: storage.TypeFloat}},
 			map[string]storage.Column{"x": col("x", storage.TypeFloat), "amount": col("amount", storage.TypeFloat)}},
 		{"fixed columns are never properties", `INSERT INTO events (time, event, distinct_id, insert_id, properties) VALUES (1, 2, 3, 4, '{}')`, nil, nil},
 	}

@@ -133,6 +133,11 @@ func toInt64(v any) (int64, error) {
 // jsonText renders a JSON column value as JSON text.
 func jsonText(ctx *sql.Context, v any) (string, error) {
 	switch j := v.(type) {
+	case types.JSONBytes:
+		// A document that kept its text (exact_json.go, a stored JSON
+		// value read back): every number as written.
+		b, err := j.GetBytes(ctx)
+		return string(b), err
 	case sql.JSONWrapper:
 		val, err := j.ToInterface(ctx)
 		if err != nil {

@@ -221,11 +221,14 @@ func (kc *keyColumns) key(i int) (dedupKey, bool) {
 // with their key hashes. It needs no lock: it looks only at the batch.
 func dropBatchDuplicates(events []Event) ([]Event, []uint64) {
 	hashes := keyHashes(events)
-	first := make(map[uint64]int, len(events)) // hash → position of a kept event
-	var others map[dedupKey]bool               // kept keys whose hash another key has
+	var first map[uint64]int     // hash → position of a kept event; made at the first key
+	var others map[dedupKey]bool // kept keys whose hash another key has
 	n := 0
 	for i := range events {
 		if k, ok := keyOf(&events[i]); ok {
+			if first == nil {
+				first = make(map[uint64]int, len(events)-i)
+			}
 			j, seen := first[hashes[i]]
 			switch {
 			case !seen:
@@ -239,7 +242,9 @@ func dropBatchDuplicates(events []Event) ([]Event, []uint64) {
 				others[k] = true
 			}
 		}
-		events[n], hashes[n] = events[i], hashes[i]
+		if n != i { // a copy onto itself would still cost write barriers
+			events[n], hashes[n] = events[i], hashes[i]
+		}
 		n++
 	}
 	clear(events[n:]) // the dropped tail must not keep its strings alive
@@ -281,7 +286,9 @@ func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event
 			}
 			p.mem.keys.put(hashes[i], k, ticket)
 		}
-		events[n], hashes[n] = events[i], hashes[i]
+		if n != i {
+			events[n], hashes[n] = events[i], hashes[i]
+		}
 		n++
 	}
 	clear(events[n:])

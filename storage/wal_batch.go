@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 )
 
 const eventBatchVersion = 1
@@ -72,6 +73,18 @@ type batchDecoder struct {
 	src []byte
 	off int
 	err error
+	// carve is set by DecodeEventBatch: props then carves events from
+	// blocks, so that a batch of 2,000 events costs a few allocations
+	// rather than ten per event. arena holds the string values (bytes
+	// written to it never change, so strings taken from it stay valid as
+	// it grows within its capacity), keys one copy of each property key,
+	// propBlock the Props of the events to come, eventsLeft counts the
+	// events still to decode (the current one included) to size blocks.
+	carve      bool
+	arena      strings.Builder
+	keys       map[string]string
+	propBlock  []Prop
+	eventsLeft int
 }
 
 func (d *batchDecoder) fail(format string, args ...any) {
@@ -120,6 +133,77 @@ func (d *batchDecoder) string() string {
 	return s
 }
 
+// arenaBlockBytes and propBlockLen size the blocks batchDecoder carves
+// events from: one block serves some hundred events. The events of a
+// batch are stored, and dropped at a flush, together, so sharing blocks
+// among them holds little more memory than an allocation each would.
+const (
+	arenaBlockBytes = 32 << 10
+	propBlockLen    = 4096
+)
+
+// ownString is string, with the bytes copied into d.arena instead of an
+// allocation of their own.
+func (d *batchDecoder) ownString() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.src)-d.off) {
+		d.fail("string of %d bytes runs past the end (%d left)", n, len(d.src)-d.off)
+		return ""
+	}
+	if n == 0 {
+		return ""
+	}
+	b := &d.arena
+	if b.Cap()-b.Len() < int(n) {
+		// The old block stays with the strings that use it. The strings
+		// to come fit in the bytes left, so a small batch (one /track
+		// event) gets a small block.
+		*b = strings.Builder{}
+		b.Grow(max(int(n), min(arenaBlockBytes, len(d.src)-d.off)))
+	}
+	mark := b.Len()
+	b.Write(d.src[d.off : d.off+int(n)])
+	d.off += int(n)
+	return b.String()[mark:]
+}
+
+// key is string for a property key: one copy per spelling and decoder.
+func (d *batchDecoder) key() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.src)-d.off) {
+		d.fail("string of %d bytes runs past the end (%d left)", n, len(d.src)-d.off)
+		return ""
+	}
+	raw := d.src[d.off : d.off+int(n)]
+	d.off += int(n)
+	if k, ok := d.keys[string(raw)]; ok { // no allocation for the look-up
+		return k
+	}
+	if d.keys == nil {
+		d.keys = map[string]string{}
+	}
+	k := string(raw)
+	d.keys[k] = k
+	return k
+}
+
+// takeProps returns room for np Props that no other event shares (a
+// capacity of exactly np, so an append moves them).
+func (d *batchDecoder) takeProps(np int) []Prop {
+	if len(d.propBlock)+np > cap(d.propBlock) {
+		d.propBlock = make([]Prop, 0, max(np, min(propBlockLen, np*d.eventsLeft)))
+	}
+	start := len(d.propBlock)
+	d.propBlock = d.propBlock[:start+np]
+	return d.propBlock[start : start+np : start+np]
+}
+
 // count reads a count of items each at least minBytes long, refusing one
 // the remaining bytes cannot hold, so that no huge allocation follows.
 func (d *batchDecoder) count(what string, minBytes int) int {
@@ -140,7 +224,7 @@ func DecodeEventBatch(src []byte) (*EventBatch, error) {
 		}
 		return nil, fmt.Errorf("event batch: unknown version %d", src[0])
 	}
-	d := &batchDecoder{src: src, off: 1}
+	d := &batchDecoder{src: src, off: 1, carve: true}
 	b := &EventBatch{Project: d.string()}
 	n := d.count("events", 5)
 	if d.err != nil {
@@ -149,10 +233,11 @@ func DecodeEventBatch(src []byte) (*EventBatch, error) {
 	b.Events = make([]Event, n)
 	for i := range b.Events {
 		e := &b.Events[i]
+		d.eventsLeft = n - i
 		e.TimeMillis = d.varint()
-		e.Name = d.string()
-		e.DistinctID = d.string()
-		e.InsertID = d.string()
+		e.Name = d.ownString()
+		e.DistinctID = d.ownString()
+		e.InsertID = d.ownString()
 		e.Props = d.props(i)
 		if d.err != nil {
 			return nil, fmt.Errorf("%w (event %d)", d.err, i)
@@ -164,17 +249,27 @@ func DecodeEventBatch(src []byte) (*EventBatch, error) {
 	return b, nil
 }
 
-// props reads appendProps' output; event numbers the errors.
+// props reads appendProps' output; event numbers the errors. With
+// d.carve the Props and strings come from d's blocks, else each from an
+// allocation of its own.
 func (d *batchDecoder) props(event int) []Prop {
 	np := d.count("properties", 2)
 	var props []Prop
 	if np > 0 && d.err == nil {
-		props = make([]Prop, np)
+		if d.carve {
+			props = d.takeProps(np)
+		} else {
+			props = make([]Prop, np)
+		}
 	}
 	src := d.src
 	for j := 0; j < np && d.err == nil; j++ {
 		p := &props[j]
-		p.Key = d.string()
+		if d.carve {
+			p.Key = d.key()
+		} else {
+			p.Key = d.string()
+		}
 		if d.err != nil {
 			break
 		}
@@ -196,7 +291,11 @@ func (d *batchDecoder) props(event int) []Prop {
 			p.Value.Float = math.Float64frombits(binary.LittleEndian.Uint64(src[d.off:]))
 			d.off += 8
 		case TypeString, TypeJSON:
-			p.Value.Str = d.string()
+			if d.carve {
+				p.Value.Str = d.ownString()
+			} else {
+				p.Value.Str = d.string()
+			}
 		default:
 			d.fail("event %d: property %q has unknown type %d", event, p.Key, p.Value.Type)
 		}
