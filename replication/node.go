@@ -102,6 +102,11 @@ type Node struct {
 	raft *raft.Raft
 	fsm  *fsm
 
+	// waits is the parent context of every wait for a leader, a commit
+	// or an apply; StopWaiting cancels it (shutdown).
+	waits     context.Context
+	stopWaits context.CancelFunc
+
 	// barrierTerm is the term in which this node, leading, last ran a
 	// barrier for reads (readIndexAsLeader).
 	barrierTerm atomic.Uint64
@@ -156,6 +161,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Log, reseed: make(chan struct{})}
+	n.waits, n.stopWaits = context.WithCancel(context.Background())
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 	var err error
 	// raft-wal's Close leaves its metadata database open (and locked):
@@ -258,19 +264,38 @@ func (n *Node) fatal(err error) {
 
 // Append is storage.Log's: the write goes to the leader (this node, or
 // forwarded), and Append returns once it is committed and applied here.
-func (n *Node) Append(payload []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
+func (n *Node) Append(payload []byte, retrySafe bool) error {
+	ctx, cancel := context.WithTimeout(n.waits, n.cfg.WriteTimeout)
 	defer cancel()
+	var leaderless time.Time // since when no leader is known
+	sentBefore := false      // an attempt may have reached a leader
 	for {
 		refusal, err := n.appendOnce(ctx, payload)
 		if err == nil {
 			return refusal
 		}
-		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
+		// Nothing was appended (no leader, or it just changed), or the
+		// leader changed while the write was in flight and the write
+		// may be sent again (it stores once however often it comes):
+		// ask the new leader after a moment. Else the outcome is
+		// unknown and the client decides.
+		again := errors.Is(err, errNotLeader) || (retrySafe && errors.Is(err, errLeaderChanged))
+		sentBefore = sentBefore || errors.Is(err, errLeaderChanged)
+		if !again || ctx.Err() != nil {
 			return fmt.Errorf("%w: %v: the write may or may not be stored; retry it (an event with an insert_id counts once)", storage.ErrLogUnavailable, err)
 		}
-		// No leader, or it just changed: nothing was appended; try the
-		// new one after a moment.
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			leaderless = time.Time{}
+		} else if leaderless.IsZero() {
+			leaderless = time.Now()
+		} else if time.Since(leaderless) > noLeaderGiveUp {
+			// No quorum, most likely: waiting longer helps no one.
+			fate := "nothing was stored"
+			if sentBefore {
+				fate = "an earlier attempt may have stored it (an event with an insert_id counts once)"
+			}
+			return fmt.Errorf("%w: no leader for %s (is a majority of the nodes up?): %s; retry later", storage.ErrLogUnavailable, noLeaderGiveUp, fate)
+		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
@@ -278,6 +303,10 @@ func (n *Node) Append(payload []byte) error {
 		}
 	}
 }
+
+// noLeaderGiveUp is how long a write or read waits while no leader is
+// known at all; an election takes about a second.
+const noLeaderGiveUp = 5 * time.Second
 
 func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err error) {
 	if n.raft.State() == raft.Leader {
@@ -403,6 +432,10 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.WriteTimeout)
 		defer cancel()
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(n.waits, stop)()
+	var leaderless time.Time
 	for {
 		index, err := n.readIndexOnce(ctx)
 		if err == nil {
@@ -410,6 +443,13 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		}
 		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
 			return fmt.Errorf("%w: read barrier: %v", storage.ErrLogUnavailable, err)
+		}
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			leaderless = time.Time{}
+		} else if leaderless.IsZero() {
+			leaderless = time.Now()
+		} else if time.Since(leaderless) > noLeaderGiveUp {
+			return fmt.Errorf("%w: read barrier: no leader for %s (is a majority of the nodes up?)", storage.ErrLogUnavailable, noLeaderGiveUp)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
@@ -540,11 +580,17 @@ func (n *Node) Status() Status {
 	return st
 }
 
+// StopWaiting makes every write and read waiting for a leader, a commit
+// or an apply return at once (ErrLogUnavailable): a server shutting
+// down without a quorum does not wait out their timeouts.
+func (n *Node) StopWaiting() { n.stopWaits() }
+
 // Close leaves the group (a restart rejoins it) and closes the Raft
 // storage. The store is closed after it by the caller.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
+		n.stopWaits()
 		if n.raft != nil {
 			err = n.raft.Shutdown().Error()
 		}

@@ -106,6 +106,10 @@ func (s *Server) startNode(store *storage.Store) error {
 // joinSeedTimeout bounds the backup a joining node fetches.
 const joinSeedTimeout = 30 * time.Minute
 
+// shutdownWriteGrace is how long a shutting-down node lets writes and
+// reads waiting on the cluster go on before it makes them give up.
+const shutdownWriteGrace = 5 * time.Second
+
 // A starting node waits up to leaderWait for a leader, and if there is
 // one, up to catchUpWait to catch up with the log.
 const (
