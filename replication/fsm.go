@@ -20,6 +20,9 @@ type fsm struct {
 	// onFatal is called (once per failure) when the store could not
 	// apply an entry: this replica must stop applying.
 	onFatal func(error)
+	// onBehind is called when a snapshot from the leader is ahead of
+	// the store: the replica must reseed (reseed.go).
+	onBehind func()
 
 	mu sync.Mutex
 	// applied is the index of the last command entry applied (or
@@ -130,9 +133,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.log.Info("replication: snapshot already covered by the store", "snapshot_index", index, "applied_index", have)
 		return nil
 	}
+	if f.onBehind != nil {
+		f.onBehind()
+	}
 	return fmt.Errorf("replication: this replica has applied the log up to entry %d and needs the segments up to entry %d, "+
-		"which the leader's log no longer holds; installing segments from a peer is not built yet: "+
-		"restore this node's data directory from a healthy node's backup (arb backup) and restart it", f.store.AppliedIndex(), index)
+		"which the leader's log no longer holds: it reseeds its store from the leader and restarts", f.store.AppliedIndex(), index)
 }
 
 // snapshotMagic starts a snapshot file: "arbsnap1" then the applied

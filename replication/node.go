@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/grpc"
 
 	"arb/storage"
@@ -40,6 +42,15 @@ type Config struct {
 	// WriteTimeout bounds a write's wait for a leader and a quorum
 	// (DefaultWriteTimeout).
 	WriteTimeout time.Duration
+	// Snapshots: every SnapshotInterval Raft takes one when the log has
+	// SnapshotThreshold entries since the last, and keeps TrailingLogs
+	// entries before it (defaults below; tests make them small).
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// LogSegmentBytes is the size of raft-wal's segment files (0: its
+	// 64 MiB): the log drops old entries a whole segment at a time.
+	LogSegmentBytes int
 }
 
 // Defaults: loopback and LAN clusters; a leader that dies is replaced in
@@ -48,6 +59,10 @@ const (
 	DefaultHeartbeatTimeout = 500 * time.Millisecond
 	DefaultElectionTimeout  = 500 * time.Millisecond
 	DefaultWriteTimeout     = 30 * time.Second
+
+	DefaultSnapshotInterval  = 2 * time.Minute
+	DefaultSnapshotThreshold = 16384
+	DefaultTrailingLogs      = 50000
 )
 
 // ParsePeers reads "n1=host:port,n2=host:port".
@@ -78,6 +93,7 @@ type Node struct {
 	log   *slog.Logger
 	mux   *portMux
 	logs  *raftwal.WAL
+	meta  *metadb.BoltMetaDB // logs' metadata database
 	snaps *raft.FileSnapshotStore
 	trans *raft.NetworkTransport
 	grpc  *grpc.Server
@@ -86,9 +102,21 @@ type Node struct {
 	raft *raft.Raft
 	fsm  *fsm
 
+	// waits is the parent context of every wait for a leader, a commit
+	// or an apply; StopWaiting cancels it (shutdown).
+	waits     context.Context
+	stopWaits context.CancelFunc
+
 	// barrierTerm is the term in which this node, leading, last ran a
 	// barrier for reads (readIndexAsLeader).
 	barrierTerm atomic.Uint64
+
+	// reseed takes the leader's address when this replica must reseed
+	// its store (reseed.go).
+	reseed       chan struct{}
+	reseedOnce   sync.Once
+	reseedMu     sync.Mutex
+	reseedLeader string
 
 	fatalOnce sync.Once
 	closeOnce sync.Once
@@ -132,24 +160,37 @@ func New(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "log"), 0o755); err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Log}
+	n := &Node{cfg: cfg, log: cfg.Log, reseed: make(chan struct{})}
+	n.waits, n.stopWaits = context.WithCancel(context.Background())
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 	var err error
-	if n.logs, err = raftwal.Open(filepath.Join(cfg.Dir, "log")); err != nil {
+	// raft-wal's Close leaves its metadata database open (and locked):
+	// the node keeps it and closes it itself, so that a server restarted
+	// in the same process (a reseed) can open the log again.
+	n.meta = &metadb.BoltMetaDB{}
+	logDir := filepath.Join(cfg.Dir, "log")
+	if cfg.LogSegmentBytes > 0 {
+		n.logs, err = raftwal.Open(logDir, raftwal.WithMetaStore(n.meta), raftwal.WithSegmentSize(cfg.LogSegmentBytes))
+	} else {
+		n.logs, err = raftwal.Open(logDir, raftwal.WithMetaStore(n.meta))
+	}
+	if err != nil {
+		n.meta.Close()
 		return nil, fmt.Errorf("replication: open the raft log in %s: %w", cfg.Dir, err)
 	}
+	closeLogs := func() { n.logs.Close(); n.meta.Close() }
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog); err != nil {
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	if n.mux, err = listenMux(cfg.Addr); err != nil {
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	advertise, err := net.ResolveTCPAddr("tcp", cfg.Addr)
 	if err != nil {
 		n.mux.close()
-		n.logs.Close()
+		closeLogs()
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	n.trans = raft.NewNetworkTransportWithLogger(&raftStream{muxListener: n.mux.raft, advertise: advertise}, 3, 10*time.Second, hlog)
@@ -176,12 +217,13 @@ func (n *Node) Start(store *storage.Store) error {
 	// Each snapshot flushes the store: not too often. The log keeps many
 	// entries after one, so a replica that was down catches up from the
 	// log (installing segments from a peer is not built yet).
-	conf.SnapshotThreshold = 16384
-	conf.SnapshotInterval = 2 * time.Minute
-	conf.TrailingLogs = 50000
+	conf.SnapshotThreshold = cmp.Or(n.cfg.SnapshotThreshold, DefaultSnapshotThreshold)
+	conf.SnapshotInterval = cmp.Or(n.cfg.SnapshotInterval, DefaultSnapshotInterval)
+	conf.TrailingLogs = cmp.Or(n.cfg.TrailingLogs, DefaultTrailingLogs)
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
 
 	n.fsm = newFSM(store, n.log, n.fatal)
+	n.fsm.onBehind = n.requestReseed
 	has, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
@@ -222,19 +264,38 @@ func (n *Node) fatal(err error) {
 
 // Append is storage.Log's: the write goes to the leader (this node, or
 // forwarded), and Append returns once it is committed and applied here.
-func (n *Node) Append(payload []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
+func (n *Node) Append(payload []byte, retrySafe bool) error {
+	ctx, cancel := context.WithTimeout(n.waits, n.cfg.WriteTimeout)
 	defer cancel()
+	var leaderless time.Time // since when no leader is known
+	sentBefore := false      // an attempt may have reached a leader
 	for {
 		refusal, err := n.appendOnce(ctx, payload)
 		if err == nil {
 			return refusal
 		}
-		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
+		// Nothing was appended (no leader, or it just changed), or the
+		// leader changed while the write was in flight and the write
+		// may be sent again (it stores once however often it comes):
+		// ask the new leader after a moment. Else the outcome is
+		// unknown and the client decides.
+		again := errors.Is(err, errNotLeader) || (retrySafe && errors.Is(err, errLeaderChanged))
+		sentBefore = sentBefore || errors.Is(err, errLeaderChanged)
+		if !again || ctx.Err() != nil {
 			return fmt.Errorf("%w: %v: the write may or may not be stored; retry it (an event with an insert_id counts once)", storage.ErrLogUnavailable, err)
 		}
-		// No leader, or it just changed: nothing was appended; try the
-		// new one after a moment.
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			leaderless = time.Time{}
+		} else if leaderless.IsZero() {
+			leaderless = time.Now()
+		} else if time.Since(leaderless) > noLeaderGiveUp {
+			// No quorum, most likely: waiting longer helps no one.
+			fate := "nothing was stored"
+			if sentBefore {
+				fate = "an earlier attempt may have stored it (an event with an insert_id counts once)"
+			}
+			return fmt.Errorf("%w: no leader for %s (is a majority of the nodes up?): %s; retry later", storage.ErrLogUnavailable, noLeaderGiveUp, fate)
+		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
@@ -242,6 +303,10 @@ func (n *Node) Append(payload []byte) error {
 		}
 	}
 }
+
+// noLeaderGiveUp is how long a write or read waits while no leader is
+// known at all; an election takes about a second.
+const noLeaderGiveUp = 5 * time.Second
 
 func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err error) {
 	if n.raft.State() == raft.Leader {
@@ -367,6 +432,10 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.WriteTimeout)
 		defer cancel()
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(n.waits, stop)()
+	var leaderless time.Time
 	for {
 		index, err := n.readIndexOnce(ctx)
 		if err == nil {
@@ -374,6 +443,13 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		}
 		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
 			return fmt.Errorf("%w: read barrier: %v", storage.ErrLogUnavailable, err)
+		}
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			leaderless = time.Time{}
+		} else if leaderless.IsZero() {
+			leaderless = time.Now()
+		} else if time.Since(leaderless) > noLeaderGiveUp {
+			return fmt.Errorf("%w: read barrier: no leader for %s (is a majority of the nodes up?)", storage.ErrLogUnavailable, noLeaderGiveUp)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
@@ -504,11 +580,17 @@ func (n *Node) Status() Status {
 	return st
 }
 
+// StopWaiting makes every write and read waiting for a leader, a commit
+// or an apply return at once (ErrLogUnavailable): a server shutting
+// down without a quorum does not wait out their timeouts.
+func (n *Node) StopWaiting() { n.stopWaits() }
+
 // Close leaves the group (a restart rejoins it) and closes the Raft
 // storage. The store is closed after it by the caller.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
+		n.stopWaits()
 		if n.raft != nil {
 			err = n.raft.Shutdown().Error()
 		}
@@ -519,6 +601,9 @@ func (n *Node) Close() error {
 		n.trans.Close()
 		n.mux.close()
 		if cerr := n.logs.Close(); err == nil {
+			err = cerr
+		}
+		if cerr := n.meta.Close(); err == nil {
 			err = cerr
 		}
 	})

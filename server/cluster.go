@@ -10,6 +10,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/mysql_db"
 	"github.com/dolthub/go-mysql-server/sql/types"
+	gometrics "github.com/hashicorp/go-metrics"
+	gometricsprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"path/filepath"
 	"time"
@@ -58,6 +60,7 @@ func (s *Server) openNode(opts *storage.Options) error {
 	opts.Log = node
 	s.grants = newReplicatedGrants(s.cfg.RootPassword)
 	opts.OnGrants = s.grants.applied
+	s.exportRaftMetrics()
 	return nil
 }
 
@@ -81,6 +84,15 @@ func (s *Server) startNode(store *storage.Store) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpWait)
 	defer cancel()
+	go func() {
+		// A replica too far behind to catch up from the log stops
+		// waiting at once: it reseeds (cmd/arb).
+		select {
+		case <-s.node.ReseedNeeded():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if s.node.Status().Leader == "" {
 		s.log.Info("cluster mode: no leader yet (the other nodes may not be up); serving at once")
 	} else if err := s.node.ReadBarrier(ctx); err != nil {
@@ -93,6 +105,10 @@ func (s *Server) startNode(store *storage.Store) error {
 
 // joinSeedTimeout bounds the backup a joining node fetches.
 const joinSeedTimeout = 30 * time.Minute
+
+// shutdownWriteGrace is how long a shutting-down node lets writes and
+// reads waiting on the cluster go on before it makes them give up.
+const shutdownWriteGrace = 5 * time.Second
 
 // A starting node waits up to leaderWait for a leader, and if there is
 // one, up to catchUpWait to catch up with the log.
@@ -324,4 +340,39 @@ func (g *replicatedGrants) load(body []byte) error {
 	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})
 	g.db.AddEphemeralSuperUser(ed, rootUser, rootHost, g.rootPassword)
 	return nil
+}
+
+// exportRaftMetrics sends the metrics hashicorp/raft records (through
+// go-metrics' process-wide sink: commit and apply times, leader contact,
+// elections, replication per peer, snapshots) to /metrics, as
+// arb_raft_*: one node per process, so the global sink is this node's.
+func (s *Server) exportRaftMetrics() {
+	sink, err := gometricsprom.NewPrometheusSinkFrom(gometricsprom.PrometheusOpts{
+		Name: "arb_raft", Registerer: s.metrics.registry, Expiration: 10 * time.Minute})
+	if err != nil {
+		s.log.Warn("cluster mode: export Raft metrics", "err", err)
+		return
+	}
+	if _, err := gometrics.NewGlobal(&gometrics.Config{ServiceName: "arb", TimerGranularity: time.Millisecond, FilterDefault: true}, sink); err != nil {
+		s.log.Warn("cluster mode: export Raft metrics", "err", err)
+	}
+}
+
+// ReseedNeeded is closed, in cluster mode, when this node fell behind
+// the log and must reseed its store from ReseedFrom: the caller shuts
+// the server down, calls replication.ReseedDataDir and starts a new
+// server (cmd/arb does). nil (never closed) on a single node.
+func (s *Server) ReseedNeeded() <-chan struct{} {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.ReseedNeeded()
+}
+
+// ReseedFrom is the leader's Raft address to reseed from.
+func (s *Server) ReseedFrom() string {
+	if s.node == nil {
+		return ""
+	}
+	return s.node.ReseedFrom()
 }

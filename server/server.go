@@ -361,6 +361,17 @@ func (s *Server) Store() *storage.Store { return s.store }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.stopping)
+		if s.node != nil {
+			// Statements waiting for a leader or a quorum give up: at
+			// once when there is no leader, else after a grace period
+			// in which writes in flight usually commit.
+			if s.node.Status().Leader == "" {
+				s.node.StopWaiting()
+			} else {
+				t := time.AfterFunc(shutdownWriteGrace, s.node.StopWaiting)
+				defer t.Stop()
+			}
+		}
 		s.mysql.Close()
 		httpErr := s.http.Shutdown(ctx)
 		done := make(chan struct{})

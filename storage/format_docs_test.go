@@ -98,6 +98,7 @@ func TestFormatDocsMagics(t *testing.T) {
 		"peopleMagicV1":  "people.md",
 		"userStateMagic": "people.md",
 		"grantsMagic":    "grants.md",
+		"logEntryMagic":  "raft.md",
 	}
 	known := map[string]bool{}
 	for name, value := range magics {

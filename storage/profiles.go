@@ -87,7 +87,7 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	defer p.profileMu.Unlock()
 
 	p.mu.Lock()
-	batch, err := p.resolveProfilesLocked(table, ops)
+	batch, err := p.resolveProfilesLocked(table, ops, s.opts.MaxColumns)
 	p.mu.Unlock()
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 // unchanged.
 // REQUIRES: p.mu held (and p.profileMu, or the replicated log's apply
 // order, so that no other update resolves against the same profiles).
-func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp) ([]Event, error) {
+func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp, maxColumns int) ([]Event, error) {
 	schema := p.profileSchemaLocked(table)
 	next := map[string][]Prop{} // key → new profile; nil: deleted
 	var order []string
@@ -167,8 +167,8 @@ func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp) ([]Event,
 		}
 		batch = append(batch, Event{DistinctID: key, Props: props})
 	}
-	if added := schema.newColumns(batch); len(schema.cols)+len(added) > p.store.opts.MaxColumns {
-		return nil, &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
+	if added := schema.newColumns(batch); len(schema.cols)+len(added) > maxColumns {
+		return nil, &ColumnLimitError{Table: table, Limit: maxColumns, Have: len(schema.cols), New: added}
 	}
 	for i := range batch {
 		if batch[i].Props != nil {

@@ -266,13 +266,14 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 		// The replicated log carries the batch as it is now: every
 		// replica fits it to its schema and drops the events it already
 		// holds when it applies the entry (applyLogged).
-		return s.appendLogged(AppendEventBatch([]byte{byte(kind)}, &EventBatch{Project: p.name, Events: rows}))
+		return s.appendLoggedRetry(AppendEventBatch([]byte{byte(kind)}, &EventBatch{Project: p.name, Events: rows}),
+			table == TableEvents && allKeyed(rows))
 	}
 	// ingestMu is held from the duplicate check to the memtable append,
 	// so no flush swaps p.mem in between: the keys reserved in p.mem are
 	// those of rows appended to that same memtable.
 	s.ingestMu.RLock()
-	rows, ticket, waits, err := p.reserve(table, rows, hashes)
+	rows, ticket, waits, err := p.reserve(table, rows, hashes, s.opts.MaxColumns)
 	if err == nil {
 		err = p.appendDurable(kind, table, rows, hashes, ticket)
 	}
@@ -298,7 +299,7 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 // with a new ticket (nil when no row has a key). waits are the tickets of
 // batches in flight that dropped rows duplicate.
 // REQUIRES: s.ingestMu held shared.
-func (p *Project) reserve(table string, rows []Event, hashes []uint64) (kept []Event, ticket *ingestTicket, waits []*ingestTicket, err error) {
+func (p *Project) reserve(table string, rows []Event, hashes []uint64, maxColumns int) (kept []Event, ticket *ingestTicket, waits []*ingestTicket, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	schema := p.events
@@ -306,8 +307,8 @@ func (p *Project) reserve(table string, rows []Event, hashes []uint64) (kept []E
 		schema = p.people
 	}
 	// The whole batch is refused before the schema changes at all.
-	if added := schema.newColumns(rows); len(schema.cols)+len(added) > p.store.opts.MaxColumns {
-		return nil, nil, nil, &ColumnLimitError{Table: table, Limit: p.store.opts.MaxColumns, Have: len(schema.cols), New: added}
+	if added := schema.newColumns(rows); len(schema.cols)+len(added) > maxColumns {
+		return nil, nil, nil, &ColumnLimitError{Table: table, Limit: maxColumns, Have: len(schema.cols), New: added}
 	}
 	fitRowsLocked(schema, rows)
 	if table != TableEvents {

@@ -34,6 +34,7 @@ package storage
 //     entries a snapshot lets the Log drop are all in segments.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -45,7 +46,10 @@ import (
 type Log interface {
 	// Append commits payload and returns once this replica has applied
 	// it (ApplyLogged), with the apply's refusal if it refused the entry.
-	Append(payload []byte) error
+	// retrySafe says that applying the record twice stores it once
+	// (events that all have an insert_id: apply drops repeats), so the
+	// log may send it again when its first attempt's fate is unknown.
+	Append(payload []byte, retrySafe bool) error
 }
 
 // ErrLogUnavailable marks a write the replicated log could not take now
@@ -100,14 +104,50 @@ const MaxLogRecordBytes = 48 << 20
 var ErrRecordTooLarge = errors.New("write too large for the replicated log")
 
 // appendLogged is a prepared write's way through the replicated log.
-func (s *Store) appendLogged(payload []byte) error {
+func (s *Store) appendLogged(payload []byte) error { return s.appendLoggedRetry(payload, false) }
+
+// appendLoggedRetry is appendLogged for a record that may be retried
+// (Log.Append).
+func (s *Store) appendLoggedRetry(payload []byte, retrySafe bool) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
 	if len(payload) > MaxLogRecordBytes {
 		return fmt.Errorf("%w: %d bytes encoded, the limit is %d (48 MiB): send it in smaller batches", ErrRecordTooLarge, len(payload), MaxLogRecordBytes)
 	}
-	return s.opts.Log.Append(payload)
+	return s.opts.Log.Append(appendLogHeader(payload, s.opts.MaxColumns), retrySafe)
+}
+
+// allKeyed reports whether every row has a dedup key (an insert_id):
+// a batch that apply stores once however often it comes.
+func allKeyed(rows []Event) bool {
+	for i := range rows {
+		if rows[i].InsertID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// A log entry is | logEntryMagic | u32 max columns | record |. The
+// header carries what apply decides with beyond the record and the
+// applied state: the writer's --max-columns, so that every replica
+// refuses or takes a batch alike even where nodes were started with
+// different limits.
+const logEntryMagic = 0xA7
+
+func appendLogHeader(record []byte, maxColumns int) []byte {
+	out := make([]byte, 0, 5+len(record))
+	out = append(out, logEntryMagic)
+	out = binary.BigEndian.AppendUint32(out, uint32(maxColumns))
+	return append(out, record...)
+}
+
+func parseLogHeader(entry []byte) (record []byte, maxColumns int, err error) {
+	if len(entry) < 5 || entry[0] != logEntryMagic {
+		return nil, 0, fmt.Errorf("log entry of %d bytes does not start with the entry header (0x%02x)", len(entry), logEntryMagic)
+	}
+	return entry[5:], int(binary.BigEndian.Uint32(entry[1:5])), nil
 }
 
 // AppliedIndex is the index of the last replicated log entry applied to
@@ -131,7 +171,10 @@ func (s *Store) ApplyLogged(index uint64, payload []byte) (refusal, err error) {
 	}
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
-	refusal, err = s.applyRecord(payload)
+	record, maxColumns, err := parseLogHeader(payload)
+	if err == nil {
+		refusal, err = s.applyRecord(record, maxColumns)
+	}
 	if err != nil {
 		return nil, s.failStore(fmt.Errorf("apply log entry %d: %w", index, err))
 	}
@@ -141,7 +184,7 @@ func (s *Store) ApplyLogged(index uint64, payload []byte) (refusal, err error) {
 
 // applyRecord applies one record of the replicated log.
 // REQUIRES: s.ingestMu held shared.
-func (s *Store) applyRecord(payload []byte) (refusal, err error) {
+func (s *Store) applyRecord(payload []byte, maxColumns int) (refusal, err error) {
 	if len(payload) == 0 {
 		return nil, fmt.Errorf("empty record")
 	}
@@ -161,7 +204,7 @@ func (s *Store) applyRecord(payload []byte) (refusal, err error) {
 		if recordKind(payload[0]) == kindPeople {
 			table = TablePeople
 		}
-		return p.applyRows(table, b.Events)
+		return p.applyRows(table, b.Events, maxColumns)
 	case kindGrants:
 		body := payload[1:]
 		if err := s.writeGrantsFile(body); err != nil {
@@ -197,7 +240,7 @@ func (s *Store) applyRecord(payload []byte) (refusal, err error) {
 				ops[i].Time = time.UnixMilli(e.TimeMillis).UTC()
 			}
 		}
-		return p.applyProfileOps(table, ops)
+		return p.applyProfileOps(table, ops, maxColumns)
 	}
 	return nil, fmt.Errorf("unknown record kind %d", payload[0])
 }
@@ -211,12 +254,12 @@ func isRefusal(err error) bool {
 }
 
 // applyRows is apply's part for a batch of events or people upserts.
-func (p *Project) applyRows(table string, rows []Event) (refusal, err error) {
+func (p *Project) applyRows(table string, rows []Event, maxColumns int) (refusal, err error) {
 	var hashes []uint64
 	if table == TableEvents {
 		hashes = keyHashes(rows)
 	}
-	rows, ticket, _, err := p.reserve(table, rows, hashes)
+	rows, ticket, _, err := p.reserve(table, rows, hashes, maxColumns)
 	if err != nil {
 		if isRefusal(err) {
 			return err, nil
@@ -251,10 +294,10 @@ func (p *Project) applyRows(table string, rows []Event) (refusal, err error) {
 }
 
 // applyProfileOps is apply's part for profile operations.
-func (p *Project) applyProfileOps(table string, ops []ProfileOp) (refusal, err error) {
+func (p *Project) applyProfileOps(table string, ops []ProfileOp, maxColumns int) (refusal, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	batch, err := p.resolveProfilesLocked(table, ops)
+	batch, err := p.resolveProfilesLocked(table, ops, maxColumns)
 	if err != nil {
 		if isRefusal(err) {
 			return err, nil

@@ -21,7 +21,7 @@ type memLog struct {
 	records  [][]byte
 }
 
-func (l *memLog) Append(payload []byte) error {
+func (l *memLog) Append(payload []byte, _ bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.records = append(l.records, append([]byte(nil), payload...))
@@ -42,8 +42,12 @@ func (l *memLog) Append(payload []byte) error {
 }
 
 func openLoggedStore(t *testing.T, dir string, log Log) *Store {
+	return openLoggedStoreWith(t, dir, log, 8)
+}
+
+func openLoggedStoreWith(t *testing.T, dir string, log Log, maxColumns int) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: 8, Log: log})
+	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: maxColumns, Log: log})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -85,12 +89,15 @@ func replicaState(t *testing.T, s *Store, project string) (map[string]int, []Col
 // applied state), people upserts, profile operations whose result
 // depends on the order ($add, $union), groups, a refused batch. Every
 // replica ends with the same rows, schema, profiles and groups, and the
-// writer gets typed refusals.
+// writer gets typed refusals — also a replica opened with another
+// MaxColumns.
 func TestReplicatedLogReplicasAgree(t *testing.T) {
 	log := &memLog{}
 	var stores []*Store
 	for i := 0; i < 3; i++ {
-		s := openLoggedStore(t, t.TempDir(), log)
+		// The last replica was started with a wider --max-columns: the
+		// writer's limit, carried in each entry, decides everywhere.
+		s := openLoggedStoreWith(t, t.TempDir(), log, []int{8, 8, 100}[i])
 		defer s.Close()
 		stores = append(stores, s)
 	}

@@ -130,6 +130,10 @@ func serve(args []string) error {
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	nodeID := fs.String("node-id", "", "cluster mode: this node's id (with --peers)")
 	raftAddr := fs.String("raft-addr", "", "cluster mode: this node's Raft address, host:port (default: its entry in --peers); peers reach it there")
+	raftSnapInterval := fs.Duration("raft-snapshot-interval", replication.DefaultSnapshotInterval, "cluster mode: how often Raft checks whether to take a snapshot (a flush of the store)")
+	raftSnapThreshold := fs.Uint64("raft-snapshot-threshold", replication.DefaultSnapshotThreshold, "cluster mode: log entries since the last snapshot that make Raft take one")
+	raftTrailing := fs.Uint64("raft-trailing-logs", replication.DefaultTrailingLogs, "cluster mode: log entries kept before a snapshot, so a replica that was down catches up from the log (beyond: it reseeds from the leader)")
+	raftSegment := fs.Int("raft-log-segment-bytes", 0, "cluster mode: size of the Raft log's segment files, which it drops whole once a snapshot covers them (0: raft-wal's 64 MiB)")
 	join := fs.String("join", "", "cluster mode: the Raft address of a member of a running cluster this new node joins (with --node-id and --raft-addr; an empty --data-dir is first filled with a backup of that member's store)")
 	peers := fs.String("peers", "", "cluster mode: every node of the cluster, this one too: n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003")
 	fs.Var(&projects, "project", "NAME:TOKEN:SECRET: make sure this project exists with these credentials (repeatable)")
@@ -190,10 +194,11 @@ func serve(args []string) error {
 		if err != nil {
 			return fmt.Errorf("--peers: %w", err)
 		}
-		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members, Join: *join}
+		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members, Join: *join,
+			SnapshotInterval: *raftSnapInterval, SnapshotThreshold: *raftSnapThreshold, TrailingLogs: *raftTrailing, LogSegmentBytes: *raftSegment}
 	}
 
-	srv, err := server.Start(server.Config{
+	cfg := server.Config{
 		Cluster: cluster,
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log,
@@ -208,18 +213,43 @@ func serve(args []string) error {
 			CompactionBytesPerSecond: *compactionRate,
 			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles,
 			UserCacheBytes: *userCache, MaxColumns: *maxColumns},
-	})
-	if err != nil {
-		return err
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	got := <-sig
-	log.Info("shutting down", "signal", got.String())
-	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for {
+		srv, err := server.Start(cfg)
+		if err != nil {
+			return err
+		}
+		select {
+		case got := <-sig:
+			log.Info("shutting down", "signal", got.String())
+			ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+		case <-srv.ReseedNeeded():
+			leader := srv.ReseedFrom()
+			// Cluster mode: this node fell behind the leader's log
+			// (replication/reseed.go). Stop, take a backup of the
+			// leader's store in place of ours, and start again.
+			ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				log.Warn("shutdown before reseeding", "err", err)
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), time.Hour)
+			err = replication.ReseedDataDir(ctx, leader, *dataDir)
+			cancel()
+			if err != nil {
+				return err
+			}
+			log.Info("reseeded the store from the leader; starting again", "leader", leader)
+			continue
+		}
+		break
 	}
 	log.Info("stopped cleanly")
 	return nil
