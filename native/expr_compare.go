@@ -28,6 +28,7 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -902,9 +903,20 @@ func (x *inExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 			}
 		}
 	case cmpStr:
+		// Dictionary strings repeat (event names), one string per value
+		// and part: a string seen before at the same address takes its
+		// answer from a small cache without comparing bytes.
+		var seen [64]stringSlot
 		for r, v := range c.S {
+			p := uintptr(unsafe.Pointer(unsafe.StringData(v)))
+			slot := &seen[(p>>3^p>>9)&63]
+			if slot.holds(v) {
+				hit[r] = int64(slot.id)
+				continue
+			}
+			slot.s, slot.id = v, 0
 			if _, ok := x.strs[v]; ok {
-				hit[r] = 1
+				hit[r], slot.id = 1, 1
 			}
 		}
 	}

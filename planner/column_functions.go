@@ -119,7 +119,9 @@ func unixTimestampColumns(argType sql.Type, scale int) columnEval {
 			if scale == 0 {
 				out.I[i] = us / 1e6
 			} else {
-				out.A[i] = decimal.New(us, -6).Truncate(int32(scale))
+				// decimal.New(us, -6).Truncate(scale), without the
+				// rescale: us ≥ 0, so dropping digits truncates.
+				out.A[i] = decimal.New(us/pow10(6-scale), -int32(scale))
 			}
 		}
 		return out, true, nil
@@ -158,6 +160,15 @@ func makedateColumns(ctx *sql.Context, args []*native.Column, n int) (*native.Co
 		out.I[i] = lastV
 	}
 	return out, true, nil
+}
+
+// pow10 is 10^k for 0 ≤ k ≤ 18.
+func pow10(k int) int64 {
+	p := int64(1)
+	for range k {
+		p *= 10
+	}
+	return p
 }
 
 func markNull(c *native.Column, i, n int) {
