@@ -466,6 +466,39 @@ func TestScanEventsOwnTheirStrings(t *testing.T) {
 	}
 }
 
+// TestScanArenaKeepsEarlierEvents checks that events decoded earlier by a
+// decoder keep their values while it decodes more: their strings share
+// arena blocks, which fill and are replaced as decoding goes on, and the
+// request text they were read from is reused once the request is
+// answered (payload.text).
+func TestScanArenaKeepsEarlierEvents(t *testing.T) {
+	rules := &eventRules{endpoint: "import", now: time.Now()}
+	d := eventDecoder{rules: rules}
+	const n = 3000 // several arena blocks
+	want := make([]*parsedEvent, n)
+	got := make([]parsedEvent, n)
+	for i := 0; i < n; i++ {
+		rec := []byte(fmt.Sprintf(`{"event":"E%d","properties":{"time":1700000000,"distinct_id":"user-%d","$insert_id":"id-%d","s":"%s"}}`,
+			i, i, i, strings.Repeat("v", i%50)))
+		var rerr *recordError
+		if want[i], rerr = rules.parseEventJSON(i, rec); rerr != nil {
+			t.Fatal(rerr)
+		}
+		var ok bool
+		if got[i], ok = d.decode(borrowText(rec)); !ok {
+			t.Fatalf("record %d not handled by the scanner", i)
+		}
+		for j := range rec {
+			rec[j] = 'X' // the request's buffer, reused
+		}
+	}
+	for i := range got {
+		if fmt.Sprintf("%+v", got[i].event) != fmt.Sprintf("%+v", want[i].event) {
+			t.Fatalf("event %d after decoding %d more: %+v, want %+v", i, n-1-i, got[i].event, want[i].event)
+		}
+	}
+}
+
 // TestScanKeepsTimeAhead pins the rule both paths share: a time up to 1 h
 // ahead of now is stored as sent (it is part of the dedup key), beyond is
 // refused.
