@@ -261,7 +261,13 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 			continue
 		}
 		if !parsed.ignore[i] {
-			events = append(events, ev)
+			if len(events) == i {
+				// In place already: a copy onto itself would still cost
+				// write barriers while the GC runs.
+				events = events[:i+1]
+			} else {
+				events = append(events, ev)
+			}
 		}
 	}
 	if len(bad) > 0 {

@@ -67,7 +67,7 @@ type payload struct {
 	// text shares the memory of the body it was cut from (borrowText),
 	// which goes back to a pool when the request is answered: a string
 	// taken from text must not outlive the request. Everything stored is
-	// a copy (eventDecoder.ownStrings and intern; encoding/json copies).
+	// a copy (eventDecoder.own and intern; encoding/json copies).
 	text  string
 	spans []span
 	// textUTF8 is set when text is valid UTF-8 (checked once for all

@@ -16,8 +16,8 @@ package server
 // accepts equals the reference result.
 //
 // Strings without escapes are read as substrings of the request's text;
-// an accepted event's strings are then copied into the decoder's string
-// arena (ownStrings: blocks of arenaBlockBytes holding only accepted
+// an event's strings are copied into the decoder's string arena as they
+// are stored in it (own: blocks of arenaBlockBytes holding only decoded
 // events' strings), and property keys are interned copies, so nothing
 // stored keeps the request alive.
 
@@ -437,7 +437,7 @@ type eventDecoder struct {
 	// column for good.
 	// INVARIANT: every key in keys passed storage.ValidatePropertyKey.
 	keys map[string]string
-	// arena holds the strings of decoded events (ownStrings); bytes
+	// arena holds the strings of decoded events (own); bytes
 	// written to it are never changed, so strings taken from it stay
 	// valid when it grows within its capacity.
 	arena strings.Builder
@@ -684,7 +684,7 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		case 'n':
 			continue
 		case '"':
-			v = storage.StringValue(m.text)
+			v = storage.StringValue(d.own(m.text))
 		case 't':
 			v = storage.BoolValue(true)
 		case 'f':
@@ -703,7 +703,9 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		n++
 	}
 	pe.event.Props = props
-	d.ownStrings(&pe.event)
+	pe.event.Name = d.own(pe.event.Name)
+	pe.event.DistinctID = d.own(pe.event.DistinctID)
+	pe.event.InsertID = d.own(pe.event.InsertID)
 	return pe, true
 }
 
@@ -711,47 +713,27 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 // arena: one allocation serves a few hundred events.
 const arenaBlockBytes = 16 << 10
 
-// ownStrings moves the event's strings out of the request's text into
-// the decoder's arena, so a stored event keeps only decoded events'
-// bytes alive, as with encoding/json, not the whole request. The events
-// of one request are stored, and dropped at a flush, together, so
-// sharing blocks among them holds no more memory than an allocation of
-// each would. (Keys are interned copies already: eventDecoder.intern.)
-func (d *eventDecoder) ownStrings(e *storage.Event) {
-	n := len(e.Name) + len(e.DistinctID) + len(e.InsertID)
-	for i := range e.Props {
-		if e.Props[i].Value.Type == storage.TypeString {
-			n += len(e.Props[i].Value.Str)
-		}
+// own returns a copy of s from the decoder's arena: an event's strings
+// are copied out of the request's text as they are stored in it, so a
+// stored event keeps only decoded events' bytes alive, as with
+// encoding/json, not the whole request (nor the request's buffer, which
+// is reused: payload.text). The events of one request are stored, and
+// dropped at a flush, together, so sharing blocks among them holds no
+// more memory than an allocation of each would. (Keys are interned
+// copies: eventDecoder.intern.)
+func (d *eventDecoder) own(s string) string {
+	if s == "" {
+		return ""
 	}
 	b := &d.arena
-	if b.Cap()-b.Len() < n {
-		// A new block: the old one stays with the events that use it.
+	if b.Cap()-b.Len() < len(s) {
+		// A new block: the old one stays with the strings that use it.
 		*b = strings.Builder{}
-		b.Grow(max(arenaBlockBytes, n))
+		b.Grow(max(arenaBlockBytes, len(s)))
 	}
 	mark := b.Len()
-	b.WriteString(e.Name)
-	b.WriteString(e.DistinctID)
-	b.WriteString(e.InsertID)
-	for i := range e.Props {
-		if e.Props[i].Value.Type == storage.TypeString {
-			b.WriteString(e.Props[i].Value.Str)
-		}
-	}
-	all := b.String()[mark:]
-	cut := func(s string) string {
-		s, all = all[:len(s)], all[len(s):]
-		return s
-	}
-	e.Name = cut(e.Name)
-	e.DistinctID = cut(e.DistinctID)
-	e.InsertID = cut(e.InsertID)
-	for i := range e.Props {
-		if e.Props[i].Value.Type == storage.TypeString {
-			e.Props[i].Value.Str = cut(e.Props[i].Value.Str)
-		}
-	}
+	b.WriteString(s)
+	return b.String()[mark:]
 }
 
 // find returns the index of key in ms, or -1.
