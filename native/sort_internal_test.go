@@ -6,6 +6,9 @@ package native
 // literal's column), and the values must survive whatever mix arrives.
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,6 +69,36 @@ func TestSortDayOf(t *testing.T) {
 	} {
 		if got := utcDayOf(tc.us); got != tc.day {
 			t.Errorf("utcDayOf(%d) = %d, want %d", tc.us, got, tc.day)
+		}
+	}
+}
+
+// TestSortRadixMatchesComparison sorts random slim entries (NULL marks,
+// repeated and extreme keys) by radix and by slimSortedOrder's
+// comparison: the same permutation.
+func TestSortRadixMatchesComparison(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{radixSortFrom, 3 * radixSortFrom} {
+		entries := make([]sortEntry, n)
+		for i := range entries {
+			e := &entries[i]
+			e.idx = int32(i)
+			e.k1 = []uint64{0, 1, 1 << 40, ^uint64(0), r.Uint64N(50)}[r.IntN(5)]
+			e.k2 = []uint64{r.Uint64(), 1<<63 + r.Uint64N(1000), 7}[r.IntN(3)]
+			e.null1, e.null2 = int8(r.IntN(3)-1)*int8(r.IntN(2)), int8(r.IntN(3)-1)*int8(r.IntN(2))
+		}
+		got := slimSortedOrder(entries, make([]int32, n))
+		slim := make([]slimEntry, n)
+		for i, e := range entries {
+			slim[i] = slimEntry{k1: e.k1, k2: e.k2, idx: e.idx, null1: e.null1, null2: e.null2}
+		}
+		slices.SortStableFunc(slim, func(a, b slimEntry) int {
+			return cmp.Or(cmp.Compare(a.null1, b.null1), cmp.Compare(a.k1, b.k1), cmp.Compare(a.null2, b.null2), cmp.Compare(a.k2, b.k2))
+		})
+		for i, e := range slim {
+			if got[i] != e.idx {
+				t.Fatalf("n %d: position %d holds row %d, want %d", n, i, got[i], e.idx)
+			}
 		}
 	}
 }
