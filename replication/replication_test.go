@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,64 @@ func TestRawCodec(t *testing.T) {
 	}
 	if _, err := c.Marshal("not a frame"); err == nil {
 		t.Fatal("marshal of a string succeeded")
+	}
+}
+
+// TestRecoverReseed: wherever a crash stops ReseedDataDir after its
+// first rename, RecoverReseed leaves the new store in the data directory
+// with the node's own Raft state and TLS files, and nothing else.
+func TestRecoverReseed(t *testing.T) {
+	write := func(t *testing.T, path, body string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return string(b)
+	}
+	for _, stage := range []string{"after the first rename", "after the second rename", "raft moved, tls not", "all moved, stale left"} {
+		t.Run(stage, func(t *testing.T) {
+			base := t.TempDir()
+			data, staging, stale := filepath.Join(base, "d"), filepath.Join(base, "d.reseed"), filepath.Join(base, "d.stale")
+			// The old directory (now stale) and the new store (staging).
+			write(t, filepath.Join(stale, "MANIFEST"), "old")
+			write(t, filepath.Join(stale, "raft", "log", "wal"), "raft")
+			write(t, filepath.Join(stale, "tls", "cert.pem"), "tls")
+			write(t, filepath.Join(staging, "MANIFEST"), "new")
+			switch stage {
+			case "after the second rename":
+				os.Rename(staging, data)
+			case "raft moved, tls not":
+				os.Rename(staging, data)
+				os.Rename(filepath.Join(stale, "raft"), filepath.Join(data, "raft"))
+			case "all moved, stale left":
+				os.Rename(staging, data)
+				os.Rename(filepath.Join(stale, "raft"), filepath.Join(data, "raft"))
+				os.Rename(filepath.Join(stale, "tls"), filepath.Join(data, "tls"))
+			}
+			if err := RecoverReseed(data); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(filepath.Join(data, "MANIFEST")) + read(filepath.Join(data, "raft", "log", "wal")) + read(filepath.Join(data, "tls", "cert.pem")); got != "newrafttls" {
+				t.Fatalf("data directory holds %q, want the new store with the node's raft and tls", got)
+			}
+			for _, d := range []string{staging, stale} {
+				if _, err := os.Stat(d); !os.IsNotExist(err) {
+					t.Fatalf("%s left: %v", d, err)
+				}
+			}
+			// Nothing to do the second time.
+			if err := RecoverReseed(data); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
