@@ -222,5 +222,8 @@ func (n *Node) findLeader() (string, error) {
 		}
 		errs = append(errs, fmt.Errorf("%s knows no leader", addr))
 	}
+	if len(errs) == 0 {
+		return "", errors.New("no other member known (--peers names only this node)")
+	}
 	return "", errors.Join(errs...)
 }
