@@ -13,21 +13,8 @@ import (
 // store, catches up from the log, answers as the others do and takes
 // writes; then it is removed from the configuration.
 func TestClusterJoinAndRemoveNode(t *testing.T) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var peers []string
-	for i, p := range ports {
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i+1, p))
-	}
-	var nodes []*arbProcess
-	for i := range ports {
-		// Small flushes: the joining node gets segments, not only log.
-		nodes = append(nodes, startArb(t, "--node-id", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-			"--project", "shop:tok:sec", "--flush-rows", "500"))
-	}
-	eventually(t, 30*time.Second, "the project", func() error {
-		var c int
-		return nodes[0].DB().QueryRow("SELECT COUNT(*) FROM events").Scan(&c)
-	})
+	// Small flushes: the joining node gets segments, not only log.
+	nodes := startCluster(t, 3, "--flush-rows", "500").nodes
 	insert := func(n *arbProcess, from, count int) {
 		t.Helper()
 		var rows []string
@@ -41,7 +28,7 @@ func TestClusterJoinAndRemoveNode(t *testing.T) {
 	}
 	joinPort := freePort(t)
 	n4 := startArb(t, "--node-id", "n4", "--raft-addr", fmt.Sprintf("127.0.0.1:%d", joinPort),
-		"--join", fmt.Sprintf("127.0.0.1:%d", ports[1]), "--project", "shop:tok:sec")
+		"--join", raftAddrOf(t, nodes[1]), "--project", clusterProject+":"+clusterToken+":"+clusterSecret)
 	if !strings.Contains(n4.log.String(), "seeded from a backup") {
 		t.Fatalf("n4 did not start from a backup of n2:\n%s", n4.log.String())
 	}
@@ -79,4 +66,26 @@ func TestClusterJoinAndRemoveNode(t *testing.T) {
 	if got := queryString(t, nodes[1].DB(), "SELECT COUNT(*) FROM events"); got != "4100" {
 		t.Fatalf("%s events after n4 left, want 4100", got)
 	}
+}
+
+// raftAddrOf is the Raft address of a node of startCluster: its entry
+// in its --peers flag.
+func raftAddrOf(t *testing.T, p *arbProcess) string {
+	t.Helper()
+	var id, peers string
+	for i := 0; i+1 < len(p.extra); i++ {
+		switch p.extra[i] {
+		case "--node-id":
+			id = p.extra[i+1]
+		case "--peers":
+			peers = p.extra[i+1]
+		}
+	}
+	for _, part := range strings.Split(peers, ",") {
+		if name, addr, ok := strings.Cut(part, "="); ok && name == id {
+			return addr
+		}
+	}
+	t.Fatalf("no Raft address for %s in --peers %q", id, peers)
+	return ""
 }

@@ -12,21 +12,7 @@ import (
 // USER made through one node hold on every node (they go through the
 // Raft log), also after a node restarts; each node keeps its own root.
 func TestClusterUsersReplicate(t *testing.T) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var peers []string
-	for i, p := range ports {
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i+1, p))
-	}
-	var nodes []*arbProcess
-	for i := range ports {
-		nodes = append(nodes, startArb(t, "--node-id", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","), "--project", "shop:tok:sec"))
-	}
-	for _, n := range nodes {
-		eventually(t, 30*time.Second, "the project on every node", func() error {
-			var c int
-			return n.DB().QueryRow("SELECT COUNT(*) FROM events").Scan(&c)
-		})
-	}
+	nodes := startCluster(t, 3).nodes
 	exec1(t, nodes[0].DB(), "CREATE USER analyst IDENTIFIED BY 'pw1'")
 	exec1(t, nodes[0].DB(), "GRANT SELECT ON shop.* TO analyst")
 	exec1(t, nodes[1].DB(), "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 00:00:00', 'Signup', 'u1')")

@@ -16,21 +16,8 @@ import (
 // follower's store, so the follower reseeds its store from a backup of
 // the leader's and restarts in place — and answers as the others do.
 func TestClusterReseedAfterLogMovedOn(t *testing.T) {
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var peers []string
-	for i, p := range ports {
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i+1, p))
-	}
-	var nodes []*arbProcess
-	for i := range ports {
-		nodes = append(nodes, startArb(t, "--node-id", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
-			"--project", "shop:tok:sec", "--raft-snapshot-interval", "200ms", "--raft-snapshot-threshold", "20",
-			"--raft-trailing-logs", "5", "--raft-log-segment-bytes", "8192"))
-	}
-	eventually(t, 30*time.Second, "the project", func() error {
-		var c int
-		return nodes[0].DB().QueryRow("SELECT COUNT(*) FROM events").Scan(&c)
-	})
+	nodes := startCluster(t, 3, "--raft-snapshot-interval", "200ms", "--raft-snapshot-threshold", "20",
+		"--raft-trailing-logs", "5", "--raft-log-segment-bytes", "8192").nodes
 	insert := func(i int) {
 		t.Helper()
 		exec1(t, nodes[0].DB(), fmt.Sprintf("INSERT INTO events (time, event, distinct_id, insert_id, amount) VALUES ('2025-01-01 00:00:00', 'E', 'u%d', 'r%d', %d)", i%7, i, i))

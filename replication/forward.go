@@ -227,19 +227,19 @@ func (p *peerClients) close() {
 }
 
 // forwardApply asks the leader at addr to append payload.
-func (p *peerClients) forwardApply(ctx context.Context, addr string, payload []byte) (index uint64, refused bool, err error) {
+func (p *peerClients) forwardApply(ctx context.Context, addr string, payload []byte) (index uint64, refusal string, refused bool, err error) {
 	c, err := p.conn(addr)
 	if err != nil {
-		return 0, false, err
+		return 0, "", false, err
 	}
 	var out frame
 	if err := c.Invoke(ctx, "/"+forwardService+"/Apply", &frame{b: payload}, &out); err != nil {
-		return 0, false, fromStatus(err)
+		return 0, "", false, fromStatus(err)
 	}
 	if len(out.b) < 9 {
-		return 0, false, fmt.Errorf("forwarded apply: short reply (%d bytes)", len(out.b))
+		return 0, "", false, fmt.Errorf("forwarded apply: short reply (%d bytes)", len(out.b))
 	}
-	return binary.BigEndian.Uint64(out.b), out.b[8] == 1, nil
+	return binary.BigEndian.Uint64(out.b), string(out.b[9:]), out.b[8] == 1, nil
 }
 
 // forwardReadIndex asks the leader at addr for its read index.

@@ -110,14 +110,14 @@ func (f *fsm) takeRefusal(index uint64) error {
 	return err
 }
 
-// Snapshot flushes the store, so that its manifest names every entry
-// applied so far (raft calls Snapshot between applies): the snapshot is
-// then just that index, and the log may drop the entries below it.
+// Snapshot takes the index applied so far (raft calls it between
+// applies); Persist, which runs beside further applies, flushes the
+// store so that its manifest names every entry up to that index before
+// the snapshot is complete: the snapshot is then just the index, and
+// the log may drop the entries below it. (Flushing here, on the apply
+// goroutine, stalled every write for the length of a flush.)
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	if err := f.store.Flush(); err != nil {
-		return nil, fmt.Errorf("snapshot: flush the store: %w", err)
-	}
-	return snapshot{index: f.store.AppliedIndex()}, nil
+	return snapshot{index: f.store.AppliedIndex(), store: f.store}, nil
 }
 
 // Restore is asked to install a snapshot taken elsewhere (a leader whose
@@ -144,9 +144,22 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 // index as a big-endian uint64.
 const snapshotMagic = "arbsnap1"
 
-type snapshot struct{ index uint64 }
+type snapshot struct {
+	index uint64
+	store *storage.Store
+}
 
 func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	// A flush records the index applied when it froze the memtables,
+	// at least s.index.
+	if err := s.store.Flush(); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("snapshot: flush the store: %w", err)
+	}
+	if have := s.store.DurableAppliedIndex(); have < s.index {
+		sink.Cancel()
+		return fmt.Errorf("snapshot: the store's manifest names entries up to %d, below the snapshot's %d", have, s.index)
+	}
 	b := binary.BigEndian.AppendUint64([]byte(snapshotMagic), s.index)
 	if _, err := sink.Write(b); err != nil {
 		sink.Cancel()

@@ -224,6 +224,9 @@ func (n *Node) Start(store *storage.Store) error {
 
 	n.fsm = newFSM(store, n.log, n.fatal)
 	n.fsm.onBehind = n.requestReseed
+	if err := n.checkSnapshotCovered(store); err != nil {
+		return err
+	}
 	has, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
@@ -318,7 +321,7 @@ func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err err
 		return nil, fmt.Errorf("%w: no leader known", errNotLeader)
 	}
 	fctx, stop := n.whileLeader(ctx, addr)
-	index, refused, err := n.peers.forwardApply(fctx, string(addr), payload)
+	index, leaderRefusal, refused, err := n.peers.forwardApply(fctx, string(addr), payload)
 	stop()
 	if err != nil {
 		if errors.Is(context.Cause(fctx), errLeaderChanged) {
@@ -330,11 +333,17 @@ func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err err
 	// shows it to the next query, and take the refusal from our own
 	// apply (the same as the leader's, typed).
 	if err := n.fsm.waitApplied(ctx, index); err != nil {
-		return nil, fmt.Errorf("the write is committed (log entry %d) but this node has not applied it yet: %w", index, err)
+		// Committed, so durable on a quorum: acknowledged, with the
+		// leader's verdict; only this node's next read may not show it.
+		n.log.Warn("replication: a write is committed but not applied on this node yet", "index", index, "err", err)
+		if refused {
+			return errors.New(leaderRefusal), nil
+		}
+		return nil, nil
 	}
 	refusal = n.fsm.takeRefusal(index)
 	if refused && refusal == nil {
-		refusal = errors.New("the leader refused the write")
+		refusal = errors.New(leaderRefusal)
 	}
 	return refusal, nil
 }

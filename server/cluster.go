@@ -34,6 +34,10 @@ func (s *Server) openNode(opts *storage.Options) error {
 	if s.cfg.Cluster == nil {
 		return nil
 	}
+	// A reseed a crash interrupted is finished first (replication/reseed.go).
+	if err := replication.RecoverReseed(s.cfg.DataDir); err != nil {
+		return err
+	}
 	cfg := *s.cfg.Cluster
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(s.cfg.DataDir, "raft")
@@ -302,6 +306,17 @@ func (g *replicatedGrants) applied(body []byte) {
 	case g.wake <- struct{}{}:
 	default:
 	}
+}
+
+// reloadFrom queues the users and grants of store's grants file (the
+// last applied from the log) for loading: it undoes a change this node
+// made in memory that the log did not take.
+func (g *replicatedGrants) reloadFrom(store *storage.Store) {
+	body, err := store.ReadGrants()
+	if err != nil || body == nil {
+		return
+	}
+	g.applied(body)
 }
 
 // attach starts loading into db, whose users setUpUsers has loaded.

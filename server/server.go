@@ -206,7 +206,11 @@ func Start(cfg Config) (*Server, error) {
 	s.tls = tlsConfig
 
 	engine := s.newEngine()
-	if err := setUpUsers(engine.Analyzer.Catalog.MySQLDb, store, cfg.RootPassword); err != nil {
+	var revertGrants func()
+	if s.grants != nil {
+		revertGrants = func() { s.grants.reloadFrom(store) }
+	}
+	if err := setUpUsers(engine.Analyzer.Catalog.MySQLDb, store, cfg.RootPassword, revertGrants); err != nil {
 		store.Close()
 		closeListeners()
 		return nil, err

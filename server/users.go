@@ -27,6 +27,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -51,6 +52,9 @@ type grantsPersister struct {
 	// change is refused with it until a restart. Guarded by go-mysql-
 	// server's user-table lock, which every Persist holds.
 	failed error
+	// revert, in cluster mode, reloads the users and grants last applied
+	// from the log, asynchronously (replicatedGrants).
+	revert func()
 }
 
 var _ mysql_db.MySQLDbPersistence = (*grantsPersister)(nil)
@@ -66,6 +70,16 @@ func (p *grantsPersister) Persist(_ *sql.Context, data []byte) error {
 		return p.failed
 	}
 	if err := p.store.WriteGrants(data); err != nil {
+		if errors.Is(err, storage.ErrLogUnavailable) {
+			// Cluster mode, no leader or quorum now: nothing wrong with
+			// this node's files. The change, already in effect here, is
+			// undone by loading the last users and grants applied from
+			// the log (after this call returns: it holds the lock).
+			if p.revert != nil {
+				p.revert()
+			}
+			return fmt.Errorf("%w: the change is not made; retry it", err)
+		}
 		p.failed = fmt.Errorf("%w: the change is not durable (in effect until the server restarts, which loads the last durable users and grants); changes to users and grants are refused until then", err)
 		return p.failed
 	}
@@ -74,7 +88,7 @@ func (p *grantsPersister) Persist(_ *sql.Context, data []byte) error {
 
 // setUpUsers loads the stored users and grants into db, makes them
 // persist on every change, and makes root with rootPassword.
-func setUpUsers(db *mysql_db.MySQLDb, store *storage.Store, rootPassword string) error {
+func setUpUsers(db *mysql_db.MySQLDb, store *storage.Store, rootPassword string, revert func()) error {
 	data, err := store.ReadGrants()
 	if err != nil {
 		return fmt.Errorf("load users and grants: %w (restore the file from a backup, or move it away to start with root only)", err)
@@ -84,7 +98,7 @@ func setUpUsers(db *mysql_db.MySQLDb, store *storage.Store, rootPassword string)
 			return fmt.Errorf("load users and grants from %s: %w", store.GrantsPath(), err)
 		}
 	}
-	db.SetPersister(&grantsPersister{store: store})
+	db.SetPersister(&grantsPersister{store: store, revert: revert})
 	ed := db.Editor()
 	defer ed.Close()
 	ed.RemoveUser(mysql_db.UserPrimaryKey{Host: rootHost, User: rootUser})

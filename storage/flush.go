@@ -71,14 +71,30 @@ func (s *Store) Flush() error {
 		return nil
 	}
 	newSeq, err := s.wal.Rotate()
+	// In cluster mode the plans (the user state overlay above all) are
+	// captured before ingest resumes: the manifest says the flush holds
+	// exactly the entries up to applied, and the log's profile
+	// operations ($add) are not idempotent — one applied after the
+	// freeze but caught in the overlay would be applied again by the
+	// replay after a restart. The WAL holds whole profiles, so a single
+	// node captures them after the lock (a replayed one is rewritten
+	// with the same value).
+	var plans []*flushPlan
+	planAll := func() {
+		plans = make([]*flushPlan, len(projects))
+		for i, p := range projects {
+			plans[i] = p.planFlush()
+		}
+	}
+	if err == nil && s.opts.Log != nil {
+		planAll()
+	}
 	s.ingestMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("flush: rotate write-ahead log: %w", err)
 	}
-
-	plans := make([]*flushPlan, len(projects))
-	for i, p := range projects {
-		plans[i] = p.planFlush()
+	if plans == nil {
+		planAll()
 	}
 	rows := 0
 	for _, pl := range plans {

@@ -154,6 +154,14 @@ func parseLogHeader(entry []byte) (record []byte, maxColumns int, err error) {
 // this store (at open: the manifest's).
 func (s *Store) AppliedIndex() uint64 { return s.applied.Load() }
 
+// DurableAppliedIndex is the applied index of the durable manifest:
+// every entry up to it is in the files it names.
+func (s *Store) DurableAppliedIndex() uint64 {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	return s.published.AppliedIndex
+}
+
 // ApplyLogged applies the committed log entry index, whose record is
 // payload, to the store. Entries at or below AppliedIndex are skipped
 // (they are in segments already: a replay after a restart). refusal is

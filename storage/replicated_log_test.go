@@ -246,3 +246,31 @@ func TestReplicatedLogReplayAfterFlush(t *testing.T) {
 		t.Fatalf("manifest applied index %d, want %d", m.AppliedIndex, len(log.records))
 	}
 }
+
+// FuzzApplyLogged: a log entry of any bytes is applied, refused, or
+// makes the store fail with an error — never a panic — and a refused or
+// failed entry stores nothing.
+func FuzzApplyLogged(f *testing.F) {
+	rows := AppendEventBatch([]byte{byte(kindEvents)}, &EventBatch{Project: "shop", Events: testEvents(3, 1)})
+	f.Add(appendLogHeader(rows, 8))
+	f.Add(appendLogHeader(appendProfileOpsRecord("shop", TablePeople, []ProfileOp{{Key: "u1", Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}}}), 8))
+	f.Add(appendLogHeader([]byte{byte(kindGrants), 1, 2, 3}, 8))
+	f.Add(appendLogHeader([]byte{byte(kindCatalog), '{', '}'}, 8))
+	f.Add([]byte{logEntryMagic, 0, 0, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, entry []byte) {
+		s, err := Open(Options{Dir: t.TempDir(), FlushInterval: time.Hour, MaxColumns: 8, Log: &memLog{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.applyRecord(append([]byte{byte(kindCatalog)}, `{"op":"project","name":"shop","token":"t","secret":"s"}`...), 8); err != nil {
+			t.Fatal(err)
+		}
+		refusal, err := s.ApplyLogged(1, entry)
+		n, _ := countRows(t, s, "shop")
+		if (refusal != nil || err != nil) && n != 0 {
+			t.Fatalf("entry refused (%v) or failed (%v) but %d rows stored", refusal, err, n)
+		}
+	})
+}

@@ -218,6 +218,19 @@ func serve(args []string) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	for {
 		srv, err := server.Start(cfg)
+		var behind *replication.ReseedError
+		if errors.As(err, &behind) {
+			// Cluster mode: a reseed that did not finish (crash, or the
+			// leader changed under it); do it now.
+			log.Warn("the store is behind this node's Raft state; reseeding", "err", err)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			err = replication.ReseedDataDir(ctx, behind.Leader, *dataDir)
+			cancel()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
