@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/mysql_db"
@@ -13,8 +15,6 @@ import (
 	gometrics "github.com/hashicorp/go-metrics"
 	gometricsprom "github.com/hashicorp/go-metrics/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
-	"path/filepath"
-	"time"
 
 	"arb/replication"
 	"arb/storage"
