@@ -184,22 +184,25 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.store = store
+	// The cluster node closes before the store: Raft must not apply
+	// into a closed store.
+	closeStore := func() { s.closeNode(); store.Close() }
 	if err := s.startNode(store); err != nil {
-		store.Close()
+		closeStore()
 		closeListeners()
 		return nil, err
 	}
 	s.metrics.observeStore(store)
 	s.metrics.observeConnections(s.mysqlConns, s.httpConns)
 	if err := s.ensureProjects(); err != nil {
-		store.Close()
+		closeStore()
 		closeListeners()
 		return nil, err
 	}
 	// After storage.Open: the data directory lock is held.
 	tlsConfig, err := setUpTLS(givenCert, cfg, s.log)
 	if err != nil {
-		store.Close()
+		closeStore()
 		closeListeners()
 		return nil, err
 	}
@@ -211,7 +214,7 @@ func Start(cfg Config) (*Server, error) {
 		revertGrants = func() { s.grants.reloadFrom(store) }
 	}
 	if err := setUpUsers(engine.Analyzer.Catalog.MySQLDb, store, cfg.RootPassword, revertGrants); err != nil {
-		store.Close()
+		closeStore()
 		closeListeners()
 		return nil, err
 	}
@@ -247,7 +250,7 @@ func Start(cfg Config) (*Server, error) {
 				Handler: &handler{Handler: h, metrics: s.metrics, inflight: &s.inflight, parser: s.parser, sessions: &s.sessions, limits: limits, users: engine.Analyzer.Catalog.MySQLDb}}}, nil
 		})
 	if err != nil {
-		store.Close()
+		closeStore()
 		closeListeners()
 		return nil, fmt.Errorf("start MySQL server on %s: %w", cfg.MySQLAddr, err)
 	}
