@@ -425,7 +425,9 @@ func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 			return i
 		}
 	}
-	return 0
+	// No write in the log's reach (it was compacted past them): every
+	// write there is is at or below what this leader has applied.
+	return n.fsm.appliedIndex()
 }
 
 func (n *Node) currentTerm() uint64 {
