@@ -13,19 +13,24 @@
 //     survives the loss of any minority of nodes, and the node that
 //     acknowledged it shows it to the next query at once.
 //   - ReadBarrier makes a query see every write acknowledged before it
-//     started, on any node: the leader confirms it still leads and that
-//     every entry of earlier terms is applied (a Raft barrier once per
-//     term); a follower asks the leader for its applied index and waits
-//     until it has applied as far.
+//     started, on any node: the leader confirms it still leads (a
+//     heartbeat round) and, once per term, that every entry of earlier
+//     terms is applied (a Raft barrier); the read index is the last
+//     write at or below its commit index, and a follower waits until it
+//     has applied as far.
+//   - Every entry carries a 5-byte header with the writer's
+//     --max-columns, so apply decides alike on every replica.
 //   - A snapshot is the store's immutable segments plus the applied
-//     index: fsm.Snapshot flushes the store (the manifest then names
-//     every entry up to the snapshot's index), and the snapshot file holds
-//     only that index. Raft's log keeps every entry above it, so a restart
-//     replays them (the store skips those at or below the manifest's
-//     applied index). A replica that fell behind the log's first entry
-//     needs the segments themselves: installing them from a peer is not
-//     built yet (fsm.Restore says so), and TrailingLogs is set large so
-//     that a replica that was down for a while catches up from the log.
+//     index: fsm.Persist flushes the store (the manifest then names every
+//     entry up to the snapshot's index), and the snapshot file holds only
+//     that index. Raft's log keeps TrailingLogs entries before it, so a
+//     restart replays what the store lacks (the store skips entries at or
+//     below the manifest's applied index). A replica that fell behind the
+//     log's first entry gets the leader's snapshot, which fsm.Restore
+//     cannot install in place: it reseeds (reseed.go) — its server stops,
+//     its store is replaced by a backup of the leader's, and it starts
+//     again with its Raft state kept. Start refuses a store behind the
+//     node's own newest snapshot (a reseed that did not finish).
 //   - One TCP port per node (the Raft address) carries both Raft's own
 //     streams and the gRPC forwarding service: every connection opens
 //     with one byte naming its protocol (mux.go).

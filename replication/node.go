@@ -215,8 +215,8 @@ func (n *Node) Start(store *storage.Store) error {
 	// up to its applied index, so nothing is restored at start.
 	conf.NoSnapshotRestoreOnStart = true
 	// Each snapshot flushes the store: not too often. The log keeps many
-	// entries after one, so a replica that was down catches up from the
-	// log (installing segments from a peer is not built yet).
+	// entries before one, so a replica that was down catches up from the
+	// log; one down longer reseeds from the leader (reseed.go).
 	conf.SnapshotThreshold = cmp.Or(n.cfg.SnapshotThreshold, DefaultSnapshotThreshold)
 	conf.SnapshotInterval = cmp.Or(n.cfg.SnapshotInterval, DefaultSnapshotInterval)
 	conf.TrailingLogs = cmp.Or(n.cfg.TrailingLogs, DefaultTrailingLogs)
