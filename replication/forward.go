@@ -63,7 +63,7 @@ type forwardServer interface {
 	readIndexAsLeader(ctx context.Context) (uint64, error)
 	changeMembership(ctx context.Context, req memberRequest) error
 	serveBackup(w io.Writer) error
-	Status() Status
+	FullStatus() Status
 }
 
 func newForwardGRPC(srv forwardServer) *grpc.Server {
@@ -105,7 +105,7 @@ func newForwardGRPC(srv forwardServer) *grpc.Server {
 				if err := dec(&in); err != nil {
 					return nil, err
 				}
-				out, err := json.Marshal(s.(forwardServer).Status())
+				out, err := json.Marshal(s.(forwardServer).FullStatus())
 				if err != nil {
 					return nil, status.Error(codes.Internal, err.Error())
 				}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,11 +286,7 @@ func (n *Node) Append(payload []byte, retrySafe bool) error {
 		if !again || ctx.Err() != nil {
 			return fmt.Errorf("%w: %v: the write may or may not be stored; retry it (an event with an insert_id counts once)", storage.ErrLogUnavailable, err)
 		}
-		if addr, _ := n.raft.LeaderWithID(); addr != "" {
-			leaderless = time.Time{}
-		} else if leaderless.IsZero() {
-			leaderless = time.Now()
-		} else if time.Since(leaderless) > noLeaderGiveUp {
+		if n.leaderlessTooLong(&leaderless) {
 			// No quorum, most likely: waiting longer helps no one.
 			fate := "nothing was stored"
 			if sentBefore {
@@ -310,6 +305,20 @@ func (n *Node) Append(payload []byte, retrySafe bool) error {
 // noLeaderGiveUp is how long a write or read waits while no leader is
 // known at all; an election takes about a second.
 const noLeaderGiveUp = 5 * time.Second
+
+// leaderlessTooLong tracks in *since when this node last knew no
+// leader (zero: it knows one) and reports whether that has lasted
+// noLeaderGiveUp.
+func (n *Node) leaderlessTooLong(since *time.Time) bool {
+	if addr, _ := n.raft.LeaderWithID(); addr != "" {
+		*since = time.Time{}
+		return false
+	}
+	if since.IsZero() {
+		*since = time.Now()
+	}
+	return time.Since(*since) > noLeaderGiveUp
+}
 
 func (n *Node) appendOnce(ctx context.Context, payload []byte) (refusal, err error) {
 	if n.raft.State() == raft.Leader {
@@ -394,7 +403,7 @@ func (n *Node) readIndexAsLeader(ctx context.Context) (uint64, error) {
 		}
 		return err
 	}
-	term := n.currentTerm()
+	term := n.raft.CurrentTerm()
 	if n.barrierTerm.Load() != term {
 		if err := n.raft.Barrier(timeout).Error(); err != nil {
 			return 0, leaderErr(err)
@@ -430,11 +439,6 @@ func (n *Node) lastCommandAtOrBelow(index uint64) uint64 {
 	return n.fsm.appliedIndex()
 }
 
-func (n *Node) currentTerm() uint64 {
-	t, _ := strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
-	return t
-}
-
 // ReadBarrier returns once this node has applied every write
 // acknowledged (by any node) before it was called.
 func (n *Node) ReadBarrier(ctx context.Context) error {
@@ -455,11 +459,7 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 		if !errors.Is(err, errNotLeader) || ctx.Err() != nil {
 			return fmt.Errorf("%w: read barrier: %v", storage.ErrLogUnavailable, err)
 		}
-		if addr, _ := n.raft.LeaderWithID(); addr != "" {
-			leaderless = time.Time{}
-		} else if leaderless.IsZero() {
-			leaderless = time.Now()
-		} else if time.Since(leaderless) > noLeaderGiveUp {
+		if n.leaderlessTooLong(&leaderless) {
 			return fmt.Errorf("%w: read barrier: no leader for %s (is a majority of the nodes up?)", storage.ErrLogUnavailable, noLeaderGiveUp)
 		}
 		select {
@@ -528,7 +528,7 @@ type Status struct {
 	CommitIndex  uint64
 	AppliedIndex uint64 // last entry applied here (commands, barriers, configuration)
 	LastIndex    uint64
-	Members      []Member
+	Members      []Member // FullStatus only
 }
 
 // MemberStatus is one member's status as Members gathers it.
@@ -544,7 +544,7 @@ type MemberStatus struct {
 // parallel, each within timeout: how far each has applied the log, so
 // that the lag of every replica shows on any node.
 func (n *Node) Members(ctx context.Context, timeout time.Duration) []MemberStatus {
-	self := n.Status()
+	self := n.FullStatus()
 	out := make([]MemberStatus, len(self.Members))
 	var wg sync.WaitGroup
 	for i, m := range self.Members {
@@ -577,12 +577,18 @@ type Member struct {
 }
 
 // Status reads the node's state.
+// It reads atomics only (no Members: see FullStatus), so metrics
+// scrapes and waits may call it often.
 func (n *Node) Status() Status {
-	st := Status{Node: n.cfg.ID, State: n.raft.State().String(), CommitIndex: n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
 	_, id := n.raft.LeaderWithID()
-	st.Leader = string(id)
-	st.Term = n.currentTerm()
+	return Status{Node: n.cfg.ID, State: n.raft.State().String(), Leader: string(id), Term: n.raft.CurrentTerm(),
+		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.raft.AppliedIndex(), LastIndex: n.raft.LastIndex()}
+}
+
+// FullStatus is Status with the group's configuration (Members), which
+// takes a round through Raft's main loop.
+func (n *Node) FullStatus() Status {
+	st := n.Status()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
 			st.Members = append(st.Members, Member{ID: string(s.ID), Addr: string(s.Address), Voter: s.Suffrage == raft.Voter})

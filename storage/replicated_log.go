@@ -208,11 +208,7 @@ func (s *Store) applyRecord(payload []byte, maxColumns int) (refusal, err error)
 		if !ok {
 			return fmt.Errorf("project %s does not exist", b.Project), nil
 		}
-		table := TableEvents
-		if recordKind(payload[0]) == kindPeople {
-			table = TablePeople
-		}
-		return p.applyRows(table, b.Events, maxColumns)
+		return p.applyRows(rowsTable(recordKind(payload[0])), b.Events, maxColumns)
 	case kindGrants:
 		body := payload[1:]
 		if err := s.writeGrantsFile(body); err != nil {
@@ -223,15 +219,7 @@ func (s *Store) applyRecord(payload []byte, maxColumns int) (refusal, err error)
 		}
 		return nil, nil
 	case kindProfileOps:
-		d := &batchDecoder{src: payload, off: 1}
-		table := d.string()
-		if d.err != nil {
-			return nil, fmt.Errorf("profile operations record: %w", d.err)
-		}
-		if table != TablePeople && table != TableGroups {
-			return nil, fmt.Errorf("profile operations record: unknown table %q", table)
-		}
-		b, err := DecodeEventBatch(payload[d.off:])
+		table, b, err := decodeTableBatch("profile operations", payload)
 		if err != nil {
 			return nil, err
 		}

@@ -421,10 +421,7 @@ func (s *Store) replay(payload []byte) error {
 		if !ok {
 			return fmt.Errorf("batch for unknown project %q", b.Project)
 		}
-		table := TableEvents
-		if recordKind(payload[0]) == kindPeople {
-			table = TablePeople
-		}
+		table := rowsTable(recordKind(payload[0]))
 		p.mu.Lock()
 		schema := p.events
 		if table == TablePeople {
@@ -437,15 +434,7 @@ func (s *Store) replay(payload []byte) error {
 		p.mu.Unlock()
 		return err
 	case kindProfiles:
-		d := &batchDecoder{src: payload, off: 1}
-		table := d.string()
-		if d.err != nil {
-			return fmt.Errorf("profiles record: %w", d.err)
-		}
-		if table != TablePeople && table != TableGroups {
-			return fmt.Errorf("profiles record: unknown table %q", table)
-		}
-		b, err := DecodeEventBatch(payload[d.off:])
+		table, b, err := decodeTableBatch("profiles", payload)
 		if err != nil {
 			return err
 		}
@@ -463,6 +452,30 @@ func (s *Store) replay(payload []byte) error {
 		return err
 	}
 	return fmt.Errorf("unknown record kind %d", payload[0])
+}
+
+// rowsTable is the table a kindEvents or kindPeople record writes.
+func rowsTable(k recordKind) string {
+	if k == kindPeople {
+		return TablePeople
+	}
+	return TableEvents
+}
+
+// decodeTableBatch reads a | kind | str table | EventBatch | record
+// (kindProfiles, kindProfileOps) whose table is people or groups; what
+// names the record in errors.
+func decodeTableBatch(what string, payload []byte) (string, *EventBatch, error) {
+	d := &batchDecoder{src: payload, off: 1}
+	table := d.string()
+	if d.err != nil {
+		return "", nil, fmt.Errorf("%s record: %w", what, d.err)
+	}
+	if table != TablePeople && table != TableGroups {
+		return "", nil, fmt.Errorf("%s record: unknown table %q", what, table)
+	}
+	b, err := DecodeEventBatch(payload[d.off:])
+	return table, b, err
 }
 
 func (s *Store) applyCatalog(c catalogRecord) {
