@@ -240,7 +240,7 @@ func (l *httpConnLimit) Accept() (net.Conn, error) {
 func (l *httpConnLimit) Open() int64 { return l.open.Load() }
 
 // httpRefusal is the whole reply to a connection beyond the limit, with
-// the CORS headers the ingestion routes send for origin (ingest_http.go
+// the CORS headers the ingestion routes send for origin (ingest.Handler
 // cors; "" for none): without them a browser hands the SDK status 0,
 // which mixpanel-browser takes for delivered — the batch would be lost.
 func httpRefusal(origin string) []byte {

@@ -3,7 +3,7 @@ package server
 // The properties JSON of an INSERT that go-mysql-server runs (a prepared
 // INSERT's bound value, an INSERT with expressions, INSERT ... SELECT)
 // reaches storage as the text the client sent, so that its numbers are
-// typed by the one conversion every path uses (numberValue: an integer
+// typed by the one conversion every path uses (ingest.NumberValue: an integer
 // beyond int64 keeps every digit as text, 1e400 is refused) and not by
 // go-mysql-server's JSON conversion, which decodes every number into a
 // float64 first: {"n": 18446744073709551615} arrived as 18446744073709552000

@@ -12,7 +12,7 @@ package server
 // spread into properties, as in INSERT) and property columns, new ones
 // included: a new column is discovered from the list and typed from its
 // values as INSERT types literals — an unenclosed field that is a number
-// is one (numberValue's conversion: int within int64, every digit kept
+// is one (ingest.NumberValue's conversion: int within int64, every digit kept
 // as text beyond, else float), an enclosed field or any other text is a
 // string, and storage widens a column whose values disagree (int → float
 // → string). \N is NULL; so is an empty unenclosed field of a property
@@ -73,6 +73,7 @@ import (
 	"github.com/dolthub/vitess/go/sqltypes"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
@@ -561,7 +562,7 @@ func (p *loadPlan) timeMillis(text []byte) (int64, error) {
 
 // fieldValue types a property field as INSERT types a literal: NULL for
 // \N and for an empty unenclosed field, a string when enclosed, else a
-// number when the text is one (JSON's number grammar, by numberValue's
+// number when the text is one (JSON's number grammar, by ingest.NumberValue's
 // conversion) and a string when it is not.
 // col shares the strings.
 func fieldValue(f loadField, col *loadColumn) storage.Value {
@@ -572,11 +573,8 @@ func fieldValue(f loadField, col *loadColumn) storage.Value {
 		return storage.StringValue(col.text(f.text))
 	}
 	if c := f.text[0]; c == '-' || (c >= '0' && c <= '9') {
-		s := jsonScanner{src: string(f.text)}
-		if lit, ok := s.number(); ok && s.pos == len(s.src) {
-			if v, ok := scanNumberValue(lit); ok {
-				return v
-			}
+		if v, ok := ingest.NumberText(string(f.text)); ok {
+			return v
 		}
 	}
 	return storage.StringValue(col.text(f.text))

@@ -120,7 +120,7 @@ func TestRecordReaderLines(t *testing.T) {
 }
 
 // TestFieldValue checks the typing of property fields against INSERT's
-// literal typing (numberValue's conversion).
+// literal typing (ingest.NumberValue's conversion).
 func TestFieldValue(t *testing.T) {
 	for _, tc := range []struct {
 		text     string

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
@@ -101,7 +102,7 @@ func applyMemoryLimit(cfg *Config, limit int64, log *slog.Logger) error {
 	}
 	fit(&cfg.Store.BufferBytes, storage.DefaultBufferBytes, limit/4)
 	fit(&cfg.Store.DedupIndexBytes, 256<<20, limit/16)
-	fit(&cfg.IngestBudget, DefaultIngestBudget, limit/8)
+	fit(&cfg.IngestBudget, ingest.DefaultBudget, limit/8)
 	fit(&cfg.Store.UserCacheBytes, storage.DefaultUserCacheBytes, limit/64)
 	blockCache := min(storage.BlockCacheBudget(), limit/8)
 	storage.SetBlockCacheBytes(blockCache)

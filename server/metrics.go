@@ -2,31 +2,27 @@ package server
 
 import (
 	"runtime/debug"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
 // metrics are the server's Prometheus series, in a registry of its own so
 // that several servers can live in one test process.
 type metrics struct {
-	registry *prometheus.Registry
-	// ingestInflight is the bytes of HTTP ingestion requests read and
-	// not yet answered (ingest_budget.go).
-	ingestInflight atomic.Int64
-	statements     *prometheus.CounterVec
-	queryLatency   prometheus.Histogram
-	rowsIngested   prometheus.Counter
-	walFsync       prometheus.Histogram
-	walSyncedRecs  prometheus.Counter
-	fastInserts    prometheus.Counter
-	loads          prometheus.Counter
-	httpRequests   *prometheus.CounterVec // by endpoint and HTTP status
-	httpRecords    *prometheus.CounterVec // accepted records, by endpoint
+	registry      *prometheus.Registry
+	statements    *prometheus.CounterVec
+	queryLatency  prometheus.Histogram
+	rowsIngested  prometheus.Counter
+	walFsync      prometheus.Histogram
+	walSyncedRecs prometheus.Counter
+	fastInserts   prometheus.Counter
+	loads         prometheus.Counter
+	ingest        *ingest.Metrics // HTTP ingestion's series
 }
 
 func newMetrics() *metrics {
@@ -55,14 +51,10 @@ func newMetrics() *metrics {
 		loads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "arb_sql_load_data_total", Help: "LOAD DATA LOCAL INFILE statements into events run by the native path.",
 		}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "arb_http_ingest_requests_total", Help: "HTTP ingestion requests, by endpoint and HTTP status.",
-		}, []string{"endpoint", "status"}),
-		httpRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "arb_http_ingest_records_total", Help: "Records accepted by HTTP ingestion (duplicates included), by endpoint.",
-		}, []string{"endpoint"}),
+		ingest: ingest.NewMetrics(),
 	}
-	m.registry.MustRegister(m.httpRequests, m.httpRecords, m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts, m.loads,
+	m.registry.MustRegister(m.ingest.Collectors()...)
+	m.registry.MustRegister(m.statements, m.queryLatency, m.rowsIngested, m.walFsync, m.walSyncedRecs, m.fastInserts, m.loads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -103,9 +95,6 @@ func (m *metrics) observeStore(store *storage.Store) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "arb_ingest_overloaded_total",
 			Help: "Ingest batches refused (nothing stored; retry later) because the ingest buffer stayed full."},
 			func() float64 { return float64(store.BufferStats().Refusals) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_ingest_request_bytes",
-			Help: "Bytes of HTTP ingestion requests read and not yet answered (bounded by --http-ingest-budget)."},
-			func() float64 { return float64(m.ingestInflight.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_memory_limit_bytes", Help: "The memory budget (--memory-limit): Go's soft memory limit."},
 			func() float64 { return float64(debug.SetMemoryLimit(-1)) }),
 	)

@@ -10,6 +10,7 @@ import (
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
@@ -43,9 +44,9 @@ var numberEdges = []struct {
 func TestNumberConversionIsOne(t *testing.T) {
 	for _, c := range numberEdges {
 		paths := map[string]func() (storage.Value, error){
-			"numberValue": func() (storage.Value, error) { return numberValue(json.Number(c.lit)) },
+			"ingest.NumberValue": func() (storage.Value, error) { return ingest.NumberValue(json.Number(c.lit)) },
 			"scan": func() (storage.Value, error) {
-				v, ok := scanNumberValue(c.lit)
+				v, ok := ingest.NumberText(c.lit)
 				if !ok {
 					return v, fmt.Errorf("refused")
 				}
@@ -67,11 +68,11 @@ func TestNumberConversionIsOne(t *testing.T) {
 		}
 	}
 	for _, lit := range []string{"1e400", "-1e400"} {
-		if _, err := numberValue(json.Number(lit)); err == nil {
-			t.Errorf("numberValue(%s) accepted", lit)
+		if _, err := ingest.NumberValue(json.Number(lit)); err == nil {
+			t.Errorf("ingest.NumberValue(%s) accepted", lit)
 		}
-		if _, ok := scanNumberValue(lit); ok {
-			t.Errorf("scanNumberValue(%s) accepted", lit)
+		if _, ok := ingest.NumberText(lit); ok {
+			t.Errorf("ingest.NumberText(%s) accepted", lit)
 		}
 		if _, err := propsFromJSON(`{"x":` + lit + `}`); err == nil {
 			t.Errorf("properties %s accepted", lit)
@@ -118,7 +119,7 @@ func TestNumbersSameOverHTTPAndSQL(t *testing.T) {
 // TestBoundNumbersTypedAsLiterals: a number bound to a prepared INSERT's
 // placeholder types a column as the same number written as a literal
 // does, whatever integer or DECIMAL wire type the driver chose, and as
-// numberValue types it in JSON; a DOUBLE is a float whatever its text.
+// ingest.NumberValue types it in JSON; a DOUBLE is a float whatever its text.
 func TestBoundNumbersTypedAsLiterals(t *testing.T) {
 	for _, c := range numberEdges {
 		stmt, err := ast.Parse("INSERT INTO events (x) VALUES (" + c.lit + ")")

@@ -10,6 +10,7 @@ import (
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
@@ -171,15 +172,15 @@ func bindType(b *querypb.BindVariable) (t storage.ColumnType, big bool) {
 }
 
 // numberType is the column type a number written as text makes, whether
-// it came as a literal or as a bound value: the type numberValue (the
-// one conversion of a number every path in uses, ingest_event.go) gives
+// it came as a literal or as a bound value: the type ingest.NumberValue (the
+// one conversion of a number every path in uses, ingest.NumberValue) gives
 // it. An integer within int64 is an int (big: beyond ±2^53, where a
 // float64 would round it); an integer beyond int64 is a string, every
 // digit kept; any other number is a float; a number no float64 holds
-// (1e400) is a string here, and its conversion then fails as numberValue
+// (1e400) is a string here, and its conversion then fails as ingest.NumberValue
 // refuses it.
 func numberType(text string) (t storage.ColumnType, big bool) {
-	v, err := numberValue(json.Number(text))
+	v, err := ingest.NumberValue(json.Number(text))
 	if err != nil {
 		return storage.TypeString, false
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sync/semaphore"
 
+	"arb/ingest"
 	"arb/planner"
 	"arb/replication"
 	"arb/storage"
@@ -67,7 +67,7 @@ type Config struct {
 	// "/mp"), for ad-blocker-proof routes.
 	HTTPPrefix string
 	// IngestBudget bounds the bytes of HTTP ingestion requests in flight
-	// (DefaultIngestBudget when 0); beyond it requests get 503.
+	// (ingest.DefaultBudget when 0); beyond it requests get 503.
 	IngestBudget int64
 	// MemoryLimit is the memory budget (memory_limit.go): the other
 	// budgets are fitted into it and it is Go's soft memory limit. 0: no
@@ -327,15 +327,15 @@ func (s *Server) startHTTP() {
 			return
 		}
 		if err := s.store.Ready(); err != nil {
-			w.Header().Set("Retry-After", faultRetryAfter)
+			w.Header().Set("Retry-After", ingest.FaultRetryAfter)
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	registerIngest(mux, &ingestHandler{store: s.store, metrics: s.metrics, budget: semaphore.NewWeighted(cmp.Or(s.cfg.IngestBudget, DefaultIngestBudget)),
-		bodyReadTimeout: cmp.Or(s.cfg.HTTPBodyReadTimeout, DefaultHTTPBodyReadTimeout)}, s.cfg.HTTPPrefix)
+	ingest.New(ingest.Config{Projects: storeProjects{s.store}, Metrics: s.metrics.ingest, Budget: s.cfg.IngestBudget,
+		BodyReadTimeout: cmp.Or(s.cfg.HTTPBodyReadTimeout, DefaultHTTPBodyReadTimeout)}).Register(mux, s.cfg.HTTPPrefix)
 	registerBackup(mux, s.store, s.cfg.RootPassword, s.log)
 	registerAdmin(mux, s.store, s.cfg.RootPassword, s.log)
 	registerClusterAdmin(mux, s.node, s.cfg.RootPassword)

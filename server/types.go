@@ -12,6 +12,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 
+	"arb/ingest"
 	"arb/storage"
 )
 
@@ -198,7 +199,7 @@ func jsonValue(raw any) (storage.Value, error) {
 	case string:
 		return storage.StringValue(x), nil
 	case json.Number:
-		return numberValue(x)
+		return ingest.NumberValue(x)
 	default:
 		b, err := json.Marshal(x)
 		if err != nil {

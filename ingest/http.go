@@ -1,16 +1,11 @@
-package server
+package ingest
 
-// Mixpanel-compatible HTTP ingestion: /track, /import, /engage, /groups
-// (with and without a trailing slash, optionally under a path prefix),
-// /decide, CORS. The contract is ../shared/mixpanel-ingest.md; the
-// decisions where arb deviates from Mixpanel are listed in the README.
-//
-// Every request is applied whole or not at all, and answered only after
-// its records are durable in the write-ahead log. HTTP ingestion and SQL
-// INSERT share one path: storage.Project.Ingest.
+// The HTTP handler: routes, CORS, one request's way from body to Applier,
+// and the replies (Mixpanel's plain, verbose and /import forms).
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -27,12 +22,12 @@ import (
 	"arb/storage"
 )
 
-// DefaultIngestBudget bounds the bytes of requests being decoded and
+// DefaultBudget bounds the bytes of requests being decoded and
 // applied at once; a request that does not fit within ingestWait is shed
 // with 503 and Retry-After instead of growing memory without bound.
 const (
-	DefaultIngestBudget = 512 << 20
-	ingestWait          = 2 * time.Second
+	DefaultBudget = 512 << 20
+	ingestWait    = 2 * time.Second
 )
 
 // replyFormat is how a request is answered: decided by how the request
@@ -45,22 +40,62 @@ const (
 	replyImport                     // {"code":200,"num_records_imported":N,...}
 )
 
-// ingestHandler serves the ingestion endpoints.
-type ingestHandler struct {
-	store   *storage.Store
-	metrics *metrics
+// Applier takes a project's validated writes, whole or not at all, and
+// returns once they are durable (storage.Project is one: on a single node
+// its write-ahead log makes them durable; in a cluster its write path
+// appends them to the Raft log and applies them once committed, see
+// storage.Options.Log). Errors are storage's (storage.RowError names the
+// row; FaultError, ErrOverloaded, ErrLogUnavailable, ErrRecordTooLarge are
+// retryable refusals), which fail maps to HTTP statuses.
+type Applier interface {
+	Name() string
+	Info() storage.ProjectInfo
+	Ingest(events []storage.Event) error
+	UpdateProfiles(table string, ops []storage.ProfileOp) error
+}
+
+// Projects finds the project a request writes to, by token or secret.
+type Projects interface {
+	Projects() []storage.ProjectInfo
+	Applier(name string) (Applier, bool)
+}
+
+// Config is what a Handler needs from the server.
+type Config struct {
+	Projects Projects
+	Metrics  *Metrics
+	// Budget is the bytes of request data being read and applied at once
+	// (DefaultBudget when 0).
+	Budget int64
+	// BodyReadTimeout bounds the time to receive a whole body; zero
+	// means none.
+	BodyReadTimeout time.Duration
+}
+
+// Handler serves the ingestion endpoints.
+type Handler struct {
+	projects Projects
+	metrics  *Metrics
 	// budget holds the bytes of request data read and not yet answered
-	// (ingest_budget.go): a sender is charged for what it has sent, not
-	// for the Content-Length it announced.
-	budget *semaphore.Weighted
-	// bodyReadTimeout bounds the time to receive a whole body; zero
-	// means none (tests that call serve directly).
+	// (budget.go): a sender is charged for what it has sent, not for the
+	// Content-Length it announced.
+	budget          *semaphore.Weighted
 	bodyReadTimeout time.Duration
 }
 
-// registerIngest adds the ingestion routes to mux, at the root and under
+// New returns a Handler; cfg.Metrics may be nil (a private set).
+func New(cfg Config) *Handler {
+	m := cfg.Metrics
+	if m == nil {
+		m = NewMetrics()
+	}
+	return &Handler{projects: cfg.Projects, metrics: m, budget: semaphore.NewWeighted(cmp.Or(cfg.Budget, DefaultBudget)),
+		bodyReadTimeout: cfg.BodyReadTimeout}
+}
+
+// Register adds the ingestion routes to mux, at the root and under
 // prefix (e.g. "/mp") when it is not empty.
-func registerIngest(mux *http.ServeMux, h *ingestHandler, prefix string) {
+func (h *Handler) Register(mux *http.ServeMux, prefix string) {
 	bases := []string{""}
 	if prefix = strings.TrimRight(prefix, "/"); prefix != "" {
 		bases = append(bases, prefix)
@@ -84,7 +119,7 @@ func registerIngest(mux *http.ServeMux, h *ingestHandler, prefix string) {
 // cors answers preflights and adds the headers the browser SDK needs:
 // its XHRs use credentials, so the Origin is echoed (a '*' makes the
 // browser hide the reply).
-func (h *ingestHandler) cors(next http.HandlerFunc) http.HandlerFunc {
+func (h *Handler) cors(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
 			hd := w.Header()
@@ -120,7 +155,7 @@ type request struct {
 	callback string
 }
 
-func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST, OPTIONS")
 		http.Error(w, "method not allowed: use GET or POST", http.StatusMethodNotAllowed)
@@ -132,9 +167,9 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 		req.format = replyVerbose
 	}
 	// The query string has arrived whole and is charged at once; the body
-	// is charged as it is read, within bodyReadTimeout (ingest_budget.go).
+	// is charged as it is read, within bodyReadTimeout (budget.go).
 	bb := newBudgetedBody(r, h.budget, h.bodyReadTimeout, w)
-	bb.inflight = &h.metrics.ingestInflight
+	bb.inflight = &h.metrics.inflight
 	defer bb.release()
 	if err := bb.charge(r.Context(), max(int64(len(r.URL.RawQuery)), 1)); err != nil {
 		h.overloaded(w, endpoint)
@@ -182,9 +217,9 @@ func (h *ingestHandler) serve(w http.ResponseWriter, r *http.Request, endpoint s
 	h.ok(w, req, n)
 }
 
-// faultRetryAfter is the Retry-After, in seconds, of a write refused by a
+// FaultRetryAfter is the Retry-After, in seconds, of a write refused by a
 // fault that clears itself (disk full, out of descriptors).
-const faultRetryAfter = "5"
+const FaultRetryAfter = "5"
 
 // overloadRetryAfter is the Retry-After of a batch refused because the
 // ingest buffer stayed full: a flush usually makes room within seconds.
@@ -209,13 +244,13 @@ func (e *authError) Error() string { return e.msg }
 // ingestEvents validates and stores the events of a /track or /import
 // request; it returns how many records were accepted (duplicates and
 // $ignore'd ones included, as Mixpanel counts them).
-func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
+func (h *Handler) ingestEvents(req *request, p *payload) (int, error) {
 	q := req.r.URL.Query()
 	rules := &eventRules{endpoint: req.endpoint, now: time.Now(), strict: q.Get("strict") == "1"}
 	if q.Get("ip") == "1" {
 		rules.clientIP = clientIP(req.r)
 	}
-	var project *storage.Project
+	var project Applier
 	// projectToken is the project's token, read at most once, and only
 	// when a record names a token: Info takes the project's lock, which
 	// concurrent batches hold.
@@ -278,7 +313,7 @@ func (h *ingestHandler) ingestEvents(req *request, p *payload) (int, error) {
 			return 0, storeError(err)
 		}
 	}
-	h.metrics.httpRecords.WithLabelValues(req.endpoint).Add(float64(len(p.records)))
+	h.metrics.records.WithLabelValues(req.endpoint).Add(float64(len(p.records)))
 	return len(p.records), nil
 }
 
@@ -297,15 +332,15 @@ func storeError(err error) error {
 // the project secret as user or password (service accounts: any user,
 // the secret as password, ?project_id= the project name), the token as
 // user with an empty password, or ?api_key=<secret>.
-func (h *ingestHandler) authenticateImport(r *http.Request) (*storage.Project, bool, error) {
+func (h *Handler) authenticateImport(r *http.Request) (Applier, bool, error) {
 	q := r.URL.Query()
 	user, pass, hasBasic := r.BasicAuth()
 	apiKey := q.Get("api_key")
-	for _, info := range h.store.Projects() {
+	for _, info := range h.projects.Projects() {
 		if pid := q.Get("project_id"); pid != "" && pid != info.Name {
 			continue
 		}
-		proj, ok := h.store.Project(info.Name)
+		proj, ok := h.projects.Applier(info.Name)
 		if !ok {
 			continue
 		}
@@ -324,10 +359,10 @@ func equalSecret(a, b string) bool {
 	return b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-func (h *ingestHandler) projectByToken(token string) (*storage.Project, bool) {
-	for _, info := range h.store.Projects() {
+func (h *Handler) projectByToken(token string) (Applier, bool) {
+	for _, info := range h.projects.Projects() {
 		if info.Token == token {
-			return h.store.Project(info.Name)
+			return h.projects.Applier(info.Name)
 		}
 	}
 	return nil, false
@@ -356,8 +391,8 @@ func clientIP(r *http.Request) string {
 // transparentGIF is the 1×1 image answered to img=1.
 var transparentGIF = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
-func (h *ingestHandler) ok(w http.ResponseWriter, req *request, n int) {
-	h.metrics.httpRequests.WithLabelValues(req.endpoint, "200").Inc()
+func (h *Handler) ok(w http.ResponseWriter, req *request, n int) {
+	h.metrics.requests.WithLabelValues(req.endpoint, "200").Inc()
 	switch req.format {
 	case replyImport:
 		writeJSON(w, http.StatusOK, map[string]any{"code": 200, "num_records_imported": n, "status": "OK"})
@@ -379,7 +414,7 @@ func (h *ingestHandler) ok(w http.ResponseWriter, req *request, n int) {
 // (storage.ErrStoreFailed) stays 500. A batch refused because the
 // ingest buffer stayed full (storage.ErrOverloaded) is 503 with
 // Retry-After; one that would pass --max-columns is bad input (400).
-func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
+func (h *Handler) fail(w http.ResponseWriter, req *request, err error) {
 	var pe *payloadError
 	var ae *authError
 	var fe *storage.FaultError
@@ -397,7 +432,7 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 		if fe.Kind == storage.FaultNoSpace {
 			status = http.StatusInsufficientStorage
 		}
-		w.Header().Set("Retry-After", faultRetryAfter)
+		w.Header().Set("Retry-After", FaultRetryAfter)
 	case errors.Is(err, storage.ErrRecordTooLarge):
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, storage.ErrLogUnavailable):
@@ -416,7 +451,7 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 	default:
 		status = http.StatusInternalServerError
 	}
-	h.metrics.httpRequests.WithLabelValues(req.endpoint, strconv.Itoa(status)).Inc()
+	h.metrics.requests.WithLabelValues(req.endpoint, strconv.Itoa(status)).Inc()
 	msg := err.Error()
 	w.Header().Set("X-Arb-Error", headerSafe(msg))
 	if status == http.StatusUnauthorized || status == http.StatusRequestEntityTooLarge || req.format == replyImport {
@@ -445,7 +480,7 @@ func (h *ingestHandler) fail(w http.ResponseWriter, req *request, err error) {
 
 // legacy writes a 1/0 reply in the request's flavour: plain, verbose
 // JSON, a 1×1 GIF (img=1) or JSONP (callback=).
-func (h *ingestHandler) legacy(w http.ResponseWriter, req *request, status, result int, msg string) {
+func (h *Handler) legacy(w http.ResponseWriter, req *request, status, result int, msg string) {
 	var body string
 	if req.format == replyVerbose || req.callback != "" {
 		b, _ := json.Marshal(map[string]any{"status": result, "error": nilIfEmpty(msg)})

@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // /engage and /groups: profile updates (mixpanel-ingest.md §4). Each
 // object names its project by $token, its profile by $distinct_id (or
@@ -28,13 +28,13 @@ var profileOps = map[string][]string{
 var allProfileOps = map[string]bool{storage.OpSet: true, storage.OpSetOnce: true, storage.OpAdd: true, storage.OpAppend: true,
 	storage.OpUnion: true, storage.OpRemove: true, storage.OpUnset: true, storage.OpDelete: true}
 
-func (h *ingestHandler) ingestProfiles(req *request, p *payload) (int, error) {
+func (h *Handler) ingestProfiles(req *request, p *payload) (int, error) {
 	table := storage.TablePeople
 	if req.endpoint == "groups" {
 		table = storage.TableGroups
 	}
 	now := time.Now()
-	var project *storage.Project
+	var project Applier
 	var projectToken string
 	var ops []storage.ProfileOp
 	var bad recordErrors
@@ -68,7 +68,7 @@ func (h *ingestHandler) ingestProfiles(req *request, p *payload) (int, error) {
 		}
 		return 0, err
 	}
-	h.metrics.httpRecords.WithLabelValues(req.endpoint).Add(float64(len(ops)))
+	h.metrics.records.WithLabelValues(req.endpoint).Add(float64(len(ops)))
 	return len(ops), nil
 }
 

@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // The ingest budget: how much HTTP request data is held at once.
 //
@@ -176,8 +176,8 @@ func isTimeout(err error) bool {
 }
 
 // overloaded answers 503 with Retry-After: the budget had no room.
-func (h *ingestHandler) overloaded(w http.ResponseWriter, endpoint string) {
-	h.metrics.httpRequests.WithLabelValues(endpoint, "503").Inc()
+func (h *Handler) overloaded(w http.ResponseWriter, endpoint string) {
+	h.metrics.requests.WithLabelValues(endpoint, "503").Inc()
 	w.Header().Set("Retry-After", "1")
 	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"code": 503, "error": errIngestOverloaded.Error(), "status": "Service Unavailable"})
 }
@@ -185,7 +185,7 @@ func (h *ingestHandler) overloaded(w http.ResponseWriter, endpoint string) {
 // bodyFailed answers a request whose body could not be read: 503 when
 // the budget had no room, 408 (and the connection closed) when the body
 // did not arrive in time.
-func (h *ingestHandler) bodyFailed(w http.ResponseWriter, req *request, err error) {
+func (h *Handler) bodyFailed(w http.ResponseWriter, req *request, err error) {
 	if errors.Is(err, errIngestOverloaded) {
 		h.overloaded(w, req.endpoint)
 		return

@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // Decoding all records of a request, in parallel: a 2,000-event batch is
 // split into contiguous ranges, one goroutine per core, each with its own

@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // Decoding of Mixpanel-style ingestion payloads (../shared/mixpanel-ingest.md
 // §1.2). The official SDKs, old and new, send a request's records in any of

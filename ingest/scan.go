@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // A single-pass JSON scanner for the hot path of event ingestion: it
 // splits a request's array into records and turns a record of the usual
@@ -869,13 +869,13 @@ func smallInt(lit string) (int64, bool) {
 	return n, true
 }
 
-// scanNumberValue is numberValue for a literal.
+// scanNumberValue is NumberValue for a literal.
 func scanNumberValue(lit string) (storage.Value, bool) {
 	if n, ok := smallInt(lit); ok {
 		return storage.IntValue(n), true
 	}
 	if strings.ContainsAny(lit, ".eE") {
-		// Not an integer, so json.Number.Int64 fails: numberValue's float
+		// Not an integer, so json.Number.Int64 fails: NumberValue's float
 		// branch, without the cost of that failure.
 		f, err := strconv.ParseFloat(lit, 64)
 		if err != nil || math.IsInf(f, 0) {
@@ -883,7 +883,7 @@ func scanNumberValue(lit string) (storage.Value, bool) {
 		}
 		return storage.FloatValue(f), true
 	}
-	v, err := numberValue(json.Number(lit))
+	v, err := NumberValue(json.Number(lit))
 	return v, err == nil
 }
 
@@ -906,4 +906,15 @@ func nestedValue(text string) (storage.Value, error) {
 		return storage.Value{}, err
 	}
 	return propertyValue(v)
+}
+
+// NumberText is NumberValue for a text that must be one JSON number
+// whole (LOAD DATA's unenclosed fields): false when it is not one, or is
+// one no value holds.
+func NumberText(text string) (storage.Value, bool) {
+	s := jsonScanner{src: text}
+	if lit, ok := s.number(); ok && s.pos == len(s.src) {
+		return scanNumberValue(lit)
+	}
+	return storage.Value{}, false
 }

@@ -1,4 +1,4 @@
-package server
+package ingest
 
 // Validation of Mixpanel event records (../shared/mixpanel-ingest.md §2
 // and §6) and their translation into storage events. Every rejected
@@ -81,7 +81,7 @@ type parsedEvent struct {
 }
 
 // parseEvent validates record i and converts it: with the scanner
-// (ingest_scan.go) when it handles the record, else with parseEventJSON.
+// (scan.go) when it handles the record, else with parseEventJSON.
 func (r *eventRules) parseEvent(i int, raw json.RawMessage) (*parsedEvent, *recordError) {
 	d := eventDecoder{rules: r}
 	if pe, ok := d.decode(string(raw)); ok {
@@ -206,7 +206,7 @@ func (r *eventRules) parseEventJSON(i int, raw json.RawMessage) (*parsedEvent, *
 // runs fast arrives at a later now; clamping gave each retry another
 // time, so one $insert_id became two rows. The time as sent is the same
 // in every retry (Mixpanel's key is the time as sent, too). The scanner
-// (ingest_scan.go, eventDecoder.time) keeps the same rule.
+// (scan.go, eventDecoder.time) keeps the same rule.
 func (r *eventRules) eventTime(name string, props map[string]any, fail func(field, format string, args ...any)) int64 {
 	now := r.now.UnixMilli()
 	v, ok := props[propTime]
@@ -303,7 +303,7 @@ func propertyValue(v any) (storage.Value, error) {
 	case string:
 		return storage.StringValue(v), nil
 	case json.Number:
-		return numberValue(v)
+		return NumberValue(v)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -313,12 +313,12 @@ func propertyValue(v any) (storage.Value, error) {
 	}
 }
 
-// numberValue is the one conversion of a JSON number into a value, for
+// NumberValue is the one conversion of a JSON number into a value, for
 // every path in (HTTP ingestion, the SQL properties column): an integer
 // within int64 is an int; an integer beyond it keeps every digit as text
 // (a float would lose them); anything else is a float; a number a float
 // cannot hold is an error.
-func numberValue(n json.Number) (storage.Value, error) {
+func NumberValue(n json.Number) (storage.Value, error) {
 	if i, err := n.Int64(); err == nil {
 		return storage.IntValue(i), nil
 	}
