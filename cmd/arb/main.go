@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"arb/ingest"
 	"arb/replication"
 	"arb/server"
 	"arb/storage"
@@ -116,7 +117,7 @@ func serve(args []string) error {
 	maxColumns := fs.Int("max-columns", storage.DefaultMaxColumns, "property columns a table of a project may have; a batch that would add more is refused whole, naming the new keys")
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
-	ingestBudget := fs.Int64("http-ingest-budget", server.DefaultIngestBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
+	ingestBudget := fs.Int64("http-ingest-budget", ingest.DefaultBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
 	mysqlMaxConns := fs.Int("mysql-max-connections", server.DefaultMySQLMaxConnections, "MySQL connections open at once; more are refused with error 1040 (Too many connections)")
 	mysqlConnectTimeout := fs.Duration("mysql-connect-timeout", server.DefaultMySQLConnectTimeout, "close a MySQL connection that has not authenticated within this time")
 	mysqlIdleTimeout := fs.Duration("mysql-idle-timeout", server.DefaultMySQLIdleTimeout, "close a MySQL connection idle between statements for this long (MySQL's wait_timeout)")
