@@ -98,6 +98,12 @@ func (c *blockCache) evictLocked() {
 // it. The block is shared and read-only: callers must not modify it.
 // Concurrent callers asking for the same block decode it once.
 func (s *Segment) Block(col string, block int) (*ColumnBlock, error) {
+	if s.shard != nil {
+		if col == ColUserNumber {
+			return s.userBlock(block)
+		}
+		return s.shard.base.Block(col, block)
+	}
 	e, err := sharedBlockCache.get(blockKey{s, col, block}, func() (*cacheEntry, error) {
 		blk, err := s.ReadBlock(col, block)
 		if err != nil {
@@ -114,6 +120,9 @@ func (s *Segment) Block(col string, block int) (*ColumnBlock, error) {
 // Dict returns the sorted dictionary of a string or JSON column, from the
 // cache when it holds it; callers must not modify it.
 func (s *Segment) Dict(col string) ([]string, error) {
+	if s.shard != nil {
+		return s.shard.base.Dict(col)
+	}
 	e, err := sharedBlockCache.get(blockKey{s, col, dictBlock}, func() (*cacheEntry, error) {
 		dict, err := s.readDict(col)
 		if err != nil {

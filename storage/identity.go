@@ -329,6 +329,9 @@ type canonView struct {
 	users       int
 	merged      bool
 	memo        []atomic.Pointer[identChunk] // chunks resolved so far; noChunk: none
+	// shards is set on a union view (shard_view.go): user u is shard
+	// u%S's user u/S.
+	shards []Canon
 }
 
 // noChunk marks a memo slot whose chunk holds no identity state.
@@ -341,6 +344,9 @@ func (c Canon) Of(u uint32) uint32 {
 	v := c.v
 	if v == nil {
 		return u
+	}
+	if v.shards != nil {
+		return v.shardOf(u)
 	}
 	i := int(u >> canonChunkBits)
 	if i >= len(v.memo) {

@@ -45,6 +45,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/pierrec/lz4/v4"
@@ -651,6 +652,12 @@ type Segment struct {
 
 	typesOnce sync.Once
 	types     map[string]ColumnType // ColumnTypes
+
+	// shard is set on a segment's view in a union snapshot (shard_view.go):
+	// it reads through its base, its user column translated.
+	shard *shardSegment
+	// view is this segment's view, made once (shardView).
+	view atomic.Pointer[Segment]
 }
 
 // OpenSegment reads and checks the trailer and footer of a segment of
@@ -824,6 +831,12 @@ type ColumnBlock struct {
 
 // ReadBlock decodes one block of a column, verifying its checksum.
 func (s *Segment) ReadBlock(col string, block int) (*ColumnBlock, error) {
+	if s.shard != nil {
+		if col == ColUserNumber {
+			return s.userBlock(block)
+		}
+		return s.shard.base.ReadBlock(col, block)
+	}
 	c, err := s.column(col, block)
 	if err != nil {
 		return nil, err
@@ -957,6 +970,15 @@ type ZoneMap struct {
 }
 
 func (s *Segment) ZoneMap(col string, block int) (ZoneMap, error) {
+	if s.shard != nil {
+		z, err := s.shard.base.ZoneMap(col, block)
+		if col == ColUserNumber && err == nil && !z.AllNull {
+			// The translation keeps order: u < v ⇔ u*S+k < v*S+k.
+			z.Min.Int = int64(s.shard.stride.of(uint32(z.Min.Int)))
+			z.Max.Int = int64(s.shard.stride.of(uint32(z.Max.Int)))
+		}
+		return z, err
+	}
 	c, err := s.column(col, block)
 	if err != nil {
 		return ZoneMap{}, err
@@ -979,6 +1001,9 @@ func (s *Segment) ZoneMap(col string, block int) (ZoneMap, error) {
 // code; ok is false when col has no bitmap index. The bitmap is shared:
 // callers must not modify it.
 func (s *Segment) ValueBitmap(col string, code uint32) (*roaring.Bitmap, bool, error) {
+	if s.shard != nil {
+		return s.shard.base.ValueBitmap(col, code)
+	}
 	c, ok := s.cols[col]
 	if !ok || c.Bitmaps == nil {
 		return nil, false, nil

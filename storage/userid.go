@@ -193,6 +193,9 @@ type UserIDs struct {
 	chunks  []userChunk
 	durable int
 	fresh   []string
+	// shards is set on a union view (shard_view.go): user n is shard
+	// n%S's user n/S.
+	shards []*UserIDs
 }
 
 // NewUserIDs is a view of ids held in memory (user n is ids[n]), for
@@ -202,6 +205,9 @@ func NewUserIDs(ids []string) *UserIDs { return &UserIDs{fresh: ids} }
 // All iterates over every user the view knows, reading the users file
 // chunk by chunk.
 func (u *UserIDs) All() iter.Seq2[uint32, string] {
+	if u.shards != nil {
+		return u.shardAll()
+	}
 	return func(yield func(uint32, string) bool) {
 		for n := 0; n < u.Len(); n++ {
 			if !yield(uint32(n), u.ID(uint32(n))) {
@@ -212,7 +218,12 @@ func (u *UserIDs) All() iter.Seq2[uint32, string] {
 }
 
 // Len is the number of users the view knows.
-func (u *UserIDs) Len() int { return u.durable + len(u.fresh) }
+func (u *UserIDs) Len() int {
+	if u.shards != nil {
+		return u.shardLen()
+	}
+	return u.durable + len(u.fresh)
+}
 
 // ID returns the distinct_id of user n < Len(). A users file that cannot
 // be read (I/O error, damage) panics with a *UserReadError: queries turn
@@ -226,6 +237,9 @@ func (u *UserIDs) ID(n uint32) string {
 }
 
 func (u *UserIDs) id(n uint32) (string, error) {
+	if u.shards != nil {
+		return u.shardID(n)
+	}
 	if int(n) >= u.durable {
 		return u.fresh[int(n)-u.durable], nil
 	}

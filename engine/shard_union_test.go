@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+	"time"
+
+	"arb/storage"
+)
+
+// TestShardUnionMatchesOneProject: the same events in one project and
+// split over three by ShardOf, read through storage.UnionSnapshot, give
+// the same rows and the same aggregates — uniques, users merged by
+// $identify within a shard, per-user funnels, a column whose type widened
+// in one shard only, rows flushed to segments and rows still buffered.
+func TestShardUnionMatchesOneProject(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewSource(seed))
+	st, err := storage.Open(storage.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const shards = 3
+	one := project(t, st, "one")
+	var parts []*storage.Project
+	for k := range shards {
+		parts = append(parts, project(t, st, fmt.Sprintf("s%d", k)))
+	}
+	ingest := func(events []storage.Event) {
+		t.Helper()
+		if err := one.Ingest(events); err != nil {
+			t.Fatal(err)
+		}
+		split := make([][]storage.Event, shards)
+		for _, e := range events {
+			k := storage.ShardOf(e.DistinctID, shards)
+			split[k] = append(split[k], e)
+		}
+		for k, evs := range split {
+			if len(evs) > 0 {
+				if err := parts[k].Ingest(evs); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	names := []string{"Signup", "Page View", "Purchase", "Search"}
+	base := int64(1_735_689_600_000)
+	gen := func(i int) storage.Event {
+		e := storage.Event{TimeMillis: base + int64(r.Intn(10*86_400_000)), Name: names[r.Intn(len(names))],
+			DistinctID: fmt.Sprintf("u%d", r.Intn(200)), InsertID: fmt.Sprintf("i%d", i)}
+		if r.Intn(2) == 0 {
+			e.Props = append(e.Props, storage.Prop{Key: "plan", Value: storage.StringValue([]string{"free", "pro", "team"}[r.Intn(3)])})
+		}
+		if r.Intn(3) == 0 {
+			e.Props = append(e.Props, storage.Prop{Key: "amount", Value: storage.FloatValue(float64(r.Intn(100)) / 4)})
+		}
+		if r.Intn(4) == 0 {
+			e.Props = append(e.Props, storage.Prop{Key: "n", Value: storage.IntValue(int64(r.Intn(9)))})
+		}
+		return e
+	}
+	var batch []storage.Event
+	for i := range 3000 {
+		batch = append(batch, gen(i))
+		if len(batch) == 500 {
+			ingest(batch)
+			batch = nil
+		}
+		if i == 1500 {
+			// Half in segments, half buffered.
+			if err := st.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// One shard's n widens to string; so does the whole project's.
+	odd := gen(3000)
+	odd.Props = []storage.Prop{{Key: "n", Value: storage.StringValue("many")}}
+	batch = append(batch, odd)
+	// $identify links within a shard: the anonymous id's events count as
+	// the identified user's everywhere.
+	linked := 0
+	for a := 0; a < 200 && linked < 15; a++ {
+		anon, user := fmt.Sprintf("u%d", a), fmt.Sprintf("u%d", (a*7+3)%200)
+		if anon == user || storage.ShardOf(anon, shards) != storage.ShardOf(user, shards) {
+			continue
+		}
+		batch = append(batch, storage.Event{TimeMillis: base + 5*86_400_000, Name: "$identify", DistinctID: user, InsertID: fmt.Sprintf("id%d", a),
+			Props: []storage.Prop{{Key: "$anon_distinct_id", Value: storage.StringValue(anon)}, {Key: "$identified_id", Value: storage.StringValue(user)}}})
+		linked++
+	}
+	ingest(batch)
+	if linked < 5 {
+		t.Fatalf("only %d identities within a shard", linked)
+	}
+
+	snaps := make([]*storage.Snapshot, shards)
+	for k, p := range parts {
+		snaps[k] = p.Snapshot()
+	}
+	union := storage.UnionSnapshot("s", snaps)
+	whole := one.Snapshot()
+	if !union.Canon.Merged() {
+		t.Fatal("union snapshot: no merged users")
+	}
+	if got, want := typeOf(union.Columns, "n"), typeOf(whole.Columns, "n"); got != want || got != storage.TypeString {
+		t.Fatalf("column n: union %v, one project %v; want string", got, want)
+	}
+
+	cols := []string{"time", "event", "distinct_id", "plan", "amount", "n"}
+	if got, want := renderGroups(scanRows(t, union, nil, cols...)), renderGroups(scanRows(t, whole, nil, cols...)); !slices.Equal(got, want) {
+		t.Fatalf("rows differ: union %d, one project %d", len(got), len(want))
+	}
+	// The native plan's path: batches, distinct_id resolved per user
+	// number through the union's Canon and UserIDs.
+	if got, want := batchTexts(t, union, cols), batchTexts(t, whole, cols); !slices.Equal(got, want) {
+		t.Fatalf("batches differ: union %d rows, one project %d", len(got), len(want))
+	}
+	ev := func(s string) Predicate { return Compare{Column: "event", Op: OpEQ, Value: storage.StringValue(s)} }
+	day := func(ms int64) (uint64, error) { return uint64(ms / 86_400_000), nil }
+	aggs := []Aggregation{
+		{Aggs: []Agg{{Kind: AggCount}, {Kind: AggCountDistinct, Column: "distinct_id"}}},
+		{Filter: ev("Purchase"), Aggs: []Agg{{Kind: AggCountDistinct, Column: "distinct_id"}, {Kind: AggSum, Column: "amount"}}},
+		{Keys: []GroupKey{{Column: "event"}}, Aggs: []Agg{{Kind: AggCount}, {Kind: AggCountDistinct, Column: "distinct_id"}, {Kind: AggAny, Column: "event"}}},
+		{Keys: []GroupKey{{Column: "distinct_id"}}, Aggs: []Agg{{Kind: AggCount}, {Kind: AggAny, Column: "distinct_id"}}},
+		{Keys: []GroupKey{{Column: "plan"}}, Aggs: []Agg{{Kind: AggSum, Column: "amount"}, {Kind: AggCountDistinct, Column: "distinct_id"}, {Kind: AggAny, Column: "plan"}}},
+		{Keys: []GroupKey{{Column: "time", BucketMillis: 86_400_000, Bucket: day}}, Aggs: []Agg{{Kind: AggCountDistinct, Column: "distinct_id"}, {Kind: AggMin, Column: "time"}}},
+		{Keys: []GroupKey{{Column: "n"}}, Aggs: []Agg{{Kind: AggCount}, {Kind: AggAny, Column: "n"}}},
+		{Keys: []GroupKey{{Column: "distinct_id"}}, Aggs: []Agg{{Kind: AggWindowFunnel, Column: "time", WindowMillis: 2 * 86_400_000,
+			Conds: []Predicate{ev("Signup"), ev("Page View"), ev("Purchase")}}, {Kind: AggAny, Column: "distinct_id"}}},
+	}
+	for _, a := range aggs {
+		got, want := aggregateText(t, union, a), aggregateText(t, whole, a)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s:\n union       %v\n one project %v", a.String(), head(got), head(want))
+		}
+	}
+}
+
+// batchTexts is every row of snap read by PartBatches, sorted.
+func batchTexts(t *testing.T, snap *storage.Snapshot, cols []string) []string {
+	t.Helper()
+	s := &Scan{Snap: snap, Columns: cols}
+	var out []string
+	for part := range s.Parts() {
+		err := s.PartBatches(context.Background(), part, func(b *ColumnBatch) error {
+			for k := range b.N {
+				out = append(out, batchRowText(b, k))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func project(t *testing.T, st *storage.Store, name string) *storage.Project {
+	t.Helper()
+	if _, err := st.CreateProject(name, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.Project(name)
+	return p
+}
+
+func typeOf(cols []storage.Column, name string) storage.ColumnType {
+	for _, c := range cols {
+		if c.Name == name {
+			return c.Type
+		}
+	}
+	return storage.TypeNull
+}
+
+func aggregateText(t *testing.T, snap *storage.Snapshot, a Aggregation) []string {
+	t.Helper()
+	a.Snap = snap
+	rows, err := a.Run(context.Background())
+	if err != nil {
+		t.Fatalf("%s: %v", a.String(), err)
+	}
+	return renderGroups(rows)
+}
+
+func head(s []string) []string { return s[:min(len(s), 12)] }
