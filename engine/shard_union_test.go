@@ -11,42 +11,39 @@ import (
 	"arb/storage"
 )
 
-// TestShardUnionMatchesOneProject: the same events in one project and
-// split over three by ShardOf, read through storage.UnionSnapshot, give
-// the same rows and the same aggregates — uniques, users merged by
-// $identify within a shard, per-user funnels, a column whose type widened
-// in one shard only, rows flushed to segments and rows still buffered.
+// TestShardUnionMatchesOneProject: the same events in a project of one
+// shard and in a project of three (storage.Options.Shards: each batch
+// split by ShardOf, read through storage.UnionSnapshot) give the same rows
+// and the same aggregates — uniques, users merged by $identify within a
+// shard, per-user funnels, a column whose type widened in one shard only,
+// rows flushed to segments and rows still buffered, and again after a
+// restart.
 func TestShardUnionMatchesOneProject(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewSource(seed))
-	st, err := storage.Open(storage.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	const shards = 3
-	one := project(t, st, "one")
-	var parts []*storage.Project
-	for k := range shards {
-		parts = append(parts, project(t, st, fmt.Sprintf("s%d", k)))
+	oneDir, shardedDir := t.TempDir(), t.TempDir()
+	open := func(dir string, n int) *storage.Store {
+		t.Helper()
+		st, err := storage.Open(storage.Options{Dir: dir, Shards: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	oneStore, shardedStore := open(oneDir, 1), open(shardedDir, shards)
+	one, sharded := project(t, oneStore, "one"), project(t, shardedStore, "s")
+	if sharded.Info().Shards != shards {
+		t.Fatalf("project of %d shards", sharded.Info().Shards)
 	}
 	ingest := func(events []storage.Event) {
 		t.Helper()
-		if err := one.Ingest(events); err != nil {
+		if err := one.Ingest(slices.Clone(events)); err != nil {
 			t.Fatal(err)
 		}
-		split := make([][]storage.Event, shards)
-		for _, e := range events {
-			k := storage.ShardOf(e.DistinctID, shards)
-			split[k] = append(split[k], e)
-		}
-		for k, evs := range split {
-			if len(evs) > 0 {
-				if err := parts[k].Ingest(evs); err != nil {
-					t.Fatal(err)
-				}
-			}
+		if err := sharded.Ingest(events); err != nil {
+			t.Fatal(err)
 		}
 	}
 	names := []string{"Signup", "Page View", "Purchase", "Search"}
@@ -74,8 +71,10 @@ func TestShardUnionMatchesOneProject(t *testing.T) {
 		}
 		if i == 1500 {
 			// Half in segments, half buffered.
-			if err := st.Flush(); err != nil {
-				t.Fatal(err)
+			for _, st := range []*storage.Store{oneStore, shardedStore} {
+				if err := st.Flush(); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -100,19 +99,30 @@ func TestShardUnionMatchesOneProject(t *testing.T) {
 		t.Fatalf("only %d identities within a shard", linked)
 	}
 
-	snaps := make([]*storage.Snapshot, shards)
-	for k, p := range parts {
-		snaps[k] = p.Snapshot()
+	compare(t, sharded.Snapshot(), one.Snapshot())
+	for _, st := range []*storage.Store{oneStore, shardedStore} {
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	union := storage.UnionSnapshot("s", snaps)
-	whole := one.Snapshot()
+	oneStore, shardedStore = open(oneDir, 0), open(shardedDir, 0)
+	defer oneStore.Close()
+	defer shardedStore.Close()
+	one, _ = oneStore.Project("one")
+	sharded, _ = shardedStore.Project("s")
+	compare(t, sharded.Snapshot(), one.Snapshot())
+}
+
+// compare checks that union, a sharded project's snapshot, reads as
+// whole, one project's holding the same events.
+func compare(t *testing.T, union, whole *storage.Snapshot) {
+	t.Helper()
 	if !union.Canon.Merged() {
 		t.Fatal("union snapshot: no merged users")
 	}
 	if got, want := typeOf(union.Columns, "n"), typeOf(whole.Columns, "n"); got != want || got != storage.TypeString {
 		t.Fatalf("column n: union %v, one project %v; want string", got, want)
 	}
-
 	cols := []string{"time", "event", "distinct_id", "plan", "amount", "n"}
 	if got, want := renderGroups(scanRows(t, union, nil, cols...)), renderGroups(scanRows(t, whole, nil, cols...)); !slices.Equal(got, want) {
 		t.Fatalf("rows differ: union %d, one project %d", len(got), len(want))

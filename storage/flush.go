@@ -202,7 +202,7 @@ func (p *Project) planFlush() *flushPlan {
 		usersBytes:  p.users.fileBytes,
 		oldRuns:     slices.Clone(p.users.runs),
 		unindexed:   p.users.unindexed,
-		info:        ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret},
+		info:        ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret, Shards: p.shardCount()},
 		oldSegments: append([]*SegmentRef(nil), p.segments...),
 		peopleFile:  p.peopleFile,
 	}
@@ -352,7 +352,7 @@ func (s *Store) abandonFlush(plans []*flushPlan) {
 
 func (pl *flushPlan) manifestEntry() manifestProject {
 	mp := manifestProject{
-		Name: pl.info.Name, Token: pl.info.Token, Secret: pl.info.Secret,
+		Name: pl.info.Name, Token: pl.info.Token, Secret: pl.info.Secret, Shards: shardsField(pl.info.Shards),
 		Columns: pl.columns, BigInts: pl.bigInts, PeopleColumns: pl.peopleCols, GroupColumns: pl.groupCols,
 		Users: pl.usersTotal, UsersBytes: pl.usersBytesDone,
 	}

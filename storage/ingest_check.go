@@ -32,6 +32,14 @@ func CheckEvents(rows []Event) error {
 // column limit: the check reserve makes per batch, made once for the
 // columns a multi-batch statement may add in all.
 func (p *Project) CheckNewColumns(table string, names []string) error {
+	if p.shards != nil {
+		for _, c := range p.shards.parts {
+			if err := c.CheckNewColumns(table, names); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	schema := p.events

@@ -51,9 +51,12 @@ type manifestBody struct {
 }
 
 type manifestProject struct {
-	Name          string            `json:"name"`
-	Token         string            `json:"token"`
-	Secret        string            `json:"secret"`
+	Name   string `json:"name"`
+	Token  string `json:"token"`
+	Secret string `json:"secret"`
+	// Shards is the count of a sharded project's shards (shards.go),
+	// omitted for others; its shards are projects of their own.
+	Shards        int               `json:"shards,omitempty"`
 	Columns       []Column          `json:"columns"`
 	BigInts       []string          `json:"big_int_columns,omitempty"`
 	PeopleColumns []Column          `json:"people_columns"`

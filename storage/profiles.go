@@ -83,6 +83,9 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		}
 		return s.appendLogged(appendProfileOpsRecord(p.name, table, ops))
 	}
+	if p.shards != nil {
+		return p.updateProfilesShards(table, ops)
+	}
 	p.profileMu.Lock()
 	defer p.profileMu.Unlock()
 
@@ -403,12 +406,17 @@ func addValues(have, delta Value) (Value, error) {
 type PeopleScan struct {
 	st    *userState // a snapshot (userState.snapshot)
 	users *UserIDs
+	// shards is set on a sharded project's scan: theirs, in shard order.
+	shards []*PeopleScan
 }
 
 // PeopleScan takes a read view of the people table and its columns.
 // Cost: copies of the user state overlay's maps (what changed since the
 // last flush), nothing proportional to the people.
 func (p *Project) PeopleScan() (*PeopleScan, []Column) {
+	if p.shards != nil {
+		return p.peopleScanShards()
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return &PeopleScan{st: p.ustate.snapshot(p.users.Len()), users: p.users.view()}, p.people.Columns()
@@ -418,6 +426,9 @@ func (p *Project) PeopleScan() (*PeopleScan, []Column) {
 // order ids were first seen); an error ends it. Memory: a block per user
 // state run, plus the profiles stored under ids merged since (few).
 func (ps *PeopleScan) All() iter.Seq2[Person, error] {
+	if ps.shards != nil {
+		return ps.allShards()
+	}
 	return func(yield func(Person, error) bool) {
 		st := ps.st
 		// Canonical users by chunk, resolved once per scan (users come in
@@ -541,17 +552,21 @@ type Group struct {
 // columns of the same moment. Props are shared and read-only. Memory:
 // the result.
 func (p *Project) Groups() ([]Group, []Column, error) {
-	p.mu.RLock()
-	st, cols := p.ustate.snapshot(p.users.Len()), p.groups.Columns()
-	p.mu.RUnlock()
 	var out []Group
-	err := st.scanGroups(func(r Person) bool {
-		k, id, _ := strings.Cut(r.DistinctID, "\x00")
-		out = append(out, Group{Key: k, ID: id, Props: r.Props})
-		return true
-	})
-	if err != nil {
-		return nil, nil, err
+	var cols []Column
+	for _, c := range p.readParts() {
+		c.mu.RLock()
+		st := c.ustate.snapshot(c.users.Len())
+		cols = unionColumns(cols, c.groups.Columns())
+		c.mu.RUnlock()
+		err := st.scanGroups(func(r Person) bool {
+			k, id, _ := strings.Cut(r.DistinctID, "\x00")
+			out = append(out, Group{Key: k, ID: id, Props: r.Props})
+			return true
+		})
+		if err != nil {
+			return nil, nil, err
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {

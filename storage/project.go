@@ -44,6 +44,9 @@ type Project struct {
 	groups        *Schema
 	// profileMu serialises profile updates (profiles.go); taken before mu.
 	profileMu sync.Mutex
+	// shards is set on a sharded project (shards.go): its rows live in
+	// these shards' projects, and it routes.
+	shards *shardSet
 }
 
 // SegmentRef is one live segment of a project.
@@ -77,6 +80,8 @@ type ProjectInfo struct {
 	Name   string
 	Token  string
 	Secret string
+	// Shards is how many shards hold the project's rows (shards.go).
+	Shards int
 }
 
 func (p *Project) Name() string { return p.name }
@@ -84,12 +89,15 @@ func (p *Project) Name() string { return p.name }
 func (p *Project) Info() ProjectInfo {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret}
+	return ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret, Shards: p.shardCount()}
 }
 
 // Columns returns the property columns of table (TableEvents,
 // TablePeople or TableGroups) in discovery order.
 func (p *Project) Columns(table string) []Column {
+	if p.shards != nil {
+		return p.columnsShards(table)
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	switch table {
@@ -268,6 +276,9 @@ func (p *Project) apply(kind recordKind, table string, rows []Event) error {
 		// holds when it applies the entry (applyLogged).
 		return s.appendLoggedRetry(AppendEventBatch([]byte{byte(kind)}, &EventBatch{Project: p.name, Events: rows}),
 			table == TableEvents && allKeyed(rows))
+	}
+	if p.shards != nil {
+		return p.applyShards(kind, table, rows, hashes)
 	}
 	// ingestMu is held from the duplicate check to the memtable append,
 	// so no flush swaps p.mem in between: the keys reserved in p.mem are
@@ -571,6 +582,9 @@ type Person struct {
 // Snapshot takes a read view of the events. Cost: copies of slice
 // headers; nothing proportional to the data.
 func (p *Project) Snapshot() *Snapshot {
+	if p.shards != nil {
+		return p.snapshotShards()
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	snap := &Snapshot{

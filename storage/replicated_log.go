@@ -251,6 +251,9 @@ func isRefusal(err error) bool {
 
 // applyRows is apply's part for a batch of events or people upserts.
 func (p *Project) applyRows(table string, rows []Event, maxColumns int) (refusal, err error) {
+	if p.shards != nil {
+		return p.applyRowsShards(table, rows, maxColumns)
+	}
 	var hashes []uint64
 	if table == TableEvents {
 		hashes = keyHashes(rows)
@@ -291,6 +294,9 @@ func (p *Project) applyRows(table string, rows []Event, maxColumns int) (refusal
 
 // applyProfileOps is apply's part for profile operations.
 func (p *Project) applyProfileOps(table string, ops []ProfileOp, maxColumns int) (refusal, err error) {
+	if p.shards != nil {
+		return p.applyProfileOpsShards(table, ops, maxColumns)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	batch, err := p.resolveProfilesLocked(table, ops, maxColumns)

@@ -32,6 +32,9 @@ type catalogRecord struct {
 	Name   string `json:"name"`
 	Token  string `json:"token"`
 	Secret string `json:"secret"`
+	// Shards is a new project's shard count (shards.go); 0 or 1: none.
+	// Ignored for a project that exists: its shards are fixed.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Options configure a Store. Zero fields take the defaults shown.
@@ -81,6 +84,9 @@ type Options struct {
 	// (DefaultMaxColumns): a batch that would add more is refused whole
 	// with a *ColumnLimitError. Replay never refuses what was stored.
 	MaxColumns int
+	// Shards is how many shards a project created from now on keeps its
+	// rows in (shards.go; 0 or 1: none). Existing projects keep theirs.
+	Shards int
 	// Log, when set, is the replicated log every write goes through
 	// instead of the WAL (cluster mode; replicated_log.go): the store
 	// prepares a write, appends it to Log, and Log's state machine
@@ -198,6 +204,11 @@ func Open(opts Options) (*Store, error) {
 func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Shards != 0 {
+		if err := ValidateShards(opts.Shards); err != nil {
+			return nil, err
+		}
 	}
 	if opts.SealRows == 0 {
 		opts.SealRows = DefaultSealRows
@@ -377,6 +388,9 @@ func (s *Store) loadManifest(m *manifestBody) error {
 		}
 		s.projects[mp.Name] = p
 	}
+	for _, mp := range m.Projects {
+		s.linkShards(s.projects[mp.Name], mp.Shards)
+	}
 	return nil
 }
 
@@ -422,6 +436,9 @@ func (s *Store) replay(payload []byte) error {
 			return fmt.Errorf("batch for unknown project %q", b.Project)
 		}
 		table := rowsTable(recordKind(payload[0]))
+		if p.shards != nil {
+			return p.replayShards(table, b.Events)
+		}
 		p.mu.Lock()
 		schema := p.events
 		if table == TablePeople {
@@ -441,6 +458,9 @@ func (s *Store) replay(payload []byte) error {
 		p, ok := s.Project(b.Project)
 		if !ok {
 			return fmt.Errorf("profiles for unknown project %q", b.Project)
+		}
+		if p.shards != nil {
+			return p.replayProfilesShards(table, b.Events)
 		}
 		p.mu.Lock()
 		schema := p.profileSchemaLocked(table)
@@ -487,7 +507,9 @@ func (s *Store) applyCatalog(c catalogRecord) {
 		p.mu.Unlock()
 		return
 	}
-	s.projects[c.Name] = newProject(s, c.Name, c.Token, c.Secret)
+	p := newProject(s, c.Name, c.Token, c.Secret)
+	s.projects[c.Name] = p
+	s.linkShards(p, c.Shards)
 }
 
 // Project returns the project named name.
@@ -503,7 +525,9 @@ func (s *Store) Projects() []ProjectInfo {
 	s.mu.RLock()
 	ps := make([]*Project, 0, len(s.projects))
 	for _, p := range s.projects {
-		ps = append(ps, p)
+		if !isShardName(p.name) {
+			ps = append(ps, p)
+		}
 	}
 	s.mu.RUnlock()
 	out := make([]ProjectInfo, len(ps))
@@ -550,6 +574,9 @@ func (s *Store) PutProject(name, token, secret string) (ProjectInfo, error) {
 		secret = NewCredential()
 	}
 	rec := catalogRecord{Op: "project", Name: name, Token: token, Secret: secret}
+	if !exists {
+		rec.Shards = s.opts.Shards
+	}
 	body, _ := json.Marshal(rec)
 	if s.opts.Log != nil {
 		if err := s.appendLogged(append([]byte{byte(kindCatalog)}, body...)); err != nil {
@@ -590,8 +617,10 @@ func (s *Store) Stats() Stats {
 	var st Stats
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st.ProjectsCount = len(s.projects)
 	for _, p := range s.projects {
+		if !isShardName(p.name) {
+			st.ProjectsCount++
+		}
 		p.mu.RLock()
 		st.Segments += len(p.segments)
 		for _, seg := range p.segments {

@@ -1,0 +1,517 @@
+package storage
+
+// Sharded projects: a project created with S > 1 shards keeps its rows in
+// S projects of its own, "name.0" … "name.S-1" (a name no user project
+// can take: '.' is not allowed), one per shard of ShardOf(distinct_id).
+// Each shard is a whole project as far as the store goes — its own
+// memtable, segments, users numbered from 0, union-find, dedup, flushes
+// and compactions — so everything below the project boundary is
+// unchanged. The project itself (the parent) holds no rows: it routes.
+//
+// Writes name the parent: a WAL record, and in a cluster a Raft log
+// entry, carries the batch as it came, and whoever applies it (the live
+// write, WAL replay, every replica's apply) splits it by ShardOf, so a
+// batch is one record and one entry, applied whole or not at all. Every
+// shard's part is fitted and its keys reserved before anything is
+// durable or applied; the parts are added under the parent's shardMu,
+// which a snapshot takes too, so a query sees a batch in every shard or
+// in none. Reads take one UnionSnapshot of the shards (shard_view.go).
+//
+// Invariants: a parent's shards are fixed at creation (ShardOf's count is
+// part of the layout); a distinct_id's events, people profile and
+// identity links live in its shard only; the parent's own memtable,
+// segments and users stay empty.
+//
+// Known limit: identity links ($identify, $create_alias, $merge) join ids
+// of one shard only; an event linking ids of two shards is stored, and
+// counted in the union-find of the distinct_id's shard, but the other
+// shard's events of the linked id are not merged into the person.
+
+import (
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// maxShards bounds the shards of a project.
+const maxShards = 256
+
+// ValidateShards returns an error naming what is wrong with a shard count.
+func ValidateShards(n int) error {
+	if n < 1 || n > maxShards {
+		return fmt.Errorf("shards %d: use 1 to %d", n, maxShards)
+	}
+	return nil
+}
+
+// shardName is the name of shard k of project.
+func shardName(project string, k int) string { return project + "." + strconv.Itoa(k) }
+
+// isShardName reports whether name is a shard's, not a project's.
+func isShardName(name string) bool { return strings.Contains(name, ".") }
+
+// shardSet is what a sharded project (the parent) holds.
+type shardSet struct {
+	parts []*Project
+	// mu is held exclusively while a batch's parts are added to their
+	// shards, shared while a snapshot reads them all.
+	mu sync.RWMutex
+}
+
+// linkShards makes p the parent of count shards, creating those the store
+// does not have yet. A count of 1 or less leaves p unsharded.
+// REQUIRES: s.mu held exclusively (or the store not yet shared).
+func (s *Store) linkShards(p *Project, count int) {
+	if count <= 1 || p.shards != nil {
+		return
+	}
+	set := &shardSet{parts: make([]*Project, count)}
+	for k := range count {
+		name := shardName(p.name, k)
+		c, ok := s.projects[name]
+		if !ok {
+			c = newProject(s, name, "", "")
+			s.projects[name] = c
+		}
+		set.parts[k] = c
+	}
+	p.shards = set
+}
+
+// shardParts is one batch split by shard: rows[k], hashes[k] (aligned;
+// nil when the caller has none) for shard k; shards without rows are nil.
+type shardParts struct {
+	rows   [][]Event
+	hashes [][]uint64
+}
+
+func (set *shardSet) split(rows []Event, hashes []uint64) shardParts {
+	n := len(set.parts)
+	out := shardParts{rows: make([][]Event, n), hashes: make([][]uint64, n)}
+	for i := range rows {
+		k := ShardOf(rows[i].DistinctID, n)
+		out.rows[k] = append(out.rows[k], rows[i])
+		if hashes != nil {
+			out.hashes[k] = append(out.hashes[k], hashes[i])
+		}
+	}
+	return out
+}
+
+// reserved is one shard's part of a batch once reserve took it.
+type reserved struct {
+	p      *Project
+	rows   []Event
+	hashes []uint64
+	ticket *ingestTicket
+	waits  []*ingestTicket
+}
+
+// reserveShards is reserve for every shard's part: the kept rows of each,
+// or the first error with every reservation made so far undone.
+// REQUIRES: s.ingestMu held shared.
+func (set *shardSet) reserveShards(table string, parts shardParts, maxColumns int) ([]reserved, error) {
+	var out []reserved
+	for k, rows := range parts.rows {
+		if len(rows) == 0 {
+			continue
+		}
+		c := set.parts[k]
+		kept, ticket, waits, err := c.reserve(table, rows, parts.hashes[k], maxColumns)
+		if err != nil {
+			undoReserved(out, err)
+			return nil, err
+		}
+		out = append(out, reserved{p: c, rows: kept, hashes: parts.hashes[k], ticket: ticket, waits: waits})
+	}
+	return out, nil
+}
+
+// undoReserved releases the keys of parts that will not be stored and
+// fails their tickets with err (batches waiting on them learn why).
+func undoReserved(parts []reserved, err error) {
+	for _, r := range parts {
+		if r.ticket == nil {
+			continue
+		}
+		r.p.mu.Lock()
+		r.p.mem.unreserveLocked(r.rows, r.hashes)
+		r.p.mu.Unlock()
+		r.ticket.err = err
+		close(r.ticket.done)
+	}
+}
+
+// addShards adds durable parts to their shards' memory, all under the
+// parent's lock so that a snapshot sees all of them or none, and reports
+// whether a flush is due. An error (the user dictionary could not be
+// read) leaves the rest out: the caller stops the store.
+// REQUIRES: s.ingestMu held shared since reserveShards.
+func (set *shardSet) addShards(table string, parts []reserved) (needFlush bool, err error) {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	for _, r := range parts {
+		c := r.p
+		opts := &c.store.opts
+		c.mu.Lock()
+		if table == TablePeople {
+			err = c.addLocked(table, r.rows)
+		} else {
+			err = c.addEventsLocked(r.rows, nil)
+		}
+		needFlush = needFlush || c.mem.bytes >= opts.FlushBytes || len(c.mem.rows) >= opts.FlushRows || c.ustate.memBytes >= opts.FlushBytes
+		c.mu.Unlock()
+		if err != nil {
+			return false, fmt.Errorf("project %s: %w", c.name, err)
+		}
+	}
+	return needFlush, nil
+}
+
+// applyShards is apply for a sharded project on a single node: every
+// part reserved, then one WAL record naming p, then every part added.
+func (p *Project) applyShards(kind recordKind, table string, rows []Event, hashes []uint64) error {
+	s, set := p.store, p.shards
+	s.ingestMu.RLock()
+	parts, err := set.reserveShards(table, set.split(rows, hashes), s.opts.MaxColumns)
+	if err != nil {
+		s.ingestMu.RUnlock()
+		return err
+	}
+	var kept []Event
+	for _, r := range parts {
+		kept = append(kept, r.rows...)
+	}
+	if len(kept) > 0 {
+		payload := AppendEventBatch([]byte{byte(kind)}, &EventBatch{Project: p.name, Events: kept})
+		if _, werr := s.wal.Append(payload); werr != nil {
+			err = fmt.Errorf("project %s: write-ahead log: %w", p.name, s.walFailure(werr))
+			undoReserved(parts, err)
+			s.ingestMu.RUnlock()
+			return err
+		}
+		s.observeIngest(len(kept), 0)
+	}
+	needFlush, err := set.addShards(table, parts)
+	s.ingestMu.RUnlock()
+	if err != nil {
+		// Durable but only partly in memory: stop writes; a restart
+		// replays the record.
+		err = s.failStore(err)
+	}
+	for _, r := range parts {
+		if r.ticket != nil {
+			r.ticket.err = err
+			close(r.ticket.done)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if needFlush {
+		s.requestFlush()
+	}
+	for _, r := range parts {
+		for _, t := range r.waits {
+			<-t.done
+			if t.err != nil {
+				return fmt.Errorf("project %s: a batch with the same events failed: %w", p.name, t.err)
+			}
+		}
+	}
+	return nil
+}
+
+// applyRowsShards is applyRows (a replicated log entry) for a sharded
+// project: a refusal of any part refuses the entry, on every replica
+// alike.
+// REQUIRES: s.ingestMu held shared.
+func (p *Project) applyRowsShards(table string, rows []Event, maxColumns int) (refusal, err error) {
+	var hashes []uint64
+	if table == TableEvents {
+		hashes = keyHashes(rows)
+	}
+	set := p.shards
+	parts, err := set.reserveShards(table, set.split(rows, hashes), maxColumns)
+	if err != nil {
+		if isRefusal(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	needFlush, err := set.addShards(table, parts)
+	for _, r := range parts {
+		if r.ticket != nil {
+			r.ticket.err = err
+			close(r.ticket.done)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, r := range parts {
+		n += len(r.rows)
+	}
+	p.store.observeIngest(n, 0)
+	if needFlush {
+		p.store.requestFlush()
+	}
+	return nil, nil
+}
+
+// replayShards is WAL replay of a batch record naming a sharded project.
+func (p *Project) replayShards(table string, rows []Event) error {
+	parts := p.shards.split(rows, nil)
+	for k, rows := range parts.rows {
+		if len(rows) == 0 {
+			continue
+		}
+		c := p.shards.parts[k]
+		c.mu.Lock()
+		schema := c.events
+		if table == TablePeople {
+			schema = c.people
+		}
+		for i := range rows {
+			schema.fitProps(rows[i].Props)
+		}
+		err := c.addLocked(table, rows)
+		c.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("project %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// snapshotShards is Snapshot of a sharded project.
+func (p *Project) snapshotShards() *Snapshot {
+	set := p.shards
+	snaps := make([]*Snapshot, len(set.parts))
+	set.mu.RLock()
+	for k, c := range set.parts {
+		snaps[k] = c.Snapshot()
+	}
+	set.mu.RUnlock()
+	return UnionSnapshot(p.name, snaps)
+}
+
+// columnsShards is Columns of a sharded project: the union of its shards'.
+func (p *Project) columnsShards(table string) []Column {
+	var cols []Column
+	for _, c := range p.shards.parts {
+		cols = unionColumns(cols, c.Columns(table))
+	}
+	return cols
+}
+
+// splitOps splits profile operations by the shard of their key, keeping
+// each one's position in ops (for errors).
+func (set *shardSet) splitOps(ops []ProfileOp) (parts [][]ProfileOp, index [][]int) {
+	n := len(set.parts)
+	parts, index = make([][]ProfileOp, n), make([][]int, n)
+	for i := range ops {
+		k := ShardOf(ops[i].Key, n)
+		parts[k] = append(parts[k], ops[i])
+		index[k] = append(index[k], i)
+	}
+	return parts, index
+}
+
+// resolveShards is resolveProfilesLocked for every shard's part: the
+// whole profiles each leaves, or the first refusal (its row renumbered
+// to the operation's place in the whole batch).
+// REQUIRES: no shard's mu held; the caller serialises profile updates of
+// the shards (their profileMu, or the log's apply order).
+func (set *shardSet) resolveShards(table string, ops []ProfileOp, maxColumns int) ([][]Event, error) {
+	parts, index := set.splitOps(ops)
+	batches := make([][]Event, len(parts))
+	for k, part := range parts {
+		if len(part) == 0 {
+			continue
+		}
+		c := set.parts[k]
+		c.mu.Lock()
+		b, err := c.resolveProfilesLocked(table, part, maxColumns)
+		c.mu.Unlock()
+		if re, ok := err.(*RowError); ok {
+			err = &RowError{Row: index[k][re.Row-1] + 1, Column: re.Column, Err: re.Err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		batches[k] = b
+	}
+	return batches, nil
+}
+
+// replaceShards installs resolved profiles in their shards, under the
+// parent's lock, and reports whether a flush is due.
+func (set *shardSet) replaceShards(table string, batches [][]Event) (needFlush bool, err error) {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	for k, b := range batches {
+		if len(b) == 0 {
+			continue
+		}
+		c := set.parts[k]
+		c.mu.Lock()
+		err = c.replaceProfilesLocked(table, b)
+		needFlush = needFlush || c.ustate.memBytes >= c.store.opts.FlushBytes
+		c.mu.Unlock()
+		if err != nil {
+			return false, fmt.Errorf("project %s: %w", c.name, err)
+		}
+	}
+	return needFlush, nil
+}
+
+// updateProfilesShards is UpdateProfiles for a sharded project on a
+// single node: every shard's profiles resolved, then one kindProfiles
+// record naming p, whose rows carry their shard in TimeMillis (a
+// canonical id need not hash to the shard that resolved it), then
+// installed.
+func (p *Project) updateProfilesShards(table string, ops []ProfileOp) error {
+	s, set := p.store, p.shards
+	for _, c := range set.parts { // in shard order: no two updates deadlock
+		c.profileMu.Lock()
+		defer c.profileMu.Unlock()
+	}
+	batches, err := set.resolveShards(table, ops, s.opts.MaxColumns)
+	if err != nil {
+		return err
+	}
+	var rows []Event
+	for k, b := range batches {
+		for _, e := range b {
+			e.TimeMillis = int64(k)
+			rows = append(rows, e)
+		}
+	}
+	if err := s.buffer.admitBatch(batchBytes(rows), s.requestFlush, s.closing); err != nil {
+		return fmt.Errorf("project %s: %w", p.name, err)
+	}
+	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
+	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: rows})
+	s.ingestMu.RLock()
+	defer s.ingestMu.RUnlock()
+	if _, err := s.wal.Append(payload); err != nil {
+		return fmt.Errorf("project %s: write-ahead log: %w", p.name, err)
+	}
+	flush, err := set.replaceShards(table, batches)
+	if err != nil {
+		return s.failStore(err)
+	}
+	if flush {
+		s.requestFlush()
+	}
+	return nil
+}
+
+// applyProfileOpsShards is applyProfileOps (a replicated log entry) for a
+// sharded project.
+func (p *Project) applyProfileOpsShards(table string, ops []ProfileOp, maxColumns int) (refusal, err error) {
+	batches, err := p.shards.resolveShards(table, ops, maxColumns)
+	if err != nil {
+		if isRefusal(err) {
+			return err, nil
+		}
+		return nil, err
+	}
+	flush, err := p.shards.replaceShards(table, batches)
+	if err != nil {
+		return nil, err
+	}
+	if flush {
+		p.store.requestFlush()
+	}
+	return nil, nil
+}
+
+// replayProfilesShards is WAL replay of a kindProfiles record naming a
+// sharded project (updateProfilesShards wrote it).
+func (p *Project) replayProfilesShards(table string, rows []Event) error {
+	batches := make([][]Event, len(p.shards.parts))
+	for _, e := range rows {
+		k := int(e.TimeMillis)
+		if k < 0 || k >= len(batches) {
+			return fmt.Errorf("project %s: profile %q names shard %d of %d", p.name, e.DistinctID, k, len(batches))
+		}
+		e.TimeMillis = 0
+		batches[k] = append(batches[k], e)
+	}
+	for k, b := range batches {
+		if len(b) == 0 {
+			continue
+		}
+		c := p.shards.parts[k]
+		c.mu.Lock()
+		schema := c.profileSchemaLocked(table)
+		for i := range b {
+			schema.fitProps(b[i].Props)
+		}
+		err := c.replaceProfilesLocked(table, b)
+		c.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("project %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// shardsField is a manifest's shards field: omitted (0) for one shard.
+func shardsField(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return n
+}
+
+// readParts is the projects holding p's rows: its shards, or p itself.
+func (p *Project) readParts() []*Project {
+	if p.shards != nil {
+		return p.shards.parts
+	}
+	return []*Project{p}
+}
+
+// peopleScanShards is PeopleScan of a sharded project: its shards' scans
+// (a person's profile lives in the shard of its id), columns united.
+func (p *Project) peopleScanShards() (*PeopleScan, []Column) {
+	set := p.shards
+	out := &PeopleScan{}
+	var cols []Column
+	set.mu.RLock()
+	for _, c := range set.parts {
+		ps, cc := c.PeopleScan()
+		out.shards = append(out.shards, ps)
+		cols = unionColumns(cols, cc)
+	}
+	set.mu.RUnlock()
+	return out, cols
+}
+
+// allShards is All of a sharded project's scan: shard by shard.
+func (ps *PeopleScan) allShards() iter.Seq2[Person, error] {
+	return func(yield func(Person, error) bool) {
+		for _, s := range ps.shards {
+			for person, err := range s.All() {
+				if !yield(person, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// shardCount is how many shards hold p's rows (1: p itself). The set is
+// fixed once linked, so no lock is needed.
+func (p *Project) shardCount() int {
+	if p.shards == nil {
+		return 1
+	}
+	return len(p.shards.parts)
+}

@@ -1,0 +1,228 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func openShardedStore(t *testing.T, dir string, shards, maxColumns int) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, Shards: shards, MaxColumns: maxColumns})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	return s
+}
+
+// shardRows checks that every row of project's shards lives in the shard
+// of its distinct_id and returns how many rows each shard holds.
+func shardRows(t *testing.T, s *Store, project string, shards int) []int {
+	t.Helper()
+	out := make([]int, shards)
+	for k := range shards {
+		c, ok := s.Project(shardName(project, k))
+		if !ok {
+			t.Fatalf("shard %d of %s missing", k, project)
+		}
+		snap := c.Snapshot()
+		for _, m := range snap.Mem {
+			for _, e := range m.Rows {
+				if got := ShardOf(e.DistinctID, shards); got != k {
+					t.Fatalf("event of %s in shard %d, belongs in %d", e.DistinctID, k, got)
+				}
+			}
+			out[k] += len(m.Rows)
+		}
+		for _, ref := range snap.Segments {
+			out[k] += ref.Segment.Rows()
+		}
+	}
+	return out
+}
+
+// TestShardedProjectStoresEveryEventOnce: a project of three shards takes
+// batches spanning every shard, drops repeated insert_ids, and keeps
+// every event once in its distinct_id's shard across flushes, a crash
+// (WAL replay of records naming the project) and a clean restart; only
+// the project shows, not its shards.
+func TestShardedProjectStoresEveryEventOnce(t *testing.T) {
+	dir := t.TempDir()
+	const shards = 3
+	s := openShardedStore(t, dir, shards, 0)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	if got := p.Info().Shards; got != shards {
+		t.Fatalf("Info().Shards = %d, want %d", got, shards)
+	}
+	want := map[string]bool{}
+	for i := range 6 {
+		evs := testEvents(500, int64(i%4)) // batches 4 and 5 repeat 0 and 1
+		for _, e := range evs {
+			want[e.InsertID] = true
+		}
+		if err := p.Ingest(evs); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		if ps := s.Projects(); len(ps) != 1 || ps[0].Name != "shop" || ps[0].Shards != shards {
+			t.Fatalf("%s: projects %+v, want shop alone with %d shards", when, ps, shards)
+		}
+		n, ids := countRows(t, s, "shop")
+		if n != len(want) || len(ids) != len(want) {
+			t.Fatalf("%s: %d rows, %d ids; want %d", when, n, len(ids), len(want))
+		}
+		per := shardRows(t, s, "shop", shards)
+		for k, c := range per {
+			if c == 0 {
+				t.Fatalf("%s: shard %d empty (%v)", when, k, per)
+			}
+		}
+	}
+	check("live", s)
+	crash(s)
+	s = openShardedStore(t, dir, 0, 0) // the count is the project's, not the store's
+	check("after crash", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openShardedStore(t, dir, 0, 0)
+	defer s.Close()
+	check("after restart", s)
+}
+
+// TestShardedBatchRefusedWhole: a batch one shard refuses (its part would
+// pass the column limit) stores nothing in any shard, live and replicated
+// alike.
+func TestShardedBatchRefusedWhole(t *testing.T) {
+	const shards = 3
+	s := openShardedStore(t, t.TempDir(), shards, 2)
+	defer s.Close()
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	// Ids in every shard, each shard's events with columns a and b.
+	var ids []string
+	seen := map[int]bool{}
+	for i := 0; len(seen) < shards; i++ {
+		id := fmt.Sprintf("u%d", i)
+		if k := ShardOf(id, shards); !seen[k] {
+			seen[k] = true
+			ids = append(ids, id)
+		}
+	}
+	var first []Event
+	for i, id := range ids {
+		first = append(first, Event{TimeMillis: 1, Name: "e", DistinctID: id, InsertID: fmt.Sprint("a", i),
+			Props: []Prop{{"a", IntValue(1)}, {"b", IntValue(2)}}})
+	}
+	if err := p.Ingest(first); err != nil {
+		t.Fatal(err)
+	}
+	// The last shard's event brings a third column: that shard refuses.
+	var second []Event
+	for i, id := range ids {
+		e := Event{TimeMillis: 2, Name: "e", DistinctID: id, InsertID: fmt.Sprint("b", i), Props: []Prop{{"a", IntValue(3)}}}
+		if i == len(ids)-1 {
+			e.Props = append(e.Props, Prop{"c", IntValue(4)})
+		}
+		second = append(second, e)
+	}
+	err := p.Ingest(second)
+	var ce *ColumnLimitError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Ingest: %v, want a *ColumnLimitError", err)
+	}
+	if n, _ := countRows(t, s, "shop"); n != len(first) {
+		t.Fatalf("%d rows after the refused batch, want %d", n, len(first))
+	}
+	// Its keys were released: the same events without the extra column
+	// are stored.
+	second[len(second)-1].Props = []Prop{{"a", IntValue(3)}}
+	if err := p.Ingest(second); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := countRows(t, s, "shop"); n != len(first)+len(second) {
+		t.Fatalf("%d rows, want %d", n, len(first)+len(second))
+	}
+}
+
+// TestShardedProfiles: profile operations spanning shards apply whole, in
+// order ($add twice to one key), to the shard of each key, and survive a
+// crash through the WAL record naming the project.
+func TestShardedProfiles(t *testing.T) {
+	dir := t.TempDir()
+	const shards = 4
+	s := openShardedStore(t, dir, shards, 0)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	var ops []ProfileOp
+	for i := range 40 {
+		key := fmt.Sprintf("user-%d", i)
+		ops = append(ops, ProfileOp{Key: key, Op: OpSet, Props: []Prop{{"name", StringValue(key)}}, IgnoreTime: true},
+			ProfileOp{Key: key, Op: OpAdd, Props: []Prop{{"visits", IntValue(int64(i))}}, IgnoreTime: true},
+			ProfileOp{Key: key, Op: OpAdd, Props: []Prop{{"visits", IntValue(1)}}, IgnoreTime: true})
+	}
+	if err := p.UpdateProfiles(TablePeople, ops); err != nil {
+		t.Fatal(err)
+	}
+	// A bad operation anywhere refuses the batch, named by its place.
+	bad := []ProfileOp{{Key: "user-1", Op: OpAdd, Props: []Prop{{"visits", IntValue(5)}}, IgnoreTime: true},
+		{Key: "user-2", Op: OpAdd, Props: []Prop{{"name", IntValue(1)}}, IgnoreTime: true}}
+	var re *RowError
+	if err := p.UpdateProfiles(TablePeople, bad); !errors.As(err, &re) || re.Row != 2 {
+		t.Fatalf("bad batch: %v, want a RowError for row 2", err)
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		p, _ := s.Project("shop")
+		people, _, err := p.People()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(people) != 40 {
+			t.Fatalf("%s: %d people, want 40", when, len(people))
+		}
+		for _, person := range people {
+			var i int
+			fmt.Sscanf(person.DistinctID, "user-%d", &i)
+			got := map[string]Value{}
+			for _, pr := range person.Props {
+				got[pr.Key] = pr.Value
+			}
+			if got["visits"] != IntValue(int64(i)+1) || got["name"] != StringValue(person.DistinctID) {
+				t.Fatalf("%s: %s = %v", when, person.DistinctID, person.Props)
+			}
+		}
+		for k := range shards {
+			c, _ := s.Project(shardName("shop", k))
+			ps, _, err := c.People()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, person := range ps {
+				if ShardOf(person.DistinctID, shards) != k {
+					t.Fatalf("%s: profile %s in shard %d", when, person.DistinctID, k)
+				}
+			}
+		}
+	}
+	check("live", s)
+	crash(s)
+	s = openShardedStore(t, dir, 0, 0)
+	defer s.Close()
+	check("after crash", s)
+}
