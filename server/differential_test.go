@@ -52,14 +52,30 @@ const (
 var diffNativeMarkers = []string{planner.NativeMarker, "engine filter"}
 
 func TestAnalyticsPushdownDifferential(t *testing.T) {
+	runPushdownDifferential(t, 1, 1)
+}
+
+// TestAnalyticsPushdownDifferentialSharded is the same over a project of
+// four shards (storage/shards.go): every query reads the shards through
+// one union view, whose translated user numbers the engine's uniques,
+// cohorts and funnels must agree with go-mysql-server's row operators on.
+func TestAnalyticsPushdownDifferentialSharded(t *testing.T) {
+	runPushdownDifferential(t, 4, 3)
+}
+
+// runPushdownDifferential runs the differential over a project of shards
+// shards, with 1/fraction of the queries.
+func runPushdownDifferential(t *testing.T, shards, fraction int) {
 	seed, queries, trace := diffSettings(t)
-	t.Logf("seed %d (rerun with ARB_SEED=%d), %d queries", seed, seed, queries)
+	queries = max(1, queries/fraction)
+	t.Logf("seed %d (rerun with ARB_SEED=%d), %d queries, %d shards", seed, seed, queries, shards)
 	r := rand.New(rand.NewSource(seed))
 	began := time.Now()
 
 	// Small sealed chunks: the buffered rows are read partly as
-	// in-memory segments, partly as rows (storage/memtable_seal.go).
-	srv := startTestServerStore(t, t.TempDir(), storage.Options{FlushInterval: time.Hour, DisableCompaction: true, SealRows: 48})
+	// in-memory segments, partly as rows (storage/memtable_seal.go); each
+	// shard buffers its part of them.
+	srv := startTestServerStore(t, t.TempDir(), storage.Options{FlushInterval: time.Hour, DisableCompaction: true, SealRows: 48 / shards, Shards: shards})
 	db := openDB(t, srv, "")
 	data := newDiffData(r, diffStart, diffDays, diffUsers)
 	data.load(t, srv, db, diffConn(t, db, 0))

@@ -115,6 +115,7 @@ func serve(args []string) error {
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
 	memoryLimit := fs.Int64("memory-limit", server.DefaultMemoryLimit(), "memory budget in bytes: caches, buffered events and ingestion requests are fitted into it, and near it ingestion waits, then gets 503/retryable errors; the default is half the machine's memory")
 	maxColumns := fs.Int("max-columns", storage.DefaultMaxColumns, "property columns a table of a project may have; a batch that would add more is refused whole, naming the new keys")
+	shards := fs.Int("shards", 1, "shards a project created from now on keeps its events in, by the hash of distinct_id (1 to 256; existing projects keep theirs): each shard has its own buffer, segments and user numbers, written and flushed in parallel; a batch stays atomic across them")
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", ingest.DefaultBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
@@ -213,7 +214,7 @@ func serve(args []string) error {
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
 			CompactionBytesPerSecond: *compactionRate,
 			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles,
-			UserCacheBytes: *userCache, MaxColumns: *maxColumns},
+			UserCacheBytes: *userCache, MaxColumns: *maxColumns, Shards: *shards},
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
