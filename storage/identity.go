@@ -28,6 +28,7 @@ package storage
 // (union and marks are idempotent).
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -330,8 +331,12 @@ type canonView struct {
 	merged      bool
 	memo        []atomic.Pointer[identChunk] // chunks resolved so far; noChunk: none
 	// shards is set on a union view (shard_view.go): user u is shard
-	// u%S's user u/S.
-	shards []Canon
+	// u%S's user u/S; cross maps a shard's canonical user of a person
+	// linked across shards onto the person's (shards.go), and readErr is
+	// set when that map could not be read.
+	shards  []Canon
+	cross   map[uint32]uint32
+	readErr error
 }
 
 // noChunk marks a memo slot whose chunk holds no identity state.
@@ -380,30 +385,33 @@ func (v *canonView) resolve(c uint32) *identChunk {
 // Merged reports whether any user may have a canonical other than itself.
 func (c Canon) Merged() bool { return c.v != nil && c.v.merged }
 
-// observeEventLocked feeds one stored event's identity links into the
-// project's union-find and reports whether it changed. An error (the
-// user dictionary could not be read) changes nothing.
-// REQUIRES: p.mu held.
-func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
-	var userID, deviceID, identified, anon, alias string
-	var mergeIDs []string
+// identityProps are the properties of an event that link ids.
+type identityProps struct {
+	userID, deviceID, identified, anon, alias string
+	mergeIDs                                  []string
+}
+
+// identityOf reads e's identity properties (string values only, but for
+// $merge's list).
+func identityOf(e *Event) identityProps {
+	var ip identityProps
 	for _, pr := range e.Props {
 		if pr.Value.Type != TypeString && pr.Key != "$distinct_ids" {
 			continue
 		}
 		switch pr.Key {
 		case "$user_id":
-			userID = pr.Value.Str
+			ip.userID = pr.Value.Str
 		case "$device_id":
-			deviceID = pr.Value.Str
+			ip.deviceID = pr.Value.Str
 		case "$identified_id":
-			identified = pr.Value.Str
+			ip.identified = pr.Value.Str
 		case "$anon_id", "$anon_distinct_id":
-			if anon == "" || pr.Key == "$anon_id" {
-				anon = pr.Value.Str
+			if ip.anon == "" || pr.Key == "$anon_id" {
+				ip.anon = pr.Value.Str
 			}
 		case "alias":
-			alias = pr.Value.Str
+			ip.alias = pr.Value.Str
 		case "$distinct_ids":
 			if pr.Value.Type == TypeJSON {
 				var ids []any
@@ -411,15 +419,58 @@ func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
 					for _, v := range ids {
 						switch v := v.(type) {
 						case string:
-							mergeIDs = append(mergeIDs, v)
+							ip.mergeIDs = append(ip.mergeIDs, v)
 						case float64:
-							mergeIDs = append(mergeIDs, strconv.FormatFloat(v, 'f', -1, 64))
+							ip.mergeIDs = append(ip.mergeIDs, strconv.FormatFloat(v, 'f', -1, 64))
 						}
 					}
 				}
 			}
 		}
 	}
+	return ip
+}
+
+// linkedIDs are the ids other than its distinct_id that e links (as
+// observeEventLocked links them), without the "$device:" spelling of a
+// device id.
+func (ip *identityProps) linkedIDs(e *Event) []string {
+	var out []string
+	add := func(ids ...string) {
+		for _, id := range ids {
+			if id != "" && id != e.DistinctID {
+				out = append(out, id)
+			}
+		}
+	}
+	if ip.userID != "" {
+		add(ip.userID)
+		if ip.deviceID != "" {
+			add(strings.TrimPrefix(ip.deviceID, "$device:"))
+		}
+	}
+	switch e.Name {
+	case "$identify":
+		if ip.anon != "" {
+			add(cmp.Or(ip.identified, e.DistinctID), ip.anon)
+		}
+	case "$create_alias":
+		add(ip.alias)
+	case "$merge":
+		if len(ip.mergeIDs) > 1 {
+			add(ip.mergeIDs...)
+		}
+	}
+	return out
+}
+
+// observeEventLocked feeds one stored event's identity links into the
+// project's union-find and reports whether it changed. An error (the
+// user dictionary could not be read) changes nothing.
+// REQUIRES: p.mu held.
+func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
+	ip := identityOf(e)
+	userID, deviceID, identified, anon, alias, mergeIDs := ip.userID, ip.deviceID, ip.identified, ip.anon, ip.alias, ip.mergeIDs
 	// Number every id first: a dictionary read that fails leaves the
 	// union-find untouched.
 	var numErr error

@@ -178,7 +178,14 @@ func (u *UserIDs) shardAll() iter.Seq2[uint32, string] {
 
 // shardOf is Canon.Of of a union view.
 func (v *canonView) shardOf(u uint32) uint32 {
+	if v.readErr != nil {
+		panic(&UserReadError{Err: v.readErr})
+	}
 	n := uint32(len(v.shards))
 	m := userStride{index: u % n, count: n}
-	return m.of(v.shards[m.index].Of(u / n))
+	c := m.of(v.shards[m.index].Of(u / n))
+	if r, ok := v.cross[c]; ok {
+		return r
+	}
+	return c
 }

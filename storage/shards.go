@@ -19,13 +19,11 @@ package storage
 //
 // Invariants: a parent's shards are fixed at creation (ShardOf's count is
 // part of the layout); a distinct_id's events, people profile and
-// identity links live in its shard only; the parent's own memtable,
-// segments and users stay empty.
+// identity links live in its shard; the parent's own memtable and
+// segments stay empty, its users are the ids of links across shards.
 //
-// Known limit: identity links ($identify, $create_alias, $merge) join ids
-// of one shard only; an event linking ids of two shards is stored, and
-// counted in the union-find of the distinct_id's shard, but the other
-// shard's events of the linked id are not merged into the person.
+// Identity links that join ids of two shards are also kept by the
+// parent's own union-find (see "Identity across shards" below).
 
 import (
 	"fmt"
@@ -54,7 +52,8 @@ func isShardName(name string) bool { return strings.Contains(name, ".") }
 
 // shardSet is what a sharded project (the parent) holds.
 type shardSet struct {
-	parts []*Project
+	parent *Project
+	parts  []*Project
 	// mu is held exclusively while a batch's parts are added to their
 	// shards, shared while a snapshot reads them all.
 	mu sync.RWMutex
@@ -67,7 +66,7 @@ func (s *Store) linkShards(p *Project, count int) {
 	if count <= 1 || p.shards != nil {
 		return
 	}
-	set := &shardSet{parts: make([]*Project, count)}
+	set := &shardSet{parent: p, parts: make([]*Project, count)}
 	for k := range count {
 		name := shardName(p.name, k)
 		c, ok := s.projects[name]
@@ -163,11 +162,59 @@ func (set *shardSet) addShards(table string, parts []reserved) (needFlush bool, 
 		}
 		needFlush = needFlush || c.mem.bytes >= opts.FlushBytes || len(c.mem.rows) >= opts.FlushRows || c.ustate.memBytes >= opts.FlushBytes
 		c.mu.Unlock()
+		if err == nil && table == TableEvents {
+			err = set.linkAcross(r.p, r.rows)
+		}
 		if err != nil {
 			return false, fmt.Errorf("project %s: %w", c.name, err)
 		}
 	}
 	return needFlush, nil
+}
+
+// linkAcross feeds the parent's union-find the events of shard c's rows
+// that link ids of other shards (identity_across_shards below).
+// REQUIRES: set.mu held exclusively, or replay.
+func (set *shardSet) linkAcross(c *Project, rows []Event) error {
+	p, n, k := set.parent, len(set.parts), -1
+	for i, x := range set.parts {
+		if x == c {
+			k = i
+		}
+	}
+	locked := false
+	defer func() {
+		if locked {
+			p.countUserStateLocked()
+			p.mu.Unlock()
+		}
+	}()
+	for i := range rows {
+		e := &rows[i]
+		ip := identityOf(e)
+		cross := false
+		for _, id := range ip.linkedIDs(e) {
+			if ShardOf(id, n) != k {
+				cross = true
+				break
+			}
+		}
+		if !cross {
+			continue
+		}
+		if !locked {
+			p.mu.Lock()
+			locked = true
+		}
+		u, err := p.userNumberLocked(e.DistinctID)
+		if err == nil {
+			_, err = p.observeEventLocked(e, u)
+		}
+		if err != nil {
+			return fmt.Errorf("project %s: %w", p.name, err)
+		}
+	}
+	return nil
 }
 
 // applyShards is apply for a sharded project on a single node: every
@@ -280,6 +327,9 @@ func (p *Project) replayShards(table string, rows []Event) error {
 		}
 		err := c.addLocked(table, rows)
 		c.mu.Unlock()
+		if err == nil && table == TableEvents {
+			err = p.shards.linkAcross(c, rows)
+		}
 		if err != nil {
 			return fmt.Errorf("project %s: %w", c.name, err)
 		}
@@ -292,11 +342,114 @@ func (p *Project) snapshotShards() *Snapshot {
 	set := p.shards
 	snaps := make([]*Snapshot, len(set.parts))
 	set.mu.RLock()
+	defer set.mu.RUnlock()
 	for k, c := range set.parts {
 		snaps[k] = c.Snapshot()
 	}
-	set.mu.RUnlock()
-	return UnionSnapshot(p.name, snaps)
+	u := UnionSnapshot(p.name, snaps)
+	cross, err := set.crossCanon(snaps)
+	if err != nil {
+		// As a users file read failing under a query: the query fails
+		// (the engine's workers recover UserReadError panics).
+		cross = map[uint32]uint32{}
+		u.Canon.v.readErr = err
+	}
+	if len(cross) > 0 {
+		u.Canon.v.cross = cross
+		u.Canon.v.merged = true
+	}
+	return u
+}
+
+// Identity across shards. An event links ids ($identify, $create_alias,
+// $merge, $user_id with $device_id) in its distinct_id's shard, whose
+// union-find learns the linked ids too; when a linked id lives in another
+// shard, that shard's events of it would still count as another person.
+// So such events are also fed to the parent's own union-find (linkAcross:
+// the parent numbers only ids in links across shards, durable as any
+// project's users and identity state are), and a union snapshot maps, for
+// every id the parent knows, each shard's canonical user of it onto one
+// representative (crossCanon): the presence of the parent's canonical id
+// in the lowest shard holding it. Counts are exact; which id stands for a
+// person linked across shards may differ from one shard's choice.
+//
+// Cost: per snapshot of a project with links across shards, a look-up of
+// each such id in each shard (memory while the user cache holds them).
+
+// crossCanon is the map of shard-canonical users (in union numbers) onto
+// their representative, for every person linked across shards; nil when
+// there is none.
+// REQUIRES: set.mu held (shared at least), so no shard numbers users.
+func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
+	p, n := set.parent, uint32(len(set.parts))
+	p.mu.RLock()
+	if !p.ustate.hasIdentity() {
+		p.mu.RUnlock()
+		return nil, nil
+	}
+	ids, canon := p.users.view(), p.ustate.view(p.users.Len())
+	p.mu.RUnlock()
+	up := map[uint32]uint32{} // union-find over union numbers; a root maps to itself
+	var find func(x uint32) uint32
+	find = func(x uint32) uint32 {
+		r, ok := up[x]
+		if !ok || r == x {
+			return x
+		}
+		r = find(r)
+		up[x] = r
+		return r
+	}
+	first := map[uint32]uint32{} // parent canonical → its representative's key
+	visit := func(u uint32) error {
+		id, err := ids.id(u)
+		if err != nil {
+			return err
+		}
+		pc := canon.Of(u)
+		for k, c := range set.parts {
+			c.mu.RLock()
+			local, ok, err := c.users.lookup(id)
+			c.mu.RUnlock()
+			if err != nil {
+				return err
+			}
+			if !ok || int(local) >= snaps[k].UserIDs.Len() {
+				continue
+			}
+			g := userStride{index: uint32(k), count: n}.of(snaps[k].Canon.Of(local))
+			f, seen := first[pc]
+			if !seen {
+				first[pc] = g
+				if _, ok := up[g]; !ok {
+					up[g] = g
+				}
+				continue
+			}
+			// The first key's root wins: canonical ids are visited first,
+			// so a person's representative is its canonical id's presence.
+			if rf, rg := find(f), find(g); rf != rg {
+				up[rg] = rf
+			}
+		}
+		return nil
+	}
+	for pass := range 2 {
+		for u := range uint32(ids.Len()) {
+			if (canon.Of(u) == u) == (pass == 0) {
+				if err := visit(u); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	out := make(map[uint32]uint32, len(up))
+	for g := range up {
+		if r := find(g); r != g {
+			out[g] = r
+		}
+	}
+	return out, nil
 }
 
 // columnsShards is Columns of a sharded project: the union of its shards'.
