@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -225,4 +226,64 @@ func TestShardedProfiles(t *testing.T) {
 	s = openShardedStore(t, dir, 0, 0)
 	defer s.Close()
 	check("after crash", s)
+}
+
+// TestShardedIdentityAcrossShardsSurvivesCrash: an $identify joining ids
+// of two shards makes one person of both ids' events, live, after a crash
+// (WAL replay feeds the project's union-find again) and after a restart
+// (its users and identity state flushed).
+func TestShardedIdentityAcrossShardsSurvivesCrash(t *testing.T) {
+	dir := t.TempDir()
+	const shards = 3
+	anon, user := "anon-1", ""
+	for i := 0; user == ""; i++ {
+		if id := fmt.Sprintf("user-%d", i); ShardOf(id, shards) != ShardOf(anon, shards) {
+			user = id
+		}
+	}
+	s := openShardedStore(t, dir, shards, 0)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	evs := []Event{
+		{TimeMillis: 1, Name: "view", DistinctID: anon, InsertID: "a"},
+		{TimeMillis: 2, Name: "view", DistinctID: user, InsertID: "b"},
+		{TimeMillis: 3, Name: "$identify", DistinctID: user, InsertID: "c",
+			Props: []Prop{{"$anon_distinct_id", StringValue(anon)}, {"$identified_id", StringValue(user)}}},
+	}
+	if err := p.Ingest(evs); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		p, _ := s.Project("shop")
+		snap := p.Snapshot()
+		persons := map[uint32][]string{}
+		for n, id := range snap.UserIDs.All() {
+			c := snap.Canon.Of(n)
+			persons[c] = append(persons[c], id)
+		}
+		var joined []string
+		for _, ids := range persons {
+			if slices.Contains(ids, anon) || slices.Contains(ids, user) {
+				joined = append(joined, ids...)
+			}
+		}
+		// Each id is known in its own shard and, through the link, in the
+		// other: every one of them is the same person.
+		if len(persons) != 1 || !slices.Contains(joined, anon) || !slices.Contains(joined, user) {
+			t.Fatalf("%s: persons %v; want %s and %s as one", when, persons, anon, user)
+		}
+	}
+	check("live", s)
+	crash(s)
+	s = openShardedStore(t, dir, 0, 0)
+	check("after crash", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openShardedStore(t, dir, 0, 0)
+	defer s.Close()
+	check("after restart", s)
 }
