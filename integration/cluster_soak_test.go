@@ -24,7 +24,8 @@ package integration
 //   - reads: a read of client c's operations (seq → events) includes
 //     every operation of c acknowledged before the read started (reads
 //     see acknowledged writes, on any node), shows only operations
-//     invoked before it ended and not failed, each whole; a count(*)
+//     invoked before it ended and not failed, each whole, and none
+//     that is gone at the end (a dirty read); a count(*)
 //     read lies between the events acknowledged before it started and
 //     those invoked (not failed) before it ended.
 //
@@ -686,6 +687,9 @@ func checkSoakHistory(ops []*soakOp, final []map[[2]int][2]int) []string {
 				v = append(v, fmt.Sprintf("read on n%d shows c%d/%d, which failed with %q", r.node+1, r.client, seq, w.err))
 			case got[0] != w.events || got[1] != got[0]:
 				v = append(v, fmt.Sprintf("read on n%d shows c%d/%d with %d events (%d insert_ids), sent with %d", r.node+1, r.client, seq, got[0], got[1], w.events))
+			case len(final) > 0 && final[0][[2]int{r.client, seq}][0] == 0:
+				v = append(v, fmt.Sprintf("dirty read on n%d [%s, %s]: shows c%d/%d (%s via n%d, %s), which no node holds at the end",
+					r.node+1, r.invoke.Format(time.StampMilli), r.end.Format(time.StampMilli), r.client, seq, w.via, w.node+1, w.outcome))
 			}
 		}
 	}

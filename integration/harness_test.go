@@ -106,10 +106,10 @@ type arbProcess struct {
 	// rootPassword is given as --root-password when not empty (a
 	// server listening beyond loopback needs one).
 	rootPassword string
-	cmd         *exec.Cmd
-	log         *lockedBuffer
-	exited      chan error
-	db          *sql.DB
+	cmd          *exec.Cmd
+	log          *lockedBuffer
+	exited       chan error
+	db           *sql.DB
 }
 
 // mountTmpfs mounts a tmpfs of size (mount's -o size=, e.g. "64k") at
