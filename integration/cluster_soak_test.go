@@ -823,3 +823,66 @@ func medianMax(d []time.Duration) (time.Duration, time.Duration) {
 	}
 	return med, s[len(s)-1]
 }
+
+// TestSoakCheckerFindsViolations feeds checkSoakHistory made-up
+// histories: a clean one passes, and each kind of violation is named.
+func TestSoakCheckerFindsViolations(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	write := func(client, seq, events int, from, to int, o soakOutcome) *soakOp {
+		return &soakOp{client: client, seq: seq, write: true, via: "sql", events: events, invoke: at(from), end: at(to), outcome: o}
+	}
+	read := func(client int, from, to int, seqs map[int][2]int) *soakOp {
+		return &soakOp{client: client, invoke: at(from), end: at(to), seqs: seqs}
+	}
+	count := func(from, to, n int) *soakOp { return &soakOp{client: -1, invoke: at(from), end: at(to), count: n} }
+	base := func() []*soakOp {
+		return []*soakOp{
+			write(0, 0, 3, 0, 10, opOK),
+			write(0, 1, 2, 20, 30, opIndeterminate),
+			write(0, 2, 4, 40, 50, opFailed),
+			write(1, 0, 1, 5, 15, opOK),
+			read(0, 12, 18, map[int][2]int{0: {3, 3}}),
+			count(16, 19, 4),
+		}
+	}
+	state := func() map[[2]int][2]int { return map[[2]int][2]int{{0, 0}: {3, 3}, {1, 0}: {1, 1}} }
+	if v := checkSoakHistory(base(), []map[[2]int][2]int{state(), state()}); len(v) != 0 {
+		t.Fatalf("a clean history: %v", v)
+	}
+	withIndet := state()
+	withIndet[[2]int{0, 1}] = [2]int{2, 2}
+	if v := checkSoakHistory(append(base(), read(0, 35, 36, map[int][2]int{0: {3, 3}, 1: {2, 2}})), []map[[2]int][2]int{withIndet, withIndet}); len(v) != 0 {
+		t.Fatalf("an indeterminate write stored whole, and read: %v", v)
+	}
+	cases := []struct {
+		name  string
+		ops   []*soakOp
+		final func(s map[[2]int][2]int)
+		want  string
+	}{
+		{"lost", base(), func(s map[[2]int][2]int) { delete(s, [2]int{1, 0}) }, "lost write: c1/0"},
+		{"duplicated", base(), func(s map[[2]int][2]int) { s[[2]int{0, 0}] = [2]int{4, 3} }, "duplicates"},
+		{"failed but stored", base(), func(s map[[2]int][2]int) { s[[2]int{0, 2}] = [2]int{4, 4} }, "failed with"},
+		{"half applied", base(), func(s map[[2]int][2]int) { s[[2]int{0, 1}] = [2]int{1, 1} }, "half applied"},
+		{"phantom", base(), func(s map[[2]int][2]int) { s[[2]int{-1, -1}] = [2]int{1, 1} }, "phantom"},
+		{"stale read", append(base(), read(0, 11, 12, map[int][2]int{})), nil, "stale read on"},
+		{"future read", append(base(), read(0, 11, 12, map[int][2]int{0: {3, 3}, 1: {2, 2}})), nil, "not sent before the read ended"},
+		{"dirty read", append(base(), read(0, 35, 36, map[int][2]int{0: {3, 3}, 1: {2, 2}})), nil, "dirty read"},
+		{"read of a failed write", append(base(), read(0, 55, 56, map[int][2]int{0: {3, 3}, 2: {4, 4}})), nil, "which failed"},
+		{"count too low", append(base(), count(16, 19, 3)), nil, "outside [4"},
+		{"count too high", append(base(), count(16, 19, 7)), nil, "outside [4"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			other := state()
+			if tc.final != nil {
+				tc.final(other)
+			}
+			v := checkSoakHistory(tc.ops, []map[[2]int][2]int{state(), other})
+			if !strings.Contains(strings.Join(v, "\n"), tc.want) {
+				t.Fatalf("violations %q, want one saying %q", v, tc.want)
+			}
+		})
+	}
+}
