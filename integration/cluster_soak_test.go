@@ -431,14 +431,11 @@ func (n *soakNemesis) step(t *testing.T) {
 	time.Sleep(time.Duration(300+n.r.Intn(2000)) * time.Millisecond)
 }
 
-// soakNetns is a bridge in the root namespace and one network namespace
-// per node on it, as in TestClusterPartitionMinorityLeader: the test
-// reaches every node at its address; a partition is a pair of blackhole
-// routes between two nodes' namespaces.
+// soakNetns is where the nodes run (netnsHosts): the test reaches every
+// node at its address; a partition is a pair of blackhole routes
+// between two nodes' namespaces.
 type soakNetns struct {
 	places []nodePlace
-	mu     sync.Mutex
-	cuts   map[[2]int]bool
 }
 
 // netnsUsable: root, with ip(8), and not turned off by ARB_SOAK_NETNS=0.
@@ -452,32 +449,7 @@ func netnsUsable() bool {
 
 func newSoakNetns(t *testing.T, n int) *soakNetns {
 	t.Helper()
-	pid := os.Getpid()
-	tag := fmt.Sprintf("%04x", pid&0xffff)
-	bridge := "arbsk" + tag
-	// Another subnet than TestClusterPartitionMinorityLeader's (10.100–199).
-	subnet := fmt.Sprintf("10.%d.%d", 200+pid%50, pid/50%250)
-	runIP(t, "", "link", "add", bridge, "type", "bridge")
-	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
-	runIP(t, "", "addr", "add", subnet+".254/24", "dev", bridge)
-	runIP(t, "", "link", "set", bridge, "up")
-	s := &soakNetns{cuts: map[[2]int]bool{}}
-	for i := 1; i <= n; i++ {
-		pl := nodePlace{host: fmt.Sprintf("%s.%d", subnet, i), netns: fmt.Sprintf("arbsk%s-%d", tag, i)}
-		s.places = append(s.places, pl)
-		runIP(t, "", "netns", "add", pl.netns)
-		ns := pl.netns
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		host, peer := fmt.Sprintf("sa%s%d", tag, i), fmt.Sprintf("sb%s%d", tag, i)
-		runIP(t, "", "link", "add", host, "type", "veth", "peer", "name", peer)
-		runIP(t, "", "link", "set", peer, "netns", pl.netns)
-		runIP(t, "", "link", "set", host, "master", bridge)
-		runIP(t, "", "link", "set", host, "up")
-		runIP(t, pl.netns, "addr", "add", pl.host+"/24", "dev", peer)
-		runIP(t, pl.netns, "link", "set", peer, "up")
-		runIP(t, pl.netns, "link", "set", "lo", "up")
-	}
-	return s
+	return &soakNetns{places: netnsHosts(t, "arbsk", 200, n)}
 }
 
 // cut drops the packets between nodes a and b, both ways.
