@@ -390,6 +390,11 @@ func (n *soakNemesis) step(t *testing.T) {
 	kind := kinds[n.r.Intn(len(kinds))]
 	v := n.victim()
 	hold := time.Duration(500+n.r.Intn(4000)) * time.Millisecond
+	if kind == "isolate" || kind == "cut" {
+		// Sometimes past the 5 s after which a node without a leader
+		// refuses writes at once, saying whether anything was stored.
+		hold = time.Duration(1000+n.r.Intn(7000)) * time.Millisecond
+	}
 	start := time.Now()
 	switch kind {
 	case "kill":
