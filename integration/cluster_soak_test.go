@@ -501,7 +501,7 @@ func TestClusterSoak(t *testing.T) {
 		ns = newSoakNetns(t, 3)
 		places = ns.places
 	} else {
-		t.Logf("no network partitions: they need root and ip(8)")
+		t.Logf("no network partitions (they need root and ip(8); ARB_SOAK_NETNS=0 turns them off)")
 	}
 	// A small --flush-rows flushes segments during the run, so that
 	// restarted nodes replay the log from a manifest's applied index.
