@@ -72,7 +72,10 @@ bench-clickhouse:
 # 1,000 kill -9 cycles against the real binary (flushes and compactions
 # running), 10 minutes of overload from several client processes, 10,000 randomized compaction histories against a model, and
 # a day-equivalent of steady ingest (10M events, 1,440 flushes, one a
-# second), whose SUMMARY line gives segments, fds and compactions.
+# second), whose SUMMARY line gives segments, fds and compactions; then
+# cluster mode: 5 minutes of the history checker under kill -9, SIGSTOP
+# and (as root) network partitions (its SOAK line), and 25 successive
+# kill -9s of the leader (its FAILOVER line: median and max failover).
 soak: build
 	ARB_COMPACTION_RUNS=10000 $(GO) test -tags arb_invariants -run TestCompactionRandomized -timeout 600m -v ./storage/
 	ARB_CRASH_STEPS=3 $(GO) test -tags arb_invariants -run 'TestCrash|TestFault' -timeout 120m -v ./storage/
@@ -80,6 +83,8 @@ soak: build
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_OVERLOAD_SECONDS=600 $(GO) test -run 'TestOverload$$' -timeout 60m -v ./integration/
 	ARB_BIN=$(CURDIR)/$(BIN) ARB_STEADY_EVENTS=10000000 ARB_STEADY_FLUSHES=1440 ARB_STEADY_FLUSH_EVERY=1s \
 		$(GO) test -run 'TestSteadyIngest$$' -timeout 180m -v ./integration/
+	ARB_BIN=$(CURDIR)/$(BIN) ARB_SOAK_SECONDS=300 $(GO) test -run 'TestClusterSoak$$' -timeout 30m -v ./integration/
+	ARB_BIN=$(CURDIR)/$(BIN) ARB_FAILOVER_KILLS=25 $(GO) test -run 'TestClusterFailoverKills$$' -timeout 30m -v ./integration/
 
 # Short runs of every fuzz target; new crashers land in testdata/fuzz/.
 fuzz:

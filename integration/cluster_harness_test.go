@@ -55,16 +55,37 @@ func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 // extra(i) for node i.
 func startClusterEach(t *testing.T, n int, extra func(i int) []string) *testCluster {
 	t.Helper()
+	return startClusterPlaced(t, make([]nodePlace, n), extra)
+}
+
+// nodePlace is where a node of a test cluster runs: on loopback (the
+// zero value) or in a network namespace of its own at address host
+// (then with a root password: it listens beyond loopback).
+type nodePlace struct{ host, netns string }
+
+// startClusterPlaced is startClusterEach with node i placed at
+// places[i].
+func startClusterPlaced(t *testing.T, places []nodePlace, extra func(i int) []string) *testCluster {
+	t.Helper()
 	bin := arbBinary(t)
+	n := len(places)
 	var peers []string
-	for i := 0; i < n; i++ {
-		peers = append(peers, fmt.Sprintf("n%d=127.0.0.1:%d", i+1, freePort(t)))
+	for i, pl := range places {
+		host := pl.host
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		peers = append(peers, fmt.Sprintf("n%d=%s:%d", i+1, host, freePort(t)))
 	}
 	c := &testCluster{t: t}
 	for i := 0; i < n; i++ {
 		args := append([]string{"--node-id", fmt.Sprintf("n%d", i+1), "--peers", strings.Join(peers, ","),
 			"--project", clusterProject + ":" + clusterToken + ":" + clusterSecret}, extra(i)...)
-		c.nodes = append(c.nodes, &arbProcess{t: t, bin: bin, dir: t.TempDir(), mysqlPort: freePort(t), httpPort: freePort(t), extra: args})
+		c.nodes = append(c.nodes, &arbProcess{t: t, bin: bin, dir: t.TempDir(), mysqlPort: freePort(t), httpPort: freePort(t), extra: args,
+			host: places[i].host, netns: places[i].netns})
+		if places[i].netns != "" {
+			c.nodes[i].rootPassword = "pw"
+		}
 	}
 	t.Cleanup(func() {
 		for i, p := range c.nodes {
@@ -99,9 +120,18 @@ func (c *testCluster) launch(t *testing.T, nodes ...int) {
 		if p.log == nil {
 			p.log = &lockedBuffer{}
 		}
-		cmd := exec.Command(p.bin, append([]string{"serve", "--data-dir", p.dir,
-			"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", p.mysqlPort),
-			"--http-addr", fmt.Sprintf("127.0.0.1:%d", p.httpPort)}, p.extra...)...)
+		args := append([]string{p.bin, "serve", "--data-dir", p.dir,
+			"--mysql-addr", fmt.Sprintf("%s:%d", p.addr(), p.mysqlPort),
+			"--http-addr", fmt.Sprintf("%s:%d", p.addr(), p.httpPort)}, p.extra...)
+		if p.netns != "" {
+			// ip netns exec execs the command itself: the process is
+			// arb's, so kill -9 and SIGSTOP reach arb.
+			args = append([]string{"ip", "netns", "exec", p.netns}, args...)
+		}
+		if p.rootPassword != "" {
+			args = append(args, "--root-password", p.rootPassword)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stdout, cmd.Stderr = p.log, p.log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -130,7 +160,7 @@ func (c *testCluster) await(t *testing.T, nodes ...int) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.mysqlPort, p.database()))
+		db, err := sql.Open("mysql", fmt.Sprintf("%s@tcp(%s:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.account(), p.addr(), p.mysqlPort, p.database()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +468,7 @@ func newClusterLoad(c *testCluster) *clusterLoad {
 	l := &clusterLoad{c: c, client: &http.Client{Timeout: 20 * time.Second}, stopped: make(chan struct{}),
 		acked: map[string]int64{}, pending: map[string]int64{}, retries: map[string]int{}}
 	for _, p := range c.nodes {
-		db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?interpolateParams=true&timeout=2s&readTimeout=20s&writeTimeout=5s", p.mysqlPort, clusterProject))
+		db, err := sql.Open("mysql", fmt.Sprintf("%s@tcp(%s:%d)/%s?interpolateParams=true&timeout=2s&readTimeout=20s&writeTimeout=5s", p.account(), p.addr(), p.mysqlPort, clusterProject))
 		if err != nil {
 			c.t.Fatal(err)
 		}

@@ -99,10 +99,17 @@ type arbProcess struct {
 	mysqlPort int
 	httpPort  int
 	extra     []string
-	cmd       *exec.Cmd
-	log       *lockedBuffer
-	exited    chan error
-	db        *sql.DB
+	// host is the address its listeners bind to and clients dial: ""
+	// is 127.0.0.1; a node of a cluster in network namespaces has its
+	// namespace's address (netns names the namespace it runs in).
+	host, netns string
+	// rootPassword is given as --root-password when not empty (a
+	// server listening beyond loopback needs one).
+	rootPassword string
+	cmd          *exec.Cmd
+	log          *lockedBuffer
+	exited       chan error
+	db           *sql.DB
 }
 
 // mountTmpfs mounts a tmpfs of size (mount's -o size=, e.g. "64k") at
@@ -161,8 +168,8 @@ func startArb(t testing.TB, extra ...string) *arbProcess {
 func (p *arbProcess) start() {
 	p.t.Helper()
 	args := append([]string{"serve", "--data-dir", p.dir,
-		"--mysql-addr", fmt.Sprintf("127.0.0.1:%d", p.mysqlPort),
-		"--http-addr", fmt.Sprintf("127.0.0.1:%d", p.httpPort)}, p.extra...)
+		"--mysql-addr", fmt.Sprintf("%s:%d", p.addr(), p.mysqlPort),
+		"--http-addr", fmt.Sprintf("%s:%d", p.addr(), p.httpPort)}, p.extra...)
 	p.cmd = exec.Command(p.bin, args...)
 	if p.log == nil {
 		p.log = &lockedBuffer{}
@@ -193,7 +200,7 @@ func (p *arbProcess) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.mysqlPort, p.database()))
+	db, err := sql.Open("mysql", fmt.Sprintf("root@tcp(%s:%d)/%s?parseTime=true&loc=UTC&interpolateParams=true", p.addr(), p.mysqlPort, p.database()))
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -213,7 +220,23 @@ func (p *arbProcess) database() string {
 }
 
 func (p *arbProcess) url(path string) string {
-	return fmt.Sprintf("http://127.0.0.1:%d%s", p.httpPort, path)
+	return fmt.Sprintf("http://%s:%d%s", p.addr(), p.httpPort, path)
+}
+
+// account is the user part of a DSN: root, with its password if set.
+func (p *arbProcess) account() string {
+	if p.rootPassword == "" {
+		return "root"
+	}
+	return "root:" + p.rootPassword
+}
+
+// addr is the host the server listens on.
+func (p *arbProcess) addr() string {
+	if p.host == "" {
+		return "127.0.0.1"
+	}
+	return p.host
 }
 
 // DB is a connection pool to the running server, on database().

@@ -37,6 +37,41 @@ func runIP(t *testing.T, ns string, args ...string) {
 	}
 }
 
+// netnsHosts makes n network namespaces on a bridge of their own (named
+// from prefix and the test process's id) and returns where each node
+// runs: its namespace and its address there. The test stays in the root
+// namespace, at the bridge's address, and reaches every node; a
+// blackhole route in one namespace to another's address is a
+// partition. subnetBase (100, 200, …) keeps the /24s of tests apart.
+// Everything is removed when the test ends. Needs root and ip(8).
+func netnsHosts(t *testing.T, prefix string, subnetBase, n int) []nodePlace {
+	t.Helper()
+	pid := os.Getpid()
+	tag := fmt.Sprintf("%04x", pid&0xffff)
+	bridge := prefix + "br" + tag
+	subnet := fmt.Sprintf("10.%d.%d", subnetBase+pid%50, pid/50%250)
+	runIP(t, "", "link", "add", bridge, "type", "bridge")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
+	runIP(t, "", "addr", "add", subnet+".254/24", "dev", bridge)
+	runIP(t, "", "link", "set", bridge, "up")
+	var places []nodePlace
+	for i := 1; i <= n; i++ {
+		pl := nodePlace{host: fmt.Sprintf("%s.%d", subnet, i), netns: fmt.Sprintf("%s%s-%d", prefix, tag, i)}
+		places = append(places, pl)
+		runIP(t, "", "netns", "add", pl.netns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", pl.netns).Run() })
+		host, peer := fmt.Sprintf("%sa%s%d", prefix[:1], tag, i), fmt.Sprintf("%sb%s%d", prefix[:1], tag, i)
+		runIP(t, "", "link", "add", host, "type", "veth", "peer", "name", peer)
+		runIP(t, "", "link", "set", peer, "netns", pl.netns)
+		runIP(t, "", "link", "set", host, "master", bridge)
+		runIP(t, "", "link", "set", host, "up")
+		runIP(t, pl.netns, "addr", "add", pl.host+"/24", "dev", peer)
+		runIP(t, pl.netns, "link", "set", peer, "up")
+		runIP(t, pl.netns, "link", "set", "lo", "up")
+	}
+	return places
+}
+
 // TestClusterPartitionMinorityLeader cuts the leader of a three-node
 // cluster off from the two others with network namespaces (the client,
 // on the bridge, still reaches all three): the majority elects a new
@@ -46,31 +81,12 @@ func runIP(t *testing.T, ns string, args ...string) {
 // whole or not at all.
 func TestClusterPartitionMinorityLeader(t *testing.T) {
 	bin := arbBinary(t)
-	tag := fmt.Sprintf("%04x", os.Getpid()&0xffff)
-	bridge := "arbbr" + tag
-	subnet := fmt.Sprintf("10.%d.%d", 100+os.Getpid()%100, os.Getpid()/100%250)
-	runIP(t, "", "link", "add", bridge, "type", "bridge")
-	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
-	runIP(t, "", "addr", "add", subnet+".254/24", "dev", bridge)
-	runIP(t, "", "link", "set", bridge, "up")
-
 	var nodes []*netnsNode
 	var peers []string
-	for i := 1; i <= 3; i++ {
-		n := &netnsNode{id: fmt.Sprintf("n%d", i), ns: fmt.Sprintf("arb%s-%d", tag, i), ip: fmt.Sprintf("%s.%d", subnet, i)}
+	for i, pl := range netnsHosts(t, "arb", 100, 3) {
+		n := &netnsNode{id: fmt.Sprintf("n%d", i+1), ns: pl.netns, ip: pl.host}
 		nodes = append(nodes, n)
 		peers = append(peers, fmt.Sprintf("%s=%s:7000", n.id, n.ip))
-		runIP(t, "", "netns", "add", n.ns)
-		ns := n.ns
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		host, peer := fmt.Sprintf("av%s%d", tag, i), fmt.Sprintf("bv%s%d", tag, i)
-		runIP(t, "", "link", "add", host, "type", "veth", "peer", "name", peer)
-		runIP(t, "", "link", "set", peer, "netns", n.ns)
-		runIP(t, "", "link", "set", host, "master", bridge)
-		runIP(t, "", "link", "set", host, "up")
-		runIP(t, n.ns, "addr", "add", n.ip+"/24", "dev", peer)
-		runIP(t, n.ns, "link", "set", peer, "up")
-		runIP(t, n.ns, "link", "set", "lo", "up")
 	}
 	for _, n := range nodes {
 		n.log = &lockedBuffer{}
