@@ -109,7 +109,10 @@ type reserved struct {
 }
 
 // reserveShards is reserve for every shard's part: the kept rows of each,
-// or the first error with every reservation made so far undone.
+// or the first error with every reservation made so far undone. (A part
+// refused after others were fitted leaves those shards' schemas with the
+// columns it brought and no rows in them, alike on every replica: a
+// column list, not data.)
 // REQUIRES: s.ingestMu held shared.
 func (set *shardSet) reserveShards(table string, parts shardParts, maxColumns int) ([]reserved, error) {
 	var out []reserved
@@ -408,9 +411,10 @@ func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
 		}
 		pc := canon.Of(u)
 		for k, c := range set.parts {
-			c.mu.RLock()
+			// Exclusively: a look-up updates the dictionary's cache.
+			c.mu.Lock()
 			local, ok, err := c.users.lookup(id)
-			c.mu.RUnlock()
+			c.mu.Unlock()
 			if err != nil {
 				return err
 			}

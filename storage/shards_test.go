@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -286,4 +287,80 @@ func TestShardedIdentityAcrossShardsSurvivesCrash(t *testing.T) {
 	s = openShardedStore(t, dir, 0, 0)
 	defer s.Close()
 	check("after restart", s)
+}
+
+// TestShardedConcurrentWritesAndReads: writers (events and links across
+// shards), readers resolving every user through union snapshots, and
+// flushes at once (run under -race); every event is stored once.
+func TestShardedConcurrentWritesAndReads(t *testing.T) {
+	const shards = 3
+	s := openShardedStore(t, t.TempDir(), shards, 0)
+	defer s.Close()
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 16)
+	const writers, batches, perBatch = 4, 20, 50
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				var evs []Event
+				for i := range perBatch {
+					n := (w*batches+b)*perBatch + i
+					e := Event{TimeMillis: int64(n), Name: "view", DistinctID: fmt.Sprintf("u%d", n%97), InsertID: fmt.Sprintf("w%d-%d", w, n)}
+					if i%10 == 0 {
+						e.Name = "$identify"
+						e.Props = []Prop{{"$anon_distinct_id", StringValue(fmt.Sprintf("u%d", (n+31)%97))}, {"$identified_id", StringValue(e.DistinctID)}}
+					}
+					evs = append(evs, e)
+				}
+				if err := p.Ingest(evs); err != nil {
+					errs <- err
+					return
+				}
+				if b%7 == 0 {
+					if err := s.Flush(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				snap := p.Snapshot()
+				for n := range snap.UserIDs.All() {
+					if c := snap.Canon.Of(n); int(c) >= snap.UserIDs.Len() {
+						errs <- fmt.Errorf("user %d: canonical %d beyond %d", n, c, snap.UserIDs.Len())
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, ids := countRows(t, s, "shop"); n != writers*batches*perBatch || len(ids) != n {
+		t.Fatalf("%d rows, %d ids; want %d", n, len(ids), writers*batches*perBatch)
+	}
 }
