@@ -6,15 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"arb/storage"
 )
 
 // TestClusterShardedProject: a cluster whose project keeps its events in
 // three shards (--shards 3 on every node; each log entry is split by
 // shard where it is applied): SQL and HTTP writes through every node, a
 // leader killed mid-way and restarted, every acknowledged event once on
-// every node, then $identify links — most of them between ids of two
-// shards — and every node counts the same persons: each link joins two
-// ids into one.
+// every node, then $identify links within a shard and across shards, and
+// every node counts the same persons: each link joins two ids into one.
 func TestClusterShardedProject(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
@@ -36,21 +37,48 @@ func TestClusterShardedProject(t *testing.T) {
 		c.checkExactlyOnce(t, l, i, "sharded, after the failover")
 	}
 
-	// Persons before the links, by the ids events were sent with.
-	var before int
-	if err := c.nodes[0].DB().QueryRow("SELECT count(DISTINCT distinct_id) FROM events").Scan(&before); err != nil {
+	// Persons before the links: the ids events were sent with.
+	var ids []string
+	rows, err := c.nodes[0].DB().Query("SELECT DISTINCT raw_distinct_id FROM events ORDER BY 1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Link pairs of ids the load used (u0…u16), each id in one link at
-	// most, so that every link joins two persons into one.
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	before := len(ids)
+	// Link pairs of those ids, each id in one link at most, so that every
+	// link joins two persons into one: eight pairs in two shards, four in
+	// one.
 	var records []map[string]any
-	links := 0
-	for a := 0; a+1 < 17; a += 2 {
-		anon, user := fmt.Sprintf("u%d", a), fmt.Sprintf("u%d", a+1)
-		records = append(records, map[string]any{"event": "$identify", "properties": map[string]any{
-			"time": clusterDay.UnixMilli(), "distinct_id": user, "$insert_id": fmt.Sprintf("link-%d", a),
-			"$anon_distinct_id": anon, "$identified_id": user}})
-		links++
+	used := map[int]bool{}
+	links, across, within := 0, 0, 0
+	for a := 0; a < len(ids) && (across < 8 || within < 4); a++ {
+		for b := a + 1; b < len(ids) && !used[a]; b++ {
+			if used[b] {
+				continue
+			}
+			anon, user := ids[a], ids[b]
+			same := storage.ShardOf(anon, 3) == storage.ShardOf(user, 3)
+			if (same && within == 4) || (!same && across == 8) {
+				continue
+			}
+			if same {
+				within++
+			} else {
+				across++
+			}
+			used[a], used[b] = true, true
+			records = append(records, map[string]any{"event": "$identify", "properties": map[string]any{
+				"time": clusterDay.UnixMilli(), "distinct_id": user, "$insert_id": fmt.Sprintf("link-%d", a),
+				"$anon_distinct_id": anon, "$identified_id": user}})
+			links++
+		}
 	}
 	body, _ := json.Marshal(records)
 	if status, got, _, err := l.post(1, "/import?strict=1", body); err != nil || status != 200 {
