@@ -139,9 +139,12 @@ var ErrNothingToCompact = errors.New("nothing to compact")
 // CompactDay merges all segments of project's day (YYYY-MM-DD) into one
 // now, whatever the picker would say.
 func (s *Store) CompactDay(project, day string) (CompactionResult, error) {
-	p, ok := s.Project(project)
+	p, ok := s.anyProject(project)
 	if !ok {
 		return CompactionResult{}, fmt.Errorf("compact: no project %q", project)
+	}
+	if p.shards != nil {
+		return s.compactDayShards(p, day)
 	}
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -155,10 +158,9 @@ func (s *Store) CompactDay(project, day string) (CompactionResult, error) {
 // Compact merges every day of every project that holds more than one
 // segment, or one not merged yet, into one segment (tests, operators).
 func (s *Store) Compact() error {
-	for _, info := range s.Projects() {
-		p, _ := s.Project(info.Name)
+	for _, p := range s.storageProjects() {
 		for _, day := range p.segmentDays() {
-			if _, err := s.CompactDay(info.Name, day); err != nil && !errors.Is(err, ErrNothingToCompact) {
+			if _, err := s.CompactDay(p.name, day); err != nil && !errors.Is(err, ErrNothingToCompact) {
 				return err
 			}
 		}
@@ -544,11 +546,7 @@ type SegmentInfo struct {
 // storage order.
 func (s *Store) SegmentInfos() []SegmentInfo {
 	var out []SegmentInfo
-	for _, info := range s.Projects() {
-		p, ok := s.Project(info.Name)
-		if !ok {
-			continue
-		}
+	for _, p := range s.storageProjects() {
 		p.mu.RLock()
 		for _, ref := range p.segments {
 			out = append(out, SegmentInfo{Project: p.name, Day: ref.Day, File: ref.File, Level: ref.Level, Rows: ref.Segment.Rows(), Bytes: ref.Bytes})

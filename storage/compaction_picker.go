@@ -130,8 +130,7 @@ func (s *Store) pickDue(p *Project, now time.Time) []compactionPick {
 // compactDue runs every pick due now, one at a time, until the store
 // closes. It returns after a failed run (the next tick tries again).
 func (s *Store) compactDue() {
-	for _, info := range s.Projects() {
-		p, _ := s.Project(info.Name)
+	for _, p := range s.storageProjects() {
 		// Run merges (user_state_merge.go, user_index_merge.go); one
 		// that fails keeps its inputs and is tried at the next tick,
 		// and does not hold up the days' compactions below.

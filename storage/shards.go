@@ -26,8 +26,10 @@ package storage
 // parent's own union-find (see "Identity across shards" below).
 
 import (
+	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -671,4 +673,49 @@ func (p *Project) shardCount() int {
 		return 1
 	}
 	return len(p.shards.parts)
+}
+
+// storageProjects is every project the store keeps files for, sorted by
+// name: projects, and the shards of sharded ones (whose parents keep the
+// users of links across shards). Compaction and the merges of user runs
+// go through these; what clients see goes through Projects.
+func (s *Store) storageProjects() []*Project {
+	s.mu.RLock()
+	out := make([]*Project, 0, len(s.projects))
+	for _, p := range s.projects {
+		out = append(out, p)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Project) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// compactDayShards is CompactDay of a sharded project: the day of every
+// shard, the result summed (ErrNothingToCompact when no shard had work).
+func (s *Store) compactDayShards(p *Project, day string) (CompactionResult, error) {
+	sum := CompactionResult{Project: p.name, Day: day}
+	ran := false
+	for _, c := range p.shards.parts {
+		r, err := s.CompactDay(c.name, day)
+		if errors.Is(err, ErrNothingToCompact) {
+			continue
+		}
+		if err != nil {
+			return sum, err
+		}
+		ran = true
+		sum.Level = r.Level
+		sum.Inputs = append(sum.Inputs, r.Inputs...)
+		sum.Output = r.Output
+		sum.RowsIn += r.RowsIn
+		sum.RowsOut += r.RowsOut
+		sum.Duplicates += r.Duplicates
+		sum.BytesIn += r.BytesIn
+		sum.BytesOut += r.BytesOut
+		sum.Took += r.Took
+	}
+	if !ran {
+		return sum, ErrNothingToCompact
+	}
+	return sum, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func shardRows(t *testing.T, s *Store, project string, shards int) []int {
 	t.Helper()
 	out := make([]int, shards)
 	for k := range shards {
-		c, ok := s.Project(shardName(project, k))
+		c, ok := s.anyProject(shardName(project, k))
 		if !ok {
 			t.Fatalf("shard %d of %s missing", k, project)
 		}
@@ -210,7 +211,7 @@ func TestShardedProfiles(t *testing.T) {
 			}
 		}
 		for k := range shards {
-			c, _ := s.Project(shardName("shop", k))
+			c, _ := s.anyProject(shardName("shop", k))
 			ps, _, err := c.People()
 			if err != nil {
 				t.Fatal(err)
@@ -362,5 +363,54 @@ func TestShardedConcurrentWritesAndReads(t *testing.T) {
 	}
 	if n, ids := countRows(t, s, "shop"); n != writers*batches*perBatch || len(ids) != n {
 		t.Fatalf("%d rows, %d ids; want %d", n, len(ids), writers*batches*perBatch)
+	}
+}
+
+// TestShardedProjectCompacts: the shards of a project are compacted (each
+// day of each shard merged into one segment, nothing lost) and listed by
+// SegmentInfos; a shard is not a project of its own to clients.
+func TestShardedProjectCompacts(t *testing.T) {
+	const shards = 3
+	s := openShardedStore(t, t.TempDir(), shards, 0)
+	defer s.Close()
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	for i := range 4 {
+		if err := p.Ingest(testEvents(300, int64(10+i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := countRows(t, s, "shop")
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := countRows(t, s, "shop"); after != before {
+		t.Fatalf("%d rows after compaction, %d before", after, before)
+	}
+	days := map[string]int{}
+	for _, si := range s.SegmentInfos() {
+		if !strings.HasPrefix(si.Project, "shop.") {
+			t.Fatalf("segment of %s, want only the shards'", si.Project)
+		}
+		days[si.Project+" "+si.Day]++
+	}
+	if len(days) < shards {
+		t.Fatalf("segments by shard and day: %v", days)
+	}
+	for k, n := range days {
+		if n != 1 {
+			t.Errorf("%s: %d segments after compaction, want 1", k, n)
+		}
+	}
+	if _, ok := s.Project(shardName("shop", 0)); ok {
+		t.Error("Project returns a shard")
+	}
+	if _, err := s.CompactDay("shop", "2025-01-01"); !errors.Is(err, ErrNothingToCompact) {
+		t.Errorf("CompactDay of a compacted sharded day: %v", err)
 	}
 }

@@ -512,8 +512,18 @@ func (s *Store) applyCatalog(c catalogRecord) {
 	s.linkShards(p, c.Shards)
 }
 
-// Project returns the project named name.
+// Project returns the project named name; a shard of a sharded project
+// (shards.go) is not one: its rows are written and read through its
+// project only.
 func (s *Store) Project(name string) (*Project, bool) {
+	if isShardName(name) {
+		return nil, false
+	}
+	return s.anyProject(name)
+}
+
+// anyProject is Project, shards included.
+func (s *Store) anyProject(name string) (*Project, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	p, ok := s.projects[name]
