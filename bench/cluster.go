@@ -8,23 +8,28 @@ package main
 //
 // The run, all on this machine, each setup in its own throwaway
 // directory, every load the HTTP /import loader of arb.go (2,000 events a
-// request, -cluster-clients requests in flight, the same for all three):
+// request, -cluster-clients requests in flight, the same for all three;
+// with -cluster-insert-ids each event carries its row number as
+// $insert_id in every setup):
 //
-//  1. "single": one `arb serve` without cluster flags, loaded as the
-//     other modes load it (loadArb: load, SIGTERM, restart);
+//  1. "single node": one `arb serve` without cluster flags;
 //  2. "cluster of one": one node with --node-id n1 --peers n1=itself —
 //     the same Raft code path as a cluster, no replication — so that the
 //     Raft log's own cost is told apart from replicating it;
-//  3. "3 nodes": three nodes (--node-id, --raft-addr, the same --peers
-//     and --project on each), the requests taking the nodes in turn.
+//  3. "3-node cluster": three nodes (--node-id, --raft-addr, the same
+//     --peers and --project on each), the requests taking the nodes in
+//     turn.
 //
+// Every setup runs with background compaction off, so that nothing
+// merges under the timed queries (loadArb gets the same by restarting).
 // An /import is acknowledged once the node that took it has applied it,
 // so a cluster's load time ends with the last acknowledgement; the table
 // also gives the time until every node has applied all the leader had
-// committed then (arb.cluster). Each setup is then stopped with SIGTERM
-// (a flush), measured on disk (the Raft log included) and started again
-// with background compaction off, as loadArb does for the single node,
-// so the queries see the layout the load left.
+// committed then, and the leader's Raft term before and after the load
+// (an election in between shows). -cluster-restart stops and starts each
+// setup between load and queries; by default the queries run on the
+// processes that took the load, and the data directories are measured
+// after the queries, each setup stopped with SIGTERM (a flush).
 //
 // Queries: Q0–Q8 of queries.go (arb's text), each timed as main.go times
 // it (one warm-up whose answer is checked, then the median of -runs) on
@@ -39,6 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,11 +55,14 @@ import (
 )
 
 // arbCluster is a Raft group of bin/arb processes on loopback; nodes[i]
-// is node "n<i+1>", with its own directory, MySQL, HTTP and Raft ports.
+// is node "n<i+1>", with its own directory, MySQL, HTTP and Raft ports
+// (or, plain, a single node outside cluster mode, run the same way).
 type arbCluster struct {
 	nodes []*arbServer
 	// args are the cluster flags of each node, by index.
 	args [][]string
+	// plain: one node without cluster flags (newArbCluster).
+	plain bool
 }
 
 // clusterPeers is the --peers value naming nodes n1..nN at the loopback
@@ -67,12 +76,13 @@ func clusterPeers(raftPorts []int) string {
 }
 
 // newArbCluster prepares n nodes under dir (dir/n1, dir/n2, …) on free
-// ports; start runs them.
-func newArbCluster(bin, dir string, n int) (*arbCluster, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("cluster of %d nodes", n)
+// ports; start runs them. plain is one node without cluster flags (not
+// a cluster at all: the single node the others are measured against).
+func newArbCluster(bin, dir string, n int, plain bool) (*arbCluster, error) {
+	if n < 1 || (plain && n != 1) {
+		return nil, fmt.Errorf("cluster of %d nodes (plain %v)", n, plain)
 	}
-	c := &arbCluster{}
+	c := &arbCluster{plain: plain}
 	raftPorts := make([]int, n)
 	for i := range n {
 		nodeDir := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
@@ -88,6 +98,11 @@ func newArbCluster(bin, dir string, n int) (*arbCluster, error) {
 			return nil, err
 		}
 		c.nodes = append(c.nodes, a)
+	}
+	if plain {
+		c.nodes[0].procName = "arb " + filepath.Base(dir)
+		c.args = [][]string{nil}
+		return c, nil
 	}
 	peers := clusterPeers(raftPorts)
 	for i := range n {
@@ -134,34 +149,34 @@ func (c *arbCluster) stop() error {
 
 // memberRow is one row of arb.cluster as a node reports it.
 type memberRow struct {
-	node            string
-	self, leader    bool
-	commit, applied int64
+	node                  string
+	self, leader          bool
+	term, commit, applied uint64
 }
 
-const clusterStatusSQL = "SELECT node, is_self, is_leader, commit_index, applied_index FROM arb.cluster"
+const clusterStatusSQL = "SELECT node, is_self, is_leader, term, commit_index, applied_index FROM arb.cluster"
 
 // parseMembers reads the rows of clusterStatusSQL.
 func parseMembers(rows [][]any) ([]memberRow, error) {
 	var out []memberRow
 	for i, r := range rows {
-		if len(r) != 5 {
-			return nil, fmt.Errorf("arb.cluster row %d: %d columns, want 5", i+1, len(r))
+		if len(r) != 6 {
+			return nil, fmt.Errorf("arb.cluster row %d: %d columns, want 6", i+1, len(r))
 		}
 		m := memberRow{node: cellString(r[0])}
-		nums := [4]float64{}
+		nums := [5]float64{}
 		for j := range nums {
 			if r[j+1] == nil {
 				continue // an unreachable member reports no indexes
 			}
 			v, ok := toNumber(r[j+1])
-			if !ok {
-				return nil, fmt.Errorf("arb.cluster row %d (%s): column %d is %v, not a number", i+1, m.node, j+2, r[j+1])
+			if !ok || v < 0 {
+				return nil, fmt.Errorf("arb.cluster row %d (%s): column %d is %v, not a count", i+1, m.node, j+2, r[j+1])
 			}
 			nums[j] = v
 		}
 		m.self, m.leader = nums[0] != 0, nums[1] != 0
-		m.commit, m.applied = int64(nums[2]), int64(nums[3])
+		m.term, m.commit, m.applied = uint64(nums[2]), uint64(nums[3]), uint64(nums[4])
 		out = append(out, m)
 	}
 	return out, nil
@@ -169,8 +184,8 @@ func parseMembers(rows [][]any) ([]memberRow, error) {
 
 // clusterView is what one node says: itself and the leader.
 type clusterView struct {
-	self, leader    string // node ids; leader "" when it knows none
-	commit, applied int64  // its own indexes
+	self, leader          string // node ids; leader "" when it knows none
+	term, commit, applied uint64 // its own term and indexes
 }
 
 // viewOf picks a node's own row and the leader out of its arb.cluster
@@ -181,7 +196,7 @@ func viewOf(members []memberRow) (clusterView, error) {
 	for _, m := range members {
 		if m.self {
 			selves++
-			v.self, v.commit, v.applied = m.node, m.commit, m.applied
+			v.self, v.term, v.commit, v.applied = m.node, m.term, m.commit, m.applied
 		}
 		if m.leader {
 			leaders++
@@ -288,7 +303,7 @@ func (c *arbCluster) diskBytes() (total, raft int64, err error) {
 			return 0, 0, err
 		}
 		r, err := dirBytes(filepath.Join(a.dataDir(), "raft"))
-		if err != nil {
+		if err != nil && !(c.plain && errors.Is(err, fs.ErrNotExist)) {
 			return 0, 0, err
 		}
 		total, raft = total+n, raft+r
@@ -310,23 +325,61 @@ type clusterLoad struct {
 	allApplied time.Duration
 	// raftBytes is the part of res.diskBytes under the nodes' raft/.
 	raftBytes int64
+	// termBefore and termAfter are the leader's Raft term before and
+	// after the load (0: single node): each election adds at least one.
+	termBefore, termAfter uint64
 }
 
-// loadCluster starts an n-node cluster in dir, loads the dataset through
-// loader spread over its nodes, waits until every node has applied it,
-// stops it (SIGTERM flushes), measures its data directories and starts
-// it again with background compaction off for the queries.
-func loadCluster(ctx context.Context, bin, dir, dataset string, n int, loader httpImportLoader) (*arbCluster, clusterLoad, error) {
+// setupSpec is one of the setups compared.
+type setupSpec struct {
+	name  string
+	nodes int
+	plain bool // no cluster flags: the single node
+}
+
+var clusterSetups = []setupSpec{
+	{name: "single node", nodes: 1, plain: true},
+	{name: "cluster of one", nodes: 1},
+	{name: "3-node cluster", nodes: 3},
+}
+
+// leaderTerm is the term the leader reports (0 for a plain node).
+func (c *arbCluster) leaderTerm(ctx context.Context) (uint64, error) {
+	if c.plain {
+		return 0, nil
+	}
+	leader, _, err := c.roles(ctx, time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	v, err := c.view(ctx, leader)
+	return v.term, err
+}
+
+// loadSetup starts a setup in dir with background compaction off (the
+// queries then time the layout the load left, with nothing merging
+// under them; loadArb gets the same by restarting), loads the dataset
+// through loader spread over its nodes and waits until every node has
+// applied it. With restart it then stops the setup (SIGTERM flushes),
+// measures its data directories and starts it again, as loadArb does.
+func loadSetup(ctx context.Context, bin, dir, dataset string, spec setupSpec, loader httpImportLoader, restart bool) (*arbCluster, clusterLoad, error) {
 	retries := &importRetries{}
 	loader.retries = retries
-	out := clusterLoad{nodes: n}
-	c, err := newArbCluster(bin, dir, n)
+	out := clusterLoad{setup: spec.name, nodes: spec.nodes}
+	c, err := newArbCluster(bin, dir, spec.nodes, spec.plain)
 	if err != nil {
 		return nil, out, err
 	}
-	if err := c.start(); err != nil {
+	fail := func(err error) (*arbCluster, clusterLoad, error) {
 		c.stop()
-		return nil, out, err
+		return nil, out, fmt.Errorf("%s: %w", spec.name, err)
+	}
+	const quiet = "--background-compaction=false"
+	if err := c.start(quiet); err != nil {
+		return fail(err)
+	}
+	if out.termBefore, err = c.leaderTerm(ctx); err != nil {
+		return fail(err)
 	}
 	loader.spread = c.nodes
 	out.res = loadResult{engine: "arb", path: loader.name()}
@@ -334,27 +387,43 @@ func loadCluster(ctx context.Context, bin, dir, dataset string, n int, loader ht
 	rows, err := loader.load(ctx, c.nodes[0], dataset, 0)
 	out.res.rows, out.res.elapsed = rows, time.Since(start)
 	out.shedRetries, out.leaderRetries = retries.shed.Load(), retries.leader.Load()
+	logf("cluster: %s: %s; retries: %d after shed load, %d after a change of leader",
+		spec.name, describeLoad(out.res), out.shedRetries, out.leaderRetries)
 	if err != nil {
-		c.stop()
-		return nil, out, fmt.Errorf("cluster of %d: load (%s) after %d rows: %w", n, loader.name(), rows, err)
+		return fail(fmt.Errorf("load (%s) after %d rows: %w", loader.name(), rows, err))
 	}
-	if err := c.waitApplied(ctx, 10*time.Minute); err != nil {
-		c.stop()
-		return nil, out, fmt.Errorf("cluster of %d after the load: %w", n, err)
+	if !spec.plain {
+		if err := c.waitApplied(ctx, 10*time.Minute); err != nil {
+			return fail(fmt.Errorf("after the load: %w", err))
+		}
+		out.allApplied = time.Since(start)
+		if out.termAfter, err = c.leaderTerm(ctx); err != nil {
+			return fail(err)
+		}
+		logf("cluster: %s: every node applied after %.1f s; leader's term %d before the load, %d after",
+			spec.name, out.allApplied.Seconds(), out.termBefore, out.termAfter)
 	}
-	out.allApplied = time.Since(start)
-	if err := c.stop(); err != nil {
-		return nil, out, err
-	}
-	if out.res.diskBytes, out.raftBytes, err = c.diskBytes(); err != nil {
-		return nil, out, err
-	}
-	out.res.note = "du of every node's data dir (Raft log included) after SIGTERM"
-	if err := c.start("--background-compaction=false"); err != nil {
-		c.stop()
-		return nil, out, err
+	if restart {
+		if err := c.stop(); err != nil {
+			return fail(err)
+		}
+		if err := c.measure(&out); err != nil {
+			return fail(err)
+		}
+		if err := c.start(quiet); err != nil {
+			return fail(fmt.Errorf("restart after the load: %w", err))
+		}
 	}
 	return c, out, nil
+}
+
+// measure fills out's disk figures from the setup's data directories
+// (stopped, so flushed).
+func (c *arbCluster) measure(out *clusterLoad) error {
+	var err error
+	out.res.diskBytes, out.raftBytes, err = c.diskBytes()
+	out.res.note = "du of every node's data dir (Raft log included) after SIGTERM"
+	return err
 }
 
 // namedArb is an arb server under a column heading of its own.
@@ -388,64 +457,34 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 		return fmt.Errorf("arb binary: %w (run `make build`)", err)
 	}
 	host, _ := os.Hostname()
-	rep := &clusterReport{events: cfg.events, seed: cfg.seed, runs: cfg.runs, timeout: cfg.timeout,
+	rep := &clusterReport{events: cfg.events, seed: cfg.seed, runs: cfg.runs, timeout: cfg.timeout, restarted: cfg.clusterRestart,
 		loadAvgStart: loadAverage(), command: reproduceCommand(cfg),
 		header: fmt.Sprintf("Run %s on %s (%d CPUs); arb %s (%s).", time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 			host, runtime.NumCPU(), cfg.arbBin, arbRevision())}
 	logf("cluster: load average at start %s", rep.loadAvgStart)
 	loader := httpImportLoader{eventsPerBatch: 2_000, conns: cfg.clusterClients, insertIDs: cfg.clusterInsertIDs}
 
-	var stops []func() error
+	var setups []*arbCluster
 	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			if err := stops[i](); err != nil {
+		for i := len(setups) - 1; i >= 0; i-- {
+			if err := setups[i].stop(); err != nil {
 				logf("cleanup: %v", err)
 			}
 		}
 	}()
-
-	// 1. The single node.
-	dir := filepath.Join(work, "single")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	retries := &importRetries{}
-	single := loader
-	single.retries = retries
-	logf("cluster: single node: loading through %s", single.name())
-	a, res, err := loadArb(ctx, bin, dir, dataset, 0, single)
-	if err != nil {
-		return err
-	}
-	stops = append(stops, a.stop)
-	rep.loads = append(rep.loads, clusterLoad{setup: "single node", nodes: 1, res: res,
-		shedRetries: retries.shed.Load(), leaderRetries: retries.leader.Load()})
-	logf("cluster: single node: %s", describeLoad(res))
-
-	// 2. The cluster of one, 3. the cluster of three.
-	var one, three *arbCluster
-	for _, s := range []struct {
-		name string
-		n    int
-		c    **arbCluster
-	}{{"cluster of one", 1, &one}, {"3-node cluster", 3, &three}} {
-		logf("cluster: %s: loading", s.name)
-		c, l, err := loadCluster(ctx, bin, filepath.Join(work, fmt.Sprintf("cluster%d", s.n)), dataset, s.n, loader)
+	for i, spec := range clusterSetups {
+		logf("cluster: %s: loading through %s", spec.name, loader.name())
+		c, l, err := loadSetup(ctx, bin, filepath.Join(work, fmt.Sprintf("setup%d", i+1)), dataset, spec, loader, cfg.clusterRestart)
 		if err != nil {
 			return err
 		}
-		stops = append(stops, c.stop)
-		l.setup = s.name
+		setups = append(setups, c)
 		rep.loads = append(rep.loads, l)
-		*s.c = c
-		logf("cluster: %s: %s; every node applied after %.1f s; retries: %d after shed load, %d after a change of leader",
-			s.name, describeLoad(l.res), l.allApplied.Seconds(), l.shedRetries, l.leaderRetries)
-	}
-	for _, l := range rep.loads {
 		if l.res.rows != rep.loads[0].res.rows {
 			return fmt.Errorf("%s loaded %d rows, the single node %d", l.setup, l.res.rows, rep.loads[0].res.rows)
 		}
 	}
+	single, one, three := setups[0], setups[1], setups[2]
 
 	// Queries, interleaved.
 	oneLeader, _, err := one.roles(ctx, time.Minute)
@@ -456,9 +495,11 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 	if err != nil {
 		return fmt.Errorf("3-node cluster: %w", err)
 	}
-	rep.leaderBefore = leader.procName
-	rep.follower = follower.procName
-	engines := []engine{namedArb{a, "single"}, namedArb{oneLeader, "cluster of one"},
+	rep.leaderBefore, rep.follower = leader.procName, follower.procName
+	if rep.termBefore, err = three.leaderTerm(ctx); err != nil {
+		return fmt.Errorf("3-node cluster: %w", err)
+	}
+	engines := []engine{namedArb{single.nodes[0], "single"}, namedArb{oneLeader, "cluster of one"},
 		namedArb{leader, "3 nodes: leader"}, namedArb{follower, "3 nodes: follower"}}
 	rows, err := timeQueries(ctx, cfg, engines)
 	if err != nil {
@@ -468,10 +509,25 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 		rep.leaderAfter = "unknown: " + err.Error()
 	} else {
 		rep.leaderAfter = l.procName
+		rep.termAfter, _ = three.leaderTerm(ctx)
 	}
 	rep.cmp = &report{cfg: cfg, engines: engines, rows: rows}
 	rep.cmp.check()
 	rep.loadAvgEnd = loadAverage()
+
+	// Disk: every setup stopped (SIGTERM flushes), unless measured at
+	// the restart already.
+	for i, c := range setups {
+		if err := c.stop(); err != nil {
+			return err
+		}
+		if !cfg.clusterRestart {
+			if err := c.measure(&rep.loads[i]); err != nil {
+				return err
+			}
+			rep.loads[i].res.note = "du of every node's data dir (Raft log included) after the queries and SIGTERM"
+		}
+	}
 
 	text := renderCluster(rep)
 	fmt.Println(text)
@@ -531,6 +587,9 @@ func reproduceCommand(cfg *config) string {
 	}
 	if !cfg.clusterInsertIDs {
 		s += " -cluster-insert-ids=false"
+	}
+	if cfg.clusterRestart {
+		s += " -cluster-restart"
 	}
 	if cfg.runs != 5 {
 		s += " -runs " + strconv.Itoa(cfg.runs)

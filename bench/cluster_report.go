@@ -22,6 +22,11 @@ type clusterReport struct {
 	// leaderBefore and leaderAfter are the 3-node cluster's leader when
 	// the queries started and ended; follower is the node queried as one.
 	leaderBefore, leaderAfter, follower string
+	// termBefore and termAfter are its leader's Raft term then.
+	termBefore, termAfter uint64
+	// restarted: each setup was stopped and started between its load
+	// and the queries (-cluster-restart).
+	restarted bool
 	// cmp holds the query rows, by engine: single node first (the
 	// reference of every answer), then the cluster ones.
 	cmp *report
@@ -78,14 +83,16 @@ func renderCluster(r *clusterReport) string {
 	b.WriteString("The same dataset through HTTP /import into each setup, fresh; a cluster's requests take its nodes in turn. " +
 		"Load s ends with the last acknowledgement (a node acknowledges once it has applied the batch); " +
 		"\"all applied\" is the load start to every node having applied everything the leader had committed by then. " +
+		"Every setup runs with background compaction off, so nothing merges under the queries. " +
+		"\"term\" is the leader's Raft term before and after the load: each election adds at least one. " +
 		"A request answered 503 is sent again after its Retry-After when arb shed load (nothing stored) or, if the events carry " +
 		"a $insert_id, when the Raft leader changed with it in flight (stored once either way); the retries are counted here.\n\n")
-	b.WriteString("| setup | nodes | load path | rows | load s | events/s | / single | all applied s | retries: shed load / leader change | on disk MB, all nodes | of which Raft MB |\n")
-	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| setup | nodes | load path | rows | load s | events/s | / single | all applied s | term | retries: shed load / leader change | on disk MB, all nodes | of which Raft MB |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var singleRate float64
 	for i, l := range r.loads {
 		if l.res.elapsed <= 0 {
-			fmt.Fprintf(&b, "| %s | %d | %s | — | — | — | — | — | — | — | — |\n", l.setup, l.nodes, l.res.path)
+			fmt.Fprintf(&b, "| %s | %d | %s | — | — | — | — | — | — | — | — | — |\n", l.setup, l.nodes, l.res.path)
 			continue
 		}
 		rate := float64(l.res.rows) / l.res.elapsed.Seconds()
@@ -104,10 +111,20 @@ func renderCluster(r *clusterReport) string {
 		if l.raftBytes > 0 {
 			raft = fmt.Sprintf("%.1f", float64(l.raftBytes)/1e6)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.0f | %s | %s | %d / %d | %.1f | %s |\n", l.setup, l.nodes, l.res.path,
-			l.res.rows, l.res.elapsed.Seconds(), rate, vs, applied, l.shedRetries, l.leaderRetries, float64(l.res.diskBytes)/1e6, raft)
+		term := "—"
+		if l.termBefore > 0 {
+			term = fmt.Sprintf("%d → %d", l.termBefore, l.termAfter)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.0f | %s | %s | %s | %d / %d | %.1f | %s |\n", l.setup, l.nodes, l.res.path,
+			l.res.rows, l.res.elapsed.Seconds(), rate, vs, applied, term, l.shedRetries, l.leaderRetries, float64(l.res.diskBytes)/1e6, raft)
 	}
 
+	if r.restarted {
+		b.WriteString("\nEach setup was stopped (SIGTERM, a flush) and started again between its load and the queries.\n")
+	} else {
+		b.WriteString("\nThe queries ran on the processes that took the load (no restart: -cluster-restart does one); " +
+			"the disk figures are taken after the queries, each setup stopped with SIGTERM (a flush).\n")
+	}
 	if r.cmp != nil {
 		renderClusterQueries(&b, r)
 	}
@@ -117,10 +134,10 @@ func renderCluster(r *clusterReport) string {
 func renderClusterQueries(b *strings.Builder, r *clusterReport) {
 	engines := r.cmp.engines
 	fmt.Fprintf(b, "\n### Queries\n\nMedian ms of %d runs after one warm-up (the warm-up's answer is the one checked), timeout %s a run; "+
-		"the setups take turns query by query. The 3-node cluster's leader was %s when the queries started and %s when they ended; "+
+		"the setups take turns query by query. The 3-node cluster's leader was %s (term %d) when the queries started and %s (term %d) when they ended; "+
 		"the follower queried is %s. A read on a cluster node first waits until the node has applied every write acknowledged before it "+
 		"(README, Cluster mode). Ratio = setup ms / single ms (> 1: slower than one node).\n\n",
-		r.runs, r.timeout, orUnknown(r.leaderBefore), orUnknown(r.leaderAfter), orUnknown(r.follower))
+		r.runs, r.timeout, orUnknown(r.leaderBefore), r.termBefore, orUnknown(r.leaderAfter), r.termAfter, orUnknown(r.follower))
 	b.WriteString("| query |")
 	for _, e := range engines {
 		fmt.Fprintf(b, " %s ms |", e.name())

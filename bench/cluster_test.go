@@ -36,23 +36,27 @@ func TestClusterView(t *testing.T) {
 	}{
 		{name: "follower sees leader",
 			// The driver's cells: numbers as int64 or text.
-			rows: [][]any{{"n1", int64(0), int64(1), int64(40), int64(40)}, {"n2", "1", "0", "40", "38"}, {"n3", int64(0), int64(0), nil, nil}},
-			want: clusterView{self: "n2", leader: "n1", commit: 40, applied: 38}},
+			rows: [][]any{{"n1", int64(0), int64(1), int64(2), int64(40), int64(40)}, {"n2", "1", "0", "2", "40", "38"},
+				{"n3", int64(0), int64(0), nil, nil, nil}},
+			want: clusterView{self: "n2", leader: "n1", term: 2, commit: 40, applied: 38}},
 		{name: "no leader yet",
-			rows: [][]any{{"n1", int64(1), int64(0), int64(3), int64(3)}},
-			want: clusterView{self: "n1", commit: 3, applied: 3}},
+			rows: [][]any{{"n1", int64(1), int64(0), int64(1), int64(3), int64(3)}},
+			want: clusterView{self: "n1", term: 1, commit: 3, applied: 3}},
 		{name: "no row of itself",
-			rows:    [][]any{{"n1", int64(0), int64(1), int64(3), int64(3)}},
+			rows:    [][]any{{"n1", int64(0), int64(1), int64(1), int64(3), int64(3)}},
 			wantErr: "0 rows of itself"},
 		{name: "two leaders",
-			rows:    [][]any{{"n1", int64(1), int64(1), int64(3), int64(3)}, {"n2", int64(0), int64(1), int64(3), int64(3)}},
+			rows:    [][]any{{"n1", int64(1), int64(1), int64(1), int64(3), int64(3)}, {"n2", int64(0), int64(1), int64(1), int64(3), int64(3)}},
 			wantErr: "2 leaders"},
 		{name: "short row",
 			rows:    [][]any{{"n1", int64(1), int64(1)}},
-			wantErr: "3 columns, want 5"},
+			wantErr: "3 columns, want 6"},
 		{name: "not a number",
-			rows:    [][]any{{"n1", "yes", int64(1), int64(3), int64(3)}},
+			rows:    [][]any{{"n1", "yes", int64(1), int64(1), int64(3), int64(3)}},
 			wantErr: `row 1 (n1): column 2 is yes`},
+		{name: "negative index",
+			rows:    [][]any{{"n1", int64(1), int64(1), int64(1), int64(-3), int64(3)}},
+			wantErr: `column 5 is -3, not a count`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			members, err := parseMembers(tc.rows)
@@ -155,11 +159,11 @@ func TestRenderCluster(t *testing.T) {
 		loads: []clusterLoad{
 			{setup: "single node", nodes: 1, res: loadResult{path: "p", rows: 1000, elapsed: time.Second, diskBytes: 2e6}},
 			{setup: "cluster of one", nodes: 1, res: loadResult{path: "p", rows: 1000, elapsed: 2 * time.Second, diskBytes: 70e6},
-				allApplied: 2 * time.Second, raftBytes: 67e6},
+				allApplied: 2 * time.Second, raftBytes: 67e6, termBefore: 2, termAfter: 2},
 			{setup: "3-node cluster", nodes: 3, res: loadResult{path: "p", rows: 1000, elapsed: 4 * time.Second, diskBytes: 210e6},
-				allApplied: 5 * time.Second, shedRetries: 3, leaderRetries: 2, raftBytes: 201e6},
+				allApplied: 5 * time.Second, shedRetries: 3, leaderRetries: 2, raftBytes: 201e6, termBefore: 2, termAfter: 5},
 		},
-		leaderBefore: "n1", leaderAfter: "n1", follower: "n2",
+		leaderBefore: "n1", leaderAfter: "n3", follower: "n2", termBefore: 5, termAfter: 6,
 		cmp: &report{cfg: cfg, engines: engines, rows: rows}}
 	rep.cmp.check()
 	text := renderCluster(rep)
@@ -167,14 +171,15 @@ func TestRenderCluster(t *testing.T) {
 		"1000 events, 50 users, seed 1",
 		"at the start: 3.10 2.00 1.50; at the end: unknown",
 		"`cd bench && go run . -cluster -arb-bin ../bin/arb -events 1000`",
-		"| single node | 1 | p | 1000 | 1.0 | 1000 | 1× | — | 0 / 0 | 2.0 | — |",
-		"| cluster of one | 1 | p | 1000 | 2.0 | 500 | 0.5× | 2.0 | 0 / 0 | 70.0 | 67.0 |",
-		"| 3-node cluster | 3 | p | 1000 | 4.0 | 250 | 0.25× | 5.0 | 3 / 2 | 210.0 | 201.0 |",
+		"| single node | 1 | p | 1000 | 1.0 | 1000 | 1× | — | — | 0 / 0 | 2.0 | — |",
+		"| cluster of one | 1 | p | 1000 | 2.0 | 500 | 0.5× | 2.0 | 2 → 2 | 0 / 0 | 70.0 | 67.0 |",
+		"| 3-node cluster | 3 | p | 1000 | 4.0 | 250 | 0.25× | 5.0 | 2 → 5 | 3 / 2 | 210.0 | 201.0 |",
 		// Q1: the answers agree across number types; ratios are setup / single.
 		"| Q1 count(*) | 10.0 | 20.0 | 5.00 | 40.0 | 2× | 0.5× | 4× | agree |",
 		"| Q3 count by event | 100 | 100 | 150 | 90.0 **≠** [1] | 1× | 1.5× | 0.9× | **DIFFER: 3 nodes: follower** |",
 		"[1] **DISAGREE** Q3 count by event, 3 nodes: follower vs single: 2 rows vs 1 rows",
-		"leader was n1 when the queries started and n1 when they ended; the follower queried is n2",
+		"leader was n1 (term 5) when the queries started and n3 (term 6) when they ended; the follower queried is n2",
+		"The queries ran on the processes that took the load (no restart",
 		"**1 answers differ or failed**",
 	} {
 		if !strings.Contains(text, want) {
