@@ -73,7 +73,7 @@ bench-ingest-queries: build
 # EVENTS defaults to 1,000,000 here: the cluster holds three copies and
 # all five processes share the machine.
 bench-cluster: build
-	cd bench && $(GO) test -run 'TestClusterPeers|TestClusterView|TestImportRetry|TestCheckModes|TestRenderCluster' . && \
+	cd bench && $(GO) test -run 'TestClusterPeers|TestClusterView|TestImportRetry|TestCheckModes|TestRenderCluster|TestMedianOf|TestMeasureInterleaved' . && \
 		$(GO) run . -cluster -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-1000000}
 
 # ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.

@@ -48,6 +48,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -387,8 +388,8 @@ func loadSetup(ctx context.Context, bin, dir, dataset string, spec setupSpec, lo
 	rows, err := loader.load(ctx, c.nodes[0], dataset, 0)
 	out.res.rows, out.res.elapsed = rows, time.Since(start)
 	out.shedRetries, out.leaderRetries = retries.shed.Load(), retries.leader.Load()
-	logf("cluster: %s: %s; retries: %d after shed load, %d after a change of leader",
-		spec.name, describeLoad(out.res), out.shedRetries, out.leaderRetries)
+	logf("cluster: %s: %d rows in %.1f s (%.0f rows/s); retries: %d after shed load, %d after a change of leader",
+		spec.name, out.res.rows, out.res.elapsed.Seconds(), float64(out.res.rows)/out.res.elapsed.Seconds(), out.shedRetries, out.leaderRetries)
 	if err != nil {
 		return fail(fmt.Errorf("load (%s) after %d rows: %w", loader.name(), rows, err))
 	}
@@ -424,6 +425,15 @@ func (c *arbCluster) measure(out *clusterLoad) error {
 	out.res.diskBytes, out.raftBytes, err = c.diskBytes()
 	out.res.note = "du of every node's data dir (Raft log included) after SIGTERM"
 	return err
+}
+
+// nodeName is a cluster node's id, the last word of its process name.
+func nodeName(a *arbServer) string {
+	f := strings.Fields(a.procName)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }
 
 // namedArb is an arb server under a column heading of its own.
@@ -495,7 +505,7 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 	if err != nil {
 		return fmt.Errorf("3-node cluster: %w", err)
 	}
-	rep.leaderBefore, rep.follower = leader.procName, follower.procName
+	rep.leaderBefore, rep.follower = nodeName(leader), nodeName(follower)
 	if rep.termBefore, err = three.leaderTerm(ctx); err != nil {
 		return fmt.Errorf("3-node cluster: %w", err)
 	}
@@ -508,7 +518,7 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 	if l, _, err := three.roles(ctx, time.Minute); err != nil {
 		rep.leaderAfter = "unknown: " + err.Error()
 	} else {
-		rep.leaderAfter = l.procName
+		rep.leaderAfter = nodeName(l)
 		rep.termAfter, _ = three.leaderTerm(ctx)
 	}
 	rep.cmp = &report{cfg: cfg, engines: engines, rows: rows}
@@ -543,25 +553,23 @@ func runCluster(ctx context.Context, cfg *config, dataset, work string) error {
 	return nil
 }
 
-// timeQueries times every query of queries.go (or of -queries) on each
-// engine in turn, query by query, with its answer shaped as main.go does.
+// timeQueries times every query of queries.go (or of -queries) on the
+// engines (measureInterleaved), with answers shaped as main.go does.
 func timeQueries(ctx context.Context, cfg *config, engines []engine) ([]resultRow, error) {
 	var out []resultRow
 	for _, q := range queries {
 		if cfg.onlyQueries != nil && !cfg.onlyQueries[q.id] {
 			continue
 		}
-		row := resultRow{q: q, cells: make([]cellResult, len(engines))}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		texts := make([]string, len(engines))
 		for i, e := range engines {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			text := q.text[e.dialect()]
-			if text == "" {
-				row.cells[i] = cellResult{absent: true}
-				continue
-			}
-			row.cells[i] = measure(ctx, e, text, cfg)
+			texts[i] = q.text[e.dialect()]
+		}
+		row := resultRow{q: q, cells: measureInterleaved(ctx, engines, texts, cfg)}
+		for i, e := range engines {
 			if sh := q.shape; sh != nil && row.cells[i].ok() {
 				if shaped, err := sh(e.dialect(), row.cells[i].raw); err != nil {
 					row.cells[i].err = err
@@ -574,6 +582,69 @@ func timeQueries(ctx context.Context, cfg *config, engines []engine) ([]resultRo
 		out = append(out, row)
 	}
 	return out, nil
+}
+
+// measureInterleaved times texts[i] on engines[i] (absent when empty):
+// one warm-up on each (its answer is the one checked), then up to
+// cfg.runs rounds of one run on each engine in turn — so that a change
+// in the machine's load hits every engine alike — and the median of
+// each engine's runs. An engine whose run fails or times out drops out
+// of the rounds; no round starts after cfg.budget.
+func measureInterleaved(ctx context.Context, engines []engine, texts []string, cfg *config) []cellResult {
+	res := make([]cellResult, len(engines))
+	for i, e := range engines {
+		if texts[i] == "" {
+			res[i].absent = true
+			continue
+		}
+		rows, _, err := timedRun(ctx, e, texts[i], cfg.timeout)
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			res[i].timeout = true
+		case err != nil:
+			res[i].err = err
+		default:
+			res[i].raw = rows
+		}
+	}
+	times := make([][]time.Duration, len(engines))
+	begin := time.Now()
+	for round := 1; round <= cfg.runs && (round == 1 || time.Since(begin) <= cfg.budget); round++ {
+		for i, e := range engines {
+			if !res[i].ok() || ctx.Err() != nil {
+				continue
+			}
+			_, d, err := timedRun(ctx, e, texts[i], cfg.timeout)
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				res[i].timeout = true
+			case err != nil:
+				res[i].err = fmt.Errorf("timed run %d: %w", round, err)
+			default:
+				times[i] = append(times[i], d)
+			}
+		}
+	}
+	for i := range res {
+		if res[i].ok() {
+			res[i].n, res[i].median = len(times[i]), medianOf(times[i])
+		}
+	}
+	return res
+}
+
+// medianOf is the median of ds (the mean of the middle two for an even
+// count; 0 for none). ds is not changed.
+func medianOf(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // reproduceCommand is the command line that repeats this run.

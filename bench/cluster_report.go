@@ -134,7 +134,7 @@ func renderCluster(r *clusterReport) string {
 func renderClusterQueries(b *strings.Builder, r *clusterReport) {
 	engines := r.cmp.engines
 	fmt.Fprintf(b, "\n### Queries\n\nMedian ms of %d runs after one warm-up (the warm-up's answer is the one checked), timeout %s a run; "+
-		"the setups take turns query by query. The 3-node cluster's leader was %s (term %d) when the queries started and %s (term %d) when they ended; "+
+		"the setups take turns run by run (one warm-up each, then rounds of one run on each). The 3-node cluster's leader was %s (term %d) when the queries started and %s (term %d) when they ended; "+
 		"the follower queried is %s. A read on a cluster node first waits until the node has applied every write acknowledged before it "+
 		"(README, Cluster mode). Ratio = setup ms / single ms (> 1: slower than one node).\n\n",
 		r.runs, r.timeout, orUnknown(r.leaderBefore), r.termBefore, orUnknown(r.leaderAfter), r.termAfter, orUnknown(r.follower))

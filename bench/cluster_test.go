@@ -5,6 +5,9 @@ package main
 // the table with its ratios and its disagreement marks.
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +202,77 @@ func TestRenderCluster(t *testing.T) {
 	}
 	if text := renderCluster(rep); !strings.Contains(text, "All answers agree.") {
 		t.Errorf("table lacks \"All answers agree.\":\n%s", text)
+	}
+}
+
+func TestMedianOf(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		in   []time.Duration
+		want time.Duration
+	}{
+		{"none", nil, 0},
+		{"odd, unsorted", ms(9, 1, 5), 5 * time.Millisecond},
+		{"even: mean of the middle two", ms(4, 1, 10, 2), 3 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			if got := medianOf(tc.in); got != tc.want {
+				t.Errorf("medianOf(%v) = %v, want %v", tc.in, got, tc.want)
+			}
+			if !slices.Equal(in, tc.in) {
+				t.Errorf("medianOf changed its input to %v", tc.in)
+			}
+		})
+	}
+}
+
+// fakeEngine answers every query with one row of its name, or fails
+// from its failAt-th call on; it logs each call into calls.
+type fakeEngine struct {
+	label  string
+	failAt int // 0: never
+	n      int
+	calls  *[]string
+}
+
+func (f *fakeEngine) name() string     { return f.label }
+func (f *fakeEngine) dialect() dialect { return dialectArb }
+func (f *fakeEngine) query(_ context.Context, q string) ([][]any, error) {
+	f.n++
+	*f.calls = append(*f.calls, f.label)
+	if f.failAt > 0 && f.n >= f.failAt {
+		return nil, fmt.Errorf("%s: broken on call %d", f.label, f.n)
+	}
+	return [][]any{{f.label, q}}, nil
+}
+
+func TestMeasureInterleaved(t *testing.T) {
+	var calls []string
+	a := &fakeEngine{label: "a", calls: &calls}
+	b := &fakeEngine{label: "b", calls: &calls, failAt: 3} // warm-up and round 1 pass
+	c := &fakeEngine{label: "c", calls: &calls}
+	cfg := &config{runs: 3, timeout: time.Minute, budget: time.Hour}
+	res := measureInterleaved(context.Background(), []engine{a, b, c}, []string{"Q", "Q", ""}, cfg)
+	// Warm-ups, then rounds of one run each; b drops out after failing in
+	// round 2, c has no text.
+	if want := []string{"a", "b", "a", "b", "a", "b", "a"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %v, want %v", calls, want)
+	}
+	if !res[0].ok() || res[0].n != 3 || len(res[0].raw) != 1 || res[0].raw[0][0] != "a" {
+		t.Errorf("a: %+v, want 3 timed runs and the warm-up's answer", res[0])
+	}
+	if res[1].err == nil || !strings.Contains(res[1].err.Error(), "timed run 2: b: broken on call 3") {
+		t.Errorf("b: err %v, want the second timed run's", res[1].err)
+	}
+	if !res[2].absent {
+		t.Errorf("c: %+v, want absent", res[2])
 	}
 }

@@ -409,17 +409,7 @@ func (c cellResult) short() string {
 // times up to cfg.runs runs and takes the median.
 func measure(ctx context.Context, e engine, q string, cfg *config) cellResult {
 	var res cellResult
-	once := func() ([][]any, time.Duration, error) {
-		qctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-		defer cancel()
-		start := time.Now()
-		rows, err := e.query(qctx, q)
-		elapsed := time.Since(start)
-		if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
-			return nil, elapsed, context.DeadlineExceeded
-		}
-		return rows, elapsed, err
-	}
+	once := func() ([][]any, time.Duration, error) { return timedRun(ctx, e, q, cfg.timeout) }
 	rows, _, err := once()
 	if errors.Is(err, context.DeadlineExceeded) {
 		res.timeout = true
@@ -455,6 +445,20 @@ func measure(ctx context.Context, e engine, q string, cfg *config) cellResult {
 		res.median = (times[len(times)/2-1] + times[len(times)/2]) / 2
 	}
 	return res
+}
+
+// timedRun runs q on e once within timeout and returns its rows and how
+// long it took; the error is context.DeadlineExceeded when it timed out.
+func timedRun(ctx context.Context, e engine, q string, timeout time.Duration) ([][]any, time.Duration, error) {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	rows, err := e.query(qctx, q)
+	elapsed := time.Since(start)
+	if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		return nil, elapsed, context.DeadlineExceeded
+	}
+	return rows, elapsed, err
 }
 
 func fmtMillis(d time.Duration) string {
