@@ -355,7 +355,7 @@ type httpImportLoader struct {
 	// (ingest_queries.go reads it while it queries).
 	acked *atomic.Int64
 	// spread, when not empty, takes the requests in turn (a cluster's
-	// nodes, cluster.go) instead of the server load is given.
+	// nodes, cluster.go) in place of the server passed to load.
 	spread []*arbServer
 	// insertIDs gives every event a $insert_id, "r" and its row number in
 	// the dataset (1-based): unique, so no answer changes, and a batch
@@ -487,8 +487,12 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 			if why == noRetry || attempt == 100 {
 				return fmt.Errorf("/import to %s (attempt %d): HTTP %d: %.500s", to.httpURL(""), attempt, resp.StatusCode, reply)
 			}
-			if l.retries != nil {
-				map[string]*atomic.Int64{retryShed: &l.retries.shed, retryLeader: &l.retries.leader}[why].Add(1)
+			switch {
+			case l.retries == nil:
+			case why == retryShed:
+				l.retries.shed.Add(1)
+			default:
+				l.retries.leader.Add(1)
 			}
 			wait := 100 * time.Millisecond
 			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {

@@ -132,8 +132,8 @@ func (c *arbCluster) start(extra ...string) error {
 }
 
 // stop sends SIGTERM to every node at once (one by one, the last ones
-// would stop without a quorum) and waits for all; it returns the first
-// error.
+// would stop without a quorum) and waits for all; it returns their
+// errors joined. It is idempotent.
 func (c *arbCluster) stop() error {
 	errs := make([]error, len(c.nodes))
 	var wg sync.WaitGroup
