@@ -71,10 +71,11 @@ bench-ingest-queries: build
 # checked against the single node's; ingest events/s and per-query ms
 # with ratios land in bench/results-cluster.md. Its unit tests run first.
 # EVENTS defaults to 1,000,000 here: the cluster holds three copies and
-# all five processes share the machine.
+# all five processes share the machine; 9 runs a query (interleaved
+# across the setups) because the ratios of short queries are noisy.
 bench-cluster: build
 	cd bench && $(GO) test -run 'TestClusterPeers|TestClusterView|TestImportRetry|TestCheckModes|TestRenderCluster|TestMedianOf|TestMeasureInterleaved' . && \
-		$(GO) run . -cluster -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-1000000}
+		$(GO) run . -cluster -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-1000000} -runs 9
 
 # ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.
 bench-clickhouse:

@@ -26,13 +26,15 @@ package main
 // so a cluster's load time ends with the last acknowledgement; the table
 // also gives the time until every node has applied all the leader had
 // committed then, and the leader's Raft term before and after the load
-// (an election in between shows). -cluster-restart stops and starts each
-// setup between load and queries; by default the queries run on the
-// processes that took the load, and the data directories are measured
-// after the queries, each setup stopped with SIGTERM (a flush).
+// (an election in between shows). Then (-cluster-restart, the default)
+// each setup is stopped with SIGTERM (a flush), its data directories
+// measured, and started again, as loadArb does; with
+// -cluster-restart=false the queries run on the processes that took the
+// load and the directories are measured after the queries.
 //
-// Queries: Q0–Q8 of queries.go (arb's text), each timed as main.go times
-// it (one warm-up whose answer is checked, then the median of -runs) on
+// Queries: Q0–Q8 of queries.go (arb's text), each with one warm-up per
+// setup whose answer is checked, then -runs rounds of one run on each
+// (measureInterleaved), the median per setup, on
 // the single node, the cluster of one, the 3-node cluster's leader and
 // one of its followers — interleaved query by query, so that a change in
 // the machine's load hits every column alike. Every answer is checked
@@ -659,8 +661,8 @@ func reproduceCommand(cfg *config) string {
 	if !cfg.clusterInsertIDs {
 		s += " -cluster-insert-ids=false"
 	}
-	if cfg.clusterRestart {
-		s += " -cluster-restart"
+	if !cfg.clusterRestart {
+		s += " -cluster-restart=false"
 	}
 	if cfg.runs != 5 {
 		s += " -runs " + strconv.Itoa(cfg.runs)

@@ -76,7 +76,7 @@ func renderCluster(r *clusterReport) string {
 		"The machine is shared with other work, so absolute figures are noisy; the ratios, taken in the same run, are the figures to read.\n\n",
 		orUnknown(r.loadAvgStart), orUnknown(r.loadAvgEnd))
 	if r.command != "" {
-		fmt.Fprintf(&b, "Reproduce: `make bench-cluster` (EVENTS=%d), or `%s`.\n\n", r.events, r.command)
+		fmt.Fprintf(&b, "Reproduce: `make build && %s`.\n\n", r.command)
 	}
 
 	b.WriteString("### Ingest\n\n")
@@ -122,7 +122,7 @@ func renderCluster(r *clusterReport) string {
 	if r.restarted {
 		b.WriteString("\nEach setup was stopped (SIGTERM, a flush) and started again between its load and the queries.\n")
 	} else {
-		b.WriteString("\nThe queries ran on the processes that took the load (no restart: -cluster-restart does one); " +
+		b.WriteString("\nThe queries ran on the processes that took the load (-cluster-restart=false); " +
 			"the disk figures are taken after the queries, each setup stopped with SIGTERM (a flush).\n")
 	}
 	if r.cmp != nil {

@@ -173,7 +173,7 @@ func TestRenderCluster(t *testing.T) {
 	for _, want := range []string{
 		"1000 events, 50 users, seed 1",
 		"at the start: 3.10 2.00 1.50; at the end: unknown",
-		"`cd bench && go run . -cluster -arb-bin ../bin/arb -events 1000`",
+		"Reproduce: `make build && cd bench && go run . -cluster -arb-bin ../bin/arb -events 1000`.",
 		"| single node | 1 | p | 1000 | 1.0 | 1000 | 1× | — | — | 0 / 0 | 2.0 | — |",
 		"| cluster of one | 1 | p | 1000 | 2.0 | 500 | 0.5× | 2.0 | 2 → 2 | 0 / 0 | 70.0 | 67.0 |",
 		"| 3-node cluster | 3 | p | 1000 | 4.0 | 250 | 0.25× | 5.0 | 2 → 5 | 3 / 2 | 210.0 | 201.0 |",
@@ -182,7 +182,7 @@ func TestRenderCluster(t *testing.T) {
 		"| Q3 count by event | 100 | 100 | 150 | 90.0 **≠** [1] | 1× | 1.5× | 0.9× | **DIFFER: 3 nodes: follower** |",
 		"[1] **DISAGREE** Q3 count by event, 3 nodes: follower vs single: 2 rows vs 1 rows",
 		"leader was n1 (term 5) when the queries started and n3 (term 6) when they ended; the follower queried is n2",
-		"The queries ran on the processes that took the load (no restart",
+		"The queries ran on the processes that took the load (-cluster-restart=false)",
 		"**1 answers differ or failed**",
 	} {
 		if !strings.Contains(text, want) {

@@ -141,7 +141,7 @@ func parseFlags() (*config, error) {
 	flag.BoolVar(&c.cluster, "cluster", false, "load the dataset through HTTP /import into one arb, a cluster of one and a 3-node cluster on loopback, and time Q0–Q8 on each, instead of anything else (cluster.go)")
 	flag.IntVar(&c.clusterClients, "cluster-clients", defaultClusterClients, "with -cluster: /import requests in flight during each load (the same for every setup)")
 	flag.BoolVar(&c.clusterInsertIDs, "cluster-insert-ids", true, "with -cluster: give every event a $insert_id (its row number) in every setup, so that an /import caught in a change of Raft leader is sent again and counted once; false: such a batch fails the run")
-	flag.BoolVar(&c.clusterRestart, "cluster-restart", false, "with -cluster: stop (SIGTERM) and start every setup between its load and the queries, as the other modes do (a binary built before cf9a8c2, on raft-wal v0.4.0, can fail to restart a node that dropped a log suffix after a change of leader: \"sealed segment has no index block\")")
+	flag.BoolVar(&c.clusterRestart, "cluster-restart", true, "with -cluster: stop (SIGTERM) and start every setup between its load and the queries, as the other modes do; false: query the processes that took the load (a binary built before cf9a8c2, on raft-wal v0.4.0, can fail to restart a node that dropped a log suffix after a change of leader: \"sealed segment has no index block\")")
 	flag.StringVar(&c.clusterOut, "cluster-out", "results-cluster.md", "markdown copy of the -cluster table")
 	flag.Parse()
 	if err := c.checkModes(); err != nil {
