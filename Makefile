@@ -38,11 +38,12 @@ bench: build
 	$(MAKE) bench-peers
 	$(MAKE) bench-corpus
 	$(MAKE) bench-ingest-queries
+	$(MAKE) bench-cluster
 
 # arb against ClickHouse 18.16 and DuckDB on the workload of peers.md
 # (bench/, a module of its own so `go test ./...` never builds DuckDB).
 # EVENTS=100000000 for the large size; the table lands in bench/results.md.
-.PHONY: bench-peers bench-clickhouse bench-corpus bench-ingest-queries
+.PHONY: bench-peers bench-clickhouse bench-corpus bench-ingest-queries bench-cluster
 bench-peers: build bench-clickhouse
 	cd bench && $(GO) run . -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
 
@@ -62,6 +63,19 @@ bench-corpus: build
 bench-ingest-queries: build
 	cd bench && $(GO) test -run 'TestIngestQueries' . && \
 		$(GO) run . -during-ingest -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-10000000}
+
+# A cluster against one node on this machine (issue 15): the dataset
+# through HTTP /import into one arb, a cluster of one (Raft, no
+# replication) and a 3-node cluster on loopback, then Q0–Q8 on the single
+# node, the cluster of one, the leader and a follower, every answer
+# checked against the single node's; ingest events/s and per-query ms
+# with ratios land in bench/results-cluster.md. Its unit tests run first.
+# EVENTS defaults to 1,000,000 here: the cluster holds three copies and
+# all five processes share the machine; 9 runs a query (interleaved
+# across the setups) because the ratios of short queries are noisy.
+bench-cluster: build
+	cd bench && $(GO) test -run 'TestClusterPeers|TestClusterView|TestImportRetry|TestCheckModes|TestRenderCluster|TestMedianOf|TestMeasureInterleaved' . && \
+		$(GO) run . -cluster -arb-bin $(CURDIR)/$(BIN) -events $${EVENTS:-1000000} -runs 9
 
 # ClickHouse from Debian when missing; waits for another apt/dpkg holding the lock.
 bench-clickhouse:

@@ -46,7 +46,9 @@ type arbServer struct {
 	proc      *process
 	// serveArgs are extra `arb serve` flags for the next start.
 	serveArgs []string
-	db        *sql.DB
+	// procName names the process in messages ("" is "arb").
+	procName string
+	db       *sql.DB
 	// qconn runs the timed queries, one after another; qid is its
 	// connection id, looked up once so that no extra round trip is timed.
 	qconn *sql.Conn
@@ -74,6 +76,16 @@ func (a *arbServer) httpURL(path string) string {
 
 // start runs `arb serve` on a.dir and waits for /healthz and MySQL.
 func (a *arbServer) start() error {
+	if err := a.launch(); err != nil {
+		return err
+	}
+	return a.await()
+}
+
+// launch starts `arb serve` on a.dir without waiting for it: the nodes
+// of a cluster serve only once they have a leader, so they must all be
+// launched before any is awaited (cluster.go).
+func (a *arbServer) launch() error {
 	data := filepath.Join(a.dir, "data")
 	args := append([]string{"serve",
 		"--data-dir", data,
@@ -84,12 +96,21 @@ func (a *arbServer) start() error {
 	// $ARB_SERVE_ARGS adds flags to every start, e.g. "--memory-limit 1073741824"
 	// to load and query under a memory budget.
 	args = append(args, strings.Fields(os.Getenv("ARB_SERVE_ARGS"))...)
-	p, err := startProcess("arb", filepath.Join(a.dir, "arb.log"), a.bin, args...)
+	name := a.procName
+	if name == "" {
+		name = "arb"
+	}
+	p, err := startProcess(name, filepath.Join(a.dir, "arb.log"), a.bin, args...)
 	if err != nil {
 		return err
 	}
 	a.proc = p
-	err = waitUntil(60*time.Second, p, func() bool {
+	return nil
+}
+
+// await waits until a launched arb answers /healthz and MySQL.
+func (a *arbServer) await() error {
+	err := waitUntil(60*time.Second, a.proc, func() bool {
 		resp, err := http.Get(a.httpURL("/healthz"))
 		if err != nil {
 			return false
@@ -333,10 +354,63 @@ type httpImportLoader struct {
 	// acked, when not nil, counts the events /import acknowledged so far
 	// (ingest_queries.go reads it while it queries).
 	acked *atomic.Int64
+	// spread, when not empty, takes the requests in turn (a cluster's
+	// nodes, cluster.go) in place of the server passed to load.
+	spread []*arbServer
+	// insertIDs gives every event a $insert_id, "r" and its row number in
+	// the dataset (1-based): unique, so no answer changes, and a batch
+	// that may or may not have been stored can be sent again (cluster.go).
+	insertIDs bool
+	// retries, when not nil, counts the requests sent again (importRetry).
+	retries *importRetries
+}
+
+// importRetries counts /import requests sent again, by cause.
+type importRetries struct {
+	shed   atomic.Int64 // arb shed load, nothing stored
+	leader atomic.Int64 // the Raft leader changed with the batch in flight
 }
 
 func (l httpImportLoader) name() string {
-	return fmt.Sprintf("HTTP /import, %d events/request, %d in parallel", l.eventsPerBatch, l.conns)
+	s := fmt.Sprintf("HTTP /import, %d events/request, %d in parallel", l.eventsPerBatch, l.conns)
+	if l.insertIDs {
+		s += ", with $insert_id"
+	}
+	if len(l.spread) > 1 {
+		s += fmt.Sprintf(", spread over %d nodes", len(l.spread))
+	}
+	return s
+}
+
+// Causes of a retried /import (importRetry).
+const (
+	noRetry     = ""
+	retryShed   = "shed"
+	retryLeader = "leader"
+)
+
+// importRetry says whether an /import answer may be answered by sending
+// the same request again without counting an event twice, and why:
+//   - retryShed: 503 with the overload messages of
+//     server/ingest_budget.go ("too much ingestion in flight") or
+//     storage/ingest_buffer.go ("ingest buffer full"): nothing stored;
+//   - retryLeader: 503 "replicated log unavailable" (cluster mode: no
+//     leader, or it changed with the batch in flight), which may have
+//     stored the batch: safe only when every event has an insert_id
+//     (withIDs), since arb stores an insert_id once.
+//
+// Anything else is no retry: an error for the load.
+func importRetry(status int, body string, withIDs bool) string {
+	if status != http.StatusServiceUnavailable {
+		return noRetry
+	}
+	switch {
+	case strings.Contains(body, "too much ingestion in flight") || strings.Contains(body, "ingest buffer full"):
+		return retryShed
+	case withIDs && strings.Contains(body, "replicated log unavailable"):
+		return retryLeader
+	}
+	return noRetry
 }
 
 func appendJSONString(b []byte, s string) []byte {
@@ -352,7 +426,9 @@ func appendJSONString(b []byte, s string) []byte {
 
 func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.conns}}
+	row := 0 // runBatches calls build once a row, in dataset order
 	build := func(b []byte, r *tsvRow, first bool) []byte {
+		row++
 		if first {
 			b = append(b, '[')
 		} else {
@@ -377,25 +453,57 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 			b = append(b, `,"amount":`...)
 			b = append(b, r.amount...)
 		}
+		if l.insertIDs {
+			b = append(b, `,"$insert_id":"r`...)
+			b = strconv.AppendInt(b, int64(row), 10)
+			b = append(b, '"')
+		}
 		return append(b, "}}"...)
 	}
+	targets := l.spread
+	if len(targets) == 0 {
+		targets = []*arbServer{a}
+	}
+	var next atomic.Int64
 	send := func(ctx context.Context, body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.httpURL("/import"), bytes.NewReader(body))
-		if err != nil {
-			return err
+		to := targets[int(next.Add(1)-1)%len(targets)]
+		for attempt := 1; ; attempt++ {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, to.httpURL("/import"), bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.SetBasicAuth(arbToken, "")
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			reply, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			why := importRetry(resp.StatusCode, string(reply), l.insertIDs)
+			if why == noRetry || attempt == 100 {
+				return fmt.Errorf("/import to %s (attempt %d): HTTP %d: %.500s", to.httpURL(""), attempt, resp.StatusCode, reply)
+			}
+			switch {
+			case l.retries == nil:
+			case why == retryShed:
+				l.retries.shed.Add(1)
+			default:
+				l.retries.leader.Add(1)
+			}
+			wait := 100 * time.Millisecond
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+				wait = time.Duration(secs) * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth(arbToken, "")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		reply, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/import: HTTP %d: %.500s", resp.StatusCode, reply)
-		}
-		return nil
 	}
 	return runBatches(ctx, path, limit, l.eventsPerBatch, l.conns, build,
 		func(b []byte) []byte { return append(b, ']') }, send, l.acked)

@@ -10,7 +10,9 @@
 // DuckDB instead (corpus.go, corpus_run.go) and writes results-corpus.md.
 // With -during-ingest it times a few queries on arb while the dataset is
 // being imported, right after and after a restart (ingest_queries.go)
-// and writes results-ingest.md.
+// and writes results-ingest.md. With -cluster it loads the dataset into
+// one arb, a cluster of one and a 3-node cluster on loopback and times
+// Q0–Q8 on each (cluster.go) and writes results-cluster.md.
 //
 // It is a module of its own (arb/bench) so that the main module's
 // `go test ./...` never builds DuckDB. Run it with `make bench` or
@@ -79,7 +81,23 @@ type config struct {
 	ingestAfter       time.Duration
 	ingestCorpusQuery string
 	ingestBaseline    bool
+	// cluster: ingest and Q0–Q8 on one node, a cluster of one and a
+	// 3-node cluster (cluster.go).
+	cluster        bool
+	clusterClients int
+	clusterOut     string
+	// clusterInsertIDs: with -cluster, every event gets a $insert_id,
+	// so a batch caught in a change of leader can be sent again.
+	clusterInsertIDs bool
+	// clusterRestart: with -cluster, stop and start every setup between
+	// its load and the queries.
+	clusterRestart bool
 }
+
+// defaultClusterClients is -cluster-clients' default: /import requests
+// in flight, a multiple of 3 so that each node of the 3-node cluster
+// takes as many.
+const defaultClusterClients = 6
 
 func parseFlags() (*config, error) {
 	c := &config{}
@@ -120,7 +138,15 @@ func parseFlags() (*config, error) {
 	flag.DurationVar(&c.ingestAfter, "ingest-after", 30*time.Second, "with -during-ingest: how long the queries run right after the load, and again after the restart")
 	flag.StringVar(&c.ingestCorpusQuery, "ingest-corpus-query", "an_dau_bare_bounds", "with -during-ingest: the analyst query of -corpus-dir (file name without .sql) added to the fixed ones")
 	flag.BoolVar(&c.ingestBaseline, "ingest-baseline", true, "with -during-ingest: first load the dataset the same way into another fresh arb without queries, for the plain ingest rate")
+	flag.BoolVar(&c.cluster, "cluster", false, "load the dataset through HTTP /import into one arb, a cluster of one and a 3-node cluster on loopback, and time Q0–Q8 on each, instead of anything else (cluster.go)")
+	flag.IntVar(&c.clusterClients, "cluster-clients", defaultClusterClients, "with -cluster: /import requests in flight during each load (the same for every setup)")
+	flag.BoolVar(&c.clusterInsertIDs, "cluster-insert-ids", true, "with -cluster: give every event a $insert_id (its row number) in every setup, so that an /import caught in a change of Raft leader is sent again and counted once; false: such a batch fails the run")
+	flag.BoolVar(&c.clusterRestart, "cluster-restart", true, "with -cluster: stop (SIGTERM) and start every setup between its load and the queries, as the other modes do; false: query the processes that took the load (a binary built before cf9a8c2, on raft-wal v0.4.0, can fail to restart a node that dropped a log suffix after a change of leader: \"sealed segment has no index block\")")
+	flag.StringVar(&c.clusterOut, "cluster-out", "results-cluster.md", "markdown copy of the -cluster table")
 	flag.Parse()
+	if err := c.checkModes(); err != nil {
+		return nil, err
+	}
 	if c.corpus {
 		engines = "arb,duckdb"
 		c.loadCompare, c.afterCompaction = false, false
@@ -142,6 +168,31 @@ func parseFlags() (*config, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkModes refuses flags that cannot hold together: at most one of
+// the modes -corpus, -during-ingest and -cluster, and a positive
+// -cluster-clients and -runs.
+func (c *config) checkModes() error {
+	var modes []string
+	for _, m := range []struct {
+		on   bool
+		name string
+	}{{c.corpus, "-corpus"}, {c.duringIngest, "-during-ingest"}, {c.cluster, "-cluster"}} {
+		if m.on {
+			modes = append(modes, m.name)
+		}
+	}
+	if len(modes) > 1 {
+		return fmt.Errorf("%s: choose one mode", strings.Join(modes, " and "))
+	}
+	if c.clusterClients < 1 {
+		return fmt.Errorf("-cluster-clients %d: want at least 1", c.clusterClients)
+	}
+	if c.runs < 1 {
+		return fmt.Errorf("-runs %d: want at least 1", c.runs)
+	}
+	return nil
 }
 
 func main() {
@@ -190,6 +241,9 @@ func run(ctx context.Context, cfg *config) (err error) {
 	}()
 	if cfg.duringIngest {
 		return runIngestQueries(ctx, cfg, dataset, work)
+	}
+	if cfg.cluster {
+		return runCluster(ctx, cfg, dataset, work)
 	}
 	rep := &report{cfg: cfg, dataset: dataset, started: time.Now()}
 	var engines []engine
@@ -355,17 +409,7 @@ func (c cellResult) short() string {
 // times up to cfg.runs runs and takes the median.
 func measure(ctx context.Context, e engine, q string, cfg *config) cellResult {
 	var res cellResult
-	once := func() ([][]any, time.Duration, error) {
-		qctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-		defer cancel()
-		start := time.Now()
-		rows, err := e.query(qctx, q)
-		elapsed := time.Since(start)
-		if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
-			return nil, elapsed, context.DeadlineExceeded
-		}
-		return rows, elapsed, err
-	}
+	once := func() ([][]any, time.Duration, error) { return timedRun(ctx, e, q, cfg.timeout) }
 	rows, _, err := once()
 	if errors.Is(err, context.DeadlineExceeded) {
 		res.timeout = true
@@ -401,6 +445,20 @@ func measure(ctx context.Context, e engine, q string, cfg *config) cellResult {
 		res.median = (times[len(times)/2-1] + times[len(times)/2]) / 2
 	}
 	return res
+}
+
+// timedRun runs q on e once within timeout and returns its rows and how
+// long it took; the error is context.DeadlineExceeded when it timed out.
+func timedRun(ctx context.Context, e engine, q string, timeout time.Duration) ([][]any, time.Duration, error) {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	rows, err := e.query(qctx, q)
+	elapsed := time.Since(start)
+	if err != nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		return nil, elapsed, context.DeadlineExceeded
+	}
+	return rows, elapsed, err
 }
 
 func fmtMillis(d time.Duration) string {
