@@ -132,6 +132,8 @@ func serve(args []string) error {
 	httpPrefix := fs.String("http-prefix", "", "also serve the ingestion routes under this path prefix, e.g. /mp (ad-blocker-proof routes)")
 	nodeID := fs.String("node-id", "", "cluster mode: this node's id (with --peers)")
 	raftAddr := fs.String("raft-addr", "", "cluster mode: this node's Raft address, host:port (default: its entry in --peers); peers reach it there")
+	raftHeartbeat := fs.Duration("raft-heartbeat-timeout", replication.DefaultHeartbeatTimeout, "cluster mode: how long a follower goes without hearing from the leader before it calls an election (also the leader's lease); shorter fails over faster, too short on a loaded machine causes needless elections")
+	raftElection := fs.Duration("raft-election-timeout", replication.DefaultElectionTimeout, "cluster mode: how long a candidate waits for votes before it tries again")
 	raftSnapInterval := fs.Duration("raft-snapshot-interval", replication.DefaultSnapshotInterval, "cluster mode: how often Raft checks whether to take a snapshot (a flush of the store)")
 	raftSnapThreshold := fs.Uint64("raft-snapshot-threshold", replication.DefaultSnapshotThreshold, "cluster mode: log entries since the last snapshot that make Raft take one")
 	raftTrailing := fs.Uint64("raft-trailing-logs", replication.DefaultTrailingLogs, "cluster mode: log entries kept before a snapshot, so a replica that was down catches up from the log (beyond: it reseeds from the leader)")
@@ -197,6 +199,7 @@ func serve(args []string) error {
 			return fmt.Errorf("--peers: %w", err)
 		}
 		cluster = &replication.Config{ID: *nodeID, Addr: *raftAddr, Peers: members, Join: *join,
+			HeartbeatTimeout: *raftHeartbeat, ElectionTimeout: *raftElection,
 			SnapshotInterval: *raftSnapInterval, SnapshotThreshold: *raftSnapThreshold, TrailingLogs: *raftTrailing, LogSegmentBytes: *raftSegment}
 	}
 
