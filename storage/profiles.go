@@ -101,8 +101,7 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 	if err := s.buffer.admitBatch(batchBytes(batch), s.requestFlush, s.closing); err != nil {
 		return fmt.Errorf("project %s: %w", p.name, err)
 	}
-	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
-	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: batch})
+	payload := profilesRecord(p.name, table, batch)
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	if _, err := s.wal.Append(payload); err != nil {
@@ -120,6 +119,12 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		s.requestFlush()
 	}
 	return nil
+}
+
+// profilesRecord is the kindProfiles WAL record of whole profiles.
+func profilesRecord(project, table string, profiles []Event) []byte {
+	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
+	return AppendEventBatch(payload, &EventBatch{Project: project, Events: profiles})
 }
 
 // resolveProfilesLocked computes the whole profiles that ops leave in

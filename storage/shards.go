@@ -553,8 +553,7 @@ func (p *Project) updateProfilesShards(table string, ops []ProfileOp) error {
 	if err := s.buffer.admitBatch(batchBytes(rows), s.requestFlush, s.closing); err != nil {
 		return fmt.Errorf("project %s: %w", p.name, err)
 	}
-	payload := append([]byte{byte(kindProfiles)}, batchAppendString(nil, table)...)
-	payload = AppendEventBatch(payload, &EventBatch{Project: p.name, Events: rows})
+	payload := profilesRecord(p.name, table, rows)
 	s.ingestMu.RLock()
 	defer s.ingestMu.RUnlock()
 	if _, err := s.wal.Append(payload); err != nil {

@@ -10,6 +10,34 @@ import (
 	"time"
 )
 
+// newShardedProject opens a store of projects of shards shards in dir
+// and creates project shop in it.
+func newShardedProject(t *testing.T, dir string, shards, maxColumns int) (*Store, *Project) {
+	t.Helper()
+	s := openShardedStore(t, dir, shards, maxColumns)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	return s, p
+}
+
+// checkThroughCrash runs check on s, again after a crash (WAL replay)
+// and after a clean restart (flushed files); it closes the last store.
+func checkThroughCrash(t *testing.T, s *Store, dir string, check func(when string, s *Store)) {
+	t.Helper()
+	check("live", s)
+	crash(s)
+	s = openShardedStore(t, dir, 0, 0) // the count is the project's, not the store's
+	check("after crash", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openShardedStore(t, dir, 0, 0)
+	defer s.Close()
+	check("after restart", s)
+}
+
 func openShardedStore(t *testing.T, dir string, shards, maxColumns int) *Store {
 	t.Helper()
 	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, Shards: shards, MaxColumns: maxColumns})
@@ -53,11 +81,7 @@ func shardRows(t *testing.T, s *Store, project string, shards int) []int {
 func TestShardedProjectStoresEveryEventOnce(t *testing.T) {
 	dir := t.TempDir()
 	const shards = 3
-	s := openShardedStore(t, dir, shards, 0)
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
+	s, p := newShardedProject(t, dir, shards, 0)
 	if got := p.Info().Shards; got != shards {
 		t.Fatalf("Info().Shards = %d, want %d", got, shards)
 	}
@@ -92,16 +116,7 @@ func TestShardedProjectStoresEveryEventOnce(t *testing.T) {
 			}
 		}
 	}
-	check("live", s)
-	crash(s)
-	s = openShardedStore(t, dir, 0, 0) // the count is the project's, not the store's
-	check("after crash", s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openShardedStore(t, dir, 0, 0)
-	defer s.Close()
-	check("after restart", s)
+	checkThroughCrash(t, s, dir, check)
 }
 
 // TestShardedBatchRefusedWhole: a batch one shard refuses (its part would
@@ -109,12 +124,8 @@ func TestShardedProjectStoresEveryEventOnce(t *testing.T) {
 // alike.
 func TestShardedBatchRefusedWhole(t *testing.T) {
 	const shards = 3
-	s := openShardedStore(t, t.TempDir(), shards, 2)
+	s, p := newShardedProject(t, t.TempDir(), shards, 2)
 	defer s.Close()
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
 	// Ids in every shard, each shard's events with columns a and b.
 	var ids []string
 	seen := map[int]bool{}
@@ -167,11 +178,7 @@ func TestShardedBatchRefusedWhole(t *testing.T) {
 func TestShardedProfiles(t *testing.T) {
 	dir := t.TempDir()
 	const shards = 4
-	s := openShardedStore(t, dir, shards, 0)
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
+	s, p := newShardedProject(t, dir, shards, 0)
 	var ops []ProfileOp
 	for i := range 40 {
 		key := fmt.Sprintf("user-%d", i)
@@ -243,11 +250,7 @@ func TestShardedIdentityAcrossShardsSurvivesCrash(t *testing.T) {
 			user = id
 		}
 	}
-	s := openShardedStore(t, dir, shards, 0)
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
+	s, p := newShardedProject(t, dir, shards, 0)
 	evs := []Event{
 		{TimeMillis: 1, Name: "view", DistinctID: anon, InsertID: "a"},
 		{TimeMillis: 2, Name: "view", DistinctID: user, InsertID: "b"},
@@ -278,16 +281,7 @@ func TestShardedIdentityAcrossShardsSurvivesCrash(t *testing.T) {
 			t.Fatalf("%s: persons %v; want %s and %s as one", when, persons, anon, user)
 		}
 	}
-	check("live", s)
-	crash(s)
-	s = openShardedStore(t, dir, 0, 0)
-	check("after crash", s)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openShardedStore(t, dir, 0, 0)
-	defer s.Close()
-	check("after restart", s)
+	checkThroughCrash(t, s, dir, check)
 }
 
 // TestShardedConcurrentWritesAndReads: writers (events and links across
@@ -295,12 +289,8 @@ func TestShardedIdentityAcrossShardsSurvivesCrash(t *testing.T) {
 // flushes at once (run under -race); every event is stored once.
 func TestShardedConcurrentWritesAndReads(t *testing.T) {
 	const shards = 3
-	s := openShardedStore(t, t.TempDir(), shards, 0)
+	s, p := newShardedProject(t, t.TempDir(), shards, 0)
 	defer s.Close()
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	errs := make(chan error, 16)
@@ -371,12 +361,8 @@ func TestShardedConcurrentWritesAndReads(t *testing.T) {
 // SegmentInfos; a shard is not a project of its own to clients.
 func TestShardedProjectCompacts(t *testing.T) {
 	const shards = 3
-	s := openShardedStore(t, t.TempDir(), shards, 0)
+	s, p := newShardedProject(t, t.TempDir(), shards, 0)
 	defer s.Close()
-	if _, err := s.CreateProject("shop", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := s.Project("shop")
 	for i := range 4 {
 		if err := p.Ingest(testEvents(300, int64(10+i))); err != nil {
 			t.Fatal(err)
