@@ -18,12 +18,19 @@ import (
 // and the same aggregates — uniques, users merged by $identify within a
 // shard, per-user funnels, a column whose type widened in one shard only,
 // rows flushed to segments and rows still buffered, and again after a
-// restart.
+// restart. Persons are also joined the way the SDKs do since Mixpanel's
+// simplified ID merge: anonymous events under a device id ("$device:X" or
+// "X"), then an event of the user carrying $user_id and $device_id.
 func TestShardUnionMatchesOneProject(t *testing.T) {
+	for _, shards := range []int{3, 8} {
+		t.Run(fmt.Sprintf("%d shards", shards), func(t *testing.T) { testShardUnion(t, shards) })
+	}
+}
+
+func testShardUnion(t *testing.T, shards int) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewSource(seed))
-	const shards = 3
 	oneDir, shardedDir := t.TempDir(), t.TempDir()
 	open := func(dir string, n int) *storage.Store {
 		t.Helper()
@@ -86,21 +93,43 @@ func TestShardUnionMatchesOneProject(t *testing.T) {
 	// $identify links, within a shard and across shards: the anonymous
 	// id's events count as the identified user's everywhere.
 	linked, across := 0, 0
-	for a := 0; a < 200 && linked < 30; a++ {
+	for a := 0; a < 200 && (across < 20 || linked-across < 5); a++ {
 		anon, user := fmt.Sprintf("u%d", a), fmt.Sprintf("u%d", (a*7+3)%200)
-		if anon == user {
+		same := storage.ShardOf(anon, shards) == storage.ShardOf(user, shards)
+		if anon == user || (!same && across == 20) || (same && linked-across == 5) {
 			continue
 		}
-		if storage.ShardOf(anon, shards) != storage.ShardOf(user, shards) {
+		if !same {
 			across++
 		}
 		batch = append(batch, storage.Event{TimeMillis: base + 5*86_400_000, Name: "$identify", DistinctID: user, InsertID: fmt.Sprintf("id%d", a),
 			Props: []storage.Prop{{Key: "$anon_distinct_id", Value: storage.StringValue(anon)}, {Key: "$identified_id", Value: storage.StringValue(user)}}})
 		linked++
 	}
+	// Devices: anonymous events, then the user's event naming the device;
+	// half spelt "$device:X", half "X", as SDKs send them.
+	devices := 0
+	for d := 0; d < 40; d++ {
+		dev := fmt.Sprintf("dev%d", d)
+		anonID := dev
+		if d%2 == 0 {
+			anonID = "$device:" + dev
+		}
+		user := fmt.Sprintf("u%d", 100+d)
+		batch = append(batch,
+			storage.Event{TimeMillis: base + int64(d)*60_000, Name: "Page View", DistinctID: anonID, InsertID: fmt.Sprintf("dv%d", d)},
+			storage.Event{TimeMillis: base + int64(d)*60_000 + 1, Name: "Signup", DistinctID: user, InsertID: fmt.Sprintf("du%d", d),
+				Props: []storage.Prop{{Key: "$user_id", Value: storage.StringValue(user)}, {Key: "$device_id", Value: storage.StringValue(dev)}}})
+		if storage.ShardOf(dev, shards) != storage.ShardOf(user, shards) {
+			devices++
+		}
+	}
 	ingest(batch)
-	if across < 5 || linked-across < 5 {
-		t.Fatalf("%d identities, %d across shards: want at least 5 of each", linked, across)
+	if devices < 5 {
+		t.Fatalf("only %d device links across shards", devices)
+	}
+	if across < 5 || linked-across < 3 {
+		t.Fatalf("%d identities, %d across shards: want at least 5 across and 3 within", linked, across)
 	}
 
 	compare(t, sharded.Snapshot(), one.Snapshot())

@@ -385,6 +385,10 @@ func (v *canonView) resolve(c uint32) *identChunk {
 // Merged reports whether any user may have a canonical other than itself.
 func (c Canon) Merged() bool { return c.v != nil && c.v.merged }
 
+// devicePrefix spells a device id as a distinct_id: "$device:X" and "X"
+// are one user once both are known (userNumberLocked).
+const devicePrefix = "$device:"
+
 // identityProps are the properties of an event that link ids.
 type identityProps struct {
 	userID, deviceID, identified, anon, alias string
@@ -446,7 +450,7 @@ func (ip *identityProps) linkedIDs(e *Event) []string {
 	if ip.userID != "" {
 		add(ip.userID)
 		if ip.deviceID != "" {
-			add(strings.TrimPrefix(ip.deviceID, "$device:"))
+			add(strings.TrimPrefix(ip.deviceID, devicePrefix))
 		}
 	}
 	switch e.Name {
@@ -551,6 +555,9 @@ func (p *Project) observeEventLocked(e *Event, user uint32) (bool, error) {
 			step(st.union(mergeNums[0], mergeNums[i]))
 		}
 	}
+	if changed {
+		p.identityChanges++
+	}
 	if err != nil {
 		return changed, err
 	}
@@ -564,11 +571,11 @@ func (p *Project) deviceNumberLocked(d string, err error) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	x := strings.TrimPrefix(d, "$device:")
+	x := strings.TrimPrefix(d, devicePrefix)
 	if n, ok, err := p.users.lookup(x); ok || err != nil {
 		return n, err
 	}
-	return p.userNumberLocked("$device:" + x)
+	return p.userNumberLocked(devicePrefix + x)
 }
 
 // userNumberLocked numbers id, linking "$device:X" with "X" the first
@@ -579,10 +586,10 @@ func (p *Project) userNumberLocked(id string) (uint32, error) {
 	}
 	n := p.users.assign(id)
 	var twin string
-	if x, ok := strings.CutPrefix(id, "$device:"); ok {
+	if x, ok := strings.CutPrefix(id, devicePrefix); ok {
 		twin = x
 	} else {
-		twin = "$device:" + id
+		twin = devicePrefix + id
 	}
 	if twin == "" {
 		return n, nil

@@ -559,6 +559,11 @@ type Group struct {
 func (p *Project) Groups() ([]Group, []Column, error) {
 	var out []Group
 	var cols []Column
+	if p.shards != nil {
+		// A batch of group profiles is in every shard or in none.
+		p.shards.mu.RLock()
+		defer p.shards.mu.RUnlock()
+	}
 	for _, c := range p.readParts() {
 		c.mu.RLock()
 		st := c.ustate.snapshot(c.users.Len())

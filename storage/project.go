@@ -47,6 +47,10 @@ type Project struct {
 	// shards is set on a sharded project (shards.go): its rows live in
 	// these shards' projects, and it routes.
 	shards *shardSet
+	// identityChanges counts the events that changed the union-find
+	// (guarded by mu): a sharded project's map of persons linked across
+	// shards is valid while no shard's count nor its own changed.
+	identityChanges uint64
 }
 
 // SegmentRef is one live segment of a project.

@@ -23,17 +23,29 @@ import (
 	"fmt"
 	"hash/fnv"
 	"iter"
+	"math"
+	"strings"
 )
 
 // ShardOf is the shard, of count, that distinct_id's events live in:
-// FNV-1a of the id as sent, so every node and every version agrees.
+// FNV-1a of the id without a leading "$device:" (a device's two spellings
+// are one user, userNumberLocked, so they must share a shard), then
+// MurmurHash3's final mix (FNV-1a's low bits depend only on the bytes'
+// low bits, and a power-of-two count would see only those). Part of the
+// data's layout: every node and every version agrees.
 func ShardOf(distinctID string, count int) int {
 	if count <= 1 {
 		return 0
 	}
 	h := fnv.New64a()
-	h.Write([]byte(distinctID))
-	return int(h.Sum64() % uint64(count))
+	h.Write([]byte(strings.TrimPrefix(distinctID, devicePrefix)))
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return int(x % uint64(count))
 }
 
 // userStride translates a shard's user numbers into a union view's:
@@ -72,7 +84,8 @@ func (s *Segment) shardView(m userStride) *Segment {
 // REQUIRES: s.shard != nil.
 func (s *Segment) userBlock(block int) (*ColumnBlock, error) {
 	e, err := sharedBlockCache.get(blockKey{s, ColUserNumber, block}, func() (*cacheEntry, error) {
-		blk, err := s.shard.base.Block(ColUserNumber, block)
+		// Read, not Block: the untranslated block need not be cached too.
+		blk, err := s.shard.base.ReadBlock(ColUserNumber, block)
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +134,12 @@ func UnionSnapshot(name string, shards []*Snapshot) *Snapshot {
 	}
 	out.Columns, out.PeopleColumns = cols, peopleCols
 	out.UserIDs, out.Canon = users, Canon{v: canon}
+	if most := users.shardLen(); uint64(most) > math.MaxUint32 {
+		// Union numbers are uint32 (the engine's bitmaps): a query over
+		// more users than that fails rather than miscounts.
+		canon.readErr = fmt.Errorf("project %s: %d shards of up to %d users are more users than a query can number", name, n, most/int(n))
+		canon.merged = true
+	}
 	return out
 }
 

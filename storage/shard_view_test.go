@@ -7,12 +7,13 @@ import (
 
 // TestShardOfIsFixed: the shard of an id is part of the data's layout
 // (every node, every version, every restart must agree): FNV-1a 64 of the
-// id's bytes, modulo the count.
+// id's bytes without a leading "$device:", MurmurHash3's fmix64, modulo
+// the count (the expected values computed apart from the Go code).
 func TestShardOfIsFixed(t *testing.T) {
 	for _, c := range []struct {
 		id        string
 		of4, of16 int
-	}{{"", 1, 5}, {"user-1", 0, 4}, {"ä", 2, 2}, {"12345", 0, 8}} {
+	}{{"", 2, 6}, {"user-1", 1, 5}, {"ä", 2, 14}, {"12345", 3, 3}, {"abc", 1, 13}, {"$device:abc", 1, 13}} {
 		if got := ShardOf(c.id, 4); got != c.of4 {
 			t.Errorf("ShardOf(%q, 4) = %d, want %d", c.id, got, c.of4)
 		}

@@ -59,6 +59,13 @@ type shardSet struct {
 	// mu is held exclusively while a batch's parts are added to their
 	// shards, shared while a snapshot reads them all.
 	mu sync.RWMutex
+	// cross is the last map of persons linked across shards, and what it
+	// was built from (crossCanonCached).
+	crossMu sync.Mutex
+	cross   struct {
+		version crossVersion
+		m       map[uint32]uint32
+	}
 }
 
 // linkShards makes p the parent of count shards, creating those the store
@@ -347,12 +354,16 @@ func (p *Project) snapshotShards() *Snapshot {
 	set := p.shards
 	snaps := make([]*Snapshot, len(set.parts))
 	set.mu.RLock()
-	defer set.mu.RUnlock()
 	for k, c := range set.parts {
 		snaps[k] = c.Snapshot()
 	}
+	version := set.crossVersion() // of the state the snapshots saw
+	set.mu.RUnlock()
 	u := UnionSnapshot(p.name, snaps)
-	cross, err := set.crossCanon(snaps)
+	// Outside set.mu: a slow map must not hold writes up, and the
+	// shards' snapshots are fixed already (numbers a shard gave out
+	// since are skipped).
+	cross, err := set.crossCanonCached(snaps, version)
 	if err != nil {
 		// As a users file read failing under a query: the query fails
 		// (the engine's workers recover UserReadError panics).
@@ -381,10 +392,40 @@ func (p *Project) snapshotShards() *Snapshot {
 // Cost: per snapshot of a project with links across shards, a look-up of
 // each such id in each shard (memory while the user cache holds them).
 
+// crossVersion is what a cross map was built from: the parent's and
+// every shard's users and identity changes.
+type crossVersion []uint64
+
+// REQUIRES: set.mu held (shared at least).
+func (set *shardSet) crossVersion() crossVersion {
+	v := make(crossVersion, 0, 2*len(set.parts)+2)
+	for _, c := range append([]*Project{set.parent}, set.parts...) {
+		c.mu.RLock()
+		v = append(v, uint64(c.users.Len()), c.identityChanges)
+		c.mu.RUnlock()
+	}
+	return v
+}
+
+// crossCanonCached is crossCanon, built again only when a user or an
+// identity change came since the last one. v is crossVersion taken with
+// snaps, under set.mu.
+func (set *shardSet) crossCanonCached(snaps []*Snapshot, v crossVersion) (map[uint32]uint32, error) {
+	set.crossMu.Lock()
+	defer set.crossMu.Unlock()
+	if set.cross.version != nil && slices.Equal(set.cross.version, v) {
+		return set.cross.m, nil
+	}
+	m, err := set.crossCanon(snaps)
+	if err == nil {
+		set.cross.version, set.cross.m = v, m
+	}
+	return m, err
+}
+
 // crossCanon is the map of shard-canonical users (in union numbers) onto
 // their representative, for every person linked across shards; nil when
-// there is none.
-// REQUIRES: set.mu held (shared at least), so no shard numbers users.
+// there is none. snaps are the shards' snapshots the map is for.
 func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
 	p, n := set.parent, uint32(len(set.parts))
 	p.mu.RLock()
@@ -394,6 +435,22 @@ func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
 	}
 	ids, canon := p.users.view(), p.ustate.view(p.users.Len())
 	p.mu.RUnlock()
+	// lookup is a shard's user of id: as spelt, else its other device
+	// spelling (the parent and a shard may each know a device by one).
+	lookup := func(c *Project, id string) (uint32, bool, error) {
+		// Exclusively: a look-up updates the dictionary's cache.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		local, ok, err := c.users.lookup(id)
+		if ok || err != nil {
+			return local, ok, err
+		}
+		twin := devicePrefix + id
+		if x, cut := strings.CutPrefix(id, devicePrefix); cut {
+			twin = x
+		}
+		return c.users.lookup(twin)
+	}
 	up := map[uint32]uint32{} // union-find over union numbers; a root maps to itself
 	var find func(x uint32) uint32
 	find = func(x uint32) uint32 {
@@ -413,10 +470,7 @@ func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
 		}
 		pc := canon.Of(u)
 		for k, c := range set.parts {
-			// Exclusively: a look-up updates the dictionary's cache.
-			c.mu.Lock()
-			local, ok, err := c.users.lookup(id)
-			c.mu.Unlock()
+			local, ok, err := lookup(c, id)
 			if err != nil {
 				return err
 			}
@@ -460,6 +514,8 @@ func (set *shardSet) crossCanon(snaps []*Snapshot) (map[uint32]uint32, error) {
 
 // columnsShards is Columns of a sharded project: the union of its shards'.
 func (p *Project) columnsShards(table string) []Column {
+	p.shards.mu.RLock()
+	defer p.shards.mu.RUnlock()
 	var cols []Column
 	for _, c := range p.shards.parts {
 		cols = unionColumns(cols, c.Columns(table))
