@@ -273,6 +273,14 @@ func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event
 		if k, ok := keyOf(&events[i]); ok {
 			dup, wait, err := p.storedLocked(k, hashes[i], &days)
 			if err != nil {
+				// The keys reserved so far go, and batches that found
+				// them learn the failure: a ticket left open would keep
+				// them waiting for ever.
+				if ticket != nil {
+					p.mem.unreserveLocked(events[:n], hashes[:n])
+					ticket.err = err
+					close(ticket.done)
+				}
 				return nil, nil, nil, err
 			}
 			if wait != nil {
