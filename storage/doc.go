@@ -16,4 +16,9 @@
 //     block and footer). A mismatch is an error of class ErrCorruption that
 //     names file and offset; wrong data is never served.
 //   - All disk access goes through FS (fs.go) so tests can inject failures.
+//   - A sharded project (shards.go) keeps its rows in projects of its own,
+//     one per shard of ShardOf(distinct_id); a batch is one record naming
+//     the project, applied to every shard or to none, and a query reads the
+//     shards through one union snapshot (shard_view.go) in which user
+//     numbers never collide. Nothing outside storage sees a shard.
 package storage
