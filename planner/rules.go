@@ -14,6 +14,7 @@ const (
 	ruleIntDiv        analyzer.RuleId = 1004
 	ruleDateArith     analyzer.RuleId = 1005
 	rulePlanNative    analyzer.RuleId = 1006
+	ruleClock         analyzer.RuleId = 1007
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -37,10 +38,12 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 	// INSERT, UPDATE and DELETE paths too. The rule is idempotent.
 	analyzer.AlwaysBeforeDefault = append(analyzer.AlwaysBeforeDefault,
 		analyzer.Rule{Id: ruleIntDiv, Apply: replaceIntDiv},
-		analyzer.Rule{Id: ruleDateArith, Apply: replaceDateArith}) // date_arith.go; idempotent too
+		analyzer.Rule{Id: ruleDateArith, Apply: replaceDateArith}, // date_arith.go; idempotent too
+		analyzer.Rule{Id: ruleClock, Apply: replaceClock})         // clock_functions.go; idempotent too
 	return b.AddPreAnalyzeRule(rulePushCohort, pushCohort).
 		AddPreAnalyzeRule(ruleIntDiv, replaceIntDiv).
 		AddPreAnalyzeRule(ruleDateArith, replaceDateArith).
+		AddPreAnalyzeRule(ruleClock, replaceClock).
 		AddPostAnalyzeRule(rulePushFilter, pushFilter).
 		AddPostAnalyzeRule(rulePushAggregate, pushAggregate)
 }

@@ -48,6 +48,7 @@ func timeFunctions() []sql.Function {
 		sql.Function1{Name: "sec_to_time", Fn: newSecToTime},
 		sql.Function2{Name: "period_add", Fn: newPeriodAdd},
 		sql.Function2{Name: "period_diff", Fn: newPeriodDiff},
+		sql.FunctionN{Name: "utc_time", Fn: newUTCTime}, // clock_functions.go
 	}
 }
 

@@ -227,3 +227,62 @@ func TestTimeGrainsOverEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestClockFunctionsPrecision: the current-time functions print exactly
+// the fractional digits asked for (MySQL 8.0 manual 14.7: "If the fsp
+// argument is given to specify a fractional seconds precision from 0 to
+// 6, the return value includes a fractional seconds part of that many
+// digits"), none without one, and carry DATETIME or TIME; UTC_TIME
+// exists; all read the statement's time, so NOW() and its TIME part agree.
+func TestClockFunctionsPrecision(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	datetime := func(fsp int) *regexp.Regexp {
+		frac := ""
+		if fsp > 0 {
+			frac = fmt.Sprintf(`\.\d{%d}`, fsp)
+		}
+		return regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d` + frac + `$`)
+	}
+	clock := func(fsp int) *regexp.Regexp {
+		frac := ""
+		if fsp > 0 {
+			frac = fmt.Sprintf(`\.\d{%d}`, fsp)
+		}
+		return regexp.MustCompile(`^\d\d:\d\d:\d\d` + frac + `$`)
+	}
+	for _, c := range []struct {
+		q    string
+		want *regexp.Regexp
+		typ  string
+	}{
+		{"NOW()", datetime(0), "DATETIME"},
+		{"NOW(3)", datetime(3), "DATETIME"},
+		{"NOW(6)", datetime(6), "DATETIME"},
+		{"CURRENT_TIMESTAMP", datetime(0), "DATETIME"},
+		{"CURRENT_TIMESTAMP()", datetime(0), "DATETIME"},
+		{"CURRENT_TIMESTAMP(2)", datetime(2), "DATETIME"},
+		{"LOCALTIME", datetime(0), "DATETIME"},
+		{"LOCALTIMESTAMP(1)", datetime(1), "DATETIME"},
+		{"SYSDATE()", datetime(0), "DATETIME"},
+		{"CURTIME()", clock(0), "TIME"},
+		{"CURRENT_TIME", clock(0), "TIME"},
+		{"CURTIME(3)", clock(3), "TIME"},
+		{"UTC_TIME", clock(0), "TIME"},
+		{"UTC_TIME()", clock(0), "TIME"},
+		{"UTC_TIME(6)", clock(6), "TIME"},
+	} {
+		got, typ := queryText(db, "SELECT "+c.q)
+		if !c.want.MatchString(got) || typ != c.typ {
+			t.Errorf("SELECT %s = %s %q, want %s matching %s (MySQL 8)", c.q, typ, got, c.typ, c.want)
+		}
+	}
+	// One statement reads one time (the session is UTC here).
+	got, _ := queryText(db, "SELECT CONCAT(TIME(NOW(3)) = CURTIME(3), UTC_TIME(3) = CURTIME(3), DATE(NOW()) = CURDATE())")
+	if got != "111" {
+		t.Errorf("NOW, CURTIME, UTC_TIME, CURDATE disagree within a statement: %q, want 111", got)
+	}
+	if got, _ := queryText(db, "SELECT CURTIME(7)"); !strings.Contains(got, "1426") {
+		t.Errorf("CURTIME(7) = %q, want error 1426 (precision above 6)", got)
+	}
+}
