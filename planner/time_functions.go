@@ -61,6 +61,8 @@ func timeOverrides() []sql.Function {
 		sql.FunctionN{Name: "unix_timestamp", Fn: newUnixTimestamp},
 		sql.FunctionN{Name: "from_unixtime", Fn: newFromUnixtime},
 		sql.FunctionN{Name: "utc_timestamp", Fn: newUTCTimestamp},
+		sql.FunctionN{Name: "greatest", Fn: newGreatest}, // greatest_least.go
+		sql.FunctionN{Name: "least", Fn: newLeast},
 	}
 }
 
