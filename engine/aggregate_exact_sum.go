@@ -41,7 +41,7 @@ func (s *exactSumState) grow(g int) {
 func (s *exactSumState) addInt(g int32, x int64) {
 	if s.spilled == nil || !s.spilled[g] {
 		y := s.small[g]
-		if sum := x + y; (x >= 0) != (y >= 0) || (sum >= 0) == (y >= 0) {
+		if sum := x + y; (x^sum)&(y^sum) >= 0 { // no signed overflow
 			s.small[g] = sum
 			return
 		}
@@ -68,12 +68,23 @@ func (s *exactSumState) add(_ *aggWorker, b *batch, gids []int32, ref colRef) er
 	if v.ints == nil {
 		return fmt.Errorf("exact %s of a %v column", map[bool]string{false: "sum", true: "avg"}[s.avg], v.typ)
 	}
+	small, n, ints := s.small, s.n, v.ints
 	for i, g := range gids {
 		r := b.row(i)
-		if v.nulls == nil || !v.nulls[r] {
-			s.addInt(g, v.ints[r])
-			s.n[g]++
+		if v.nulls != nil && v.nulls[r] {
+			continue
 		}
+		n[g]++
+		x := ints[r]
+		if s.spilled == nil {
+			// The hot path, addInt inlined: no group has overflowed.
+			y := small[g]
+			if sum := x + y; (x^sum)&(y^sum) >= 0 {
+				small[g] = sum
+				continue
+			}
+		}
+		s.addInt(g, x)
 	}
 	return nil
 }
