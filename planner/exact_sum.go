@@ -304,14 +304,18 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 	out, same, err := transform.NodeWithOpaque(ctx, n, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
 		return transform.NodeExprsWithOpaque(ctx, n, swap)
 	})
-	if err != nil || same || len(retyped) == 0 {
+	if err != nil {
 		return n, transform.SameTree, nil
 	}
+	swapped := same == transform.NewTree
 	// The planbuilder typed the columns that read a SUM or AVG DOUBLE,
 	// and every column above them (an alias, a derived table's column,
-	// MAX of it) took that type: retype them bottom-up.
-	out, _, err = transform.NodeWithOpaque(ctx, out, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
-		if sq, ok := n.(*plan.SubqueryAlias); ok {
+	// MAX of it) took that type: retype them bottom-up. The columns that
+	// read MIN, MAX, FIRST or ANY_VALUE take the aggregate's type as it is
+	// now: arb's rules may have changed their argument's (MAX(NOW(3)) was
+	// typed DATETIME(6) by the planbuilder, before replaceClock).
+	out, same, err = transform.NodeWithOpaque(ctx, out, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
+		if sq, ok := n.(*plan.SubqueryAlias); ok && swapped {
 			schema := sq.Child.Schema(ctx)
 			i := 0
 			sq.Columns().ForEach(func(id sql.ColumnId) {
@@ -330,8 +334,15 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 				}
 				return e, transform.SameTree, nil
 			}
-			if ie, ok := e.(sql.IdExpression); ok && ie.Id() != 0 {
-				if d, isDec := e.Type(ctx).(sql.DecimalType); isDec {
+			ie, ok := e.(sql.IdExpression)
+			if !ok || ie.Id() == 0 {
+				return e, transform.SameTree, nil
+			}
+			switch e.(type) {
+			case *aggregation.Min, *aggregation.Max, *aggregation.First, *aggregation.AnyValue:
+				retyped[ie.Id()] = e.Type(ctx)
+			default:
+				if d, isDec := e.Type(ctx).(sql.DecimalType); isDec && swapped {
 					retyped[ie.Id()] = d
 				}
 			}
@@ -342,7 +353,10 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 	if err != nil {
 		return n, transform.SameTree, nil
 	}
-	return out, transform.NewTree, nil
+	if swapped {
+		same = transform.NewTree
+	}
+	return out, same, nil
 }
 
 // retypeField is gf reading the same column as typ.

@@ -271,6 +271,8 @@ func TestClockFunctionsPrecision(t *testing.T) {
 		{"UTC_TIME", clock(0), "TIME"},
 		{"UTC_TIME()", clock(0), "TIME"},
 		{"UTC_TIME(6)", clock(6), "TIME"},
+		{"MAX(NOW(3))", datetime(3), "DATETIME"}, // an aggregate's column takes the clock's type
+		{"MIN(CURTIME(2))", clock(2), "TIME"},
 	} {
 		got, typ := queryText(db, "SELECT "+c.q)
 		if !c.want.MatchString(got) || typ != c.typ {
