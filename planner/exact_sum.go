@@ -276,6 +276,13 @@ func exactDecimal(ctx *sql.Context, v any) (decimal.Decimal, error) {
 // replaceExactSums swaps SUM and AVG of exact arguments for ExactSum and
 // gives the columns that read them its type (idempotent).
 func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
+	if hasSetOp(ctx, n) {
+		// The planbuilder fixed a UNION's column types from its sides
+		// (DOUBLE for a SUM); retyping one side fails the union's schema
+		// check. Such statements (and WITH ROLLUP, rewritten into a
+		// UNION ALL) keep go-mysql-server's DOUBLE.
+		return n, transform.SameTree, nil
+	}
 	retyped := map[sql.ColumnId]sql.Type{}
 	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		var agg sql.Aggregation
@@ -357,6 +364,18 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 		same = transform.NewTree
 	}
 	return out, same, nil
+}
+
+// hasSetOp reports whether n holds a UNION, INTERSECT or EXCEPT.
+func hasSetOp(ctx *sql.Context, n sql.Node) bool {
+	found := false
+	transform.InspectWithOpaque(ctx, n, func(_ *sql.Context, n sql.Node) bool {
+		if _, ok := n.(*plan.SetOp); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // retypeField is gf reading the same column as typ.
