@@ -61,6 +61,11 @@ type Agg struct {
 	Column       string // the aggregated column; the time column for AggWindowFunnel
 	WindowMillis int64  // AggWindowFunnel
 	Conds        []Predicate
+	// Exact makes AggSum and AggAvg of an integer column exact, each
+	// result the decimal's text (aggregate_exact_sum.go); Scale is AVG's
+	// digits after the point.
+	Exact bool
+	Scale int32
 }
 
 func (a Agg) String() string {

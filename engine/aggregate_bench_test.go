@@ -83,7 +83,8 @@ func runBench(b *testing.B, snap *storage.Snapshot, a Aggregation) {
 }
 
 // BenchmarkAggregate covers the hot loops: a bitmap filter, group by on
-// dictionary codes, a sparse float sum, distinct users per day, and a
+// dictionary codes, a sparse float sum, an integer sum as floats and
+// exact, distinct users per day, and a
 // three-step funnel per user.
 //
 //	go test ./engine -run '^$' -bench BenchmarkAggregate -benchmem
@@ -102,6 +103,12 @@ func BenchmarkAggregate(b *testing.B) {
 				Aggs: []Agg{{Kind: AggCount}, {Kind: AggAny, Column: "event"}}}},
 			{"sum_by_plan", Aggregation{Keys: []GroupKey{{Column: "plan"}},
 				Aggs: []Agg{{Kind: AggSum, Column: "amount"}, {Kind: AggAny, Column: "plan"}}}},
+			// An integer column (time's milliseconds) summed as floats
+			// and exactly (aggregate_exact_sum.go), the two side by side.
+			{"sum_int_float_by_plan", Aggregation{Keys: []GroupKey{{Column: "plan"}},
+				Aggs: []Agg{{Kind: AggSum, Column: "time"}, {Kind: AggAny, Column: "plan"}}}},
+			{"sum_int_exact_by_plan", Aggregation{Keys: []GroupKey{{Column: "plan"}},
+				Aggs: []Agg{{Kind: AggSum, Column: "time", Exact: true}, {Kind: AggAny, Column: "plan"}}}},
 			{"uniques_by_day", Aggregation{Keys: []GroupKey{{Column: "time", BucketMillis: 86_400_000, Bucket: day}},
 				Aggs: []Agg{{Kind: AggCountDistinct, Column: "distinct_id"}, {Kind: AggAny, Column: "time"}}}},
 			{"funnel_by_user", Aggregation{Keys: []GroupKey{{Column: "distinct_id"}},

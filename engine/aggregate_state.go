@@ -29,6 +29,9 @@ func newAggState(a Agg, ref colRef) aggState {
 	case AggCountDistinct:
 		return &distinctState{}
 	case AggSum, AggAvg:
+		if a.Exact {
+			return &exactSumState{avg: a.Kind == AggAvg, scale: a.Scale} // aggregate_exact_sum.go
+		}
 		return &sumState{avg: a.Kind == AggAvg}
 	case AggMin, AggMax:
 		return &extremeState{max: a.Kind == AggMax, typ: ref.typ}

@@ -23,6 +23,10 @@ type Regroup struct {
 type RegroupAgg struct {
 	Kind   AggKind
 	Column int
+	// Exact and Scale are Agg's: AggSum and AggAvg of integers summed
+	// exactly, each result the decimal's text.
+	Exact bool
+	Scale int32
 }
 
 // Check reports whether the engine runs r.
@@ -41,6 +45,7 @@ type regroupState struct {
 	first  []storage.Value // AggAny, AggMin, AggMax
 	n      []int64         // counts, and values summed
 	sum    []float64
+	exact  *exactSumState // Exact sums, one slot per aggregate (nil without)
 	seen   []map[string]struct{}
 	exists []bool
 }
@@ -101,6 +106,18 @@ func (r *Regroup) add(st *regroupState, row []storage.Value) error {
 				st.first[j], st.exists[j] = v, true
 			}
 		case AggSum, AggAvg:
+			if a.Exact {
+				if v.Type != storage.TypeInt && v.Type != storage.TypeBool {
+					return fmt.Errorf("regroup: exact %s of a %v value", a.Kind, v.Type)
+				}
+				if st.exact == nil {
+					st.exact = &exactSumState{}
+					st.exact.grow(len(r.Aggs))
+				}
+				st.exact.addInt(int32(j), v.Int)
+				st.exact.n[j]++
+				continue
+			}
 			switch v.Type {
 			case storage.TypeFloat:
 				st.sum[j] += v.Float
@@ -133,12 +150,18 @@ func (r *Regroup) result(st *regroupState) []storage.Value {
 			out[j] = storage.IntValue(st.n[j])
 		case AggCountDistinct:
 			out[j] = storage.IntValue(int64(len(st.seen[j])))
-		case AggSum:
-			if st.n[j] > 0 {
-				out[j] = storage.FloatValue(st.sum[j])
+		case AggSum, AggAvg:
+			if a.Exact {
+				if st.exact != nil {
+					x := exactSumState{avg: a.Kind == AggAvg, scale: a.Scale, small: st.exact.small, n: st.exact.n,
+						spilled: st.exact.spilled, big: st.exact.big}
+					out[j] = x.result(int32(j))
+				}
+				break
 			}
-		case AggAvg:
-			if st.n[j] > 0 {
+			if a.Kind == AggSum && st.n[j] > 0 {
+				out[j] = storage.FloatValue(st.sum[j])
+			} else if st.n[j] > 0 {
 				out[j] = storage.FloatValue(st.sum[j] / float64(st.n[j]))
 			}
 		default:

@@ -90,6 +90,11 @@ func newAggFunc(ctx *sql.Context, c *Compiler, e sql.Expression) (aggFunc, strin
 		return &bufferAgg{agg: agg, name: name}, "", nil
 	}
 	compile := func(x sql.Expression) (Expr, error) { return c.Compile(ctx, x) }
+	if es, ok := e.(ExactSummer); ok { // aggregate_exact_sum.go
+		arg, avg, typ := es.ExactSumArg()
+		x, err := compile(arg)
+		return &exactSumAgg{arg: x, avg: avg, typ: typ, name: name}, "", err
+	}
 	switch f := e.(type) {
 	case *aggregation.Count:
 		if countsEveryRow(ctx, f.Child) {

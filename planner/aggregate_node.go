@@ -1,11 +1,13 @@
 package planner
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/plan"
+	"github.com/shopspring/decimal"
 
 	"arb/engine"
 	"arb/storage"
@@ -85,7 +87,19 @@ func (n *AggregateNode) toSQL(j int, v storage.Value) any {
 		}
 		return RetentionJSON(flags)
 	}
+	if n.outs[j] == outDecimal && !v.IsNull() {
+		return exactSQL(v)
+	}
 	return n.table.ToSQL(v)
+}
+
+// exactSQL is an engine exact sum (its decimal's text) as a decimal.
+func exactSQL(v storage.Value) decimal.Decimal {
+	d, err := decimal.NewFromString(v.Str)
+	if err != nil {
+		panic(fmt.Sprintf("BUG: engine exact sum %q is no decimal: %v", v.Str, err))
+	}
+	return d
 }
 
 // rowsIter hands out materialised rows. Next checks the query's context

@@ -53,7 +53,7 @@ func checkGroupBy(check analyzer.RuleFunc) analyzer.RuleFunc {
 		if !analyzer.FlagIsSet(qFlags, sql.QFlagAggregation) {
 			return check(ctx, a, n, scope, sel, qFlags) // nothing to check: as it was
 		}
-		masked, _, err := transform.NodeExprsWithOpaque(ctx, n, maskColumnFree)
+		masked, _, err := transform.NodeWithOpaque(ctx, n, maskNodeColumnFree)
 		if err != nil {
 			// A node that takes no literal in that spot (a column
 			// default, say): check the plan as it is.
@@ -66,16 +66,56 @@ func checkGroupBy(check analyzer.RuleFunc) analyzer.RuleFunc {
 	}
 }
 
-// maskColumnFree replaces a leaf that is not a column, a literal or an
-// aggregate by a NULL literal (transform.Expr calls it children first,
-// so a function over such leaves keeps its shape and checks as valid).
-func maskColumnFree(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
-	if len(e.Children()) > 0 {
-		return e, transform.SameTree, nil
+// maskNodeColumnFree masks the column-free leaves of n's own expressions
+// (maskColumnFree).
+func maskNodeColumnFree(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
+	ne, ok := n.(sql.Expressioner)
+	if !ok {
+		return n, transform.SameTree, nil
 	}
+	exprs := ne.Expressions()
+	masked := make([]sql.Expression, len(exprs))
+	changed := false
+	for i, e := range exprs {
+		var c bool
+		masked[i], c = maskColumnFree(ctx, e)
+		changed = changed || c
+	}
+	if !changed {
+		return n, transform.SameTree, nil
+	}
+	out, err := ne.WithExpressions(ctx, masked...)
+	return out, transform.NewTree, err
+}
+
+// maskColumnFree replaces each leaf of e that is not a column or a
+// literal by a NULL literal, so a function over such leaves keeps its
+// shape and checks as valid; it reports whether it replaced any. An aggregate is left whole: it is valid
+// whatever it reads, and go-mysql-server's check finds the aggregate a
+// Project refers to by its text (MIN(CURDATE()) masked into MIN(NULL)
+// was no longer found and was refused with 1140).
+func maskColumnFree(ctx *sql.Context, e sql.Expression) (sql.Expression, bool) {
 	switch e.(type) {
 	case *expression.GetField, *expression.Literal, sql.Aggregation:
-		return e, transform.SameTree, nil
+		return e, false
 	}
-	return expression.NewLiteral(nil, types.Null), transform.NewTree, nil
+	kids := e.Children()
+	if len(kids) == 0 {
+		return expression.NewLiteral(nil, types.Null), true
+	}
+	masked := make([]sql.Expression, len(kids))
+	changed := false
+	for i, k := range kids {
+		var c bool
+		masked[i], c = maskColumnFree(ctx, k)
+		changed = changed || c
+	}
+	if !changed {
+		return e, false
+	}
+	out, err := e.WithChildren(ctx, masked...)
+	if err != nil {
+		return e, false // takes no literal there: check it as it is
+	}
+	return out, true
 }

@@ -114,6 +114,7 @@ type aggOutput uint8
 const (
 	outPlain     aggOutput = iota // the table's ToSQL
 	outRetention                  // RetentionJSON
+	outDecimal                    // an exact sum's text parsed into a decimal.Decimal
 )
 
 // aggOf maps one select dependency of a GroupBy to an engine aggregate.
@@ -163,6 +164,15 @@ func aggOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.Agg,
 		}
 		col, ct, ok := column(kids[0])
 		return engine.Agg{Kind: engine.AggCountDistinct, Column: col}, outPlain, ok && ct != storage.TypeJSON
+	case *ExactSum: // exact_sum.go: integers summed exactly, a DECIMAL
+		arg, avg, typ := f.ExactSumArg()
+		col, ct, ok := column(arg)
+		kind := engine.AggSum
+		if avg {
+			kind = engine.AggAvg
+		}
+		isInt := ct == storage.TypeInt || ct == storage.TypeBool
+		return engine.Agg{Kind: kind, Column: col, Exact: true, Scale: int32(typ.Scale())}, outDecimal, ok && isInt
 	case *aggregation.Sum:
 		return numeric(engine.AggSum, f.Child)
 	case *aggregation.Avg:

@@ -101,6 +101,17 @@ func planRegroup(ctx *sql.Context, gb *plan.GroupBy) (*RegroupNode, bool) {
 				return nil, false
 			}
 			a = engine.RegroupAgg{Kind: engine.AggCount, Column: j}
+		case *ExactSum: // over integer outputs: counts, levels, integer columns
+			arg, avg, typ := f.ExactSumArg()
+			j, ok := numericOutput(inner, column, arg)
+			if !ok || !integerOutput(inner, j) {
+				return nil, false
+			}
+			kind := engine.AggSum
+			if avg {
+				kind = engine.AggAvg
+			}
+			a = engine.RegroupAgg{Kind: kind, Column: j, Exact: true, Scale: int32(typ.Scale())}
 		case *aggregation.Sum:
 			j, ok := numericOutput(inner, column, f.Child)
 			if !ok {
@@ -169,6 +180,19 @@ func numericOutput(inner *AggregateNode, column func(sql.Expression) (int, bool)
 	return 0, false
 }
 
+// integerOutput reports whether the inner output j is always an integer
+// (or NULL): a count, a window_funnel level, or an integer column.
+func integerOutput(inner *AggregateNode, j int) bool {
+	switch a := inner.spec.Aggs[j]; a.Kind {
+	case engine.AggCount, engine.AggCountDistinct, engine.AggWindowFunnel:
+		return true
+	case engine.AggAny, engine.AggMin, engine.AggMax:
+		ct, _ := inner.table.ColumnType(a.Column)
+		return ct == storage.TypeInt || ct == storage.TypeBool
+	}
+	return false
+}
+
 // RegroupNode is a GroupBy over an AggregateNode's rows, run natively.
 // It has the GroupBy's schema and projected expressions.
 //
@@ -213,8 +237,12 @@ func (n *RegroupNode) RowIter(ctx *sql.Context, _ sql.Row) (sql.RowIter, error) 
 		return nil, err
 	}
 	return sqlRows(out, func(j int, v storage.Value) any {
-		if a := n.regroup.Aggs[j]; a.Kind == engine.AggAny {
+		a := n.regroup.Aggs[j]
+		switch {
+		case a.Kind == engine.AggAny:
 			return n.inner.toSQL(a.Column, v) // an inner output as it is
+		case a.Exact && !v.IsNull():
+			return exactSQL(v)
 		}
 		return n.inner.table.ToSQL(v)
 	}), nil

@@ -48,6 +48,7 @@ func timeFunctions() []sql.Function {
 		sql.Function1{Name: "sec_to_time", Fn: newSecToTime},
 		sql.Function2{Name: "period_add", Fn: newPeriodAdd},
 		sql.Function2{Name: "period_diff", Fn: newPeriodDiff},
+		sql.FunctionN{Name: "utc_time", Fn: newUTCTime}, // clock_functions.go
 	}
 }
 
@@ -60,6 +61,8 @@ func timeOverrides() []sql.Function {
 		sql.FunctionN{Name: "unix_timestamp", Fn: newUnixTimestamp},
 		sql.FunctionN{Name: "from_unixtime", Fn: newFromUnixtime},
 		sql.FunctionN{Name: "utc_timestamp", Fn: newUTCTimestamp},
+		sql.FunctionN{Name: "greatest", Fn: newGreatest}, // greatest_least.go
+		sql.FunctionN{Name: "least", Fn: newLeast},
 	}
 }
 

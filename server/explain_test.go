@@ -229,3 +229,35 @@ func TestNativeScanUnderDerivedTable(t *testing.T) {
 		t.Fatalf("union under a derived table: %q", g)
 	}
 }
+
+// TestPreparedExplainAnalyze: a server-side prepared EXPLAIN ANALYZE
+// reports its placeholders (vitess counts none inside an EXPLAIN) and
+// explains the statement with the values bound at each execution.
+func TestPreparedExplainAnalyze(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'Signup', 'u1')")
+	st, err := db.Prepare("EXPLAIN ANALYZE SELECT count(*) FROM events WHERE event = ? AND distinct_id <> ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, ev := range []string{"Signup", "Purchase"} {
+		rows, err := st.Query(ev, "nobody") // "expected 0 arguments" when no parameter was reported
+		if err != nil {
+			t.Fatalf("execute with %q: %v", ev, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		if text := strings.Join(plan, "\n"); !strings.Contains(text, `"`+ev+`"`) || !strings.Contains(text, `"nobody"`) {
+			t.Errorf("EXPLAIN ANALYZE with %q, %q bound:\n%s\nwant both values in the plan", ev, "nobody", text)
+		}
+	}
+}

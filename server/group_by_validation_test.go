@@ -31,6 +31,11 @@ func TestOnlyFullGroupByColumnFree(t *testing.T) {
 			{"SELECT RAND() < 2, COUNT(*) FROM events", 3},
 			{"SELECT (SELECT COUNT(*) FROM events) = 3, COUNT(*) FROM events WHERE event = 'b'", 2},
 			{"SELECT DATE(NOW()) IS NOT NULL, COUNT(*) FROM events GROUP BY `plan` ORDER BY COUNT(*) DESC LIMIT 1", 2},
+			// An aggregate over a column-free function (MIN(CURDATE())
+			// was refused with 1140).
+			{"SELECT MIN(CURDATE()) = CURDATE(), COUNT(*) FROM events", 3},
+			{"SELECT MAX(NOW()) >= MIN(CURDATE()), COUNT(*) FROM events", 3},
+			{"SELECT MIN(CURDATE()) IS NOT NULL, COUNT(*) FROM events GROUP BY `plan` ORDER BY COUNT(*) DESC LIMIT 1", 2},
 		} {
 			var ok bool
 			var n int64
@@ -44,6 +49,7 @@ func TestOnlyFullGroupByColumnFree(t *testing.T) {
 		}{
 			{"SELECT distinct_id, COUNT(*) FROM events", 1140},
 			{"SELECT NOW(), distinct_id, COUNT(*) FROM events", 1140},
+			{"SELECT MIN(CURDATE()), distinct_id FROM events", 1140},
 			{"SELECT event, `plan`, COUNT(*) FROM events GROUP BY `plan`", 1055},
 		} {
 			rows, err := db.Query(c.q)

@@ -35,7 +35,10 @@ func (p *schemaParser) ParseSimple(query string) (ast.Statement, error) {
 }
 
 func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.Statement, string, string, error) {
-	query, swaps := typedLiterals(query, multi) // typed_literals.go
+	query, swaps, err := typedLiterals(query, multi) // typed_literals.go
+	if err != nil {
+		return nil, "", "", err
+	}
 	stmt, parsed, rest, err := p.inner.Parse(ctx, query, multi)
 	if err != nil {
 		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
@@ -64,7 +67,10 @@ func (p *schemaParser) Parse(ctx *sql.Context, query string, multi bool) (ast.St
 }
 
 func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delimiter rune, multi bool, options ast.ParserOptions) (ast.Statement, string, string, error) {
-	query, swaps := typedLiterals(query, multi)
+	query, swaps, err := typedLiterals(query, multi)
+	if err != nil {
+		return nil, "", "", err
+	}
 	stmt, parsed, rest, err := p.inner.ParseWithOptions(ctx, query, delimiter, multi, options)
 	if err != nil {
 		if s, text, r, ok, rerr := p.rollup(query, multi, func(q string) (ast.Statement, error) {
@@ -93,7 +99,10 @@ func (p *schemaParser) ParseWithOptions(ctx context.Context, query string, delim
 }
 
 func (p *schemaParser) ParseOneWithOptions(ctx context.Context, query string, options ast.ParserOptions) (ast.Statement, int, error) {
-	query, swaps := typedLiterals(query, true)
+	query, swaps, err := typedLiterals(query, true)
+	if err != nil {
+		return nil, 0, err
+	}
 	stmt, n, err := p.inner.ParseOneWithOptions(ctx, query, options)
 	if err != nil {
 		if s, _, _, ok, rerr := p.rollup(query, false, func(q string) (ast.Statement, error) {

@@ -4,7 +4,8 @@ package server
 // Connector/J with useServerPrepStmts and mysql2's execute() send them)
 // of the statements arb answers beside go-mysql-server's parser:
 // GROUP BY ... WITH ROLLUP (rollup.go), EXPLAIN FORMAT=JSON
-// (explain_json.go) and the tabular EXPLAIN (explain_table.go).
+// (explain_json.go), the tabular EXPLAIN (explain_table.go) and EXPLAIN
+// ANALYZE.
 //
 // vitess parses a statement to prepare itself, to count its placeholders,
 // before any handler sees it (github.com/dolthub/vitess go/mysql/conn.go,
@@ -20,7 +21,8 @@ package server
 // (its PrepareStmt is what every COM_STMT_EXECUTE runs) and prepares the
 // original. A WITH ROLLUP statement then runs through the parser hook's
 // rewrite like any query; an EXPLAIN is answered here, from EXPLAIN
-// FORMAT=TREE of the statement executed with the same bound values.
+// FORMAT=TREE of the statement executed with the same bound values, and
+// an EXPLAIN ANALYZE is go-mysql-server's, run with the bound values.
 //
 // INVARIANT: a stand-in has exactly the placeholders of the original, in
 // order, so vitess's parameter count and types are the original's.
@@ -29,6 +31,7 @@ package server
 
 import (
 	"context"
+	"regexp"
 
 	"github.com/dolthub/vitess/go/mysql"
 	"github.com/dolthub/vitess/go/sqltypes"
@@ -48,6 +51,9 @@ type preparedSwap struct {
 func preparedStandIn(query string) (standIn string, ok bool) {
 	// The patterns first keep every other prepare at no parse here.
 	if target, found := explainJSONTarget(query); found {
+		standIn = target
+	} else if target, found := explainAnalyzeTarget(query); found {
+		// As for a plain EXPLAIN: the client was told it binds nothing.
 		standIn = target
 	} else if target, found := explainTableTarget(query); found {
 		// vitess parses a plain EXPLAIN but counts no placeholder inside
@@ -97,7 +103,19 @@ func explainPrepared(query string) (form explainForm, target string) {
 	if t, ok := explainTableTarget(query); ok {
 		return explainTableForm, t
 	}
+	if t, ok := explainAnalyzeTarget(query); ok {
+		return explainAnalyzeForm, t
+	}
 	return 0, ""
+}
+
+// explainAnalyzeStatement matches EXPLAIN ANALYZE [FORMAT=TREE] of a
+// query and captures the query.
+var explainAnalyzeStatement = regexp.MustCompile(`(?is)^\s*(?:EXPLAIN|DESCRIBE|DESC)\s+ANALYZE\s+(?:FORMAT\s*=\s*(?:TREE|'TREE'|"TREE")\s+)?((?:SELECT|WITH|\()\b?.+?)\s*;?\s*$`)
+
+// explainAnalyzeTarget is the query an EXPLAIN ANALYZE explains.
+func explainAnalyzeTarget(query string) (string, bool) {
+	return explainTarget(explainAnalyzeStatement, query)
 }
 
 type explainForm int
@@ -105,12 +123,16 @@ type explainForm int
 const (
 	explainJSONForm explainForm = iota + 1
 	explainTableForm
+	explainAnalyzeForm // go-mysql-server's EXPLAIN ANALYZE, bound values and all
 )
 
 // prepareExplain prepares EXPLAIN FORMAT=TREE of target (so that a
 // statement that cannot run fails at prepare, as in MySQL) and returns
 // the columns form answers with.
 func (h *compatHandler) prepareExplain(ctx context.Context, c *mysql.Conn, form explainForm, target string, prepare *mysql.PrepareData) ([]*querypb.Field, error) {
+	if form == explainAnalyzeForm {
+		return h.Handler.ComPrepare(ctx, c, "EXPLAIN ANALYZE "+target, prepare)
+	}
 	tree := *prepare
 	if _, err := h.Handler.ComPrepare(ctx, c, "EXPLAIN FORMAT=TREE "+target, &tree); err != nil {
 		return nil, err
@@ -126,6 +148,11 @@ func (h *compatHandler) prepareExplain(ctx context.Context, c *mysql.Conn, form 
 // executeExplain runs a prepared EXPLAIN of target with prepare's bound
 // values.
 func (h *compatHandler) executeExplain(ctx context.Context, c *mysql.Conn, form explainForm, target string, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
+	if form == explainAnalyzeForm {
+		analyze := *prepare
+		analyze.PrepareStmt = "EXPLAIN ANALYZE " + target
+		return h.Handler.ComStmtExecute(ctx, c, &analyze, callback)
+	}
 	tree := *prepare
 	tree.PrepareStmt = "EXPLAIN FORMAT=TREE " + target
 	var lines []string

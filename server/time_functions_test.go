@@ -227,3 +227,132 @@ func TestTimeGrainsOverEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestClockFunctionsPrecision: the current-time functions print exactly
+// the fractional digits asked for (MySQL 8.0 manual 14.7: "If the fsp
+// argument is given to specify a fractional seconds precision from 0 to
+// 6, the return value includes a fractional seconds part of that many
+// digits"), none without one, and carry DATETIME or TIME; UTC_TIME
+// exists; all read the statement's time, so NOW() and its TIME part agree.
+func TestClockFunctionsPrecision(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	datetime := func(fsp int) *regexp.Regexp {
+		frac := ""
+		if fsp > 0 {
+			frac = fmt.Sprintf(`\.\d{%d}`, fsp)
+		}
+		return regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d` + frac + `$`)
+	}
+	clock := func(fsp int) *regexp.Regexp {
+		frac := ""
+		if fsp > 0 {
+			frac = fmt.Sprintf(`\.\d{%d}`, fsp)
+		}
+		return regexp.MustCompile(`^\d\d:\d\d:\d\d` + frac + `$`)
+	}
+	for _, c := range []struct {
+		q    string
+		want *regexp.Regexp
+		typ  string
+	}{
+		{"NOW()", datetime(0), "DATETIME"},
+		{"NOW(3)", datetime(3), "DATETIME"},
+		{"NOW(6)", datetime(6), "DATETIME"},
+		{"CURRENT_TIMESTAMP", datetime(0), "DATETIME"},
+		{"CURRENT_TIMESTAMP()", datetime(0), "DATETIME"},
+		{"CURRENT_TIMESTAMP(2)", datetime(2), "DATETIME"},
+		{"LOCALTIME", datetime(0), "DATETIME"},
+		{"LOCALTIMESTAMP(1)", datetime(1), "DATETIME"},
+		{"SYSDATE()", datetime(0), "DATETIME"},
+		{"CURTIME()", clock(0), "TIME"},
+		{"CURRENT_TIME", clock(0), "TIME"},
+		{"CURTIME(3)", clock(3), "TIME"},
+		{"UTC_TIME", clock(0), "TIME"},
+		{"UTC_TIME()", clock(0), "TIME"},
+		{"UTC_TIME(6)", clock(6), "TIME"},
+		{"MAX(NOW(3))", datetime(3), "DATETIME"}, // an aggregate's column takes the clock's type
+		{"MIN(CURTIME(2))", clock(2), "TIME"},
+	} {
+		got, typ := queryText(db, "SELECT "+c.q)
+		if !c.want.MatchString(got) || typ != c.typ {
+			t.Errorf("SELECT %s = %s %q, want %s matching %s (MySQL 8)", c.q, typ, got, c.typ, c.want)
+		}
+	}
+	// One statement reads one time (the session is UTC here).
+	got, _ := queryText(db, "SELECT CONCAT(TIME(NOW(3)) = CURTIME(3), UTC_TIME(3) = CURTIME(3), DATE(NOW()) = CURDATE())")
+	if got != "111" {
+		t.Errorf("NOW, CURTIME, UTC_TIME, CURDATE disagree within a statement: %q, want 111", got)
+	}
+	if got, _ := queryText(db, "SELECT CURTIME(7)"); !strings.Contains(got, "1426") {
+		t.Errorf("CURTIME(7) = %q, want error 1426 (precision above 6)", got)
+	}
+}
+
+// TestTemporalArithmetic: a date or time operand of +, -, *, /, DIV, %
+// and unary minus is MySQL's number (8.0 manual 11.2.8: a DATE is
+// YYYYMMDD, a DATETIME YYYYMMDDhhmmss with its fractional digits, a TIME
+// hhmmss), so two dates subtract as those numbers; date ± INTERVAL keeps
+// its date. Over events, with pushdown on and off.
+func TestTemporalArithmetic(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id) VALUES ('2024-01-02 10:30:15.250', 'a', 'u1')")
+	for _, pushdown := range []string{"1", "0"} {
+		mustExec(t, db, "SET arb_pushdown = "+pushdown)
+		for _, c := range []struct{ q, want, typ string }{
+			{"CAST(time AS DATE) - DATE '2024-01-01' FROM events", "1", "BIGINT"},
+			{"DATE '2024-01-05' - DATE '2024-01-01'", "4", "BIGINT"},
+			{"DATE '2024-03-01' - DATE '2024-02-29'", "72", "BIGINT"}, // 20240301 - 20240229
+			{"CAST('2024-01-05' AS DATE) - 1", "20240104", "BIGINT"},
+			{"DATE '2024-02-01' + 0", "20240201", "BIGINT"},
+			{"DATE(time) + 0 FROM events", "20240102", "BIGINT"},
+			{"DATE(time) DIV 100 FROM events", "202401", "BIGINT"},
+			{"DATE(time) % 100 FROM events", "2", ""},
+			{"-DATE(time) FROM events", "-20240102", "BIGINT"},
+			{"time + 0 FROM events", "20240102103015.250", "DECIMAL"},
+			{"CAST(time AS DATETIME) + 0 FROM events", "20240102103015", "BIGINT"},
+			{"TIMESTAMP '2024-01-01 10:00:00.5' + 0", "20240101100000.5", "DECIMAL"},
+			{"CAST('10:00:00' AS TIME) + 0", "100000", "BIGINT"},
+			{"CAST('-838:59:59' AS TIME) + 0", "-8385959", "BIGINT"},
+			{"DATE '2024-01-01' + INTERVAL 1 DAY", "2024-01-02", "DATE"},
+		} {
+			got, typ := queryText(db, "SELECT "+c.q)
+			if got != c.want || (c.typ != "" && typ != c.typ) {
+				t.Errorf("pushdown %s: SELECT %s = %s %q, want %s %q (MySQL 8)", pushdown, c.q, typ, got, c.typ, c.want)
+			}
+		}
+	}
+}
+
+// TestGreatestLeastDates: GREATEST and LEAST of dates compare moments and
+// return a DATE when all arguments are DATEs, else a DATETIME with the
+// arguments' most fractional digits; beside strings, the winner's text
+// (MySQL 8.0 manual 14.4.2 and 14.3 "Type Conversion in Expression
+// Evaluation"). Numbers and strings alone keep their types.
+func TestGreatestLeastDates(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id) VALUES ('2024-01-02 10:30:15.250', 'a', 'u1')")
+	for _, pushdown := range []string{"1", "0"} {
+		mustExec(t, db, "SET arb_pushdown = "+pushdown)
+		for _, c := range []struct{ q, want, typ string }{
+			{"GREATEST(DATE '2024-01-01', DATE '2024-02-01')", "2024-02-01", "DATE"},
+			{"LEAST(DATE '2024-01-01', DATE '2024-02-01', MAKEDATE(2023, 1))", "2023-01-01", "DATE"},
+			{"LEAST(CAST('2024-01-01 10:00:00' AS DATETIME), CAST('2024-01-01 09:00:00' AS DATETIME))", "2024-01-01 09:00:00", "DATETIME"},
+			{"GREATEST(time, DATE '2024-01-02') FROM events", "2024-01-02 10:30:15.250", "DATETIME"},
+			{"LEAST(time, DATE '2024-01-02') FROM events", "2024-01-02 00:00:00.000", "DATETIME"},
+			{"GREATEST(DATE(time), DATE '2024-01-01') FROM events", "2024-01-02", "DATE"},
+			{"GREATEST(time, '2023-01-01') FROM events", "2024-01-02 10:30:15.250", ""},
+			{"LEAST(DATE(time), '2024-01-10') FROM events", "2024-01-02", ""},
+			{"GREATEST(DATE '2024-01-01', NULL)", "NULL", ""},
+			{"GREATEST(1, 2)", "2", "BIGINT"},
+			{"LEAST('b', 'a')", "a", ""},
+		} {
+			got, typ := queryText(db, "SELECT "+c.q)
+			if got != c.want || (c.typ != "" && typ != c.typ) {
+				t.Errorf("pushdown %s: SELECT %s = %s %q, want %s %q (MySQL 8)", pushdown, c.q, typ, got, c.typ, c.want)
+			}
+		}
+	}
+}

@@ -18,8 +18,10 @@ package server
 // TIME 'x' is left a string: go-mysql-server's TIME prints six
 // fractional digits whatever the precision ('10:00:00.000000'), which
 // would change the text a client reads.
-// Differences left: a literal that is no date (DATE '2024-13-01') is
-// NULL, as CAST makes it; MySQL refuses the statement (1525).
+// A literal that is no date or time (DATE '2024-13-01', TIMESTAMP
+// '2024-02-30 10:00:00') refuses the statement with MySQL's error 1525
+// (ER_WRONG_VALUE, "Incorrect DATE value: '2024-13-01'"): the CAST alone
+// would make it NULL, an answer where MySQL gives none.
 //
 // INVARIANT: a statement without a typed literal is parsed from its own
 // text, unchanged.
@@ -28,8 +30,15 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/types"
+	"github.com/dolthub/vitess/go/mysql"
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 )
+
+// erWrongValueLiteral is ER_WRONG_VALUE, MySQL's error for a typed
+// literal that is no value of its type.
+const erWrongValueLiteral = 1525
 
 // typedLiteralHint finds statements that may hold a typed literal, so
 // that every other statement is never tokenized here.
@@ -46,11 +55,12 @@ type literalSwap struct {
 }
 
 // typedLiterals is query with its typed literals rewritten into CASTs,
-// and the swaps made (none: query itself). With multi, only the first
-// statement is rewritten: the parser is called again for the rest.
-func typedLiterals(query string, multi bool) (string, []literalSwap) {
+// and the swaps made (none: query itself), or error 1525 for a literal
+// that is no value of its type. With multi, only the first statement is
+// rewritten: the parser is called again for the rest.
+func typedLiterals(query string, multi bool) (string, []literalSwap, error) {
 	if !typedLiteralHint.MatchString(query) || insertStatement.MatchString(query) {
-		return query, nil
+		return query, nil, nil
 	}
 	tkn := ast.NewStringTokenizer(query)
 	var b strings.Builder
@@ -77,8 +87,14 @@ func typedLiterals(query string, multi bool) (string, []literalSwap) {
 			var cast string
 			switch kwType {
 			case ast.DATE:
+				if _, _, err := types.Date.Convert(sql.NewEmptyContext(), string(val)); err != nil {
+					return query, nil, mysql.NewSQLError(erWrongValueLiteral, "HY000", "Incorrect DATE value: '%s'", val)
+				}
 				cast = "CAST(" + raw + " AS DATE)"
 			default:
+				if _, _, err := types.DatetimeMaxPrecision.Convert(sql.NewEmptyContext(), string(val)); err != nil {
+					return query, nil, mysql.NewSQLError(erWrongValueLiteral, "HY000", "Incorrect DATETIME value: '%s'", val)
+				}
 				cast = "CAST(" + raw + " AS DATETIME(" + fractionDigits(string(val)) + "))"
 			}
 			b.WriteString(query[last:kwStart])
@@ -97,10 +113,10 @@ func typedLiterals(query string, multi bool) (string, []literalSwap) {
 		}
 	}
 	if len(swaps) == 0 {
-		return query, nil
+		return query, nil, nil
 	}
 	b.WriteString(query[last:])
-	return b.String(), swaps
+	return b.String(), swaps, nil
 }
 
 // stringLiteralEnd is the offset just past the quoted string that starts

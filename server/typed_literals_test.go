@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
 	"testing"
+
+	"github.com/dolthub/vitess/go/mysql"
 
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 )
@@ -24,7 +27,10 @@ func TestTypedLiterals(t *testing.T) {
 		{"INSERT left alone", "INSERT INTO events (time, event, distinct_id) VALUES (DATE '2025-01-01', 'a', 'u')", "INSERT INTO events (time, event, distinct_id) VALUES (DATE '2025-01-01', 'a', 'u')", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, swaps := typedLiterals(c.query, false)
+			got, swaps, err := typedLiterals(c.query, false)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got != c.want {
 				t.Fatalf("typedLiterals(%q) = %q, want %q", c.query, got, c.want)
 			}
@@ -46,8 +52,27 @@ func TestTypedLiterals(t *testing.T) {
 		})
 	}
 	// With multi, only the first statement is rewritten.
-	got, _ := typedLiterals("SELECT DATE '2024-01-01'; SELECT DATE '2024-01-02'", true)
+	got, _, _ := typedLiterals("SELECT DATE '2024-01-01'; SELECT DATE '2024-01-02'", true)
 	if want := "SELECT CAST('2024-01-01' AS DATE); SELECT DATE '2024-01-02'"; got != want {
 		t.Errorf("multi: %q, want %q", got, want)
+	}
+}
+
+// TestTypedLiteralsInvalid: a typed literal that is no value of its type
+// refuses the statement with MySQL's 1525 naming the type and the text
+// (MySQL 8.0 manual 11.1.3: "DATE 'str'" must be a valid date).
+func TestTypedLiteralsInvalid(t *testing.T) {
+	for _, c := range []struct{ query, want string }{
+		{"SELECT DATE '2024-13-01'", "Incorrect DATE value: '2024-13-01'"},
+		{"SELECT DATE '2023-02-29'", "Incorrect DATE value: '2023-02-29'"},
+		{"SELECT count(*) FROM events WHERE time >= DATE 'yesterday'", "Incorrect DATE value: 'yesterday'"},
+		{"SELECT TIMESTAMP '2024-01-01 25:00:00'", "Incorrect DATETIME value: '2024-01-01 25:00:00'"},
+		{"SELECT TIMESTAMP '2024-02-30 10:00:00'", "Incorrect DATETIME value: '2024-02-30 10:00:00'"},
+	} {
+		_, _, err := typedLiterals(c.query, false)
+		var se *mysql.SQLError
+		if !errors.As(err, &se) || se.Num != erWrongValueLiteral || se.Message != c.want {
+			t.Errorf("typedLiterals(%q): error %v, want 1525 %q", c.query, err, c.want)
+		}
 	}
 }
