@@ -735,11 +735,11 @@ func joinConcat(bs []*Batch) *Batch {
 
 // concatUsers is the user numbers of the string columns cs (n values in
 // all) one after the other, nil unless every one that is not all NULL
-// has numbers of one numbering.
+// has numbers of one numbering (an all-NULL column's rows get 0).
 func concatUsers(cs []*Column, n int) ([]uint32, *storage.UserIDs) {
 	var users *storage.UserIDs
 	for _, c := range cs {
-		if c.Kind == KindNull {
+		if allNullRows(c) {
 			continue
 		}
 		us, u := c.userNumbers()
@@ -753,13 +753,29 @@ func concatUsers(cs []*Column, n int) ([]uint32, *storage.UserIDs) {
 	}
 	out := make([]uint32, 0, n)
 	for _, c := range cs {
-		if c.Kind == KindNull {
+		if c.U == nil {
 			out = append(out, make([]uint32, c.Len())...)
 		} else {
 			out = append(out, c.U...)
 		}
 	}
 	return out, users
+}
+
+// allNullRows reports whether every row of c is NULL.
+func allNullRows(c *Column) bool {
+	if c.Kind == KindNull {
+		return true
+	}
+	if c.Nulls == nil {
+		return c.Len() == 0
+	}
+	for _, null := range c.Nulls[:c.Len()] {
+		if !null {
+			return false
+		}
+	}
+	return true
 }
 
 // joinConcatColumns is one column of the n values of cs, in order: of their

@@ -357,7 +357,7 @@ func (x *existsExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if err != nil {
 		return nil, err
 	}
-	byNumber := set.users != nil && vals.users != nil && set.users.SameNumbering(vals.numbering)
+	byNumber := set.byNumber(vals)
 	out := NewColumn(x.row.typ, b.N)
 	out.I = out.I[:b.N]
 	for r := range b.N {
@@ -371,17 +371,7 @@ func (x *existsExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 			}
 			found = v == true
 		case keyOK:
-			switch {
-			case set.ints != nil:
-				_, found = set.ints[vals.ints[r]]
-			case set.users == nil:
-				_, found = set.strs[vals.strs[r]]
-			case byNumber:
-				u := vals.users[r]
-				found = int(u>>6) < len(set.userBits) && set.userBits[u>>6]&(1<<(u&63)) != 0
-			default:
-				_, found = set.usersAsStrings()[vals.strs[r]]
-			}
+			found = set.contains(vals, r, byNumber)
 		}
 		if found {
 			out.I[r] = 1
@@ -434,41 +424,72 @@ func (x *existsExpr) build(ctx *sql.Context, run runOwner) (*existsSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.ints == nil {
-			bytes += s.numberBatch(vals)
-		}
-		for r := range b.N {
-			switch vals.state[r] {
-			case keyNull:
-				continue
-			case keyWild:
-				s.wild = true
-				continue
-			}
-			if s.users != nil {
-				u := vals.users[r]
-				if int(u>>6) >= len(s.userBits) {
-					bytes += 8 * int64(int(u>>6)+1-len(s.userBits))
-					s.userBits = append(s.userBits, make([]uint64, int(u>>6)+1-len(s.userBits))...)
-				}
-				s.userBits[u>>6] |= 1 << (u & 63)
-			} else if s.ints != nil {
-				if _, ok := s.ints[vals.ints[r]]; !ok {
-					s.ints[vals.ints[r]] = struct{}{}
-					bytes += 48
-				}
-			} else if _, ok := s.strs[vals.strs[r]]; !ok {
-				// The key may be made over the batch's or the key set's
-				// buffers: the set keeps its own copy.
-				s.strs[strings.Clone(vals.strs[r])] = struct{}{}
-				bytes += 64 + int64(len(vals.strs[r]))
-			}
-		}
+		bytes += s.add(vals, b.N)
 	}
 	if err := engine.MemoryBudgetOf(ctx).Grow(bytes, "EXISTS subquery keys"); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// byNumber reports whether outer keys vals are looked up by number.
+func (s *existsSet) byNumber(vals *keyVals) bool {
+	return s.users != nil && vals.users != nil && s.users.SameNumbering(vals.numbering)
+}
+
+// contains reports whether outer row r's key (keyOK) is in s; byNumber
+// is s.byNumber(vals).
+func (s *existsSet) contains(vals *keyVals, r int, byNumber bool) bool {
+	switch {
+	case s.ints != nil:
+		_, ok := s.ints[vals.ints[r]]
+		return ok
+	case s.users == nil:
+		_, ok := s.strs[vals.strs[r]]
+		return ok
+	case byNumber:
+		u := vals.users[r]
+		return int(u>>6) < len(s.userBits) && s.userBits[u>>6]&(1<<(u&63)) != 0
+	}
+	_, ok := s.usersAsStrings()[vals.strs[r]]
+	return ok
+}
+
+// add puts the keys vals of n subquery rows in s and returns the bytes
+// it added.
+func (s *existsSet) add(vals *keyVals, n int) int64 {
+	var bytes int64
+	if s.ints == nil {
+		bytes += s.numberBatch(vals)
+	}
+	for r := range n {
+		switch vals.state[r] {
+		case keyNull:
+			continue
+		case keyWild:
+			s.wild = true
+			continue
+		}
+		if s.users != nil {
+			u := vals.users[r]
+			if int(u>>6) >= len(s.userBits) {
+				bytes += 8 * int64(int(u>>6)+1-len(s.userBits))
+				s.userBits = append(s.userBits, make([]uint64, int(u>>6)+1-len(s.userBits))...)
+			}
+			s.userBits[u>>6] |= 1 << (u & 63)
+		} else if s.ints != nil {
+			if _, ok := s.ints[vals.ints[r]]; !ok {
+				s.ints[vals.ints[r]] = struct{}{}
+				bytes += 48
+			}
+		} else if _, ok := s.strs[vals.strs[r]]; !ok {
+			// The key may be made over the batch's or the key set's
+			// buffers: the set keeps its own copy.
+			s.strs[strings.Clone(vals.strs[r])] = struct{}{}
+			bytes += 64 + int64(len(vals.strs[r]))
+		}
+	}
+	return bytes
 }
 
 // numberBatch readies s for a subquery batch's keys vals: numbers while
