@@ -113,8 +113,12 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 	for j, ref := range it.out {
 		col := &cb.Cols[j]
 		blk := it.blocks[ref.name]
-		direct := ref.kind != kindProperties && ref.kind != kindCohort && ref.kind != kindDistinctID &&
-			ref.kind != kindRawDistinctID && !it.missing(ref) && blk != nil && it.stored[ref.name] == ref.typ
+		// distinct_id read as stored (no identity merged: ref.name is
+		// the stored string column) is a dictionary column like any
+		// other; resolved ids (ref.name is the user numbers, stored as
+		// integers) never are.
+		direct := ref.kind != kindProperties && ref.kind != kindCohort &&
+			!it.missing(ref) && blk != nil && it.stored[ref.name] == ref.typ
 		switch {
 		case it.missing(ref) && ref.kind != kindProperties:
 			col.Type = storage.TypeNull
@@ -156,6 +160,10 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 						col.Strs[k] = dict[blk.Codes[r]]
 					}
 				}
+				if ref.kind == kindDistinctID {
+					// Unmerged ids: the stored string is the user's own.
+					col.Users = it.rowUsers(n, row, col.Nulls)
+				}
 			case storage.TypeFloat:
 				col.Floats = make([]float64, n)
 				if blk.Floats != nil {
@@ -189,7 +197,6 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 				bb.appendValue(0, v)
 			}
 			if ref.kind == kindDistinctID && !it.missing(ref) {
-				// Unmerged ids: the stored string is the user's own.
 				col.Users = it.rowUsers(n, row, col.Nulls)
 			}
 		}

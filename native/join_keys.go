@@ -443,6 +443,12 @@ type joinTable struct {
 	userDense []int32
 	userMap   map[uint32]int32
 	groupUser []uint32 // each group's user
+	// probeMemo, for a table keyed by strings probed by rows with user
+	// numbers of probeUsers: per user number, 1 + its group, or -1 for
+	// no group (0: not looked up yet). A number stands for one string
+	// under its numbering, so one lookup answers all of a user's rows.
+	probeUsers *storage.UserIDs
+	probeMemo  []int32
 }
 
 // buildTable indexes n right rows whose keys are vals. nullsWild puts
@@ -570,14 +576,52 @@ func (t *joinTable) head(vals *keyVals, r int) int32 {
 		}
 		t.toStrings()
 	}
-	if t.single {
+	switch {
+	case t.single:
 		g, ok = t.ints[vals.ints[r]]
-	} else {
+	case vals.users != nil:
+		return t.headByMemo(vals, r)
+	default:
 		g, ok = t.strs[vals.strs[r]]
 	}
 	if !ok {
 		return -1
 	}
+	return t.heads[g]
+}
+
+// headByMemo is head for a probe row with a user number, on a table
+// keyed by strings.
+func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
+	if t.probeUsers == nil || !t.probeUsers.SameNumbering(vals.numbering) {
+		t.probeUsers, t.probeMemo = vals.numbering, nil
+	}
+	u := vals.users[r]
+	if int(u) < len(t.probeMemo) {
+		switch m := t.probeMemo[u]; {
+		case m > 0:
+			return t.heads[m-1]
+		case m < 0:
+			return -1
+		}
+	}
+	g, ok := t.strs[vals.strs[r]]
+	if int(u) >= len(t.probeMemo) {
+		if int(u) >= userDenseMax {
+			if !ok {
+				return -1
+			}
+			return t.heads[g]
+		}
+		memo := make([]int32, max(int(u)+1, min(vals.numbering.Len(), 2*len(t.probeMemo))))
+		copy(memo, t.probeMemo)
+		t.probeMemo = memo
+	}
+	if !ok {
+		t.probeMemo[u] = -1
+		return -1
+	}
+	t.probeMemo[u] = g + 1
 	return t.heads[g]
 }
 

@@ -270,3 +270,41 @@ func TestUserNumbersFollowRows(t *testing.T) {
 		t.Error("gatherInto kept the numbers of the column it gathered before")
 	}
 }
+
+// TestJoinTableProbeMemo probes a table keyed by strings with user
+// numbers: the memo of each user's group must follow the numbering of
+// the probe batch (number 0 is "x" under numberingA, "z" under
+// numberingB).
+func TestJoinTableProbeMemo(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	field := &fieldExpr{idx: 0, typ: types.Text, name: "distinct_id"}
+	keys := []joinKey{{left: field, right: field, class: keyStr}}
+	build := typedColumn(types.Text, "z", "x", "q", "x")
+	ks := newKeySet(keys, false)
+	vals, err := ks.compute(ctx, &Batch{N: build.Len(), Cols: []*Column{build}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := buildTable(vals, ks.single, build.Len(), false)
+	for i, tc := range []struct {
+		probe *Column
+		want  []int32
+	}{
+		{userColumn(numberingA, 0, 1, 0, 2), []int32{1, -1, 1, 0}},
+		{userColumn(numberingB, 0, 1, 0, 3), []int32{0, 1, 0, -1}},
+		{typedColumn(types.Text, "q", "y"), []int32{2, -1}},
+		{userColumn(numberingA, 2, 0), []int32{0, 1}},
+	} {
+		lvals, err := newKeySet(keys, true).compute(ctx, &Batch{N: tc.probe.Len(), Cols: []*Column{tc.probe}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]int32, tc.probe.Len())
+		for r := range got {
+			got[r] = table.head(lvals, r)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("probe %d (%v): heads %v, want %v", i, stringsOf(tc.probe), got, tc.want)
+		}
+	}
+}
