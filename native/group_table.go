@@ -114,9 +114,10 @@ type groupTable struct {
 
 	cache *stringCache // modeString
 
-	// modeUser: users numbers the keys; userDense (when users has at
-	// most userDenseMax users) or userMap maps a user number to its
-	// group, userDense holding -1 for none.
+	// modeUser: users numbers the keys; userMap, then (once the groups
+	// are more than a sixteenth of users' users, at most userDenseMax)
+	// userDense maps a user number to its group, userDense holding -1
+	// for none.
 	users     *storage.UserIDs
 	userDense []int32
 	userMap   map[uint32]int32
@@ -162,10 +163,7 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 			case k == KindTime:
 				t.mode, t.fastKind, t.ints = modeTime, k, map[int64]int32{}
 			case k == KindString && keys[0].U != nil:
-				t.mode, t.fastKind, t.users = modeUser, k, keys[0].Users
-				if t.users.Len() > userDenseMax {
-					t.userMap = map[uint32]int32{}
-				}
+				t.mode, t.fastKind, t.users, t.userMap = modeUser, k, keys[0].Users, map[uint32]int32{}
 			case k == KindString:
 				t.mode, t.fastKind, t.strs = modeString, k, map[string]int32{}
 			}
@@ -245,11 +243,15 @@ func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
 
 // userGroups is groups for one key of user numbers.
 func (t *groupTable) userGroups(c *Column, nrows int, out []int32) []int32 {
-	if t.userMap == nil && t.userDense == nil {
+	if t.userMap != nil && len(t.userMap) > t.users.Len()/16 && t.users.Len() <= userDenseMax {
 		t.userDense = make([]int32, t.users.Len())
 		for i := range t.userDense {
 			t.userDense[i] = -1
 		}
+		for u, g := range t.userMap {
+			t.userDense[u] = g
+		}
+		t.userMap = nil
 	}
 	last, lastG := uint32(0), int32(-1)
 	for r := range nrows {

@@ -461,7 +461,10 @@ func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
 		t.ints = make(map[int64]int32)
 	case vals.users != nil:
 		t.users = vals.numbering
-		if t.users.Len() > userDenseMax {
+		// An array of the numbering's users pays off when the build side
+		// is not much smaller than it (a cohort of a few users in a big
+		// project gets a map).
+		if t.users.Len() > userDenseMax || t.users.Len() > 16*n {
 			t.userMap = make(map[uint32]int32)
 		} else {
 			t.userDense = make([]int32, t.users.Len())

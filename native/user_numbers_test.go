@@ -42,13 +42,20 @@ func stringsOf(c *Column) []string {
 	return out
 }
 
-// Two numberings: number 0 is "x" under a, "z" under b. a2 is a later
-// view of a's numbering that knows one more user (SameNumbering only by
-// pointer for views built by NewUserIDs: a2 is a itself widened, see
-// widenedIDs).
+// Two numberings: number 0 is "x" under numberingA, "z" under
+// numberingB (views built by NewUserIDs share a numbering only with
+// themselves).
 var (
 	numberingA = storage.NewUserIDs([]string{"x", "y", "z"})
 	numberingB = storage.NewUserIDs([]string{"z", "x", "y", "w"})
+	// numberingBig has more users than a few rows warrant an array for.
+	numberingBig = storage.NewUserIDs(func() []string {
+		ids := make([]string, 100)
+		for i := range ids {
+			ids[i] = fmt.Sprint("id-", i)
+		}
+		return ids
+	}())
 )
 
 func TestGroupTableUserNumbers(t *testing.T) {
@@ -61,6 +68,12 @@ func TestGroupTableUserNumbers(t *testing.T) {
 		{"numbers, then strings, then another numbering",
 			[]keyColumn{{}},
 			[][]*Column{{userColumn(numberingA, 0, 1, 0, -1, 2)}, {typedColumn(types.Text, "y", "w", nil)}, {userColumn(numberingB, 0, 1, 3)}}},
+		{"numbers over several batches (a map, then an array)",
+			[]keyColumn{{}},
+			[][]*Column{{userColumn(numberingA, 0, 1)}, {userColumn(numberingA, 2, 0, -1)}, {userColumn(numberingA, 1, 2, -1)}}},
+		{"a few users of a big numbering (a map)",
+			[]keyColumn{{}},
+			[][]*Column{{userColumn(numberingBig, 90, 3, 90)}, {userColumn(numberingBig, 3, 41)}, {typedColumn(types.Text, "id-41", "x")}}},
 		{"another numbering first",
 			[]keyColumn{{}},
 			[][]*Column{{userColumn(numberingB, 0, 1)}, {userColumn(numberingA, 0, 2, 1)}}},
@@ -165,8 +178,8 @@ func TestJoinTableUserNumbers(t *testing.T) {
 				t.Fatal(err)
 			}
 			table := buildTable(vals, ks.single, build.Len(), false)
-			if table.users == nil {
-				t.Fatal("the table over user numbers is not keyed by number")
+			if table.users == nil || table.userDense == nil {
+				t.Fatal("the table over user numbers (as many rows as users) is not an array by number")
 			}
 			lvals, err := newKeySet(keys, true).compute(ctx, &Batch{N: tc.probe.Len(), Cols: []*Column{tc.probe}})
 			if err != nil {
@@ -305,6 +318,43 @@ func TestJoinTableProbeMemo(t *testing.T) {
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Fatalf("probe %d (%v): heads %v, want %v", i, stringsOf(tc.probe), got, tc.want)
+		}
+	}
+}
+
+// TestJoinTableFewUsers builds a join table over a few users of a big
+// numbering: a map by number, probed by numbers and by strings.
+func TestJoinTableFewUsers(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	field := &fieldExpr{idx: 0, typ: types.Text, name: "distinct_id"}
+	keys := []joinKey{{left: field, right: field, class: keyStr}}
+	build := userColumn(numberingBig, 70, 5, 70)
+	ks := newKeySet(keys, false)
+	vals, err := ks.compute(ctx, &Batch{N: build.Len(), Cols: []*Column{build}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := buildTable(vals, ks.single, build.Len(), false)
+	if table.userMap == nil || table.userDense != nil {
+		t.Fatal("three rows of a 100-user numbering got an array")
+	}
+	for i, tc := range []struct {
+		probe *Column
+		want  []int32
+	}{
+		{userColumn(numberingBig, 5, 70, 6), []int32{1, 0, -1}},
+		{typedColumn(types.Text, "id-70", "id-6", "id-5"), []int32{0, -1, 1}},
+	} {
+		lvals, err := newKeySet(keys, true).compute(ctx, &Batch{N: tc.probe.Len(), Cols: []*Column{tc.probe}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]int32, tc.probe.Len())
+		for r := range got {
+			got[r] = table.head(lvals, r)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Fatalf("probe %d: heads %v, want %v", i, got, tc.want)
 		}
 	}
 }
