@@ -23,12 +23,22 @@ type ColumnBatch struct {
 // TypeNull, with no slice, when every row is NULL. Nulls marks NULL rows
 // (nil: none), whose slot holds a zero value. Slices are fresh: the
 // caller may keep them.
+//
+// Users, on a distinct_id column (identity-resolved, not the raw one),
+// holds each row's canonical user number beside its string when the part
+// stores user numbers (nil otherwise: then only Strs).
+// INVARIANT: for every non-NULL row k, Strs[k] is
+// Snap.UserIDs.ID(Users[k]). Storage numbers each distinct_id once
+// (valid UTF-8, compared by its bytes), so two rows' numbers are equal
+// exactly when their strings are; a number's id never changes for the
+// life of the project's user dictionary (storage.UserIDs.SameNumbering).
 type BatchColumn struct {
 	Type   storage.ColumnType
 	Nulls  []bool
 	Ints   []int64
 	Floats []float64
 	Strs   []string
+	Users  []uint32
 }
 
 // batchRows caps a ColumnBatch of buffered rows.
@@ -78,6 +88,9 @@ func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) 
 			return err
 		}
 		b.appendRow(row)
+		if it.users != nil {
+			b.appendUser(s.Snap.Canon.Of(it.users[it.pos-1]))
+		}
 		if b.n == batchRows {
 			if err := fn(b.batch()); err != nil {
 				return err
@@ -100,8 +113,12 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 	for j, ref := range it.out {
 		col := &cb.Cols[j]
 		blk := it.blocks[ref.name]
-		direct := ref.kind != kindProperties && ref.kind != kindCohort && ref.kind != kindDistinctID &&
-			ref.kind != kindRawDistinctID && !it.missing(ref) && blk != nil && it.stored[ref.name] == ref.typ
+		// distinct_id read as stored (no identity merged: ref.name is
+		// the stored string column) is a dictionary column like any
+		// other; resolved ids (ref.name is the user numbers, stored as
+		// integers) never are.
+		direct := ref.kind != kindProperties && ref.kind != kindCohort &&
+			!it.missing(ref) && blk != nil && it.stored[ref.name] == ref.typ
 		switch {
 		case it.missing(ref) && ref.kind != kindProperties:
 			col.Type = storage.TypeNull
@@ -111,6 +128,7 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 			// users file's chunks costs far more than this).
 			col.Type = storage.TypeString
 			col.Strs = make([]string, n)
+			col.Users = make([]uint32, n)
 			for k := range n {
 				i := row(k)
 				if blk.Nulls != nil && blk.Nulls[i] {
@@ -120,7 +138,9 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 					col.Nulls[k] = true
 					continue
 				}
-				col.Strs[k] = it.userID(it.scan.Snap.Canon.Of(uint32(blk.Ints[i])))
+				u := it.scan.Snap.Canon.Of(uint32(blk.Ints[i]))
+				col.Users[k] = u
+				col.Strs[k] = it.userID(u)
 			}
 		case direct:
 			col.Type = ref.typ
@@ -139,6 +159,10 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 					if r := row(k); blk.Codes != nil && (blk.Nulls == nil || !blk.Nulls[r]) {
 						col.Strs[k] = dict[blk.Codes[r]]
 					}
+				}
+				if ref.kind == kindDistinctID {
+					// Unmerged ids: the stored string is the user's own.
+					col.Users = it.rowUsers(n, row, col.Nulls)
 				}
 			case storage.TypeFloat:
 				col.Floats = make([]float64, n)
@@ -172,10 +196,35 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 				}
 				bb.appendValue(0, v)
 			}
+			if ref.kind == kindDistinctID && !it.missing(ref) {
+				col.Users = it.rowUsers(n, row, col.Nulls)
+			}
 		}
 	}
 	it.pos = n // the block is consumed
 	return cb
+}
+
+// rowUsers is the user numbers of the n hits (row(k) the block row of
+// hit k), nil when the block has no user numbers or they do not line up
+// with nulls (a row with an id has a number).
+func (it *segmentIter) rowUsers(n int, row func(int) int, nulls []bool) []uint32 {
+	blk := it.blocks[storage.ColUserNumber]
+	if blk == nil || blk.Ints == nil {
+		return nil
+	}
+	users := make([]uint32, n)
+	for k := range n {
+		i := row(k)
+		if nulls != nil && nulls[k] {
+			continue
+		}
+		if blk.Nulls != nil && blk.Nulls[i] {
+			return nil
+		}
+		users[k] = uint32(blk.Ints[i])
+	}
+	return users
 }
 
 // batchBuilder appends rows of storage values into BatchColumns.
@@ -241,6 +290,21 @@ func (b *batchBuilder) appendValue(j int, v storage.Value) {
 	}
 	if c.Nulls != nil {
 		c.Nulls = append(c.Nulls, null)
+	}
+}
+
+// appendUser records u, the canonical user of the row just appended, in
+// its distinct_id columns.
+func (b *batchBuilder) appendUser(u uint32) {
+	for j, ref := range b.outs {
+		if ref.kind != kindDistinctID {
+			continue
+		}
+		c := &b.cols[j]
+		if c.Users == nil {
+			c.Users = make([]uint32, b.n-1, cap(c.Strs))
+		}
+		c.Users = append(c.Users, u)
 	}
 }
 

@@ -41,6 +41,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
 	"github.com/shopspring/decimal"
+
+	"arb/storage"
 )
 
 // aggFunc is one output column of a HashAggregate.
@@ -263,6 +265,13 @@ func (a *countAgg) result(ctx *sql.Context, ngroups int) (*Column, error) {
 // integers (or times) by type, those values are interned by number (time:
 // by microsecond, which is what their text shows) and every other value
 // by its text; texts are go-mysql-server's types.Text conversion.
+//
+// A column of user numbers (Column.U: distinct_id from the events scan)
+// skips the interning: its rows go by number into usets, a second set
+// per group. Equal numbers are equal texts, so a group's count is the
+// size of usets alone while no value came as text; when both hold
+// values, result interns the users' ids into sets first (the rare mix of
+// a numbered and an unnumbered input, or two numberings).
 type countDistinctAgg struct {
 	args   []Expr
 	expect Kind // the single argument's Kind by its type; KindAny for several
@@ -274,6 +283,9 @@ type countDistinctAgg struct {
 	added int64 // successful bitmap adds, for the memory estimate
 	text  []byte
 	cache *idCache // ids of strings in texts
+
+	users *storage.UserIDs  // the numbering of usets, nil before the first
+	usets []*roaring.Bitmap // per group: user numbers (Users)
 }
 
 func (a *countDistinctAgg) fresh() aggFunc {
@@ -289,11 +301,11 @@ func (a *countDistinctAgg) argSlots() []*Expr {
 	return slots
 }
 func (a *countDistinctAgg) close(ctx *sql.Context) {
-	a.ints, a.texts, a.sets = nil, nil, nil
+	a.ints, a.texts, a.sets, a.usets = nil, nil, nil, nil
 }
 
 func (a *countDistinctAgg) bytes() int64 {
-	return int64(len(a.ints))*24 + int64(len(a.texts))*40 + int64(len(a.sets))*(8+96) + 2*a.added
+	return int64(len(a.ints))*24 + int64(len(a.texts))*40 + int64(len(a.sets)+len(a.usets))*(8+96) + 2*a.added
 }
 
 func (a *countDistinctAgg) internInt(v int64) uint32 {
@@ -349,6 +361,10 @@ func (a *countDistinctAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngrou
 		cols[i] = c
 	}
 	if len(cols) == 1 {
+		if us, users := cols[0].userNumbers(); us != nil && (a.users == nil || a.users.SameNumbering(users)) {
+			a.addUsers(cols[0], us, users, groups, ngroups)
+			return nil
+		}
 		return a.addOne(ctx, cols[0], groups)
 	}
 rows:
@@ -367,6 +383,31 @@ rows:
 		a.mark(g, a.internTextBytes(a.text))
 	}
 	return nil
+}
+
+// addUsers folds a single argument's column of user numbers us.
+func (a *countDistinctAgg) addUsers(c *Column, us []uint32, users *storage.UserIDs, groups []int32, ngroups int) {
+	a.users = widerNumbering(a.users, users)
+	a.usets = grow(a.usets, ngroups)
+	lastG, lastU := int32(-1), uint32(0)
+	for r, g := range groups {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		u := us[r]
+		if g == lastG && u == lastU {
+			continue // a user's run of events in one group
+		}
+		lastG, lastU = g, u
+		set := a.usets[g]
+		if set == nil {
+			set = roaring.New()
+			a.usets[g] = set
+		}
+		if set.CheckedAdd(u) {
+			a.added++
+		}
+	}
 }
 
 // addOne folds a single argument's column.
@@ -474,10 +515,26 @@ func appendText(ctx *sql.Context, buf []byte, c *Column, r int) ([]byte, error) 
 
 func (a *countDistinctAgg) result(ctx *sql.Context, ngroups int) (*Column, error) {
 	a.sets = grow(a.sets, ngroups)
+	a.usets = grow(a.usets, ngroups)
 	out := make([]int64, ngroups)
+	mixed := len(a.ints)+len(a.texts) > 0
 	for g, set := range a.sets[:ngroups] {
+		uset := a.usets[g]
+		if uset != nil && mixed {
+			if set == nil {
+				set = roaring.New()
+				a.sets[g] = set
+			}
+			for it := uset.Iterator(); it.HasNext(); {
+				set.Add(a.internText(a.users.ID(it.Next())))
+			}
+			uset = nil
+		}
 		if set != nil {
 			out[g] = int64(set.GetCardinality())
+		}
+		if uset != nil {
+			out[g] = int64(uset.GetCardinality())
 		}
 	}
 	return &Column{Kind: KindInt, Type: types.Int64, I: out}, nil

@@ -6,6 +6,8 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/vitess/go/sqltypes"
+
+	"arb/storage"
 )
 
 // BatchSize is how many rows an operator puts in one batch at most.
@@ -38,6 +40,18 @@ func (k Kind) String() string { return kindNames[k] }
 // (what the boundary converts them to); exactly the slice its Kind names
 // holds the values, and Nulls (nil when there are none) marks NULL rows,
 // whose slot in the value slice is a zero value.
+//
+// U, on a KindString column of distinct_ids straight from the events
+// scan (or gathered, sliced, concatenated from such columns), holds each
+// row's canonical user number beside its string, numbered by Users.
+// Operators that key or count users (hash join, group table, COUNT
+// DISTINCT, EXISTS sets) hash the numbers instead of the strings.
+// INVARIANT: U != nil only with Kind == KindString, Users != nil and
+// len(U) == len(S); for every non-NULL row r, S[r] == Users.ID(U[r]).
+// Storage gives each distinct string one number, so two rows' numbers
+// (under numberings with Users.SameNumbering) are equal exactly when
+// their strings are byte for byte. Code that builds a column from
+// another's values leaves U nil unless it keeps that invariant.
 type Column struct {
 	Kind  Kind
 	Type  sql.Type
@@ -46,6 +60,26 @@ type Column struct {
 	F     []float64
 	S     []string
 	A     []any
+	U     []uint32
+	Users *storage.UserIDs
+}
+
+// widerNumbering is whichever of a and b, views of one numbering, knows
+// more users: the one whose ids to read for numbers from either.
+func widerNumbering(a, b *storage.UserIDs) *storage.UserIDs {
+	if a == nil || (b != nil && b.Len() > a.Len()) {
+		return b
+	}
+	return a
+}
+
+// userNumbers is c's user numbers and their numbering, nil when c has
+// none.
+func (c *Column) userNumbers() ([]uint32, *storage.UserIDs) {
+	if c.U == nil || c.Kind != KindString {
+		return nil, nil
+	}
+	return c.U, c.Users
 }
 
 // KindOf is the Kind that holds values of SQL type t.
@@ -190,7 +224,7 @@ func (c *Column) toAny() {
 	for r := range n {
 		a[r] = c.Value(r)
 	}
-	c.Kind, c.A, c.I, c.F, c.S = KindAny, a, nil, nil, nil
+	c.Kind, c.A, c.I, c.F, c.S, c.U, c.Users = KindAny, a, nil, nil, nil, nil, nil
 	if c.Nulls == nil && n > 0 && a[0] == nil { // was KindNull
 		c.Nulls = make([]bool, n)
 		for r := range c.Nulls {
@@ -312,12 +346,18 @@ func (c *Column) Gather(idx []int32) *Column {
 		}
 	case KindString:
 		out.S = make([]string, n)
+		if c.U != nil {
+			out.U, out.Users = make([]uint32, n), c.Users
+		}
 		for i, r := range idx {
 			if r < 0 || c.IsNull(int(r)) {
 				mark(i)
 				continue
 			}
 			out.S[i] = c.S[r]
+			if c.U != nil {
+				out.U[i] = c.U[r]
+			}
 		}
 	case KindAny:
 		out.A = make([]any, n)
@@ -351,6 +391,9 @@ func (c *Column) Slice(from, to int) *Column {
 		out.F = c.F[from:to]
 	case KindString:
 		out.S = c.S[from:to]
+		if c.U != nil {
+			out.U, out.Users = c.U[from:to], c.Users
+		}
 	case KindAny:
 		out.A = c.A[from:to]
 	case KindNull:
@@ -429,7 +472,7 @@ func (b *Batch) Bytes() int64 {
 
 // Bytes estimates the memory c holds.
 func (c *Column) Bytes() int64 {
-	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S))
+	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U))
 	for _, s := range c.S {
 		n += int64(len(s))
 	}

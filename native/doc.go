@@ -11,6 +11,14 @@
 // expression, row by row inside the native operator, so one unusual
 // function never sends the whole statement to row operators.
 //
+// distinct_id from the events scan carries each row's canonical user
+// number beside its string (Column.U, numbered by the snapshot's
+// storage.UserIDs). The group table, COUNT DISTINCT, hash join tables
+// and EXISTS sets key users by that number, because under the column's
+// utf8mb4_bin collation equal numbers are exactly equal strings; rows
+// whose column has no numbers (derived strings, literals, another
+// numbering) meet them through the strings, which stay in every batch.
+//
 // Invariants:
 //   - Every operator returns exactly the rows go-mysql-server's node
 //     would: the same values of the same SQL types, NULLs by SQL's

@@ -21,7 +21,10 @@ package native
 // KindAny (an odd value) still find the groups typed batches made.
 //
 // Fast paths: one integer or time key, and one string key compared by its
-// bytes, use a Go map keyed by the value itself; any other single key is
+// bytes, use a Go map keyed by the value itself (a string column that
+// carries user numbers, distinct_id from the events scan, indexes an
+// array by user number instead: equal numbers are equal bytes, see
+// Column.U); any other single key is
 // encoded into a reused byte buffer and looked up without allocating. A
 // fast table that meets a batch of another Kind moves its keys into the
 // general encoding once and stays there, keeping their ids. Several key
@@ -38,6 +41,8 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/storage"
 )
 
 // Key encoding tags: the first byte of each value in an encoded key.
@@ -107,8 +112,17 @@ type groupTable struct {
 	tuples map[string]int32
 	colIDs [][]int32
 
-	cache  *stringCache // modeString
-	buf    []byte       // encoded key, reused
+	cache *stringCache // modeString
+
+	// modeUser: users numbers the keys; userMap, then (once the groups
+	// are more than a sixteenth of users' users, at most userDenseMax)
+	// userDense maps a user number to its group, userDense holding -1
+	// for none.
+	users     *storage.UserIDs
+	userDense []int32
+	userMap   map[uint32]int32
+
+	buf    []byte // encoded key, reused
 	weight weightBuf
 	keyLen int64 // bytes of keys held, for the memory estimate
 }
@@ -120,8 +134,13 @@ const (
 	modeInt                      // one KindInt key
 	modeTime                     // one KindTime key
 	modeString                   // one KindString key compared by bytes
+	modeUser                     // one KindString key of user numbers (Column.U), compared by number
 	modeGeneral                  // encoded keys
 )
+
+// userDenseMax bounds the users whose groups an array holds (4 bytes a
+// user); past it a map holds the users seen.
+const userDenseMax = 1 << 22
 
 func newGroupTable(cols []keyColumn) *groupTable {
 	return &groupTable{cols: cols, nullID: -1}
@@ -143,12 +162,21 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 				t.mode, t.fastKind, t.ints = modeInt, k, map[int64]int32{}
 			case k == KindTime:
 				t.mode, t.fastKind, t.ints = modeTime, k, map[int64]int32{}
+			case k == KindString && keys[0].U != nil:
+				t.mode, t.fastKind, t.users, t.userMap = modeUser, k, keys[0].Users, map[uint32]int32{}
 			case k == KindString:
 				t.mode, t.fastKind, t.strs = modeString, k, map[string]int32{}
 			}
 		}
 		if t.mode == modeGeneral {
 			t.strs = map[string]int32{}
+		}
+	}
+	if t.mode == modeUser && keys[0].Kind != KindNull {
+		if us, users := keys[0].userNumbers(); us == nil || !t.users.SameNumbering(users) {
+			t.userToString()
+		} else {
+			t.users = widerNumbering(t.users, users)
 		}
 	}
 	if t.mode != modeGeneral && keys[0].Kind != t.fastKind && keys[0].Kind != KindNull {
@@ -164,6 +192,8 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		return t.intGroups(c, nrows, out), nil
 	case t.mode == modeString:
 		return t.stringGroups(c, nrows, out), nil
+	case t.mode == modeUser:
+		return t.userGroups(c, nrows, out), nil
 	}
 	return t.encodedGroups(ctx, c, nrows, out)
 }
@@ -209,6 +239,77 @@ func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
 		out = append(out, g)
 	}
 	return out
+}
+
+// userGroups is groups for one key of user numbers.
+func (t *groupTable) userGroups(c *Column, nrows int, out []int32) []int32 {
+	if t.userMap != nil && len(t.userMap) > t.users.Len()/16 && t.users.Len() <= userDenseMax {
+		t.userDense = make([]int32, t.users.Len())
+		for i := range t.userDense {
+			t.userDense[i] = -1
+		}
+		for u, g := range t.userMap {
+			t.userDense[u] = g
+		}
+		t.userMap = nil
+	}
+	last, lastG := uint32(0), int32(-1)
+	for r := range nrows {
+		if c.Nulls != nil && c.Nulls[r] {
+			out = append(out, t.nullGroup())
+			continue
+		}
+		u := c.U[r]
+		if u == last && lastG >= 0 {
+			out = append(out, lastG)
+			continue
+		}
+		var g int32
+		if t.userMap != nil {
+			var ok bool
+			if g, ok = t.userMap[u]; !ok {
+				g = t.newGroup()
+				t.userMap[u] = g
+			}
+		} else {
+			if int(u) >= len(t.userDense) {
+				// A later snapshot of the numbering knows more users.
+				more := make([]int32, int(u)+1-len(t.userDense), int(u)+1)
+				for i := range more {
+					more[i] = -1
+				}
+				t.userDense = append(t.userDense, more...)
+			}
+			if g = t.userDense[u]; g < 0 {
+				g = t.newGroup()
+				t.userDense[u] = g
+			}
+		}
+		last, lastG = u, g
+		out = append(out, g)
+	}
+	return out
+}
+
+// userToString moves modeUser's keys into modeString (a batch of the
+// key came without user numbers of the table's numbering): each user's
+// id is the string its rows carry, so the ids keep their groups.
+func (t *groupTable) userToString() {
+	strs := make(map[string]int32, t.n)
+	add := func(u uint32, g int32) {
+		id := t.users.ID(u)
+		strs[id] = g
+		t.keyLen += int64(len(id))
+	}
+	for u, g := range t.userDense {
+		if g >= 0 {
+			add(uint32(u), g)
+		}
+	}
+	for u, g := range t.userMap {
+		add(u, g)
+	}
+	t.mode, t.strs, t.users, t.userDense, t.userMap = modeString, strs, nil, nil, nil
 }
 
 // denseInts bounds the integer keys an array holds: [0, denseInts).
@@ -386,6 +487,11 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 		for v, g := range t.strs {
 			general[string(appendBytesKey(buf[:0], tagString, v))] = g
 		}
+	case modeUser:
+		t.userToString()
+		for v, g := range t.strs {
+			general[string(appendBytesKey(buf[:0], tagString, v))] = g
+		}
 	}
 	if t.nullID >= 0 {
 		general[string([]byte{tagNull})] = t.nullID
@@ -556,7 +662,7 @@ func (w *weightBuf) Write(p []byte) (int, error) {
 
 // bytes estimates the table's memory: keys plus Go map overhead.
 func (t *groupTable) bytes() int64 {
-	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense))
+	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense)) + 4*int64(len(t.userDense)) + 8*int64(len(t.userMap))
 	for _, st := range t.sub {
 		n += st.bytes()
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/storage"
 )
 
 // batchesOp hands out the same batches on every run.
@@ -28,7 +30,8 @@ func (o *batchesOp) Open(*sql.Context, *Run) (BatchIter, error) {
 }
 
 // benchEvents is rows events over 30 days in time order: time, event (6
-// names), distinct_id (users users), amount.
+// names), distinct_id (users users, with their user numbers as the
+// events scan hands them over), amount.
 func benchEvents(rows, users int) *batchesOp {
 	rng := rand.New(rand.NewPCG(3, 4))
 	names := []string{"Signup", "Login", "Page View", "Purchase", "Search", "Share"}
@@ -36,6 +39,7 @@ func benchEvents(rows, users int) *batchesOp {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user-%d", i)
 	}
+	numbering := storage.NewUserIDs(ids)
 	sch := sql.Schema{
 		{Name: "day", Type: types.Date}, {Name: "event", Type: types.Text},
 		{Name: "distinct_id", Type: types.Text}, {Name: "amount", Type: types.Float64},
@@ -45,10 +49,13 @@ func benchEvents(rows, users int) *batchesOp {
 	for start := 0; start < rows; start += BatchSize {
 		n := min(BatchSize, rows-start)
 		b := &Batch{N: n, Cols: []*Column{NewColumn(types.Date, n), NewColumn(types.Text, n), NewColumn(types.Text, n), NewColumn(types.Float64, n)}}
+		b.Cols[2].U, b.Cols[2].Users = make([]uint32, 0, n), numbering
 		for r := range n {
 			b.Cols[0].I = append(b.Cols[0].I, int64((start+r)*30/rows)*day)
 			b.Cols[1].S = append(b.Cols[1].S, names[rng.IntN(len(names))])
-			b.Cols[2].S = append(b.Cols[2].S, ids[rng.IntN(users)])
+			u := rng.IntN(users)
+			b.Cols[2].S = append(b.Cols[2].S, ids[u])
+			b.Cols[2].U = append(b.Cols[2].U, uint32(u))
 			b.Cols[3].F = append(b.Cols[3].F, rng.Float64()*100)
 		}
 		op.batches = append(op.batches, b)

@@ -14,10 +14,13 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
+
+	"arb/storage"
 )
 
 // joinBenchInput is n events of users distinct ids over 30 days: columns
-// (id, time) in batches of BatchSize.
+// (id, time) in batches of BatchSize. String ids carry their user
+// numbers, as the events scan hands distinct_id over.
 func joinBenchInput(n, users int, strKey bool) (sql.Schema, []*Batch) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	idType := sql.Type(types.Int64)
@@ -25,14 +28,23 @@ func joinBenchInput(n, users int, strKey bool) (sql.Schema, []*Batch) {
 		idType = types.MustCreateStringWithDefaults(sqltypes.VarChar, 64)
 	}
 	sch := sql.Schema{{Name: "id", Type: idType}, {Name: "time", Type: types.DatetimeMaxPrecision}}
+	ids := make([]string, users)
+	for u := range ids {
+		ids[u] = fmt.Sprintf("user-%07d", u)
+	}
+	numbering := storage.NewUserIDs(ids)
 	var out []*Batch
 	for i := 0; i < n; i += BatchSize {
 		m := min(BatchSize, n-i)
 		b := &Batch{N: m, Cols: []*Column{NewColumn(idType, m), NewColumn(sch[1].Type, m)}}
+		if strKey {
+			b.Cols[0].U, b.Cols[0].Users = make([]uint32, 0, m), numbering
+		}
 		for range m {
 			u := rng.IntN(users)
 			if strKey {
-				b.Cols[0].S = append(b.Cols[0].S, fmt.Sprintf("user-%07d", u))
+				b.Cols[0].S = append(b.Cols[0].S, ids[u])
+				b.Cols[0].U = append(b.Cols[0].U, uint32(u))
 			} else {
 				b.Cols[0].I = append(b.Cols[0].I, int64(u))
 			}

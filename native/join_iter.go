@@ -29,6 +29,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 
 	"arb/engine"
+	"arb/storage"
 )
 
 func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
@@ -659,6 +660,12 @@ func joinGather(src *Column, idx []int32) *Column {
 		for i, r := range idx {
 			out.S[i] = src.S[r]
 		}
+		if src.U != nil {
+			out.U, out.Users = make([]uint32, len(idx)), src.Users
+			for i, r := range idx {
+				out.U[i] = src.U[r]
+			}
+		}
 	}
 	return out
 }
@@ -668,6 +675,14 @@ func joinGather(src *Column, idx []int32) *Column {
 func gatherInto(dst, src *Column, idx []int32) *Column {
 	n := len(idx)
 	dst.Kind, dst.Type = src.Kind, src.Type
+	if us, users := src.userNumbers(); us != nil {
+		dst.U, dst.Users = joinResize(dst.U, n), users
+		for i, r := range idx {
+			dst.U[i] = us[r]
+		}
+	} else {
+		dst.U, dst.Users = nil, nil
+	}
 	dst.Nulls = dst.Nulls[:0]
 	if src.Nulls != nil || src.Kind == KindNull {
 		dst.Nulls = joinResize(dst.Nulls, n)
@@ -716,6 +731,51 @@ func joinConcat(bs []*Batch) *Batch {
 		out.Cols[j] = joinConcatColumns(cols, out.N)
 	}
 	return out
+}
+
+// concatUsers is the user numbers of the string columns cs (n values in
+// all) one after the other, nil unless every one that is not all NULL
+// has numbers of one numbering (an all-NULL column's rows get 0).
+func concatUsers(cs []*Column, n int) ([]uint32, *storage.UserIDs) {
+	var users *storage.UserIDs
+	for _, c := range cs {
+		if allNullRows(c) {
+			continue
+		}
+		us, u := c.userNumbers()
+		if us == nil || (users != nil && !users.SameNumbering(u)) {
+			return nil, nil
+		}
+		users = widerNumbering(users, u)
+	}
+	if users == nil {
+		return nil, nil
+	}
+	out := make([]uint32, 0, n)
+	for _, c := range cs {
+		if c.U == nil {
+			out = append(out, make([]uint32, c.Len())...)
+		} else {
+			out = append(out, c.U...)
+		}
+	}
+	return out, users
+}
+
+// allNullRows reports whether every row of c is NULL.
+func allNullRows(c *Column) bool {
+	if c.Kind == KindNull {
+		return true
+	}
+	if c.Nulls == nil {
+		return c.Len() == 0
+	}
+	for _, null := range c.Nulls[:c.Len()] {
+		if !null {
+			return false
+		}
+	}
+	return true
 }
 
 // joinConcatColumns is one column of the n values of cs, in order: of their
@@ -786,6 +846,7 @@ func joinConcatColumns(cs []*Column, n int) *Column {
 				out.S = append(out.S, c.S...)
 			}
 		}
+		out.U, out.Users = concatUsers(cs, n)
 	case KindAny:
 		out.A = make([]any, 0, n)
 		for _, c := range cs {

@@ -29,6 +29,13 @@ package native
 // JSON, enums, unsigned 64-bit) is not a key: the conjunct stays in the
 // residual, evaluated by the compiled condition on candidate pairs.
 //
+// User numbers: a single keyStr key whose column carries user numbers
+// (Column.U, distinct_id from the events scan) is keyed by the number as
+// well as by the string. Two numbers of one numbering are equal exactly
+// when the strings' bytes are, and distinct_ids are valid UTF-8 (storage
+// refuses others), so that is keyStr's equality. Only keyStr: under
+// another collation ('A' = 'a') two users can be equal as text.
+//
 // INVARIANT: two non-NULL key values hash to the same key exactly when
 // go-mysql-server's Equals returns TRUE for them. A value the key cannot
 // type (a column that went KindAny with an unexpected Go type) is
@@ -45,6 +52,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/storage"
 )
 
 type keyClass uint8
@@ -116,6 +125,10 @@ type keyVals struct {
 	state []keyState
 	ints  []int64
 	strs  []string
+	// users, with a single keyStr key over a column of user numbers:
+	// each row's number under numbering (strs holds the strings too).
+	users     []uint32
+	numbering *storage.UserIDs
 }
 
 // keySet computes the keys of a batch. It reuses its buffers: the
@@ -161,6 +174,23 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 		return v, nil
 	}
 	v.strs = joinResize(v.strs, n)
+	v.users, v.numbering = nil, nil
+	if len(ks.keys) == 1 && ks.keys[0].class == keyStr {
+		if us, users := ks.cols[0].userNumbers(); us != nil {
+			// Storage's ids are valid UTF-8: the strings are the keys.
+			c := ks.cols[0]
+			v.users, v.numbering = us, users
+			copy(v.strs, c.S[:n])
+			if c.Nulls != nil {
+				for r := range n {
+					if c.Nulls[r] {
+						v.state[r] = keyNull
+					}
+				}
+			}
+			return v, nil
+		}
+	}
 	if len(ks.keys) == 1 && ks.keys[0].class == keyStr && ks.cols[0].Kind == KindString {
 		// The hot case (a join on distinct_id): the column's own strings
 		// are the keys, no copy, unless one holds invalid UTF-8.
@@ -405,6 +435,20 @@ type joinTable struct {
 	heads  []int32
 	next   []int32
 	wild   []int32
+	// users is the numbering of a table keyed by user number (strs is
+	// then nil): userDense (a group per user, -1 none) or, for a large
+	// numbering, userMap. A probe row without a number of that numbering
+	// turns the table into strs once (toStrings).
+	users     *storage.UserIDs
+	userDense []int32
+	userMap   map[uint32]int32
+	groupUser []uint32 // each group's user
+	// probeMemo, for a table keyed by strings probed by rows with user
+	// numbers of probeUsers: per user number, 1 + its group, or -1 for
+	// no group (0: not looked up yet). A number stands for one string
+	// under its numbering, so one lookup answers all of a user's rows.
+	probeUsers *storage.UserIDs
+	probeMemo  []int32
 }
 
 // buildTable indexes n right rows whose keys are vals. nullsWild puts
@@ -412,9 +456,23 @@ type joinTable struct {
 // otherwise they are left out: a NULL key equals nothing.
 func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
 	t := &joinTable{single: single, next: make([]int32, n)}
-	if single {
+	switch {
+	case single:
 		t.ints = make(map[int64]int32)
-	} else {
+	case vals.users != nil:
+		t.users = vals.numbering
+		// An array of the numbering's users pays off when the build side
+		// is not much smaller than it (a cohort of a few users in a big
+		// project gets a map).
+		if t.users.Len() > userDenseMax || t.users.Len() > 16*n {
+			t.userMap = make(map[uint32]int32)
+		} else {
+			t.userDense = make([]int32, t.users.Len())
+			for i := range t.userDense {
+				t.userDense[i] = -1
+			}
+		}
+	default:
 		t.strs = make(map[string]int32)
 	}
 	var tails []int32
@@ -434,7 +492,11 @@ func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
 		// key), two for a new one.
 		var g int32
 		var ok bool
-		if single {
+		if t.users != nil {
+			if g, ok = t.userGroup(vals.users[r], int32(len(t.heads))); !ok {
+				t.groupUser = append(t.groupUser, vals.users[r])
+			}
+		} else if single {
 			if g, ok = t.ints[vals.ints[r]]; !ok {
 				g = int32(len(t.heads))
 				t.ints[vals.ints[r]] = g
@@ -456,13 +518,73 @@ func buildTable(vals *keyVals, single bool, n int, nullsWild bool) *joinTable {
 	return t
 }
 
+// userGroup is user u's group, given the id next if u has none (false).
+func (t *joinTable) userGroup(u uint32, next int32) (int32, bool) {
+	if t.userMap != nil {
+		g, ok := t.userMap[u]
+		if !ok {
+			t.userMap[u] = next
+			return next, false
+		}
+		return g, true
+	}
+	if int(u) >= len(t.userDense) {
+		// Build batches from a later snapshot of the numbering know
+		// more users.
+		more := make([]int32, int(u)+1-len(t.userDense))
+		for i := range more {
+			more[i] = -1
+		}
+		t.userDense = append(t.userDense, more...)
+	}
+	if g := t.userDense[u]; g >= 0 {
+		return g, true
+	}
+	t.userDense[u] = next
+	return next, false
+}
+
+// findUser is user u's group, false for none.
+func (t *joinTable) findUser(u uint32) (int32, bool) {
+	if t.userMap != nil {
+		g, ok := t.userMap[u]
+		return g, ok
+	}
+	if int(u) >= len(t.userDense) {
+		return 0, false // a user numbered after the build side's snapshot
+	}
+	g := t.userDense[u]
+	return g, g >= 0
+}
+
+// toStrings rekeys a table keyed by user number by the users' ids.
+func (t *joinTable) toStrings() {
+	t.strs = make(map[string]int32, len(t.heads))
+	for g, u := range t.groupUser {
+		t.strs[t.users.ID(u)] = int32(g)
+	}
+	t.users, t.userDense, t.userMap, t.groupUser = nil, nil, nil, nil
+}
+
 // head is the first right row with left row r's key, -1 for none.
 func (t *joinTable) head(vals *keyVals, r int) int32 {
 	var g int32
 	var ok bool
-	if t.single {
+	if t.users != nil {
+		if vals.users != nil && (vals.numbering == t.users || t.users.SameNumbering(vals.numbering)) {
+			if g, ok = t.findUser(vals.users[r]); !ok {
+				return -1
+			}
+			return t.heads[g]
+		}
+		t.toStrings()
+	}
+	switch {
+	case t.single:
 		g, ok = t.ints[vals.ints[r]]
-	} else {
+	case vals.users != nil:
+		return t.headByMemo(vals, r)
+	default:
 		g, ok = t.strs[vals.strs[r]]
 	}
 	if !ok {
@@ -471,10 +593,48 @@ func (t *joinTable) head(vals *keyVals, r int) int32 {
 	return t.heads[g]
 }
 
+// headByMemo is head for a probe row with a user number, on a table
+// keyed by strings.
+func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
+	if t.probeUsers == nil || !t.probeUsers.SameNumbering(vals.numbering) {
+		t.probeUsers, t.probeMemo = vals.numbering, nil
+	}
+	u := vals.users[r]
+	if int(u) < len(t.probeMemo) {
+		switch m := t.probeMemo[u]; {
+		case m > 0:
+			return t.heads[m-1]
+		case m < 0:
+			return -1
+		}
+	}
+	g, ok := t.strs[vals.strs[r]]
+	if int(u) >= len(t.probeMemo) {
+		if int(u) >= userDenseMax {
+			if !ok {
+				return -1
+			}
+			return t.heads[g]
+		}
+		memo := make([]int32, max(int(u)+1, min(vals.numbering.Len(), 2*len(t.probeMemo))))
+		copy(memo, t.probeMemo)
+		t.probeMemo = memo
+	}
+	if !ok {
+		t.probeMemo[u] = -1
+		return -1
+	}
+	t.probeMemo[u] = g + 1
+	return t.heads[g]
+}
+
 // bytes estimates the table's memory: the chain links, a map entry per
 // distinct key, and the bytes of keys the table owns.
 func (t *joinTable) bytes() int64 {
 	n := int64(4*len(t.next) + 4*len(t.wild) + 8*len(t.heads))
+	if t.users != nil {
+		return n + 4*int64(len(t.userDense)+len(t.groupUser)) + 48*int64(len(t.userMap))
+	}
 	if t.single {
 		return n + 48*int64(len(t.ints))
 	}

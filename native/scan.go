@@ -183,7 +183,7 @@ func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<-
 
 func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch, errStop error) error {
 	return scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
-		b := s.fromEngine(cb)
+		b := s.fromEngine(scan, cb)
 		for from := 0; from < b.N; from += BatchSize {
 			part := b
 			if b.N > BatchSize {
@@ -215,7 +215,7 @@ func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out
 // engine's slices are used as they are where the Kinds agree; values
 // whose stored type differs from the statement's (a column widened since
 // it was planned) become what the table's row scan gives go-mysql-server.
-func (s *scanOp) fromEngine(cb *engine.ColumnBatch) *Batch {
+func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 	b := &Batch{N: cb.N, Cols: make([]*Column, len(s.sch))}
 	next := 0 // the engine column of the next column read
 	for j, sc := range s.sch {
@@ -238,6 +238,9 @@ func (s *scanOp) fromEngine(cb *engine.ColumnBatch) *Batch {
 			c.F = ec.Floats
 		case c.Kind == KindString && ec.Type == storage.TypeString:
 			c.S = ec.Strs
+			if ec.Users != nil {
+				c.U, c.Users = ec.Users, scan.Snap.UserIDs
+			}
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
 			for k, ms := range ec.Ints {

@@ -44,6 +44,7 @@ package native
 import (
 	"fmt"
 	"io"
+	mathbits "math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/transform"
 
 	"arb/engine"
+	"arb/storage"
 )
 
 func init() {
@@ -301,6 +303,14 @@ type existsSet struct {
 	run  runOwner
 	ints map[int64]struct{} // a single numeric or time key
 	strs map[string]struct{}
+	// users, while every subquery key came as a user number (join_keys.go:
+	// a single keyStr key over Column.U) of one numbering: the set is
+	// the bits of numbers (strs nil). An outer batch without numbers of
+	// that numbering looks up userStrs, the users' ids, made once.
+	users    *storage.UserIDs
+	userBits []uint64
+	strsOnce sync.Once
+	userStrs map[string]struct{}
 	// wild: some subquery row's key could not be typed; every outer row
 	// goes to Eval.
 	wild bool
@@ -347,6 +357,7 @@ func (x *existsExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if err != nil {
 		return nil, err
 	}
+	byNumber := set.byNumber(vals)
 	out := NewColumn(x.row.typ, b.N)
 	out.I = out.I[:b.N]
 	for r := range b.N {
@@ -359,12 +370,8 @@ func (x *existsExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 				return nil, err
 			}
 			found = v == true
-		default:
-			if set.ints != nil {
-				_, found = set.ints[vals.ints[r]]
-			} else {
-				_, found = set.strs[vals.strs[r]]
-			}
+		case keyOK:
+			found = set.contains(vals, r, byNumber)
 		}
 		if found {
 			out.I[r] = 1
@@ -403,8 +410,6 @@ func (x *existsExpr) build(ctx *sql.Context, run runOwner) (*existsSet, error) {
 	s := &existsSet{run: run}
 	if ks.single {
 		s.ints = map[int64]struct{}{}
-	} else {
-		s.strs = map[string]struct{}{}
 	}
 	var bytes int64
 	for !s.wild {
@@ -419,31 +424,115 @@ func (x *existsExpr) build(ctx *sql.Context, run runOwner) (*existsSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		for r := range b.N {
-			switch vals.state[r] {
-			case keyNull:
-				continue
-			case keyWild:
-				s.wild = true
-				continue
-			}
-			if s.ints != nil {
-				if _, ok := s.ints[vals.ints[r]]; !ok {
-					s.ints[vals.ints[r]] = struct{}{}
-					bytes += 48
-				}
-			} else if _, ok := s.strs[vals.strs[r]]; !ok {
-				// The key may be made over the batch's or the key set's
-				// buffers: the set keeps its own copy.
-				s.strs[strings.Clone(vals.strs[r])] = struct{}{}
-				bytes += 64 + int64(len(vals.strs[r]))
-			}
-		}
+		bytes += s.add(vals, b.N)
 	}
 	if err := engine.MemoryBudgetOf(ctx).Grow(bytes, "EXISTS subquery keys"); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// byNumber reports whether outer keys vals are looked up by number.
+func (s *existsSet) byNumber(vals *keyVals) bool {
+	return s.users != nil && vals.users != nil && s.users.SameNumbering(vals.numbering)
+}
+
+// contains reports whether outer row r's key (keyOK) is in s; byNumber
+// is s.byNumber(vals).
+func (s *existsSet) contains(vals *keyVals, r int, byNumber bool) bool {
+	switch {
+	case s.ints != nil:
+		_, ok := s.ints[vals.ints[r]]
+		return ok
+	case s.users == nil:
+		_, ok := s.strs[vals.strs[r]]
+		return ok
+	case byNumber:
+		u := vals.users[r]
+		return int(u>>6) < len(s.userBits) && s.userBits[u>>6]&(1<<(u&63)) != 0
+	}
+	_, ok := s.usersAsStrings()[vals.strs[r]]
+	return ok
+}
+
+// add puts the keys vals of n subquery rows in s and returns the bytes
+// it added.
+func (s *existsSet) add(vals *keyVals, n int) int64 {
+	var bytes int64
+	if s.ints == nil {
+		bytes += s.numberBatch(vals)
+	}
+	for r := range n {
+		switch vals.state[r] {
+		case keyNull:
+			continue
+		case keyWild:
+			s.wild = true
+			continue
+		}
+		if s.users != nil {
+			u := vals.users[r]
+			if int(u>>6) >= len(s.userBits) {
+				bytes += 8 * int64(int(u>>6)+1-len(s.userBits))
+				s.userBits = append(s.userBits, make([]uint64, int(u>>6)+1-len(s.userBits))...)
+			}
+			s.userBits[u>>6] |= 1 << (u & 63)
+		} else if s.ints != nil {
+			if _, ok := s.ints[vals.ints[r]]; !ok {
+				s.ints[vals.ints[r]] = struct{}{}
+				bytes += 48
+			}
+		} else if _, ok := s.strs[vals.strs[r]]; !ok {
+			// The key may be made over the batch's or the key set's
+			// buffers: the set keeps its own copy.
+			s.strs[strings.Clone(vals.strs[r])] = struct{}{}
+			bytes += 64 + int64(len(vals.strs[r]))
+		}
+	}
+	return bytes
+}
+
+// numberBatch readies s for a subquery batch's keys vals: numbers while
+// every batch has numbers of one numbering (the first such batch starts
+// it, unless strings came before), strings from the first batch that
+// has none (the numbers so far become their ids). It returns the bytes
+// it added.
+func (s *existsSet) numberBatch(vals *keyVals) int64 {
+	switch {
+	case s.users == nil && s.strs == nil && vals.users != nil:
+		s.users = vals.numbering
+		s.userBits = make([]uint64, (s.users.Len()+63)/64)
+		return 8 * int64(len(s.userBits))
+	case s.users != nil && vals.users != nil && s.users.SameNumbering(vals.numbering):
+		s.users = widerNumbering(s.users, vals.numbering)
+		return 0
+	case s.users != nil:
+		s.strs = s.usersAsStrings()
+		s.users, s.userBits = nil, nil
+		var n int64
+		for k := range s.strs {
+			n += 64 + int64(len(k))
+		}
+		return n
+	case s.strs == nil:
+		s.strs = map[string]struct{}{}
+	}
+	return 0
+}
+
+// usersAsStrings is the ids of the users in s's bits, made once (outer
+// batches of several scan workers may ask at once).
+func (s *existsSet) usersAsStrings() map[string]struct{} {
+	s.strsOnce.Do(func() {
+		s.userStrs = map[string]struct{}{}
+		for w, bits := range s.userBits {
+			for ; bits != 0; bits &= bits - 1 {
+				u := uint32(w*64 + mathbits.TrailingZeros64(bits))
+				s.userStrs[s.users.ID(u)] = struct{}{}
+			}
+		}
+	})
+	return s.userStrs
 }
 
 // execBuilderOf is the builder go-mysql-server runs sq's plan with (the

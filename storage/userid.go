@@ -225,6 +225,18 @@ func (u *UserIDs) Len() int {
 	return u.durable + len(u.fresh)
 }
 
+// SameNumbering reports whether u and o are views of one user
+// dictionary: then every user number both know has the same distinct_id
+// in both (a dictionary only appends; numbers are never reused), so
+// snapshots taken at different times compare users by number. Views
+// built by NewUserIDs share a numbering only with themselves.
+func (u *UserIDs) SameNumbering(o *UserIDs) bool {
+	if u == nil || o == nil {
+		return false
+	}
+	return u == o || (u.file != nil && u.file == o.file)
+}
+
 // ID returns the distinct_id of user n < Len(). A users file that cannot
 // be read (I/O error, damage) panics with a *UserReadError: queries turn
 // it into an error (the engine's workers recover).
