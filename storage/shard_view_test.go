@@ -59,3 +59,26 @@ func TestUnionUserIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestUnionSameNumbering: two union views of one sharded project's users
+// number alike (so a statement's two scans compare users by number);
+// views of other dictionaries, or of another shard count, do not.
+func TestUnionSameNumbering(t *testing.T) {
+	s, p := newShardedProject(t, t.TempDir(), 3, 0)
+	defer s.Close()
+	if err := p.Ingest(testEvents(200, 1)); err != nil {
+		t.Fatal(err)
+	}
+	a := p.Snapshot().UserIDs
+	if err := p.Ingest(testEvents(200, 2)); err != nil {
+		t.Fatal(err)
+	}
+	b := p.Snapshot().UserIDs
+	if !a.SameNumbering(b) || !b.SameNumbering(a) {
+		t.Error("two snapshots of one sharded project: not the same numbering")
+	}
+	other := &UserIDs{shards: []*UserIDs{NewUserIDs([]string{"x"}), NewUserIDs(nil), NewUserIDs(nil)}}
+	if a.SameNumbering(other) || a.SameNumbering(NewUserIDs([]string{"x"})) {
+		t.Error("views of other dictionaries: the same numbering")
+	}
+}

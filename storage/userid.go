@@ -234,6 +234,19 @@ func (u *UserIDs) SameNumbering(o *UserIDs) bool {
 	if u == nil || o == nil {
 		return false
 	}
+	if u.shards != nil || o.shards != nil {
+		// Union views (shard_view.go) number shard k's user n as n*S+k
+		// whatever the snapshot: one numbering when their shards' are.
+		if len(u.shards) != len(o.shards) {
+			return false
+		}
+		for k := range u.shards {
+			if !u.shards[k].SameNumbering(o.shards[k]) {
+				return false
+			}
+		}
+		return true
+	}
 	return u == o || (u.file != nil && u.file == o.file)
 }
 
