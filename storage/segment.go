@@ -42,7 +42,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -285,29 +284,47 @@ func checkColumnDict(c *SegmentColumn) error {
 }
 
 // segDictionary returns the sorted distinct non-NULL strings and each
-// row's code (0 for NULL rows).
+// row's code (0 for NULL rows). It hashes each row once (a run of equal
+// values once): codes are first given in order of appearance, then
+// renumbered to the sorted order.
 func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 	index := map[string]uint32{}
-	for i, s := range strs {
-		if nulls == nil || !nulls[i] {
-			index[s] = 0
-		}
-	}
-	dict := make([]string, 0, len(index))
-	for s := range index {
-		dict = append(dict, s)
-	}
-	sort.Strings(dict)
-	for i, s := range dict {
-		index[s] = uint32(i)
-	}
+	var dict []string
 	codes := make([]uint32, len(strs))
+	last, lastCode, haveLast := "", uint32(0), false
 	for i, s := range strs {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		if haveLast && s == last {
+			codes[i] = lastCode
+			continue
+		}
+		c, ok := index[s]
+		if !ok {
+			c = uint32(len(dict))
+			index[s] = c
+			dict = append(dict, s)
+		}
+		codes[i], last, lastCode, haveLast = c, s, c, true
+	}
+	order := make([]uint32, len(dict)) // order[sorted position] = code of appearance
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(dict[a], dict[b]) })
+	remap := make([]uint32, len(dict))
+	sorted := make([]string, len(dict))
+	for pos, c := range order {
+		remap[c] = uint32(pos)
+		sorted[pos] = dict[c]
+	}
+	for i, c := range codes {
 		if nulls == nil || !nulls[i] {
-			codes[i] = index[s]
+			codes[i] = remap[c]
 		}
 	}
-	return dict, codes
+	return sorted, codes
 }
 
 // segCodeWidth is the bytes per dictionary code for a dictionary size.
