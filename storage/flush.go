@@ -439,6 +439,11 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 		cols[3].Strs[i] = e.InsertID
 		cols[4].Ints[i] = int64(d.users[i])
 	}
+	// distinct_ids are numbered one-to-one: their dictionary is built by
+	// number, cheaper to hash than the strings.
+	if dict, codes, ok := segDictionaryByNumber(cols[2].Strs, d.users); ok {
+		cols[2].Strs, cols[2].Dict, cols[2].Codes = nil, dict, codes
+	}
 	colIndex := map[string]int{} // column name → position in cols
 	schemaType := map[string]ColumnType{}
 	for _, c := range schema {

@@ -291,6 +291,13 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 		}
 	}
 	for c, s := range strs {
+		if c == t.fixed[1] {
+			if dict, codes, ok := segDictionaryByNumber(s, t.users[lo:hi]); ok {
+				copy(c.codes[lo:hi], codes)
+				c.pieces = append(c.pieces, dictPiece{lo: lo, hi: hi, dict: dict})
+				continue
+			}
+		}
 		nulls := make([]bool, hi-lo)
 		for i := range nulls {
 			nulls[i] = !c.has[lo+i]

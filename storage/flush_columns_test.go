@@ -272,3 +272,16 @@ func TestFlushWritesSegmentsOfRows(t *testing.T) {
 		}
 	}
 }
+
+func TestSegDictionaryByNumber(t *testing.T) {
+	strs := []string{"u3", "u1", "u3", "u10", "u1", ""}
+	nums := []uint32{3, 1, 3, 10, 1, 0}
+	dict, codes, ok := segDictionaryByNumber(strs, nums)
+	wantDict, wantCodes := segDictionary(strs, nil)
+	if !ok || fmt.Sprint(dict, codes) != fmt.Sprint(wantDict, wantCodes) {
+		t.Fatalf("by number %q %v (ok %v), by string %q %v", dict, codes, ok, wantDict, wantCodes)
+	}
+	if _, _, ok := segDictionaryByNumber([]string{"a", "b"}, []uint32{7, 7}); ok {
+		t.Fatal("one number with two strings accepted")
+	}
+}

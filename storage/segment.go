@@ -308,23 +308,56 @@ func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 		}
 		codes[i], last, lastCode, haveLast = c, s, c, true
 	}
-	order := make([]uint32, len(dict)) // order[sorted position] = code of appearance
-	for i := range order {
-		order[i] = uint32(i)
+	return sortDictionary(dict, codes, nulls), codes
+}
+
+// segDictionaryByNumber is segDictionary for a column without NULLs whose
+// rows carry numbers one-to-one with their strings (distinct_id and user
+// numbers): it hashes the numbers instead of the strings. ok is false,
+// and nothing returned, if a number comes with two different strings.
+// (Two numbers with one string would give a dictionary not strictly
+// sorted, which WriteSegment refuses.)
+func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes []uint32, ok bool) {
+	index := make(map[uint32]uint32)
+	codes = make([]uint32, len(strs))
+	for i, num := range nums {
+		c, seen := index[num]
+		if !seen {
+			c = uint32(len(dict))
+			index[num] = c
+			dict = append(dict, strs[i])
+		} else if dict[c] != strs[i] {
+			return nil, nil, false
+		}
+		codes[i] = c
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(dict[a], dict[b]) })
+	return sortDictionary(dict, codes, nil), codes, true
+}
+
+// sortDictionary sorts dict, whose codes are in order of appearance, and
+// renumbers the non-NULL codes to match; it returns the sorted dictionary.
+func sortDictionary(dict []string, codes []uint32, nulls []bool) []string {
+	type entry struct {
+		s    string
+		code uint32 // of appearance
+	}
+	entries := make([]entry, len(dict))
+	for i, s := range dict {
+		entries[i] = entry{s, uint32(i)}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.s, b.s) })
 	remap := make([]uint32, len(dict))
 	sorted := make([]string, len(dict))
-	for pos, c := range order {
-		remap[c] = uint32(pos)
-		sorted[pos] = dict[c]
+	for pos, e := range entries {
+		remap[e.code] = uint32(pos)
+		sorted[pos] = e.s
 	}
 	for i, c := range codes {
 		if nulls == nil || !nulls[i] {
 			codes[i] = remap[c]
 		}
 	}
-	return sorted, codes
+	return sorted
 }
 
 // segCodeWidth is the bytes per dictionary code for a dictionary size.
