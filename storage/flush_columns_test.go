@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -283,5 +284,42 @@ func TestSegDictionaryByNumber(t *testing.T) {
 	}
 	if _, _, ok := segDictionaryByNumber([]string{"a", "b"}, []uint32{7, 7}); ok {
 		t.Fatal("one number with two strings accepted")
+	}
+}
+
+// TestSortDictionaryOrdersLikeStrings checks the prefix-key sort against
+// sort.Strings on strings made to tie on keys: shared prefixes, strings
+// that are prefixes of others, trailing zero bytes, bytes ≥ 0x80.
+func TestSortDictionaryOrdersLikeStrings(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	for round := 0; round < 200; round++ {
+		seen := map[string]bool{}
+		var dict []string
+		prefix := []string{"", "user-000", "\xff\xfe"}[round%3]
+		for len(dict) < 1+r.Intn(60) {
+			b := []byte(prefix)
+			for n := r.Intn(12); n > 0; n-- {
+				b = append(b, []byte{0, 1, 'a', 'b', 0x80, 0xff}[r.Intn(6)])
+			}
+			if !seen[string(b)] {
+				seen[string(b)] = true
+				dict = append(dict, string(b))
+			}
+		}
+		codes := make([]uint32, len(dict))
+		for i := range codes {
+			codes[i] = uint32(i)
+		}
+		sorted := sortDictionary(slices.Clone(dict), codes, nil)
+		want := slices.Clone(dict)
+		sort.Strings(want)
+		if !slices.Equal(sorted, want) {
+			t.Fatalf("sorted %q, want %q", sorted, want)
+		}
+		for i, c := range codes {
+			if sorted[c] != dict[i] {
+				t.Fatalf("entry %q renumbered to %d, which is %q", dict[i], c, sorted[c])
+			}
+		}
 	}
 }

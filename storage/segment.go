@@ -125,11 +125,15 @@ type SegmentColumn struct {
 	Codes  []uint32
 }
 
-// segWriter tracks the write offset.
+// segWriter tracks the write offset. raw and packed are scratch buffers
+// reused from section to section: a section's bytes are written to w
+// before the next one is built.
 type segWriter struct {
-	w   io.Writer
-	off int64
-	err error
+	w      io.Writer
+	off    int64
+	err    error
+	raw    []byte // a block's or dictionary's bytes before compression
+	packed []byte // lz4's output
 }
 
 func (sw *segWriter) write(b []byte) {
@@ -143,7 +147,10 @@ func (sw *segWriter) write(b []byte) {
 
 // section compresses raw and writes it as a checked section.
 func (sw *segWriter) section(raw []byte) segSection {
-	buf := make([]byte, lz4.CompressBlockBound(len(raw)))
+	if bound := lz4.CompressBlockBound(len(raw)); cap(sw.packed) < bound {
+		sw.packed = make([]byte, bound)
+	}
+	buf := sw.packed[:cap(sw.packed)]
 	n, err := lz4.CompressBlock(raw, buf, nil)
 	if err != nil && sw.err == nil {
 		sw.err = fmt.Errorf("lz4: %w", err)
@@ -224,11 +231,16 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		} else {
 			dict, codes = segDictionary(c.Strs, c.Nulls)
 		}
-		var raw []byte
+		size := 0
+		for _, s := range dict {
+			size += len(s) + binary.MaxVarintLen32
+		}
+		raw := slices.Grow(sw.raw[:0], size)
 		for _, s := range dict {
 			raw = binary.AppendUvarint(raw, uint64(len(s)))
 			raw = append(raw, s...)
 		}
+		sw.raw = raw
 		d := sw.section(raw)
 		sc.Dict, sc.DictLen = &d, len(dict)
 	}
@@ -320,6 +332,7 @@ func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes []uint32, ok bool) {
 	index := make(map[uint32]uint32)
 	codes = make([]uint32, len(strs))
+	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
 	for i, num := range nums {
 		c, seen := index[num]
 		if !seen {
@@ -336,16 +349,50 @@ func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes [
 
 // sortDictionary sorts dict, whose codes are in order of appearance, and
 // renumbers the non-NULL codes to match; it returns the sorted dictionary.
+//
+// Entries are ordered by an 8-byte key first: the bytes after the prefix
+// all entries share (ids like "user-00012345"), big-endian, zero-padded.
+// Keys order like the strings they come from, except that a string and
+// itself followed by zero bytes share a key; ties compare the strings.
+// Most comparisons then touch no string memory.
 func sortDictionary(dict []string, codes []uint32, nulls []bool) []string {
 	type entry struct {
+		key  uint64
 		s    string
 		code uint32 // of appearance
 	}
+	common := 0
+	if len(dict) > 0 {
+		common = len(dict[0])
+		for _, s := range dict[1:] {
+			common = min(common, len(s))
+			for i := 0; i < common; i++ {
+				if s[i] != dict[0][i] {
+					common = i
+				}
+			}
+		}
+	}
 	entries := make([]entry, len(dict))
 	for i, s := range dict {
-		entries[i] = entry{s, uint32(i)}
+		var key uint64
+		for j := 0; j < 8; j++ {
+			key <<= 8
+			if common+j < len(s) {
+				key |= uint64(s[common+j])
+			}
+		}
+		entries[i] = entry{key, s, uint32(i)}
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.s, b.s) })
+	slices.SortFunc(entries, func(a, b entry) int {
+		switch {
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return strings.Compare(a.s, b.s)
+	})
 	remap := make([]uint32, len(dict))
 	sorted := make([]string, len(dict))
 	for pos, e := range entries {
@@ -372,7 +419,8 @@ func segCodeWidth(dictLen int) int {
 }
 
 func (sw *segWriter) block(c *SegmentColumn, codes []uint32, dictLen, first, n int) segBlock {
-	var raw []byte
+	raw := slices.Grow(sw.raw[:0], 1+(n+7)/8+8*n) // a float column's size, the most a value takes but a varint
+	defer func() { sw.raw = raw[:0] }()
 	isNull := func(i int) bool { return c.Nulls != nil && c.Nulls[first+i] }
 	var blk segBlock
 	for i := 0; i < n; i++ {
