@@ -56,7 +56,10 @@ func (s *Store) Flush() error {
 		p.mu.Lock()
 		if len(p.mem.rows) > 0 {
 			p.frozen = append(p.frozen, p.mem)
-			p.mem = &memtable{}
+			// The next memtable likely fills as this one did (a bulk
+			// load flushes at FlushRows again and again): its rows start
+			// at that size instead of copying themselves up to it.
+			p.mem = &memtable{rowsHint: min(len(p.mem.rows), s.opts.FlushRows)}
 		}
 		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
