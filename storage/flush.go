@@ -452,17 +452,33 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 	for _, c := range schema {
 		schemaType[c.Name] = c.Type
 	}
+	// Rows mostly list the same keys in the same order: the column of
+	// the key last seen at each position is tried before the map.
+	type slot struct {
+		key string
+		ci  int
+	}
+	var slots []slot
 	for i, e := range d.rows {
-		for _, pr := range e.Props {
-			ci, ok := colIndex[pr.Key]
-			if !ok {
-				t, known := schemaType[pr.Key]
-				if !known {
-					panic(fmt.Sprintf("BUG: property %q of a buffered row is not in the schema", pr.Key))
+		for j, pr := range e.Props {
+			var ci int
+			if j < len(slots) && slots[j].key == pr.Key {
+				ci = slots[j].ci
+			} else {
+				var ok bool
+				if ci, ok = colIndex[pr.Key]; !ok {
+					t, known := schemaType[pr.Key]
+					if !known {
+						panic(fmt.Sprintf("BUG: property %q of a buffered row is not in the schema", pr.Key))
+					}
+					ci = len(cols)
+					colIndex[pr.Key] = ci
+					cols = append(cols, newSparseColumn(pr.Key, t, n))
 				}
-				ci = len(cols)
-				colIndex[pr.Key] = ci
-				cols = append(cols, newSparseColumn(pr.Key, t, n))
+				if j >= len(slots) {
+					slots = append(slots, make([]slot, j+1-len(slots))...)
+				}
+				slots[j] = slot{pr.Key, ci}
 			}
 			c := &cols[ci]
 			v, ok := pr.Value.Convert(c.Type)

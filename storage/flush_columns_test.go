@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/RoaringBitmap/roaring/v2"
 	"math"
 	"math/rand"
 	"os"
@@ -320,6 +321,45 @@ func TestSortDictionaryOrdersLikeStrings(t *testing.T) {
 			if sorted[c] != dict[i] {
 				t.Fatalf("entry %q renumbered to %d, which is %q", dict[i], c, sorted[c])
 			}
+		}
+	}
+}
+
+// TestBitmapAddManyMatchesAdd pins what the segment writer relies on when
+// it builds a code's bitmap from all its rows at once: after RunOptimize
+// the bytes are those of the bitmap built a row at a time (array, bitmap
+// and run containers alike).
+func TestBitmapAddManyMatchesAdd(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for round := 0; round < 50; round++ {
+		var rows []uint32
+		for row := uint32(0); row < 200_000; row++ {
+			switch round % 3 {
+			case 0: // sparse
+				if r.Intn(100) == 0 {
+					rows = append(rows, row)
+				}
+			case 1: // dense
+				if r.Intn(3) != 0 {
+					rows = append(rows, row)
+				}
+			default: // runs
+				if (row/5000)%2 == 0 {
+					rows = append(rows, row)
+				}
+			}
+		}
+		one, many := roaring.New(), roaring.New()
+		for _, row := range rows {
+			one.Add(row)
+		}
+		many.AddMany(rows)
+		one.RunOptimize()
+		many.RunOptimize()
+		a, _ := one.ToBytes()
+		b, _ := many.ToBytes()
+		if !bytes.Equal(a, b) {
+			t.Fatalf("round %d: %d rows serialize differently added at once", round, len(rows))
 		}
 	}
 }
