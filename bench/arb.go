@@ -529,9 +529,11 @@ func loadArb(ctx context.Context, bin, dir, path string, limit int, loader arbLo
 		a.stop()
 		return nil, res, fmt.Errorf("arb load (%s) after %d rows: %w", loader.name(), n, err)
 	}
+	proc := a.proc
 	if err := a.stop(); err != nil {
 		return nil, res, err
 	}
+	res.cpu = proc.cpu
 	if res.diskBytes, err = dirBytes(a.dataDir()); err != nil {
 		return nil, res, err
 	}

@@ -42,7 +42,7 @@ func (d *duckDB) load(ctx context.Context, tsv string) (loadResult, error) {
 	if _, err := d.db.ExecContext(ctx, schema); err != nil {
 		return res, fmt.Errorf("duckdb: create table: %w", err)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), selfCPU()
 	// NULLSTR '\N' keeps an empty utm_source an empty string.
 	copySQL := fmt.Sprintf(`COPY events FROM '%s' (FORMAT csv, DELIMITER '\t', HEADER false, NULLSTR '\N', QUOTE '', ESCAPE '')`,
 		strings.ReplaceAll(tsv, "'", "''"))
@@ -52,7 +52,7 @@ func (d *duckDB) load(ctx context.Context, tsv string) (loadResult, error) {
 	if _, err := d.db.ExecContext(ctx, "CHECKPOINT"); err != nil {
 		return res, fmt.Errorf("duckdb: checkpoint: %w", err)
 	}
-	res.elapsed = time.Since(start)
+	res.elapsed, res.cpu = time.Since(start), selfCPU()-cpu0
 	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&res.rows); err != nil {
 		return res, err
 	}

@@ -40,6 +40,19 @@ type loadResult struct {
 	elapsed   time.Duration
 	diskBytes int64
 	note      string
+	// cpu is the CPU time the load took: for arb the server process's
+	// whole run through its SIGTERM flush, for DuckDB (in process) the
+	// bench process's during COPY and CHECKPOINT. 0 when not measured.
+	cpu time.Duration
+}
+
+// selfCPU is the user and system CPU time of this process so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // freePort returns a loopback TCP port free at the time of the call.
@@ -58,6 +71,9 @@ type process struct {
 	cmd    *exec.Cmd
 	exited chan error
 	log    string // its log file
+	// cpu is the user and system CPU time of the whole run, set before
+	// exited is sent (so read it after stop).
+	cpu time.Duration
 }
 
 func startProcess(name, logPath string, bin string, args ...string) (*process, error) {
@@ -72,7 +88,14 @@ func startProcess(name, logPath string, bin string, args ...string) (*process, e
 		return nil, fmt.Errorf("%s: start %s: %w", name, bin, err)
 	}
 	p := &process{name: name, cmd: cmd, exited: make(chan error, 1), log: logPath}
-	go func() { p.exited <- cmd.Wait(); logFile.Close() }()
+	go func() {
+		err := cmd.Wait()
+		if st := cmd.ProcessState; st != nil {
+			p.cpu = st.UserTime() + st.SystemTime()
+		}
+		p.exited <- err
+		logFile.Close()
+	}()
 	logf("%s: started pid %d", name, cmd.Process.Pid)
 	return p, nil
 }

@@ -138,9 +138,11 @@ func loadDataArb(ctx context.Context, bin, dir, csv string) (loadResult, string,
 		a.stop()
 		return res, "", err
 	}
+	proc := a.proc
 	if err := a.stop(); err != nil {
 		return res, "", err
 	}
+	res.cpu = proc.cpu
 	if res.diskBytes, err = dirBytes(a.dataDir()); err != nil {
 		return res, "", err
 	}
@@ -167,7 +169,7 @@ func copyDuckDB(ctx context.Context, dir, csv string) (loadResult, string, error
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		return res, "", fmt.Errorf("duckdb: create table: %w", err)
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), selfCPU()
 	copySQL := fmt.Sprintf(`COPY events FROM '%s' (FORMAT csv, DELIMITER ',', HEADER true, NULLSTR '\N', QUOTE '"', ESCAPE '"')`,
 		strings.ReplaceAll(csv, "'", "''"))
 	if _, err := db.ExecContext(ctx, copySQL); err != nil {
@@ -176,7 +178,7 @@ func copyDuckDB(ctx context.Context, dir, csv string) (loadResult, string, error
 	if _, err := db.ExecContext(ctx, "CHECKPOINT"); err != nil {
 		return res, "", fmt.Errorf("duckdb: checkpoint: %w", err)
 	}
-	res.elapsed = time.Since(start)
+	res.elapsed, res.cpu = time.Since(start), selfCPU()-cpu0
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&res.rows); err != nil {
 		return res, "", err
 	}

@@ -477,6 +477,10 @@ func describeLoad(r loadResult) string {
 	if r.elapsed == 0 {
 		return r.note
 	}
-	return fmt.Sprintf("%d rows in %.1f s (%.0f rows/s), %.1f MB on disk", r.rows, r.elapsed.Seconds(),
-		float64(r.rows)/r.elapsed.Seconds(), float64(r.diskBytes)/1e6)
+	cpu := ""
+	if r.cpu > 0 {
+		cpu = fmt.Sprintf(", CPU %.1f s", r.cpu.Seconds())
+	}
+	return fmt.Sprintf("%d rows in %.1f s (%.0f rows/s)%s, %.1f MB on disk", r.rows, r.elapsed.Seconds(),
+		float64(r.rows)/r.elapsed.Seconds(), cpu, float64(r.diskBytes)/1e6)
 }

@@ -228,8 +228,12 @@ func writeLoad(b *strings.Builder, l loadResult, prefix string) {
 	if prefix == "" {
 		disk = fmt.Sprintf("%.1f", float64(l.diskBytes)/1e6)
 	}
+	note := l.note
+	if l.cpu > 0 {
+		note = fmt.Sprintf("CPU %.1f s; %s", l.cpu.Seconds(), note)
+	}
 	fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.0f | %s | %s |\n", engine, l.path, l.rows, l.elapsed.Seconds(),
-		float64(l.rows)/l.elapsed.Seconds(), disk, l.note)
+		float64(l.rows)/l.elapsed.Seconds(), disk, note)
 }
 
 func orNone(s string) string {

@@ -56,7 +56,10 @@ func (s *Store) Flush() error {
 		p.mu.Lock()
 		if len(p.mem.rows) > 0 {
 			p.frozen = append(p.frozen, p.mem)
-			p.mem = &memtable{}
+			// The next memtable likely fills as this one did (a bulk
+			// load flushes at FlushRows again and again): its rows start
+			// at that size instead of copying themselves up to it.
+			p.mem = &memtable{rowsHint: min(len(p.mem.rows), s.opts.FlushRows)}
 		}
 		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
@@ -161,6 +164,7 @@ type flushPlan struct {
 	project *Project
 	// inputs, captured under the project lock
 	frozen      []*memtable
+	sources     []flushSource // frozen with their sealed chunks
 	columns     []Column
 	bigInts     []string
 	peopleCols  []Column
@@ -192,6 +196,7 @@ func (p *Project) planFlush() *flushPlan {
 	pl := &flushPlan{
 		project:     p,
 		frozen:      append([]*memtable(nil), p.frozen...),
+		sources:     flushSources(p.frozen),
 		columns:     p.events.Columns(),
 		bigInts:     p.events.bigIntColumns(),
 		peopleCols:  p.people.Columns(),
@@ -217,17 +222,22 @@ func (p *Project) planFlush() *flushPlan {
 // people file. REQUIRES: s.flushMu held (it numbers files).
 func (s *Store) writeFlushFiles(pl *flushPlan) error {
 	name := pl.project.name
-	for _, day := range splitByDay(pl.frozen) {
+	table, err := buildFlushTable(pl.sources, pl.columns)
+	if err != nil {
+		return err
+	}
+	for _, day := range table.days() {
 		n := s.nextFile
 		s.nextFile++
 		file := segmentFileName(n)
 		path := s.path(segDirName, file)
 		pl.numbered = append(pl.numbered, segDirName+"/"+file)
-		cols := buildSegmentColumns(day, pl.columns)
+		cols := table.segmentColumns(day)
+		rows := len(day.rows)
 		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
 		err := PublishFile(s.fs, path, func(f File) error {
 			w := bufio.NewWriterSize(f, 1<<20)
-			if _, err := WriteSegment(w, meta, len(day.rows), cols); err != nil {
+			if _, err := WriteSegment(w, meta, rows, cols); err != nil {
 				return err
 			}
 			return w.Flush()
@@ -240,19 +250,18 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 			return fmt.Errorf("reopen just written segment: %w", err)
 		}
 		ref.madeAt = time.Now()
-		if ref.Segment.Rows() != len(day.rows) {
+		if ref.Segment.Rows() != rows {
 			ref.file.Close()
-			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), len(day.rows))
+			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), rows)
 		}
 		if invariantsEnabled {
-			if err := checkSegmentTimes(ref.Segment, day.rows); err != nil {
+			if err := checkSegmentTimes(ref.Segment, cols[0].Ints); err != nil {
 				ref.file.Close()
 				return err
 			}
 		}
 		pl.segments = append(pl.segments, ref)
 	}
-	var err error
 	pl.usersBytesDone, pl.userChunks, err = appendUserChunks(s.fs, s.path(usersDirName, usersFileName(name)), pl.usersBytes, uint32(pl.usersFirst), pl.newUsers)
 	if err != nil {
 		return err
@@ -405,42 +414,12 @@ func (pl *flushPlan) install() {
 	p.countUserStateLocked()
 }
 
-// dayRows are the rows of one UTC day from a flush, sorted by time.
+// dayRows are rows laid out by buildSegmentColumns (a sealed chunk's, in
+// ingest order; splitByDay's of one UTC day, sorted by time).
 type dayRows struct {
 	day   string
 	rows  []*Event
 	users []uint32
-}
-
-func splitByDay(frozen []*memtable) []*dayRows {
-	byDay := map[string]*dayRows{}
-	for _, m := range frozen {
-		for i := range m.rows {
-			e := &m.rows[i]
-			day := time.UnixMilli(e.TimeMillis).UTC().Format(time.DateOnly)
-			d := byDay[day]
-			if d == nil {
-				d = &dayRows{day: day}
-				byDay[day] = d
-			}
-			d.rows = append(d.rows, e)
-			d.users = append(d.users, m.users[i])
-		}
-	}
-	days := make([]*dayRows, 0, len(byDay))
-	for _, d := range byDay {
-		sort.Stable(d)
-		days = append(days, d)
-	}
-	sort.Slice(days, func(i, j int) bool { return days[i].day < days[j].day })
-	return days
-}
-
-func (d *dayRows) Len() int           { return len(d.rows) }
-func (d *dayRows) Less(i, j int) bool { return d.rows[i].TimeMillis < d.rows[j].TimeMillis }
-func (d *dayRows) Swap(i, j int) {
-	d.rows[i], d.rows[j] = d.rows[j], d.rows[i]
-	d.users[i], d.users[j] = d.users[j], d.users[i]
 }
 
 // buildSegmentColumns lays one day's rows out as columns: the fixed ones,
@@ -463,22 +442,43 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 		cols[3].Strs[i] = e.InsertID
 		cols[4].Ints[i] = int64(d.users[i])
 	}
+	// distinct_ids are numbered one-to-one: their dictionary is built by
+	// number, cheaper to hash than the strings.
+	if dict, codes, ok := segDictionaryByNumber(cols[2].Strs, d.users); ok {
+		cols[2].Strs, cols[2].Dict, cols[2].Codes = nil, dict, codes
+	}
 	colIndex := map[string]int{} // column name → position in cols
 	schemaType := map[string]ColumnType{}
 	for _, c := range schema {
 		schemaType[c.Name] = c.Type
 	}
+	// Rows mostly list the same keys in the same order: the column of
+	// the key last seen at each position is tried before the map.
+	type slot struct {
+		key string
+		ci  int
+	}
+	var slots []slot
 	for i, e := range d.rows {
-		for _, pr := range e.Props {
-			ci, ok := colIndex[pr.Key]
-			if !ok {
-				t, known := schemaType[pr.Key]
-				if !known {
-					panic(fmt.Sprintf("BUG: property %q of a buffered row is not in the schema", pr.Key))
+		for j, pr := range e.Props {
+			var ci int
+			if j < len(slots) && slots[j].key == pr.Key {
+				ci = slots[j].ci
+			} else {
+				var ok bool
+				if ci, ok = colIndex[pr.Key]; !ok {
+					t, known := schemaType[pr.Key]
+					if !known {
+						panic(fmt.Sprintf("BUG: property %q of a buffered row is not in the schema", pr.Key))
+					}
+					ci = len(cols)
+					colIndex[pr.Key] = ci
+					cols = append(cols, newSparseColumn(pr.Key, t, n))
 				}
-				ci = len(cols)
-				colIndex[pr.Key] = ci
-				cols = append(cols, newSparseColumn(pr.Key, t, n))
+				if j >= len(slots) {
+					slots = append(slots, make([]slot, j+1-len(slots))...)
+				}
+				slots[j] = slot{pr.Key, ci}
 			}
 			c := &cols[ci]
 			v, ok := pr.Value.Convert(c.Type)
@@ -546,8 +546,8 @@ func (s *Store) requestFlush() {
 }
 
 // checkSegmentTimes re-reads a just-written segment's time column and
-// compares it with the rows written (costly: invariants builds only).
-func checkSegmentTimes(seg *Segment, rows []*Event) error {
+// compares it with the times written (costly: invariants builds only).
+func checkSegmentTimes(seg *Segment, times []int64) error {
 	i := 0
 	for b := 0; b < seg.NumBlocks(); b++ {
 		blk, err := seg.ReadBlock(ColTime, b)
@@ -555,14 +555,14 @@ func checkSegmentTimes(seg *Segment, rows []*Event) error {
 			return err
 		}
 		for _, ms := range blk.Ints {
-			if i >= len(rows) || rows[i].TimeMillis != ms || (i > 0 && ms < rows[i-1].TimeMillis) {
+			if i >= len(times) || times[i] != ms || (i > 0 && ms < times[i-1]) {
 				return fmt.Errorf("BUG: segment %s: row %d time %d does not match the sorted input", seg.Name(), i, ms)
 			}
 			i++
 		}
 	}
-	if i != len(rows) {
-		return fmt.Errorf("BUG: segment %s: %d times read back, %d written", seg.Name(), i, len(rows))
+	if i != len(times) {
+		return fmt.Errorf("BUG: segment %s: %d times read back, %d written", seg.Name(), i, len(times))
 	}
 	return nil
 }

@@ -23,6 +23,9 @@ type memtable struct {
 	sealed     []sealedChunk
 	sealedRows int
 	sealing    bool
+	// rowsHint is the capacity rows first grows to: the row count of
+	// the memtable this one replaced (at most FlushRows), 0 for none.
+	rowsHint int
 }
 
 // appendLocked adds e, whose dedup key hashes to h (keyHashes), with its
@@ -39,7 +42,7 @@ func (m *memtable) appendReservedLocked(e Event, user uint32) {
 	if len(m.rows) == cap(m.rows) {
 		// Grow by doubling, not append's 1.25: each growth copies every
 		// row while the project's lock is held.
-		m.rows = append(make([]Event, 0, max(2*cap(m.rows), 1024)), m.rows...)
+		m.rows = append(make([]Event, 0, max(2*cap(m.rows), 1024, m.rowsHint)), m.rows...)
 		m.users = append(make([]uint32, 0, cap(m.rows)), m.users...)
 	}
 	m.rows = append(m.rows, e)

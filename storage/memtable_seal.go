@@ -16,9 +16,11 @@ package storage
 // INVARIANTS: a memtable's sealed chunks cover rows[0:sealedRows] in
 // order, each exactly SealRows rows; a snapshot shows each buffered row
 // once, in a sealed chunk or in the tail. Sealing changes no data, only
-// its layout: the WAL, dedup and flush still work from the rows. A
-// chunk's bytes count in the memtable's bytes (the flush trigger and the
-// ingest buffer).
+// its layout: the WAL and dedup still work from the rows; the flush takes
+// the chunks' columns and dictionaries (flush_columns.go) and converts
+// only the rows no chunk holds as the schema is now. A chunk's bytes
+// count in the memtable's bytes (the flush trigger and the ingest
+// buffer).
 
 import (
 	"bytes"

@@ -42,7 +42,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,11 +126,15 @@ type SegmentColumn struct {
 	Codes  []uint32
 }
 
-// segWriter tracks the write offset.
+// segWriter tracks the write offset. raw and packed are scratch buffers
+// reused from section to section: a section's bytes are written to w
+// before the next one is built.
 type segWriter struct {
-	w   io.Writer
-	off int64
-	err error
+	w      io.Writer
+	off    int64
+	err    error
+	raw    []byte // a block's or dictionary's bytes before compression
+	packed []byte // lz4's output
 }
 
 func (sw *segWriter) write(b []byte) {
@@ -145,7 +148,10 @@ func (sw *segWriter) write(b []byte) {
 
 // section compresses raw and writes it as a checked section.
 func (sw *segWriter) section(raw []byte) segSection {
-	buf := make([]byte, lz4.CompressBlockBound(len(raw)))
+	if bound := lz4.CompressBlockBound(len(raw)); cap(sw.packed) < bound {
+		sw.packed = make([]byte, bound)
+	}
+	buf := sw.packed[:cap(sw.packed)]
 	n, err := lz4.CompressBlock(raw, buf, nil)
 	if err != nil && sw.err == nil {
 		sw.err = fmt.Errorf("lz4: %w", err)
@@ -226,11 +232,16 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		} else {
 			dict, codes = segDictionary(c.Strs, c.Nulls)
 		}
-		var raw []byte
+		size := 0
+		for _, s := range dict {
+			size += len(s) + binary.MaxVarintLen32
+		}
+		raw := slices.Grow(sw.raw[:0], size)
 		for _, s := range dict {
 			raw = binary.AppendUvarint(raw, uint64(len(s)))
 			raw = append(raw, s...)
 		}
+		sw.raw = raw
 		d := sw.section(raw)
 		sc.Dict, sc.DictLen = &d, len(dict)
 	}
@@ -239,17 +250,29 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		sc.Blocks = append(sc.Blocks, sw.block(c, codes, len(dict), first, n))
 	}
 	if dict != nil && segWantsBitmaps(c.Name, len(dict)) {
-		bms := make([]*roaring.Bitmap, len(dict))
-		for i := range bms {
-			bms[i] = roaring.New()
-		}
+		// Each code's rows, ascending, by a counting sort: a bitmap takes
+		// them at once (AddMany) far cheaper than a row at a time.
+		starts := make([]int, len(dict)+1)
 		for row, code := range codes {
 			if c.Nulls == nil || !c.Nulls[row] {
-				bms[code].Add(uint32(row))
+				starts[code+1]++
+			}
+		}
+		for i := 1; i < len(starts); i++ {
+			starts[i] += starts[i-1]
+		}
+		byCode := make([]uint32, starts[len(dict)])
+		next := slices.Clone(starts[:len(dict)])
+		for row, code := range codes {
+			if c.Nulls == nil || !c.Nulls[row] {
+				byCode[next[code]] = uint32(row)
+				next[code]++
 			}
 		}
 		var raw []byte
-		for _, bm := range bms {
+		for code := range dict {
+			bm := roaring.New()
+			bm.AddMany(byCode[starts[code]:starts[code+1]])
 			bm.RunOptimize()
 			b, _ := bm.ToBytes()
 			raw = binary.AppendUvarint(raw, uint64(len(b)))
@@ -286,29 +309,115 @@ func checkColumnDict(c *SegmentColumn) error {
 }
 
 // segDictionary returns the sorted distinct non-NULL strings and each
-// row's code (0 for NULL rows).
+// row's code (0 for NULL rows). It hashes each row once (a run of equal
+// values once): codes are first given in order of appearance, then
+// renumbered to the sorted order.
 func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 	index := map[string]uint32{}
-	for i, s := range strs {
-		if nulls == nil || !nulls[i] {
-			index[s] = 0
-		}
-	}
-	dict := make([]string, 0, len(index))
-	for s := range index {
-		dict = append(dict, s)
-	}
-	sort.Strings(dict)
-	for i, s := range dict {
-		index[s] = uint32(i)
-	}
+	var dict []string
 	codes := make([]uint32, len(strs))
+	last, lastCode, haveLast := "", uint32(0), false
 	for i, s := range strs {
-		if nulls == nil || !nulls[i] {
-			codes[i] = index[s]
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		if haveLast && s == last {
+			codes[i] = lastCode
+			continue
+		}
+		c, ok := index[s]
+		if !ok {
+			c = uint32(len(dict))
+			index[s] = c
+			dict = append(dict, s)
+		}
+		codes[i], last, lastCode, haveLast = c, s, c, true
+	}
+	return sortDictionary(dict, codes, nulls), codes
+}
+
+// segDictionaryByNumber is segDictionary for a column without NULLs whose
+// rows carry numbers one-to-one with their strings (distinct_id and user
+// numbers): it hashes the numbers instead of the strings. ok is false,
+// and nothing returned, if a number comes with two different strings.
+// (Two numbers with one string would give a dictionary not strictly
+// sorted, which WriteSegment refuses.)
+func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes []uint32, ok bool) {
+	index := make(map[uint32]uint32)
+	codes = make([]uint32, len(strs))
+	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
+	for i, num := range nums {
+		c, seen := index[num]
+		if !seen {
+			c = uint32(len(dict))
+			index[num] = c
+			dict = append(dict, strs[i])
+		} else if dict[c] != strs[i] {
+			return nil, nil, false
+		}
+		codes[i] = c
+	}
+	return sortDictionary(dict, codes, nil), codes, true
+}
+
+// sortDictionary sorts dict, whose codes are in order of appearance, and
+// renumbers the non-NULL codes to match; it returns the sorted dictionary.
+//
+// Entries are ordered by an 8-byte key first: the bytes after the prefix
+// all entries share (ids like "user-00012345"), big-endian, zero-padded.
+// Keys order like the strings they come from, except that a string and
+// itself followed by zero bytes share a key; ties compare the strings.
+// Most comparisons then touch no string memory.
+func sortDictionary(dict []string, codes []uint32, nulls []bool) []string {
+	type entry struct {
+		key  uint64
+		s    string
+		code uint32 // of appearance
+	}
+	common := 0
+	if len(dict) > 0 {
+		common = len(dict[0])
+		for _, s := range dict[1:] {
+			common = min(common, len(s))
+			for i := 0; i < common; i++ {
+				if s[i] != dict[0][i] {
+					common = i
+				}
+			}
 		}
 	}
-	return dict, codes
+	entries := make([]entry, len(dict))
+	for i, s := range dict {
+		var key uint64
+		for j := 0; j < 8; j++ {
+			key <<= 8
+			if common+j < len(s) {
+				key |= uint64(s[common+j])
+			}
+		}
+		entries[i] = entry{key, s, uint32(i)}
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		switch {
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return strings.Compare(a.s, b.s)
+	})
+	remap := make([]uint32, len(dict))
+	sorted := make([]string, len(dict))
+	for pos, e := range entries {
+		remap[e.code] = uint32(pos)
+		sorted[pos] = e.s
+	}
+	for i, c := range codes {
+		if nulls == nil || !nulls[i] {
+			codes[i] = remap[c]
+		}
+	}
+	return sorted
 }
 
 // segCodeWidth is the bytes per dictionary code for a dictionary size.
@@ -323,7 +432,8 @@ func segCodeWidth(dictLen int) int {
 }
 
 func (sw *segWriter) block(c *SegmentColumn, codes []uint32, dictLen, first, n int) segBlock {
-	var raw []byte
+	raw := slices.Grow(sw.raw[:0], 1+(n+7)/8+8*n) // a float column's size, the most a value takes but a varint
+	defer func() { sw.raw = raw[:0] }()
 	isNull := func(i int) bool { return c.Nulls != nil && c.Nulls[first+i] }
 	var blk segBlock
 	for i := 0; i < n; i++ {
