@@ -315,7 +315,7 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 		s.wal.Close()
 		return nil, err
 	}
-	s.log.Info("store open", "dir", opts.Dir, "projects", len(s.projects), "wal_records_replayed", replayed,
+	s.log.Info("store open", "dir", opts.Dir, "projects", len(s.Projects()), "wal_records_replayed", replayed,
 		"segments", s.segmentCount(), "took", time.Since(start).Round(time.Millisecond))
 	s.flusherWG.Add(1)
 	go s.flusher()

@@ -175,6 +175,9 @@ func serve(args []string) error {
 	if *maxColumns <= 0 {
 		return fmt.Errorf("--max-columns: %d is not positive", *maxColumns)
 	}
+	if err := storage.ValidateShards(*shards); err != nil {
+		return fmt.Errorf("--shards: %w", err)
+	}
 	if *maxConcurrentQueries <= 0 || *queryQueueTimeout <= 0 || *maxExecutionTime < 0 {
 		return fmt.Errorf("--max-concurrent-queries %d, --query-queue-timeout %s, --max-execution-time %s: want positive, positive, not negative",
 			*maxConcurrentQueries, *queryQueueTimeout, *maxExecutionTime)
