@@ -73,9 +73,9 @@ func runPushdownDifferential(t *testing.T, shards, fraction int) {
 	began := time.Now()
 
 	// Small sealed chunks: the buffered rows are read partly as
-	// in-memory segments, partly as rows (storage/memtable_seal.go); each
-	// shard buffers its part of them.
-	srv := startTestServerStore(t, t.TempDir(), storage.Options{FlushInterval: time.Hour, DisableCompaction: true, SealRows: 48 / shards, Shards: shards})
+	// in-memory segments, partly as rows (storage/memtable_seal.go; a
+	// shard seals every 48/shards rows).
+	srv := startTestServerStore(t, t.TempDir(), storage.Options{FlushInterval: time.Hour, DisableCompaction: true, SealRows: 48, Shards: shards})
 	db := openDB(t, srv, "")
 	data := newDiffData(r, diffStart, diffDays, diffUsers)
 	data.load(t, srv, db, diffConn(t, db, 0))

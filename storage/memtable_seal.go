@@ -39,6 +39,9 @@ type sealedChunk struct {
 // there is one and no sealing of m is under way. REQUIRES: p.mu held.
 func (p *Project) maybeSealLocked(m *memtable) {
 	rows := p.store.opts.SealRows
+	if p.sealRows > 0 {
+		rows = p.sealRows
+	}
 	if rows <= 0 || m.sealing || len(m.rows)-m.sealedRows < rows {
 		return
 	}

@@ -47,6 +47,11 @@ type Project struct {
 	// shards is set on a sharded project (shards.go): its rows live in
 	// these shards' projects, and it routes.
 	shards *shardSet
+	// sealRows, when set, replaces Options.SealRows for a shard of a
+	// sharded project: SealRows over the shard count, so that the rows a
+	// query reads one by one (every shard's unsealed tail) stay as few
+	// as one project's.
+	sealRows int
 	// identityChanges counts the events that changed the union-find
 	// (guarded by mu): a sharded project's map of persons linked across
 	// shards is valid while no shard's count nor its own changed.

@@ -83,6 +83,9 @@ func (s *Store) linkShards(p *Project, count int) {
 			c = newProject(s, name, "", "")
 			s.projects[name] = c
 		}
+		if s.opts.SealRows > 0 {
+			c.sealRows = max(1, s.opts.SealRows/count)
+		}
 		set.parts[k] = c
 	}
 	p.shards = set
