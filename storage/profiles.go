@@ -411,8 +411,11 @@ func addValues(have, delta Value) (Value, error) {
 type PeopleScan struct {
 	st    *userState // a snapshot (userState.snapshot)
 	users *UserIDs
-	// shards is set on a sharded project's scan: theirs, in shard order.
+	// shards is set on a sharded project's scan: theirs, in shard order;
+	// fold, when persons are linked across shards, is shards.go's
+	// peopleFold.
 	shards []*PeopleScan
+	fold   *peopleFold
 }
 
 // PeopleScan takes a read view of the people table and its columns.

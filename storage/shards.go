@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -696,29 +697,116 @@ func (p *Project) readParts() []*Project {
 }
 
 // peopleScanShards is PeopleScan of a sharded project: its shards' scans
-// (a person's profile lives in the shard of its id), columns united.
+// (a person's profile lives in the shard of its id), columns united, and
+// the persons linked across shards to fold into one row each.
 func (p *Project) peopleScanShards() (*PeopleScan, []Column) {
 	set := p.shards
 	out := &PeopleScan{}
 	var cols []Column
+	snaps := make([]*Snapshot, len(set.parts))
 	set.mu.RLock()
-	for _, c := range set.parts {
+	for k, c := range set.parts {
 		ps, cc := c.PeopleScan()
 		out.shards = append(out.shards, ps)
 		cols = unionColumns(cols, cc)
+		snaps[k] = c.Snapshot()
 	}
+	version := set.crossVersion()
 	set.mu.RUnlock()
+	cross, err := set.crossCanonCached(snaps, version)
+	if err != nil || len(cross) > 0 {
+		out.fold = newPeopleFold(snaps, cross, err)
+	}
 	return out, cols
 }
 
-// allShards is All of a sharded project's scan: shard by shard.
+// peopleFold folds the people rows of a person linked across shards into
+// one, as one project's PeopleScan folds the profiles of merged ids: the
+// representative's own profile first, the others in id order filling in
+// what it lacks.
+type peopleFold struct {
+	err error
+	// of[k] maps the ids of shard k's canonical users that belong to a
+	// person linked across shards to that person's representative, and
+	// names[r] is the representative's id.
+	of    []map[string]uint32
+	names map[uint32]string
+}
+
+func newPeopleFold(snaps []*Snapshot, cross map[uint32]uint32, err error) *peopleFold {
+	f := &peopleFold{err: err, of: make([]map[string]uint32, len(snaps)), names: map[uint32]string{}}
+	if err != nil {
+		return f
+	}
+	n := uint32(len(snaps))
+	name := func(g uint32) (string, error) { return snaps[g%n].UserIDs.id(g / n) }
+	add := func(g, r uint32) error {
+		id, err := name(g)
+		if err != nil {
+			return err
+		}
+		if f.of[g%n] == nil {
+			f.of[g%n] = map[string]uint32{}
+		}
+		f.of[g%n][id] = r
+		if _, ok := f.names[r]; !ok {
+			if f.names[r], err = name(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for g, r := range cross {
+		if f.err = add(g, r); f.err != nil {
+			return f
+		}
+		if f.err = add(r, r); f.err != nil {
+			return f
+		}
+	}
+	return f
+}
+
+// allShards is All of a sharded project's scan: shard by shard, then the
+// persons linked across shards, folded.
 func (ps *PeopleScan) allShards() iter.Seq2[Person, error] {
 	return func(yield func(Person, error) bool) {
-		for _, s := range ps.shards {
+		f := ps.fold
+		if f != nil && f.err != nil {
+			yield(Person{}, f.err)
+			return
+		}
+		groups := map[uint32][]Person{}
+		for k, s := range ps.shards {
 			for person, err := range s.All() {
+				if err == nil && f != nil {
+					if r, ok := f.of[k][person.DistinctID]; ok {
+						groups[r] = append(groups[r], person)
+						continue
+					}
+				}
 				if !yield(person, err) || err != nil {
 					return
 				}
+			}
+		}
+		for _, r := range slices.Sorted(maps.Keys(groups)) {
+			name, rows := f.names[r], groups[r]
+			slices.SortFunc(rows, func(a, b Person) int {
+				switch {
+				case a.DistinctID == name:
+					return -1
+				case b.DistinctID == name:
+					return 1
+				}
+				return strings.Compare(a.DistinctID, b.DistinctID)
+			})
+			props := rows[0].Props
+			for _, o := range rows[1:] {
+				props = fillProps(props, o.Props)
+			}
+			if !yield(Person{DistinctID: name, Props: props}, nil) {
+				return
 			}
 		}
 	}

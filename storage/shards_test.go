@@ -400,3 +400,50 @@ func TestShardedProjectCompacts(t *testing.T) {
 		t.Errorf("CompactDay of a compacted sharded day: %v", err)
 	}
 }
+
+// TestShardedPeopleFoldAcrossShards: the people profiles of a person whose
+// ids were linked across shards are one row, folded as one project folds
+// the profiles of merged ids (the same rows as a project of one shard).
+func TestShardedPeopleFoldAcrossShards(t *testing.T) {
+	people := func(shards int) []string {
+		s, p := newShardedProject(t, t.TempDir(), shards, 0)
+		defer s.Close()
+		var ops []ProfileOp
+		var evs []Event
+		for i := range 12 {
+			anon, user := fmt.Sprintf("anon-%d", i), fmt.Sprintf("user-%d", i)
+			ops = append(ops,
+				ProfileOp{Key: anon, Op: OpSet, Props: []Prop{{"first_seen", StringValue("web")}, {"plan", StringValue("free")}}, IgnoreTime: true},
+				ProfileOp{Key: user, Op: OpSet, Props: []Prop{{"plan", StringValue("pro")}, {"name", StringValue(user)}}, IgnoreTime: true})
+			evs = append(evs, Event{TimeMillis: 1, Name: "view", DistinctID: anon, InsertID: "v" + anon},
+				Event{TimeMillis: 2, Name: "$identify", DistinctID: user, InsertID: "i" + user,
+					Props: []Prop{{"$anon_distinct_id", StringValue(anon)}, {"$identified_id", StringValue(user)}}})
+		}
+		ops = append(ops, ProfileOp{Key: "loner", Op: OpSet, Props: []Prop{{"plan", StringValue("team")}}, IgnoreTime: true})
+		if err := p.UpdateProfiles(TablePeople, ops); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Ingest(evs); err != nil {
+			t.Fatal(err)
+		}
+		rows, _, err := p.People()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			props := slices.Clone(r.Props)
+			slices.SortFunc(props, func(a, b Prop) int { return strings.Compare(a.Key, b.Key) })
+			out = append(out, fmt.Sprint(r.DistinctID, props))
+		}
+		slices.Sort(out)
+		return out
+	}
+	one, sharded := people(1), people(4)
+	if len(one) != 13 {
+		t.Fatalf("one shard: %d people, want 13: %v", len(one), one)
+	}
+	if !slices.Equal(one, sharded) {
+		t.Fatalf("people differ:\n one shard %v\n 4 shards  %v", one, sharded)
+	}
+}
