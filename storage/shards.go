@@ -189,7 +189,7 @@ func (set *shardSet) addShards(table string, parts []reserved) (needFlush bool, 
 }
 
 // linkAcross feeds the parent's union-find the events of shard c's rows
-// that link ids of other shards (identity_across_shards below).
+// that link ids of other shards (see "Identity across shards" below).
 // REQUIRES: set.mu held exclusively, or replay.
 func (set *shardSet) linkAcross(c *Project, rows []Event) error {
 	p, n, k := set.parent, len(set.parts), -1
