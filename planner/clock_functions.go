@@ -128,23 +128,7 @@ type timeFsp struct {
 }
 
 func (t timeFsp) SQL(ctx *sql.Context, dest []byte, v any) (sqltypes.Value, error) {
-	if v == nil {
-		return sqltypes.NULL, nil
-	}
-	ts, err := types.TimespanType_{}.ConvertToTimespan(v)
-	if err != nil {
-		return sqltypes.Value{}, err
-	}
-	us := ts.AsMicroseconds()
-	sign := ""
-	if us < 0 {
-		sign, us = "-", -us
-	}
-	s := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3600e6, us/60e6%60, us/1e6%60)
-	if t.fsp > 0 {
-		s += fmt.Sprintf(".%06d", us%1e6)[:t.fsp+1]
-	}
-	return sqltypes.MakeTrusted(sqltypes.Time, append(dest, s...)), nil
+	return timeSQL(dest, v, t.fsp)
 }
 
 func (t timeFsp) Equals(o sql.Type) bool {

@@ -214,6 +214,12 @@ type timeType struct{ types.TimeType }
 var timeNoFraction sql.Type = timeType{types.Time}
 
 func (t timeType) SQL(ctx *sql.Context, dest []byte, v any) (sqltypes.Value, error) {
+	return timeSQL(dest, v, -1)
+}
+
+// timeSQL is v as a TIME on the wire: [-]hh:mm:ss, then fsp fractional
+// digits (fsp < 0: six when the value has a fraction, else none).
+func timeSQL(dest []byte, v any, fsp int) (sqltypes.Value, error) {
 	if v == nil {
 		return sqltypes.NULL, nil
 	}
@@ -227,8 +233,11 @@ func (t timeType) SQL(ctx *sql.Context, dest []byte, v any) (sqltypes.Value, err
 		sign, us = "-", -us
 	}
 	s := fmt.Sprintf("%s%02d:%02d:%02d", sign, us/3600e6, us/60e6%60, us/1e6%60)
-	if us%1e6 != 0 {
+	switch {
+	case fsp < 0 && us%1e6 != 0:
 		s += fmt.Sprintf(".%06d", us%1e6)
+	case fsp > 0:
+		s += fmt.Sprintf(".%06d", us%1e6)[:fsp+1]
 	}
 	return sqltypes.MakeTrusted(sqltypes.Time, append(dest, s...)), nil
 }
