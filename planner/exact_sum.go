@@ -9,8 +9,11 @@ package planner
 // the sum of two BIGINTs of 2^62 lost digits and a BI tool saw a DOUBLE
 // where MySQL sends NEWDECIMAL.
 //
-// The rule replaceExactSums swaps each SUM and AVG (without a window) of an integer or DECIMAL argument for ExactSum and retypes
-// the columns that read its result. ExactSum sums integers in an int64
+// The rule replaceExactSums swaps each SUM and AVG (without a window) of
+// an integer or DECIMAL argument for ExactSum and retypes the columns
+// that read its result; a windowed one gets its argument typed as its
+// DECIMAL result (decimalArg), since go-mysql-server types a window
+// aggregate as its argument. ExactSum sums integers in an int64
 // and moves to a decimal only when the int64 would overflow, so the
 // common case costs what the float sum did. The native plan and the
 // engine compute the same values (native.ExactSummer, engine.Agg.Exact).
@@ -296,12 +299,27 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			return e, transform.SameTree, nil
 		}
 		arg := agg.Children()[0]
-		if agg.Window() != nil || !arg.Resolved() {
+		if !arg.Resolved() {
 			return e, transform.SameTree, nil
 		}
 		typ := exactSumType(ctx, arg, avg)
 		if typ == nil {
 			return e, transform.SameTree, nil
+		}
+		if agg.Window() != nil {
+			// go-mysql-server types a windowed SUM or AVG as its argument:
+			// AVG(int) OVER … printed 1.5 as 2, SUM of BIGINTs overflowed.
+			// Its argument typed as the result's DECIMAL types the column
+			// as MySQL does; the window (go-mysql-server's or the native
+			// plan's, float prefix sums both) is exact to 2^53.
+			w, err := agg.WithChildren(ctx, &decimalArg{Child: arg, typ: typ})
+			if err != nil {
+				return e, transform.SameTree, nil
+			}
+			if agg.Id() != 0 {
+				retyped[agg.Id()] = typ
+			}
+			return w, transform.NewTree, nil
 		}
 		if agg.Id() != 0 {
 			retyped[agg.Id()] = typ
@@ -382,4 +400,35 @@ func hasSetOp(ctx *sql.Context, n sql.Node) bool {
 func retypeField(gf *expression.GetField, typ sql.Type) *expression.GetField {
 	out := expression.NewGetFieldWithTable(gf.Index(), int(gf.TableId()), typ, gf.Database(), gf.Table(), gf.Name(), true)
 	return out.WithId(gf.Id()).(*expression.GetField)
+}
+
+// decimalArg is a windowed SUM or AVG's argument typed as the aggregate's
+// MySQL result, typ (the aggregate takes its argument's type). A CAST
+// would not do: go-mysql-server makes DECIMAL(p,0) its internal
+// DECIMAL(65,30).
+type decimalArg struct {
+	Child sql.Expression
+	typ   sql.DecimalType
+}
+
+var _ sql.Expression = (*decimalArg)(nil)
+
+func (d *decimalArg) Resolved() bool                   { return d.Child.Resolved() }
+func (d *decimalArg) IsNullable(ctx *sql.Context) bool { return d.Child.IsNullable(ctx) }
+func (d *decimalArg) Type(*sql.Context) sql.Type       { return d.typ }
+func (d *decimalArg) Children() []sql.Expression       { return []sql.Expression{d.Child} }
+func (d *decimalArg) String() string                   { return d.Child.String() }
+func (d *decimalArg) Eval(ctx *sql.Context, row sql.Row) (any, error) {
+	v, err := d.Child.Eval(ctx, row)
+	if err != nil || v == nil {
+		return v, err
+	}
+	return exactDecimal(ctx, v)
+}
+
+func (d *decimalArg) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
+	if len(ch) != 1 {
+		return nil, sql.ErrInvalidChildrenNumber.New(d, len(ch), 1)
+	}
+	return &decimalArg{Child: ch[0], typ: d.typ}, nil
 }
