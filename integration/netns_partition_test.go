@@ -44,10 +44,14 @@ func runIP(t *testing.T, ns string, args ...string) {
 // blackhole route in one namespace to another's address is a
 // partition. subnetBase (100, 200, …) keeps the /24s of tests apart.
 // Everything is removed when the test ends. Needs root and ip(8).
+// netnsCalls numbers netnsHosts' calls in this process.
+var netnsCalls atomic.Uint32
+
 func netnsHosts(t *testing.T, prefix string, subnetBase, n int) []nodePlace {
 	t.Helper()
 	pid := os.Getpid()
 	tag := fmt.Sprintf("%04x", pid&0xffff)
+	seq := netnsCalls.Add(1) & 0xff
 	bridge := prefix + "br" + tag
 	subnet := fmt.Sprintf("10.%d.%d", subnetBase+pid%50, pid/50%250)
 	runIP(t, "", "link", "add", bridge, "type", "bridge")
@@ -60,7 +64,10 @@ func netnsHosts(t *testing.T, prefix string, subnetBase, n int) []nodePlace {
 		places = append(places, pl)
 		runIP(t, "", "netns", "add", pl.netns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", pl.netns).Run() })
-		host, peer := fmt.Sprintf("%sa%s%d", prefix[:1], tag, i), fmt.Sprintf("%sb%s%d", prefix[:1], tag, i)
+		// Per call, not per process: the soak and this test run in one
+		// process, and a namespace's veth pair can outlive its deletion
+		// for a moment (IFNAMSIZ allows 15 bytes; these take 9).
+		host, peer := fmt.Sprintf("%sa%s%02x%d", prefix[:1], tag, seq, i), fmt.Sprintf("%sb%s%02x%d", prefix[:1], tag, seq, i)
 		runIP(t, "", "link", "add", host, "type", "veth", "peer", "name", peer)
 		runIP(t, "", "link", "set", peer, "netns", pl.netns)
 		runIP(t, "", "link", "set", host, "master", bridge)
