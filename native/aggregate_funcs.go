@@ -480,7 +480,7 @@ func (a *countDistinctAgg) internTyped(v any) (uint32, bool) {
 	switch a.expect {
 	case KindInt:
 		if _, isBool := v.(bool); !isBool {
-			if i, ok := intOf(v); ok {
+			if i, ok := IntOf(v); ok {
 				return a.internInt(i), true
 			}
 		}

@@ -184,7 +184,7 @@ func (c *Column) Append(v any) {
 	switch c.Kind {
 	case KindInt:
 		var i int64
-		if i, ok = intOf(v); ok {
+		if i, ok = IntOf(v); ok {
 			c.I = append(c.I, i)
 		}
 	case KindFloat:
@@ -233,7 +233,9 @@ func (c *Column) toAny() {
 	}
 }
 
-func intOf(v any) (int64, bool) {
+// IntOf is v as an int64 when it is a signed integer, a bool (0 or 1)
+// or an unsigned one of up to 32 bits.
+func IntOf(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return x, true

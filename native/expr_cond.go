@@ -574,6 +574,6 @@ func (x *nullIfExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 // isTrueBool is go-mysql-server's `val.(bool) && val` for an Equals
 // result that a column holds as something other than KindInt.
 func isTrueBool(v any) bool {
-	i, ok := intOf(v)
+	i, ok := IntOf(v)
 	return ok && i != 0
 }

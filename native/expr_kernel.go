@@ -98,7 +98,7 @@ func operandOf(x Expr) operand {
 		o.null = true
 		return o
 	}
-	o.i, _ = intOf(ce.v)
+	o.i, _ = IntOf(ce.v)
 	if t, ok := ce.v.(time.Time); ok {
 		o.i = t.UnixMicro()
 	}
@@ -112,7 +112,7 @@ func valueKind(v any) Kind {
 	if v == nil {
 		return KindNull
 	}
-	if _, ok := intOf(v); ok {
+	if _, ok := IntOf(v); ok {
 		return KindInt
 	}
 	if _, ok := floatOf(v); ok {

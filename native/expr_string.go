@@ -526,7 +526,7 @@ func compileSubstring(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, er
 		if !ok || valueKind(v) != KindInt {
 			return 0, false
 		}
-		i, _ := intOf(v)
+		i, _ := IntOf(v)
 		return i, true
 	}
 	start, ok := pos(f.Start)

@@ -83,7 +83,7 @@ func (x *weekExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 			if err != nil {
 				return nil, err
 			}
-			i, ok := intOf(w.Value(0))
+			i, ok := IntOf(w.Value(0))
 			if !ok {
 				return x.fb.eval(ctx, n, c, nil)
 			}

@@ -308,7 +308,7 @@ func floatKey(f float64) int64 {
 func valueKeyInt(v any, cl keyClass) (int64, bool) {
 	switch cl {
 	case keyInt:
-		if i, ok := intOf(v); ok {
+		if i, ok := IntOf(v); ok {
 			return i, true
 		}
 		if u, ok := v.(uint64); ok && u <= math.MaxInt64 {
@@ -318,7 +318,7 @@ func valueKeyInt(v any, cl keyClass) (int64, bool) {
 		if f, ok := floatOf(v); ok {
 			return floatKey(f), true
 		}
-		if i, ok := intOf(v); ok {
+		if i, ok := IntOf(v); ok {
 			return floatKey(float64(i)), true
 		}
 	case keyTime:

@@ -47,7 +47,7 @@ func countOf(ctx *sql.Context, e sql.Expression) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, ok := intOf(v)
+	n, ok := IntOf(v)
 	if !ok {
 		if u, isU := v.(uint64); isU && u <= 1<<62 {
 			n, ok = int64(u), true

@@ -817,7 +817,7 @@ func topNLimit(ctx *sql.Context, e sql.Expression) (int64, error) {
 	case uint64:
 		return int64(x), nil
 	}
-	if n, ok := intOf(v); ok {
+	if n, ok := IntOf(v); ok {
 		return n, nil
 	}
 	return 0, fmt.Errorf("unsupported type for limit %T", v)

@@ -219,7 +219,7 @@ func atLeastOneRow(limit sql.Expression) bool {
 	if !ok {
 		return false
 	}
-	k, ok := intOf(lit.Value())
+	k, ok := IntOf(lit.Value())
 	return ok && k >= 1
 }
 

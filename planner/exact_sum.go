@@ -230,32 +230,10 @@ func addInt64(a, b int64) (int64, bool) {
 
 // exactInt is v when it is a signed integer or an unsigned one that fits.
 func exactInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int32:
-		return int64(x), true
-	case int16:
-		return int64(x), true
-	case int8:
-		return int64(x), true
-	case int:
-		return int64(x), true
-	case uint64:
+	if x, ok := v.(uint64); ok {
 		return int64(x), x < 1<<63
-	case uint32:
-		return int64(x), true
-	case uint16:
-		return int64(x), true
-	case uint8:
-		return int64(x), true
-	case bool:
-		if x {
-			return 1, true
-		}
-		return 0, true
 	}
-	return 0, false
+	return native.IntOf(v)
 }
 
 // exactDecimal is v as an exact decimal.
