@@ -320,29 +320,87 @@ func loadFormatOf(ld *ast.Load) (loadFormat, error) {
 	return f, nil
 }
 
-// runLoad asks the client for the file, checks it whole (pass 1), then
-// stores it (pass 2).
+// runLoad asks the client for the file and loads it.
 func (h *handler) runLoad(ctx context.Context, c *mysql.Conn, plan *loadPlan, infile string) (*sqltypes.Result, error) {
 	src, err := c.LoadInfile(infile)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := plan.load(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return &sqltypes.Result{RowsAffected: uint64(rows),
+		Info: fmt.Sprintf("Records: %d  Deleted: 0  Skipped: 0  Warnings: 0", rows)}, nil
+}
+
+// load reads src to its end and stores its rows: staged as one
+// storage.Bulk where the store can (committed once the whole file is
+// read and checked), else checked whole into a spool (pass 1) and then
+// stored batch by batch (pass 2). It returns the number of rows.
+func (p *loadPlan) load(ctx context.Context, src io.ReadCloser) (int64, error) {
+	bulk, err := p.project.BeginBulk()
+	if err != nil && !errors.Is(err, storage.ErrBulkUnsupported) {
+		src.Close()
+		return 0, err
+	}
+	var sink loadSink
 	spool := &loadSpool{}
 	defer spool.close()
-	rows, err := plan.read(ctx, src, spool)
+	if bulk != nil {
+		// Abort does nothing after Commit; it matters when a panic ends
+		// the load, whose keys would otherwise keep batches waiting.
+		defer bulk.Abort(nil)
+		sink = bulkSink{bulk}
+	} else {
+		sink = spoolSink{spool}
+	}
+	rows, err := p.read(ctx, src, sink)
 	// Close reads and drops what the client still sends: the connection
 	// is ours again only after the whole file has arrived.
 	if cerr := src.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if err != nil {
-		return nil, err
+	switch {
+	case bulk != nil && err != nil:
+		bulk.Abort(err)
+	case bulk != nil:
+		if err = bulk.Commit(); err != nil {
+			err = loadNoteError(err, fmt.Sprintf(" (LOAD DATA stored none of the file's %d rows)", rows))
+		}
+	case err == nil:
+		err = p.store(spool, rows)
 	}
-	if err := plan.store(spool, rows); err != nil {
-		return nil, err
+	return rows, err
+}
+
+// loadSink takes pass 1's batches of converted rows.
+type loadSink interface {
+	// take checks b's rows (a bad one refuses the statement) and keeps
+	// them; owns reports whether it keeps b's slices (b is not reused).
+	take(p *loadPlan, b *loadBatch) (owns bool, err error)
+}
+
+// spoolSink encodes checked batches into a spool for pass 2.
+type spoolSink struct{ spool *loadSpool }
+
+func (s spoolSink) take(p *loadPlan, b *loadBatch) (bool, error) {
+	if err := storage.CheckEvents(b.events); err != nil {
+		return false, p.checkError(err, b.before, b.lines)
 	}
-	return &sqltypes.Result{RowsAffected: uint64(rows),
-		Info: fmt.Sprintf("Records: %d  Deleted: 0  Skipped: 0  Warnings: 0", rows)}, nil
+	b.enc = storage.AppendEventBatch(b.enc[:0], &storage.EventBatch{Project: p.project.Name(), Events: b.events})
+	return false, s.spool.add(b.enc)
+}
+
+// bulkSink stages batches in a storage.Bulk, which checks them as
+// CheckEvents does and copies what it keeps.
+type bulkSink struct{ bulk *storage.Bulk }
+
+func (s bulkSink) take(p *loadPlan, b *loadBatch) (bool, error) {
+	if err := s.bulk.Add(b.events); err != nil {
+		return false, p.checkError(err, b.before, b.lines)
+	}
+	return false, nil
 }
 
 // loadBatch is up to loadBatchRows converted rows on their way through
@@ -353,13 +411,13 @@ type loadBatch struct {
 	props  []storage.Prop // the rows' properties, one slab
 	before int64          // rows of the file ahead of this batch
 	bytes  int64          // field text read into it
+	enc    []byte         // the batch encoded (spoolSink)
 }
 
-// read is pass 1: every record converted and checked, the batches
-// encoded into spool. It returns the number of rows. A goroutine reads
-// and converts the records while this one checks and encodes the
-// batches they make.
-func (p *loadPlan) read(ctx context.Context, src io.Reader, spool *loadSpool) (int64, error) {
+// read is pass 1: every record converted, checked and given to sink. It
+// returns the number of rows. A goroutine reads and converts the records
+// while this one hands the batches they make to sink.
+func (p *loadPlan) read(ctx context.Context, src io.Reader, sink loadSink) (int64, error) {
 	const inFlight = 3
 	free := make(chan *loadBatch, inFlight)
 	for range inFlight {
@@ -374,19 +432,17 @@ func (p *loadPlan) read(ctx context.Context, src io.Reader, spool *loadSpool) (i
 		rows, readErr = p.convertAll(ctx, src, free, full, stop)
 	}()
 	var err error
-	var enc []byte
 	for b := range full {
 		if err != nil {
 			continue // stopping: let the reader see stop
 		}
-		if cerr := storage.CheckEvents(b.events); cerr != nil {
-			err = p.checkError(cerr, b.before, b.lines)
-		} else {
-			enc = storage.AppendEventBatch(enc[:0], &storage.EventBatch{Project: p.project.Name(), Events: b.events})
-			err = spool.add(enc)
-		}
-		if err != nil {
+		owns, terr := sink.take(p, b)
+		if terr != nil {
+			err = terr
 			close(stop)
+		}
+		if owns {
+			b = &loadBatch{}
 		}
 		free <- b
 	}
@@ -639,7 +695,12 @@ var errLoadStopped = errors.New("LOAD DATA stopped")
 // partialLoadError says, in err's message, how many rows of the file were
 // stored before it.
 func partialLoadError(err error, stored, rows int64) error {
-	note := fmt.Sprintf(" (LOAD DATA stored %d of the file's %d rows before this error; rows with an insert_id are stored once if the file is loaded again)", stored, rows)
+	return loadNoteError(err, fmt.Sprintf(" (LOAD DATA stored %d of the file's %d rows before this error; rows with an insert_id are stored once if the file is loaded again)", stored, rows))
+}
+
+// loadNoteError is err with note added to its message, a MySQL error
+// keeping its number.
+func loadNoteError(err error, note string) error {
 	var se *mysql.SQLError
 	if errors.As(err, &se) {
 		out := *se

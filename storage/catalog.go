@@ -158,6 +158,42 @@ func (s *Schema) newColumns(rows []Event) []string {
 	return out
 }
 
+// checkLimit refuses, with a *ColumnLimitError, rows that would take s
+// (the schema of table) past limit columns.
+func (s *Schema) checkLimit(table string, rows []Event, limit int) error {
+	if added := s.newColumns(rows); len(s.cols)+len(added) > limit {
+		return &ColumnLimitError{Table: table, Limit: limit, Have: len(s.cols), New: added}
+	}
+	return nil
+}
+
+// checkJoin refuses, with a *ColumnLimitError, a join of o into s (join)
+// that would take s past limit columns.
+func (s *Schema) checkJoin(o *Schema, limit int) error {
+	var added []string
+	for _, c := range o.cols {
+		if _, ok := s.Lookup(c.Name); !ok {
+			added = append(added, c.Name)
+		}
+	}
+	if len(s.cols)+len(added) > limit {
+		return &ColumnLimitError{Table: TableEvents, Limit: limit, Have: len(s.cols), New: added}
+	}
+	return nil
+}
+
+// join widens s to hold every value o's columns hold: each column of o
+// added or widened (big-integer flags first, so that an int column with
+// such values that meets a float becomes a string column, as in fitProps).
+func (s *Schema) join(o *Schema) {
+	for k := range o.bigInts {
+		s.bigInts[k] = true
+	}
+	for _, c := range o.cols {
+		s.widen(c.Name, c.Type)
+	}
+}
+
 func sameKeys(a, b []Prop) bool {
 	if len(a) != len(b) {
 		return false

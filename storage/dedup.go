@@ -124,6 +124,15 @@ func (ix *keyIndex[V]) remove(h uint64, k dedupKey) {
 	delete(ix.overflow, k)
 }
 
+// removeRows deletes the keys of rows (hashes their key hashes).
+func (ix *keyIndex[V]) removeRows(rows []Event, hashes []uint64) {
+	for i := range rows {
+		if k, ok := keyOf(&rows[i]); ok {
+			ix.remove(hashes[i], k)
+		}
+	}
+}
+
 // keyHashes returns the hash of each event's dedup key (0 for events
 // without one).
 func keyHashes(events []Event) []uint64 {
@@ -265,8 +274,18 @@ func keyOf1(e *Event) dedupKey {
 // dropped ones duplicate. hashes is compacted alongside events.
 // REQUIRES: p.mu held.
 func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event, []*ingestTicket, *ingestTicket, error) {
+	return p.dropDuplicatesIntoLocked(events, hashes, &p.mem.keys, nil)
+}
+
+// dropDuplicatesIntoLocked is dropDuplicatesLocked reserving the kept
+// keys in keys under ticket, or under a new ticket when ticket is nil. A key
+// found under ticket itself (an earlier batch of the same bulk load) is
+// a repeat not waited for. On an error the keys reserved here are
+// released, and a ticket made here is failed.
+// REQUIRES: p.mu held.
+func (p *Project) dropDuplicatesIntoLocked(events []Event, hashes []uint64, keys *keyIndex[*ingestTicket], ticket *ingestTicket) ([]Event, []*ingestTicket, *ingestTicket, error) {
 	var waits []*ingestTicket
-	var ticket *ingestTicket
+	own := ticket != nil
 	var days dayCache
 	n := 0
 	for i := range events {
@@ -277,13 +296,15 @@ func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event
 				// them learn the failure: a ticket left open would keep
 				// them waiting for ever.
 				if ticket != nil {
-					p.mem.unreserveLocked(events[:n], hashes[:n])
-					ticket.err = err
-					close(ticket.done)
+					keys.removeRows(events[:n], hashes[:n])
+					if !own {
+						ticket.err = err
+						close(ticket.done)
+					}
 				}
 				return nil, nil, nil, err
 			}
-			if wait != nil {
+			if wait != nil && wait != ticket {
 				waits = append(waits, wait)
 			}
 			if dup {
@@ -292,7 +313,7 @@ func (p *Project) dropDuplicatesLocked(events []Event, hashes []uint64) ([]Event
 			if ticket == nil {
 				ticket = &ingestTicket{done: make(chan struct{})}
 			}
-			p.mem.keys.put(hashes[i], k, ticket)
+			keys.put(hashes[i], k, ticket)
 		}
 		if n != i {
 			events[n], hashes[n] = events[i], hashes[i]
@@ -351,6 +372,11 @@ func (p *Project) storedLocked(k dedupKey, h uint64, days *dayCache) (dup bool, 
 	for _, m := range p.frozen {
 		if t, ok := m.keys.get(h, k); ok {
 			return true, inFlight(t), nil
+		}
+	}
+	for _, bp := range p.bulks {
+		if bp.holdsLocked(k, h) {
+			return true, inFlight(bp.ticket), nil
 		}
 	}
 	if len(p.segments) == 0 {

@@ -35,7 +35,12 @@ import (
 // full, out of descriptors) while creating or writing its temp file
 // (manifestUntouched). If publishing the manifest fails otherwise, its
 // state on disk is unknown, so the store stops taking writes (failStore).
-func (s *Store) Flush() error {
+func (s *Store) Flush() error { return s.flush(nil) }
+
+// flush is Flush, committing bulk too when it is not nil (bulk.go): its
+// identity observations are applied at the freeze, its staged segments
+// are named by the manifest and installed with the flushed ones.
+func (s *Store) flush(bulk *Bulk) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	if err := s.failure(); err != nil {
@@ -63,6 +68,13 @@ func (s *Store) Flush() error {
 		}
 		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
+	}
+	if bulk != nil {
+		pending = true
+		if err := bulk.applyLocked(); err != nil {
+			s.ingestMu.Unlock()
+			return fmt.Errorf("flush: bulk load: %w", err)
+		}
 	}
 	// In cluster mode an entry may change nothing a flush writes but
 	// the catalog (a new project): the manifest must still come to name
@@ -107,6 +119,10 @@ func (s *Store) Flush() error {
 		}
 		rows += pl.rows
 	}
+	if bulk != nil {
+		bulk.attach(plans)
+		rows += bulk.rows
+	}
 
 	m := &manifestBody{Version: manifestVersion, WALStartSeq: newSeq, NextFileNumber: s.nextFile,
 		AppliedIndex: applied, Obsolete: slices.Clone(s.obsolete)}
@@ -128,8 +144,15 @@ func (s *Store) Flush() error {
 		return s.failStore(fmt.Errorf("flush: publish manifest: %w", err))
 	}
 
+	if bulk != nil && bulk.p.shards != nil {
+		// A snapshot sees every shard's part of the load or none.
+		bulk.p.shards.mu.Lock()
+	}
 	for _, pl := range plans {
 		pl.install()
+	}
+	if bulk != nil && bulk.p.shards != nil {
+		bulk.p.shards.mu.Unlock()
 	}
 	if err := s.wal.RemoveBefore(newSeq); err != nil {
 		s.log.Warn("flush: remove old write-ahead log files", "err", err)
@@ -221,48 +244,12 @@ func (p *Project) planFlush() *flushPlan {
 // writeFlushFiles writes and syncs the plan's segments, user chunk and
 // people file. REQUIRES: s.flushMu held (it numbers files).
 func (s *Store) writeFlushFiles(pl *flushPlan) error {
-	name := pl.project.name
-	table, err := buildFlushTable(pl.sources, pl.columns)
+	segs, err := s.writeSegments(pl.project.name, pl.sources, pl.columns, &pl.numbered)
+	pl.segments = append(pl.segments, segs...)
 	if err != nil {
 		return err
 	}
-	for _, day := range table.days() {
-		n := s.nextFile
-		s.nextFile++
-		file := segmentFileName(n)
-		path := s.path(segDirName, file)
-		pl.numbered = append(pl.numbered, segDirName+"/"+file)
-		cols := table.segmentColumns(day)
-		rows := len(day.rows)
-		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
-		err := PublishFile(s.fs, path, func(f File) error {
-			w := bufio.NewWriterSize(f, 1<<20)
-			if _, err := WriteSegment(w, meta, rows, cols); err != nil {
-				return err
-			}
-			return w.Flush()
-		})
-		if err != nil {
-			return err
-		}
-		ref, err := s.openSegment(file, day.day)
-		if err != nil {
-			return fmt.Errorf("reopen just written segment: %w", err)
-		}
-		ref.madeAt = time.Now()
-		if ref.Segment.Rows() != rows {
-			ref.file.Close()
-			return fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), rows)
-		}
-		if invariantsEnabled {
-			if err := checkSegmentTimes(ref.Segment, cols[0].Ints); err != nil {
-				ref.file.Close()
-				return err
-			}
-		}
-		pl.segments = append(pl.segments, ref)
-	}
-	pl.usersBytesDone, pl.userChunks, err = appendUserChunks(s.fs, s.path(usersDirName, usersFileName(name)), pl.usersBytes, uint32(pl.usersFirst), pl.newUsers)
+	pl.usersBytesDone, pl.userChunks, err = appendUserChunks(s.fs, s.path(usersDirName, usersFileName(pl.project.name)), pl.usersBytes, uint32(pl.usersFirst), pl.newUsers)
 	if err != nil {
 		return err
 	}
@@ -275,6 +262,62 @@ func (s *Store) writeFlushFiles(pl *flushPlan) error {
 		pl.numbered = append(pl.numbered, usersDirName+"/"+file)
 		return s.path(usersDirName, file)
 	})
+}
+
+// writeSegments writes and syncs one segment per UTC day of the rows of
+// sources, typed by columns, and opens them; each file it numbers is
+// added to numbered (so that a caller giving up removes it), and the
+// segments opened before an error are returned with it.
+// REQUIRES: s.flushMu held (it numbers files).
+func (s *Store) writeSegments(name string, sources []flushSource, columns []Column, numbered *[]string) ([]*SegmentRef, error) {
+	table, err := buildFlushTable(sources, columns)
+	if err != nil {
+		return nil, err
+	}
+	return s.writeTable(name, table, numbered)
+}
+
+// writeTable is writeSegments of the rows of a built table.
+// REQUIRES: s.flushMu held.
+func (s *Store) writeTable(name string, table *flushTable, numbered *[]string) ([]*SegmentRef, error) {
+	var segs []*SegmentRef
+	for _, day := range table.days() {
+		n := s.nextFile
+		s.nextFile++
+		file := segmentFileName(n)
+		path := s.path(segDirName, file)
+		*numbered = append(*numbered, segDirName+"/"+file)
+		cols := table.segmentColumns(day)
+		rows := len(day.rows)
+		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
+		err := PublishFile(s.fs, path, func(f File) error {
+			w := bufio.NewWriterSize(f, 1<<20)
+			if _, err := WriteSegment(w, meta, rows, cols); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
+		if err != nil {
+			return segs, err
+		}
+		ref, err := s.openSegment(file, day.day)
+		if err != nil {
+			return segs, fmt.Errorf("reopen just written segment: %w", err)
+		}
+		ref.madeAt = time.Now()
+		if ref.Segment.Rows() != rows {
+			ref.file.Close()
+			return segs, fmt.Errorf("segment %s holds %d rows, wrote %d", path, ref.Segment.Rows(), rows)
+		}
+		if invariantsEnabled {
+			if err := checkSegmentTimes(ref.Segment, cols[0].Ints); err != nil {
+				ref.file.Close()
+				return segs, err
+			}
+		}
+		segs = append(segs, ref)
+	}
+	return segs, nil
 }
 
 // writeUserIndex writes a run indexing the users no run covers yet (the

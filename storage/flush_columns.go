@@ -90,6 +90,7 @@ type flushTable struct {
 	props  []*flushColumn  // in order of creation
 	byName map[string]*flushColumn
 	schema map[string]ColumnType
+	room   int // a staging table's rows at most (grow)
 }
 
 // buildFlushTable lays the sources' rows out as columns typed by schema.
@@ -132,13 +133,171 @@ func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error
 		}
 		base += len(src.m.rows)
 	}
+	t.mergeDicts()
+	return t, nil
+}
+
+// mergeDicts gives every string column one dictionary (mergeDicts).
+func (t *flushTable) mergeDicts() {
 	for _, c := range t.fixed {
 		c.mergeDicts()
 	}
 	for _, c := range t.props {
 		c.mergeDicts()
 	}
-	return t, nil
+}
+
+// newStagingTable is an empty flushTable that appendRows grows: a bulk
+// load's rows as columns (bulk.go), so that it holds no row and no
+// pointer per row while it stages.
+func newStagingTable(room int) *flushTable {
+	t := &flushTable{byName: map[string]*flushColumn{}, schema: map[string]ColumnType{}, room: room}
+	for i, name := range []string{ColEvent, ColDistinctID, ColInsertID} {
+		t.fixed[i] = newFlushColumn(name, TypeString, 0)
+		t.byName[name] = t.fixed[i]
+	}
+	return t
+}
+
+// rows is the number of rows in t.
+func (t *flushTable) rows() int { return len(t.times) }
+
+// appendRows adds rows, numbered users, at the end of a staging table.
+// schema is the project's after the rows were fitted to it: a column it
+// has widened since earlier rows came is converted first, so every
+// column holds its schema type. t keeps no reference to rows.
+func (t *flushTable) appendRows(rows []Event, users []uint32, schema []Column) error {
+	for _, c := range schema {
+		t.schema[c.Name] = c.Type
+		if col := t.byName[c.Name]; col != nil && col.typ != c.Type {
+			if err := col.retype(c.Type); err != nil {
+				return err
+			}
+		}
+	}
+	lo, hi := len(t.times), len(t.times)+len(rows)
+	if cap(t.times) < hi {
+		room := max(t.room, hi, 2*cap(t.times))
+		t.times = slices.Grow(t.times, room-lo)
+		t.users = slices.Grow(t.users, room-lo)
+		t.events = slices.Grow(t.events, room-lo)
+	}
+	t.events = t.events[:hi]
+	for i := range rows {
+		t.events[lo+i] = &rows[i]
+		t.times = append(t.times, rows[i].TimeMillis)
+	}
+	t.users = append(t.users, users...)
+	for _, c := range t.fixed {
+		c.grow(hi, t.room)
+	}
+	for _, c := range t.props {
+		c.grow(hi, t.room)
+	}
+	err := t.addRows(lo, hi, nil)
+	clear(t.events[lo:hi])
+	return err
+}
+
+// grow extends c with NULLs to n rows, its slices to at least room rows
+// when they must move (a staging table knows how many rows it will hold
+// at most: copying its columns up to that size would cost more than
+// all else it does).
+func (c *flushColumn) grow(n, room int) {
+	k := n - len(c.has)
+	if cap(c.has) < n {
+		room = max(room, n, 2*cap(c.has))
+		c.has = slices.Grow(c.has, room-len(c.has))
+		c.floats = growTo(c.floats, room)
+		c.codes = growTo(c.codes, room)
+		c.ints = growTo(c.ints, room)
+	}
+	c.has = append(c.has, make([]bool, k)...)
+	switch {
+	case c.floats != nil:
+		c.floats = append(c.floats, make([]float64, k)...)
+	case c.codes != nil:
+		c.codes = append(c.codes, make([]uint32, k)...)
+	default:
+		c.ints = append(c.ints, make([]int64, k)...)
+	}
+}
+
+// growTo is s with capacity for room elements, nil staying nil.
+func growTo[T any](s []T, room int) []T {
+	if s == nil || cap(s) >= room {
+		return s
+	}
+	return slices.Grow(s, room-len(s))
+}
+
+// retype converts c's values to type to, a widening of its type (Widen),
+// as fitProps converts a buffered value: each value is the one its row
+// would hold had it come after the widening.
+func (c *flushColumn) retype(to ColumnType) error {
+	if isStringType(c.typ) && isStringType(to) {
+		c.typ = to // the same strings
+		return nil
+	}
+	n := len(c.has)
+	value := func(i int) Value {
+		switch {
+		case c.floats != nil:
+			return Value{Type: c.typ, Float: c.floats[i]}
+		case c.codes != nil:
+			return Value{Type: c.typ, Str: c.pieceString(i)}
+		}
+		return Value{Type: c.typ, Int: c.ints[i]}
+	}
+	out := &flushColumn{name: c.name, typ: to, has: c.has}
+	var strs []string
+	var nulls []bool
+	switch {
+	case to == TypeFloat:
+		out.floats = make([]float64, n)
+	case isStringType(to):
+		out.codes, strs, nulls = make([]uint32, n), make([]string, n), make([]bool, n)
+	default:
+		out.ints = make([]int64, n)
+	}
+	for i := range n {
+		if !c.has[i] {
+			if nulls != nil {
+				nulls[i] = true
+			}
+			continue
+		}
+		v, ok := value(i).Convert(to)
+		if !ok {
+			return fmt.Errorf("BUG: %v value of column %q does not convert to its widened type %v", c.typ, c.name, to)
+		}
+		switch {
+		case out.floats != nil:
+			out.floats[i] = v.Float
+		case out.codes != nil:
+			strs[i] = v.Str
+		default:
+			out.ints[i] = v.Int
+		}
+	}
+	if strs != nil {
+		dict, codes := segDictionary(strs, nulls)
+		copy(out.codes, codes)
+		out.pieces = []dictPiece{{lo: 0, hi: n, dict: dict}}
+	}
+	*c = *out
+	return nil
+}
+
+// pieceString is row i's string before mergeDicts: its code in the
+// dictionary of the piece holding it.
+func (c *flushColumn) pieceString(i int) string {
+	for _, p := range c.pieces {
+		if i >= p.lo && i < p.hi {
+			return p.dict[c.codes[i]]
+		}
+	}
+	return ""
 }
 
 // column returns the column named name, creating it with its schema type.
@@ -469,12 +628,15 @@ func (t *flushTable) segmentColumns(d flushDay) []SegmentColumn {
 		key   int // position of the property in that row's Props
 	}
 	var props []prop
-	for _, c := range t.props {
+	for j, c := range t.props {
 		sc, first := c.gather(d.rows)
 		if first < 0 {
 			continue
 		}
-		key := slices.IndexFunc(t.events[d.rows[first]].Props, func(p Prop) bool { return p.Key == c.name })
+		key := j // a staging table keeps no rows: the order columns came in
+		if e := t.events[d.rows[first]]; e != nil {
+			key = slices.IndexFunc(e.Props, func(p Prop) bool { return p.Key == c.name })
+		}
 		props = append(props, prop{col: sc, first: first, key: key})
 	}
 	slices.SortFunc(props, func(a, b prop) int {

@@ -52,11 +52,7 @@ func (m *memtable) appendReservedLocked(e Event, user uint32) {
 
 // unreserveLocked removes the keys of rows whose batch failed.
 func (m *memtable) unreserveLocked(rows []Event, hashes []uint64) {
-	for i := range rows {
-		if k, ok := keyOf(&rows[i]); ok {
-			m.keys.remove(hashes[i], k)
-		}
-	}
+	m.keys.removeRows(rows, hashes)
 }
 
 // eventSizeBytes approximates the heap held by e.

@@ -56,6 +56,9 @@ type Project struct {
 	// (guarded by mu): a sharded project's map of persons linked across
 	// shards is valid while no shard's count nor its own changed.
 	identityChanges uint64
+	// bulks are the bulk loads staging rows here (bulk.go): their keys
+	// count as in flight for dedup. Guarded by mu.
+	bulks []*bulkPart
 }
 
 // SegmentRef is one live segment of a project.
@@ -327,8 +330,8 @@ func (p *Project) reserve(table string, rows []Event, hashes []uint64, maxColumn
 		schema = p.people
 	}
 	// The whole batch is refused before the schema changes at all.
-	if added := schema.newColumns(rows); len(schema.cols)+len(added) > maxColumns {
-		return nil, nil, nil, &ColumnLimitError{Table: table, Limit: maxColumns, Have: len(schema.cols), New: added}
+	if err := schema.checkLimit(table, rows, maxColumns); err != nil {
+		return nil, nil, nil, err
 	}
 	fitRowsLocked(schema, rows)
 	if table != TableEvents {
