@@ -31,30 +31,40 @@ package server
 // stop the client's transfer); arb refuses the whole statement instead,
 // reading and dropping the rest of the file.
 //
-// Atomicity and memory. storage applies one Ingest batch atomically but
-// has no transaction across batches, and a file of any size must load in
-// bounded memory. So a load runs in two passes:
-//  1. read the whole file, convert every record and run storage's own
-//     row checks on it (storage.CheckEvents, the validation Ingest runs,
-//     and CheckNewColumns, its column limit), encoding each checked batch
-//     with the WAL's batch codec into a spool: memory up to
-//     loadSpoolMemBytes, then an unlinked temporary file. Any bad record
-//     refuses the statement here, with nothing stored.
-//  2. store the spooled batches with Ingest, in order, each durable (WAL
-//     fsync) before the next; the OK is sent after the last.
+// Atomicity and memory. A file of any size loads in bounded memory and
+// all or nothing. On a single node (storage.Bulk, storage/bulk.go) the
+// records are converted in one goroutine while another checks each batch
+// (the validation Ingest runs) and stages it as columns, written to
+// segment files no manifest names every FlushRows rows; once the whole
+// file is read, one flush's manifest publishes every staged segment.
+// Any bad record, KILL QUERY, a closed connection or a store failure
+// before that manifest abandons the load: nothing stored, no column
+// added, the staged files removed (or, after a crash, removed at open).
+// Rows with an insert_id already stored, or repeated in the file, are
+// stored once; a concurrent write of one of them waits for the load.
 //
-// INVARIANT: a statement that fails in pass 1 stored nothing. Pass 2 can
-// fail only for the store's own reasons — a full disk or a process out
-// of files (storage.FaultError), a failed WAL (the store stops taking
-// writes), a column limit reached by concurrent writers since pass 1 —
-// and then the batches before the failing one stay stored: the error
-// says how many rows that is. A batch refused because the ingest buffer
-// is full (ErrOverloaded: nothing of it stored) is retried, so
-// backpressure slows a load down instead of cutting it. Pass 2 does not
-// stop on KILL or a closed connection: once the file is checked, it is
-// loaded whole. Rows with an insert_id are deduplicated (storage
-// dedup.go), so running a partly stored file again stores each event
-// once.
+// In cluster mode every row must travel through the replicated log, so
+// the load runs in two passes instead:
+//  1. read the whole file, convert every record and run storage's own
+//     row checks on it (storage.CheckEvents and CheckNewColumns, its
+//     column limit), encoding each checked batch with the WAL's batch
+//     codec into a spool: memory up to loadSpoolMemBytes, then an
+//     unlinked temporary file. Any bad record refuses the statement
+//     here, with nothing stored.
+//  2. store the spooled batches with Ingest, in order, each durable
+//     before the next; the OK is sent after the last.
+//
+// INVARIANT: a two-pass statement that fails in pass 1 stored nothing.
+// Pass 2 can fail only for the store's own reasons — a full disk or a
+// process out of files (storage.FaultError), a failed log, a column
+// limit reached by concurrent writers since pass 1 — and then the
+// batches before the failing one stay stored: the error says how many
+// rows that is. A batch refused because the ingest buffer is full
+// (ErrOverloaded: nothing of it stored) is retried, so backpressure slows
+// a load down instead of cutting it. Pass 2 does not stop on KILL or a
+// closed connection: once the file is checked, it is loaded whole. Rows
+// with an insert_id are deduplicated (storage dedup.go), so running a
+// partly stored file again stores each event once.
 
 import (
 	"bufio"
