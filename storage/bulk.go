@@ -43,6 +43,10 @@ import (
 // per row), beside the ingest buffer, which it does not use. Not in cluster mode: the
 // replicated log must carry every row (ErrBulkUnsupported).
 
+// stagingFirstRows is a staging table's first capacity: a small load
+// allocates little, a large one doubles from there up to FlushRows.
+const stagingFirstRows = 1 << 16
+
 // ErrBulkUnsupported: the store cannot stage a bulk load (cluster mode);
 // store the rows with Ingest instead.
 var ErrBulkUnsupported = errors.New("bulk load not supported in cluster mode")
@@ -92,7 +96,7 @@ func (p *Project) BeginBulk() (*Bulk, error) {
 		targets = p.shards.parts
 	}
 	for _, c := range targets {
-		bp := &bulkPart{p: c, ticket: b.ticket, table: newStagingTable(p.store.opts.FlushRows / len(targets))}
+		bp := &bulkPart{p: c, ticket: b.ticket, table: newStagingTable(min(p.store.opts.FlushRows/len(targets), stagingFirstRows))}
 		c.mu.Lock()
 		bp.schema = newSchema(c.events.Columns(), c.events.bigIntColumns())
 		c.bulks = append(c.bulks, bp)
@@ -204,11 +208,11 @@ func (b *Bulk) spill() error {
 			continue
 		}
 		table := bp.table
-		bp.table = newStagingTable(s.opts.FlushRows / len(b.parts))
 		table.mergeDicts()
 		s.flushMu.Lock()
 		segs, err := s.writeTable(bp.p.name, table, &bp.files)
 		s.flushMu.Unlock()
+		table.reset()
 		bp.segs = append(bp.segs, segs...)
 		if err != nil {
 			return fmt.Errorf("project %s: bulk load: %w", bp.p.name, err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -277,6 +278,10 @@ func (s *Store) writeSegments(name string, sources []flushSource, columns []Colu
 	return s.writeTable(name, table, numbered)
 }
 
+// segmentWriters recycles the buffers segments are written through: a
+// flush or a bulk load writes one segment per day of its rows.
+var segmentWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
+
 // writeTable is writeSegments of the rows of a built table.
 // REQUIRES: s.flushMu held.
 func (s *Store) writeTable(name string, table *flushTable, numbered *[]string) ([]*SegmentRef, error) {
@@ -291,7 +296,10 @@ func (s *Store) writeTable(name string, table *flushTable, numbered *[]string) (
 		rows := len(day.rows)
 		meta, _ := json.Marshal(map[string]string{"project": name, "day": day.day})
 		err := PublishFile(s.fs, path, func(f File) error {
-			w := bufio.NewWriterSize(f, 1<<20)
+			w := segmentWriters.Get().(*bufio.Writer)
+			defer segmentWriters.Put(w)
+			w.Reset(f)
+			defer w.Reset(nil) // keep no file alive in the pool
 			if _, err := WriteSegment(w, meta, rows, cols); err != nil {
 				return err
 			}

@@ -90,7 +90,9 @@ type flushTable struct {
 	props  []*flushColumn  // in order of creation
 	byName map[string]*flushColumn
 	schema map[string]ColumnType
-	room   int // a staging table's rows at most (grow)
+	room   int // a staging table's first capacity (grow)
+	// scratch is gather's buffer, reused across the days and columns.
+	scratch []uint32
 }
 
 // buildFlushTable lays the sources' rows out as columns typed by schema.
@@ -162,6 +164,25 @@ func newStagingTable(room int) *flushTable {
 // rows is the number of rows in t.
 func (t *flushTable) rows() int { return len(t.times) }
 
+// reset empties a staging table whose segments are written, keeping its
+// columns' memory for the next rows: each spill of a load fills about as
+// many rows as the last, and fresh slices would cost their page faults
+// and zeroing again.
+func (t *flushTable) reset() {
+	t.events, t.times, t.users = t.events[:0], t.times[:0], t.users[:0]
+	for _, c := range append(t.fixed[:], t.props...) {
+		c.has, c.pieces, c.dict = c.has[:0], nil, nil
+		switch {
+		case c.floats != nil:
+			c.floats = c.floats[:0]
+		case c.codes != nil:
+			c.codes = c.codes[:0]
+		default:
+			c.ints = c.ints[:0]
+		}
+	}
+}
+
 // appendRows adds rows, numbered users, at the end of a staging table.
 // schema is the project's after the rows were fitted to it: a column it
 // has widened since earlier rows came is converted first, so every
@@ -200,9 +221,9 @@ func (t *flushTable) appendRows(rows []Event, users []uint32, schema []Column) e
 }
 
 // grow extends c with NULLs to n rows, its slices to at least room rows
-// when they must move (a staging table knows how many rows it will hold
-// at most: copying its columns up to that size would cost more than
-// all else it does).
+// and at least doubling when they must move (append grows large slices
+// by a quarter: copying a staging table's columns up that way would cost
+// more than all else it does).
 func (c *flushColumn) grow(n, room int) {
 	k := n - len(c.has)
 	if cap(c.has) < n {
@@ -618,7 +639,7 @@ func (t *flushTable) segmentColumns(d flushDay) []SegmentColumn {
 	}
 	cols := []SegmentColumn{{Name: ColTime, Type: TypeTime, Ints: times}}
 	for _, c := range t.fixed {
-		sc, _ := c.gather(d.rows)
+		sc, _ := c.gather(d.rows, &t.scratch)
 		cols = append(cols, sc)
 	}
 	cols = append(cols, SegmentColumn{Name: ColUserNumber, Type: TypeInt, Ints: users})
@@ -629,7 +650,7 @@ func (t *flushTable) segmentColumns(d flushDay) []SegmentColumn {
 	}
 	var props []prop
 	for j, c := range t.props {
-		sc, first := c.gather(d.rows)
+		sc, first := c.gather(d.rows, &t.scratch)
 		if first < 0 {
 			continue
 		}
@@ -655,7 +676,7 @@ func (t *flushTable) segmentColumns(d flushDay) []SegmentColumn {
 // position of the first non-NULL one (-1 when all are NULL). Nulls is
 // nil when none is; a string column comes dictionary-encoded, its
 // dictionary cut to the values present.
-func (c *flushColumn) gather(rows []int32) (SegmentColumn, int) {
+func (c *flushColumn) gather(rows []int32, scratch *[]uint32) (SegmentColumn, int) {
 	n := len(rows)
 	sc := SegmentColumn{Name: c.name, Type: c.typ}
 	first := -1
@@ -685,7 +706,14 @@ func (c *flushColumn) gather(rows []int32) (SegmentColumn, int) {
 			}
 		}
 	case c.codes != nil:
-		used := make([]uint32, len(c.dict)) // 1 + new code, 0 when unused
+		// used is 1 + a code's new code, 0 when unused; the buffer is
+		// reused, as a table of many days gathers a large dictionary
+		// (distinct_id's) once per day.
+		if cap(*scratch) < len(c.dict) {
+			*scratch = make([]uint32, len(c.dict))
+		}
+		used := (*scratch)[:len(c.dict)]
+		clear(used)
 		for _, i := range rows {
 			if c.has[i] {
 				used[c.codes[i]] = 1
