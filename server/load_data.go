@@ -376,7 +376,7 @@ func (p *loadPlan) load(ctx context.Context, src io.ReadCloser) (int64, error) {
 		bulk.Abort(err)
 	case bulk != nil:
 		if err = bulk.Commit(); err != nil {
-			err = loadNoteError(err, fmt.Sprintf(" (LOAD DATA stored none of the file's %d rows)", rows))
+			err = loadNoteError(rowError(err), fmt.Sprintf(" (LOAD DATA stored none of the file's %d rows)", rows))
 		}
 	case err == nil:
 		err = p.store(spool, rows)

@@ -215,7 +215,9 @@ func (b *Bulk) spill() error {
 		table.reset()
 		bp.segs = append(bp.segs, segs...)
 		if err != nil {
-			return fmt.Errorf("project %s: bulk load: %w", bp.p.name, err)
+			// Nothing of the load is named by a manifest: a full disk
+			// refuses it as it refuses any write.
+			return faultOr(fmt.Errorf("project %s: bulk load: %w", bp.p.name, err))
 		}
 	}
 	b.staged = 0
@@ -247,6 +249,11 @@ func (b *Bulk) Commit() error {
 	}
 	err := b.p.store.flush(b)
 	if err != nil {
+		if b.p.store.failure() == nil {
+			// The flush gave up before its manifest (or left the old one
+			// standing): nothing of the load is stored.
+			err = faultOr(err)
+		}
 		b.Abort(err)
 		return err
 	}
