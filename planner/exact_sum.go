@@ -257,13 +257,6 @@ func exactDecimal(ctx *sql.Context, v any) (decimal.Decimal, error) {
 // replaceExactSums swaps SUM and AVG of exact arguments for ExactSum and
 // gives the columns that read them its type (idempotent).
 func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
-	if hasSetOp(ctx, n) {
-		// The planbuilder fixed a UNION's column types from its sides
-		// (DOUBLE for a SUM); retyping one side fails the union's schema
-		// check. Such statements (and WITH ROLLUP, rewritten into a
-		// UNION ALL) keep go-mysql-server's DOUBLE.
-		return n, transform.SameTree, nil
-	}
 	retyped := map[sql.ColumnId]sql.Type{}
 	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		var agg sql.Aggregation
@@ -317,14 +310,27 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 	// read MIN, MAX, FIRST or ANY_VALUE take the aggregate's type as it is
 	// now: arb's rules may have changed their argument's (MAX(NOW(3)) was
 	// typed DATETIME(6) by the planbuilder, before replaceClock).
+	// A set operation's sides, retyped here or by replaceClock, decide
+	// its column types (union_types.go).
 	out, same, err = transform.NodeWithOpaque(ctx, out, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
-		if sq, ok := n.(*plan.SubqueryAlias); ok && swapped {
+		reconciled := transform.SameTree
+		if u, ok := n.(*plan.SetOp); ok {
+			r, changed, err := reconcileSetOp(ctx, u, retyped)
+			if err != nil {
+				return n, transform.SameTree, err
+			}
+			if changed {
+				n, reconciled = r, transform.NewTree
+			}
+		}
+		if sq, ok := n.(*plan.SubqueryAlias); ok {
 			schema := sq.Child.Schema(ctx)
 			i := 0
 			sq.Columns().ForEach(func(id sql.ColumnId) {
 				if i < len(schema) {
-					if d, isDec := schema[i].Type.(sql.DecimalType); isDec {
-						retyped[id] = d
+					switch t := schema[i].Type.(type) {
+					case sql.DecimalType, sql.DatetimeType, timeFsp:
+						retyped[id] = t
 					}
 				}
 				i++
@@ -351,6 +357,9 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			}
 			return e, transform.SameTree, nil
 		})
+		if reconciled == transform.NewTree {
+			same = transform.NewTree
+		}
 		return n, same, err
 	})
 	if err != nil {
