@@ -195,12 +195,6 @@ func constantFsp(ctx *sql.Context, args []sql.Expression) (int, bool) {
 // replaceClock wraps each go-mysql-server NOW and CURRENT_TIME in clock
 // (idempotent: a second run's inner wrapper is dropped).
 func replaceClock(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
-	if hasSetOp(ctx, n) {
-		// A UNION's column types were fixed from its sides before this
-		// rule: a retyped side (MAX(NOW(3)) beside NOW(3)) fails its
-		// schema check. Unions keep go-mysql-server's clock types.
-		return n, transform.SameTree, nil
-	}
 	wrap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		isTime := false
 		switch x := e.(type) {

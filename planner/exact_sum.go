@@ -371,18 +371,6 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 	return out, same, nil
 }
 
-// hasSetOp reports whether n holds a UNION, INTERSECT or EXCEPT.
-func hasSetOp(ctx *sql.Context, n sql.Node) bool {
-	found := false
-	transform.InspectWithOpaque(ctx, n, func(_ *sql.Context, n sql.Node) bool {
-		if _, ok := n.(*plan.SetOp); ok {
-			found = true
-		}
-		return !found
-	})
-	return found
-}
-
 // retypeField is gf reading the same column as typ.
 func retypeField(gf *expression.GetField, typ sql.Type) *expression.GetField {
 	out := expression.NewGetFieldWithTable(gf.Index(), int(gf.TableId()), typ, gf.Database(), gf.Table(), gf.Name(), true)

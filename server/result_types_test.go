@@ -133,3 +133,60 @@ func sameColumns(got, want []typedColumn) bool {
 	}
 	return true
 }
+
+// TestClockUnions: NOW(n), CURRENT_TIMESTAMP(n) and CURTIME(n) keep their n
+// fractional digits inside a UNION and under GROUP BY … WITH ROLLUP (which
+// is rewritten into a UNION ALL), and a union of two precisions takes the
+// larger, as in MySQL 8; go-mysql-server typed them DATETIME(6) and TIME
+// there (six digits). With pushdown on and off.
+func TestClockUnions(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'a', 'u1'), ('2025-01-01 11:00:00', 'b', 'u2')")
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	datetime := func(fsp int) string {
+		if fsp == 0 {
+			return `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`
+		}
+		return fmt.Sprintf(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{%d}`, fsp)
+	}
+	cases := []struct {
+		q    string
+		rows []string // regular expressions, one a row
+		cols []typedColumn
+	}{
+		{"SELECT NOW(3) UNION ALL SELECT NOW(3)", []string{datetime(3), datetime(3)}, []typedColumn{{"DATETIME", 3}}},
+		{"SELECT CURRENT_TIMESTAMP(1) UNION SELECT CURRENT_TIMESTAMP(1)", []string{datetime(1)}, []typedColumn{{"DATETIME", 1}}},
+		{"SELECT NOW() UNION ALL SELECT NOW(2)", []string{datetime(2), datetime(2)}, []typedColumn{{"DATETIME", 2}}},
+		{"SELECT MAX(NOW(3)) FROM events UNION ALL SELECT NOW(3)", []string{datetime(3), datetime(3)}, []typedColumn{{"DATETIME", 3}}},
+		{"SELECT NOW(3) UNION ALL SELECT NULL", []string{datetime(3), "NULL"}, []typedColumn{{"DATETIME", 3}}},
+		{"SELECT CURTIME(2) UNION ALL SELECT CURTIME(4)", []string{`\d\d:\d\d:\d\d\.\d{4}`, `\d\d:\d\d:\d\d\.\d{4}`}, []typedColumn{{"TIME", 4}}},
+		{"SELECT t FROM (SELECT event, NOW(3) t FROM events UNION ALL SELECT NULL, NOW(3)) x",
+			[]string{datetime(3), datetime(3), datetime(3)}, []typedColumn{{"DATETIME", 3}}},
+		{"SELECT event, NOW(2) FROM events GROUP BY event WITH ROLLUP",
+			[]string{"a\\|" + datetime(2), "b\\|" + datetime(2), "NULL\\|" + datetime(2)}, []typedColumn{{"TEXT", -1}, {"DATETIME", 2}}},
+	}
+	for _, pushdown := range []int{1, 0} {
+		if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("SET arb_pushdown = %d", pushdown)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			rows, cols, err := queryTyped(context.Background(), conn, c.q)
+			if err != nil {
+				t.Errorf("pushdown %d: %s: %v", pushdown, c.q, err)
+				continue
+			}
+			ok := len(rows) == len(c.rows) && sameColumns(cols, c.cols)
+			for i := 0; ok && i < len(rows); i++ {
+				ok = regexp.MustCompile("^" + c.rows[i] + "$").MatchString(rows[i])
+			}
+			if !ok {
+				t.Errorf("pushdown %d: %s = %q %v, want %q %v (MySQL 8)", pushdown, c.q, rows, cols, c.rows, c.cols)
+			}
+		}
+	}
+}
