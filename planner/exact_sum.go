@@ -9,14 +9,18 @@ package planner
 // the sum of two BIGINTs of 2^62 lost digits and a BI tool saw a DOUBLE
 // where MySQL sends NEWDECIMAL.
 //
-// The rule replaceExactSums swaps each SUM and AVG (without a window) of
-// an integer or DECIMAL argument for ExactSum and retypes the columns
-// that read its result; a windowed one gets its argument typed as its
-// DECIMAL result (decimalArg), since go-mysql-server types a window
-// aggregate as its argument. ExactSum sums integers in an int64
-// and moves to a decimal only when the int64 would overflow, so the
-// common case costs what the float sum did. The native plan and the
-// engine compute the same values (native.ExactSummer, engine.Agg.Exact).
+// The rule replaceExactSums swaps each SUM and AVG of an integer or
+// DECIMAL argument for ExactSum and retypes the columns that read its
+// result. ExactSum sums integers in an int64 and moves to a decimal only
+// when the int64 would overflow, so the common case costs what the float
+// sum did. The native plan and the engine compute the same values
+// (native.ExactSummer, engine.Agg.Exact).
+//
+// A windowed one (SUM(n) OVER …), which go-mysql-server typed as its
+// argument, is typed as MySQL's DECIMAL, printed at its scale: its
+// argument is typed as that DECIMAL (decimalArg). It is still summed in
+// float64 prefix sums, by go-mysql-server's window and by the native
+// plan's, which must agree: exact to 2^53.
 //
 // INVARIANT: SUM's value is the exact sum, as a decimal.Decimal of the
 // argument's scale; AVG's is that sum divided by the count of non-NULL
@@ -278,11 +282,16 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			return e, transform.SameTree, nil
 		}
 		if agg.Window() != nil {
-			// go-mysql-server types a windowed SUM or AVG as its argument:
-			// AVG(int) OVER … printed 1.5 as 2, SUM of BIGINTs overflowed.
-			// Its argument typed as the result's DECIMAL types the column
-			// as MySQL does; the window (go-mysql-server's or the native
-			// plan's, float prefix sums both) is exact to 2^53.
+			if _, done := arg.(*decimalArg); done {
+				return e, transform.SameTree, nil // typed by an earlier run
+			}
+			// go-mysql-server's SUM and AVG OVER take their argument's
+			// type: the argument typed as the DECIMAL types the column.
+			// They stay go-mysql-server's, since the native plan's
+			// window knows only those and must give what they give:
+			// float64s, which a column's DECIMAL prints at its scale
+			// (AVG of 1 and 2 is 1.5000, as in MySQL, not 1.5).
+			typ = types.MustCreateColumnDecimalType(uint8(typ.Precision()), uint8(typ.Scale()))
 			w, err := agg.WithChildren(ctx, &decimalArg{Child: arg, typ: typ})
 			if err != nil {
 				return e, transform.SameTree, nil
