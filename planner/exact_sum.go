@@ -29,6 +29,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -262,6 +263,7 @@ func exactDecimal(ctx *sql.Context, v any) (decimal.Decimal, error) {
 // gives the columns that read them its type (idempotent).
 func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
 	retyped := map[sql.ColumnId]sql.Type{}
+	windowAvgs := map[sql.ColumnId]bool{} // windowed AVGs' columns (see avgOfNone)
 	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		var agg sql.Aggregation
 		avg := false
@@ -282,6 +284,9 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			return e, transform.SameTree, nil
 		}
 		if agg.Window() != nil {
+			if avg && agg.Id() != 0 {
+				windowAvgs[agg.Id()] = true
+			}
 			if _, done := arg.(*decimalArg); done {
 				return e, transform.SameTree, nil // typed by an earlier run
 			}
@@ -346,11 +351,25 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			})
 		}
 		n, same, err := transform.NodeExprsWithOpaque(ctx, n, func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
-			if gf, ok := e.(*expression.GetField); ok {
-				if typ, ok := retyped[gf.Id()]; ok && !gf.Type(ctx).Equals(typ) {
-					return retypeField(gf, typ), transform.NewTree, nil
+			switch x := e.(type) {
+			case *expression.GetField:
+				out, changed := x, transform.SameTree
+				if typ, ok := retyped[x.Id()]; ok && !x.Type(ctx).Equals(typ) {
+					out, changed = retypeField(x, typ), transform.NewTree
+				}
+				if windowAvgs[x.Id()] {
+					return &avgOfNone{Child: out}, transform.NewTree, nil
+				}
+				return out, changed, nil
+			case *avgOfNone:
+				if inner, ok := x.Child.(*avgOfNone); ok {
+					return inner, transform.NewTree, nil // wrapped by an earlier run
 				}
 				return e, transform.SameTree, nil
+			case *expression.Alias:
+				if a, ok := x.Child.(*aggregation.Avg); ok && windowAvgs[a.Id()] && x.Id() != 0 {
+					windowAvgs[x.Id()] = true
+				}
 			}
 			ie, ok := e.(sql.IdExpression)
 			if !ok || ie.Id() == 0 {
@@ -415,4 +434,58 @@ func (d *decimalArg) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Exp
 		return nil, sql.ErrInvalidChildrenNumber.New(d, len(ch), 1)
 	}
 	return &decimalArg{Child: ch[0], typ: d.typ}, nil
+}
+
+// avgOfNone reads a windowed AVG's column: NULL where the frame held no
+// value but NULLs, as in MySQL. go-mysql-server's window AVG (and the
+// native plan's) divides a float64 sum by a count of 0, and the DECIMAL
+// column then failed the statement ("value NaN is not a valid Decimal").
+type avgOfNone struct {
+	Child sql.Expression
+}
+
+var (
+	_ sql.Expression   = (*avgOfNone)(nil)
+	_ sql.Nameable     = (*avgOfNone)(nil)
+	_ sql.Tableable    = (*avgOfNone)(nil)
+	_ sql.Databaseable = (*avgOfNone)(nil)
+)
+
+func (a *avgOfNone) Resolved() bool                 { return a.Child.Resolved() }
+func (a *avgOfNone) IsNullable(*sql.Context) bool   { return true }
+func (a *avgOfNone) Type(ctx *sql.Context) sql.Type { return a.Child.Type(ctx) }
+func (a *avgOfNone) Children() []sql.Expression     { return []sql.Expression{a.Child} }
+func (a *avgOfNone) String() string                 { return a.Child.String() }
+func (a *avgOfNone) Name() string {
+	if n, ok := a.Child.(sql.Nameable); ok {
+		return n.Name()
+	}
+	return a.Child.String()
+}
+func (a *avgOfNone) Table() string {
+	if t, ok := a.Child.(sql.Tableable); ok {
+		return t.Table()
+	}
+	return ""
+}
+func (a *avgOfNone) Database() string {
+	if d, ok := a.Child.(sql.Databaseable); ok {
+		return d.Database()
+	}
+	return ""
+}
+
+func (a *avgOfNone) Eval(ctx *sql.Context, row sql.Row) (any, error) {
+	v, err := a.Child.Eval(ctx, row)
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return nil, err
+	}
+	return v, err
+}
+
+func (a *avgOfNone) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
+	if len(ch) != 1 {
+		return nil, sql.ErrInvalidChildrenNumber.New(a, len(ch), 1)
+	}
+	return &avgOfNone{Child: ch[0]}, nil
 }

@@ -168,15 +168,16 @@ func TestRetypedUnions(t *testing.T) {
 // with 4 more digits of scale than its argument): go-mysql-server typed it
 // as its argument, so AVG OVER of 1 and 2 printed 2; then 1.5 with scale
 // 12, and SUM with precision 63 (arb's rule typed its own output again).
-// With pushdown on and off. (The window still sums float64s, exact to
-// 2^53, in go-mysql-server's window and the native plan's alike, and a
-// float64 beyond 2^53 prints 17 digits: 6917529027641082000.)
+// AVG over a frame of NULLs only is NULL. With pushdown on and off. (The
+// window still sums float64s, exact to 2^53, in go-mysql-server's window
+// and the native plan's alike: beyond 2^53 a sum prints 17 digits,
+// 6917529027641082000; SUM over NULLs only is 0, not NULL.)
 func TestWindowSumAvgOfIntegers(t *testing.T) {
 	srv := startTestServer(t, t.TempDir())
 	db := openRawDB(t, srv)
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, n) VALUES "+
 		"('2025-01-01 10:00:00', 'a', 'u1', 1), ('2025-01-01 11:00:00', 'a', 'u1', 2), ('2025-01-01 12:00:00', 'a', 'u2', 4), "+
-		"('2025-01-01 13:00:00', 'b', 'u3', -5)")
+		"('2025-01-01 13:00:00', 'b', 'u3', -5), ('2025-01-01 14:00:00', 'c', 'u4', NULL)")
 	conn, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +185,7 @@ func TestWindowSumAvgOfIntegers(t *testing.T) {
 	defer conn.Close()
 	const q = "SELECT AVG(n) OVER (PARTITION BY distinct_id), SUM(n) OVER (ORDER BY time), " +
 		"SUM(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), " +
-		"AVG(CAST(n AS DECIMAL(22,2))) OVER (PARTITION BY distinct_id) FROM events ORDER BY time"
+		"AVG(CAST(n AS DECIMAL(22,2))) OVER (PARTITION BY distinct_id) FROM events WHERE event <> 'c' ORDER BY time"
 	want := []string{
 		"1.5000|1|1|1.500000",
 		"1.5000|3|3|1.500000",
@@ -202,6 +203,18 @@ func TestWindowSumAvgOfIntegers(t *testing.T) {
 		}
 		if fmt.Sprint(rows) != fmt.Sprint(want) || !sameColumns(got, cols) {
 			t.Errorf("pushdown %d: %s =\n%q %v, want\n%q %v (MySQL 8)", pushdown, q, rows, got, want, cols)
+		}
+		// AVG over NULLs only is NULL (it failed: "value NaN is not a
+		// valid Decimal"), however the column is read.
+		for _, q := range []string{
+			"SELECT AVG(n) OVER (PARTITION BY distinct_id) FROM events WHERE event IN ('b', 'c') ORDER BY time",
+			"SELECT AVG(n) OVER (PARTITION BY distinct_id) AS a FROM events WHERE event IN ('b', 'c') ORDER BY time",
+			"SELECT a FROM (SELECT time, AVG(n) OVER (PARTITION BY distinct_id) a FROM events WHERE event IN ('b', 'c')) t ORDER BY time",
+		} {
+			rows, got, err := queryTyped(context.Background(), conn, q)
+			if err != nil || fmt.Sprint(rows) != "[-5.0000 NULL]" || !sameColumns(got, cols[:1]) {
+				t.Errorf("pushdown %d: %s = %q %v %v, want [-5.0000 NULL] DECIMAL scale 4 (MySQL 8)", pushdown, q, rows, got, err)
+			}
 		}
 	}
 }
