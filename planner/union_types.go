@@ -18,10 +18,13 @@ package planner
 // DECIMAL among them give a DECIMAL with the most integer digits and the
 // most scale of either side; a DOUBLE among numbers a DOUBLE; two
 // DATETIMEs (or TIMESTAMPs) the most fractional digits; two TIMEs the
-// same. Every other column keeps the planbuilder's conversion. A side
-// whose types differ from the union's is wrapped in a projection that
-// converts them (or the planbuilder's projection is rebuilt), and the
-// columns above that read the union's columns are retyped.
+// same; NULL beside any of these that type. Every other column keeps the
+// planbuilder's conversion. Where a side's type differs from the union's,
+// its projection converts the column (unionCast): the side's own
+// SELECT list, or the conversion projection the planbuilder put over it,
+// rebuilt from the columns it converts; a side without a projection (a
+// nested set operation) gets one. The columns above that read the
+// union's are retyped by replaceExactSums.
 //
 // INVARIANT: after reconcileSetOp, both sides of the set operation have
 // equal column types, and each is the type the operation reports.
