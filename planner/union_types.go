@@ -121,14 +121,17 @@ func newUnionSide(ctx *sql.Context, n sql.Node, width int) (unionSide, bool) {
 	s.cast = func(ctx *sql.Context, i int, typ sql.Type) sql.Expression {
 		e := s.proj.Projections[i]
 		if sources != nil {
-			if sources[i].Type(ctx).Equals(typ) {
-				return sources[i]
+			var conv sql.Expression = sources[i]
+			if !sources[i].Type(ctx).Equals(typ) {
+				conv = &unionCast{Child: sources[i], typ: typ}
 			}
-			name := sources[i].Name()
 			if a, ok := e.(*expression.Alias); ok {
-				name = a.Name()
+				return expression.NewAlias(a.Name(), conv)
 			}
-			return expression.NewAlias(name, &unionCast{Child: sources[i], typ: typ})
+			if conv == sources[i] {
+				return conv
+			}
+			return expression.NewAlias(sources[i].Name(), conv)
 		}
 		name, id, inner := e.String(), sql.ColumnId(0), e
 		if n, ok := e.(sql.Nameable); ok {
@@ -168,7 +171,8 @@ func isConversionProject(p *plan.Project) bool {
 }
 
 // conversionSource is the column e converts: e itself when it is a
-// column, the column under an id-less alias of a Convert or unionCast;
+// column, the column under an id-less alias, of a Convert or unionCast
+// or bare (the planbuilder names a nested set operation's columns so);
 // else nil.
 func conversionSource(e sql.Expression) *expression.GetField {
 	if gf, ok := e.(*expression.GetField); ok {
@@ -184,6 +188,8 @@ func conversionSource(e sql.Expression) *expression.GetField {
 		inner = c.Child
 	case *unionCast:
 		inner = c.Child
+	case *expression.GetField:
+		inner = c
 	}
 	gf, _ := inner.(*expression.GetField)
 	return gf
