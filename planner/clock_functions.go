@@ -57,7 +57,18 @@ func (c *clock) FunctionName() string {
 func (c *clock) Description() string {
 	return "arb: MySQL 8 " + strings.ToUpper(c.FunctionName())
 }
-func (c *clock) Children() []sql.Expression   { return []sql.Expression{c.inner} }
+
+// Children is the wrapped NOW, or none for CURTIME: go-mysql-server's
+// CurrTime refuses its own precision argument back in WithChildren
+// (MIN(CURTIME(4)) FROM events failed when a rule rebuilt it), and a
+// TIME clock evaluates without it.
+func (c *clock) Children() []sql.Expression {
+	if c.isTime {
+		return nil
+	}
+	return []sql.Expression{c.inner}
+}
+
 func (c *clock) Resolved() bool               { return c.inner.Resolved() }
 func (c *clock) String() string               { return c.inner.String() }
 func (c *clock) IsNullable(*sql.Context) bool { return false }
@@ -74,8 +85,11 @@ func (c *clock) Type(*sql.Context) sql.Type {
 }
 
 func (c *clock) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
-	if len(ch) != 1 {
-		return nil, sql.ErrInvalidChildrenNumber.New(c, len(ch), 1)
+	if want := len(c.Children()); len(ch) != want {
+		return nil, sql.ErrInvalidChildrenNumber.New(c, len(ch), want)
+	}
+	if c.isTime {
+		return c, nil
 	}
 	return &clock{inner: ch[0], fsp: c.fsp, isTime: c.isTime}, nil
 }
@@ -131,6 +145,28 @@ func (t timeFsp) SQL(ctx *sql.Context, dest []byte, v any) (sqltypes.Value, erro
 	return timeSQL(dest, v, t.fsp)
 }
 
+// MaxTextResponseByteLength carries fsp to the server, which sends it as
+// the column's decimals: go-mysql-server sends a TIME column without
+// decimals (CURTIME(3)'s metadata said 0). See TimeColumnLength.
+func (t timeFsp) MaxTextResponseByteLength(*sql.Context) uint32 {
+	return TimeColumnLength(t.fsp)
+}
+
+// TimeColumnLength is the column length go-mysql-server sends for a TIME
+// with fsp fractional digits: MySQL's ("-838:59:59", and the point and
+// fsp digits when fsp > 0: 10, 12 … 17), except 18 for fsp 6, since 17
+// is also what go-mysql-server's own TIME, of unknown digits, says. The
+// server turns 18 back into 17 (server/result_fields.go).
+func TimeColumnLength(fsp int) uint32 {
+	switch {
+	case fsp <= 0:
+		return 10
+	case fsp >= 6:
+		return 18
+	}
+	return uint32(11 + fsp)
+}
+
 func (t timeFsp) Equals(o sql.Type) bool {
 	ot, ok := o.(timeFsp)
 	return ok && ot.fsp == t.fsp
@@ -159,12 +195,6 @@ func constantFsp(ctx *sql.Context, args []sql.Expression) (int, bool) {
 // replaceClock wraps each go-mysql-server NOW and CURRENT_TIME in clock
 // (idempotent: a second run's inner wrapper is dropped).
 func replaceClock(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
-	if hasSetOp(ctx, n) {
-		// A UNION's column types were fixed from its sides before this
-		// rule: a retyped side (MAX(NOW(3)) beside NOW(3)) fails its
-		// schema check. Unions keep go-mysql-server's clock types.
-		return n, transform.SameTree, nil
-	}
 	wrap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		isTime := false
 		switch x := e.(type) {

@@ -9,14 +9,18 @@ package planner
 // the sum of two BIGINTs of 2^62 lost digits and a BI tool saw a DOUBLE
 // where MySQL sends NEWDECIMAL.
 //
-// The rule replaceExactSums swaps each SUM and AVG (without a window) of
-// an integer or DECIMAL argument for ExactSum and retypes the columns
-// that read its result; a windowed one gets its argument typed as its
-// DECIMAL result (decimalArg), since go-mysql-server types a window
-// aggregate as its argument. ExactSum sums integers in an int64
-// and moves to a decimal only when the int64 would overflow, so the
-// common case costs what the float sum did. The native plan and the
-// engine compute the same values (native.ExactSummer, engine.Agg.Exact).
+// The rule replaceExactSums swaps each SUM and AVG of an integer or
+// DECIMAL argument for ExactSum and retypes the columns that read its
+// result. ExactSum sums integers in an int64 and moves to a decimal only
+// when the int64 would overflow, so the common case costs what the float
+// sum did. The native plan and the engine compute the same values
+// (native.ExactSummer, engine.Agg.Exact).
+//
+// A windowed one (SUM(n) OVER …), which go-mysql-server typed as its
+// argument, is typed as MySQL's DECIMAL, printed at its scale: its
+// argument is typed as that DECIMAL (decimalArg). It is still summed in
+// float64 prefix sums, by go-mysql-server's window and by the native
+// plan's, which must agree: exact to 2^53.
 //
 // INVARIANT: SUM's value is the exact sum, as a decimal.Decimal of the
 // argument's scale; AVG's is that sum divided by the count of non-NULL
@@ -25,6 +29,7 @@ package planner
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -257,14 +262,8 @@ func exactDecimal(ctx *sql.Context, v any) (decimal.Decimal, error) {
 // replaceExactSums swaps SUM and AVG of exact arguments for ExactSum and
 // gives the columns that read them its type (idempotent).
 func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
-	if hasSetOp(ctx, n) {
-		// The planbuilder fixed a UNION's column types from its sides
-		// (DOUBLE for a SUM); retyping one side fails the union's schema
-		// check. Such statements (and WITH ROLLUP, rewritten into a
-		// UNION ALL) keep go-mysql-server's DOUBLE.
-		return n, transform.SameTree, nil
-	}
 	retyped := map[sql.ColumnId]sql.Type{}
+	windowAvgs := map[sql.ColumnId]bool{} // windowed AVGs' columns (see avgOfNone)
 	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		var agg sql.Aggregation
 		avg := false
@@ -285,11 +284,19 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			return e, transform.SameTree, nil
 		}
 		if agg.Window() != nil {
-			// go-mysql-server types a windowed SUM or AVG as its argument:
-			// AVG(int) OVER … printed 1.5 as 2, SUM of BIGINTs overflowed.
-			// Its argument typed as the result's DECIMAL types the column
-			// as MySQL does; the window (go-mysql-server's or the native
-			// plan's, float prefix sums both) is exact to 2^53.
+			if avg && agg.Id() != 0 {
+				windowAvgs[agg.Id()] = true
+			}
+			if _, done := arg.(*decimalArg); done {
+				return e, transform.SameTree, nil // typed by an earlier run
+			}
+			// go-mysql-server's SUM and AVG OVER take their argument's
+			// type: the argument typed as the DECIMAL types the column.
+			// They stay go-mysql-server's, since the native plan's
+			// window knows only those and must give what they give:
+			// float64s, which a column's DECIMAL prints at its scale
+			// (AVG of 1 and 2 is 1.5000, as in MySQL, not 1.5).
+			typ = types.MustCreateColumnDecimalType(uint8(typ.Precision()), uint8(typ.Scale()))
 			w, err := agg.WithChildren(ctx, &decimalArg{Child: arg, typ: typ})
 			if err != nil {
 				return e, transform.SameTree, nil
@@ -317,25 +324,52 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 	// read MIN, MAX, FIRST or ANY_VALUE take the aggregate's type as it is
 	// now: arb's rules may have changed their argument's (MAX(NOW(3)) was
 	// typed DATETIME(6) by the planbuilder, before replaceClock).
+	// A set operation's sides, retyped here or by replaceClock, decide
+	// its column types (union_types.go).
 	out, same, err = transform.NodeWithOpaque(ctx, out, func(ctx *sql.Context, n sql.Node) (sql.Node, transform.TreeIdentity, error) {
-		if sq, ok := n.(*plan.SubqueryAlias); ok && swapped {
+		reconciled := transform.SameTree
+		if u, ok := n.(*plan.SetOp); ok {
+			r, changed, err := reconcileSetOp(ctx, u, retyped)
+			if err != nil {
+				return n, transform.SameTree, err
+			}
+			if changed {
+				n, reconciled = r, transform.NewTree
+			}
+		}
+		if sq, ok := n.(*plan.SubqueryAlias); ok {
 			schema := sq.Child.Schema(ctx)
 			i := 0
 			sq.Columns().ForEach(func(id sql.ColumnId) {
 				if i < len(schema) {
-					if d, isDec := schema[i].Type.(sql.DecimalType); isDec {
-						retyped[id] = d
+					switch t := schema[i].Type.(type) {
+					case sql.DecimalType, sql.DatetimeType, timeFsp:
+						retyped[id] = t
 					}
 				}
 				i++
 			})
 		}
 		n, same, err := transform.NodeExprsWithOpaque(ctx, n, func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
-			if gf, ok := e.(*expression.GetField); ok {
-				if typ, ok := retyped[gf.Id()]; ok && !gf.Type(ctx).Equals(typ) {
-					return retypeField(gf, typ), transform.NewTree, nil
+			switch x := e.(type) {
+			case *expression.GetField:
+				out, changed := x, transform.SameTree
+				if typ, ok := retyped[x.Id()]; ok && !x.Type(ctx).Equals(typ) {
+					out, changed = retypeField(x, typ), transform.NewTree
+				}
+				if windowAvgs[x.Id()] {
+					return &avgOfNone{Child: out}, transform.NewTree, nil
+				}
+				return out, changed, nil
+			case *avgOfNone:
+				if inner, ok := x.Child.(*avgOfNone); ok {
+					return inner, transform.NewTree, nil // wrapped by an earlier run
 				}
 				return e, transform.SameTree, nil
+			case *expression.Alias:
+				if a, ok := x.Child.(*aggregation.Avg); ok && windowAvgs[a.Id()] && x.Id() != 0 {
+					windowAvgs[x.Id()] = true
+				}
 			}
 			ie, ok := e.(sql.IdExpression)
 			if !ok || ie.Id() == 0 {
@@ -351,6 +385,9 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			}
 			return e, transform.SameTree, nil
 		})
+		if reconciled == transform.NewTree {
+			same = transform.NewTree
+		}
 		return n, same, err
 	})
 	if err != nil {
@@ -360,18 +397,6 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 		same = transform.NewTree
 	}
 	return out, same, nil
-}
-
-// hasSetOp reports whether n holds a UNION, INTERSECT or EXCEPT.
-func hasSetOp(ctx *sql.Context, n sql.Node) bool {
-	found := false
-	transform.InspectWithOpaque(ctx, n, func(_ *sql.Context, n sql.Node) bool {
-		if _, ok := n.(*plan.SetOp); ok {
-			found = true
-		}
-		return !found
-	})
-	return found
 }
 
 // retypeField is gf reading the same column as typ.
@@ -409,4 +434,58 @@ func (d *decimalArg) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Exp
 		return nil, sql.ErrInvalidChildrenNumber.New(d, len(ch), 1)
 	}
 	return &decimalArg{Child: ch[0], typ: d.typ}, nil
+}
+
+// avgOfNone reads a windowed AVG's column: NULL where the frame held no
+// value but NULLs, as in MySQL. go-mysql-server's window AVG (and the
+// native plan's) divides a float64 sum by a count of 0, and the DECIMAL
+// column then failed the statement ("value NaN is not a valid Decimal").
+type avgOfNone struct {
+	Child sql.Expression
+}
+
+var (
+	_ sql.Expression   = (*avgOfNone)(nil)
+	_ sql.Nameable     = (*avgOfNone)(nil)
+	_ sql.Tableable    = (*avgOfNone)(nil)
+	_ sql.Databaseable = (*avgOfNone)(nil)
+)
+
+func (a *avgOfNone) Resolved() bool                 { return a.Child.Resolved() }
+func (a *avgOfNone) IsNullable(*sql.Context) bool   { return true }
+func (a *avgOfNone) Type(ctx *sql.Context) sql.Type { return a.Child.Type(ctx) }
+func (a *avgOfNone) Children() []sql.Expression     { return []sql.Expression{a.Child} }
+func (a *avgOfNone) String() string                 { return a.Child.String() }
+func (a *avgOfNone) Name() string {
+	if n, ok := a.Child.(sql.Nameable); ok {
+		return n.Name()
+	}
+	return a.Child.String()
+}
+func (a *avgOfNone) Table() string {
+	if t, ok := a.Child.(sql.Tableable); ok {
+		return t.Table()
+	}
+	return ""
+}
+func (a *avgOfNone) Database() string {
+	if d, ok := a.Child.(sql.Databaseable); ok {
+		return d.Database()
+	}
+	return ""
+}
+
+func (a *avgOfNone) Eval(ctx *sql.Context, row sql.Row) (any, error) {
+	v, err := a.Child.Eval(ctx, row)
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return nil, err
+	}
+	return v, err
+}
+
+func (a *avgOfNone) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
+	if len(ch) != 1 {
+		return nil, sql.ErrInvalidChildrenNumber.New(a, len(ch), 1)
+	}
+	return &avgOfNone{Child: ch[0]}, nil
 }

@@ -8,13 +8,19 @@ package planner
 // arguments are compared as moments and the result is the winning
 // argument's text. go-mysql-server compares dates as DATETIME(6) (DATE
 // '2024-02-01' came back '2024-02-01 00:00:00.000000') and a DATETIME
-// column beside a string as numbers (0, a DOUBLE). Any other mix of
-// arguments stays go-mysql-server's.
+// column beside a string as numbers (0, a DOUBLE). When the arguments are
+// exact numbers, at least one a DECIMAL (GREATEST(1.5, 2)), they are
+// compared as decimals and the result is a DECIMAL with the most integer
+// digits and the most scale of any argument (8.0 manual 14.3: "If any
+// argument is a DECIMAL, the result is a DECIMAL"; GREATEST(1.5, 2) is
+// 2.0), where go-mysql-server compared and typed them DOUBLE (2). Any
+// other mix of arguments stays go-mysql-server's.
 //
 // INVARIANT: the result is one of the arguments' values (NULL when any
 // argument is NULL), in the type Type reports.
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -22,6 +28,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
+	"github.com/shopspring/decimal"
 )
 
 func newGreatest(ctx *sql.Context, args ...sql.Expression) (sql.Expression, error) {
@@ -40,6 +47,9 @@ func newExtreme(ctx *sql.Context, name string, args []sql.Expression) (sql.Expre
 		gms = function.NewLeast
 	}
 	ctx = evalContext(ctx)
+	if typ := decimalExtremeType(ctx, args); typ != nil {
+		return &decimalExtreme{name: name, args: args, typ: typ}, nil
+	}
 	dates, strs, allDate, fsp := 0, 0, true, 0
 	for _, a := range args {
 		if !a.Resolved() {
@@ -147,4 +157,94 @@ func (x *temporalExtreme) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 		return nil, err
 	}
 	return sv.ToString(), nil
+}
+
+// decimalExtremeType is the DECIMAL type of GREATEST or LEAST over args
+// when every argument is an integer, a DECIMAL or NULL and at least one is
+// a DECIMAL: the most integer digits and the most scale of any; else nil.
+func decimalExtremeType(ctx *sql.Context, args []sql.Expression) sql.DecimalType {
+	intDigits, scale, decimals := 0, 0, 0
+	for _, a := range args {
+		if !a.Resolved() {
+			return nil
+		}
+		t := a.Type(ctx)
+		switch {
+		case types.IsNullType(t):
+		case types.IsInteger(t) && t.Type() != sqltypes.Year:
+			intDigits = max(intDigits, integerDigits(t))
+		case types.IsDecimal(t):
+			d := t.(sql.DecimalType)
+			intDigits = max(intDigits, int(d.Precision())-int(d.Scale()))
+			scale = max(scale, int(d.Scale()))
+			decimals++
+		default:
+			return nil
+		}
+	}
+	if decimals == 0 || len(args) < 2 {
+		return nil
+	}
+	prec := min(max(intDigits+scale, 1), types.DecimalTypeMaxPrecision)
+	typ, err := types.CreateDecimalType(uint8(prec), uint8(min(scale, prec)))
+	if err != nil {
+		return nil
+	}
+	return typ
+}
+
+// decimalExtreme is GREATEST or LEAST compared as exact decimals.
+type decimalExtreme struct {
+	name string // greatest or least
+	args []sql.Expression
+	typ  sql.DecimalType
+}
+
+var _ sql.FunctionExpression = (*decimalExtreme)(nil)
+
+func (x *decimalExtreme) FunctionName() string { return x.name }
+func (x *decimalExtreme) Description() string {
+	return "arb: MySQL 8 " + strings.ToUpper(x.name) + " of decimals"
+}
+func (x *decimalExtreme) Children() []sql.Expression   { return x.args }
+func (x *decimalExtreme) Type(*sql.Context) sql.Type   { return x.typ }
+func (x *decimalExtreme) IsNullable(*sql.Context) bool { return true }
+func (x *decimalExtreme) Resolved() bool {
+	for _, a := range x.args {
+		if !a.Resolved() {
+			return false
+		}
+	}
+	return true
+}
+func (x *decimalExtreme) String() string {
+	parts := make([]string, len(x.args))
+	for i, a := range x.args {
+		parts[i] = a.String()
+	}
+	return strings.ToUpper(x.name) + "(" + strings.Join(parts, ",") + ")"
+}
+func (x *decimalExtreme) WithChildren(ctx *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
+	if len(ch) != len(x.args) {
+		return nil, sql.ErrInvalidChildrenNumber.New(x, len(ch), len(x.args))
+	}
+	return newExtreme(ctx, x.name, ch)
+}
+
+func (x *decimalExtreme) Eval(ctx *sql.Context, row sql.Row) (any, error) {
+	var best decimal.Decimal
+	for i, a := range x.args {
+		v, err := a.Eval(ctx, row)
+		if err != nil || v == nil {
+			return nil, err
+		}
+		d, err := exactDecimal(ctx, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s of %v: %w", strings.ToUpper(x.name), v, err)
+		}
+		if i == 0 || (x.name == "greatest" && d.GreaterThan(best)) || (x.name == "least" && d.LessThan(best)) {
+			best = d
+		}
+	}
+	return best.Round(int32(x.typ.Scale())), nil
 }

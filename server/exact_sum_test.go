@@ -98,85 +98,130 @@ func TestExactSumAvg(t *testing.T) {
 	}
 }
 
-// TestRetypedUnions: a UNION whose sides hold a SUM or a clock function
-// runs (and explains): go-mysql-server fixes a union's column types from
-// its sides before arb's rules, so retyping one side failed the union's
-// schema check ("the schema of the left side of union does not match").
-// Such statements keep go-mysql-server's types (a limit, not MySQL's).
+// TestRetypedUnions: SUM and AVG of exact numbers keep MySQL 8's exact
+// DECIMAL inside a UNION and under GROUP BY … WITH ROLLUP (rewritten into
+// a UNION ALL), and a union column takes the type MySQL gives its sides
+// (8.0 manual 15.2.18 "UNION Clause"): DECIMALs the most integer digits
+// and the most scale of either side, printed at that scale; an integer
+// beside a DECIMAL a DECIMAL; a DOUBLE among them a DOUBLE. go-mysql-server
+// fixed a union's column types before arb's rules, so such statements
+// printed DOUBLEs (2.3333333333333335), and a side arb retyped failed the
+// union's schema check. With pushdown on and off.
 func TestRetypedUnions(t *testing.T) {
 	srv := startTestServer(t, t.TempDir())
 	db := openRawDB(t, srv)
-	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, n) VALUES ('2025-01-01 10:00:00', 'a', 'u1', 2), ('2025-01-01 11:00:00', 'b', 'u2', 3)")
-	for _, q := range []string{
-		"SELECT s FROM (SELECT event, SUM(n) s FROM events GROUP BY event UNION ALL SELECT NULL, SUM(n) FROM events) t",
-		"EXPLAIN FORMAT=TREE SELECT s FROM (SELECT event, SUM(n) s FROM events GROUP BY event UNION ALL SELECT NULL, SUM(n) FROM events) t",
-		"SELECT event, SUM(n), AVG(n) FROM events GROUP BY event WITH ROLLUP",
-		"SELECT MAX(NOW(3)) UNION ALL SELECT NOW(3)",
-		"SELECT AVG(n) FROM events UNION SELECT SUM(n) FROM events",
-	} {
-		rows, err := db.Query(q)
-		if err != nil {
-			t.Errorf("%s: %v", q, err)
-			continue
-		}
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		rows.Close()
-		if n == 0 {
-			t.Errorf("%s: no rows", q)
-		}
-	}
-}
-
-// TestWindowSumAvgOfIntegers: a windowed SUM or AVG of an integer column
-// is a DECIMAL, as in MySQL 8 — go-mysql-server typed it as its argument,
-// so AVG OVER of 1 and 2 printed 2 and a running SUM of BIGINTs
-// overflowed to a negative number — with pushdown on and off. (The
-// window sums in float64, as go-mysql-server's does: exact to 2^53; AVG
-// prints without MySQL's four fixed digits of scale.)
-func TestWindowSumAvgOfIntegers(t *testing.T) {
-	srv := startTestServer(t, t.TempDir())
-	db := openRawDB(t, srv)
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, n) VALUES "+
-		"('2025-01-01 10:00:00', 'a', 'u1', 1), ('2025-01-01 11:00:00', 'a', 'u1', 2), ('2025-01-01 12:00:00', 'a', 'u2', 4), "+
-		"('2025-01-01 13:00:00', 'b', 'u3', 6917529027641081856), ('2025-01-01 14:00:00', 'b', 'u3', 6917529027641081856)")
+		"('2025-01-01 10:00:00', 'a', 'u1', 4611686018427387904), ('2025-01-01 11:00:00', 'b', 'u2', 4611686018427387905), ('2025-01-01 12:00:00', 'c', 'u3', 3)")
 	conn, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	const q = "SELECT AVG(n) OVER (PARTITION BY distinct_id), SUM(n) OVER (ORDER BY time) FROM events ORDER BY time"
-	want := [][2]float64{{1.5, 1}, {1.5, 3}, {4, 7}, {6917529027641081856, 6917529027641081863}, {6917529027641081856, 13835058055282163712}}
+	const sum, avg = "9223372036854775812", "3074457345618258604.0000" // beyond a DOUBLE's 53 bits
+	cases := []struct {
+		q    string
+		rows []string
+		cols []typedColumn // scale -1: not checked
+	}{
+		{"SELECT SUM(n), AVG(n) FROM events UNION ALL SELECT SUM(n), AVG(n) FROM events WHERE event = 'c'",
+			[]string{sum + "|" + avg, "3|3.0000"}, []typedColumn{{"DECIMAL", 0}, {"DECIMAL", 4}}},
+		{"SELECT AVG(n) FROM events WHERE event = 'c' UNION SELECT SUM(n) FROM events",
+			[]string{"3.0000", sum + ".0000"}, []typedColumn{{"DECIMAL", 4}}},
+		{"SELECT SUM(n) FROM events UNION ALL SELECT 1", []string{sum, "1"}, []typedColumn{{"DECIMAL", 0}}},
+		{"SELECT SUM(n) FROM events WHERE event = 'c' UNION ALL SELECT 2.5", []string{"3.0", "2.5"}, []typedColumn{{"DECIMAL", 1}}},
+		{"SELECT SUM(CAST(n AS DECIMAL(22,2))) FROM events UNION ALL SELECT AVG(n) FROM events WHERE event = 'c'",
+			[]string{sum + ".0000", "3.0000"}, []typedColumn{{"DECIMAL", 4}}},
+		{"SELECT SUM(n) FROM events WHERE event = 'c' UNION ALL SELECT 0.5e0", []string{"3", "0.5"}, []typedColumn{{"DOUBLE", -1}}},
+		// Three sides: the planbuilder nests the first two and names
+		// their columns through an alias of its own.
+		{"SELECT SUM(n) s FROM events WHERE event = 'c' UNION ALL SELECT 1.5 UNION ALL SELECT AVG(n) FROM events",
+			[]string{"3.0000", "1.5000", avg}, []typedColumn{{"DECIMAL", 4}}},
+		{"SELECT SUM(n) FROM events WHERE event = 'c' UNION ALL (SELECT AVG(n) FROM events UNION ALL SELECT 2.25)",
+			[]string{"3.0000", avg, "2.2500"}, []typedColumn{{"DECIMAL", 4}}},
+		{"SELECT s FROM (SELECT event, SUM(n) s FROM events GROUP BY event UNION ALL SELECT NULL, SUM(n) FROM events) t ORDER BY s",
+			[]string{"3", "4611686018427387904", "4611686018427387905", sum}, []typedColumn{{"DECIMAL", 0}}},
+		{"SELECT event, SUM(n), AVG(n) FROM events GROUP BY event WITH ROLLUP",
+			[]string{"a|4611686018427387904|4611686018427387904.0000", "b|4611686018427387905|4611686018427387905.0000", "c|3|3.0000", "NULL|" + sum + "|" + avg},
+			[]typedColumn{{"TEXT", -1}, {"DECIMAL", 0}, {"DECIMAL", 4}}},
+		{"SELECT event, COUNT(*), SUM(CAST(n AS DECIMAL(22,2))) FROM events WHERE event <> 'c' GROUP BY event WITH ROLLUP",
+			[]string{"a|1|4611686018427387904.00", "b|1|4611686018427387905.00", "NULL|2|9223372036854775809.00"},
+			[]typedColumn{{"TEXT", -1}, {"BIGINT", -1}, {"DECIMAL", 2}}},
+	}
 	for _, pushdown := range []int{1, 0} {
 		if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("SET arb_pushdown = %d", pushdown)); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := conn.QueryContext(context.Background(), q)
-		if err != nil {
+		for _, c := range cases {
+			rows, cols, err := queryTyped(context.Background(), conn, c.q)
+			if err != nil {
+				t.Errorf("pushdown %d: %s: %v", pushdown, c.q, err)
+				continue
+			}
+			if fmt.Sprint(rows) != fmt.Sprint(c.rows) || !sameColumns(cols, c.cols) {
+				t.Errorf("pushdown %d: %s = %q %v, want %q %v (MySQL 8)", pushdown, c.q, rows, cols, c.rows, c.cols)
+			}
+		}
+		// EXPLAIN of such a union plans it too.
+		const explained = "SELECT s FROM (SELECT event, SUM(n) s FROM events GROUP BY event UNION ALL SELECT NULL, SUM(n) FROM events) t"
+		rows, _, err := queryTyped(context.Background(), conn, "EXPLAIN FORMAT=TREE "+explained)
+		if err != nil || len(rows) == 0 {
+			t.Errorf("pushdown %d: EXPLAIN %s: %d rows, %v", pushdown, explained, len(rows), err)
+		}
+	}
+}
+
+// TestWindowSumAvgOfIntegers: a windowed SUM or AVG of an integer or
+// DECIMAL column is a DECIMAL printed at its scale, as in MySQL 8 (AVG
+// with 4 more digits of scale than its argument): go-mysql-server typed it
+// as its argument, so AVG OVER of 1 and 2 printed 2; then 1.5 with scale
+// 12, and SUM with precision 63 (arb's rule typed its own output again).
+// AVG over a frame of NULLs only is NULL. With pushdown on and off. (The
+// window still sums float64s, exact to 2^53, in go-mysql-server's window
+// and the native plan's alike: beyond 2^53 a sum prints 17 digits,
+// 6917529027641082000; SUM over NULLs only is 0, not NULL.)
+func TestWindowSumAvgOfIntegers(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, n) VALUES "+
+		"('2025-01-01 10:00:00', 'a', 'u1', 1), ('2025-01-01 11:00:00', 'a', 'u1', 2), ('2025-01-01 12:00:00', 'a', 'u2', 4), "+
+		"('2025-01-01 13:00:00', 'b', 'u3', -5), ('2025-01-01 14:00:00', 'c', 'u4', NULL)")
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const q = "SELECT AVG(n) OVER (PARTITION BY distinct_id), SUM(n) OVER (ORDER BY time), " +
+		"SUM(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), " +
+		"AVG(CAST(n AS DECIMAL(22,2))) OVER (PARTITION BY distinct_id) FROM events WHERE event <> 'c' ORDER BY time"
+	want := []string{
+		"1.5000|1|1|1.500000",
+		"1.5000|3|3|1.500000",
+		"4.0000|7|4|4.000000",
+		"-5.0000|2|-5|-5.000000",
+	}
+	cols := []typedColumn{{"DECIMAL", 4}, {"DECIMAL", 0}, {"DECIMAL", 0}, {"DECIMAL", 6}}
+	for _, pushdown := range []int{1, 0} {
+		if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("SET arb_pushdown = %d", pushdown)); err != nil {
 			t.Fatal(err)
 		}
-		types, _ := rows.ColumnTypes()
-		for _, ct := range types {
-			if ct.DatabaseTypeName() != "DECIMAL" {
-				t.Errorf("pushdown %d: column %s is %s, want DECIMAL", pushdown, ct.Name(), ct.DatabaseTypeName())
-			}
+		rows, got, err := queryTyped(context.Background(), conn, q)
+		if err != nil {
+			t.Fatalf("pushdown %d: %v", pushdown, err)
 		}
-		i := 0
-		for rows.Next() {
-			var avg, sum float64
-			if err := rows.Scan(&avg, &sum); err != nil {
-				t.Fatal(err)
-			}
-			if i < len(want) && (avg != want[i][0] || sum != want[i][1]) {
-				t.Errorf("pushdown %d: row %d: AVG %v, SUM %v; want %v, %v", pushdown, i, avg, sum, want[i][0], want[i][1])
-			}
-			i++
+		if fmt.Sprint(rows) != fmt.Sprint(want) || !sameColumns(got, cols) {
+			t.Errorf("pushdown %d: %s =\n%q %v, want\n%q %v (MySQL 8)", pushdown, q, rows, got, want, cols)
 		}
-		rows.Close()
-		if i != len(want) {
-			t.Errorf("pushdown %d: %d rows, want %d", pushdown, i, len(want))
+		// AVG over NULLs only is NULL (it failed: "value NaN is not a
+		// valid Decimal"), however the column is read.
+		for _, q := range []string{
+			"SELECT AVG(n) OVER (PARTITION BY distinct_id) FROM events WHERE event IN ('b', 'c') ORDER BY time",
+			"SELECT AVG(n) OVER (PARTITION BY distinct_id) AS a FROM events WHERE event IN ('b', 'c') ORDER BY time",
+			"SELECT a FROM (SELECT time, AVG(n) OVER (PARTITION BY distinct_id) a FROM events WHERE event IN ('b', 'c')) t ORDER BY time",
+		} {
+			rows, got, err := queryTyped(context.Background(), conn, q)
+			if err != nil || fmt.Sprint(rows) != "[-5.0000 NULL]" || !sameColumns(got, cols[:1]) {
+				t.Errorf("pushdown %d: %s = %q %v %v, want [-5.0000 NULL] DECIMAL scale 4 (MySQL 8)", pushdown, q, rows, got, err)
+			}
 		}
 	}
 }

@@ -8,13 +8,21 @@ package server
 // text character set as text in some metadata calls, and libmysqlclient's
 // `--column-type-info` shows the label.
 //
+// go-mysql-server also sends every TIME column with 0 decimals; a TIME
+// that arb's functions type with fractional digits (CURTIME(3)) carries
+// them in its column length (planner.TimeColumnLength), which binaryFields
+// turns into MySQL's decimals and length.
+//
 // INVARIANT: after binaryFields, every column whose type is not a string
 // type carries charset 63 and BINARY_FLAG; string, text, enum, set, JSON
 // and geometry columns keep the character set go-mysql-server chose
-// (binary strings already carry 63).
+// (binary strings already carry 63); a TIME(fsp) column of arb's carries
+// decimals fsp and length 10, or 11 + fsp when fsp > 0.
 
 import (
 	querypb "github.com/dolthub/vitess/go/vt/proto/query"
+
+	"arb/planner"
 )
 
 // collationBinary is MySQL's "binary" character set and collation id.
@@ -27,6 +35,22 @@ func binaryFields(fields []*querypb.Field) {
 		if nonStringType(f.Type) {
 			f.Charset = collationBinary
 			f.Flags |= uint32(querypb.MySqlFlag_BINARY_FLAG)
+		}
+		if f.Type == querypb.Type_TIME && f.Decimals == 0 {
+			timeDecimals(f)
+		}
+	}
+}
+
+// timeDecimals sets a TIME column's decimals from the length arb's TIME
+// types give (planner.TimeColumnLength); go-mysql-server's own TIME (17)
+// and a length already turned back (10 for fsp 0) stay as they are.
+func timeDecimals(f *querypb.Field) {
+	for fsp := 1; fsp <= 6; fsp++ {
+		if f.ColumnLength == planner.TimeColumnLength(fsp) {
+			f.Decimals = uint32(fsp)
+			f.ColumnLength = uint32(11 + fsp)
+			return
 		}
 	}
 }
