@@ -201,7 +201,10 @@ func (a *grainAnalysis) of(e sql.Expression) int64 {
 			return noGrain
 		}
 		return a.coarsen(x.LeftChild, formatGrain(f))
-	case *expression.Arithmetic, *expression.Interval:
+	case *expression.Arithmetic, *expression.Interval, *expression.Equals, *expression.LessThan,
+		*expression.LessThanOrEqual, *expression.GreaterThan, *expression.GreaterThanOrEqual,
+		*expression.Not, *expression.And, *expression.Or, *expression.IsNull:
+		// Operators: pure functions of their operands.
 		return a.ofAll(x.Children())
 	case sql.FunctionExpression:
 		name := strings.ToLower(x.FunctionName())
