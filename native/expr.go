@@ -50,7 +50,7 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 	if c.inGrain {
 		return c.compile(ctx, e)
 	}
-	col, g, ok := exprGrain(ctx, c.In, e)
+	col, g, utc, ok := exprGrain(ctx, c.In, e)
 	if !ok || g < minGrain {
 		return c.compile(ctx, e)
 	}
@@ -58,7 +58,7 @@ func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return grainCache(x, col, g), nil
+	return grainCache(x, col, g, utc), nil
 }
 
 func (c *Compiler) compile(ctx *sql.Context, e sql.Expression) (Expr, error) {

@@ -144,6 +144,9 @@ type grainAnalysis struct {
 	ctx *sql.Context
 	col int
 	typ sql.Type // the column's type
+	// utc: the session's zone has offset zero; needsUTC: the grain
+	// found depends on that.
+	utc, needsUTC bool
 }
 
 // timeGrainColumn is the one column e reads, when it reads exactly one
@@ -201,6 +204,10 @@ func (a *grainAnalysis) of(e sql.Expression) int64 {
 			return noGrain
 		}
 		return a.coarsen(x.LeftChild, formatGrain(f))
+	case IntegerDivision:
+		return a.intDiv(x.Children())
+	case *expression.IntDiv:
+		return a.intDiv(x.Children())
 	case *expression.Arithmetic, *expression.Interval, *expression.Equals, *expression.LessThan,
 		*expression.LessThanOrEqual, *expression.GreaterThan, *expression.GreaterThanOrEqual,
 		*expression.Not, *expression.And, *expression.Or, *expression.IsNull:
@@ -220,6 +227,70 @@ func (a *grainAnalysis) of(e sql.Expression) int64 {
 		}
 	}
 	return noGrain
+}
+
+// IntegerDivision is implemented by MySQL's DIV where it is defined
+// outside this package (planner's), so that the grain analysis knows it.
+type IntegerDivision interface {
+	sql.Expression
+	IntegerDivision()
+}
+
+// intDiv is the grain of l DIV r: UNIX_TIMESTAMP(column) DIV k, a
+// positive integer k, in a session zone of offset zero is the column's
+// k-second bucket (Grafana's $__timeGroup); any other DIV is a pure
+// function of its operands.
+func (a *grainAnalysis) intDiv(ch []sql.Expression) int64 {
+	if len(ch) == 2 && a.utc {
+		k, isLit := ch[1].(*expression.Literal)
+		kv, isInt := int64(0), false
+		if isLit {
+			kv, isInt = IntOf(k.Value())
+		}
+		if isInt && kv > 0 && kv <= 1<<31 && a.isUnixTimestamp(ch[0]) {
+			a.needsUTC = true
+			return kv * microsPerSecond
+		}
+	}
+	return a.ofAll(ch)
+}
+
+// isUnixTimestamp reports whether e is arb's UNIX_TIMESTAMP(column):
+// epoch seconds of the column's value read in the session zone (which
+// is UTC here), 0 before 1970, truncated to the column's fractional
+// digits; so that floor(UNIX_TIMESTAMP / k) is floor(value / k s).
+// go-mysql-server's own function is not arb's and is not recognised.
+func (a *grainAnalysis) isUnixTimestamp(e sql.Expression) bool {
+	f, ok := e.(sql.FunctionExpression)
+	if !ok || f.FunctionName() != "unix_timestamp" {
+		return false
+	}
+	if _, gms := e.(*function.UnixTimestamp); gms {
+		return false
+	}
+	ch := e.Children()
+	if len(ch) != 1 {
+		return false
+	}
+	g, ok := ch[0].(*expression.GetField)
+	return ok && g.Index() == a.col
+}
+
+// zeroOffsetZone reports whether the session's time_zone reads
+// datetimes as UTC.
+func zeroOffsetZone(ctx *sql.Context) bool {
+	if ctx.Session == nil {
+		return false
+	}
+	tz, err := function.SessionTimeZone(ctx)
+	if err != nil {
+		return false
+	}
+	switch tz {
+	case "UTC", "+00:00", "-00:00":
+		return true
+	}
+	return false
 }
 
 func (a *grainAnalysis) ofAll(es []sql.Expression) int64 {
@@ -342,15 +413,16 @@ func (a *grainAnalysis) keepsClock(t sql.Type) bool {
 	return false
 }
 
-// exprGrain is e's grain over the one time column it reads, or ok false.
-func exprGrain(ctx *sql.Context, in sql.Schema, e sql.Expression) (col int, g int64, ok bool) {
+// exprGrain is e's grain over the one time column it reads, or ok
+// false; needsUTC when the grain holds only in a zone of offset zero.
+func exprGrain(ctx *sql.Context, in sql.Schema, e sql.Expression) (col int, g int64, needsUTC, ok bool) {
 	col, ok = timeGrainColumn(ctx, in, e)
 	if !ok {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
-	a := &grainAnalysis{ctx: ctx, col: col, typ: in[col].Type}
+	a := &grainAnalysis{ctx: ctx, col: col, typ: in[col].Type, utc: zeroOffsetZone(ctx)}
 	g = a.of(e)
-	return col, g, g > 0
+	return col, g, a.needsUTC, g > 0
 }
 
 // grainExpr is an expression of one time column with a grain, evaluated
@@ -359,12 +431,16 @@ type grainExpr struct {
 	inner Expr // the expression compiled without the cache
 	col   int
 	grain int64
+	// utc: the grain holds only while the session's zone has offset
+	// zero (checked per batch: a compiled plan does not outlive its
+	// statement, but the check is cheap).
+	utc bool
 }
 
 // grainCache wraps x, an expression of column col with grain g, in a
 // grain cache. A calendar kernel straight over the column (YEAR(time),
 // DATE(time)) already computes once per day: it stays as it is.
-func grainCache(x Expr, col int, g int64) Expr {
+func grainCache(x Expr, col int, g int64, utc bool) Expr {
 	switch k := x.(type) {
 	case *datePartExpr:
 		if _, f := k.x.(*fieldExpr); f {
@@ -385,7 +461,7 @@ func grainCache(x Expr, col int, g int64) Expr {
 	case *fieldExpr, *constExpr:
 		return x
 	}
-	return &grainExpr{inner: x, col: col, grain: g}
+	return &grainExpr{inner: x, col: col, grain: g, utc: utc}
 }
 
 func (x *grainExpr) Type() sql.Type { return x.inner.Type() }
@@ -405,7 +481,7 @@ func (x *grainExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, err error) {
 	n := b.N
 	tc := b.Cols[x.col]
-	if n < 2 || tc.Kind != KindTime || ctx.Session == nil {
+	if n < 2 || tc.Kind != KindTime || ctx.Session == nil || x.utc && !zeroOffsetZone(ctx) {
 		return nil, false, nil
 	}
 	slots := make([]int32, n)

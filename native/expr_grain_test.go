@@ -147,7 +147,7 @@ func TestGrainAnalysis(t *testing.T) {
 	ctx := newTestCtx()
 	es, grains := grainForms(ctx)
 	for i, e := range es {
-		if _, g, ok := exprGrain(ctx, grainSchema, e); !ok || g != grains[i] {
+		if _, g, _, ok := exprGrain(ctx, grainSchema, e); !ok || g != grains[i] {
 			t.Errorf("%s: grain %d (ok %v), want %d", e, g, ok, grains[i])
 		}
 	}
@@ -163,7 +163,7 @@ func TestGrainAnalysis(t *testing.T) {
 		must(function.NewUnixTimestamp(ctx, t0)),                                             // the session's zone
 		lit(int64(1), types.Int64),
 	} {
-		if _, g, ok := exprGrain(ctx, grainSchema, e); ok {
+		if _, g, _, ok := exprGrain(ctx, grainSchema, e); ok {
 			t.Errorf("%s: grain %d, want none", e, g)
 		}
 	}
@@ -175,7 +175,7 @@ func TestGrainAnalysis(t *testing.T) {
 		function.NewDate(ctx, must(function.NewDateSub(ctx, t0, expression.NewInterval(lit(int64(1), types.Int64), "MONTH")))),
 		function.NewDateFormat(ctx, t0, strLit("%Y %f")), t0,
 	} {
-		if _, g, ok := exprGrain(ctx, grainSchema, e); ok && g != 1 {
+		if _, g, _, ok := exprGrain(ctx, grainSchema, e); ok && g != 1 {
 			t.Errorf("%s: grain %d, want 1", e, g)
 		}
 	}
@@ -211,7 +211,7 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 		for round := range 3 {
 			b := grainBatch(rng, 400, false)
 			for _, e := range es {
-				col, g, ok := exprGrain(ctx, grainSchema, e)
+				col, g, _, ok := exprGrain(ctx, grainSchema, e)
 				if !ok {
 					t.Fatalf("%s: no grain", e)
 				}
