@@ -484,39 +484,47 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	if n < 2 || tc.Kind != KindTime || ctx.Session == nil || x.utc && !zeroOffsetZone(ctx) {
 		return nil, false, nil
 	}
-	slots := make([]int32, n)
+	// One pass: the rows as runs of one bucket (time-ordered events make
+	// long runs), a representative row per bucket. A row inside the
+	// current bucket's bounds costs two comparisons.
+	runs := make([]grainRun, 0, 16)
 	reps := make([]int32, 0, 16) // a row of each bucket, in slot order
 	nullSlot := int32(-1)
 	var seen map[int64]int32
-	lastKey, lastSlot := int64(0), int32(-1)
+	lo, hi, cur := int64(1), int64(0), int32(-1) // the current bucket: [lo, hi), its slot
 	for r, v := range tc.I[:n] {
-		if tc.Nulls != nil && tc.Nulls[r] {
+		var s int32
+		switch {
+		case tc.Nulls != nil && tc.Nulls[r]:
 			if nullSlot < 0 {
 				nullSlot = int32(len(reps))
 				reps = append(reps, int32(r))
 			}
-			slots[r] = nullSlot
-			continue
-		}
-		if v < safeMinMicros || v > safeMaxMicros {
+			s = nullSlot
+		case v >= lo && v < hi:
+			s = cur
+		case v < safeMinMicros || v > safeMaxMicros:
 			return nil, false, nil
-		}
-		k := floorDiv(v, x.grain)
-		if lastSlot >= 0 && k == lastKey {
-			slots[r] = lastSlot
-			continue
-		}
-		s, found := seen[k]
-		if !found {
-			if seen == nil {
-				seen = make(map[int64]int32)
+		default:
+			k := floorDiv(v, x.grain)
+			found := false
+			if s, found = seen[k]; !found {
+				if seen == nil {
+					seen = make(map[int64]int32)
+				}
+				s = int32(len(reps))
+				reps = append(reps, int32(r))
+				seen[k] = s
 			}
-			s = int32(len(reps))
-			reps = append(reps, int32(r))
-			seen[k] = s
+			// The bucket's bounds, inside the safe range (a bucket of an
+			// odd number of seconds may straddle its ends).
+			lo, hi, cur = max(k*x.grain, safeMinMicros), min(k*x.grain+x.grain, safeMaxMicros+1), s
 		}
-		lastKey, lastSlot = k, s
-		slots[r] = s
+		if len(runs) > 0 && runs[len(runs)-1].slot == s {
+			runs[len(runs)-1].end++
+		} else {
+			runs = append(runs, grainRun{end: int32(r + 1), slot: s})
+		}
 	}
 	if len(reps)*2 > n {
 		return nil, false, nil // buckets of one or two rows: not worth it
@@ -536,44 +544,50 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	if err != nil || quiet.warnings > 0 {
 		return nil, false, nil
 	}
-	return scatterColumn(sc, slots), true, nil
+	return scatterColumn(sc, runs, n), true, nil
 }
 
-// scatterColumn is the column whose row r is row slots[r] of c.
-func scatterColumn(c *Column, slots []int32) *Column {
-	n := len(slots)
+// grainRun is rows [previous run's end, end) of a batch, all of bucket
+// slot.
+type grainRun struct{ end, slot int32 }
+
+// scatterColumn is the column of n rows whose rows in each run are row
+// slot of c.
+func scatterColumn(c *Column, runs []grainRun, n int) *Column {
 	if c.Kind == KindNull {
 		return allNull(c.Type, n)
 	}
 	out := &Column{Kind: c.Kind, Type: c.Type}
 	if c.Nulls != nil {
-		for _, s := range slots {
-			if c.Nulls[s] {
-				out.Nulls = make([]bool, n)
-				for r, s := range slots {
-					out.Nulls[r] = c.Nulls[s]
-				}
+		for _, run := range runs {
+			if c.Nulls[run.slot] {
+				out.Nulls = scatter(c.Nulls, runs, n)
 				break
 			}
 		}
 	}
 	switch c.Kind {
 	case KindInt, KindTime:
-		out.I = scatter(c.I, slots)
+		out.I = scatter(c.I, runs, n)
 	case KindFloat:
-		out.F = scatter(c.F, slots)
+		out.F = scatter(c.F, runs, n)
 	case KindString:
-		out.S = scatter(c.S, slots)
+		out.S = scatter(c.S, runs, n)
 	case KindAny:
-		out.A = scatter(c.A, slots)
+		out.A = scatter(c.A, runs, n)
 	}
 	return out
 }
 
-func scatter[T any](vals []T, slots []int32) []T {
-	out := make([]T, len(slots))
-	for r, s := range slots {
-		out[r] = vals[s]
+func scatter[T any](vals []T, runs []grainRun, n int) []T {
+	out := make([]T, n)
+	start := int32(0)
+	for _, run := range runs {
+		v := vals[run.slot]
+		for r := start; r < run.end; r++ {
+			out[r] = v
+		}
+		start = run.end
 	}
 	return out
 }

@@ -9,6 +9,7 @@ package native
 // UTC.
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -320,4 +321,41 @@ func evalOrPanic(ctx *sql.Context, e sql.Expression, b *Batch) (c *Column, err e
 	}()
 	c, err = (&evalExpr{e: e, typ: e.Type(ctx)}).Eval(ctx, b)
 	return c, err, false
+}
+
+// BenchmarkGrain is BI tools' bucketing over a batch of time-ordered
+// events, through the grain cache and compiled without it.
+func BenchmarkGrain(b *testing.B) {
+	forms := map[string]func(ctx *sql.Context, t sql.Expression) sql.Expression{
+		"metabase_month": func(ctx *sql.Context, t sql.Expression) sql.Expression {
+			return function.NewStrToDate(ctx, mustFunc(function.NewConcat(ctx, function.NewDateFormat(ctx, t, strLit("%Y-%m")), strLit("-01"))), strLit("%Y-%m-%d"))
+		},
+		"superset_week": func(ctx *sql.Context, t sql.Expression) sql.Expression {
+			return function.NewDate(ctx, mustFunc(function.NewDateSub(ctx, t, expression.NewInterval(
+				expression.NewMinus(function.NewDayOfWeek(ctx, t), lit(int64(1), types.Int64)), "DAY"))))
+		},
+		"year_month": func(ctx *sql.Context, t sql.Expression) sql.Expression {
+			return expression.NewPlus(expression.NewMult(function.NewYear(ctx, t), lit(int64(100), types.Int64)), function.NewMonth(ctx, t))
+		},
+	}
+	for _, name := range []string{"metabase_month", "superset_week", "year_month"} {
+		for _, cached := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/cached=%v", name, cached), func(b *testing.B) {
+				batch, sch := benchBatch()
+				ctx := newTestCtx()
+				e := forms[name](ctx, benchField(sch, 0))
+				x, err := (&Compiler{In: sch, inGrain: !cached}).Compile(ctx, e)
+				if err != nil || isGrain(x) != cached {
+					b.Fatalf("%s compiled to %T (%v)", e, x, err)
+				}
+				b.ResetTimer()
+				for range b.N {
+					if _, err := x.Eval(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*BatchSize), "ns/row")
+			})
+		}
+	}
 }
