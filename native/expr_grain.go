@@ -99,6 +99,8 @@ var pureFuncs = map[string]bool{
 	"concat": true, "str_to_date": true, "timestamp": true, "datetime": true, "makedate": true,
 	"date_add": true, "date_sub": true, "lower": true, "upper": true, "if": true, "ifnull": true,
 	"coalesce": true, "nullif": true,
+	// Of the session's zone too, which a statement does not change.
+	"from_unixtime": true, "unix_timestamp": true,
 }
 
 // dateFormatGrain is, for each DATE_FORMAT specifier, the span within
@@ -137,6 +139,27 @@ func formatGrain(f string) int64 {
 		i++
 	}
 	return g
+}
+
+// extractGrain is the grain of EXTRACT(unit FROM …): that of the finest
+// field the unit names (1 for a unit this list does not know).
+func extractGrain(unit string) int64 {
+	u := strings.ToUpper(unit)
+	switch {
+	case strings.HasSuffix(u, "MICROSECOND"):
+		return 1
+	case strings.HasSuffix(u, "SECOND"):
+		return microsPerSecond
+	case strings.HasSuffix(u, "MINUTE"):
+		return microsPerMinute
+	case strings.HasSuffix(u, "HOUR"):
+		return microsPerHour
+	}
+	switch u {
+	case "YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "YEAR_MONTH":
+		return microsPerDay
+	}
+	return 1
 }
 
 // grainAnalysis finds the grain of expressions over column col.
@@ -204,6 +227,16 @@ func (a *grainAnalysis) of(e sql.Expression) int64 {
 			return noGrain
 		}
 		return a.coarsen(x.LeftChild, formatGrain(f))
+	case *function.Extract:
+		lu, ok := x.LeftChild.(*expression.Literal)
+		if !ok {
+			return noGrain
+		}
+		unit, ok := lu.Value().(string)
+		if !ok {
+			return noGrain
+		}
+		return a.coarsen(x.RightChild, extractGrain(unit))
 	case IntegerDivision:
 		return a.intDiv(x.Children())
 	case *expression.IntDiv:
