@@ -409,6 +409,11 @@ func (a *grainAnalysis) dayShift(e sql.Expression) (s int64, ok bool) {
 	default:
 		return 0, false
 	}
+	// A count that is not an integer (INTERVAL 1.5 DAY) may not move by
+	// whole days.
+	if !types.IsInteger(iv.Child.Type(a.ctx)) {
+		return 0, false
+	}
 	ds, ok := a.dayShift(date)
 	if !ok {
 		return 0, false

@@ -51,6 +51,7 @@ var grainBases = []time.Time{
 	time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
 	time.Date(9999, 12, 31, 20, 0, 0, 0, time.UTC),
 	time.Date(2024, 12, 31, 23, 59, 0, 0, time.UTC),
+	time.Date(2025, 6, 30, 23, 59, 58, 0, time.UTC), // the last second of a day, and the next
 }
 
 // grainBatch is n rows whose times fall on few seconds (so that every
@@ -178,6 +179,7 @@ func TestGrainAnalysis(t *testing.T) {
 		function.NewHour(ctx, must(function.NewDateAdd(ctx, t0, expression.NewInterval(lit(int64(90), types.Int64), "MINUTE")))),
 		function.NewDate(ctx, must(function.NewDateSub(ctx, t0, expression.NewInterval(lit(int64(1), types.Int64), "MONTH")))),
 		function.NewDateFormat(ctx, t0, strLit("%Y %f")), t0, function.NewExtract(ctx, strLit("SECOND_MICROSECOND"), t0),
+		function.NewDate(ctx, must(function.NewDateSub(ctx, t0, expression.NewInterval(lit(1.5, types.Float64), "DAY")))),
 		must(function.NewUnixTimestamp(ctx, t0)), // go-mysql-server's: pure, but not arb's for DIV's rule
 	} {
 		if _, g, _, ok := exprGrain(ctx, grainSchema, e); ok && g != 1 {
