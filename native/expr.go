@@ -157,6 +157,9 @@ func (c *Compiler) CompileAll(ctx *sql.Context, es []sql.Expression) ([]Expr, er
 
 // Native reports whether x runs without go-mysql-server's Eval anywhere.
 func Native(x Expr) bool {
+	if g, ok := x.(*grainExpr); ok {
+		return Native(g.inner)
+	}
 	_, fallback := x.(*evalExpr)
 	return !fallback
 }
