@@ -36,12 +36,32 @@ func registerExpr(sample sql.Expression, fn exprCompiler) {
 // Compiler compiles expressions over the rows of one input schema.
 type Compiler struct {
 	In sql.Schema
+	// inGrain is set while compiling inside an expression that a grain
+	// cache wraps (expr_grain.go): its parts are not wrapped again.
+	inGrain bool
 }
 
 // Compile is e over rows of c.In. It never fails for an expression
 // go-mysql-server can evaluate: what is not implemented natively falls
-// back to e.Eval row by row.
+// back to e.Eval row by row. An expression of one time column that
+// depends on it only through a coarse grain is evaluated once per
+// bucket of the grain (expr_grain.go).
 func (c *Compiler) Compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
+	if c.inGrain {
+		return c.compile(ctx, e)
+	}
+	col, g, utc, ok := exprGrain(ctx, c.In, e)
+	if !ok || g < minGrain {
+		return c.compile(ctx, e)
+	}
+	x, err := (&Compiler{In: c.In, inGrain: true}).compile(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return grainCache(x, col, g, utc), nil
+}
+
+func (c *Compiler) compile(ctx *sql.Context, e sql.Expression) (Expr, error) {
 	if fn, ok := exprCompilers[reflect.TypeOf(e)]; ok {
 		x, err := fn(ctx, c, e)
 		if err != nil {
@@ -137,6 +157,9 @@ func (c *Compiler) CompileAll(ctx *sql.Context, es []sql.Expression) ([]Expr, er
 
 // Native reports whether x runs without go-mysql-server's Eval anywhere.
 func Native(x Expr) bool {
+	if g, ok := x.(*grainExpr); ok {
+		return Native(g.inner)
+	}
 	_, fallback := x.(*evalExpr)
 	return !fallback
 }

@@ -176,8 +176,17 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	}
 	out := &Column{Kind: KindInt, Type: types.Int32, I: make([]int64, n), Nulls: c.Nulls}
 	var cv civil
+	// Rows in [lo, hi), the current bucket of the part's grain (a day, or
+	// an hour, minute, second for the clock parts), share its value: two
+	// comparisons a row for time-ordered events.
+	gran := partGran[x.part]
+	lo, hi, last := int64(1), int64(0), int64(0)
 	for r, v := range c.I[:n] {
 		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v >= lo && v < hi {
+			out.I[r] = last
 			continue
 		}
 		if v == zeroMicros {
@@ -208,8 +217,19 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 			p = cv.yday
 		}
 		out.I[r] = int64(p)
+		// The zero time is inside no bucket: its day would hold it.
+		if lo, hi, last = floorDiv(v, gran)*gran, floorDiv(v, gran)*gran+gran, int64(p); zeroMicros >= lo && zeroMicros < hi {
+			lo, hi = 1, 0
+		}
 	}
 	return out, nil
+}
+
+// partGran is, per part, the span of time within which it is the same.
+var partGran = [...]int64{
+	partYear: microsPerDay, partQuarter: microsPerDay, partMonth: microsPerDay, partDay: microsPerDay,
+	partHour: 3600 * microsPerSecond, partMinute: 60 * microsPerSecond, partSecond: microsPerSecond,
+	partDayOfWeek: microsPerDay, partWeekday: microsPerDay, partDayOfYear: microsPerDay,
 }
 
 // castDateExpr is CAST(x AS DATE) of a datetime: its UTC day.
@@ -272,18 +292,22 @@ func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var cv civil
 	var last any
-	lastDay := int64(0)
+	lo, hi := int64(1), int64(0) // the current day's microseconds
 	for r, v := range c.I[:n] {
 		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v >= lo && v < hi {
+			out.A[r] = last
 			continue
 		}
 		if v == zeroMicros {
 			return x.fb.eval(ctx, n, c) // "0000-00-00"
 		}
-		day := floorDiv(v, microsPerDay)
-		if last == nil || day != lastDay {
-			cv.at(v)
-			last, lastDay = cv.t.Format("2006-01-02"), day
+		cv.at(v)
+		last = cv.t.Format("2006-01-02")
+		if lo, hi = cv.day*microsPerDay, cv.day*microsPerDay+microsPerDay; zeroMicros >= lo && zeroMicros < hi {
+			lo, hi = 1, 0
 		}
 		out.A[r] = last
 	}
@@ -389,19 +413,22 @@ func (x *dateFormatExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	out := &Column{Kind: KindString, Type: types.Text, S: make([]string, n), Nulls: c.Nulls}
 	var buf []byte
 	var last string
-	lastKey, have := int64(0), false
+	lo, hi := int64(1), int64(0) // the current bucket of x.gran, inside the safe range
 	for r, v := range c.I[:n] {
 		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v >= lo && v < hi {
+			out.S[r] = last
 			continue
 		}
 		if v < safeMinMicros || v > safeMaxMicros {
 			return x.fb.eval(ctx, n, c, nil)
 		}
-		key := floorDiv(v, x.gran)
-		if !have || key != lastKey {
-			buf = x.appendFormat(buf[:0], time.UnixMicro(v).UTC())
-			last, lastKey, have = string(buf), key, true
-		}
+		buf = x.appendFormat(buf[:0], time.UnixMicro(v).UTC())
+		last = string(buf)
+		k := floorDiv(v, x.gran)
+		lo, hi = max(k*x.gran, safeMinMicros), min(k*x.gran+x.gran, safeMaxMicros+1)
 		out.S[r] = last
 	}
 	return out, nil

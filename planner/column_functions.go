@@ -18,9 +18,10 @@ import (
 )
 
 var (
-	_ native.ColumnFunction = (*intDiv)(nil)
-	_ native.ColumnFunction = (*scalar)(nil)
-	_ native.ColumnFunction = (*dateArith)(nil)
+	_ native.ColumnFunction  = (*intDiv)(nil)
+	_ native.IntegerDivision = (*intDiv)(nil)
+	_ native.ColumnFunction  = (*scalar)(nil)
+	_ native.ColumnFunction  = (*dateArith)(nil)
 )
 
 type columnEval = func(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error)

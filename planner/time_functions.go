@@ -520,6 +520,10 @@ type intDiv struct {
 	expression.BinaryExpressionStub
 }
 
+// IntegerDivision marks DIV for native's grain analysis
+// (native.IntegerDivision).
+func (d *intDiv) IntegerDivision() {}
+
 func (d *intDiv) String() string {
 	return fmt.Sprintf("(%s DIV %s)", d.LeftChild, d.RightChild)
 }

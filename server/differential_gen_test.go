@@ -256,6 +256,16 @@ func (g *diffGen) agg() diffAgg {
 // groupKey is a GROUP BY expression: a column or a time bucket.
 func (g *diffGen) groupKey() string {
 	if g.chance(2) {
+		if g.chance(3) {
+			// BI tools' buckets, which native evaluates once per bucket
+			// (native/expr_grain.go).
+			return g.pick("STR_TO_DATE(CONCAT(DATE_FORMAT(time, '%Y-%m'), '-01'), '%Y-%m-%d')",
+				"TIMESTAMP(DATE_FORMAT(time, '%Y-%m-01 00:00:00'))", "DATE(DATE_SUB(time, INTERVAL DAYOFWEEK(time) - 1 DAY))",
+				"STR_TO_DATE(CONCAT(YEARWEEK(time), ' Sunday'), '%X%V %W')",
+				"(MAKEDATE(YEAR(time), 1) + INTERVAL QUARTER(time) QUARTER - INTERVAL 1 QUARTER)",
+				"DATE_ADD(DATE(time), INTERVAL (HOUR(time)) HOUR)", "UNIX_TIMESTAMP(time) DIV 300 * 300",
+				"FROM_UNIXTIME(UNIX_TIMESTAMP(time) DIV 3600 * 3600)", "EXTRACT(YEAR_MONTH FROM time)")
+		}
 		return g.pick("DATE(time)", "DATE_FORMAT(time, '%Y-%m-%d %H:00:00')", "HOUR(time)", "WEEK(time)",
 			"MONTH(time)", "YEARWEEK(time)", "DATE_FORMAT(time, '%Y-%m-%d')", "DAYOFWEEK(time)")
 	}
