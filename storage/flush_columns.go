@@ -197,18 +197,14 @@ func (t *flushTable) appendRows(rows []Event, users []uint32, schema []Column) e
 		}
 	}
 	lo, hi := len(t.times), len(t.times)+len(rows)
-	if cap(t.times) < hi {
-		room := max(t.room, hi, 2*cap(t.times))
-		t.times = slices.Grow(t.times, room-lo)
-		t.users = slices.Grow(t.users, room-lo)
-		t.events = slices.Grow(t.events, room-lo)
-	}
-	t.events = t.events[:hi]
+	t.events = growSlice(t.events, hi, t.room)
+	t.times = growSlice(t.times, hi, t.room)
+	t.users = growSlice(t.users, hi, t.room)
 	for i := range rows {
 		t.events[lo+i] = &rows[i]
-		t.times = append(t.times, rows[i].TimeMillis)
+		t.times[lo+i] = rows[i].TimeMillis
 	}
-	t.users = append(t.users, users...)
+	copy(t.users[lo:], users)
 	for _, c := range t.fixed {
 		c.grow(hi, t.room)
 	}
@@ -225,31 +221,27 @@ func (t *flushTable) appendRows(rows []Event, users []uint32, schema []Column) e
 // by a quarter: copying a staging table's columns up that way would cost
 // more than all else it does).
 func (c *flushColumn) grow(n, room int) {
-	k := n - len(c.has)
-	if cap(c.has) < n {
-		room = max(room, n, 2*cap(c.has))
-		c.has = slices.Grow(c.has, room-len(c.has))
-		c.floats = growTo(c.floats, room)
-		c.codes = growTo(c.codes, room)
-		c.ints = growTo(c.ints, room)
-	}
-	c.has = append(c.has, make([]bool, k)...)
+	c.has = growSlice(c.has, n, room)
 	switch {
 	case c.floats != nil:
-		c.floats = append(c.floats, make([]float64, k)...)
+		c.floats = growSlice(c.floats, n, room)
 	case c.codes != nil:
-		c.codes = append(c.codes, make([]uint32, k)...)
+		c.codes = growSlice(c.codes, n, room)
 	default:
-		c.ints = append(c.ints, make([]int64, k)...)
+		c.ints = growSlice(c.ints, n, room)
 	}
 }
 
-// growTo is s with capacity for room elements, nil staying nil.
-func growTo[T any](s []T, room int) []T {
-	if s == nil || cap(s) >= room {
-		return s
+// growSlice is s at length n, the new elements zero; when s must move,
+// its new capacity is at least room and twice the old.
+func growSlice[T any](s []T, n, room int) []T {
+	if cap(s) < n {
+		s = append(make([]T, 0, max(room, n, 2*cap(s))), s...)
 	}
-	return slices.Grow(s, room-len(s))
+	k := len(s)
+	s = s[:n]
+	clear(s[k:])
+	return s
 }
 
 // retype converts c's values to type to, a widening of its type (Widen),
