@@ -432,20 +432,26 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 			t.fixed[0].has[i], t.fixed[1].has[i], t.fixed[2].has[i] = true, true, true
 		}
 	}
-	var lastKey string
-	var last *flushColumn
+	// byPos[j] is the column of the last row's j-th property: rows of a
+	// batch mostly carry the same properties in the same order, so a
+	// string comparison (a pointer's, for keys fitted to one column name)
+	// finds the column without a map look-up.
+	var byPos []*flushColumn
 	for i := lo; i < hi; i++ {
-		for _, pr := range t.events[i].Props {
+		for j, pr := range t.events[i].Props {
 			if only != nil && !only[pr.Key] {
 				continue
 			}
-			c := last
-			if c == nil || pr.Key != lastKey {
+			if j >= len(byPos) {
+				byPos = append(byPos, make([]*flushColumn, j+1-len(byPos))...)
+			}
+			c := byPos[j]
+			if c == nil || pr.Key != c.name {
 				var err error
 				if c, err = t.column(pr.Key); err != nil {
 					return err
 				}
-				lastKey, last = pr.Key, c
+				byPos[j] = c
 			}
 			v, ok := pr.Value.Convert(c.typ)
 			if !ok {
