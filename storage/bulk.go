@@ -7,9 +7,10 @@ import (
 )
 
 // A Bulk stores one statement's events (LOAD DATA: a file of any size)
-// atomically without the WAL: its rows are staged in memtables of its
-// own that no query sees, each full one is written to segment files no
-// manifest names yet, and Commit publishes them all with a flush — one
+// atomically without the WAL: its rows are staged as columns of its own
+// (a staging flushTable) that no query sees, every FlushRows rows are
+// written to segment files no manifest names yet, and Commit publishes
+// them all with a flush — one
 // manifest names the staged segments beside everything else, and they
 // join the project's segments under its lock (a sharded project's under
 // the shard set's), so a query sees the whole load or none of it. A crash
@@ -30,8 +31,8 @@ import (
 //     events).
 //   - insert_id keys are reserved under the bulk's ticket, like a batch
 //     in flight: a concurrent batch carrying one waits for the commit or
-//     the abort (storedLocked finds them in the staged memtables and
-//     segments). Repeats within the load are stored once.
+//     the abort (storedLocked finds them in the bulk's key index).
+//     Repeats within the load are stored once.
 //   - Identity observations ($identify, $create_alias, $merge, $user_id)
 //     change the union-find only at commit, in row order, under the
 //     flush's freeze. If that flush then fails (a full disk, a manifest
@@ -40,8 +41,9 @@ import (
 //     failed multi-batch Ingest has, limited to links.
 //
 // A bulk holds at most FlushRows rows in memory, as columns (no pointer
-// per row), beside the ingest buffer, which it does not use. Not in cluster mode: the
-// replicated log must carry every row (ErrBulkUnsupported).
+// per row), beside the ingest buffer, which it does not use. Not in
+// cluster mode: the replicated log must carry every row
+// (ErrBulkUnsupported).
 
 // stagingFirstRows is a staging table's first capacity: a small load
 // allocates little, a large one doubles from there up to FlushRows.
@@ -151,7 +153,7 @@ func (bp *bulkPart) add(b *Bulk, rows []Event, hashes []uint64) error {
 	if err := bp.schema.checkLimit(TableEvents, rows, c.store.opts.MaxColumns); err != nil {
 		return err
 	}
-	fitRowsLocked(bp.schema, rows)
+	fitRowsLocked(bp.schema, rows) // the bulk's own schema: no lock guards it
 	c.mu.Lock()
 	rows, waits, _, err := c.dropDuplicatesIntoLocked(rows, hashes, &bp.keys, b.ticket)
 	if err != nil {
