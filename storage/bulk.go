@@ -35,10 +35,11 @@ import (
 //     Repeats within the load are stored once.
 //   - Identity observations ($identify, $create_alias, $merge, $user_id)
 //     change the union-find only at commit, in row order, under the
-//     flush's freeze. If that flush then fails (a full disk, a manifest
-//     that cannot be written), the load is refused but those links stay
-//     in memory and are written by the next flush — the partial outcome a
-//     failed multi-batch Ingest has, limited to links.
+//     flush's freeze, as the schema joins the project's. If that flush
+//     then fails (a full disk, a manifest that cannot be written), the
+//     load is refused but those links and columns stay in memory and are
+//     written by the next flush — the partial outcome a failed
+//     multi-batch Ingest has, without its rows.
 //
 // A bulk holds at most FlushRows rows in memory, as columns (no pointer
 // per row), beside the ingest buffer, which it does not use. Not in
