@@ -472,46 +472,19 @@ func rankStrings(entries []sortEntry, desc bool) {
 // encodeKey sets each entry's first (or second) key from c; false when a
 // value has no encoding (a NaN, a string as the second key).
 func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
-	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
-	// the sides before NullOrdering applies.
-	nullRank := int8(1)
-	if key.nullsFirst != key.desc {
-		nullRank = -1
-	}
-	var flip uint64
-	if key.desc {
-		flip = ^uint64(0)
-	}
+	enc := newKeyEncoder(key)
 	for r := range entries {
 		e := &entries[r]
-		k, null := uint64(0), int8(0)
-		switch {
-		case c.IsNull(r):
-			null = nullRank
-		case c.Kind == KindInt || c.Kind == KindTime:
-			v := c.I[r]
-			if key.day {
-				v = utcDayOf(v)
-			}
-			k = (uint64(v) ^ 1<<63) ^ flip
-		case c.Kind == KindFloat:
-			f := c.F[r]
-			if f != f {
-				return false // NaN: leave it to the comparer
-			}
-			if f == 0 {
-				f = 0 // -0 equals 0
-			}
-			bits := math.Float64bits(f)
-			if bits>>63 == 1 {
-				bits = ^bits
+		if first && c.Kind == KindString {
+			if c.IsNull(r) {
+				e.null1 = enc.nullRank
 			} else {
-				bits |= 1 << 63
+				e.s = c.S[r]
 			}
-			k = bits ^ flip
-		case c.Kind == KindString && first:
-			e.s = c.S[r]
-		default:
+			continue
+		}
+		k, null, ok := enc.encode(c, r)
+		if !ok {
 			return false
 		}
 		if first {
@@ -523,6 +496,59 @@ func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
 	return true
 }
 
+// keyEncoder turns a number or time key's values into integers whose
+// order, after the NULL rank, is the key's (DESC included).
+type keyEncoder struct {
+	key      *sortKey
+	nullRank int8 // where a NULL goes: -1 before every value, 1 after
+	flip     uint64
+}
+
+func newKeyEncoder(key *sortKey) keyEncoder {
+	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
+	// the sides before NullOrdering applies.
+	e := keyEncoder{key: key, nullRank: 1}
+	if key.nullsFirst != key.desc {
+		e.nullRank = -1
+	}
+	if key.desc {
+		e.flip = ^uint64(0)
+	}
+	return e
+}
+
+// encode is row r of c: its integer, its NULL rank (0 for a value), and
+// false when it has no encoding (a NaN, a string, another Kind).
+func (e keyEncoder) encode(c *Column, r int) (uint64, int8, bool) {
+	if c.IsNull(r) {
+		return 0, e.nullRank, true
+	}
+	switch c.Kind {
+	case KindInt, KindTime:
+		v := c.I[r]
+		if e.key.day {
+			v = utcDayOf(v)
+		}
+		return (uint64(v) ^ 1<<63) ^ e.flip, 0, true
+	case KindFloat:
+		f := c.F[r]
+		if f != f {
+			return 0, 0, false // NaN: leave it to the comparer
+		}
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		bits := math.Float64bits(f)
+		if bits>>63 == 1 {
+			bits = ^bits
+		} else {
+			bits |= 1 << 63
+		}
+		return bits ^ e.flip, 0, true
+	}
+	return 0, 0, false
+}
+
 // appendColumn appends src's values to dst, which the caller owns (no
 // batch handed out shares its storage). Columns of different Kinds make
 // dst a KindAny column.
@@ -531,6 +557,7 @@ func appendColumn(dst, src *Column) {
 	if src.Kind == KindNull && dst.Kind != KindNull && n0 > 0 {
 		// A batch whose values were all NULL (a NULL literal's column)
 		// need not turn a typed column into KindAny.
+		dst.U, dst.Users = nil, nil
 		for range n {
 			dst.AppendNull()
 		}
@@ -562,6 +589,7 @@ func appendColumn(dst, src *Column) {
 	case KindFloat:
 		dst.F = append(growDoubling(dst.F, n), src.F...)
 	case KindString:
+		appendUsers(dst, n0, src)
 		dst.S = append(growDoubling(dst.S, n), src.S...)
 	case KindAny:
 		dst.A = append(growDoubling(dst.A, n), src.A...)
@@ -572,6 +600,22 @@ func appendColumn(dst, src *Column) {
 		return
 	}
 	dst.Nulls = appendNulls(dst.Nulls, n0, src, n)
+}
+
+// appendUsers keeps dst's user numbers (Column.U) across the append of
+// src's n rows to dst's n0: dst keeps numbers only while every appended
+// column brought numbers of one numbering (a window partitioned by
+// distinct_id keys its partitions by them); otherwise dst has none.
+func appendUsers(dst *Column, n0 int, src *Column) {
+	switch {
+	case n0 == 0 && src.U != nil:
+		dst.U, dst.Users = append(dst.U[:0], src.U...), src.Users
+	case dst.U != nil && src.U != nil && len(dst.U) == n0 && dst.Users.SameNumbering(src.Users):
+		dst.U = append(growDoubling(dst.U, len(src.U)), src.U...)
+		dst.Users = widerNumbering(dst.Users, src.Users)
+	default:
+		dst.U, dst.Users = nil, nil
+	}
 }
 
 // growDoubling is s with room for n more values, its capacity at least

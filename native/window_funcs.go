@@ -208,11 +208,11 @@ func windowArgs(e sql.Expression) []sql.Expression {
 }
 
 // compute is f over every row, a value per input row.
-func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Column, error) {
+func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, in *windowInput, mem *memCharge) (*Column, error) {
 	var arg *Column
 	if f.arg != nil {
 		var err error
-		if arg, err = evalAll(ctx, f.arg, rows); err != nil {
+		if arg, err = in.evalAll(ctx, f.arg, mem); err != nil {
 			return nil, err
 		}
 	}
@@ -228,9 +228,9 @@ func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Co
 	case fnRankLike, fnNTile:
 		return f.computeGMS(ctx, wr)
 	case fnLag:
-		return f.computeLag(ctx, wr, rows, arg)
+		return f.computeLag(ctx, wr, in, arg, mem)
 	}
-	fs, fe, err := f.frames(ctx, wr, rows)
+	fs, fe, err := f.frames(ctx, wr, in, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +259,12 @@ func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Co
 }
 
 // frames is each sorted position's frame [fs, fe) in sorted positions.
-func (f *windowFunc) frames(ctx *sql.Context, wr *windowRows, rows *Batch) (fs, fe []int32, err error) {
+func (f *windowFunc) frames(ctx *sql.Context, wr *windowRows, in *windowInput, mem *memCharge) (fs, fe []int32, err error) {
 	fs, fe = make([]int32, wr.n), make([]int32, wr.n)
 	var first keyCol
 	var rc *rowComparer
 	if f.frame == frameRangeToPeers {
-		c, err := evalAll(ctx, f.first.x, rows)
+		c, err := in.evalAll(ctx, f.first.x, mem)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -399,7 +399,7 @@ func (f *windowFunc) computeGMS(ctx *sql.Context, wr *windowRows) (*Column, erro
 }
 
 // computeLag is LAG or LEAD.
-func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, rows *Batch, arg *Column) (*Column, error) {
+func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, in *windowInput, arg *Column, mem *memCharge) (*Column, error) {
 	src := make([]int32, wr.n) // input row of the value, -1 NULL, -2 the default
 	for p := 0; p+1 < len(wr.parts); p++ {
 		ps, pe := wr.parts[p], wr.parts[p+1]
@@ -418,7 +418,7 @@ func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, rows *Batch, a
 	if f.def == nil {
 		return arg.Gather(src), nil
 	}
-	def, err := evalAll(ctx, f.def, rows)
+	def, err := in.evalAll(ctx, f.def, mem)
 	if err != nil {
 		return nil, err
 	}
