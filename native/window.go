@@ -411,15 +411,11 @@ type windowRows struct {
 // compute is each of b's functions over rows, one column per function
 // with a value per input row.
 func (b *windowBlock) compute(ctx *sql.Context, in *windowInput, mem *memCharge) ([]*Column, error) {
-	partCols, err := in.evalCols(ctx, b.partKeys, mem)
+	orderVals, err := in.evalCols(ctx, b.orderKeys, mem)
 	if err != nil {
 		return nil, err
 	}
-	orderCols, err := in.evalCols(ctx, b.orderKeys, mem)
-	if err != nil {
-		return nil, err
-	}
-	wr, err := b.order(ctx, partCols, keyCols(b.orderKeys, orderCols), in.n, mem)
+	wr, err := b.order(ctx, in, keyCols(b.orderKeys, orderVals), mem)
 	if err != nil {
 		return nil, err
 	}
@@ -437,9 +433,15 @@ func (b *windowBlock) compute(ctx *sql.Context, in *windowInput, mem *memCharge)
 
 // order sorts the rows by partition and ORDER BY keys and cuts the
 // partitions.
-func (b *windowBlock) order(ctx *sql.Context, partVals []*Column, orderCols []keyCol, n int, mem *memCharge) (*windowRows, error) {
+func (b *windowBlock) order(ctx *sql.Context, in *windowInput, orderCols []keyCol, mem *memCharge) (*windowRows, error) {
+	n := in.n
 	wr := &windowRows{n: n, orderKeys: orderCols, orderCmp: &rowComparer{ctx: ctx, keys: b.orderKeys}}
-	perm, parts, ok, err := userPartitions(b.partKeys, partVals, n, mem)
+	var perm []int32
+	var parts []int
+	uk, ok, err := in.userKeyOf(b.partKeys, mem)
+	if err == nil && ok {
+		perm, parts, ok, err = userPartitions(uk, n, mem)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -453,6 +455,10 @@ func (b *windowBlock) order(ctx *sql.Context, partVals []*Column, orderCols []ke
 		}
 		wr.perm, wr.parts = perm, parts
 		return wr, nil
+	}
+	partVals, err := in.evalCols(ctx, b.partKeys, mem)
+	if err != nil {
+		return nil, err
 	}
 	partCols := keyCols(b.partKeys, partVals)
 	all := append(append([]sortKey(nil), b.partKeys...), b.orderKeys...)

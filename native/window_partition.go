@@ -24,6 +24,8 @@ package native
 import (
 	"slices"
 	"unicode/utf8"
+
+	"arb/storage"
 )
 
 // userPartitionsMaxSpan bounds the counting array: numbers at most this
@@ -31,22 +33,85 @@ import (
 // spans (a few rows of a huge numbering) take the comparison sort.
 const userPartitionsMaxSpan = 4
 
-// userPartitions is the rows 0..n-1 grouped by partition when keys is a
-// single byte-ordered string key whose column carries user numbers:
-// perm lists the NULL partition first, then one partition per user
-// number, each in input order; parts are the partition starts, then n.
-// ok is false when the key does not qualify.
-func userPartitions(keys []sortKey, cols []*Column, n int, mem *memCharge) (perm []int32, parts []int, ok bool, err error) {
+// userKey is a partition key's user numbers, by input row.
+type userKey struct {
+	u     []uint32
+	nulls []bool // nil when no row is NULL
+	// str is row r's string (for the UTF-8 check).
+	str func(r int) string
+}
+
+// userKeyOf is the user numbers of keys when keys is one byte-ordered
+// string key that is an input column carrying numbers of one numbering
+// in every batch (a batch's column may also be all NULL); ok is false
+// otherwise. The numbers are read from the batches: the strings are
+// never copied.
+func (w *windowInput) userKeyOf(keys []sortKey, mem *memCharge) (k userKey, ok bool, err error) {
 	if len(keys) != 1 || !keys[0].binary || KindOf(keys[0].typ) != KindString {
-		return nil, nil, false, nil
+		return k, false, nil
 	}
-	c := cols[0]
-	if c.Kind != KindString || c.U == nil || len(c.U) != n {
-		return nil, nil, false, nil
+	f, isField := keys[0].x.(*fieldExpr)
+	if !isField {
+		return k, false, nil
 	}
+	var users *storage.UserIDs
+	for _, b := range w.batches {
+		c := b.Cols[f.idx]
+		switch {
+		case c.Kind == KindNull:
+		case c.Kind != KindString || c.U == nil || len(c.U) != b.N:
+			return k, false, nil
+		case users == nil:
+			users = c.Users
+		case !users.SameNumbering(c.Users):
+			return k, false, nil
+		}
+	}
+	if err := mem.grow(int64(w.n)*5, "window partitions"); err != nil {
+		return k, false, err
+	}
+	k.u = make([]uint32, 0, w.n)
+	starts := make([]int, len(w.batches))
+	for i, b := range w.batches {
+		c := b.Cols[f.idx]
+		starts[i] = len(k.u)
+		if c.Kind == KindNull || c.Nulls != nil {
+			if k.nulls == nil {
+				k.nulls = make([]bool, len(k.u), w.n)
+			}
+			for r := range b.N {
+				k.nulls = append(k.nulls, c.IsNull(r))
+			}
+		} else if k.nulls != nil {
+			k.nulls = k.nulls[:len(k.nulls)+b.N] // fresh capacity: false
+		}
+		if c.Kind == KindNull {
+			k.u = k.u[:len(k.u)+b.N] // zeros, NULL rows
+		} else {
+			k.u = append(k.u, c.U...)
+		}
+	}
+	batches := w.batches
+	k.str = func(r int) string {
+		i, found := slices.BinarySearch(starts, r)
+		if !found {
+			i--
+		}
+		return batches[i].Cols[f.idx].S[r-starts[i]]
+	}
+	return k, true, nil
+}
+
+// userPartitions is the rows 0..n-1 grouped by partition of key: perm
+// lists the NULL partition first, then one partition per user number,
+// each in input order; parts are the partition starts, then n. ok is
+// false when the numbers span too far for a counting array or a string
+// is not valid UTF-8.
+func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []int, ok bool, err error) {
+	isNull := func(r int) bool { return key.nulls != nil && key.nulls[r] }
 	var maxU uint32
-	for r, u := range c.U {
-		if u > maxU && !c.IsNull(r) {
+	for r, u := range key.u {
+		if u > maxU && !isNull(r) {
 			maxU = u
 		}
 	}
@@ -58,10 +123,10 @@ func userPartitions(keys []sortKey, cols []*Column, n int, mem *memCharge) (perm
 		return nil, nil, false, err
 	}
 	slot := func(r int) int {
-		if c.IsNull(r) {
+		if isNull(r) {
 			return 0
 		}
-		return int(c.U[r]) + 1
+		return int(key.u[r]) + 1
 	}
 	count := make([]int32, span+1)
 	for r := range n {
@@ -89,7 +154,7 @@ func userPartitions(keys []sortKey, cols []*Column, n int, mem *memCharge) (perm
 	// string, so checking each partition's first row checks every row.
 	for p := 0; p+1 < len(parts); p++ {
 		r := int(perm[parts[p]])
-		if !c.IsNull(r) && !utf8.ValidString(c.S[r]) {
+		if !isNull(r) && !utf8.ValidString(key.str(r)) {
 			return nil, nil, false, nil
 		}
 	}
