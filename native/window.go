@@ -438,12 +438,12 @@ func (b *windowBlock) order(ctx *sql.Context, in *windowInput, orderCols []keyCo
 	wr := &windowRows{n: n, orderKeys: orderCols, orderCmp: &rowComparer{ctx: ctx, keys: b.orderKeys}}
 	var perm []int32
 	var parts []int
-	uk, ok, err := in.userKeyOf(b.partKeys, mem)
-	if err == nil && ok {
-		perm, parts, ok, err = userPartitions(uk, n, mem)
-	}
-	if err != nil {
-		return nil, err
+	var err error
+	uk, ok := in.userKeyOf(b.partKeys)
+	if ok {
+		if perm, parts, ok, err = userPartitions(uk, n, mem); err != nil {
+			return nil, err
+		}
 	}
 	if ok {
 		// Order keys encoded as integers: 9 bytes a row at most.

@@ -33,73 +33,71 @@ import (
 // spans (a few rows of a huge numbering) take the comparison sort.
 const userPartitionsMaxSpan = 4
 
-// userKey is a partition key's user numbers, by input row.
+// userKey is a partition key's user numbers, read from the input
+// batches' columns (every one KindString with numbers of one numbering,
+// or KindNull).
 type userKey struct {
-	u     []uint32
-	nulls []bool // nil when no row is NULL
-	// str is row r's string (for the UTF-8 check).
-	str func(r int) string
+	cols []*Column // by batch
 }
 
-// userKeyOf is the user numbers of keys when keys is one byte-ordered
-// string key that is an input column carrying numbers of one numbering
-// in every batch (a batch's column may also be all NULL); ok is false
-// otherwise. The numbers are read from the batches: the strings are
-// never copied.
-func (w *windowInput) userKeyOf(keys []sortKey, mem *memCharge) (k userKey, ok bool, err error) {
+// userKeyOf is the partition key's columns when keys is one
+// byte-ordered string key that is an input column carrying numbers of
+// one numbering in every batch (a batch's column may also be all NULL);
+// ok is false otherwise. The numbers are read where the batches hold
+// them: neither they nor the strings are copied.
+func (w *windowInput) userKeyOf(keys []sortKey) (k userKey, ok bool) {
 	if len(keys) != 1 || !keys[0].binary || KindOf(keys[0].typ) != KindString {
-		return k, false, nil
+		return k, false
 	}
 	f, isField := keys[0].x.(*fieldExpr)
 	if !isField {
-		return k, false, nil
+		return k, false
 	}
 	var users *storage.UserIDs
-	for _, b := range w.batches {
+	k.cols = make([]*Column, len(w.batches))
+	for i, b := range w.batches {
 		c := b.Cols[f.idx]
 		switch {
 		case c.Kind == KindNull:
 		case c.Kind != KindString || c.U == nil || len(c.U) != b.N:
-			return k, false, nil
+			return k, false
 		case users == nil:
 			users = c.Users
 		case !users.SameNumbering(c.Users):
-			return k, false, nil
+			return k, false
 		}
+		k.cols[i] = c
 	}
-	if err := mem.grow(int64(w.n)*5, "window partitions"); err != nil {
-		return k, false, err
-	}
-	k.u = make([]uint32, 0, w.n)
-	starts := make([]int, len(w.batches))
-	for i, b := range w.batches {
-		c := b.Cols[f.idx]
-		starts[i] = len(k.u)
-		if c.Kind == KindNull || c.Nulls != nil {
-			if k.nulls == nil {
-				k.nulls = make([]bool, len(k.u), w.n)
+	return k, true
+}
+
+// slots calls fn with each input row's counting slot, in input order:
+// 0 for NULL, user number + 1 otherwise.
+func (k userKey) slots(fn func(r int, slot uint32)) {
+	r := 0
+	for _, c := range k.cols {
+		n := c.Len()
+		switch {
+		case c.Kind == KindNull:
+			for range n {
+				fn(r, 0)
+				r++
 			}
-			for r := range b.N {
-				k.nulls = append(k.nulls, c.IsNull(r))
+		case c.Nulls == nil:
+			for _, u := range c.U {
+				fn(r, u+1)
+				r++
 			}
-		} else if k.nulls != nil {
-			k.nulls = k.nulls[:len(k.nulls)+b.N] // fresh capacity: false
-		}
-		if c.Kind == KindNull {
-			k.u = k.u[:len(k.u)+b.N] // zeros, NULL rows
-		} else {
-			k.u = append(k.u, c.U...)
+		default:
+			for i, u := range c.U {
+				if c.Nulls[i] {
+					u = ^uint32(0) // + 1 wraps to slot 0
+				}
+				fn(r, u+1)
+				r++
+			}
 		}
 	}
-	batches := w.batches
-	k.str = func(r int) string {
-		i, found := slices.BinarySearch(starts, r)
-		if !found {
-			i--
-		}
-		return batches[i].Cols[f.idx].S[r-starts[i]]
-	}
-	return k, true, nil
 }
 
 // userPartitions is the rows 0..n-1 grouped by partition of key: perm
@@ -108,30 +106,17 @@ func (w *windowInput) userKeyOf(keys []sortKey, mem *memCharge) (k userKey, ok b
 // false when the numbers span too far for a counting array or a string
 // is not valid UTF-8.
 func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []int, ok bool, err error) {
-	isNull := func(r int) bool { return key.nulls != nil && key.nulls[r] }
-	var maxU uint32
-	for r, u := range key.u {
-		if u > maxU && !isNull(r) {
-			maxU = u
-		}
-	}
-	span := int(maxU) + 2 // slot 0 is the NULL partition, user u is u+1
+	var maxSlot uint32
+	key.slots(func(_ int, s uint32) { maxSlot = max(maxSlot, s) })
+	span := int(maxSlot) + 1 // slot 0 is the NULL partition, user u is u+1
 	if span > userPartitionsMaxSpan*n+1024 {
 		return nil, nil, false, nil
 	}
 	if err := mem.grow(int64(span)*4+int64(n)*4, "window partitions"); err != nil {
 		return nil, nil, false, err
 	}
-	slot := func(r int) int {
-		if isNull(r) {
-			return 0
-		}
-		return int(key.u[r]) + 1
-	}
 	count := make([]int32, span+1)
-	for r := range n {
-		count[slot(r)+1]++
-	}
+	key.slots(func(_ int, s uint32) { count[s+1]++ })
 	for s := 1; s <= span; s++ {
 		count[s] += count[s-1]
 	}
@@ -144,17 +129,26 @@ func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []i
 	}
 	parts = append(parts, n)
 	perm = make([]int32, n)
-	for r := range n {
-		s := slot(r)
+	key.slots(func(r int, s uint32) {
 		perm[count[s]] = int32(r)
 		count[s]++
-	}
+	})
 	// go-mysql-server compares the strings rune by rune: byte equality is
 	// its equality only on valid UTF-8. A partition's rows hold one
 	// string, so checking each partition's first row checks every row.
+	starts := make([]int, len(key.cols))
+	for i, at := 1, 0; i < len(key.cols); i++ {
+		at += key.cols[i-1].Len()
+		starts[i] = at
+	}
 	for p := 0; p+1 < len(parts); p++ {
 		r := int(perm[parts[p]])
-		if !isNull(r) && !utf8.ValidString(key.str(r)) {
+		i, found := slices.BinarySearch(starts, r)
+		if !found {
+			i--
+		}
+		c := key.cols[i]
+		if !c.IsNull(r-starts[i]) && !utf8.ValidString(c.S[r-starts[i]]) {
 			return nil, nil, false, nil
 		}
 	}
@@ -166,6 +160,21 @@ func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []i
 func sortPartitions(rc *rowComparer, cols []keyCol, perm []int32, parts []int) error {
 	if len(cols) == 0 {
 		return nil
+	}
+	if c := cols[0].c; len(cols) == 1 && cols[0].fast && (c.Kind == KindInt || c.Kind == KindTime) && c.Nulls == nil && !rc.keys[0].day {
+		// The common case (a user's events by time): the values compare
+		// as they are.
+		v, desc := c.I, rc.keys[0].desc
+		less := func(a, b int32) int {
+			if v[a] != v[b] {
+				if (v[a] < v[b]) != desc {
+					return -1
+				}
+				return 1
+			}
+			return int(a - b)
+		}
+		return sortEach(rc, perm, parts, less)
 	}
 	if k, null, ok := encodeOrderKey(&rc.keys[0], cols[0]); ok && len(cols) == 1 {
 		less := func(a, b int32) int {
@@ -180,18 +189,7 @@ func sortPartitions(rc *rowComparer, cols []keyCol, perm []int32, parts []int) e
 			}
 			return int(a - b)
 		}
-		for p := 0; p+1 < len(parts); p++ {
-			part := perm[parts[p]:parts[p+1]]
-			if !isSortedBy(part, less) {
-				slices.SortFunc(part, less)
-			}
-			if p%4096 == 4095 {
-				if err := rc.ctx.Err(); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return sortEach(rc, perm, parts, less)
 	}
 	cmp := func(a, b int32) int {
 		if c := rc.compare(cols, int(a), cols, int(b)); c != 0 {
@@ -209,6 +207,23 @@ func sortPartitions(rc *rowComparer, cols []keyCol, perm []int32, parts []int) e
 		}
 	}
 	return rc.err
+}
+
+// sortEach sorts each partition by cmp, a total order on rows (ties
+// broken on the row), unless it is in order already.
+func sortEach(rc *rowComparer, perm []int32, parts []int, cmp func(a, b int32) int) error {
+	for p := 0; p+1 < len(parts); p++ {
+		part := perm[parts[p]:parts[p+1]]
+		if !isSortedBy(part, cmp) {
+			slices.SortFunc(part, cmp)
+		}
+		if p%4096 == 4095 {
+			if err := rc.ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func isSortedBy(part []int32, cmp func(a, b int32) int) bool {
