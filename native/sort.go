@@ -705,6 +705,16 @@ func (m *memCharge) grow(n int64, what string) error {
 	return m.budget.Grow(n, what)
 }
 
+// shrink returns n of the bytes charged (memory an operator let go of).
+func (m *memCharge) shrink(n int64) {
+	if m.budget == nil || n <= 0 {
+		return
+	}
+	n = min(n, m.bytes)
+	m.bytes -= n
+	m.budget.Grow(-n, "")
+}
+
 func (m *memCharge) release() {
 	if m.budget != nil && m.bytes != 0 {
 		m.budget.Grow(-m.bytes, "")

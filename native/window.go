@@ -49,6 +49,10 @@ type windowOp struct {
 	sch    sql.Schema
 	outs   []windowOut
 	blocks []*windowBlock
+	// rowLimit, when not negative, is the largest ROW_NUMBER a Filter
+	// above keeps (window_topk.go): rows that cannot reach it need not be
+	// handed out.
+	rowLimit int
 }
 
 // windowOut is one output column: a plain expression, or a block's
@@ -80,7 +84,7 @@ func translateWindow(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, s
 	}
 	in := tr.child(ctx, w.Child)
 	c := &Compiler{In: in.Schema()}
-	op := &windowOp{child: in, sch: w.Schema(ctx)}
+	op := &windowOp{child: in, sch: w.Schema(ctx), rowLimit: -1}
 	byWindow := map[string]int{}
 	for _, e := range w.SelectExprs {
 		e = unalias(e)
@@ -233,7 +237,11 @@ func (op *windowOp) Describe() string {
 			parts[i] = op.blocks[o.block].fns[o.fn].name
 		}
 	}
-	return Marker + "Window " + strings.Join(parts, ", ")
+	limit := ""
+	if op.rowLimit >= 0 {
+		limit = fmt.Sprintf(" (rows numbered up to %d per partition)", op.rowLimit)
+	}
+	return Marker + "Window " + strings.Join(parts, ", ") + limit
 }
 
 func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
@@ -242,7 +250,12 @@ func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		return nil, err
 	}
 	mem := newMemCharge(ctx)
-	in, err := collectInput(ctx, child, mem)
+	var in *windowInput
+	if op.rowLimit >= 0 {
+		in, err = op.collectTopRows(ctx, child, mem)
+	} else {
+		in, err = collectInput(ctx, child, mem)
+	}
 	if err != nil || in.n == 0 {
 		mem.release()
 		return &sliceIter{}, err
