@@ -77,9 +77,11 @@ func TestNativeWindowOverEvents(t *testing.T) {
 	}
 
 	const buyers = "(SELECT distinct_id, SUM(amount) AS spent FROM events WHERE event = 'Purchase' GROUP BY distinct_id)"
+	const limited = "(rows numbered up to" // EXPLAIN of a window under a row-number Filter
 	for _, tc := range []struct {
-		q     string
-		empty bool // the answer has no rows
+		q       string
+		empty   bool   // the answer has no rows
+		explain string // besides the native Window, the plan shows this
 	}{
 		// The window's rows come out in input order: no ORDER BY, compared in order.
 		{q: "SELECT distinct_id, time, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) FROM events"},
@@ -98,11 +100,21 @@ func TestNativeWindowOverEvents(t *testing.T) {
 		// NULL partition keys: the unmatched side of a LEFT JOIN.
 		{q: "SELECT l.event, r.distinct_id, ROW_NUMBER() OVER (PARTITION BY r.distinct_id ORDER BY l.time, l.event) AS rn, " +
 			"COUNT(*) OVER (PARTITION BY r.distinct_id) AS c FROM events l LEFT JOIN " + buyers + " r ON r.distinct_id = l.distinct_id"},
-		// Filters above the window: first touch, the top two, the second event.
-		{q: "SELECT distinct_id, event FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn = 1"},
-		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn <= 2"},
+		// Row-number filters above the window (window_topk.go): first
+		// touch, the top two, the second event, bounds either way round,
+		// DESC, no ORDER BY, NULL partition keys, a bound no row meets.
+		{q: "SELECT distinct_id, event FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn = 1", explain: limited},
+		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn <= 2", explain: limited},
 		{q: "SELECT event, COUNT(*) FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t " +
-			"WHERE rn = 2 GROUP BY event ORDER BY event"},
+			"WHERE rn = 2 GROUP BY event ORDER BY event", explain: limited},
+		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time DESC) AS rn FROM events) t WHERE 3 > rn", explain: limited},
+		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id) AS rn FROM events) t WHERE rn < 3", explain: limited},
+		{q: "SELECT distinct_id, event FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn = 0", empty: true, explain: limited},
+		{q: "SELECT e, d, rn FROM (SELECT l.event AS e, r.distinct_id AS d, ROW_NUMBER() OVER (PARTITION BY r.distinct_id ORDER BY l.time) AS rn " +
+			"FROM events l LEFT JOIN " + buyers + " r ON r.distinct_id = l.distinct_id) t WHERE rn <= 2", explain: limited},
+		// Not limited: a DOUBLE ORDER BY (NULLs, ties), a lower bound.
+		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY amount) AS rn FROM events) t WHERE rn = 1"},
+		{q: "SELECT distinct_id, event, rn FROM (SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) t WHERE rn > 2"},
 		{q: "SELECT event, COUNT(*), AVG(gap) FROM (SELECT event, TIMESTAMPDIFF(SECOND, LAG(time) OVER (PARTITION BY distinct_id ORDER BY time), time) AS gap " +
 			"FROM events WHERE time >= '2025-03-01 08:03:00') t WHERE gap IS NOT NULL GROUP BY event ORDER BY event"},
 		// No rows in, none out.
@@ -119,6 +131,9 @@ func TestNativeWindowOverEvents(t *testing.T) {
 		plan := strings.Join(queryRows(t, on, "EXPLAIN FORMAT=TREE "+tc.q), "\n")
 		if !strings.Contains(plan, "arb Window") || !strings.Contains(plan, "arb Scan events") {
 			t.Errorf("%s: want the native Window over the events scan, got\n%s", tc.q, plan)
+		}
+		if tc.explain != "" && !strings.Contains(plan, tc.explain) {
+			t.Errorf("%s: want %q in the plan, got\n%s", tc.q, tc.explain, plan)
 		}
 	}
 }
