@@ -643,6 +643,61 @@ func appendNulls(nulls []bool, n0 int, src *Column, n int) []bool {
 	return nulls
 }
 
+// appendGathered appends src's rows sel to dst (from newOwnedBatch), as
+// appendBatch(dst, src.Gather(sel)) does, without the gathered copy in
+// between where the columns' Kinds agree.
+func appendGathered(dst, src *Batch, sel []int32) {
+	for i, c := range src.Cols {
+		d := dst.Cols[i]
+		n0 := d.Len()
+		if d.Kind != c.Kind || n0 == 0 || c.Kind == KindNull {
+			appendColumn(d, c.Gather(sel))
+			continue
+		}
+		switch c.Kind {
+		case KindInt, KindTime:
+			d.I = growDoubling(d.I, len(sel))
+			for _, r := range sel {
+				d.I = append(d.I, c.I[r])
+			}
+		case KindFloat:
+			d.F = growDoubling(d.F, len(sel))
+			for _, r := range sel {
+				d.F = append(d.F, c.F[r])
+			}
+		case KindString:
+			if d.U != nil && c.U != nil && len(d.U) == n0 && d.Users.SameNumbering(c.Users) {
+				d.U = growDoubling(d.U, len(sel))
+				for _, r := range sel {
+					d.U = append(d.U, c.U[r])
+				}
+				d.Users = widerNumbering(d.Users, c.Users)
+			} else {
+				d.U, d.Users = nil, nil
+			}
+			d.S = growDoubling(d.S, len(sel))
+			for _, r := range sel {
+				d.S = append(d.S, c.S[r])
+			}
+		case KindAny:
+			d.A = growDoubling(d.A, len(sel))
+			for _, r := range sel {
+				d.A = append(d.A, c.A[r])
+			}
+		}
+		if d.Nulls != nil || c.Nulls != nil {
+			if d.Nulls == nil {
+				d.Nulls = make([]bool, n0, 2*(n0+len(sel)))
+			}
+			d.Nulls = growDoubling(d.Nulls, len(sel))
+			for _, r := range sel {
+				d.Nulls = append(d.Nulls, c.IsNull(int(r)))
+			}
+		}
+	}
+	dst.N += len(sel)
+}
+
 // newOwnedBatch is an empty batch like b whose columns the caller owns.
 func newOwnedBatch(b *Batch) *Batch {
 	out := &Batch{Cols: make([]*Column, len(b.Cols))}

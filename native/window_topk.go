@@ -267,6 +267,11 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 		return nil
 	case t.users == nil:
 		t.users = pc.Users
+		// Room for every user the numbering knows (numbers run about as
+		// far), so the slots rarely regrow.
+		if err := t.grow(min(pc.Users.Len()+1, 1<<24), mem); err != nil {
+			return err
+		}
 	case !t.users.SameNumbering(pc.Users):
 		t.dropped = false
 		return nil
@@ -312,15 +317,16 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	if len(t.sel) == 0 {
 		return nil
 	}
-	g := bt
-	if len(t.sel) < bt.N {
-		g = bt.Gather(t.sel)
-	}
 	if t.kept == nil {
-		t.kept = newOwnedBatch(g)
+		t.kept = newOwnedBatch(bt)
 	}
-	appendBatch(t.kept, g)
-	if err := mem.grow(g.Bytes()+int64(len(t.sel)), "window top rows"); err != nil {
+	if len(t.sel) == bt.N {
+		appendBatch(t.kept, bt)
+	} else {
+		appendGathered(t.kept, bt, t.sel)
+	}
+	// The kept rows' share of the batch's bytes, and their alive marks.
+	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
 		return err
 	}
 	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
@@ -339,6 +345,9 @@ func (t *topRows) grow(slot int, mem *memCharge) error {
 		return nil
 	}
 	size := max(2*len(t.count), slot+1, 1024)
+	if len(t.count) == 0 {
+		size = max(slot+1, 1024)
+	}
 	if err := mem.grow(int64(size-len(t.count))*int64(4+16*t.n), "window top rows"); err != nil {
 		return err
 	}
