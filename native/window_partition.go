@@ -71,33 +71,31 @@ func (w *windowInput) userKeyOf(keys []sortKey) (k userKey, ok bool) {
 	return k, true
 }
 
-// slots calls fn with each input row's counting slot, in input order:
-// 0 for NULL, user number + 1 otherwise.
-func (k userKey) slots(fn func(r int, slot uint32)) {
-	r := 0
+// slots is each input row's counting slot, in input order: 0 for NULL,
+// user number + 1 otherwise, and the largest.
+func (k userKey) slots(n int) (slots []uint32, maxSlot uint32) {
+	slots = make([]uint32, 0, n)
 	for _, c := range k.cols {
-		n := c.Len()
 		switch {
 		case c.Kind == KindNull:
-			for range n {
-				fn(r, 0)
-				r++
-			}
+			slots = slots[:len(slots)+c.Len()] // zeros: fresh capacity
 		case c.Nulls == nil:
 			for _, u := range c.U {
-				fn(r, u+1)
-				r++
+				slots = append(slots, u+1)
+				maxSlot = max(maxSlot, u+1)
 			}
 		default:
 			for i, u := range c.U {
+				s := u + 1
 				if c.Nulls[i] {
-					u = ^uint32(0) // + 1 wraps to slot 0
+					s = 0
 				}
-				fn(r, u+1)
-				r++
+				slots = append(slots, s)
+				maxSlot = max(maxSlot, s)
 			}
 		}
 	}
+	return slots, maxSlot
 }
 
 // userPartitions is the rows 0..n-1 grouped by partition of key: perm
@@ -106,8 +104,10 @@ func (k userKey) slots(fn func(r int, slot uint32)) {
 // false when the numbers span too far for a counting array or a string
 // is not valid UTF-8.
 func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []int, ok bool, err error) {
-	var maxSlot uint32
-	key.slots(func(_ int, s uint32) { maxSlot = max(maxSlot, s) })
+	if err := mem.grow(int64(n)*4, "window partitions"); err != nil {
+		return nil, nil, false, err
+	}
+	slots, maxSlot := key.slots(n)
 	span := int(maxSlot) + 1 // slot 0 is the NULL partition, user u is u+1
 	if span > userPartitionsMaxSpan*n+1024 {
 		return nil, nil, false, nil
@@ -116,7 +116,9 @@ func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []i
 		return nil, nil, false, err
 	}
 	count := make([]int32, span+1)
-	key.slots(func(_ int, s uint32) { count[s+1]++ })
+	for _, s := range slots {
+		count[s+1]++
+	}
 	for s := 1; s <= span; s++ {
 		count[s] += count[s-1]
 	}
@@ -129,10 +131,10 @@ func userPartitions(key userKey, n int, mem *memCharge) (perm []int32, parts []i
 	}
 	parts = append(parts, n)
 	perm = make([]int32, n)
-	key.slots(func(r int, s uint32) {
+	for r, s := range slots {
 		perm[count[s]] = int32(r)
 		count[s]++
-	})
+	}
 	// go-mysql-server compares the strings rune by rune: byte equality is
 	// its equality only on valid UTF-8. A partition's rows hold one
 	// string, so checking each partition's first row checks every row.
