@@ -10,6 +10,8 @@ package native
 // rest kept whole).
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -18,6 +20,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
+
+	"arb/engine"
 )
 
 // rowNumbers is each row's ROW_NUMBER over in, by the row's id (column 2).
@@ -165,5 +169,52 @@ func TestWindowRowNumberBound(t *testing.T) {
 		if ok != tc.ok || (ok && (n != tc.n || field != 3)) {
 			t.Errorf("%s: got field %d, n %d, ok %v; want n %d, ok %v", tc.cond, field, n, ok, tc.n, tc.ok)
 		}
+	}
+}
+
+// The kept rows and the per-partition slots are charged to the
+// statement's budget, and given back at release.
+func TestWindowTopRowsMemoryBudget(t *testing.T) {
+	idType := types.MustCreateString(sqltypes.Text, types.TextBlobMax, sql.Collation_utf8mb4_bin)
+	input := func() BatchIter {
+		var batches []*Batch
+		for b := range 20 {
+			nums := make([]int, BatchSize)
+			key := &Column{Kind: KindInt, Type: types.Int64}
+			for r := range nums {
+				nums[r] = (b*BatchSize + r) % 100 // every row its user's best so far at first
+				key.I = append(key.I, int64(-(b*BatchSize + r)))
+			}
+			batches = append(batches, &Batch{N: BatchSize, Cols: []*Column{userColumn(numberingBig, nums...), key}})
+		}
+		return &sliceIter{batches: batches}
+	}
+	block := &windowBlock{
+		partKeys:  []sortKey{newSortKey(&fieldExpr{idx: 0, typ: idType, name: "distinct_id"}, idType)},
+		orderKeys: []sortKey{newSortKey(&fieldExpr{idx: 1, typ: types.Int64, name: "k"}, types.Int64)},
+		fns:       []*windowFunc{{kind: fnRowNumber}},
+	}
+	op := &windowOp{blocks: []*windowBlock{block}, rowLimit: 2}
+	ctx := sql.NewContext(engine.WithMemoryBudget(context.Background(), engine.NewMemoryBudget(64<<10)))
+	if _, err := op.collectTopRows(ctx, input(), newMemCharge(ctx)); !errors.Is(err, engine.ErrMemoryLimit) {
+		t.Fatalf("64 KiB budget: err %v, want ErrMemoryLimit", err)
+	}
+	pool := engine.NewMemoryPool(1 << 30)
+	budget := engine.NewMemoryBudgetIn(pool, 1<<30)
+	ctx = sql.NewContext(engine.WithMemoryBudget(context.Background(), budget))
+	mem := newMemCharge(ctx)
+	kept, err := op.collectTopRows(ctx, input(), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.n != 200 {
+		t.Fatalf("kept %d rows, want the best 2 of 100 users", kept.n)
+	}
+	if budget.PeakBytes() < BatchSize*8 {
+		t.Fatalf("peak charge %d bytes", budget.PeakBytes())
+	}
+	mem.release()
+	if used := pool.UsedBytes(); used != 0 {
+		t.Fatalf("%d bytes still charged after release", used)
 	}
 }
