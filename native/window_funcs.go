@@ -23,6 +23,7 @@ package native
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -422,6 +423,9 @@ func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, in *windowInpu
 	if err != nil {
 		return nil, err
 	}
+	if k := arg.Kind; k == def.Kind && k == KindOf(arg.Type) && (k == KindInt || k == KindTime || k == KindFloat || k == KindString) {
+		return lagWithDefault(arg, def, src), nil
+	}
 	out := NewColumn(arg.Type, wr.n)
 	for r, s := range src {
 		switch {
@@ -434,6 +438,47 @@ func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, in *windowInpu
 		}
 	}
 	return out, nil
+}
+
+// lagWithDefault is LAG/LEAD's values (src as computeLag makes it) when
+// the argument and the default hold one typed Kind, the column's own:
+// the values are copied as stored, where appending them one by one
+// would box each. The result is what Append would make of the same
+// values.
+func lagWithDefault(arg, def *Column, src []int32) *Column {
+	var defRows []int32
+	for r, s := range src {
+		if s == -2 {
+			src[r] = -1 // gathered as NULL, then set from the default
+			defRows = append(defRows, int32(r))
+		}
+	}
+	out := arg.Gather(src)
+	if len(defRows) == 0 {
+		return out
+	}
+	out.U, out.Users = nil, nil // the default's strings carry no numbers
+	if out.Nulls == nil {
+		out.Nulls = make([]bool, len(src))
+	}
+	for _, r := range defRows {
+		if def.IsNull(int(r)) {
+			continue // NULL already
+		}
+		out.Nulls[r] = false
+		switch out.Kind {
+		case KindInt, KindTime:
+			out.I[r] = def.I[r]
+		case KindFloat:
+			out.F[r] = def.F[r]
+		case KindString:
+			out.S[r] = def.S[r]
+		}
+	}
+	if !slices.Contains(out.Nulls, true) {
+		out.Nulls = nil // nil when no value is NULL
+	}
+	return out
 }
 
 // computeSum is SUM or AVG by go-mysql-server's floatPrefixSum and

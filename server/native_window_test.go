@@ -94,6 +94,9 @@ func TestNativeWindowOverEvents(t *testing.T) {
 		{q: "SELECT distinct_id, ROW_NUMBER() OVER (PARTITION BY distinct_id) FROM events"},
 		{q: "SELECT distinct_id, time, LAG(time) OVER (PARTITION BY distinct_id ORDER BY time) AS prev, " +
 			"LEAD(event, 1, 'none') OVER (PARTITION BY distinct_id ORDER BY time) AS next FROM events"},
+		{q: "SELECT distinct_id, LAG(distinct_id, 1, 'nobody') OVER (PARTITION BY distinct_id ORDER BY time) AS prev, " +
+			"LEAD(distinct_id, 2, distinct_id) OVER (ORDER BY time, event) AS after FROM events"},
+		{q: "SELECT p, COUNT(*) FROM (SELECT LAG(distinct_id, 1, 'nobody') OVER (ORDER BY time, event) AS p FROM events) t GROUP BY p ORDER BY p"},
 		{q: "SELECT distinct_id, amount, SUM(amount) OVER (PARTITION BY distinct_id ORDER BY time) AS run, " +
 			"COUNT(amount) OVER (PARTITION BY distinct_id ORDER BY time) AS c, MAX(amount) OVER (PARTITION BY distinct_id) AS m FROM events"},
 		{q: "SELECT distinct_id, event, ROW_NUMBER() OVER (PARTITION BY LOWER(distinct_id) ORDER BY time) FROM events"},
