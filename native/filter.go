@@ -33,6 +33,7 @@ func newFilter(ctx *sql.Context, tr *Translation, name string, child sql.Node, c
 	if sc, ok := in.(*scanOp); ok {
 		return sc.withStage(stage{describe: f.name + " " + x.String(), run: f.filterBatch}, sc.out), ""
 	}
+	limitWindowRows(in, cond) // rn = 1 over a ROW_NUMBER window: see window_topk.go
 	return f, ""
 }
 

@@ -472,46 +472,19 @@ func rankStrings(entries []sortEntry, desc bool) {
 // encodeKey sets each entry's first (or second) key from c; false when a
 // value has no encoding (a NaN, a string as the second key).
 func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
-	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
-	// the sides before NullOrdering applies.
-	nullRank := int8(1)
-	if key.nullsFirst != key.desc {
-		nullRank = -1
-	}
-	var flip uint64
-	if key.desc {
-		flip = ^uint64(0)
-	}
+	enc := newKeyEncoder(key)
 	for r := range entries {
 		e := &entries[r]
-		k, null := uint64(0), int8(0)
-		switch {
-		case c.IsNull(r):
-			null = nullRank
-		case c.Kind == KindInt || c.Kind == KindTime:
-			v := c.I[r]
-			if key.day {
-				v = utcDayOf(v)
-			}
-			k = (uint64(v) ^ 1<<63) ^ flip
-		case c.Kind == KindFloat:
-			f := c.F[r]
-			if f != f {
-				return false // NaN: leave it to the comparer
-			}
-			if f == 0 {
-				f = 0 // -0 equals 0
-			}
-			bits := math.Float64bits(f)
-			if bits>>63 == 1 {
-				bits = ^bits
+		if first && c.Kind == KindString {
+			if c.IsNull(r) {
+				e.null1 = enc.nullRank
 			} else {
-				bits |= 1 << 63
+				e.s = c.S[r]
 			}
-			k = bits ^ flip
-		case c.Kind == KindString && first:
-			e.s = c.S[r]
-		default:
+			continue
+		}
+		k, null, ok := enc.encode(c, r)
+		if !ok {
 			return false
 		}
 		if first {
@@ -523,6 +496,59 @@ func encodeKey(key *sortKey, c *Column, entries []sortEntry, first bool) bool {
 	return true
 }
 
+// keyEncoder turns a number or time key's values into integers whose
+// order, after the NULL rank, is the key's (DESC included).
+type keyEncoder struct {
+	key      *sortKey
+	nullRank int8 // where a NULL goes: -1 before every value, 1 after
+	flip     uint64
+}
+
+func newKeyEncoder(key *sortKey) keyEncoder {
+	// Where go-mysql-server's Sorter puts a NULL (see compare): DESC swaps
+	// the sides before NullOrdering applies.
+	e := keyEncoder{key: key, nullRank: 1}
+	if key.nullsFirst != key.desc {
+		e.nullRank = -1
+	}
+	if key.desc {
+		e.flip = ^uint64(0)
+	}
+	return e
+}
+
+// encode is row r of c: its integer, its NULL rank (0 for a value), and
+// false when it has no encoding (a NaN, a string, another Kind).
+func (e keyEncoder) encode(c *Column, r int) (uint64, int8, bool) {
+	if c.IsNull(r) {
+		return 0, e.nullRank, true
+	}
+	switch c.Kind {
+	case KindInt, KindTime:
+		v := c.I[r]
+		if e.key.day {
+			v = utcDayOf(v)
+		}
+		return (uint64(v) ^ 1<<63) ^ e.flip, 0, true
+	case KindFloat:
+		f := c.F[r]
+		if f != f {
+			return 0, 0, false // NaN: leave it to the comparer
+		}
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		bits := math.Float64bits(f)
+		if bits>>63 == 1 {
+			bits = ^bits
+		} else {
+			bits |= 1 << 63
+		}
+		return bits ^ e.flip, 0, true
+	}
+	return 0, 0, false
+}
+
 // appendColumn appends src's values to dst, which the caller owns (no
 // batch handed out shares its storage). Columns of different Kinds make
 // dst a KindAny column.
@@ -531,6 +557,7 @@ func appendColumn(dst, src *Column) {
 	if src.Kind == KindNull && dst.Kind != KindNull && n0 > 0 {
 		// A batch whose values were all NULL (a NULL literal's column)
 		// need not turn a typed column into KindAny.
+		dst.U, dst.Users = nil, nil
 		for range n {
 			dst.AppendNull()
 		}
@@ -562,6 +589,7 @@ func appendColumn(dst, src *Column) {
 	case KindFloat:
 		dst.F = append(growDoubling(dst.F, n), src.F...)
 	case KindString:
+		appendUsers(dst, n0, src)
 		dst.S = append(growDoubling(dst.S, n), src.S...)
 	case KindAny:
 		dst.A = append(growDoubling(dst.A, n), src.A...)
@@ -572,6 +600,22 @@ func appendColumn(dst, src *Column) {
 		return
 	}
 	dst.Nulls = appendNulls(dst.Nulls, n0, src, n)
+}
+
+// appendUsers keeps dst's user numbers (Column.U) across the append of
+// src's n rows to dst's n0: dst keeps numbers only while every appended
+// column brought numbers of one numbering (a window partitioned by
+// distinct_id keys its partitions by them); otherwise dst has none.
+func appendUsers(dst *Column, n0 int, src *Column) {
+	switch {
+	case n0 == 0 && src.U != nil:
+		dst.U, dst.Users = append(dst.U[:0], src.U...), src.Users
+	case dst.U != nil && src.U != nil && len(dst.U) == n0 && dst.Users.SameNumbering(src.Users):
+		dst.U = append(growDoubling(dst.U, len(src.U)), src.U...)
+		dst.Users = widerNumbering(dst.Users, src.Users)
+	default:
+		dst.U, dst.Users = nil, nil
+	}
 }
 
 // growDoubling is s with room for n more values, its capacity at least
@@ -597,6 +641,61 @@ func appendNulls(nulls []bool, n0 int, src *Column, n int) []bool {
 		nulls = append(nulls, src.IsNull(r))
 	}
 	return nulls
+}
+
+// appendGathered appends src's rows sel to dst (from newOwnedBatch), as
+// appendBatch(dst, src.Gather(sel)) does, without the gathered copy in
+// between where the columns' Kinds agree.
+func appendGathered(dst, src *Batch, sel []int32) {
+	for i, c := range src.Cols {
+		d := dst.Cols[i]
+		n0 := d.Len()
+		if d.Kind != c.Kind || n0 == 0 || c.Kind == KindNull {
+			appendColumn(d, c.Gather(sel))
+			continue
+		}
+		switch c.Kind {
+		case KindInt, KindTime:
+			d.I = growDoubling(d.I, len(sel))
+			for _, r := range sel {
+				d.I = append(d.I, c.I[r])
+			}
+		case KindFloat:
+			d.F = growDoubling(d.F, len(sel))
+			for _, r := range sel {
+				d.F = append(d.F, c.F[r])
+			}
+		case KindString:
+			if d.U != nil && c.U != nil && len(d.U) == n0 && d.Users.SameNumbering(c.Users) {
+				d.U = growDoubling(d.U, len(sel))
+				for _, r := range sel {
+					d.U = append(d.U, c.U[r])
+				}
+				d.Users = widerNumbering(d.Users, c.Users)
+			} else {
+				d.U, d.Users = nil, nil
+			}
+			d.S = growDoubling(d.S, len(sel))
+			for _, r := range sel {
+				d.S = append(d.S, c.S[r])
+			}
+		case KindAny:
+			d.A = growDoubling(d.A, len(sel))
+			for _, r := range sel {
+				d.A = append(d.A, c.A[r])
+			}
+		}
+		if d.Nulls != nil || c.Nulls != nil {
+			if d.Nulls == nil {
+				d.Nulls = make([]bool, n0, 2*(n0+len(sel)))
+			}
+			d.Nulls = growDoubling(d.Nulls, len(sel))
+			for _, r := range sel {
+				d.Nulls = append(d.Nulls, c.IsNull(int(r)))
+			}
+		}
+	}
+	dst.N += len(sel)
 }
 
 // newOwnedBatch is an empty batch like b whose columns the caller owns.
@@ -659,6 +758,16 @@ func (m *memCharge) grow(n int64, what string) error {
 	}
 	m.bytes += n
 	return m.budget.Grow(n, what)
+}
+
+// shrink returns n of the bytes charged (memory an operator let go of).
+func (m *memCharge) shrink(n int64) {
+	if m.budget == nil || n <= 0 {
+		return
+	}
+	n = min(n, m.bytes)
+	m.bytes -= n
+	m.budget.Grow(-n, "")
 }
 
 func (m *memCharge) release() {

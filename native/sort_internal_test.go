@@ -102,3 +102,71 @@ func TestSortRadixMatchesComparison(t *testing.T) {
 		}
 	}
 }
+
+// appendGathered must leave dst as appendBatch of the gathered rows
+// does: the same values, NULL marks and user numbers (kept only while
+// every batch brings numbers of one numbering).
+func TestSortAppendGathered(t *testing.T) {
+	mk := func(kind string) *Column {
+		switch kind {
+		case "int":
+			c := NewColumn(types.Int64, 4)
+			c.Append(int64(1))
+			c.AppendNull()
+			c.Append(int64(3))
+			c.Append(int64(4))
+			return c
+		case "float":
+			c := NewColumn(types.Float64, 4)
+			for _, v := range []float64{0.5, 1.5, 2.5, 3.5} {
+				c.Append(v)
+			}
+			return c
+		case "usersA":
+			return userColumn(numberingA, 0, -1, 2, 1)
+		case "usersB":
+			return userColumn(numberingB, 3, 0, -1, 2)
+		case "str":
+			c := NewColumn(types.Text, 4)
+			for _, v := range []string{"p", "q", "r", "s"} {
+				c.Append(v)
+			}
+			return c
+		case "null":
+			return ConstColumn(types.Null, nil, 4)
+		}
+		panic(kind)
+	}
+	sels := [][]int32{{0, 2}, {1, 3}, {3}, {0, 1, 2}}
+	for _, seq := range [][]string{
+		{"int", "int", "null", "int"}, {"float", "float"}, {"usersA", "usersA", "usersA"}, {"usersA", "usersB"},
+		{"usersA", "str", "usersA"}, {"str", "null", "str"}, {"int", "str"}, {"null", "int", "int"},
+	} {
+		t.Run(strings.Join(seq, "+"), func(t *testing.T) {
+			var got, want *Batch
+			for i, kind := range seq {
+				src := &Batch{N: 4, Cols: []*Column{mk(kind)}}
+				if got == nil {
+					got, want = newOwnedBatch(src), newOwnedBatch(src)
+				}
+				appendGathered(got, src, sels[i%len(sels)])
+				appendBatch(want, src.Gather(sels[i%len(sels)]))
+			}
+			g, w := got.Cols[0], want.Cols[0]
+			if got.N != want.N || g.Len() != w.Len() || g.Kind != w.Kind {
+				t.Fatalf("got %d rows %s, want %d rows %s", got.N, g, want.N, w)
+			}
+			for r := range w.Len() {
+				if g.Value(r) != w.Value(r) || g.IsNull(r) != w.IsNull(r) {
+					t.Fatalf("row %d: %v, want %v", r, g.Value(r), w.Value(r))
+				}
+			}
+			if !slices.Equal(g.U, w.U) || (g.U != nil && !g.Users.SameNumbering(w.Users)) {
+				t.Fatalf("user numbers %v, want %v", g.U, w.U)
+			}
+			if strings.HasPrefix(seq[0], "users") && seq[len(seq)-1] == seq[0] && !slices.Contains(seq, "str") && !slices.Contains(seq, "usersB") && g.U == nil {
+				t.Fatal("numbers of one numbering were dropped")
+			}
+		})
+	}
+}

@@ -49,6 +49,10 @@ type windowOp struct {
 	sch    sql.Schema
 	outs   []windowOut
 	blocks []*windowBlock
+	// rowLimit, when not negative, is the largest ROW_NUMBER a Filter
+	// above keeps (window_topk.go): rows that cannot reach it need not be
+	// handed out.
+	rowLimit int
 }
 
 // windowOut is one output column: a plain expression, or a block's
@@ -80,7 +84,7 @@ func translateWindow(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, s
 	}
 	in := tr.child(ctx, w.Child)
 	c := &Compiler{In: in.Schema()}
-	op := &windowOp{child: in, sch: w.Schema(ctx)}
+	op := &windowOp{child: in, sch: w.Schema(ctx), rowLimit: -1}
 	byWindow := map[string]int{}
 	for _, e := range w.SelectExprs {
 		e = unalias(e)
@@ -233,42 +237,56 @@ func (op *windowOp) Describe() string {
 			parts[i] = op.blocks[o.block].fns[o.fn].name
 		}
 	}
-	return Marker + "Window " + strings.Join(parts, ", ")
+	limit := ""
+	if op.rowLimit >= 0 {
+		limit = fmt.Sprintf(" (rows numbered up to %d per partition)", op.rowLimit)
+	}
+	return Marker + "Window " + strings.Join(parts, ", ") + limit
 }
 
 func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
-	in, err := op.child.Open(ctx, run)
+	child, err := op.child.Open(ctx, run)
 	if err != nil {
 		return nil, err
 	}
 	mem := newMemCharge(ctx)
-	rows, err := materialize(ctx, in, mem, "window")
-	if err != nil || rows == nil {
+	var in *windowInput
+	if op.rowLimit >= 0 {
+		in, err = op.collectTopRows(ctx, child, mem)
+	} else {
+		in, err = collectInput(ctx, child, mem)
+	}
+	if err != nil || in.n == 0 {
 		mem.release()
 		return &sliceIter{}, err
 	}
 	results := make([][]*Column, len(op.blocks))
 	for i, b := range op.blocks {
-		if results[i], err = b.compute(ctx, rows, mem); err != nil {
+		if results[i], err = b.compute(ctx, in, mem); err != nil {
 			mem.release()
 			return nil, err
 		}
 	}
-	pos := 0
+	in.cache = nil
+	// Output batch i is input batch i with its functions' values: the
+	// rows come out in input order, and a plain expression reads its
+	// own batch (no copy of the input's columns).
+	bi, pos := 0, 0
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
-			if pos >= rows.N {
+			if bi >= len(in.batches) {
 				return nil, io.EOF
 			}
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			end := min(pos+BatchSize, rows.N)
-			part := rows.Slice(pos, end)
-			out := &Batch{N: end - pos, Cols: make([]*Column, len(op.outs))}
+			b := in.batches[bi]
+			in.batches[bi] = nil // the caller may keep its output; the input is done with
+			end := pos + b.N
+			out := &Batch{N: b.N, Cols: make([]*Column, len(op.outs))}
 			for i, o := range op.outs {
 				if o.pass != nil {
-					c, err := o.pass.Eval(ctx, part)
+					c, err := o.pass.Eval(ctx, b)
 					if err != nil {
 						return nil, err
 					}
@@ -277,7 +295,7 @@ func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 				}
 				out.Cols[i] = results[o.block][o.fn].Slice(pos, end)
 			}
-			pos = end
+			bi, pos = bi+1, end
 			return out, nil
 		},
 		close: func(*sql.Context) error {
@@ -287,67 +305,108 @@ func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	}, nil
 }
 
-// materialize reads every batch of in (and closes it) into one batch it
-// owns, charged to mem; nil when in has no rows.
-func materialize(ctx *sql.Context, in BatchIter, mem *memCharge, what string) (*Batch, error) {
+// windowInput is the window's input: its batches as they came (read-only,
+// so kept rather than copied), n rows in all.
+type windowInput struct {
+	batches []*Batch
+	n       int
+	// cache holds the input columns already concatenated, by index: a
+	// column that is a key and an argument is concatenated once.
+	cache map[int]*Column
+}
+
+// collectInput reads every non-empty batch of in (and closes it),
+// charging each to mem.
+func collectInput(ctx *sql.Context, in BatchIter, mem *memCharge) (*windowInput, error) {
 	defer in.Close(ctx)
-	var rows *Batch
+	w := &windowInput{cache: map[int]*Column{}}
 	for {
 		b, err := in.Next(ctx)
 		if err == io.EOF {
-			return rows, nil
+			return w, nil
 		}
 		if err != nil {
-			return nil, err
+			return w, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return w, err
 		}
-		if rows == nil {
-			rows = newOwnedBatch(b)
+		if b.N == 0 {
+			continue
 		}
-		appendBatch(rows, b)
-		if err := mem.grow(b.Bytes(), what); err != nil {
-			return nil, err
+		if err := mem.grow(b.Bytes(), "window"); err != nil {
+			return w, err
 		}
+		w.batches = append(w.batches, b)
+		w.n += b.N
 	}
 }
 
-// evalAll is x over every row of rows, evaluated a batch at a time.
-func evalAll(ctx *sql.Context, x Expr, rows *Batch) (*Column, error) {
-	if f, ok := x.(*fieldExpr); ok {
-		return rows.Cols[f.idx], nil // read-only, like any Eval's result
-	}
-	if rows.N <= BatchSize {
-		return x.Eval(ctx, rows)
+// evalAll is x over every input row, evaluated a batch at a time into
+// one column it charges to mem.
+func (w *windowInput) evalAll(ctx *sql.Context, x Expr, mem *memCharge) (*Column, error) {
+	f, field := x.(*fieldExpr)
+	if field {
+		if c := w.cache[f.idx]; c != nil {
+			return c, nil // read-only, like any Eval's result
+		}
 	}
 	var out *Column
-	for from := 0; from < rows.N; from += BatchSize {
-		c, err := x.Eval(ctx, rows.Slice(from, min(from+BatchSize, rows.N)))
+	for _, b := range w.batches {
+		c, err := x.Eval(ctx, b)
 		if err != nil {
 			return nil, err
+		}
+		if len(w.batches) == 1 {
+			out = c
+			break
 		}
 		if out == nil {
 			out = &Column{Kind: c.Kind, Type: c.Type}
+			// Room for every row at once: no regrowth copies.
+			switch c.Kind {
+			case KindInt, KindTime:
+				out.I = make([]int64, 0, w.n)
+			case KindFloat:
+				out.F = make([]float64, 0, w.n)
+			case KindString:
+				out.S = make([]string, 0, w.n)
+				if c.U != nil {
+					out.U = make([]uint32, 0, w.n)
+				}
+			}
 		}
 		appendColumn(out, c)
+	}
+	if err := mem.grow(out.Bytes(), "window columns"); err != nil {
+		return nil, err
+	}
+	if field {
+		w.cache[f.idx] = out
 	}
 	return out, nil
 }
 
-func evalKeyCols(ctx *sql.Context, keys []sortKey, rows *Batch, mem *memCharge) ([]keyCol, error) {
-	out := make([]keyCol, len(keys))
+// evalCols is each key's values over every input row.
+func (w *windowInput) evalCols(ctx *sql.Context, keys []sortKey, mem *memCharge) ([]*Column, error) {
+	out := make([]*Column, len(keys))
 	for i := range keys {
-		c, err := evalAll(ctx, keys[i].x, rows)
+		c, err := w.evalAll(ctx, keys[i].x, mem)
 		if err != nil {
 			return nil, sql.ErrUnableSort.Wrap(err)
 		}
-		if err := mem.grow(c.Bytes(), "window keys"); err != nil {
-			return nil, err
-		}
-		out[i] = keys[i].keyCol(c)
+		out[i] = c
 	}
 	return out, nil
+}
+
+// keyCols is cols as keys' values (whether each compares natively).
+func keyCols(keys []sortKey, cols []*Column) []keyCol {
+	out := make([]keyCol, len(keys))
+	for i := range keys {
+		out[i] = keys[i].keyCol(cols[i])
+	}
+	return out
 }
 
 // windowRows is a block's view of the input: rows sorted, partitions
@@ -364,41 +423,18 @@ type windowRows struct {
 
 // compute is each of b's functions over rows, one column per function
 // with a value per input row.
-func (b *windowBlock) compute(ctx *sql.Context, rows *Batch, mem *memCharge) ([]*Column, error) {
-	partCols, err := evalKeyCols(ctx, b.partKeys, rows, mem)
+func (b *windowBlock) compute(ctx *sql.Context, in *windowInput, mem *memCharge) ([]*Column, error) {
+	orderVals, err := in.evalCols(ctx, b.orderKeys, mem)
 	if err != nil {
 		return nil, err
 	}
-	orderCols, err := evalKeyCols(ctx, b.orderKeys, rows, mem)
+	wr, err := b.order(ctx, in, keyCols(b.orderKeys, orderVals), mem)
 	if err != nil {
 		return nil, err
 	}
-	all := append(append([]sortKey(nil), b.partKeys...), b.orderKeys...)
-	rc := &rowComparer{ctx: ctx, keys: all}
-	perm, err := rc.sortedOrder(append(append([]keyCol(nil), partCols...), orderCols...), rows.N)
-	if err != nil {
-		return nil, err
-	}
-	if err := mem.grow(int64(rows.N)*12, "window order"); err != nil {
-		return nil, err
-	}
-	wr := &windowRows{n: rows.N, perm: perm, orderKeys: orderCols, orderCmp: &rowComparer{ctx: ctx, keys: b.orderKeys}}
-	// Partitions: go-mysql-server's isNewPartition compares each partition
-	// value with the type's Compare, NULL equal to NULL.
-	pc := &rowComparer{ctx: ctx, keys: b.partKeys}
-	wr.parts = append(wr.parts, 0)
-	for k := 1; k < rows.N; k++ {
-		if len(b.partKeys) > 0 && pc.compare(partCols, int(perm[k-1]), partCols, int(perm[k])) != 0 {
-			wr.parts = append(wr.parts, k)
-		}
-	}
-	if pc.err != nil {
-		return nil, pc.err
-	}
-	wr.parts = append(wr.parts, rows.N)
 	out := make([]*Column, len(b.fns))
 	for i, fn := range b.fns {
-		if out[i], err = fn.compute(ctx, wr, rows); err != nil {
+		if out[i], err = fn.compute(ctx, wr, in, mem); err != nil {
 			return nil, err
 		}
 		if err := mem.grow(out[i].Bytes(), "window results"); err != nil {
@@ -406,6 +442,61 @@ func (b *windowBlock) compute(ctx *sql.Context, rows *Batch, mem *memCharge) ([]
 		}
 	}
 	return out, nil
+}
+
+// order sorts the rows by partition and ORDER BY keys and cuts the
+// partitions.
+func (b *windowBlock) order(ctx *sql.Context, in *windowInput, orderCols []keyCol, mem *memCharge) (*windowRows, error) {
+	n := in.n
+	wr := &windowRows{n: n, orderKeys: orderCols, orderCmp: &rowComparer{ctx: ctx, keys: b.orderKeys}}
+	var perm []int32
+	var parts []int
+	var err error
+	uk, ok := in.userKeyOf(b.partKeys)
+	if ok {
+		if perm, parts, ok, err = userPartitions(uk, n, mem); err != nil {
+			return nil, err
+		}
+	}
+	if ok {
+		// Order keys encoded as integers: 9 bytes a row at most.
+		if err := mem.grow(int64(n)*9, "window order"); err != nil {
+			return nil, err
+		}
+		if err := sortPartitions(wr.orderCmp, orderCols, perm, parts); err != nil {
+			return nil, err
+		}
+		wr.perm, wr.parts = perm, parts
+		return wr, nil
+	}
+	partVals, err := in.evalCols(ctx, b.partKeys, mem)
+	if err != nil {
+		return nil, err
+	}
+	partCols := keyCols(b.partKeys, partVals)
+	all := append(append([]sortKey(nil), b.partKeys...), b.orderKeys...)
+	rc := &rowComparer{ctx: ctx, keys: all}
+	if perm, err = rc.sortedOrder(append(append([]keyCol(nil), partCols...), orderCols...), n); err != nil {
+		return nil, err
+	}
+	if err := mem.grow(int64(n)*12, "window order"); err != nil {
+		return nil, err
+	}
+	wr.perm = perm
+	// Partitions: go-mysql-server's isNewPartition compares each partition
+	// value with the type's Compare, NULL equal to NULL.
+	pc := &rowComparer{ctx: ctx, keys: b.partKeys}
+	wr.parts = append(wr.parts, 0)
+	for k := 1; k < n; k++ {
+		if len(b.partKeys) > 0 && pc.compare(partCols, int(perm[k-1]), partCols, int(perm[k])) != 0 {
+			wr.parts = append(wr.parts, k)
+		}
+	}
+	if pc.err != nil {
+		return nil, pc.err
+	}
+	wr.parts = append(wr.parts, n)
+	return wr, nil
 }
 
 // peers cuts the peer groups (go-mysql-server's nextPeerGroup: rows

@@ -23,6 +23,7 @@ package native
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -208,11 +209,11 @@ func windowArgs(e sql.Expression) []sql.Expression {
 }
 
 // compute is f over every row, a value per input row.
-func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Column, error) {
+func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, in *windowInput, mem *memCharge) (*Column, error) {
 	var arg *Column
 	if f.arg != nil {
 		var err error
-		if arg, err = evalAll(ctx, f.arg, rows); err != nil {
+		if arg, err = in.evalAll(ctx, f.arg, mem); err != nil {
 			return nil, err
 		}
 	}
@@ -228,9 +229,9 @@ func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Co
 	case fnRankLike, fnNTile:
 		return f.computeGMS(ctx, wr)
 	case fnLag:
-		return f.computeLag(ctx, wr, rows, arg)
+		return f.computeLag(ctx, wr, in, arg, mem)
 	}
-	fs, fe, err := f.frames(ctx, wr, rows)
+	fs, fe, err := f.frames(ctx, wr, in, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +260,12 @@ func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, rows *Batch) (*Co
 }
 
 // frames is each sorted position's frame [fs, fe) in sorted positions.
-func (f *windowFunc) frames(ctx *sql.Context, wr *windowRows, rows *Batch) (fs, fe []int32, err error) {
+func (f *windowFunc) frames(ctx *sql.Context, wr *windowRows, in *windowInput, mem *memCharge) (fs, fe []int32, err error) {
 	fs, fe = make([]int32, wr.n), make([]int32, wr.n)
 	var first keyCol
 	var rc *rowComparer
 	if f.frame == frameRangeToPeers {
-		c, err := evalAll(ctx, f.first.x, rows)
+		c, err := in.evalAll(ctx, f.first.x, mem)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -399,7 +400,7 @@ func (f *windowFunc) computeGMS(ctx *sql.Context, wr *windowRows) (*Column, erro
 }
 
 // computeLag is LAG or LEAD.
-func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, rows *Batch, arg *Column) (*Column, error) {
+func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, in *windowInput, arg *Column, mem *memCharge) (*Column, error) {
 	src := make([]int32, wr.n) // input row of the value, -1 NULL, -2 the default
 	for p := 0; p+1 < len(wr.parts); p++ {
 		ps, pe := wr.parts[p], wr.parts[p+1]
@@ -418,9 +419,12 @@ func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, rows *Batch, a
 	if f.def == nil {
 		return arg.Gather(src), nil
 	}
-	def, err := evalAll(ctx, f.def, rows)
+	def, err := in.evalAll(ctx, f.def, mem)
 	if err != nil {
 		return nil, err
+	}
+	if k := arg.Kind; k == def.Kind && k == KindOf(arg.Type) && (k == KindInt || k == KindTime || k == KindFloat || k == KindString) {
+		return lagWithDefault(arg, def, src), nil
 	}
 	out := NewColumn(arg.Type, wr.n)
 	for r, s := range src {
@@ -434,6 +438,47 @@ func (f *windowFunc) computeLag(ctx *sql.Context, wr *windowRows, rows *Batch, a
 		}
 	}
 	return out, nil
+}
+
+// lagWithDefault is LAG/LEAD's values (src as computeLag makes it) when
+// the argument and the default hold one typed Kind, the column's own:
+// the values are copied as stored, where appending them one by one
+// would box each. The result is what Append would make of the same
+// values.
+func lagWithDefault(arg, def *Column, src []int32) *Column {
+	var defRows []int32
+	for r, s := range src {
+		if s == -2 {
+			src[r] = -1 // gathered as NULL, then set from the default
+			defRows = append(defRows, int32(r))
+		}
+	}
+	out := arg.Gather(src)
+	if len(defRows) == 0 {
+		return out
+	}
+	out.U, out.Users = nil, nil // the default's strings carry no numbers
+	if out.Nulls == nil {
+		out.Nulls = make([]bool, len(src))
+	}
+	for _, r := range defRows {
+		if def.IsNull(int(r)) {
+			continue // NULL already
+		}
+		out.Nulls[r] = false
+		switch out.Kind {
+		case KindInt, KindTime:
+			out.I[r] = def.I[r]
+		case KindFloat:
+			out.F[r] = def.F[r]
+		case KindString:
+			out.S[r] = def.S[r]
+		}
+	}
+	if !slices.Contains(out.Nulls, true) {
+		out.Nulls = nil // nil when no value is NULL
+	}
+	return out
 }
 
 // computeSum is SUM or AVG by go-mysql-server's floatPrefixSum and

@@ -40,6 +40,12 @@ func TestWindowLagLead(t *testing.T) {
 		"SELECT event, amount, LAG(amount, 1, 0) OVER (ORDER BY time) FROM ev",
 		"SELECT event, LAG(event, 1, 'none') OVER (PARTITION BY tier ORDER BY time DESC) FROM ev",
 		"SELECT event, TIMESTAMPDIFF(SECOND, LAG(time) OVER (PARTITION BY distinct_id ORDER BY time), time) AS gap FROM ev",
+		// defaults of the argument's own kind, copied as stored (NULL defaults included)
+		"SELECT distinct_id, LAG(time, 1, time) OVER (PARTITION BY distinct_id ORDER BY time) FROM ev",
+		"SELECT tier, LEAD(amount, 2, amount * 2) OVER (PARTITION BY tier ORDER BY time) FROM ev",
+		"SELECT tier, LAG(n, 1, n) OVER (PARTITION BY tier ORDER BY time, n) FROM ev",
+		"SELECT city, LEAD(city, 1, tier) OVER (PARTITION BY city ORDER BY time) FROM ev",
+		"SELECT tier, LAG(n, 1, NULL) OVER (PARTITION BY tier ORDER BY time) FROM ev",
 	} {
 		plan := checkSame(t, q, true)
 		requireNative(t, plan, "Window")

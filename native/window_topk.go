@@ -1,0 +1,418 @@
+package native
+
+// This file owns the window's row-number limit: a Filter that keeps only
+// rows whose ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY k) is
+// at most some small n (rn = 1, rn <= 3, rn < 2) lets the window drop,
+// while it reads its input, every row that cannot pass: per partition it
+// keeps the best n rows so far by (ORDER BY value, input position), a
+// per-partition top-n instead of holding and sorting every row.
+//
+// Why that is exact. A row is dropped only when n kept rows of its
+// partition come before it; a kept row that is later displaced is
+// displaced by a row that comes before it, so every dropped row always
+// has n rows before it among the rows kept. Hence (1) every row whose
+// ROW_NUMBER is at most n is kept, together with every row before it in
+// its partition, so its ROW_NUMBER among the kept rows is the true one;
+// (2) a kept row whose ROW_NUMBER is above n has n kept rows before it,
+// so its ROW_NUMBER among the kept rows is above n as well, and the
+// Filter, which stays above the window, drops it. The window therefore
+// computes its function over the kept rows only, in input order; the
+// rows it hands out differ from go-mysql-server's Window only in rows the
+// Filter removes. The argument holds for any partitioning at least as
+// fine as the true one, so keying partitions by user number (byte
+// equality) is safe even where go-mysql-server's collation would merge
+// strings.
+//
+// The limit applies only when nothing between the Filter and the window
+// evaluates anything on a row (the Project above and the window's plain
+// outputs are columns), so no expression error go-mysql-server would
+// raise on a dropped row goes unseen, and only when the window computes
+// ROW_NUMBER alone. A batch whose partition key carries no user numbers
+// (or another numbering), or whose ORDER BY values are not integers or
+// times, ends the dropping: it and every later batch are kept whole,
+// which keeps (1) and (2) true.
+
+import (
+	"io"
+
+	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+
+	"arb/storage"
+)
+
+// maxRowLimit is the largest row-number bound kept per partition; a
+// larger one leaves the window whole.
+const maxRowLimit = 64
+
+// limitWindowRows tells the window under in (through a Project of
+// columns) that the Filter cond over in keeps only rows whose ROW_NUMBER
+// is at most some n, when cond is such a bound.
+func limitWindowRows(in Operator, cond sql.Expression) {
+	p, ok := in.(*projectOp)
+	if !ok {
+		return
+	}
+	w, ok := p.child.(*windowOp)
+	if !ok || len(w.blocks) != 1 {
+		return
+	}
+	for _, x := range p.exprs {
+		if _, ok := x.(*fieldExpr); !ok {
+			return
+		}
+	}
+	field, n, ok := rowNumberBound(cond)
+	if !ok || field < 0 || field >= len(p.exprs) {
+		return
+	}
+	out := p.exprs[field].(*fieldExpr).idx
+	if out >= len(w.outs) || w.outs[out].pass != nil {
+		return
+	}
+	for _, o := range w.outs {
+		if o.pass != nil {
+			if _, ok := o.pass.(*fieldExpr); !ok {
+				return
+			}
+		}
+	}
+	b := w.blocks[0]
+	for _, fn := range b.fns {
+		if fn.kind != fnRowNumber {
+			return
+		}
+	}
+	if !topRowsKeys(b) {
+		return
+	}
+	if w.rowLimit < 0 || n < w.rowLimit {
+		w.rowLimit = n
+	}
+}
+
+// topRowsKeys reports whether b's keys are the ones the top-n reads:
+// PARTITION BY one byte-ordered string column, ORDER BY at most one
+// integer or time key.
+func topRowsKeys(b *windowBlock) bool {
+	if len(b.partKeys) != 1 || !b.partKeys[0].binary || KindOf(b.partKeys[0].typ) != KindString {
+		return false
+	}
+	if _, ok := b.partKeys[0].x.(*fieldExpr); !ok {
+		return false
+	}
+	if len(b.orderKeys) > 1 {
+		return false
+	}
+	if len(b.orderKeys) == 1 {
+		if k := KindOf(b.orderKeys[0].typ); k != KindInt && k != KindTime {
+			return false
+		}
+	}
+	return true
+}
+
+// rowNumberBound is the column and the largest row number that pass
+// cond, when cond is column = c, column <= c or column < c (either way
+// round) with c an integer literal.
+func rowNumberBound(cond sql.Expression) (field int, n int, ok bool) {
+	type binary interface {
+		Left() sql.Expression
+		Right() sql.Expression
+	}
+	bin, isBin := cond.(binary)
+	if !isBin {
+		return 0, 0, false
+	}
+	l, r := bin.Left(), bin.Right()
+	flipped := false
+	if _, lit := l.(*expression.Literal); lit {
+		l, r, flipped = r, l, true
+	}
+	gf, isField := l.(*expression.GetField)
+	lit, isLit := r.(*expression.Literal)
+	if !isField || !isLit {
+		return 0, 0, false
+	}
+	c, isInt := IntOf(lit.Value())
+	if !isInt {
+		return 0, 0, false
+	}
+	switch cond.(type) {
+	case *expression.Equals:
+	case *expression.LessThanOrEqual:
+		if flipped { // c <= rn: no upper bound
+			return 0, 0, false
+		}
+	case *expression.LessThan:
+		if flipped {
+			return 0, 0, false
+		}
+		c--
+	case *expression.GreaterThanOrEqual: // c >= rn
+		if !flipped {
+			return 0, 0, false
+		}
+	case *expression.GreaterThan: // c > rn
+		if !flipped {
+			return 0, 0, false
+		}
+		c--
+	default:
+		return 0, 0, false
+	}
+	if c > maxRowLimit {
+		return 0, 0, false
+	}
+	return gf.Index(), int(max(c, 0)), true
+}
+
+// topRows is the per-partition top-n while the window reads its input.
+type topRows struct {
+	n       int
+	part    int // the partition key's input column
+	order   *sortKey
+	enc     keyEncoder
+	users   *storage.UserIDs
+	dropped bool // false once a batch was kept whole: the rest are too
+
+	// kept holds the rows kept so far, in input order; alive marks those
+	// still among their partition's best n.
+	kept  *Batch
+	alive []bool
+	live  int
+	// Per partition slot (0: NULL, user u: u+1): count rows in best,
+	// best[slot*n+j] the j'th best as (NULL rank, value, kept index).
+	count []int32
+	best  []topEntry
+	rest  []*Batch // batches kept whole
+	sel   []int32
+}
+
+type topEntry struct {
+	null int8
+	k    uint64
+	idx  int32
+}
+
+// before reports whether a sorts before b (equal keys: neither).
+func (a topEntry) before(b topEntry) bool {
+	if a.null != b.null {
+		return a.null < b.null
+	}
+	return a.k < b.k
+}
+
+// collectTopRows reads in (and closes it) as collectInput does, keeping
+// only the rows that can have a ROW_NUMBER of at most op.rowLimit (see
+// the file comment).
+func (op *windowOp) collectTopRows(ctx *sql.Context, in BatchIter, mem *memCharge) (*windowInput, error) {
+	defer in.Close(ctx)
+	b := op.blocks[0]
+	t := &topRows{n: op.rowLimit, part: b.partKeys[0].x.(*fieldExpr).idx, dropped: true}
+	if len(b.orderKeys) == 1 {
+		t.order = &b.orderKeys[0]
+		t.enc = newKeyEncoder(t.order)
+	}
+	w := &windowInput{cache: map[int]*Column{}}
+	for {
+		bt, err := in.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return w, err
+		}
+		if err := ctx.Err(); err != nil {
+			return w, err
+		}
+		if bt.N == 0 {
+			continue
+		}
+		if t.dropped {
+			if err := t.add(ctx, bt, mem); err != nil {
+				return w, err
+			}
+			if t.dropped {
+				continue
+			}
+		}
+		if err := mem.grow(bt.Bytes(), "window"); err != nil {
+			return w, err
+		}
+		t.rest = append(t.rest, bt)
+	}
+	if t.kept != nil {
+		kept := t.compact()
+		for from := 0; from < kept.N; from += BatchSize {
+			w.batches = append(w.batches, kept.Slice(from, min(from+BatchSize, kept.N)))
+		}
+		w.n += kept.N
+	}
+	for _, bt := range t.rest {
+		w.batches = append(w.batches, bt)
+		w.n += bt.N
+	}
+	return w, nil
+}
+
+// add keeps bt's rows that enter their partition's best n, or, when bt
+// cannot be ranked here, sets dropped false (the caller keeps it whole).
+func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
+	pc := bt.Cols[t.part]
+	switch {
+	case pc.Kind == KindNull:
+	case pc.Kind != KindString || pc.U == nil || len(pc.U) != bt.N:
+		t.dropped = false
+		return nil
+	case t.users == nil:
+		t.users = pc.Users
+		// Room for every user the numbering knows (numbers run about as
+		// far), so the slots rarely regrow.
+		if err := t.grow(min(pc.Users.Len()+1, 1<<24), mem); err != nil {
+			return err
+		}
+	case !t.users.SameNumbering(pc.Users):
+		t.dropped = false
+		return nil
+	}
+	var oc *Column
+	if t.order != nil {
+		c, err := t.order.x.Eval(ctx, bt)
+		if err != nil {
+			return sql.ErrUnableSort.Wrap(err)
+		}
+		if c.Kind != KindNull && c.Kind != KindOf(t.order.typ) {
+			t.dropped = false
+			return nil
+		}
+		oc = c
+	}
+	base := 0
+	if t.kept != nil {
+		base = t.kept.N
+	}
+	t.sel = t.sel[:0]
+	for r := range bt.N {
+		slot := 0
+		if !pc.IsNull(r) {
+			slot = int(pc.U[r]) + 1
+		}
+		e := topEntry{idx: int32(base + len(t.sel))}
+		if oc != nil {
+			var ok bool
+			if e.k, e.null, ok = t.enc.encode(oc, r); !ok {
+				return errTopRowsKind // KindOf(type) is Int or Time: always encodes
+			}
+		}
+		if err := t.grow(slot, mem); err != nil {
+			return err
+		}
+		if t.insert(slot, e) {
+			t.sel = append(t.sel, int32(r))
+			t.alive = append(t.alive, true)
+			t.live++
+		}
+	}
+	if len(t.sel) == 0 {
+		return nil
+	}
+	if t.kept == nil {
+		t.kept = newOwnedBatch(bt)
+	}
+	if len(t.sel) == bt.N {
+		appendBatch(t.kept, bt)
+	} else {
+		appendGathered(t.kept, bt, t.sel)
+	}
+	// The kept rows' share of the batch's bytes, and their alive marks.
+	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
+		return err
+	}
+	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
+		before := t.kept.Bytes()
+		t.kept = t.compact()
+		mem.shrink(before - t.kept.Bytes())
+	}
+	return nil
+}
+
+var errTopRowsKind = sql.ErrUnableSort.New("window ORDER BY value of an unexpected kind")
+
+// grow makes room for slot.
+func (t *topRows) grow(slot int, mem *memCharge) error {
+	if slot < len(t.count) {
+		return nil
+	}
+	size := max(2*len(t.count), slot+1, 1024)
+	if len(t.count) == 0 {
+		size = max(slot+1, 1024)
+	}
+	if err := mem.grow(int64(size-len(t.count))*int64(4+16*t.n), "window top rows"); err != nil {
+		return err
+	}
+	count := make([]int32, size)
+	copy(count, t.count)
+	best := make([]topEntry, size*t.n)
+	copy(best, t.best)
+	t.count, t.best = count, best
+	return nil
+}
+
+// insert puts e, the latest row read, among slot's best n when it sorts
+// before the last of them (a later row loses ties), and marks the row
+// it pushes out dead; false when e is not kept.
+func (t *topRows) insert(slot int, e topEntry) bool {
+	if t.n == 0 {
+		return false
+	}
+	best := t.best[slot*t.n : slot*t.n+t.n]
+	c := int(t.count[slot])
+	if c == t.n {
+		if !e.before(best[c-1]) {
+			return false
+		}
+		t.alive[best[c-1].idx] = false
+		t.live--
+		c--
+	} else {
+		t.count[slot]++
+	}
+	// Shift the rows e sorts before; e goes after every row not after it.
+	j := c
+	for j > 0 && e.before(best[j-1]) {
+		best[j] = best[j-1]
+		j--
+	}
+	best[j] = e
+	return true
+}
+
+// compact is the kept rows still alive, in input order, with the best
+// lists' indexes renumbered.
+func (t *topRows) compact() *Batch {
+	if t.live == t.kept.N {
+		return t.kept
+	}
+	newIdx := make([]int32, t.kept.N)
+	sel := make([]int32, 0, t.live)
+	for i, a := range t.alive {
+		if a {
+			newIdx[i] = int32(len(sel))
+			sel = append(sel, int32(i))
+		}
+	}
+	for s, c := range t.count {
+		for j := range int(c) {
+			e := &t.best[s*t.n+j]
+			e.idx = newIdx[e.idx]
+		}
+	}
+	// A gathered batch owns its columns: later batches append to it.
+	out := t.kept.Gather(sel)
+	t.alive = t.alive[:len(sel)]
+	for i := range t.alive {
+		t.alive[i] = true
+	}
+	return out
+}
