@@ -32,6 +32,17 @@ type ColumnBatch struct {
 // (valid UTF-8, compared by its bytes), so two rows' numbers are equal
 // exactly when their strings are; a number's id never changes for the
 // life of the project's user dictionary (storage.UserIDs.SameNumbering).
+//
+// Codes and Dict, on a String or JSON column read from a segment as
+// stored, are the block's dictionary codes beside Strs (nil otherwise:
+// buffered rows, widened values, resolved ids).
+// INVARIANT: Codes != nil only with Dict != nil and len(Codes) == N; for
+// every non-NULL row k, Codes[k] < len(Dict) and Strs[k] == Dict[Codes[k]].
+// Dict is the segment's dictionary of the column (one slice per
+// segment and column while the block cache keeps it): equal codes under
+// one Dict are equal strings, and a dictionary holds each string once,
+// so different codes under one Dict are different strings. Both slices
+// may be shared with the block cache and other batches: read-only.
 type BatchColumn struct {
 	Type   storage.ColumnType
 	Nulls  []bool
@@ -39,6 +50,8 @@ type BatchColumn struct {
 	Floats []float64
 	Strs   []string
 	Users  []uint32
+	Codes  []uint32
+	Dict   []string
 }
 
 // batchRows caps a ColumnBatch of buffered rows.
@@ -155,10 +168,9 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 			case storage.TypeString, storage.TypeJSON:
 				dict := it.dicts[ref.name]
 				col.Strs = make([]string, n)
-				for k := range n {
-					if r := row(k); blk.Codes != nil && (blk.Nulls == nil || !blk.Nulls[r]) {
-						col.Strs[k] = dict[blk.Codes[r]]
-					}
+				if blk.Codes != nil {
+					col.Codes, col.Dict = blockCodes(blk.Codes, n, it.allHits, it.hits), dict
+					fillStrings(col.Strs, col.Codes, col.Nulls, dict)
 				}
 				if ref.kind == kindDistinctID {
 					// Unmerged ids: the stored string is the user's own.
@@ -203,6 +215,39 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 	}
 	it.pos = n // the block is consumed
 	return cb
+}
+
+// blockCodes is the codes of a block's n hits: the block's own slice
+// when every row is a hit (blocks are shared and read-only, as Codes
+// are), else the hit rows' codes.
+func blockCodes(codes []uint32, n int, allHits bool, hits []int32) []uint32 {
+	if allHits {
+		return codes[:n:n]
+	}
+	out := make([]uint32, n)
+	for k, r := range hits[:n] {
+		out[k] = codes[r]
+	}
+	return out
+}
+
+// fillStrings sets strs[k] to dict[codes[k]] for the rows that are not
+// NULL (a NULL row's code need not index dict). One tight loop per
+// case: this runs for every string cell the scan hands out.
+func fillStrings(strs []string, codes []uint32, nulls []bool, dict []string) {
+	codes = codes[:len(strs)]
+	if nulls == nil {
+		for k, c := range codes {
+			strs[k] = dict[c]
+		}
+		return
+	}
+	nulls = nulls[:len(strs)]
+	for k, c := range codes {
+		if !nulls[k] {
+			strs[k] = dict[c]
+		}
+	}
 }
 
 // rowUsers is the user numbers of the n hits (row(k) the block row of

@@ -26,6 +26,7 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 		Or{[]Predicate{IsNull{"plan"}, Compare{"time", OpLT, storage.TimeValue(1_100_000)}}},
 	}
 	ctx := context.Background()
+	coded := 0 // batch columns that came with dictionary codes
 	for _, f := range filters {
 		s := &Scan{Snap: snap, Columns: cols, Filter: f}
 		for part := range s.Parts() {
@@ -49,6 +50,7 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 				for k := range b.N {
 					got = append(got, batchRowText(b, k))
 				}
+				coded += checkBatchCodes(t, b)
 				return nil
 			})
 			if err != nil {
@@ -64,6 +66,34 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 			}
 		}
 	}
+	if coded == 0 {
+		t.Fatal("no batch column carried dictionary codes (segments' string columns should)")
+	}
+}
+
+// checkBatchCodes checks BatchColumn's INVARIANT on Codes and Dict and
+// returns how many of b's columns carry codes.
+func checkBatchCodes(t *testing.T, b *ColumnBatch) int {
+	t.Helper()
+	n := 0
+	for j, c := range b.Cols {
+		if c.Codes == nil {
+			continue
+		}
+		n++
+		if c.Dict == nil || len(c.Codes) != b.N || len(c.Strs) != b.N {
+			t.Fatalf("column %d: %d codes, dict %v, %d strings for %d rows", j, len(c.Codes), c.Dict != nil, len(c.Strs), b.N)
+		}
+		for k, code := range c.Codes {
+			if c.Nulls != nil && c.Nulls[k] {
+				continue
+			}
+			if int(code) >= len(c.Dict) || c.Dict[code] != c.Strs[k] {
+				t.Fatalf("column %d row %d: code %d of %d does not give %q", j, k, code, len(c.Dict), c.Strs[k])
+			}
+		}
+	}
+	return n
 }
 
 func rowText(row []storage.Value) string {

@@ -52,6 +52,19 @@ func (k Kind) String() string { return kindNames[k] }
 // (under numberings with Users.SameNumbering) are equal exactly when
 // their strings are byte for byte. Code that builds a column from
 // another's values leaves U nil unless it keeps that invariant.
+//
+// Codes, on a KindString column straight from the events scan (or
+// gathered, sliced from one), holds each row's code in Dict, the
+// segment's dictionary of the column. Operators that key strings by
+// their bytes (the group table, filters comparing with constants) map a
+// dictionary's codes once instead of hashing every row's string.
+// INVARIANT: Codes != nil only with Kind == KindString, Dict != nil and
+// len(Codes) == len(S); for every non-NULL row r, Codes[r] indexes Dict
+// and S[r] == Dict[Codes[r]]. A dictionary holds each string once, so
+// under one Dict (same first element and length) equal codes are
+// exactly equal strings. Codes and Dict are shared (with the block
+// cache, with other batches): read-only. Code that builds a column from
+// another's values leaves Codes nil unless it keeps that invariant.
 type Column struct {
 	Kind  Kind
 	Type  sql.Type
@@ -62,6 +75,8 @@ type Column struct {
 	A     []any
 	U     []uint32
 	Users *storage.UserIDs
+	Codes []uint32
+	Dict  []string
 }
 
 // widerNumbering is whichever of a and b, views of one numbering, knows
@@ -71,6 +86,21 @@ func widerNumbering(a, b *storage.UserIDs) *storage.UserIDs {
 		return b
 	}
 	return a
+}
+
+// dictCodes is c's dictionary codes and their dictionary, nil when c
+// has none.
+func (c *Column) dictCodes() ([]uint32, []string) {
+	if c.Codes == nil || c.Kind != KindString {
+		return nil, nil
+	}
+	return c.Codes, c.Dict
+}
+
+// sameDict reports whether a and b are one dictionary (the codes of one
+// index the other's strings).
+func sameDict(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // userNumbers is c's user numbers and their numbering, nil when c has
@@ -224,7 +254,7 @@ func (c *Column) toAny() {
 	for r := range n {
 		a[r] = c.Value(r)
 	}
-	c.Kind, c.A, c.I, c.F, c.S, c.U, c.Users = KindAny, a, nil, nil, nil, nil, nil
+	c.Kind, c.A, c.I, c.F, c.S, c.U, c.Users, c.Codes, c.Dict = KindAny, a, nil, nil, nil, nil, nil, nil, nil
 	if c.Nulls == nil && n > 0 && a[0] == nil { // was KindNull
 		c.Nulls = make([]bool, n)
 		for r := range c.Nulls {
@@ -351,6 +381,9 @@ func (c *Column) Gather(idx []int32) *Column {
 		if c.U != nil {
 			out.U, out.Users = make([]uint32, n), c.Users
 		}
+		if c.Codes != nil {
+			out.Codes, out.Dict = make([]uint32, n), c.Dict
+		}
 		for i, r := range idx {
 			if r < 0 || c.IsNull(int(r)) {
 				mark(i)
@@ -359,6 +392,9 @@ func (c *Column) Gather(idx []int32) *Column {
 			out.S[i] = c.S[r]
 			if c.U != nil {
 				out.U[i] = c.U[r]
+			}
+			if c.Codes != nil {
+				out.Codes[i] = c.Codes[r]
 			}
 		}
 	case KindAny:
@@ -395,6 +431,9 @@ func (c *Column) Slice(from, to int) *Column {
 		out.S = c.S[from:to]
 		if c.U != nil {
 			out.U, out.Users = c.U[from:to], c.Users
+		}
+		if c.Codes != nil {
+			out.Codes, out.Dict = c.Codes[from:to], c.Dict
 		}
 	case KindAny:
 		out.A = c.A[from:to]
@@ -474,7 +513,7 @@ func (b *Batch) Bytes() int64 {
 
 // Bytes estimates the memory c holds.
 func (c *Column) Bytes() int64 {
-	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U))
+	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U)+len(c.Codes))
 	for _, s := range c.S {
 		n += int64(len(s))
 	}

@@ -21,7 +21,9 @@ package native
 // KindAny (an odd value) still find the groups typed batches made.
 //
 // Fast paths: one integer or time key, and one string key compared by its
-// bytes, use a Go map keyed by the value itself (a string column that
+// bytes, use a Go map keyed by the value itself (a string column with
+// dictionary codes, Column.Codes, looks each code of a dictionary up
+// once and then indexes an array by code; a string column that
 // carries user numbers, distinct_id from the events scan, indexes an
 // array by user number instead: equal numbers are equal bytes, see
 // Column.U); any other single key is
@@ -113,6 +115,15 @@ type groupTable struct {
 	colIDs [][]int32
 
 	cache *stringCache // modeString
+
+	// modeString over a column with dictionary codes (Column.Codes):
+	// dictGroups[code] is 1 + the group of dict[code], 0 for not looked
+	// up yet, for the dictionary dict (the last one seen: parts arrive
+	// one after another, each with its segment's dictionary). strs stays
+	// the table's key set, so batches with and without codes, and
+	// several dictionaries, agree on every string's group.
+	dict       []string
+	dictGroups []int32
 
 	// modeUser: users numbers the keys; userMap, then (once the groups
 	// are more than a sixteenth of users' users, at most userDenseMax)
@@ -315,8 +326,16 @@ func (t *groupTable) userToString() {
 // denseInts bounds the integer keys an array holds: [0, denseInts).
 const denseInts = 4096
 
+// dictGroupsMax bounds the dictionaries whose codes the group table
+// maps through an array (4 bytes a code, cleared per dictionary): larger
+// ones (an id per row) go by their strings.
+const dictGroupsMax = 1 << 16
+
 // stringGroups is groups for one KindString key compared by its bytes.
 func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
+	if codes, dict := c.dictCodes(); codes != nil && len(dict) <= dictGroupsMax {
+		return t.codedGroups(c, codes, dict, nrows, out)
+	}
 	if t.cache == nil {
 		t.cache = &stringCache{}
 	}
@@ -338,6 +357,41 @@ func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
 			t.keyLen += int64(len(v))
 		}
 		slot.s, slot.id = v, g
+		out = append(out, g)
+	}
+	return out
+}
+
+// codedGroups is stringGroups for a column with dictionary codes: each
+// code of dict is looked up by its string once, then by the code.
+func (t *groupTable) codedGroups(c *Column, codes []uint32, dict []string, nrows int, out []int32) []int32 {
+	if !sameDict(t.dict, dict) {
+		t.dict = dict
+		if cap(t.dictGroups) < len(dict) {
+			t.dictGroups = make([]int32, len(dict))
+		} else {
+			t.dictGroups = t.dictGroups[:len(dict)]
+			clear(t.dictGroups)
+		}
+	}
+	dg := t.dictGroups
+	codes = codes[:nrows]
+	for r, code := range codes {
+		if c.Nulls != nil && c.Nulls[r] {
+			out = append(out, t.nullGroup())
+			continue
+		}
+		g := dg[code] - 1
+		if g < 0 {
+			v := dict[code]
+			var ok bool
+			if g, ok = t.strs[v]; !ok {
+				g = t.newGroup()
+				t.strs[v] = g
+				t.keyLen += int64(len(v))
+			}
+			dg[code] = g + 1
+		}
 		out = append(out, g)
 	}
 	return out
@@ -497,6 +551,7 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 		general[string([]byte{tagNull})] = t.nullID
 	}
 	t.mode, t.ints, t.dense, t.strs, t.cache = modeGeneral, nil, nil, general, nil
+	t.dict, t.dictGroups = nil, nil
 	return nil
 }
 
@@ -662,7 +717,7 @@ func (w *weightBuf) Write(p []byte) (int, error) {
 
 // bytes estimates the table's memory: keys plus Go map overhead.
 func (t *groupTable) bytes() int64 {
-	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense)) + 4*int64(len(t.userDense)) + 8*int64(len(t.userMap))
+	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense)+cap(t.dictGroups)) + 4*int64(len(t.userDense)) + 8*int64(len(t.userMap))
 	for _, st := range t.sub {
 		n += st.bytes()
 	}

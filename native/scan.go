@@ -241,6 +241,9 @@ func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 			if ec.Users != nil {
 				c.U, c.Users = ec.Users, scan.Snap.UserIDs
 			}
+			if ec.Codes != nil {
+				c.Codes, c.Dict = ec.Codes, ec.Dict
+			}
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
 			for k, ms := range ec.Ints {
