@@ -37,7 +37,8 @@ type ColumnBatch struct {
 // stored, are the block's dictionary codes beside Strs (nil otherwise:
 // buffered rows, widened values, resolved ids).
 // INVARIANT: Codes != nil only with Dict != nil and len(Codes) == N; for
-// every non-NULL row k, Codes[k] < len(Dict) and Strs[k] == Dict[Codes[k]].
+// every non-NULL row k, Codes[k] < len(Dict) and Strs[k] == Dict[Codes[k]]
+// (Strs is nil instead for a column BatchOptions.CodesOnly names).
 // Dict is the segment's dictionary of the column (one slice per
 // segment and column while the block cache keeps it): equal codes under
 // one Dict are equal strings, and a dictionary holds each string once,
@@ -57,9 +58,24 @@ type BatchColumn struct {
 // batchRows caps a ColumnBatch of buffered rows.
 const batchRows = 4096
 
+// BatchOptions tune what PartBatchesWith hands out.
+type BatchOptions struct {
+	// CodesOnly, per Scan.Columns (nil: none), names the string columns
+	// whose strings the caller never reads from a batch that carries
+	// their codes: those come with Codes and Dict and Strs nil (the one
+	// exception to Strs holding a string column's values). A distinct_id
+	// column always has its strings.
+	CodesOnly []bool
+}
+
 // PartBatches calls fn with part's matching rows, a batch at a time, in
 // the order PartRows yields them.
 func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) error) error {
+	return s.PartBatchesWith(ctx, part, BatchOptions{}, fn)
+}
+
+// PartBatchesWith is PartBatches with options.
+func (s *Scan) PartBatchesWith(ctx context.Context, part int, opts BatchOptions, fn func(*ColumnBatch) error) error {
 	if part < 0 || part >= s.Parts() {
 		return fmt.Errorf("scan: no part %d of %d", part, s.Parts())
 	}
@@ -81,7 +97,7 @@ func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) 
 			if err != nil || !ok {
 				return err
 			}
-			if err := fn(it.columnBatch()); err != nil {
+			if err := fn(it.columnBatch(opts)); err != nil {
 				return err
 			}
 		}
@@ -114,7 +130,7 @@ func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) 
 }
 
 // columnBatch is the loaded block's hits as a ColumnBatch.
-func (it *segmentIter) columnBatch() *ColumnBatch {
+func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 	n := it.hitCount()
 	row := func(k int) int {
 		if it.allHits {
@@ -167,10 +183,15 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 			switch ref.typ {
 			case storage.TypeString, storage.TypeJSON:
 				dict := it.dicts[ref.name]
-				col.Strs = make([]string, n)
+				codesOnly := j < len(opts.CodesOnly) && opts.CodesOnly[j] && ref.kind != kindDistinctID
 				if blk.Codes != nil {
 					col.Codes, col.Dict = blockCodes(blk.Codes, n, it.allHits, it.hits), dict
-					fillStrings(col.Strs, col.Codes, col.Nulls, dict)
+				}
+				if !codesOnly || col.Codes == nil {
+					col.Strs = make([]string, n)
+					if col.Codes != nil {
+						fillStrings(col.Strs, col.Codes, col.Nulls, dict)
+					}
 				}
 				if ref.kind == kindDistinctID {
 					// Unmerged ids: the stored string is the user's own.

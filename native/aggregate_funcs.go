@@ -986,7 +986,7 @@ func appendFrom(dst, src *Column, r int) {
 			dst.notNull(len(dst.F))
 			return
 		case KindString:
-			dst.S = append(dst.S, src.S[r])
+			dst.S = append(dst.S, src.str(r))
 			dst.notNull(len(dst.S))
 			return
 		}

@@ -65,6 +65,15 @@ func (k Kind) String() string { return kindNames[k] }
 // exactly equal strings. Codes and Dict are shared (with the block
 // cache, with other batches): read-only. Code that builds a column from
 // another's values leaves Codes nil unless it keeps that invariant.
+//
+// The one exception to S being filled: a scan column that a
+// HashAggregate directly above reads only as a GROUP BY key and as its
+// groups' first value (hash_aggregate.go's codesOnlyColumns) may come
+// with Codes and S nil, and the group table and firstAgg read it by
+// code. Len, Value, str, Gather and Slice read such a column too;
+// anything else reading S[r] of one would index a nil slice and panic
+// (an error of the statement, never a wrong value).
+// INVARIANT: S == nil with rows only when Codes != nil.
 type Column struct {
 	Kind  Kind
 	Type  sql.Type
@@ -95,6 +104,15 @@ func (c *Column) dictCodes() ([]uint32, []string) {
 		return nil, nil
 	}
 	return c.Codes, c.Dict
+}
+
+// str is row r (not NULL) of KindString column c, from its dictionary
+// when the column carries codes alone.
+func (c *Column) str(r int) string {
+	if c.S == nil && c.Codes != nil {
+		return c.Dict[c.Codes[r]]
+	}
+	return c.S[r]
 }
 
 // sameDict reports whether a and b are one dictionary (the codes of one
@@ -154,6 +172,9 @@ func (c *Column) Len() int {
 	case KindFloat:
 		return len(c.F)
 	case KindString:
+		if c.S == nil {
+			return len(c.Codes)
+		}
 		return len(c.S)
 	case KindAny:
 		return len(c.A)
@@ -317,7 +338,7 @@ func (c *Column) Value(r int) any {
 		}
 		return c.F[r]
 	case KindString:
-		return c.S[r]
+		return c.str(r)
 	case KindTime:
 		return time.UnixMicro(c.I[r]).UTC()
 	case KindAny:
@@ -389,7 +410,7 @@ func (c *Column) Gather(idx []int32) *Column {
 				mark(i)
 				continue
 			}
-			out.S[i] = c.S[r]
+			out.S[i] = c.str(int(r))
 			if c.U != nil {
 				out.U[i] = c.U[r]
 			}
@@ -428,7 +449,9 @@ func (c *Column) Slice(from, to int) *Column {
 	case KindFloat:
 		out.F = c.F[from:to]
 	case KindString:
-		out.S = c.S[from:to]
+		if c.S != nil || c.Codes == nil {
+			out.S = c.S[from:to]
+		}
 		if c.U != nil {
 			out.U, out.Users = c.U[from:to], c.Users
 		}
@@ -438,6 +461,10 @@ func (c *Column) Slice(from, to int) *Column {
 	case KindAny:
 		out.A = c.A[from:to]
 	case KindNull:
+		if to-from <= len(allNulls) {
+			out.Nulls = allNulls[: to-from : to-from]
+			break
+		}
 		out.Nulls = make([]bool, to-from)
 		for i := range out.Nulls {
 			out.Nulls[i] = true

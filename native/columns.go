@@ -75,10 +75,26 @@ func (tr *Translation) readColumns(name string, sch sql.Schema) []bool {
 }
 
 // unreadColumn is n NULLs of type t: a column no expression reads.
+// Up to len(allNulls) rows share one Nulls slice (columns are read-only,
+// and its capacity is cut to n, so an append copies it): a wide table
+// scanned for two columns made a Nulls slice per other column and batch.
 func unreadColumn(t sql.Type, n int) *Column {
+	if n <= len(allNulls) {
+		return &Column{Kind: KindNull, Type: t, Nulls: allNulls[:n:n]}
+	}
 	c := &Column{Kind: KindNull, Type: t, Nulls: make([]bool, n)}
 	for i := range c.Nulls {
 		c.Nulls[i] = true
 	}
 	return c
 }
+
+// allNulls is every row NULL, for unreadColumn. INVARIANT: never written
+// after init.
+var allNulls = func() []bool {
+	s := make([]bool, 1<<16)
+	for i := range s {
+		s[i] = true
+	}
+	return s
+}()

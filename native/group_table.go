@@ -333,7 +333,7 @@ const dictGroupsMax = 1 << 16
 
 // stringGroups is groups for one KindString key compared by its bytes.
 func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
-	if codes, dict := c.dictCodes(); codes != nil && len(dict) <= dictGroupsMax {
+	if codes, dict := c.dictCodes(); codes != nil && (len(dict) <= dictGroupsMax || c.S == nil) {
 		return t.codedGroups(c, codes, dict, nrows, out)
 	}
 	if t.cache == nil {
@@ -376,25 +376,39 @@ func (t *groupTable) codedGroups(c *Column, codes []uint32, dict []string, nrows
 	}
 	dg := t.dictGroups
 	codes = codes[:nrows]
+	base := len(out)
+	out = grow(out, base+nrows)
+	res := out[base:]
+	nulls := c.Nulls
+	if nulls != nil {
+		nulls = nulls[:nrows]
+	}
 	for r, code := range codes {
-		if c.Nulls != nil && c.Nulls[r] {
-			out = append(out, t.nullGroup())
+		if nulls != nil && nulls[r] {
+			res[r] = t.nullGroup()
 			continue
 		}
 		g := dg[code] - 1
 		if g < 0 {
-			v := dict[code]
-			var ok bool
-			if g, ok = t.strs[v]; !ok {
-				g = t.newGroup()
-				t.strs[v] = g
-				t.keyLen += int64(len(v))
-			}
-			dg[code] = g + 1
+			g = t.dictGroup(dict, code)
 		}
-		out = append(out, g)
+		res[r] = g
 	}
 	return out
+}
+
+// dictGroup is the group of dict[code], the first row of it under this
+// dictionary: looked up (or added) by its string.
+func (t *groupTable) dictGroup(dict []string, code uint32) int32 {
+	v := dict[code]
+	g, ok := t.strs[v]
+	if !ok {
+		g = t.newGroup()
+		t.strs[v] = g
+		t.keyLen += int64(len(v))
+	}
+	t.dictGroups[code] = g + 1
+	return g
 }
 
 // encodedGroups is groups for one key of any Kind, by its encoding.
@@ -487,6 +501,9 @@ func sameKeyValue(c *Column, a, b int) bool {
 	case KindFloat:
 		return c.F[a] == c.F[b] && !math.Signbit(c.F[a]) && !math.Signbit(c.F[b])
 	case KindString:
+		if c.S == nil && c.Codes != nil {
+			return c.Codes[a] == c.Codes[b]
+		}
 		return c.S[a] == c.S[b]
 	case KindAny:
 		sa, ok := c.A[a].(string)
@@ -582,9 +599,9 @@ func (t *groupTable) appendKey(ctx *sql.Context, buf []byte, i int, c *Column, r
 			break
 		}
 		if !kc.collated {
-			return appendBytesKey(buf, tagString, c.S[r]), nil
+			return appendBytesKey(buf, tagString, c.str(r)), nil
 		}
-		return t.appendWeights(buf, kc, c.S[r])
+		return t.appendWeights(buf, kc, c.str(r))
 	}
 	return t.appendValueKey(ctx, buf, kc, c.Value(r))
 }

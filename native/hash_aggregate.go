@@ -79,6 +79,11 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 		aggs[i] = a
 	}
 	if sc, ok := in.(*scanOp); ok {
+		if len(sc.stages) == 0 {
+			if only := codesOnlyColumns(ctx, sc.sch, gb.GroupByExprs, gb.SelectDeps, keyCols); only != nil {
+				sc = sc.withCodesOnly(only)
+			}
+		}
 		in = fuseEvaluation(sc, keys, aggs)
 	}
 	return &hashAggOp{child: in, keys: keys, keyCols: keyCols, aggs: aggs, sch: gb.Schema(ctx)}, ""
@@ -136,6 +141,50 @@ func fuseEvaluation(sc *scanOp, keys []Expr, aggs []aggFunc) Operator {
 			return &Batch{N: b.N, Cols: cols}, nil
 		},
 	}, out)
+}
+
+// codesOnlyColumns is which string columns of sch, a scan read with no
+// stage between it and this GroupBy, the GroupBy reads only as whole
+// keys compared by bytes (the group table groups them by dictionary
+// code) and as plain select dependencies (firstAgg copies the group's
+// first value by code): the scan may leave their strings unfilled
+// (Column.S nil beside Codes). nil when there are none. Any other
+// reference to a column, in any expression, keeps its strings.
+func codesOnlyColumns(ctx *sql.Context, sch sql.Schema, keys, deps []sql.Expression, keyCols []keyColumn) []bool {
+	keyUse := make([]bool, len(sch))
+	valueUse := make([]bool, len(sch))
+	markAll := func(e sql.Expression) {
+		sql.Inspect(ctx, e, func(ctx *sql.Context, x sql.Expression) bool {
+			if gf, ok := x.(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) {
+				valueUse[gf.Index()] = true
+			}
+			return true
+		})
+	}
+	for i, k := range keys {
+		if gf, ok := groupByDep(k).(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) &&
+			!keyCols[i].collated && !keyCols[i].extended {
+			keyUse[gf.Index()] = true
+			continue
+		}
+		markAll(k)
+	}
+	for _, d := range deps {
+		if gf, ok := groupByDep(d).(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) {
+			continue // a first value: firstAgg reads it by code
+		}
+		markAll(d)
+	}
+	var only []bool
+	for j, c := range sch {
+		if keyUse[j] && !valueUse[j] && KindOf(c.Type) == KindString {
+			if only == nil {
+				only = make([]bool, len(sch))
+			}
+			only[j] = true
+		}
+	}
+	return only
 }
 
 // onlyAnyValue reports whether deps hold no aggregate but ANY_VALUE

@@ -35,6 +35,13 @@ type scanOp struct {
 	stages []stage    // row-local steps run by the part workers, bottom up
 	read   []bool     // per column of sch: read it (else no statement reference sees it: NULL)
 	out    sql.Schema // the last stage's schema (sch without stages)
+
+	// codesOnly, per column of sch (nil: none), marks string columns
+	// whose batches may come with dictionary codes and no strings
+	// (Column.S nil, Column.Codes set): set only by a HashAggregate
+	// directly above, with no stage in between, that reads them as
+	// keys and first values alone (hash_aggregate.go).
+	codesOnly []bool
 }
 
 // stage is a filter or projection fused into a scan: each part worker
@@ -43,6 +50,14 @@ type scanOp struct {
 type stage struct {
 	describe string
 	run      func(ctx *sql.Context, b *Batch) (*Batch, error) // nil batch: no rows left
+}
+
+// withCodesOnly is s with its batches' columns marked in only (per
+// column of sch) carrying codes alone where they have them.
+func (s *scanOp) withCodesOnly(only []bool) *scanOp {
+	cp := *s
+	cp.codesOnly = only
+	return &cp
 }
 
 // withStage is s with st run after its other stages, giving rows of out.
@@ -102,6 +117,14 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 		}
 	}
 	scan := &engine.Scan{Snap: s.table.Snapshot(), Columns: names, Filter: s.table.Filter()}
+	var opts engine.BatchOptions
+	if s.codesOnly != nil {
+		for i := range s.sch {
+			if s.read[i] {
+				opts.CodesOnly = append(opts.CodesOnly, s.codesOnly[i])
+			}
+		}
+	}
 	parts := scan.Parts()
 	if parts == 0 {
 		return &sliceIter{}, nil
@@ -120,7 +143,7 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 			defer wg.Done()
 			wctx := ctx.WithContext(runCtx)
 			for p := range next {
-				s.readPart(wctx, scan, p, outs[p])
+				s.readPart(wctx, scan, opts, p, outs[p])
 			}
 		}()
 	}
@@ -169,10 +192,10 @@ type partBatch struct {
 }
 
 // readPart sends part p's rows in batches on out and closes it.
-func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch) {
+func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, p int, out chan<- partBatch) {
 	defer close(out)
 	errStop := errors.New("stopped")
-	err := guard(func() error { return s.readPartBatches(ctx, scan, p, out, errStop) })
+	err := guard(func() error { return s.readPartBatches(ctx, scan, opts, p, out, errStop) })
 	if err != nil && err != errStop {
 		select {
 		case out <- partBatch{err: err}:
@@ -181,8 +204,8 @@ func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<-
 	}
 }
 
-func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch, errStop error) error {
-	return scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
+func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, p int, out chan<- partBatch, errStop error) error {
+	return scan.PartBatchesWith(ctx, p, opts, func(cb *engine.ColumnBatch) error {
 		b := s.fromEngine(scan, cb)
 		for from := 0; from < b.N; from += BatchSize {
 			part := b
@@ -243,6 +266,16 @@ func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 			}
 			if ec.Codes != nil {
 				c.Codes, c.Dict = ec.Codes, ec.Dict
+				if c.S == nil && len(c.Dict) > dictGroupsMax {
+					// The group table maps codes of small dictionaries
+					// only: a large one's rows go by their strings.
+					c.S = make([]string, cb.N)
+					for k, code := range c.Codes {
+						if c.Nulls == nil || !c.Nulls[k] {
+							c.S[k] = c.Dict[code]
+						}
+					}
+				}
 			}
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
@@ -269,6 +302,8 @@ func storedValue(ec *engine.BatchColumn, k int) storage.Value {
 		return storage.FloatValue(ec.Floats[k])
 	case ec.Strs != nil:
 		return storage.Value{Type: ec.Type, Str: ec.Strs[k]}
+	case ec.Codes != nil: // BatchOptions.CodesOnly
+		return storage.Value{Type: ec.Type, Str: ec.Dict[ec.Codes[k]]}
 	}
 	return storage.Value{Type: ec.Type, Int: ec.Ints[k]}
 }

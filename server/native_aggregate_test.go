@@ -58,6 +58,15 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 		{"SELECT DISTINCT event, `plan` FROM events", "HashDistinct"},
 		{"SELECT DISTINCT DATE(time) FROM events WHERE event = 'Purchase'", "HashDistinct"},
 		{"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT `$city`) FROM events WHERE amount > 1000", ""},
+		// String keys straight from the scan: grouped by dictionary code,
+		// their strings left unfilled (read as keys and first values
+		// only); constant sums counted.
+		{"SELECT event, SUM(1) AS records FROM events GROUP BY 1", "HashAggregate"},
+		{"SELECT `$city`, `plan`, SUM(1), COUNT(1), AVG(2), SUM(NULL) FROM events GROUP BY `$city`, `plan`", "HashAggregate"},
+		{"SELECT `plan`, SUM(1) FROM events WHERE time < '2025-03-02' GROUP BY `plan`", "HashAggregate"},
+		// the key also read as a value: its strings stay
+		{"SELECT event, MAX(event), MIN(CONCAT(event, `plan`)), SUM(1) FROM events GROUP BY event", "HashAggregate"},
+		{"SELECT utm_source, SUM(1) FROM events WHERE event IN ('Signup', 'Purchase') GROUP BY utm_source", "HashAggregate"},
 	} {
 		want, got := queryRows(t, off, tc.q), queryRows(t, on, tc.q)
 		if !renderedRowsEqual(want, got) {
