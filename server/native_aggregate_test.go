@@ -85,3 +85,58 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeScanReadsNamedColumns: a derived table's SELECT * (Superset's
+// virtual table) makes the events scan read only the columns something
+// above names, not the properties JSON and the rest; rows consumed whole
+// (DISTINCT, IN, UNION) keep every column they carry. Answers match the
+// plan with arb's rules off.
+func TestNativeScanReadsNamedColumns(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	mustExec(t, db, workloadInsert(r, 3_000, time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), 300))
+	if err := srv.Store().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, workloadInsert(r, 500, time.Date(2025, 3, 2, 8, 0, 0, 0, time.UTC), 300)) // buffered
+	ctx := context.Background()
+	on, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer on.Close()
+	off, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ q, scan string }{
+		{"SELECT time AS time, distinct_id AS distinct_id, amount AS amount FROM (SELECT * FROM events) AS virtual_table " +
+			"WHERE event = 'Purchase' ORDER BY time DESC, distinct_id LIMIT 50", "[time, event, distinct_id, amount]"},
+		{"SELECT v.t FROM (SELECT time AS t, event, `plan` FROM events) v WHERE v.event = 'Search' ORDER BY v.t LIMIT 9", "[time, event]"},
+		// rows read whole: every column of the inner select
+		{"SELECT COUNT(*) FROM (SELECT DISTINCT event, `plan` FROM events) d", "[event, plan]"},
+		{"SELECT COUNT(*) FROM events WHERE distinct_id IN (SELECT distinct_id FROM events WHERE event = 'Purchase')", ""},
+		{"SELECT event FROM events WHERE amount > 40 UNION SELECT `plan` FROM events", ""},
+		{"SELECT * FROM (SELECT * FROM events WHERE event = 'Signup') s ORDER BY time, insert_id LIMIT 3", ""},
+	} {
+		want, got := queryRows(t, off, tc.q), queryRows(t, on, tc.q)
+		if !renderedRowsEqual(want, got) {
+			t.Fatalf("%s\nnative plan off (%d rows): %.600v\non (%d rows): %.600v", tc.q, len(want), want, len(got), got)
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: no rows: the fixture tests nothing", tc.q)
+		}
+		if tc.scan == "" {
+			continue
+		}
+		plan := strings.Join(queryRows(t, on, "EXPLAIN FORMAT=TREE "+tc.q), "\n")
+		if !strings.Contains(plan, "arb Scan events "+tc.scan) {
+			t.Errorf("%s: want the scan to read %s, got\n%s", tc.q, tc.scan, plan)
+		}
+	}
+}
