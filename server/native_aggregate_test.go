@@ -123,6 +123,10 @@ func TestNativeScanReadsNamedColumns(t *testing.T) {
 		{"SELECT COUNT(*) FROM events WHERE distinct_id IN (SELECT distinct_id FROM events WHERE event = 'Purchase')", ""},
 		{"SELECT event FROM events WHERE amount > 40 UNION SELECT `plan` FROM events", ""},
 		{"SELECT * FROM (SELECT * FROM events WHERE event = 'Signup') s ORDER BY time, insert_id LIMIT 3", ""},
+		// filters decided by dictionary code, with and without other conjuncts
+		{"SELECT time, `$os`, amount FROM events WHERE `$os` IN ('iOS', 'Android') AND amount > 10 ORDER BY time", ""},
+		{"SELECT COUNT(*), SUM(amount) FROM events WHERE event <> 'Click' AND utm_source = 'src3' AND `$city` IS NOT NULL", ""},
+		{"SELECT `plan`, COUNT(*) FROM events WHERE LOWER(`plan`) LIKE '%pr%' OR `plan` = 'free' GROUP BY `plan`", ""},
 	} {
 		want, got := queryRows(t, off, tc.q), queryRows(t, on, tc.q)
 		if !renderedRowsEqual(want, got) {
