@@ -21,8 +21,9 @@ type ColumnBatch struct {
 // column's current type. Exactly one slice holds them: Ints (Bool, Int,
 // Time in milliseconds), Floats (Float) or Strs (String, JSON); Type is
 // TypeNull, with no slice, when every row is NULL. Nulls marks NULL rows
-// (nil: none), whose slot holds a zero value. Slices are fresh: the
-// caller may keep them.
+// (nil: none), whose slot holds a zero value. The caller may keep the
+// slices but never write them: a block read whole shares its slices
+// (Nulls, Ints, Floats, Codes) with the block cache and other scans.
 //
 // Users, on a distinct_id column (identity-resolved, not the raw one),
 // holds each row's canonical user number beside its string when the part
@@ -53,6 +54,9 @@ type BatchColumn struct {
 	Users  []uint32
 	Codes  []uint32
 	Dict   []string
+	// Micros: Ints of this Time column are microseconds since the
+	// epoch, not milliseconds (BatchOptions.TimeMicros).
+	Micros bool
 }
 
 // batchRows caps a ColumnBatch of buffered rows.
@@ -66,6 +70,10 @@ type BatchOptions struct {
 	// exception to Strs holding a string column's values). A distinct_id
 	// column always has its strings.
 	CodesOnly []bool
+	// TimeMicros asks for Time columns in microseconds (native's unit:
+	// one pass over the values instead of two) where that is cheap:
+	// BatchColumn.Micros says which columns have them.
+	TimeMicros bool
 }
 
 // PartBatches calls fn with part's matching rows, a batch at a time, in
@@ -174,10 +182,7 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 		case direct:
 			col.Type = ref.typ
 			if blk.Nulls != nil {
-				col.Nulls = make([]bool, n)
-				for k := range n {
-					col.Nulls[k] = blk.Nulls[row(k)]
-				}
+				col.Nulls = hitValues(blk.Nulls, n, it.allHits, it.hits)
 			}
 			// A block whose rows are all NULL may have no value slice.
 			switch ref.typ {
@@ -198,18 +203,28 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 					col.Users = it.rowUsers(n, row, col.Nulls)
 				}
 			case storage.TypeFloat:
-				col.Floats = make([]float64, n)
 				if blk.Floats != nil {
+					col.Floats = hitValues(blk.Floats, n, it.allHits, it.hits)
+				} else {
+					col.Floats = make([]float64, n)
+				}
+			case storage.TypeTime:
+				switch {
+				case blk.Ints == nil:
+					col.Ints = make([]int64, n)
+				case opts.TimeMicros:
+					col.Ints, col.Micros = make([]int64, n), true
 					for k := range n {
-						col.Floats[k] = blk.Floats[row(k)]
+						col.Ints[k] = blk.Ints[row(k)] * 1000
 					}
+				default:
+					col.Ints = hitValues(blk.Ints, n, it.allHits, it.hits)
 				}
 			default:
-				col.Ints = make([]int64, n)
 				if blk.Ints != nil {
-					for k := range n {
-						col.Ints[k] = blk.Ints[row(k)]
-					}
+					col.Ints = hitValues(blk.Ints, n, it.allHits, it.hits)
+				} else {
+					col.Ints = make([]int64, n)
 				}
 			}
 		default:
@@ -236,6 +251,19 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 	}
 	it.pos = n // the block is consumed
 	return cb
+}
+
+// hitValues is a block slice's values at its n hits: the block's own
+// slice (capacity cut to n) when every row is a hit, else a new one.
+func hitValues[T any](vals []T, n int, allHits bool, hits []int32) []T {
+	if allHits {
+		return vals[:n:n]
+	}
+	out := make([]T, n)
+	for k, r := range hits[:n] {
+		out[k] = vals[r]
+	}
+	return out
 }
 
 // blockCodes is the codes of a block's n hits: the block's own slice

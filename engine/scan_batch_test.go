@@ -26,7 +26,8 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 		Or{[]Predicate{IsNull{"plan"}, Compare{"time", OpLT, storage.TimeValue(1_100_000)}}},
 	}
 	ctx := context.Background()
-	coded := 0 // batch columns that came with dictionary codes
+	coded := 0                 // batch columns that came with dictionary codes
+	codesAlone, micros := 0, 0 // batch columns with codes and no strings; with microseconds
 	for _, f := range filters {
 		s := &Scan{Snap: snap, Columns: cols, Filter: f}
 		for part := range s.Parts() {
@@ -45,29 +46,50 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 				}
 				want = append(want, row)
 			}
-			var got []string
-			err = s.PartBatches(ctx, part, func(b *ColumnBatch) error {
-				for k := range b.N {
-					got = append(got, batchRowText(b, k))
+			// Plain batches, then codes alone for every string column and
+			// times in microseconds: the same values.
+			all := make([]bool, len(cols))
+			for i := range all {
+				all[i] = true
+			}
+			for _, opts := range []BatchOptions{{}, {CodesOnly: all, TimeMicros: true}} {
+				var got []string
+				err = s.PartBatchesWith(ctx, part, opts, func(b *ColumnBatch) error {
+					for k := range b.N {
+						got = append(got, batchRowText(b, k))
+					}
+					if opts.CodesOnly == nil {
+						coded += checkBatchCodes(t, b)
+					}
+					for j, c := range b.Cols {
+						if c.Strs == nil && c.Codes != nil {
+							codesAlone++
+						}
+						if c.Micros {
+							micros++
+						}
+						if c.Micros && !opts.TimeMicros || c.Strs == nil && c.Codes != nil && opts.CodesOnly == nil {
+							t.Fatalf("column %d: micros %v, strings %v, with options %+v", j, c.Micros, c.Strs != nil, opts)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-				coded += checkBatchCodes(t, b)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("filter %v part %d: %d rows in batches, %d by rows", f, part, len(got), len(want))
-			}
-			for k, row := range want {
-				if w := rowText(row); got[k] != w {
-					t.Fatalf("filter %v part %d row %d: batch %s, rows %s", f, part, k, got[k], w)
+				if len(got) != len(want) {
+					t.Fatalf("filter %v part %d options %+v: %d rows in batches, %d by rows", f, part, opts, len(got), len(want))
+				}
+				for k, row := range want {
+					if w := rowText(row); got[k] != w {
+						t.Fatalf("filter %v part %d options %+v row %d: batch %s, rows %s", f, part, opts, k, got[k], w)
+					}
 				}
 			}
 		}
 	}
-	if coded == 0 {
-		t.Fatal("no batch column carried dictionary codes (segments' string columns should)")
+	if coded == 0 || codesAlone == 0 || micros == 0 {
+		t.Fatalf("batch columns with codes %d, codes alone %d, microseconds %d: each should be some", coded, codesAlone, micros)
 	}
 }
 
@@ -121,6 +143,10 @@ func batchRowText(b *ColumnBatch, k int) string {
 			v = storage.FloatValue(c.Floats[k])
 		case c.Strs != nil:
 			v = storage.Value{Type: c.Type, Str: c.Strs[k]}
+		case c.Codes != nil: // BatchOptions.CodesOnly
+			v = storage.Value{Type: c.Type, Str: c.Dict[c.Codes[k]]}
+		case c.Micros:
+			v = storage.Value{Type: c.Type, Int: c.Ints[k] / 1000}
 		default:
 			v = storage.Value{Type: c.Type, Int: c.Ints[k]}
 		}

@@ -117,7 +117,7 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 		}
 	}
 	scan := &engine.Scan{Snap: s.table.Snapshot(), Columns: names, Filter: s.table.Filter()}
-	var opts engine.BatchOptions
+	opts := engine.BatchOptions{TimeMicros: true}
 	if s.codesOnly != nil {
 		for i := range s.sch {
 			if s.read[i] {
@@ -277,6 +277,8 @@ func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 					}
 				}
 			}
+		case c.Kind == KindTime && ec.Type == storage.TypeTime && ec.Micros:
+			c.I = ec.Ints
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
 			for k, ms := range ec.Ints {
@@ -304,6 +306,9 @@ func storedValue(ec *engine.BatchColumn, k int) storage.Value {
 		return storage.Value{Type: ec.Type, Str: ec.Strs[k]}
 	case ec.Codes != nil: // BatchOptions.CodesOnly
 		return storage.Value{Type: ec.Type, Str: ec.Dict[ec.Codes[k]]}
+	}
+	if ec.Micros {
+		return storage.Value{Type: ec.Type, Int: ec.Ints[k] / 1000}
 	}
 	return storage.Value{Type: ec.Type, Int: ec.Ints[k]}
 }
