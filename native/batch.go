@@ -67,12 +67,16 @@ func (k Kind) String() string { return kindNames[k] }
 // another's values leaves Codes nil unless it keeps that invariant.
 //
 // The one exception to S being filled: a scan column that a
-// HashAggregate directly above reads only as a GROUP BY key and as its
-// groups' first value (hash_aggregate.go's codesOnlyColumns) may come
-// with Codes and S nil, and the group table and firstAgg read it by
-// code. Len, Value, str, Gather and Slice read such a column too;
-// anything else reading S[r] of one would index a nil slice and panic
-// (an error of the statement, never a wrong value).
+// HashAggregate above reads only as a GROUP BY key and as its groups'
+// first value, through scan stages that hand it on or read it by code
+// (a filter's coded conjunct), may come with Codes and S nil
+// (hash_aggregate.go's codesOnlyColumns, scanOp.codesOnly); the group
+// table, firstAgg and the coded filter read it by code. Len, Value,
+// str, Gather and Slice read such a column too, and the filter gives it
+// its strings before evaluating a condition whole (withStrings).
+// Anything else must never see one: a loop over S would see no rows, so
+// the analysis that marks columns is conservative (any other reference
+// to a column keeps its strings).
 // INVARIANT: S == nil with rows only when Codes != nil.
 type Column struct {
 	Kind  Kind

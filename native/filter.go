@@ -26,6 +26,7 @@ type filterOp struct {
 
 	coded []*codedConjunct // nil: cond whole on every batch
 	rest  Expr             // the other conjuncts, nil for none
+	flow  *stageFlow       // how it reads its input (see stageFlow)
 }
 
 // codedConjunct is a conjunct that reads input column col alone.
@@ -57,7 +58,7 @@ const (
 
 // codedFilterMax bounds the dictionaries a coded conjunct keeps verdicts
 // for (a byte a string); larger ones evaluate cond whole.
-const codedFilterMax = 1 << 16
+const codedFilterMax = dictGroupsMax
 
 func init() {
 	register((*plan.Filter)(nil), func(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, string) {
@@ -79,7 +80,7 @@ func newFilter(ctx *sql.Context, tr *Translation, name string, child sql.Node, c
 	f := &filterOp{child: in, cond: x, name: name}
 	f.planCoded(ctx, cond, in.Schema())
 	if sc, ok := in.(*scanOp); ok {
-		return sc.withStage(stage{describe: f.name + " " + x.String(), run: f.filterBatch}, sc.out), ""
+		return sc.withStage(stage{describe: f.name + " " + x.String(), run: f.filterBatch, flow: f.flow}, sc.out), ""
 	}
 	return f, ""
 }
@@ -87,6 +88,11 @@ func newFilter(ctx *sql.Context, tr *Translation, name string, child sql.Node, c
 // planCoded splits cond into conjuncts decided by dictionary code and
 // the rest (see filterOp), or leaves f.coded nil.
 func (f *filterOp) planCoded(ctx *sql.Context, cond sql.Expression, sch sql.Schema) {
+	f.flow = &stageFlow{from: make([]int, len(sch)), reads: make([]bool, len(sch))}
+	for i := range f.flow.from {
+		f.flow.from[i] = i
+	}
+	markReads(ctx, cond, f.flow.reads)
 	comp := &Compiler{In: sch}
 	var coded []*codedConjunct
 	var rest []sql.Expression
@@ -110,6 +116,52 @@ func (f *filterOp) planCoded(ctx *sql.Context, cond sql.Expression, sch sql.Sche
 		}
 	}
 	f.coded, f.rest = coded, restX
+	// The coded conjuncts' columns are read by code (and, on batches
+	// without codes, by their strings, which those batches have).
+	clear(f.flow.reads)
+	for _, e := range rest {
+		markReads(ctx, e, f.flow.reads)
+	}
+	f.flow.byCode = make([]bool, len(sch))
+	for _, cc := range coded {
+		f.flow.byCode[cc.col] = true
+	}
+}
+
+// markReads sets reads[i] for every input column e references.
+func markReads(ctx *sql.Context, e sql.Expression, reads []bool) {
+	sql.Inspect(ctx, e, func(ctx *sql.Context, x sql.Expression) bool {
+		if gf, ok := x.(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(reads) {
+			reads[gf.Index()] = true
+		}
+		return true
+	})
+}
+
+// withStrings is b with its columns that carry codes alone (S nil: see
+// Column) given their strings, for code that reads S.
+func withStrings(b *Batch) *Batch {
+	var out *Batch
+	for i, c := range b.Cols {
+		if c.Kind != KindString || c.S != nil || c.Codes == nil {
+			continue
+		}
+		if out == nil {
+			out = &Batch{N: b.N, Cols: append([]*Column(nil), b.Cols...)}
+		}
+		full := *c
+		full.S = make([]string, len(c.Codes))
+		for r := range full.S {
+			if !c.IsNull(r) {
+				full.S[r] = c.Dict[c.Codes[r]]
+			}
+		}
+		out.Cols[i] = &full
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }
 
 // oneStringColumn is the input column that e reads, when it reads one
@@ -295,6 +347,10 @@ func (f *filterOp) filterBatch(ctx *sql.Context, b *Batch) (*Batch, error) {
 			return f.restRows(ctx, b, sel)
 		}
 	}
+	// The whole condition reads strings: a column that came as codes
+	// alone gets them (a coded conjunct's column without codes here,
+	// whose neighbour has codes alone).
+	b = withStrings(b)
 	c, err := f.cond.Eval(ctx, b)
 	if err != nil {
 		return nil, err

@@ -80,6 +80,17 @@ func TestFilterDecidesByDictionaryCode(t *testing.T) {
 			if g, w := batchText(got), batchText(want); g != w {
 				t.Fatalf("condition %d (%s) batch %d: by code %s, whole %s", ci, tc.cond, bi, g, w)
 			}
+			// The column as a HashAggregate above may get it: codes
+			// alone (Column.S nil).
+			alone := *coded
+			alone.S = nil
+			got, err = f.filterBatch(ctx, &Batch{N: len(rb.codes), Cols: []*Column{&alone, nums}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := batchText(got), batchText(want); g != w {
+				t.Fatalf("condition %d (%s) batch %d, codes alone: %s, whole %s", ci, tc.cond, bi, g, w)
+			}
 		}
 	}
 }

@@ -39,8 +39,9 @@ type scanOp struct {
 	// codesOnly, per column of sch (nil: none), marks string columns
 	// whose batches may come with dictionary codes and no strings
 	// (Column.S nil, Column.Codes set): set only by a HashAggregate
-	// directly above, with no stage in between, that reads them as
-	// keys and first values alone (hash_aggregate.go).
+	// above that reads them as keys and first values alone, through
+	// stages that hand them on or read them by code (stageFlow;
+	// hash_aggregate.go's codesOnlyColumns and throughStages).
 	codesOnly []bool
 }
 
@@ -50,6 +51,21 @@ type scanOp struct {
 type stage struct {
 	describe string
 	run      func(ctx *sql.Context, b *Batch) (*Batch, error) // nil batch: no rows left
+	flow     *stageFlow                                       // nil: not described (no column may come as codes alone)
+}
+
+// stageFlow says how a stage uses its input's columns, for the
+// HashAggregate above that lets string columns come as codes alone
+// (scanOp.codesOnly).
+// INVARIANT: from[i] is the input column that output column i is,
+// unchanged (the same *Column), or -1; reads[j] is set for every input
+// column whose strings the stage may read (a column it reads only by
+// dictionary code on batches with codes, and by its strings only when
+// they are there, is not: byCode marks it).
+type stageFlow struct {
+	from   []int
+	reads  []bool
+	byCode []bool // input columns read by dictionary code alone (nil: none)
 }
 
 // withCodesOnly is s with its batches' columns marked in only (per

@@ -67,6 +67,10 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 		// the key also read as a value: its strings stay
 		{"SELECT event, MAX(event), MIN(CONCAT(event, `plan`)), SUM(1) FROM events GROUP BY event", "HashAggregate"},
 		{"SELECT utm_source, SUM(1) FROM events WHERE event IN ('Signup', 'Purchase') GROUP BY utm_source", "HashAggregate"},
+		// through a derived table's filter (by code) and projection
+		{"SELECT `$os`, `plan`, SUM(amount), COUNT(*) FROM (SELECT `$os`, `plan`, amount FROM events WHERE event = 'Purchase') v GROUP BY `$os`, `plan`", "HashAggregate"},
+		{"SELECT `$os`, COUNT(*) FROM (SELECT `$os`, CONCAT(`$os`, '!') AS x FROM events WHERE event <> 'Click' AND amount > 5) v GROUP BY `$os`", "HashAggregate"},
+		{"SELECT event, SUM(1) FROM events WHERE event LIKE 'S%' OR event = 'Purchase' GROUP BY event", "HashAggregate"},
 	} {
 		want, got := queryRows(t, off, tc.q), queryRows(t, on, tc.q)
 		if !renderedRowsEqual(want, got) {
