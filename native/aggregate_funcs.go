@@ -91,7 +91,13 @@ func newAggFunc(ctx *sql.Context, c *Compiler, e sql.Expression) (aggFunc, strin
 		// each group's buffer clones.
 		return &bufferAgg{agg: agg, name: name}, "", nil
 	}
-	compile := func(x sql.Expression) (Expr, error) { return c.Compile(ctx, x) }
+	compile := func(x sql.Expression) (Expr, error) {
+		cx, err := c.Compile(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		return dictExprOf(ctx, x, cx, c.In), nil
+	}
 	if es, ok := e.(ExactSummer); ok { // aggregate_exact_sum.go
 		arg, avg, typ := es.ExactSumArg()
 		x, err := compile(arg)

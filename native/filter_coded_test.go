@@ -11,6 +11,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 )
 
@@ -105,4 +106,65 @@ func batchText(b *Batch) string {
 		rows = append(rows, fmt.Sprint(b.Row(r)))
 	}
 	return fmt.Sprint(slices.Clip(rows))
+}
+
+// TestDictExprMatchesRowByRow: an expression of one string column,
+// evaluated once per dictionary string on batches with codes, gives
+// each row what evaluating it on the row gives.
+func TestDictExprMatchesRowByRow(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	sch := sql.Schema{
+		{Name: "event", Source: "ev", Type: types.LongText, Nullable: true},
+		{Name: "n", Source: "ev", Type: types.Int64, Nullable: true},
+	}
+	event := expression.NewGetFieldWithTable(0, 0, types.LongText, "", "ev", "event", true)
+	n := expression.NewGetFieldWithTable(1, 0, types.Int64, "", "ev", "n", true)
+	signup := expression.NewEquals(event, expression.NewLiteral("Signup", types.LongText))
+	concat, err := function.NewConcat(ctx, event, expression.NewLiteral("!", types.LongText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := []struct {
+		e    sql.Expression
+		dict bool
+	}{
+		{expression.NewCase(nil, []expression.CaseBranch{{Cond: signup, Value: expression.NewLiteral(int64(1), types.Int64)}}, expression.NewLiteral(int64(0), types.Int64)), true},
+		{expression.NewIsNull(event), true},
+		{concat, true},
+		{expression.NewCase(nil, []expression.CaseBranch{{Cond: signup, Value: n}}, nil), false}, // two columns
+	}
+	d1 := []string{"Login", "Purchase", "Signup"}
+	d2 := []string{"Signup", "Share", "Purchase"}
+	batches := []*Column{codedColumn(d1, 1, 0, -1, 2, 2), codedColumn(d2, 0, 1, -1, 2, 0), codedColumn(d1, 2, 2, 0)}
+	for ei, tc := range exprs {
+		x, err := (&Compiler{In: sch}).Compile(ctx, tc.e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dx := dictExprOf(ctx, tc.e, x, sch)
+		if _, ok := dx.(*dictExpr); ok != tc.dict {
+			t.Fatalf("expression %d (%s): per dictionary %v, want %v", ei, tc.e, ok, tc.dict)
+		}
+		for bi, c := range batches {
+			nums := typedColumn(types.Int64)
+			for r := range c.Len() {
+				nums.Append(int64(r))
+			}
+			got, err := dx.Eval(ctx, &Batch{N: c.Len(), Cols: []*Column{c, nums}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			uncoded := *c
+			uncoded.Codes, uncoded.Dict = nil, nil
+			want, err := x.Eval(ctx, &Batch{N: c.Len(), Cols: []*Column{&uncoded, nums}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range c.Len() {
+				if g, w := fmt.Sprint(got.Value(r)), fmt.Sprint(want.Value(r)); g != w {
+					t.Fatalf("expression %d (%s) batch %d row %d: per dictionary %s, by row %s", ei, tc.e, bi, r, g, w)
+				}
+			}
+		}
+	}
 }

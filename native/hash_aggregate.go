@@ -63,6 +63,9 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 	if err != nil {
 		return nil, err.Error()
 	}
+	for i, e := range gb.GroupByExprs {
+		keys[i] = dictExprOf(ctx, e, keys[i], c.In)
+	}
 	keyCols := make([]keyColumn, len(gb.GroupByExprs))
 	for i, e := range gb.GroupByExprs {
 		keyCols[i] = newKeyColumn(e.Type(ctx))
