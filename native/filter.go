@@ -215,28 +215,35 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 	dv.mu.Lock()
 	defer dv.mu.Unlock()
 	n := len(c.Codes)
+	codes, nulls, v := c.Codes[:n], c.Nulls, dv.v
+	if nulls != nil {
+		nulls = nulls[:n]
+	}
 	// Decide the codes (and NULL) this batch meets for the first time.
 	var pending []uint32
 	nullPending := false
-	ask := func(r int) {
-		if c.Nulls != nil && c.Nulls[r] {
+	ask := func(r int32) {
+		if nulls != nil && nulls[r] {
 			if dv.null == verdictUnknown {
 				dv.null, nullPending = verdictPending, true
 			}
 			return
 		}
-		if code := c.Codes[r]; dv.v[code] == verdictUnknown {
-			dv.v[code] = verdictPending
+		if code := codes[r]; v[code] == verdictUnknown {
+			v[code] = verdictPending
 			pending = append(pending, code)
 		}
 	}
 	if all {
-		for r := range n {
-			ask(r)
+		for r, code := range codes {
+			// (A NULL row's code need not index the dictionary.)
+			if nulls != nil && nulls[r] || v[code] == verdictUnknown {
+				ask(int32(r))
+			}
 		}
 	} else {
 		for _, r := range sel {
-			ask(int(r))
+			ask(r)
 		}
 	}
 	if len(pending) > 0 || nullPending {
@@ -244,7 +251,7 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 			// Leave nothing pending: the statement fails anyway, but
 			// the verdicts stay true to their invariant.
 			for _, code := range pending {
-				dv.v[code] = verdictUnknown
+				v[code] = verdictUnknown
 			}
 			if nullPending {
 				dv.null = verdictUnknown
@@ -252,16 +259,19 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 			return nil, err
 		}
 	}
-	verdict := func(r int) uint8 {
-		if c.Nulls != nil && c.Nulls[r] {
-			return dv.null
-		}
-		return dv.v[c.Codes[r]]
-	}
+	nullPass := dv.null == verdictTrue
 	if all {
 		sel = make([]int32, 0, n)
-		for r := range n {
-			if verdict(r) == verdictTrue {
+		if nulls == nil {
+			for r, code := range codes {
+				if v[code] == verdictTrue {
+					sel = append(sel, int32(r))
+				}
+			}
+			return sel, nil
+		}
+		for r, code := range codes {
+			if nulls[r] && nullPass || !nulls[r] && v[code] == verdictTrue {
 				sel = append(sel, int32(r))
 			}
 		}
@@ -269,7 +279,11 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 	}
 	kept := sel[:0]
 	for _, r := range sel {
-		if verdict(int(r)) == verdictTrue {
+		if nulls != nil && nulls[r] {
+			if nullPass {
+				kept = append(kept, r)
+			}
+		} else if v[codes[r]] == verdictTrue {
 			kept = append(kept, r)
 		}
 	}
