@@ -139,3 +139,41 @@ func TestGroupTableDictionaryCodes(t *testing.T) {
 		t.Fatalf("pairs, second dictionary: %v", out)
 	}
 }
+
+// TestCountDistinctDictionaryCodes: COUNT(DISTINCT s) over batches with
+// dictionary codes (two dictionaries, and a batch without codes) counts
+// what it counts over the same strings without codes.
+func TestCountDistinctDictionaryCodes(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	d1 := []string{"Paris", "Oslo", "Rome"}
+	d2 := []string{"Rome", "Lima", "Oslo"}
+	batches := []*Column{
+		codedColumn(d1, 0, 0, 1, -1, 2, 2),
+		codedColumn(d2, 0, 1, 2, 2, -1, 1),
+		typedColumn(types.Text, "Lima", "Kyiv", nil, "Paris", "Rome", "Rome"),
+	}
+	groups := []int32{0, 1, 0, 1, 2, 0}
+	proto := &countDistinctAgg{args: []Expr{&fieldExpr{idx: 0, typ: types.Text, name: "city"}}, expect: KindString}
+	count := func(coded bool) []int64 {
+		a := proto.fresh()
+		for _, c := range batches {
+			if !coded {
+				plain := *c
+				plain.Codes, plain.Dict = nil, nil
+				c = &plain
+			}
+			if err := a.add(ctx, &Batch{N: c.Len(), Cols: []*Column{c}}, groups, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := a.result(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.I
+	}
+	got, want := count(true), count(false)
+	if !slices.Equal(got, want) || !slices.Equal(want, []int64{4, 4, 1}) {
+		t.Fatalf("by code %v, by string %v, want [4 4 1]", got, want)
+	}
+}

@@ -70,6 +70,8 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 		// CASE results carry user numbers when every row is a user's or NULL
 		{"SELECT `plan`, COUNT(DISTINCT CASE WHEN event = 'Purchase' THEN distinct_id END), COUNT(DISTINCT IF(amount > 20, distinct_id, NULL)), " +
 			"COUNT(DISTINCT CASE WHEN amount > 40 THEN distinct_id ELSE 'nobody' END), COUNT(DISTINCT CASE WHEN event = 'Signup' THEN distinct_id WHEN event = 'Share' THEN `$city` END) FROM events GROUP BY `plan`", "HashAggregate"},
+		// COUNT(DISTINCT) of a coded string column
+		{"SELECT `plan`, COUNT(DISTINCT `$city`), COUNT(DISTINCT utm_source), SUM(1) FROM events GROUP BY `plan`", "HashAggregate"},
 		// through a derived table's filter (by code) and projection
 		{"SELECT `$os`, `plan`, SUM(amount), COUNT(*) FROM (SELECT `$os`, `plan`, amount FROM events WHERE event = 'Purchase') v GROUP BY `$os`, `plan`", "HashAggregate"},
 		{"SELECT `$os`, COUNT(*) FROM (SELECT `$os`, CONCAT(`$os`, '!') AS x FROM events WHERE event <> 'Click' AND amount > 5) v GROUP BY `$os`", "HashAggregate"},
