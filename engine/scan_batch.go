@@ -21,8 +21,9 @@ type ColumnBatch struct {
 // column's current type. Exactly one slice holds them: Ints (Bool, Int,
 // Time in milliseconds), Floats (Float) or Strs (String, JSON); Type is
 // TypeNull, with no slice, when every row is NULL. Nulls marks NULL rows
-// (nil: none), whose slot holds a zero value. Slices are fresh: the
-// caller may keep them.
+// (nil: none), whose slot holds a zero value. The caller may keep the
+// slices but never write them: a block read whole shares its slices
+// (Nulls, Ints, Floats, Codes) with the block cache and other scans.
 //
 // Users, on a distinct_id column (identity-resolved, not the raw one),
 // holds each row's canonical user number beside its string when the part
@@ -32,6 +33,18 @@ type ColumnBatch struct {
 // (valid UTF-8, compared by its bytes), so two rows' numbers are equal
 // exactly when their strings are; a number's id never changes for the
 // life of the project's user dictionary (storage.UserIDs.SameNumbering).
+//
+// Codes and Dict, on a String or JSON column read from a segment as
+// stored, are the block's dictionary codes beside Strs (nil otherwise:
+// buffered rows, widened values, resolved ids).
+// INVARIANT: Codes != nil only with Dict != nil and len(Codes) == N; for
+// every non-NULL row k, Codes[k] < len(Dict) and Strs[k] == Dict[Codes[k]]
+// (Strs is nil instead for a column BatchOptions.CodesOnly names).
+// Dict is the segment's dictionary of the column (one slice per
+// segment and column while the block cache keeps it): equal codes under
+// one Dict are equal strings, and a dictionary holds each string once,
+// so different codes under one Dict are different strings. Both slices
+// may be shared with the block cache and other batches: read-only.
 type BatchColumn struct {
 	Type   storage.ColumnType
 	Nulls  []bool
@@ -39,14 +52,38 @@ type BatchColumn struct {
 	Floats []float64
 	Strs   []string
 	Users  []uint32
+	Codes  []uint32
+	Dict   []string
+	// Micros: Ints of this Time column are microseconds since the
+	// epoch, not milliseconds (BatchOptions.TimeMicros).
+	Micros bool
 }
 
 // batchRows caps a ColumnBatch of buffered rows.
 const batchRows = 4096
 
+// BatchOptions tune what PartBatchesWith hands out.
+type BatchOptions struct {
+	// CodesOnly, per Scan.Columns (nil: none), names the string columns
+	// whose strings the caller never reads from a batch that carries
+	// their codes: those come with Codes and Dict and Strs nil (the one
+	// exception to Strs holding a string column's values). A distinct_id
+	// column always has its strings.
+	CodesOnly []bool
+	// TimeMicros asks for Time columns in microseconds (native's unit:
+	// one pass over the values instead of two) where that is cheap:
+	// BatchColumn.Micros says which columns have them.
+	TimeMicros bool
+}
+
 // PartBatches calls fn with part's matching rows, a batch at a time, in
 // the order PartRows yields them.
 func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) error) error {
+	return s.PartBatchesWith(ctx, part, BatchOptions{}, fn)
+}
+
+// PartBatchesWith is PartBatches with options.
+func (s *Scan) PartBatchesWith(ctx context.Context, part int, opts BatchOptions, fn func(*ColumnBatch) error) error {
 	if part < 0 || part >= s.Parts() {
 		return fmt.Errorf("scan: no part %d of %d", part, s.Parts())
 	}
@@ -68,7 +105,7 @@ func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) 
 			if err != nil || !ok {
 				return err
 			}
-			if err := fn(it.columnBatch()); err != nil {
+			if err := fn(it.columnBatch(opts)); err != nil {
 				return err
 			}
 		}
@@ -101,7 +138,7 @@ func (s *Scan) PartBatches(ctx context.Context, part int, fn func(*ColumnBatch) 
 }
 
 // columnBatch is the loaded block's hits as a ColumnBatch.
-func (it *segmentIter) columnBatch() *ColumnBatch {
+func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 	n := it.hitCount()
 	row := func(k int) int {
 		if it.allHits {
@@ -145,19 +182,20 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 		case direct:
 			col.Type = ref.typ
 			if blk.Nulls != nil {
-				col.Nulls = make([]bool, n)
-				for k := range n {
-					col.Nulls[k] = blk.Nulls[row(k)]
-				}
+				col.Nulls = hitValues(blk.Nulls, n, it.allHits, it.hits)
 			}
 			// A block whose rows are all NULL may have no value slice.
 			switch ref.typ {
 			case storage.TypeString, storage.TypeJSON:
 				dict := it.dicts[ref.name]
-				col.Strs = make([]string, n)
-				for k := range n {
-					if r := row(k); blk.Codes != nil && (blk.Nulls == nil || !blk.Nulls[r]) {
-						col.Strs[k] = dict[blk.Codes[r]]
+				codesOnly := j < len(opts.CodesOnly) && opts.CodesOnly[j] && ref.kind != kindDistinctID
+				if blk.Codes != nil {
+					col.Codes, col.Dict = blockCodes(blk.Codes, n, it.allHits, it.hits), dict
+				}
+				if !codesOnly || col.Codes == nil {
+					col.Strs = make([]string, n)
+					if col.Codes != nil {
+						fillStrings(col.Strs, col.Codes, col.Nulls, dict)
 					}
 				}
 				if ref.kind == kindDistinctID {
@@ -165,18 +203,28 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 					col.Users = it.rowUsers(n, row, col.Nulls)
 				}
 			case storage.TypeFloat:
-				col.Floats = make([]float64, n)
 				if blk.Floats != nil {
+					col.Floats = hitValues(blk.Floats, n, it.allHits, it.hits)
+				} else {
+					col.Floats = make([]float64, n)
+				}
+			case storage.TypeTime:
+				switch {
+				case blk.Ints == nil:
+					col.Ints = make([]int64, n)
+				case opts.TimeMicros:
+					col.Ints, col.Micros = make([]int64, n), true
 					for k := range n {
-						col.Floats[k] = blk.Floats[row(k)]
+						col.Ints[k] = blk.Ints[row(k)] * 1000
 					}
+				default:
+					col.Ints = hitValues(blk.Ints, n, it.allHits, it.hits)
 				}
 			default:
-				col.Ints = make([]int64, n)
 				if blk.Ints != nil {
-					for k := range n {
-						col.Ints[k] = blk.Ints[row(k)]
-					}
+					col.Ints = hitValues(blk.Ints, n, it.allHits, it.hits)
+				} else {
+					col.Ints = make([]int64, n)
 				}
 			}
 		default:
@@ -203,6 +251,52 @@ func (it *segmentIter) columnBatch() *ColumnBatch {
 	}
 	it.pos = n // the block is consumed
 	return cb
+}
+
+// hitValues is a block slice's values at its n hits: the block's own
+// slice (capacity cut to n) when every row is a hit, else a new one.
+func hitValues[T any](vals []T, n int, allHits bool, hits []int32) []T {
+	if allHits {
+		return vals[:n:n]
+	}
+	out := make([]T, n)
+	for k, r := range hits[:n] {
+		out[k] = vals[r]
+	}
+	return out
+}
+
+// blockCodes is the codes of a block's n hits: the block's own slice
+// when every row is a hit (blocks are shared and read-only, as Codes
+// are), else the hit rows' codes.
+func blockCodes(codes []uint32, n int, allHits bool, hits []int32) []uint32 {
+	if allHits {
+		return codes[:n:n]
+	}
+	out := make([]uint32, n)
+	for k, r := range hits[:n] {
+		out[k] = codes[r]
+	}
+	return out
+}
+
+// fillStrings sets strs[k] to dict[codes[k]] for the rows that are not
+// NULL (a NULL row's code need not index dict). One tight loop per
+// case: this runs for every string cell the scan hands out.
+func fillStrings(strs []string, codes []uint32, nulls []bool, dict []string) {
+	codes = codes[:len(strs)]
+	if nulls == nil {
+		for k, c := range codes {
+			strs[k] = dict[c]
+		}
+		return
+	}
+	nulls = nulls[:len(strs)]
+	for k, c := range codes {
+		if !nulls[k] {
+			strs[k] = dict[c]
+		}
+	}
 }
 
 // rowUsers is the user numbers of the n hits (row(k) the block row of

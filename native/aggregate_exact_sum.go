@@ -39,6 +39,16 @@ type exactSumAgg struct {
 	rows    []int64
 	spilled []bool
 	big     []decimal.Decimal
+
+	// A constant argument (SUM(1): Tableau's record count) is not
+	// materialised per row: rows[g] counts the group's rows, and its sum
+	// is k·rows[g], exactly what adding k rows[g] times gives.
+	// INVARIANT: with a *constExpr arg, small, spilled and big stay
+	// unused; kSet once k holds the constant as an exact decimal (the
+	// first batch with rows converts it, so a value that does not
+	// convert errs only when some row needs it, as row by row).
+	k    decimal.Decimal
+	kSet bool
 }
 
 func (a *exactSumAgg) fresh() aggFunc {
@@ -55,6 +65,9 @@ func (a *exactSumAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups in
 	a.small, a.rows = grow(a.small, ngroups), grow(a.rows, ngroups)
 	if a.spilled != nil {
 		a.spilled, a.big = grow(a.spilled, ngroups), grow(a.big, ngroups)
+	}
+	if k, ok := a.arg.(*constExpr); ok {
+		return a.addConst(ctx, k, groups)
 	}
 	c, err := a.arg.Eval(ctx, b)
 	if err != nil {
@@ -81,6 +94,30 @@ func (a *exactSumAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups in
 		}
 		a.spill(g)
 		a.big[g] = a.big[g].Add(d)
+	}
+	return nil
+}
+
+// addConst counts the rows of a constant argument's groups (none when
+// it is NULL: SUM(NULL) is NULL).
+func (a *exactSumAgg) addConst(ctx *sql.Context, k *constExpr, groups []int32) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	if !a.kSet {
+		one := ConstColumn(k.typ, k.v, 1)
+		if one.IsNull(0) {
+			return nil
+		}
+		d, err := exactValue(ctx, one, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.name, err)
+		}
+		a.k, a.kSet = d, true
+	}
+	rows := a.rows
+	for _, g := range groups {
+		rows[g]++
 	}
 	return nil
 }
@@ -125,7 +162,10 @@ func (a *exactSumAgg) result(ctx *sql.Context, ngroups int) (*Column, error) {
 			continue
 		}
 		sum := decimal.NewFromInt(a.small[g])
-		if a.spilled != nil && g < len(a.spilled) && a.spilled[g] {
+		switch {
+		case a.kSet:
+			sum = a.k.Mul(decimal.NewFromInt(a.rows[g]))
+		case a.spilled != nil && g < len(a.spilled) && a.spilled[g]:
 			sum = a.big[g]
 		}
 		if a.avg {

@@ -91,7 +91,13 @@ func newAggFunc(ctx *sql.Context, c *Compiler, e sql.Expression) (aggFunc, strin
 		// each group's buffer clones.
 		return &bufferAgg{agg: agg, name: name}, "", nil
 	}
-	compile := func(x sql.Expression) (Expr, error) { return c.Compile(ctx, x) }
+	compile := func(x sql.Expression) (Expr, error) {
+		cx, err := c.Compile(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		return dictExprOf(ctx, x, cx, c.In), nil
+	}
 	if es, ok := e.(ExactSummer); ok { // aggregate_exact_sum.go
 		arg, avg, typ := es.ExactSumArg()
 		x, err := compile(arg)
@@ -286,6 +292,12 @@ type countDistinctAgg struct {
 
 	users *storage.UserIDs  // the numbering of usets, nil before the first
 	usets []*roaring.Bitmap // per group: user numbers (Users)
+
+	// A string argument with dictionary codes (Column.Codes): dictIDs[code]
+	// is 1 + the id of dict[code] in texts, 0 before its first row, for
+	// the last dictionary seen (as the group table's dictGroups).
+	dict    []string
+	dictIDs []uint32
 }
 
 func (a *countDistinctAgg) fresh() aggFunc {
@@ -302,10 +314,11 @@ func (a *countDistinctAgg) argSlots() []*Expr {
 }
 func (a *countDistinctAgg) close(ctx *sql.Context) {
 	a.ints, a.texts, a.sets, a.usets = nil, nil, nil, nil
+	a.dict, a.dictIDs = nil, nil
 }
 
 func (a *countDistinctAgg) bytes() int64 {
-	return int64(len(a.ints))*24 + int64(len(a.texts))*40 + int64(len(a.sets)+len(a.usets))*(8+96) + 2*a.added
+	return int64(len(a.ints))*24 + int64(len(a.texts))*40 + int64(len(a.sets)+len(a.usets))*(8+96) + 2*a.added + 4*int64(cap(a.dictIDs))
 }
 
 func (a *countDistinctAgg) internInt(v int64) uint32 {
@@ -419,6 +432,8 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 				a.mark(g, a.internInt(c.I[r]))
 			}
 		}
+	case c.Kind == KindString && c.Codes != nil && len(c.Dict) <= dictGroupsMax:
+		a.addCoded(c, groups)
 	case c.Kind == KindString:
 		if a.cache == nil {
 			a.cache = &idCache{}
@@ -458,6 +473,37 @@ func (a *countDistinctAgg) addOne(ctx *sql.Context, c *Column, groups []int32) e
 		}
 	}
 	return nil
+}
+
+// addCoded folds a string argument with dictionary codes: each code's
+// text is interned once per dictionary.
+func (a *countDistinctAgg) addCoded(c *Column, groups []int32) {
+	if !sameDict(a.dict, c.Dict) {
+		a.dict = c.Dict
+		if cap(a.dictIDs) < len(c.Dict) {
+			a.dictIDs = make([]uint32, len(c.Dict))
+		} else {
+			a.dictIDs = a.dictIDs[:len(c.Dict)]
+			clear(a.dictIDs)
+		}
+	}
+	lastG, lastID := int32(-1), uint32(0)
+	for r, g := range groups {
+		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		code := c.Codes[r]
+		id := a.dictIDs[code]
+		if id == 0 {
+			id = a.internText(a.dict[code]) + 1
+			a.dictIDs[code] = id
+		}
+		if g == lastG && id == lastID {
+			continue // a run of one value in one group
+		}
+		lastG, lastID = g, id
+		a.mark(g, id-1)
+	}
 }
 
 // idCache is a stringCache for COUNT(DISTINCT distinct_id): the engine
@@ -986,7 +1032,7 @@ func appendFrom(dst, src *Column, r int) {
 			dst.notNull(len(dst.F))
 			return
 		case KindString:
-			dst.S = append(dst.S, src.S[r])
+			dst.S = append(dst.S, src.str(r))
 			dst.notNull(len(dst.S))
 			return
 		}

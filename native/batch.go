@@ -52,6 +52,32 @@ func (k Kind) String() string { return kindNames[k] }
 // (under numberings with Users.SameNumbering) are equal exactly when
 // their strings are byte for byte. Code that builds a column from
 // another's values leaves U nil unless it keeps that invariant.
+//
+// Codes, on a KindString column straight from the events scan (or
+// gathered, sliced from one), holds each row's code in Dict, the
+// segment's dictionary of the column. Operators that key strings by
+// their bytes (the group table, filters comparing with constants) map a
+// dictionary's codes once instead of hashing every row's string.
+// INVARIANT: Codes != nil only with Kind == KindString, Dict != nil and
+// len(Codes) == len(S); for every non-NULL row r, Codes[r] indexes Dict
+// and S[r] == Dict[Codes[r]]. A dictionary holds each string once, so
+// under one Dict (same first element and length) equal codes are
+// exactly equal strings. Codes and Dict are shared (with the block
+// cache, with other batches): read-only. Code that builds a column from
+// another's values leaves Codes nil unless it keeps that invariant.
+//
+// The one exception to S being filled: a scan column that a
+// HashAggregate above reads only as a GROUP BY key and as its groups'
+// first value, through scan stages that hand it on or read it by code
+// (a filter's coded conjunct), may come with Codes and S nil
+// (hash_aggregate.go's codesOnlyColumns, scanOp.codesOnly); the group
+// table, firstAgg and the coded filter read it by code. Len, Value,
+// str, Gather and Slice read such a column too, and the filter gives it
+// its strings before evaluating a condition whole (withStrings).
+// Anything else must never see one: a loop over S would see no rows, so
+// the analysis that marks columns is conservative (any other reference
+// to a column keeps its strings).
+// INVARIANT: S == nil with rows only when Codes != nil.
 type Column struct {
 	Kind  Kind
 	Type  sql.Type
@@ -62,6 +88,8 @@ type Column struct {
 	A     []any
 	U     []uint32
 	Users *storage.UserIDs
+	Codes []uint32
+	Dict  []string
 }
 
 // widerNumbering is whichever of a and b, views of one numbering, knows
@@ -71,6 +99,30 @@ func widerNumbering(a, b *storage.UserIDs) *storage.UserIDs {
 		return b
 	}
 	return a
+}
+
+// dictCodes is c's dictionary codes and their dictionary, nil when c
+// has none.
+func (c *Column) dictCodes() ([]uint32, []string) {
+	if c.Codes == nil || c.Kind != KindString {
+		return nil, nil
+	}
+	return c.Codes, c.Dict
+}
+
+// str is row r (not NULL) of KindString column c, from its dictionary
+// when the column carries codes alone.
+func (c *Column) str(r int) string {
+	if c.S == nil && c.Codes != nil {
+		return c.Dict[c.Codes[r]]
+	}
+	return c.S[r]
+}
+
+// sameDict reports whether a and b are one dictionary (the codes of one
+// index the other's strings).
+func sameDict(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // userNumbers is c's user numbers and their numbering, nil when c has
@@ -124,6 +176,9 @@ func (c *Column) Len() int {
 	case KindFloat:
 		return len(c.F)
 	case KindString:
+		if c.S == nil {
+			return len(c.Codes)
+		}
 		return len(c.S)
 	case KindAny:
 		return len(c.A)
@@ -224,7 +279,7 @@ func (c *Column) toAny() {
 	for r := range n {
 		a[r] = c.Value(r)
 	}
-	c.Kind, c.A, c.I, c.F, c.S, c.U, c.Users = KindAny, a, nil, nil, nil, nil, nil
+	c.Kind, c.A, c.I, c.F, c.S, c.U, c.Users, c.Codes, c.Dict = KindAny, a, nil, nil, nil, nil, nil, nil, nil
 	if c.Nulls == nil && n > 0 && a[0] == nil { // was KindNull
 		c.Nulls = make([]bool, n)
 		for r := range c.Nulls {
@@ -287,7 +342,7 @@ func (c *Column) Value(r int) any {
 		}
 		return c.F[r]
 	case KindString:
-		return c.S[r]
+		return c.str(r)
 	case KindTime:
 		return time.UnixMicro(c.I[r]).UTC()
 	case KindAny:
@@ -351,14 +406,20 @@ func (c *Column) Gather(idx []int32) *Column {
 		if c.U != nil {
 			out.U, out.Users = make([]uint32, n), c.Users
 		}
+		if c.Codes != nil {
+			out.Codes, out.Dict = make([]uint32, n), c.Dict
+		}
 		for i, r := range idx {
 			if r < 0 || c.IsNull(int(r)) {
 				mark(i)
 				continue
 			}
-			out.S[i] = c.S[r]
+			out.S[i] = c.str(int(r))
 			if c.U != nil {
 				out.U[i] = c.U[r]
+			}
+			if c.Codes != nil {
+				out.Codes[i] = c.Codes[r]
 			}
 		}
 	case KindAny:
@@ -392,13 +453,22 @@ func (c *Column) Slice(from, to int) *Column {
 	case KindFloat:
 		out.F = c.F[from:to]
 	case KindString:
-		out.S = c.S[from:to]
+		if c.S != nil || c.Codes == nil {
+			out.S = c.S[from:to]
+		}
 		if c.U != nil {
 			out.U, out.Users = c.U[from:to], c.Users
+		}
+		if c.Codes != nil {
+			out.Codes, out.Dict = c.Codes[from:to], c.Dict
 		}
 	case KindAny:
 		out.A = c.A[from:to]
 	case KindNull:
+		if to-from <= len(allNulls) {
+			out.Nulls = allNulls[: to-from : to-from]
+			break
+		}
 		out.Nulls = make([]bool, to-from)
 		for i := range out.Nulls {
 			out.Nulls[i] = true
@@ -474,7 +544,7 @@ func (b *Batch) Bytes() int64 {
 
 // Bytes estimates the memory c holds.
 func (c *Column) Bytes() int64 {
-	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U))
+	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U)+len(c.Codes))
 	for _, s := range c.S {
 		n += int64(len(s))
 	}

@@ -32,6 +32,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
+
+	"arb/storage"
 )
 
 // convPolicy is what a failed conversion to the result type does.
@@ -236,7 +238,50 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 			break
 		}
 	}
+	if out.Kind == KindString {
+		carryUsers(out, chs)
+	}
 	return out, nil
+}
+
+// carryUsers gives out, a string result assembled from chs, its rows'
+// user numbers (Column.U) when every row comes from a column with
+// numbers of one numbering or is NULL: COUNT(DISTINCT CASE WHEN … THEN
+// distinct_id END) then counts users by number.
+func carryUsers(out *Column, chs []choice) {
+	var users *storage.UserIDs
+	for i := range chs {
+		ch := &chs[i]
+		if ch.k != nil {
+			if !ch.k.null {
+				return
+			}
+			continue
+		}
+		us, u := ch.col.userNumbers()
+		if us == nil || users != nil && !users.SameNumbering(u) {
+			return
+		}
+		users = widerNumbering(users, u)
+	}
+	if users == nil {
+		return
+	}
+	out.U, out.Users = make([]uint32, len(out.S)), users
+	for _, ch := range chs {
+		if ch.k != nil {
+			continue
+		}
+		for i, r := range ch.rows {
+			j := i
+			if ch.full {
+				j = int(r)
+			}
+			if !ch.col.IsNull(j) {
+				out.U[r] = ch.col.U[j]
+			}
+		}
+	}
 }
 
 func choiceValidUTF8(ch *choice) bool {

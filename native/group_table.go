@@ -21,7 +21,9 @@ package native
 // KindAny (an odd value) still find the groups typed batches made.
 //
 // Fast paths: one integer or time key, and one string key compared by its
-// bytes, use a Go map keyed by the value itself (a string column that
+// bytes, use a Go map keyed by the value itself (a string column with
+// dictionary codes, Column.Codes, looks each code of a dictionary up
+// once and then indexes an array by code; a string column that
 // carries user numbers, distinct_id from the events scan, indexes an
 // array by user number instead: equal numbers are equal bytes, see
 // Column.U); any other single key is
@@ -113,6 +115,15 @@ type groupTable struct {
 	colIDs [][]int32
 
 	cache *stringCache // modeString
+
+	// modeString over a column with dictionary codes (Column.Codes):
+	// dictGroups[code] is 1 + the group of dict[code], 0 for not looked
+	// up yet, for the dictionary dict (the last one seen: parts arrive
+	// one after another, each with its segment's dictionary). strs stays
+	// the table's key set, so batches with and without codes, and
+	// several dictionaries, agree on every string's group.
+	dict       []string
+	dictGroups []int32
 
 	// modeUser: users numbers the keys; userMap, then (once the groups
 	// are more than a sixteenth of users' users, at most userDenseMax)
@@ -315,8 +326,16 @@ func (t *groupTable) userToString() {
 // denseInts bounds the integer keys an array holds: [0, denseInts).
 const denseInts = 4096
 
+// dictGroupsMax bounds the dictionaries whose codes the group table
+// maps through an array (4 bytes a code, cleared per dictionary): larger
+// ones (an id per row) go by their strings.
+const dictGroupsMax = 1 << 16
+
 // stringGroups is groups for one KindString key compared by its bytes.
 func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
+	if codes, dict := c.dictCodes(); codes != nil && (len(dict) <= dictGroupsMax || c.S == nil) {
+		return t.codedGroups(c, codes, dict, nrows, out)
+	}
 	if t.cache == nil {
 		t.cache = &stringCache{}
 	}
@@ -341,6 +360,55 @@ func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
 		out = append(out, g)
 	}
 	return out
+}
+
+// codedGroups is stringGroups for a column with dictionary codes: each
+// code of dict is looked up by its string once, then by the code.
+func (t *groupTable) codedGroups(c *Column, codes []uint32, dict []string, nrows int, out []int32) []int32 {
+	if !sameDict(t.dict, dict) {
+		t.dict = dict
+		if cap(t.dictGroups) < len(dict) {
+			t.dictGroups = make([]int32, len(dict))
+		} else {
+			t.dictGroups = t.dictGroups[:len(dict)]
+			clear(t.dictGroups)
+		}
+	}
+	dg := t.dictGroups
+	codes = codes[:nrows]
+	base := len(out)
+	out = grow(out, base+nrows)
+	res := out[base:]
+	nulls := c.Nulls
+	if nulls != nil {
+		nulls = nulls[:nrows]
+	}
+	for r, code := range codes {
+		if nulls != nil && nulls[r] {
+			res[r] = t.nullGroup()
+			continue
+		}
+		g := dg[code] - 1
+		if g < 0 {
+			g = t.dictGroup(dict, code)
+		}
+		res[r] = g
+	}
+	return out
+}
+
+// dictGroup is the group of dict[code], the first row of it under this
+// dictionary: looked up (or added) by its string.
+func (t *groupTable) dictGroup(dict []string, code uint32) int32 {
+	v := dict[code]
+	g, ok := t.strs[v]
+	if !ok {
+		g = t.newGroup()
+		t.strs[v] = g
+		t.keyLen += int64(len(v))
+	}
+	t.dictGroups[code] = g + 1
+	return g
 }
 
 // encodedGroups is groups for one key of any Kind, by its encoding.
@@ -433,6 +501,9 @@ func sameKeyValue(c *Column, a, b int) bool {
 	case KindFloat:
 		return c.F[a] == c.F[b] && !math.Signbit(c.F[a]) && !math.Signbit(c.F[b])
 	case KindString:
+		if c.S == nil && c.Codes != nil {
+			return c.Codes[a] == c.Codes[b]
+		}
 		return c.S[a] == c.S[b]
 	case KindAny:
 		sa, ok := c.A[a].(string)
@@ -497,6 +568,7 @@ func (t *groupTable) toGeneral(ctx *sql.Context) error {
 		general[string([]byte{tagNull})] = t.nullID
 	}
 	t.mode, t.ints, t.dense, t.strs, t.cache = modeGeneral, nil, nil, general, nil
+	t.dict, t.dictGroups = nil, nil
 	return nil
 }
 
@@ -527,9 +599,9 @@ func (t *groupTable) appendKey(ctx *sql.Context, buf []byte, i int, c *Column, r
 			break
 		}
 		if !kc.collated {
-			return appendBytesKey(buf, tagString, c.S[r]), nil
+			return appendBytesKey(buf, tagString, c.str(r)), nil
 		}
-		return t.appendWeights(buf, kc, c.S[r])
+		return t.appendWeights(buf, kc, c.str(r))
 	}
 	return t.appendValueKey(ctx, buf, kc, c.Value(r))
 }
@@ -662,7 +734,7 @@ func (w *weightBuf) Write(p []byte) (int, error) {
 
 // bytes estimates the table's memory: keys plus Go map overhead.
 func (t *groupTable) bytes() int64 {
-	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense)) + 4*int64(len(t.userDense)) + 8*int64(len(t.userMap))
+	n := t.keyLen + int64(t.n)*48 + 4*int64(len(t.dense)+cap(t.dictGroups)) + 4*int64(len(t.userDense)) + 8*int64(len(t.userMap))
 	for _, st := range t.sub {
 		n += st.bytes()
 	}

@@ -86,3 +86,94 @@ func TestGroupTableKeysByValue(t *testing.T) {
 		})
 	}
 }
+
+// codedColumn is a KindString column of dict's strings at codes, with
+// the codes (Column.Codes); a negative code is NULL.
+func codedColumn(dict []string, codes ...int) *Column {
+	c := &Column{Kind: KindString, Type: types.Text, Dict: dict}
+	for _, code := range codes {
+		if code < 0 {
+			c.S, c.Codes, c.Nulls = append(c.S, ""), append(c.Codes, 0), append(c.Nulls, true)
+			continue
+		}
+		c.S, c.Codes, c.Nulls = append(c.S, dict[code]), append(c.Codes, uint32(code)), append(c.Nulls, false)
+	}
+	return c
+}
+
+// TestGroupTableDictionaryCodes: a string key's group is its string's,
+// whichever dictionary (or none) its batch came with, also when two
+// dictionaries of one length come in turn and when a key then leaves
+// the fast mode.
+func TestGroupTableDictionaryCodes(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	d1 := []string{"Login", "Purchase", "Signup"}
+	d2 := []string{"Signup", "Share", "Login"} // same length, other order
+	batches := []*Column{
+		codedColumn(d1, 1, 0, 1, -1, 2),
+		codedColumn(d2, 0, 1, 2, 2, -1),
+		typedColumn(types.Text, "Share", "Purchase", "Other"),
+		codedColumn(d1, 2, 1, 0),
+		anyColumn("Login", nil, "Share", int64(3)), // leaves the fast mode
+		codedColumn(d2, 1, 0),
+	}
+	want := [][]int32{{0, 1, 0, 2, 3}, {3, 4, 1, 1, 2}, {4, 0, 5}, {3, 0, 1}, {1, 2, 4, 6}, {4, 3}}
+	table := newGroupTable([]keyColumn{{}})
+	var out []int32
+	for i, c := range batches {
+		var err error
+		if out, err = table.groups(ctx, []*Column{c}, c.Len(), out); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(out, want[i]) {
+			t.Fatalf("batch %d: groups %v, want %v", i, out, want[i])
+		}
+	}
+	// Two key columns, one coded: each column's table numbers by value.
+	pair := newGroupTable([]keyColumn{{}, {}})
+	days := typedColumn(types.Int64, int64(1), int64(1), int64(2))
+	if out, _ = pair.groups(ctx, []*Column{days, codedColumn(d1, 0, 1, 0)}, 3, out); !slices.Equal(out, []int32{0, 1, 2}) {
+		t.Fatalf("pairs: %v", out)
+	}
+	if out, _ = pair.groups(ctx, []*Column{days, codedColumn(d2, 2, 0, 2)}, 3, out); !slices.Equal(out, []int32{0, 3, 2}) {
+		t.Fatalf("pairs, second dictionary: %v", out)
+	}
+}
+
+// TestCountDistinctDictionaryCodes: COUNT(DISTINCT s) over batches with
+// dictionary codes (two dictionaries, and a batch without codes) counts
+// what it counts over the same strings without codes.
+func TestCountDistinctDictionaryCodes(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	d1 := []string{"Paris", "Oslo", "Rome"}
+	d2 := []string{"Rome", "Lima", "Oslo"}
+	batches := []*Column{
+		codedColumn(d1, 0, 0, 1, -1, 2, 2),
+		codedColumn(d2, 0, 1, 2, 2, -1, 1),
+		typedColumn(types.Text, "Lima", "Kyiv", nil, "Paris", "Rome", "Rome"),
+	}
+	groups := []int32{0, 1, 0, 1, 2, 0}
+	proto := &countDistinctAgg{args: []Expr{&fieldExpr{idx: 0, typ: types.Text, name: "city"}}, expect: KindString}
+	count := func(coded bool) []int64 {
+		a := proto.fresh()
+		for _, c := range batches {
+			if !coded {
+				plain := *c
+				plain.Codes, plain.Dict = nil, nil
+				c = &plain
+			}
+			if err := a.add(ctx, &Batch{N: c.Len(), Cols: []*Column{c}}, groups, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := a.result(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.I
+	}
+	got, want := count(true), count(false)
+	if !slices.Equal(got, want) || !slices.Equal(want, []int64{4, 4, 1}) {
+		t.Fatalf("by code %v, by string %v, want [4 4 1]", got, want)
+	}
+}

@@ -63,6 +63,9 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 	if err != nil {
 		return nil, err.Error()
 	}
+	for i, e := range gb.GroupByExprs {
+		keys[i] = dictExprOf(ctx, e, keys[i], c.In)
+	}
 	keyCols := make([]keyColumn, len(gb.GroupByExprs))
 	for i, e := range gb.GroupByExprs {
 		keyCols[i] = newKeyColumn(e.Type(ctx))
@@ -79,6 +82,10 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 		aggs[i] = a
 	}
 	if sc, ok := in.(*scanOp); ok {
+		use := columnUses(ctx, sc.out, gb.GroupByExprs, gb.SelectDeps, keyCols)
+		if only := throughStages(sc.stages, use); only != nil {
+			sc = sc.withCodesOnly(only)
+		}
 		in = fuseEvaluation(sc, keys, aggs)
 	}
 	return &hashAggOp{child: in, keys: keys, keyCols: keyCols, aggs: aggs, sch: gb.Schema(ctx)}, ""
@@ -136,6 +143,96 @@ func fuseEvaluation(sc *scanOp, keys []Expr, aggs []aggFunc) Operator {
 			return &Batch{N: b.N, Cols: cols}, nil
 		},
 	}, out)
+}
+
+// columnUses is how the GroupBy uses each column of sch, its input (a
+// scan's last stage's output): useCodes for a string column read only as
+// whole keys compared by bytes (the group table groups them by
+// dictionary code) and as plain select dependencies (firstAgg copies
+// the group's first value by code), whose strings the scan may then
+// leave unfilled (Column.S nil beside Codes); useStrings for a column
+// any other expression references.
+func columnUses(ctx *sql.Context, sch sql.Schema, keys, deps []sql.Expression, keyCols []keyColumn) []uint8 {
+	keyUse := make([]bool, len(sch))
+	valueUse := make([]bool, len(sch))
+	markAll := func(e sql.Expression) {
+		sql.Inspect(ctx, e, func(ctx *sql.Context, x sql.Expression) bool {
+			if gf, ok := x.(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) {
+				valueUse[gf.Index()] = true
+			}
+			return true
+		})
+	}
+	for i, k := range keys {
+		if gf, ok := groupByDep(k).(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) &&
+			!keyCols[i].collated && !keyCols[i].extended {
+			keyUse[gf.Index()] = true
+			continue
+		}
+		markAll(k)
+	}
+	for _, d := range deps {
+		if gf, ok := groupByDep(d).(*expression.GetField); ok && gf.Index() >= 0 && gf.Index() < len(sch) {
+			continue // a first value: firstAgg reads it by code
+		}
+		markAll(d)
+	}
+	use := make([]uint8, len(sch))
+	for j, c := range sch {
+		switch {
+		case valueUse[j] || keyUse[j] && KindOf(c.Type) != KindString:
+			use[j] = useStrings
+		case keyUse[j]:
+			use[j] = useCodes
+		}
+	}
+	return use
+}
+
+// How a column's values are used, for letting string columns come as
+// codes alone; a column takes the greatest of its uses.
+const (
+	useNone    uint8 = iota // not read
+	useCodes                // read by dictionary code alone (or handed on to such reads)
+	useStrings              // its strings may be read
+)
+
+// throughStages maps use, per column of the last stage's output, down
+// to the scan's own columns through each stage's flow (a column handed
+// on takes its outputs' uses; one the stage reads takes that use too)
+// and returns the scan columns used by code alone. nil when there are
+// none, or when a stage does not describe its flow.
+func throughStages(stages []stage, use []uint8) []bool {
+	for i := len(stages) - 1; i >= 0; i-- {
+		fl := stages[i].flow
+		if fl == nil || len(fl.from) != len(use) {
+			return nil
+		}
+		in := make([]uint8, len(fl.reads))
+		for o, j := range fl.from {
+			if j >= 0 && j < len(in) {
+				in[j] = max(in[j], use[o])
+			}
+		}
+		for j := range in {
+			if fl.reads[j] {
+				in[j] = useStrings
+			} else if fl.byCode != nil && fl.byCode[j] {
+				in[j] = max(in[j], useCodes)
+			}
+		}
+		use = in
+	}
+	var only []bool
+	for j, u := range use {
+		if u == useCodes {
+			if only == nil {
+				only = make([]bool, len(use))
+			}
+			only[j] = true
+		}
+	}
+	return only
 }
 
 // onlyAnyValue reports whether deps hold no aggregate but ANY_VALUE

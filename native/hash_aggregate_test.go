@@ -43,6 +43,9 @@ func TestAggGroupByColumns(t *testing.T) {
 		"SELECT company, tier, COUNT(distinct_id) FROM people GROUP BY company, tier",
 		"SELECT k, COUNT(*), COUNT(label), MIN(label), MAX(label) FROM small GROUP BY k",
 		"SELECT label, SUM(k) FROM small GROUP BY label",
+		// Tableau's record count: SUM of a constant per group
+		"SELECT event AS e, SUM(1) AS records, SUM(2.5), AVG(3), SUM(NULL), SUM(9223372036854775807) FROM ev GROUP BY 1",
+		"SELECT label, SUM(1), COUNT(1) FROM small GROUP BY label",
 	}, "HashAggregate")
 }
 
@@ -77,6 +80,9 @@ func TestAggGlobal(t *testing.T) {
 		"SELECT COUNT(*), NOW() IS NOT NULL FROM ev",
 		"SELECT SUM(amount) / COUNT(*) FROM ev WHERE event = 'Purchase'",
 		"SELECT COUNT(*) FROM small WHERE k IS NULL",
+		// constant arguments: counted, never materialised per row
+		"SELECT SUM(1), SUM(2.5), AVG(3), SUM(NULL), COUNT(1), SUM(-7) FROM ev",
+		"SELECT SUM(1), AVG(1), SUM(NULL) FROM ev WHERE 1=0",
 	}, "HashAggregate")
 }
 

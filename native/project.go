@@ -25,9 +25,20 @@ func init() {
 		}
 		op := &projectOp{child: in, exprs: xs, sch: p.Schema(ctx)}
 		if sc, ok := in.(*scanOp); ok {
+			// A bare column is handed on as the same *Column (fieldExpr);
+			// any other projection reads the columns it names.
+			flow := &stageFlow{from: make([]int, len(xs)), reads: make([]bool, len(in.Schema()))}
+			for i, x := range xs {
+				flow.from[i] = -1
+				if f, ok := x.(*fieldExpr); ok {
+					flow.from[i] = f.idx
+					continue
+				}
+				markReads(ctx, p.Projections[i], flow.reads)
+			}
 			return sc.withStage(stage{describe: strings.TrimPrefix(op.Describe(), Marker), run: func(ctx *sql.Context, b *Batch) (*Batch, error) {
 				return project(ctx, b, xs)
-			}}, op.sch), ""
+			}, flow: flow}, op.sch), ""
 		}
 		return op, ""
 	})

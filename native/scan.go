@@ -35,6 +35,14 @@ type scanOp struct {
 	stages []stage    // row-local steps run by the part workers, bottom up
 	read   []bool     // per column of sch: read it (else no statement reference sees it: NULL)
 	out    sql.Schema // the last stage's schema (sch without stages)
+
+	// codesOnly, per column of sch (nil: none), marks string columns
+	// whose batches may come with dictionary codes and no strings
+	// (Column.S nil, Column.Codes set): set only by a HashAggregate
+	// above that reads them as keys and first values alone, through
+	// stages that hand them on or read them by code (stageFlow;
+	// hash_aggregate.go's codesOnlyColumns and throughStages).
+	codesOnly []bool
 }
 
 // stage is a filter or projection fused into a scan: each part worker
@@ -43,6 +51,29 @@ type scanOp struct {
 type stage struct {
 	describe string
 	run      func(ctx *sql.Context, b *Batch) (*Batch, error) // nil batch: no rows left
+	flow     *stageFlow                                       // nil: not described (no column may come as codes alone)
+}
+
+// stageFlow says how a stage uses its input's columns, for the
+// HashAggregate above that lets string columns come as codes alone
+// (scanOp.codesOnly).
+// INVARIANT: from[i] is the input column that output column i is,
+// unchanged (the same *Column), or -1; reads[j] is set for every input
+// column whose strings the stage may read (a column it reads only by
+// dictionary code on batches with codes, and by its strings only when
+// they are there, is not: byCode marks it).
+type stageFlow struct {
+	from   []int
+	reads  []bool
+	byCode []bool // input columns read by dictionary code alone (nil: none)
+}
+
+// withCodesOnly is s with its batches' columns marked in only (per
+// column of sch) carrying codes alone where they have them.
+func (s *scanOp) withCodesOnly(only []bool) *scanOp {
+	cp := *s
+	cp.codesOnly = only
+	return &cp
 }
 
 // withStage is s with st run after its other stages, giving rows of out.
@@ -102,6 +133,14 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 		}
 	}
 	scan := &engine.Scan{Snap: s.table.Snapshot(), Columns: names, Filter: s.table.Filter()}
+	opts := engine.BatchOptions{TimeMicros: true}
+	if s.codesOnly != nil {
+		for i := range s.sch {
+			if s.read[i] {
+				opts.CodesOnly = append(opts.CodesOnly, s.codesOnly[i])
+			}
+		}
+	}
 	parts := scan.Parts()
 	if parts == 0 {
 		return &sliceIter{}, nil
@@ -120,7 +159,7 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 			defer wg.Done()
 			wctx := ctx.WithContext(runCtx)
 			for p := range next {
-				s.readPart(wctx, scan, p, outs[p])
+				s.readPart(wctx, scan, opts, p, outs[p])
 			}
 		}()
 	}
@@ -169,10 +208,10 @@ type partBatch struct {
 }
 
 // readPart sends part p's rows in batches on out and closes it.
-func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch) {
+func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, p int, out chan<- partBatch) {
 	defer close(out)
 	errStop := errors.New("stopped")
-	err := guard(func() error { return s.readPartBatches(ctx, scan, p, out, errStop) })
+	err := guard(func() error { return s.readPartBatches(ctx, scan, opts, p, out, errStop) })
 	if err != nil && err != errStop {
 		select {
 		case out <- partBatch{err: err}:
@@ -181,8 +220,8 @@ func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, p int, out chan<-
 	}
 }
 
-func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, p int, out chan<- partBatch, errStop error) error {
-	return scan.PartBatches(ctx, p, func(cb *engine.ColumnBatch) error {
+func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, p int, out chan<- partBatch, errStop error) error {
+	return scan.PartBatchesWith(ctx, p, opts, func(cb *engine.ColumnBatch) error {
 		b := s.fromEngine(scan, cb)
 		for from := 0; from < b.N; from += BatchSize {
 			part := b
@@ -241,6 +280,21 @@ func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 			if ec.Users != nil {
 				c.U, c.Users = ec.Users, scan.Snap.UserIDs
 			}
+			if ec.Codes != nil {
+				c.Codes, c.Dict = ec.Codes, ec.Dict
+				if c.S == nil && len(c.Dict) > dictGroupsMax {
+					// The group table maps codes of small dictionaries
+					// only: a large one's rows go by their strings.
+					c.S = make([]string, cb.N)
+					for k, code := range c.Codes {
+						if c.Nulls == nil || !c.Nulls[k] {
+							c.S[k] = c.Dict[code]
+						}
+					}
+				}
+			}
+		case c.Kind == KindTime && ec.Type == storage.TypeTime && ec.Micros:
+			c.I = ec.Ints
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
 			for k, ms := range ec.Ints {
@@ -266,6 +320,11 @@ func storedValue(ec *engine.BatchColumn, k int) storage.Value {
 		return storage.FloatValue(ec.Floats[k])
 	case ec.Strs != nil:
 		return storage.Value{Type: ec.Type, Str: ec.Strs[k]}
+	case ec.Codes != nil: // BatchOptions.CodesOnly
+		return storage.Value{Type: ec.Type, Str: ec.Dict[ec.Codes[k]]}
+	}
+	if ec.Micros {
+		return storage.Value{Type: ec.Type, Int: ec.Ints[k] / 1000}
 	}
 	return storage.Value{Type: ec.Type, Int: ec.Ints[k]}
 }
