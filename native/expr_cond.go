@@ -32,6 +32,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
 	"github.com/dolthub/go-mysql-server/sql/types"
 	"github.com/dolthub/vitess/go/sqltypes"
+
+	"arb/storage"
 )
 
 // convPolicy is what a failed conversion to the result type does.
@@ -183,6 +185,13 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 		out.F = make([]float64, n)
 	case KindString:
 		out.S = make([]string, n)
+		// User numbers (Column.U) stay with the strings when every value
+		// picked is a column's that has them, under one numbering
+		// (COUNT(DISTINCT CASE WHEN … THEN distinct_id END) counts them).
+		out.Users = choiceUsers(chs)
+		if out.Users != nil {
+			out.U = make([]uint32, n)
+		}
 	}
 	for _, ch := range chs {
 		for i, r := range ch.rows {
@@ -223,6 +232,9 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 					out.S[r] = ch.k.s
 				} else {
 					out.S[r] = src.S[j]
+					if out.U != nil {
+						out.U[r] = src.U[j]
+					}
 				}
 			}
 		}
@@ -237,6 +249,28 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 		}
 	}
 	return out, nil
+}
+
+// choiceUsers is the numbering of the user numbers every choice's
+// values carry, nil unless each is a column with numbers (or a NULL
+// constant) and all share one numbering.
+func choiceUsers(chs []choice) *storage.UserIDs {
+	var users *storage.UserIDs
+	for i := range chs {
+		ch := &chs[i]
+		if ch.k != nil {
+			if !ch.k.null {
+				return nil
+			}
+			continue
+		}
+		us, u := ch.col.userNumbers()
+		if us == nil || (users != nil && !users.SameNumbering(u)) {
+			return nil
+		}
+		users = widerNumbering(users, u)
+	}
+	return users
 }
 
 func choiceValidUTF8(ch *choice) bool {
