@@ -60,6 +60,8 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/plan"
 	"github.com/dolthub/go-mysql-server/sql/transform"
+
+	"arb/storage"
 )
 
 // joinKind is a join's logical meaning (see the file comment).
@@ -140,6 +142,11 @@ type joinOp struct {
 	fullRefs []int
 
 	condText string
+
+	// usersScan is the right input when it is a scan of the events
+	// table keyed by its distinct_id (usersScanOf): a left input read
+	// whole restricts it to the left users' rows.
+	usersScan *scanOp
 }
 
 func init() {
@@ -229,7 +236,29 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 		}}, sc.out)
 		op.rightFilter = nil
 	}
+	op.usersScan = usersScanOf(op)
 	return op, ""
+}
+
+// usersScanOf is op's right input when the join can read only the left
+// users' rows of it: a scan of the events table whose rows reach the
+// join as read (filters only: no projection changed its schema), whose
+// single key is its distinct_id column under a byte-wise collation
+// (equal user numbers are equal strings), in a join where a right row
+// with an unequal key can never count (not NOT IN, whose NULL keys do).
+func usersScanOf(op *joinOp) *scanOp {
+	if len(op.keys) != 1 || op.keys[0].class != keyStr || op.kind.nullsMatter() {
+		return nil
+	}
+	sc, ok := op.right.(*scanOp)
+	if !ok || len(sc.out) != len(sc.sch) || len(sc.out) == 0 || &sc.out[0] != &sc.sch[0] {
+		return nil
+	}
+	f, ok := op.keys[0].right.(*fieldExpr)
+	if !ok || f.idx >= len(sc.sch) || !sc.read[f.idx] || !strings.EqualFold(sc.sch[f.idx].Name, storage.ColDistinctID) {
+		return nil
+	}
+	return sc
 }
 
 func joinIsTrue(e sql.Expression) bool {
@@ -658,6 +687,9 @@ func (op *joinOp) Describe() string {
 	}
 	if op.rightFilter != nil {
 		b.WriteString(" right filter " + op.rightFilter.String())
+	}
+	if op.usersScan != nil {
+		b.WriteString(" (right scan: left users only)")
 	}
 	return b.String()
 }

@@ -257,8 +257,9 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 
 // joinReadAhead is how many left rows a join reads before its right
 // input: a left input that ends within it is known whole, and its keys
-// filter the right input before the table is built (keyFilter).
-const joinReadAhead = 1 << 19
+// filter the right input before the table is built (keyFilter). (A
+// variable for tests.)
+var joinReadAhead = 1 << 19
 
 // readAhead reads left batches until joinReadAhead rows or the end.
 func (it *joinIter) readAhead(ctx *sql.Context) error {
@@ -297,7 +298,14 @@ func (it *joinIter) build(ctx *sql.Context) error {
 			return err
 		}
 	}
-	rit, err := op.right.Open(ctx, it.run)
+	var rit BatchIter
+	var err error
+	if filter != nil && filter.bits != nil && op.usersScan != nil {
+		// The scan reads only the left users' rows (no other can pair).
+		rit, err = op.usersScan.open(ctx, filter.bits, filter.users)
+	} else {
+		rit, err = op.right.Open(ctx, it.run)
+	}
 	if err != nil {
 		return err
 	}
@@ -579,15 +587,29 @@ func (f *keyFilter) makeStrings(ctx *sql.Context) error {
 	ks := newKeySet(f.keys, true)
 	ks.freshArena = true
 	f.strs = map[string]struct{}{}
+	var seen []uint64 // user numbers of f.users already in strs
 	for _, b := range f.left {
 		v, err := ks.compute(ctx, b)
 		if err != nil {
 			return err
 		}
+		numbered := v.users != nil && f.users != nil && f.users.SameNumbering(v.numbering)
 		for r := range b.N {
-			if v.state[r] == keyOK {
-				f.strs[v.strs[r]] = struct{}{}
+			if v.state[r] != keyOK {
+				continue
 			}
+			if numbered {
+				// A user's rows repeat its string: one insert per user.
+				u := v.users[r]
+				if int(u>>6) >= len(seen) {
+					seen = append(seen, make([]uint64, int(u>>6)+1-len(seen))...)
+				}
+				if seen[u>>6]&(1<<(u&63)) != 0 {
+					continue
+				}
+				seen[u>>6] |= 1 << (u & 63)
+			}
+			f.strs[v.strs[r]] = struct{}{}
 		}
 	}
 	return nil
