@@ -147,6 +147,11 @@ type joinOp struct {
 	// table keyed by its distinct_id (usersScanOf): a left input read
 	// whole restricts it to the left users' rows.
 	usersScan *scanOp
+	// leftUsersScan is the left input of an inner or semi join when it
+	// is such a scan: the right input is then read first, and a table
+	// keyed by user numbers restricts the left scan to its users (a left
+	// row of another user has no candidate).
+	leftUsersScan *scanOp
 }
 
 func init() {
@@ -237,6 +242,9 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 		op.rightFilter = nil
 	}
 	op.usersScan = usersScanOf(op)
+	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 {
+		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
+	}
 	return op, ""
 }
 
@@ -247,14 +255,25 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 // (equal user numbers are equal strings), in a join where a right row
 // with an unequal key can never count (not NOT IN, whose NULL keys do).
 func usersScanOf(op *joinOp) *scanOp {
-	if len(op.keys) != 1 || op.keys[0].class != keyStr || op.kind.nullsMatter() {
+	if len(op.keys) != 1 || op.kind.nullsMatter() {
 		return nil
 	}
-	sc, ok := op.right.(*scanOp)
+	return keyedEventsScan(op.right, op.keys[0].right, op.keys[0].class)
+}
+
+// keyedEventsScan is in when it is a scan of the events table whose rows
+// come as read (filters only: no projection changed its schema) and key
+// (of class cl) is its distinct_id column under a byte-wise collation
+// (equal user numbers are equal strings); nil otherwise.
+func keyedEventsScan(in Operator, key Expr, cl keyClass) *scanOp {
+	if cl != keyStr {
+		return nil
+	}
+	sc, ok := in.(*scanOp)
 	if !ok || len(sc.out) != len(sc.sch) || len(sc.out) == 0 || &sc.out[0] != &sc.sch[0] {
 		return nil
 	}
-	f, ok := op.keys[0].right.(*fieldExpr)
+	f, ok := key.(*fieldExpr)
 	if !ok || f.idx >= len(sc.sch) || !sc.read[f.idx] || !strings.EqualFold(sc.sch[f.idx].Name, storage.ColDistinctID) {
 		return nil
 	}
@@ -690,6 +709,9 @@ func (op *joinOp) Describe() string {
 	}
 	if op.usersScan != nil {
 		b.WriteString(" (right scan: left users only)")
+	}
+	if op.leftUsersScan != nil {
+		b.WriteString(" (left scan: right users only)")
 	}
 	return b.String()
 }

@@ -33,11 +33,15 @@ import (
 )
 
 func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
-	left, err := op.left.Open(ctx, run)
-	if err != nil {
-		return nil, err
+	it := &joinIter{op: op, run: run, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
+	if op.leftUsersScan == nil {
+		// (Otherwise opened once the right input is read: step.)
+		left, err := op.left.Open(ctx, run)
+		if err != nil {
+			return nil, err
+		}
+		it.left = left
 	}
-	it := &joinIter{op: op, run: run, left: left, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
 	if len(op.keys) > 0 {
 		it.lkeys = newKeySet(op.keys, true)
 	}
@@ -167,6 +171,19 @@ func (it *joinIter) grow(n int64, what string) error {
 // step advances the join by one chunk of pairs (or one left batch).
 func (it *joinIter) step(ctx *sql.Context) error {
 	if it.lb == nil {
+		if !it.built && it.op.leftUsersScan != nil {
+			// The right input first: its users restrict the left scan.
+			if err := it.build(ctx); err != nil {
+				return err
+			}
+			if it.rn == 0 {
+				it.eof = true // an inner or semi join: nothing can match
+				return nil
+			}
+			if err := it.openLeftForUsers(ctx); err != nil {
+				return err
+			}
+		}
 		if !it.built {
 			if err := it.readAhead(ctx); err != nil {
 				return err
@@ -253,6 +270,31 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 		return b, nil
 	}
 	return b.Gather(sel), nil
+}
+
+// openLeftForUsers opens the left scan of an inner or semi join whose
+// right input is built: restricted to the table's users when the table
+// is keyed by user numbers and has no wild rows (a left row of another
+// user then has no candidate), whole otherwise.
+func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
+	t := it.table
+	var err error
+	if t != nil && t.users != nil && len(t.wild) == 0 {
+		var bits []uint64
+		for _, u := range t.groupUser {
+			for int(u>>6) >= len(bits) {
+				bits = append(bits, make([]uint64, max(len(bits), int(u>>6)+1-len(bits)))...)
+			}
+			bits[u>>6] |= 1 << (u & 63)
+		}
+		if err := it.grow(8*int64(cap(bits)), "join: right users"); err != nil {
+			return err
+		}
+		it.left, err = it.op.leftUsersScan.open(ctx, bits, t.users)
+	} else {
+		it.left, err = it.op.left.Open(ctx, it.run)
+	}
+	return err
 }
 
 // joinReadAhead is how many left rows a join reads before its right
