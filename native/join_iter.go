@@ -1048,17 +1048,36 @@ func (it *joinIter) apply() {
 // emit moves the first n emitted rows into a batch.
 func (it *joinIter) emit(n int) {
 	l := it.outL[:n]
+	// Left rows in a run (each with one pair, as in a join with a table
+	// of one row per user, or a semi join passing every row): the left
+	// columns are slices of the batch's, not copies.
+	run := l[0] >= 0
+	for i, li := range l {
+		if li != l[0]+int32(i) {
+			run = false
+			break
+		}
+	}
+	left := func(c *Column) *Column {
+		if run {
+			if int(l[0]) == 0 && n == it.lb.N {
+				return c
+			}
+			return c.Slice(int(l[0]), int(l[0])+n)
+		}
+		return joinGather(c, l)
+	}
 	var b *Batch
 	if it.op.kind.partial() {
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl)}
 		for _, c := range it.lb.Cols {
-			b.Cols = append(b.Cols, joinGather(c, l))
+			b.Cols = append(b.Cols, left(c))
 		}
 	} else {
 		r := it.outR[:n]
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
 		for _, c := range it.lb.Cols {
-			b.Cols = append(b.Cols, joinGather(c, l))
+			b.Cols = append(b.Cols, left(c))
 		}
 		for _, c := range it.rb.Cols {
 			b.Cols = append(b.Cols, joinGather(c, r))
