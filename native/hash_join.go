@@ -60,6 +60,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/plan"
 	"github.com/dolthub/go-mysql-server/sql/transform"
+	"github.com/dolthub/go-mysql-server/sql/types"
 
 	"arb/storage"
 )
@@ -362,6 +363,10 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 			return err.Error()
 		}
 		if ok {
+			if eq := op.sameRightKey(ctx, k); eq != nil {
+				lonly = append(lonly, eq)
+				continue
+			}
 			op.keys = append(op.keys, k)
 			continue
 		}
@@ -401,6 +406,32 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 		}
 	}
 	return ""
+}
+
+// sameRightKey is, for a key k whose right side is already an earlier
+// key's (s.id = v.id AND s.id = e.id), the equality of the two left
+// sides (v.id = e.id), a conjunct over the left row that replaces k:
+// under a byte-wise collation (keyStr) of one string type, equality is
+// an equivalence, so s = v AND s = e holds exactly when s = v AND
+// v = e does, and either is NULL exactly when some operand is. The join
+// then has one key (a table keyed by user numbers, not by a composite
+// of strings). Nil when k does not qualify, or where a NULL condition
+// differs from FALSE (a side filter needs the NULL and FALSE alike).
+func (op *joinOp) sameRightKey(ctx *sql.Context, k joinKey) sql.Expression {
+	if k.class != keyStr || op.kind.nullsMatter() || k.lsrc == nil {
+		return nil
+	}
+	for _, k0 := range op.keys {
+		if k0.class != keyStr || k0.rsrc == nil || k0.rsrc.String() != k.rsrc.String() {
+			continue
+		}
+		lt, rt, t0 := k.lsrc.Type(ctx), k.rsrc.Type(ctx), k0.lsrc.Type(ctx)
+		if !types.TypesEqual(lt, rt) || !types.TypesEqual(t0, rt) {
+			continue
+		}
+		return expression.NewEquals(k0.lsrc, k.lsrc)
+	}
+	return nil
 }
 
 // compileSideFilter compiles the conjuncts cs over one side's columns
@@ -551,7 +582,7 @@ func (op *joinOp) hashKey(ctx *sql.Context, c sql.Expression, lsch, rsch sql.Sch
 	if err != nil {
 		return joinKey{}, false, err
 	}
-	return joinKey{left: lx, right: rx, class: class, coll: coll, text: c.String()}, true, nil
+	return joinKey{left: lx, right: rx, class: class, coll: coll, text: c.String(), lsrc: l, rsrc: r}, true, nil
 }
 
 // compileNarrow compiles e over only the columns of sch it references:

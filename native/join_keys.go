@@ -73,6 +73,10 @@ type joinKey struct {
 	class       keyClass
 	coll        sql.CollationID // keyWeights
 	text        string          // the conjunct, for EXPLAIN
+	// lsrc and rsrc are the conjunct's sides as planned (over the
+	// left ++ right row), nil where the key was not made from a join
+	// condition.
+	lsrc, rsrc sql.Expression
 }
 
 // keyClassOf is how Equals(l, r) compares when it can be hashed.
