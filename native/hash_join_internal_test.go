@@ -343,6 +343,20 @@ func TestJoinMemoryBudget(t *testing.T) {
 	if used := pool.UsedBytes(); used != 0 {
 		t.Fatalf("%d bytes still charged after Close", used)
 	}
+
+	// The left input read ahead of the right is charged too.
+	op = joinTestOp(t, joinSemi, joinTestRows(nil2(), right, BatchSize), joinTestRows(nil2(), left, 64), false, false)
+	small = engine.NewMemoryBudget(64 << 10)
+	if _, err := joinTestRun(sql.NewContext(engine.WithMemoryBudget(context.Background(), small)), op); !errors.Is(err, engine.ErrMemoryLimit) {
+		t.Fatalf("64 KiB budget, 20000 left rows read ahead: err %v, want a memory limit error", err)
+	}
+	ctx = sql.NewContext(engine.WithMemoryBudget(context.Background(), big))
+	if _, err := joinTestRun(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	if used := pool.UsedBytes(); used != 0 {
+		t.Fatalf("%d bytes still charged after the semi join", used)
+	}
 }
 
 // TestJoinCancel: a cancelled statement stops the join with its error.

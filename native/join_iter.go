@@ -390,9 +390,9 @@ func (it *joinIter) build(ctx *sql.Context) error {
 					continue
 				}
 			}
-			arena := int64(cap(rk.buf))
+			before := acc.bytes()
 			acc.add(vals, rk.stable, b.N)
-			if err := it.grow(arena, "join: hash table"); err != nil {
+			if err := it.grow(int64(cap(rk.buf))+acc.bytes()-before, "join: hash table"); err != nil {
 				return err
 			}
 		}
@@ -432,7 +432,7 @@ func (it *joinIter) build(ctx *sql.Context) error {
 		}
 	}
 	it.table = buildTable(vals, acc.single, it.rn, op.kind.nullsMatter())
-	if err := it.grow(it.table.bytes()+acc.bytes(), "join: hash table"); err != nil {
+	if err := it.grow(it.table.bytes(), "join: hash table"); err != nil {
 		return err
 	}
 	if !op.kind.partial() {
@@ -545,7 +545,7 @@ func (a *keyAccum) vals() *keyVals {
 // bytes is the memory of the gathered keys (the strings' bytes are the
 // batches' or their arenas', charged with them).
 func (a *keyAccum) bytes() int64 {
-	return int64(len(a.state)) + 8*int64(len(a.ints)) + 4*int64(len(a.users)) + 16*int64(len(a.strs))
+	return int64(cap(a.state)) + 8*int64(cap(a.ints)) + 4*int64(cap(a.users)) + 16*int64(cap(a.strs))
 }
 
 // keyFilter is the keys of a whole left input, a filter for the right
