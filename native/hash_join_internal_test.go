@@ -247,7 +247,7 @@ func TestJoinAgainstReference(t *testing.T) {
 	kinds := []joinKind{joinInner, joinLeftOuter, joinLeftOuterExcludeNulls, joinSemi, joinAnti, joinAntiIncludeNulls, joinCross}
 	defer func(n int) { joinReadAhead = n }(joinReadAhead)
 	for round := range 18 {
-		joinReadAhead = []int{1 << 19, 5, 1}[(round/3)%3]
+		joinReadAhead = []int{1 << 16, 5, 1}[(round/3)%3]
 		nl, nr, keys := 1+rng.IntN(300), rng.IntN(300), 1+rng.IntN(20)
 		if round%4 == 3 {
 			nl, nr, keys = 1+rng.IntN(12), BatchSize+500, 1 // chains longer than a chunk

@@ -301,7 +301,7 @@ func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 // input: a left input that ends within it is known whole, and its keys
 // filter the right input before the table is built (keyFilter). (A
 // variable for tests.)
-var joinReadAhead = 1 << 19
+var joinReadAhead = 1 << 16
 
 // readAhead reads left batches until joinReadAhead rows or the end.
 func (it *joinIter) readAhead(ctx *sql.Context) error {
