@@ -243,7 +243,7 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 		op.rightFilter = nil
 	}
 	op.usersScan = usersScanOf(op)
-	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 {
+	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 && !readsRows(op.right) {
 		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
 	}
 	return op, ""
@@ -260,6 +260,22 @@ func usersScanOf(op *joinOp) *scanOp {
 		return nil
 	}
 	return keyedEventsScan(op.right, op.keys[0].right, op.keys[0].class)
+}
+
+// readsRows reports whether op reads some go-mysql-server node's rows
+// (a rowSource, such as the engine's aggregates): their strings carry
+// no user numbers, so a table built over them cannot restrict a scan,
+// and reading that right input first would only delay the left one.
+func readsRows(op Operator) bool {
+	if _, ok := op.(*rowSource); ok {
+		return true
+	}
+	for _, c := range op.Children() {
+		if readsRows(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyedEventsScan is in when it is a scan of the events table whose rows
