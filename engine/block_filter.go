@@ -387,6 +387,19 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 		plan.skip = plan.exactCount == 0
 		return plan, nil
 	}
+	if c, others, ok := splitCohort(rest); ok {
+		// A cohort beside terms the bitmaps answer exactly: their rows
+		// are the candidates of one bitmap probe each (cohortRows).
+		if bm, ok, err := it.exactRows(others); err != nil {
+			return plan, err
+		} else if ok {
+			plan.residual = c
+			plan.cand = rowsInRange(bm, first, n, nil)
+			plan.skip = len(plan.cand) == 0
+			plan.haveCand = true
+			return plan, nil
+		}
+	}
 	plan.residual = rest
 	if bm, ok, err := it.candidatesCached(rest); err != nil {
 		return plan, err
@@ -396,6 +409,33 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 		plan.haveCand = true
 	}
 	return plan, nil
+}
+
+// splitCohort is p's one cohort term and the others, when p is an And
+// with exactly one InCohort term.
+func splitCohort(p Predicate) (InCohort, Predicate, bool) {
+	and, ok := p.(And)
+	if !ok {
+		return InCohort{}, nil, false
+	}
+	var c InCohort
+	var others []Predicate
+	found := 0
+	for _, t := range and.Terms {
+		if tc, ok := t.(InCohort); ok {
+			c = tc
+			found++
+		} else {
+			others = append(others, t)
+		}
+	}
+	switch {
+	case found != 1 || len(others) == 0:
+		return InCohort{}, nil, false
+	case len(others) == 1:
+		return c, others[0], true
+	}
+	return c, And{Terms: others}, true
 }
 
 // blockPlan is how to find a block's matching rows.
@@ -425,10 +465,17 @@ func (it *segmentIter) cohortRows(c InCohort, plan *blockPlan) []int32 {
 	canon := it.scan.Snap.Canon
 	merged := canon.Merged()
 	var out []int32
+	bits := it.scan.cohortBits[c.key()]
 	test := func(r int32) {
 		u := uint32(blk.Ints[r])
 		if merged {
 			u = canon.Of(u)
+		}
+		if bits != nil {
+			if int(u>>6) < len(bits) && bits[u>>6]&(1<<(u&63)) != 0 {
+				out = append(out, r)
+			}
+			return
 		}
 		if bm.Contains(u) {
 			out = append(out, r)

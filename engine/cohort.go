@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	mathbits "math/bits"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -108,3 +109,39 @@ func (s *Scan) inCohort(key string, u uint32) storage.Value {
 	}
 	return storage.BoolValue(bm.Contains(s.Snap.Canon.Of(u)))
 }
+
+// RestrictUsers limits s to the rows of the users in bits (canonical
+// user number u is in the set when bit u%64 of bits[u/64] is set, as the
+// scan's distinct_id column numbers them), a set computed outside the
+// scan: a join's other input, whose keys no other user's rows can match.
+// It is a cohort whose users are given rather than computed; name tells
+// it apart from the scan's other cohorts. A row's test is one bit.
+// REQUIRES: s has not been read yet.
+func (s *Scan) RestrictUsers(bits []uint64, name string) {
+	c := NewInCohort(givenUsers{name: name})
+	bm := roaring.New()
+	for w, word := range bits {
+		for ; word != 0; word &= word - 1 {
+			bm.Add(uint32(w*64 + mathbits.TrailingZeros64(word)))
+		}
+	}
+	if s.cohorts == nil {
+		s.cohorts = map[string]*roaring.Bitmap{}
+	}
+	s.cohorts[c.key()] = bm
+	if s.cohortBits == nil {
+		s.cohortBits = map[string][]uint64{}
+	}
+	s.cohortBits[c.key()] = bits
+	if s.Filter == nil {
+		s.Filter = c
+	} else {
+		s.Filter = And{Terms: []Predicate{s.Filter, c}}
+	}
+}
+
+// givenUsers names a cohort given by RestrictUsers. It is never
+// evaluated: computeCohorts finds the cohort's bitmap already there.
+type givenUsers struct{ name string }
+
+func (p givenUsers) String() string { return "given users of " + p.name }

@@ -44,6 +44,9 @@ type Scan struct {
 	outs     []colRef
 	preds    map[string]colRef
 	cohorts  map[string]*roaring.Bitmap // canonical users by InCohort key (cohort.go)
+	// cohortBits: the same users as bits, for cohorts given by
+	// RestrictUsers.
+	cohortBits map[string][]uint64
 
 	blocksRead, blocksSkipped atomic.Int64
 }

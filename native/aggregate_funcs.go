@@ -953,11 +953,17 @@ func (a *minMaxAgg) result(ctx *sql.Context, ngroups int) (*Column, error) {
 // firstAgg is arg on each group's first row (NULL included): a plain
 // expression beside aggregates, and FIRST(arg). It evaluates arg only on
 // the rows that start a group, as go-mysql-server's firstBuffer does.
+//
+// A group key of distinct_ids keeps its user numbers (Column.U) in the
+// output while every first row came with numbers of one numbering, so a
+// join or group above a grouped derived table still keys users by
+// number.
 type firstAgg struct {
-	arg  Expr
-	name string
-	out  *Column
-	sel  []int32
+	arg     Expr
+	name    string
+	out     *Column
+	sel     []int32
+	noUsers bool // some first row came without a user number
 }
 
 func (a *firstAgg) fresh() aggFunc { return &firstAgg{arg: a.arg, name: a.name} }
@@ -995,6 +1001,7 @@ func (a *firstAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) 
 			return err
 		}
 	}
+	start := a.out.Len()
 	for i := range a.sel {
 		r := i
 		if rows != nil {
@@ -1002,7 +1009,35 @@ func (a *firstAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) 
 		}
 		appendFrom(a.out, c, r)
 	}
+	a.keepUsers(c, rows, start)
 	return nil
+}
+
+// keepUsers appends to a.out.U the user numbers of the rows of c just
+// appended from start on (rows[i], or i without rows), or drops a.out's
+// numbers for good when c has none of the same numbering.
+func (a *firstAgg) keepUsers(c *Column, rows []int32, start int) {
+	out := a.out
+	if a.noUsers {
+		return
+	}
+	if out.Kind != KindString {
+		out.U, out.Users, a.noUsers = nil, nil, true
+		return
+	}
+	us, users := c.userNumbers()
+	if us == nil || (out.Users != nil && !out.Users.SameNumbering(users)) || len(out.U) != start || out.Len() != len(out.S) {
+		out.U, out.Users, a.noUsers = nil, nil, true
+		return
+	}
+	for i := range out.Len() - start {
+		r := i
+		if rows != nil {
+			r = int(rows[i])
+		}
+		out.U = append(out.U, us[r])
+	}
+	out.Users = widerNumbering(out.Users, users)
 }
 
 func (a *firstAgg) result(ctx *sql.Context, ngroups int) (*Column, error) {

@@ -106,6 +106,9 @@ type compareExpr struct {
 	// converts to LONGTEXT first, and which an invalid UTF-8 value makes
 	// a NULL (strict mode) or truncates: such batches go to fb.
 	checkUTF8 bool
+	// days: two DATE columns (cmpTime), compared by their UTC days as
+	// Date's Compare truncates them.
+	days bool
 }
 
 // utf8Moot reports whether an invalid UTF-8 value cannot change the
@@ -219,10 +222,17 @@ func compileComparison(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, e
 		collation, _ = (&comparisonCollation{cmp.Left(), cmp.Right()}).resolve(ctx)
 	}
 	mode, ok := planCompare(ctx, lT, rT, &l, &r, collation)
+	days := false
+	if !ok && !r.konst && types.TypesEqual(lT, rT) && lT.Type() == sqltypes.Date &&
+		l.kind() == KindTime && r.kind() == KindTime {
+		// DATE = DATE of two columns (CAST(a AS DATE) = CAST(b AS DATE)):
+		// Date's Compare truncates both times to their UTC day.
+		mode, ok, days = cmpTime, true, true
+	}
 	if !ok {
 		return nil, nil
 	}
-	x := &compareExpr{op: op, mode: mode, l: l, r: r, fb: fb, swap: swap,
+	x := &compareExpr{op: op, mode: mode, l: l, r: r, fb: fb, swap: swap, days: days,
 		checkUTF8: mode == cmpStr && !types.TypesEqual(lT, rT)}
 	if _, dec := r.v.(decimal.Decimal); dec && mode == cmpFloat {
 		if !decimalSafe(r.f) {
@@ -489,9 +499,12 @@ func (x *compareExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	out := newBoolCol(n, nulls)
 	switch x.mode {
 	case cmpInt, cmpTime:
-		if rc == nil {
+		switch {
+		case rc == nil:
 			cmpConst(x.op, lc.I, x.r.i, out.I)
-		} else {
+		case x.days:
+			cmpCols(x.op, utcDays(lc.I[:n]), utcDays(rc.I[:n]), out.I)
+		default:
 			cmpCols(x.op, lc.I, rc.I, out.I)
 		}
 	case cmpFloat:
@@ -517,6 +530,16 @@ func (x *compareExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		zeroNulls(out)
 	}
 	return out, nil
+}
+
+// utcDays is each time of ts (microseconds) as its UTC day: what
+// time.Truncate(24 * time.Hour) keeps.
+func utcDays(ts []int64) []int64 {
+	out := make([]int64, len(ts))
+	for i, v := range ts {
+		out[i] = floorDiv(v, microsPerDay)
+	}
+	return out
 }
 
 // validStrings reports whether every non-NULL string of c is valid UTF-8.

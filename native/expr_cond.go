@@ -185,6 +185,13 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 		out.F = make([]float64, n)
 	case KindString:
 		out.S = make([]string, n)
+		// User numbers (Column.U) stay with the strings when every value
+		// picked is a column's that has them, under one numbering
+		// (COUNT(DISTINCT CASE WHEN … THEN distinct_id END) counts them).
+		out.Users = choiceUsers(chs)
+		if out.Users != nil {
+			out.U = make([]uint32, n)
+		}
 	}
 	for _, ch := range chs {
 		for i, r := range ch.rows {
@@ -225,6 +232,9 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 					out.S[r] = ch.k.s
 				} else {
 					out.S[r] = src.S[j]
+					if out.U != nil {
+						out.U[r] = src.U[j]
+					}
 				}
 			}
 		}
@@ -238,50 +248,29 @@ func assemble(ctx *sql.Context, n int, t sql.Type, policy convPolicy, chs []choi
 			break
 		}
 	}
-	if out.Kind == KindString {
-		carryUsers(out, chs)
-	}
 	return out, nil
 }
 
-// carryUsers gives out, a string result assembled from chs, its rows'
-// user numbers (Column.U) when every row comes from a column with
-// numbers of one numbering or is NULL: COUNT(DISTINCT CASE WHEN … THEN
-// distinct_id END) then counts users by number.
-func carryUsers(out *Column, chs []choice) {
+// choiceUsers is the numbering of the user numbers every choice's
+// values carry, nil unless each is a column with numbers (or a NULL
+// constant) and all share one numbering.
+func choiceUsers(chs []choice) *storage.UserIDs {
 	var users *storage.UserIDs
 	for i := range chs {
 		ch := &chs[i]
 		if ch.k != nil {
 			if !ch.k.null {
-				return
+				return nil
 			}
 			continue
 		}
 		us, u := ch.col.userNumbers()
-		if us == nil || users != nil && !users.SameNumbering(u) {
-			return
+		if us == nil || (users != nil && !users.SameNumbering(u)) {
+			return nil
 		}
 		users = widerNumbering(users, u)
 	}
-	if users == nil {
-		return
-	}
-	out.U, out.Users = make([]uint32, len(out.S)), users
-	for _, ch := range chs {
-		if ch.k != nil {
-			continue
-		}
-		for i, r := range ch.rows {
-			j := i
-			if ch.full {
-				j = int(r)
-			}
-			if !ch.col.IsNull(j) {
-				out.U[r] = ch.col.U[j]
-			}
-		}
-	}
+	return users
 }
 
 func choiceValidUTF8(ch *choice) bool {

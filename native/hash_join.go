@@ -60,6 +60,9 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/expression"
 	"github.com/dolthub/go-mysql-server/sql/plan"
 	"github.com/dolthub/go-mysql-server/sql/transform"
+	"github.com/dolthub/go-mysql-server/sql/types"
+
+	"arb/storage"
 )
 
 // joinKind is a join's logical meaning (see the file comment).
@@ -140,6 +143,16 @@ type joinOp struct {
 	fullRefs []int
 
 	condText string
+
+	// usersScan is the right input when it is a scan of the events
+	// table keyed by its distinct_id (usersScanOf): a left input read
+	// whole restricts it to the left users' rows.
+	usersScan *scanOp
+	// leftUsersScan is the left input of an inner or semi join when it
+	// is such a scan: the right input is then read first, and a table
+	// keyed by user numbers restricts the left scan to its users (a left
+	// row of another user has no candidate).
+	leftUsersScan *scanOp
 }
 
 func init() {
@@ -229,7 +242,59 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 		}}, sc.out)
 		op.rightFilter = nil
 	}
+	op.usersScan = usersScanOf(op)
+	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 && !readsRows(op.right) {
+		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
+	}
 	return op, ""
+}
+
+// usersScanOf is op's right input when the join can read only the left
+// users' rows of it: a scan of the events table whose rows reach the
+// join as read (filters only: no projection changed its schema), whose
+// single key is its distinct_id column under a byte-wise collation
+// (equal user numbers are equal strings), in a join where a right row
+// with an unequal key can never count (not NOT IN, whose NULL keys do).
+func usersScanOf(op *joinOp) *scanOp {
+	if len(op.keys) != 1 || op.kind.nullsMatter() {
+		return nil
+	}
+	return keyedEventsScan(op.right, op.keys[0].right, op.keys[0].class)
+}
+
+// readsRows reports whether op reads some go-mysql-server node's rows
+// (a rowSource, such as the engine's aggregates): their strings carry
+// no user numbers, so a table built over them cannot restrict a scan,
+// and reading that right input first would only delay the left one.
+func readsRows(op Operator) bool {
+	if _, ok := op.(*rowSource); ok {
+		return true
+	}
+	for _, c := range op.Children() {
+		if readsRows(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyedEventsScan is in when it is a scan of the events table whose rows
+// come as read (filters only: no projection changed its schema) and key
+// (of class cl) is its distinct_id column under a byte-wise collation
+// (equal user numbers are equal strings); nil otherwise.
+func keyedEventsScan(in Operator, key Expr, cl keyClass) *scanOp {
+	if cl != keyStr {
+		return nil
+	}
+	sc, ok := in.(*scanOp)
+	if !ok || len(sc.out) != len(sc.sch) || len(sc.out) == 0 || &sc.out[0] != &sc.sch[0] {
+		return nil
+	}
+	f, ok := key.(*fieldExpr)
+	if !ok || f.idx >= len(sc.sch) || !sc.read[f.idx] || !strings.EqualFold(sc.sch[f.idx].Name, storage.ColDistinctID) {
+		return nil
+	}
+	return sc
 }
 
 func joinIsTrue(e sql.Expression) bool {
@@ -314,6 +379,10 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 			return err.Error()
 		}
 		if ok {
+			if eq := op.sameRightKey(ctx, k); eq != nil {
+				lonly = append(lonly, eq)
+				continue
+			}
 			op.keys = append(op.keys, k)
 			continue
 		}
@@ -353,6 +422,32 @@ func (op *joinOp) planCondition(ctx *sql.Context, cond sql.Expression, lsch, rsc
 		}
 	}
 	return ""
+}
+
+// sameRightKey is, for a key k whose right side is already an earlier
+// key's (s.id = v.id AND s.id = e.id), the equality of the two left
+// sides (v.id = e.id), a conjunct over the left row that replaces k:
+// under a byte-wise collation (keyStr) of one string type, equality is
+// an equivalence, so s = v AND s = e holds exactly when s = v AND
+// v = e does, and either is NULL exactly when some operand is. The join
+// then has one key (a table keyed by user numbers, not by a composite
+// of strings). Nil when k does not qualify, or where a NULL condition
+// differs from FALSE (a side filter needs the NULL and FALSE alike).
+func (op *joinOp) sameRightKey(ctx *sql.Context, k joinKey) sql.Expression {
+	if k.class != keyStr || op.kind.nullsMatter() || k.lsrc == nil {
+		return nil
+	}
+	for _, k0 := range op.keys {
+		if k0.class != keyStr || k0.rsrc == nil || k0.rsrc.String() != k.rsrc.String() {
+			continue
+		}
+		lt, rt, t0 := k.lsrc.Type(ctx), k.rsrc.Type(ctx), k0.lsrc.Type(ctx)
+		if !types.TypesEqual(lt, rt) || !types.TypesEqual(t0, rt) {
+			continue
+		}
+		return expression.NewEquals(k0.lsrc, k.lsrc)
+	}
+	return nil
 }
 
 // compileSideFilter compiles the conjuncts cs over one side's columns
@@ -503,7 +598,7 @@ func (op *joinOp) hashKey(ctx *sql.Context, c sql.Expression, lsch, rsch sql.Sch
 	if err != nil {
 		return joinKey{}, false, err
 	}
-	return joinKey{left: lx, right: rx, class: class, coll: coll, text: c.String()}, true, nil
+	return joinKey{left: lx, right: rx, class: class, coll: coll, text: c.String(), lsrc: l, rsrc: r}, true, nil
 }
 
 // compileNarrow compiles e over only the columns of sch it references:
@@ -658,6 +753,12 @@ func (op *joinOp) Describe() string {
 	}
 	if op.rightFilter != nil {
 		b.WriteString(" right filter " + op.rightFilter.String())
+	}
+	if op.usersScan != nil {
+		b.WriteString(" (right scan: left users only)")
+	}
+	if op.leftUsersScan != nil {
+		b.WriteString(" (left scan: right users only)")
 	}
 	return b.String()
 }

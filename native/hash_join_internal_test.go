@@ -238,13 +238,16 @@ func joinTestRandomRows(rng *rand.Rand, n, keys int, nullP float64) [][2]*int64 
 
 // TestJoinAgainstReference runs every kind over random inputs, some with
 // a key shared by more right rows than a chunk holds, in left batches
-// of several sizes, hashed and as a nested loop.
+// of several sizes, hashed and as a nested loop, with the left input
+// read whole before the right (its keys filter the right rows) or not.
 func TestJoinAgainstReference(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 7))
 	ctx := sql.NewEmptyContext()
 	kinds := []joinKind{joinInner, joinLeftOuter, joinLeftOuterExcludeNulls, joinSemi, joinAnti, joinAntiIncludeNulls, joinCross}
-	for round := range 12 {
+	defer func(n int) { joinReadAhead = n }(joinReadAhead)
+	for round := range 18 {
+		joinReadAhead = []int{1 << 16, 5, 1}[(round/3)%3]
 		nl, nr, keys := 1+rng.IntN(300), rng.IntN(300), 1+rng.IntN(20)
 		if round%4 == 3 {
 			nl, nr, keys = 1+rng.IntN(12), BatchSize+500, 1 // chains longer than a chunk
@@ -339,6 +342,20 @@ func TestJoinMemoryBudget(t *testing.T) {
 	}
 	if used := pool.UsedBytes(); used != 0 {
 		t.Fatalf("%d bytes still charged after Close", used)
+	}
+
+	// The left input read ahead of the right is charged too.
+	op = joinTestOp(t, joinSemi, joinTestRows(nil2(), right, BatchSize), joinTestRows(nil2(), left, 64), false, false)
+	small = engine.NewMemoryBudget(64 << 10)
+	if _, err := joinTestRun(sql.NewContext(engine.WithMemoryBudget(context.Background(), small)), op); !errors.Is(err, engine.ErrMemoryLimit) {
+		t.Fatalf("64 KiB budget, 20000 left rows read ahead: err %v, want a memory limit error", err)
+	}
+	ctx = sql.NewContext(engine.WithMemoryBudget(context.Background(), big))
+	if _, err := joinTestRun(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	if used := pool.UsedBytes(); used != 0 {
+		t.Fatalf("%d bytes still charged after the semi join", used)
 	}
 }
 

@@ -365,6 +365,30 @@ func TestJoinShapes(t *testing.T) {
 	}
 }
 
+// Two equalities with one right side (c.s = a.s AND c.s = b.s): one key,
+// and the left sides' equality as a filter on the left row, where the
+// collation is byte-wise; where NULLs matter both stay keys.
+func TestJoinSharedRightKey(t *testing.T) {
+	joinTables(t)
+	for _, q := range []string{
+		"SELECT a.tag, b.tag, c.tag FROM j_a a JOIN j_b b ON a.k = b.k JOIN j_a c ON c.s = a.s AND c.s = b.s",
+		"SELECT a.tag, b.tag, c.tag FROM j_a a JOIN j_b b ON a.k <=> b.k LEFT JOIN j_b c ON c.s = a.s AND c.s = b.s AND c.k >= a.k",
+		"SELECT a.tag, b.tag FROM j_a a JOIN j_b b ON b.s = a.s AND b.s = a.tag",
+		"SELECT a.tag, b.tag FROM j_a a LEFT JOIN j_b b ON b.s = a.s AND b.s = CONCAT(a.s, '')",
+		"SELECT a.tag FROM j_a a WHERE EXISTS (SELECT 1 FROM j_b b WHERE b.s = a.s AND b.s = a.tag)",
+		"SELECT a.tag FROM j_a a WHERE NOT EXISTS (SELECT 1 FROM j_b b WHERE b.s = a.s AND b.s = LOWER(a.s))",
+		"SELECT a.tag FROM j_a a WHERE a.s NOT IN (SELECT b.s FROM j_b b WHERE b.s = a.tag)",
+	} {
+		checkSame(t, q, true)
+	}
+	h := joinTables(t)
+	plan, err := h.explain("SELECT a.tag, b.tag, c.tag FROM j_a a JOIN j_b b ON a.k <=> b.k LEFT JOIN j_b c ON c.s = a.s AND c.s = b.s AND c.k >= a.k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireNative(t, plan, "left filter")
+}
+
 // Range heap joins (a value between two columns of the other side): the
 // RangeHeap's sorted input is read whole; within a left row
 // go-mysql-server emits the right rows in its heap's order, so the rows

@@ -84,6 +84,9 @@ func (op *nullExtendOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The NULL columns of the last batch size, shared by every batch of
+	// that size (batches are read-only).
+	var nulls []*Column
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
 			b, err := it.Next(ctx)
@@ -93,11 +96,15 @@ func (op *nullExtendOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 			if b == nil {
 				return nil, io.EOF
 			}
+			if len(nulls) == 0 || nulls[0].Len() != b.N {
+				nulls = nulls[:0]
+				for i := op.nl; i < len(op.sch); i++ {
+					nulls = append(nulls, ConstColumn(op.sch[i].Type, nil, b.N))
+				}
+			}
 			cols := make([]*Column, len(op.sch))
 			copy(cols, b.Cols[:op.nl])
-			for i := op.nl; i < len(op.sch); i++ {
-				cols[i] = ConstColumn(op.sch[i].Type, nil, b.N)
-			}
+			copy(cols[op.nl:], nulls)
 			return &Batch{N: b.N, Cols: cols}, nil
 		},
 		close: it.Close,

@@ -33,11 +33,15 @@ import (
 )
 
 func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
-	left, err := op.left.Open(ctx, run)
-	if err != nil {
-		return nil, err
+	it := &joinIter{op: op, run: run, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
+	if op.leftUsersScan == nil {
+		// (Otherwise opened once the right input is read: step.)
+		left, err := op.left.Open(ctx, run)
+		if err != nil {
+			return nil, err
+		}
+		it.left = left
 	}
-	it := &joinIter{op: op, run: run, left: left, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
 	if len(op.keys) > 0 {
 		it.lkeys = newKeySet(op.keys, true)
 	}
@@ -76,9 +80,16 @@ type joinIter struct {
 	charge int64
 
 	built bool
-	rb    *Batch // the right input, all rows
+	rb    *Batch // the right input, all rows; nil until needed (right())
+	rbs   []*Batch
 	rn    int
 	table *joinTable
+
+	// ahead: left batches read before the build (readAhead), probed
+	// first; leftDone when they are the whole left input.
+	ahead      []*Batch
+	aheadBytes int64
+	leftDone   bool
 
 	lkeys  *keySet
 	lvals  *keyVals
@@ -143,7 +154,7 @@ func (it *joinIter) Close(ctx *sql.Context) error {
 		}
 		it.rightIt = nil
 	}
-	it.rb, it.table, it.lb, it.ready = nil, nil, nil, nil
+	it.rb, it.rbs, it.table, it.lb, it.ready, it.ahead = nil, nil, nil, nil, nil, nil
 	if it.charge != 0 {
 		it.budget.Grow(-it.charge, "join")
 		it.charge = 0
@@ -160,15 +171,27 @@ func (it *joinIter) grow(n int64, what string) error {
 // step advances the join by one chunk of pairs (or one left batch).
 func (it *joinIter) step(ctx *sql.Context) error {
 	if it.lb == nil {
-		b, err := it.left.Next(ctx)
-		if err == io.EOF {
-			it.eof = true
-			return nil
-		}
-		if err != nil {
-			return err
+		if !it.built && it.op.leftUsersScan != nil {
+			// The right input first: its users restrict the left scan.
+			if err := it.build(ctx); err != nil {
+				return err
+			}
+			if it.rn == 0 {
+				it.eof = true // an inner or semi join: nothing can match
+				return nil
+			}
+			if err := it.openLeftForUsers(ctx); err != nil {
+				return err
+			}
 		}
 		if !it.built {
+			if err := it.readAhead(ctx); err != nil {
+				return err
+			}
+			if len(it.ahead) == 0 {
+				it.eof = true
+				return nil
+			}
 			// Read only once a left row exists, as go-mysql-server
 			// builds the right side per left row.
 			if err := it.build(ctx); err != nil {
@@ -177,6 +200,30 @@ func (it *joinIter) step(ctx *sql.Context) error {
 			if it.rn == 0 && (it.op.kind == joinInner || it.op.kind == joinSemi || it.op.kind == joinCross) {
 				it.eof = true // nothing can match
 				return nil
+			}
+		}
+		var b *Batch
+		if len(it.ahead) > 0 {
+			b = it.ahead[0]
+			it.ahead[0] = nil
+			it.ahead = it.ahead[1:]
+			if len(it.ahead) == 0 && it.aheadBytes != 0 {
+				it.grow(-it.aheadBytes, "join: left input read ahead")
+				it.aheadBytes = 0
+			}
+		} else {
+			if it.leftDone {
+				it.eof = true
+				return nil
+			}
+			var err error
+			b, err = it.left.Next(ctx)
+			if err == io.EOF {
+				it.leftDone, it.eof = true, true
+				return nil
+			}
+			if err != nil {
+				return err
 			}
 		}
 		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
@@ -225,17 +272,93 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 	return b.Gather(sel), nil
 }
 
-// build reads the right input into one batch and indexes it.
+// openLeftForUsers opens the left scan of an inner or semi join whose
+// right input is built: restricted to the table's users when the table
+// is keyed by user numbers and has no wild rows (a left row of another
+// user then has no candidate), whole otherwise.
+func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
+	t := it.table
+	var err error
+	if t != nil && t.users != nil && len(t.wild) == 0 {
+		var bits []uint64
+		for _, u := range t.groupUser {
+			for int(u>>6) >= len(bits) {
+				bits = append(bits, make([]uint64, max(len(bits), int(u>>6)+1-len(bits)))...)
+			}
+			bits[u>>6] |= 1 << (u & 63)
+		}
+		if err := it.grow(8*int64(cap(bits)), "join: right users"); err != nil {
+			return err
+		}
+		it.left, err = it.op.leftUsersScan.open(ctx, bits, t.users)
+	} else {
+		it.left, err = it.op.left.Open(ctx, it.run)
+	}
+	return err
+}
+
+// joinReadAhead is how many left rows a join reads before its right
+// input: a left input that ends within it is known whole, and its keys
+// filter the right input before the table is built (keyFilter). (A
+// variable for tests.)
+var joinReadAhead = 1 << 16
+
+// readAhead reads left batches until joinReadAhead rows or the end.
+func (it *joinIter) readAhead(ctx *sql.Context) error {
+	rows := 0
+	for rows < joinReadAhead {
+		b, err := it.left.Next(ctx)
+		if err == io.EOF {
+			it.leftDone = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		it.ahead = append(it.ahead, b)
+		rows += b.N
+		n := b.Bytes()
+		it.aheadBytes += n
+		if err := it.grow(n, "join: left input read ahead"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// build reads the right input and indexes it. Its batches are kept as
+// they come (right() makes them one batch when pair columns are first
+// needed); their keys are computed batch by batch and gathered into one
+// key list, from which the table is built.
 func (it *joinIter) build(ctx *sql.Context) error {
 	it.built = true
 	op := it.op
-	rit, err := op.right.Open(ctx, it.run)
+	var filter *keyFilter
+	if it.leftDone && len(op.keys) > 0 {
+		var err error
+		if filter, err = newKeyFilter(ctx, op, it.ahead); err != nil {
+			return err
+		}
+	}
+	var rit BatchIter
+	var err error
+	if filter != nil && filter.bits != nil && op.usersScan != nil {
+		// The scan reads only the left users' rows (no other can pair).
+		rit, err = op.usersScan.open(ctx, filter.bits, filter.users)
+	} else {
+		rit, err = op.right.Open(ctx, it.run)
+	}
 	if err != nil {
 		return err
 	}
 	it.rightIt = rit
-	var batches []*Batch
-	var read int64
+	var acc *keyAccum
+	var rk *keySet
+	if len(op.keys) > 0 {
+		rk = newKeySet(op.keys, false)
+		rk.freshArena = true
+		acc = &keyAccum{single: rk.single}
+	}
 	for {
 		b, err := rit.Next(ctx)
 		if err == io.EOF {
@@ -245,8 +368,7 @@ func (it *joinIter) build(ctx *sql.Context) error {
 			return err
 		}
 		if op.rightFilter != nil {
-			// Filtered batch by batch: only the rows that pass are kept
-			// and concatenated.
+			// Filtered batch by batch: only the rows that pass are kept.
 			if b, err = joinFilterRight(ctx, op.rightFilter, b); err != nil {
 				return err
 			}
@@ -254,10 +376,29 @@ func (it *joinIter) build(ctx *sql.Context) error {
 				continue
 			}
 		}
-		batches = append(batches, b)
-		n := b.Bytes()
-		read += n
-		if err := it.grow(n, "join: right input"); err != nil {
+		var vals *keyVals
+		if rk != nil {
+			rk.buf = nil // charged below, for this batch's keys only
+			if vals, err = rk.compute(ctx, b); err != nil {
+				return err
+			}
+			if filter != nil {
+				if b, vals, err = filter.apply(ctx, b, vals, op.kind.nullsMatter()); err != nil {
+					return err
+				}
+				if b == nil {
+					continue
+				}
+			}
+			before := acc.bytes()
+			acc.add(vals, rk.stable, b.N)
+			if err := it.grow(int64(cap(rk.buf))+acc.bytes()-before, "join: hash table"); err != nil {
+				return err
+			}
+		}
+		it.rbs = append(it.rbs, b)
+		it.rn += b.N
+		if err := it.grow(b.Bytes(), "join: right input"); err != nil {
 			return err
 		}
 	}
@@ -265,22 +406,71 @@ func (it *joinIter) build(ctx *sql.Context) error {
 	if err := rit.Close(ctx); err != nil {
 		return err
 	}
-	rsch := op.right.Schema()
-	switch len(batches) {
-	case 0:
-		it.rb = &Batch{Cols: make([]*Column, len(rsch))}
-		for i, c := range rsch {
-			it.rb.Cols[i] = NewColumn(c.Type, 0)
-		}
-	case 1:
-		it.rb = batches[0]
-	default:
-		it.rb = joinConcat(batches)
-		if err := it.grow(it.rb.Bytes()-read, "join: right input"); err != nil {
+	if filter != nil {
+		if err := it.grow(filter.bytes(), "join: left keys"); err != nil {
 			return err
 		}
 	}
-	it.rn = it.rb.N
+	if len(op.keys) == 0 || it.rn == 0 {
+		_, err := it.right(ctx)
+		return err
+	}
+	vals := acc.vals()
+	if vals == nil {
+		// Keys that did not outlive their batch's computation: computed
+		// again over the right input as one batch.
+		rb, err := it.right(ctx)
+		if err != nil {
+			return err
+		}
+		rk := newKeySet(op.keys, false)
+		if vals, err = rk.compute(ctx, rb); err != nil {
+			return err
+		}
+		if err := it.grow(int64(cap(rk.buf)), "join: hash table"); err != nil {
+			return err
+		}
+	}
+	it.table = buildTable(vals, acc.single, it.rn, op.kind.nullsMatter())
+	if err := it.grow(it.table.bytes(), "join: hash table"); err != nil {
+		return err
+	}
+	if !op.kind.partial() {
+		// Every output row reads the right columns.
+		_, err := it.right(ctx)
+		return err
+	}
+	return nil
+}
+
+// right is the right input as one batch, with its right hoists, made on
+// first use: a semi or anti join whose condition is its keys never
+// reads the right rows, only the table.
+func (it *joinIter) right(ctx *sql.Context) (*Batch, error) {
+	if it.rb != nil {
+		return it.rb, nil
+	}
+	op := it.op
+	switch len(it.rbs) {
+	case 0:
+		it.rb = &Batch{Cols: make([]*Column, len(op.right.Schema()))}
+		for i, c := range op.right.Schema() {
+			it.rb.Cols[i] = NewColumn(c.Type, 0)
+		}
+	case 1:
+		it.rb = it.rbs[0]
+	default:
+		it.rb = joinConcat(it.rbs)
+		// The batches go, the one batch stays: charged once.
+		var read int64
+		for _, b := range it.rbs {
+			read += b.Bytes()
+		}
+		if err := it.grow(it.rb.Bytes()-read, "join: right input"); err != nil {
+			return nil, err
+		}
+	}
+	it.rbs = nil
 	it.rhoist = make([]*Column, len(op.hoists))
 	for i, h := range op.hoists {
 		if h.left || it.rn == 0 {
@@ -288,24 +478,268 @@ func (it *joinIter) build(ctx *sql.Context) error {
 		}
 		c, err := h.x.Eval(ctx, it.rb)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		it.rhoist[i] = c
 		if err := it.grow(c.Bytes(), "join: right input"); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if len(op.keys) == 0 || it.rn == 0 {
+	return it.rb, nil
+}
+
+// keyAccum gathers the right input's keys batch by batch, as long as
+// they can be kept: numbers (a single numeric key), user numbers of one
+// numbering (when the first batch has them), or else strings that
+// outlive their computation.
+type keyAccum struct {
+	single    bool
+	state     []keyState
+	ints      []int64
+	strs      []string
+	users     []uint32
+	numbering *storage.UserIDs
+	started   bool
+	failed    bool // some batch's keys could not be kept as the others
+}
+
+func (a *keyAccum) add(v *keyVals, stable bool, n int) {
+	if a.failed {
+		return
+	}
+	a.state = append(a.state, v.state[:n]...)
+	switch {
+	case a.single:
+		a.ints = append(a.ints, v.ints[:n]...)
+	case !a.started && v.users != nil || a.numbering != nil:
+		if v.users == nil || (a.numbering != nil && !a.numbering.SameNumbering(v.numbering)) {
+			a.failed = true
+			break
+		}
+		a.users = append(a.users, v.users[:n]...)
+		a.numbering = widerNumbering(a.numbering, v.numbering)
+	case !stable:
+		a.failed = true
+	default:
+		a.strs = append(a.strs, v.strs[:n]...)
+	}
+	a.started = true
+	if a.failed {
+		a.state, a.ints, a.strs, a.users = nil, nil, nil, nil
+	}
+}
+
+// vals is the keys gathered, nil when they could not all be kept.
+func (a *keyAccum) vals() *keyVals {
+	switch {
+	case a.failed:
 		return nil
+	case a.single:
+		return &keyVals{state: a.state, ints: a.ints}
+	case a.numbering != nil:
+		return &keyVals{state: a.state, users: a.users, numbering: a.numbering}
 	}
-	rk := newKeySet(op.keys, false)
-	vals, err := rk.compute(ctx, it.rb)
-	if err != nil {
-		return err
+	return &keyVals{state: a.state, strs: a.strs}
+}
+
+// bytes is the memory of the gathered keys (the strings' bytes are the
+// batches' or their arenas', charged with them).
+func (a *keyAccum) bytes() int64 {
+	return int64(cap(a.state)) + 8*int64(cap(a.ints)) + 4*int64(cap(a.users)) + 16*int64(cap(a.strs))
+}
+
+// keyFilter is the keys of a whole left input, a filter for the right
+// input's rows: a right row whose key no left row has can pair with no
+// left row (its key equality is FALSE, which makes the condition FALSE
+// whatever the rest is), so it is dropped before the table is built. A
+// right key that is NULL (where NULLs matter) or wild is kept.
+type keyFilter struct {
+	ints map[int64]struct{}
+	// bits: the left keys as user numbers of users (every left batch
+	// had them); strs: as strings, made from the left batches on first
+	// need when bits came first.
+	users *storage.UserIDs
+	bits  []uint64
+	strs  map[string]struct{}
+	left  []*Batch
+	keys  []joinKey
+	// memo, for right rows with user numbers of memoUsers against strs:
+	// per number 1 in, 2 out, 0 not looked up yet.
+	memo      []uint8
+	memoUsers *storage.UserIDs
+	sel       []int32
+}
+
+// newKeyFilter is the filter of the left batches' keys, nil when the
+// join's keys are not one hashed column or some left key is wild (or
+// NULL where NULLs matter: such a row pairs with every right row).
+func newKeyFilter(ctx *sql.Context, op *joinOp, left []*Batch) (*keyFilter, error) {
+	if len(op.keys) != 1 {
+		return nil, nil
 	}
-	it.table = buildTable(vals, rk.single, it.rn, op.kind.nullsMatter())
-	// The table's string keys point into the key set's arena.
-	return it.grow(it.table.bytes()+int64(cap(rk.buf)), "join: hash table")
+	ks := newKeySet(op.keys, true)
+	f := &keyFilter{left: left, keys: op.keys}
+	if ks.single {
+		f.ints = map[int64]struct{}{}
+	}
+	strs := false
+	for _, b := range left {
+		v, err := ks.compute(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if f.ints == nil && !strs && v.users != nil && (f.users == nil || f.users.SameNumbering(v.numbering)) {
+			f.users = widerNumbering(f.users, v.numbering)
+		} else if f.ints == nil {
+			strs = true
+		}
+		for r := range b.N {
+			switch v.state[r] {
+			case keyWild:
+				return nil, nil
+			case keyNull:
+				if op.kind.nullsMatter() {
+					return nil, nil
+				}
+				continue
+			}
+			switch {
+			case f.ints != nil:
+				f.ints[v.ints[r]] = struct{}{}
+			case !strs:
+				u := v.users[r]
+				for int(u>>6) >= len(f.bits) {
+					f.bits = append(f.bits, make([]uint64, max(len(f.bits), int(u>>6)+1-len(f.bits)))...)
+				}
+				f.bits[u>>6] |= 1 << (u & 63)
+			}
+		}
+	}
+	if strs {
+		f.users, f.bits = nil, nil
+		if err := f.makeStrings(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// makeStrings fills f.strs with the left keys as strings.
+func (f *keyFilter) makeStrings(ctx *sql.Context) error {
+	ks := newKeySet(f.keys, true)
+	ks.freshArena = true
+	f.strs = map[string]struct{}{}
+	var seen []uint64 // user numbers of f.users already in strs
+	for _, b := range f.left {
+		v, err := ks.compute(ctx, b)
+		if err != nil {
+			return err
+		}
+		numbered := v.users != nil && f.users != nil && f.users.SameNumbering(v.numbering)
+		for r := range b.N {
+			if v.state[r] != keyOK {
+				continue
+			}
+			if numbered {
+				// A user's rows repeat its string: one insert per user.
+				u := v.users[r]
+				if int(u>>6) >= len(seen) {
+					seen = append(seen, make([]uint64, int(u>>6)+1-len(seen))...)
+				}
+				if seen[u>>6]&(1<<(u&63)) != 0 {
+					continue
+				}
+				seen[u>>6] |= 1 << (u & 63)
+			}
+			f.strs[v.strs[r]] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// bytes is the filter's memory.
+func (f *keyFilter) bytes() int64 {
+	return 8*int64(len(f.bits)) + 48*int64(len(f.ints)+len(f.strs)) + int64(len(f.memo))
+}
+
+// apply is the rows of right batch b (keys v) that the filter keeps,
+// with their keys; nil when none.
+func (f *keyFilter) apply(ctx *sql.Context, b *Batch, v *keyVals, nullsMatter bool) (*Batch, *keyVals, error) {
+	f.sel = f.sel[:0]
+	byBits := f.bits != nil && v.users != nil && f.users.SameNumbering(v.numbering)
+	if f.ints == nil && !byBits && f.strs == nil {
+		// Left numbers, right strings: the left strings, once.
+		if err := f.makeStrings(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	byMemo := !byBits && f.ints == nil && v.users != nil
+	if byMemo && (f.memoUsers == nil || !f.memoUsers.SameNumbering(v.numbering)) {
+		f.memo, f.memoUsers = nil, v.numbering
+	}
+	for r := range b.N {
+		keep := false
+		switch v.state[r] {
+		case keyWild:
+			keep = true
+		case keyNull:
+			keep = nullsMatter
+		default:
+			switch {
+			case f.ints != nil:
+				_, keep = f.ints[v.ints[r]]
+			case byBits:
+				u := v.users[r]
+				keep = int(u>>6) < len(f.bits) && f.bits[u>>6]&(1<<(u&63)) != 0
+			case byMemo:
+				u := v.users[r]
+				if int(u) >= len(f.memo) {
+					f.memo = append(f.memo, make([]uint8, max(int(u)+1-len(f.memo), len(f.memo)))...)
+				}
+				if f.memo[u] == 0 {
+					f.memo[u] = 2
+					if _, ok := f.strs[v.strs[r]]; ok {
+						f.memo[u] = 1
+					}
+				}
+				keep = f.memo[u] == 1
+			default:
+				_, keep = f.strs[v.strs[r]]
+			}
+		}
+		if keep {
+			f.sel = append(f.sel, int32(r))
+		}
+	}
+	switch len(f.sel) {
+	case 0:
+		return nil, nil, nil
+	case b.N:
+		return b, v, nil
+	}
+	out := &keyVals{state: make([]keyState, len(f.sel)), numbering: v.numbering}
+	for i, r := range f.sel {
+		out.state[i] = v.state[r]
+	}
+	if v.ints != nil && f.ints != nil {
+		out.ints = make([]int64, len(f.sel))
+		for i, r := range f.sel {
+			out.ints[i] = v.ints[r]
+		}
+	}
+	if v.users != nil {
+		out.users = make([]uint32, len(f.sel))
+		for i, r := range f.sel {
+			out.users[i] = v.users[r]
+		}
+	}
+	if v.strs != nil {
+		out.strs = make([]string, len(f.sel))
+		for i, r := range f.sel {
+			out.strs[i] = v.strs[r]
+		}
+	}
+	return b.Gather(f.sel), out, nil
 }
 
 // prepareLeft computes what the probe needs of a new left batch: its
@@ -475,6 +909,12 @@ func (it *joinIter) decide(ctx *sql.Context) error {
 	for len(it.pcols) < len(refs) {
 		it.pcols = append(it.pcols, &Column{})
 	}
+	if len(refs) > 0 && refs[len(refs)-1] >= op.nl {
+		// refs ascend: the last reads the right input or a hoist.
+		if _, err := it.right(ctx); err != nil {
+			return err
+		}
+	}
 	pb := &Batch{N: n, Cols: make([]*Column, len(refs))}
 	for i, ref := range refs {
 		switch h := ref - op.nl - op.nr; {
@@ -608,17 +1048,36 @@ func (it *joinIter) apply() {
 // emit moves the first n emitted rows into a batch.
 func (it *joinIter) emit(n int) {
 	l := it.outL[:n]
+	// Left rows in a run (each with one pair, as in a join with a table
+	// of one row per user, or a semi join passing every row): the left
+	// columns are slices of the batch's, not copies.
+	run := l[0] >= 0
+	for i, li := range l {
+		if li != l[0]+int32(i) {
+			run = false
+			break
+		}
+	}
+	left := func(c *Column) *Column {
+		if run {
+			if int(l[0]) == 0 && n == it.lb.N {
+				return c
+			}
+			return c.Slice(int(l[0]), int(l[0])+n)
+		}
+		return joinGather(c, l)
+	}
 	var b *Batch
 	if it.op.kind.partial() {
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl)}
 		for _, c := range it.lb.Cols {
-			b.Cols = append(b.Cols, joinGather(c, l))
+			b.Cols = append(b.Cols, left(c))
 		}
 	} else {
 		r := it.outR[:n]
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
 		for _, c := range it.lb.Cols {
-			b.Cols = append(b.Cols, joinGather(c, l))
+			b.Cols = append(b.Cols, left(c))
 		}
 		for _, c := range it.rb.Cols {
 			b.Cols = append(b.Cols, joinGather(c, r))

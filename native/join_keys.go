@@ -73,6 +73,10 @@ type joinKey struct {
 	class       keyClass
 	coll        sql.CollationID // keyWeights
 	text        string          // the conjunct, for EXPLAIN
+	// lsrc and rsrc are the conjunct's sides as planned (over the
+	// left ++ right row), nil where the key was not made from a join
+	// condition.
+	lsrc, rsrc sql.Expression
 }
 
 // keyClassOf is how Equals(l, r) compares when it can be hashed.
@@ -141,6 +145,14 @@ type keySet struct {
 	buf    []byte // the arena of encoded keys
 	ends   []int  // where each row's key ends in buf
 	cols   []*Column
+	own    []string // vals.strs when they are not the batch's own strings
+	// stable: the strings of the last call's strs stay valid after the
+	// next call (the batch's own, made outside the arena, or in a fresh
+	// arena); the slice itself may be reused.
+	stable bool
+	// freshArena: every call encodes into a new arena, so the strings of
+	// earlier calls stay valid (a build that keys batch by batch).
+	freshArena bool
 }
 
 func newKeySet(keys []joinKey, isLeft bool) *keySet {
@@ -173,14 +185,15 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 		typedInts(ks.cols[0], ks.keys[0].class, v.ints, v.state)
 		return v, nil
 	}
-	v.strs = joinResize(v.strs, n)
 	v.users, v.numbering = nil, nil
+	ks.stable = false
 	if len(ks.keys) == 1 && ks.keys[0].class == keyStr {
 		if us, users := ks.cols[0].userNumbers(); us != nil {
-			// Storage's ids are valid UTF-8: the strings are the keys.
+			// Storage's ids are valid UTF-8: the strings are the keys,
+			// read in place (a batch's columns are read-only).
 			c := ks.cols[0]
-			v.users, v.numbering = us, users
-			copy(v.strs, c.S[:n])
+			v.users, v.numbering = us[:n], users
+			v.strs, ks.stable = c.S[:n], true
 			if c.Nulls != nil {
 				for r := range n {
 					if c.Nulls[r] {
@@ -195,6 +208,26 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 		// The hot case (a join on distinct_id): the column's own strings
 		// are the keys, no copy, unless one holds invalid UTF-8.
 		c := ks.cols[0]
+		valid := true
+		for r := range n {
+			if !utf8.ValidString(c.S[r]) && (c.Nulls == nil || !c.Nulls[r]) {
+				valid = false
+				break
+			}
+		}
+		if valid {
+			v.strs, ks.stable = c.S[:n], true
+			if c.Nulls != nil {
+				for r := range n {
+					if c.Nulls[r] {
+						v.state[r] = keyNull
+					}
+				}
+			}
+			return v, nil
+		}
+		ks.own = joinResize(ks.own, n)
+		v.strs, ks.stable = ks.own, true // made outside the arena
 		for r := range n {
 			switch {
 			case c.Nulls != nil && c.Nulls[r]:
@@ -212,8 +245,14 @@ func (ks *keySet) compute(ctx *sql.Context, b *Batch) (*keyVals, error) {
 	// INVARIANT: the strings of one call are used only until the next
 	// (the probe's keys live for one left batch; a build's key set is
 	// used once).
+	ks.own = joinResize(ks.own, n)
+	v.strs = ks.own
 	prefixed := len(ks.keys) > 1
 	arena := ks.buf[:0]
+	if ks.freshArena {
+		arena = nil
+	}
+	ks.stable = ks.freshArena
 	ks.ends = joinResize(ks.ends, n)
 	for r := range n {
 		start := len(arena)

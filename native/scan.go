@@ -126,6 +126,14 @@ func (s *scanOp) Describe() string {
 }
 
 func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
+	return s.open(ctx, nil, nil)
+}
+
+// open is Open, reading only the rows of the users in users (bits of
+// canonical numbers of numbering, engine.Scan.RestrictUsers) when not nil and the snapshot's distinct_ids
+// are numbered by numbering (a join's right input, restricted to the
+// left input's users: join_iter.go).
+func (s *scanOp) open(ctx *sql.Context, users []uint64, numbering *storage.UserIDs) (BatchIter, error) {
 	var names []string
 	for i, c := range s.sch {
 		if s.read[i] {
@@ -140,6 +148,9 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 				opts.CodesOnly = append(opts.CodesOnly, s.codesOnly[i])
 			}
 		}
+	}
+	if users != nil && scan.Snap.UserIDs.SameNumbering(numbering) {
+		scan.RestrictUsers(users, "the join's left input")
 	}
 	parts := scan.Parts()
 	if parts == 0 {
