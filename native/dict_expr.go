@@ -91,15 +91,22 @@ func (d *dictExpr) result(ctx *sql.Context, dict []string) (*Column, error) {
 	vals := &Column{Kind: KindString, Type: d.sch[d.col].Type, S: make([]string, n), Nulls: make([]bool, n)}
 	copy(vals.S, dict)
 	vals.Nulls[n-1] = true
-	b := &Batch{N: n, Cols: make([]*Column, len(d.sch))}
-	for i, c := range d.sch {
-		b.Cols[i] = unreadColumn(c.Type, n)
-	}
-	b.Cols[d.col] = vals
-	out, err := d.x.Eval(ctx, b)
+	out, err := evalOverColumn(ctx, d.x, d.sch, d.col, vals)
 	if err != nil {
 		return nil, err
 	}
 	d.results[key] = &dictResult{dict: dict, col: out}
 	return out, nil
+}
+
+// evalOverColumn evaluates x over vals as column col of a batch of schema
+// sch whose other columns no one reads (x reads col alone).
+func evalOverColumn(ctx *sql.Context, x Expr, sch sql.Schema, col int, vals *Column) (*Column, error) {
+	n := vals.Len()
+	b := &Batch{N: n, Cols: make([]*Column, len(sch))}
+	for i, c := range sch {
+		b.Cols[i] = unreadColumn(c.Type, n)
+	}
+	b.Cols[col] = vals
+	return x.Eval(ctx, b)
 }

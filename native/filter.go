@@ -322,12 +322,7 @@ func (cc *codedConjunct) decide(ctx *sql.Context, dv *dictVerdicts, codes []uint
 		vals.Nulls = make([]bool, n)
 		vals.Nulls[n-1] = true
 	}
-	b := &Batch{N: n, Cols: make([]*Column, len(cc.sch))}
-	for i, c := range cc.sch {
-		b.Cols[i] = unreadColumn(c.Type, n)
-	}
-	b.Cols[cc.col] = vals
-	out, err := cc.x.Eval(ctx, b)
+	out, err := evalOverColumn(ctx, cc.x, cc.sch, cc.col, vals)
 	if err != nil {
 		return err
 	}
