@@ -27,13 +27,19 @@ func TestCompileRowsMatchesEval(t *testing.T) {
 		func() Predicate {
 			return Compare{"plan", CompareOp(r.Intn(6)), str([]string{"free", "pro", "x"}[r.Intn(3)])}
 		},
-		func() Predicate { return Compare{"amount", CompareOp(r.Intn(6)), storage.FloatValue(float64(r.Intn(52)))} },
+		func() Predicate {
+			return Compare{"amount", CompareOp(r.Intn(6)), storage.FloatValue(float64(r.Intn(52)))}
+		},
 		func() Predicate { return Compare{"n", CompareOp(r.Intn(6)), str(fmt.Sprint(r.Intn(10)))} }, // stored int, read as string
-		func() Predicate { return Compare{"plan", OpEQ, storage.IntValue(3)} },                       // string vs number: UNKNOWN
-		func() Predicate { return In{"event", []storage.Value{str("Click"), str([]string{"Pa", "Nope"}[r.Intn(2)])}} },
+		func() Predicate { return Compare{"plan", OpEQ, storage.IntValue(3)} },                      // string vs number: UNKNOWN
+		func() Predicate {
+			return In{"event", []storage.Value{str("Click"), str([]string{"Pa", "Nope"}[r.Intn(2)])}}
+		},
 		func() Predicate { return In{"plan", []storage.Value{str("pro"), str("ent")}} },
 		func() Predicate { return IsNull{[]string{"plan", "amount", "missing", "event"}[r.Intn(4)]} },
-		func() Predicate { return Prefix{[]string{"event", "plan"}[r.Intn(2)], []string{"P", "Pa", "Si", "", "fr"}[r.Intn(5)]} },
+		func() Predicate {
+			return Prefix{[]string{"event", "plan"}[r.Intn(2)], []string{"P", "Pa", "Si", "", "fr"}[r.Intn(5)]}
+		},
 		func() Predicate { return Compare{"missing", OpEQ, str("x")} },
 		func() Predicate { return Compare{"distinct_id", OpEQ, str(fmt.Sprintf("u%d", r.Intn(40)))} },
 		func() Predicate {
