@@ -533,6 +533,7 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 	test := it.compileRows(plan.residual) // scan_match.go
 	var out []int32
 	if plan.haveCand {
+		out = make([]int32, 0, len(plan.cand))
 		for _, r := range plan.cand {
 			if test(int(r)) == tTrue {
 				out = append(out, r)
@@ -540,6 +541,7 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 		}
 		return out, false
 	}
+	out = make([]int32, 0, plan.n)
 	for r := 0; r < plan.n; r++ {
 		if test(r) == tTrue {
 			out = append(out, int32(r))
