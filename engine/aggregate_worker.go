@@ -25,7 +25,8 @@ type aggWorker struct {
 	codeGids map[*string][]int32
 	// tuple is codeTupleGroups' table for the dictionaries of the last
 	// batch it grouped (see there).
-	tuple codeTuple
+	tuple     codeTuple
+	bucketTbl bucketTable // bucketDense's
 
 	gids     []int32
 	keyBuf   []groupKey
@@ -54,7 +55,7 @@ func (w *aggWorker) account() error {
 		return nil
 	}
 	groups := int64(len(w.groups.keys))
-	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids))*4 +
+	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4 +
 		groups*int64(len(w.states))*stateSlotBytes
 	for _, st := range w.states {
 		if s, ok := st.(sizedState); ok {
@@ -640,6 +641,9 @@ func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
 // order within a segment, so the last bucket's group mostly answers.
 func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
 	gk := w.run.a.Keys[0]
+	if w.bucketDense(v, b, gids, gk.BucketMillis) {
+		return nil
+	}
 	lastB, lastG := int64(math64Min), int32(-1)
 	for i := range gids {
 		bk := floorDiv(v.ints[b.row(i)], gk.BucketMillis)
@@ -653,6 +657,60 @@ func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
 		gids[i] = lastG
 	}
 	return nil
+}
+
+// maxBucketSpan bounds the buckets bucketDense's table covers (int32
+// each): 2^18 hours are 30 years.
+const maxBucketSpan = 1 << 18
+
+// bucketTable maps time bucket bk to group gids[bk-base]+1 (0: not yet
+// looked up) for a worker grouping by one bucket key: once a bucket's
+// group is known, rows in any order find it without a map lookup.
+type bucketTable struct {
+	base int64
+	gids []int32
+}
+
+// bucketDense is bucketGroups through the worker's bucketTable, grown
+// to cover the batch's buckets; false (nothing done) when the table
+// would span more than maxBucketSpan buckets.
+func (w *aggWorker) bucketDense(v *vec, b *batch, gids []int32, width int64) bool {
+	if len(gids) == 0 {
+		return true
+	}
+	lo, hi := v.ints[b.row(0)], v.ints[b.row(0)]
+	for i := range gids {
+		t := v.ints[b.row(i)]
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	blo, bhi := floorDiv(lo, width), floorDiv(hi, width)
+	t := &w.bucketTbl
+	if len(t.gids) == 0 {
+		t.base = blo
+	}
+	newBase, newEnd := min(t.base, blo), max(t.base+int64(len(t.gids)), bhi+1)
+	if newEnd-newBase > maxBucketSpan {
+		return false
+	}
+	if newBase != t.base || newEnd != t.base+int64(len(t.gids)) {
+		grown := make([]int32, newEnd-newBase)
+		copy(grown[t.base-newBase:], t.gids)
+		t.base, t.gids = newBase, grown
+	}
+	for i := range gids {
+		bk := floorDiv(v.ints[b.row(i)], width)
+		g := t.gids[bk-t.base] - 1
+		if g < 0 {
+			k, err := w.bucketKey(0, bk)
+			if err != nil {
+				return false // bucketGroups' own loop reports it
+			}
+			g = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{k}})
+			t.gids[bk-t.base] = g + 1
+		}
+		gids[i] = g
+	}
+	return true
 }
 
 // codeGroups sets the group of every selected row of a batch grouped by
