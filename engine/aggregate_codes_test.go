@@ -102,3 +102,22 @@ func TestMultiKeyCodeGroupsMatchBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRowsAreIndependent checks that Run's rows, which share one
+// allocation, do not overlap: appending to one leaves the next intact.
+func TestRunRowsAreIndependent(t *testing.T) {
+	snap := benchSnapshot(t, 1000)
+	a := &Aggregation{Snap: snap, Keys: []GroupKey{{Column: "plan"}}, Aggs: []Agg{{Kind: AggAny, Column: "plan"}, {Kind: AggCount}}}
+	got, err := a.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 {
+		t.Fatalf("%d groups, want several", len(got))
+	}
+	before := renderGroups(got[1:2])[0]
+	_ = append(got[0], storage.StringValue("extra"), storage.StringValue("extra"))
+	if after := renderGroups(got[1:2])[0]; after != before {
+		t.Fatalf("appending to row 0 changed row 1 from %s to %s", before, after)
+	}
+}

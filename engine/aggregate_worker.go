@@ -624,6 +624,11 @@ func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
 		for i := len(old); i < len(w.userGids); i++ {
 			w.userGids[i] = -1
 		}
+		// User numbers are the group table's keys: size its dense
+		// index for every user at once rather than doubling it.
+		if n := min(v.users.Len(), denseLimit); len(w.groups.keys) == 0 && len(w.groups.dense) < n {
+			w.groups.growDense(n)
+		}
 	}
 	for i := range gids {
 		u := v.codes[b.row(i)]
