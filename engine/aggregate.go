@@ -186,13 +186,18 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		return nil, err
 	}
 	out := make([][]storage.Value, len(w.groups.keys))
+	// One allocation for every row's values (a row per group made
+	// millions of small objects); each row's capacity ends at its own
+	// values, so appending to one cannot overwrite the next.
+	na := len(a.Aggs)
+	vals := make([]storage.Value, len(out)*na)
 	for g := range out {
 		if g%CheckEveryRows == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		row := make([]storage.Value, len(a.Aggs))
+		row := vals[g*na : (g+1)*na : (g+1)*na]
 		for j, st := range w.states {
 			row[j] = st.result(int32(g))
 		}
@@ -409,8 +414,7 @@ func (g *groupTable) lookup(k groupKey) int32 {
 				return v - 1
 			}
 		} else {
-			n := max(uint64(len(g.dense))*2, i+1, 1024)
-			g.dense = append(g.dense, make([]int32, int(min(n, denseLimit))-len(g.dense))...)
+			g.growDense(int(min(max(uint64(len(g.dense))*2, i+1, 1024), denseLimit)))
 		}
 		gid := int32(len(g.keys))
 		g.keys = append(g.keys, k)
@@ -424,6 +428,14 @@ func (g *groupTable) lookup(k groupKey) int32 {
 	g.keys = append(g.keys, k)
 	g.m[k] = gid
 	return gid
+}
+
+// growDense makes dense n long (n > len(dense), n <= denseLimit), in
+// one allocation.
+func (g *groupTable) growDense(n int) {
+	grown := make([]int32, n)
+	copy(grown, g.dense)
+	g.dense = grown
 }
 
 // floatKey keys a float so that values equal in SQL share a key.

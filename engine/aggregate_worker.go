@@ -23,6 +23,10 @@ type aggWorker struct {
 	// (dictionaries are per segment) and per buffered batch.
 	codeIDs  map[*string][]uint32
 	codeGids map[*string][]int32
+	// tuple is codeTupleGroups' table for the dictionaries of the last
+	// batch it grouped (see there).
+	tuple     codeTuple
+	bucketTbl bucketTable // bucketDense's
 
 	gids     []int32
 	keyBuf   []groupKey
@@ -51,7 +55,7 @@ func (w *aggWorker) account() error {
 		return nil
 	}
 	groups := int64(len(w.groups.keys))
-	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 +
+	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4 +
 		groups*int64(len(w.states))*stateSlotBytes
 	for _, st := range w.states {
 		if s, ok := st.(sizedState); ok {
@@ -524,11 +528,17 @@ func (w *aggWorker) runMem(ctx context.Context, mem storage.MemRows) error {
 func (w *aggWorker) add(b *batch) error {
 	cnt := b.count()
 	if cap(w.gids) < cnt {
-		w.gids = make([]int32, cnt)
-		w.keyBuf = make([]groupKey, cnt)
+		w.gids = make([]int32, max(cnt, storage.SegmentBlockRows))
 	}
-	gids, keys := w.gids[:cnt], w.keyBuf[:cnt]
-	if len(w.run.keyRefs) == 1 {
+	gids := w.gids[:cnt]
+	switch len(w.run.keyRefs) {
+	case 0:
+		g := w.groups.lookup(groupKey{})
+		for i := range gids {
+			gids[i] = g
+		}
+		return w.addStates(b, gids)
+	case 1:
 		v, err := b.column(w.run.keyRefs[0])
 		if err != nil {
 			return err
@@ -539,7 +549,19 @@ func (w *aggWorker) add(b *batch) error {
 			}
 			return w.addStates(b, gids)
 		}
+	default:
+		if ok, err := w.codeTupleGroups(b, gids); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			return w.addStates(b, gids)
+		}
 	}
+	// The general path: a key tuple per row, hashed.
+	if cap(w.keyBuf) < cnt {
+		w.keyBuf = make([]groupKey, max(cnt, storage.SegmentBlockRows))
+	}
+	keys := w.keyBuf[:cnt]
 	clear(keys)
 	for ki, ref := range w.run.keyRefs {
 		v, err := b.column(ref)
@@ -550,15 +572,8 @@ func (w *aggWorker) add(b *batch) error {
 			return err
 		}
 	}
-	if len(w.run.keyRefs) == 0 {
-		g := w.groups.lookup(groupKey{})
-		for i := range gids {
-			gids[i] = g
-		}
-	} else {
-		for i := range keys {
-			gids[i] = w.groups.lookup(keys[i])
-		}
+	for i := range keys {
+		gids[i] = w.groups.lookup(keys[i])
 	}
 	return w.addStates(b, gids)
 }
@@ -609,6 +624,11 @@ func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
 		for i := len(old); i < len(w.userGids); i++ {
 			w.userGids[i] = -1
 		}
+		// User numbers are the group table's keys: size its dense
+		// index for every user at once rather than doubling it.
+		if n := min(v.users.Len(), denseLimit); len(w.groups.keys) == 0 && len(w.groups.dense) < n {
+			w.groups.growDense(n)
+		}
 	}
 	for i := range gids {
 		u := v.codes[b.row(i)]
@@ -626,6 +646,9 @@ func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
 // order within a segment, so the last bucket's group mostly answers.
 func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
 	gk := w.run.a.Keys[0]
+	if w.bucketDense(v, b, gids, gk.BucketMillis) {
+		return nil
+	}
 	lastB, lastG := int64(math64Min), int32(-1)
 	for i := range gids {
 		bk := floorDiv(v.ints[b.row(i)], gk.BucketMillis)
@@ -639,6 +662,60 @@ func (w *aggWorker) bucketGroups(v *vec, b *batch, gids []int32) error {
 		gids[i] = lastG
 	}
 	return nil
+}
+
+// maxBucketSpan bounds the buckets bucketDense's table covers (int32
+// each): 2^18 hours are 30 years.
+const maxBucketSpan = 1 << 18
+
+// bucketTable maps time bucket bk to group gids[bk-base]+1 (0: not yet
+// looked up) for a worker grouping by one bucket key: once a bucket's
+// group is known, rows in any order find it without a map lookup.
+type bucketTable struct {
+	base int64
+	gids []int32
+}
+
+// bucketDense is bucketGroups through the worker's bucketTable, grown
+// to cover the batch's buckets; false (nothing done) when the table
+// would span more than maxBucketSpan buckets.
+func (w *aggWorker) bucketDense(v *vec, b *batch, gids []int32, width int64) bool {
+	if len(gids) == 0 {
+		return true
+	}
+	lo, hi := v.ints[b.row(0)], v.ints[b.row(0)]
+	for i := range gids {
+		t := v.ints[b.row(i)]
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	blo, bhi := floorDiv(lo, width), floorDiv(hi, width)
+	t := &w.bucketTbl
+	if len(t.gids) == 0 {
+		t.base = blo
+	}
+	newBase, newEnd := min(t.base, blo), max(t.base+int64(len(t.gids)), bhi+1)
+	if newEnd-newBase > maxBucketSpan {
+		return false
+	}
+	if newBase != t.base || newEnd != t.base+int64(len(t.gids)) {
+		grown := make([]int32, newEnd-newBase)
+		copy(grown[t.base-newBase:], t.gids)
+		t.base, t.gids = newBase, grown
+	}
+	for i := range gids {
+		bk := floorDiv(v.ints[b.row(i)], width)
+		g := t.gids[bk-t.base] - 1
+		if g < 0 {
+			k, err := w.bucketKey(0, bk)
+			if err != nil {
+				return false // bucketGroups' own loop reports it
+			}
+			g = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{k}})
+			t.gids[bk-t.base] = g + 1
+		}
+		gids[i] = g
+	}
+	return true
 }
 
 // codeGroups sets the group of every selected row of a batch grouped by
@@ -676,6 +753,94 @@ func (w *aggWorker) codeGroups(v *vec, b *batch, gids []int32) {
 		}
 		gids[i] = g
 	}
+}
+
+// maxCodeTuples bounds the table of codeTupleGroups (int32 per
+// combination of codes).
+const maxCodeTuples = 1 << 16
+
+// codeTuple maps a combination of dictionary codes of several keys to
+// a group: slot Σ (code_i+1)·stride_i, code+1 = 0 for NULL; -1 until the
+// combination is first met. dicts and lens name the dictionaries it is
+// for (a dictionary is identified by its first string's address, as in
+// codeGids: the table keeps them alive, so the address is not reused).
+type codeTuple struct {
+	dicts [maxGroupKeys]*string
+	lens  [maxGroupKeys]int
+	gids  []int32
+}
+
+// codeTupleGroups sets gids for a grouping by several keys that are all
+// dictionary-coded in this batch (or missing: NULL), without building
+// and hashing a key tuple per row: a row's group is a function of its
+// codes, so it is looked up once per combination of codes and the batch
+// (and the following ones over the same dictionaries: a segment's)
+// reads it from a table. The keys it builds are those fillKeys builds
+// (intern ids, NULL bits), so groups agree with the general path's.
+// false when a key is not coded or the combinations are too many.
+func (w *aggWorker) codeTupleGroups(b *batch, gids []int32) (bool, error) {
+	nk := len(w.run.keyRefs)
+	var vecs [maxGroupKeys]*vec
+	var key codeTuple
+	var stride [maxGroupKeys]int
+	total := 1
+	for ki, ref := range w.run.keyRefs {
+		if w.run.a.Keys[ki].BucketMillis > 0 {
+			return false, nil
+		}
+		v, err := b.column(ref)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case v.missing:
+		case v.codes == nil || v.userCodes:
+			return false, nil
+		case len(v.dict) > 0:
+			key.dicts[ki], key.lens[ki] = &v.dict[0], len(v.dict)
+		}
+		vecs[ki] = v
+		stride[ki] = total
+		total *= key.lens[ki] + 1
+		if total > maxCodeTuples {
+			return false, nil
+		}
+	}
+	t := &w.tuple
+	if t.gids == nil || t.dicts != key.dicts || t.lens != key.lens {
+		t.dicts, t.lens = key.dicts, key.lens
+		t.gids = growTo(t.gids[:0], total)
+		for i := range t.gids {
+			t.gids[i] = -1
+		}
+	}
+	for i := range gids {
+		r := b.row(i)
+		slot := 0
+		for ki := 0; ki < nk; ki++ {
+			v := vecs[ki]
+			if v.missing || (v.nulls != nil && v.nulls[r]) {
+				continue
+			}
+			slot += (int(v.codes[r]) + 1) * stride[ki]
+		}
+		g := t.gids[slot]
+		if g < 0 {
+			var k groupKey
+			for ki := 0; ki < nk; ki++ {
+				v := vecs[ki]
+				if v.missing || (v.nulls != nil && v.nulls[r]) {
+					k.nulls |= 1 << ki
+					continue
+				}
+				k.k[ki] = uint64(w.run.intern.id(v.dict[v.codes[r]]))
+			}
+			g = w.groups.lookup(k)
+			t.gids[slot] = g
+		}
+		gids[i] = g
+	}
+	return true, nil
 }
 
 // fillKeys sets key ki of every selected row.

@@ -530,20 +530,21 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 	if c, ok := plan.residual.(InCohort); ok {
 		return it.cohortRows(c, plan), false
 	}
-	cur := 0
-	get := func(col string) storage.Value { return it.value(it.preds[col], cur) }
+	test := it.compileRows(plan.residual) // scan_match.go
 	var out []int32
 	if plan.haveCand {
+		out = make([]int32, 0, len(plan.cand))
 		for _, r := range plan.cand {
-			if cur = int(r); eval(plan.residual, get) == tTrue {
+			if test(int(r)) == tTrue {
 				out = append(out, r)
 			}
 		}
 		return out, false
 	}
-	for cur = 0; cur < plan.n; cur++ {
-		if eval(plan.residual, get) == tTrue {
-			out = append(out, int32(cur))
+	out = make([]int32, 0, plan.n)
+	for r := 0; r < plan.n; r++ {
+		if test(r) == tTrue {
+			out = append(out, int32(r))
 		}
 	}
 	return out, false

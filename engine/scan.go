@@ -300,6 +300,7 @@ type segmentIter struct {
 	pos     int
 
 	exactCache map[string]exactResult // bitmap answers by predicate text
+	codeTri    [][]tri                // compileRows's per-leaf code tables, reused per block
 	userIDs    []userIDEntry          // scan_batch.go's cache of resolved ids
 }
 
@@ -655,25 +656,10 @@ func (it *segmentIter) value(ref colRef, i int) storage.Value {
 		return storage.Value{}
 	}
 	blk := it.blocks[ref.name]
-	if blk == nil || (blk.Nulls != nil && blk.Nulls[i]) {
+	if blk == nil {
 		return storage.Value{}
 	}
-	if ref.kind == kindDistinctID && ref.name == storage.ColUserNumber {
-		return it.scan.canonicalID(uint32(blk.Ints[i]))
-	}
-	if ref.kind == kindCohort {
-		return it.scan.inCohort(ref.cohort, uint32(blk.Ints[i]))
-	}
-	var v storage.Value
-	switch blk.Type {
-	case storage.TypeFloat:
-		v = storage.FloatValue(blk.Floats[i])
-	case storage.TypeString, storage.TypeJSON:
-		v = storage.Value{Type: blk.Type, Str: it.dicts[ref.name][blk.Codes[i]]}
-	default:
-		v = storage.Value{Type: blk.Type, Int: blk.Ints[i]}
-	}
-	return convert(v, ref.typ)
+	return it.blockValue(ref, blk, it.dicts[ref.name], i)
 }
 
 func (it *segmentIter) Next() ([]storage.Value, error) {
