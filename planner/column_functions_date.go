@@ -110,11 +110,12 @@ var (
 
 // dayDiffBatch is DATEDIFF(a, b) over n rows: a's day less b's day, each
 // the UTC calendar day DateDiff.Eval takes (String()[:10] of the value
-// converted to DATETIME(6), converted again to midnight).
+// converted to DATETIME(6), converted again to midnight). The days are
+// added to the output in place (a's, then b's subtracted): no slice per
+// argument.
 func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
-	var days [2][]int64
 	var nulls []bool
-	for i, c := range args {
+	for _, c := range args {
 		if c.Kind == native.KindNull {
 			out := native.NewColumn(types.Int64, n)
 			for range n {
@@ -122,51 +123,74 @@ func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Colum
 			}
 			return out, true, nil
 		}
-		d, ok := columnDays(ctx, c, n)
-		if !ok {
-			return nil, false, nil
-		}
-		days[i] = d
 		if c.Nulls != nil {
 			if nulls == nil {
 				nulls = make([]bool, n)
 			}
-			for r := range n {
-				nulls[r] = nulls[r] || c.Nulls[r]
+			for r, null := range c.Nulls[:n] {
+				nulls[r] = nulls[r] || null
 			}
 		}
 	}
-	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
-	for r := range n {
-		if nulls == nil || !nulls[r] {
-			out.I[r] = days[0][r] - days[1][r]
+	out := make([]int64, n)
+	for i, c := range args {
+		if !addDays(ctx, c, n, out, i == 1) {
+			return nil, false, nil
 		}
 	}
-	return out, true, nil
+	if nulls != nil {
+		for r, null := range nulls {
+			if null {
+				out[r] = 0 // a NULL row's value is not read; keep it tidy
+			}
+		}
+	}
+	return &native.Column{Kind: native.KindInt, Type: types.Int64, I: out, Nulls: nulls}, true, nil
 }
 
-// columnDays is each row's day number (days since 1970-01-01) of c, as
-// DateDiff.Eval takes it; false when some non-NULL value is not one it
-// converts without a warning (the row path then says so).
-func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
-	days := make([]int64, n)
+// Day numbers of DATETIME's bounds: a value's day lies within them
+// exactly when the value does (the bounds are a day's first and last
+// microsecond).
+var (
+	dayDiffMinDay = floorDivInt(dayDiffMinMicros, microsPerDay)
+	dayDiffMaxDay = floorDivInt(dayDiffMaxMicros, microsPerDay)
+)
+
+// addDays adds each row's day number (days since 1970-01-01) of c, as
+// DateDiff.Eval takes it, to out (subtracts it when neg); false when some
+// non-NULL value is not one it converts without a warning (the row path
+// then says so). NULL rows add garbage the caller clears.
+func addDays(ctx *sql.Context, c *native.Column, n int, out []int64, neg bool) bool {
+	sign := int64(1)
+	if neg {
+		sign = -1
+	}
 	switch c.Kind {
 	case native.KindTime:
-		for r := range n {
-			if c.IsNull(r) {
+		// Rows in [lo, hi), the current day (time-ordered events run
+		// through a day at a time), share its number: two comparisons a
+		// row, no division.
+		lo, hi, day := int64(1), int64(0), int64(0)
+		for r, v := range c.I[:n] {
+			if v >= lo && v < hi {
+				out[r] += day
 				continue
 			}
-			v := c.I[r]
-			if v < dayDiffMinMicros || v > dayDiffMaxMicros {
-				return nil, false
+			if c.Nulls != nil && c.Nulls[r] {
+				continue
 			}
-			days[r] = floorDivInt(v, microsPerDay)
+			d := floorDivInt(v, microsPerDay)
+			if d < dayDiffMinDay || d > dayDiffMaxDay {
+				return false
+			}
+			lo, hi, day = d*microsPerDay, (d+1)*microsPerDay, sign*d
+			out[r] += day
 		}
-		return days, true
+		return true
 	case native.KindString, native.KindAny:
 		// A batch holds few distinct days (DATE() strings of a join's
 		// rows): each is converted once.
-		seen := map[string]int64{}
+		var seen map[string]int64
 		prev, prevDay, havePrev := "", int64(0), false
 		for r := range n {
 			if c.IsNull(r) {
@@ -178,29 +202,31 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 			} else {
 				var isStr bool
 				if s, isStr = c.A[r].(string); !isStr {
-					return nil, false
+					return false
 				}
 			}
 			if havePrev && s == prev { // a constant, or a run of one day
-				days[r] = prevDay
+				out[r] += prevDay
 				continue
 			}
-			if d, ok := isoDay(s); ok {
-				days[r], prev, prevDay, havePrev = d, s, d, true
-				continue
-			}
-			d, ok := seen[s]
+			d, ok := isoDay(s)
 			if !ok {
-				if d, ok = stringDay(ctx, s); !ok {
-					return nil, false
+				if d, ok = seen[s]; !ok {
+					if d, ok = stringDay(ctx, s); !ok {
+						return false
+					}
+					if seen == nil {
+						seen = map[string]int64{}
+					}
+					seen[s] = d
 				}
-				seen[s] = d
 			}
-			days[r] = d
+			prev, prevDay, havePrev = s, sign*d, true
+			out[r] += prevDay
 		}
-		return days, true
+		return true
 	}
-	return nil, false
+	return false
 }
 
 // isoDay is the day of s when s is exactly YYYY-MM-DD, a real date of
