@@ -111,8 +111,8 @@ var (
 // dayDiffBatch is DATEDIFF(a, b) over n rows: a's day less b's day, each
 // the UTC calendar day DateDiff.Eval takes (String()[:10] of the value
 // converted to DATETIME(6), converted again to midnight). The days are
-// added to the output in place (a's, then b's subtracted): no slice per
-// argument.
+// added to the output in place, a chunk of rows at a time (a's, then b's
+// subtracted): no slice per argument.
 func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
 	var nulls []bool
 	for _, c := range args {
@@ -133,8 +133,10 @@ func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Colum
 		}
 	}
 	out := make([]int64, n)
-	for i, c := range args {
-		if !addDays(ctx, c, n, out, i == 1) {
+	a, b := newDayReader(args[0], false), newDayReader(args[1], true)
+	for from := 0; from < n; from += dayChunk {
+		to := min(from+dayChunk, n)
+		if !a.add(ctx, from, to, out) || !b.add(ctx, from, to, out) {
 			return nil, false, nil
 		}
 	}
@@ -156,43 +158,64 @@ var (
 	dayDiffMaxDay = floorDivInt(dayDiffMaxMicros, microsPerDay)
 )
 
-// addDays adds each row's day number (days since 1970-01-01) of c, as
-// DateDiff.Eval takes it, to out (subtracts it when neg); false when some
-// non-NULL value is not one it converts without a warning (the row path
-// then says so). NULL rows add garbage the caller clears.
-func addDays(ctx *sql.Context, c *native.Column, n int, out []int64, neg bool) bool {
-	sign := int64(1)
+// dayChunk is the rows dayDiffBatch adds both arguments' days over at a
+// time: the output's chunk stays in cache between the two passes.
+const dayChunk = 1024
+
+// dayReader reads one argument's day numbers (days since 1970-01-01) as
+// DateDiff.Eval takes them, chunk after chunk; it carries the current day
+// of a time column and the last string of a string column across chunks.
+type dayReader struct {
+	c    *native.Column
+	sign int64 // 1, or -1 for the argument subtracted
+	// A time column: rows in [lo, hi), the current day, share its
+	// number (time-ordered events run through a day at a time): two
+	// comparisons a row, no division. day is signed.
+	lo, hi, day int64
+	// A string column: the last string and its signed day; seen holds
+	// the days of strings that are not plain YYYY-MM-DD.
+	prev     string
+	prevDay  int64
+	havePrev bool
+	seen     map[string]int64
+}
+
+func newDayReader(c *native.Column, neg bool) *dayReader {
+	d := &dayReader{c: c, sign: 1, lo: 1}
 	if neg {
-		sign = -1
+		d.sign = -1
 	}
+	return d
+}
+
+// add adds the signed day of rows [from, to) to out[from:to]; false when
+// some non-NULL value is not one DateDiff converts without a warning (the
+// row path then says so). NULL rows may add garbage the caller clears.
+func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
+	c := d.c
 	switch c.Kind {
 	case native.KindTime:
-		// Rows in [lo, hi), the current day (time-ordered events run
-		// through a day at a time), share its number: two comparisons a
-		// row, no division.
-		lo, hi, day := int64(1), int64(0), int64(0)
-		for r, v := range c.I[:n] {
-			if v >= lo && v < hi {
-				out[r] += day
+		for r := from; r < to; r++ {
+			v := c.I[r]
+			if v >= d.lo && v < d.hi {
+				out[r] += d.day
 				continue
 			}
 			if c.Nulls != nil && c.Nulls[r] {
 				continue
 			}
-			d := floorDivInt(v, microsPerDay)
-			if d < dayDiffMinDay || d > dayDiffMaxDay {
+			day := floorDivInt(v, microsPerDay)
+			if day < dayDiffMinDay || day > dayDiffMaxDay {
 				return false
 			}
-			lo, hi, day = d*microsPerDay, (d+1)*microsPerDay, sign*d
-			out[r] += day
+			d.lo, d.hi, d.day = day*microsPerDay, (day+1)*microsPerDay, d.sign*day
+			out[r] += d.day
 		}
 		return true
 	case native.KindString, native.KindAny:
 		// A batch holds few distinct days (DATE() strings of a join's
 		// rows): each is converted once.
-		var seen map[string]int64
-		prev, prevDay, havePrev := "", int64(0), false
-		for r := range n {
+		for r := from; r < to; r++ {
 			if c.IsNull(r) {
 				continue
 			}
@@ -205,24 +228,24 @@ func addDays(ctx *sql.Context, c *native.Column, n int, out []int64, neg bool) b
 					return false
 				}
 			}
-			if havePrev && s == prev { // a constant, or a run of one day
-				out[r] += prevDay
+			if d.havePrev && s == d.prev { // a constant, or a run of one day
+				out[r] += d.prevDay
 				continue
 			}
-			d, ok := isoDay(s)
+			day, ok := isoDay(s)
 			if !ok {
-				if d, ok = seen[s]; !ok {
-					if d, ok = stringDay(ctx, s); !ok {
+				if day, ok = d.seen[s]; !ok {
+					if day, ok = stringDay(ctx, s); !ok {
 						return false
 					}
-					if seen == nil {
-						seen = map[string]int64{}
+					if d.seen == nil {
+						d.seen = map[string]int64{}
 					}
-					seen[s] = d
+					d.seen[s] = day
 				}
 			}
-			prev, prevDay, havePrev = s, sign*d, true
-			out[r] += prevDay
+			d.prev, d.prevDay, d.havePrev = s, d.sign*day, true
+			out[r] += d.prevDay
 		}
 		return true
 	}
@@ -303,7 +326,7 @@ func stringDay(ctx *sql.Context, s string) (int64, bool) {
 // floorDivInt is ⌊a / b⌋ for b > 0.
 func floorDivInt(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if q*b != a && a < 0 { // one division: a%b would be a second
 		q--
 	}
 	return q
@@ -378,8 +401,14 @@ func (f *floorDivColumns) batch(ctx *sql.Context, args []*native.Column, n int) 
 		return nil, false, nil
 	}
 	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: c.Nulls}
+	// A user's events of one day repeat their DATEDIFF: a run of equal
+	// values takes its quotient once.
+	last, q := int64(0), int64(0)
 	for r, v := range c.I[:n] {
-		out.I[r] = floorDivInt(v, f.k)
+		if v != last || r == 0 {
+			last, q = v, floorDivInt(v, f.k)
+		}
+		out.I[r] = q
 	}
 	return out, true, nil
 }

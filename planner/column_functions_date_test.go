@@ -23,7 +23,7 @@ import (
 // value it cannot reproduce.
 func TestDateFormsMatchEval(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
-	const n = 600
+	const n = 2600 // more than two of dayDiffBatch's chunks
 	ctx := sql.NewEmptyContext()
 	times := native.NewColumn(types.DatetimeMaxPrecision, n)
 	days := native.NewColumn(types.LongText, n)
