@@ -12,7 +12,10 @@ package native
 //   - SUM and AVG add the values converted to DOUBLE in a prefix sum per
 //     partition and subtract: a DOUBLE always, 0 (not NULL) for SUM over
 //     only NULLs, NULL for SUM over an empty frame, NaN for AVG over no
-//     non-NULL value;
+//     non-NULL value; but SUM and AVG of an integer or DECIMAL argument
+//     (ExactSummer, planner.ExactSum) are exact DECIMALs, NULL over a
+//     frame without a non-NULL value, as MySQL 8 and as the planner's own
+//     window function gives them (window_exact_sum.go);
 //   - COUNT counts non-NULL values (every row for COUNT(*)) by prefix sum;
 //   - MIN and MAX keep the first least or greatest value of the frame by
 //     the argument type's Compare; FIRST_VALUE and LAST_VALUE take the
@@ -65,13 +68,21 @@ type windowFunc struct {
 	// newGMS makes a fresh go-mysql-server function (fnRankLike, fnNTile),
 	// one per run: its state carries from partition to partition.
 	newGMS func(ctx *sql.Context) (sql.WindowFunction, error)
+	// exact is the DECIMAL result type of an exact SUM or AVG
+	// (ExactSummer), nil for go-mysql-server's float64 ones.
+	exact sql.DecimalType
 }
 
 // windowFuncKind is the kind of e, or why it is not computed here.
 func windowFuncKind(ctx *sql.Context, e sql.WindowAdaptableExpression) (fnKind, string) {
 	var kind fnKind
 	var want sql.WindowFunction // the function go-mysql-server must make of e, nil: not checked
-	switch e.(type) {
+	switch x := e.(type) {
+	case ExactSummer: // window_exact_sum.go: its own function, go-mysql-server's framer
+		kind = fnSum
+		if _, avg, _ := x.ExactSumArg(); avg {
+			kind = fnAvg
+		}
 	case *window.RowNumber:
 		kind, want = fnRowNumber, (*aggregation.RowNumber)(nil)
 	case *window.Rank, *window.DenseRank, *window.PercentRank:
@@ -123,6 +134,9 @@ func newWindowFunc(ctx *sql.Context, c *Compiler, e sql.WindowAdaptableExpressio
 		return nil, reason
 	}
 	f := &windowFunc{kind: kind, name: e.String()}
+	if es, ok := e.(ExactSummer); ok {
+		_, _, f.exact = es.ExactSumArg()
+	}
 	if strings.Contains(f.name, "\n") { // aggregates print as a tree
 		args := windowArgs(e)
 		parts := make([]string, len(args))
@@ -237,6 +251,9 @@ func (f *windowFunc) compute(ctx *sql.Context, wr *windowRows, in *windowInput, 
 	}
 	switch f.kind {
 	case fnSum, fnAvg:
+		if f.exact != nil {
+			return f.computeExactSum(ctx, wr, arg, fs, fe, mem)
+		}
 		return f.computeSum(ctx, wr, arg, fs, fe)
 	case fnCount:
 		return f.computeCount(wr, arg, fs, fe), nil

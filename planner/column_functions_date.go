@@ -110,11 +110,12 @@ var (
 
 // dayDiffBatch is DATEDIFF(a, b) over n rows: a's day less b's day, each
 // the UTC calendar day DateDiff.Eval takes (String()[:10] of the value
-// converted to DATETIME(6), converted again to midnight).
+// converted to DATETIME(6), converted again to midnight). The days are
+// added to the output in place, a chunk of rows at a time (a's, then b's
+// subtracted): no slice per argument.
 func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Column, bool, error) {
-	var days [2][]int64
 	var nulls []bool
-	for i, c := range args {
+	for _, c := range args {
 		if c.Kind == native.KindNull {
 			out := native.NewColumn(types.Int64, n)
 			for range n {
@@ -122,53 +123,99 @@ func dayDiffBatch(ctx *sql.Context, args []*native.Column, n int) (*native.Colum
 			}
 			return out, true, nil
 		}
-		d, ok := columnDays(ctx, c, n)
-		if !ok {
-			return nil, false, nil
-		}
-		days[i] = d
 		if c.Nulls != nil {
 			if nulls == nil {
 				nulls = make([]bool, n)
 			}
-			for r := range n {
-				nulls[r] = nulls[r] || c.Nulls[r]
+			for r, null := range c.Nulls[:n] {
+				nulls[r] = nulls[r] || null
 			}
 		}
 	}
-	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: nulls}
-	for r := range n {
-		if nulls == nil || !nulls[r] {
-			out.I[r] = days[0][r] - days[1][r]
+	out := make([]int64, n)
+	a, b := newDayReader(args[0], false), newDayReader(args[1], true)
+	for from := 0; from < n; from += dayChunk {
+		to := min(from+dayChunk, n)
+		if !a.add(ctx, from, to, out) || !b.add(ctx, from, to, out) {
+			return nil, false, nil
 		}
 	}
-	return out, true, nil
+	if nulls != nil {
+		for r, null := range nulls {
+			if null {
+				out[r] = 0 // a NULL row's value is not read; keep it tidy
+			}
+		}
+	}
+	return &native.Column{Kind: native.KindInt, Type: types.Int64, I: out, Nulls: nulls}, true, nil
 }
 
-// columnDays is each row's day number (days since 1970-01-01) of c, as
-// DateDiff.Eval takes it; false when some non-NULL value is not one it
-// converts without a warning (the row path then says so).
-func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
-	days := make([]int64, n)
+// Day numbers of DATETIME's bounds: a value's day lies within them
+// exactly when the value does (the bounds are a day's first and last
+// microsecond).
+var (
+	dayDiffMinDay = floorDivInt(dayDiffMinMicros, microsPerDay)
+	dayDiffMaxDay = floorDivInt(dayDiffMaxMicros, microsPerDay)
+)
+
+// dayChunk is the rows dayDiffBatch adds both arguments' days over at a
+// time: the output's chunk stays in cache between the two passes.
+const dayChunk = 1024
+
+// dayReader reads one argument's day numbers (days since 1970-01-01) as
+// DateDiff.Eval takes them, chunk after chunk; it carries the current day
+// of a time column and the last string of a string column across chunks.
+type dayReader struct {
+	c    *native.Column
+	sign int64 // 1, or -1 for the argument subtracted
+	// A time column: rows in [lo, hi), the current day, share its
+	// number (time-ordered events run through a day at a time): two
+	// comparisons a row, no division. day is signed.
+	lo, hi, day int64
+	// A string column: the last string and its signed day; seen holds
+	// the days of strings that are not plain YYYY-MM-DD.
+	prev     string
+	prevDay  int64
+	havePrev bool
+	seen     map[string]int64
+}
+
+func newDayReader(c *native.Column, neg bool) *dayReader {
+	d := &dayReader{c: c, sign: 1, lo: 1}
+	if neg {
+		d.sign = -1
+	}
+	return d
+}
+
+// add adds the signed day of rows [from, to) to out[from:to]; false when
+// some non-NULL value is not one DateDiff converts without a warning (the
+// row path then says so). NULL rows may add garbage the caller clears.
+func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
+	c := d.c
 	switch c.Kind {
 	case native.KindTime:
-		for r := range n {
-			if c.IsNull(r) {
+		for r := from; r < to; r++ {
+			v := c.I[r]
+			if v >= d.lo && v < d.hi {
+				out[r] += d.day
 				continue
 			}
-			v := c.I[r]
-			if v < dayDiffMinMicros || v > dayDiffMaxMicros {
-				return nil, false
+			if c.Nulls != nil && c.Nulls[r] {
+				continue
 			}
-			days[r] = floorDivInt(v, microsPerDay)
+			day := floorDivInt(v, microsPerDay)
+			if day < dayDiffMinDay || day > dayDiffMaxDay {
+				return false
+			}
+			d.lo, d.hi, d.day = day*microsPerDay, (day+1)*microsPerDay, d.sign*day
+			out[r] += d.day
 		}
-		return days, true
+		return true
 	case native.KindString, native.KindAny:
 		// A batch holds few distinct days (DATE() strings of a join's
 		// rows): each is converted once.
-		seen := map[string]int64{}
-		prev, prevDay, havePrev := "", int64(0), false
-		for r := range n {
+		for r := from; r < to; r++ {
 			if c.IsNull(r) {
 				continue
 			}
@@ -178,29 +225,31 @@ func columnDays(ctx *sql.Context, c *native.Column, n int) ([]int64, bool) {
 			} else {
 				var isStr bool
 				if s, isStr = c.A[r].(string); !isStr {
-					return nil, false
+					return false
 				}
 			}
-			if havePrev && s == prev { // a constant, or a run of one day
-				days[r] = prevDay
+			if d.havePrev && s == d.prev { // a constant, or a run of one day
+				out[r] += d.prevDay
 				continue
 			}
-			if d, ok := isoDay(s); ok {
-				days[r], prev, prevDay, havePrev = d, s, d, true
-				continue
-			}
-			d, ok := seen[s]
+			day, ok := isoDay(s)
 			if !ok {
-				if d, ok = stringDay(ctx, s); !ok {
-					return nil, false
+				if day, ok = d.seen[s]; !ok {
+					if day, ok = stringDay(ctx, s); !ok {
+						return false
+					}
+					if d.seen == nil {
+						d.seen = map[string]int64{}
+					}
+					d.seen[s] = day
 				}
-				seen[s] = d
 			}
-			days[r] = d
+			d.prev, d.prevDay, d.havePrev = s, d.sign*day, true
+			out[r] += d.prevDay
 		}
-		return days, true
+		return true
 	}
-	return nil, false
+	return false
 }
 
 // isoDay is the day of s when s is exactly YYYY-MM-DD, a real date of
@@ -277,7 +326,7 @@ func stringDay(ctx *sql.Context, s string) (int64, bool) {
 // floorDivInt is ⌊a / b⌋ for b > 0.
 func floorDivInt(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if q*b != a && a < 0 { // one division: a%b would be a second
 		q--
 	}
 	return q
@@ -352,8 +401,14 @@ func (f *floorDivColumns) batch(ctx *sql.Context, args []*native.Column, n int) 
 		return nil, false, nil
 	}
 	out := &native.Column{Kind: native.KindInt, Type: types.Int64, I: make([]int64, n), Nulls: c.Nulls}
+	// A user's events of one day repeat their DATEDIFF: a run of equal
+	// values takes its quotient once.
+	last, q := int64(0), int64(0)
 	for r, v := range c.I[:n] {
-		out.I[r] = floorDivInt(v, f.k)
+		if v != last || r == 0 {
+			last, q = v, floorDivInt(v, f.k)
+		}
+		out.I[r] = q
 	}
 	return out, true, nil
 }

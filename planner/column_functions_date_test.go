@@ -23,7 +23,7 @@ import (
 // value it cannot reproduce.
 func TestDateFormsMatchEval(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
-	const n = 600
+	const n = 2600 // more than two of dayDiffBatch's chunks
 	ctx := sql.NewEmptyContext()
 	times := native.NewColumn(types.DatetimeMaxPrecision, n)
 	days := native.NewColumn(types.LongText, n)
@@ -48,12 +48,33 @@ func TestDateFormsMatchEval(t *testing.T) {
 		}
 	}
 	konst := native.ConstColumn(types.LongText, "2025-01-01", n)
+	// DATE values, before and after 1970, and DATETIMEs in runs within
+	// a day (the day-bucket path), some NULL.
+	dates := native.NewColumn(types.Date, n)
+	runs := native.NewColumn(types.DatetimeMaxPrecision, n)
+	at := r.Int63n(2e15) - 1e15
+	for range n {
+		if r.Intn(8) == 0 {
+			dates.AppendNull()
+		} else {
+			dates.Append(time.UnixMicro((r.Int63n(80000) - 40000) * 86_400_000_000).UTC())
+		}
+		at += r.Int63n(4 * 3_600_000_000)
+		if r.Intn(9) == 0 {
+			runs.AppendNull()
+		} else {
+			runs.Append(time.UnixMicro(at).UTC())
+		}
+	}
 	timeF := expression.NewGetField(0, types.DatetimeMaxPrecision, "time", true)
 	dayF := expression.NewGetField(1, types.LongText, "day", true)
 	constF := expression.NewGetField(2, types.LongText, "k", false)
-	cols := []*native.Column{times, days, konst}
+	dateF := expression.NewGetField(3, types.Date, "date", true)
+	runF := expression.NewGetField(4, types.DatetimeMaxPrecision, "run", true)
+	cols := []*native.Column{times, days, konst, dates, runs}
 	for _, tc := range []struct{ a, b sql.Expression }{
 		{timeF, dayF}, {dayF, timeF}, {dayF, constF}, {constF, dayF}, {timeF, constF},
+		{dateF, timeF}, {runF, dateF}, {dateF, runF}, {runF, timeF}, {runF, constF},
 	} {
 		dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, tc.a, tc.b).(*function.DateDiff)).(*dayDiffColumns)
 		out := checkBatchForm(t, ctx, dd, cols, n, true)
@@ -75,6 +96,13 @@ func TestDateFormsMatchEval(t *testing.T) {
 	}
 	dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, expression.NewGetField(0, types.LongText, "s", true), expression.NewGetField(1, types.LongText, "k", false)).(*function.DateDiff)).(*dayDiffColumns)
 	checkBatchForm(t, ctx, dd, []*native.Column{odd, native.ConstColumn(types.LongText, "2025-01-01", 4)}, 4, false)
+	// A DATETIME before year 1000 fails DateDiff's conversion: declined.
+	early := native.NewColumn(types.DatetimeMaxPrecision, 3)
+	for _, y := range []int{2025, 999, 1969} {
+		early.Append(time.Date(y, 6, 1, 12, 0, 0, 0, time.UTC))
+	}
+	dd = newDayDiffColumns(ctx, function.NewDateDiff(ctx, expression.NewGetField(0, types.DatetimeMaxPrecision, "t", true), expression.NewGetField(1, types.LongText, "k", false)).(*function.DateDiff)).(*dayDiffColumns)
+	checkBatchForm(t, ctx, dd, []*native.Column{early, native.ConstColumn(types.LongText, "2025-01-01", 3)}, 3, false)
 	// A divisor past the bound, or a non-literal one, is not wrapped.
 	num := expression.NewGetField(0, types.Int64, "d", true)
 	if newFloorDivColumns(ctx, function.NewFloor(ctx, expression.NewDiv(num, expression.NewLiteral(int16(1001), types.Int16))).(*function.Floor)) != nil {

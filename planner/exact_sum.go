@@ -17,10 +17,12 @@ package planner
 // (native.ExactSummer, engine.Agg.Exact).
 //
 // A windowed one (SUM(n) OVER …), which go-mysql-server typed as its
-// argument, is typed as MySQL's DECIMAL, printed at its scale: its
-// argument is typed as that DECIMAL (decimalArg). It is still summed in
-// float64 prefix sums, by go-mysql-server's window and by the native
-// plan's, which must agree: exact to 2^53.
+// argument and summed in float64 prefix sums (beyond 2^53 a running sum
+// printed 6917529027641082000; SUM over NULLs only gave 0), is an
+// ExactSum too, typed as a column's DECIMAL (printed at its scale). Its
+// window function (exactWindowSum, what go-mysql-server's window runs
+// with pushdown off) and the native window operator sum the same exact
+// prefix sums (native.ExactPrefixSums) over go-mysql-server's frames.
 //
 // INVARIANT: SUM's value is the exact sum, as a decimal.Decimal of the
 // argument's scale; AVG's is that sum divided by the count of non-NULL
@@ -29,7 +31,6 @@ package planner
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -151,14 +152,79 @@ func (s *ExactSum) WithChildren(ctx *sql.Context, ch ...sql.Expression) (sql.Exp
 	return &ExactSum{agg: agg.(sql.Aggregation), avg: s.avg, typ: typ}, nil
 }
 
-// WithWindow is go-mysql-server's windowed SUM or AVG (replaceExactSums
-// leaves those to it).
 func (s *ExactSum) WithWindow(ctx *sql.Context, w *sql.WindowDefinition) sql.WindowAdaptableExpression {
-	return s.agg.WithWindow(ctx, w)
+	agg, ok := s.agg.WithWindow(ctx, w).(sql.Aggregation)
+	if !ok {
+		return s.agg.WithWindow(ctx, w)
+	}
+	return &ExactSum{agg: agg, avg: s.avg, typ: s.typ}
 }
 
+// NewWindowFunction is the exact SUM or AVG over the frames
+// go-mysql-server's own function would see (its DefaultFramer: the
+// written frame, else ROWS UNBOUNDED PRECEDING to the current row).
 func (s *ExactSum) NewWindowFunction(ctx *sql.Context) (sql.WindowFunction, error) {
-	return s.agg.NewWindowFunction(ctx)
+	gms, err := s.agg.NewWindowFunction(ctx)
+	if err != nil {
+		return nil, err
+	}
+	framer := gms.DefaultFramer()
+	gms.Dispose(ctx)
+	child, err := transform.Clone(ctx, s.agg.Children()[0])
+	if err != nil {
+		return nil, err
+	}
+	return &exactWindowSum{arg: child, avg: s.avg, typ: s.typ, framer: framer}, nil
+}
+
+// exactWindowSum is a windowed ExactSum, row at a time: the partition's
+// exact prefix sums, as the native window operator computes them.
+type exactWindowSum struct {
+	arg    sql.Expression
+	avg    bool
+	typ    sql.DecimalType
+	framer sql.WindowFramer
+	start  int // the partition's first row in the buffer
+	sums   native.ExactPrefixSums
+}
+
+var _ sql.WindowFunction = (*exactWindowSum)(nil)
+
+func (w *exactWindowSum) DefaultFramer() sql.WindowFramer { return w.framer }
+func (w *exactWindowSum) Dispose(ctx *sql.Context)        { expression.Dispose(ctx, w.arg) }
+
+func (w *exactWindowSum) StartPartition(ctx *sql.Context, iv sql.WindowInterval, buf sql.WindowBuffer) error {
+	w.start = iv.Start
+	w.sums.Reset()
+	for i := iv.Start; i < iv.End; i++ {
+		v, err := w.arg.Eval(ctx, buf[i])
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			w.sums.AddNull()
+			continue
+		}
+		if x, ok := exactInt(v); ok {
+			w.sums.AddInt(x)
+			continue
+		}
+		d, err := exactDecimal(ctx, v)
+		if err != nil {
+			return fmt.Errorf("%s of %v: %w", w.arg, v, err)
+		}
+		w.sums.AddDecimal(d)
+	}
+	return nil
+}
+
+func (w *exactWindowSum) Compute(_ *sql.Context, iv sql.WindowInterval, _ sql.WindowBuffer) (any, error) {
+	sum, n := w.sums.Frame(iv.Start-w.start, iv.End-w.start)
+	v, ok := native.ExactWindowResult(sum, n, w.avg, w.typ)
+	if !ok {
+		return nil, nil
+	}
+	return v, nil
 }
 
 func (s *ExactSum) NewBuffer(ctx *sql.Context) (sql.AggregationBuffer, error) {
@@ -263,7 +329,6 @@ func exactDecimal(ctx *sql.Context, v any) (decimal.Decimal, error) {
 // gives the columns that read them its type (idempotent).
 func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scope, _ analyzer.RuleSelector, _ *sql.QueryFlags) (sql.Node, transform.TreeIdentity, error) {
 	retyped := map[sql.ColumnId]sql.Type{}
-	windowAvgs := map[sql.ColumnId]bool{} // windowed AVGs' columns (see avgOfNone)
 	swap := func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 		var agg sql.Aggregation
 		avg := false
@@ -284,27 +349,10 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 			return e, transform.SameTree, nil
 		}
 		if agg.Window() != nil {
-			if avg && agg.Id() != 0 {
-				windowAvgs[agg.Id()] = true
-			}
-			if _, done := arg.(*decimalArg); done {
-				return e, transform.SameTree, nil // typed by an earlier run
-			}
-			// go-mysql-server's SUM and AVG OVER take their argument's
-			// type: the argument typed as the DECIMAL types the column.
-			// They stay go-mysql-server's, since the native plan's
-			// window knows only those and must give what they give:
-			// float64s, which a column's DECIMAL prints at its scale
-			// (AVG of 1 and 2 is 1.5000, as in MySQL, not 1.5).
+			// Printed at its scale whatever the value's exponent, as a
+			// column's DECIMAL (SUM OVER of DECIMAL(10,2) values that sum
+			// to 3 prints 3.00).
 			typ = types.MustCreateColumnDecimalType(uint8(typ.Precision()), uint8(typ.Scale()))
-			w, err := agg.WithChildren(ctx, &decimalArg{Child: arg, typ: typ})
-			if err != nil {
-				return e, transform.SameTree, nil
-			}
-			if agg.Id() != 0 {
-				retyped[agg.Id()] = typ
-			}
-			return w, transform.NewTree, nil
 		}
 		if agg.Id() != 0 {
 			retyped[agg.Id()] = typ
@@ -353,23 +401,10 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 		n, same, err := transform.NodeExprsWithOpaque(ctx, n, func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
 			switch x := e.(type) {
 			case *expression.GetField:
-				out, changed := x, transform.SameTree
 				if typ, ok := retyped[x.Id()]; ok && !x.Type(ctx).Equals(typ) {
-					out, changed = retypeField(x, typ), transform.NewTree
+					return retypeField(x, typ), transform.NewTree, nil
 				}
-				if windowAvgs[x.Id()] {
-					return &avgOfNone{Child: out}, transform.NewTree, nil
-				}
-				return out, changed, nil
-			case *avgOfNone:
-				if inner, ok := x.Child.(*avgOfNone); ok {
-					return inner, transform.NewTree, nil // wrapped by an earlier run
-				}
-				return e, transform.SameTree, nil
-			case *expression.Alias:
-				if a, ok := x.Child.(*aggregation.Avg); ok && windowAvgs[a.Id()] && x.Id() != 0 {
-					windowAvgs[x.Id()] = true
-				}
+				return x, transform.SameTree, nil
 			}
 			ie, ok := e.(sql.IdExpression)
 			if !ok || ie.Id() == 0 {
@@ -403,89 +438,4 @@ func replaceExactSums(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *pla
 func retypeField(gf *expression.GetField, typ sql.Type) *expression.GetField {
 	out := expression.NewGetFieldWithTable(gf.Index(), int(gf.TableId()), typ, gf.Database(), gf.Table(), gf.Name(), true)
 	return out.WithId(gf.Id()).(*expression.GetField)
-}
-
-// decimalArg is a windowed SUM or AVG's argument typed as the aggregate's
-// MySQL result, typ (the aggregate takes its argument's type). A CAST
-// would not do: go-mysql-server makes DECIMAL(p,0) its internal
-// DECIMAL(65,30).
-type decimalArg struct {
-	Child sql.Expression
-	typ   sql.DecimalType
-}
-
-var _ sql.Expression = (*decimalArg)(nil)
-
-func (d *decimalArg) Resolved() bool                   { return d.Child.Resolved() }
-func (d *decimalArg) IsNullable(ctx *sql.Context) bool { return d.Child.IsNullable(ctx) }
-func (d *decimalArg) Type(*sql.Context) sql.Type       { return d.typ }
-func (d *decimalArg) Children() []sql.Expression       { return []sql.Expression{d.Child} }
-func (d *decimalArg) String() string                   { return d.Child.String() }
-func (d *decimalArg) Eval(ctx *sql.Context, row sql.Row) (any, error) {
-	v, err := d.Child.Eval(ctx, row)
-	if err != nil || v == nil {
-		return v, err
-	}
-	return exactDecimal(ctx, v)
-}
-
-func (d *decimalArg) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
-	if len(ch) != 1 {
-		return nil, sql.ErrInvalidChildrenNumber.New(d, len(ch), 1)
-	}
-	return &decimalArg{Child: ch[0], typ: d.typ}, nil
-}
-
-// avgOfNone reads a windowed AVG's column: NULL where the frame held no
-// value but NULLs, as in MySQL. go-mysql-server's window AVG (and the
-// native plan's) divides a float64 sum by a count of 0, and the DECIMAL
-// column then failed the statement ("value NaN is not a valid Decimal").
-type avgOfNone struct {
-	Child sql.Expression
-}
-
-var (
-	_ sql.Expression   = (*avgOfNone)(nil)
-	_ sql.Nameable     = (*avgOfNone)(nil)
-	_ sql.Tableable    = (*avgOfNone)(nil)
-	_ sql.Databaseable = (*avgOfNone)(nil)
-)
-
-func (a *avgOfNone) Resolved() bool                 { return a.Child.Resolved() }
-func (a *avgOfNone) IsNullable(*sql.Context) bool   { return true }
-func (a *avgOfNone) Type(ctx *sql.Context) sql.Type { return a.Child.Type(ctx) }
-func (a *avgOfNone) Children() []sql.Expression     { return []sql.Expression{a.Child} }
-func (a *avgOfNone) String() string                 { return a.Child.String() }
-func (a *avgOfNone) Name() string {
-	if n, ok := a.Child.(sql.Nameable); ok {
-		return n.Name()
-	}
-	return a.Child.String()
-}
-func (a *avgOfNone) Table() string {
-	if t, ok := a.Child.(sql.Tableable); ok {
-		return t.Table()
-	}
-	return ""
-}
-func (a *avgOfNone) Database() string {
-	if d, ok := a.Child.(sql.Databaseable); ok {
-		return d.Database()
-	}
-	return ""
-}
-
-func (a *avgOfNone) Eval(ctx *sql.Context, row sql.Row) (any, error) {
-	v, err := a.Child.Eval(ctx, row)
-	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		return nil, err
-	}
-	return v, err
-}
-
-func (a *avgOfNone) WithChildren(_ *sql.Context, ch ...sql.Expression) (sql.Expression, error) {
-	if len(ch) != 1 {
-		return nil, sql.ErrInvalidChildrenNumber.New(a, len(ch), 1)
-	}
-	return &avgOfNone{Child: ch[0]}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -175,10 +176,8 @@ func TestRetypedUnions(t *testing.T) {
 // with 4 more digits of scale than its argument): go-mysql-server typed it
 // as its argument, so AVG OVER of 1 and 2 printed 2; then 1.5 with scale
 // 12, and SUM with precision 63 (arb's rule typed its own output again).
-// AVG over a frame of NULLs only is NULL. With pushdown on and off. (The
-// window still sums float64s, exact to 2^53, in go-mysql-server's window
-// and the native plan's alike: beyond 2^53 a sum prints 17 digits,
-// 6917529027641082000; SUM over NULLs only is 0, not NULL.)
+// AVG over a frame of NULLs only is NULL. With pushdown on and off.
+// (TestWindowSumAvgExact: the sums are exact.)
 func TestWindowSumAvgOfIntegers(t *testing.T) {
 	srv := startTestServer(t, t.TempDir())
 	db := openRawDB(t, srv)
@@ -221,6 +220,119 @@ func TestWindowSumAvgOfIntegers(t *testing.T) {
 			rows, got, err := queryTyped(context.Background(), conn, q)
 			if err != nil || fmt.Sprint(rows) != "[-5.0000 NULL]" || !sameColumns(got, cols[:1]) {
 				t.Errorf("pushdown %d: %s = %q %v %v, want [-5.0000 NULL] DECIMAL scale 4 (MySQL 8)", pushdown, q, rows, got, err)
+			}
+		}
+	}
+}
+
+// TestWindowSumAvgExact: windowed SUM and AVG of integers and DECIMALs are
+// exact, as MySQL 8 computes them (issue 16), in the native window
+// operator (pushdown on, checked in EXPLAIN) and in go-mysql-server's
+// window (pushdown off) alike. Both summed float64 prefix sums: a running
+// sum beyond 2^53 lost digits (6917529027641082000), one past 2^63 too,
+// and SUM over a frame of NULLs only was 0 (MySQL: NULL). Running sums of
+// BIGINTs near 2^62 and 2^63 overflow an int64 into a decimal, in the
+// prefix sums and in a frame's difference of them; ROWS and RANGE frames,
+// PARTITION BY with ORDER BY; DECIMAL(10,2) values (AVG at scale 2 + 4).
+func TestWindowSumAvgExact(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openRawDB(t, srv)
+	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, n, f) VALUES "+
+		// big: 2^62, 2^62 + 1, 2^62 + 4, the last two at the same time (RANGE peers).
+		"('2025-01-01 10:00:00', 'big', 'u1', 4611686018427387904, NULL), ('2025-01-01 11:00:00', 'big', 'u1', 4611686018427387905, NULL), "+
+		"('2025-01-01 11:00:00', 'big', 'u1', 4611686018427387908, NULL), "+
+		// edge: the int64 extremes and a NULL.
+		"('2025-01-01 12:00:00', 'edge', 'u2', 9223372036854775807, NULL), ('2025-01-01 13:00:00', 'edge', 'u2', 9223372036854775807, NULL), "+
+		"('2025-01-01 14:00:00', 'edge', 'u2', -9223372036854775808, NULL), ('2025-01-01 15:00:00', 'edge', 'u2', NULL, NULL), "+
+		// none: NULLs only.
+		"('2025-01-01 16:00:00', 'none', 'u3', NULL, NULL), ('2025-01-01 17:00:00', 'none', 'u3', NULL, NULL), "+
+		// dec: DECIMAL(10,2) values through a CAST.
+		"('2025-01-01 18:00:00', 'dec', 'u4', NULL, 1.25), ('2025-01-01 19:00:00', 'dec', 'u4', NULL, 2.5), "+
+		"('2025-01-01 20:00:00', 'dec', 'u4', NULL, NULL), ('2025-01-01 21:00:00', 'dec', 'u4', NULL, 0.1)")
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const (
+		max64, min64 = "9223372036854775807", "-9223372036854775808"
+		big3         = "13835058055282163717" // 3·2^62 + 5
+	)
+	cases := []struct {
+		q    string
+		rows []string
+		cols []typedColumn
+	}{
+		{"SELECT distinct_id, SUM(n) OVER (PARTITION BY distinct_id ORDER BY time, n ROWS UNBOUNDED PRECEDING), " +
+			"AVG(n) OVER (PARTITION BY distinct_id ORDER BY time, n ROWS UNBOUNDED PRECEDING), " +
+			"SUM(CAST(n AS DECIMAL(22,2))) OVER (PARTITION BY distinct_id ORDER BY time, n ROWS UNBOUNDED PRECEDING) " +
+			"FROM events WHERE event IN ('big', 'edge') ORDER BY time, n",
+			[]string{
+				"u1|4611686018427387904|4611686018427387904.0000|4611686018427387904.00",
+				"u1|9223372036854775809|4611686018427387904.5000|9223372036854775809.00",
+				"u1|" + big3 + "|4611686018427387905.6667|" + big3 + ".00",
+				"u2|" + max64 + "|" + max64 + ".0000|" + max64 + ".00",
+				"u2|18446744073709551614|" + max64 + ".0000|18446744073709551614.00",
+				"u2|9223372036854775806|3074457345618258602.0000|9223372036854775806.00",
+				"u2|9223372036854775806|3074457345618258602.0000|9223372036854775806.00",
+			},
+			[]typedColumn{{"TEXT", -1}, {"DECIMAL", 0}, {"DECIMAL", 4}, {"DECIMAL", 2}}},
+		// A frame's sum is a difference of prefix sums: past 2^63 and back.
+		{"SELECT SUM(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), " +
+			"AVG(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), " +
+			"SUM(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN CURRENT ROW AND CURRENT ROW), " +
+			"AVG(n) OVER (PARTITION BY distinct_id ORDER BY time ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) " +
+			"FROM events WHERE event = 'edge' ORDER BY time",
+			[]string{
+				max64 + "|" + max64 + ".0000|" + max64 + "|" + max64 + ".0000",
+				"18446744073709551614|" + max64 + ".0000|" + max64 + "|-0.5000",
+				"-1|-0.5000|" + min64 + "|" + min64 + ".0000",
+				min64 + "|" + min64 + ".0000|NULL|NULL",
+			},
+			[]typedColumn{{"DECIMAL", 0}, {"DECIMAL", 4}, {"DECIMAL", 0}, {"DECIMAL", 4}}},
+		// RANGE frames: peers (equal times) share the frame's end.
+		{"SELECT SUM(n) OVER (PARTITION BY distinct_id ORDER BY time RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), " +
+			"AVG(n) OVER (PARTITION BY distinct_id ORDER BY time RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), " +
+			"SUM(n) OVER () FROM events WHERE event IN ('big', 'edge') ORDER BY time, n",
+			[]string{
+				"4611686018427387904|4611686018427387905.6667|23058430092136939523",
+				big3 + "|4611686018427387905.6667|23058430092136939523",
+				big3 + "|4611686018427387905.6667|23058430092136939523",
+				max64 + "|3074457345618258602.0000|23058430092136939523",
+				"18446744073709551614|3074457345618258602.0000|23058430092136939523",
+				"9223372036854775806|3074457345618258602.0000|23058430092136939523",
+				"9223372036854775806|3074457345618258602.0000|23058430092136939523",
+			},
+			[]typedColumn{{"DECIMAL", 0}, {"DECIMAL", 4}, {"DECIMAL", 0}}},
+		// Frames of NULLs only: NULL, not 0.
+		{"SELECT SUM(n) OVER (PARTITION BY distinct_id), AVG(n) OVER (PARTITION BY distinct_id), " +
+			"SUM(n) OVER (PARTITION BY distinct_id ORDER BY time) FROM events WHERE event = 'none' ORDER BY time",
+			[]string{"NULL|NULL|NULL", "NULL|NULL|NULL"},
+			[]typedColumn{{"DECIMAL", 0}, {"DECIMAL", 4}, {"DECIMAL", 0}}},
+		{"SELECT SUM(CAST(f AS DECIMAL(10,2))) OVER (ORDER BY time), AVG(CAST(f AS DECIMAL(10,2))) OVER (ORDER BY time), " +
+			"SUM(CAST(f AS DECIMAL(10,2))) OVER (ORDER BY time ROWS BETWEEN CURRENT ROW AND CURRENT ROW) " +
+			"FROM events WHERE event = 'dec' ORDER BY time",
+			[]string{"1.25|1.250000|1.25", "3.75|1.875000|2.50", "3.75|1.875000|NULL", "3.85|1.283333|0.10"},
+			[]typedColumn{{"DECIMAL", 2}, {"DECIMAL", 6}, {"DECIMAL", 2}}},
+	}
+	for _, pushdown := range []int{1, 0} {
+		if _, err := conn.ExecContext(context.Background(), fmt.Sprintf("SET arb_pushdown = %d", pushdown)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			rows, cols, err := queryTyped(context.Background(), conn, c.q)
+			if err != nil {
+				t.Errorf("pushdown %d: %s: %v", pushdown, c.q, err)
+				continue
+			}
+			if fmt.Sprint(rows) != fmt.Sprint(c.rows) || !sameColumns(cols, c.cols) {
+				t.Errorf("pushdown %d: %s =\n%q %v, want\n%q %v (MySQL 8)", pushdown, c.q, rows, cols, c.rows, c.cols)
+			}
+			if pushdown == 1 {
+				plan := strings.Join(queryRows(t, conn, "EXPLAIN FORMAT=TREE "+c.q), "\n")
+				if !strings.Contains(plan, "arb Window") {
+					t.Errorf("%s: want the native Window, got\n%s", c.q, plan)
+				}
 			}
 		}
 	}
