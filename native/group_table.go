@@ -506,12 +506,17 @@ func sameKeyValue(c *Column, a, b int) bool {
 		}
 		return c.S[a] == c.S[b]
 	case KindAny:
-		sa, ok := c.A[a].(string)
-		if !ok {
-			return false
+		switch va := c.A[a].(type) {
+		case string:
+			sb, ok := c.A[b].(string)
+			return ok && va == sb
+		case time.Time:
+			// TIMESTAMP(DATE_FORMAT(time, …)) is typed as its string
+			// argument but yields times, boxed: runs of one month or day.
+			// Equal structs (instant, wall clock and zone) encode alike.
+			tb, ok := c.A[b].(time.Time)
+			return ok && va == tb
 		}
-		sb, ok := c.A[b].(string)
-		return ok && sa == sb
 	}
 	return false
 }

@@ -60,6 +60,11 @@ func TestGroupTableKeysByValue(t *testing.T) {
 			[]keyColumn{{}},
 			[][]*Column{{typedColumn(types.DatetimeMaxPrecision, day, day.Add(time.Microsecond))}, {anyColumn(day.Add(time.Microsecond), day, day.In(time.FixedZone("x", 3600)))}},
 			[][]int32{{0, 1}, {1, 0, 2}}},
+		{"runs of boxed times (TIMESTAMP(DATE_FORMAT(…)) keys), also under a string type",
+			[]keyColumn{newKeyColumn(types.LongText)},
+			[][]*Column{{anyColumn(day, day, day.In(time.FixedZone("x", 3600)), day.In(time.FixedZone("x", 3600)),
+				day.AddDate(0, 1, 0), day, "2024-06-01 00:00:00", day, nil, nil, day)}},
+			[][]int32{{0, 0, 1, 1, 2, 0, 3, 0, 4, 4, 0}}},
 		{"two keys, one turning boxed",
 			[]keyColumn{{}, {}},
 			[][]*Column{
