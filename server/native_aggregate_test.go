@@ -57,6 +57,12 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 		{"SELECT utm_source, `$os`, COUNT(DISTINCT distinct_id, event) FROM events GROUP BY utm_source, `$os`", "HashAggregate"},
 		{"SELECT DISTINCT event, `plan` FROM events", "HashDistinct"},
 		{"SELECT DISTINCT DATE(time) FROM events WHERE event = 'Purchase'", "HashDistinct"},
+		// time keys boxed in string-typed columns (TIMESTAMP(DATE_FORMAT(…)),
+		// Tableau's truncation), alone and beside a string key; DATE()'s
+		// string keys, ordered, and DATEDIFF of them
+		{"SELECT `$os`, TIMESTAMP(DATE_FORMAT(time, '%Y-%m-01 00:00:00')) AS m, COUNT(DISTINCT distinct_id) FROM events GROUP BY 1, 2 ORDER BY 2, 1", "HashAggregate"},
+		{"SELECT TIMESTAMP(DATE_FORMAT(time, '%Y-%m-%d %H:00:00')) AS h, COUNT(*) FROM events GROUP BY h ORDER BY h DESC", "HashAggregate"},
+		{"SELECT DATE(time) AS d, COUNT(*), MIN(DATEDIFF(time, DATE(time))), MAX(DATEDIFF(DATE(time), '2025-03-01')) FROM events GROUP BY DATE(time) ORDER BY d DESC", "HashAggregate"},
 		{"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT `$city`) FROM events WHERE amount > 1000", ""},
 		// String keys straight from the scan: grouped by dictionary code,
 		// their strings left unfilled (read as keys and first values
