@@ -136,6 +136,11 @@ type joinOp struct {
 	residual     Expr
 	residualRefs []int
 	hoists       []joinHoist
+	// bounds are the residual's leading conjuncts that compare a right
+	// column with a value of the left row as numbers (joinBoundsOf): the
+	// probe drops a chain pair one of them makes FALSE before the pair
+	// columns are gathered.
+	bounds []joinBound
 	// full is the whole condition, over fullRefs (left ++ right): what a
 	// pair whose key was not hashed (NULL where NULLs matter, or wild) is
 	// decided by; nil without keys.
@@ -550,6 +555,9 @@ func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch
 	}
 	var err error
 	op.residual, op.residualRefs, err = compileNarrow(ctx, he, sch)
+	if err == nil {
+		op.bounds = op.joinBoundsOf(ctx, he, sch)
+	}
 	return err
 }
 

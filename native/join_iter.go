@@ -27,6 +27,8 @@ import (
 	"io"
 
 	"github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/expression"
+	"github.com/dolthub/go-mysql-server/sql/transform"
 
 	"arb/engine"
 	"arb/storage"
@@ -93,11 +95,12 @@ type joinIter struct {
 
 	lkeys  *keySet
 	lvals  *keyVals
-	lb     *Batch    // the left batch being probed; nil between batches
-	lpass  []int8    // lb's rows' leftFilter results (nil: no filter)
-	lhoist []*Column // lb's left hoists (nil at right hoists' places)
-	rhoist []*Column // rb's right hoists (nil at left hoists' places)
-	li     int       // the left row whose candidates are listed next
+	lb     *Batch      // the left batch being probed; nil between batches
+	lpass  []int8      // lb's rows' leftFilter results (nil: no filter)
+	lhoist []*Column   // lb's left hoists (nil at right hoists' places)
+	rhoist []*Column   // rb's right hoists (nil at left hoists' places)
+	li     int         // the left row whose candidates are listed next
+	bcols  []boundCols // lb's bounds (prepareBounds); empty: none apply
 
 	// The open row's candidate cursor: the row whose candidates did not
 	// all fit in the last chunk, or the one being listed.
@@ -773,7 +776,7 @@ func (it *joinIter) prepareLeft(ctx *sql.Context) error {
 		}
 		it.lhoist = append(it.lhoist, c)
 	}
-	return nil
+	return it.prepareBounds(ctx)
 }
 
 // openRow starts listing left row li's candidates.
@@ -828,6 +831,19 @@ func (it *joinIter) pull(room int) bool {
 				it.pr = append(it.pr, c)
 				it.chain = -1
 				return true
+			}
+			if len(it.bcols) > 0 {
+				// Pairs a bound makes FALSE are never listed.
+				for ; c >= 0 && room > 0; c = next[c] {
+					if it.outOfBounds(li, c) {
+						continue
+					}
+					it.pl = append(it.pl, li)
+					it.pr = append(it.pr, c)
+					room--
+				}
+				it.chain = c
+				return c < 0
 			}
 			for ; c >= 0 && room > 0; room-- {
 				it.pl = append(it.pl, li)
@@ -1315,4 +1331,201 @@ func joinConcatColumns(cs []*Column, n int) *Column {
 		}
 	}
 	return out
+}
+
+// joinBound is a conjunct of a join's residual, right column rcol (of
+// the right input) op a value of the left row (lx over the pair
+// positions lrefs, all left columns or left hoists), compared as the
+// residual's compareExpr compares it (cmpInt or cmpTime on Column.I).
+//
+// Why: a self join on a user with a time window (b.time > a.time AND
+// b.time <= a.time + INTERVAL 7 DAY) lists, per left row, every right
+// row of the user, and nearly all fall outside the window; gathering
+// the pair columns and evaluating the residual on each grows with the
+// square of a user's rows. A pair one conjunct makes FALSE makes the
+// whole AND FALSE, which no join kind emits or remembers (only TRUE and
+// NULL pairs change a row's state, see apply), so pull drops it with
+// one comparison of two int64s.
+//
+// Errors and warnings: go-mysql-server's AND evaluates its conjuncts
+// left to right and stops at the first FALSE, so a pair a bound drops
+// would have raised nothing if every conjunct before the bound can
+// neither fail nor warn: joinBoundsOf takes bounds only from that
+// prefix. lx itself (s.time + INTERVAL 30 MINUTE) may warn or fail on a
+// left row; it is computed per left batch under a context that traps
+// warnings, and a batch where it warns or fails drops no pairs by this
+// bound or any later one.
+type joinBound struct {
+	op    cmpOp
+	mode  cmpMode
+	rcol  int
+	lx    Expr
+	lrefs []int
+}
+
+// joinBoundsOf is the bounds among the residual e's (before
+// compileNarrow, over sch) leading conjuncts, in order.
+func (op *joinOp) joinBoundsOf(ctx *sql.Context, e sql.Expression, sch sql.Schema) []joinBound {
+	if op.kind == joinCross {
+		return nil
+	}
+	var out []joinBound
+	for _, c := range expression.SplitConjunction(ctx, e) {
+		b, ok := op.boundOf(ctx, c, sch)
+		if ok {
+			out = append(out, b)
+			continue
+		}
+		x, _, err := compileNarrow(ctx, c, sch)
+		if err != nil || mayFail(x) || truthMayWarn(x) {
+			break
+		}
+	}
+	return out
+}
+
+// boundOf is conjunct c as a bound, if it is one.
+func (op *joinOp) boundOf(ctx *sql.Context, c sql.Expression, sch sql.Schema) (joinBound, bool) {
+	switch c.(type) {
+	case *expression.GreaterThan, *expression.GreaterThanOrEqual, *expression.LessThan, *expression.LessThanOrEqual:
+	default:
+		return joinBound{}, false
+	}
+	ch := c.Children()
+	if len(ch) != 2 {
+		return joinBound{}, false
+	}
+	rf, ok := ch[0].(*expression.GetField)
+	other := ch[1]
+	if !ok || !op.rightColumn(rf.Index()) {
+		if rf, ok = ch[1].(*expression.GetField); !ok || !op.rightColumn(rf.Index()) {
+			return joinBound{}, false
+		}
+		other = ch[0]
+	}
+	leftOnly := true
+	transform.InspectExpr(ctx, other, func(_ *sql.Context, e sql.Expression) bool {
+		if gf, ok := e.(*expression.GetField); ok && !op.leftValue(gf.Index()) {
+			leftOnly = false
+		}
+		return false
+	})
+	if !leftOnly || !joinDeterministic(ctx, other) || joinHasSubquery(ctx, other) {
+		return joinBound{}, false
+	}
+	cx, crefs, err := compileNarrow(ctx, c, sch)
+	if err != nil {
+		return joinBound{}, false
+	}
+	x, ok := cx.(*compareExpr)
+	if !ok || x.days || x.l.konst || x.r.konst || (x.mode != cmpInt && x.mode != cmpTime) {
+		return joinBound{}, false
+	}
+	cop := x.op
+	switch cop {
+	case opLT, opLE, opGT, opGE:
+	default:
+		return joinBound{}, false
+	}
+	// The compiled comparison may have swapped its operands (and op):
+	// orient it as right column op left value.
+	if f, ok := x.l.x.(*fieldExpr); !ok || crefs[f.idx] != rf.Index() {
+		f, ok := x.r.x.(*fieldExpr)
+		if !ok || crefs[f.idx] != rf.Index() {
+			return joinBound{}, false
+		}
+		cop = cop.flip()
+	}
+	lx, lrefs, err := compileNarrow(ctx, other, sch)
+	if err != nil {
+		return joinBound{}, false
+	}
+	return joinBound{op: cop, mode: x.mode, rcol: rf.Index() - op.nl, lx: lx, lrefs: lrefs}, true
+}
+
+// rightColumn reports whether pair position p is a right input column.
+func (op *joinOp) rightColumn(p int) bool { return p >= op.nl && p < op.nl+op.nr }
+
+// leftValue reports whether pair position p is a left column or hoist.
+func (op *joinOp) leftValue(p int) bool {
+	if p < op.nl {
+		return true
+	}
+	h := p - op.nl - op.nr
+	return h >= 0 && h < len(op.hoists) && op.hoists[h].left
+}
+
+// boundCols is one bound's columns for the left batch being probed.
+type boundCols struct {
+	op     cmpOp
+	l, r   []int64
+	ln, rn []bool // NULLs (nil: none)
+}
+
+// warnTrap is a session whose warnings are noted, not kept.
+type warnTrap struct {
+	sql.Session
+	warned bool
+}
+
+func (w *warnTrap) Warn(*sql.Warning) { w.warned = true }
+
+// prepareBounds sets it.bcols for the left batch: the leading bounds
+// whose columns are of the kinds their comparison reads and whose left
+// values came without an error or warning (see joinBound).
+func (it *joinIter) prepareBounds(ctx *sql.Context) error {
+	it.bcols = it.bcols[:0]
+	op := it.op
+	if len(op.bounds) == 0 || it.rn == 0 || it.lkeys == nil {
+		return nil
+	}
+	rb, err := it.right(ctx)
+	if err != nil {
+		return err
+	}
+	trap := &warnTrap{Session: ctx.Session}
+	tctx := *ctx
+	tctx.Session = trap
+	for _, b := range op.bounds {
+		in := &Batch{N: it.lb.N, Cols: make([]*Column, len(b.lrefs))}
+		for i, ref := range b.lrefs {
+			if ref < op.nl {
+				in.Cols[i] = it.lb.Cols[ref]
+			} else {
+				in.Cols[i] = it.lhoist[ref-op.nl-op.nr]
+			}
+		}
+		lc, err := b.lx.Eval(&tctx, in)
+		rc := rb.Cols[b.rcol]
+		if err != nil || trap.warned || lc == nil || rc == nil ||
+			lc.Kind == KindNull || rc.Kind == KindNull ||
+			!kindFits(b.mode, lc.Kind) || !kindFits(b.mode, rc.Kind) ||
+			len(lc.I) < it.lb.N || len(rc.I) < it.rn {
+			return nil
+		}
+		it.bcols = append(it.bcols, boundCols{op: b.op, l: lc.I, r: rc.I, ln: lc.Nulls, rn: rc.Nulls})
+	}
+	return nil
+}
+
+// outOfBounds reports whether some bound is FALSE for the pair (li, r):
+// both values non-NULL and the comparison false.
+func (it *joinIter) outOfBounds(li, r int32) bool {
+	for i := range it.bcols {
+		b := &it.bcols[i]
+		if (b.ln != nil && b.ln[li]) || (b.rn != nil && b.rn[r]) {
+			continue
+		}
+		lv, rv := b.l[li], b.r[r]
+		c := 0
+		if rv < lv {
+			c = -1
+		} else if rv > lv {
+			c = 1
+		}
+		if !b.op.holds(c) {
+			return true
+		}
+	}
+	return false
 }

@@ -43,7 +43,7 @@ func (g *diffGen) dayBound() string {
 // analystSQL draws one query of the shapes above.
 func (g *diffGen) analystSQL() diffQuery {
 	a, b := g.eventPair()
-	switch g.r.Intn(15) {
+	switch g.r.Intn(16) {
 	case 0: // self-join: did users do b within a window after a?
 		return diffQuery{kind: "self-join", sql: fmt.Sprintf(
 			"SELECT count(DISTINCT x.distinct_id), count(*) FROM events x JOIN events y ON x.distinct_id = y.distinct_id AND y.time > x.time AND y.time <= x.time + %s WHERE x.event = %s AND y.event = %s",
@@ -101,6 +101,26 @@ func (g *diffGen) analystSQL() diffQuery {
 		return diffQuery{kind: "virtual-table", sql: fmt.Sprintf(
 			"SELECT DATE(time) AS d, %s, COUNT(*), COUNT(DISTINCT distinct_id), SUM(amount) FROM (SELECT time, event, distinct_id, amount, `plan` FROM events) AS virtual_table WHERE time >= %s AND event <> %s GROUP BY DATE(time), %s",
 			key, g.dayBound(), b, key)}
+	case 14: // equi-join with a time window of every form (the join's bounds)
+		win := g.window()
+		cond := g.pick(
+			"y.t > x.t AND y.t <= x.t + "+win,
+			"y.t BETWEEN x.t AND x.t + "+win,
+			"y.t >= x.t - "+win+" AND y.t < x.t",
+			"x.t < y.t AND x.t + "+win+" >= y.t",
+			"y.t > x.t AND y.n <> x.n AND y.t < x.t + "+win,
+			"y.n <> x.n AND y.t >= x.t")
+		// t is NULL on rows of other events in one or both sides.
+		side := func(e string) string {
+			if g.chance(2) {
+				return fmt.Sprintf("(SELECT distinct_id, time AS t, insert_id AS n FROM events WHERE event = %s)", e)
+			}
+			return fmt.Sprintf("(SELECT distinct_id, IF(event = %s, time, NULL) AS t, insert_id AS n FROM events)", e)
+		}
+		join := g.pick("JOIN", "LEFT JOIN")
+		return diffQuery{kind: "time-window-join", sql: fmt.Sprintf(
+			"SELECT count(DISTINCT x.distinct_id), count(DISTINCT y.distinct_id), count(*), count(y.t), sum(x.t IS NULL) FROM %s x %s %s y ON y.distinct_id = x.distinct_id AND %s",
+			side(a), join, side(b), cond)}
 	case 12: // rank within a group over a derived aggregate
 		return diffQuery{kind: "rank", sql: fmt.Sprintf(
 			"SELECT `plan`, event, c, RANK() OVER (PARTITION BY `plan` ORDER BY c DESC) FROM (SELECT `plan`, event, count(*) AS c FROM events%s GROUP BY `plan`, event) t",

@@ -1,0 +1,87 @@
+package server
+
+// TestJoinTimeBoundsAgree checks the native join's bounds (native
+// join_iter.go, joinBound: residual conjuncts comparing a right column
+// with a value of the left row, which drop FALSE pairs before the
+// residual runs) against go-mysql-server's operators: every comparison
+// operator, windows of INTERVAL added or subtracted, BETWEEN, a bound
+// after another conjunct, LEFT JOIN rows without a pair, NULL times on
+// either side, and a window whose left value overflows (NULL with a
+// warning, which must neither be lost nor added).
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJoinTimeBoundsAgree(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	db := openDB(t, srv, "")
+	base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	var evs []string
+	names := []string{"Search", "Purchase", "Page View"}
+	for i := range 240 {
+		// Users of many events, hours apart; rows 2k and 2k+1 are one
+		// user's, at one time when k is even (a bound's equal case).
+		k := i / 2
+		id := fmt.Sprintf("u%d", k%7+k%3)
+		tk := i
+		if k%2 == 0 {
+			tk = 2 * k
+		}
+		at := base.Add(time.Duration(tk*tk%500) * 17 * time.Minute)
+		evs = append(evs, fmt.Sprintf(`{"event":%q,"properties":{"distinct_id":%q,"time":%d,"$insert_id":"i%d"}}`,
+			names[i%len(names)], id, at.UnixMilli(), i))
+	}
+	postImportJSON(t, srv, evs)
+
+	ctx := context.Background()
+	on, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer on.Close()
+	off, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
+		t.Fatal(err)
+	}
+	const nullable = "(SELECT distinct_id, IF(event = 'Purchase', time, NULL) AS t, insert_id AS n FROM events)"
+	for _, tc := range []struct{ from, on string }{
+		{"events a JOIN events b", "b.time > a.time AND b.time <= a.time + INTERVAL 3 DAY"},
+		{"events a JOIN events b", "b.time BETWEEN a.time AND a.time + INTERVAL 3 DAY"},
+		{"events a JOIN events b", "b.time >= a.time - INTERVAL 1 DAY AND b.time < a.time"},
+		{"events a JOIN events b", "a.time < b.time AND a.time + INTERVAL 12 HOUR >= b.time"},
+		{"events a JOIN events b", "b.insert_id <> a.insert_id AND b.time >= a.time"},
+		{"events a LEFT JOIN events b", "b.event = 'Purchase' AND b.time > a.time AND b.time <= a.time + INTERVAL 30 MINUTE"},
+		{"events a LEFT JOIN events b", "b.time > a.time AND b.time <= a.time + INTERVAL 9000 YEAR"},
+		{nullable + " a JOIN " + nullable + " b", "b.t > a.t AND b.t < a.t + INTERVAL 2 DAY"},
+		{nullable + " a LEFT JOIN " + nullable + " b", "b.t >= a.t AND b.n <> a.n"},
+		{"events a LEFT JOIN " + nullable + " b", "b.t > a.time AND b.t <= a.time + INTERVAL 1 DAY"},
+	} {
+		t0 := "time"
+		if strings.Contains(tc.on, "b.t ") { // b is the nullable table
+			t0 = "t"
+		}
+		q := fmt.Sprintf("SELECT a.distinct_id, COUNT(*), COUNT(b.distinct_id), SUM(b.%s IS NULL), MIN(b.%s), MAX(b.%s) FROM %s "+
+			"ON b.distinct_id = a.distinct_id AND %s GROUP BY a.distinct_id ORDER BY a.distinct_id", t0, t0, t0, tc.from, tc.on)
+		want, got := queryRows(t, off, q), queryRows(t, on, q)
+		if !renderedRowsEqual(want, got) {
+			t.Errorf("%s\nnative plan off (%d rows): %.600v\non (%d rows): %.600v", q, len(want), want, len(got), got)
+			continue
+		}
+		if len(want) == 0 {
+			t.Errorf("%s: no rows: the fixture tests nothing", q)
+		}
+		wantW, gotW := queryRows(t, off, "SHOW WARNINGS"), queryRows(t, on, "SHOW WARNINGS")
+		if !renderedRowsEqual(wantW, gotW) {
+			t.Errorf("%s: warnings off %v, on %v", q, wantW, gotW)
+		}
+	}
+}
