@@ -7,8 +7,9 @@
 //
 // Invariants every file here keeps:
 //   - An event is acknowledged only after the WAL record holding it is
-//     fsynced (see wal.go). Replay after a crash restores every acknowledged
-//     event exactly once.
+//     fsynced (see wal.go), or, for a bulk load (bulk.go), once the
+//     manifest naming the segments that hold it is durable. Replay after a
+//     crash restores every acknowledged event exactly once.
 //   - A file is published by writing a temp file, fsync, rename, fsync of
 //     the directory (atomic_file.go). Nothing is deleted before the manifest
 //     that no longer needs it is durable.
