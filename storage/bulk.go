@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // A Bulk stores one statement's events (LOAD DATA: a file of any size)
@@ -213,7 +214,7 @@ func (b *Bulk) spill() error {
 		table := bp.table
 		table.mergeDicts()
 		s.flushMu.Lock()
-		segs, err := s.writeTable(bp.p.name, table, &bp.files)
+		segs, err := s.writeTable(bp.p.name, table, &bp.files, stagedFileName)
 		s.flushMu.Unlock()
 		table.reset()
 		bp.segs = append(bp.segs, segs...)
@@ -279,11 +280,10 @@ func (b *Bulk) Abort(err error) {
 		for _, ref := range bp.segs {
 			ref.file.Close()
 		}
-		// As abandonFlush: a removal is durable only once a manifest
-		// lists the file as obsolete.
+		// A staged file that comes back after a crash is removed at
+		// open by its name (stagedSuffix): no manifest needs to list it.
 		for _, rel := range bp.files {
 			s.fs.Remove(s.path(rel))
-			s.obsolete = append(s.obsolete, rel)
 		}
 		bp.segs, bp.files = nil, nil
 	}
@@ -355,18 +355,48 @@ func (b *Bulk) applyLocked() error {
 	return nil
 }
 
-// attach hands the staged segments to the flush plans of their projects:
-// the manifest names them, abandonFlush removes them, install adds them.
-func (b *Bulk) attach(plans []*flushPlan) {
+// attach hands the staged segments to the flush plans of their projects
+// under segment file names of fresh numbers — at or above any
+// next_file_number published while the load staged, so that a crash
+// before this flush's manifest leaves files open deletes — renamed and
+// reopened: the manifest names them, abandonFlush removes them, install
+// adds them. Staged files not yet renamed when it fails stay the bulk's
+// (Abort removes them).
+// REQUIRES: s.flushMu held.
+func (b *Bulk) attach(plans []*flushPlan) error {
+	s := b.p.store
 	for _, bp := range b.parts {
-		for _, pl := range plans {
-			if pl.project == bp.p {
-				pl.segments = append(pl.segments, bp.segs...)
-				pl.numbered = append(pl.numbered, bp.files...)
-				bp.segs, bp.files = nil, nil
+		var pl *flushPlan
+		for _, x := range plans {
+			if x.project == bp.p {
+				pl = x
 			}
 		}
+		if pl == nil {
+			return fmt.Errorf("BUG: no flush plan for project %s", bp.p.name)
+		}
+		for len(bp.segs) > 0 {
+			ref, rel := bp.segs[0], bp.files[0]
+			file := segmentFileName(s.nextFile)
+			s.nextFile++
+			ref.file.Close()
+			if err := s.fs.Rename(s.path(rel), s.path(segDirName, file)); err != nil {
+				return fmt.Errorf("rename staged segment: %w", err)
+			}
+			bp.segs, bp.files = bp.segs[1:], bp.files[1:]
+			pl.numbered = append(pl.numbered, segDirName+"/"+file)
+			seg, err := s.openSegment(file, ref.Day)
+			if err != nil {
+				return fmt.Errorf("reopen staged segment: %w", err)
+			}
+			seg.madeAt = time.Now()
+			pl.segments = append(pl.segments, seg)
+		}
 	}
+	if err := s.fs.SyncDir(s.path(segDirName)); err != nil {
+		return fmt.Errorf("fsync %s after renaming staged segments: %w", s.path(segDirName), err)
+	}
+	return nil
 }
 
 // holdsLocked reports whether rows staged in bp hold key k (hash h).

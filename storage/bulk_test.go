@@ -323,11 +323,20 @@ func TestBulkAbortAndCrashStoreNothing(t *testing.T) {
 		t.Fatal("Commit after Abort succeeded")
 	}
 	stage() // never committed
+	// A flush published meanwhile raises next_file_number past the
+	// staged files: open must still account for them (and remove them).
+	if err := p.Ingest(testEvents(5, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before = len(segFiles(t, dir)) - stagedFiles(t, dir)
 	crash(s)
 	s = openBulkStore(t, dir, 0, 0)
 	defer s.Close()
-	if n, _ := countRows(t, s, "shop"); n != 10 {
-		t.Fatalf("%d rows after a crash mid-load, want 10", n)
+	if n, _ := countRows(t, s, "shop"); n != 15 {
+		t.Fatalf("%d rows after a crash mid-load, want 15", n)
 	}
 	p, _ = s.Project("shop")
 	if cols := fmt.Sprint(p.Columns(TableEvents)); cols != colsBefore {
@@ -336,9 +345,24 @@ func TestBulkAbortAndCrashStoreNothing(t *testing.T) {
 	if got := len(segFiles(t, dir)); got != before {
 		t.Fatalf("%d segment files after reopening, want %d: staged files left behind", got, before)
 	}
+	if got := stagedFiles(t, dir); got != 0 {
+		t.Fatalf("%d staged files left after reopening", got)
+	}
 	if err := p.Ingest(testEvents(5, 2)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// stagedFiles counts a bulk load's staged segment files in dir.
+func stagedFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	for _, f := range segFiles(t, dir) {
+		if strings.HasSuffix(f, stagedSuffix) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestBulkDedup: a load drops events already stored and repeats within

@@ -16,6 +16,8 @@ package storage
 //     its manifest (a flush's rows are still in the WAL, a compaction's
 //     inputs still named): deleted;
 //   - a temp file (*.tmp) of an interrupted atomic write: deleted;
+//   - a bulk load's staged segment (segments/*.stage) of a load that never
+//     committed (bulk.go; it was never acknowledged): deleted;
 //   - a users file of a project the manifest does not know yet (created
 //     after it; the WAL holds the project): kept, the next flush rewrites
 //     it from its start;
@@ -50,7 +52,7 @@ func (s *Store) checkNoDataFiles() error {
 			return fmt.Errorf("list %s: %w", s.path(dir), err)
 		}
 		for _, n := range names {
-			if strings.HasSuffix(n, tmpSuffix) {
+			if strings.HasSuffix(n, tmpSuffix) || strings.HasSuffix(n, stagedSuffix) {
 				continue
 			}
 			if seq, ok := parseWALFileName(n); dir == walDirName && ok && seq == 1 {
@@ -100,7 +102,7 @@ func (s *Store) accountForFiles(m *manifestBody) (leftovers []string, err error)
 		for _, n := range names {
 			rel := filepath.Join(dir, n)
 			switch {
-			case strings.HasSuffix(n, tmpSuffix):
+			case strings.HasSuffix(n, tmpSuffix), dir == segDirName && strings.HasSuffix(n, stagedSuffix):
 				remove = append(remove, rel)
 			case dir != segDirName && dir != peopleDir && !isImmutableName(dir, n):
 				// WAL files: the WAL's; users files and top-level entries

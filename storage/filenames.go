@@ -30,6 +30,7 @@ const (
 
 func walFileName(seq uint64) string       { return fmt.Sprintf("%06d.wal", seq) }
 func segmentFileName(n uint64) string     { return fmt.Sprintf("%06d.seg", n) }
+func stagedFileName(n uint64) string      { return fmt.Sprintf("%06d"+stagedSuffix, n) }
 func peopleFileName(n uint64) string      { return fmt.Sprintf("%06d.people", n) }
 func usersFileName(project string) string { return project + ".users" }
 func userIndexFileName(n uint64) string   { return fmt.Sprintf("%06d.uix", n) }
@@ -47,3 +48,9 @@ func parseSeqName(name, ext string) (uint64, bool) {
 
 func parseWALFileName(name string) (uint64, bool)     { return parseSeqName(name, ".wal") }
 func parseSegmentFileName(name string) (uint64, bool) { return parseSeqName(name, ".seg") }
+
+// stagedSuffix ends a bulk load's staged segment (storage/bulk.go): a
+// segment file no manifest names until the load commits, when it is
+// renamed to a segment file of a fresh number. Open deletes any left
+// (a load that never committed was never acknowledged).
+const stagedSuffix = ".stage"

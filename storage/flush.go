@@ -121,7 +121,10 @@ func (s *Store) flush(bulk *Bulk) error {
 		rows += pl.rows
 	}
 	if bulk != nil {
-		bulk.attach(plans)
+		if err := bulk.attach(plans); err != nil {
+			s.abandonFlush(plans)
+			return fmt.Errorf("flush: bulk load: %w", err)
+		}
 		rows += bulk.rows
 	}
 
@@ -275,21 +278,23 @@ func (s *Store) writeSegments(name string, sources []flushSource, columns []Colu
 	if err != nil {
 		return nil, err
 	}
-	return s.writeTable(name, table, numbered)
+	return s.writeTable(name, table, numbered, segmentFileName)
 }
 
 // segmentWriters recycles the buffers segments are written through: a
 // flush or a bulk load writes one segment per day of its rows.
 var segmentWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1<<20) }}
 
-// writeTable is writeSegments of the rows of a built table.
+// writeTable is writeSegments of the rows of a built table, each file
+// named fileName(its number): segmentFileName, or a bulk load's
+// stagedFileName.
 // REQUIRES: s.flushMu held.
-func (s *Store) writeTable(name string, table *flushTable, numbered *[]string) ([]*SegmentRef, error) {
+func (s *Store) writeTable(name string, table *flushTable, numbered *[]string, fileName func(uint64) string) ([]*SegmentRef, error) {
 	var segs []*SegmentRef
 	for _, day := range table.days() {
 		n := s.nextFile
 		s.nextFile++
-		file := segmentFileName(n)
+		file := fileName(n)
 		path := s.path(segDirName, file)
 		*numbered = append(*numbered, segDirName+"/"+file)
 		cols := table.segmentColumns(day)
