@@ -10,7 +10,6 @@ package server
 // warning, which must neither be lost nor added).
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -38,20 +37,7 @@ func TestJoinTimeBoundsAgree(t *testing.T) {
 	}
 	postImportJSON(t, srv, evs)
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 	const nullable = "(SELECT distinct_id, IF(event = 'Purchase', time, NULL) AS t, insert_id AS n FROM events)"
 	for _, tc := range []struct{ from, on string }{
 		{"events a JOIN events b", "b.time > a.time AND b.time <= a.time + INTERVAL 3 DAY"},

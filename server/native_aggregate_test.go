@@ -9,7 +9,6 @@ package server
 // events scan.
 
 import (
-	"context"
 	"math/rand"
 	"strings"
 	"testing"
@@ -30,20 +29,7 @@ func TestNativeAggregateOverEvents(t *testing.T) {
 	mustExec(t, db, workloadInsert(r, 2_000, time.Date(2025, 3, 2, 20, 0, 0, 0, time.UTC), 400)) // buffered
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES ('2025-03-03 00:10:00', 'Purchase', 'x', 7, NULL), ('2025-03-03 00:10:00.001', 'Purchase', 'y', NULL, 'pro')")
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 	for _, tc := range []struct{ q, op string }{
 		{"SELECT CAST(time AS DATE) AS day, COUNT(DISTINCT distinct_id) AS active, " +
 			"COUNT(DISTINCT CASE WHEN event = 'Purchase' THEN distinct_id END) AS buyers, " +
@@ -115,20 +101,7 @@ func TestNativeScanReadsNamedColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, db, workloadInsert(r, 500, time.Date(2025, 3, 2, 8, 0, 0, 0, time.UTC), 300)) // buffered
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 	for _, tc := range []struct{ q, scan string }{
 		{"SELECT time AS time, distinct_id AS distinct_id, amount AS amount FROM (SELECT * FROM events) AS virtual_table " +
 			"WHERE event = 'Purchase' ORDER BY time DESC, distinct_id LIMIT 50", "[time, event, distinct_id, amount]"},

@@ -10,7 +10,6 @@ package server
 // the server really gives them.
 
 import (
-	"context"
 	"math/rand"
 	"strings"
 	"testing"
@@ -29,20 +28,7 @@ func TestNativeExpressionsOverEvents(t *testing.T) {
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES "+
 		"('2025-03-14 14:00:00', 'Purchase', 'x', 7, NULL), ('2025-03-14 14:00:00.001', 'Purchase ', 'y', NULL, 'Pro')")
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 	for _, q := range []string{
 		"SELECT event, amount FROM events WHERE time >= '2025-03-14 14:00:00' AND time < '2025-03-14 15:00:00.000000' AND event = 'Purchase'",
 		"SELECT event FROM events WHERE time BETWEEN TIMESTAMP('2025-03-14 14:00:00') AND FROM_UNIXTIME(1741964400) AND event IN ('Signup', 'Purchase', 'Share')",

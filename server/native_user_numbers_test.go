@@ -17,7 +17,6 @@ package server
 //   - rows in flushed segments and in the memory buffer at once.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,20 +65,7 @@ func TestNativeUserNumbersOverEvents(t *testing.T) {
 	}
 	postImportJSON(t, srv, buffered)
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 
 	// The merges took: Alice, alice, ALICE, the three known users, bob
 	// and carol are eight people.

@@ -17,7 +17,6 @@ package server
 //   - an empty input, and partitions of one row.
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,20 +60,7 @@ func TestNativeWindowOverEvents(t *testing.T) {
 	}
 	postImportJSON(t, srv, buffered)
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 
 	const buyers = "(SELECT distinct_id, SUM(amount) AS spent FROM events WHERE event = 'Purchase' GROUP BY distinct_id)"
 	const limited = "(rows numbered up to" // EXPLAIN of a window under a row-number Filter

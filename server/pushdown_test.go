@@ -68,20 +68,7 @@ func TestPushdownMatchesPlainOperators(t *testing.T) {
 	mustExec(t, db, workloadInsert(r, 3_000, start.Add(30*time.Minute), 300)) // late rows, still buffered
 	mustExec(t, db, "INSERT INTO events (time, event, distinct_id, amount, `plan`) VALUES ('2025-03-01 00:10:00', 'Purchase', 'x', 7, NULL), ('2025-03-01 00:10:00.001', 'Purchase ', 'y', NULL, 'pro')")
 
-	ctx := context.Background()
-	on, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer on.Close()
-	off, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer off.Close()
-	if _, err := off.ExecContext(ctx, "SET arb_pushdown = 0"); err != nil {
-		t.Fatal(err)
-	}
+	on, off := diffConn(t, db, 1), diffConn(t, db, 0)
 
 	atoms := []func() string{
 		func() string {
