@@ -42,10 +42,14 @@ import (
 //     written by the next flush — the partial outcome a failed
 //     multi-batch Ingest has, without its rows.
 //
-// A bulk holds at most FlushRows rows in memory, as columns (no pointer
-// per row), beside the ingest buffer, which it does not use. Not in
-// cluster mode: the replicated log must carry every row
-// (ErrBulkUnsupported).
+// A spill writes its rows' segments in a goroutine of its own while the
+// next rows stage in a second table, so that parsing, staging and
+// writing segments overlap; at most one spill is in flight, and every
+// Bulk method waits for it before it reads or changes what a spill
+// produces (the parts' segs and files). So a bulk holds at most
+// 2 × FlushRows rows in memory, as columns (no pointer per row), beside
+// the ingest buffer, which it does not use. Not in cluster mode: the
+// replicated log must carry every row (ErrBulkUnsupported).
 
 // stagingFirstRows is a staging table's first capacity: a small load
 // allocates little, a large one doubles from there up to FlushRows.
@@ -68,6 +72,19 @@ type Bulk struct {
 	staged int             // rows in the parts' tables
 	rows   int             // rows kept (repeats dropped)
 	done   bool
+	// spilling is the spill in flight (nil if none): it reports once, its
+	// parts' segments and files and the first error.
+	spilling chan []spillResult
+}
+
+// spillResult is what a spill wrote for one part: segs and the files
+// numbered for them (also those of a segment it failed to finish), and
+// the table it wrote them from, emptied.
+type spillResult struct {
+	table *flushTable
+	segs  []*SegmentRef
+	files []string
+	err   error
 }
 
 // bulkPart is a bulk's rows of one storage project (a shard of a sharded
@@ -79,6 +96,7 @@ type bulkPart struct {
 	ticket *ingestTicket           // the bulk's
 	keys   keyIndex[*ingestTicket] // insert_id keys of every row staged
 	table  *flushTable             // rows staged since the last spill, as columns
+	spare  *flushTable             // the table of the last spill, emptied (nil before the first)
 	users  []uint32                // scratch: a batch's user numbers
 	segs   []*SegmentRef           // written, named by no manifest yet
 	files  []string                // every file numbered for segs, relative to the data directory
@@ -143,7 +161,7 @@ func (b *Bulk) Add(rows []Event) error {
 		}
 	}
 	if b.staged >= s.opts.FlushRows {
-		return b.spill()
+		return b.spill(true)
 	}
 	return nil
 }
@@ -204,28 +222,83 @@ func changesIdentity(e *Event) bool {
 	return false
 }
 
-// spill writes every part's staged rows to segments.
-func (b *Bulk) spill() error {
-	s := b.p.store
-	for _, bp := range b.parts {
-		if bp.table.rows() == 0 {
-			continue
+// spill writes every part's staged rows to segments: in a goroutine
+// when async (the parts stage into their spare tables meanwhile), else
+// before it returns. It first waits for the spill in flight; an error
+// of either refuses the load.
+func (b *Bulk) spill(async bool) error {
+	if err := b.waitSpill(); err != nil {
+		return err
+	}
+	tables := make([]*flushTable, len(b.parts))
+	for k, bp := range b.parts {
+		tables[k] = bp.table
+		if bp.spare == nil {
+			// The next spill fills about as many rows as this one.
+			bp.spare = newStagingTable(max(bp.table.rows(), stagingFirstRows))
 		}
-		table := bp.table
-		table.mergeDicts()
-		s.flushMu.Lock()
-		segs, err := s.writeTable(bp.p.name, table, &bp.files, stagedFileName)
-		s.flushMu.Unlock()
-		table.reset()
-		bp.segs = append(bp.segs, segs...)
-		if err != nil {
-			// Nothing of the load is named by a manifest: a full disk
-			// refuses it as it refuses any write.
-			return faultOr(fmt.Errorf("project %s: bulk load: %w", bp.p.name, err))
-		}
+		bp.table, bp.spare = bp.spare, nil
 	}
 	b.staged = 0
+	done := make(chan []spillResult, 1)
+	b.spilling = done
+	run := func() { done <- b.writeTables(tables) }
+	if !async {
+		run()
+		return b.waitSpill()
+	}
+	go run()
 	return nil
+}
+
+// writeTables writes each part's table (tables[k] is b.parts[k]'s) to
+// staged segment files and empties it. It reads nothing else of the
+// bulk but its parts' projects and store, so it may run beside Add.
+func (b *Bulk) writeTables(tables []*flushTable) []spillResult {
+	s := b.p.store
+	res := make([]spillResult, len(tables))
+	for k, table := range tables {
+		res[k].table = table
+		if table.rows() == 0 {
+			continue
+		}
+		table.mergeDicts()
+		s.flushMu.Lock()
+		res[k].segs, res[k].err = s.writeTable(b.parts[k].p.name, table, &res[k].files, stagedFileName)
+		s.flushMu.Unlock()
+		table.reset()
+		if res[k].err != nil {
+			for _, t := range tables[k+1:] {
+				t.reset()
+			}
+			// Nothing of the load is named by a manifest: a full disk
+			// refuses it as it refuses any write.
+			res[k].err = faultOr(fmt.Errorf("project %s: bulk load: %w", b.parts[k].p.name, res[k].err))
+			break
+		}
+	}
+	return res
+}
+
+// waitSpill waits for the spill in flight, if any, gives its segments
+// and files to the parts (Abort removes them, Commit attaches them) and
+// its emptied tables back as spares, and returns its error.
+func (b *Bulk) waitSpill() error {
+	if b.spilling == nil {
+		return nil
+	}
+	res := <-b.spilling
+	b.spilling = nil
+	var err error
+	for k, bp := range b.parts {
+		bp.spare = res[k].table
+		bp.segs = append(bp.segs, res[k].segs...)
+		bp.files = append(bp.files, res[k].files...)
+		if err == nil {
+			err = res[k].err
+		}
+	}
+	return err
 }
 
 // Rows is the number of rows staged so far, repeats of an insert_id
@@ -239,7 +312,7 @@ func (b *Bulk) Commit() error {
 	if b.done {
 		return errBulkFinished
 	}
-	if err := b.spill(); err != nil {
+	if err := b.spill(false); err != nil {
 		b.Abort(err)
 		return err
 	}
@@ -274,6 +347,7 @@ func (b *Bulk) Abort(err error) {
 	if err == nil {
 		err = errors.New("bulk load abandoned")
 	}
+	b.waitSpill() // its files are removed below; its error changes nothing
 	s := b.p.store
 	s.flushMu.Lock()
 	for _, bp := range b.parts {

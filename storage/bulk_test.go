@@ -306,6 +306,7 @@ func TestBulkAbortAndCrashStoreNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		b.waitSpill() // a spill writes in the background
 		if len(segFiles(t, dir)) == before {
 			t.Fatal("no segment written while staging: the test does not cover spills")
 		}
