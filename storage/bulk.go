@@ -234,8 +234,9 @@ func (b *Bulk) spill(async bool) error {
 	for k, bp := range b.parts {
 		tables[k] = bp.table
 		if bp.spare == nil {
-			// The next spill fills about as many rows as this one.
-			bp.spare = newStagingTable(max(bp.table.rows(), stagingFirstRows))
+			// The next spill fills about as many rows as this one: room
+			// for them and the batch that passes FlushRows.
+			bp.spare = newStagingTable(max(bp.table.rows()+bp.table.rows()/8, stagingFirstRows))
 		}
 		bp.table, bp.spare = bp.spare, nil
 	}

@@ -59,6 +59,10 @@ type flushColumn struct {
 	// pieces: for a string column, the row ranges whose codes index
 	// their own dictionary, merged by mergeColumnDicts.
 	pieces []dictPiece
+	// strs is addRows' buffer of a string column's values (cleared after
+	// each call: it keeps no string alive); used marks it taken in a call.
+	strs []string
+	used bool
 }
 
 type dictPiece struct {
@@ -415,15 +419,23 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 	if lo == hi {
 		return nil
 	}
-	strs := map[*flushColumn][]string{}
+	// Each string column's values of rows lo..hi-1 gather in its strs
+	// (a column no row of the range has is not touched).
+	var used []*flushColumn
 	strsOf := func(c *flushColumn) []string {
-		s, ok := strs[c]
-		if !ok {
-			s = make([]string, hi-lo)
-			strs[c] = s
+		if !c.used {
+			c.used = true
+			c.strs = growSlice(c.strs[:0], hi-lo, 0)
+			used = append(used, c)
 		}
-		return s
+		return c.strs
 	}
+	defer func() {
+		for _, c := range used {
+			clear(c.strs)
+			c.used = false
+		}
+	}()
 	if only == nil {
 		ev, id, ins := strsOf(t.fixed[0]), strsOf(t.fixed[1]), strsOf(t.fixed[2])
 		for i := lo; i < hi; i++ {
@@ -468,20 +480,19 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 			}
 		}
 	}
-	for c, s := range strs {
+	var nulls []bool
+	for _, c := range used {
 		if c == t.fixed[1] {
-			if dict, codes, ok := segDictionaryByNumber(s, t.users[lo:hi]); ok {
-				copy(c.codes[lo:hi], codes)
+			if dict, ok := segDictionaryByNumberInto(c.strs, t.users[lo:hi], c.codes[lo:hi]); ok {
 				c.pieces = append(c.pieces, dictPiece{lo: lo, hi: hi, dict: dict})
 				continue
 			}
 		}
-		nulls := make([]bool, hi-lo)
+		nulls = growSlice(nulls[:0], hi-lo, 0)
 		for i := range nulls {
 			nulls[i] = !c.has[lo+i]
 		}
-		dict, codes := segDictionary(s, nulls)
-		copy(c.codes[lo:hi], codes)
+		dict := segDictionaryInto(c.strs, nulls, c.codes[lo:hi])
 		c.pieces = append(c.pieces, dictPiece{lo: lo, hi: hi, dict: dict})
 	}
 	return nil

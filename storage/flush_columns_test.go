@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/RoaringBitmap/roaring/v2"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // splitByDay is the flush's former layout, kept as the reference the
@@ -285,6 +287,47 @@ func TestSegDictionaryByNumber(t *testing.T) {
 	}
 	if _, _, ok := segDictionaryByNumber([]string{"a", "b"}, []uint32{7, 7}); ok {
 		t.Fatal("one number with two strings accepted")
+	}
+}
+
+// TestSegDictionarySharedBytes: strings that share their bytes (the
+// cache by data pointer) and equal strings that do not get one code,
+// with NULLs between them; a prefix sharing the pointer of a longer
+// string is a different value.
+func TestSegDictionarySharedBytes(t *testing.T) {
+	long := strings.Repeat("Chrome", 3)
+	shared := long[:6]
+	copied := string([]byte("Chrome"))
+	r := rand.New(rand.NewSource(4))
+	var strs, fresh []string
+	var nulls []bool
+	for i := 0; i < 5000; i++ {
+		var s string
+		switch r.Intn(5) {
+		case 0:
+			s = shared
+		case 1:
+			s = copied
+		case 2:
+			s = long
+		case 3:
+			s = fmt.Sprint("id", r.Intn(300))
+		default:
+			s = ""
+		}
+		strs = append(strs, s)
+		fresh = append(fresh, string([]byte(s))) // every string its own bytes
+		nulls = append(nulls, r.Intn(7) == 0)
+	}
+	dict, codes := segDictionary(strs, nulls)
+	wantDict, wantCodes := segDictionary(fresh, nulls)
+	if fmt.Sprint(dict) != fmt.Sprint(wantDict) || fmt.Sprint(codes) != fmt.Sprint(wantCodes) {
+		t.Fatalf("shared strings give dictionary %q, separate ones %q (or codes differ)", dict, wantDict)
+	}
+	for i, s := range strs {
+		if !nulls[i] && dict[codes[i]] != s {
+			t.Fatalf("row %d: %q coded as %q", i, s, dict[codes[i]])
+		}
 	}
 }
 

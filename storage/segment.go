@@ -45,6 +45,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/pierrec/lz4/v4"
@@ -313,16 +314,36 @@ func checkColumnDict(c *SegmentColumn) error {
 // values once): codes are first given in order of appearance, then
 // renumbered to the sorted order.
 func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
+	codes := make([]uint32, len(strs))
+	return segDictionaryInto(strs, nulls, codes), codes
+}
+
+// segDictionaryInto is segDictionary writing the codes into codes
+// (len(strs) of them).
+//
+// Strings that share their bytes (one string stored for many rows, as
+// LOAD DATA and the ingest decoders do for a column's repeated values)
+// find their code in a small table by their data pointer and length,
+// without hashing or comparing the bytes; any other string takes the
+// map. Equal strings at different addresses still meet in the map, so
+// the cache changes speed only.
+func segDictionaryInto(strs []string, nulls []bool, codes []uint32) []string {
 	index := map[string]uint32{}
 	var dict []string
-	codes := make([]uint32, len(strs))
-	last, lastCode, haveLast := "", uint32(0), false
+	type sameBytes struct {
+		p    *byte
+		n    int
+		code uint32
+	}
+	var seen [256]sameBytes
 	for i, s := range strs {
 		if nulls != nil && nulls[i] {
 			continue
 		}
-		if haveLast && s == last {
-			codes[i] = lastCode
+		p := unsafe.StringData(s)
+		slot := &seen[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>56]
+		if slot.p == p && slot.n == len(s) && p != nil {
+			codes[i] = slot.code
 			continue
 		}
 		c, ok := index[s]
@@ -331,9 +352,10 @@ func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 			index[s] = c
 			dict = append(dict, s)
 		}
-		codes[i], last, lastCode, haveLast = c, s, c, true
+		codes[i] = c
+		*slot = sameBytes{p, len(s), c}
 	}
-	return sortDictionary(dict, codes, nulls), codes
+	return sortDictionary(dict, codes, nulls)
 }
 
 // segDictionaryByNumber is segDictionary for a column without NULLs whose
@@ -343,8 +365,18 @@ func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 // (Two numbers with one string would give a dictionary not strictly
 // sorted, which WriteSegment refuses.)
 func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes []uint32, ok bool) {
-	index := make(map[uint32]uint32)
 	codes = make([]uint32, len(strs))
+	dict, ok = segDictionaryByNumberInto(strs, nums, codes)
+	if !ok {
+		return nil, nil, false
+	}
+	return dict, codes, true
+}
+
+// segDictionaryByNumberInto is segDictionaryByNumber writing the codes
+// into codes (len(strs) of them; garbage when !ok).
+func segDictionaryByNumberInto(strs []string, nums []uint32, codes []uint32) (dict []string, ok bool) {
+	index := make(map[uint32]uint32)
 	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
 	for i, num := range nums {
 		c, seen := index[num]
@@ -353,11 +385,11 @@ func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes [
 			index[num] = c
 			dict = append(dict, strs[i])
 		} else if dict[c] != strs[i] {
-			return nil, nil, false
+			return nil, false
 		}
 		codes[i] = c
 	}
-	return sortDictionary(dict, codes, nil), codes, true
+	return sortDictionary(dict, codes, nil), true
 }
 
 // sortDictionary sorts dict, whose codes are in order of appearance, and
