@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Project is one tenant's data: its events (segments + buffered rows),
@@ -145,23 +146,46 @@ const (
 // validKeys remembers the property keys of the row validated last, in
 // its order: rows of a batch mostly repeat them, and a key found valid
 // needs no second ValidatePropertyKey.
-type validKeys []string
+type validKeys struct {
+	keys []string // the last row's keys, by position, each validated
+	// utf8 holds strings found valid UTF-8, by data pointer and length:
+	// a value stored once for many rows (LOAD DATA's and the decoders'
+	// shared strings) is checked once per batch.
+	utf8 [64]struct {
+		p *byte
+		n int
+	}
+}
 
 // check is ValidatePropertyKey for the j-th property key of a row.
 func (vk *validKeys) check(table string, j int, key string) error {
-	if j < len(*vk) && (*vk)[j] == key {
+	if j < len(vk.keys) && vk.keys[j] == key {
 		return nil
 	}
 	if err := ValidatePropertyKey(table, key); err != nil {
 		return err
 	}
-	if j < len(*vk) {
-		(*vk)[j] = key
-		*vk = (*vk)[:j+1]
+	if j < len(vk.keys) {
+		vk.keys[j] = key
+		vk.keys = vk.keys[:j+1]
 	} else {
-		*vk = append(*vk, key)
+		vk.keys = append(vk.keys, key)
 	}
 	return nil
+}
+
+// validUTF8 is utf8.ValidString(s), remembered for s's bytes.
+func (vk *validKeys) validUTF8(s string) bool {
+	p := unsafe.StringData(s)
+	slot := &vk.utf8[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>58]
+	if slot.p == p && slot.n == len(s) && p != nil {
+		return true
+	}
+	if !utf8.ValidString(s) {
+		return false
+	}
+	slot.p, slot.n = p, len(s)
+	return true
 }
 
 // validateEvent checks one row; i is its 0-based position in the batch.
@@ -171,7 +195,7 @@ func validateEvent(table string, i int, e *Event, known *validKeys) error {
 		if e.Name == "" {
 			return &RowError{i + 1, ColEvent, fmt.Errorf("missing: every event needs a name")}
 		}
-		if !utf8.ValidString(e.Name) {
+		if !known.validUTF8(e.Name) {
 			return &RowError{i + 1, ColEvent, fmt.Errorf("not valid UTF-8")}
 		}
 		if e.TimeMillis < minTimeMillis || e.TimeMillis > maxTimeMillis {
@@ -200,7 +224,7 @@ func validateEvent(table string, i int, e *Event, known *validKeys) error {
 		if !pr.Value.Type.Valid() || pr.Value.Type == TypeTime {
 			return &RowError{i + 1, pr.Key, fmt.Errorf("unsupported value type %v", pr.Value.Type)}
 		}
-		if (pr.Value.Type == TypeString || pr.Value.Type == TypeJSON) && !utf8.ValidString(pr.Value.Str) {
+		if (pr.Value.Type == TypeString || pr.Value.Type == TypeJSON) && !known.validUTF8(pr.Value.Str) {
 			return &RowError{i + 1, pr.Key, fmt.Errorf("not valid UTF-8")}
 		}
 	}
