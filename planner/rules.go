@@ -17,6 +17,7 @@ const (
 	ruleClock         analyzer.RuleId = 1007
 	ruleTemporalNums  analyzer.RuleId = 1008
 	ruleExactSums     analyzer.RuleId = 1009
+	ruleTimeCasts     analyzer.RuleId = 1010
 )
 
 // PushdownVariable is the session variable that turns arb's rules off
@@ -42,12 +43,14 @@ func Register(b *analyzer.Builder) *analyzer.Builder {
 		analyzer.Rule{Id: ruleIntDiv, Apply: replaceIntDiv},
 		analyzer.Rule{Id: ruleDateArith, Apply: replaceDateArith},          // date_arith.go; idempotent too
 		analyzer.Rule{Id: ruleClock, Apply: replaceClock},                  // clock_functions.go; idempotent too
+		analyzer.Rule{Id: ruleTimeCasts, Apply: replaceTimeCasts},          // time_cast.go; idempotent too
 		analyzer.Rule{Id: ruleTemporalNums, Apply: replaceTemporalNumbers}, // temporal_numbers.go; after the clock's types
 		analyzer.Rule{Id: ruleExactSums, Apply: replaceExactSums})          // exact_sum.go; idempotent
 	return b.AddPreAnalyzeRule(rulePushCohort, pushCohort).
 		AddPreAnalyzeRule(ruleIntDiv, replaceIntDiv).
 		AddPreAnalyzeRule(ruleDateArith, replaceDateArith).
 		AddPreAnalyzeRule(ruleClock, replaceClock).
+		AddPreAnalyzeRule(ruleTimeCasts, replaceTimeCasts).
 		AddPreAnalyzeRule(ruleTemporalNums, replaceTemporalNumbers).
 		AddPreAnalyzeRule(ruleExactSums, replaceExactSums).
 		AddPostAnalyzeRule(rulePushFilter, pushFilter).

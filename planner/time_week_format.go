@@ -19,6 +19,7 @@ import (
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression/function"
+	"github.com/dolthub/go-mysql-server/sql/planbuilder/dateparse"
 	"github.com/dolthub/go-mysql-server/sql/types"
 )
 
@@ -59,29 +60,53 @@ func (s *strToDate) WithChildren(ctx *sql.Context, ch ...sql.Expression) (sql.Ex
 	return newStrToDate(ctx, ch[0], ch[1]), nil
 }
 
+// Eval is STR_TO_DATE as MySQL 8 has it: NULL when either argument is
+// NULL, other values read as their text (STR_TO_DATE(20240102,
+// '%Y%m%d')); go-mysql-server's refuses both ("invalid type: <nil>").
 func (s *strToDate) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	f, err := s.Format.Eval(ctx, row)
 	if err != nil || f == nil {
 		return nil, err
 	}
-	format, ok := f.(string)
-	if !ok || !hasWeekFormat(format) {
-		return s.StrToDate.Eval(ctx, row)
-	}
 	d, err := s.Date.Eval(ctx, row)
 	if err != nil || d == nil {
 		return nil, err
 	}
-	str, _, err := types.LongText.Convert(ctx, d)
-	if err != nil {
+	format, ok := evalText(ctx, f)
+	if !ok {
 		return nil, nil
 	}
-	t, ok := parseWeekDate(str.(string), format)
+	str, ok := evalText(ctx, d)
+	if !ok {
+		return nil, nil
+	}
+	if !hasWeekFormat(format) {
+		t, err := dateparse.ParseDateWithFormat(str, format)
+		if err != nil {
+			ctx.Warn(1411, "Incorrect value: '%s' for function %s", str, s.FunctionName())
+			return nil, nil
+		}
+		return t, nil
+	}
+	t, ok := parseWeekDate(str, format)
 	if !ok {
 		ctx.Warn(1411, "Incorrect datetime value: '%v' for function str_to_date", d)
 		return nil, nil
 	}
 	return t, nil
+}
+
+// evalText is v as text (LongText's conversion); false if it has none.
+func evalText(ctx *sql.Context, v any) (string, bool) {
+	if str, ok := v.(string); ok {
+		return str, true
+	}
+	t, _, err := types.LongText.Convert(ctx, v)
+	if err != nil {
+		return "", false
+	}
+	str, ok := t.(string)
+	return str, ok
 }
 
 // weekFields is what a week format read from its input.

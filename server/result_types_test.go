@@ -95,6 +95,12 @@ func TestTimeAndExtremeDecimals(t *testing.T) {
 			[]typedColumn{{"TIME", 3}, {"TIME", 0}, {"TIME", 1}, {"TIME", 6}}},
 		{"SELECT UTC_TIME(2), UTC_TIME(5)", clock(2) + `\|` + clock(5), []typedColumn{{"TIME", 2}, {"TIME", 5}}},
 		{"SELECT MIN(CURTIME(4)) FROM events", clock(4), []typedColumn{{"TIME", 4}}},
+		// CAST/CONVERT AS TIME(n) round to n digits (none without n) and
+		// say n decimals; go-mysql-server kept and printed six.
+		{"SELECT CAST('10:11:12.123456' AS TIME(2)), CAST(123456 AS TIME), CAST('-10:11:12.5' AS TIME), CONVERT('1:2:3.4567', TIME(3))",
+			`10:11:12\.12\|12:34:56\|-10:11:13\|01:02:03\.457`,
+			[]typedColumn{{"TIME", 2}, {"TIME", 0}, {"TIME", 0}, {"TIME", 3}}},
+		{"SELECT CAST(time AS TIME(1)), CAST(time AS TIME) FROM events", `10:00:00\.0\|10:00:00`, []typedColumn{{"TIME", 1}, {"TIME", 0}}},
 		{"SELECT GREATEST(1.5, 2), LEAST(1.5, 2)", `2\.0\|1\.5`, []typedColumn{{"DECIMAL", 1}, {"DECIMAL", 1}}},
 		{"SELECT GREATEST(1.25, 2.5, 1), LEAST(-1.5, 2.75)", `2\.50\|-1\.50`, []typedColumn{{"DECIMAL", 2}, {"DECIMAL", 2}}},
 		{"SELECT GREATEST(n, 1.5), LEAST(n, 1.25) FROM events", `4\.0\|1\.25`, []typedColumn{{"DECIMAL", 1}, {"DECIMAL", 2}}},

@@ -71,6 +71,11 @@ func TestTimeFunctionsMatchMySQL(t *testing.T) {
 		// Plain formats keep working.
 		{"STR_TO_DATE('01,5,2013','%d,%m,%Y')", "2013-05-01"},
 		{"STR_TO_DATE('2025-02-01','%Y-%m-%d')", "2025-02-01"},
+		// NULL in, NULL out; a number is read as its text (MySQL 8).
+		{"STR_TO_DATE(NULL,'%Y-%m-%d')", "NULL"},
+		{"STR_TO_DATE('2025-02-01',NULL)", "NULL"},
+		{"STR_TO_DATE(20240102,'%Y%m%d')", "2024-01-02"},
+		{"STR_TO_DATE(NULL,'%X%V %W')", "NULL"},
 		// MAKEDATE (manual examples).
 		{"MAKEDATE(2011,31)", "2011-01-31"},
 		{"MAKEDATE(2011,32)", "2011-02-01"},
