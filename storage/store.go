@@ -102,8 +102,10 @@ type Options struct {
 	// operation a replica applies from the log (profiles.go): the
 	// semantics of Mixpanel's $set, $add, … (package ingest's
 	// ApplyProfileOp, which the server sets). Every node of a cluster must
-	// use the same. Nil: profile updates are refused (replaying the WAL
-	// does not need it: the WAL holds their results).
+	// use the same. Nil: UpdateProfiles refuses every update, and a
+	// logged one fails this replica's apply (it stops applying rather
+	// than diverge from replicas that have one); replaying the WAL does
+	// not need it (the WAL holds the updates' results).
 	ProfileUpdater ProfileUpdater
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
