@@ -7,7 +7,10 @@
 // It decodes and validates a request's records (payload.go, scan.go,
 // event.go, profile.go), then hands the project's batch to an Applier:
 // storage.Project, on a single node and in a cluster alike (there the
-// store's write path goes through the Raft log). It also owns the one
+// store's write path goes through the Raft log). It also owns what each
+// profile operation ($set, $add, $union, …) does to a profile
+// (profile_ops.go: ApplyProfileOp, which storage calls as its
+// storage.ProfileUpdater, on every replica in a cluster), and the one
 // conversion of a JSON number into a stored value (NumberValue), which
 // SQL's properties column and LOAD DATA use too.
 //

@@ -20,13 +20,13 @@ import (
 
 // profileOps are the operations each endpoint accepts.
 var profileOps = map[string][]string{
-	"engage": {storage.OpSet, storage.OpSetOnce, storage.OpAdd, storage.OpAppend, storage.OpUnion, storage.OpRemove, storage.OpUnset, storage.OpDelete},
-	"groups": {storage.OpSet, storage.OpSetOnce, storage.OpUnion, storage.OpRemove, storage.OpUnset, storage.OpDelete},
+	"engage": {OpSet, OpSetOnce, OpAdd, OpAppend, OpUnion, OpRemove, OpUnset, OpDelete},
+	"groups": {OpSet, OpSetOnce, OpUnion, OpRemove, OpUnset, OpDelete},
 }
 
 // allProfileOps are every operation key, to name unsupported ones.
-var allProfileOps = map[string]bool{storage.OpSet: true, storage.OpSetOnce: true, storage.OpAdd: true, storage.OpAppend: true,
-	storage.OpUnion: true, storage.OpRemove: true, storage.OpUnset: true, storage.OpDelete: true}
+var allProfileOps = map[string]bool{OpSet: true, OpSetOnce: true, OpAdd: true, OpAppend: true,
+	OpUnion: true, OpRemove: true, OpUnset: true, OpDelete: true}
 
 func (h *Handler) ingestProfiles(req *request, p *payload) (int, error) {
 	table := storage.TablePeople
@@ -143,8 +143,8 @@ func parseProfileOp(endpoint string, i int, raw json.RawMessage, now time.Time) 
 	}
 	val := obj[op.Op]
 	switch op.Op {
-	case storage.OpDelete:
-	case storage.OpUnset:
+	case OpDelete:
+	case OpUnset:
 		list, ok := val.([]any)
 		if !ok {
 			return fail(op.Op, "$unset needs a list of property names, got %s", shownJSON(val))
@@ -173,9 +173,9 @@ func parseProfileOp(endpoint string, i int, raw json.RawMessage, now time.Time) 
 			}
 			_, isList := m[k].([]any)
 			switch {
-			case op.Op == storage.OpAdd && v.Type != storage.TypeInt && v.Type != storage.TypeFloat:
+			case op.Op == OpAdd && v.Type != storage.TypeInt && v.Type != storage.TypeFloat:
 				return fail(op.Op+"."+k, "$add needs a number, got %s", shownJSON(m[k]))
-			case op.Op == storage.OpUnion && !isList:
+			case op.Op == OpUnion && !isList:
 				return fail(op.Op+"."+k, "$union needs a list, got %s", shownJSON(m[k]))
 			}
 			if err := storage.ValidatePropertyKey(tableOf(endpoint), k); err != nil {

@@ -174,6 +174,10 @@ func Start(cfg Config) (*Server, error) {
 	opts.Dir, opts.Logger = cfg.DataDir, cfg.Logger
 	opts.OnWALSync = s.metrics.walSynced
 	opts.OnIngest = func(rows int) { s.metrics.rowsIngested.Add(float64(rows)) }
+	// The Mixpanel profile operations' semantics (/engage, /groups), which
+	// storage calls to resolve them: always ingest's, so that every node
+	// of a cluster resolves a logged operation alike.
+	opts.ProfileUpdater = ingest.ApplyProfileOp
 	if err := s.openNode(&opts); err != nil {
 		closeListeners()
 		return nil, err

@@ -193,7 +193,7 @@ func TestUserDictFile(t *testing.T) {
 // nothing; what fits still goes in, and a reopen (WAL replay) keeps it.
 func TestMaxColumns(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: 5}
+	opts := Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: 5, ProfileUpdater: testProfileUpdater}
 	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +230,7 @@ func TestMaxColumns(t *testing.T) {
 	if err := p.Ingest([]Event{ev("6", "e", "A")}); err != nil {
 		t.Fatalf("a batch reaching the limit exactly: %v", err)
 	}
-	if err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u", Op: OpSet, Props: []Prop{{Key: "x1", Value: IntValue(1)}, {Key: "x2", Value: IntValue(1)},
+	if err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u", Op: opSet, Props: []Prop{{Key: "x1", Value: IntValue(1)}, {Key: "x2", Value: IntValue(1)},
 		{Key: "x3", Value: IntValue(1)}, {Key: "x4", Value: IntValue(1)}, {Key: "x5", Value: IntValue(1)}, {Key: "x6", Value: IntValue(1)}}}}); !errors.As(err, &ce) {
 		t.Fatalf("profile update past the limit: %v", err)
 	}

@@ -407,7 +407,7 @@ func openCrashStore(fs FS) (*Store, error) {
 }
 
 func crashStoreOptions(fs FS) Options {
-	return Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour, DisableCompaction: true}
+	return Options{FS: fs, Dir: crashDataDir, Logger: silentLog, FlushInterval: time.Hour, DisableCompaction: true, ProfileUpdater: testProfileUpdater}
 }
 
 // silentLog drops every record before it is formatted: the crash tests
@@ -563,8 +563,8 @@ func (h *crashHarness) updateProfiles(project string) {
 	var ops []ProfileOp
 	for _, u := range profileUsers {
 		ops = append(ops,
-			ProfileOp{Key: u, Op: OpSet, Props: []Prop{{"w", IntValue(w)}}, IgnoreTime: true},
-			ProfileOp{Key: u, Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true})
+			ProfileOp{Key: u, Op: opSet, Props: []Prop{{"w", IntValue(w)}}, IgnoreTime: true},
+			ProfileOp{Key: u, Op: opAdd, Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true})
 	}
 	i := h.model.begin(crashOp{kind: crashUpdateProfiles, project: project, value: w})
 	p, err := h.project(project)
@@ -580,7 +580,7 @@ func (h *crashHarness) updateGroups(project string) {
 	g := int64(len(h.model.ops))
 	var ops []ProfileOp
 	for _, key := range profileGroups {
-		ops = append(ops, ProfileOp{Key: key, Op: OpSet, Props: []Prop{{"g", IntValue(g)}}, IgnoreTime: true})
+		ops = append(ops, ProfileOp{Key: key, Op: opSet, Props: []Prop{{"g", IntValue(g)}}, IgnoreTime: true})
 	}
 	i := h.model.begin(crashOp{kind: crashUpdateGroups, project: project, value: g})
 	p, err := h.project(project)

@@ -3,7 +3,11 @@
 // dictionary and the manifest that names what is live.
 //
 // Import direction: storage imports nothing of arb's; engine, planner,
-// server and replication import it. It never parses SQL or HTTP.
+// server, ingest and replication import it. It never parses SQL or HTTP.
+// It keeps rows, schemas and the identity union-find, not the meaning of
+// Mixpanel's profile operations: it resolves them in order with the
+// Options.ProfileUpdater it is given (ingest.ApplyProfileOp; profiles.go)
+// and stores the resulting profiles.
 //
 // Invariants every file here keeps:
 //   - An event is acknowledged only after the WAL record holding it is

@@ -33,7 +33,7 @@ func dumpTestStore(t *testing.T) string {
 			{"$anon_id", StringValue("anon-1")}, {"$identified_id", StringValue("ann")}}},
 	}))
 	must(p.SetPeople([]Event{{DistinctID: "ann", Props: []Prop{{"name", StringValue("Ann")}}}}))
-	must(p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: OpSet,
+	must(p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: opSet,
 		Props: []Prop{{"size", IntValue(30)}}, IgnoreTime: true}}))
 	must(s.Flush())
 	// After the flush, the WAL's live file gets one record of each kind.
@@ -41,7 +41,7 @@ func dumpTestStore(t *testing.T) string {
 	must(err)
 	must(p.Ingest([]Event{{TimeMillis: 1735689600002, Name: "Buy", DistinctID: "ann", Props: []Prop{{"amount", FloatValue(2.5)}}}}))
 	must(p.SetPeople([]Event{{DistinctID: "bob", Props: []Prop{{"name", StringValue("Bob")}}}}))
-	must(p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "ann", Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}, Time: time.Unix(1, 0)}}))
+	must(p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "ann", Op: opAdd, Props: []Prop{{"n", IntValue(1)}}, Time: time.Unix(1, 0)}}))
 	crash(s)
 	return dir
 }

@@ -58,7 +58,7 @@ const goldenDay = "2025-01-01"
 func writeGoldenStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, DisableCompaction: true})
+	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, DisableCompaction: true, ProfileUpdater: testProfileUpdater})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func writeGoldenStore(t *testing.T) string {
 			{"amount", FloatValue(9.5)}, {"n", IntValue(3)}}},
 	}))
 	must(p.SetPeople([]Event{{DistinctID: "ann", Props: []Prop{{"name", StringValue("Ann")}}}}))
-	must(p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: OpSet,
+	must(p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: opSet,
 		Props: []Prop{{"size", IntValue(30)}}, IgnoreTime: true}}))
 	must(s.Flush())
 	must(p.Ingest([]Event{
@@ -109,7 +109,7 @@ func writeGoldenStore(t *testing.T) string {
 	must(err)
 	must(p.Ingest([]Event{{TimeMillis: base + 4000, Name: "Buy", DistinctID: "bob", InsertID: "i6", Props: []Prop{{"amount", FloatValue(2.5)}}}}))
 	must(p.SetPeople([]Event{{DistinctID: "bob", Props: []Prop{{"name", StringValue("Bob")}}}}))
-	must(p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "ann", Op: OpAdd, Props: []Prop{{"n", IntValue(1)}},
+	must(p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "ann", Op: opAdd, Props: []Prop{{"n", IntValue(1)}},
 		Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)}}))
 	crash(s)
 	must(os.WriteFile(filepath.Join(dir, manifestName), manifest, 0o644))

@@ -4,19 +4,28 @@ package storage
 // table (one row per group_key, group_id), maintained by Mixpanel's
 // profile operations (../shared/mixpanel-ingest.md §4).
 //
+// Storage carries the operations but does not know what they do: the
+// Options.ProfileUpdater (package ingest's ApplyProfileOp, set by the
+// server) computes each profile's new properties from its current ones.
+// Storage resolves keys (a person's canonical id), feeds the updater in
+// order, checks the result against the table (property names, column
+// limit) and stores it.
+//
 // An update is computed against the current profiles and logged as the
 // resulting whole profiles (kindProfiles), so replay needs no operation
 // semantics and a batch is atomic: all of its operations or none. Profile
 // updates of one project are serialised (profileMu) from the read of the
 // current state to the application of the new one, so concurrent $add
-// operations never lose an increment.
+// operations never lose an increment. In cluster mode the replicated log
+// carries the operations themselves (kindProfileOps) and every replica
+// resolves them with its own updater, in log order: the updater must be
+// deterministic and the same on every node.
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -35,33 +44,43 @@ const (
 // GroupRowKey is the profile key of a group.
 func GroupRowKey(groupKey, groupID string) string { return groupKey + "\x00" + groupID }
 
-// Profile operations.
-const (
-	OpSet     = "$set"
-	OpSetOnce = "$set_once"
-	OpAdd     = "$add"
-	OpAppend  = "$append"
-	OpUnion   = "$union"
-	OpRemove  = "$remove"
-	OpUnset   = "$unset"
-	OpDelete  = "$delete"
-)
-
-// ProfileOp is one operation on one profile.
+// ProfileOp is one operation on one profile. Storage carries it (in
+// cluster mode through the replicated log, kindProfileOps) and hands it
+// to the ProfileUpdater; it reads none of it but Key.
 type ProfileOp struct {
 	Key string // distinct_id (people) or GroupRowKey (groups)
-	Op  string // one of the Op constants
-	// Props are the operation's properties; for OpUnset only the keys
-	// count, for OpDelete nothing.
+	// Op names the operation ("$set", "$add", …: package ingest's Op
+	// constants).
+	Op string
+	// Props are the operation's properties (for "$unset" only the keys
+	// count, for "$delete" nothing).
 	Props []Prop
-	// Time is when the update happened; unless IgnoreTime it becomes the
-	// profile's $last_seen.
+	// Time is when the update happened (ingest makes it the profile's
+	// $last_seen unless IgnoreTime). The replicated log keeps it to the
+	// millisecond.
 	Time       time.Time
 	IgnoreTime bool
 }
 
-// colLastSeen is the profile property recording the last update.
-const colLastSeen = "$last_seen"
+// ProfileUpdater returns the properties a profile has after op, given
+// cur, its properties before (nil: no profile); nil means op deleted it.
+// An error refuses op's whole batch: storage returns it as a *RowError
+// whose Column is op.Op.
+//
+// Contract: deterministic — the result depends on cur and op alone, so
+// every replica of a cluster resolves a logged batch alike; cur and
+// op.Props are never modified (profiles are shared with readers) and the
+// result is storage's from then on. It is called with the project's
+// lock held: it must not call back into the store.
+type ProfileUpdater func(cur []Prop, op *ProfileOp) ([]Prop, error)
+
+// errNoProfileUpdater refuses a profile update by a store opened without
+// Options.ProfileUpdater.
+var errNoProfileUpdater = errors.New("profile updates need a profile updater: storage.Options.ProfileUpdater is nil")
+
+// profileDeleted is the Name of a deleted profile's row in a kindProfiles
+// record (any other name replaces the profile). Wire format: never change.
+const profileDeleted = "$delete"
 
 // UpdateProfiles applies ops to table (TablePeople or TableGroups) in
 // order, atomically and durably. People keys are resolved to their
@@ -75,6 +94,9 @@ func (p *Project) UpdateProfiles(table string, ops []ProfileOp) error {
 		return err
 	}
 	s := p.store
+	if s.opts.ProfileUpdater == nil {
+		return fmt.Errorf("project %s: %w", p.name, errNoProfileUpdater)
+	}
 	if s.opts.Log != nil {
 		// The replicated log carries the operations; every replica
 		// resolves them against its own state in log order (applyLogged).
@@ -129,13 +151,17 @@ func profilesRecord(project, table string, profiles []Event) []byte {
 
 // resolveProfilesLocked computes the whole profiles that ops leave in
 // table, in order, against the current profiles, and fits them to the
-// table's schema: the batch to log and install (an OpDelete row for a
-// deleted profile). Nothing is installed; on an error (a *RowError
+// table's schema: the batch to log and install (a profileDeleted row for
+// a deleted profile). Nothing is installed; on an error (a *RowError
 // naming the failing operation, a *ColumnLimitError) the schema is
 // unchanged.
 // REQUIRES: p.mu held (and p.profileMu, or the replicated log's apply
 // order, so that no other update resolves against the same profiles).
 func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp, maxColumns int) ([]Event, error) {
+	update := p.store.opts.ProfileUpdater
+	if update == nil {
+		return nil, fmt.Errorf("project %s: %w", p.name, errNoProfileUpdater)
+	}
 	schema := p.profileSchemaLocked(table)
 	next := map[string][]Prop{} // key → new profile; nil: deleted
 	var order []string
@@ -155,7 +181,7 @@ func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp, maxColumn
 			}
 			order = append(order, key)
 		}
-		props, err := applyProfileOp(cur, &op)
+		props, err := update(cur, &op)
 		if err != nil {
 			return nil, &RowError{Row: i + 1, Column: op.Op, Err: err}
 		}
@@ -170,7 +196,7 @@ func (p *Project) resolveProfilesLocked(table string, ops []ProfileOp, maxColumn
 	for _, key := range order {
 		props := next[key]
 		if props == nil {
-			batch = append(batch, Event{DistinctID: key, Name: OpDelete})
+			batch = append(batch, Event{DistinctID: key, Name: profileDeleted})
 			continue
 		}
 		batch = append(batch, Event{DistinctID: key, Props: props})
@@ -194,7 +220,7 @@ func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
 	defer p.countUserStateLocked()
 	if table == TableGroups {
 		for _, e := range batch {
-			if err := p.ustate.setGroup(e.DistinctID, e.Props, e.Name == OpDelete); err != nil {
+			if err := p.ustate.setGroup(e.DistinctID, e.Props, e.Name == profileDeleted); err != nil {
 				return err
 			}
 		}
@@ -205,7 +231,7 @@ func (p *Project) replaceProfilesLocked(table string, batch []Event) error {
 		if err != nil {
 			return err
 		}
-		p.ustate.setPerson(u, e.Props, e.Name == OpDelete)
+		p.ustate.setPerson(u, e.Props, e.Name == profileDeleted)
 	}
 	return nil
 }
@@ -243,165 +269,6 @@ func (p *Project) canonicalIDLocked(id string) (string, error) {
 		return id, nil
 	}
 	return p.users.view().id(c)
-}
-
-// applyProfileOp returns the profile after op; nil means deleted. cur is
-// never modified (profiles are shared with readers).
-func applyProfileOp(cur []Prop, op *ProfileOp) ([]Prop, error) {
-	if op.Op == OpDelete {
-		return nil, nil
-	}
-	out := append([]Prop(nil), cur...)
-	find := func(key string) int {
-		for i := range out {
-			if out[i].Key == key {
-				return i
-			}
-		}
-		return -1
-	}
-	put := func(key string, v Value) {
-		if i := find(key); i >= 0 {
-			out[i].Value = v
-		} else {
-			out = append(out, Prop{Key: key, Value: v})
-		}
-	}
-	for _, pr := range op.Props {
-		i := find(pr.Key)
-		switch op.Op {
-		case OpSet:
-			if pr.Value.IsNull() {
-				if i >= 0 {
-					out = append(out[:i], out[i+1:]...)
-				}
-				continue
-			}
-			put(pr.Key, pr.Value)
-		case OpSetOnce:
-			if i < 0 && !pr.Value.IsNull() {
-				put(pr.Key, pr.Value)
-			}
-		case OpAdd:
-			var have Value
-			if i >= 0 {
-				have = out[i].Value
-			}
-			sum, err := addValues(have, pr.Value)
-			if err != nil {
-				return nil, fmt.Errorf("property %q: %w", pr.Key, err)
-			}
-			put(pr.Key, sum)
-		case OpAppend, OpUnion, OpRemove:
-			var list []json.RawMessage
-			if i >= 0 {
-				if err := json.Unmarshal([]byte(listText(out[i].Value)), &list); err != nil {
-					return nil, fmt.Errorf("property %q holds %s, not a list", pr.Key, out[i].Value.Text())
-				}
-			}
-			items := []json.RawMessage{jsonOf(pr.Value)}
-			if op.Op == OpUnion {
-				if pr.Value.Type != TypeJSON || json.Unmarshal([]byte(pr.Value.Str), &items) != nil {
-					return nil, fmt.Errorf("property %q: %s needs a list, got %s", pr.Key, op.Op, pr.Value.Text())
-				}
-			}
-			list = editList(op.Op, list, items)
-			if i < 0 && op.Op == OpRemove {
-				continue
-			}
-			b, _ := json.Marshal(list)
-			put(pr.Key, JSONValue(string(b)))
-		case OpUnset:
-			if i >= 0 {
-				out = append(out[:i], out[i+1:]...)
-			}
-		default:
-			return nil, fmt.Errorf("unknown operation %q", op.Op)
-		}
-	}
-	if !op.IgnoreTime && (len(out) > 0 || cur != nil) {
-		put(colLastSeen, StringValue(op.Time.UTC().Format("2006-01-02T15:04:05")))
-	}
-	return out, nil
-}
-
-// listText is the JSON text of a list property (an empty list for NULL).
-func listText(v Value) string {
-	if v.Type != TypeJSON {
-		return "null"
-	}
-	return v.Str
-}
-
-func jsonOf(v Value) json.RawMessage {
-	b, _ := v.MarshalJSON()
-	return b
-}
-
-// editList appends, unions or removes items (compared by JSON text).
-func editList(op string, list, items []json.RawMessage) []json.RawMessage {
-	has := func(l []json.RawMessage, it json.RawMessage) bool {
-		for _, x := range l {
-			if string(x) == string(it) {
-				return true
-			}
-		}
-		return false
-	}
-	switch op {
-	case OpAppend:
-		list = append(list, items...)
-	case OpUnion:
-		for _, it := range items {
-			if !has(list, it) {
-				list = append(list, it)
-			}
-		}
-	case OpRemove:
-		kept := list[:0:0]
-		for _, x := range list {
-			if !has(items, x) {
-				kept = append(kept, x)
-			}
-		}
-		list = kept
-	}
-	if list == nil {
-		list = []json.RawMessage{}
-	}
-	return list
-}
-
-// addValues is $add: a missing value counts as 0; ints stay ints unless
-// they overflow.
-func addValues(have, delta Value) (Value, error) {
-	isNum := func(v Value) bool { return v.Type == TypeInt || v.Type == TypeFloat }
-	if !isNum(delta) {
-		return Value{}, fmt.Errorf("$add needs a number, got %s", delta.Text())
-	}
-	if have.IsNull() {
-		return delta, nil
-	}
-	if !isNum(have) {
-		return Value{}, fmt.Errorf("$add to %s, which is not a number", have.Text())
-	}
-	if have.Type == TypeInt && delta.Type == TypeInt {
-		s := have.Int + delta.Int
-		if (s > have.Int) == (delta.Int > 0) || delta.Int == 0 {
-			return IntValue(s), nil
-		}
-	}
-	f := func(v Value) float64 {
-		if v.Type == TypeInt {
-			return float64(v.Int)
-		}
-		return v.Float
-	}
-	sum := f(have) + f(delta)
-	if math.IsInf(sum, 0) {
-		return Value{}, fmt.Errorf("$add overflows")
-	}
-	return FloatValue(sum), nil
 }
 
 // PeopleScan reads the people table as of one moment, without holding

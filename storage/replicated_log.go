@@ -12,7 +12,8 @@ package storage
 //     (ApplyLogged, called by the Log's state machine once the record is
 //     committed on a quorum): fit the rows to the schema, drop the events
 //     already stored (insert_id dedup against applied state only), resolve
-//     profile operations against the applied profiles, append to the
+//     profile operations against the applied profiles (with
+//     Options.ProfileUpdater, which every node must share), append to the
 //     memtable and the identity state.
 //
 // Apply is deterministic: its result depends only on the record and the

@@ -33,7 +33,7 @@ func TestReplicatedLogFlushCoversProfileOps(t *testing.T) {
 		for batch := 0; batch < 40; batch++ {
 			ops := make([]ProfileOp, 1000)
 			for i := range ops {
-				ops[i] = ProfileOp{Key: fmt.Sprintf("p%d-%d", batch, i), Op: OpSet, Props: []Prop{{"v", IntValue(int64(i))}}, Time: at}
+				ops[i] = ProfileOp{Key: fmt.Sprintf("p%d-%d", batch, i), Op: opSet, Props: []Prop{{"v", IntValue(int64(i))}}, Time: at}
 			}
 			if err := a.UpdateProfiles(TablePeople, ops); err != nil {
 				t.Fatal(err)
@@ -51,7 +51,7 @@ func TestReplicatedLogFlushCoversProfileOps(t *testing.T) {
 					return
 				default:
 				}
-				if err := b.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: OpAdd, Props: []Prop{{"visits", IntValue(1)}}, Time: at}}); err != nil {
+				if err := b.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: opAdd, Props: []Prop{{"visits", IntValue(1)}}, Time: at}}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -47,7 +47,7 @@ func openLoggedStore(t *testing.T, dir string, log Log) *Store {
 
 func openLoggedStoreWith(t *testing.T, dir string, log Log, maxColumns int) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: maxColumns, Log: log})
+	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, MaxColumns: maxColumns, Log: log, ProfileUpdater: testProfileUpdater})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -124,18 +124,18 @@ func TestReplicatedLogReplicasAgree(t *testing.T) {
 	at := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
 		ops := []ProfileOp{
-			{Key: "u1", Op: OpAdd, Props: []Prop{{"visits", IntValue(int64(i + 1))}}, Time: at},
-			{Key: "u2", Op: OpUnion, Props: []Prop{{"tags", JSONValue(fmt.Sprintf(`["t%d"]`, i%3))}}, IgnoreTime: true},
+			{Key: "u1", Op: opAdd, Props: []Prop{{"visits", IntValue(int64(i + 1))}}, Time: at},
+			{Key: "u2", Op: opUnion, Props: []Prop{{"tags", JSONValue(fmt.Sprintf(`["t%d"]`, i%3))}}, IgnoreTime: true},
 		}
 		if err := p.UpdateProfiles(TablePeople, ops); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: OpSet, Props: []Prop{{"size", IntValue(10)}}, Time: at}}); err != nil {
+	if err := p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: opSet, Props: []Prop{{"size", IntValue(10)}}, Time: at}}); err != nil {
 		t.Fatal(err)
 	}
 	// $add on a string property: refused by every replica alike.
-	err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: OpAdd, Props: []Prop{{"name", IntValue(1)}}, Time: at}})
+	err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: opAdd, Props: []Prop{{"name", IntValue(1)}}, Time: at}})
 	var re *RowError
 	if !errors.As(err, &re) {
 		t.Fatalf("$add to a string: got %v, want a *RowError", err)
@@ -191,7 +191,7 @@ func TestReplicatedLogReplayAfterFlush(t *testing.T) {
 	at := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	add := func() {
 		t.Helper()
-		if err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: OpAdd, Props: []Prop{{"visits", IntValue(1)}}, Time: at}}); err != nil {
+		if err := p.UpdateProfiles(TablePeople, []ProfileOp{{Key: "u1", Op: opAdd, Props: []Prop{{"visits", IntValue(1)}}, Time: at}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -253,13 +253,13 @@ func TestReplicatedLogReplayAfterFlush(t *testing.T) {
 func FuzzApplyLogged(f *testing.F) {
 	rows := AppendEventBatch([]byte{byte(kindEvents)}, &EventBatch{Project: "shop", Events: testEvents(3, 1)})
 	f.Add(appendLogHeader(rows, 8))
-	f.Add(appendLogHeader(appendProfileOpsRecord("shop", TablePeople, []ProfileOp{{Key: "u1", Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}}}), 8))
+	f.Add(appendLogHeader(appendProfileOpsRecord("shop", TablePeople, []ProfileOp{{Key: "u1", Op: opAdd, Props: []Prop{{"n", IntValue(1)}}}}), 8))
 	f.Add(appendLogHeader([]byte{byte(kindGrants), 1, 2, 3}, 8))
 	f.Add(appendLogHeader([]byte{byte(kindCatalog), '{', '}'}, 8))
 	f.Add([]byte{logEntryMagic, 0, 0, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, entry []byte) {
-		s, err := Open(Options{Dir: t.TempDir(), FlushInterval: time.Hour, MaxColumns: 8, Log: &memLog{}})
+		s, err := Open(Options{Dir: t.TempDir(), FlushInterval: time.Hour, MaxColumns: 8, Log: &memLog{}, ProfileUpdater: testProfileUpdater})
 		if err != nil {
 			t.Fatal(err)
 		}

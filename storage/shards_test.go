@@ -40,7 +40,7 @@ func checkThroughCrash(t *testing.T, s *Store, dir string, check func(when strin
 
 func openShardedStore(t *testing.T, dir string, shards, maxColumns int) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, Shards: shards, MaxColumns: maxColumns})
+	s, err := Open(Options{Dir: dir, FlushInterval: time.Hour, Shards: shards, MaxColumns: maxColumns, ProfileUpdater: testProfileUpdater})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -182,16 +182,16 @@ func TestShardedProfiles(t *testing.T) {
 	var ops []ProfileOp
 	for i := range 40 {
 		key := fmt.Sprintf("user-%d", i)
-		ops = append(ops, ProfileOp{Key: key, Op: OpSet, Props: []Prop{{"name", StringValue(key)}}, IgnoreTime: true},
-			ProfileOp{Key: key, Op: OpAdd, Props: []Prop{{"visits", IntValue(int64(i))}}, IgnoreTime: true},
-			ProfileOp{Key: key, Op: OpAdd, Props: []Prop{{"visits", IntValue(1)}}, IgnoreTime: true})
+		ops = append(ops, ProfileOp{Key: key, Op: opSet, Props: []Prop{{"name", StringValue(key)}}, IgnoreTime: true},
+			ProfileOp{Key: key, Op: opAdd, Props: []Prop{{"visits", IntValue(int64(i))}}, IgnoreTime: true},
+			ProfileOp{Key: key, Op: opAdd, Props: []Prop{{"visits", IntValue(1)}}, IgnoreTime: true})
 	}
 	if err := p.UpdateProfiles(TablePeople, ops); err != nil {
 		t.Fatal(err)
 	}
 	// A bad operation anywhere refuses the batch, named by its place.
-	bad := []ProfileOp{{Key: "user-1", Op: OpAdd, Props: []Prop{{"visits", IntValue(5)}}, IgnoreTime: true},
-		{Key: "user-2", Op: OpAdd, Props: []Prop{{"name", IntValue(1)}}, IgnoreTime: true}}
+	bad := []ProfileOp{{Key: "user-1", Op: opAdd, Props: []Prop{{"visits", IntValue(5)}}, IgnoreTime: true},
+		{Key: "user-2", Op: opAdd, Props: []Prop{{"name", IntValue(1)}}, IgnoreTime: true}}
 	var re *RowError
 	if err := p.UpdateProfiles(TablePeople, bad); !errors.As(err, &re) || re.Row != 2 {
 		t.Fatalf("bad batch: %v, want a RowError for row 2", err)
@@ -413,13 +413,13 @@ func TestShardedPeopleFoldAcrossShards(t *testing.T) {
 		for i := range 12 {
 			anon, user := fmt.Sprintf("anon-%d", i), fmt.Sprintf("user-%d", i)
 			ops = append(ops,
-				ProfileOp{Key: anon, Op: OpSet, Props: []Prop{{"first_seen", StringValue("web")}, {"plan", StringValue("free")}}, IgnoreTime: true},
-				ProfileOp{Key: user, Op: OpSet, Props: []Prop{{"plan", StringValue("pro")}, {"name", StringValue(user)}}, IgnoreTime: true})
+				ProfileOp{Key: anon, Op: opSet, Props: []Prop{{"first_seen", StringValue("web")}, {"plan", StringValue("free")}}, IgnoreTime: true},
+				ProfileOp{Key: user, Op: opSet, Props: []Prop{{"plan", StringValue("pro")}, {"name", StringValue(user)}}, IgnoreTime: true})
 			evs = append(evs, Event{TimeMillis: 1, Name: "view", DistinctID: anon, InsertID: "v" + anon},
 				Event{TimeMillis: 2, Name: "$identify", DistinctID: user, InsertID: "i" + user,
 					Props: []Prop{{"$anon_distinct_id", StringValue(anon)}, {"$identified_id", StringValue(user)}}})
 		}
-		ops = append(ops, ProfileOp{Key: "loner", Op: OpSet, Props: []Prop{{"plan", StringValue("team")}}, IgnoreTime: true})
+		ops = append(ops, ProfileOp{Key: "loner", Op: opSet, Props: []Prop{{"plan", StringValue("team")}}, IgnoreTime: true})
 		if err := p.UpdateProfiles(TablePeople, ops); err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ const (
 	kindCatalog recordKind = 2 // catalogRecord as JSON
 	kindPeople  recordKind = 3 // EventBatch of people upserts (DistinctID + Props)
 	// kindProfiles: | str table | EventBatch of whole profiles | (profiles.go):
-	// DistinctID is the key; Name OpDelete deletes, "" replaces.
+	// DistinctID is the key; Name "$delete" (profileDeleted) deletes, "" replaces.
 	kindProfiles recordKind = 4
 )
 
@@ -97,6 +97,16 @@ type Options struct {
 	// on the log's apply goroutine: it must not block on the writer of
 	// that body (WriteGrants' caller waits for the apply).
 	OnGrants func(body []byte)
+	// ProfileUpdater computes a profile's new properties from its current
+	// ones for UpdateProfiles and, in cluster mode, for every profile
+	// operation a replica applies from the log (profiles.go): the
+	// semantics of Mixpanel's $set, $add, … (package ingest's
+	// ApplyProfileOp, which the server sets). Every node of a cluster must
+	// use the same. Nil: UpdateProfiles refuses every update, and a
+	// logged one fails this replica's apply (it stops applying rather
+	// than diverge from replicas that have one); replaying the WAL does
+	// not need it (the WAL holds the updates' results).
+	ProfileUpdater ProfileUpdater
 	// Metrics hooks; nil means not observed.
 	OnWALSync func(d time.Duration, records int)
 	OnIngest  func(rows int)

@@ -17,7 +17,7 @@ func openTestStore(t *testing.T, dir string, fs FS) *Store {
 	if fs == nil {
 		fs = OSFS{}
 	}
-	s, err := Open(Options{FS: fs, Dir: dir, FlushInterval: time.Hour})
+	s, err := Open(Options{FS: fs, Dir: dir, FlushInterval: time.Hour, ProfileUpdater: testProfileUpdater})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

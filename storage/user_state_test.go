@@ -102,7 +102,7 @@ func TestUserStatePaged(t *testing.T) {
 		var ops []ProfileOp
 		for i := 0; i < 300; i++ {
 			who := id(rng.IntN(users))
-			ops = append(ops, ProfileOp{Key: who, Op: OpAdd, Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true})
+			ops = append(ops, ProfileOp{Key: who, Op: opAdd, Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true})
 			if known[who] {
 				stored[canonOf(who)]++
 			} else {
@@ -246,7 +246,7 @@ func TestUserStateMerge(t *testing.T) {
 	dir := t.TempDir()
 	efs := newErrorFS(OSFS{}, opAny, 0, false)
 	open := func() *Store {
-		s, err := Open(Options{FS: efs, Dir: dir, FlushInterval: time.Hour, DisableCompaction: true})
+		s, err := Open(Options{FS: efs, Dir: dir, FlushInterval: time.Hour, DisableCompaction: true, ProfileUpdater: testProfileUpdater})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +264,7 @@ func TestUserStateMerge(t *testing.T) {
 			a, b := fmt.Sprintf("anon-%d-%d", round, i), fmt.Sprintf("user-%d", i%97)
 			evs = append(evs, Event{TimeMillis: int64(1e12 + round*1000 + i), Name: "$identify", DistinctID: b, InsertID: fmt.Sprint(round, "-", i),
 				Props: []Prop{{"$anon_id", StringValue(a)}, {"$identified_id", StringValue(b)}}})
-			ops = append(ops, ProfileOp{Key: b, Op: OpSet, Props: []Prop{{"r", IntValue(int64(round))}}, IgnoreTime: true})
+			ops = append(ops, ProfileOp{Key: b, Op: opSet, Props: []Prop{{"r", IntValue(int64(round))}}, IgnoreTime: true})
 		}
 		if err := p.Ingest(evs); err != nil {
 			t.Fatal(err)
@@ -272,7 +272,7 @@ func TestUserStateMerge(t *testing.T) {
 		if err := p.UpdateProfiles(TablePeople, ops); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("team", fmt.Sprint(round%4)), Op: OpAdd,
+		if err := p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("team", fmt.Sprint(round%4)), Op: opAdd,
 			Props: []Prop{{"n", IntValue(1)}}, IgnoreTime: true}}); err != nil {
 			t.Fatal(err)
 		}

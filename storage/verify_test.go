@@ -17,7 +17,7 @@ func verifiedDir(t *testing.T) string {
 	p, _ := s.Project("p")
 	p.Ingest(testEvents(300, 1))
 	p.SetPeople([]Event{{DistinctID: "u1", Props: []Prop{{"name", StringValue("Ann")}}}})
-	p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: OpSet,
+	p.UpdateProfiles(TableGroups, []ProfileOp{{Key: GroupRowKey("company", "acme"), Op: opSet,
 		Props: []Prop{{"size", IntValue(30)}}, IgnoreTime: true}})
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
