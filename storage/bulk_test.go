@@ -198,65 +198,72 @@ func cloneBatches(in [][]Event) [][]Event {
 // three shards, and keep them through a crash and a restart.
 func TestBulkMatchesIngest(t *testing.T) {
 	for _, shards := range []int{1, 3} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			ref := openBulkStore(t, t.TempDir(), shards, 0)
-			defer ref.Close()
-			if _, err := ref.CreateProject("shop", "", ""); err != nil {
-				t.Fatal(err)
-			}
-			rp, _ := ref.Project("shop")
-			for _, b := range cloneBatches(bulkBatches()) {
-				if err := rp.Ingest(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := ref.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			wantRows, wantPersons := projectRows(t, ref, "shop"), projectPersons(ref, "shop")
-			wantCols := fmt.Sprint(rp.Columns(TableEvents))
-
-			dir := t.TempDir()
-			s := openBulkStore(t, dir, shards, 0)
-			if _, err := s.CreateProject("shop", "", ""); err != nil {
-				t.Fatal(err)
-			}
-			p, _ := s.Project("shop")
-			bulk, err := p.BeginBulk()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, b := range cloneBatches(bulkBatches()) {
-				if err := bulk.Add(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if n := len(projectRows(t, s, "shop")); n != 0 {
-				t.Fatalf("%d rows visible before the commit", n)
-			}
-			if err := bulk.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			if bulk.Rows() != len(wantRows) {
-				t.Fatalf("Rows() = %d, want %d", bulk.Rows(), len(wantRows))
-			}
-			check := func(when string, s *Store) {
-				t.Helper()
-				got := projectRows(t, s, "shop")
-				if !slices.Equal(got, wantRows) {
-					t.Fatalf("%s: %d rows differ from Ingest's %d; first: %q", when, len(got), len(wantRows), firstDiff(got, wantRows))
-				}
-				p, _ := s.Project("shop")
-				if cols := fmt.Sprint(p.Columns(TableEvents)); cols != wantCols {
-					t.Fatalf("%s: columns %s, want %s", when, cols, wantCols)
-				}
-				if persons := projectPersons(s, "shop"); persons != wantPersons {
-					t.Fatalf("%s: persons\n%s\nwant\n%s", when, persons, wantPersons)
-				}
-			}
-			checkThroughCrash(t, s, dir, check)
-		})
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) { testBulkMatchesIngest(t, shards) })
 	}
+	// Ids numbered past the staging tables' slots: their distinct_id
+	// dictionaries go back to per-batch pieces mid-table.
+	defer func(m uint32) { maxStagedUsers = m }(maxStagedUsers)
+	maxStagedUsers = 7
+	t.Run("few staged users", func(t *testing.T) { testBulkMatchesIngest(t, 1) })
+}
+
+func testBulkMatchesIngest(t *testing.T, shards int) {
+	ref := openBulkStore(t, t.TempDir(), shards, 0)
+	defer ref.Close()
+	if _, err := ref.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	rp, _ := ref.Project("shop")
+	for _, b := range cloneBatches(bulkBatches()) {
+		if err := rp.Ingest(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ref.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	wantRows, wantPersons := projectRows(t, ref, "shop"), projectPersons(ref, "shop")
+	wantCols := fmt.Sprint(rp.Columns(TableEvents))
+
+	dir := t.TempDir()
+	s := openBulkStore(t, dir, shards, 0)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := s.Project("shop")
+	bulk, err := p.BeginBulk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range cloneBatches(bulkBatches()) {
+		if err := bulk.Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(projectRows(t, s, "shop")); n != 0 {
+		t.Fatalf("%d rows visible before the commit", n)
+	}
+	if err := bulk.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if bulk.Rows() != len(wantRows) {
+		t.Fatalf("Rows() = %d, want %d", bulk.Rows(), len(wantRows))
+	}
+	check := func(when string, s *Store) {
+		t.Helper()
+		got := projectRows(t, s, "shop")
+		if !slices.Equal(got, wantRows) {
+			t.Fatalf("%s: %d rows differ from Ingest's %d; first: %q", when, len(got), len(wantRows), firstDiff(got, wantRows))
+		}
+		p, _ := s.Project("shop")
+		if cols := fmt.Sprint(p.Columns(TableEvents)); cols != wantCols {
+			t.Fatalf("%s: columns %s, want %s", when, cols, wantCols)
+		}
+		if persons := projectPersons(s, "shop"); persons != wantPersons {
+			t.Fatalf("%s: persons\n%s\nwant\n%s", when, persons, wantPersons)
+		}
+	}
+	checkThroughCrash(t, s, dir, check)
 }
 
 func firstDiff(a, b []string) string {

@@ -95,6 +95,9 @@ type flushTable struct {
 	byName map[string]*flushColumn
 	schema map[string]ColumnType
 	room   int // a staging table's first capacity (grow)
+	// ids is a staging table's distinct_id dictionary, built by user
+	// number across batches (stagedIDs); nil in a flush's table.
+	ids *stagedIDs
 	// scratch is gather's buffer, reused across the days and columns.
 	scratch []uint32
 }
@@ -145,6 +148,9 @@ func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error
 
 // mergeDicts gives every string column one dictionary (mergeDicts).
 func (t *flushTable) mergeDicts() {
+	if t.ids != nil {
+		t.ids.finish(t.fixed[1], t.rows())
+	}
 	for _, c := range t.fixed {
 		c.mergeDicts()
 	}
@@ -157,7 +163,7 @@ func (t *flushTable) mergeDicts() {
 // load's rows as columns (bulk.go), so that it holds no row and no
 // pointer per row while it stages.
 func newStagingTable(room int) *flushTable {
-	t := &flushTable{byName: map[string]*flushColumn{}, schema: map[string]ColumnType{}, room: room}
+	t := &flushTable{byName: map[string]*flushColumn{}, schema: map[string]ColumnType{}, room: room, ids: &stagedIDs{}}
 	for i, name := range []string{ColEvent, ColDistinctID, ColInsertID} {
 		t.fixed[i] = newFlushColumn(name, TypeString, 0)
 		t.byName[name] = t.fixed[i]
@@ -174,6 +180,9 @@ func (t *flushTable) rows() int { return len(t.times) }
 // and zeroing again.
 func (t *flushTable) reset() {
 	t.events, t.times, t.users = t.events[:0], t.times[:0], t.users[:0]
+	if t.ids != nil {
+		t.ids.reset()
+	}
 	for _, c := range append(t.fixed[:], t.props...) {
 		c.has, c.pieces, c.dict = c.has[:0], nil, nil
 		switch {
@@ -482,6 +491,9 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 	}
 	var nulls []bool
 	for _, c := range used {
+		if c == t.fixed[1] && t.ids != nil && t.ids.add(c, lo, hi, t.users[lo:hi]) {
+			continue
+		}
 		if c == t.fixed[1] {
 			if dict, ok := segDictionaryByNumberInto(c.strs, t.users[lo:hi], c.codes[lo:hi]); ok {
 				c.pieces = append(c.pieces, dictPiece{lo: lo, hi: hi, dict: dict})
@@ -502,6 +514,10 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 // the codes.
 func (c *flushColumn) mergeDicts() {
 	if c.codes == nil {
+		return
+	}
+	if len(c.pieces) == 1 && c.pieces[0].lo == 0 && c.pieces[0].hi == len(c.codes) {
+		c.dict, c.pieces = c.pieces[0].dict, nil // sorted; the codes index it
 		return
 	}
 	dicts := make([][]string, len(c.pieces))
