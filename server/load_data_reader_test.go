@@ -187,3 +187,50 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// FuzzRecordReader: any input reads to the same records, or the same
+// error, whether the source hands it over whole or a byte at a time (the
+// reader's look-ahead across refills is where it could differ), for
+// one- and multi-byte terminators, with and without escapes.
+func FuzzRecordReader(f *testing.F) {
+	formats := []loadFormat{
+		{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\n")},
+		{fieldTerm: []byte("\t"), escape: '\\', lineTerm: []byte("\n")},
+		{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\r\n")},
+		{fieldTerm: []byte(","), enclose: '"', lineTerm: []byte("\n")},
+		{fieldTerm: []byte("||"), escape: '\\', lineTerm: []byte("##"), lineStart: []byte("xx")},
+	}
+	for _, s := range []string{"a,b,c\n1,2,3\n", "\"x, y\",\"l1\nl2\"\n", "a\\,b,\\N\n", "a||b##xxc||d##", "1,2\r\n3,4", "\"unterminated"} {
+		for i := range formats {
+			f.Add(s, uint8(i))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in string, which uint8) {
+		lf := formats[int(which)%len(formats)]
+		whole := readAllText(strings.NewReader(in), lf)
+		bytewise := readAllText(iotest.OneByteReader(strings.NewReader(in)), lf)
+		if whole != bytewise {
+			t.Fatalf("format %d, input %q:\nwhole:     %s\nbytewise:  %s", int(which)%len(formats), in, whole, bytewise)
+		}
+	})
+}
+
+// readAllText is readAll's records, or the error that stopped them, as
+// one string.
+func readAllText(src io.Reader, f loadFormat) string {
+	rr := newRecordReader(src, f)
+	var b strings.Builder
+	for {
+		fields, err := rr.next()
+		if err == io.EOF {
+			return b.String()
+		}
+		if err != nil {
+			return b.String() + "error: " + err.Error()
+		}
+		for _, fl := range fields {
+			fmt.Fprintf(&b, "%v/%v/%q|", fl.null, fl.enclosed, fl.text)
+		}
+		b.WriteString("\n")
+	}
+}
