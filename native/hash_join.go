@@ -141,6 +141,9 @@ type joinOp struct {
 	// probe drops a chain pair one of them makes FALSE before the pair
 	// columns are gathered.
 	bounds []joinBound
+	// boundsExact: the residual is the bounds' conjunction and nothing
+	// else (see joinTimeRange).
+	boundsExact bool
 	// full is the whole condition, over fullRefs (left ++ right): what a
 	// pair whose key was not hashed (NULL where NULLs matter, or wild) is
 	// decided by; nil without keys.
@@ -556,7 +559,7 @@ func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch
 	var err error
 	op.residual, op.residualRefs, err = compileNarrow(ctx, he, sch)
 	if err == nil {
-		op.bounds = op.joinBoundsOf(ctx, he, sch)
+		op.bounds, op.boundsExact = op.joinBoundsOf(ctx, he, sch)
 	}
 	return err
 }
