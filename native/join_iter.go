@@ -1119,19 +1119,32 @@ func (it *joinIter) emit(n int) {
 		}
 		return joinGather(c, l)
 	}
+	read := it.op.outRead
 	var b *Batch
 	if it.op.kind.partial() {
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl)}
-		for _, c := range it.lb.Cols {
+		for i, c := range it.lb.Cols {
+			if read != nil && !read[i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, left(c))
 		}
 	} else {
 		r := it.outR[:n]
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
-		for _, c := range it.lb.Cols {
+		for i, c := range it.lb.Cols {
+			if read != nil && !read[i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, left(c))
 		}
-		for _, c := range it.rb.Cols {
+		for i, c := range it.rb.Cols {
+			if read != nil && !read[it.op.nl+i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[it.op.nl+i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, joinGather(c, r))
 		}
 	}
