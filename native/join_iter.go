@@ -314,15 +314,22 @@ func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 }
 
 // joinReadAhead is how many left rows a join reads before its right
-// input: a left input that ends within it is known whole, and its keys
-// filter the right input before the table is built (keyFilter). (A
-// variable for tests.)
-var joinReadAhead = 1 << 16
+// input, at least, and joinReadAheadBytes how many bytes of them: a left
+// input that ends within either is known whole, and its keys filter the
+// right input before the table is built (keyFilter). The bytes let a
+// narrow left input of a few hundred thousand rows (the signups of two
+// weeks) restrict the right scan to its users instead of reading every
+// user's rows. (Variables for tests.)
+var (
+	joinReadAhead      = 1 << 16
+	joinReadAheadBytes = int64(16 << 20)
+)
 
-// readAhead reads left batches until joinReadAhead rows or the end.
+// readAhead reads left batches until both joinReadAhead rows and
+// joinReadAheadBytes bytes, or the end.
 func (it *joinIter) readAhead(ctx *sql.Context) error {
 	rows := 0
-	for rows < joinReadAhead {
+	for rows < joinReadAhead || it.aheadBytes < joinReadAheadBytes {
 		b, err := it.left.Next(ctx)
 		if err == io.EOF {
 			it.leftDone = true
