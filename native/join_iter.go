@@ -12,6 +12,10 @@ package native
 //   - hash join, key typed: the rows of its hash chain, decided by the
 //     residual (the keys are equal), merged in right order with the
 //     table's wild rows, decided by the whole condition;
+//   - hash join with bounds (joinBound) and a time-range index
+//     (join_time_range.go, a table without wild rows): the rows of its
+//     key's group within the bounds' range, found by binary search, in
+//     right order; pairs of an exact window are TRUE without the residual;
 //   - key NULL: none (Equals is NULL, the pair is never TRUE), except
 //     where NULLs matter (NOT IN): every right row, decided by the whole
 //     condition; likewise a wild key.
@@ -315,8 +319,8 @@ func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 
 // joinReadAhead is how many left rows a join reads before its right
 // input, at least, and joinReadAheadBytes how many bytes of them: a left
-// input that ends within either is known whole, and its keys filter the
-// right input before the table is built (keyFilter). The bytes let a
+// input that ends before both are read is known whole, and its keys
+// filter the right input before the table is built (keyFilter). The bytes let a
 // narrow left input of a few hundred thousand rows (the signups of two
 // weeks) restrict the right scan to its users instead of reading every
 // user's rows. (Variables for tests.)
