@@ -21,6 +21,14 @@ import (
 // n or of its subqueries references, plus the columns of n's own
 // schema (rows that reach the result whole).
 func usedColumns(ctx *sql.Context, n sql.Node) map[string]bool {
+	return usedColumnsOutside(ctx, n, nil)
+}
+
+// usedColumnsOutside is usedColumns of n without what the subtree at
+// skip references: the columns of skip's rows that something above it
+// reads (skip's own expressions, and those below it, read its inputs'
+// rows, not its output).
+func usedColumnsOutside(ctx *sql.Context, n sql.Node, skip *plan.JoinNode) map[string]bool {
 	used := map[string]bool{}
 	for _, c := range n.Schema(ctx) {
 		used[strings.ToLower(c.Source+"."+c.Name)] = true
@@ -44,6 +52,9 @@ func usedColumns(ctx *sql.Context, n sql.Node) map[string]bool {
 	walkNode = func(n sql.Node) {
 		// With opaque nodes: a derived table's plan is one.
 		transform.InspectWithOpaque(ctx, n, func(ctx *sql.Context, n sql.Node) bool {
+			if j, ok := n.(*plan.JoinNode); ok && skip != nil && j == skip {
+				return false
+			}
 			if !namesRows(n) {
 				// Any other node may read its children's rows whole
 				// (DISTINCT compares every column; INSERT … SELECT

@@ -141,6 +141,9 @@ type joinOp struct {
 	// probe drops a chain pair one of them makes FALSE before the pair
 	// columns are gathered.
 	bounds []joinBound
+	// boundsExact: the residual is the bounds' conjunction and nothing
+	// else (see joinTimeRange).
+	boundsExact bool
 	// full is the whole condition, over fullRefs (left ++ right): what a
 	// pair whose key was not hashed (NULL where NULLs matter, or wild) is
 	// decided by; nil without keys.
@@ -148,6 +151,12 @@ type joinOp struct {
 	fullRefs []int
 
 	condText string
+
+	// outRead[i] reports whether something above the join reads its
+	// output column i (columns.go, usedColumnsOutside); an unread one is
+	// emitted as NULLs (unreadColumn) instead of gathered per row pair.
+	// nil: every column is read.
+	outRead []bool
 
 	// usersScan is the right input when it is a scan of the events
 	// table keyed by its distinct_id (usersScanOf): a left input read
@@ -247,11 +256,34 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 		}}, sc.out)
 		op.rightFilter = nil
 	}
+	op.outRead = joinOutputRead(ctx, tr, j, op.sch)
 	op.usersScan = usersScanOf(op)
 	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 && !readsRows(op.right) {
 		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
 	}
 	return op, ""
+}
+
+// joinOutputRead is which columns of the join j's output sch something
+// above it in the statement reads, nil when all are (or it is not
+// known): a self join counting pairs (COUNT(*), COUNT(DISTINCT
+// a.distinct_id)) reads one of its six columns, and gathering the
+// others for millions of pairs was most of its time.
+func joinOutputRead(ctx *sql.Context, tr *Translation, j *plan.JoinNode, sch sql.Schema) []bool {
+	if tr.root == nil {
+		return nil
+	}
+	used := usedColumnsOutside(ctx, tr.root, j)
+	read := make([]bool, len(sch))
+	all := true
+	for i, c := range sch {
+		read[i] = used[strings.ToLower(c.Source+"."+c.Name)]
+		all = all && read[i]
+	}
+	if all {
+		return nil
+	}
+	return read
 }
 
 // usersScanOf is op's right input when the join can read only the left
@@ -556,7 +588,7 @@ func (op *joinOp) compileResidual(ctx *sql.Context, e sql.Expression, lsch, rsch
 	var err error
 	op.residual, op.residualRefs, err = compileNarrow(ctx, he, sch)
 	if err == nil {
-		op.bounds = op.joinBoundsOf(ctx, he, sch)
+		op.bounds, op.boundsExact = op.joinBoundsOf(ctx, he, sch)
 	}
 	return err
 }

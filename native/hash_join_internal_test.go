@@ -245,7 +245,8 @@ func TestJoinAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	ctx := sql.NewEmptyContext()
 	kinds := []joinKind{joinInner, joinLeftOuter, joinLeftOuterExcludeNulls, joinSemi, joinAnti, joinAntiIncludeNulls, joinCross}
-	defer func(n int) { joinReadAhead = n }(joinReadAhead)
+	defer func(n int, b int64) { joinReadAhead, joinReadAheadBytes = n, b }(joinReadAhead, joinReadAheadBytes)
+	joinReadAheadBytes = 0
 	for round := range 18 {
 		joinReadAhead = []int{1 << 16, 5, 1}[(round/3)%3]
 		nl, nr, keys := 1+rng.IntN(300), rng.IntN(300), 1+rng.IntN(20)

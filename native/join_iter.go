@@ -12,6 +12,10 @@ package native
 //   - hash join, key typed: the rows of its hash chain, decided by the
 //     residual (the keys are equal), merged in right order with the
 //     table's wild rows, decided by the whole condition;
+//   - hash join with bounds (joinBound) and a time-range index
+//     (join_time_range.go, a table without wild rows): the rows of its
+//     key's group within the bounds' range, found by binary search, in
+//     right order; pairs of an exact window are TRUE without the residual;
 //   - key NULL: none (Equals is NULL, the pair is never TRUE), except
 //     where NULLs matter (NOT IN): every right row, decided by the whole
 //     condition; likewise a wild key.
@@ -64,6 +68,7 @@ const (
 	candNone  rowMode = iota
 	candChain         // the hash chain merged with the table's wild rows
 	candAll           // every right row
+	candList          // the rows of cand (a time range, join_time_range.go)
 )
 
 // joinSegment is one left row's pairs in a chunk: [from, to); last when the
@@ -101,6 +106,14 @@ type joinIter struct {
 	rhoist []*Column   // rb's right hoists (nil at left hoists' places)
 	li     int         // the left row whose candidates are listed next
 	bcols  []boundCols // lb's bounds (prepareBounds); empty: none apply
+	// timeRange indexes the table's groups by the bounds' right values
+	// (join_time_range.go), made on the first left batch with bounds;
+	// nil when it could not be (timeRangeTried).
+	timeRange      *joinTimeRange
+	timeRangeTried bool
+	// rvals are the right values of op.bounds' leading bounds over the
+	// right input (rightBoundValues), made on the first left batch.
+	rvals []*Column
 
 	// The open row's candidate cursor: the row whose candidates did not
 	// all fit in the last chunk, or the one being listed.
@@ -109,6 +122,9 @@ type joinIter struct {
 	allFull         bool // candAll pairs are decided by the whole condition
 	chain           int32
 	wildPos, allPos int
+	cand            []int32 // candList: the open row's candidates
+	candPos         int
+	candTrue        bool // candList: every pair of cand is TRUE
 
 	// The state of row stateLi, the last row apply saw.
 	stateLi          int
@@ -118,6 +134,7 @@ type joinIter struct {
 	pl, pr     []int32   // a chunk's pairs
 	pcols      []*Column // buffers of the pair columns, reused
 	anyFull    bool      // some pair is decided by the whole condition
+	pairsTrue  bool      // every pair of the chunk is known TRUE (candTrue)
 	allTrue    bool      // every pair of the chunk is TRUE (no condition left)
 	segs       []joinSegment
 	res        []int8
@@ -301,15 +318,22 @@ func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 }
 
 // joinReadAhead is how many left rows a join reads before its right
-// input: a left input that ends within it is known whole, and its keys
-// filter the right input before the table is built (keyFilter). (A
-// variable for tests.)
-var joinReadAhead = 1 << 16
+// input, at least, and joinReadAheadBytes how many bytes of them: a left
+// input that ends before both are read is known whole, and its keys
+// filter the right input before the table is built (keyFilter). The bytes let a
+// narrow left input of a few hundred thousand rows (the signups of two
+// weeks) restrict the right scan to its users instead of reading every
+// user's rows. (Variables for tests.)
+var (
+	joinReadAhead      = 1 << 16
+	joinReadAheadBytes = int64(16 << 20)
+)
 
-// readAhead reads left batches until joinReadAhead rows or the end.
+// readAhead reads left batches until both joinReadAhead rows and
+// joinReadAheadBytes bytes, or the end.
 func (it *joinIter) readAhead(ctx *sql.Context) error {
 	rows := 0
-	for rows < joinReadAhead {
+	for rows < joinReadAhead || it.aheadBytes < joinReadAheadBytes {
 		b, err := it.left.Next(ctx)
 		if err == io.EOF {
 			it.leftDone = true
@@ -791,6 +815,14 @@ func (it *joinIter) openRow() {
 	default:
 		switch it.lvals.state[it.li] {
 		case keyOK:
+			if it.timeRange != nil && len(it.bcols) > 0 {
+				it.mode, it.cand, it.candPos, it.candTrue = candList, it.cand[:0], 0, false
+				if g := it.table.group(it.lvals, it.li); g >= 0 {
+					it.cand, it.candTrue = it.timeRange.candidates(it.cand, g, it.bcols, int32(it.li),
+						it.op.kind.partial(), it.op.kind.nullsMatter())
+				}
+				break
+			}
 			it.mode = candChain
 			it.chain = it.table.head(it.lvals, it.li)
 		case keyNull:
@@ -809,6 +841,17 @@ func (it *joinIter) openRow() {
 func (it *joinIter) pull(room int) bool {
 	li := int32(it.li)
 	switch it.mode {
+	case candList:
+		end := min(len(it.cand), it.candPos+room)
+		for _, r := range it.cand[it.candPos:end] {
+			if !it.candTrue && it.outOfBounds(li, r) {
+				continue // a bound not searched (another column's)
+			}
+			it.pl = append(it.pl, li)
+			it.pr = append(it.pr, r)
+		}
+		it.candPos = end
+		return end == len(it.cand)
 	case candAll:
 		end := min(it.rn, it.allPos+room)
 		for r := it.allPos; r < end; r++ {
@@ -881,6 +924,7 @@ func (it *joinIter) pull(room int) bool {
 // chunk lists up to BatchSize pairs, decides them and emits.
 func (it *joinIter) chunk(ctx *sql.Context) error {
 	it.pl, it.pr, it.segs, it.anyFull = it.pl[:0], it.pr[:0], it.segs[:0], false
+	it.pairsTrue = true
 	for len(it.pl) < BatchSize && it.li < it.lb.N {
 		// A row still open from the last chunk has its state in
 		// stateLi's: once decided it takes no more candidates.
@@ -890,6 +934,9 @@ func (it *joinIter) chunk(ctx *sql.Context) error {
 		}
 		from := len(it.pl)
 		last := decided || it.pull(BatchSize-len(it.pl))
+		if len(it.pl) > from && (it.mode != candList || !it.candTrue) {
+			it.pairsTrue = false
+		}
 		it.segs = append(it.segs, joinSegment{li: it.li, from: from, to: len(it.pl), last: last})
 		if !last {
 			break
@@ -913,7 +960,7 @@ func (it *joinIter) decide(ctx *sql.Context) error {
 	if it.anyFull {
 		x, refs = op.full, op.fullRefs
 	}
-	it.allTrue = x == nil || n == 0
+	it.allTrue = x == nil || n == 0 || it.pairsTrue && !it.anyFull
 	if it.allTrue {
 		for i := range it.res {
 			it.res[i] = pairTrue
@@ -1083,19 +1130,32 @@ func (it *joinIter) emit(n int) {
 		}
 		return joinGather(c, l)
 	}
+	read := it.op.outRead
 	var b *Batch
 	if it.op.kind.partial() {
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl)}
-		for _, c := range it.lb.Cols {
+		for i, c := range it.lb.Cols {
+			if read != nil && !read[i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, left(c))
 		}
 	} else {
 		r := it.outR[:n]
 		b = &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
-		for _, c := range it.lb.Cols {
+		for i, c := range it.lb.Cols {
+			if read != nil && !read[i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, left(c))
 		}
-		for _, c := range it.rb.Cols {
+		for i, c := range it.rb.Cols {
+			if read != nil && !read[it.op.nl+i] {
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[it.op.nl+i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, joinGather(c, r))
 		}
 	}
@@ -1333,10 +1393,12 @@ func joinConcatColumns(cs []*Column, n int) *Column {
 	return out
 }
 
-// joinBound is a conjunct of a join's residual, right column rcol (of
-// the right input) op a value of the left row (lx over the pair
-// positions lrefs, all left columns or left hoists), compared as the
-// residual's compareExpr compares it (cmpInt or cmpTime on Column.I).
+// joinBound is a conjunct of a join's residual, a value of the right
+// row (rx over the pair positions rrefs, all right columns or right
+// hoists: b.time, or b.time + INTERVAL 7 DAY) op a value of the left
+// row (lx over the pair positions lrefs, all left columns or left
+// hoists), compared as the residual's compareExpr compares it (cmpInt
+// or cmpTime on Column.I).
 //
 // Why: a self join on a user with a time window (b.time > a.time AND
 // b.time <= a.time + INTERVAL 7 DAY) lists, per left row, every right
@@ -1354,34 +1416,43 @@ func joinConcatColumns(cs []*Column, n int) *Column {
 // prefix. lx itself (s.time + INTERVAL 30 MINUTE) may warn or fail on a
 // left row; it is computed per left batch under a context that traps
 // warnings, and a batch where it warns or fails drops no pairs by this
-// bound or any later one.
+// bound or any later one. rx likewise may fail or warn (date
+// arithmetic is go-mysql-server's Eval): it is computed once over the
+// whole right input under that context, and a right input where it
+// warns or fails drops no pairs by this bound or any later one. Where it
+// does neither, its value for a right row is the value the residual
+// computes for every pair of that row.
 type joinBound struct {
 	op    cmpOp
 	mode  cmpMode
-	rcol  int
+	rx    Expr
+	rrefs []int
 	lx    Expr
 	lrefs []int
 }
 
 // joinBoundsOf is the bounds among the residual e's (before
-// compileNarrow, over sch) leading conjuncts, in order.
-func (op *joinOp) joinBoundsOf(ctx *sql.Context, e sql.Expression, sch sql.Schema) []joinBound {
+// compileNarrow, over sch) leading conjuncts, in order; exact when
+// every conjunct of e is one of them (a pair every bound holds for,
+// with no NULL on either side, is TRUE).
+func (op *joinOp) joinBoundsOf(ctx *sql.Context, e sql.Expression, sch sql.Schema) (out []joinBound, exact bool) {
 	if op.kind == joinCross {
-		return nil
+		return nil, false
 	}
-	var out []joinBound
+	exact = true
 	for _, c := range expression.SplitConjunction(ctx, e) {
 		b, ok := op.boundOf(ctx, c, sch)
 		if ok {
 			out = append(out, b)
 			continue
 		}
+		exact = false
 		x, _, err := compileNarrow(ctx, c, sch)
 		if err != nil || mayFail(x) || truthMayWarn(x) {
 			break
 		}
 	}
-	return out
+	return out, exact
 }
 
 // boundOf is conjunct c as a bound, if it is one.
@@ -1395,25 +1466,46 @@ func (op *joinOp) boundOf(ctx *sql.Context, c sql.Expression, sch sql.Schema) (j
 	if len(ch) != 2 {
 		return joinBound{}, false
 	}
-	rf, ok := ch[0].(*expression.GetField)
-	other := ch[1]
-	if !ok || !op.rightColumn(rf.Index()) {
-		if rf, ok = ch[1].(*expression.GetField); !ok || !op.rightColumn(rf.Index()) {
-			return joinBound{}, false
+	// side is 1 for an expression over left values only, 2 for one over
+	// right values only, 0 otherwise (both, neither, or not usable).
+	side := func(e sql.Expression) int {
+		l, r := false, false
+		transform.InspectExpr(ctx, e, func(_ *sql.Context, e sql.Expression) bool {
+			if gf, ok := e.(*expression.GetField); ok {
+				l = l || op.leftValue(gf.Index())
+				r = r || op.rightValue(gf.Index())
+			}
+			return false
+		})
+		if l == r || !joinDeterministic(ctx, e) || joinHasSubquery(ctx, e) {
+			return 0
 		}
-		other = ch[0]
+		if l {
+			return 1
+		}
+		return 2
 	}
-	leftOnly := true
-	transform.InspectExpr(ctx, other, func(_ *sql.Context, e sql.Expression) bool {
-		if gf, ok := e.(*expression.GetField); ok && !op.leftValue(gf.Index()) {
-			leftOnly = false
-		}
-		return false
-	})
-	if !leftOnly || !joinDeterministic(ctx, other) || joinHasSubquery(ctx, other) {
+	var cop cmpOp
+	switch c.(type) {
+	case *expression.GreaterThan:
+		cop = opGT
+	case *expression.GreaterThanOrEqual:
+		cop = opGE
+	case *expression.LessThan:
+		cop = opLT
+	default:
+		cop = opLE
+	}
+	// Oriented as right value op left value.
+	rside, other := ch[0], ch[1]
+	switch {
+	case side(rside) == 2 && side(other) == 1:
+	case side(rside) == 1 && side(other) == 2:
+		rside, other, cop = other, rside, cop.flip()
+	default:
 		return joinBound{}, false
 	}
-	cx, crefs, err := compileNarrow(ctx, c, sch)
+	cx, _, err := compileNarrow(ctx, c, sch)
 	if err != nil {
 		return joinBound{}, false
 	}
@@ -1421,30 +1513,31 @@ func (op *joinOp) boundOf(ctx *sql.Context, c sql.Expression, sch sql.Schema) (j
 	if !ok || x.days || x.l.konst || x.r.konst || (x.mode != cmpInt && x.mode != cmpTime) {
 		return joinBound{}, false
 	}
-	cop := x.op
-	switch cop {
+	switch x.op {
 	case opLT, opLE, opGT, opGE:
 	default:
 		return joinBound{}, false
 	}
-	// The compiled comparison may have swapped its operands (and op):
-	// orient it as right column op left value.
-	if f, ok := x.l.x.(*fieldExpr); !ok || crefs[f.idx] != rf.Index() {
-		f, ok := x.r.x.(*fieldExpr)
-		if !ok || crefs[f.idx] != rf.Index() {
-			return joinBound{}, false
-		}
-		cop = cop.flip()
+	rx, rrefs, err := compileNarrow(ctx, rside, sch)
+	if err != nil {
+		return joinBound{}, false
 	}
 	lx, lrefs, err := compileNarrow(ctx, other, sch)
 	if err != nil {
 		return joinBound{}, false
 	}
-	return joinBound{op: cop, mode: x.mode, rcol: rf.Index() - op.nl, lx: lx, lrefs: lrefs}, true
+	return joinBound{op: cop, mode: x.mode, rx: rx, rrefs: rrefs, lx: lx, lrefs: lrefs}, true
 }
 
-// rightColumn reports whether pair position p is a right input column.
-func (op *joinOp) rightColumn(p int) bool { return p >= op.nl && p < op.nl+op.nr }
+// rightValue reports whether pair position p is a right input column
+// or a right hoist.
+func (op *joinOp) rightValue(p int) bool {
+	if p >= op.nl && p < op.nl+op.nr {
+		return true
+	}
+	h := p - op.nl - op.nr
+	return h >= 0 && h < len(op.hoists) && !op.hoists[h].left
+}
 
 // leftValue reports whether pair position p is a left column or hoist.
 func (op *joinOp) leftValue(p int) bool {
@@ -1483,10 +1576,18 @@ func (it *joinIter) prepareBounds(ctx *sql.Context) error {
 	if err != nil {
 		return err
 	}
+	if it.rvals == nil {
+		if err := it.rightBoundValues(ctx, rb); err != nil {
+			return err
+		}
+	}
 	trap := &warnTrap{Session: ctx.Session}
 	tctx := *ctx
 	tctx.Session = trap
-	for _, b := range op.bounds {
+	for i, b := range op.bounds {
+		if i >= len(it.rvals) {
+			return nil
+		}
 		in := &Batch{N: it.lb.N, Cols: make([]*Column, len(b.lrefs))}
 		for i, ref := range b.lrefs {
 			if ref < op.nl {
@@ -1496,7 +1597,7 @@ func (it *joinIter) prepareBounds(ctx *sql.Context) error {
 			}
 		}
 		lc, err := b.lx.Eval(&tctx, in)
-		rc := rb.Cols[b.rcol]
+		rc := it.rvals[i]
 		if err != nil || trap.warned || lc == nil || rc == nil ||
 			lc.Kind == KindNull || rc.Kind == KindNull ||
 			!kindFits(b.mode, lc.Kind) || !kindFits(b.mode, rc.Kind) ||
@@ -1505,7 +1606,68 @@ func (it *joinIter) prepareBounds(ctx *sql.Context) error {
 		}
 		it.bcols = append(it.bcols, boundCols{op: b.op, l: lc.I, r: rc.I, ln: lc.Nulls, rn: rc.Nulls})
 	}
+	if len(it.bcols) > 0 && !it.timeRangeTried {
+		return it.buildTimeRange()
+	}
 	return nil
+}
+
+// rightBoundValues sets it.rvals to the right values of the leading
+// bounds whose rx neither fails nor warns over the right input rb (see
+// joinBound), computed once; the columns computed (not a right column
+// or hoist itself) are charged.
+func (it *joinIter) rightBoundValues(ctx *sql.Context, rb *Batch) error {
+	op := it.op
+	trap := &warnTrap{Session: ctx.Session}
+	tctx := *ctx
+	tctx.Session = trap
+	it.rvals = make([]*Column, 0, len(op.bounds))
+	for _, b := range op.bounds {
+		in := &Batch{N: it.rn, Cols: make([]*Column, len(b.rrefs))}
+		for i, ref := range b.rrefs {
+			if ref < op.nl+op.nr {
+				in.Cols[i] = rb.Cols[ref-op.nl]
+			} else {
+				in.Cols[i] = it.rhoist[ref-op.nl-op.nr]
+			}
+		}
+		rc, err := b.rx.Eval(&tctx, in)
+		if err != nil || trap.warned || rc == nil {
+			return nil
+		}
+		if _, field := b.rx.(*fieldExpr); !field {
+			if err := it.grow(rc.Bytes(), "join: right bound values"); err != nil {
+				return err
+			}
+		}
+		it.rvals = append(it.rvals, rc)
+	}
+	return nil
+}
+
+// buildTimeRange makes it.timeRange over the leading bounds whose right
+// values are of the kind their comparison reads, once.
+func (it *joinIter) buildTimeRange() error {
+	it.timeRangeTried = true
+	if it.table == nil || len(it.table.wild) > 0 || !joinTimeRangeOn {
+		return nil // wild rows are merged into chains in order: no index
+	}
+	var rcs []*Column
+	for i, b := range it.op.bounds {
+		if i >= len(it.rvals) {
+			break
+		}
+		rc := it.rvals[i]
+		if rc == nil || rc.Kind == KindNull || !kindFits(b.mode, rc.Kind) || len(rc.I) < it.rn {
+			break
+		}
+		rcs = append(rcs, rc)
+	}
+	it.timeRange = newJoinTimeRange(it.table, it.rn, rcs, len(it.op.bounds), it.op.boundsExact)
+	if it.timeRange == nil {
+		return nil
+	}
+	return it.grow(it.timeRange.bytes(), "join: time-range index")
 }
 
 // outOfBounds reports whether some bound is FALSE for the pair (li, r):

@@ -607,6 +607,15 @@ func (t *joinTable) toStrings() {
 
 // head is the first right row with left row r's key, -1 for none.
 func (t *joinTable) head(vals *keyVals, r int) int32 {
+	g := t.group(vals, r)
+	if g < 0 {
+		return -1
+	}
+	return t.heads[g]
+}
+
+// group is the group of left row r's key, -1 for none.
+func (t *joinTable) group(vals *keyVals, r int) int32 {
 	var g int32
 	var ok bool
 	if t.users != nil {
@@ -614,7 +623,7 @@ func (t *joinTable) head(vals *keyVals, r int) int32 {
 			if g, ok = t.findUser(vals.users[r]); !ok {
 				return -1
 			}
-			return t.heads[g]
+			return g
 		}
 		t.toStrings()
 	}
@@ -622,19 +631,19 @@ func (t *joinTable) head(vals *keyVals, r int) int32 {
 	case t.single:
 		g, ok = t.ints[vals.ints[r]]
 	case vals.users != nil:
-		return t.headByMemo(vals, r)
+		return t.groupByMemo(vals, r)
 	default:
 		g, ok = t.strs[vals.strs[r]]
 	}
 	if !ok {
 		return -1
 	}
-	return t.heads[g]
+	return g
 }
 
-// headByMemo is head for a probe row with a user number, on a table
+// groupByMemo is group for a probe row with a user number, on a table
 // keyed by strings.
-func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
+func (t *joinTable) groupByMemo(vals *keyVals, r int) int32 {
 	if t.probeUsers == nil || !t.probeUsers.SameNumbering(vals.numbering) {
 		t.probeUsers, t.probeMemo = vals.numbering, nil
 	}
@@ -642,7 +651,7 @@ func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
 	if int(u) < len(t.probeMemo) {
 		switch m := t.probeMemo[u]; {
 		case m > 0:
-			return t.heads[m-1]
+			return m - 1
 		case m < 0:
 			return -1
 		}
@@ -653,7 +662,7 @@ func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
 			if !ok {
 				return -1
 			}
-			return t.heads[g]
+			return g
 		}
 		memo := make([]int32, max(int(u)+1, min(vals.numbering.Len(), 2*len(t.probeMemo))))
 		copy(memo, t.probeMemo)
@@ -664,7 +673,7 @@ func (t *joinTable) headByMemo(vals *keyVals, r int) int32 {
 		return -1
 	}
 	t.probeMemo[u] = g + 1
-	return t.heads[g]
+	return g
 }
 
 // bytes estimates the table's memory: the chain links, a map entry per

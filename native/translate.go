@@ -41,12 +41,14 @@ type Translation struct {
 	// alias is the name the table being translated is read under (set
 	// by the TableAlias above it).
 	alias string
+	// root is the plan Translate was given (nil: unknown).
+	root sql.Node
 }
 
 // Translate returns n as a native operator, or nil and why not. Below n,
 // every node that cannot be translated stays go-mysql-server's.
 func Translate(ctx *sql.Context, n sql.Node) (Operator, string) {
-	tr := &Translation{derived: map[string]int{}, used: usedColumns(ctx, n)}
+	tr := &Translation{derived: map[string]int{}, used: usedColumns(ctx, n), root: n}
 	return tr.node(ctx, n)
 }
 

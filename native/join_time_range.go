@@ -1,0 +1,231 @@
+package native
+
+// This file owns the time-range index of a hash join (joinTimeRange):
+// the right rows of each key, sorted by the value a join bound compares
+// (join_iter.go, joinBound), so a left row's candidates are found by
+// binary search instead of by walking its key's whole chain.
+//
+// Why: a join of a user's rows to the same user's rows within a window
+// of time (p.time > s.time AND p.time <= s.time + INTERVAL 30 MINUTE,
+// or NOT EXISTS (… e.time >= s.time + INTERVAL 1 DAY)) has one key
+// group per user. Walking the group for every left row of that user,
+// even dropping each out-of-window pair with one comparison, costs the
+// product of the user's left and right rows: quadratic for the heavy
+// users an event table always has. With the group sorted by the right
+// value, each left row costs a binary search plus the pairs in range.
+//
+// Layout: rows of group g are order[start[g]:start[g+1]]: first its
+// loose rows (a NULL in some indexed bound's right value; no bound can
+// drop them, so they are always candidates) in right-input order, from
+// sorted[g] on the others ascending by the first bound's right value
+// (ties by row). vals[i] holds bound i's right values along order (at
+// loose positions: 0, never read); it is nil for a bound whose values
+// are not non-decreasing along that order within every group (a bound
+// on another column). A bound over b.time + INTERVAL 7 DAY, monotone in
+// b.time, is searchable beside one over b.time: sortedness is checked
+// on the values, not inferred from the expressions.
+//
+// INVARIANT (what a probe may drop): a left row's candidates from the
+// index are its group's loose rows and the sorted rows within the range
+// every searchable bound of the left batch's usable prefix (bcols) keeps
+// for its non-NULL left value. A sorted row outside that range has both
+// values of some usable bound non-NULL and the comparison false, which
+// is exactly a pair outOfBounds drops: the join's rows are those of the
+// chain walk. Candidates are listed in right-input order (sorted back by
+// row), as the chain lists them.
+//
+// Exact rows: when the residual is the bounds' conjunction and nothing
+// else (joinOp.boundsExact), every bound is usable and searchable and
+// the left row's values are all non-NULL, a pair in range is TRUE and a
+// loose pair is not TRUE (a NULL operand of a bound makes the AND NULL
+// or FALSE). Then a semi or anti join lists one pair in range (its first
+// TRUE decides the row), an inner or outer join lists the range without
+// evaluating the residual, and the loose pairs are listed only where a
+// NULL condition matters (NOT IN).
+//
+// Memory: order, start and sorted (4 bytes a right row and two a
+// group) and 8 bytes a right row per searchable bound, charged to the
+// statement's budget as "join: time-range index".
+
+import (
+	"slices"
+)
+
+// joinTimeRangeOn turns the index on (a variable for tests, which
+// compare the joins with and without it).
+var joinTimeRangeOn = true
+
+// joinTimeRange is the time-range index over a join's right input (see
+// the file comment).
+type joinTimeRange struct {
+	start  []int32 // len groups+1
+	sorted []int32 // len groups
+	order  []int32
+	vals   [][]int64 // per bound of the indexed prefix; nil: not searchable
+	// exact: every bound of the join is indexed and searchable and the
+	// residual is their conjunction (see the file comment).
+	exact bool
+}
+
+// newJoinTimeRange indexes the right input's groups of table t by the
+// bounds whose right value columns are rcs (the leading bounds whose
+// right values are of the kind their comparison reads; rcs[i].I holds
+// at least rn values). Nil when there is nothing to index.
+func newJoinTimeRange(t *joinTable, rn int, rcs []*Column, nBounds int, boundsExact bool) *joinTimeRange {
+	if len(rcs) == 0 || len(t.heads) == 0 {
+		return nil
+	}
+	loose := func(r int32) bool {
+		for _, c := range rcs {
+			if c.Nulls != nil && c.Nulls[r] {
+				return true
+			}
+		}
+		return false
+	}
+	x := &joinTimeRange{
+		start:  make([]int32, len(t.heads)+1),
+		sorted: make([]int32, len(t.heads)),
+		order:  make([]int32, 0, rn),
+	}
+	first := rcs[0].I
+	var rest []int32
+	for g, h := range t.heads {
+		x.start[g] = int32(len(x.order))
+		rest = rest[:0]
+		ascending := true
+		for r := h; r >= 0; r = t.next[r] {
+			if loose(r) {
+				x.order = append(x.order, r)
+				continue
+			}
+			if n := len(rest); n > 0 && first[rest[n-1]] > first[r] {
+				ascending = false
+			}
+			rest = append(rest, r)
+		}
+		x.sorted[g] = int32(len(x.order))
+		if !ascending {
+			// A stable sort of rows in ascending order: ties stay by row.
+			slices.SortStableFunc(rest, func(a, b int32) int {
+				switch va, vb := first[a], first[b]; {
+				case va < vb:
+					return -1
+				case va > vb:
+					return 1
+				}
+				return 0
+			})
+		}
+		x.order = append(x.order, rest...)
+	}
+	x.start[len(t.heads)] = int32(len(x.order))
+	x.vals = make([][]int64, len(rcs))
+	searchable := 0
+	for i, c := range rcs {
+		v := make([]int64, len(x.order))
+		ok := true
+		for g := range t.heads {
+			lo, hi := x.sorted[g], x.start[g+1]
+			for p := lo; p < hi; p++ {
+				v[p] = c.I[x.order[p]]
+				if p > lo && v[p] < v[p-1] {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok {
+			x.vals[i] = v
+			searchable++
+		}
+	}
+	x.exact = boundsExact && searchable == nBounds
+	return x
+}
+
+// bytes is the index's memory.
+func (x *joinTimeRange) bytes() int64 {
+	n := 4 * int64(cap(x.start)+cap(x.sorted)+cap(x.order))
+	for _, v := range x.vals {
+		n += 8 * int64(cap(v))
+	}
+	return n
+}
+
+// rangeOf is group g's positions [lo, hi) of order that the usable
+// bounds bcols keep for left row li (see the file comment), and whether
+// the row is exact: every bound usable and searchable with a non-NULL
+// left value.
+func (x *joinTimeRange) rangeOf(g int32, bcols []boundCols, li int32) (lo, hi int32, exact bool) {
+	lo, hi = x.sorted[g], x.start[g+1]
+	exact = x.exact && len(bcols) == len(x.vals)
+	for i := range bcols {
+		if i >= len(x.vals) || x.vals[i] == nil {
+			exact = false
+			continue
+		}
+		b := &bcols[i]
+		if b.ln != nil && b.ln[li] {
+			exact = false
+			continue
+		}
+		v, lv := x.vals[i], b.l[li]
+		switch b.op {
+		case opGT: // v > lv
+			lo = firstAtLeast(v, lo, hi, lv, true)
+		case opGE:
+			lo = firstAtLeast(v, lo, hi, lv, false)
+		case opLT: // v < lv
+			hi = firstAtLeast(v, lo, hi, lv, false)
+		case opLE:
+			hi = firstAtLeast(v, lo, hi, lv, true)
+		}
+		if lo >= hi {
+			return lo, lo, exact
+		}
+	}
+	return lo, hi, exact
+}
+
+// firstAtLeast is the first position p in [lo, hi) of the ascending v
+// with v[p] > x (strict) or v[p] >= x, hi when none.
+func firstAtLeast(v []int64, lo, hi int32, x int64, strict bool) int32 {
+	for lo < hi {
+		m := int32(uint32(lo+hi) >> 1)
+		if v[m] < x || strict && v[m] == x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// candidates appends to out left row li's candidate right rows in
+// group g, in right-input order (see the file comment), and reports
+// whether every pair it listed is TRUE (an exact row whose loose rows
+// were not listed). partial: a semi or anti join, for which one TRUE
+// pair of an exact row decides the row.
+func (x *joinTimeRange) candidates(out []int32, g int32, bcols []boundCols, li int32, partial, nullsMatter bool) ([]int32, bool) {
+	lo, hi, exact := x.rangeOf(g, bcols, li)
+	looseFrom, looseTo := x.start[g], x.sorted[g]
+	if exact {
+		if partial && lo < hi {
+			return append(out, x.order[lo]), true
+		}
+		if !nullsMatter {
+			looseTo = looseFrom // never TRUE, and FALSE or NULL alike
+		}
+	}
+	n := len(out)
+	out = append(out, x.order[looseFrom:looseTo]...)
+	out = append(out, x.order[lo:hi]...)
+	if !slices.IsSorted(out[n:]) {
+		slices.Sort(out[n:])
+	}
+	return out, exact && looseTo == looseFrom
+}
