@@ -51,8 +51,11 @@ func (it *aggBatches) Next(ctx *sql.Context) (*native.Batch, error) {
 	b := &native.Batch{N: len(rows), Cols: make([]*native.Column, len(it.sch))}
 	for j, col := range it.sch {
 		c := native.NewColumn(col.Type, len(rows))
+		plain := j < len(it.n.outs) && it.n.outs[j] != outRetention && it.n.outs[j] != outDecimal
 		for _, g := range rows {
-			c.Append(it.n.toSQL(j, g[j]))
+			if !plain || !appendStored(c, g[j]) {
+				c.Append(it.n.toSQL(j, g[j]))
+			}
 		}
 		// The numbers go with the strings only where every value stayed
 		// the string toSQL gave for the user (Append kept KindString).
@@ -71,4 +74,31 @@ func (it *aggBatches) Next(ctx *sql.Context) (*native.Batch, error) {
 func (it *aggBatches) Close(*sql.Context) error {
 	it.groups, it.users = nil, nil
 	return nil
+}
+
+// appendStored appends stored value v to c without boxing it in the
+// SQL value toSQL gives, when c holds that value as v has it: a string
+// as the string, an integer or float as the number, a time (ms) as its
+// microseconds (what Append makes of toSQL's time.Time). false: nothing
+// appended, the caller goes through toSQL.
+func appendStored(c *native.Column, v storage.Value) bool {
+	switch {
+	case v.Type == storage.TypeNull:
+		c.AppendNull()
+		return true
+	case c.Kind == native.KindString && v.Type == storage.TypeString:
+		c.S = append(c.S, v.Str)
+	case c.Kind == native.KindInt && v.Type == storage.TypeInt:
+		c.I = append(c.I, v.Int)
+	case c.Kind == native.KindFloat && v.Type == storage.TypeFloat:
+		c.F = append(c.F, v.Float)
+	case c.Kind == native.KindTime && v.Type == storage.TypeTime:
+		c.I = append(c.I, v.Int*1000)
+	default:
+		return false
+	}
+	if c.Nulls != nil {
+		c.Nulls = append(c.Nulls, false)
+	}
+	return true
 }
