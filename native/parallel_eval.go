@@ -57,6 +57,46 @@ func (p *parallelEvalOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The first batch is evaluated here, serially: an input of one batch
+	// (a subquery's, a small derived table's) starts no goroutines. The
+	// workers start when a second batch is asked for; the first has
+	// then been handed out, so the order holds.
+	var pipe BatchIter
+	first, closed := true, false
+	return &funcIter{
+		next: func(ctx *sql.Context) (*Batch, error) {
+			if closed {
+				return nil, io.EOF
+			}
+			if first {
+				first = false
+				b, err := in.Next(ctx)
+				if err != nil {
+					return nil, err
+				}
+				return p.eval(ctx, b)
+			}
+			if pipe == nil {
+				pipe = p.pipeline(ctx, in)
+			}
+			return pipe.Next(ctx)
+		},
+		close: func(ctx *sql.Context) error {
+			if closed {
+				return nil
+			}
+			closed = true
+			if pipe != nil {
+				pipe.Close(ctx)
+			}
+			return in.Close(ctx)
+		},
+	}, nil
+}
+
+// pipeline is the rest of in's batches evaluated by workers, in order.
+// Its Close stops the goroutines; it does not close in.
+func (p *parallelEvalOp) pipeline(ctx *sql.Context, in BatchIter) BatchIter {
 	workers := parallelEvalWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -119,13 +159,6 @@ func (p *parallelEvalOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		}()
 	}
 	done := false
-	stop := func() {
-		if !done {
-			done = true
-			cancel()
-			wg.Wait()
-		}
-	}
 	return &funcIter{
 		next: func(ctx *sql.Context) (*Batch, error) {
 			if done {
@@ -148,11 +181,15 @@ func (p *parallelEvalOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 				return nil, ctx.Err()
 			}
 		},
-		close: func(ctx *sql.Context) error {
-			stop()
-			return in.Close(ctx)
+		close: func(*sql.Context) error {
+			if !done {
+				done = true
+				cancel()
+				wg.Wait()
+			}
+			return nil
 		},
-	}, nil
+	}
 }
 
 // eval is b with exprs' columns appended.
