@@ -157,8 +157,23 @@ func (a *Aggregation) Check() error {
 // order. With no keys there is exactly one row, even over no rows. Rows
 // come in no particular order.
 func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
+	rows, _, err := a.run(ctx, false)
+	return rows, err
+}
+
+// RunUsers is Run that also hands out user numbers: users[j], for each
+// Agg j that is AggAny of a distinct_id group key (the group's user),
+// holds row g's user number at users[j][g], numbered by a.Snap.UserIDs
+// (row g's value is a.Snap.UserIDs.ID(users[j][g]) when not NULL);
+// users[j] is nil for every other Agg. Operators above key users by
+// these numbers instead of hashing the strings.
+func (a *Aggregation) RunUsers(ctx context.Context) (rows [][]storage.Value, users [][]uint32, err error) {
+	return a.run(ctx, true)
+}
+
+func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Value, [][]uint32, error) {
 	if err := a.Check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if a.Filter == nil && len(a.Keys) == 0 && len(a.Aggs) == 1 && a.Aggs[0].Kind == AggCount && a.Aggs[0].Column == "" {
 		// count(*) of everything: the parts know their sizes.
@@ -169,11 +184,11 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		for _, m := range a.Snap.Mem {
 			n += len(m.Rows)
 		}
-		return [][]storage.Value{{storage.IntValue(int64(n))}}, nil
+		return [][]storage.Value{{storage.IntValue(int64(n))}}, make([][]uint32, 1), nil
 	}
 	w, err := runAggregation(ctx, a)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(a.Keys) == 0 && len(w.groups.keys) == 0 {
 		w.groups.lookup(groupKey{})
@@ -183,7 +198,13 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 	// groups is itself memory.
 	budget := MemoryBudgetOf(ctx)
 	if err := budget.Grow(int64(len(w.groups.keys))*int64(24+len(a.Aggs)*rowValueBytes), "result rows of "+a.String()); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var users [][]uint32
+	if wantUsers {
+		if users, err = w.userResults(ctx, budget); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := make([][]storage.Value, len(w.groups.keys))
 	// One allocation for every row's values (a row per group made
@@ -194,7 +215,7 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 	for g := range out {
 		if g%CheckEveryRows == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		row := vals[g*na : (g+1)*na : (g+1)*na]
@@ -203,7 +224,30 @@ func (a *Aggregation) Run(ctx context.Context) ([][]storage.Value, error) {
 		}
 		out[g] = row
 	}
-	return out, nil
+	return out, users, nil
+}
+
+// userResults is RunUsers' users over the merged state w: the group
+// table's keys are canonical user numbers of a.Snap.UserIDs for a
+// distinct_id key (the same numbers keyAnyState.result names), charged
+// to budget.
+func (w *aggWorker) userResults(ctx context.Context, budget *MemoryBudget) ([][]uint32, error) {
+	users := make([][]uint32, len(w.states))
+	for j, st := range w.states {
+		ks, ok := st.(*keyAnyState)
+		if !ok || (ks.ref.kind != kindDistinctID && ks.ref.kind != kindRawDistinctID) {
+			continue
+		}
+		if err := budget.Grow(4*int64(len(w.groups.keys)), "user numbers of "+w.run.what); err != nil {
+			return nil, err
+		}
+		us := make([]uint32, len(w.groups.keys))
+		for g, k := range w.groups.keys {
+			us[g] = uint32(k.k[ks.key]) // NULL rows: 0, never read
+		}
+		users[j] = us
+	}
+	return users, nil
 }
 
 // runAggregation runs a over every part and returns the merged state.

@@ -118,6 +118,11 @@ func (s *Scan) inCohort(key string, u uint32) storage.Value {
 // it apart from the scan's other cohorts. A row's test is one bit.
 // REQUIRES: s has not been read yet.
 func (s *Scan) RestrictUsers(bits []uint64, name string) {
+	if s.Snap != nil && holdsEveryUser(bits, s.Snap) {
+		// No row can be dropped: the scan stays whole rather than test
+		// each row (a join with a per-user table of every user).
+		return
+	}
 	c := NewInCohort(givenUsers{name: name})
 	bm := roaring.New()
 	for w, word := range bits {
@@ -145,3 +150,25 @@ func (s *Scan) RestrictUsers(bits []uint64, name string) {
 type givenUsers struct{ name string }
 
 func (p givenUsers) String() string { return "given users of " + p.name }
+
+// holdsEveryUser reports whether bits holds every user number snap
+// knows: then it holds every row's canonical user, and every row passes
+// RestrictUsers. (Merged identities leave numbers out of a set of
+// canonical users: such a set restricts the scan as any other.)
+func holdsEveryUser(bits []uint64, snap *storage.Snapshot) bool {
+	n := snap.UserIDs.Len()
+	if n > 64*len(bits) {
+		return false
+	}
+	full := n / 64
+	for _, w := range bits[:full] {
+		if w != ^uint64(0) {
+			return false
+		}
+	}
+	if rest := n % 64; rest != 0 {
+		mask := uint64(1)<<rest - 1
+		return bits[full]&mask == mask
+	}
+	return true
+}

@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -204,6 +205,10 @@ func (x *fieldExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
 type constExpr struct {
 	v   any
 	typ sql.Type
+	// full is the value repeated BatchSize times, made on first need: a
+	// batch's column shares its prefix (columns are read-only; the
+	// capacity is cut at the batch's length, so an append copies).
+	full atomic.Pointer[Column]
 }
 
 func (x *constExpr) Type() sql.Type { return x.typ }
@@ -211,7 +216,25 @@ func (x *constExpr) String() string { return fmt.Sprint(x.v) }
 func (x *constExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
 	// The value as one row holds it, then repeated (Append per row
 	// showed in profiles: MAKEDATE(YEAR(time), 1)).
+	if full := x.full.Load(); full != nil && b.N <= BatchSize {
+		return constPrefix(full, b.N), nil
+	}
 	one := ConstColumn(x.typ, x.v, 1)
+	if one.Nulls == nil && b.N > 1 && b.N <= BatchSize && one.Kind != KindAny {
+		full := &Column{Kind: one.Kind, Type: one.Type}
+		switch one.Kind {
+		case KindInt, KindTime:
+			full.I = repeatValue(one.I[0], BatchSize)
+		case KindFloat:
+			full.F = repeatValue(one.F[0], BatchSize)
+		case KindString:
+			full.S = repeatValue(one.S[0], BatchSize)
+		}
+		if full.I != nil || full.F != nil || full.S != nil {
+			x.full.Store(full)
+			return constPrefix(full, b.N), nil
+		}
+	}
 	if one.Nulls != nil || b.N <= 1 {
 		return ConstColumn(x.typ, x.v, b.N), nil
 	}
@@ -226,6 +249,20 @@ func (x *constExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
 		return ConstColumn(x.typ, x.v, b.N), nil
 	}
 	return one, nil
+}
+
+// constPrefix is full's first n rows, their capacity n.
+func constPrefix(full *Column, n int) *Column {
+	out := &Column{Kind: full.Kind, Type: full.Type}
+	switch full.Kind {
+	case KindInt, KindTime:
+		out.I = full.I[:n:n]
+	case KindFloat:
+		out.F = full.F[:n:n]
+	case KindString:
+		out.S = full.S[:n:n]
+	}
+	return out
 }
 
 func repeatValue[T any](v T, n int) []T {

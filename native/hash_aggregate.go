@@ -20,6 +20,7 @@ package native
 
 import (
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -87,6 +88,8 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 			sc = sc.withCodesOnly(only)
 		}
 		in = fuseEvaluation(sc, keys, aggs)
+	} else if runtime.GOMAXPROCS(0) > 1 {
+		in = evaluateInParallel(in, keys, aggs)
 	}
 	return &hashAggOp{child: in, keys: keys, keyCols: keyCols, aggs: aggs, sch: gb.Schema(ctx)}, ""
 }
@@ -99,28 +102,7 @@ func translateGroupBy(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, 
 // (go-mysql-server evaluates it on a group's first row only), nor is a
 // go-mysql-server buffer's input (it reads whole rows).
 func fuseEvaluation(sc *scanOp, keys []Expr, aggs []aggFunc) Operator {
-	slots := make([]*Expr, 0, len(keys))
-	for i := range keys {
-		slots = append(slots, &keys[i])
-	}
-	for _, a := range aggs {
-		if ea, ok := a.(interface{ argSlots() []*Expr }); ok {
-			slots = append(slots, ea.argSlots()...)
-		}
-	}
-	base := len(sc.out)
-	out := append(sql.Schema(nil), sc.out...)
-	var exprs []Expr
-	for _, slot := range slots {
-		switch (*slot).(type) {
-		case *fieldExpr, *constExpr:
-			continue
-		}
-		x := *slot
-		*slot = &fieldExpr{idx: base + len(exprs), typ: x.Type(), name: x.String()}
-		exprs = append(exprs, x)
-		out = append(out, &sql.Column{Name: x.String(), Type: x.Type(), Nullable: true})
-	}
+	exprs, out := movableExprs(sc.out, keys, aggs)
 	if len(exprs) == 0 {
 		return sc
 	}
@@ -143,6 +125,46 @@ func fuseEvaluation(sc *scanOp, keys []Expr, aggs []aggFunc) Operator {
 			return &Batch{N: b.N, Cols: cols}, nil
 		},
 	}, out)
+}
+
+// evaluateInParallel is fuseEvaluation for an input that is not the
+// events scan (parallel_eval.go): the keys and arguments are computed by
+// parallelEvalOp's workers, in input order.
+func evaluateInParallel(in Operator, keys []Expr, aggs []aggFunc) Operator {
+	exprs, out := movableExprs(in.Schema(), keys, aggs)
+	if len(exprs) == 0 {
+		return in
+	}
+	return &parallelEvalOp{child: in, exprs: exprs, sch: out}
+}
+
+// movableExprs takes the keys and the aggregates' movable arguments that
+// are not plain columns or constants out of their slots: each slot then
+// reads a column appended after in's, and exprs (over in) compute those
+// columns; out is in with them.
+func movableExprs(in sql.Schema, keys []Expr, aggs []aggFunc) (exprs []Expr, out sql.Schema) {
+	slots := make([]*Expr, 0, len(keys))
+	for i := range keys {
+		slots = append(slots, &keys[i])
+	}
+	for _, a := range aggs {
+		if ea, ok := a.(interface{ argSlots() []*Expr }); ok {
+			slots = append(slots, ea.argSlots()...)
+		}
+	}
+	base := len(in)
+	out = append(sql.Schema(nil), in...)
+	for _, slot := range slots {
+		switch (*slot).(type) {
+		case *fieldExpr, *constExpr:
+			continue
+		}
+		x := *slot
+		*slot = &fieldExpr{idx: base + len(exprs), typ: x.Type(), name: x.String()}
+		exprs = append(exprs, x)
+		out = append(out, &sql.Column{Name: x.String(), Type: x.Type(), Nullable: true})
+	}
+	return exprs, out
 }
 
 // columnUses is how the GroupBy uses each column of sch, its input (a

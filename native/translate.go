@@ -56,6 +56,9 @@ func (tr *Translation) node(ctx *sql.Context, n sql.Node) (op Operator, reason s
 	if nn, ok := n.(*Node); ok {
 		return nn.op, ""
 	}
+	if bn, ok := n.(BatchNode); ok { // batch_node.go
+		return newBatchNodeOp(ctx, bn), ""
+	}
 	fn, ok := translators[reflect.TypeOf(n)]
 	if !ok {
 		return nil, "no native " + nodeName(n)

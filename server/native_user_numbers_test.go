@@ -119,6 +119,27 @@ func TestNativeUserNumbersOverEvents(t *testing.T) {
 			"COUNT(DISTINCT CASE WHEN f.first_seen < e.time THEN e.distinct_id END) FROM events e " +
 			"JOIN (SELECT distinct_id, MIN(time) AS first_seen FROM events GROUP BY distinct_id) f ON f.distinct_id = e.distinct_id " +
 			"GROUP BY CAST(e.time AS DATE) ORDER BY day", "HashJoin"},
+		// The engine's per-user aggregates hand their distinct_id with
+		// user numbers (planner.AggregateNode.OpenBatches): joins with
+		// the scan key users by number, and the scan reads only the
+		// aggregate's users; the numbers meet strings and other
+		// aggregates' numbers correctly.
+		{"SELECT c.d, COUNT(DISTINCT e.distinct_id), COUNT(*) FROM (SELECT distinct_id, DATE(MIN(time)) AS d FROM events WHERE event = 'Signup' " +
+			"GROUP BY distinct_id) c JOIN events e ON e.distinct_id = c.distinct_id GROUP BY c.d ORDER BY c.d", "HashJoin"},
+		{"SELECT COUNT(*), SUM(a.n), COUNT(DISTINCT a.distinct_id) FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) a " +
+			"JOIN (SELECT distinct_id, SUM(amount) AS s FROM events WHERE event = 'Purchase' GROUP BY distinct_id) b ON a.distinct_id = b.distinct_id", ""},
+		{"WITH a AS (SELECT distinct_id, MIN(time) AS t0 FROM events GROUP BY distinct_id) " +
+			"SELECT x.distinct_id, COUNT(*) FROM a x JOIN a y ON x.distinct_id = y.distinct_id AND x.t0 <= y.t0 GROUP BY x.distinct_id ORDER BY x.distinct_id", ""},
+		{"SELECT LEAST(n, 2) AS k, COUNT(*), COUNT(DISTINCT distinct_id) FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) p " +
+			"GROUP BY LEAST(n, 2) ORDER BY k", ""},
+		{"SELECT l.d, COUNT(r.n) FROM (SELECT 'alice' AS d UNION ALL SELECT 'u-1' UNION ALL SELECT 'anon-1' UNION ALL SELECT 'nobody') l " +
+			"LEFT JOIN (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) r ON r.distinct_id = l.d GROUP BY l.d ORDER BY l.d", ""},
+		{"SELECT COUNT(DISTINCT u), COUNT(*) FROM (SELECT distinct_id AS u FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) g " +
+			"UNION ALL SELECT distinct_id FROM events WHERE event = 'Signup' UNION ALL SELECT 'zed' UNION ALL SELECT 'ALICE') x", ""},
+		{"SELECT f.utm, COUNT(*), COUNT(r.distinct_id), SUM(r.revenue) FROM (SELECT distinct_id, COALESCE(event, '') AS utm FROM (SELECT distinct_id, event, " +
+			"ROW_NUMBER() OVER (PARTITION BY distinct_id ORDER BY time) AS rn FROM events) ranked WHERE rn = 1) f LEFT JOIN (SELECT distinct_id, " +
+			"SUM(amount) AS revenue FROM events WHERE event = 'Purchase' GROUP BY distinct_id) r ON r.distinct_id = f.distinct_id GROUP BY f.utm ORDER BY f.utm", "HashJoin"},
+		{"SELECT COUNT(*) FROM events e WHERE e.distinct_id IN (SELECT distinct_id FROM events WHERE event = 'Purchase' GROUP BY distinct_id HAVING COUNT(*) > 1)", ""},
 		// Case-insensitive comparison: 'Alice' = 'alice' = 'ALICE' as text.
 		{"SELECT COUNT(DISTINCT LOWER(distinct_id)) FROM events", ""},
 		{"SELECT LOWER(distinct_id) AS u, COUNT(*) FROM events GROUP BY LOWER(distinct_id) ORDER BY u", ""},
