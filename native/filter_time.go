@@ -24,6 +24,7 @@ package native
 // session's zone, and a zone's clock goes back once a year.
 
 import (
+	"slices"
 	"time"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -53,7 +54,7 @@ func (f *filterOp) planRanges(ctx *sql.Context, cond sql.Expression, sch sql.Sch
 	tr := &timeRanges{sch: sch}
 	var rest []sql.Expression
 	for _, e := range expression.SplitConjunction(ctx, cond) {
-		if col, ok := rangeColumn(e, sch); ok {
+		if col, ok := rangeColumn(ctx, e, sch); ok {
 			if x, err := comp.Compile(ctx, e); err == nil && !mayFail(x) {
 				tr.conj = append(tr.conj, rangeConjunct{col: col, x: x})
 				if !containsInt(tr.cols, col) {
@@ -91,7 +92,7 @@ func containsInt(s []int, v int) bool {
 // rangeColumn is the column e compares with a constant, when e is
 // column op constant or constant op column (op one of < <= > >= =),
 // the column a DATETIME or DATE and the constant a time.
-func rangeColumn(e sql.Expression, sch sql.Schema) (int, bool) {
+func rangeColumn(_ *sql.Context, e sql.Expression, sch sql.Schema) (int, bool) {
 	var l, r sql.Expression
 	switch x := e.(type) {
 	case *expression.GreaterThan:
@@ -116,6 +117,10 @@ func rangeColumn(e sql.Expression, sch sql.Schema) (int, bool) {
 	if !isField || !isLit {
 		return 0, false
 	}
+	// The literal's type may be a string's (go-mysql-server's
+	// TIMESTAMP(…) is typed as its argument): the comparison then may
+	// read the column as text, whose fixed-width form keeps the order of
+	// the times in the safe range, so its TRUE set is still an interval.
 	if _, isTime := lit.Value().(time.Time); !isTime {
 		return 0, false
 	}
@@ -143,19 +148,9 @@ func (tr *timeRanges) filter(ctx *sql.Context, b *Batch) (out *Batch, ok bool, e
 		if c.Kind != KindTime {
 			return nil, false, nil
 		}
-		lo, hi, seen := int64(0), int64(0), false
-		for r, v := range c.I[:b.N] {
-			if c.Nulls != nil && c.Nulls[r] {
-				nulls = true
-				continue
-			}
-			if !seen {
-				lo, hi, seen = v, v, true
-			} else if v < lo {
-				lo = v
-			} else if v > hi {
-				hi = v
-			}
+		lo, hi, seen := minMaxTimes(c, b.N)
+		if c.Nulls != nil && !nulls {
+			nulls = slices.Contains(c.Nulls[:b.N], true)
 		}
 		if !seen {
 			return nil, true, nil // every row NULL: every conjunct NULL
@@ -221,4 +216,31 @@ func (tr *timeRanges) holdsAt(ctx *sql.Context, rc rangeConjunct, c *Column, lo,
 		return false, nil
 	}
 	return len(sel) == 2, nil
+}
+
+// minMaxTimes is the smallest and largest non-NULL value of the first n
+// rows of KindTime column c; seen false when all are NULL.
+func minMaxTimes(c *Column, n int) (lo, hi int64, seen bool) {
+	vs := c.I[:n]
+	if c.Nulls == nil {
+		if n == 0 {
+			return 0, 0, false
+		}
+		lo, hi = vs[0], vs[0]
+		for _, v := range vs[1:] {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		return lo, hi, true
+	}
+	nulls := c.Nulls[:n]
+	for r, v := range vs {
+		if nulls[r] {
+			continue
+		}
+		if !seen {
+			lo, hi, seen = v, v, true
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi, seen
 }
