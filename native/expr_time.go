@@ -300,6 +300,16 @@ func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	}
 	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var cv civil
+	if lo, hi, seen := minMaxTimes(c, n); seen && c.Nulls == nil && floorDiv(lo, microsPerDay) == floorDiv(hi, microsPerDay) &&
+		floorDiv(lo, microsPerDay) != floorDiv(zeroMicros, microsPerDay) {
+		// One day (a day's segment): one string, boxed once.
+		cv.at(lo)
+		var day any = cv.t.Format("2006-01-02")
+		for r := range out.A {
+			out.A[r] = day
+		}
+		return out, nil
+	}
 	var last any
 	lo, hi := int64(1), int64(0) // the current day's microseconds
 	for r, v := range c.I[:n] {

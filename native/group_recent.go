@@ -1,5 +1,7 @@
 package native
 
+import "unsafe"
+
 // recentGroups is a small direct-mapped cache of a group table's last
 // lookups by an integer key: rows of one day's segment go user by user,
 // so a key of hours (or of (day, event) pairs) comes back every few rows
@@ -29,4 +31,14 @@ func (c *recentGroups) get(k uint64) (int32, bool) {
 func (c *recentGroups) put(k uint64, g int32) {
 	s := recentSlot(k)
 	c.keys[s], c.gs[s] = k, g+1
+}
+
+// sameBox reports whether a and b are one boxed value: the same type
+// and the same pointer to it (a day's DATE(time) string, boxed once
+// and stored in each of its rows). Values boxed alike are equal and
+// encode to the same group key; false says nothing.
+func sameBox(a, b any) bool {
+	type eface struct{ typ, data unsafe.Pointer }
+	ea, eb := (*eface)(unsafe.Pointer(&a)), (*eface)(unsafe.Pointer(&b))
+	return ea.typ == eb.typ && ea.data == eb.data && ea.data != nil
 }

@@ -423,7 +423,7 @@ func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out [
 	for r := range nrows {
 		// A run of one value (a day's DATE(time) strings) takes its
 		// first row's group without encoding the key again.
-		if r > 0 && sameKeyValue(c, r-1, r) {
+		if r > 0 && (c.Kind == KindAny && c.Nulls == nil && sameBox(c.A[r-1], c.A[r]) || sameKeyValue(c, r-1, r)) {
 			out = append(out, out[len(out)-1])
 			continue
 		}
