@@ -70,8 +70,11 @@ func (f *filterOp) planRanges(ctx *sql.Context, cond sql.Expression, sch sql.Sch
 	}
 	if len(rest) > 0 {
 		restCond := expression.JoinAnd(rest...)
+		// The rest is evaluated only on the rows with times, and (when
+		// it came first in the condition) no longer on the others: that
+		// is unobservable only for a rest that can neither fail nor warn.
 		x, err := comp.Compile(ctx, restCond)
-		if err != nil {
+		if err != nil || mayFail(x) {
 			return
 		}
 		tr.inner = &filterOp{child: f.child, cond: x, name: f.name}
