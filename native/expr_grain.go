@@ -58,6 +58,10 @@ const (
 	// of events a few seconds apart still shares each value across
 	// several rows.
 	minGrain = microsPerMinute
+
+	// grainWindow is how many buckets around a batch's first the cache
+	// finds by array index rather than by hashing: a day of minutes.
+	grainWindow = 1440
 )
 
 // noGrain marks an expression without a grain.
@@ -528,7 +532,10 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	runs := make([]grainRun, 0, 16)
 	reps := make([]int32, 0, 16) // a row of each bucket, in slot order
 	nullSlot := int32(-1)
-	var seen map[int64]int32
+	var seen map[int64]int32 // buckets outside window
+	var window []int32       // bucket base+w's slot+1 (0: not seen yet)
+	var base int64
+	firstS := int32(-1)                          // the first bucket's slot, at base+grainWindow/2
 	lo, hi, cur := int64(1), int64(0), int32(-1) // the current bucket: [lo, hi), its slot
 	for r, v := range tc.I[:n] {
 		var s int32
@@ -545,14 +552,34 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 			return nil, false, nil
 		default:
 			k := floorDiv(v, x.grain)
-			found := false
-			if s, found = seen[k]; !found {
-				if seen == nil {
-					seen = make(map[int64]int32)
-				}
-				s = int32(len(reps))
+			if firstS < 0 && window == nil {
+				// The first bucket: no array yet (a day's bucket may be
+				// the batch's only one).
+				firstS, base = int32(len(reps)), k-grainWindow/2
+				s = firstS
 				reps = append(reps, int32(r))
-				seen[k] = s
+			} else if w := uint64(k - base); w < grainWindow {
+				if window == nil {
+					window = make([]int32, grainWindow)
+					window[grainWindow/2] = firstS + 1
+				}
+				// Buckets near the batch's first (the hours of a day's
+				// segment, whose rows go user by user): an array.
+				if s = window[w] - 1; s < 0 {
+					s = int32(len(reps))
+					reps = append(reps, int32(r))
+					window[w] = s + 1
+				}
+			} else {
+				found := false
+				if s, found = seen[k]; !found {
+					if seen == nil {
+						seen = make(map[int64]int32)
+					}
+					s = int32(len(reps))
+					reps = append(reps, int32(r))
+					seen[k] = s
+				}
 			}
 			// The bucket's bounds, inside the safe range (a bucket of an
 			// odd number of seconds may straddle its ends).

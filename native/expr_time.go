@@ -254,14 +254,23 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		return x.fb.eval(ctx, n, c)
 	}
 	out := &Column{Kind: KindTime, Type: types.Date, I: make([]int64, n), Nulls: c.Nulls}
+	// The current day [lo, lo+microsPerDay), inside the safe range: rows
+	// of one day (a segment's) skip the division.
+	lo, hi := int64(1), int64(0)
 	for r, v := range c.I[:n] {
 		if c.Nulls != nil && c.Nulls[r] {
+			continue
+		}
+		if v >= lo && v < hi {
+			out.I[r] = lo
 			continue
 		}
 		if v < safeMinMicros || v > safeMaxMicros {
 			return x.fb.eval(ctx, n, c) // the zero time, or out of DATE's range
 		}
-		out.I[r] = floorDiv(v, microsPerDay) * microsPerDay
+		lo = floorDiv(v, microsPerDay) * microsPerDay
+		hi = min(lo+microsPerDay, safeMaxMicros+1)
+		out.I[r] = lo
 	}
 	return out, nil
 }
@@ -291,6 +300,16 @@ func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	}
 	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var cv civil
+	if lo, hi, seen := minMaxTimes(c, n); seen && c.Nulls == nil && floorDiv(lo, microsPerDay) == floorDiv(hi, microsPerDay) &&
+		floorDiv(lo, microsPerDay) != floorDiv(zeroMicros, microsPerDay) {
+		// One day (a day's segment): one string, boxed once.
+		cv.at(lo)
+		var day any = cv.t.Format("2006-01-02")
+		for r := range out.A {
+			out.A[r] = day
+		}
+		return out, nil
+	}
 	var last any
 	lo, hi := int64(1), int64(0) // the current day's microseconds
 	for r, v := range c.I[:n] {

@@ -27,6 +27,8 @@ type filterOp struct {
 	coded []*codedConjunct // nil: cond whole on every batch
 	rest  Expr             // the other conjuncts, nil for none
 	flow  *stageFlow       // how it reads its input (see stageFlow)
+
+	ranges *timeRanges // time-range conjuncts decided per batch (filter_time.go), or nil
 }
 
 // codedConjunct is a conjunct that reads input column col alone.
@@ -79,6 +81,7 @@ func newFilter(ctx *sql.Context, tr *Translation, name string, child sql.Node, c
 	}
 	f := &filterOp{child: in, cond: x, name: name}
 	f.planCoded(ctx, cond, in.Schema())
+	f.planRanges(ctx, cond, in.Schema())
 	if sc, ok := in.(*scanOp); ok {
 		return sc.withStage(stage{describe: f.name + " " + x.String(), run: f.filterBatch, flow: f.flow}, sc.out), ""
 	}
@@ -348,6 +351,11 @@ func (cc *codedConjunct) decide(ctx *sql.Context, dv *dictVerdicts, codes []uint
 
 // filterBatch is b's rows where the condition is TRUE (nil: none).
 func (f *filterOp) filterBatch(ctx *sql.Context, b *Batch) (*Batch, error) {
+	if f.ranges != nil {
+		if out, ok, err := f.ranges.filter(ctx, b); ok || err != nil {
+			return out, err
+		}
+	}
 	if f.coded != nil {
 		sel, ok, err := f.codedRows(ctx, b)
 		if err != nil {

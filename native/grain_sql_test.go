@@ -92,3 +92,31 @@ func TestGrainForms(t *testing.T) {
 		checkSame(t, q, true)
 	}
 }
+
+// TestTimeRangeFilters runs the time bounds BI tools put on a series
+// (decided once per batch when a batch lies inside them: filter_time.go)
+// with arb's rules and without, over DATETIME(6), DATETIME and DATE
+// columns with NULLs, bounds inside and around the data.
+func TestTimeRangeFilters(t *testing.T) {
+	grainTable(t)
+	var qs []string
+	for _, c := range []string{"time", "t0", "d"} {
+		for _, q := range []string{
+			`SELECT DATE({c}), COUNT(*) FROM tgrain WHERE {c} >= TIMESTAMP('1000-01-01 00:00:00') AND {c} < TIMESTAMP('9999-12-31 23:59:59') GROUP BY 1 ORDER BY 1`,
+			`SELECT COUNT(*), SUM(amount) FROM tgrain WHERE {c} BETWEEN FROM_UNIXTIME(1741478400) AND FROM_UNIXTIME(1741651199)`,
+			`SELECT event, COUNT(*) FROM tgrain WHERE {c} >= STR_TO_DATE('2025-03-10 00:00:00.000000', '%Y-%m-%d %H:%i:%s.%f') AND {c} < STR_TO_DATE('2025-03-11 00:00:00.000000', '%Y-%m-%d %H:%i:%s.%f') AND event <> 'Login' GROUP BY 1 ORDER BY 1`,
+			`SELECT COUNT(*) FROM tgrain WHERE TIMESTAMP('1969-12-31 23:00:00') > {c} OR {c} = TIMESTAMP('2025-03-10 00:00:00')`,
+			`SELECT CAST({c} AS DATE), COUNT(*) FROM tgrain WHERE {c} > TIMESTAMP('1960-02-29 12:00:00.5') GROUP BY 1 ORDER BY 1`,
+		} {
+			qs = append(qs, strings.ReplaceAll(q, "{c}", c))
+		}
+	}
+	h := testDB(t)
+	for _, q := range qs {
+		rows, err := h.exec(1, q)
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("%s: %d rows, err %v", q, len(rows), err)
+		}
+		checkSame(t, q, true)
+	}
+}

@@ -133,6 +133,10 @@ type groupTable struct {
 	userDense []int32
 	userMap   map[uint32]int32
 
+	// recent caches lookups of ints (modeInt, modeTime) or pairs
+	// (group_recent.go); a table uses it for one of them only.
+	recent recentGroups
+
 	buf    []byte // encoded key, reused
 	weight weightBuf
 	keyLen int64 // bytes of keys held, for the memory estimate
@@ -238,6 +242,8 @@ func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
 				g = t.newGroup()
 				t.dense[v] = g
 			}
+		} else if cg, hit := t.recent.get(uint64(v)); hit {
+			g = cg
 		} else {
 			var ok bool
 			if g, ok = t.ints[v]; !ok {
@@ -245,6 +251,7 @@ func (t *groupTable) intGroups(c *Column, nrows int, out []int32) []int32 {
 				t.ints[v] = g
 				t.keyLen += 8
 			}
+			t.recent.put(uint64(v), g)
 		}
 		last, lastG = v, g
 		out = append(out, g)
@@ -416,7 +423,7 @@ func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out [
 	for r := range nrows {
 		// A run of one value (a day's DATE(time) strings) takes its
 		// first row's group without encoding the key again.
-		if r > 0 && sameKeyValue(c, r-1, r) {
+		if r > 0 && (c.Kind == KindAny && c.Nulls == nil && sameBox(c.A[r-1], c.A[r]) || sameKeyValue(c, r-1, r)) {
 			out = append(out, out[len(out)-1])
 			continue
 		}
@@ -463,11 +470,16 @@ func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int
 				continue
 			}
 			k := uint64(uint32(a[r]))<<32 | uint64(uint32(b[r]))
+			if g, hit := t.recent.get(k); hit {
+				out = append(out, g)
+				continue
+			}
 			g, ok := t.pairs[k]
 			if !ok {
 				g = t.newGroup()
 				t.pairs[k] = g
 			}
+			t.recent.put(k, g)
 			out = append(out, g)
 		}
 		return out, nil

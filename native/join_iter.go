@@ -142,6 +142,9 @@ type joinIter struct {
 	ready      []*Batch
 	eof        bool
 	rightIt    BatchIter // open while build reads it
+
+	coded        *codedProbe // join_coded.go; nil: not applicable
+	codedChecked bool
 }
 
 func (it *joinIter) Next(ctx *sql.Context) (*Batch, error) {
@@ -247,6 +250,9 @@ func (it *joinIter) step(ctx *sql.Context) error {
 			}
 		}
 		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
+		if done, err := it.probeCoded(ctx); done || err != nil {
+			return err
+		}
 		if err := it.prepareLeft(ctx); err != nil {
 			return err
 		}
