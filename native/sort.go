@@ -109,6 +109,11 @@ func (k *sortKey) keyCol(c *Column) keyCol {
 	case KindString:
 		if k.binary && KindOf(k.typ) == KindString {
 			fast = true
+			if c.U != nil || c.Codes != nil {
+				// Stored distinct_ids or a segment dictionary's strings:
+				// storage keeps only valid UTF-8 (storage.TypeString).
+				break
+			}
 			for r, s := range c.S {
 				if !c.IsNull(r) && !utf8.ValidString(s) {
 					fast = false // go-mysql-server's comparison decodes runes: let it
@@ -1017,6 +1022,7 @@ type topNStore struct {
 	store, storeKeys *Batch
 	bound            []keyCol // storeKeys' columns when store holds a compacted bound at row limit-1
 	compactions      int      // compactions so far (each sets a new bound)
+	fast             []bool   // per key: every batch added compared natively (keyCol.fast)
 	sel              []int32
 }
 
@@ -1025,6 +1031,10 @@ func newTopNStore(ctx *sql.Context, keys []sortKey, limit int64, mem *memCharge)
 		compactAt: math.MaxInt64} // a count past any input: no compaction
 	if limit <= math.MaxInt32 {
 		st.compactAt = max(2*limit, BatchSize)
+	}
+	st.fast = make([]bool, len(keys))
+	for i := range st.fast {
+		st.fast[i] = true
 	}
 	return st
 }
@@ -1037,6 +1047,7 @@ func (st *topNStore) add(ctx *sql.Context, b *Batch, kcs []keyCol) error {
 	kb := &Batch{N: b.N, Cols: make([]*Column, len(kcs))}
 	for i, kc := range kcs {
 		kb.Cols[i] = kc.c
+		st.fast[i] = st.fast[i] && kc.fast
 	}
 	if st.bound != nil {
 		sel := st.sel[:0]
@@ -1070,9 +1081,16 @@ func (st *topNStore) add(ctx *sql.Context, b *Batch, kcs []keyCol) error {
 	return nil
 }
 
+// keyCols is the store's key columns kb. A key whose every batch
+// compared natively still does (the same Kinds, strings already found
+// valid UTF-8), without a second look at its values.
 func (st *topNStore) keyCols(kb *Batch) []keyCol {
 	out := make([]keyCol, len(st.keys))
 	for i := range st.keys {
+		if st.fast[i] && kb.Cols[i].Kind != KindAny {
+			out[i] = keyCol{c: kb.Cols[i], fast: true}
+			continue
+		}
 		out[i] = st.keys[i].keyCol(kb.Cols[i])
 	}
 	return out
