@@ -376,14 +376,29 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		case vals.present != nil && rows == nil:
 			sel = vals.present
 		case vals.present != nil:
-			for _, r := range vals.present {
-				if rows.Contains(uint32(first + int(r))) {
+			// Both sorted: merge rather than a bitmap lookup a row.
+			in := rowsInRange(rows, first, n, nil)
+			for i, j := 0, 0; i < len(in) && j < len(vals.present); {
+				switch a, b := in[i], vals.present[j]; {
+				case a < b:
+					i++
+				case a > b:
+					j++
+				default:
+					sel = append(sel, a)
+					i++
+					j++
+				}
+			}
+		case rows != nil:
+			for _, r := range rowsInRange(rows, first, n, nil) {
+				if !vals.isNull(int(r)) {
 					sel = append(sel, r)
 				}
 			}
 		default:
 			for r := 0; r < n; r++ {
-				if !vals.isNull(r) && (rows == nil || rows.Contains(uint32(first+r))) {
+				if !vals.isNull(r) {
 					sel = append(sel, int32(r))
 				}
 			}
