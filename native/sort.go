@@ -959,26 +959,16 @@ func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		limit = math.MaxInt64
 	}
 	mem := newMemCharge(ctx)
-	rows, keys, err := t.top(ctx, in, limit, mem)
-	if err != nil || rows == nil {
-		mem.release()
-		return &sliceIter{}, err
-	}
-	rc := &rowComparer{ctx: ctx, keys: t.keys}
-	perm, err := rc.sortedOrder(keys, rows.N)
+	st, err := t.top(ctx, in, limit, mem)
 	if err != nil {
 		mem.release()
 		return nil, err
 	}
-	if int64(len(perm)) > limit {
-		perm = perm[:limit]
-	}
-	return emitIter(rows, perm, mem.release, nil), nil
+	return st.emit()
 }
 
-// top reads in and returns a superset of its best limit rows in arrival
-// order among equal keys, with their key values.
-func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*Batch, []keyCol, error) {
+// top reads in into a store of its best limit rows.
+func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*topNStore, error) {
 	st := newTopNStore(ctx, t.keys, limit, mem)
 	for {
 		b, err := in.Next(ctx)
@@ -986,24 +976,23 @@ func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if limit == 0 {
 			continue // go-mysql-server still reads its whole input
 		}
 		kcs, err := evalKeys(ctx, t.keys, b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := st.add(ctx, b, kcs); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	rows, keys := st.result()
-	return rows, keys, nil
+	return st, nil
 }
 
 // topNStore keeps the best limit rows of what it is given (and at most
@@ -1023,6 +1012,7 @@ type topNStore struct {
 	bound            []keyCol // storeKeys' columns when store holds a compacted bound at row limit-1
 	compactions      int      // compactions so far (each sets a new bound)
 	fast             []bool   // per key: every batch added compared natively (keyCol.fast)
+	sortedRows       int      // store.N right after the last compaction (then it is in order)
 	sel              []int32
 }
 
@@ -1064,7 +1054,14 @@ func (st *topNStore) add(ctx *sql.Context, b *Batch, kcs []keyCol) error {
 			return nil
 		}
 		if len(sel) < b.N {
-			b, kb = b.Gather(sel), kb.Gather(sel)
+			// Only the rows that beat the bound are copied, each once.
+			before := st.store.Bytes() + st.storeKeys.Bytes()
+			appendGathered(st.store, b, sel)
+			appendGathered(st.storeKeys, kb, sel)
+			if err := st.mem.grow(st.store.Bytes()+st.storeKeys.Bytes()-before, "top-n"); err != nil {
+				return err
+			}
+			return st.compactIfFull()
 		}
 	}
 	if st.store == nil {
@@ -1075,6 +1072,11 @@ func (st *topNStore) add(ctx *sql.Context, b *Batch, kcs []keyCol) error {
 	if err := st.mem.grow(b.Bytes()+kb.Bytes(), "top-n"); err != nil {
 		return err
 	}
+	return st.compactIfFull()
+}
+
+// compactIfFull compacts the store once it holds compactAt rows.
+func (st *topNStore) compactIfFull() error {
 	if int64(st.store.N) >= st.compactAt {
 		return st.compact()
 	}
@@ -1106,12 +1108,31 @@ func (st *topNStore) compact() error {
 	perm = perm[:st.limit]
 	before := st.store.Bytes() + st.storeKeys.Bytes()
 	ns, nk := newOwnedBatch(st.store), newOwnedBatch(st.storeKeys)
-	appendBatch(ns, st.store.Gather(perm))
-	appendBatch(nk, st.storeKeys.Gather(perm))
+	appendGathered(ns, st.store, perm)
+	appendGathered(nk, st.storeKeys, perm)
 	st.store, st.storeKeys = ns, nk
 	st.bound = st.keyCols(nk)
 	st.compactions++
+	st.sortedRows = ns.N
 	return st.mem.grow(ns.Bytes()+nk.Bytes()-before, "top-n")
+}
+
+// order is the positions of the store's rows in key order, at most
+// limit of them: the rows as they are when nothing was added since the
+// last compaction (which left them in order).
+func (st *topNStore) order(keys []keyCol) ([]int32, error) {
+	if st.store.N == st.sortedRows {
+		perm := make([]int32, st.store.N)
+		for i := range perm {
+			perm[i] = int32(i)
+		}
+		return perm, nil
+	}
+	perm, err := st.rc.sortedOrder(keys, st.store.N)
+	if int64(len(perm)) > st.limit {
+		perm = perm[:st.limit]
+	}
+	return perm, err
 }
 
 // rows is the number of rows kept.
@@ -1122,11 +1143,17 @@ func (st *topNStore) rows() int {
 	return st.store.N
 }
 
-// result is the rows kept (a superset of the best limit, nil when none)
-// and their key values.
-func (st *topNStore) result() (*Batch, []keyCol) {
+// emit hands out the best limit rows in order and releases the store's
+// memory when closed (at once when there are none).
+func (st *topNStore) emit() (BatchIter, error) {
 	if st.store == nil {
-		return nil, nil
+		st.mem.release()
+		return &sliceIter{}, nil
 	}
-	return st.store, st.keyCols(st.storeKeys)
+	perm, err := st.order(st.keyCols(st.storeKeys))
+	if err != nil {
+		st.mem.release()
+		return nil, err
+	}
+	return emitIter(st.store, perm, st.mem.release, nil), nil
 }

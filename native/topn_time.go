@@ -199,20 +199,7 @@ func (t *topNOp) openTimeOrdered(ctx *sql.Context, s *scanOp, limit int64) (Batc
 		mem.release()
 		return nil, err
 	}
-	rows, kcs := st.result()
-	if rows == nil {
-		mem.release()
-		return &sliceIter{}, nil
-	}
-	perm, err := st.rc.sortedOrder(kcs, rows.N)
-	if err != nil {
-		mem.release()
-		return nil, err
-	}
-	if int64(len(perm)) > limit {
-		perm = perm[:limit]
-	}
-	return emitIter(rows, perm, mem.release, nil), nil
+	return st.emit()
 }
 
 // partSkipper decides which parts cannot hold an answer row, from the
