@@ -153,7 +153,7 @@ func (t *topNOp) openTimeOrdered(ctx *sql.Context, s *scanOp, limit int64) (Batc
 			sk.publish(c.I[r])
 		}
 	}
-	parts := s.openParts(ctx, scan, opts, order, sk.skip)
+	parts := s.openParts(ctx, scan, opts, order, sk.skip, sk.bounded.Load)
 	err := func() error {
 		defer parts.close()
 		cur, seq := -1, int64(0)
@@ -280,11 +280,11 @@ type partReader struct {
 }
 
 // openParts reads scan's parts in order (a permutation of them), in
-// parallel as s.open does but no more than a part a worker ahead of the
-// consumer, each part's batches in its row order; a part is read only as
-// long as skip says false (asked when a worker takes it up and before
-// each batch).
-func (s *scanOp) openParts(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, order []int, skip func(part int) bool) *partReader {
+// parallel as s.open does, each part's batches in its row order; a part
+// is read only as long as skip says false (asked when a worker takes it
+// up and before each batch). While hold says true, workers take a part
+// up no more than a part a worker ahead of the consumer.
+func (s *scanOp) openParts(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, order []int, skip func(part int) bool, hold func() bool) *partReader {
 	runCtx, cancel := context.WithCancel(ctx)
 	outs := make([]chan partBatch, len(order))
 	for i := range outs {
@@ -293,10 +293,13 @@ func (s *scanOp) openParts(ctx *sql.Context, scan *engine.Scan, opts engine.Batc
 	var wg sync.WaitGroup
 	next := make(chan int)
 	workers := min(runtime.GOMAXPROCS(0), len(order))
-	// Part i is handed out once parts up to i-workers have been consumed:
-	// reading further ahead would read parts the bound the consumer is
-	// about to publish lets the workers skip.
-	consumed := make(chan struct{}, len(order))
+	// Once there is a bound (hold), part i is handed out only after parts
+	// up to i-workers have been consumed: reading further ahead would read
+	// parts a tighter bound the consumer is about to publish lets the
+	// workers skip. Before it nothing can be skipped, and waiting for the
+	// consumer would only cost hand-offs.
+	consumed := make(chan struct{}, len(order)) // a token a part consumed, to wake the hand-out
+	var done atomic.Int64                       // parts consumed
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -310,7 +313,7 @@ func (s *scanOp) openParts(ctx *sql.Context, scan *engine.Scan, opts engine.Batc
 	go func() { // hand out parts in order, so the part read next is always under way
 		defer close(next)
 		for i := range order {
-			if i >= workers {
+			for i >= workers+int(done.Load()) && hold() {
 				select {
 				case <-consumed:
 				case <-runCtx.Done():
@@ -332,6 +335,7 @@ func (s *scanOp) openParts(ctx *sql.Context, scan *engine.Scan, opts engine.Batc
 				case pb, ok := <-outs[cur]:
 					if !ok {
 						cur++
+						done.Add(1)
 						consumed <- struct{}{}
 						continue
 					}
