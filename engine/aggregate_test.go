@@ -163,6 +163,48 @@ func TestAggregateMatchesScan(t *testing.T) {
 				}
 			})
 		}
+		// count(*) and SUM/AVG of one sparse column by a dictionary key:
+		// counts from bitmaps, sums per key code (groupByBitmaps).
+		for ki, col := range []string{"event", "plan"} {
+			got, err := (&Aggregation{Snap: snap, Filter: f, Keys: []GroupKey{{Column: col}},
+				Aggs: []Agg{{Kind: AggAny, Column: col}, {Kind: AggCount}, {Kind: AggSum, Column: "amount"}, {Kind: AggAvg, Column: "amount"}}}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			type acc struct {
+				n, nAmount int64
+				sum        float64
+			}
+			groups := map[string]*acc{}
+			for _, r := range rows {
+				k := r[ki].Str
+				if r[ki].IsNull() {
+					k = "NULL"
+				}
+				a := groups[k]
+				if a == nil {
+					a = &acc{}
+					groups[k] = a
+				}
+				a.n++
+				if !r[2].IsNull() {
+					a.nAmount++
+					a.sum += r[2].Float
+				}
+			}
+			var want []string
+			for k, a := range groups {
+				sum, avg := "NULL", "NULL"
+				if a.nAmount > 0 {
+					sum, avg = fmt.Sprintf("%.6g", a.sum), fmt.Sprintf("%.6g", a.sum/float64(a.nAmount))
+				}
+				want = append(want, fmt.Sprintf("%s|%d|%s|%s", k, a.n, sum, avg))
+			}
+			sort.Strings(want)
+			if rendered := renderGroups(got); strings.Join(rendered, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("filter %v, sums by %s:\ngot  %.600v\nwant %.600v", f, col, rendered, want)
+			}
+		}
 		// count(*) alone takes the shortcuts.
 		got, err := (&Aggregation{Snap: snap, Filter: f, Aggs: []Agg{{Kind: AggCount}}}).Run(context.Background())
 		if err != nil {

@@ -29,6 +29,8 @@ type aggWorker struct {
 	bucketTbl bucketTable // bucketDense's
 
 	gids     []int32
+	inBuf    []int32 // groupByBitmaps: a block's filtered rows
+	selBuf   []int32 // groupByBitmaps: a block's rows with a value
 	keyBuf   []groupKey
 	userBufs userBufs
 	userGids []int32  // user number → group (-1: none yet), for userGroups
@@ -353,6 +355,19 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 	if it.missing(*sparse) {
 		return true, nil // NULL everywhere: the states stay empty
 	}
+	// Every other aggregate a SUM or AVG of the sparse column (revenue,
+	// average order by plan): sums and counts go per dictionary code of
+	// the key, a tight loop, and into the groups once per segment.
+	var perCode *codeSums
+	if len(dict) <= codeSumsMax {
+		perCode = &codeSums{sum: make([]float64, len(dict)+1), n: make([]int64, len(dict)+1)}
+		for j, st := range w.states {
+			if _, ok := st.(*sumState); !ok && !isBitmapAgg[j] {
+				perCode = nil
+				break
+			}
+		}
+	}
 	for b := 0; b < seg.NumBlocks(); b++ {
 		if err := it.ctx.Err(); err != nil {
 			return false, err
@@ -371,22 +386,44 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		var sel []int32
+		// sel is vals.present (read-only) or selBuf's storage, both good
+		// for this block only.
+		sel := w.selBuf[:0]
 		switch {
 		case vals.present != nil && rows == nil:
 			sel = vals.present
 		case vals.present != nil:
-			for _, r := range vals.present {
-				if rows.Contains(uint32(first + int(r))) {
+			// Both sorted: merge rather than a bitmap lookup a row.
+			in := rowsInRange(rows, first, n, w.inBuf)
+			w.inBuf = in
+			for i, j := 0, 0; i < len(in) && j < len(vals.present); {
+				switch a, b := in[i], vals.present[j]; {
+				case a < b:
+					i++
+				case a > b:
+					j++
+				default:
+					sel = append(sel, a)
+					i++
+					j++
+				}
+			}
+		case rows != nil:
+			w.inBuf = rowsInRange(rows, first, n, w.inBuf)
+			for _, r := range w.inBuf {
+				if !vals.isNull(int(r)) {
 					sel = append(sel, r)
 				}
 			}
 		default:
 			for r := 0; r < n; r++ {
-				if !vals.isNull(r) && (rows == nil || rows.Contains(uint32(first+r))) {
+				if !vals.isNull(r) {
 					sel = append(sel, int32(r))
 				}
 			}
+		}
+		if vals.present == nil || rows != nil {
+			w.selBuf = sel
 		}
 		if len(sel) == 0 {
 			continue
@@ -396,6 +433,10 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 		keys, err := bt.column(ref)
 		if err != nil {
 			return false, err
+		}
+		if perCode != nil && keys.codes != nil && !keys.userCodes && (vals.floats != nil || vals.ints != nil) {
+			perCode.add(keys, vals, sel, len(dict))
+			continue
 		}
 		gids := make([]int32, len(sel))
 		w.codeGroups(keys, bt, gids)
@@ -412,7 +453,59 @@ func (w *aggWorker) groupByBitmaps(it *segmentIter) (done bool, err error) {
 			return false, err
 		}
 	}
+	if perCode != nil {
+		for c, n := range perCode.n {
+			if n == 0 {
+				continue
+			}
+			key := groupKey{nulls: 1}
+			if c < len(dict) {
+				key = groupKey{k: [maxGroupKeys]uint64{uint64(w.run.intern.id(dict[c]))}}
+			}
+			g := w.groups.lookup(key)
+			w.growStates()
+			for j, st := range w.states {
+				if !isBitmapAgg[j] {
+					ss := st.(*sumState)
+					ss.sum[g] += perCode.sum[c]
+					ss.n[g] += n
+				}
+			}
+		}
+		if err := w.account(); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
+}
+
+// codeSumsMax bounds the key dictionaries whose sums go per code.
+const codeSumsMax = 1 << 16
+
+// codeSums is a segment's sum and count of a column's non-NULL values
+// per dictionary code of the key; slot len(dict) is the NULL key.
+type codeSums struct {
+	sum []float64
+	n   []int64
+}
+
+// add folds in the rows sel of a block (rows whose value is not NULL):
+// keys holds the key's codes, vals the values.
+func (cs *codeSums) add(keys, vals *vec, sel []int32, nullSlot int) {
+	codes, nulls := keys.codes, keys.nulls
+	sum, n := cs.sum, cs.n
+	for _, r := range sel {
+		c := nullSlot
+		if nulls == nil || !nulls[r] {
+			c = int(codes[r])
+		}
+		if vals.floats != nil {
+			sum[c] += vals.floats[r]
+		} else {
+			sum[c] += float64(vals.ints[r])
+		}
+		n[c]++
+	}
 }
 
 // valueCounts counts, per dictionary code of ref, the rows of the segment

@@ -109,6 +109,11 @@ func (k *sortKey) keyCol(c *Column) keyCol {
 	case KindString:
 		if k.binary && KindOf(k.typ) == KindString {
 			fast = true
+			if c.U != nil || c.Codes != nil {
+				// Stored distinct_ids or a segment dictionary's strings:
+				// storage keeps only valid UTF-8 (storage.TypeString).
+				break
+			}
 			for r, s := range c.S {
 				if !c.IsNull(r) && !utf8.ValidString(s) {
 					fast = false // go-mysql-server's comparison decodes runes: let it
@@ -893,13 +898,10 @@ func materializeSorted(ctx *sql.Context, in BatchIter, keys []sortKey, mem *memC
 }
 
 // topNOp is ORDER BY … LIMIT n: it keeps the best n rows seen so far
-// and never holds more than about 2n + BatchSize of them.
-//
-// INVARIANT: once compacted, store's first n rows are the best n rows
-// read so far in order, so row n-1 of the last compaction is a bound: an
-// arriving row is kept only when it sorts strictly before that row (on
-// a tie the earlier row wins, as in go-mysql-server's TopN, whose heap
-// breaks ties on arrival order).
+// (topNStore) and never holds more than about 2n + BatchSize of them.
+// Over the events scan ordered by time first it reads the scan's parts
+// in time order and skips those that cannot hold an answer row
+// (topn_time.go).
 type topNOp struct {
 	child Operator
 	keys  []sortKey
@@ -909,7 +911,11 @@ type topNOp struct {
 func (t *topNOp) Schema() sql.Schema   { return t.child.Schema() }
 func (t *topNOp) Children() []Operator { return []Operator{t.child} }
 func (t *topNOp) Describe() string {
-	return Marker + "TopN " + t.limit.String() + " by " + describeKeys(t.keys)
+	d := Marker + "TopN " + t.limit.String() + " by " + describeKeys(t.keys)
+	if _, ok := t.timeOrderedScan(); ok {
+		d += " (scan parts in time order)"
+	}
+	return d
 }
 
 // topNLimit is the TopN's row count as go-mysql-server's
@@ -937,6 +943,9 @@ func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, ok := t.timeOrderedScan(); ok && limit > 0 && limit <= timeOrderedLimitMax {
+		return t.openTimeOrdered(ctx, s, limit) // topn_time.go
+	}
 	in, err := t.child.Open(ctx, run)
 	if err != nil {
 		return nil, err
@@ -950,115 +959,201 @@ func (t *topNOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 		limit = math.MaxInt64
 	}
 	mem := newMemCharge(ctx)
-	rows, keys, err := t.top(ctx, in, limit, mem)
-	if err != nil || rows == nil {
-		mem.release()
-		return &sliceIter{}, err
-	}
-	rc := &rowComparer{ctx: ctx, keys: t.keys}
-	perm, err := rc.sortedOrder(keys, rows.N)
+	st, err := t.top(ctx, in, limit, mem)
 	if err != nil {
 		mem.release()
 		return nil, err
 	}
-	if int64(len(perm)) > limit {
-		perm = perm[:limit]
-	}
-	return emitIter(rows, perm, mem.release, nil), nil
+	return st.emit()
 }
 
-// top reads in and returns a superset of its best limit rows in arrival
-// order among equal keys, with their key values.
-func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*Batch, []keyCol, error) {
-	rc := &rowComparer{ctx: ctx, keys: t.keys}
-	var store, storeKeys *Batch
-	var bound []keyCol                // store's keys when it holds a compacted bound at row limit-1
-	compactAt := int64(math.MaxInt64) // a count past any input: no compaction
-	if limit <= math.MaxInt32 {
-		compactAt = max(2*limit, BatchSize)
-	}
-	var sel []int32
+// top reads in into a store of its best limit rows.
+func (t *topNOp) top(ctx *sql.Context, in BatchIter, limit int64, mem *memCharge) (*topNStore, error) {
+	st := newTopNStore(ctx, t.keys, limit, mem)
 	for {
 		b, err := in.Next(ctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if limit == 0 {
 			continue // go-mysql-server still reads its whole input
 		}
-		kb := &Batch{N: b.N, Cols: make([]*Column, len(t.keys))}
 		kcs, err := evalKeys(ctx, t.keys, b)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for i, kc := range kcs {
-			kb.Cols[i] = kc.c
-		}
-		if bound != nil {
-			sel = sel[:0]
-			for r := range b.N {
-				if rc.compare(kcs, r, bound, int(limit-1)) < 0 {
-					sel = append(sel, int32(r))
-				}
-			}
-			if rc.err != nil {
-				return nil, nil, rc.err
-			}
-			if len(sel) == 0 {
-				continue
-			}
-			if len(sel) < b.N {
-				b, kb = b.Gather(sel), kb.Gather(sel)
-			}
-		}
-		if store == nil {
-			store, storeKeys = newOwnedBatch(b), newOwnedBatch(kb)
-		}
-		appendBatch(store, b)
-		appendBatch(storeKeys, kb)
-		if err := mem.grow(b.Bytes()+kb.Bytes(), "top-n"); err != nil {
-			return nil, nil, err
-		}
-		if int64(store.N) >= compactAt {
-			if store, storeKeys, err = t.compact(ctx, rc, store, storeKeys, limit, mem); err != nil {
-				return nil, nil, err
-			}
-			bound = t.keyCols(storeKeys)
+		if err := st.add(ctx, b, kcs); err != nil {
+			return nil, err
 		}
 	}
-	if store == nil {
-		return nil, nil, nil
-	}
-	return store, t.keyCols(storeKeys), nil
+	return st, nil
 }
 
-func (t *topNOp) keyCols(kb *Batch) []keyCol {
-	out := make([]keyCol, len(t.keys))
-	for i := range t.keys {
-		out[i] = t.keys[i].keyCol(kb.Cols[i])
+// topNStore keeps the best limit rows of what it is given (and at most
+// about 2·limit + BatchSize rows), with their key values.
+//
+// INVARIANT: once compacted, store's first limit rows are the best limit
+// rows added so far in order, so row limit-1 of the last compaction is a
+// bound: an arriving row is kept only when it sorts strictly before that
+// row (on a tie the earlier row wins, as in go-mysql-server's TopN, whose
+// heap breaks ties on arrival order).
+type topNStore struct {
+	keys             []sortKey
+	rc               *rowComparer
+	limit, compactAt int64
+	mem              *memCharge
+	store, storeKeys *Batch
+	bound            []keyCol // storeKeys' columns when store holds a compacted bound at row limit-1
+	compactions      int      // compactions so far (each sets a new bound)
+	fast             []bool   // per key: every batch added compared natively (keyCol.fast)
+	sortedRows       int      // store.N right after the last compaction (then it is in order)
+	sel              []int32
+}
+
+func newTopNStore(ctx *sql.Context, keys []sortKey, limit int64, mem *memCharge) *topNStore {
+	st := &topNStore{keys: keys, rc: &rowComparer{ctx: ctx, keys: keys}, limit: limit, mem: mem,
+		compactAt: math.MaxInt64} // a count past any input: no compaction
+	if limit <= math.MaxInt32 {
+		st.compactAt = max(2*limit, BatchSize)
+	}
+	st.fast = make([]bool, len(keys))
+	for i := range st.fast {
+		st.fast[i] = true
+	}
+	return st
+}
+
+// add offers b's rows, whose key values are kcs (one per key).
+func (st *topNStore) add(ctx *sql.Context, b *Batch, kcs []keyCol) error {
+	if st.limit == 0 || b.N == 0 {
+		return nil
+	}
+	kb := &Batch{N: b.N, Cols: make([]*Column, len(kcs))}
+	for i, kc := range kcs {
+		kb.Cols[i] = kc.c
+		st.fast[i] = st.fast[i] && kc.fast
+	}
+	if st.bound != nil {
+		sel := st.sel[:0]
+		for r := range b.N {
+			if st.rc.compare(kcs, r, st.bound, int(st.limit-1)) < 0 {
+				sel = append(sel, int32(r))
+			}
+		}
+		st.sel = sel
+		if st.rc.err != nil {
+			return st.rc.err
+		}
+		if len(sel) == 0 {
+			return nil
+		}
+		if len(sel) < b.N {
+			// Only the rows that beat the bound are copied, each once.
+			before := st.store.Bytes() + st.storeKeys.Bytes()
+			appendGathered(st.store, b, sel)
+			appendGathered(st.storeKeys, kb, sel)
+			if err := st.mem.grow(st.store.Bytes()+st.storeKeys.Bytes()-before, "top-n"); err != nil {
+				return err
+			}
+			return st.compactIfFull()
+		}
+	}
+	if st.store == nil {
+		st.store, st.storeKeys = newOwnedBatch(b), newOwnedBatch(kb)
+	}
+	appendBatch(st.store, b)
+	appendBatch(st.storeKeys, kb)
+	if err := st.mem.grow(b.Bytes()+kb.Bytes(), "top-n"); err != nil {
+		return err
+	}
+	return st.compactIfFull()
+}
+
+// compactIfFull compacts the store once it holds compactAt rows.
+func (st *topNStore) compactIfFull() error {
+	if int64(st.store.N) >= st.compactAt {
+		return st.compact()
+	}
+	return nil
+}
+
+// keyCols is the store's key columns kb. A key whose every batch
+// compared natively still does (the same Kinds, strings already found
+// valid UTF-8), without a second look at its values.
+func (st *topNStore) keyCols(kb *Batch) []keyCol {
+	out := make([]keyCol, len(st.keys))
+	for i := range st.keys {
+		if st.fast[i] && kb.Cols[i].Kind != KindAny {
+			out[i] = keyCol{c: kb.Cols[i], fast: true}
+			continue
+		}
+		out[i] = st.keys[i].keyCol(kb.Cols[i])
 	}
 	return out
 }
 
-// compact keeps store's best limit rows, in order.
-func (t *topNOp) compact(ctx *sql.Context, rc *rowComparer, store, storeKeys *Batch, limit int64, mem *memCharge) (*Batch, *Batch, error) {
-	perm, err := rc.sortedOrder(t.keyCols(storeKeys), store.N)
+// compact keeps the store's best limit rows, in order, and makes the
+// last of them the bound. REQUIRES: the store holds at least limit rows.
+func (st *topNStore) compact() error {
+	perm, err := st.rc.sortedOrder(st.keyCols(st.storeKeys), st.store.N)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	perm = perm[:limit]
-	before := store.Bytes() + storeKeys.Bytes()
-	ns, nk := newOwnedBatch(store), newOwnedBatch(storeKeys)
-	appendBatch(ns, store.Gather(perm))
-	appendBatch(nk, storeKeys.Gather(perm))
-	if err := mem.grow(ns.Bytes()+nk.Bytes()-before, "top-n"); err != nil {
-		return nil, nil, err
+	perm = perm[:st.limit]
+	before := st.store.Bytes() + st.storeKeys.Bytes()
+	ns, nk := newOwnedBatch(st.store), newOwnedBatch(st.storeKeys)
+	appendGathered(ns, st.store, perm)
+	appendGathered(nk, st.storeKeys, perm)
+	st.store, st.storeKeys = ns, nk
+	st.bound = st.keyCols(nk)
+	st.compactions++
+	st.sortedRows = ns.N
+	return st.mem.grow(ns.Bytes()+nk.Bytes()-before, "top-n")
+}
+
+// order is the positions of the store's rows in key order, at most
+// limit of them: the rows as they are when nothing was added since the
+// last compaction (which left them in order).
+func (st *topNStore) order(keys []keyCol) ([]int32, error) {
+	if st.store.N == st.sortedRows {
+		perm := make([]int32, st.store.N)
+		for i := range perm {
+			perm[i] = int32(i)
+		}
+		return perm, nil
 	}
-	return ns, nk, nil
+	perm, err := st.rc.sortedOrder(keys, st.store.N)
+	if int64(len(perm)) > st.limit {
+		perm = perm[:st.limit]
+	}
+	return perm, err
+}
+
+// rows is the number of rows kept.
+func (st *topNStore) rows() int {
+	if st.store == nil {
+		return 0
+	}
+	return st.store.N
+}
+
+// emit hands out the best limit rows in order and releases the store's
+// memory when closed (at once when there are none).
+func (st *topNStore) emit() (BatchIter, error) {
+	if st.store == nil {
+		st.mem.release()
+		return &sliceIter{}, nil
+	}
+	perm, err := st.order(st.keyCols(st.storeKeys))
+	if err != nil {
+		st.mem.release()
+		return nil, err
+	}
+	return emitIter(st.store, perm, st.mem.release, nil), nil
 }

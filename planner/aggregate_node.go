@@ -23,6 +23,7 @@ type AggregateNode struct {
 	table   AggregatableTable
 	spec    engine.Aggregation // without Snap: taken per execution
 	outs    []aggOutput        // per select dependency
+	consts  []int64            // per select dependency: k of an outConstSum (nil: none)
 }
 
 var (
@@ -89,6 +90,13 @@ func (n *AggregateNode) toSQL(j int, v storage.Value) any {
 	}
 	if n.outs[j] == outDecimal && !v.IsNull() {
 		return exactSQL(v)
+	}
+	if n.outs[j] == outConstSum {
+		// v is the group's row count; SUM over no rows is NULL.
+		if v.IsNull() || v.Int == 0 {
+			return nil
+		}
+		return decimal.NewFromInt(n.consts[j]).Mul(decimal.NewFromInt(v.Int))
 	}
 	return n.table.ToSQL(v)
 }

@@ -105,7 +105,16 @@ func planAggregate(ctx *sql.Context, gb *plan.GroupBy) (*AggregateNode, bool) {
 	if spec.Check() != nil {
 		return nil, false
 	}
-	return &AggregateNode{groupBy: gb, table: t, spec: spec, outs: outs}, true
+	n := &AggregateNode{groupBy: gb, table: t, spec: spec, outs: outs}
+	for i, out := range outs {
+		if out == outConstSum {
+			if n.consts == nil {
+				n.consts = make([]int64, len(outs))
+			}
+			n.consts[i], _ = constSum(ctx, gb.SelectDeps[i])
+		}
+	}
+	return n, true
 }
 
 // aggOutput says how an engine result becomes the SQL value.
@@ -115,7 +124,48 @@ const (
 	outPlain     aggOutput = iota // the table's ToSQL
 	outRetention                  // RetentionJSON
 	outDecimal                    // an exact sum's text parsed into a decimal.Decimal
+	outConstSum                   // a count times the constant SUM adds a row (constSum), a decimal.Decimal
 )
+
+// constSum is k when e is SUM (not AVG) of a non-NULL integer literal k,
+// as Tableau's SUM(1) "Number of Records": each row adds k, so a group's
+// sum is k times its rows (NULL for none), which the engine counts from
+// bitmaps without reading a row.
+func constSum(ctx *sql.Context, e sql.Expression) (int64, bool) {
+	if a, ok := e.(*expression.Alias); ok {
+		e = a.Child
+	}
+	f, ok := e.(*ExactSum)
+	if !ok {
+		return 0, false
+	}
+	arg, avg, typ := f.ExactSumArg()
+	lit, ok := arg.(*expression.Literal)
+	if !ok || avg || typ.Scale() != 0 {
+		return 0, false
+	}
+	v, err := lit.Eval(ctx, nil)
+	if err != nil {
+		return 0, false
+	}
+	switch k := v.(type) {
+	case int8:
+		return int64(k), true
+	case int16:
+		return int64(k), true
+	case int32:
+		return int64(k), true
+	case int64:
+		return k, true
+	case uint8:
+		return int64(k), true
+	case uint16:
+		return int64(k), true
+	case uint32:
+		return int64(k), true
+	}
+	return 0, false
+}
 
 // aggOf maps one select dependency of a GroupBy to an engine aggregate.
 func aggOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.Agg, aggOutput, bool) {
@@ -165,6 +215,9 @@ func aggOf(ctx *sql.Context, t AggregatableTable, e sql.Expression) (engine.Agg,
 		col, ct, ok := column(kids[0])
 		return engine.Agg{Kind: engine.AggCountDistinct, Column: col}, outPlain, ok && ct != storage.TypeJSON
 	case *ExactSum: // exact_sum.go: integers summed exactly, a DECIMAL
+		if _, ok := constSum(ctx, f); ok {
+			return engine.Agg{Kind: engine.AggCount}, outConstSum, true
+		}
 		arg, avg, typ := f.ExactSumArg()
 		col, ct, ok := column(arg)
 		kind := engine.AggSum
