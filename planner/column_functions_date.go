@@ -272,14 +272,15 @@ func isoDay(s string) (int64, bool) {
 	y, ok1 := num(s[:4])
 	m, ok2 := num(s[5:7])
 	d, ok3 := num(s[8:])
-	if !ok1 || !ok2 || !ok3 || y < 1000 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
+	if !ok1 || !ok2 || !ok3 || y < 1000 || m < 1 || m > 12 || d < 1 || int64(d) > DaysInMonth(int64(y), int64(m)) {
 		return 0, false
 	}
-	return daysFromCivil(int64(y), int64(m), int64(d)), true
+	return DaysFromCivil(int64(y), int64(m), int64(d)), true
 }
 
-// daysInMonth is the number of days of month m (1-12) of year y.
-func daysInMonth(y, m int) int {
+// DaysInMonth is the number of days of month m (1-12) of year y
+// (proleptic Gregorian).
+func DaysInMonth(y, m int64) int64 {
 	switch m {
 	case 2:
 		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
@@ -292,14 +293,17 @@ func daysInMonth(y, m int) int {
 	return 31
 }
 
-// daysFromCivil is the number of days from 1970-01-01 to the proleptic
+// DaysFromCivil is the number of days from 1970-01-01 to the proleptic
 // Gregorian date y-m-d (Howard Hinnant's days_from_civil), the day
 // time.Date(y, m, d, 0, 0, 0, 0, time.UTC) falls on, without its cost.
-func daysFromCivil(y, m, d int64) int64 {
+func DaysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
-	era := y / 400 // y ≥ 999 here: no negative years to round
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era-- // floor: year 0's January and February belong to era -1
+	}
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1

@@ -232,10 +232,10 @@ func fastTime(s string) (int64, bool) {
 	year, ok1 := digits(s[0:4])
 	month, ok2 := digits(s[5:7])
 	day, ok3 := digits(s[8:10])
-	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) {
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > planner.DaysInMonth(year, month) {
 		return 0, false
 	}
-	ms := daysFromCivil(year, month, day) * 86_400_000
+	ms := planner.DaysFromCivil(year, month, day) * 86_400_000
 	if n == 10 {
 		return ms, true
 	}
@@ -273,35 +273,4 @@ func digits(s string) (int64, bool) {
 		v = v*10 + int64(c-'0')
 	}
 	return v, true
-}
-
-// daysIn is the number of days of month in year (proleptic Gregorian).
-func daysIn(month, year int64) int64 {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil is the number of days from 1970-01-01 to the date
-// (proleptic Gregorian; H. Hinnant's days_from_civil).
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }
