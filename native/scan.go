@@ -233,32 +233,38 @@ func (s *scanOp) readPart(ctx *sql.Context, scan *engine.Scan, opts engine.Batch
 
 func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, opts engine.BatchOptions, p int, out chan<- partBatch, errStop error) error {
 	return scan.PartBatchesWith(ctx, p, opts, func(cb *engine.ColumnBatch) error {
-		b := s.fromEngine(scan, cb)
-		for from := 0; from < b.N; from += BatchSize {
-			part := b
-			if b.N > BatchSize {
-				part = b.Slice(from, min(from+BatchSize, b.N))
-			}
-			for _, st := range s.stages {
-				var err error
-				if part, err = st.run(ctx, part); err != nil {
-					return err
-				}
-				if part == nil || part.N == 0 {
-					break
-				}
+		return s.sendStaged(ctx, s.fromEngine(scan, cb), out, errStop)
+	})
+}
+
+// sendStaged runs b, in slices of at most BatchSize rows, through the
+// scan's stages and sends what is left of each slice to out; errStop
+// when ctx is done first.
+func (s *scanOp) sendStaged(ctx *sql.Context, b *Batch, out chan<- partBatch, errStop error) error {
+	for from := 0; from < b.N; from += BatchSize {
+		part := b
+		if b.N > BatchSize {
+			part = b.Slice(from, min(from+BatchSize, b.N))
+		}
+		for _, st := range s.stages {
+			var err error
+			if part, err = st.run(ctx, part); err != nil {
+				return err
 			}
 			if part == nil || part.N == 0 {
-				continue
-			}
-			select {
-			case out <- partBatch{b: part}:
-			case <-ctx.Done():
-				return errStop
+				break
 			}
 		}
-		return nil
-	})
+		if part == nil || part.N == 0 {
+			continue
+		}
+		select {
+		case out <- partBatch{b: part}:
+		case <-ctx.Done():
+			return errStop
+		}
+	}
+	return nil
 }
 
 // fromEngine is an engine batch as columns of the scan's SQL types: the

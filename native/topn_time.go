@@ -369,31 +369,7 @@ func (s *scanOp) readPartUnlessSkipped(ctx *sql.Context, scan *engine.Scan, opts
 			if skip(p) {
 				return errStop
 			}
-			b := s.fromEngine(scan, cb)
-			for from := 0; from < b.N; from += BatchSize {
-				part := b
-				if b.N > BatchSize {
-					part = b.Slice(from, min(from+BatchSize, b.N))
-				}
-				for _, st := range s.stages {
-					var err error
-					if part, err = st.run(ctx, part); err != nil {
-						return err
-					}
-					if part == nil || part.N == 0 {
-						break
-					}
-				}
-				if part == nil || part.N == 0 {
-					continue
-				}
-				select {
-				case out <- partBatch{b: part}:
-				case <-ctx.Done():
-					return errStop
-				}
-			}
-			return nil
+			return s.sendStaged(ctx, s.fromEngine(scan, cb), out, errStop)
 		})
 	})
 	if err != nil && err != errStop {
