@@ -251,7 +251,15 @@ func TestJoinTimeRangeAgainstReference(t *testing.T) {
 					}
 					// NOT IN's NULL keys are wild rows, which rule the index out.
 					hasWild := kind.nullsMatter() && slices.ContainsFunc(right, func(r [2]*int64) bool { return r[0] == nil })
-					if wantIndexed := index && !hasWild; indexed != wantIndexed && nr > 0 {
+					// Whether inputs without a keyed right row, or with every
+					// bound value of a side NULL, get an index depends on how
+					// their columns were typed and batched: asked only where
+					// the answer is sure.
+					full := func(rows [][2]*int64) bool { // a row with a key and a value
+						return slices.ContainsFunc(rows, func(r [2]*int64) bool { return r[0] != nil && r[1] != nil })
+					}
+					sure := !index || hasWild || (full(right) && full(left))
+					if wantIndexed := index && !hasWild; sure && indexed != wantIndexed && nr > 0 {
 						t.Fatalf("seed %d round %d: %s on %s, index %v: made %v, want %v", seed, round, kind, tc.name, index, indexed, wantIndexed)
 					}
 				}
