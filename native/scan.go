@@ -134,21 +134,7 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 // are numbered by numbering (a join's right input, restricted to the
 // left input's users: join_iter.go).
 func (s *scanOp) open(ctx *sql.Context, users []uint64, numbering *storage.UserIDs) (BatchIter, error) {
-	var names []string
-	for i, c := range s.sch {
-		if s.read[i] {
-			names = append(names, c.Name)
-		}
-	}
-	scan := &engine.Scan{Snap: s.table.Snapshot(), Columns: names, Filter: s.table.Filter()}
-	opts := engine.BatchOptions{TimeMicros: true}
-	if s.codesOnly != nil {
-		for i := range s.sch {
-			if s.read[i] {
-				opts.CodesOnly = append(opts.CodesOnly, s.codesOnly[i])
-			}
-		}
-	}
+	scan, opts := s.engineScan()
 	if users != nil && scan.Snap.UserIDs.SameNumbering(numbering) {
 		scan.RestrictUsers(users, "the join's left input")
 	}
