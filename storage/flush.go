@@ -234,7 +234,7 @@ func (p *Project) planFlush() *flushPlan {
 		usersBytes:  p.users.fileBytes,
 		oldRuns:     slices.Clone(p.users.runs),
 		unindexed:   p.users.unindexed,
-		info:        ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret, Shards: p.shardCount()},
+		info:        p.Info(),
 		oldSegments: append([]*SegmentRef(nil), p.segments...),
 		peopleFile:  p.peopleFile,
 	}

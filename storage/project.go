@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -20,9 +21,10 @@ type Project struct {
 	store *Store
 	name  string
 
+	// keys are the project's token and secret, read by every ingest
+	// request (Info) without p.mu, which ingest batches hold long.
+	keys   atomic.Pointer[projectKeys]
 	mu     sync.RWMutex
-	token  string
-	secret string
 	events *Schema
 	people *Schema
 	users  *userDict
@@ -79,14 +81,18 @@ type SegmentRef struct {
 
 func newProject(s *Store, name, token, secret string) *Project {
 	p := &Project{
-		store: s, name: name, token: token, secret: secret,
+		store: s, name: name,
 		events: newSchema(nil, nil), people: newSchema(nil, nil),
 		users: newUserDict(s.fs, s.path(usersDirName, usersFileName(name)), s.opts.UserCacheBytes), mem: &memtable{},
 		groups: newSchema(nil, nil),
 	}
+	p.keys.Store(&projectKeys{token: token, secret: secret})
 	p.ustate = newUserState(func() int { return p.users.Len() })
 	return p
 }
+
+// projectKeys is a project's credentials; replaced whole, never modified.
+type projectKeys struct{ token, secret string }
 
 // ProjectInfo is a project's identity and credentials.
 type ProjectInfo struct {
@@ -100,9 +106,8 @@ type ProjectInfo struct {
 func (p *Project) Name() string { return p.name }
 
 func (p *Project) Info() ProjectInfo {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return ProjectInfo{Name: p.name, Token: p.token, Secret: p.secret, Shards: p.shardCount()}
+	k := p.keys.Load()
+	return ProjectInfo{Name: p.name, Token: k.token, Secret: k.secret, Shards: p.shardCount()}
 }
 
 // Columns returns the property columns of table (TableEvents,
@@ -487,12 +492,17 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 		return fmt.Errorf("project %s: write-ahead log: %w", p.name, s.walFailure(err))
 	}
 	s.observeIngest(len(rows), time.Since(start))
+	var known []uint32
+	if table == TableEvents {
+		known = p.knownUsers(rows)
+		defer knownUserBuffers.Put(&known)
+	}
 	p.mu.Lock()
 	var err error
 	if table == TablePeople {
 		err = p.addLocked(table, rows)
 	} else {
-		err = p.addEventsLocked(rows, nil)
+		err = p.addEventsKnownLocked(rows, nil, known)
 	}
 	if err != nil {
 		// The batch is durable but only part of it is in memory: stop
@@ -507,6 +517,22 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 	}
 	return nil
 }
+
+// knownUsers finds the user numbers of rows' distinct_ids that the user
+// cache holds, before the caller takes p.mu: most of a batch's users have
+// been seen lately, and their look-ups (cache misses in a large map) then
+// run in parallel across batches instead of under the lock that orders
+// them. A number, once given, never changes, so a number found now is
+// still right under the lock; the users not found are numbered there.
+// The slice comes from knownUserBuffers: put it back when done.
+func (p *Project) knownUsers(rows []Event) []uint32 {
+	buf := knownUserBuffers.Get().(*[]uint32)
+	known := append((*buf)[:0], make([]uint32, len(rows))...)
+	p.users.hot.knownNumbers(rows, known)
+	return known
+}
+
+var knownUserBuffers = sync.Pool{New: func() any { return new([]uint32) }}
 
 // maxPooledPayloadBytes bounds the payload buffers kept for reuse, so one
 // huge batch does not pin its buffer.
@@ -533,6 +559,13 @@ func (p *Project) addLocked(table string, rows []Event) error {
 // An error (the user dictionary could not be read) leaves rows[i:] out.
 // REQUIRES: p.mu held; rows' props already fitted to the schema.
 func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
+	return p.addEventsKnownLocked(rows, hashes, nil)
+}
+
+// addEventsKnownLocked is addEventsLocked with the user numbers known
+// before the lock (knownUsers): known[i], when not 0, is 1 + the number
+// of rows[i]'s distinct_id; known may be nil.
+func (p *Project) addEventsKnownLocked(rows []Event, hashes []uint64, known []uint32) error {
 	mem, before := p.mem, p.mem.bytes
 	defer func() {
 		p.store.buffer.add(mem.bytes - before)
@@ -540,8 +573,11 @@ func (p *Project) addEventsLocked(rows []Event, hashes []uint64) error {
 		p.maybeSealLocked(mem)
 	}()
 	for i := range rows {
-		u, err := p.userNumberLocked(rows[i].DistinctID)
-		if err != nil {
+		var u uint32
+		var err error
+		if known != nil && known[i] != 0 {
+			u = known[i] - 1
+		} else if u, err = p.userNumberLocked(rows[i].DistinctID); err != nil {
 			return err
 		}
 		if _, err := p.observeEventLocked(&rows[i], u); err != nil {

@@ -512,9 +512,7 @@ func (s *Store) applyCatalog(c catalogRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p, ok := s.projects[c.Name]; ok {
-		p.mu.Lock()
-		p.token, p.secret = c.Token, c.Secret
-		p.mu.Unlock()
+		p.keys.Store(&projectKeys{token: c.Token, secret: c.Secret})
 		return
 	}
 	p := newProject(s, c.Name, c.Token, c.Secret)

@@ -10,7 +10,7 @@ import "sync"
 // An id found in the previous generation moves to the current one, so
 // what is used stays and what is not ages out in two turns.
 type userCache struct {
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	half      int64 // budget of one generation
 	cur, prev map[string]uint32
 	curBytes  int64
@@ -43,6 +43,22 @@ func (c *userCache) get(id string) (uint32, bool) {
 		c.addLocked(id, n)
 	}
 	return n, ok
+}
+
+// knownNumbers sets known[i] to 1 + the user number of rows[i]'s
+// distinct_id where the current generation has it, and leaves the other
+// entries alone. It takes the read lock only, so that concurrent batches
+// find their users in parallel (the look-ups are cache misses in a large
+// map) and not one after another under the project's lock; an id found
+// only in the previous generation is left to get, which moves it.
+func (c *userCache) knownNumbers(rows []Event, known []uint32) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i := range rows {
+		if n, ok := c.cur[rows[i].DistinctID]; ok {
+			known[i] = n + 1
+		}
+	}
 }
 
 func (c *userCache) put(id string, n uint32) {

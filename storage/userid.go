@@ -144,6 +144,9 @@ func (d *userDict) assign(id string) uint32 {
 	n := uint32(d.Len())
 	d.fresh = append(d.fresh, id)
 	d.freshNum[id] = n
+	// Also in the cache, where a batch's users are found before it
+	// takes the project's lock (Project.knownUsers).
+	d.hot.put(id, n)
 	return n
 }
 
