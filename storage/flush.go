@@ -60,12 +60,9 @@ func (s *Store) flush(bulk *Bulk) error {
 	pending := false
 	for _, p := range projects {
 		p.mu.Lock()
-		if len(p.mem.rows) > 0 {
+		if p.mem.len() > 0 {
 			p.frozen = append(p.frozen, p.mem)
-			// The next memtable likely fills as this one did (a bulk
-			// load flushes at FlushRows again and again): its rows start
-			// at that size instead of copying themselves up to it.
-			p.mem = &memtable{rowsHint: min(len(p.mem.rows), s.opts.FlushRows)}
+			p.mem = &memtable{}
 		}
 		pending = pending || len(p.frozen) > 0 || p.ustate.dirty() || p.peopleFile != ""
 		p.mu.Unlock()
@@ -239,7 +236,7 @@ func (p *Project) planFlush() *flushPlan {
 		peopleFile:  p.peopleFile,
 	}
 	for _, m := range pl.frozen {
-		pl.rows += len(m.rows)
+		pl.rows += m.len()
 	}
 	pl.ustate = p.ustate.freeze()
 	return pl

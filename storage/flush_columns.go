@@ -27,7 +27,7 @@ import (
 
 // flushSource is one frozen memtable and its sealed chunks, captured
 // under the project's lock at plan time. The chunks cover
-// m.rows[0:sealedRows] in order; chunks sealed later are ignored.
+// m's rows [0, sealedRows) in order; chunks sealed later are ignored.
 type flushSource struct {
 	m          *memtable
 	sealed     []*SegmentRef
@@ -106,7 +106,7 @@ type flushTable struct {
 func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error) {
 	n := 0
 	for _, src := range sources {
-		n += len(src.m.rows)
+		n += src.m.len()
 	}
 	t := &flushTable{events: make([]*Event, n), times: make([]int64, n), users: make([]uint32, n),
 		byName: map[string]*flushColumn{}, schema: make(map[string]ColumnType, len(schema))}
@@ -119,9 +119,13 @@ func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error
 	}
 	base := 0
 	for _, src := range sources {
-		for i := range src.m.rows {
-			e := &src.m.rows[i]
-			t.events[base+i], t.times[base+i], t.users[base+i] = e, e.TimeMillis, src.m.users[i]
+		i := base
+		for _, piece := range src.m.pieces(0, src.m.len()) {
+			for j := range piece.Rows {
+				e := &piece.Rows[j]
+				t.events[i], t.times[i], t.users[i] = e, e.TimeMillis, piece.Users[j]
+				i++
+			}
 		}
 		lo := 0
 		for _, ref := range src.sealed {
@@ -137,10 +141,10 @@ func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error
 		if lo != src.sealedRows {
 			return nil, fmt.Errorf("BUG: sealed chunks cover %d rows, the memtable says %d", lo, src.sealedRows)
 		}
-		if err := t.addRows(base+lo, base+len(src.m.rows), nil); err != nil {
+		if err := t.addRows(base+lo, base+src.m.len(), nil); err != nil {
 			return nil, err
 		}
-		base += len(src.m.rows)
+		base += src.m.len()
 	}
 	t.mergeDicts()
 	return t, nil

@@ -24,8 +24,8 @@ import (
 func splitByDay(frozen []*memtable) []*dayRows {
 	byDay := map[string]*dayRows{}
 	for _, m := range frozen {
-		for i := range m.rows {
-			e := &m.rows[i]
+		for i := range m.len() {
+			e, user := m.row(i)
 			day := time.UnixMilli(e.TimeMillis).UTC().Format(time.DateOnly)
 			d := byDay[day]
 			if d == nil {
@@ -33,7 +33,7 @@ func splitByDay(frozen []*memtable) []*dayRows {
 				byDay[day] = d
 			}
 			d.rows = append(d.rows, e)
-			d.users = append(d.users, m.users[i])
+			d.users = append(d.users, user)
 		}
 	}
 	days := make([]*dayRows, 0, len(byDay))
@@ -101,7 +101,7 @@ func dumpSegmentBytes(t *testing.T, b []byte) string {
 func sealFor(t *testing.T, m *memtable, n int, schema []Column) {
 	t.Helper()
 	from := m.sealedRows
-	ref, err := sealChunk(MemRows{Rows: m.rows[from : from+n], Users: m.users[from : from+n]}, schema, fmt.Sprintf("chunk %d", from))
+	ref, err := sealChunk(m.pieces(from, from+n), schema, fmt.Sprintf("chunk %d", from))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func flushTestRows(m *memtable, r *rand.Rand, n int, prop func(i int) []Prop) {
 		}
 		user := uint32(r.Intn(3000))
 		m.appendReservedLocked(Event{TimeMillis: ms, Name: []string{"View", "Click", "Buy"}[r.Intn(3)],
-			DistinctID: fmt.Sprintf("u%d", user), InsertID: ins, Props: prop(len(m.rows))}, user)
+			DistinctID: fmt.Sprintf("u%d", user), InsertID: ins, Props: prop(m.len())}, user)
 	}
 }
 
@@ -249,8 +249,8 @@ func TestFlushWritesSegmentsOfRows(t *testing.T) {
 	p.mu.RLock()
 	m, schema := p.mem, p.events.Columns()
 	p.mu.RUnlock()
-	if len(m.sealed) < 5 || m.sealedRows == len(m.rows) {
-		t.Fatalf("%d sealed chunks covering %d of %d rows: want several and a tail", len(m.sealed), m.sealedRows, len(m.rows))
+	if len(m.sealed) < 5 || m.sealedRows == m.len() {
+		t.Fatalf("%d sealed chunks covering %d of %d rows: want several and a tail", len(m.sealed), m.sealedRows, m.len())
 	}
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ package storage
 // a flushed one — and queries read sealed chunks as segments (in
 // parallel, blocks pruned) and only the unsealed tail as rows.
 //
-// INVARIANTS: a memtable's sealed chunks cover rows[0:sealedRows] in
+// INVARIANTS: a memtable's sealed chunks cover rows [0, sealedRows) in
 // order, each exactly SealRows rows; a snapshot shows each buffered row
 // once, in a sealed chunk or in the tail. Sealing changes no data, only
 // its layout: the WAL and dedup still work from the rows; the flush takes
@@ -42,7 +42,7 @@ func (p *Project) maybeSealLocked(m *memtable) {
 	if p.sealRows > 0 {
 		rows = p.sealRows
 	}
-	if rows <= 0 || m.sealing || len(m.rows)-m.sealedRows < rows {
+	if rows <= 0 || m.sealing || m.len()-m.sealedRows < rows {
 		return
 	}
 	m.sealing = true
@@ -58,11 +58,11 @@ func (p *Project) sealChunks(m *memtable, rows int) {
 	for {
 		p.mu.RLock()
 		from := m.sealedRows
-		ok := len(m.rows)-from >= rows && !p.store.closingNow()
-		var chunk MemRows
+		ok := m.len()-from >= rows && !p.store.closingNow()
+		var chunk []MemRows
 		var schema []Column
 		if ok {
-			chunk = MemRows{Rows: m.rows[from : from+rows : from+rows], Users: m.users[from : from+rows : from+rows]}
+			chunk = m.pieces(from, from+rows)
 			schema = p.events.Columns()
 		}
 		p.mu.RUnlock()
@@ -104,21 +104,26 @@ func isFrozen(frozen []*memtable, m *memtable) bool {
 // settled layout, for tests that compare two runs of a query.
 func (s *Store) WaitSealing() { s.sealWG.Wait() }
 
-// sealChunk writes rows as an in-memory segment. A panic (a broken
-// invariant) is an error: the rows stay readable as rows.
-func sealChunk(rows MemRows, schema []Column, name string) (ref *SegmentRef, err error) {
+// sealChunk writes rows (the pieces one after the other) as an in-memory
+// segment. A panic (a broken invariant) is an error: the rows stay
+// readable as rows.
+func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ref, err = nil, fmt.Errorf("BUG: sealing %s: %v", name, r)
 		}
 	}()
-	ptrs := make([]*Event, len(rows.Rows))
-	for i := range rows.Rows {
-		ptrs[i] = &rows.Rows[i]
+	var ptrs []*Event
+	var users []uint32
+	for _, piece := range rows {
+		for i := range piece.Rows {
+			ptrs = append(ptrs, &piece.Rows[i])
+		}
+		users = append(users, piece.Users...)
 	}
-	cols := buildSegmentColumns(&dayRows{rows: ptrs, users: rows.Users}, schema)
+	cols := buildSegmentColumns(&dayRows{rows: ptrs, users: users}, schema)
 	var buf bytes.Buffer
-	if _, err := WriteSegment(&buf, nil, len(rows.Rows), cols); err != nil {
+	if _, err := WriteSegment(&buf, nil, len(ptrs), cols); err != nil {
 		return nil, err
 	}
 	seg, err := OpenSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
@@ -138,12 +143,11 @@ func (s *Store) closingNow() bool {
 	}
 }
 
-// sealedView is m's sealed chunks and the rows after them.
-func (m *memtable) sealedView() ([]*SegmentRef, MemRows) {
+// sealedView is m's sealed chunks and the rows after them, in pieces.
+func (m *memtable) sealedView() ([]*SegmentRef, []MemRows) {
 	refs := make([]*SegmentRef, len(m.sealed))
 	for i, c := range m.sealed {
 		refs[i] = c.ref
 	}
-	n := len(m.rows)
-	return refs, MemRows{Rows: m.rows[m.sealedRows:n:n], Users: m.users[m.sealedRows:n:n]}
+	return refs, m.pieces(m.sealedRows, m.len())
 }

@@ -510,7 +510,7 @@ func (p *Project) appendDurable(kind recordKind, table string, rows []Event, has
 		p.mu.Unlock()
 		return s.failStore(fmt.Errorf("project %s: %w", p.name, err))
 	}
-	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
+	needFlush := p.mem.bytes >= s.opts.FlushBytes || p.mem.len() >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
 	p.mu.Unlock()
 	if needFlush {
 		s.requestFlush()
@@ -672,7 +672,7 @@ func (p *Project) Snapshot() *Snapshot {
 	for _, m := range append(p.frozen[:len(p.frozen):len(p.frozen)], p.mem) {
 		refs, tail := m.sealedView()
 		snap.Segments = append(snap.Segments, refs...)
-		snap.Mem = append(snap.Mem, tail)
+		snap.Mem = append(snap.Mem, tail...)
 	}
 	return snap
 }

@@ -281,7 +281,7 @@ func (p *Project) applyRows(table string, rows []Event, maxColumns int) (refusal
 	} else {
 		err = p.addEventsLocked(rows, nil)
 	}
-	needFlush := p.mem.bytes >= s.opts.FlushBytes || len(p.mem.rows) >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
+	needFlush := p.mem.bytes >= s.opts.FlushBytes || p.mem.len() >= s.opts.FlushRows || p.ustate.memBytes >= s.opts.FlushBytes
 	p.mu.Unlock()
 	if err != nil {
 		return nil, err

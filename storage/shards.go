@@ -176,7 +176,7 @@ func (set *shardSet) addShards(table string, parts []reserved) (needFlush bool, 
 		} else {
 			err = c.addEventsLocked(r.rows, nil)
 		}
-		needFlush = needFlush || c.mem.bytes >= opts.FlushBytes || len(c.mem.rows) >= opts.FlushRows || c.ustate.memBytes >= opts.FlushBytes
+		needFlush = needFlush || c.mem.bytes >= opts.FlushBytes || c.mem.len() >= opts.FlushRows || c.ustate.memBytes >= opts.FlushBytes
 		c.mu.Unlock()
 		if err == nil && table == TableEvents {
 			err = set.linkAcross(r.p, r.rows)

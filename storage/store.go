@@ -644,9 +644,9 @@ func (s *Store) Stats() Stats {
 		for _, seg := range p.segments {
 			st.SegmentBytes += seg.Bytes
 		}
-		st.BufferedRows += len(p.mem.rows)
+		st.BufferedRows += p.mem.len()
 		for _, m := range p.frozen {
-			st.BufferedRows += len(m.rows)
+			st.BufferedRows += m.len()
 		}
 		p.mu.RUnlock()
 	}

@@ -187,7 +187,7 @@ func TestStoreFlushFaultAtEveryCreateAndWrite(t *testing.T) {
 					t.Fatalf("flush after the fault cleared: %v", err)
 				}
 				wantRows(t, s, "live, after the retried flush", seeds...)
-				if n := len(p.Snapshot().Mem[0].Rows); n != 0 {
+				if n := memRowCount(p.Snapshot()); n != 0 {
 					t.Fatalf("%d rows still in memory after the retried flush", n)
 				}
 				wantRowsAfterCrash(t, mem, "after the retried flush and a crash", seeds...)
