@@ -37,7 +37,9 @@ func newSessionBuilder(sessions *sync.Map) func(ctx context.Context, conn *mysql
 			host, user = u.Host, u.User
 		}
 		client := sql.Client{Address: host, User: user, Capabilities: conn.Capabilities}
-		s := &session{BaseSession: sql.NewBaseSessionWithClientServer(addr, client, conn.ConnectionID)}
+		s := &session{BaseSession: sessionStatus.forSession(func() *sql.BaseSession {
+			return sql.NewBaseSessionWithClientServer(addr, client, conn.ConnectionID)
+		})}
 		applyHandshakeCollation(s, conn.CharacterSet)
 		sessions.Store(conn.ConnectionID, s)
 		return s, nil
