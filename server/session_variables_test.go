@@ -1,6 +1,8 @@
 package server
 
 import (
+	gosql "database/sql"
+	"fmt"
 	"testing"
 
 	gsql "github.com/dolthub/go-mysql-server/sql"
@@ -57,4 +59,38 @@ func TestSessionStatusVariables(t *testing.T) {
 		t.Fatalf("a throw-away session got %d status variables, want none", len(m))
 	}
 	ctx.Session.IncrementStatusVariable(ctx, "Com_insert", 1) // a no-op, not a panic
+}
+
+// TestSessionSystemVariables: a new connection's session starts from the
+// global values as they are now (after SET GLOBAL too), and a SET SESSION
+// in one connection leaves the others' and new ones' values alone.
+func TestSessionSystemVariables(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	get := func(db *gosql.DB, q string) int64 {
+		t.Helper()
+		var v int64
+		if err := db.QueryRow(q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v
+	}
+	a := openDB(t, srv, "")
+	a.SetMaxOpenConns(1)
+	base := get(a, "SELECT @@SESSION.max_sp_recursion_depth")
+	mustExec(t, a, "SET SESSION max_sp_recursion_depth = 9")
+	b := openDB(t, srv, "")
+	b.SetMaxOpenConns(1)
+	if v := get(b, "SELECT @@SESSION.max_sp_recursion_depth"); v != base {
+		t.Fatalf("a new session has max_sp_recursion_depth %d after another's SET SESSION, want the global %d", v, base)
+	}
+	mustExec(t, b, "SET GLOBAL max_sp_recursion_depth = 7")
+	t.Cleanup(func() { mustExec(t, b, fmt.Sprintf("SET GLOBAL max_sp_recursion_depth = %d", base)) })
+	c := openDB(t, srv, "")
+	c.SetMaxOpenConns(1)
+	if v := get(c, "SELECT @@SESSION.max_sp_recursion_depth"); v != 7 {
+		t.Fatalf("a session made after SET GLOBAL has max_sp_recursion_depth %d, want 7", v)
+	}
+	if v := get(a, "SELECT @@SESSION.max_sp_recursion_depth"); v != 9 {
+		t.Fatalf("the first session's own value became %d, want 9", v)
+	}
 }
