@@ -165,16 +165,28 @@ func undoReserved(parts []reserved, err error) {
 // read) leaves the rest out: the caller stops the store.
 // REQUIRES: s.ingestMu held shared since reserveShards.
 func (set *shardSet) addShards(table string, parts []reserved) (needFlush bool, err error) {
+	// Each part's known users are found before the locks (knownUsers).
+	known := make([][]uint32, len(parts))
+	if table == TableEvents {
+		for i, r := range parts {
+			known[i] = r.p.knownUsers(r.rows)
+		}
+		defer func() {
+			for i := range known {
+				knownUserBuffers.Put(&known[i])
+			}
+		}()
+	}
 	set.mu.Lock()
 	defer set.mu.Unlock()
-	for _, r := range parts {
+	for i, r := range parts {
 		c := r.p
 		opts := &c.store.opts
 		c.mu.Lock()
 		if table == TablePeople {
 			err = c.addLocked(table, r.rows)
 		} else {
-			err = c.addEventsLocked(r.rows, nil)
+			err = c.addEventsKnownLocked(r.rows, nil, known[i])
 		}
 		needFlush = needFlush || c.mem.bytes >= opts.FlushBytes || c.mem.len() >= opts.FlushRows || c.ustate.memBytes >= opts.FlushBytes
 		c.mu.Unlock()
