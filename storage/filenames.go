@@ -17,6 +17,7 @@ import (
 //	<data-dir>/users/000043.uix        user index run named by the manifest
 //	<data-dir>/users/000044.ust        user state run named by the manifest
 //	<data-dir>/people/000007.people    people snapshot named by the manifest
+//	<data-dir>/blockcache.warm     block cache entries to decode at start (block_cache_warm.go)
 const (
 	lockName     = "LOCK"
 	manifestName = "MANIFEST"

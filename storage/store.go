@@ -59,6 +59,11 @@ type Options struct {
 	CompactionDelay       time.Duration
 	CompactionMaxSegments int
 	DisableCompaction     bool
+	// WarmBlockCache: Close lists the block cache's entries of live
+	// segments and Open decodes them again in the background
+	// (block_cache_warm.go). Off by default: the warm-up's reads run
+	// beside whatever the caller does next.
+	WarmBlockCache bool
 	// CompactionBytesPerSecond paces what a compaction reads and writes
 	// (64 MiB/s; negative: unlimited; compaction_throttle.go).
 	CompactionBytesPerSecond int64
@@ -174,6 +179,7 @@ type Store struct {
 	flushReq   chan struct{}
 	compactReq chan struct{}
 	closing    chan struct{}
+	warmDone   chan struct{}  // closed when the block cache warm-up stops (block_cache_warm.go)
 	sealWG     sync.WaitGroup // sealing goroutines (memtable_seal.go)
 	flusherWG  sync.WaitGroup
 	closeOnce  sync.Once
@@ -332,6 +338,10 @@ func openLocked(opts Options, dirLock *DirLock) (*Store, error) {
 	if !opts.DisableCompaction {
 		s.flusherWG.Add(1)
 		go s.compactor()
+	}
+	if opts.WarmBlockCache {
+		s.warmDone = make(chan struct{})
+		go s.warm(s.warmDone)
 	}
 	return s, nil
 }
@@ -665,9 +675,18 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		if s.warmDone != nil {
+			<-s.warmDone
+		}
 		s.flusherWG.Wait()
 		s.sealWG.Wait()
 		err = s.Flush()
+		if err == nil && s.opts.WarmBlockCache {
+			// A hint for the next start; failing to leave it loses nothing.
+			if werr := s.writeWarmList(); werr != nil {
+				s.log.Warn("block cache warm-up list not written", "err", werr)
+			}
+		}
 		if cerr := s.wal.Close(); err == nil {
 			err = cerr
 		}

@@ -29,6 +29,7 @@ func openTestStore(t *testing.T, dir string, fs FS) *Store {
 // lock goes too, as the kernel drops a dead process's flock.
 func crash(s *Store) {
 	close(s.closing)
+	s.WaitWarm()
 	s.flusherWG.Wait()
 	s.sealWG.Wait()
 	s.wal.Close()

@@ -117,6 +117,7 @@ func serve(args []string) error {
 	maxColumns := fs.Int("max-columns", storage.DefaultMaxColumns, "property columns a table of a project may have; a batch that would add more is refused whole, naming the new keys")
 	shards := fs.Int("shards", 1, "shards a project created from now on keeps its events in, by the hash of distinct_id (1 to 256; existing projects keep theirs): each shard has its own buffer, segments and user numbers, written and flushed in parallel; a batch stays atomic across them")
 	userCache := fs.Int64("user-cache-bytes", storage.DefaultUserCacheBytes, "bytes per project of recently seen distinct_ids kept in memory; the rest of the user dictionary is read from disk")
+	warmBlockCache := fs.Bool("warm-block-cache", true, "on a clean stop, list what the decoded-block cache holds; on start, decode it again in the background, so the first queries after a restart do not decode everything they read")
 	var projects projectFlags
 	ingestBudget := fs.Int64("http-ingest-budget", ingest.DefaultBudget, "bytes of HTTP ingestion requests handled at once; more waits up to 2 s, then gets 503 + Retry-After")
 	mysqlMaxConns := fs.Int("mysql-max-connections", server.DefaultMySQLMaxConnections, "MySQL connections open at once; more are refused with error 1040 (Too many connections)")
@@ -220,7 +221,7 @@ func serve(args []string) error {
 			CompactionDelay: *compactionDelay, CompactionMaxSegments: *compactionMax, DisableCompaction: !*backgroundCompaction,
 			CompactionBytesPerSecond: *compactionRate,
 			DedupIndexBytes:          *dedupIndexBytes, MaxOpenFiles: *maxOpenFiles,
-			UserCacheBytes: *userCache, MaxColumns: *maxColumns, Shards: *shards},
+			UserCacheBytes: *userCache, MaxColumns: *maxColumns, Shards: *shards, WarmBlockCache: *warmBlockCache},
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
