@@ -76,7 +76,7 @@ func TestJoinUserSummaryAgrees(t *testing.T) {
 		copies    = "(SELECT CONCAT(distinct_id, '') AS d, time FROM events)"
 	)
 	for _, tc := range []struct {
-		q       string
+		q    string
 		plan string // what the plan must show ("": anything)
 	}{
 		// The corpus' shapes: a day's churn per signup day, and users of
