@@ -62,3 +62,41 @@ func TestJoinUserSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestSubqueryBounded checks IN, NOT IN and EXISTS correlated by bounds
+// on one value of the subquery's rows (subquery_bounded.go) against
+// go-mysql-server, with NULL keys and values on either side (IN's NULL
+// answers), NULL outer bounds, and keys of strings, integers and a
+// case-insensitive collation.
+func TestSubqueryBounded(t *testing.T) {
+	joinTables(t)
+	for _, tc := range []struct {
+		q    string
+		plan string // what the plan must show; "" anything
+	}{
+		{"SELECT s.distinct_id, s.time, s.distinct_id NOT IN (SELECT e.distinct_id FROM ev e WHERE e.time >= s.time + INTERVAL 1 DAY) " +
+			"FROM ev s WHERE s.event = 'Signup' ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT s.distinct_id, s.time FROM ev s WHERE s.event = 'Signup' AND s.distinct_id NOT IN " +
+			"(SELECT e.distinct_id FROM ev e WHERE e.time >= s.time + INTERVAL 1 DAY) ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT s.distinct_id, s.time, s.distinct_id IN (SELECT IF(e.tier IS NULL, NULL, e.distinct_id) FROM ev e WHERE e.time < s.time - INTERVAL 2 DAY) " +
+			"FROM ev s WHERE s.event = 'Login' ORDER BY s.distinct_id, s.time", "in(per-key smallest"},
+		{"SELECT s.distinct_id, s.time, IF(s.tier IS NULL, NULL, s.distinct_id) IN (SELECT e.distinct_id FROM ev e WHERE e.time > s.time + INTERVAL 20 DAY) " +
+			"FROM ev s WHERE s.event = 'Share' ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT s.distinct_id, s.time, s.distinct_id IN (SELECT e.distinct_id FROM ev e WHERE IF(e.flag, NULL, e.time) >= IF(s.flag, s.time, NULL)) " +
+			"FROM ev s WHERE s.event = 'Search' ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT a.tag, a.k IN (SELECT b.k FROM j_b b WHERE b.t > a.t) FROM j_a a ORDER BY a.tag", "in(per-key largest"},
+		{"SELECT a.tag, a.ci NOT IN (SELECT b.ci FROM j_b b WHERE b.t <= a.t) FROM j_a a ORDER BY a.tag", "in(per-key smallest"},
+		{"SELECT s.distinct_id, COUNT(*) FROM ev s WHERE s.event = 'Purchase' OR EXISTS (SELECT 1 FROM ev e WHERE e.distinct_id = s.distinct_id " +
+			"AND e.time > s.time AND e.time >= s.time + INTERVAL 3 DAY) GROUP BY s.distinct_id ORDER BY s.distinct_id", "exists(per-key largest"},
+		{"SELECT COUNT(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 FROM ev e WHERE e.distinct_id = s.distinct_id AND e.time >= s.time + INTERVAL 1 DAY) " +
+			"THEN s.distinct_id END) FROM ev s WHERE s.event = 'Signup'", "exists(per-key largest"},
+		// Not bounds on one value: Eval.
+		{"SELECT s.distinct_id, s.time FROM ev s WHERE s.event = 'Signup' AND s.distinct_id NOT IN " +
+			"(SELECT e.distinct_id FROM ev e WHERE e.time > s.time AND e.time < s.time + INTERVAL 1 DAY) ORDER BY s.distinct_id, s.time", ""},
+	} {
+		plan := checkSame(t, tc.q, true)
+		if tc.plan != "" && !strings.Contains(plan, tc.plan) {
+			t.Errorf("%s: want %q in the plan, got\n%s", tc.q, tc.plan, plan)
+		}
+	}
+}

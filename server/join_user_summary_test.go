@@ -134,6 +134,27 @@ func TestJoinUserSummaryAgrees(t *testing.T) {
 		// A bound that overflows: NULL with a warning per row.
 		{"SELECT s.distinct_id, s.time FROM events s WHERE s.event = 'Signup' AND NOT EXISTS " +
 			"(SELECT 1 FROM events e WHERE e.distinct_id = s.distinct_id AND e.time >= s.time + INTERVAL 9000 YEAR) ORDER BY s.distinct_id, s.time", ""},
+		// Correlated by bounds where go-mysql-server makes no join (IN,
+		// NOT IN, EXISTS under OR or CASE): the subquery's rows folded
+		// per key (native subquery_bounded.go), with NULL keys on either
+		// side and NULL values for IN's three values.
+		{"SELECT CAST(s.time AS DATE) AS d, COUNT(*) FROM events s WHERE s.event = 'Signup' AND s.distinct_id NOT IN " +
+			"(SELECT e.distinct_id FROM events e WHERE e.time >= s.time + INTERVAL 1 DAY) GROUP BY d ORDER BY d", "NOT in(per-key largest"},
+		{"SELECT s.distinct_id, s.time FROM events s WHERE s.distinct_id IN " +
+			"(SELECT e.distinct_id FROM events e WHERE e.event <> 'Signup' AND e.time < s.time - INTERVAL 1 HOUR) ORDER BY s.distinct_id, s.time", "in(per-key smallest"},
+		{"SELECT s.distinct_id, s.time, s.distinct_id NOT IN (SELECT IF(e.event = 'Page View', NULL, e.distinct_id) FROM events e WHERE e.time > s.time), " +
+			"s.distinct_id IN (SELECT IF(e.event = 'Search', NULL, e.distinct_id) FROM events e WHERE e.time >= s.time + INTERVAL 1 DAY) " +
+			"FROM events s ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT s.d, s.time, s.d IN (SELECT e.distinct_id FROM events e WHERE e.time > s.time) FROM " + nullKeys + " s ORDER BY s.d, s.time", "in(per-key largest"},
+		{"SELECT s.distinct_id, s.time, s.distinct_id IN (SELECT e.distinct_id FROM events e WHERE IF(e.event = 'Search', NULL, e.time) > s.time) " +
+			"FROM events s ORDER BY s.distinct_id, s.time", "in(per-key largest"},
+		{"SELECT s.distinct_id, s.time, s.distinct_id IN (SELECT e.distinct_id FROM " + nullTimes + " e WHERE e.t > s.time) FROM events s ORDER BY s.distinct_id, s.time", ""},
+		{"SELECT s.distinct_id, s.time FROM events s WHERE s.event = 'Purchase' OR NOT EXISTS " +
+			"(SELECT 1 FROM events e WHERE e.distinct_id = s.distinct_id AND e.time >= s.time + INTERVAL 1 DAY) ORDER BY s.distinct_id, s.time", ""},
+		{"SELECT COUNT(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 FROM events e WHERE e.distinct_id = s.distinct_id AND e.time >= s.time + INTERVAL 1 DAY) " +
+			"THEN s.distinct_id END), COUNT(*) FROM events s WHERE s.event = 'Signup'", "exists(per-key largest"},
+		{"SELECT s.distinct_id, s.time FROM events s WHERE s.event = 'Signup' AND s.distinct_id NOT IN " +
+			"(SELECT e.distinct_id FROM events e WHERE e.time >= s.time + INTERVAL 9000 YEAR) ORDER BY s.distinct_id, s.time", ""},
 		// The table's: NOT IN, a window.
 		{"SELECT s.distinct_id FROM events s WHERE s.event = 'Signup' AND s.distinct_id NOT IN " +
 			"(SELECT distinct_id FROM events WHERE event = 'Purchase') ORDER BY s.distinct_id", ""},
