@@ -135,6 +135,12 @@ func sameInts(a, b []int) bool {
 	return true
 }
 
+// userSummaryDenseUsers is the most users a summary with bounds keeps
+// by user number (8 bytes each, every user of the numbering, whether
+// the right input has rows of it or not); past it, by id (memory by the
+// right input's users).
+const userSummaryDenseUsers = 1 << 22
+
 // userSummary is a join's right input folded by key: by user number
 // while every right batch's keys come as numbers of one numbering, else
 // by the key's value (a numeric key: ints; a string one: strs, which the
@@ -283,7 +289,8 @@ func (it *joinIter) buildUsers(ctx *sql.Context, rit BatchIter) (bool, error) {
 func (s *userSummary) fold(vals *keyVals, rv *Column, n int) bool {
 	if s.ints == nil && s.strs == nil {
 		switch {
-		case vals.users == nil || (s.numbering != nil && !s.numbering.SameNumbering(vals.numbering)):
+		case vals.users == nil || (s.numbering != nil && !s.numbering.SameNumbering(vals.numbering)),
+			s.numbering == nil && s.bounds && vals.numbering.Len() > userSummaryDenseUsers:
 			if s.numbering != nil {
 				s.toStrings()
 			} else {
