@@ -428,19 +428,34 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 	return plan, nil
 }
 
-// splitCohort is p's one cohort term and the others, when p is an And
-// with exactly one InCohort term.
-func splitCohort(p Predicate) (InCohort, Predicate, bool) {
+// cohortTerm reports whether p is a cohort test a bitmap probe per row
+// answers (cohortRows): InCohort, or NOT InCohort (NOT EXISTS, the
+// users absent from a cohort). A row's user number is never NULL, so
+// the membership is TRUE or FALSE and NOT is its complement.
+func cohortTerm(p Predicate) bool {
+	switch p := p.(type) {
+	case InCohort:
+		return true
+	case Not:
+		_, ok := p.Term.(InCohort)
+		return ok
+	}
+	return false
+}
+
+// splitCohort is p's one cohort term (cohortTerm) and the others, when p
+// is an And with exactly one such term.
+func splitCohort(p Predicate) (Predicate, Predicate, bool) {
 	and, ok := p.(And)
 	if !ok {
-		return InCohort{}, nil, false
+		return nil, nil, false
 	}
-	var c InCohort
+	var c Predicate
 	var others []Predicate
 	found := 0
 	for _, t := range and.Terms {
-		if tc, ok := t.(InCohort); ok {
-			c = tc
+		if cohortTerm(t) {
+			c = t
 			found++
 		} else {
 			others = append(others, t)
@@ -448,7 +463,7 @@ func splitCohort(p Predicate) (InCohort, Predicate, bool) {
 	}
 	switch {
 	case found != 1 || len(others) == 0:
-		return InCohort{}, nil, false
+		return nil, nil, false
 	case len(others) == 1:
 		return c, others[0], true
 	}
@@ -471,9 +486,13 @@ type blockPlan struct {
 	haveCand bool
 }
 
-// cohortRows is matchRows for a residual cohort test: a bitmap probe per
-// row on the user-number column.
-func (it *segmentIter) cohortRows(c InCohort, plan *blockPlan) []int32 {
+// cohortRows is matchRows for a residual cohort test t (cohortTerm): a
+// bitmap probe per row on the user-number column.
+func (it *segmentIter) cohortRows(t Predicate, plan *blockPlan) []int32 {
+	c, in := t.(InCohort)
+	if !in {
+		c = t.(Not).Term.(InCohort)
+	}
 	blk := it.blocks[storage.ColUserNumber]
 	bm := it.scan.cohorts[c.key()]
 	if blk == nil || bm == nil {
@@ -489,12 +508,12 @@ func (it *segmentIter) cohortRows(c InCohort, plan *blockPlan) []int32 {
 			u = canon.Of(u)
 		}
 		if bits != nil {
-			if int(u>>6) < len(bits) && bits[u>>6]&(1<<(u&63)) != 0 {
+			if (int(u>>6) < len(bits) && bits[u>>6]&(1<<(u&63)) != 0) == in {
 				out = append(out, r)
 			}
 			return
 		}
-		if bm.Contains(u) {
+		if bm.Contains(u) == in {
 			out = append(out, r)
 		}
 	}
@@ -544,8 +563,8 @@ func (it *segmentIter) matchRows(plan *blockPlan) (rows []int32, all bool) {
 	case plan.residual == nil:
 		return rowsInRange(plan.exact, plan.first, plan.n, make([]int32, 0, plan.exactCount)), false
 	}
-	if c, ok := plan.residual.(InCohort); ok {
-		return it.cohortRows(c, plan), false
+	if cohortTerm(plan.residual) {
+		return it.cohortRows(plan.residual, plan), false
 	}
 	test := it.compileRows(plan.residual) // scan_match.go
 	var out []int32

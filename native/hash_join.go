@@ -167,6 +167,9 @@ type joinOp struct {
 	// keyed by user numbers restricts the left scan to its users (a left
 	// row of another user has no candidate).
 	leftUsersScan *scanOp
+	// users: a semi or anti join answered from the right input folded
+	// by user (join_users.go); nil when it does not qualify.
+	users *userSummaryPlan
 }
 
 func init() {
@@ -258,6 +261,7 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 	}
 	op.outRead = joinOutputRead(ctx, tr, j, op.sch)
 	op.usersScan = usersScanOf(op)
+	op.users = userSummaryPlanOf(op)
 	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 && !readsRows(op.right) {
 		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
 	}
@@ -796,6 +800,9 @@ func (op *joinOp) Describe() string {
 	}
 	if op.usersScan != nil {
 		b.WriteString(" (right scan: left users only)")
+	}
+	if op.users != nil && joinUserSummaryOn {
+		b.WriteString(op.users.describe(op))
 	}
 	if op.leftUsersScan != nil {
 		b.WriteString(" (left scan: right users only)")

@@ -145,6 +145,14 @@ type joinIter struct {
 
 	coded        *codedProbe // join_coded.go; nil: not applicable
 	codedChecked bool
+
+	// users is the right input folded by user (join_users.go), nil when
+	// the join does not use it; usersFailed once it could not be, and
+	// noKeyFilter once the left input read ahead is no longer the rest of
+	// it (dropUsers).
+	users       *userSummary
+	usersFailed bool
+	noKeyFilter bool
 }
 
 func (it *joinIter) Next(ctx *sql.Context) (*Batch, error) {
@@ -249,6 +257,14 @@ func (it *joinIter) step(ctx *sql.Context) error {
 				return err
 			}
 		}
+		if it.users != nil {
+			if done, err := it.probeUsers(ctx, b); done || err != nil {
+				return err
+			}
+			if err := it.dropUsers(ctx); err != nil {
+				return err
+			}
+		}
 		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
 		if done, err := it.probeCoded(ctx); done || err != nil {
 			return err
@@ -305,7 +321,13 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 	t := it.table
 	var err error
-	if t != nil && t.users != nil && len(t.wild) == 0 {
+	if s := it.users; s != nil && s.has != nil {
+		// The summary's users: a left row of another has no TRUE pair.
+		if err := it.grow(8*int64(cap(s.has)), "join: right users"); err != nil {
+			return err
+		}
+		it.left, err = it.op.leftUsersScan.open(ctx, s.has, s.numbering)
+	} else if t != nil && t.users != nil && len(t.wild) == 0 {
 		var bits []uint64
 		for _, u := range t.groupUser {
 			for int(u>>6) >= len(bits) {
@@ -367,24 +389,45 @@ func (it *joinIter) build(ctx *sql.Context) error {
 	it.built = true
 	op := it.op
 	var filter *keyFilter
-	if it.leftDone && len(op.keys) > 0 {
+	if it.leftDone && len(op.keys) > 0 && !it.noKeyFilter {
 		var err error
 		if filter, err = newKeyFilter(ctx, op, it.ahead); err != nil {
 			return err
 		}
 	}
-	var rit BatchIter
-	var err error
-	if filter != nil && filter.bits != nil && op.usersScan != nil {
-		// The scan reads only the left users' rows (no other can pair).
-		rit, err = op.usersScan.open(ctx, filter.bits, filter.users)
-	} else {
-		rit, err = op.right.Open(ctx, it.run)
+	openRight := func() (BatchIter, error) {
+		if filter != nil && filter.bits != nil && op.usersScan != nil {
+			// The scan reads only the left users' rows (no other can pair).
+			return op.usersScan.open(ctx, filter.bits, filter.users)
+		}
+		return op.right.Open(ctx, it.run)
 	}
+	rit, err := openRight()
 	if err != nil {
 		return err
 	}
 	it.rightIt = rit
+	if op.users != nil && joinUserSummaryOn && !it.usersFailed {
+		ok, err := it.buildUsers(ctx, rit)
+		if err != nil {
+			return err
+		}
+		it.rightIt = nil
+		if err := rit.Close(ctx); err != nil {
+			return err
+		}
+		if ok {
+			if filter != nil {
+				return it.grow(filter.bytes(), "join: left keys")
+			}
+			return nil
+		}
+		it.usersFailed = true
+		if rit, err = openRight(); err != nil {
+			return err
+		}
+		it.rightIt = rit
+	}
 	var acc *keyAccum
 	var rk *keySet
 	if len(op.keys) > 0 {

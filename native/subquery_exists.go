@@ -68,7 +68,9 @@ func compileExists(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error
 	ex := e.(*plan.ExistsSubquery)
 	d, _ := decorrelate(ctx, ex.Query, c.In)
 	if d == nil {
-		return nil, nil
+		// Bounds on one value of the subquery's rows beside the key
+		// (subquery_bounded.go), or Eval.
+		return compileExistsBounded(ctx, c, ex)
 	}
 	keys := make([]joinKey, len(d.outer))
 	for i := range d.outer {

@@ -13,9 +13,9 @@ import (
 func TestExistsHashedSet(t *testing.T) {
 	for _, tc := range []struct {
 		q string
-		// want: the EXPLAIN shows the hashed set ("hashed") or the
-		// subquery evaluated row by row ("eval"); "": neither shows (an
-		// aggregate's argument).
+		// want: the EXPLAIN shows the hashed set ("hashed"), the
+		// per-key summary ("per-key") or the subquery evaluated row by
+		// row ("eval"); "": none shows (an aggregate's argument).
 		want string
 	}{
 		// The corpus' churn shape: NOT EXISTS in an aggregate's CASE.
@@ -42,13 +42,14 @@ func TestExistsHashedSet(t *testing.T) {
 		{`SELECT b.distinct_id, EXISTS (SELECT DISTINCT m.event FROM ev m WHERE m.distinct_id = b.distinct_id AND m.event = 'Share' ORDER BY m.event LIMIT 1) FROM ev b WHERE b.n = 7`, "hashed"},
 		// LIMIT 0: never a row (stays go-mysql-server's).
 		{`SELECT b.distinct_id, EXISTS (SELECT 1 FROM ev m WHERE m.distinct_id = b.distinct_id LIMIT 0) FROM ev b WHERE b.n = 7`, "eval"},
-		// A correlated inequality, and a GROUP BY (an aggregate always
-		// has a row): go-mysql-server's.
-		{`SELECT b.distinct_id, EXISTS (SELECT 1 FROM ev m WHERE m.distinct_id = b.distinct_id AND m.time > b.time) FROM ev b WHERE b.n = 7`, "eval"},
+		// A correlated inequality: bounds on one value of the
+		// subquery's rows (subquery_bounded.go); a GROUP BY (an
+		// aggregate always has a row): go-mysql-server's.
+		{`SELECT b.distinct_id, EXISTS (SELECT 1 FROM ev m WHERE m.distinct_id = b.distinct_id AND m.time > b.time) FROM ev b WHERE b.n = 7`, "per-key"},
 		{`SELECT b.distinct_id, EXISTS (SELECT COUNT(*) FROM ev m WHERE m.distinct_id = b.distinct_id AND m.time > '2024-07-30') FROM ev b WHERE b.n = 7`, "eval"},
 	} {
 		plan := checkSame(t, tc.q, false)
-		if tc.want != "" && !strings.Contains(plan, map[string]string{"hashed": "exists(hashed set", "eval": "eval(EXISTS"}[tc.want]) {
+		if tc.want != "" && !strings.Contains(plan, map[string]string{"hashed": "exists(hashed set", "eval": "eval(EXISTS", "per-key": "exists(per-key largest"}[tc.want]) {
 			t.Fatalf("%s\nno %s EXISTS in plan:\n%s", tc.q, tc.want, plan)
 		}
 	}

@@ -36,7 +36,18 @@ func pushCohort(ctx *sql.Context, _ *analyzer.Analyzer, n sql.Node, _ *plan.Scop
 		if !ok {
 			return node, transform.SameTree, nil
 		}
+		outerName := outer.Name()
+		if a, ok := f.Child.(*plan.TableAlias); ok {
+			outerName = a.Name()
+		}
 		cond, same, err := transform.Expr(ctx, f.Expression, func(ctx *sql.Context, e sql.Expression) (sql.Expression, transform.TreeIdentity, error) {
+			if ex, ok := e.(*plan.ExistsSubquery); ok {
+				// push_exists_cohort.go
+				if c, ok := existsCohortOf(ctx, outer, outerName, ex); ok {
+					return c, transform.NewTree, nil
+				}
+				return e, transform.SameTree, nil
+			}
 			in, ok := e.(*plan.InSubquery)
 			if !ok {
 				return e, transform.SameTree, nil
@@ -141,6 +152,9 @@ type CohortExpr struct {
 	pred   engine.InCohort // NewInCohort(filter)
 	table  AggregatableTable
 	set    *cohortSet
+	// exists: the cohort stands for an EXISTS (push_exists_cohort.go),
+	// FALSE rather than NULL for a NULL distinct_id.
+	exists bool
 }
 
 // cohortSet is the cohort's canonical distinct_ids, computed on first use
@@ -188,10 +202,13 @@ func (c *CohortExpr) Predicate() engine.Predicate { return c.pred }
 
 func (c *CohortExpr) Resolved() bool { return c.left.Resolved() }
 func (c *CohortExpr) String() string {
+	if c.exists {
+		return fmt.Sprintf("EXISTS %s cohort(%v) of %s", NativeMarker, c.filter, c.left)
+	}
 	return fmt.Sprintf("%s IN %s cohort(%v)", c.left, NativeMarker, c.filter)
 }
 func (c *CohortExpr) Type(*sql.Context) sql.Type   { return types.Boolean }
-func (c *CohortExpr) IsNullable(*sql.Context) bool { return true }
+func (c *CohortExpr) IsNullable(*sql.Context) bool { return !c.exists }
 func (c *CohortExpr) Children() []sql.Expression   { return []sql.Expression{c.left} }
 func (c *CohortExpr) WithChildren(_ *sql.Context, children ...sql.Expression) (sql.Expression, error) {
 	if len(children) != 1 {
@@ -204,8 +221,14 @@ func (c *CohortExpr) WithChildren(_ *sql.Context, children ...sql.Expression) (s
 
 func (c *CohortExpr) Eval(ctx *sql.Context, row sql.Row) (any, error) {
 	v, err := c.left.Eval(ctx, row)
-	if err != nil || v == nil {
+	if err != nil {
 		return nil, err
+	}
+	if v == nil {
+		if c.exists {
+			return false, nil
+		}
+		return nil, nil
 	}
 	ids, err := c.set.get(ctx, c)
 	if err != nil {
