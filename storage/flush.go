@@ -473,6 +473,9 @@ type dayRows struct {
 	day   string
 	rows  []*Event
 	users []uint32
+	// converted is set by buildSegmentColumns when a property value had
+	// another type than its column's.
+	converted bool
 }
 
 // buildSegmentColumns lays one day's rows out as columns: the fixed ones,
@@ -534,6 +537,9 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 				slots[j] = slot{pr.Key, ci}
 			}
 			c := &cols[ci]
+			if pr.Value.Type != c.Type {
+				d.converted = true
+			}
 			v, ok := pr.Value.Convert(c.Type)
 			if !ok {
 				panic(fmt.Sprintf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.Type))

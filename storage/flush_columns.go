@@ -119,13 +119,16 @@ func buildFlushTable(sources []flushSource, schema []Column) (*flushTable, error
 	}
 	base := 0
 	for _, src := range sources {
+		// Released chunks (memtable.releaseSealedLocked) leave their
+		// rows' events nil: sealed chunks hold them.
 		i := base
-		for _, piece := range src.m.pieces(0, src.m.len()) {
-			for j := range piece.Rows {
-				e := &piece.Rows[j]
-				t.events[i], t.times[i], t.users[i] = e, e.TimeMillis, piece.Users[j]
-				i++
+		for k, rows := range src.m.chunks {
+			copy(t.times[i:], src.m.times[k])
+			copy(t.users[i:], src.m.users[k])
+			for j := range rows {
+				t.events[i+j] = &rows[j]
 			}
+			i += len(src.m.times[k])
 		}
 		lo := 0
 		for _, ref := range src.sealed {
@@ -382,8 +385,85 @@ func (t *flushTable) addChunk(seg *Segment, lo, hi int) error {
 			return err
 		}
 	}
-	if fromRows != nil {
+	switch {
+	case fromRows == nil:
+	case t.events[lo] == nil:
+		// Released rows: the chunk is exact (its values are the rows'),
+		// so its values converted are what the rows would give.
+		return t.convertChunk(seg, lo, hi, fromRows)
+	default:
 		return t.addRows(lo, hi, fromRows)
+	}
+	return nil
+}
+
+// convertChunk fills rows [lo, hi) of the named columns with seg's values
+// converted to the columns' types, as addRows does from the rows, for a
+// sealed chunk whose rows were released.
+func (t *flushTable) convertChunk(seg *Segment, lo, hi int, names map[string]bool) error {
+	if seg.Rows() != hi-lo {
+		return fmt.Errorf("BUG: sealed chunk %s holds %d rows, not %d", seg.Name(), seg.Rows(), hi-lo)
+	}
+	for _, sc := range seg.Columns() {
+		if !names[sc.Name] {
+			continue
+		}
+		c, err := t.column(sc.Name)
+		if err != nil {
+			return err
+		}
+		var dict []string
+		if isStringType(sc.Type) {
+			if dict, err = seg.readDict(sc.Name); err != nil {
+				return err
+			}
+		}
+		var strs []string
+		if c.codes != nil {
+			strs = make([]string, hi-lo)
+		}
+		for b := 0; b < seg.NumBlocks(); b++ {
+			blk, err := seg.ReadBlock(sc.Name, b)
+			if err != nil {
+				return err
+			}
+			first, n := seg.BlockRange(b)
+			for i := 0; i < n; i++ {
+				if blk.Nulls != nil && blk.Nulls[i] {
+					continue
+				}
+				v := Value{Type: sc.Type}
+				switch {
+				case blk.Floats != nil:
+					v.Float = blk.Floats[i]
+				case blk.Codes != nil:
+					v.Str = dict[blk.Codes[i]]
+				default:
+					v.Int = blk.Ints[i]
+				}
+				cv, ok := v.Convert(c.typ)
+				if !ok {
+					return fmt.Errorf("BUG: %v value of column %q of sealed chunk %s does not convert to its flush type %v", sc.Type, sc.Name, seg.Name(), c.typ)
+				}
+				at := lo + first + i
+				c.has[at] = true
+				switch {
+				case c.floats != nil:
+					c.floats[at] = cv.Float
+				case c.codes != nil:
+					strs[at-lo] = cv.Str
+				default:
+					c.ints[at] = cv.Int
+				}
+			}
+		}
+		if c.codes != nil {
+			nulls := make([]bool, hi-lo)
+			for i := range nulls {
+				nulls[i] = !c.has[lo+i]
+			}
+			c.pieces = append(c.pieces, dictPiece{lo: lo, hi: hi, dict: segDictionaryInto(strs, nulls, c.codes[lo:hi])})
+		}
 	}
 	return nil
 }

@@ -8,17 +8,31 @@ package storage
 // (80 MB and the GC assist of allocating it, for a million) under the
 // project's lock at once, and every growth copied each row again.
 //
+// Once sealed, a chunk's rows are released (releaseSealedLocked): the
+// sealed chunks hold them in columns, and the rows' properties were most
+// of the heap (and of the collector's work) during ingest. Only chunks
+// whose every value was sealed with its own type are released, so that
+// a flush converting the sealed values to a wider type gets what it would
+// from the rows; only the memtable taking rows releases, so that a flush
+// (which reads a frozen one without the lock) sees its chunks as planned.
+//
 // INVARIANT: rows are append-only; chunks[k] holds rows
 // [k*memChunkRows, (k+1)*memChunkRows), every chunk but the last full,
-// users[k] their user numbers, alike in length; an appended element is
-// never modified, so a reader that copied the chunks' slice headers under
-// the project's lock (pieces) may read them after releasing it while
+// users[k] and times[k] their user numbers and times, alike in length;
+// chunks[k] is nil for k < released (those rows are in exact sealed
+// chunks). An appended element is never modified, so a reader that copied
+// the chunks' slice headers under the project's lock (pieces, only of
+// rows past the sealed ones) may read them after releasing it while
 // writers append.
 type memtable struct {
 	chunks [][]Event
 	users  [][]uint32 // user numbers of chunks' rows' DistinctIDs
-	n      int        // rows in all chunks
-	bytes  int64      // approximate heap size of rows, for the flush trigger
+	times  [][]int64  // chunks' rows' TimeMillis, kept when rows are released
+	// chunkBytes[k] is what chunk k's rows count in bytes.
+	chunkBytes []int64
+	released   int   // chunks released
+	n          int   // rows in all chunks
+	bytes      int64 // approximate heap size of rows and sealed chunks, for the flush trigger
 	// keys holds the dedup keys of rows with an insert_id (dedup.go),
 	// each with the ticket of the batch that reserved it (nil after WAL
 	// replay). A key is reserved before its row is in the WAL and
@@ -39,13 +53,17 @@ const memChunkRows = 16384
 // len is the number of rows in m.
 func (m *memtable) len() int { return m.n }
 
-// row returns row i and its user number.
+// row returns row i and its user number; the row is nil once released.
 func (m *memtable) row(i int) (*Event, uint32) {
-	return &m.chunks[i/memChunkRows][i%memChunkRows], m.users[i/memChunkRows][i%memChunkRows]
+	k, j := i/memChunkRows, i%memChunkRows
+	if m.chunks[k] == nil {
+		return nil, m.users[k][j]
+	}
+	return &m.chunks[k][j], m.users[k][j]
 }
 
 // pieces returns rows [lo, hi) as read-only views, one per chunk they
-// touch, in order.
+// touch, in order. REQUIRES: no row of [lo, hi) released.
 func (m *memtable) pieces(lo, hi int) []MemRows {
 	var out []MemRows
 	for lo < hi {
@@ -71,12 +89,39 @@ func (m *memtable) appendReservedLocked(e Event, user uint32) {
 	if m.n%memChunkRows == 0 {
 		m.chunks = append(m.chunks, make([]Event, 0, memChunkRows))
 		m.users = append(m.users, make([]uint32, 0, memChunkRows))
+		m.times = append(m.times, make([]int64, 0, memChunkRows))
+		m.chunkBytes = append(m.chunkBytes, 0)
 	}
 	k := len(m.chunks) - 1
 	m.chunks[k] = append(m.chunks[k], e)
 	m.users[k] = append(m.users[k], user)
+	m.times[k] = append(m.times[k], e.TimeMillis)
 	m.n++
-	m.bytes += eventSizeBytes(&e)
+	size := eventSizeBytes(&e)
+	m.chunkBytes[k] += size
+	m.bytes += size
+}
+
+// releaseSealedLocked drops the rows of the chunks that exact sealed
+// chunks cover from the start (see the type comment) and returns the
+// bytes they counted, which it takes off m.bytes. REQUIRES: the
+// project's lock held for writing, m the memtable taking rows.
+func (m *memtable) releaseSealedLocked() int64 {
+	exact := 0 // rows [0, exact) are in exact sealed chunks
+	for _, c := range m.sealed {
+		if !c.exact {
+			break
+		}
+		exact += c.ref.Segment.Rows()
+	}
+	var freed int64
+	for ; m.released < exact/memChunkRows; m.released++ {
+		k := m.released
+		m.chunks[k] = nil
+		freed += m.chunkBytes[k]
+	}
+	m.bytes -= freed
+	return freed
 }
 
 // unreserveLocked removes the keys of rows whose batch failed.

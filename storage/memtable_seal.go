@@ -33,6 +33,9 @@ const DefaultSealRows = 65536
 // sealedChunk is one sealed run of a memtable's rows.
 type sealedChunk struct {
 	ref *SegmentRef // an in-memory segment; File is ""
+	// exact: every property value of the run had its column's type, so
+	// the chunk's values are the rows' (memtable.releaseSealedLocked).
+	exact bool
 }
 
 // maybeSealLocked starts sealing m's full chunks in the background when
@@ -69,19 +72,22 @@ func (p *Project) sealChunks(m *memtable, rows int) {
 		if !ok {
 			break
 		}
-		ref, err := sealChunk(chunk, schema, fmt.Sprintf("%s buffered rows %d+%d", p.name, from, rows))
+		ref, exact, err := sealChunk(chunk, schema, fmt.Sprintf("%s buffered rows %d+%d", p.name, from, rows))
 		if err != nil {
 			// Not fatal: the rows stay readable as rows.
 			p.store.opts.Logger.Error("sealing buffered rows", "project", p.name, "err", err)
 			break
 		}
 		p.mu.Lock()
-		m.sealed = append(m.sealed, sealedChunk{ref: ref})
+		m.sealed = append(m.sealed, sealedChunk{ref: ref, exact: exact})
 		m.sealedRows = from + rows
 		if m == p.mem || isFrozen(p.frozen, m) {
 			// Still buffered: a flush's install gives m.bytes back.
 			m.bytes += ref.Bytes
 			p.store.buffer.add(ref.Bytes)
+		}
+		if m == p.mem {
+			p.store.buffer.add(-m.releaseSealedLocked())
 		}
 		p.mu.Unlock()
 	}
@@ -107,10 +113,11 @@ func (s *Store) WaitSealing() { s.sealWG.Wait() }
 // sealChunk writes rows (the pieces one after the other) as an in-memory
 // segment. A panic (a broken invariant) is an error: the rows stay
 // readable as rows.
-func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, err error) {
+// exact reports that every property value had its column's type.
+func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, exact bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			ref, err = nil, fmt.Errorf("BUG: sealing %s: %v", name, r)
+			ref, exact, err = nil, false, fmt.Errorf("BUG: sealing %s: %v", name, r)
 		}
 	}()
 	var ptrs []*Event
@@ -121,16 +128,17 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 		}
 		users = append(users, piece.Users...)
 	}
-	cols := buildSegmentColumns(&dayRows{rows: ptrs, users: users}, schema)
+	d := &dayRows{rows: ptrs, users: users}
+	cols := buildSegmentColumns(d, schema)
 	var buf bytes.Buffer
 	if _, err := WriteSegment(&buf, nil, len(ptrs), cols); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	seg, err := OpenSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return &SegmentRef{Segment: seg, Bytes: int64(buf.Len())}, nil
+	return &SegmentRef{Segment: seg, Bytes: int64(buf.Len())}, !d.converted, nil
 }
 
 // closingNow reports whether Close has begun.
