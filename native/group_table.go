@@ -200,6 +200,24 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		}
 	}
 	c := keys[0]
+	if nrows > 1 && c.isConst() {
+		// One value (DATE(time) of a day's batch): one lookup, the
+		// group of row 0 for every row.
+		out, err := t.oneKeyGroups(ctx, c, 1, out)
+		if err != nil {
+			return nil, err
+		}
+		for range nrows - 1 {
+			out = append(out, out[0])
+		}
+		return out, nil
+	}
+	return t.oneKeyGroups(ctx, c, nrows, out)
+}
+
+// oneKeyGroups is groups for the first nrows of c, the one key column,
+// in the mode groups has settled.
+func (t *groupTable) oneKeyGroups(ctx *sql.Context, c *Column, nrows int, out []int32) ([]int32, error) {
 	switch {
 	case t.mode != modeGeneral && c.Kind == KindNull:
 		return t.allNull(nrows, out), nil
