@@ -24,7 +24,11 @@ package native
 // and every value slice stays filled, so code that does not know the
 // hints reads the same rows.
 
-import "github.com/dolthub/go-mysql-server/sql"
+import (
+	"sync/atomic"
+
+	"github.com/dolthub/go-mysql-server/sql"
+)
 
 // subsetHints gives out, a column of some of c's rows in any order
 // (Slice, Gather), the hints of c that still hold: bounds hold for any
@@ -75,4 +79,59 @@ func anyTrue(bs []bool) bool {
 		}
 	}
 	return false
+}
+
+// sharedConst keeps, for the last few constants an expression made, a
+// value slice of BatchSize rows that all hold it, which the one-value
+// columns the expression returns share: a batch of one day then costs
+// no allocation. Columns are read-only once returned (package doc), so
+// batches sharing one slice is as safe as sharing a cached block's.
+// Safe for concurrent use: the scan's part workers evaluate one Expr.
+// INVARIANT: a slot's key determines its value (the caller's key is a
+// pure function's argument, or the value itself).
+type sharedConst[T any] struct {
+	slots [sharedConstSlots]atomic.Pointer[constSlot[T]]
+	next  atomic.Uint32
+}
+
+type constSlot[T any] struct {
+	key  int64
+	vals []T // BatchSize copies of one value
+}
+
+// sharedConstSlots is how many constants an expression keeps: the part
+// workers, each in its own day, take turns.
+const sharedConstSlots = 4
+
+// get is n copies of the value of key, value() computing it when no
+// slot has it.
+func (s *sharedConst[T]) get(key int64, n int, value func() T) []T {
+	if n <= BatchSize {
+		for i := range s.slots {
+			if sl := s.slots[i].Load(); sl != nil && sl.key == key {
+				return sl.vals[:n:n]
+			}
+		}
+	}
+	v := value()
+	vals := make([]T, max(n, BatchSize))
+	for i := range vals {
+		vals[i] = v
+	}
+	if n <= BatchSize {
+		s.slots[s.next.Add(1)%sharedConstSlots].Store(&constSlot[T]{key: key, vals: vals})
+	}
+	return vals[:n:n]
+}
+
+// constInts is a column of kind k and type t whose n rows all hold v,
+// hinted as such, its values shared through cache (nil: its own).
+func constInts(cache *sharedConst[int64], k Kind, t sql.Type, v int64, n int) *Column {
+	if cache == nil || n == 0 {
+		return fillConstInts(k, t, v, n)
+	}
+	out := &Column{Kind: k, Type: t, I: cache.get(v, n, func() int64 { return v })}
+	out.setBounds(v, v)
+	out.Const = true
+	return out
 }

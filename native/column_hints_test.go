@@ -8,8 +8,10 @@ package native
 // find one by one.
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,6 +226,63 @@ func TestConstantKeyGroups(t *testing.T) {
 					t.Fatalf("key %d (two keys %v) batch %d: groups %v (%d) with the hint, %v (%d) without", i, two, batch, got, hinted.n, want, plain.n)
 				}
 			}
+		}
+	}
+}
+
+// TestSharedConst: concurrent callers get n copies of their key's value,
+// from a slot or freshly made, also past the slots and past BatchSize.
+func TestSharedConst(t *testing.T) {
+	var s sharedConst[int64]
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				key := int64((i*7 + w) % 11)
+				n := []int{1, 17, BatchSize, BatchSize + 3}[i%4]
+				vals := s.get(key, n, func() int64 { return key * 10 })
+				if len(vals) != n || vals[0] != key*10 || vals[n-1] != key*10 {
+					errs <- fmt.Sprintf("key %d n %d: %d values, first %d, last %d", key, n, len(vals), vals[0], vals[n-1])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+// TestCountOneGroup: COUNT's fold of a batch of one group adds what its
+// fold row by row adds, with and without an argument and NULLs.
+func TestCountOneGroup(t *testing.T) {
+	ctx := newTestCtx()
+	arg := &Column{Kind: KindInt, Type: types.Int64, I: make([]int64, 50), Nulls: make([]bool, 50)}
+	for r := range arg.Nulls {
+		arg.Nulls[r] = r%3 == 0
+	}
+	b := &Batch{N: 50, Cols: []*Column{arg}}
+	for _, x := range []Expr{nil, &fieldExpr{idx: 0, typ: types.Int64, name: "a"}} {
+		one, rows := &countAgg{arg: x}, &countAgg{arg: x}
+		groups := make([]int32, 50)
+		for i := range groups {
+			groups[i] = 2
+		}
+		for range 2 {
+			if err := one.addOneGroup(ctx, b, 2, 4); err != nil {
+				t.Fatal(err)
+			}
+			if err := rows.add(ctx, b, groups, 4); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(one.counts, rows.counts) || one.counts[2] == 0 {
+			t.Fatalf("COUNT(%v): %v by one group, %v row by row", x, one.counts, rows.counts)
 		}
 	}
 }

@@ -93,9 +93,10 @@ var datePartNames = [...]string{"year", "quarter", "month", "day", "hour", "minu
 
 // datePartExpr is one calendar field of a datetime, an INT.
 type datePartExpr struct {
-	part datePart
-	x    Expr
-	fb   *nodeEval
+	part   datePart
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[int64] // one-bucket batches' values
 }
 
 // timeArg compiles a function's datetime argument, or reports that the
@@ -181,7 +182,7 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	gran := partGran[x.part]
 	if blo, bhi, ok := boundsInSafeRange(c, n); ok && c.Nulls == nil && floorDiv(blo, gran) == floorDiv(bhi, gran) {
 		cv.at(blo)
-		return fillConstInts(KindInt, types.Int32, int64(x.of(&cv, blo)), n), nil // one bucket
+		return constInts(&x.consts, KindInt, types.Int32, int64(x.of(&cv, blo)), n), nil // one bucket
 	}
 	out := &Column{Kind: KindInt, Type: types.Int32, I: make([]int64, n), Nulls: c.Nulls}
 	lo, hi, last := int64(1), int64(0), int64(0)
@@ -253,8 +254,9 @@ func boundsInSafeRange(c *Column, n int) (lo, hi int64, ok bool) {
 
 // castDateExpr is CAST(x AS DATE) of a datetime: its UTC day.
 type castDateExpr struct {
-	x  Expr
-	fb *nodeEval
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[int64] // one-day batches' days
 }
 
 func (x *castDateExpr) Type() sql.Type { return types.Date }
@@ -275,7 +277,7 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	blo, bhi, bounded := boundsInSafeRange(c, n)
 	dlo, dhi := floorDiv(blo, microsPerDay)*microsPerDay, floorDiv(bhi, microsPerDay)*microsPerDay
 	if bounded && dlo == dhi && c.Nulls == nil {
-		return fillConstInts(KindTime, types.Date, dlo, n), nil // one day (a day's segment)
+		return constInts(&x.consts, KindTime, types.Date, dlo, n), nil // one day (a day's segment)
 	}
 	out := &Column{Kind: KindTime, Type: types.Date, I: make([]int64, n), Nulls: c.Nulls}
 	// The current day [lo, lo+microsPerDay), inside the safe range: rows
@@ -306,8 +308,9 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 // the day as a string ("2006-01-02") although its type is DATE, so the
 // column holds strings boxed (KindAny), as Column.Append makes them.
 type dateStrExpr struct {
-	x  Expr
-	fb *nodeEval
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[any] // one-day batches' strings, by day
 }
 
 func (x *dateStrExpr) Type() sql.Type { return types.Date }
@@ -325,19 +328,17 @@ func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if c.Kind != KindTime {
 		return x.fb.eval(ctx, n, c)
 	}
-	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var cv civil
 	if lo, hi, seen := minMaxTimes(c, n); seen && c.Nulls == nil && floorDiv(lo, microsPerDay) == floorDiv(hi, microsPerDay) &&
 		floorDiv(lo, microsPerDay) != floorDiv(zeroMicros, microsPerDay) {
 		// One day (a day's segment): one string, boxed once.
-		cv.at(lo)
-		var day any = cv.t.Format("2006-01-02")
-		for r := range out.A {
-			out.A[r] = day
-		}
-		out.Const = n > 0
-		return out, nil
+		vals := x.consts.get(floorDiv(lo, microsPerDay), n, func() any {
+			cv.at(lo)
+			return cv.t.Format("2006-01-02")
+		})
+		return &Column{Kind: KindAny, Type: types.Date, A: vals, Const: n > 0}, nil
 	}
+	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var last any
 	lo, hi := int64(1), int64(0) // the current day's microseconds
 	for r, v := range c.I[:n] {

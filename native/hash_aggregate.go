@@ -395,8 +395,17 @@ func (h *hashAggOp) consume(ctx *sql.Context, in BatchIter, aggs []aggFunc, budg
 			}
 			ngroups = table.n
 		}
+		oneGroup := b.N > 0
+		for _, c := range keyCols[:len(h.keys)] {
+			oneGroup = oneGroup && c.isConst()
+		}
 		for _, a := range aggs {
-			if err := a.add(ctx, b, groups, ngroups); err != nil {
+			if og, ok := a.(oneGroupAdder); ok && oneGroup {
+				err = og.addOneGroup(ctx, b, groups[0], ngroups)
+			} else {
+				err = a.add(ctx, b, groups, ngroups)
+			}
+			if err != nil {
 				return 0, err
 			}
 		}
