@@ -238,29 +238,13 @@ func (a *countAgg) String() string         { return a.name }
 func (a *countAgg) bytes() int64           { return 8 * int64(cap(a.counts)) }
 func (a *countAgg) close(ctx *sql.Context) { a.counts = nil }
 
-// countRuns adds one to counts[g] for every g of groups, a run of one
-// group at a time: a batch of one day (GROUP BY day) is one run, whose
-// increments of one counter would otherwise wait on each other.
-func countRuns(counts []int64, groups []int32) {
-	if len(groups) == 0 {
-		return
-	}
-	cur, run := groups[0], int64(0)
-	for _, g := range groups {
-		if g != cur {
-			counts[cur] += run
-			cur, run = g, 0
-		}
-		run++
-	}
-	counts[cur] += run
-}
-
 func (a *countAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) error {
 	a.counts = grow(a.counts, ngroups)
 	counts := a.counts
 	if a.arg == nil {
-		countRuns(counts, groups)
+		for _, g := range groups {
+			counts[g]++
+		}
 		return nil
 	}
 	c, err := a.arg.Eval(ctx, b)
@@ -270,7 +254,9 @@ func (a *countAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) 
 	switch {
 	case c.Kind == KindNull:
 	case c.Nulls == nil:
-		countRuns(counts, groups)
+		for _, g := range groups {
+			counts[g]++
+		}
 	default:
 		for r, g := range groups {
 			if !c.Nulls[r] {

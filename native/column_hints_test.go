@@ -196,16 +196,17 @@ func TestConstantKeyGroups(t *testing.T) {
 		return c
 	}
 	for i, mk := range keys {
-		for _, two := range []bool{false, true} {
-			var cols []keyColumn
-			n := 1
-			if two {
-				n = 2
+		// One key; the constant first of two; the constant second.
+		for form := range 3 {
+			cols := []keyColumn{newKeyColumn(mk(1).Type)}
+			if form > 0 {
+				cols = append(cols, newKeyColumn(types.Int64))
 			}
-			for range n {
-				cols = append(cols, newKeyColumn(mk(1).Type))
+			if form == 2 {
+				cols[0], cols[1] = cols[1], cols[0]
 			}
-			hinted, plain := newGroupTable(cols[:n]), newGroupTable(cols[:n])
+			hinted, plain := newGroupTable(cols), newGroupTable(cols)
+			two := form > 0
 			for batch, rows := range []int{5, 1, 300, 0, 40} {
 				hk := []*Column{mk(rows)}
 				pk := []*Column{mk(rows)}
@@ -213,6 +214,10 @@ func TestConstantKeyGroups(t *testing.T) {
 				if two {
 					hk = append(hk, other(rows, batch))
 					pk = append(pk, other(rows, batch))
+				}
+				if form == 2 {
+					hk[0], hk[1] = hk[1], hk[0]
+					pk[0], pk[1] = pk[1], pk[0]
 				}
 				got, err := hinted.groups(ctx, hk, rows, nil)
 				if err != nil {
@@ -223,7 +228,7 @@ func TestConstantKeyGroups(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !slices.Equal(got, want) || hinted.n != plain.n {
-					t.Fatalf("key %d (two keys %v) batch %d: groups %v (%d) with the hint, %v (%d) without", i, two, batch, got, hinted.n, want, plain.n)
+					t.Fatalf("key %d (form %d) batch %d: groups %v (%d) with the hint, %v (%d) without", i, form, batch, got, hinted.n, want, plain.n)
 				}
 			}
 		}
