@@ -9,7 +9,10 @@ package native
 //
 // Rows of one day (or hour, for formats that print the hour) share one
 // civil-date computation and one result string: a batch of time-ordered
-// events does the calendar arithmetic a few times, not once per row.
+// events does the calendar arithmetic a few times, not once per row. A
+// batch whose time bounds (column_hints.go) lie in one day (one bucket
+// of the part) gives a column hinted as one value, whose value slice
+// the expression shares among such batches (sharedConst).
 //
 // A value go-mysql-server treats specially (its zero time, or outside
 // the range its conversions accept) sends the batch to go-mysql-server's

@@ -32,7 +32,10 @@ package native
 // general encoding once and stays there, keeping their ids. Several key
 // columns each get such a table, and the group is the tuple of the ids
 // those give (DATE(time), event: an integer map and a small string map,
-// then a map of id pairs).
+// then a map of id pairs). A key column hinted as one value
+// (column_hints.go: the day of a day's batch) is looked up once for the
+// batch, and a pair whose other key is such a column is looked up once
+// per id of the varying key (pairsByMemo).
 
 import (
 	"encoding/binary"
