@@ -220,6 +220,8 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 				switch {
 				case blk.Ints == nil:
 					col.Ints = make([]int64, n)
+				case opts.TimeMicros && it.allHits && it.microsBlock(ref.name, col, n):
+					// The block's cached microsecond view, shared.
 				case opts.TimeMicros:
 					col.Ints, col.Micros = make([]int64, n), true
 					col.Lo, col.Hi, col.Bounded = millisToMicros(col.Ints, blk.Ints, it.allHits, it.hits)
@@ -258,6 +260,20 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 	}
 	it.pos = n // the block is consumed
 	return cb
+}
+
+// microsBlock gives col, time column name of the loaded block whose n
+// rows are all hits, the block's cached microseconds (storage's
+// TimeMicrosBlock) and their range; false when the segment cannot (the
+// caller converts the block's milliseconds itself).
+func (it *segmentIter) microsBlock(name string, col *BatchColumn, n int) bool {
+	mb, err := it.seg.TimeMicrosBlock(name, it.loaded)
+	if err != nil || len(mb.Micros) != n {
+		return false
+	}
+	col.Ints, col.Micros = mb.Micros[:n:n], true
+	col.Lo, col.Hi, col.Bounded = mb.Lo, mb.Hi, !mb.HasNulls && n > 0 && col.Nulls == nil
+	return true
 }
 
 // hitValues is a block slice's values at its n hits: the block's own
