@@ -291,6 +291,7 @@ type segmentIter struct {
 	need   []string                      // segment columns to decode per block
 
 	block   int
+	loaded  int                             // the loaded block's number
 	first   int                             // first row of the loaded block
 	n       int                             // rows in the loaded block
 	blocks  map[string]*storage.ColumnBlock // the loaded block's columns (shared, read-only)
@@ -617,7 +618,7 @@ func (it *segmentIter) loadBlock() (bool, error) {
 		if err := it.decode(it.block); err != nil {
 			return false, err
 		}
-		it.first, it.n, it.pos = plan.first, plan.n, 0
+		it.loaded, it.first, it.n, it.pos = it.block, plan.first, plan.n, 0
 		it.hits, it.allHits = it.matchRows(&plan)
 		if it.allHits || len(it.hits) > 0 {
 			it.block++ // the loop's own increment is skipped by the return

@@ -57,6 +57,14 @@ type BatchColumn struct {
 	// Micros: Ints of this Time column are microseconds since the
 	// epoch, not milliseconds (BatchOptions.TimeMicros).
 	Micros bool
+	// Bounded: Lo and Hi are the smallest and largest of Ints (a Time
+	// column in microseconds without NULLs, measured while converting),
+	// so that a consumer proving something of every value (a time range
+	// holds, all rows lie in one day) need not pass over them again.
+	// INVARIANT: Bounded only with Micros, Nulls == nil and len(Ints) > 0,
+	// and then Lo <= Ints[k] <= Hi for every k.
+	Bounded bool
+	Lo, Hi  int64
 }
 
 // batchRows caps a ColumnBatch of buffered rows.
@@ -212,11 +220,12 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 				switch {
 				case blk.Ints == nil:
 					col.Ints = make([]int64, n)
+				case opts.TimeMicros && it.allHits && it.microsBlock(ref.name, col, n):
+					// The block's cached microsecond view, shared.
 				case opts.TimeMicros:
 					col.Ints, col.Micros = make([]int64, n), true
-					for k := range n {
-						col.Ints[k] = blk.Ints[row(k)] * 1000
-					}
+					col.Lo, col.Hi, col.Bounded = millisToMicros(col.Ints, blk.Ints, it.allHits, it.hits)
+					col.Bounded = col.Bounded && col.Nulls == nil
 				default:
 					col.Ints = hitValues(blk.Ints, n, it.allHits, it.hits)
 				}
@@ -253,8 +262,50 @@ func (it *segmentIter) columnBatch(opts BatchOptions) *ColumnBatch {
 	return cb
 }
 
+// microsBlock gives col, time column name of the loaded block whose n
+// rows are all hits, the block's cached microseconds (storage's
+// TimeMicrosBlock) and their range; false when the segment cannot (the
+// caller converts the block's milliseconds itself).
+func (it *segmentIter) microsBlock(name string, col *BatchColumn, n int) bool {
+	mb, err := it.seg.TimeMicrosBlock(name, it.loaded)
+	if err != nil || len(mb.Micros) != n {
+		return false
+	}
+	col.Ints, col.Micros = mb.Micros[:n:n], true
+	col.Lo, col.Hi, col.Bounded = mb.Lo, mb.Hi, !mb.HasNulls && n > 0 && col.Nulls == nil
+	return true
+}
+
 // hitValues is a block slice's values at its n hits: the block's own
 // slice (capacity cut to n) when every row is a hit, else a new one.
+// millisToMicros writes the n = len(dst) hits of src (milliseconds: src
+// itself when allHits, else src at hits) to dst as microseconds, and
+// returns their smallest and largest (ok false when n is 0). One loop
+// per case without a call per row: every scan of time runs it.
+func millisToMicros(dst, src []int64, allHits bool, hits []int32) (lo, hi int64, ok bool) {
+	n := len(dst)
+	if n == 0 {
+		return 0, 0, false
+	}
+	if allHits {
+		src = src[:n]
+		lo, hi = src[0], src[0]
+		for k, v := range src {
+			lo, hi = min(lo, v), max(hi, v)
+			dst[k] = v * 1000
+		}
+	} else {
+		hits = hits[:n]
+		lo, hi = src[hits[0]], src[hits[0]]
+		for k, r := range hits {
+			v := src[r]
+			lo, hi = min(lo, v), max(hi, v)
+			dst[k] = v * 1000
+		}
+	}
+	return lo * 1000, hi * 1000, true
+}
+
 func hitValues[T any](vals []T, n int, allHits bool, hits []int32) []T {
 	if allHits {
 		return vals[:n:n]

@@ -28,6 +28,7 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 	ctx := context.Background()
 	coded := 0                 // batch columns that came with dictionary codes
 	codesAlone, micros := 0, 0 // batch columns with codes and no strings; with microseconds
+	bounded := 0               // batch columns with bounds
 	for _, f := range filters {
 		s := &Scan{Snap: snap, Columns: cols, Filter: f}
 		for part := range s.Parts() {
@@ -68,6 +69,17 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 						if c.Micros {
 							micros++
 						}
+						if c.Bounded {
+							// The bounds are the values' own smallest and largest.
+							lo, hi := c.Ints[0], c.Ints[0]
+							for _, v := range c.Ints {
+								lo, hi = min(lo, v), max(hi, v)
+							}
+							if !c.Micros || c.Nulls != nil || lo != c.Lo || hi != c.Hi {
+								t.Fatalf("column %d: bounds [%d, %d] (micros %v, nulls %v), values in [%d, %d]", j, c.Lo, c.Hi, c.Micros, c.Nulls != nil, lo, hi)
+							}
+							bounded++
+						}
 						if c.Micros && !opts.TimeMicros || c.Strs == nil && c.Codes != nil && opts.CodesOnly == nil {
 							t.Fatalf("column %d: micros %v, strings %v, with options %+v", j, c.Micros, c.Strs != nil, opts)
 						}
@@ -88,8 +100,8 @@ func TestPartBatchesMatchPartRows(t *testing.T) {
 			}
 		}
 	}
-	if coded == 0 || codesAlone == 0 || micros == 0 {
-		t.Fatalf("batch columns with codes %d, codes alone %d, microseconds %d: each should be some", coded, codesAlone, micros)
+	if coded == 0 || codesAlone == 0 || micros == 0 || bounded == 0 {
+		t.Fatalf("batch columns with codes %d, codes alone %d, microseconds %d, bounds %d: each should be some", coded, codesAlone, micros, bounded)
 	}
 }
 

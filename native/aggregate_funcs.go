@@ -60,6 +60,16 @@ type aggFunc interface {
 	String() string
 }
 
+// oneGroupAdder is an aggFunc with a faster add for a batch whose rows
+// all belong to one group (the hash aggregate knows it when every key
+// column is one value: column_hints.go).
+type oneGroupAdder interface {
+	// addOneGroup is add with groups[r] == g for every row r of b.
+	addOneGroup(ctx *sql.Context, b *Batch, g int32, ngroups int) error
+}
+
+var _ oneGroupAdder = (*countAgg)(nil)
+
 // newAggFunc is the aggregate for select dependency e of a GroupBy over
 // rows compiled by c, or nil and why not.
 func newAggFunc(ctx *sql.Context, c *Compiler, e sql.Expression) (aggFunc, string, error) {
@@ -251,6 +261,31 @@ func (a *countAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) 
 		for r, g := range groups {
 			if !c.Nulls[r] {
 				counts[g]++
+			}
+		}
+	}
+	return nil
+}
+
+// addOneGroup is add with every row in group g (oneGroupAdder).
+func (a *countAgg) addOneGroup(ctx *sql.Context, b *Batch, g int32, ngroups int) error {
+	a.counts = grow(a.counts, ngroups)
+	if a.arg == nil {
+		a.counts[g] += int64(b.N)
+		return nil
+	}
+	c, err := a.arg.Eval(ctx, b)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Kind == KindNull:
+	case c.Nulls == nil:
+		a.counts[g] += int64(b.N)
+	default:
+		for _, null := range c.Nulls[:b.N] {
+			if !null {
+				a.counts[g]++
 			}
 		}
 	}

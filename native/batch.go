@@ -78,6 +78,12 @@ func (k Kind) String() string { return kindNames[k] }
 // the analysis that marks columns is conservative (any other reference
 // to a column keeps its strings).
 // INVARIANT: S == nil with rows only when Codes != nil.
+//
+// Bounded, Lo, Hi and Const are hints about the values that let an
+// operator prove something of a whole batch at once (column_hints.go
+// states their invariants). Every column may leave them unset; code that
+// builds a column from another's values leaves them unset unless it
+// keeps their invariants.
 type Column struct {
 	Kind  Kind
 	Type  sql.Type
@@ -90,6 +96,10 @@ type Column struct {
 	Users *storage.UserIDs
 	Codes []uint32
 	Dict  []string
+
+	Bounded bool
+	Lo, Hi  int64
+	Const   bool
 }
 
 // widerNumbering is whichever of a and b, views of one numbering, knows
@@ -438,6 +448,7 @@ func (c *Column) Gather(idx []int32) *Column {
 		}
 	}
 	out.Nulls = nulls
+	out.subsetHints(c)
 	return out
 }
 
@@ -474,6 +485,7 @@ func (c *Column) Slice(from, to int) *Column {
 			out.Nulls[i] = true
 		}
 	}
+	out.subsetHints(c)
 	return out
 }
 

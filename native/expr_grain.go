@@ -526,6 +526,18 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	if n < 2 || tc.Kind != KindTime || ctx.Session == nil || x.utc && !zeroOffsetZone(ctx) {
 		return nil, false, nil
 	}
+	if lo, hi, ok := boundsInSafeRange(tc, n); ok && tc.Nulls == nil && floorDiv(lo, x.grain) == floorDiv(hi, x.grain) {
+		// The column's bounds lie in one bucket (the hours of an hour's
+		// batch, a day's segment by day): row 0 represents every row.
+		out, ok := x.evalReps(ctx, b, []int32{0}, []grainRun{{end: int32(n), slot: 0}}, n)
+		if ok && !out.IsNull(0) {
+			out.Const = true
+			if out.Kind == KindInt || out.Kind == KindTime {
+				out.setBounds(out.I[0], out.I[0])
+			}
+		}
+		return out, ok, nil
+	}
 	// One pass: the rows as runs of one bucket (time-ordered events make
 	// long runs), a representative row per bucket. A row inside the
 	// current bucket's bounds costs two comparisons.
@@ -594,6 +606,14 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	if len(reps)*2 > n {
 		return nil, false, nil // buckets of one or two rows: not worth it
 	}
+	out, ok = x.evalReps(ctx, b, reps, runs, n)
+	return out, ok, nil
+}
+
+// evalReps is the expression at rows reps of b, copied to the n rows of
+// runs; ok false when a representative failed or warned.
+func (x *grainExpr) evalReps(ctx *sql.Context, b *Batch, reps []int32, runs []grainRun, n int) (*Column, bool) {
+	tc := b.Cols[x.col]
 	small := &Batch{N: len(reps), Cols: make([]*Column, len(b.Cols))}
 	for i := range b.Cols {
 		if i == x.col {
@@ -607,9 +627,9 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	qctx, quiet := quietContext(ctx)
 	sc, err := x.inner.Eval(qctx, small)
 	if err != nil || quiet.warnings > 0 {
-		return nil, false, nil
+		return nil, false
 	}
-	return scatterColumn(sc, runs, n), true, nil
+	return scatterColumn(sc, runs, n), true
 }
 
 // grainRun is rows [previous run's end, end) of a batch, all of bucket

@@ -9,7 +9,10 @@ package native
 //
 // Rows of one day (or hour, for formats that print the hour) share one
 // civil-date computation and one result string: a batch of time-ordered
-// events does the calendar arithmetic a few times, not once per row.
+// events does the calendar arithmetic a few times, not once per row. A
+// batch whose time bounds (column_hints.go) lie in one day (one bucket
+// of the part) gives a column hinted as one value, whose value slice
+// the expression shares among such batches (sharedConst).
 //
 // A value go-mysql-server treats specially (its zero time, or outside
 // the range its conversions accept) sends the batch to go-mysql-server's
@@ -93,9 +96,10 @@ var datePartNames = [...]string{"year", "quarter", "month", "day", "hour", "minu
 
 // datePartExpr is one calendar field of a datetime, an INT.
 type datePartExpr struct {
-	part datePart
-	x    Expr
-	fb   *nodeEval
+	part   datePart
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[int64] // one-bucket batches' values
 }
 
 // timeArg compiles a function's datetime argument, or reports that the
@@ -174,12 +178,16 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if c.Kind != KindTime {
 		return x.fb.eval(ctx, n, c)
 	}
-	out := &Column{Kind: KindInt, Type: types.Int32, I: make([]int64, n), Nulls: c.Nulls}
 	var cv civil
 	// Rows in [lo, hi), the current bucket of the part's grain (a day, or
 	// an hour, minute, second for the clock parts), share its value: two
 	// comparisons a row for time-ordered events.
 	gran := partGran[x.part]
+	if blo, bhi, ok := boundsInSafeRange(c, n); ok && c.Nulls == nil && floorDiv(blo, gran) == floorDiv(bhi, gran) {
+		cv.at(blo)
+		return constInts(&x.consts, KindInt, types.Int32, int64(x.of(&cv, blo)), n), nil // one bucket
+	}
+	out := &Column{Kind: KindInt, Type: types.Int32, I: make([]int64, n), Nulls: c.Nulls}
 	lo, hi, last := int64(1), int64(0), int64(0)
 	for r, v := range c.I[:n] {
 		if c.Nulls != nil && c.Nulls[r] {
@@ -193,29 +201,7 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 			return x.fb.eval(ctx, n, c) // 0 or NULL with a warning, by part
 		}
 		cv.at(v)
-		var p int
-		switch x.part {
-		case partYear:
-			p = cv.year
-		case partQuarter:
-			p = (cv.month-1)/3 + 1
-		case partMonth:
-			p = cv.month
-		case partDay:
-			p = cv.mday
-		case partHour:
-			p = int((v - cv.day*microsPerDay) / (3600 * microsPerSecond))
-		case partMinute:
-			p = int((v - cv.day*microsPerDay) / (60 * microsPerSecond) % 60)
-		case partSecond:
-			p = int((v - cv.day*microsPerDay) / microsPerSecond % 60)
-		case partDayOfWeek:
-			p = cv.wday + 1
-		case partWeekday:
-			p = (cv.wday + 6) % 7
-		case partDayOfYear:
-			p = cv.yday
-		}
+		p := x.of(&cv, v)
 		out.I[r] = int64(p)
 		// The zero time is inside no bucket: its day would hold it.
 		if lo, hi, last = floorDiv(v, gran)*gran, floorDiv(v, gran)*gran+gran, int64(p); zeroMicros >= lo && zeroMicros < hi {
@@ -225,6 +211,33 @@ func (x *datePartExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	return out, nil
 }
 
+// of is the part of time v, whose day cv holds.
+func (x *datePartExpr) of(cv *civil, v int64) int {
+	switch x.part {
+	case partYear:
+		return cv.year
+	case partQuarter:
+		return (cv.month-1)/3 + 1
+	case partMonth:
+		return cv.month
+	case partDay:
+		return cv.mday
+	case partHour:
+		return int((v - cv.day*microsPerDay) / (3600 * microsPerSecond))
+	case partMinute:
+		return int((v - cv.day*microsPerDay) / (60 * microsPerSecond) % 60)
+	case partSecond:
+		return int((v - cv.day*microsPerDay) / microsPerSecond % 60)
+	case partDayOfWeek:
+		return cv.wday + 1
+	case partWeekday:
+		return (cv.wday + 6) % 7
+	case partDayOfYear:
+		return cv.yday
+	}
+	return 0
+}
+
 // partGran is, per part, the span of time within which it is the same.
 var partGran = [...]int64{
 	partYear: microsPerDay, partQuarter: microsPerDay, partMonth: microsPerDay, partDay: microsPerDay,
@@ -232,10 +245,21 @@ var partGran = [...]int64{
 	partDayOfWeek: microsPerDay, partWeekday: microsPerDay, partDayOfYear: microsPerDay,
 }
 
+// boundsInSafeRange is bounds of the first n values of KindTime column c
+// by its hints (column_hints.go), when it has them, has rows, and they
+// lie in the safe range (so no value is the zero time).
+func boundsInSafeRange(c *Column, n int) (lo, hi int64, ok bool) {
+	if !c.Bounded || n == 0 || c.Lo < safeMinMicros || c.Hi > safeMaxMicros {
+		return 0, 0, false
+	}
+	return c.Lo, c.Hi, true
+}
+
 // castDateExpr is CAST(x AS DATE) of a datetime: its UTC day.
 type castDateExpr struct {
-	x  Expr
-	fb *nodeEval
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[int64] // one-day batches' days
 }
 
 func (x *castDateExpr) Type() sql.Type { return types.Date }
@@ -252,6 +276,11 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	}
 	if c.Kind != KindTime {
 		return x.fb.eval(ctx, n, c)
+	}
+	blo, bhi, bounded := boundsInSafeRange(c, n)
+	dlo, dhi := floorDiv(blo, microsPerDay)*microsPerDay, floorDiv(bhi, microsPerDay)*microsPerDay
+	if bounded && dlo == dhi && c.Nulls == nil {
+		return constInts(&x.consts, KindTime, types.Date, dlo, n), nil // one day (a day's segment)
 	}
 	out := &Column{Kind: KindTime, Type: types.Date, I: make([]int64, n), Nulls: c.Nulls}
 	// The current day [lo, lo+microsPerDay), inside the safe range: rows
@@ -272,6 +301,9 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		hi = min(lo+microsPerDay, safeMaxMicros+1)
 		out.I[r] = lo
 	}
+	if bounded {
+		out.setBounds(dlo, dhi) // the day is monotone in the time
+	}
 	return out, nil
 }
 
@@ -279,8 +311,9 @@ func (x *castDateExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 // the day as a string ("2006-01-02") although its type is DATE, so the
 // column holds strings boxed (KindAny), as Column.Append makes them.
 type dateStrExpr struct {
-	x  Expr
-	fb *nodeEval
+	x      Expr
+	fb     *nodeEval
+	consts sharedConst[any] // one-day batches' strings, by day
 }
 
 func (x *dateStrExpr) Type() sql.Type { return types.Date }
@@ -298,18 +331,17 @@ func (x *dateStrExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 	if c.Kind != KindTime {
 		return x.fb.eval(ctx, n, c)
 	}
-	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var cv civil
 	if lo, hi, seen := minMaxTimes(c, n); seen && c.Nulls == nil && floorDiv(lo, microsPerDay) == floorDiv(hi, microsPerDay) &&
 		floorDiv(lo, microsPerDay) != floorDiv(zeroMicros, microsPerDay) {
 		// One day (a day's segment): one string, boxed once.
-		cv.at(lo)
-		var day any = cv.t.Format("2006-01-02")
-		for r := range out.A {
-			out.A[r] = day
-		}
-		return out, nil
+		vals := x.consts.get(floorDiv(lo, microsPerDay), n, func() any {
+			cv.at(lo)
+			return cv.t.Format("2006-01-02")
+		})
+		return &Column{Kind: KindAny, Type: types.Date, A: vals, Const: n > 0}, nil
 	}
+	out := &Column{Kind: KindAny, Type: types.Date, A: make([]any, n), Nulls: c.Nulls}
 	var last any
 	lo, hi := int64(1), int64(0) // the current day's microseconds
 	for r, v := range c.I[:n] {

@@ -44,12 +44,20 @@ type codedConjunct struct {
 // dictVerdicts is a conjunct's answer for the strings of one dictionary.
 // INVARIANT: v[code] is verdictTrue or verdictNot once decided (the
 // conjunct on dict[code]), verdictUnknown before; null likewise for NULL.
+// INVARIANT: undecided is the number of codes whose v is verdictUnknown
+// or verdictPending (0: every code decided, so a batch without NULLs has
+// nothing to ask).
 type dictVerdicts struct {
-	mu   sync.Mutex
-	dict []string
-	v    []uint8
-	null uint8
+	mu        sync.Mutex
+	dict      []string
+	v         []uint8
+	null      uint8
+	undecided int
 }
+
+// verdictPasses is 1 for verdictTrue, 0 for the other verdicts: the
+// selection loops add it instead of branching on every row's verdict.
+var verdictPasses = [4]int{verdictTrue: 1}
 
 const (
 	verdictUnknown uint8 = iota
@@ -238,14 +246,17 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 			pending = append(pending, code)
 		}
 	}
-	if all {
+	switch {
+	case all && nulls == nil && dv.undecided == 0:
+		// Every code decided: nothing to ask.
+	case all:
 		for r, code := range codes {
 			// (A NULL row's code need not index the dictionary.)
 			if nulls != nil && nulls[r] || v[code] == verdictUnknown {
 				ask(int32(r))
 			}
 		}
-	} else {
+	default:
 		for _, r := range sel {
 			ask(r)
 		}
@@ -265,15 +276,18 @@ func (cc *codedConjunct) pass(ctx *sql.Context, c *Column, sel []int32, all bool
 	}
 	nullPass := dv.null == verdictTrue
 	if all {
-		sel = make([]int32, 0, n)
 		if nulls == nil {
+			// Branch-free: every row is written, the next slot taken
+			// only by a row that passes.
+			sel = make([]int32, n)
+			k := 0
 			for r, code := range codes {
-				if v[code] == verdictTrue {
-					sel = append(sel, int32(r))
-				}
+				sel[k] = int32(r)
+				k += verdictPasses[v[code]&3]
 			}
-			return sel, nil
+			return sel[:k], nil
 		}
+		sel = make([]int32, 0, n)
 		for r, code := range codes {
 			if nulls[r] && nullPass || !nulls[r] && v[code] == verdictTrue {
 				sel = append(sel, int32(r))
@@ -304,7 +318,7 @@ func (cc *codedConjunct) dictVerdicts(dict []string) *dictVerdicts {
 	defer cc.mu.Unlock()
 	dv := cc.verdicts[key]
 	if dv == nil || !sameDict(dv.dict, dict) {
-		dv = &dictVerdicts{dict: dict, v: make([]uint8, len(dict))}
+		dv = &dictVerdicts{dict: dict, v: make([]uint8, len(dict)), undecided: len(dict)}
 		cc.verdicts[key] = dv
 	}
 	return dv
@@ -336,6 +350,7 @@ func (cc *codedConjunct) decide(ctx *sql.Context, dv *dictVerdicts, codes []uint
 	for _, code := range codes {
 		dv.v[code] = verdictNot
 	}
+	dv.undecided -= len(codes)
 	if null {
 		dv.null = verdictNot
 	}

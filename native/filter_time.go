@@ -222,8 +222,14 @@ func (tr *timeRanges) holdsAt(ctx *sql.Context, rc rangeConjunct, c *Column, lo,
 }
 
 // minMaxTimes is the smallest and largest non-NULL value of the first n
-// rows of KindTime column c; seen false when all are NULL.
+// rows of KindTime column c, or bounds of them (column_hints.go) when c
+// carries some, which every caller may take instead: each proves a
+// property of all values between lo and hi; seen false when all are
+// NULL.
 func minMaxTimes(c *Column, n int) (lo, hi int64, seen bool) {
+	if c.Bounded && c.Nulls == nil && n > 0 {
+		return c.Lo, c.Hi, true
+	}
 	vs := c.I[:n]
 	if c.Nulls == nil {
 		if n == 0 {

@@ -32,7 +32,10 @@ package native
 // general encoding once and stays there, keeping their ids. Several key
 // columns each get such a table, and the group is the tuple of the ids
 // those give (DATE(time), event: an integer map and a small string map,
-// then a map of id pairs).
+// then a map of id pairs). A key column hinted as one value
+// (column_hints.go: the day of a day's batch) is looked up once for the
+// batch, and a pair whose other key is such a column is looked up once
+// per id of the varying key (pairsByMemo).
 
 import (
 	"encoding/binary"
@@ -113,6 +116,9 @@ type groupTable struct {
 	pairs  map[uint64]int32
 	tuples map[string]int32
 	colIDs [][]int32
+	// pairMemo is pairsByMemo's array from one column's ids to groups,
+	// valid for one batch.
+	pairMemo []int32
 
 	cache *stringCache // modeString
 
@@ -200,6 +206,24 @@ func (t *groupTable) groups(ctx *sql.Context, keys []*Column, nrows int, out []i
 		}
 	}
 	c := keys[0]
+	if nrows > 1 && c.isConst() {
+		// One value (DATE(time) of a day's batch): one lookup, the
+		// group of row 0 for every row.
+		out, err := t.oneKeyGroups(ctx, c, 1, out)
+		if err != nil {
+			return nil, err
+		}
+		for range nrows - 1 {
+			out = append(out, out[0])
+		}
+		return out, nil
+	}
+	return t.oneKeyGroups(ctx, c, nrows, out)
+}
+
+// oneKeyGroups is groups for the first nrows of c, the one key column,
+// in the mode groups has settled.
+func (t *groupTable) oneKeyGroups(ctx *sql.Context, c *Column, nrows int, out []int32) ([]int32, error) {
 	switch {
 	case t.mode != modeGeneral && c.Kind == KindNull:
 		return t.allNull(nrows, out), nil
@@ -442,6 +466,40 @@ func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out [
 	return out, nil
 }
 
+// pairMemoMax bounds the ids of a two-key table's columns for which a
+// batch with one constant key maps the other's ids through an array
+// (pairsByMemo), reset per batch.
+const pairMemoMax = 4096
+
+// pairsByMemo is groups for two keys whose ids are fixed (the same on
+// every row) and vary[r] (ids below nvary), the varying key second when
+// varySecond: each id of vary is looked up in pairs once per batch.
+func (t *groupTable) pairsByMemo(vary []int32, nvary int, fixed int32, varySecond bool, nrows int, out []int32) []int32 {
+	memo := t.pairMemo[:0]
+	for range nvary {
+		memo = append(memo, -1)
+	}
+	t.pairMemo = memo
+	for _, id := range vary[:nrows] {
+		if g := memo[id]; g >= 0 {
+			out = append(out, g)
+			continue
+		}
+		k := uint64(uint32(fixed))<<32 | uint64(uint32(id))
+		if !varySecond {
+			k = uint64(uint32(id))<<32 | uint64(uint32(fixed))
+		}
+		g, ok := t.pairs[k]
+		if !ok {
+			g = t.newGroup()
+			t.pairs[k] = g
+		}
+		memo[id] = g
+		out = append(out, g)
+	}
+	return out
+}
+
 // compositeGroups is groups for several key columns.
 func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int, out []int32) ([]int32, error) {
 	if t.sub == nil {
@@ -464,6 +522,17 @@ func (t *groupTable) compositeGroups(ctx *sql.Context, keys []*Column, nrows int
 	}
 	if t.pairs != nil {
 		a, b := t.colIDs[0], t.colIDs[1]
+		if nrows > 0 && (keys[0].isConst() || keys[1].isConst()) {
+			// One key is one value (the day of a day's batch): the pair
+			// follows from the other's id, looked up once per id.
+			v := 1 // the varying key
+			if !keys[0].isConst() {
+				v = 0
+			}
+			if t.sub[v].n <= pairMemoMax {
+				return t.pairsByMemo(t.colIDs[v], t.sub[v].n, t.colIDs[1-v][0], v == 1, nrows, out), nil
+			}
+		}
 		for r := range nrows {
 			if r > 0 && a[r] == a[r-1] && b[r] == b[r-1] {
 				out = append(out, out[len(out)-1])

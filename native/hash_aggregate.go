@@ -15,7 +15,10 @@ package native
 //
 // It is a pipeline breaker: it reads its whole input, single-threaded in
 // input order (which keeps first rows and float sums exactly
-// go-mysql-server's), then hands out the groups BatchSize at a time. The
+// go-mysql-server's), then hands out the groups BatchSize at a time. A
+// batch whose key columns are each one value (column_hints.go) is one
+// group, which an aggregate that knows how (oneGroupAdder) folds at
+// once. The
 // groups' state is charged to the statement's memory budget as it grows.
 
 import (
@@ -395,8 +398,17 @@ func (h *hashAggOp) consume(ctx *sql.Context, in BatchIter, aggs []aggFunc, budg
 			}
 			ngroups = table.n
 		}
+		oneGroup := b.N > 0
+		for _, c := range keyCols[:len(h.keys)] {
+			oneGroup = oneGroup && c.isConst()
+		}
 		for _, a := range aggs {
-			if err := a.add(ctx, b, groups, ngroups); err != nil {
+			if og, ok := a.(oneGroupAdder); ok && oneGroup {
+				err = og.addOneGroup(ctx, b, groups[0], ngroups)
+			} else {
+				err = a.add(ctx, b, groups, ngroups)
+			}
+			if err != nil {
 				return 0, err
 			}
 		}

@@ -298,6 +298,9 @@ func (s *scanOp) fromEngine(scan *engine.Scan, cb *engine.ColumnBatch) *Batch {
 			}
 		case c.Kind == KindTime && ec.Type == storage.TypeTime && ec.Micros:
 			c.I = ec.Ints
+			if ec.Bounded {
+				c.setBounds(ec.Lo, ec.Hi)
+			}
 		case c.Kind == KindTime && ec.Type == storage.TypeTime:
 			c.I = make([]int64, cb.N)
 			for k, ms := range ec.Ints {

@@ -121,7 +121,11 @@ func translate(ctx *sql.Context, t FilterableTable, cond sql.Expression) (p engi
 			return engine.IsNull{Column: col}, true
 		}
 	case *expression.InTuple:
-		return translateIn(ctx, t, e)
+		return translateIn(ctx, t, e.Left(), e.Right())
+	case *expression.HashInTuple:
+		// go-mysql-server's rewrite of an IN list of constants
+		// (analyzer/apply_hash_in.go), with InTuple's answers.
+		return translateIn(ctx, t, e.Left(), e.Right())
 	case *expression.Like:
 		return translateLike(t, e)
 	case *expression.Equals:
@@ -234,9 +238,10 @@ func widenedRange(col string, op engine.CompareOp, v storage.Value) engine.Predi
 	}}
 }
 
-func translateIn(ctx *sql.Context, t FilterableTable, e *expression.InTuple) (engine.Predicate, bool) {
-	col, ok := columnOf(t, e.Left())
-	tuple, isTuple := e.Right().(expression.Tuple)
+// translateIn is left IN right (an InTuple or a HashInTuple).
+func translateIn(ctx *sql.Context, t FilterableTable, left, right sql.Expression) (engine.Predicate, bool) {
+	col, ok := columnOf(t, left)
+	tuple, isTuple := right.(expression.Tuple)
 	if !ok || !isTuple {
 		return nil, false
 	}

@@ -31,6 +31,16 @@ func col(name string, t sql.Type) sql.Expression {
 	return expression.NewGetFieldWithTable(0, 0, t, "", "events", name, true)
 }
 
+// hashIn is left IN (values…) as go-mysql-server's apply_hash_in rule
+// leaves a list of constants.
+func hashIn(ctx *sql.Context, left sql.Expression, values ...sql.Expression) sql.Expression {
+	h, err := expression.NewHashInTuple(ctx, left, expression.NewTuple(values...))
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
 func TestTranslate(t *testing.T) {
 	ctx := sql.NewEmptyContext()
 	str := func(s string) sql.Expression { return expression.NewLiteral(s, types.LongText) }
@@ -62,6 +72,9 @@ func TestTranslate(t *testing.T) {
 		{"prefix LIKE", expression.NewLike(ev, str("Pa%"), nil), `event LIKE "Pa%"`, true},
 		{"LIKE with inner wildcard", expression.NewLike(ev, str("P_%"), nil), ``, false},
 		{"IN on a string column", expression.NewInTuple(ev, expression.NewTuple(str("a"), str("b"))), `event IN ("a", "b")`, true},
+		{"hashed IN (go-mysql-server's rewrite of a constant list)", hashIn(ctx, ev, str("a"), str("b")), `event IN ("a", "b")`, true},
+		{"hashed IN beside a time bound", expression.NewAnd(expression.NewLessThan(tcol, tm), hashIn(ctx, ev, str("a"))),
+			`(time < time_ms(1735689600000) AND event IN ("a"))`, true},
 		{"unknown column", expression.NewEquals(col("zzz", types.LongText), str("a")), ``, false},
 	}
 	for _, c := range cases {

@@ -37,11 +37,12 @@ type blockKey struct {
 const dictBlock = -1
 
 type cacheEntry struct {
-	blk   *ColumnBlock // or
-	dict  []string     // or
-	raw   []byte       // or
-	ident *identChunk  // (user_state.go); all nil: a run holds no such chunk
-	bytes int64
+	blk    *ColumnBlock // or
+	dict   []string     // or
+	raw    []byte       // or
+	ident  *identChunk  // (user_state.go); or
+	micros *MicrosBlock // (block_micros.go); all nil: a run holds no such chunk
+	bytes  int64
 }
 
 // DefaultBlockCacheBytes is the decoded-block cache budget of a process:
