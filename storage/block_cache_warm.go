@@ -112,15 +112,20 @@ func (s *Store) warm(done chan<- struct{}) {
 			break
 		}
 		seg := segs[e.File]
-		if seg == nil || !seg.HasColumn(e.Col) || e.Block < dictBlock || e.Block >= seg.NumBlocks() {
+		if seg == nil || !seg.HasColumn(e.Col) || e.Block >= seg.NumBlocks() {
 			continue
 		}
 		var err error
-		if e.Block == dictBlock {
-			if isStringType(seg.ColumnTypes()[e.Col]) {
+		switch typ := seg.ColumnTypes()[e.Col]; {
+		case e.Block == dictBlock:
+			if isStringType(typ) {
 				_, err = seg.Dict(e.Col)
 			}
-		} else {
+		case e.Block < dictBlock: // a time block's microseconds (block_micros.go)
+			if b := -2 - e.Block; typ == TypeTime && b < seg.NumBlocks() {
+				_, err = seg.TimeMicrosBlock(e.Col, b)
+			}
+		default:
 			_, err = seg.Block(e.Col, e.Block)
 		}
 		if err != nil {

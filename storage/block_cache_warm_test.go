@@ -28,7 +28,7 @@ func TestBlockCacheWarm(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A query's reads: the event column's dictionary and blocks, and the
-	// time column's first block, of every segment.
+	// time column's first block and its microseconds, of every segment.
 	read := func(s *Store) {
 		t.Helper()
 		p, _ := s.Project("shop")
@@ -42,6 +42,9 @@ func TestBlockCacheWarm(t *testing.T) {
 				}
 			}
 			if _, err := ref.Segment.Block(ColTime, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ref.Segment.TimeMicrosBlock(ColTime, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
