@@ -45,7 +45,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -284,14 +283,11 @@ type boundedExpr struct {
 	largest bool
 	vText   string
 	row     *evalExpr // go-mysql-server's Eval, for what the summary cannot answer
-
-	mu    sync.Mutex // guards built
-	built *boundedSet
+	built   perRun[*boundedSet]
 }
 
 // boundedSet is the subquery's rows folded by key in one statement run.
 type boundedSet struct {
-	run runOwner
 	sum *userSummary
 	// wild: the summary cannot answer any row (a wild subquery key, a
 	// value v not a time or failing or warning).
@@ -421,32 +417,17 @@ func (x *boundedExpr) outerValues(ctx *sql.Context, b *Batch) ([]*Column, bool) 
 
 // set is the run's summary, built by the first caller of the run.
 func (x *boundedExpr) set(ctx *sql.Context) (*boundedSet, error) {
-	run := runOwnerOf(ctx)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.built != nil && x.built.run == run {
-		return x.built, nil
-	}
-	s, err := x.build(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	x.built = s
-	return s, nil
+	return x.built.get(ctx, func() (*boundedSet, error) { return x.build(ctx) })
 }
 
-func (x *boundedExpr) build(ctx *sql.Context, run runOwner) (*boundedSet, error) {
-	builder, err := execBuilderOf(ctx, x.sq)
-	if err != nil {
-		return nil, err
-	}
-	it, err := x.inner.Open(ctx, &Run{Builder: builder})
+func (x *boundedExpr) build(ctx *sql.Context) (*boundedSet, error) {
+	it, err := openUncorrelated(ctx, x.sq, x.inner)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close(ctx)
 	ks := newKeySet(x.keys, false)
-	set := &boundedSet{run: run, sum: &userSummary{largest: x.largest, bounds: true}}
+	set := &boundedSet{sum: &userSummary{largest: x.largest, bounds: true}}
 	if ks.single {
 		set.sum.ints = map[int64]int64{}
 	}

@@ -108,30 +108,9 @@ func decorrelate(ctx *sql.Context, sq *plan.Subquery, outer sql.Schema) (*decorr
 		return nil, "volatile subquery"
 	}
 	scope := len(outer)
-	n := sq.Query
-	for above := true; above; {
-		switch x := n.(type) {
-		case *plan.Project:
-			n = x.Child
-		case *plan.Sort:
-			n = x.Child
-		case *plan.Distinct:
-			n = x.Child
-		case *plan.OrderedDistinct:
-			n = x.Child
-		case *plan.Limit:
-			if !atLeastOneRow(x.Limit) {
-				return nil, "LIMIT not a literal of at least one row"
-			}
-			n = x.Child
-		case *plan.TopN:
-			if !atLeastOneRow(x.Limit) {
-				return nil, "LIMIT not a literal of at least one row"
-			}
-			n = x.Child
-		default:
-			above = false
-		}
+	n, ok := ExistenceBody(sq.Query)
+	if !ok {
+		return nil, "LIMIT not a literal of at least one row"
 	}
 	var conds []sql.Expression
 	for {
@@ -216,6 +195,36 @@ func namedColumns(ctx *sql.Context, e sql.Expression, sch sql.Schema) bool {
 }
 
 // atLeastOneRow: limit is a literal count of one row or more.
+// ExistenceBody is n below the nodes that do not change whether it has a
+// row (projections, DISTINCT, ORDER BY, a LIMIT of one row or more): what
+// an EXISTS over n asks of. ok is false at a LIMIT that could be 0.
+func ExistenceBody(n sql.Node) (body sql.Node, ok bool) {
+	for {
+		switch x := n.(type) {
+		case *plan.Project:
+			n = x.Child
+		case *plan.Sort:
+			n = x.Child
+		case *plan.Distinct:
+			n = x.Child
+		case *plan.OrderedDistinct:
+			n = x.Child
+		case *plan.Limit:
+			if !atLeastOneRow(x.Limit) {
+				return nil, false
+			}
+			n = x.Child
+		case *plan.TopN:
+			if !atLeastOneRow(x.Limit) {
+				return nil, false
+			}
+			n = x.Child
+		default:
+			return n, true
+		}
+	}
+}
+
 func atLeastOneRow(limit sql.Expression) bool {
 	lit, ok := limit.(*expression.Literal)
 	if !ok {
@@ -293,16 +302,14 @@ func detachScope(ctx *sql.Context, n sql.Node, scope int) (sql.Node, string) {
 // existsExpr is EXISTS over the set of the subquery's keys.
 type existsExpr struct {
 	e     *plan.ExistsSubquery
-	inner Operator   // the subquery's key columns, uncorrelated
-	keys  []joinKey  // left: over the outer row; right: inner's column i
-	row   *evalExpr  // go-mysql-server's Eval, for wild keys
-	mu    sync.Mutex // guards built
-	built *existsSet // the set of the latest run
+	inner Operator  // the subquery's key columns, uncorrelated
+	keys  []joinKey // left: over the outer row; right: inner's column i
+	row   *evalExpr // go-mysql-server's Eval, for wild keys
+	built perRun[*existsSet]
 }
 
 // existsSet is the subquery's keys in one statement run.
 type existsSet struct {
-	run  runOwner
 	ints map[int64]struct{} // a single numeric or time key
 	strs map[string]struct{}
 	// users, while every subquery key came as a user number (join_keys.go:
@@ -327,6 +334,42 @@ type runOwner struct {
 
 func runOwnerOf(ctx *sql.Context) runOwner {
 	return runOwner{budget: engine.MemoryBudgetOf(ctx), pid: ctx.Pid(), at: ctx.QueryTime()}
+}
+
+// perRun keeps what an expression builds once per statement run (the
+// latest run's), for every batch and every goroutine of that run.
+type perRun[T any] struct {
+	mu    sync.Mutex
+	run   runOwner
+	built bool
+	v     T
+}
+
+// get returns the value of ctx's run, built by build for the first
+// caller of the run (the others wait for it).
+func (c *perRun[T]) get(ctx *sql.Context, build func() (T, error)) (T, error) {
+	run := runOwnerOf(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.built && c.run == run {
+		return c.v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return v, err
+	}
+	c.run, c.v, c.built = run, v, true
+	return v, nil
+}
+
+// openUncorrelated runs inner, the uncorrelated form of subquery sq, with
+// the row executor sq was given.
+func openUncorrelated(ctx *sql.Context, sq *plan.Subquery, inner Operator) (BatchIter, error) {
+	builder, err := execBuilderOf(ctx, sq)
+	if err != nil {
+		return nil, err
+	}
+	return inner.Open(ctx, &Run{Builder: builder})
 }
 
 func (x *existsExpr) Type() sql.Type { return x.row.typ }
@@ -384,32 +427,17 @@ func (x *existsExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 
 // set is the run's set, built by the first caller of the run.
 func (x *existsExpr) set(ctx *sql.Context) (*existsSet, error) {
-	run := runOwnerOf(ctx)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.built != nil && x.built.run == run {
-		return x.built, nil
-	}
-	s, err := x.build(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	x.built = s
-	return s, nil
+	return x.built.get(ctx, func() (*existsSet, error) { return x.build(ctx) })
 }
 
-func (x *existsExpr) build(ctx *sql.Context, run runOwner) (*existsSet, error) {
-	builder, err := execBuilderOf(ctx, x.e.Query)
-	if err != nil {
-		return nil, err
-	}
-	it, err := x.inner.Open(ctx, &Run{Builder: builder})
+func (x *existsExpr) build(ctx *sql.Context) (*existsSet, error) {
+	it, err := openUncorrelated(ctx, x.e.Query, x.inner)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close(ctx)
 	ks := newKeySet(x.keys, false)
-	s := &existsSet{run: run}
+	s := &existsSet{}
 	if ks.single {
 		s.ints = map[int64]struct{}{}
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/dolthub/go-mysql-server/sql/transform"
 
 	"arb/engine"
+	"arb/native"
 	"arb/storage"
 )
 
@@ -48,23 +49,9 @@ func existsCohortOf(ctx *sql.Context, outer AggregatableTable, outerName string,
 	if sq == nil || sq.Volatile() {
 		return nil, false
 	}
-	n := sq.Query
-	for above := true; above; {
-		switch x := n.(type) {
-		case *plan.Project:
-			n = x.Child
-		case *plan.Distinct:
-			n = x.Child
-		case *plan.Sort:
-			n = x.Child
-		case *plan.Limit:
-			if !literalAtLeastOne(x.Limit) {
-				return nil, false
-			}
-			n = x.Child
-		default:
-			above = false
-		}
+	n, ok := native.ExistenceBody(sq.Query)
+	if !ok {
+		return nil, false
 	}
 	f, ok := n.(*plan.Filter)
 	if !ok {
@@ -142,25 +129,4 @@ func onlyColumnsOf(ctx *sql.Context, e sql.Expression, name string) bool {
 		}
 		return false
 	})
-}
-
-// literalAtLeastOne: limit is a literal count of one row or more.
-func literalAtLeastOne(limit sql.Expression) bool {
-	lit, ok := limit.(*expression.Literal)
-	if !ok {
-		return false
-	}
-	switch v := lit.Value().(type) {
-	case int64:
-		return v >= 1
-	case int32:
-		return v >= 1
-	case int8:
-		return v >= 1
-	case uint64:
-		return v >= 1
-	case int:
-		return v >= 1
-	}
-	return false
 }
