@@ -20,9 +20,9 @@ package storage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
 	"time"
 )
 
@@ -46,14 +46,8 @@ const maxWarmFileBytes = 64 << 20
 // first. REQUIRES: no flush or compaction running (Close).
 func (s *Store) writeWarmList() error {
 	live := map[*Segment]string{}
-	for _, p := range s.storageProjects() {
-		p.mu.RLock()
-		for _, ref := range p.segments {
-			if ref.Segment != nil && ref.Segment.shard == nil && ref.File != "" {
-				live[ref.Segment] = ref.File
-			}
-		}
-		p.mu.RUnlock()
+	for file, seg := range s.liveSegmentFiles() {
+		live[seg] = file
 	}
 	var list []warmEntry
 	c := sharedBlockCache
@@ -93,16 +87,7 @@ func (s *Store) warm(done chan<- struct{}) {
 	if len(list) == 0 {
 		return
 	}
-	segs := map[string]*Segment{}
-	for _, p := range s.storageProjects() {
-		p.mu.RLock()
-		for _, ref := range p.segments {
-			if ref.Segment != nil && ref.Segment.shard == nil && ref.File != "" {
-				segs[ref.File] = ref.Segment
-			}
-		}
-		p.mu.RUnlock()
-	}
+	segs := s.liveSegmentFiles()
 	loaded := 0
 	for _, e := range list {
 		if s.closingNow() {
@@ -138,6 +123,22 @@ func (s *Store) warm(done chan<- struct{}) {
 	s.log.Info("block cache warmed", "entries", loaded, "listed", len(list), "took", time.Since(start).Round(time.Millisecond))
 }
 
+// liveSegmentFiles maps the file names of the store's live segments (the
+// cache's owners: a shard view's segment reads through its base) to them.
+func (s *Store) liveSegmentFiles() map[string]*Segment {
+	out := map[string]*Segment{}
+	for _, p := range s.storageProjects() {
+		p.mu.RLock()
+		for _, ref := range p.segments {
+			if ref.Segment != nil && ref.Segment.shard == nil && ref.File != "" {
+				out[ref.File] = ref.Segment
+			}
+		}
+		p.mu.RUnlock()
+	}
+	return out
+}
+
 // readWarmList reads the list; none is an empty list.
 func (s *Store) readWarmList() ([]warmEntry, error) {
 	f, err := s.fs.Open(s.path(warmName))
@@ -153,7 +154,7 @@ func (s *Store) readWarmList() ([]warmEntry, error) {
 		return nil, err
 	}
 	if len(data) > maxWarmFileBytes {
-		return nil, errors.New("larger than " + filepath.Base(s.path(warmName)) + " can be")
+		return nil, fmt.Errorf("over %d bytes", maxWarmFileBytes)
 	}
 	var list []warmEntry
 	if err := json.Unmarshal(data, &list); err != nil {
