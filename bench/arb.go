@@ -7,6 +7,7 @@ package main
 // busy under the next measurement.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -241,12 +242,79 @@ var arbLoaders = map[string]arbLoader{
 }
 
 // runBatches feeds batches built by build from the dataset to conns
-// workers calling send; the first error stops everything. When acked is
-// not nil it counts the rows of every batch send accepted (so a reader
-// knows how many rows the server has acknowledged so far).
+// workers calling send (sendBatches).
 func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
 	build func(b []byte, r *tsvRow, first bool) []byte, finish func(b []byte) []byte,
 	send func(ctx context.Context, batch []byte) error, acked *atomic.Int64) (int, error) {
+	return sendBatches(ctx, conns, send, acked, func(ctx context.Context, emit func(b []byte, rows int)) (int, error) {
+		var buf []byte
+		inBatch := 0
+		n, err := readDataset(path, limit, func(r *tsvRow) error {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			buf = build(buf, r, inBatch == 0)
+			inBatch++
+			if inBatch == batchRows {
+				emit(finish(buf), inBatch)
+				buf, inBatch = nil, 0
+			}
+			return nil
+		})
+		if err == nil && inBatch > 0 {
+			emit(finish(buf), inBatch)
+		}
+		return n, err
+	})
+}
+
+// runLineBatches sends the file at path (one row a line, the first limit
+// lines when limit > 0) in batches of batchRows whole lines, as they are
+// in the file, to conns workers calling send (sendBatches): a client that
+// posts a file it already has, so its own cost is reading and sending.
+func runLineBatches(ctx context.Context, path string, limit, batchRows, conns int,
+	send func(ctx context.Context, batch []byte) error, acked *atomic.Int64) (int, error) {
+	return sendBatches(ctx, conns, send, acked, func(ctx context.Context, emit func(b []byte, rows int)) (int, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		rd := bufio.NewReaderSize(f, 1<<20)
+		var buf []byte
+		n, inBatch := 0, 0
+		for limit <= 0 || n < limit {
+			if ctx.Err() != nil {
+				return n, context.Cause(ctx)
+			}
+			line, err := rd.ReadSlice('\n')
+			if err == io.EOF && len(line) == 0 {
+				break
+			}
+			if err != nil && err != io.EOF {
+				return n, fmt.Errorf("%s: line %d: %w", path, n+1, err)
+			}
+			buf = append(buf, line...)
+			n++
+			inBatch++
+			if inBatch == batchRows {
+				emit(buf, inBatch)
+				buf, inBatch = nil, 0
+			}
+		}
+		if inBatch > 0 {
+			emit(buf, inBatch)
+		}
+		return n, nil
+	})
+}
+
+// sendBatches runs produce, which hands its batches to emit, and conns
+// workers calling send on them; the first error stops everything. When
+// acked is not nil it counts the rows of every batch send accepted (so a
+// reader knows how many rows the server has acknowledged so far).
+func sendBatches(ctx context.Context, conns int, send func(ctx context.Context, batch []byte) error, acked *atomic.Int64,
+	produce func(ctx context.Context, emit func(b []byte, rows int)) (int, error)) (int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type batch struct {
@@ -271,23 +339,7 @@ func runBatches(ctx context.Context, path string, limit, batchRows, conns int,
 			}
 		}()
 	}
-	var buf []byte
-	inBatch := 0
-	n, err := readDataset(path, limit, func(r *tsvRow) error {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		buf = build(buf, r, inBatch == 0)
-		inBatch++
-		if inBatch == batchRows {
-			batches <- batch{finish(buf), inBatch}
-			buf, inBatch = nil, 0
-		}
-		return nil
-	})
-	if err == nil && inBatch > 0 {
-		batches <- batch{finish(buf), inBatch}
-	}
+	n, err := produce(ctx, func(b []byte, rows int) { batches <- batch{b, rows} })
 	close(batches)
 	wg.Wait()
 	if err == nil {
@@ -348,7 +400,9 @@ func (l sqlInsertLoader) load(ctx context.Context, a *arbServer, path string, li
 	return runBatches(ctx, path, limit, l.rowsPerStatement, l.conns, build, func(b []byte) []byte { return b }, send, nil)
 }
 
-// httpImportLoader posts JSON arrays of events to /import in parallel.
+// httpImportLoader posts events to /import in parallel: slices of the
+// dataset as NDJSON, or JSON arrays built per row when they need
+// insert ids.
 type httpImportLoader struct {
 	eventsPerBatch, conns int
 	// acked, when not nil, counts the events /import acknowledged so far
@@ -374,7 +428,9 @@ type importRetries struct {
 func (l httpImportLoader) name() string {
 	s := fmt.Sprintf("HTTP /import, %d events/request, %d in parallel", l.eventsPerBatch, l.conns)
 	if l.insertIDs {
-		s += ", with $insert_id"
+		s += ", JSON arrays built per row, with $insert_id"
+	} else {
+		s += ", NDJSON slices of a file"
 	}
 	if len(l.spread) > 1 {
 		s += fmt.Sprintf(", spread over %d nodes", len(l.spread))
@@ -426,45 +482,12 @@ func appendJSONString(b []byte, s string) []byte {
 
 func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.conns}}
-	row := 0 // runBatches calls build once a row, in dataset order
-	build := func(b []byte, r *tsvRow, first bool) []byte {
-		row++
-		if first {
-			b = append(b, '[')
-		} else {
-			b = append(b, ',')
-		}
-		t, err := time.Parse(time.DateTime, r.time)
-		if err != nil {
-			panic(fmt.Sprintf("dataset time %q: %v", r.time, err)) // the generator wrote it
-		}
-		b = append(b, `{"event":`...)
-		b = appendJSONString(b, r.event)
-		b = append(b, `,"properties":{"time":`...)
-		b = strconv.AppendInt(b, t.Unix(), 10)
-		for _, kv := range [...][2]string{{"distinct_id", r.distinctID}, {"$os", r.os}, {"$browser", r.browser},
-			{"$city", r.city}, {"plan", r.plan}, {"utm_source", r.utm}} {
-			b = append(b, ',')
-			b = appendJSONString(b, kv[0])
-			b = append(b, ':')
-			b = appendJSONString(b, kv[1])
-		}
-		if r.amount != `\N` {
-			b = append(b, `,"amount":`...)
-			b = append(b, r.amount...)
-		}
-		if l.insertIDs {
-			b = append(b, `,"$insert_id":"r`...)
-			b = strconv.AppendInt(b, int64(row), 10)
-			b = append(b, '"')
-		}
-		return append(b, "}}"...)
-	}
 	targets := l.spread
 	if len(targets) == 0 {
 		targets = []*arbServer{a}
 	}
 	var next atomic.Int64
+	contentType := "application/json"
 	send := func(ctx context.Context, body []byte) error {
 		to := targets[int(next.Add(1)-1)%len(targets)]
 		for attempt := 1; ; attempt++ {
@@ -472,7 +495,7 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Type", contentType)
 			req.SetBasicAuth(arbToken, "")
 			resp, err := client.Do(req)
 			if err != nil {
@@ -505,8 +528,60 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 			}
 		}
 	}
+	if !l.insertIDs {
+		// The dataset as NDJSON, written once beside it: the client posts
+		// slices of that file, as one posting an export would.
+		ndjson, err := ensureDatasetForm(path, ".ndjson", "", func(b []byte, r *tsvRow) []byte {
+			return append(appendImportEvent(b, r, 0), '\n')
+		})
+		if err != nil {
+			return 0, err
+		}
+		contentType = "application/x-ndjson"
+		return runLineBatches(ctx, ndjson, limit, l.eventsPerBatch, l.conns, send, l.acked)
+	}
+	row := 0 // runBatches calls build once a row, in dataset order
+	build := func(b []byte, r *tsvRow, first bool) []byte {
+		row++
+		if first {
+			b = append(b, '[')
+		} else {
+			b = append(b, ',')
+		}
+		return appendImportEvent(b, r, row)
+	}
 	return runBatches(ctx, path, limit, l.eventsPerBatch, l.conns, build,
 		func(b []byte) []byte { return append(b, ']') }, send, l.acked)
+}
+
+// appendImportEvent appends the dataset row r as one /import event; a
+// row number above 0 gives it the $insert_id "r" and that number.
+func appendImportEvent(b []byte, r *tsvRow, row int) []byte {
+	t, err := time.Parse(time.DateTime, r.time)
+	if err != nil {
+		panic(fmt.Sprintf("dataset time %q: %v", r.time, err)) // the generator wrote it
+	}
+	b = append(b, `{"event":`...)
+	b = appendJSONString(b, r.event)
+	b = append(b, `,"properties":{"time":`...)
+	b = strconv.AppendInt(b, t.Unix(), 10)
+	for _, kv := range [...][2]string{{"distinct_id", r.distinctID}, {"$os", r.os}, {"$browser", r.browser},
+		{"$city", r.city}, {"plan", r.plan}, {"utm_source", r.utm}} {
+		b = append(b, ',')
+		b = appendJSONString(b, kv[0])
+		b = append(b, ':')
+		b = appendJSONString(b, kv[1])
+	}
+	if r.amount != `\N` {
+		b = append(b, `,"amount":`...)
+		b = append(b, r.amount...)
+	}
+	if row > 0 {
+		b = append(b, `,"$insert_id":"r`...)
+		b = strconv.AppendInt(b, int64(row), 10)
+		b = append(b, '"')
+	}
+	return append(b, "}}"...)
 }
 
 // loadArb starts arb in dir, loads the dataset with loader, stops it

@@ -29,9 +29,27 @@ import (
 var csvColumns = []string{"time", "event", "distinct_id", "$os", "$browser", "$city", "plan", "utm_source", "amount"}
 
 // ensureCSV returns the CSV form of the dataset at tsv, writing it first
-// when missing (published by rename, as the TSV is).
+// when missing (ensureDatasetForm).
 func ensureCSV(tsv string) (string, error) {
-	path := strings.TrimSuffix(tsv, ".tsv") + ".csv"
+	return ensureDatasetForm(tsv, ".csv", strings.Join(csvColumns, ",")+"\n", func(line []byte, r *tsvRow) []byte {
+		for i, s := range []string{r.time, r.event, r.distinctID, r.os, r.browser, r.city, r.plan, r.utm} {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = appendCSVString(line, s)
+		}
+		line = append(line, ',')
+		line = append(line, r.amount...) // a number or \N
+		return append(line, '\n')
+	})
+}
+
+// ensureDatasetForm returns the dataset at tsv rewritten beside it with
+// the extension ext (header, then appendLine's bytes for each row),
+// writing it first when missing; the file is published by rename, as the
+// TSV is, so a present file is a whole one.
+func ensureDatasetForm(tsv, ext, header string, appendLine func([]byte, *tsvRow) []byte) (string, error) {
+	path := strings.TrimSuffix(tsv, ".tsv") + ext
 	if _, err := os.Stat(path); err == nil {
 		logf("dataset: cached %s", path)
 		return path, nil
@@ -43,19 +61,10 @@ func ensureCSV(tsv string) (string, error) {
 		return "", fmt.Errorf("create %s: %w", tmp, err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString(strings.Join(csvColumns, ",") + "\n")
+	w.WriteString(header)
 	var line []byte
 	_, err = readDataset(tsv, 0, func(r *tsvRow) error {
-		line = line[:0]
-		for i, s := range []string{r.time, r.event, r.distinctID, r.os, r.browser, r.city, r.plan, r.utm} {
-			if i > 0 {
-				line = append(line, ',')
-			}
-			line = appendCSVString(line, s)
-		}
-		line = append(line, ',')
-		line = append(line, r.amount...) // a number or \N
-		line = append(line, '\n')
+		line = appendLine(line[:0], r)
 		_, err := w.Write(line)
 		return err
 	})

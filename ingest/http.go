@@ -265,6 +265,13 @@ func (h *Handler) ingestEvents(req *request, p *payload) (int, error) {
 		}
 	}
 	parsed := rules.parseRecords(p)
+	if parsed.notJSON.Load() {
+		var err error
+		if p, err = p.reference(); err != nil {
+			return 0, err
+		}
+		parsed = rules.parseRecords(p)
+	}
 	events := parsed.events[:0] // kept events, compacted in place
 	var bad recordErrors
 	for i := range p.records {

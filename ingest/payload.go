@@ -61,7 +61,7 @@ type payload struct {
 	records []json.RawMessage
 	// text, when not empty, is the request's JSON as a string and
 	// records[i] is text[spans[i].start:spans[i].end] (scanRecords or
-	// scanNDJSONRecords split it), so the event scanner can take strings
+	// splitNDJSONLines split it), so the event scanner can take strings
 	// from it without copies.
 	//
 	// text shares the memory of the body it was cut from (borrowText),
@@ -73,6 +73,11 @@ type payload struct {
 	// textUTF8 is set when text is valid UTF-8 (checked once for all
 	// its records).
 	textUTF8 bool
+	// unchecked: the records are NDJSON lines that start with '{' and
+	// end with '}' and nothing more is known (splitNDJSONLines). A reader
+	// must check each record it uses (the scanner's decode does; checked
+	// does all) and turn to reference if one is not a JSON object.
+	unchecked bool
 }
 
 // record returns record i as a string.
@@ -275,17 +280,48 @@ func (p *payload) setSpans(js []byte, text string, spans []span) {
 	}
 }
 
-// decodeNDJSON reads one JSON object per non-empty line: split by the
-// scanner when it handles the text (scanNDJSONRecords), else by
-// readNDJSON.
+// decodeNDJSON reads one JSON object per non-empty line: split by
+// splitNDJSONLines when it handles the text, the records' JSON then
+// checked as they are decoded (payload.unchecked), else by readNDJSON.
 func decodeNDJSON(body []byte) (*payload, error) {
 	text := borrowText(body)
-	if spans, ok := scanNDJSONRecords(text); ok {
-		p := &payload{}
+	if spans, ok := splitNDJSONLines(text); ok {
+		p := &payload{unchecked: true}
 		p.setSpans(body, text, spans)
-		return p, p.checkSizes()
+		if err := p.checkSizes(); err != nil {
+			// What the reference says first: a bad line before a size.
+			if _, rerr := readNDJSON(body); rerr != nil {
+				return nil, rerr
+			}
+			return nil, err
+		}
+		return p, nil
 	}
 	return readNDJSON(body)
+}
+
+// checked returns p with every record checked to be a JSON object, for
+// a reader that does not decode them with the scanner: p itself, or when
+// one is not, reference's answer.
+func (p *payload) checked() (*payload, error) {
+	if p.unchecked {
+		for i := range p.records {
+			if !isNDJSONObject(p.record(i)) {
+				return p.reference()
+			}
+		}
+		p.unchecked = false
+	}
+	return p, nil
+}
+
+// reference decodes an unchecked payload's text again by the reference
+// path (readNDJSON), for a reader that found a record that is not a JSON
+// object to the scanner: the answer is readNDJSON's error naming the
+// first bad line — or, should encoding/json accept what the scanner
+// refused, a payload of its records.
+func (p *payload) reference() (*payload, error) {
+	return readNDJSON(unsafe.Slice(unsafe.StringData(p.text), len(p.text)))
 }
 
 // readNDJSON is decodeNDJSON with encoding/json: the reference for what

@@ -38,6 +38,10 @@ func (h *Handler) ingestProfiles(req *request, p *payload) (int, error) {
 	var projectToken string
 	var ops []storage.ProfileOp
 	var bad recordErrors
+	p, err := p.checked()
+	if err != nil {
+		return 0, err
+	}
 	for i, raw := range p.records {
 		token, op, rerr := parseProfileOp(req.endpoint, i, raw, now)
 		if rerr == nil && (project == nil || token != projectToken) {

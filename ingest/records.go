@@ -8,6 +8,7 @@ package ingest
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"arb/storage"
 )
@@ -24,6 +25,10 @@ type parsedRecords struct {
 	tokens []string
 	ignore []bool
 	errs   []*recordError
+	// notJSON: a record of an unchecked payload the scanner could not
+	// decode is not a JSON object either (isNDJSONObject): the payload's
+	// answer is its reference decoding's (payload.reference).
+	notJSON atomic.Bool
 }
 
 // parseRecords validates and converts every record of p.
@@ -59,8 +64,13 @@ func (r *eventRules) parseRecords(p *payload) *parsedRecords {
 func (r *eventRules) parseRange(p *payload, out *parsedRecords, from, to int) {
 	d := eventDecoder{rules: r, textUTF8: p.textUTF8}
 	for i := from; i < to; i++ {
-		if pe, ok := d.decode(p.record(i)); ok {
+		rec := p.record(i)
+		if pe, ok := d.decode(rec); ok {
 			out.events[i], out.tokens[i], out.ignore[i] = pe.event, pe.token, pe.ignore
+			continue
+		}
+		if p.unchecked && !isNDJSONObject(rec) {
+			out.notJSON.Store(true)
 			continue
 		}
 		pe, rerr := r.parseEventJSON(i, p.records[i])

@@ -379,14 +379,17 @@ func scanRecords(text string) ([]span, bool) {
 	return spans, s.pos == len(text)
 }
 
-// scanNDJSONRecords splits NDJSON text into the spans of its records, as
+// splitNDJSONLines splits NDJSON text into the spans of its records, as
 // decodeNDJSON would: one per line that is not blank, the line without
-// its surrounding whitespace. It reports false for anything it does not
-// handle — a line that is not one object (invalid, another value, or
-// whitespace other than JSON's around it), more than maxRecords lines —
-// which the caller hands to decodeNDJSON's reference path (which then
-// also names the error).
-func scanNDJSONRecords(text string) ([]span, bool) {
+// its surrounding whitespace. It only finds lines: a record's JSON is
+// checked where it is decoded (eventDecoder.decode checks all of it, and
+// a record it cannot take goes through isNDJSONObject), so the request's
+// bytes are read once and not twice. It reports false for what it can
+// tell at once is not for the scanner — a line that does not start with
+// '{' and end with '}', more than maxRecords lines — which the caller
+// hands to decodeNDJSON's reference path (which then also names the
+// error).
+func splitNDJSONLines(text string) ([]span, bool) {
 	spans := make([]span, 0, min(maxRecords, len(text)/64+1))
 	for lineStart := 0; lineStart < len(text); {
 		lineEnd := strings.IndexByte(text[lineStart:], '\n')
@@ -395,24 +398,34 @@ func scanNDJSONRecords(text string) ([]span, bool) {
 		} else {
 			lineEnd += lineStart
 		}
-		// The scanner sees the line alone: a value running past its
-		// end is an invalid line, as it is for decodeNDJSON.
-		s := jsonScanner{src: text[:lineEnd], pos: lineStart}
-		s.ws()
-		if s.pos < lineEnd {
-			start := s.pos
-			if s.peek() != '{' || !s.skipValue(0) || len(spans) == maxRecords {
+		start, end := lineStart, lineEnd
+		for start < end && isJSONSpace(text[start]) {
+			start++
+		}
+		for end > start && isJSONSpace(text[end-1]) {
+			end--
+		}
+		if start < end {
+			if text[start] != '{' || text[end-1] != '}' || len(spans) == maxRecords {
 				return nil, false
 			}
-			spans = append(spans, span{start, s.pos})
-			s.ws()
-			if s.pos != lineEnd {
-				return nil, false
-			}
+			spans = append(spans, span{start, end})
 		}
 		lineStart = lineEnd + 1
 	}
 	return spans, true
+}
+
+// isJSONSpace reports whether c is whitespace to JSON other than the
+// newline that ends an NDJSON line.
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// isNDJSONObject reports whether rec, a record splitNDJSONLines found,
+// is one JSON object: what the reference path (readNDJSON) accepts as a
+// line.
+func isNDJSONObject(rec string) bool {
+	s := jsonScanner{src: rec}
+	return s.peek() == '{' && s.skipValue(0) && s.pos == len(rec)
 }
 
 // member is one member of a record's properties, as scanned.

@@ -93,34 +93,89 @@ func checkScanRecords(t testing.TB, text string) bool {
 	return true
 }
 
-// checkScanNDJSON checks that whatever scanNDJSONRecords accepts, the
-// encoding/json path (readNDJSON) splits into the same records; it
-// reports whether the scanner accepted text.
+// checkScanNDJSON checks the scanner's way through an NDJSON body —
+// decodeNDJSON, then payload.checked as a reader that does not decode
+// with the scanner does — against the encoding/json path (readNDJSON):
+// the same records, or the same error. It reports whether the scanner's
+// line split took the text.
 func checkScanNDJSON(t testing.TB, text string) bool {
 	t.Helper()
-	spans, ok := scanNDJSONRecords(text)
-	if !ok {
+	if _, ok := splitNDJSONLines(text); !ok {
 		return false
 	}
-	want, err := readNDJSON([]byte(text))
-	if len(spans) == 0 {
-		if err == nil {
-			t.Fatalf("scanNDJSONRecords finds no record in %q, readNDJSON %d", text, len(want.records))
+	want, werr := readNDJSON([]byte(text))
+	got, err := decodeNDJSON([]byte(text))
+	if err == nil {
+		got, err = got.checked()
+	}
+	switch {
+	case err != nil && werr != nil:
+		if err.Error() != werr.Error() {
+			t.Fatalf("%q: the scanner's path says %v, readNDJSON %v", text, err, werr)
 		}
 		return true
+	case err != nil || werr != nil:
+		t.Fatalf("%q: the scanner's path says %v, readNDJSON %v", text, err, werr)
 	}
-	if err != nil {
-		t.Fatalf("scanNDJSONRecords accepted %q, readNDJSON says %v", text, err)
+	if len(got.records) != len(want.records) {
+		t.Fatalf("%q: %d records, readNDJSON %d", text, len(got.records), len(want.records))
 	}
-	if len(spans) != len(want.records) {
-		t.Fatalf("%q: %d records, readNDJSON %d", text, len(spans), len(want.records))
-	}
-	for i, sp := range spans {
-		if got := text[sp.start:sp.end]; got != string(want.records[i]) {
-			t.Fatalf("%q: record %d is %q, readNDJSON %q", text, i, got, want.records[i])
+	for i := range got.records {
+		if string(got.records[i]) != string(want.records[i]) {
+			t.Fatalf("%q: record %d is %q, readNDJSON %q", text, i, got.records[i], want.records[i])
 		}
 	}
 	return true
+}
+
+func TestScanNDJSONMatchesJSON(t *testing.T) {
+	// The line split takes these; the records' check then agrees with
+	// readNDJSON, bad ones included (same error, naming the line).
+	accept := []string{``, "\n\n", `{}`, "{}\n", "{\"a\":1}\n \t\r\n {\"b\":[1,{\"c\":null}]} \r\n",
+		"{\"event\":\"A\"}\n\n{}", strings.Repeat("{}\n", maxRecords),
+		`{}{}`, `{} {}`, `{"a":}`, "{\"a\":\"\x01\"}", "{}\n{\"a\":1,}\n{}", "{}\n{\"a\":\"x\"} {}"}
+	for _, s := range accept {
+		if !checkScanNDJSON(t, s) {
+			t.Errorf("splitNDJSONLines refuses %q", s)
+		}
+	}
+	// Each is left to readNDJSON: a line that does not start with '{' and
+	// end with '}', whitespace other than JSON's (which bytes.TrimSpace
+	// would take) around one, too many lines.
+	refuse := []string{`{`, "{\n}", `[{}]`, `1`, `null`, `"x"`,
+		"\u00a0{}", "{}\u00a0", "{}\n\u0085", "{\"a\":1,\n\"b\":2}", strings.Repeat("{}\n", maxRecords+1)}
+	for _, s := range refuse {
+		if _, ok := splitNDJSONLines(s); ok {
+			t.Errorf("splitNDJSONLines accepts %q", s)
+		}
+	}
+}
+
+// TestUncheckedRecordsFallBack: a request whose line the event scanner
+// cannot decode and which is no JSON object is answered by the reference
+// path's error, whichever line and decoding worker it is on.
+func TestUncheckedRecordsFallBack(t *testing.T) {
+	good := `{"event":"A","properties":{"time":1700000000,"distinct_id":"u","token":"t"}}`
+	for _, bad := range []int{0, 1, 700, 1999} {
+		lines := make([]string, 2000)
+		for i := range lines {
+			lines[i] = good
+		}
+		lines[bad] = `{"event":"A","properties":{"time":1700000000,}}`
+		body := []byte(strings.Join(lines, "\n"))
+		p, err := decodeNDJSON(body)
+		if err != nil {
+			t.Fatalf("bad line %d: decodeNDJSON refuses at once: %v", bad+1, err)
+		}
+		rules := &eventRules{endpoint: "import", now: time.Now()}
+		if parsed := rules.parseRecords(p); !parsed.notJSON.Load() {
+			t.Fatalf("bad line %d: parseRecords does not notice it", bad+1)
+		}
+		_, err = p.reference()
+		if want := fmt.Sprintf("ndjson line %d: invalid JSON", bad+1); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad line %d: reference says %v, want %q", bad+1, err, want)
+		}
+	}
 }
 
 // trickyRecords are hand-picked edge cases: escapes, unicode, numbers,
@@ -374,25 +429,6 @@ func TestScanRecordsMatchesJSON(t *testing.T) {
 	many := "[" + strings.Repeat(`{},`, maxRecords) + "{}]"
 	if _, ok := scanRecords(many); ok {
 		t.Errorf("scanRecords accepts %d records", maxRecords+1)
-	}
-}
-
-func TestScanNDJSONMatchesJSON(t *testing.T) {
-	accept := []string{``, "\n\n", `{}`, "{}\n", "{\"a\":1}\n \t\r\n {\"b\":[1,{\"c\":null}]} \r\n",
-		"{\"event\":\"A\"}\n\n{}", strings.Repeat("{}\n", maxRecords)}
-	for _, s := range accept {
-		if !checkScanNDJSON(t, s) {
-			t.Errorf("scanNDJSONRecords refuses %q", s)
-		}
-	}
-	// Each is left to readNDJSON: not one object per line, or whitespace
-	// other than JSON's (which bytes.TrimSpace would take) around one.
-	refuse := []string{`{`, "{\n}", `{}{}`, `{} {}`, `[{}]`, `1`, `null`, `"x"`, `{"a":}`, "{\"a\":\"\x01\"}",
-		"\u00a0{}", "{}\u00a0", "{}\n\u0085", "{\"a\":1,\n\"b\":2}", strings.Repeat("{}\n", maxRecords+1)}
-	for _, s := range refuse {
-		if _, ok := scanNDJSONRecords(s); ok {
-			t.Errorf("scanNDJSONRecords accepts %q", s)
-		}
 	}
 }
 

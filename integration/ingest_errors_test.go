@@ -69,10 +69,26 @@ func TestIngestErrorTable(t *testing.T) {
 	imp := func(props string) []byte {
 		return []byte(`[{"event":"I","properties":{"time":` + fmt.Sprint(now) + `,"distinct_id":"u1","$insert_id":"ok-1"` + props + `}}]`)
 	}
+	// ndLine is one /import record for an NDJSON body.
+	ndLine := func(event, insertID string) string {
+		return `{"event":"` + event + `","properties":{"time":` + fmt.Sprint(now) + `,"distinct_id":"nd","$insert_id":"` + insertID + `"}}`
+	}
 
 	cases := []ingestCase{
 		{row: 1, name: "data not base64", method: "GET", path: "/track?verbose=1&data=" + url.QueryEscape("!!!not base64!!!"), status: 400, want: []string{`"status":0`, "data"}},
 		{row: 2, name: "base64 of invalid JSON", method: "GET", path: "/track?verbose=1&data=" + b64(`{"event": "A",`), status: 400, want: []string{`"status":0`, "invalid JSON", "byte"}},
+		// NDJSON's lines are split first and each checked where it is
+		// decoded: a bad line after good ones still refuses the whole
+		// request, naming the line, as encoding/json's path does.
+		{row: 2, name: "ndjson, invalid JSON on the second line", method: "POST", path: "/import?strict=1", ctype: "application/x-ndjson", auth: "sec6",
+			body: []byte(ndLine("ND", "nd-1") + "\n" + `{"event":"ND","properties":{"time":1,}}` + "\n" + ndLine("ND", "nd-3")), status: 400, want: []string{"ndjson line 2", "invalid JSON"}},
+		{row: 2, name: "ndjson, two objects on one line", method: "POST", path: "/import?strict=1", ctype: "application/x-ndjson", auth: "sec6",
+			body: []byte(ndLine("ND", "nd-1") + "\n\n" + ndLine("ND", "nd-2") + " " + ndLine("ND", "nd-3")), status: 400, want: []string{"ndjson line 3", "invalid JSON"}},
+		{row: 2, name: "ndjson, a control character in a string", method: "POST", path: "/import?strict=1", ctype: "application/x-ndjson", auth: "sec6",
+			body: []byte(ndLine("ND", "nd-1") + "\n" + ndLine("N\x01D", "nd-2")), status: 400, want: []string{"ndjson line 2", "invalid JSON"}},
+		{row: 2, name: "ndjson with CRLF, blank lines and spaces is stored", method: "POST", path: "/import?strict=1", ctype: "application/x-ndjson", auth: "sec6",
+			body: []byte(ndLine("NDok", "nd-1") + "\r\n\r\n  " + ndLine("NDok", "nd-2") + " \t\n"), status: 200, want: []string{`"num_records_imported":2`}, changes: true,
+			check: "SELECT count(*) FROM p6.events WHERE event = 'NDok'", checkOK: "2"},
 		{row: 3, name: "node batch body: unencoded base64 with '+'", method: "POST", path: "/track?ip=0&verbose=0", ctype: "application/x-www-form-urlencoded", body: []byte("data=" + b64(plus)), status: 200, want: []string{"1"}, changes: true,
 			check: "SELECT v FROM p6.events WHERE event = 'Plus'", checkOK: ">>>???~~~"},
 		{row: 4, name: "sendBeacon text/plain body", method: "POST", path: "/track/?ip=1&_=1", ctype: "text/plain;charset=UTF-8", body: []byte("data=" + url.QueryEscape(b64(`[`+ev(`,"distinct_id":"beacon"`)+`]`))), status: 200, want: []string{"1"}, changes: true,

@@ -98,9 +98,18 @@ func TestUserIndexRun(t *testing.T) {
 // compactor's merges, nothing but
 // the bounded cache and the users since the last flush stays in memory,
 // and a damaged run stops the open.
+//
+// A cache too small for the users makes lookups search the index runs; a
+// large one holds every user, from ingest and from the open, and answers
+// alone (userDict.allHot): both must find the same numbers.
 func TestUserDictPaged(t *testing.T) {
+	t.Run("small cache", func(t *testing.T) { testUserDictPaged(t, 4<<10, false) })
+	t.Run("cache holds all", func(t *testing.T) { testUserDictPaged(t, 64<<20, true) })
+}
+
+func testUserDictPaged(t *testing.T, cacheBytes int64, holdsAll bool) {
 	dir := t.TempDir()
-	opts := Options{Dir: dir, FlushInterval: time.Hour, DisableCompaction: true, UserCacheBytes: 4 << 10}
+	opts := Options{Dir: dir, FlushInterval: time.Hour, DisableCompaction: true, UserCacheBytes: cacheBytes}
 	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +182,9 @@ func TestUserDictPaged(t *testing.T) {
 		if b := d.hot.bytes(); b > opts.UserCacheBytes {
 			t.Errorf("%s: the id cache holds %d bytes, budget %d", when, b, opts.UserCacheBytes)
 		}
+		if got := d.allHot && d.hot.holdsAllPut(); got != holdsAll {
+			t.Errorf("%s: the cache holds every user: %v, want %v", when, got, holdsAll)
+		}
 	}
 	check(s, "live")
 	if err := s.Close(); err != nil {
@@ -189,6 +201,9 @@ func TestUserDictPaged(t *testing.T) {
 	}
 	m := s.published
 	s.Close()
+	if holdsAll {
+		return // the damage below is found by lookups that read the runs
+	}
 
 	// A flipped bit in a run's page is found by verify and by the first
 	// lookup that reads the page; the footer is checked at open.

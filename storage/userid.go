@@ -67,10 +67,16 @@ type userDict struct {
 	fresh    []string
 	freshNum map[string]uint32
 	hot      *userCache
+	// allHot: every user of the dictionary was put in hot (numbered
+	// since it was created, or filled in when it was loaded). While hot
+	// also drops none (holdsAllPut), an id hot lacks is a new user, and
+	// lookup need not search the index on disk: a new user's first event
+	// cost /import a binary search and a read of the users file.
+	allHot bool
 }
 
 func newUserDict(fs FS, path string, cacheBytes int64) *userDict {
-	return &userDict{file: &userFile{fs: fs, path: path}, freshNum: map[string]uint32{}, hot: newUserCache(cacheBytes)}
+	return &userDict{file: &userFile{fs: fs, path: path}, freshNum: map[string]uint32{}, hot: newUserCache(cacheBytes), allHot: true}
 }
 
 // Len is the number of users known.
@@ -92,7 +98,7 @@ func (d *userDict) lookup(id string) (uint32, bool, error) {
 	if n, ok := d.hot.get(id); ok {
 		return n, true, nil
 	}
-	if d.persisted == 0 {
+	if d.persisted == 0 || d.allHot && d.hot.holdsAllPut() {
 		return 0, false, nil
 	}
 	h := hashUserID(id)
@@ -436,6 +442,9 @@ func loadUserDict(fs FS, path string, want int, runs []*userIndexRun, cacheBytes
 	off := int64(len(usersMagic))
 	users := 0
 	indexed := d.indexed()
+	// The ids are read anyway: they go into the cache as far as its
+	// budget takes them, and when all do, lookup knows a new user at once.
+	d.allHot = true
 	var buf []byte
 	var ids []string
 	for users < want {
@@ -459,6 +468,7 @@ func loadUserDict(fs FS, path string, want int, runs []*userIndexRun, cacheBytes
 			return nil, err
 		}
 		d.file.chunks = append(d.file.chunks, userChunk{first: uint32(users), users: uint32(len(ids)), off: off, size: int32(n)})
+		d.allHot = d.allHot && d.hot.fill(users, ids[:min(len(ids), want-users)])
 		for i, id := range ids {
 			if u := users + i; u >= indexed && u < want {
 				d.unindexed = append(d.unindexed, userIndexEntry{hash: hashUserID(id), number: uint32(u)})
