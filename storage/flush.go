@@ -516,7 +516,8 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 	}
 	var slots []slot
 	for i, e := range d.rows {
-		for j, pr := range e.Props {
+		for j := range e.Props {
+			pr := &e.Props[j] // not copied: a Prop is seven words
 			var ci int
 			if j < len(slots) && slots[j].key == pr.Key {
 				ci = slots[j].ci
@@ -537,12 +538,14 @@ func buildSegmentColumns(d *dayRows, schema []Column) []SegmentColumn {
 				slots[j] = slot{pr.Key, ci}
 			}
 			c := &cols[ci]
-			if pr.Value.Type != c.Type {
+			v := &pr.Value
+			if v.Type != c.Type {
 				d.converted = true
-			}
-			v, ok := pr.Value.Convert(c.Type)
-			if !ok {
-				panic(fmt.Sprintf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.Type))
+				cv, ok := v.Convert(c.Type)
+				if !ok {
+					panic(fmt.Sprintf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.Type))
+				}
+				v = &cv
 			}
 			c.Nulls[i] = false
 			switch c.Type {
