@@ -50,7 +50,10 @@ const (
 type Applier interface {
 	Name() string
 	Info() storage.ProjectInfo
-	Ingest(events []storage.Event) error
+	// IngestValidUTF8 stores events whose strings are all valid UTF-8:
+	// the decoders refuse a record that is not (a request's text is
+	// checked once, not each string again where it is stored).
+	IngestValidUTF8(events []storage.Event) error
 	UpdateProfiles(table string, ops []storage.ProfileOp) error
 }
 
@@ -316,7 +319,7 @@ func (h *Handler) ingestEvents(req *request, p *payload) (int, error) {
 		return 0, bad
 	}
 	if len(events) > 0 {
-		if err := project.Ingest(events); err != nil {
+		if err := project.IngestValidUTF8(events); err != nil {
 			return 0, storeError(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"arb/storage"
@@ -67,7 +68,26 @@ func checkScanRecord(t testing.TB, r *eventRules, rec string) bool {
 	if err == nil && !sameEvent(viaBoth, want) {
 		t.Fatalf("%+v: record %q: parseEvent %+v, reference %+v", *r, rec, *viaBoth, *want)
 	}
+	if err == nil {
+		checkValidUTF8(t, rec, &viaBoth.event)
+	}
 	return ok
+}
+
+// checkValidUTF8 checks that every string of an accepted event is valid
+// UTF-8: storage takes the decoders' events without checking again
+// (Applier.IngestValidUTF8).
+func checkValidUTF8(t testing.TB, rec string, e *storage.Event) {
+	t.Helper()
+	strs := []string{e.Name, e.DistinctID, e.InsertID}
+	for _, p := range e.Props {
+		strs = append(strs, p.Key, p.Value.Str)
+	}
+	for _, s := range strs {
+		if !utf8.ValidString(s) {
+			t.Fatalf("record %q: the event holds %q, not valid UTF-8", rec, s)
+		}
+	}
 }
 
 // checkScanRecords checks scanRecords against json.Unmarshal into

@@ -153,6 +153,9 @@ const (
 // needs no second ValidatePropertyKey.
 type validKeys struct {
 	keys []string // the last row's keys, by position, each validated
+	// utf8Known: the batch's strings are valid UTF-8 (IngestValidUTF8),
+	// so validUTF8 need not look.
+	utf8Known bool
 	// utf8 holds strings found valid UTF-8, by data pointer and length:
 	// a value stored once for many rows (LOAD DATA's and the decoders'
 	// shared strings) is checked once per batch.
@@ -181,6 +184,9 @@ func (vk *validKeys) check(table string, j int, key string) error {
 
 // validUTF8 is utf8.ValidString(s), remembered for s's bytes.
 func (vk *validKeys) validUTF8(s string) bool {
+	if vk.utf8Known {
+		return true
+	}
 	p := unsafe.StringData(s)
 	slot := &vk.utf8[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>58]
 	if slot.p == p && slot.n == len(s) && p != nil {
@@ -206,13 +212,13 @@ func validateEvent(table string, i int, e *Event, known *validKeys) error {
 		if e.TimeMillis < minTimeMillis || e.TimeMillis > maxTimeMillis {
 			return &RowError{i + 1, ColTime, fmt.Errorf("%d ms is outside 1970-01-01 .. 9999-12-31", e.TimeMillis)}
 		}
-		if !utf8.ValidString(e.InsertID) {
+		if !known.validUTF8(e.InsertID) {
 			return &RowError{i + 1, ColInsertID, fmt.Errorf("not valid UTF-8")}
 		}
 	} else if e.DistinctID == "" {
 		return &RowError{i + 1, ColDistinctID, fmt.Errorf("missing: a person needs a distinct_id")}
 	}
-	if !utf8.ValidString(e.DistinctID) {
+	if !known.validUTF8(e.DistinctID) {
 		return &RowError{i + 1, ColDistinctID, fmt.Errorf("not valid UTF-8")}
 	}
 	var seen map[string]bool // for many props; few are compared pairwise
@@ -277,21 +283,29 @@ func dropNullProps(props []Prop) []Prop {
 // A bad row gives a *RowError naming the row and column. The caller hands
 // over events (and their Props) and must not use them afterwards.
 func (p *Project) Ingest(events []Event) error {
-	return p.apply(kindEvents, TableEvents, events)
+	return p.apply(kindEvents, TableEvents, events, false)
+}
+
+// IngestValidUTF8 is Ingest of events whose every string is known to be
+// valid UTF-8 (the HTTP decoders refuse a record that is not, and check
+// a request's text once for all its records): the batch's validation
+// does not check them again.
+func (p *Project) IngestValidUTF8(events []Event) error {
+	return p.apply(kindEvents, TableEvents, events, true)
 }
 
 // SetPeople upserts people profiles: each row's properties are set on the
 // profile of its DistinctID ($set semantics; other properties stay).
 // Durability and atomicity as for Ingest.
 func (p *Project) SetPeople(rows []Event) error {
-	return p.apply(kindPeople, TablePeople, rows)
+	return p.apply(kindPeople, TablePeople, rows, false)
 }
 
-func (p *Project) apply(kind recordKind, table string, rows []Event) error {
+func (p *Project) apply(kind recordKind, table string, rows []Event, utf8Known bool) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	var known validKeys
+	known := validKeys{utf8Known: utf8Known}
 	for i := range rows {
 		rows[i].Props = dropNullProps(rows[i].Props)
 		if err := validateEvent(table, i, &rows[i], &known); err != nil {
