@@ -849,9 +849,9 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression, has
 		if types.IsDecimal(rT) {
 			return nil, nil
 		}
-		collation := sql.Collation_binary // refused unless both sides are utf8mb4_0900_bin
-		if ls, ok := lT.(sql.StringType); ok && types.IsTextOnly(lT) && types.IsTextOnly(rT) &&
-			runeOrder(ls.Collation()) && (hashed || runeOrder(rT.(sql.StringType).Collation())) {
+		collation := sql.Collation_binary // refused unless compared in code point order
+		if ls, ok := lT.(sql.StringType); ok && types.IsTextOnly(lT) && types.IsTextOnly(rT) && runeOrder(ls.Collation()) &&
+			(hashed || inTupleBytewise(ls.Collation(), rT.(sql.StringType).Collation())) {
 			collation = sql.Collation_utf8mb4_0900_bin
 		}
 		lo := l
@@ -883,6 +883,20 @@ func compileIn(ctx *sql.Context, c *Compiler, e, left, right sql.Expression, has
 		return nil, nil // only NULLs
 	}
 	return x, nil
+}
+
+// inTupleBytewise reports whether InTuple compares a value of collation
+// l with an element of collation r in code point order. InTuple.Eval
+// compares two literals (the value typed as the left side), both
+// coercible, so ResolveCoercibility decides: the left's collation unless
+// the right's is a _bin one of the same character set, and binary across
+// character sets — the mariadb CLI's utf8mb3 connection against the
+// events table's utf8mb4 strings. Binary compares bytes, which for valid
+// UTF-8 (what every stored string and strConstOK's constants are) order
+// as their code points do.
+func inTupleBytewise(l, r sql.CollationID) bool {
+	c, _ := sql.ResolveCoercibility(l, 4, r, 4)
+	return runeOrder(c) || c == sql.Collation_binary
 }
 
 func (x *inExpr) Type() sql.Type { return boolType }
