@@ -230,6 +230,9 @@ func scanAll(rows *sql.Rows, err error) ([][]any, error) {
 // bulk paths plug in here (and in arbLoaders).
 type arbLoader interface {
 	name() string
+	// prepare writes what load reads besides the dataset at path (a form
+	// of it), before load's clock starts.
+	prepare(path string) error
 	// load sends up to limit rows (all when limit <= 0) of the dataset at
 	// path and returns once every row is acknowledged (durable).
 	load(ctx context.Context, a *arbServer, path string, limit int) (int, error)
@@ -369,6 +372,8 @@ func appendSQLString(b []byte, s string) []byte {
 	return append(b, '\'')
 }
 
+func (l sqlInsertLoader) prepare(string) error { return nil }
+
 func (l sqlInsertLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
 	a.db.SetMaxOpenConns(l.conns)
 	const head = "INSERT INTO events (time, event, distinct_id, `$os`, `$browser`, `$city`, `plan`, utm_source, amount) VALUES "
@@ -480,6 +485,22 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+func (l httpImportLoader) prepare(path string) error {
+	if l.insertIDs {
+		return nil
+	}
+	_, err := ensureNDJSON(path)
+	return err
+}
+
+// ensureNDJSON returns the dataset at tsv as NDJSON /import events (no
+// insert ids), writing it beside the TSV when missing.
+func ensureNDJSON(tsv string) (string, error) {
+	return ensureDatasetForm(tsv, ".ndjson", "", func(b []byte, r *tsvRow) []byte {
+		return append(appendImportEvent(b, r, 0), '\n')
+	})
+}
+
 func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, limit int) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.conns}}
 	targets := l.spread
@@ -531,9 +552,7 @@ func (l httpImportLoader) load(ctx context.Context, a *arbServer, path string, l
 	if !l.insertIDs {
 		// The dataset as NDJSON, written once beside it: the client posts
 		// slices of that file, as one posting an export would.
-		ndjson, err := ensureDatasetForm(path, ".ndjson", "", func(b []byte, r *tsvRow) []byte {
-			return append(appendImportEvent(b, r, 0), '\n')
-		})
+		ndjson, err := ensureNDJSON(path)
 		if err != nil {
 			return 0, err
 		}
@@ -594,6 +613,10 @@ func loadArb(ctx context.Context, bin, dir, path string, limit int, loader arbLo
 		return nil, res, err
 	}
 	if err := a.start(); err != nil {
+		a.stop()
+		return nil, res, err
+	}
+	if err := loader.prepare(path); err != nil {
 		a.stop()
 		return nil, res, err
 	}

@@ -386,6 +386,9 @@ func loadSetup(ctx context.Context, bin, dir, dataset string, spec setupSpec, lo
 	}
 	loader.spread = c.nodes
 	out.res = loadResult{engine: "arb", path: loader.name()}
+	if err := loader.prepare(dataset); err != nil {
+		return fail(err)
+	}
 	start := time.Now()
 	rows, err := loader.load(ctx, c.nodes[0], dataset, 0)
 	out.res.rows, out.res.elapsed = rows, time.Since(start)

@@ -530,6 +530,9 @@ func plainImport(ctx context.Context, bin, dir, dataset string, loader httpImpor
 	if err := a.start(); err != nil {
 		return res, 0, err
 	}
+	if err := loader.prepare(dataset); err != nil {
+		return res, 0, err
+	}
 	start := time.Now()
 	n, err := loader.load(ctx, a, dataset, 0)
 	res.rows, res.elapsed = n, time.Since(start)
@@ -601,6 +604,9 @@ func runIngestQueries(ctx context.Context, cfg *config, dataset, work string) er
 	done := make(chan struct{})
 	var loadN int
 	var loadErr error
+	if err := loader.prepare(dataset); err != nil {
+		return err
+	}
 	logf("ingest: loading through %s while querying", loader.name())
 	r.loadStart = time.Now()
 	go func() {
