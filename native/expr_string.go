@@ -26,8 +26,8 @@ package native
 //     rejects or truncates by sql_mode) sends the batch to
 //     go-mysql-server's node.
 //
-// TRIM, JSON_EXTRACT and CONCAT of non-strings stay go-mysql-server's
-// Eval.
+// TRIM and CONCAT of non-strings stay go-mysql-server's Eval
+// (JSON_EXTRACT: expr_json.go).
 
 import (
 	"strconv"
