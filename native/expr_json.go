@@ -20,6 +20,13 @@ package native
 //
 // Several paths (an array of the values found) and the path "$" stay
 // go-mysql-server's Eval.
+//
+// JSON_UNQUOTE (and so `doc->>'path'`) of a JSON or string value is
+// native where go-mysql-server's answer needs no unescaping: it renders
+// the value as LONGTEXT (for JSON, go-mysql-server's own rendering),
+// unescapes it and drops one pair of surrounding double quotes; a text
+// without a backslash is only the last step. One with a backslash sends
+// the batch to go-mysql-server's node.
 
 import (
 	"encoding/json"
@@ -33,6 +40,7 @@ import (
 
 func init() {
 	registerExpr((*jsonfn.JSONExtract)(nil), compileJSONExtract)
+	registerExpr((*jsonfn.JSONUnquote)(nil), compileJSONUnquote)
 }
 
 func compileJSONExtract(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
@@ -151,4 +159,72 @@ func (x *jsonExtractExpr) lookup(v any) (found sql.JSONWrapper, ok bool) {
 		return nil, false
 	}
 	return types.JSONDocument{Val: val}, true
+}
+
+func compileJSONUnquote(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, error) {
+	ju := e.(*jsonfn.JSONUnquote)
+	if t := ju.Child.Type(ctx); !types.IsText(t) && !types.IsJSON(t) {
+		return nil, nil // go-mysql-server refuses the type
+	}
+	arg, err := compileOperand(ctx, c, ju.Child)
+	if err != nil || arg.konst {
+		return nil, err
+	}
+	return &jsonUnquoteExpr{x: arg.x, typ: e.Type(ctx), desc: e.String(), fb: fallback(ctx, e, arg)}, nil
+}
+
+// jsonUnquoteExpr is JSON_UNQUOTE(x).
+type jsonUnquoteExpr struct {
+	x    Expr
+	typ  sql.Type
+	desc string
+	fb   *nodeEval
+}
+
+func (x *jsonUnquoteExpr) Type() sql.Type { return x.typ }
+func (x *jsonUnquoteExpr) String() string { return x.desc }
+
+// mayFail: an escape go-mysql-server cannot decode is an error.
+func (x *jsonUnquoteExpr) mayFail() bool { return true }
+
+func (x *jsonUnquoteExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	c, err := x.x.Eval(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if c.Kind == KindNull {
+		return allNull(x.typ, b.N), nil
+	}
+	if c.Kind != KindAny && c.Kind != KindString {
+		return x.fb.eval(ctx, b.N, c)
+	}
+	out := NewColumn(x.typ, b.N)
+	if out.Kind != KindString {
+		return x.fb.eval(ctx, b.N, c)
+	}
+	for r := range b.N {
+		if c.Nulls != nil && c.Nulls[r] || c.Kind == KindAny && c.A[r] == nil {
+			out.AppendNull()
+			continue
+		}
+		var text string
+		if c.Kind == KindString {
+			text = c.str(r)
+		} else {
+			v, _, err := types.LongText.Convert(ctx, c.A[r])
+			s, ok := v.(string)
+			if err != nil || !ok {
+				return x.fb.eval(ctx, b.N, c)
+			}
+			text = s
+		}
+		if strings.IndexByte(text, '\\') >= 0 {
+			return x.fb.eval(ctx, b.N, c)
+		}
+		if len(text) > 1 && text[0] == '"' && text[len(text)-1] == '"' {
+			text = text[1 : len(text)-1]
+		}
+		out.Append(text)
+	}
+	return out, nil
 }
