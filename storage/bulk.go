@@ -182,7 +182,7 @@ func (bp *bulkPart) add(b *Bulk, rows []Event, hashes []uint64) error {
 	}
 	bp.users = bp.users[:0]
 	for i := range rows {
-		u, err := c.userNumberLocked(rows[i].DistinctID)
+		u, err := c.numberUserLocked(rows[i].DistinctID, false)
 		if err != nil {
 			c.mu.Unlock()
 			return fmt.Errorf("project %s: %w", c.name, err)
