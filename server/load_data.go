@@ -147,7 +147,7 @@ const loadInternValues = 4096
 // share a slot.
 const loadRecentValues = 1 << loadRecentBits
 
-const loadRecentBits = 11
+const loadRecentBits = 12
 
 // text is b as a string, shared with an equal earlier value of c.
 func (c *loadColumn) text(b []byte) string {
