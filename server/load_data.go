@@ -74,6 +74,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -132,17 +133,36 @@ type loadColumn struct {
 	// than its allocations.
 	values      map[string]string
 	noInterning bool
+	// recent holds values of values by recentSlot of their bytes, so that
+	// most look-ups are one cheap hash and one comparison instead of a
+	// map's probe (nil until the first value).
+	recent *[loadRecentValues]string
 }
 
 // loadInternValues bounds each column's shared strings.
 const loadInternValues = 4096
+
+// loadRecentValues is the size of a column's recent table: a power of two
+// (recentSlot), large enough that a column's few hundred values seldom
+// share a slot.
+const loadRecentValues = 1 << loadRecentBits
+
+const loadRecentBits = 12
 
 // text is b as a string, shared with an equal earlier value of c.
 func (c *loadColumn) text(b []byte) string {
 	if c.noInterning {
 		return string(b)
 	}
+	if c.recent == nil {
+		c.recent = new([loadRecentValues]string)
+	}
+	slot := &c.recent[recentSlot(b)]
+	if *slot == string(b) { // no allocation: a comparison
+		return *slot
+	}
 	if s, ok := c.values[string(b)]; ok {
+		*slot = s
 		return s
 	}
 	s := string(b)
@@ -152,9 +172,28 @@ func (c *loadColumn) text(b []byte) string {
 	case len(c.values) < loadInternValues:
 		c.values[s] = s
 	default:
-		c.values, c.noInterning = nil, true
+		c.values, c.recent, c.noInterning = nil, nil, true
+		return s
 	}
+	*slot = s
 	return s
+}
+
+// recentSlot is b's slot in a recent table: a hash of b's length and of
+// its first and last eight bytes (all of them when shorter), which tells
+// apart the values of a column (names, "City 0277") without reading
+// every byte. Which slot a value takes changes speed only.
+func recentSlot(b []byte) int {
+	var h uint64
+	if n := len(b); n >= 8 {
+		h = binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[n-8:]), 29)
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h ^= uint64(len(b)) << 56
+	return int((h * 0x9E3779B97F4A7C15) >> (64 - loadRecentBits))
 }
 
 // loadPlan is a checked LOAD DATA LOCAL INFILE into events.
@@ -497,11 +536,13 @@ func (p *loadPlan) convertAll(ctx context.Context, src io.Reader, free <-chan *l
 		if err == io.EOF {
 			break
 		}
-		var long *recordTooLongError
-		if errors.As(err, &long) {
-			return rows, mysql.NewSQLError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes: %v", err)
-		}
 		if err != nil {
+			// (long is declared here only: errors.As takes its address, so
+			// it would be allocated for every record.)
+			var long *recordTooLongError
+			if errors.As(err, &long) {
+				return rows, mysql.NewSQLError(erNetPacketTooLarge, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes: %v", err)
+			}
 			return rows, err
 		}
 		rows++
@@ -521,7 +562,7 @@ func (p *loadPlan) convertAll(ctx context.Context, src io.Reader, free <-chan *l
 			return rows, err
 		}
 		b.props = b.props[:len(b.props)+reserved]
-		b.bytes += int64(len(rr.text))
+		b.bytes += int64(rr.size)
 		if len(b.events) >= loadBatchRows || b.bytes >= loadBatchBytes {
 			full <- b
 			if !take() {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 
 	"arb/storage"
 )
@@ -207,18 +208,91 @@ func FuzzRecordReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string, which uint8) {
 		lf := formats[int(which)%len(formats)]
-		whole := readAllText(strings.NewReader(in), lf)
-		bytewise := readAllText(iotest.OneByteReader(strings.NewReader(in)), lf)
-		if whole != bytewise {
-			t.Fatalf("format %d, input %q:\nwhole:     %s\nbytewise:  %s", int(which)%len(formats), in, whole, bytewise)
+		whole := readAllText(strings.NewReader(in), lf, true)
+		bytewise := readAllText(iotest.OneByteReader(strings.NewReader(in)), lf, true)
+		slow := readAllText(strings.NewReader(in), lf, false)
+		if whole != bytewise || whole != slow {
+			t.Fatalf("format %d, input %q:\nwhole:     %s\nbytewise:  %s\nno fast path: %s", int(which)%len(formats), in, whole, bytewise, slow)
 		}
 	})
 }
 
+// TestRecordReaderFastPath checks that the line fast path reads the
+// records it takes exactly as the byte-at-a-time reader does, and that
+// it takes the simple ones: each input is read with and without it, whole
+// and a byte at a time, and must come out the same.
+func TestRecordReaderFastPath(t *testing.T) {
+	csv := loadFormat{fieldTerm: []byte(","), enclose: '"', escape: '\\', lineTerm: []byte("\n")}
+	tsv := loadFormat{fieldTerm: []byte("\t"), escape: '\\', lineTerm: []byte("\n")}
+	noEscape := csv
+	noEscape.escape = 0
+	crlf := csv
+	crlf.lineTerm = []byte("\r\n")
+	for _, tc := range []struct {
+		name string
+		f    loadFormat
+		in   string
+		fast int // records the fast path must take (whole input)
+	}{
+		{"bench rows", csv, "2025-01-01 00:01:39,Signup,1801b8b2683769dc,Windows,Chrome,City 0277,free,\"\",\\N\n" +
+			"2025-01-01 00:02:08,Purchase,6d88ca7967aeee66,Mac OS X,Safari,City 0075,pro,producthunt,12.50\n", 2},
+		{"times with fractions and other layouts", csv, "2025-01-01 00:01:39.123,a\n2025-01-01T00:01:39Z,b\n20250101,c\n", 3},
+		{"empty fields and lines", csv, ",,\n\n,\n", 3},
+		{"NULL forms", csv, `\N,"\N",NULL,"NULL",\Nx,N` + "\n" + `\N,NULL,"NULL",,` + "\n", 1},
+		{"NULL word is text without enclosing", tsv, "NULL\t\\N\n", 1},
+		{"quoted separators", csv, `"a,b","c",d` + "\n" + `"x, y",""` + "\n", 2},
+		{"doubled quotes", csv, `"say ""hi""",b` + "\n" + `"""",x` + "\nplain,row\n", 1},
+		{"quote inside unenclosed field", csv, `ab"c,d"` + "\n", 1},
+		{"stray quote after an enclosed field", csv, `"a"b",c` + "\n" + `"a" ,c` + "\n", 0},
+		{"enclosed field across lines", csv, "\"l1\nl2\",x\ny,z\n", 1},
+		{"escapes", csv, `a\,b,c\nd,\\` + "\n" + `"q\"q",e` + "\n" + `\` + "\nnext,line\n", 0},
+		{"escape ending a line joins the next", tsv, "a\\\nb\tc\n", 0},
+		{"crlf kept in the last field under LINES TERMINATED BY newline", csv, "a,b\r\n\"c\",\"d\"\r\n", 1},
+		{"crlf lines (two-byte terminator: no fast path)", crlf, "a,b\r\nc,\"d\r\n\"\r\n", 0},
+		{"no escape character", noEscape, `a\N,b\,c` + "\n" + `"x\"y` + "\n", 1},
+		{"last line unterminated", csv, "a,b\nc,\"d\"", 2},
+		{"last line an unterminated enclosed field", csv, "a\n\"abc", 1},
+		{"multi-byte field terminator", loadFormat{fieldTerm: []byte("::"), escape: '\\', lineTerm: []byte("\n")}, "a::b\n", 0},
+		{"lines starting by", loadFormat{fieldTerm: []byte("\t"), escape: '\\', lineTerm: []byte("\n"), lineStart: []byte("xx")}, "junk xxa\tb\n", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := readAllText(strings.NewReader(tc.in), tc.f, false)
+			for name, src := range map[string]io.Reader{
+				"whole":          strings.NewReader(tc.in),
+				"byte at a time": iotest.OneByteReader(strings.NewReader(tc.in)),
+			} {
+				if got := readAllText(src, tc.f, true); got != want {
+					t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+				}
+			}
+			rr := newRecordReader(strings.NewReader(tc.in), tc.f)
+			for {
+				if _, err := rr.next(); err != nil {
+					break
+				}
+			}
+			if rr.fastRecords != tc.fast {
+				t.Errorf("the fast path read %d of %d records, want %d", rr.fastRecords, rr.lines, tc.fast)
+			}
+		})
+	}
+	// A line longer than the fast path looks for is read byte by byte.
+	long := strings.Repeat("x", loadFastLineBytes+10) + ",y\nz\n"
+	rr := newRecordReader(strings.NewReader(long), csv)
+	fields, err := rr.next()
+	if err != nil || len(fields) != 2 || len(fields[0].text) != loadFastLineBytes+10 || string(fields[1].text) != "y" || rr.fastRecords != 0 {
+		t.Fatalf("long line: %d fields, %v, fast %d", len(fields), err, rr.fastRecords)
+	}
+	if fields, err := rr.next(); err != nil || string(fields[0].text) != "z" || rr.fastRecords != 1 {
+		t.Fatalf("after the long line: %v, fast %d", err, rr.fastRecords)
+	}
+}
+
 // readAllText is readAll's records, or the error that stopped them, as
-// one string.
-func readAllText(src io.Reader, f loadFormat) string {
+// one string; fast=false turns the line fast path off.
+func readAllText(src io.Reader, f loadFormat, fast bool) string {
 	rr := newRecordReader(src, f)
+	rr.fast = rr.fast && fast
 	var b strings.Builder
 	for {
 		fields, err := rr.next()
@@ -232,5 +306,46 @@ func readAllText(src io.Reader, f loadFormat) string {
 			fmt.Fprintf(&b, "%v/%v/%q|", fl.null, fl.enclosed, fl.text)
 		}
 		b.WriteString("\n")
+	}
+}
+
+// TestLoadColumnText checks a column's shared strings: every value comes
+// back equal to its bytes, repeated values share one string (also when
+// two of them take the same recent slot), and past loadInternValues
+// distinct values sharing stops but the values stay right.
+func TestLoadColumnText(t *testing.T) {
+	var c loadColumn
+	// Two values of one slot, found by trying: they must alternate in it.
+	a := "City 0001"
+	b := ""
+	for i := 2; b == ""; i++ {
+		if s := fmt.Sprintf("City %04d", i); recentSlot([]byte(s)) == recentSlot([]byte(a)) {
+			b = s
+		}
+	}
+	first := map[string]string{}
+	for round := 0; round < 3; round++ {
+		for _, v := range []string{a, b, "", "Chrome", "x", "Microsoft Edge", a, b} {
+			got := c.text([]byte(v))
+			if got != v {
+				t.Fatalf("text(%q) = %q", v, got)
+			}
+			if s, ok := first[v]; ok && v != "" && unsafe.StringData(s) != unsafe.StringData(got) {
+				t.Fatalf("text(%q) is not shared with the earlier value", v)
+			}
+			first[v] = got
+		}
+	}
+	for i := 0; i <= loadInternValues; i++ {
+		v := fmt.Sprintf("user-%d", i)
+		if got := c.text([]byte(v)); got != v {
+			t.Fatalf("text(%q) = %q", v, got)
+		}
+	}
+	if !c.noInterning || c.values != nil || c.recent != nil {
+		t.Fatalf("after %d values: still sharing", loadInternValues+1)
+	}
+	if got := c.text([]byte(a)); got != a {
+		t.Fatalf("text(%q) = %q after sharing stopped", a, got)
 	}
 }

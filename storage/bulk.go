@@ -182,7 +182,7 @@ func (bp *bulkPart) add(b *Bulk, rows []Event, hashes []uint64) error {
 	}
 	bp.users = bp.users[:0]
 	for i := range rows {
-		u, err := c.userNumberLocked(rows[i].DistinctID)
+		u, err := c.numberUserLocked(rows[i].DistinctID, false)
 		if err != nil {
 			c.mu.Unlock()
 			return fmt.Errorf("project %s: %w", c.name, err)
@@ -192,8 +192,12 @@ func (bp *bulkPart) add(b *Bulk, rows []Event, hashes []uint64) error {
 	c.mu.Unlock()
 
 	b.waits = append(b.waits, waits...)
+	// Fitted, the rows' keys are the schema's column names: with no
+	// column named $user_id, no row has one to look at.
+	c0, ok := bp.schema.Lookup(userIDProp)
+	userIDs := ok && c0.Name == userIDProp
 	for i := range rows {
-		if changesIdentity(&rows[i]) {
+		if changesIdentity(&rows[i], userIDs) {
 			e := rows[i]
 			e.Props = slices.Clone(e.Props)
 			bp.ident = append(bp.ident, e)
@@ -207,15 +211,21 @@ func (bp *bulkPart) add(b *Bulk, rows []Event, hashes []uint64) error {
 	return nil
 }
 
+// userIDProp is the property that links a device to a user id.
+const userIDProp = "$user_id"
+
 // changesIdentity reports whether observeEventLocked may change the
-// union-find for e.
-func changesIdentity(e *Event) bool {
+// union-find for e; userIDs=false says e has no $user_id property.
+func changesIdentity(e *Event, userIDs bool) bool {
 	switch e.Name {
 	case "$identify", "$create_alias", "$merge":
 		return true
 	}
+	if !userIDs {
+		return false
+	}
 	for _, pr := range e.Props {
-		if pr.Key == "$user_id" && pr.Value.Type == TypeString && pr.Value.Str != "" {
+		if pr.Key == userIDProp && pr.Value.Type == TypeString && pr.Value.Str != "" {
 			return true
 		}
 	}

@@ -558,9 +558,12 @@ func (t *flushTable) addRows(lo, hi int, only map[string]bool) error {
 				}
 				byPos[j] = c
 			}
-			v, ok := pr.Value.Convert(c.typ)
-			if !ok {
-				return fmt.Errorf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.typ)
+			v := pr.Value
+			if v.Type != c.typ { // mostly it has the column's type: no call
+				var ok bool
+				if v, ok = v.Convert(c.typ); !ok {
+					return fmt.Errorf("BUG: %v value of property %q does not convert to its column type %v", pr.Value.Type, pr.Key, c.typ)
+				}
 			}
 			c.has[i] = true
 			switch {

@@ -385,17 +385,29 @@ func TestSegDictionaryByNumber(t *testing.T) {
 // TestSegDictionarySharedBytes: strings that share their bytes (the
 // cache by data pointer) and equal strings that do not get one code,
 // with NULLs between them; a prefix sharing the pointer of a longer
-// string is a different value.
+// string is a different value. The row counts take the cache's sizes
+// from its smallest to its largest (a column of thousands of shared
+// values: cities).
 func TestSegDictionarySharedBytes(t *testing.T) {
+	for _, rows := range []int{200, 5000, 40000} {
+		t.Run(fmt.Sprint(rows, " rows"), func(t *testing.T) { testSegDictionarySharedBytes(t, rows) })
+	}
+}
+
+func testSegDictionarySharedBytes(t *testing.T, rows int) {
 	long := strings.Repeat("Chrome", 3)
 	shared := long[:6]
 	copied := string([]byte("Chrome"))
 	r := rand.New(rand.NewSource(4))
+	cities := make([]string, 3000) // each stored once, shared by its rows
+	for i := range cities {
+		cities[i] = fmt.Sprintf("City %04d", i)
+	}
 	var strs, fresh []string
 	var nulls []bool
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < rows; i++ {
 		var s string
-		switch r.Intn(5) {
+		switch r.Intn(6) {
 		case 0:
 			s = shared
 		case 1:
@@ -404,6 +416,8 @@ func TestSegDictionarySharedBytes(t *testing.T) {
 			s = long
 		case 3:
 			s = fmt.Sprint("id", r.Intn(300))
+		case 4:
+			s = cities[r.Intn(len(cities))]
 		default:
 			s = ""
 		}

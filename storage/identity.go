@@ -581,10 +581,18 @@ func (p *Project) deviceNumberLocked(d string, err error) (uint32, error) {
 // userNumberLocked numbers id, linking "$device:X" with "X" the first
 // time either is seen while the other is known. REQUIRES: p.mu held.
 func (p *Project) userNumberLocked(id string) (uint32, error) {
+	return p.numberUserLocked(id, true)
+}
+
+// numberUserLocked is userNumberLocked; cache=false keeps a new id out of
+// the user cache (a bulk load: its hundreds of thousands of new ids would
+// evict the ones ingest sees, and the flush that commits the load puts
+// them there anyway). REQUIRES: p.mu held.
+func (p *Project) numberUserLocked(id string, cache bool) (uint32, error) {
 	if n, ok, err := p.users.lookup(id); ok || err != nil {
 		return n, err
 	}
-	n := p.users.assign(id)
+	n := p.users.assign(id, cache)
 	var twin string
 	if x, ok := strings.CutPrefix(id, devicePrefix); ok {
 		twin = x

@@ -18,6 +18,9 @@ package storage
 // handed to Ingest afterwards unchanged.
 func CheckEvents(rows []Event) error {
 	var known validKeys
+	if len(rows) >= 1<<manyUTF8Bits { // LOAD DATA's batches
+		known.many = make([]utf8Seen, 1<<manyUTF8Bits)
+	}
 	for i := range rows {
 		rows[i].Props = dropNullProps(rows[i].Props)
 		if err := validateEvent(TableEvents, i, &rows[i], &known); err != nil {

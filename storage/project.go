@@ -159,11 +159,21 @@ type validKeys struct {
 	// utf8 holds strings found valid UTF-8, by data pointer and length:
 	// a value stored once for many rows (LOAD DATA's and the decoders'
 	// shared strings) is checked once per batch.
-	utf8 [64]struct {
-		p *byte
-		n int
-	}
+	utf8 [64]utf8Seen
+	// many, when set, is used instead of utf8: CheckEvents' table for a
+	// large batch, where a column of thousands of shared values (cities)
+	// would take 64 slots in turns.
+	many []utf8Seen
 }
+
+// utf8Seen is a string found valid UTF-8: its data pointer and length.
+type utf8Seen struct {
+	p *byte
+	n int
+}
+
+// manyUTF8Bits sizes validKeys.many: 4,096 slots.
+const manyUTF8Bits = 12
 
 // check is ValidatePropertyKey for the j-th property key of a row.
 func (vk *validKeys) check(table string, j int, key string) error {
@@ -188,7 +198,11 @@ func (vk *validKeys) validUTF8(s string) bool {
 		return true
 	}
 	p := unsafe.StringData(s)
-	slot := &vk.utf8[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>58]
+	h := uintptr(unsafe.Pointer(p)) * 0x9E3779B97F4A7C15
+	slot := &vk.utf8[h>>58]
+	if vk.many != nil {
+		slot = &vk.many[h>>(64-manyUTF8Bits)]
+	}
 	if slot.p == p && slot.n == len(s) && p != nil {
 		return true
 	}

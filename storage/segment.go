@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -326,7 +327,9 @@ func segDictionary(strs []string, nulls []bool) ([]string, []uint32) {
 // find their code in a small table by their data pointer and length,
 // without hashing or comparing the bytes; any other string takes the
 // map. Equal strings at different addresses still meet in the map, so
-// the cache changes speed only.
+// the cache changes speed only. The table has 256 slots, more for many
+// rows (up to 4,096 for 16,384 rows and more), so that a column of a
+// few thousand values (cities) seldom has two of them share a slot.
 func segDictionaryInto(strs []string, nulls []bool, codes []uint32) []string {
 	index := map[string]uint32{}
 	var dict []string
@@ -335,13 +338,18 @@ func segDictionaryInto(strs []string, nulls []bool, codes []uint32) []string {
 		n    int
 		code uint32
 	}
-	var seen [256]sameBytes
+	var small [256]sameBytes
+	seen, shift := small[:], uint(64-8)
+	if len(strs) >= 4*len(small) {
+		b := min(bits.Len(uint(len(strs)))-3, 12) // len(strs)/4 slots at most
+		seen, shift = make([]sameBytes, 1<<b), uint(64-b)
+	}
 	for i, s := range strs {
 		if nulls != nil && nulls[i] {
 			continue
 		}
 		p := unsafe.StringData(s)
-		slot := &seen[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>56]
+		slot := &seen[(uintptr(unsafe.Pointer(p))*0x9E3779B97F4A7C15)>>shift]
 		if slot.p == p && slot.n == len(s) && p != nil {
 			codes[i] = slot.code
 			continue

@@ -138,12 +138,13 @@ func (d *userDict) number(id string) (uint32, error) {
 	if ok || err != nil {
 		return n, err
 	}
-	return d.assign(id), nil
+	return d.assign(id, true), nil
 }
 
-// assign numbers id, which lookup did not find.
+// assign numbers id, which lookup did not find; cache puts it in the
+// user cache too.
 // REQUIRES: the project's write lock.
-func (d *userDict) assign(id string) uint32 {
+func (d *userDict) assign(id string, cache bool) uint32 {
 	if d.Len() >= math.MaxUint32 {
 		panic("BUG: more than 2^32-1 users in one shard")
 	}
@@ -152,7 +153,9 @@ func (d *userDict) assign(id string) uint32 {
 	d.freshNum[id] = n
 	// Also in the cache, where a batch's users are found before it
 	// takes the project's lock (Project.knownUsers).
-	d.hot.put(id, n)
+	if cache {
+		d.hot.put(id, n)
+	}
 	return n
 }
 
