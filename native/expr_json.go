@@ -84,16 +84,28 @@ func (x *jsonExtractExpr) String() string { return x.desc }
 // mayFail: text that is not JSON is an error.
 func (x *jsonExtractExpr) mayFail() bool { return true }
 
+// jsonInput evaluates a JSON function's argument: done, when not nil, is
+// the function's whole answer (every value NULL, or a kind only
+// go-mysql-server's node takes), else c is the argument, KindAny or
+// KindString.
+func jsonInput(ctx *sql.Context, arg Expr, b *Batch, typ sql.Type, fb *nodeEval) (c, done *Column, err error) {
+	if c, err = arg.Eval(ctx, b); err != nil {
+		return nil, nil, err
+	}
+	switch c.Kind {
+	case KindNull:
+		return nil, allNull(typ, b.N), nil
+	case KindAny, KindString:
+		return c, nil, nil
+	}
+	done, err = fb.eval(ctx, b.N, c)
+	return nil, done, err
+}
+
 func (x *jsonExtractExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
-	c, err := x.doc.Eval(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	if c.Kind == KindNull {
-		return allNull(x.typ, b.N), nil
-	}
-	if c.Kind != KindAny && c.Kind != KindString {
-		return x.fb.eval(ctx, b.N, c)
+	c, done, err := jsonInput(ctx, x.doc, b, x.typ, x.fb)
+	if done != nil || err != nil {
+		return done, err
 	}
 	out := &Column{Kind: KindAny, Type: x.typ, A: make([]any, b.N)}
 	null := func(r int) {
@@ -188,15 +200,9 @@ func (x *jsonUnquoteExpr) String() string { return x.desc }
 func (x *jsonUnquoteExpr) mayFail() bool { return true }
 
 func (x *jsonUnquoteExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
-	c, err := x.x.Eval(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	if c.Kind == KindNull {
-		return allNull(x.typ, b.N), nil
-	}
-	if c.Kind != KindAny && c.Kind != KindString {
-		return x.fb.eval(ctx, b.N, c)
+	c, done, err := jsonInput(ctx, x.x, b, x.typ, x.fb)
+	if done != nil || err != nil {
+		return done, err
 	}
 	out := NewColumn(x.typ, b.N)
 	if out.Kind != KindString {
