@@ -146,6 +146,11 @@ type joinIter struct {
 	coded        *codedProbe // join_coded.go; nil: not applicable
 	codedChecked bool
 
+	// lookup: the user lookup probe applies (join_lookup.go), once
+	// lookupChecked; lookups counts the left batches it joined.
+	lookup, lookupChecked bool
+	lookups               int
+
 	// users is the right input folded by user (join_users.go), nil when
 	// the join does not use it; usersFailed once it could not be, and
 	// noKeyFilter once the left input read ahead is no longer the rest of
@@ -267,6 +272,9 @@ func (it *joinIter) step(ctx *sql.Context) error {
 		}
 		it.lb, it.li, it.open, it.stateLi = b, 0, false, -1
 		if done, err := it.probeCoded(ctx); done || err != nil {
+			return err
+		}
+		if done, err := it.probeLookup(ctx); done || err != nil {
 			return err
 		}
 		if err := it.prepareLeft(ctx); err != nil {
