@@ -40,7 +40,7 @@ import (
 
 func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	it := &joinIter{op: op, run: run, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
-	if op.leftUsersScan == nil {
+	if op.leftUsersScan == nil && op.leftKeysScan == nil {
 		// (Otherwise opened once the right input is read: step.)
 		left, err := op.left.Open(ctx, run)
 		if err != nil {
@@ -207,7 +207,7 @@ func (it *joinIter) grow(n int64, what string) error {
 // step advances the join by one chunk of pairs (or one left batch).
 func (it *joinIter) step(ctx *sql.Context) error {
 	if it.lb == nil {
-		if !it.built && it.op.leftUsersScan != nil {
+		if !it.built && (it.op.leftUsersScan != nil || it.op.leftKeysScan != nil) {
 			// The right input first: its users restrict the left scan.
 			if err := it.build(ctx); err != nil {
 				return err
@@ -329,6 +329,12 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 	t := it.table
 	var err error
+	if it.op.leftKeysScan != nil {
+		// The right input's event names (join_keys_scan.go); nil opens
+		// the scan whole.
+		it.left, err = it.op.leftKeysScan.openWith(ctx, nil, nil, keysFilter(t))
+		return err
+	}
 	if s := it.users; s != nil && s.has != nil {
 		// The summary's users: a left row of another has no TRUE pair.
 		if err := it.grow(8*int64(cap(s.has)), "join: right users"); err != nil {
