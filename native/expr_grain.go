@@ -607,6 +607,14 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 		if len(runs) > 0 && runs[len(runs)-1].slot == s {
 			runs[len(runs)-1].end++
 		} else {
+			if len(runs) == cap(runs) {
+				// Past a few runs (a batch whose rows go user by user
+				// changes bucket on most rows): room for every row at
+				// once instead of growing by appends.
+				grown := make([]grainRun, len(runs), max(2*cap(runs), min(n, 4*cap(runs)+n/4)))
+				copy(grown, runs)
+				runs = grown
+			}
 			runs = append(runs, grainRun{end: int32(r + 1), slot: s})
 		}
 	}
