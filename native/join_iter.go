@@ -208,7 +208,8 @@ func (it *joinIter) grow(n int64, what string) error {
 func (it *joinIter) step(ctx *sql.Context) error {
 	if it.lb == nil {
 		if !it.built && (it.op.leftUsersScan != nil || it.op.leftKeysScan != nil) {
-			// The right input first: its users restrict the left scan.
+			// The right input first: its users (or event names,
+			// join_keys_scan.go) restrict the left scan.
 			if err := it.build(ctx); err != nil {
 				return err
 			}
@@ -325,7 +326,8 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 // openLeftForUsers opens the left scan of an inner or semi join whose
 // right input is built: restricted to the table's users when the table
 // is keyed by user numbers and has no wild rows (a left row of another
-// user then has no candidate), whole otherwise.
+// user then has no candidate), to the table's event names for a left
+// keys scan (join_keys_scan.go), whole otherwise.
 func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 	t := it.table
 	var err error
