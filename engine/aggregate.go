@@ -460,17 +460,30 @@ func (g *groupTable) lookup(k groupKey) int32 {
 		} else {
 			g.growDense(int(min(max(uint64(len(g.dense))*2, i+1, 1024), denseLimit)))
 		}
-		gid := int32(len(g.keys))
-		g.keys = append(g.keys, k)
+		gid := g.add(k)
 		g.dense[i] = gid + 1
 		return gid
 	}
 	if gid, ok := g.m[k]; ok {
 		return gid
 	}
+	gid := g.add(k)
+	g.m[k] = gid
+	return gid
+}
+
+// add appends k as a new group and returns its gid. keys doubles when
+// full, as the states do (growTo): append grows a large slice by a
+// quarter, and a table of a group per user (hundreds of thousands of
+// 40-byte keys) spent more time copying its keys than grouping.
+func (g *groupTable) add(k groupKey) int32 {
+	if len(g.keys) == cap(g.keys) {
+		grown := make([]groupKey, len(g.keys), max(2*cap(g.keys), 64))
+		copy(grown, g.keys)
+		g.keys = grown
+	}
 	gid := int32(len(g.keys))
 	g.keys = append(g.keys, k)
-	g.m[k] = gid
 	return gid
 }
 

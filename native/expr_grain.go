@@ -477,6 +477,8 @@ type grainExpr struct {
 	// zero (checked per batch: a compiled plan does not outlive its
 	// statement, but the check is cheap).
 	utc bool
+	// memo holds buckets' values across batches (expr_grain_memo.go).
+	memo grainMemo
 }
 
 // grainCache wraps x, an expression of column col with grain g, in a
@@ -529,7 +531,7 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	if lo, hi, ok := boundsInSafeRange(tc, n); ok && tc.Nulls == nil && floorDiv(lo, x.grain) == floorDiv(hi, x.grain) {
 		// The column's bounds lie in one bucket (the hours of an hour's
 		// batch, a day's segment by day): row 0 represents every row.
-		out, ok := x.evalReps(ctx, b, []int32{0}, []grainRun{{end: int32(n), slot: 0}}, n)
+		out, ok := x.evalReps(ctx, b, []int32{0}, []int64{floorDiv(lo, x.grain)}, []grainRun{{end: int32(n), slot: 0}}, n)
 		if ok && !out.IsNull(0) {
 			out.Const = true
 			if out.Kind == KindInt || out.Kind == KindTime {
@@ -542,7 +544,8 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	// long runs), a representative row per bucket. A row inside the
 	// current bucket's bounds costs two comparisons.
 	runs := make([]grainRun, 0, 16)
-	reps := make([]int32, 0, 16) // a row of each bucket, in slot order
+	reps := make([]int32, 0, 16)    // a row of each bucket, in slot order
+	buckets := make([]int64, 0, 16) // each slot's bucket (noBucket: NULL)
 	nullSlot := int32(-1)
 	var seen map[int64]int32 // buckets outside window
 	var window []int32       // bucket base+w's slot+1 (0: not seen yet)
@@ -556,6 +559,7 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 			if nullSlot < 0 {
 				nullSlot = int32(len(reps))
 				reps = append(reps, int32(r))
+				buckets = append(buckets, noBucket)
 			}
 			s = nullSlot
 		case v >= lo && v < hi:
@@ -570,6 +574,7 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 				firstS, base = int32(len(reps)), k-grainWindow/2
 				s = firstS
 				reps = append(reps, int32(r))
+				buckets = append(buckets, k)
 			} else if w := uint64(k - base); w < grainWindow {
 				if window == nil {
 					window = make([]int32, grainWindow)
@@ -580,6 +585,7 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 				if s = window[w] - 1; s < 0 {
 					s = int32(len(reps))
 					reps = append(reps, int32(r))
+					buckets = append(buckets, k)
 					window[w] = s + 1
 				}
 			} else {
@@ -590,6 +596,7 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 					}
 					s = int32(len(reps))
 					reps = append(reps, int32(r))
+					buckets = append(buckets, k)
 					seen[k] = s
 				}
 			}
@@ -600,19 +607,42 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 		if len(runs) > 0 && runs[len(runs)-1].slot == s {
 			runs[len(runs)-1].end++
 		} else {
+			if len(runs) == cap(runs) {
+				// Past a few runs (a batch whose rows go user by user
+				// changes bucket on most rows): room for every row at
+				// once instead of growing by appends.
+				grown := make([]grainRun, len(runs), max(2*cap(runs), min(n, 4*cap(runs)+n/4)))
+				copy(grown, runs)
+				runs = grown
+			}
 			runs = append(runs, grainRun{end: int32(r + 1), slot: s})
 		}
 	}
 	if len(reps)*2 > n {
 		return nil, false, nil // buckets of one or two rows: not worth it
 	}
-	out, ok = x.evalReps(ctx, b, reps, runs, n)
+	out, ok = x.evalReps(ctx, b, reps, buckets, runs, n)
 	return out, ok, nil
 }
 
-// evalReps is the expression at rows reps of b, copied to the n rows of
-// runs; ok false when a representative failed or warned.
-func (x *grainExpr) evalReps(ctx *sql.Context, b *Batch, reps []int32, runs []grainRun, n int) (*Column, bool) {
+// evalReps is the expression at rows reps of b (of buckets buckets),
+// copied to the n rows of runs; ok false when a representative failed or
+// warned. Buckets the memo knows are not evaluated again.
+func (x *grainExpr) evalReps(ctx *sql.Context, b *Batch, reps []int32, buckets []int64, runs []grainRun, n int) (*Column, bool) {
+	known, missing := x.memo.lookup(buckets)
+	if missing == nil {
+		return scatterColumn(known[0], runs, n), true // every bucket seen before
+	}
+	sc, ok := x.evalRows(ctx, b, rowsAt(reps, missing))
+	if !ok {
+		return nil, false
+	}
+	return scatterColumn(x.memo.merge(known, missing, sc, buckets), runs, n), true
+}
+
+// evalRows is the expression at rows rows of b; ok false when one failed
+// or warned.
+func (x *grainExpr) evalRows(ctx *sql.Context, b *Batch, reps []int32) (*Column, bool) {
 	tc := b.Cols[x.col]
 	small := &Batch{N: len(reps), Cols: make([]*Column, len(b.Cols))}
 	for i := range b.Cols {
@@ -629,7 +659,7 @@ func (x *grainExpr) evalReps(ctx *sql.Context, b *Batch, reps []int32, runs []gr
 	if err != nil || quiet.warnings > 0 {
 		return nil, false
 	}
-	return scatterColumn(sc, runs, n), true
+	return sc, true
 }
 
 // grainRun is rows [previous run's end, end) of a batch, all of bucket

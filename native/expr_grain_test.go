@@ -215,18 +215,25 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 			t.Fatal(err)
 		}
 		es, _ := grainForms(ctx)
-		for round := range 3 {
+		// One compiled expression per form over every round: later
+		// batches take buckets earlier ones stored (grainMemo).
+		gxs := make([]*grainExpr, len(es))
+		for i, e := range es {
+			col, g, _, ok := exprGrain(ctx, grainSchema, e)
+			if !ok {
+				t.Fatalf("%s: no grain", e)
+			}
+			inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gxs[i] = &grainExpr{inner: inner, col: col, grain: g}
+		}
+		for round := range 4 {
 			b := grainBatch(rng, 400, false)
-			for _, e := range es {
-				col, g, _, ok := exprGrain(ctx, grainSchema, e)
-				if !ok {
-					t.Fatalf("%s: no grain", e)
-				}
-				inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				gx := &grainExpr{inner: inner, col: col, grain: g}
+			for i, e := range es {
+				gx := gxs[i]
+				inner, g := gx.inner, gx.grain
 				cctx := newTestCtx()
 				_ = cctx.SetSessionVariable(cctx, "time_zone", zone)
 				got, ok, err := gx.cached(cctx, b)
@@ -363,5 +370,60 @@ func BenchmarkGrain(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*BatchSize), "ns/row")
 			})
 		}
+	}
+}
+
+// TestGrainMemoConcurrent evaluates one compiled expression (one memo)
+// from several goroutines at once, as a scan's workers do, each batch
+// checked against the expression compiled without the cache (run it
+// with -race).
+func TestGrainMemoConcurrent(t *testing.T) {
+	ctx := newTestCtx()
+	e := mustFunc(function.NewDateAdd(ctx, function.NewDate(ctx, gcol("t")),
+		expression.NewInterval(function.NewHour(ctx, gcol("t")), "HOUR")))
+	x, err := (&Compiler{In: grainSchema}).Compile(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isGrain(x) {
+		t.Fatalf("%s compiled to %T, not the grain cache", e, x)
+	}
+	inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 9))
+			for range 20 {
+				b := grainBatch(rng, 300, false)
+				got, err := x.Eval(newTestCtx(), b)
+				if err != nil {
+					errs <- err
+					return
+				}
+				want, err := inner.Eval(newTestCtx(), b)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for r := range b.N {
+					if g, w := normalize(got.Value(r)), normalize(want.Value(r)); g != w {
+						errs <- fmt.Errorf("row %d (t=%v): cached %s, uncached %s", r, b.Cols[0].Value(r), g, w)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gx := x.(*grainExpr); len(gx.memo.vals) == 0 {
+		t.Fatal("nothing memoised: the test exercised no memo")
 	}
 }

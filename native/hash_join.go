@@ -167,6 +167,11 @@ type joinOp struct {
 	// keyed by user numbers restricts the left scan to its users (a left
 	// row of another user has no candidate).
 	leftUsersScan *scanOp
+	// leftKeysScan is the left input of an inner or semi join keyed by
+	// the events' event column (join_keys_scan.go): the right input is
+	// then read first, and a table of a few event names restricts the
+	// left scan to their rows.
+	leftKeysScan *scanOp
 	// users: a semi or anti join answered from the right input folded
 	// by user (join_users.go); nil when it does not qualify.
 	users *userSummaryPlan
@@ -264,6 +269,9 @@ func translateJoin(ctx *sql.Context, tr *Translation, n sql.Node) (Operator, str
 	op.users = userSummaryPlanOf(op)
 	if op.usersScan == nil && (kind == joinInner || kind == joinSemi) && len(op.keys) == 1 && !readsRows(op.right) {
 		op.leftUsersScan = keyedEventsScan(op.left, op.keys[0].left, op.keys[0].class)
+	}
+	if op.usersScan == nil && op.leftUsersScan == nil && leftKeysScanOn {
+		op.leftKeysScan = keysScanOf(op)
 	}
 	return op, ""
 }
@@ -806,6 +814,9 @@ func (op *joinOp) Describe() string {
 	}
 	if op.leftUsersScan != nil {
 		b.WriteString(" (left scan: right users only)")
+	}
+	if op.leftKeysScan != nil {
+		b.WriteString(" (left scan: right keys only)")
 	}
 	return b.String()
 }

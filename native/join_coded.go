@@ -33,6 +33,9 @@ type codedProbe struct {
 	dict  []string // the dictionary heads are for (sameDict)
 	heads []int32  // per code: its first right row, -1 none
 	wild  bool     // dict has a string whose key is wild
+	// uniqueKnown: 0 not yet computed, 1 every key has one right row,
+	// 2 some key has more (unique).
+	uniqueKnown uint8
 }
 
 // newCodedProbe is the coded probe of it's join, nil when the join is
@@ -85,6 +88,24 @@ func (it *joinIter) probeCoded(ctx *sql.Context) (bool, error) {
 	}
 	next := it.table.next
 	semi := it.op.kind == joinSemi
+	if !semi && c.Nulls == nil && p.unique(it) {
+		// One right row per key (a top-N subquery's values): a row's
+		// pairs are at most its head, listed without appends.
+		it.outL, it.outR = joinResize(it.outL, b.N), joinResize(it.outR, b.N)
+		k := 0
+		for r, code := range codes[:b.N] {
+			if h := p.heads[code]; h >= 0 {
+				it.outL[k], it.outR[k] = int32(r), h
+				k++
+			}
+		}
+		it.outL, it.outR = it.outL[:k], it.outR[:k]
+		for len(it.outL) > 0 {
+			it.emitCoded(min(len(it.outL), BatchSize))
+		}
+		it.lb = nil
+		return true, nil
+	}
 	for r, code := range codes[:b.N] {
 		if c.Nulls != nil && c.Nulls[r] {
 			continue // a NULL key equals nothing
@@ -118,11 +139,14 @@ func (it *joinIter) emitCoded(n int) {
 	for i := 0; whole && i < n; i++ {
 		whole = l[i] == int32(i)
 	}
+	read := it.op.outRead
 	b := &Batch{N: n, Cols: make([]*Column, 0, it.op.nl+it.op.nr)}
-	for _, c := range it.lb.Cols {
+	for i, c := range it.lb.Cols {
 		switch {
 		case whole:
 			b.Cols = append(b.Cols, c)
+		case read != nil && !read[i]:
+			b.Cols = append(b.Cols, unreadColumn(it.op.sch[i].Type, n))
 		case c.Codes != nil:
 			b.Cols = append(b.Cols, c.Gather(l))
 		default:
@@ -130,13 +154,33 @@ func (it *joinIter) emitCoded(n int) {
 		}
 	}
 	if !it.op.kind.partial() {
-		for _, c := range it.rb.Cols {
+		for i, c := range it.rb.Cols {
+			if read != nil && !read[it.op.nl+i] {
+				// Nothing above reads it (a series limit's own count).
+				b.Cols = append(b.Cols, unreadColumn(it.op.sch[it.op.nl+i].Type, n))
+				continue
+			}
 			b.Cols = append(b.Cols, joinGather(c, it.outR[:n]))
 		}
 		it.outR = append(it.outR[:0], it.outR[n:]...)
 	}
 	it.ready = append(it.ready, b)
 	it.outL = append(it.outL[:0], it.outL[n:]...)
+}
+
+// unique reports whether every key of it's table has one right row (no
+// chain link), so a left row has at most one pair. Computed once.
+func (p *codedProbe) unique(it *joinIter) bool {
+	if p.uniqueKnown == 0 {
+		p.uniqueKnown = 1
+		for _, nx := range it.table.next {
+			if nx >= 0 {
+				p.uniqueKnown = 2
+				break
+			}
+		}
+	}
+	return p.uniqueKnown == 1
 }
 
 // mapDict computes p.heads for dict, the dictionary of left column c.

@@ -31,14 +31,14 @@ func TestJoinByDictionaryCode(t *testing.T) {
 	// Left batches with codes of two dictionaries (each twice), NULL
 	// keys. (A join's input never comes with codes alone: only a
 	// HashAggregate's scan does.)
-	var coded, plain []*Batch
-	for bi, dict := range [][]string{d1, d2, d1, d2} {
+	var coded, plain, codedNoNulls, plainNoNulls []*Batch
+	for bi, dict := range [][]string{d1, d2, d1, d2, d1, d2} {
 		n := 700 + bi*300
 		var codes []int
 		vs := NewColumn(types.Int64, n)
 		for range n {
 			code := rng.IntN(len(dict))
-			if rng.IntN(15) == 0 {
+			if rng.IntN(15) == 0 && bi < 4 {
 				code = -1
 			}
 			codes = append(codes, code)
@@ -46,9 +46,16 @@ func TestJoinByDictionaryCode(t *testing.T) {
 		}
 		c := codedColumn(dict, codes...)
 		c.Type = text
-		coded = append(coded, &Batch{N: n, Cols: []*Column{c, vs}})
 		u := *c
 		u.Codes, u.Dict = nil, nil
+		if bi >= 4 {
+			// Without NULL keys: the unique table's tight loop.
+			c.Nulls, u.Nulls = nil, nil
+			codedNoNulls = append(codedNoNulls, &Batch{N: n, Cols: []*Column{c, vs}})
+			plainNoNulls = append(plainNoNulls, &Batch{N: n, Cols: []*Column{&u, vs}})
+			continue
+		}
+		coded = append(coded, &Batch{N: n, Cols: []*Column{c, vs}})
 		plain = append(plain, &Batch{N: n, Cols: []*Column{&u, vs}})
 	}
 	// The right side: a top-N of keys, one with a chain of three rows,
@@ -58,13 +65,20 @@ func TestJoinByDictionaryCode(t *testing.T) {
 		right.Cols[0].Append(k)
 		right.Cols[1].Append(int64(i))
 	}
-	run := func(kind joinKind, left []*Batch, cond sql.Expression) ([]string, *joinIter) {
+	// A right side of one row per key (a top-N subquery's), with a
+	// NULL key and a key no left row has.
+	unique := &Batch{N: 5, Cols: []*Column{NewColumn(text, 5), NewColumn(types.Int64, 5)}}
+	for i, k := range []any{"Share", "Login", nil, "Nope", "Page View"} {
+		unique.Cols[0].Append(k)
+		unique.Cols[1].Append(int64(i))
+	}
+	run := func(kind joinKind, left []*Batch, right *Batch, cond sql.Expression, read []bool) ([]string, *joinIter) {
 		t.Helper()
 		sch := both
 		if kind.partial() {
 			sch = lsch
 		}
-		op := &joinOp{kind: kind, sch: sch, nl: 2, nr: 2,
+		op := &joinOp{kind: kind, sch: sch, nl: 2, nr: 2, outRead: read,
 			left:  &joinTestSource{sch: lsch, batches: left},
 			right: &joinTestSource{sch: rsch, batches: []*Batch{right}}}
 		if reason := op.planCondition(ctx, cond, lsch, rsch, both); reason != "" {
@@ -94,18 +108,32 @@ func TestJoinByDictionaryCode(t *testing.T) {
 		return out, bi.(*joinIter)
 	}
 	key := expression.NewEquals(gf(0), gf(2))
+	// Only the left key and the right value read above (a series
+	// limit's join reads neither of the subquery's columns).
+	someRead := []bool{true, false, false, true}
 	for _, tc := range []struct {
-		kind  joinKind
-		cond  sql.Expression
-		coded bool // the coded probe applies
+		kind    joinKind
+		cond    sql.Expression
+		right   *Batch
+		noNulls bool
+		read    []bool
+		coded   bool // the coded probe applies
 	}{
-		{joinInner, key, true},
-		{joinSemi, key, true},
-		{joinInner, expression.NewAnd(key, expression.NewLessThan(gf(1), gf(3))), false},
-		{joinLeftOuter, key, false},
+		{joinInner, key, right, false, nil, true},
+		{joinSemi, key, right, false, nil, true},
+		{joinInner, expression.NewAnd(key, expression.NewLessThan(gf(1), gf(3))), right, false, nil, false},
+		{joinLeftOuter, key, right, false, nil, false},
+		{joinInner, key, unique, false, nil, true},
+		{joinInner, key, unique, true, nil, true},
+		{joinInner, key, unique, true, someRead, true},
+		{joinInner, key, right, true, someRead, true},
 	} {
-		got, it := run(tc.kind, coded, tc.cond)
-		want, _ := run(tc.kind, plain, tc.cond)
+		left, ref := coded, plain
+		if tc.noNulls {
+			left, ref = codedNoNulls, plainNoNulls
+		}
+		got, it := run(tc.kind, left, tc.right, tc.cond, tc.read)
+		want, _ := run(tc.kind, ref, tc.right, tc.cond, tc.read)
 		if (it.coded != nil) != tc.coded {
 			t.Fatalf("%s %s: coded probe %v, want %v", tc.kind, tc.cond, it.coded != nil, tc.coded)
 		}

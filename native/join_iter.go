@@ -40,7 +40,7 @@ import (
 
 func (op *joinOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 	it := &joinIter{op: op, run: run, budget: engine.MemoryBudgetOf(ctx), stateLi: -1}
-	if op.leftUsersScan == nil {
+	if op.leftUsersScan == nil && op.leftKeysScan == nil {
 		// (Otherwise opened once the right input is read: step.)
 		left, err := op.left.Open(ctx, run)
 		if err != nil {
@@ -146,6 +146,11 @@ type joinIter struct {
 	coded        *codedProbe // join_coded.go; nil: not applicable
 	codedChecked bool
 
+	// lookup: the user lookup probe applies (join_lookup.go), once
+	// lookupChecked; lookups counts the left batches it joined.
+	lookup, lookupChecked bool
+	lookups               int
+
 	// users is the right input folded by user (join_users.go), nil when
 	// the join does not use it; usersFailed once it could not be, and
 	// noKeyFilter once the left input read ahead is no longer the rest of
@@ -202,8 +207,9 @@ func (it *joinIter) grow(n int64, what string) error {
 // step advances the join by one chunk of pairs (or one left batch).
 func (it *joinIter) step(ctx *sql.Context) error {
 	if it.lb == nil {
-		if !it.built && it.op.leftUsersScan != nil {
-			// The right input first: its users restrict the left scan.
+		if !it.built && (it.op.leftUsersScan != nil || it.op.leftKeysScan != nil) {
+			// The right input first: its users (or event names,
+			// join_keys_scan.go) restrict the left scan.
 			if err := it.build(ctx); err != nil {
 				return err
 			}
@@ -269,6 +275,9 @@ func (it *joinIter) step(ctx *sql.Context) error {
 		if done, err := it.probeCoded(ctx); done || err != nil {
 			return err
 		}
+		if done, err := it.probeLookup(ctx); done || err != nil {
+			return err
+		}
 		if err := it.prepareLeft(ctx); err != nil {
 			return err
 		}
@@ -317,10 +326,17 @@ func joinFilterRight(ctx *sql.Context, f Expr, b *Batch) (*Batch, error) {
 // openLeftForUsers opens the left scan of an inner or semi join whose
 // right input is built: restricted to the table's users when the table
 // is keyed by user numbers and has no wild rows (a left row of another
-// user then has no candidate), whole otherwise.
+// user then has no candidate), to the table's event names for a left
+// keys scan (join_keys_scan.go), whole otherwise.
 func (it *joinIter) openLeftForUsers(ctx *sql.Context) error {
 	t := it.table
 	var err error
+	if it.op.leftKeysScan != nil {
+		// The right input's event names (join_keys_scan.go); nil opens
+		// the scan whole.
+		it.left, err = it.op.leftKeysScan.openWith(ctx, nil, nil, keysFilter(t))
+		return err
+	}
 	if s := it.users; s != nil && s.has != nil {
 		// The summary's users: a left row of another has no TRUE pair.
 		if err := it.grow(8*int64(cap(s.has)), "join: right users"); err != nil {

@@ -134,9 +134,24 @@ func (s *scanOp) Open(ctx *sql.Context, _ *Run) (BatchIter, error) {
 // are numbered by numbering (a join's right input, restricted to the
 // left input's users: join_iter.go).
 func (s *scanOp) open(ctx *sql.Context, users []uint64, numbering *storage.UserIDs) (BatchIter, error) {
+	return s.openWith(ctx, users, numbering, nil)
+}
+
+// openWith is open with the rows further restricted to those where extra
+// is TRUE (nil: none), a predicate the engine evaluates with the scan's
+// own filter (a join's left input, restricted to the right input's keys:
+// join_keys_scan.go).
+func (s *scanOp) openWith(ctx *sql.Context, users []uint64, numbering *storage.UserIDs, extra engine.Predicate) (BatchIter, error) {
 	scan, opts := s.engineScan()
 	if users != nil && scan.Snap.UserIDs.SameNumbering(numbering) {
 		scan.RestrictUsers(users, "the join's left input")
+	}
+	if extra != nil {
+		if scan.Filter == nil {
+			scan.Filter = extra
+		} else {
+			scan.Filter = engine.And{Terms: []engine.Predicate{scan.Filter, extra}}
+		}
 	}
 	parts := scan.Parts()
 	if parts == 0 {

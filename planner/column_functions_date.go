@@ -178,6 +178,14 @@ type dayReader struct {
 	prevDay  int64
 	havePrev bool
 	seen     map[string]int64
+	// month memoises the last plain YYYY-MM-DD string's month: its
+	// first eight bytes ("YYYY-MM-"), the signed day number of its day
+	// 0 and its length in days (0: none yet). Rows of a join carry many
+	// users' days but few months, so a row of a month seen before costs
+	// an 8-byte compare and two digits instead of isoDay.
+	month     [8]byte
+	monthDay0 int64
+	monthLen  int64
 }
 
 func newDayReader(c *native.Column, neg bool) *dayReader {
@@ -232,7 +240,22 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 				out[r] += d.prevDay
 				continue
 			}
+			if d.monthLen > 0 && len(s) == 10 && s[:8] == string(d.month[:]) {
+				if dd, ok := dayOfMonth(s[8], s[9]); ok && dd >= 1 && dd <= d.monthLen {
+					out[r] += d.monthDay0 + d.sign*dd
+					continue
+				}
+			}
 			day, ok := isoDay(s)
+			if ok {
+				// A plain date: remember its month (isoDay checked the
+				// digits, the year and the day's range).
+				dd, _ := dayOfMonth(s[8], s[9])
+				copy(d.month[:], s[:8])
+				d.monthDay0 = d.sign * (day - dd)
+				d.monthLen = DaysInMonth(int64(s[0]-'0')*1000+int64(s[1]-'0')*100+int64(s[2]-'0')*10+int64(s[3]-'0'),
+					int64(s[5]-'0')*10+int64(s[6]-'0'))
+			}
 			if !ok {
 				if day, ok = d.seen[s]; !ok {
 					if day, ok = stringDay(ctx, s); !ok {
@@ -250,6 +273,15 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 		return true
 	}
 	return false
+}
+
+// dayOfMonth is the number of the two decimal digits a, b; false when
+// either is not a digit.
+func dayOfMonth(a, b byte) (int64, bool) {
+	if a < '0' || a > '9' || b < '0' || b > '9' {
+		return 0, false
+	}
+	return int64(a-'0')*10 + int64(b-'0'), true
 }
 
 // isoDay is the day of s when s is exactly YYYY-MM-DD, a real date of

@@ -66,6 +66,29 @@ func TestDateFormsMatchEval(t *testing.T) {
 			runs.Append(time.UnixMicro(at).UTC())
 		}
 	}
+	// DATE() strings of a few months across a year's end and a leap
+	// February, as a join's rows carry them: most rows hit the memo of
+	// the month seen last (dayReader.month).
+	months := native.NewColumn(types.LongText, n)
+	for range n {
+		if r.Intn(15) == 0 {
+			months.AppendNull()
+			continue
+		}
+		base := []time.Time{
+			time.Date(2023, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+			time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 1, 0, 0, 0, 0, time.UTC),
+		}[r.Intn(4)]
+		months.Append(base.AddDate(0, 0, r.Intn(31)).Format("2006-01-02"))
+	}
+	cols0 := []*native.Column{times, months, konst}
+	for _, tc := range []struct{ a, b sql.Expression }{
+		{expression.NewGetField(0, types.DatetimeMaxPrecision, "time", true), expression.NewGetField(1, types.LongText, "m", true)},
+		{expression.NewGetField(1, types.LongText, "m", true), expression.NewGetField(2, types.LongText, "k", false)},
+	} {
+		dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, tc.a, tc.b).(*function.DateDiff)).(*dayDiffColumns)
+		checkBatchForm(t, ctx, dd, cols0, n, true)
+	}
 	timeF := expression.NewGetField(0, types.DatetimeMaxPrecision, "time", true)
 	dayF := expression.NewGetField(1, types.LongText, "day", true)
 	constF := expression.NewGetField(2, types.LongText, "k", false)
@@ -96,6 +119,14 @@ func TestDateFormsMatchEval(t *testing.T) {
 	}
 	dd := newDayDiffColumns(ctx, function.NewDateDiff(ctx, expression.NewGetField(0, types.LongText, "s", true), expression.NewGetField(1, types.LongText, "k", false)).(*function.DateDiff)).(*dayDiffColumns)
 	checkBatchForm(t, ctx, dd, []*native.Column{odd, native.ConstColumn(types.LongText, "2025-01-01", 4)}, 4, false)
+	// Past a month's memo: a day beyond the month, or day 00, is no
+	// date, whichever string of the month came first.
+	for _, bad := range []string{"2025-02-29", "2025-02-00", "2025-02-3x"} {
+		odd := native.NewColumn(types.LongText, 2)
+		odd.Append("2025-02-10")
+		odd.Append(bad)
+		checkBatchForm(t, ctx, dd, []*native.Column{odd, native.ConstColumn(types.LongText, "2025-01-01", 2)}, 2, false)
+	}
 	// A DATETIME before year 1000 fails DateDiff's conversion: declined.
 	early := native.NewColumn(types.DatetimeMaxPrecision, 3)
 	for _, y := range []int{2025, 999, 1969} {
