@@ -67,11 +67,13 @@ type userDict struct {
 	fresh    []string
 	freshNum map[string]uint32
 	hot      *userCache
-	// allHot: every user of the dictionary was put in hot (numbered
-	// since it was created, or filled in when it was loaded). While hot
-	// also drops none (holdsAllPut), an id hot lacks is a new user, and
-	// lookup need not search the index on disk: a new user's first event
-	// cost /import a binary search and a read of the users file.
+	// allHot: every user of the dictionary but the fresh ones was put in
+	// hot — numbered since it was created (assign puts it, or persist
+	// does when a bulk load kept it out), or filled in when it was
+	// loaded. While hot also drops none (holdsAllPut), an id neither
+	// freshNum nor hot has is a new user, and lookup need not search the
+	// index on disk: a new user's first event cost /import a binary
+	// search and a read of the users file.
 	allHot bool
 }
 
