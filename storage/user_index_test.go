@@ -243,3 +243,69 @@ func bitsLen(n int) int {
 	}
 	return b
 }
+
+// TestUserCacheHoldsAllAfterBulk: a bulk load numbers its new users
+// without the user cache (the flush that commits it puts them there);
+// events of the same users afterwards, and after a reopen, get the same
+// numbers, while the cache answering alone for new users (allHot) stays
+// on: a user it lacked would have been numbered twice.
+func TestUserCacheHoldsAllAfterBulk(t *testing.T) {
+	dir := t.TempDir()
+	s := openBulkStore(t, dir, 1, 0)
+	if _, err := s.CreateProject("shop", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	events := func(from, to int, tag string) []Event {
+		var b []Event
+		for i := from; i < to; i++ {
+			b = append(b, Event{Name: "e", DistinctID: fmt.Sprintf("user-%03d", i), TimeMillis: base + int64(i), InsertID: fmt.Sprintf("%s-%d", tag, i)})
+		}
+		return b
+	}
+	p, _ := s.Project("shop")
+	bulk, err := p.BeginBulk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bulk.Add(events(0, 100, "bulk")); err != nil {
+		t.Fatal(err)
+	}
+	if err := bulk.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store, when string, users int) {
+		t.Helper()
+		p, _ := s.Project("shop")
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		d := p.users
+		if d.Len() != users {
+			t.Fatalf("%s: %d users, want %d", when, d.Len(), users)
+		}
+		if !d.allHot || !d.hot.holdsAllPut() {
+			t.Fatalf("%s: the cache does not answer alone for new users", when)
+		}
+		for i := range users {
+			id := fmt.Sprintf("user-%03d", i)
+			if n, ok, err := d.lookup(id); !ok || err != nil || int(n) != i {
+				t.Fatalf("%s: lookup(%q) = %d %v %v, want %d", when, id, n, ok, err, i)
+			}
+		}
+	}
+	check(s, "after the load", 100)
+	if err := p.Ingest(events(0, 110, "ingest")); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "after ingest", 110)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openBulkStore(t, dir, 1, 0)
+	defer s.Close()
+	p, _ = s.Project("shop")
+	if err := p.Ingest(events(50, 120, "again")); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "reopened", 120)
+}
