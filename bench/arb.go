@@ -238,10 +238,14 @@ type arbLoader interface {
 	load(ctx context.Context, a *arbServer, path string, limit int) (int, error)
 }
 
+// importConns is the import load path's requests in flight
+// (-import-conns).
+var importConns = 4
+
 // arbLoaders are the load paths by flag name.
 var arbLoaders = map[string]arbLoader{
 	"sql":    sqlInsertLoader{rowsPerStatement: 10_000, conns: 4},
-	"import": httpImportLoader{eventsPerBatch: 2_000, conns: 4},
+	"import": httpImportLoader{eventsPerBatch: 2_000, conns: importConns},
 }
 
 // runBatches feeds batches built by build from the dataset to conns

@@ -117,6 +117,7 @@ func parseFlags() (*config, error) {
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
 	flag.StringVar(&c.arbBin, "arb-bin", "../bin/arb", "arb binary (make build)")
 	flag.StringVar(&c.arbLoader, "arb-loader", "auto", "arb load path: sql, import, or auto (probe both on -probe-rows, use the faster)")
+	flag.IntVar(&importConns, "import-conns", importConns, "requests the import load path keeps in flight")
 	flag.IntVar(&c.probeRows, "probe-rows", 1_000_000, "rows each arb loader gets in the -arb-loader=auto probe")
 	flag.IntVar(&c.runs, "runs", 5, "timed runs per query after one warm-up")
 	flag.DurationVar(&c.timeout, "timeout", 120*time.Second, "timeout of one query run")
@@ -154,6 +155,10 @@ func parseFlags() (*config, error) {
 	if c.events < usersPerEvent {
 		return nil, fmt.Errorf("-events %d: need at least %d", c.events, usersPerEvent)
 	}
+	if importConns < 1 {
+		return nil, fmt.Errorf("-import-conns %d: want at least 1", importConns)
+	}
+	arbLoaders["import"] = httpImportLoader{eventsPerBatch: 2_000, conns: importConns}
 	if _, ok := arbLoaders[c.arbLoader]; !ok && c.arbLoader != "auto" {
 		return nil, fmt.Errorf("-arb-loader %q: want sql, import or auto", c.arbLoader)
 	}
