@@ -36,6 +36,39 @@ func (s *joinTestSource) Open(*sql.Context, *Run) (BatchIter, error) {
 	return &sliceIter{batches: slices.Clone(s.batches)}, nil
 }
 
+// drainJoin plans op on cond (lsch, rsch: its inputs' schemas; both:
+// theirs together), runs it to the end and returns its rows as text and
+// its iterator (for what a test asks of the probe it took). Every batch
+// must hold 1..BatchSize rows; an error fails the test.
+func drainJoin(t *testing.T, ctx *sql.Context, op *joinOp, cond sql.Expression, lsch, rsch, both sql.Schema) ([]string, *joinIter) {
+	t.Helper()
+	if reason := op.planCondition(ctx, cond, lsch, rsch, both); reason != "" {
+		t.Fatal(reason)
+	}
+	bi, err := op.Open(ctx, &Run{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bi.Close(ctx)
+	var out []string
+	for {
+		b, err := bi.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.N == 0 || b.N > BatchSize {
+			t.Fatalf("batch of %d rows", b.N)
+		}
+		for r := range b.N {
+			out = append(out, fmt.Sprint(b.Row(r)))
+		}
+	}
+	return out, bi.(*joinIter)
+}
+
 // joinTestRows is rows of (k, v) as batches of at most size rows; a nil
 // pointer is NULL.
 func joinTestRows(sch sql.Schema, rows [][2]*int64, size int) []*Batch {

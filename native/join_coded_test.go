@@ -5,8 +5,6 @@ package native
 // key column comes with codes or not.
 
 import (
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -81,31 +79,7 @@ func TestJoinByDictionaryCode(t *testing.T) {
 		op := &joinOp{kind: kind, sch: sch, nl: 2, nr: 2, outRead: read,
 			left:  &joinTestSource{sch: lsch, batches: left},
 			right: &joinTestSource{sch: rsch, batches: []*Batch{right}}}
-		if reason := op.planCondition(ctx, cond, lsch, rsch, both); reason != "" {
-			t.Fatal(reason)
-		}
-		bi, err := op.Open(ctx, &Run{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bi.Close(ctx)
-		var out []string
-		for {
-			b, err := bi.Next(ctx)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.N == 0 || b.N > BatchSize {
-				t.Fatalf("batch of %d rows", b.N)
-			}
-			for r := range b.N {
-				out = append(out, fmt.Sprint(b.Row(r)))
-			}
-		}
-		return out, bi.(*joinIter)
+		return drainJoin(t, ctx, op, cond, lsch, rsch, both)
 	}
 	key := expression.NewEquals(gf(0), gf(2))
 	// Only the left key and the right value read above (a series

@@ -120,28 +120,8 @@ func TestJoinUserLookup(t *testing.T) {
 				op := &joinOp{kind: joinInner, sch: both, nl: 2, nr: 2,
 					left:  &joinTestSource{sch: ls, batches: tc.left},
 					right: &joinTestSource{sch: rs, batches: tc.right}}
-				if reason := op.planCondition(ctx, expression.NewEquals(gf(0), gf(2)), ls, rs, both); reason != "" {
-					t.Fatal(reason)
-				}
-				it, err := op.Open(ctx, &Run{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer it.Close(ctx)
-				var out []string
-				for {
-					b, err := it.Next(ctx)
-					if err != nil {
-						break
-					}
-					if b.N == 0 || b.N > BatchSize {
-						t.Fatalf("batch of %d rows", b.N)
-					}
-					for r := range b.N {
-						out = append(out, fmt.Sprint(b.Row(r)))
-					}
-				}
-				return out, it.(*joinIter).lookups > 0
+				out, it := drainJoin(t, ctx, op, expression.NewEquals(gf(0), gf(2)), ls, rs, both)
+				return out, it.lookups > 0
 			}
 			want, used := run(false)
 			if used {
