@@ -18,7 +18,8 @@ package native
 //     error of another kind — sends the batch to go-mysql-server's node,
 //     which gives its own answer or error.
 //
-// Several paths (an array of the values found) and the path "$" stay
+// Several paths (an array of the values found), the path "$" and paths
+// with more than member and index steps (plainJSONPath) stay
 // go-mysql-server's Eval.
 //
 // JSON_UNQUOTE (and so `doc->>'path'`) of a JSON or string value is
@@ -54,7 +55,7 @@ func compileJSONExtract(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, 
 	}
 	ps, _, err := types.LongText.Convert(ctx, pv)
 	path, isStr := ps.(string)
-	if err != nil || !isStr || path == "$" {
+	if err != nil || !isStr || path == "$" || !plainJSONPath(path) {
 		return nil, nil
 	}
 	compiled, err := jsonpath.Compile(path)
@@ -67,6 +68,15 @@ func compileJSONExtract(ctx *sql.Context, c *Compiler, e sql.Expression) (Expr, 
 	}
 	return &jsonExtractExpr{doc: doc.x, path: compiled, typ: e.Type(ctx), desc: e.String(),
 		fb: fallback(ctx, e, doc, operand{konst: true})}, nil
+}
+
+// plainJSONPath reports whether path has only member and index steps
+// ($.a.b[2]): no wildcard, range, union, filter or recursive descent,
+// whose lookups build values or evaluate expressions (a compiled path is
+// shared by the batches of parallel workers; member and index steps
+// only read it).
+func plainJSONPath(path string) bool {
+	return !strings.ContainsAny(path, "*?,:@()") && !strings.Contains(path, "..")
 }
 
 // jsonExtractExpr is JSON_EXTRACT(doc, path) with path compiled.
