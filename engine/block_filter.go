@@ -411,7 +411,7 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 			return plan, err
 		} else if ok {
 			plan.residual = c
-			plan.cand = rowsInRange(bm, first, n, nil)
+			plan.cand = rowsInRange(bm, first, n, make([]int32, 0, rankCount(bm, first, n)))
 			plan.skip = len(plan.cand) == 0
 			plan.haveCand = true
 			return plan, nil
@@ -421,7 +421,7 @@ func (it *segmentIter) planFor(p Predicate, b int) (plan blockPlan, err error) {
 	if bm, ok, err := it.candidatesCached(rest); err != nil {
 		return plan, err
 	} else if ok {
-		plan.cand = rowsInRange(bm, first, n, nil)
+		plan.cand = rowsInRange(bm, first, n, make([]int32, 0, rankCount(bm, first, n)))
 		plan.skip = len(plan.cand) == 0
 		plan.haveCand = true
 	}

@@ -112,11 +112,62 @@ func (it *segmentIter) compileLeaf(p Predicate, next *int) rowTest {
 		ref.kind != kindCohort && !(ref.kind == kindDistinctID && ref.name == storage.ColUserNumber) {
 		return it.codeLeaf(p, ref, blk, dict, next)
 	}
+	if t := intCompareLeaf(p, ref, blk); t != nil {
+		return t
+	}
 	cur, dict := 0, it.dicts[ref.name]
 	get := func(string) storage.Value { return it.blockValue(ref, blk, dict, cur) }
 	return func(r int) tri {
 		cur = r
 		return eval(p, get)
+	}
+}
+
+// intCompareLeaf is leaf p as a comparison of the block's integers with
+// an integer literal (time bounds over a segment whose rows go user by
+// user, where the time column's zone map cannot answer per block), or
+// nil when p is not one. Same answers as eval: the block holds the
+// column's current type, so blockValue's conversion is the identity,
+// and compareValues compares two times, or two non-float numbers, as
+// integers.
+func intCompareLeaf(p Predicate, ref colRef, blk *storage.ColumnBlock) rowTest {
+	c, ok := p.(Compare)
+	if !ok || ref.kind == kindDistinctID || ref.kind == kindCohort || blk.Type != ref.typ {
+		return nil
+	}
+	switch lt := c.Value.Type; blk.Type {
+	case storage.TypeTime:
+		if lt != storage.TypeTime {
+			return nil
+		}
+	case storage.TypeInt, storage.TypeBool:
+		if lt != storage.TypeInt && lt != storage.TypeBool {
+			return nil
+		}
+	default:
+		return nil
+	}
+	ints, nulls, lit := blk.Ints, blk.Nulls, c.Value.Int
+	var holds func(v int64) bool
+	switch c.Op {
+	case OpEQ:
+		holds = func(v int64) bool { return v == lit }
+	case OpNE:
+		holds = func(v int64) bool { return v != lit }
+	case OpLT:
+		holds = func(v int64) bool { return v < lit }
+	case OpLE:
+		holds = func(v int64) bool { return v <= lit }
+	case OpGT:
+		holds = func(v int64) bool { return v > lit }
+	default:
+		holds = func(v int64) bool { return v >= lit }
+	}
+	return func(r int) tri {
+		if nulls != nil && nulls[r] {
+			return tUnknown
+		}
+		return triOf(holds(ints[r]))
 	}
 }
 

@@ -32,6 +32,11 @@ func TestCompileRowsMatchesEval(t *testing.T) {
 		},
 		func() Predicate { return Compare{"n", CompareOp(r.Intn(6)), str(fmt.Sprint(r.Intn(10)))} }, // stored int, read as string
 		func() Predicate { return Compare{"plan", OpEQ, storage.IntValue(3)} },                      // string vs number: UNKNOWN
+		func() Predicate { return Compare{"n", CompareOp(r.Intn(6)), storage.IntValue(int64(r.Intn(10)))} },
+		func() Predicate {
+			return Compare{"n", CompareOp(r.Intn(6)), storage.FloatValue(float64(r.Intn(10)) + 0.5)}
+		},
+		func() Predicate { return Compare{"time", CompareOp(r.Intn(6)), storage.IntValue(1_000_000)} }, // time vs number: UNKNOWN
 		func() Predicate {
 			return In{"event", []storage.Value{str("Click"), str([]string{"Pa", "Nope"}[r.Intn(2)])}}
 		},

@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"math/bits"
 	"reflect"
 	"sync/atomic"
 
@@ -216,19 +217,24 @@ func (x *constExpr) String() string { return fmt.Sprint(x.v) }
 func (x *constExpr) Eval(_ *sql.Context, b *Batch) (*Column, error) {
 	// The value as one row holds it, then repeated (Append per row
 	// showed in profiles: MAKEDATE(YEAR(time), 1)).
-	if full := x.full.Load(); full != nil && b.N <= BatchSize {
+	full := x.full.Load()
+	if full != nil && b.N <= full.Len() {
 		return constPrefix(full, b.N), nil
 	}
 	one := ConstColumn(x.typ, x.v, 1)
 	if one.Nulls == nil && b.N > 1 && b.N <= BatchSize && one.Kind != KindAny {
-		full := &Column{Kind: one.Kind, Type: one.Type}
+		// As long as the longest batch yet, in powers of two: a plan
+		// compiled for a few rows (a projection over a small aggregate)
+		// does not fill a whole batch's worth per constant.
+		size := min(BatchSize, max(64, 1<<bits.Len(uint(b.N-1))))
+		full = &Column{Kind: one.Kind, Type: one.Type}
 		switch one.Kind {
 		case KindInt, KindTime:
-			full.I = repeatValue(one.I[0], BatchSize)
+			full.I = repeatValue(one.I[0], size)
 		case KindFloat:
-			full.F = repeatValue(one.F[0], BatchSize)
+			full.F = repeatValue(one.F[0], size)
 		case KindString:
-			full.S = repeatValue(one.S[0], BatchSize)
+			full.S = repeatValue(one.S[0], size)
 		}
 		if full.I != nil || full.F != nil || full.S != nil {
 			x.full.Store(full)

@@ -540,6 +540,11 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 		}
 		return out, ok, nil
 	}
+	if lo, hi, ok := boundsInSafeRange(tc, n); ok && tc.Nulls == nil && !timeOrdered(tc.I[:n], x.grain) {
+		if out, ok, done := x.cachedSpan(ctx, b, lo, hi); done {
+			return out, ok, nil
+		}
+	}
 	// One pass: the rows as runs of one bucket (time-ordered events make
 	// long runs), a representative row per bucket. A row inside the
 	// current bucket's bounds costs two comparisons.
@@ -625,19 +630,101 @@ func (x *grainExpr) cached(ctx *sql.Context, b *Batch) (out *Column, ok bool, er
 	return out, ok, nil
 }
 
+// timeOrdered reports whether the first rows of v (microseconds) stay
+// in long runs of one bucket of grain g, as rows in time order do; rows
+// that go user by user (a compacted day's segment) change bucket on
+// most rows.
+func timeOrdered(v []int64, g int64) bool {
+	const probe = 64
+	v = v[:min(len(v), probe)]
+	changes := 0
+	for i := 1; i < len(v); i++ {
+		if v[i] < v[i-1] || v[i]-v[i-1] >= g || floorDiv(v[i], g) != floorDiv(v[i-1], g) {
+			changes++
+		}
+	}
+	return changes*8 < len(v)
+}
+
+// cachedSpan is cached for a batch whose rows change bucket often but
+// whose bounds [lo, hi] span at most grainWindow buckets (a day's
+// segment at an hour or minute grain): each row's bucket is an index
+// into an array of slots, found by a multiplication instead of a
+// division, and the output gathers the slots' values row by row. done
+// false when the bounds span more buckets (the caller's general pass
+// runs instead).
+func (x *grainExpr) cachedSpan(ctx *sql.Context, b *Batch, lo, hi int64) (out *Column, ok, done bool) {
+	g := x.grain
+	base := floorDiv(lo, g)
+	nb := floorDiv(hi, g) - base + 1
+	if nb > grainWindow {
+		return nil, false, false
+	}
+	n := b.N
+	origin := base * g // ≤ lo: every row's offset d is in [0, nb*g)
+	// d < grainWindow*g fits a float64's 53-bit mantissa for any grain
+	// this cache takes, so d*inv is within one of d/g: one correction
+	// step makes it exact.
+	inv := 1 / float64(g)
+	window := make([]int32, nb) // bucket base+k's slot+1 (0: not seen yet)
+	slots := make([]int32, n)
+	reps := make([]int32, 0, min(nb, 256))
+	buckets := make([]int64, 0, min(nb, 256))
+	for r, v := range b.Cols[x.col].I[:n] {
+		d := v - origin
+		k := int64(float64(d) * inv)
+		if k*g > d {
+			k--
+		} else if (k+1)*g <= d {
+			k++
+		}
+		s := window[k] - 1
+		if s < 0 {
+			s = int32(len(reps))
+			reps = append(reps, int32(r))
+			buckets = append(buckets, base+k)
+			window[k] = s + 1
+		}
+		slots[r] = s
+	}
+	if len(reps)*2 > n {
+		return nil, false, true
+	}
+	vals, ok := x.slotValues(ctx, b, reps, buckets)
+	if !ok {
+		return nil, false, true
+	}
+	if vals.Kind == KindNull {
+		return allNull(vals.Type, n), true, true
+	}
+	return vals.Gather(slots), true, true
+}
+
 // evalReps is the expression at rows reps of b (of buckets buckets),
 // copied to the n rows of runs; ok false when a representative failed or
-// warned. Buckets the memo knows are not evaluated again.
+// warned.
 func (x *grainExpr) evalReps(ctx *sql.Context, b *Batch, reps []int32, buckets []int64, runs []grainRun, n int) (*Column, bool) {
+	vals, ok := x.slotValues(ctx, b, reps, buckets)
+	if !ok {
+		return nil, false
+	}
+	return scatterColumn(vals, runs, n), true
+}
+
+// slotValues is the expression's value for each slot (row j is slot
+// j's, of bucket buckets[j] and represented by row reps[j] of b); ok
+// false when a representative failed or warned. Buckets the memo knows
+// are not evaluated again.
+func (x *grainExpr) slotValues(ctx *sql.Context, b *Batch, reps []int32, buckets []int64) (*Column, bool) {
 	known, missing := x.memo.lookup(buckets)
 	if missing == nil {
-		return scatterColumn(known[0], runs, n), true // every bucket seen before
+		return known[0], true // every bucket seen before
 	}
 	sc, ok := x.evalRows(ctx, b, rowsAt(reps, missing))
 	if !ok {
 		return nil, false
 	}
-	return scatterColumn(x.memo.merge(known, missing, sc, buckets), runs, n), true
+	return x.memo.merge(known, missing, sc, buckets), true
 }
 
 // evalRows is the expression at rows rows of b; ok false when one failed

@@ -427,3 +427,80 @@ func TestGrainMemoConcurrent(t *testing.T) {
 		t.Fatal("nothing memoised: the test exercised no memo")
 	}
 }
+
+// TestGrainCacheSpanMatchesRowByRow: batches of one day's events in user
+// order (times in random order within the day, as a compacted day's
+// segment holds them, bounds known) take the span path, which finds
+// each row's bucket by a multiplication, and give what the uncached
+// expression and go-mysql-server's Eval give, in UTC and +05:30.
+func TestGrainCacheSpanMatchesRowByRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 3))
+	spanN, total := 0, 0
+	for _, zone := range []string{"+00:00", "+05:30"} {
+		ctx := newTestCtx()
+		if err := ctx.SetSessionVariable(ctx, "time_zone", zone); err != nil {
+			t.Fatal(err)
+		}
+		es, _ := grainForms(ctx)
+		for _, base := range grainBases {
+			if base.Year() < 1900 || base.Year() > 9000 {
+				continue // outside the safe range: the general pass's
+			}
+			rows := make([]sql.Row, 500)
+			for r := range rows {
+				us := base.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+				us = us.Truncate(time.Microsecond)
+				ms := us.Truncate(time.Millisecond)
+				s := us.Truncate(time.Second)
+				rows[r] = sql.Row{us, s, time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, time.UTC), ms, us, "x"}
+			}
+			b := BatchFromRows(grainSchema, rows)
+			for _, c := range b.Cols[:5] {
+				c.setBounds(slices.Min(c.I), slices.Max(c.I))
+			}
+			for _, e := range es {
+				col, g, _, ok := exprGrain(ctx, grainSchema, e)
+				if !ok {
+					t.Fatalf("%s: no grain", e)
+				}
+				inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gx := &grainExpr{inner: inner, col: col, grain: g}
+				if col != 2 && timeOrdered(b.Cols[col].I, g) && g < microsPerDay { // col 2: DATE, one value
+					t.Fatalf("%s: a day's times in random order look time-ordered at grain %d", e, g)
+				}
+				cctx := newTestCtx()
+				_ = cctx.SetSessionVariable(cctx, "time_zone", zone)
+				tc := b.Cols[col]
+				got, ok, done := gx.cachedSpan(cctx, b, tc.Lo, tc.Hi)
+				total++
+				if !done || !ok {
+					continue // more buckets than the window, or too few rows a bucket
+				}
+				spanN++
+				wctx := newTestCtx()
+				_ = wctx.SetSessionVariable(wctx, "time_zone", zone)
+				want, werr := (&evalExpr{e: e, typ: e.Type(wctx)}).Eval(wctx, b)
+				if werr != nil || wctx.Session.WarningCount() != 0 || cctx.Session.WarningCount() != 0 {
+					t.Fatalf("%s: span path without warnings, Eval: err %v, %d warnings", e, werr, wctx.Session.WarningCount())
+				}
+				unc, err := inner.Eval(newTestCtx(), b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for r := range b.N {
+					g, w, u := normalize(got.Value(r)), normalize(want.Value(r)), normalize(unc.Value(r))
+					if g != w || g != u {
+						t.Fatalf("%s (zone %s) row %d (t=%v): span %s, Eval %s, uncached %s", e, zone, r, b.Cols[0].Value(r), g, w, u)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d evaluations took the span path", spanN, total)
+	if spanN*2 < total {
+		t.Fatalf("only %d of %d evaluations took the span path", spanN, total)
+	}
+}

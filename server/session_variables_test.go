@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	gsql "github.com/dolthub/go-mysql-server/sql"
+	"github.com/dolthub/go-mysql-server/sql/types"
 )
 
 // TestSessionStatusVariables: a connection's session has every session
@@ -92,5 +93,27 @@ func TestSessionSystemVariables(t *testing.T) {
 	}
 	if v := get(a, "SELECT @@SESSION.max_sp_recursion_depth"); v != 9 {
 		t.Fatalf("the first session's own value became %d, want 9", v)
+	}
+	// Throw-away sessions share one map (no copy per printed alias): it
+	// holds the globals as they are now, not a connection's SET SESSION.
+	throwAway := func() int64 {
+		t.Helper()
+		ctx := gsql.NewEmptyContext()
+		v, err := ctx.Session.GetSessionVariable(ctx, "max_sp_recursion_depth")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := types.Int64.Convert(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.(int64)
+	}
+	if v := throwAway(); v != 7 {
+		t.Fatalf("a throw-away session has max_sp_recursion_depth %d after SET GLOBAL 7, want 7", v)
+	}
+	mustExec(t, c, "SET SESSION max_sp_recursion_depth = 3")
+	if v := throwAway(); v != 7 {
+		t.Fatalf("a throw-away session has max_sp_recursion_depth %d after a connection's SET SESSION 3, want the global 7", v)
 	}
 }
