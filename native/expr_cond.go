@@ -448,6 +448,9 @@ func (x *caseExpr) mayFail() bool {
 }
 
 func (x *caseExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	if out, ok, err := x.evalOneWhen(ctx, b); ok || err != nil {
+		return out, err
+	}
 	n := b.N
 	rem := make([]int32, n)
 	for r := range rem {
@@ -510,6 +513,142 @@ func (x *caseExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
 		chs = append(chs, ch)
 	}
 	return assemble(ctx, n, x.typ, x.policy, chs)
+}
+
+// evalOneWhen is Eval for CASE WHEN c THEN a [ELSE b] END and IF(c, a,
+// b) — conditional aggregates' arguments — when neither c nor a nor b
+// can fail or warn (so evaluating them over every row changes nothing)
+// and the values taken are held as the result type holds them
+// (assemble's fast path): one pass picks each row's value, without the
+// general path's row lists. A string result without ELSE shares a's
+// column (strings, user numbers, dictionary codes) under NULLs of its
+// own. ok false: a form or a batch for the general path.
+func (x *caseExpr) evalOneWhen(ctx *sql.Context, b *Batch) (out *Column, ok bool, err error) {
+	if x.nullChain || len(x.conds) != 1 || mayFail(x.conds[0]) || truthMayWarn(x.conds[0]) {
+		return nil, false, nil
+	}
+	then, els := &x.vals[0], x.els
+	if !then.konst && mayFail(then.x) || els != nil && !els.konst && mayFail(els.x) {
+		return nil, false, nil
+	}
+	kind := KindOf(x.typ)
+	if kind != KindInt && kind != KindFloat && kind != KindString {
+		return nil, false, nil
+	}
+	n := b.N
+	cc, err := x.conds[0].Eval(ctx, b)
+	if err != nil {
+		return nil, false, err
+	}
+	on := make([]bool, n)
+	switch cc.Kind {
+	case KindNull:
+	case KindInt:
+		for r := range on {
+			on[r] = cc.I[r] != 0 && (cc.Nulls == nil || !cc.Nulls[r])
+		}
+	case KindFloat:
+		for r := range on {
+			on[r] = cc.F[r] != 0 && (cc.Nulls == nil || !cc.Nulls[r])
+		}
+	default:
+		return nil, false, nil
+	}
+	tc, err := pick(ctx, then, x.valTs[0], b, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	var ec choice
+	if els != nil {
+		if ec, err = pick(ctx, els, x.elsT, b, nil); err != nil {
+			return nil, false, err
+		}
+	}
+	// Each source's values must pass into the result type unchanged.
+	srcKind := func(ch *choice) Kind {
+		if ch.k != nil {
+			if ch.k.null {
+				return KindNull
+			}
+			return ch.k.vk
+		}
+		return ch.col.Kind
+	}
+	tk := srcKind(&tc)
+	if !fastFits(x.typ, tc.srcT, tk) || els != nil && !fastFits(x.typ, ec.srcT, srcKind(&ec)) {
+		return nil, false, nil
+	}
+	switch kind {
+	case KindString:
+		// a column's strings, NULL elsewhere: shared under new NULLs.
+		if tc.k != nil || tk != KindString || els != nil && !els.null {
+			return nil, false, nil
+		}
+		c := tc.col
+		for r, t := range on {
+			if t && !c.IsNull(r) && !utf8.ValidString(c.str(r)) {
+				return nil, false, nil // a conversion that fails or warns
+			}
+		}
+		nulls := make([]bool, n)
+		for r, t := range on {
+			nulls[r] = !t || c.IsNull(r)
+		}
+		return &Column{Kind: KindString, Type: x.typ, Nulls: nulls, S: c.S, U: c.U, Users: c.Users, Codes: c.Codes, Dict: c.Dict}, true, nil
+	case KindInt:
+		out = &Column{Kind: KindInt, Type: x.typ, I: make([]int64, n)}
+	default:
+		out = &Column{Kind: KindFloat, Type: x.typ, F: make([]float64, n)}
+	}
+	var nulls []bool
+	for r, t := range on {
+		ch := &tc
+		if !t {
+			if els == nil {
+				if nulls == nil {
+					nulls = make([]bool, n)
+				}
+				nulls[r] = true
+				continue
+			}
+			ch = &ec
+		}
+		var iv int64
+		var fv float64
+		isFloat := false
+		switch {
+		case ch.k != nil && ch.k.null, ch.k == nil && ch.col.IsNull(r):
+			if nulls == nil {
+				nulls = make([]bool, n)
+			}
+			nulls[r] = true
+			continue
+		case ch.k != nil && ch.k.vk == KindInt:
+			iv = ch.k.i
+		case ch.k != nil && ch.k.vk == KindFloat:
+			fv, isFloat = ch.k.f, true
+		case ch.k != nil:
+			return nil, false, nil
+		case ch.col.Kind == KindInt:
+			iv = ch.col.I[r]
+		case ch.col.Kind == KindFloat:
+			fv, isFloat = ch.col.F[r], true
+		default:
+			return nil, false, nil
+		}
+		if out.Kind == KindInt {
+			if isFloat {
+				return nil, false, nil
+			}
+			out.I[r] = iv
+		} else if isFloat {
+			out.F[r] = fv
+		} else {
+			out.F[r] = float64(iv)
+		}
+	}
+	out.Nulls = nulls
+	return out, true, nil
 }
 
 // value0Null reports whether the choice's i-th row is NULL.

@@ -110,6 +110,11 @@ func TestAggConditional(t *testing.T) {
 		"SELECT event, SUM(CASE WHEN tier = 'pro' THEN amount END), COUNT(IF(flag, 1, NULL)), AVG(CASE WHEN n > 3 THEN n END) FROM ev GROUP BY event",
 		"SELECT tier, SUM(IF(event = 'Login', 1, 0)), MAX(CASE WHEN event = 'Purchase' THEN time END) FROM ev GROUP BY tier",
 		"SELECT SUM(n * 2 + 1), AVG(amount * 1.5), SUM(amount > 50) FROM ev",
+		// NULL conditions (n, flag, amount NULL on some rows) and NULL
+		// values taken (city, amount, n).
+		"SELECT tier, COUNT(DISTINCT CASE WHEN n > 3 THEN city END), SUM(CASE WHEN flag THEN amount ELSE 0 END), " +
+			"SUM(CASE WHEN amount > 50 THEN n ELSE -1 END), COUNT(CASE WHEN event = 'Purchase' THEN 1 END), SUM(IF(n > 0, amount, 0.5)), " +
+			"COUNT(DISTINCT IF(flag, distinct_id, NULL)), MAX(CASE WHEN n < 0 THEN n * 1.5 END) FROM ev GROUP BY tier",
 	}, "HashAggregate")
 }
 

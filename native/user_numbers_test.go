@@ -157,6 +157,38 @@ func TestCountDistinctUserNumbers(t *testing.T) {
 	}
 }
 
+// TestCountDistinctDenseToBitmaps: the per-group bitsets turn into
+// bitmaps when a new group takes them past their budget, and the counts
+// carry over.
+func TestCountDistinctDenseToBitmaps(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	saved := denseUsersBytes
+	denseUsersBytes = 16 // one group of numberingBig's 100 users (two words)
+	t.Cleanup(func() { denseUsersBytes = saved })
+	a := (&countDistinctAgg{args: []Expr{&fieldExpr{idx: 0, typ: types.Text, name: "distinct_id"}}, expect: KindString}).fresh().(*countDistinctAgg)
+	add := func(c *Column, groups []int32, ngroups int) {
+		t.Helper()
+		if err := a.add(ctx, &Batch{N: c.Len(), Cols: []*Column{c}}, groups, ngroups); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(userColumn(numberingBig, 1, 70, 1, 99, -1), []int32{0, 0, 0, 0, 0}, 1)
+	if !a.dense {
+		t.Fatal("one group within the budget: want bitsets")
+	}
+	add(userColumn(numberingBig, 70, 5, 99, 64), []int32{1, 1, 0, 1}, 2)
+	if a.dense {
+		t.Fatal("two groups past the budget: want bitmaps")
+	}
+	out, err := a.result(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{3, 3}; !slices.Equal(out.I, want) {
+		t.Fatalf("counts %v, want %v", out.I, want)
+	}
+}
+
 func TestJoinTableUserNumbers(t *testing.T) {
 	ctx := sql.NewEmptyContext()
 	field := &fieldExpr{idx: 0, typ: types.Text, name: "distinct_id"}
