@@ -26,7 +26,9 @@ package planner
 // conversion that fails or warns), so the batch goes through Eval.
 
 import (
+	"encoding/binary"
 	"time"
+	"unsafe"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/analyzer"
@@ -183,7 +185,7 @@ type dayReader struct {
 	// 0 and its length in days (0: none yet). Rows of a join carry many
 	// users' days but few months, so a row of a month seen before costs
 	// an 8-byte compare and two digits instead of isoDay.
-	month     [8]byte
+	month     uint64 // the 8 bytes, little-endian
 	monthDay0 int64
 	monthLen  int64
 }
@@ -236,22 +238,28 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 					return false
 				}
 			}
-			if d.havePrev && s == d.prev { // a constant, or a run of one day
+			if d.havePrev && len(s) == len(d.prev) && unsafe.StringData(s) == unsafe.StringData(d.prev) {
+				// A constant, or the rows a join gathered from one row:
+				// one string, no compare.
 				out[r] += d.prevDay
 				continue
 			}
-			if d.monthLen > 0 && len(s) == 10 && s[:8] == string(d.month[:]) {
+			if d.monthLen > 0 && len(s) == 10 && first8(s) == d.month {
 				if dd, ok := dayOfMonth(s[8], s[9]); ok && dd >= 1 && dd <= d.monthLen {
 					out[r] += d.monthDay0 + d.sign*dd
 					continue
 				}
+			}
+			if d.havePrev && s == d.prev { // a run of one day
+				out[r] += d.prevDay
+				continue
 			}
 			day, ok := isoDay(s)
 			if ok {
 				// A plain date: remember its month (isoDay checked the
 				// digits, the year and the day's range).
 				dd, _ := dayOfMonth(s[8], s[9])
-				copy(d.month[:], s[:8])
+				d.month = first8(s)
 				d.monthDay0 = d.sign * (day - dd)
 				d.monthLen = DaysInMonth(int64(s[0]-'0')*1000+int64(s[1]-'0')*100+int64(s[2]-'0')*10+int64(s[3]-'0'),
 					int64(s[5]-'0')*10+int64(s[6]-'0'))
@@ -273,6 +281,12 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 		return true
 	}
 	return false
+}
+
+// first8 is s's first eight bytes as one word (one load where a string
+// compare calls memeqbody). REQUIRES: len(s) >= 8.
+func first8(s string) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
 }
 
 // dayOfMonth is the number of the two decimal digits a, b; false when
