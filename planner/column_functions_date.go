@@ -180,14 +180,12 @@ type dayReader struct {
 	prevDay  int64
 	havePrev bool
 	seen     map[string]int64
-	// month memoises the last plain YYYY-MM-DD string's month: its
-	// first eight bytes ("YYYY-MM-"), the signed day number of its day
-	// 0 and its length in days (0: none yet). Rows of a join carry many
-	// users' days but few months, so a row of a month seen before costs
-	// an 8-byte compare and two digits instead of isoDay.
-	month     uint64 // the 8 bytes, little-endian
-	monthDay0 int64
-	monthLen  int64
+	// months memoises plain YYYY-MM-DD strings' months, by their first
+	// eight bytes ("YYYY-MM-", one word) in a small direct-mapped table:
+	// rows of a join carry many users' days but few months, so a row of
+	// a month seen before costs a word compare and two digits instead of
+	// isoDay.
+	months [monthSlots]monthMemo
 }
 
 func newDayReader(c *native.Column, neg bool) *dayReader {
@@ -244,10 +242,13 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 				out[r] += d.prevDay
 				continue
 			}
-			if d.monthLen > 0 && len(s) == 10 && first8(s) == d.month {
-				if dd, ok := dayOfMonth(s[8], s[9]); ok && dd >= 1 && dd <= d.monthLen {
-					out[r] += d.monthDay0 + d.sign*dd
-					continue
+			if len(s) == 10 {
+				w := first8(s)
+				if m := &d.months[monthSlot(w)]; m.len > 0 && m.key == w {
+					if dd, ok := dayOfMonth(s[8], s[9]); ok && dd >= 1 && dd <= m.len {
+						out[r] += m.day0 + d.sign*dd
+						continue
+					}
 				}
 			}
 			if d.havePrev && s == d.prev { // a run of one day
@@ -259,10 +260,9 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 				// A plain date: remember its month (isoDay checked the
 				// digits, the year and the day's range).
 				dd, _ := dayOfMonth(s[8], s[9])
-				d.month = first8(s)
-				d.monthDay0 = d.sign * (day - dd)
-				d.monthLen = DaysInMonth(int64(s[0]-'0')*1000+int64(s[1]-'0')*100+int64(s[2]-'0')*10+int64(s[3]-'0'),
-					int64(s[5]-'0')*10+int64(s[6]-'0'))
+				w := first8(s)
+				d.months[monthSlot(w)] = monthMemo{key: w, day0: d.sign * (day - dd), len: DaysInMonth(int64(s[0]-'0')*1000+int64(s[1]-'0')*100+int64(s[2]-'0')*10+int64(s[3]-'0'),
+					int64(s[5]-'0')*10+int64(s[6]-'0'))}
 			}
 			if !ok {
 				if day, ok = d.seen[s]; !ok {
@@ -281,6 +281,24 @@ func (d *dayReader) add(ctx *sql.Context, from, to int, out []int64) bool {
 		return true
 	}
 	return false
+}
+
+// monthSlots is the size of dayReader's table of months.
+const monthSlots = 16
+
+// monthMemo is one month of dayReader's table: its first eight bytes
+// ("YYYY-MM-"), the signed day number of its day 0 and its length in
+// days (0: an empty slot).
+type monthMemo struct {
+	key       uint64
+	day0, len int64
+}
+
+// monthSlot is the table slot of the month whose first eight bytes are
+// w: the year's last digit and the month's (bytes 3, 5 and 6) spread
+// over 16 slots, so that the months of a year or two do not collide.
+func monthSlot(w uint64) int {
+	return int(((w>>24)&0xff*12 + (w>>40)&0xff*10 + (w>>48)&0xff) % monthSlots)
 }
 
 // first8 is s's first eight bytes as one word (one load where a string
