@@ -9,8 +9,9 @@ package storage
 // million rows made a count by event 30× slower than the same rows in
 // segments. So every SealRows rows (appended, hence immutable) a
 // background goroutine lays the chunk out as an in-memory segment —
-// columns, dictionaries, bitmaps, zone maps, the same format and code as
-// a flushed one — and queries read sealed chunks as segments (in
+// columns, dictionaries, zone maps, the same format and code as a flushed
+// one, only stored uncompressed and without bitmap indexes
+// (writeSealedSegment) — and queries read sealed chunks as segments (in
 // parallel, blocks pruned) and only the unsealed tail as rows.
 //
 // INVARIANTS: a memtable's sealed chunks cover rows [0, sealedRows) in
@@ -131,7 +132,7 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 	d := &dayRows{rows: ptrs, users: users}
 	cols := buildSegmentColumns(d, schema)
 	var buf bytes.Buffer
-	if _, err := WriteSegment(&buf, nil, len(ptrs), cols); err != nil {
+	if _, err := writeSealedSegment(&buf, len(ptrs), cols); err != nil {
 		return nil, false, err
 	}
 	seg, err := OpenSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
