@@ -380,6 +380,30 @@ func TestSegDictionaryByNumber(t *testing.T) {
 	if _, _, ok := segDictionaryByNumber([]string{"a", "b"}, []uint32{7, 7}); ok {
 		t.Fatal("one number with two strings accepted")
 	}
+	// Numbers in the dense table's range and far beyond it (the map),
+	// repeated, and each table left clean for the next call: the same
+	// numbers with other strings must not find the earlier codes.
+	for _, base := range []uint32{0, 1 << 30} {
+		var strs []string
+		var nums []uint32
+		for i := range 3000 {
+			n := base + uint32(i*7919%1000)
+			strs, nums = append(strs, fmt.Sprintf("id-%d", n)), append(nums, n)
+		}
+		for round := range 2 {
+			dict, codes, ok := segDictionaryByNumber(strs, nums)
+			wantDict, wantCodes := segDictionary(strs, nil)
+			if !ok || fmt.Sprint(dict, codes) != fmt.Sprint(wantDict, wantCodes) {
+				t.Fatalf("numbers from %d, round %d: by number %d entries (ok %v), by string %d", base, round, len(dict), ok, len(wantDict))
+			}
+			if _, _, ok := segDictionaryByNumber(append(slices.Clone(strs), "other"), append(slices.Clone(nums), nums[5])); ok {
+				t.Fatalf("numbers from %d, round %d: one number with two strings accepted", base, round)
+			}
+			for i := range strs {
+				strs[i] += "x" // same numbers, new strings: no code kept
+			}
+		}
+	}
 }
 
 // TestSegDictionarySharedBytes: strings that share their bytes (the

@@ -408,7 +408,19 @@ func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes [
 
 // segDictionaryByNumberInto is segDictionaryByNumber writing the codes
 // into codes (len(strs) of them; garbage when !ok).
+//
+// Numbers are a shard's user numbers, dense from 0: unless one is far
+// beyond the rows' count (denseNumbers), codes are found in a pooled
+// table indexed by number instead of a map, which was most of a sealed
+// chunk's distinct_id column.
 func segDictionaryByNumberInto(strs []string, nums []uint32, codes []uint32) (dict []string, ok bool) {
+	var top uint32
+	for _, num := range nums {
+		top = max(top, num)
+	}
+	if int64(top) < denseNumbers(len(nums)) {
+		return segDictionaryByDenseNumber(strs, nums, codes, top)
+	}
 	index := make(map[uint32]uint32)
 	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
 	for i, num := range nums {
@@ -421,6 +433,44 @@ func segDictionaryByNumberInto(strs []string, nums []uint32, codes []uint32) (di
 			return nil, false
 		}
 		codes[i] = c
+	}
+	return sortDictionary(dict, codes, nil), true
+}
+
+// denseNumbers bounds the numbers segDictionaryByNumberInto looks up in a
+// table rather than a map, for rows rows: 4 bytes of table per number,
+// up to 16 MiB, or more when the rows are many.
+func denseNumbers(rows int) int64 { return max(1<<22, 16*int64(rows)) }
+
+// numberCodes holds tables for segDictionaryByDenseNumber: every entry 0
+// while in the pool.
+var numberCodes = sync.Pool{New: func() any { return new([]uint32) }}
+
+// segDictionaryByDenseNumber is segDictionaryByNumberInto for numbers up
+// to top, with a table of 1 + code by number.
+func segDictionaryByDenseNumber(strs []string, nums []uint32, codes []uint32, top uint32) (dict []string, ok bool) {
+	tp := numberCodes.Get().(*[]uint32)
+	if len(*tp) <= int(top) {
+		*tp = make([]uint32, int(top)+1+int(top)/4)
+	}
+	table := *tp
+	defer func() {
+		for _, num := range nums {
+			table[num] = 0
+		}
+		numberCodes.Put(tp)
+	}()
+	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
+	for i, num := range nums {
+		c := table[num]
+		if c == 0 {
+			dict = append(dict, strs[i])
+			c = uint32(len(dict))
+			table[num] = c
+		} else if dict[c-1] != strs[i] {
+			return nil, false
+		}
+		codes[i] = c - 1
 	}
 	return sortDictionary(dict, codes, nil), true
 }
