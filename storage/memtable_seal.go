@@ -121,8 +121,11 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 			ref, exact, err = nil, false, fmt.Errorf("BUG: sealing %s: %v", name, r)
 		}
 	}()
-	var ptrs []*Event
-	var users []uint32
+	n := 0
+	for _, piece := range rows {
+		n += len(piece.Rows)
+	}
+	ptrs, users := make([]*Event, 0, n), make([]uint32, 0, n)
 	for _, piece := range rows {
 		for i := range piece.Rows {
 			ptrs = append(ptrs, &piece.Rows[i])
@@ -131,15 +134,25 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 	}
 	d := &dayRows{rows: ptrs, users: users}
 	cols := buildSegmentColumns(d, schema)
+	// A sealed segment is uncompressed: a few bytes a value (one-byte
+	// codes, varint deltas of times), which the buffer starts with rather
+	// than doubling its way up from nothing.
 	var buf bytes.Buffer
-	if _, err := writeSealedSegment(&buf, len(ptrs), cols); err != nil {
+	buf.Grow(3 * n * len(cols))
+	if _, err := writeSealedSegment(&buf, n, cols); err != nil {
 		return nil, false, err
 	}
-	seg, err := OpenSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
+	data := buf.Bytes()
+	if cap(data)-len(data) > len(data)/4 {
+		// The segment keeps its bytes until the flush: not the
+		// buffer's unused room.
+		data = bytes.Clone(data)
+	}
+	seg, err := OpenSegment(bytes.NewReader(data), int64(len(data)), name)
 	if err != nil {
 		return nil, false, err
 	}
-	return &SegmentRef{Segment: seg, Bytes: int64(buf.Len())}, !d.converted, nil
+	return &SegmentRef{Segment: seg, Bytes: int64(len(data))}, !d.converted, nil
 }
 
 // closingNow reports whether Close has begun.
