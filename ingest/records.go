@@ -65,6 +65,7 @@ func (r *eventRules) parseRange(p *payload, out *parsedRecords, from, to int) {
 	d := eventDecoder{rules: r, textUTF8: p.textUTF8}
 	for i := from; i < to; i++ {
 		rec := p.record(i)
+		d.left = to - i
 		if pe, ok := d.decode(rec); ok {
 			out.events[i], out.tokens[i], out.ignore[i] = pe.event, pe.token, pe.ignore
 			continue

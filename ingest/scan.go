@@ -442,6 +442,12 @@ type eventDecoder struct {
 	members []member       // scratch: the current record's properties
 	order   []uint16       // scratch: positions in members, sorted by key
 	block   []storage.Prop // Props of decoded events are carved from it
+	// left is the number of records still to decode, this one included,
+	// when the caller knows it (parseRange), else 0; with props and
+	// events (Props taken, events that took them so far) it sizes blocks
+	// to what the records need: a fixed size left a quarter of the last
+	// block of a request's range unused, zeroed and kept with its events.
+	left, props, events int
 	// validKeys are property keys found valid, in the sorted order of the
 	// record that last added to them (interned copies).
 	validKeys []string
@@ -472,16 +478,29 @@ func (d *eventDecoder) intern(key string) string {
 	return k
 }
 
-// propBlock is how many Props an eventDecoder allocates at once.
-const propBlock = 4096
+// propBlock is how many Props an eventDecoder allocates at once when it
+// does not know how many records are left; maxPropBlock bounds a block
+// sized for them.
+const (
+	propBlock    = 4096
+	maxPropBlock = 4 * propBlock
+)
 
 // takeProps returns room for n Props that no other event shares.
 func (d *eventDecoder) takeProps(n int) []storage.Prop {
 	if n == 0 {
 		return nil
 	}
+	d.props += n
+	d.events++
 	if len(d.block)+n > cap(d.block) {
-		d.block = make([]storage.Prop, 0, max(propBlock, n))
+		size := propBlock
+		if d.left > 0 {
+			// The records left at the average so far, and an eighth more.
+			avg := (d.props + d.events - 1) / d.events
+			size = min(d.left*avg+d.left/8, maxPropBlock)
+		}
+		d.block = make([]storage.Prop, 0, max(size, n))
 	}
 	start := len(d.block)
 	d.block = d.block[:start+n]

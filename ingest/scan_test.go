@@ -578,3 +578,47 @@ func TestScanKeepsTimeAhead(t *testing.T) {
 		t.Errorf("1 h + 1 ms ahead: got %v, want an error on properties.time", err)
 	}
 }
+
+// TestScanPropBlocksFitTheRange checks that a decoder told how many
+// records are left (parseRange) allocates Props for them at once, with
+// little room unused, and that a block is never larger than
+// maxPropBlock unless one record needs more; the events decode as the
+// reference does.
+func TestScanPropBlocksFitTheRange(t *testing.T) {
+	rules := &eventRules{endpoint: "import", now: time.Now()}
+	for _, tc := range []struct {
+		records, props int
+		blocks         int // allocated, at most
+	}{
+		{1000, 6, 1},
+		{2000, 6, 1},
+		{1000, 40, 3}, // 40,000 Props: blocks of maxPropBlock
+		{3, 5000, 3},  // one record beyond maxPropBlock: a block of its own
+	} {
+		d := eventDecoder{rules: rules}
+		blocks := map[*storage.Prop]bool{}
+		for i := range tc.records {
+			var rec strings.Builder
+			fmt.Fprintf(&rec, `{"event":"E","properties":{"time":1700000000,"distinct_id":"u%d"`, i)
+			for k := range tc.props {
+				fmt.Fprintf(&rec, `,"p%d":%d`, k, i)
+			}
+			rec.WriteString("}}")
+			d.left = tc.records - i
+			got, ok := d.decode(rec.String())
+			want, rerr := rules.parseEventJSON(i, []byte(rec.String()))
+			if !ok || rerr != nil || !sameEvent(&got, want) {
+				t.Fatalf("%+v record %d: %+v (ok %v), reference %+v (%v)", tc, i, got.event, ok, want, rerr)
+			}
+			blocks[unsafe.SliceData(d.block)] = true
+		}
+		unused := cap(d.block) - len(d.block)
+		if len(blocks) > tc.blocks || unused > tc.records/8+tc.props {
+			t.Errorf("%+v: %d blocks, %d Props unused at the end; want at most %d blocks, %d unused",
+				tc, len(blocks), unused, tc.blocks, tc.records/8+tc.props)
+		}
+		if cap(d.block) > max(maxPropBlock, tc.props) {
+			t.Errorf("%+v: a block of %d Props", tc, cap(d.block))
+		}
+	}
+}

@@ -487,8 +487,22 @@ func (c *flushColumn) readChunk(seg *Segment, lo, hi int) error {
 		}
 		first, n := seg.BlockRange(b)
 		at := lo + first
+		if blk.Nulls == nil { // the usual block: copied whole
+			for i := range c.has[at : at+n] {
+				c.has[at+i] = true
+			}
+			switch {
+			case c.floats != nil:
+				copy(c.floats[at:at+n], blk.Floats[:n])
+			case c.codes != nil:
+				copy(c.codes[at:at+n], blk.Codes[:n])
+			default:
+				copy(c.ints[at:at+n], blk.Ints[:n])
+			}
+			continue
+		}
 		for i := 0; i < n; i++ {
-			if blk.Nulls != nil && blk.Nulls[i] {
+			if blk.Nulls[i] {
 				continue
 			}
 			c.has[at+i] = true

@@ -380,6 +380,30 @@ func TestSegDictionaryByNumber(t *testing.T) {
 	if _, _, ok := segDictionaryByNumber([]string{"a", "b"}, []uint32{7, 7}); ok {
 		t.Fatal("one number with two strings accepted")
 	}
+	// Numbers in the dense table's range and far beyond it (the map),
+	// repeated, and each table left clean for the next call: the same
+	// numbers with other strings must not find the earlier codes.
+	for _, base := range []uint32{0, 1 << 30} {
+		var strs []string
+		var nums []uint32
+		for i := range 3000 {
+			n := base + uint32(i*7919%1000)
+			strs, nums = append(strs, fmt.Sprintf("id-%d", n)), append(nums, n)
+		}
+		for round := range 2 {
+			dict, codes, ok := segDictionaryByNumber(strs, nums)
+			wantDict, wantCodes := segDictionary(strs, nil)
+			if !ok || fmt.Sprint(dict, codes) != fmt.Sprint(wantDict, wantCodes) {
+				t.Fatalf("numbers from %d, round %d: by number %d entries (ok %v), by string %d", base, round, len(dict), ok, len(wantDict))
+			}
+			if _, _, ok := segDictionaryByNumber(append(slices.Clone(strs), "other"), append(slices.Clone(nums), nums[5])); ok {
+				t.Fatalf("numbers from %d, round %d: one number with two strings accepted", base, round)
+			}
+			for i := range strs {
+				strs[i] += "x" // same numbers, new strings: no code kept
+			}
+		}
+	}
 }
 
 // TestSegDictionarySharedBytes: strings that share their bytes (the
@@ -510,5 +534,90 @@ func TestBitmapAddManyMatchesAdd(t *testing.T) {
 		if !bytes.Equal(a, b) {
 			t.Fatalf("round %d: %d rows serialize differently added at once", round, len(rows))
 		}
+	}
+}
+
+// TestBuildSegmentColumnsStrings checks buildSegmentColumns' string
+// columns against the rows themselves: Dict strictly sorted, and each
+// row's Dict[Codes[i]] its value (converted to the column's type), NULL
+// where the row has none; event and insert_id too, distinct_id by
+// number.
+func TestBuildSegmentColumnsStrings(t *testing.T) {
+	r := rand.New(rand.NewSource(time.Now().UnixNano()))
+	const n = 5000
+	shared := []string{"Chrome", "Firefox", ""}
+	d := &dayRows{}
+	for i := range n {
+		e := &Event{TimeMillis: int64(i), Name: shared[r.Intn(2)], DistinctID: fmt.Sprintf("u%d", i%700),
+			InsertID: fmt.Sprintf("i%d", r.Intn(n))}
+		if r.Intn(3) > 0 {
+			e.Props = append(e.Props, Prop{"browser", StringValue(shared[r.Intn(3)])})
+		}
+		if r.Intn(2) == 0 {
+			e.Props = append(e.Props, Prop{"city", StringValue(fmt.Sprintf("City %d", r.Intn(300)))}) // bytes of its own
+		}
+		if r.Intn(4) == 0 {
+			e.Props = append(e.Props, Prop{"mixed", IntValue(int64(r.Intn(5)))}) // converted to a string
+		} else if r.Intn(2) == 0 {
+			e.Props = append(e.Props, Prop{"mixed", StringValue(fmt.Sprint(r.Intn(5)))})
+		}
+		if r.Intn(5) == 0 {
+			e.Props = append(e.Props, Prop{"obj", JSONValue(fmt.Sprintf(`{"k":%d}`, r.Intn(4)))})
+		}
+		d.rows = append(d.rows, e)
+		d.users = append(d.users, uint32(i%700))
+	}
+	schema := []Column{{"browser", TypeString}, {"city", TypeString}, {"mixed", TypeString}, {"obj", TypeJSON}}
+	cols := buildSegmentColumns(d, schema)
+	want := func(e *Event, name string) (string, bool) {
+		switch name {
+		case ColEvent:
+			return e.Name, true
+		case ColDistinctID:
+			return e.DistinctID, true
+		case ColInsertID:
+			return e.InsertID, true
+		}
+		for _, p := range e.Props {
+			if p.Key == name {
+				v, _ := p.Value.Convert(TypeString)
+				return v.Str, true
+			}
+		}
+		return "", false
+	}
+	checked := 0
+	for _, c := range cols {
+		if !isStringType(c.Type) {
+			continue
+		}
+		checked++
+		for i := 1; i < len(c.Dict); i++ {
+			if c.Dict[i-1] >= c.Dict[i] {
+				t.Fatalf("column %s: dictionary not strictly sorted at %d: %q", c.Name, i, c.Dict)
+			}
+		}
+		for i, e := range d.rows {
+			s, ok := want(e, c.Name)
+			null := c.Nulls != nil && c.Nulls[i]
+			if null != !ok {
+				t.Fatalf("column %s row %d: NULL %v, the row has a value: %v", c.Name, i, null, ok)
+			}
+			if !ok {
+				continue
+			}
+			got := ""
+			if c.Dict != nil {
+				got = c.Dict[c.Codes[i]]
+			} else {
+				got = c.Strs[i]
+			}
+			if got != s {
+				t.Fatalf("column %s row %d: %q, want %q", c.Name, i, got, s)
+			}
+		}
+	}
+	if checked != 7 {
+		t.Fatalf("%d string columns, want 7", checked)
 	}
 }

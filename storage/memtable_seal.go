@@ -9,8 +9,9 @@ package storage
 // million rows made a count by event 30× slower than the same rows in
 // segments. So every SealRows rows (appended, hence immutable) a
 // background goroutine lays the chunk out as an in-memory segment —
-// columns, dictionaries, bitmaps, zone maps, the same format and code as
-// a flushed one — and queries read sealed chunks as segments (in
+// columns, dictionaries, zone maps, the same format and code as a flushed
+// one, only stored uncompressed and without bitmap indexes
+// (writeSealedSegment) — and queries read sealed chunks as segments (in
 // parallel, blocks pruned) and only the unsealed tail as rows.
 //
 // INVARIANTS: a memtable's sealed chunks cover rows [0, sealedRows) in
@@ -120,8 +121,11 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 			ref, exact, err = nil, false, fmt.Errorf("BUG: sealing %s: %v", name, r)
 		}
 	}()
-	var ptrs []*Event
-	var users []uint32
+	n := 0
+	for _, piece := range rows {
+		n += len(piece.Rows)
+	}
+	ptrs, users := make([]*Event, 0, n), make([]uint32, 0, n)
 	for _, piece := range rows {
 		for i := range piece.Rows {
 			ptrs = append(ptrs, &piece.Rows[i])
@@ -130,15 +134,25 @@ func sealChunk(rows []MemRows, schema []Column, name string) (ref *SegmentRef, e
 	}
 	d := &dayRows{rows: ptrs, users: users}
 	cols := buildSegmentColumns(d, schema)
+	// A sealed segment is uncompressed: a few bytes a value (one-byte
+	// codes, varint deltas of times), which the buffer starts with rather
+	// than doubling its way up from nothing.
 	var buf bytes.Buffer
-	if _, err := WriteSegment(&buf, nil, len(ptrs), cols); err != nil {
+	buf.Grow(3 * n * len(cols))
+	if _, err := writeSealedSegment(&buf, n, cols); err != nil {
 		return nil, false, err
 	}
-	seg, err := OpenSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len()), name)
+	data := buf.Bytes()
+	if cap(data)-len(data) > len(data)/4 {
+		// The segment keeps its bytes until the flush: not the
+		// buffer's unused room.
+		data = bytes.Clone(data)
+	}
+	seg, err := OpenSegment(bytes.NewReader(data), int64(len(data)), name)
 	if err != nil {
 		return nil, false, err
 	}
-	return &SegmentRef{Segment: seg, Bytes: int64(buf.Len())}, !d.converted, nil
+	return &SegmentRef{Segment: seg, Bytes: int64(len(data))}, !d.converted, nil
 }
 
 // closingNow reports whether Close has begun.

@@ -137,6 +137,9 @@ type segWriter struct {
 	err    error
 	raw    []byte // a block's or dictionary's bytes before compression
 	packed []byte // lz4's output
+	// sealed: the segment is a sealed chunk (writeSealedSegment): every
+	// section stored uncompressed, no bitmap index.
+	sealed bool
 }
 
 func (sw *segWriter) write(b []byte) {
@@ -150,6 +153,11 @@ func (sw *segWriter) write(b []byte) {
 
 // section compresses raw and writes it as a checked section.
 func (sw *segWriter) section(raw []byte) segSection {
+	if sw.sealed {
+		s := segSection{Offset: sw.off, Length: int64(len(raw)), RawLen: -1, CRC: checksum(raw)}
+		sw.write(raw)
+		return s
+	}
 	if bound := lz4.CompressBlockBound(len(raw)); cap(sw.packed) < bound {
 		sw.packed = make([]byte, bound)
 	}
@@ -172,6 +180,24 @@ func (sw *segWriter) section(raw []byte) segSection {
 
 // WriteSegment encodes a segment to w and returns the bytes written.
 func WriteSegment(w io.Writer, meta []byte, rows int, cols []SegmentColumn) (int64, error) {
+	return writeSegment(&segWriter{w: w}, meta, rows, cols)
+}
+
+// writeSealedSegment is WriteSegment for a sealed chunk of a memtable
+// (memtable_seal.go): an in-memory segment that queries read until the
+// next flush, which reads its columns back once and drops it. Its
+// sections are stored uncompressed and its string columns get no bitmap
+// index, both of which the format allows and every reader takes (RawLen
+// -1; a column without Bitmaps is filtered on its codes). On a bulk
+// /import, lz4 and the bitmaps were about a quarter of sealing's CPU,
+// and the flush paid again to decompress what sealing compressed; the
+// chunk is small (SealRows rows), so scanning its codes costs a query
+// little, and it takes a few more bytes of memory for a short while.
+func writeSealedSegment(w io.Writer, rows int, cols []SegmentColumn) (int64, error) {
+	return writeSegment(&segWriter{w: w, sealed: true}, nil, rows, cols)
+}
+
+func writeSegment(sw *segWriter, meta []byte, rows int, cols []SegmentColumn) (int64, error) {
 	seen := map[string]bool{}
 	for _, c := range cols {
 		if seen[c.Name] {
@@ -198,7 +224,6 @@ func WriteSegment(w io.Writer, meta []byte, rows int, cols []SegmentColumn) (int
 			return 0, fmt.Errorf("segment: column %q has %d values for %d rows", c.Name, n, rows)
 		}
 	}
-	sw := &segWriter{w: w}
 	sw.write([]byte(segMagic))
 	footer := segFooter{Version: segVersion, Rows: rows, Meta: meta}
 	for i := range cols {
@@ -251,7 +276,7 @@ func (sw *segWriter) column(c *SegmentColumn, rows int) segColumn {
 		n := min(SegmentBlockRows, rows-first)
 		sc.Blocks = append(sc.Blocks, sw.block(c, codes, len(dict), first, n))
 	}
-	if dict != nil && segWantsBitmaps(c.Name, len(dict)) {
+	if dict != nil && !sw.sealed && segWantsBitmaps(c.Name, len(dict)) {
 		// Each code's rows, ascending, by a counting sort: a bitmap takes
 		// them at once (AddMany) far cheaper than a row at a time.
 		starts := make([]int, len(dict)+1)
@@ -383,7 +408,19 @@ func segDictionaryByNumber(strs []string, nums []uint32) (dict []string, codes [
 
 // segDictionaryByNumberInto is segDictionaryByNumber writing the codes
 // into codes (len(strs) of them; garbage when !ok).
+//
+// Numbers are a shard's user numbers, dense from 0: unless one is far
+// beyond the rows' count (denseNumbers), codes are found in a pooled
+// table indexed by number instead of a map, which was most of a sealed
+// chunk's distinct_id column.
 func segDictionaryByNumberInto(strs []string, nums []uint32, codes []uint32) (dict []string, ok bool) {
+	var top uint32
+	for _, num := range nums {
+		top = max(top, num)
+	}
+	if int64(top) < denseNumbers(len(nums)) {
+		return segDictionaryByDenseNumber(strs, nums, codes, top)
+	}
 	index := make(map[uint32]uint32)
 	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
 	for i, num := range nums {
@@ -396,6 +433,44 @@ func segDictionaryByNumberInto(strs []string, nums []uint32, codes []uint32) (di
 			return nil, false
 		}
 		codes[i] = c
+	}
+	return sortDictionary(dict, codes, nil), true
+}
+
+// denseNumbers bounds the numbers segDictionaryByNumberInto looks up in a
+// table rather than a map, for rows rows: 4 bytes of table per number,
+// up to 16 MiB, or more when the rows are many.
+func denseNumbers(rows int) int64 { return max(1<<22, 16*int64(rows)) }
+
+// numberCodes holds tables for segDictionaryByDenseNumber: every entry 0
+// while in the pool.
+var numberCodes = sync.Pool{New: func() any { return new([]uint32) }}
+
+// segDictionaryByDenseNumber is segDictionaryByNumberInto for numbers up
+// to top, with a table of 1 + code by number.
+func segDictionaryByDenseNumber(strs []string, nums []uint32, codes []uint32, top uint32) (dict []string, ok bool) {
+	tp := numberCodes.Get().(*[]uint32)
+	if len(*tp) <= int(top) {
+		*tp = make([]uint32, int(top)+1+int(top)/4)
+	}
+	table := *tp
+	defer func() {
+		for _, num := range nums {
+			table[num] = 0
+		}
+		numberCodes.Put(tp)
+	}()
+	dict = make([]string, 0, len(strs)) // ids repeat little within a chunk
+	for i, num := range nums {
+		c := table[num]
+		if c == 0 {
+			dict = append(dict, strs[i])
+			c = uint32(len(dict))
+			table[num] = c
+		} else if dict[c-1] != strs[i] {
+			return nil, false
+		}
+		codes[i] = c - 1
 	}
 	return sortDictionary(dict, codes, nil), true
 }
@@ -885,7 +960,17 @@ func (s *Segment) checkFooter(footOff int64) error {
 			}
 		}
 		isString := c.Type == TypeString || c.Type == TypeJSON
-		if isString != (c.Dict != nil) || (c.Dict != nil && (!inFile(c.Dict) || c.DictLen < 0 || c.DictLen > int(c.Dict.RawLen)+int(c.Dict.Length))) ||
+		// A dictionary entry takes at least a byte (its length) of the
+		// raw section: RawLen bytes, or Length for a section stored
+		// uncompressed (RawLen -1, as sealed chunks store all of theirs).
+		dictRaw := 0
+		if c.Dict != nil {
+			dictRaw = int(c.Dict.RawLen) + int(c.Dict.Length)
+			if c.Dict.RawLen == -1 {
+				dictRaw = int(c.Dict.Length)
+			}
+		}
+		if isString != (c.Dict != nil) || (c.Dict != nil && (!inFile(c.Dict) || c.DictLen < 0 || c.DictLen > dictRaw)) ||
 			(c.Bitmaps != nil && (!inFile(c.Bitmaps) || !isString)) {
 			return corruptf(s.name, footOff, "column %q: bad dictionary or bitmap section", c.Name)
 		}
