@@ -183,16 +183,26 @@ type topRows struct {
 	live  int
 	// Per partition slot (0: NULL, user u: u+1): count rows in best,
 	// best[slot*n+j] the j'th best as (NULL rank, value, kept index).
-	count []int32
+	// count is a byte (n <= maxRowLimit) and an entry 16 bytes: the
+	// state of a partition a row visits is as small as it can be, since
+	// rows come in no partition order and each visit may miss the cache.
+	count []uint8
 	best  []topEntry
 	rest  []*Batch // batches kept whole
 	sel   []int32
+
+	// pos, when tracked (a worker's top rows, window_topk_parallel.go),
+	// is each kept row's input position, parallel to kept's rows; the
+	// batch add reads next starts at position nextPos.
+	trackPos bool
+	pos      []int64
+	nextPos  int64
 }
 
 type topEntry struct {
-	null int8
 	k    uint64
 	idx  int32
+	null int8
 }
 
 // before reports whether a sorts before b (equal keys: neither).
@@ -208,40 +218,61 @@ func (a topEntry) before(b topEntry) bool {
 // the file comment).
 func (op *windowOp) collectTopRows(ctx *sql.Context, in BatchIter, mem *memCharge) (*windowInput, error) {
 	defer in.Close(ctx)
-	b := op.blocks[0]
-	t := &topRows{n: op.rowLimit, part: b.partKeys[0].x.(*fieldExpr).idx, dropped: true}
-	if len(b.orderKeys) == 1 {
-		t.order = &b.orderKeys[0]
-		t.enc = newKeyEncoder(t.order)
-	}
-	w := &windowInput{cache: map[int]*Column{}}
+	t := op.newTopRows()
 	for {
 		bt, err := in.Next(ctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return w, err
+			return &windowInput{cache: map[int]*Column{}}, err
 		}
 		if err := ctx.Err(); err != nil {
-			return w, err
+			return &windowInput{cache: map[int]*Column{}}, err
 		}
-		if bt.N == 0 {
-			continue
+		if err := t.take(ctx, bt, mem); err != nil {
+			return &windowInput{cache: map[int]*Column{}}, err
+		}
+	}
+	return t.input(), nil
+}
+
+// newTopRows is an empty top-n for op's one block.
+func (op *windowOp) newTopRows() *topRows {
+	b := op.blocks[0]
+	t := &topRows{n: op.rowLimit, part: b.partKeys[0].x.(*fieldExpr).idx, dropped: true}
+	if len(b.orderKeys) == 1 {
+		t.order = &b.orderKeys[0]
+		t.enc = newKeyEncoder(t.order)
+	}
+	return t
+}
+
+// take reads bt, the next batch in input order: its rows that can still
+// have a ROW_NUMBER of at most t.n, or all of them once some batch could
+// not be ranked.
+func (t *topRows) take(ctx *sql.Context, bt *Batch, mem *memCharge) error {
+	if bt.N == 0 {
+		return nil
+	}
+	if t.dropped {
+		if err := t.add(ctx, bt, mem); err != nil {
+			return err
 		}
 		if t.dropped {
-			if err := t.add(ctx, bt, mem); err != nil {
-				return w, err
-			}
-			if t.dropped {
-				continue
-			}
+			return nil
 		}
-		if err := mem.grow(bt.Bytes(), "window"); err != nil {
-			return w, err
-		}
-		t.rest = append(t.rest, bt)
 	}
+	if err := mem.grow(bt.Bytes(), "window"); err != nil {
+		return err
+	}
+	t.rest = append(t.rest, bt)
+	return nil
+}
+
+// input is the rows t kept, in input order, as the window's input.
+func (t *topRows) input() *windowInput {
+	w := &windowInput{cache: map[int]*Column{}}
 	if t.kept != nil {
 		kept := t.compact()
 		for from := 0; from < kept.N; from += BatchSize {
@@ -253,7 +284,7 @@ func (op *windowOp) collectTopRows(ctx *sql.Context, in BatchIter, mem *memCharg
 		w.batches = append(w.batches, bt)
 		w.n += bt.N
 	}
-	return w, nil
+	return w
 }
 
 // add keeps bt's rows that enter their partition's best n, or, when bt
@@ -309,6 +340,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 			return err
 		}
 		if t.insert(slot, e) {
+			if t.trackPos {
+				t.pos = append(t.pos, t.nextPos+int64(r))
+			}
 			t.sel = append(t.sel, int32(r))
 			t.alive = append(t.alive, true)
 			t.live++
@@ -325,8 +359,13 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	} else {
 		appendGathered(t.kept, bt, t.sel)
 	}
-	// The kept rows' share of the batch's bytes, and their alive marks.
-	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
+	// The kept rows' share of the batch's bytes, their alive marks and
+	// positions.
+	perRow := int64(1)
+	if t.trackPos {
+		perRow += 8
+	}
+	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+perRow*int64(len(t.sel)), "window top rows"); err != nil {
 		return err
 	}
 	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
@@ -348,10 +387,10 @@ func (t *topRows) grow(slot int, mem *memCharge) error {
 	if len(t.count) == 0 {
 		size = max(slot+1, 1024)
 	}
-	if err := mem.grow(int64(size-len(t.count))*int64(4+16*t.n), "window top rows"); err != nil {
+	if err := mem.grow(int64(size-len(t.count))*int64(1+16*t.n), "window top rows"); err != nil {
 		return err
 	}
-	count := make([]int32, size)
+	count := make([]uint8, size)
 	copy(count, t.count)
 	best := make([]topEntry, size*t.n)
 	copy(best, t.best)
@@ -407,6 +446,13 @@ func (t *topRows) compact() *Batch {
 			e := &t.best[s*t.n+j]
 			e.idx = newIdx[e.idx]
 		}
+	}
+	if t.trackPos {
+		pos := make([]int64, len(sel), cap(sel))
+		for i, r := range sel {
+			pos[i] = t.pos[r]
+		}
+		t.pos = pos
 	}
 	// A gathered batch owns its columns: later batches append to it.
 	out := t.kept.Gather(sel)
