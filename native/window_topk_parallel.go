@@ -64,7 +64,7 @@ func (op *windowOp) collectTopRowsParallel(ctx *sql.Context, s *scanOp, mem *mem
 			tw.mem.release()
 		}
 	}()
-	err = s.eachPartBatch(ctx, func(n int) {
+	err = op.codesOnlyScan(s).eachPartBatch(ctx, func(n int) {
 		workers = make([]*topWorker, n)
 		for i := range workers {
 			t := op.newTopRows()
@@ -97,6 +97,38 @@ func (op *windowOp) collectTopRowsParallel(ctx *sql.Context, s *scanOp, mem *mem
 		return nil, true, err
 	}
 	return fin.input(), true, nil
+}
+
+// codesOnlyScan is s with its string columns coming as dictionary codes
+// alone where the workers read them only to keep them: every read string
+// column but the partition key and an ORDER BY column, when s has no
+// stages and the ORDER BY is a column or nothing. The strings of the rows
+// kept are looked up as they are gathered (appendGathered), so the rows
+// dropped never get theirs: most rows, with many segments.
+func (op *windowOp) codesOnlyScan(s *scanOp) *scanOp {
+	b := op.blocks[0]
+	if len(s.stages) > 0 || s.codesOnly != nil {
+		return s
+	}
+	skip := map[int]bool{b.partKeys[0].x.(*fieldExpr).idx: true}
+	if len(b.orderKeys) == 1 {
+		f, ok := b.orderKeys[0].x.(*fieldExpr)
+		if !ok {
+			return s
+		}
+		skip[f.idx] = true
+	}
+	only := make([]bool, len(s.sch))
+	any := false
+	for j, c := range s.sch {
+		if s.read[j] && !skip[j] && KindOf(c.Type) == KindString {
+			only[j], any = true, true
+		}
+	}
+	if !any {
+		return s
+	}
+	return s.withCodesOnly(only)
 }
 
 // mergeTopWorkers hands the rows the workers kept to fin in input order
