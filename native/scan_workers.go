@@ -22,17 +22,10 @@ import (
 	"arb/engine"
 )
 
-// scanWorkersMax caps eachPartBatch's workers (a variable for tests,
-// which run with several workers on any machine); 0: GOMAXPROCS.
-var scanWorkersMax = 0
-
-// scanWorkers is how many workers eachPartBatch runs over parts parts.
+// scanWorkers is how many workers eachPartBatch runs over parts parts:
+// one per core, as Open reads parts.
 func scanWorkers(parts int) int {
-	w := runtime.GOMAXPROCS(0)
-	if scanWorkersMax > 0 {
-		w = scanWorkersMax
-	}
-	return max(1, min(w, parts))
+	return max(1, min(runtime.GOMAXPROCS(0), parts))
 }
 
 // eachPartBatch reads the scan's parts on worker goroutines: start

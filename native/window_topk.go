@@ -31,6 +31,9 @@ package native
 // (or another numbering), or whose ORDER BY values are not integers or
 // times, ends the dropping: it and every later batch are kept whole,
 // which keeps (1) and (2) true.
+//
+// Over the events scan the top n runs on the scan's part workers first
+// (window_topk_parallel.go), and this serial one over what they keep.
 
 import (
 	"io"
