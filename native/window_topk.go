@@ -37,6 +37,7 @@ package native
 
 import (
 	"io"
+	"slices"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -200,7 +201,28 @@ type topRows struct {
 	trackPos bool
 	pos      []int64
 	nextPos  int64
+
+	// A worker's rows wait (pending) until flushPending: rows read in
+	// random time order enter and leave their partition's best n
+	// several times within a part, and only those still in it then are
+	// copied into kept. Pending row i (i < pendN) has index
+	// kept.N+i in the best lists and alive; it is row pendSel[b][j] of
+	// pendBatches[b] (rows counted in order), at position
+	// pendBase[b]+row, of partition slot pendSlot[i].
+	// INVARIANT: compact runs only with nothing pending.
+	pendBatches []*Batch
+	pendSel     [][]int32
+	pendBase    []int64
+	pendSlot    []int32
+	pendN       int
+	pendRows    int   // rows of pendBatches
+	pendBytes   int64 // charged for pendBatches
 }
+
+// pendingFlushRows bounds the rows of the batches a worker holds pending
+// (about 3 MB of the window's columns), so a large part does not stay
+// whole in memory.
+const pendingFlushRows = 1 << 17
 
 type topEntry struct {
 	k    uint64
@@ -322,9 +344,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 		}
 		oc = c
 	}
-	base := 0
+	base := t.pendN
 	if t.kept != nil {
-		base = t.kept.N
+		base += t.kept.N
 	}
 	t.sel = t.sel[:0]
 	for r := range bt.N {
@@ -344,7 +366,7 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 		}
 		if t.insert(slot, e) {
 			if t.trackPos {
-				t.pos = append(t.pos, t.nextPos+int64(r))
+				t.pendSlot = append(t.pendSlot, int32(slot))
 			}
 			t.sel = append(t.sel, int32(r))
 			t.alive = append(t.alive, true)
@@ -354,6 +376,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	if len(t.sel) == 0 {
 		return nil
 	}
+	if t.trackPos {
+		return t.addPending(bt, mem)
+	}
 	if t.kept == nil {
 		t.kept = newOwnedBatch(bt)
 	}
@@ -362,14 +387,92 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	} else {
 		appendGathered(t.kept, bt, t.sel)
 	}
-	// The kept rows' share of the batch's bytes, their alive marks and
-	// positions.
-	perRow := int64(1)
-	if t.trackPos {
-		perRow += 8
-	}
-	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+perRow*int64(len(t.sel)), "window top rows"); err != nil {
+	// The kept rows' share of the batch's bytes and their alive marks.
+	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
 		return err
+	}
+	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
+		before := t.kept.Bytes()
+		t.kept = t.compact()
+		mem.shrink(before - t.kept.Bytes())
+	}
+	return nil
+}
+
+// addPending holds bt's rows t.sel (entered into their best lists) as
+// pending, flushing once the held batches pass pendingFlushRows rows.
+func (t *topRows) addPending(bt *Batch, mem *memCharge) error {
+	b := bt.Bytes()
+	if err := mem.grow(b+int64(len(t.sel))*(1+4), "window top rows"); err != nil {
+		return err
+	}
+	t.pendBatches = append(t.pendBatches, bt)
+	t.pendSel = append(t.pendSel, slices.Clone(t.sel))
+	t.pendBase = append(t.pendBase, t.nextPos)
+	t.pendN += len(t.sel)
+	t.pendRows += bt.N
+	t.pendBytes += b
+	if t.pendRows >= pendingFlushRows {
+		return t.flushPending(mem)
+	}
+	return nil
+}
+
+// flushPending copies the pending rows still alive into kept, in order,
+// with their positions, and renumbers their best entries; the others
+// are dropped.
+func (t *topRows) flushPending(mem *memCharge) error {
+	if t.pendN == 0 {
+		return nil
+	}
+	keptN := 0
+	if t.kept != nil {
+		keptN = t.kept.N
+	}
+	p, next := keptN, keptN // a pending row's index, and its index in kept
+	for bi, bt := range t.pendBatches {
+		sel := t.pendSel[bi][:0] // the alive rows, filtered in place
+		for _, r := range t.pendSel[bi] {
+			if t.alive[p] {
+				// Its one best entry: indexes already renumbered are below
+				// p, so none is taken for it.
+				slot := int(t.pendSlot[p-keptN])
+				best := t.best[slot*t.n : slot*t.n+int(t.count[slot])]
+				for k := range best {
+					if best[k].idx == int32(p) {
+						best[k].idx = int32(next)
+						break
+					}
+				}
+				sel = append(sel, r)
+				t.pos = append(t.pos, t.pendBase[bi]+int64(r))
+				next++
+			}
+			p++
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		if t.kept == nil {
+			t.kept = newOwnedBatch(bt)
+		}
+		appendGathered(t.kept, bt, sel)
+		// The kept rows' share of the batch's bytes, their alive marks
+		// and positions.
+		if err := mem.grow(bt.Bytes()*int64(len(sel))/int64(bt.N)+9*int64(len(sel)), "window top rows"); err != nil {
+			return err
+		}
+	}
+	t.alive = t.alive[:next]
+	for i := keptN; i < next; i++ {
+		t.alive[i] = true
+	}
+	mem.shrink(t.pendBytes + int64(t.pendN)*(1+4))
+	clear(t.pendBatches)
+	t.pendBatches, t.pendSel, t.pendBase, t.pendSlot = t.pendBatches[:0], t.pendSel[:0], t.pendBase[:0], t.pendSlot[:0]
+	t.pendN, t.pendRows, t.pendBytes = 0, 0, 0
+	if t.kept == nil {
+		return nil
 	}
 	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
 		before := t.kept.Bytes()

@@ -28,8 +28,14 @@ package native
 // then reads the scan again from the start, where such a batch and the
 // ones after it are kept whole.
 //
-// Memory: each worker's per-partition slots and kept rows (with an
-// 8-byte position each) are charged to the statement's budget as
+// A worker copies a row it keeps only once the row has stayed among its
+// partition's best n to the end of its part (or of the last 128k rows
+// read): until then it holds the batches whose rows it may keep
+// (topRows.flushPending). Rows out of time order within a part mostly
+// displace one another there, and are never copied.
+//
+// Memory: each worker's per-partition slots, held batches and kept rows
+// (with an 8-byte position each) are charged to the statement's budget as
 // "window top rows" while the workers run, and let go after the merge.
 
 import (
@@ -74,6 +80,11 @@ func (op *windowOp) collectTopRowsParallel(ctx *sql.Context, s *scanOp, mem *mem
 	}, func(ctx *sql.Context, w, part int, b *Batch) error {
 		tw := workers[w]
 		if part != tw.part {
+			// The rows a part left pending are settled before the next
+			// part's: within a part, rows mostly displace rows of it.
+			if err := tw.t.flushPending(tw.mem); err != nil {
+				return err
+			}
 			tw.part, tw.off = part, 0
 		}
 		tw.t.nextPos = int64(part)<<32 | tw.off
@@ -91,6 +102,11 @@ func (op *windowOp) collectTopRowsParallel(ctx *sql.Context, s *scanOp, mem *mem
 	}
 	if err != nil {
 		return nil, true, err
+	}
+	for _, tw := range workers {
+		if err := tw.t.flushPending(tw.mem); err != nil {
+			return nil, true, err
+		}
 	}
 	fin := op.newTopRows()
 	if err := mergeTopWorkers(ctx, workers, fin, mem); err != nil {
