@@ -76,3 +76,22 @@ func keyAnys(keys []GroupKey) []Agg {
 	}
 	return out
 }
+
+// TestAggregationReleasesState: once the rows are built, the workers'
+// state is given back to the budget and only the rows stay charged.
+func TestAggregationReleasesState(t *testing.T) {
+	snap := benchSnapshot(t, 3*storage.SegmentBlockRows+123)
+	aggs := []Agg{{Kind: AggAny, Column: "distinct_id"}, {Kind: AggMin, Column: "time"}}
+	pool := NewMemoryPool(1 << 30)
+	b := NewMemoryBudgetIn(pool, 1<<30)
+	a := &Aggregation{Snap: snap, Filter: Compare{Column: "event", Op: OpEQ, Value: storage.StringValue("Page View")},
+		Keys: []GroupKey{{Column: "distinct_id"}}, Aggs: aggs, Workers: 2}
+	rows, err := a.Run(WithMemoryBudget(context.Background(), b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(rows)) * (rowBytes + int64(len(aggs))*rowValueBytes)
+	if len(rows) < 100 || pool.UsedBytes() != want || b.PeakBytes() <= want {
+		t.Errorf("%d groups: %d bytes charged after the run (peak %d), want the rows' %d", len(rows), pool.UsedBytes(), b.PeakBytes(), want)
+	}
+}

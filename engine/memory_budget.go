@@ -20,6 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
+
+	"arb/storage"
 )
 
 // MemoryBudget is one query's memory account; safe for concurrent use
@@ -217,8 +220,12 @@ const (
 	// array container; a bitmap container holds 4096 or more values in
 	// 8 KiB, which is no more.
 	bitmapEntryBytes = 2
-	// rowValueBytes is one storage.Value of a materialized row.
-	rowValueBytes = 56
+	// rowValueBytes is one storage.Value of a materialized row: the
+	// Value itself; its string, where it has one, is a user's id in the
+	// users file's cached chunk or an interned string, shared.
+	rowValueBytes = int64(unsafe.Sizeof(storage.Value{}))
+	// rowBytes is a materialized row's slice header.
+	rowBytes = int64(unsafe.Sizeof([]storage.Value(nil)))
 	// CheckEveryRows is how often a loop over rows or groups that has no
 	// natural block boundary checks its context: cheap against the work
 	// in between, and well under 100 ms of it.
