@@ -197,7 +197,7 @@ func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Valu
 	// The rows are charged as the state is: a result of millions of
 	// groups is itself memory.
 	budget := MemoryBudgetOf(ctx)
-	if err := budget.Grow(int64(len(w.groups.keys))*int64(24+len(a.Aggs)*rowValueBytes), "result rows of "+a.String()); err != nil {
+	if err := budget.Grow(int64(len(w.groups.keys))*(rowBytes+int64(len(a.Aggs))*rowValueBytes), "result rows of "+a.String()); err != nil {
 		return nil, nil, err
 	}
 	var users [][]uint32
@@ -223,6 +223,13 @@ func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Valu
 			row[j] = st.result(int32(g))
 		}
 		out[g] = row
+	}
+	// The state is garbage now (the rows hold copies of its values, their
+	// strings shared with the users file and the intern table): give its
+	// charge back, so that only the rows stay charged for the statement.
+	if w.chargedBytes > 0 {
+		budget.Grow(-w.chargedBytes, "")
+		w.chargedBytes = 0
 	}
 	return out, users, nil
 }

@@ -34,6 +34,9 @@ func newAggState(a Agg, ref colRef) aggState {
 		}
 		return &sumState{avg: a.Kind == AggAvg}
 	case AggMin, AggMax:
+		if ref.kind == kindTime && extremeTimeOn {
+			return &extremeTimeState{max: a.Kind == AggMax} // aggregate_extreme_time.go
+		}
 		return &extremeState{max: a.Kind == AggMax, typ: ref.typ}
 	case AggAny:
 		return &anyState{}

@@ -56,10 +56,14 @@ func (w *aggWorker) account() error {
 	if w.run.budget == nil {
 		return nil
 	}
+	// What is allocated: the keys slice (its capacity), a map entry per
+	// group not in the dense index, the dense index and user-number
+	// slices, and each state's slots.
 	groups := int64(len(w.groups.keys))
-	est := groups*groupBytes + int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4 +
-		groups*int64(len(w.states))*stateSlotBytes
+	est := int64(cap(w.groups.keys))*groupKeyBytes + int64(len(w.groups.m))*groupMapBytes +
+		int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4
 	for _, st := range w.states {
+		est += groups * stateSlotBytesOf(st)
 		if s, ok := st.(sizedState); ok {
 			est += s.sizeBytes()
 		}
@@ -119,6 +123,7 @@ type keyAnyState struct {
 	ref colRef
 }
 
+func (s *keyAnyState) slotBytes() int64                              { return 0 } // read off the key
 func (s *keyAnyState) grow(int)                                      {}
 func (s *keyAnyState) add(*aggWorker, *batch, []int32, colRef) error { return nil }
 func (s *keyAnyState) merge(int32, aggState, int32)                  {}

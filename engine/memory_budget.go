@@ -20,6 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
+
+	"arb/storage"
 )
 
 // MemoryBudget is one query's memory account; safe for concurrent use
@@ -167,6 +170,21 @@ func (b *MemoryBudget) LimitBytes() int64 {
 
 type memoryBudgetKey struct{}
 
+// slotSized is an aggState whose per-group slots take other than
+// stateSlotBytes: typed state (aggregate_extreme_time.go), or none (a
+// value read off the group's key).
+type slotSized interface {
+	slotBytes() int64
+}
+
+// stateSlotBytesOf is what one group's slot of st takes.
+func stateSlotBytesOf(st aggState) int64 {
+	if s, ok := st.(slotSized); ok {
+		return s.slotBytes()
+	}
+	return stateSlotBytes
+}
+
 // WithMemoryBudget returns ctx carrying b, for every engine call made
 // with it or a context derived from it.
 func WithMemoryBudget(ctx context.Context, b *MemoryBudget) context.Context {
@@ -181,11 +199,17 @@ func MemoryBudgetOf(ctx context.Context) *MemoryBudget {
 
 // Estimated sizes of the state the engine charges, in bytes.
 const (
-	// groupBytes is one group in a worker's group table: its key in keys
-	// plus a map entry (key, value, Go map overhead) or a dense slot.
-	groupBytes = 96
+	// groupKeyBytes is one group's key in a worker's group table (a
+	// groupKey: maxGroupKeys uint64s and a byte of NULL marks).
+	groupKeyBytes = 40
+	// groupMapBytes is a group keyed in the table's map rather than its
+	// dense index: the entry (key, value) and the Go map's overhead.
+	groupMapBytes = 96
+	// groupBytes is a group with its key in the map: what a group costs
+	// at most besides its state.
+	groupBytes = groupKeyBytes + groupMapBytes
 	// stateSlotBytes is one group's slot in an aggregate's state slices
-	// (counts, sums, values).
+	// (counts, sums, values) unless the state says otherwise (slotSized).
 	stateSlotBytes = 48
 	// setEntryBytes is one key in a distinct set (map[uint64]struct{}).
 	setEntryBytes = 40
@@ -196,8 +220,12 @@ const (
 	// array container; a bitmap container holds 4096 or more values in
 	// 8 KiB, which is no more.
 	bitmapEntryBytes = 2
-	// rowValueBytes is one storage.Value of a materialized row.
-	rowValueBytes = 56
+	// rowValueBytes is one storage.Value of a materialized row: the
+	// Value itself; its string, where it has one, is a user's id in the
+	// users file's cached chunk or an interned string, shared.
+	rowValueBytes = int64(unsafe.Sizeof(storage.Value{}))
+	// rowBytes is a materialized row's slice header.
+	rowBytes = int64(unsafe.Sizeof([]storage.Value(nil)))
 	// CheckEveryRows is how often a loop over rows or groups that has no
 	// natural block boundary checks its context: cheap against the work
 	// in between, and well under 100 ms of it.

@@ -49,8 +49,8 @@ func TestAggregationMemoryBudget(t *testing.T) {
 				t.Fatalf("with a budget: %d groups, want %d", len(g), len(w))
 			}
 			t.Logf("%d groups: peak charge %d bytes", len(got), big.PeakBytes())
-			if big.PeakBytes() < int64(len(got))*groupBytes {
-				t.Errorf("peak charge %d bytes for %d groups; want at least %d", big.PeakBytes(), len(got), int64(len(got))*groupBytes)
+			if big.PeakBytes() < int64(len(got))*groupKeyBytes {
+				t.Errorf("peak charge %d bytes for %d groups; want at least %d", big.PeakBytes(), len(got), int64(len(got))*groupKeyBytes)
 			}
 			const limit = 1024
 			_, err = run(NewMemoryBudget(limit))

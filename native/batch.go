@@ -120,6 +120,15 @@ func (c *Column) dictCodes() ([]uint32, []string) {
 	return c.Codes, c.Dict
 }
 
+// strOrEmpty is row r of KindString column c as its S holds it: "" for
+// a NULL row (whose code may index nothing).
+func (c *Column) strOrEmpty(r int) string {
+	if c.IsNull(r) {
+		return ""
+	}
+	return c.str(r)
+}
+
 // str is row r (not NULL) of KindString column c, from its dictionary
 // when the column carries codes alone.
 func (c *Column) str(r int) string {

@@ -247,16 +247,11 @@ func (s *scanOp) sendStaged(ctx *sql.Context, b *Batch, out chan<- partBatch, er
 		if b.N > BatchSize {
 			part = b.Slice(from, min(from+BatchSize, b.N))
 		}
-		for _, st := range s.stages {
-			var err error
-			if part, err = st.run(ctx, part); err != nil {
-				return err
-			}
-			if part == nil || part.N == 0 {
-				break
-			}
+		part, err := s.runStages(ctx, part)
+		if err != nil {
+			return err
 		}
-		if part == nil || part.N == 0 {
+		if part == nil {
 			continue
 		}
 		select {
@@ -266,6 +261,21 @@ func (s *scanOp) sendStaged(ctx *sql.Context, b *Batch, out chan<- partBatch, er
 		}
 	}
 	return nil
+}
+
+// runStages runs the scan's stages over b (at most BatchSize rows): nil
+// when no rows are left.
+func (s *scanOp) runStages(ctx *sql.Context, b *Batch) (*Batch, error) {
+	for _, st := range s.stages {
+		var err error
+		if b, err = st.run(ctx, b); err != nil {
+			return nil, err
+		}
+		if b == nil || b.N == 0 {
+			return nil, nil
+		}
+	}
+	return b, nil
 }
 
 // fromEngine is an engine batch as columns of the scan's SQL types: the

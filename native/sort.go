@@ -595,6 +595,13 @@ func appendColumn(dst, src *Column) {
 		dst.F = append(growDoubling(dst.F, n), src.F...)
 	case KindString:
 		appendUsers(dst, n0, src)
+		if src.S == nil && src.Codes != nil { // codes alone: dst gets the strings
+			dst.S = growDoubling(dst.S, n)
+			for r := range n {
+				dst.S = append(dst.S, src.strOrEmpty(r))
+			}
+			break
+		}
 		dst.S = append(growDoubling(dst.S, n), src.S...)
 	case KindAny:
 		dst.A = append(growDoubling(dst.A, n), src.A...)
@@ -681,6 +688,12 @@ func appendGathered(dst, src *Batch, sel []int32) {
 				d.U, d.Users = nil, nil
 			}
 			d.S = growDoubling(d.S, len(sel))
+			if c.S == nil && c.Codes != nil { // codes alone: d gets the strings
+				for _, r := range sel {
+					d.S = append(d.S, c.strOrEmpty(int(r)))
+				}
+				break
+			}
 			for _, r := range sel {
 				d.S = append(d.S, c.S[r])
 			}

@@ -245,17 +245,8 @@ func (op *windowOp) Describe() string {
 }
 
 func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
-	child, err := op.child.Open(ctx, run)
-	if err != nil {
-		return nil, err
-	}
 	mem := newMemCharge(ctx)
-	var in *windowInput
-	if op.rowLimit >= 0 {
-		in, err = op.collectTopRows(ctx, child, mem)
-	} else {
-		in, err = collectInput(ctx, child, mem)
-	}
+	in, err := op.collect(ctx, run, mem)
 	if err != nil || in.n == 0 {
 		mem.release()
 		return &sliceIter{}, err
@@ -303,6 +294,27 @@ func (op *windowOp) Open(ctx *sql.Context, run *Run) (BatchIter, error) {
 			return nil
 		},
 	}, nil
+}
+
+// collect reads the window's input: every row, or with a row-number
+// limit those that can pass it (window_topk.go), read on the scan's
+// workers when the window reads the scan directly
+// (window_topk_parallel.go).
+func (op *windowOp) collect(ctx *sql.Context, run *Run, mem *memCharge) (*windowInput, error) {
+	if s, isScan := op.child.(*scanOp); isScan && op.rowLimit >= 0 && parallelTopRowsOn {
+		in, ok, err := op.collectTopRowsParallel(ctx, s, mem)
+		if ok || err != nil {
+			return in, err
+		}
+	}
+	child, err := op.child.Open(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	if op.rowLimit >= 0 {
+		return op.collectTopRows(ctx, child, mem)
+	}
+	return collectInput(ctx, child, mem)
 }
 
 // windowInput is the window's input: its batches as they came (read-only,

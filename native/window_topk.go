@@ -31,9 +31,13 @@ package native
 // (or another numbering), or whose ORDER BY values are not integers or
 // times, ends the dropping: it and every later batch are kept whole,
 // which keeps (1) and (2) true.
+//
+// Over the events scan the top n runs on the scan's part workers first
+// (window_topk_parallel.go), and this serial one over what they keep.
 
 import (
 	"io"
+	"slices"
 
 	"github.com/dolthub/go-mysql-server/sql"
 	"github.com/dolthub/go-mysql-server/sql/expression"
@@ -183,16 +187,47 @@ type topRows struct {
 	live  int
 	// Per partition slot (0: NULL, user u: u+1): count rows in best,
 	// best[slot*n+j] the j'th best as (NULL rank, value, kept index).
-	count []int32
+	// count is a byte (n <= maxRowLimit) and an entry 16 bytes: the
+	// state of a partition a row visits is as small as it can be, since
+	// rows come in no partition order and each visit may miss the cache.
+	count []uint8
 	best  []topEntry
 	rest  []*Batch // batches kept whole
 	sel   []int32
+
+	// pos, when tracked (a worker's top rows, window_topk_parallel.go),
+	// is each kept row's input position, parallel to kept's rows; the
+	// batch add reads next starts at position nextPos.
+	trackPos bool
+	pos      []int64
+	nextPos  int64
+
+	// A worker's rows wait (pending) until flushPending: rows read in
+	// random time order enter and leave their partition's best n
+	// several times within a part, and only those still in it then are
+	// copied into kept. Pending row i (i < pendN) has index
+	// kept.N+i in the best lists and alive; it is row pendSel[b][j] of
+	// pendBatches[b] (rows counted in order), at position
+	// pendBase[b]+row, of partition slot pendSlot[i].
+	// INVARIANT: compact runs only with nothing pending.
+	pendBatches []*Batch
+	pendSel     [][]int32
+	pendBase    []int64
+	pendSlot    []int32
+	pendN       int
+	pendRows    int   // rows of pendBatches
+	pendBytes   int64 // charged for pendBatches
 }
 
+// pendingFlushRows bounds the rows of the batches a worker holds pending
+// (about 3 MB of the window's columns), so a large part does not stay
+// whole in memory.
+const pendingFlushRows = 1 << 17
+
 type topEntry struct {
-	null int8
 	k    uint64
 	idx  int32
+	null int8
 }
 
 // before reports whether a sorts before b (equal keys: neither).
@@ -208,40 +243,61 @@ func (a topEntry) before(b topEntry) bool {
 // the file comment).
 func (op *windowOp) collectTopRows(ctx *sql.Context, in BatchIter, mem *memCharge) (*windowInput, error) {
 	defer in.Close(ctx)
-	b := op.blocks[0]
-	t := &topRows{n: op.rowLimit, part: b.partKeys[0].x.(*fieldExpr).idx, dropped: true}
-	if len(b.orderKeys) == 1 {
-		t.order = &b.orderKeys[0]
-		t.enc = newKeyEncoder(t.order)
-	}
-	w := &windowInput{cache: map[int]*Column{}}
+	t := op.newTopRows()
 	for {
 		bt, err := in.Next(ctx)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return w, err
+			return &windowInput{cache: map[int]*Column{}}, err
 		}
 		if err := ctx.Err(); err != nil {
-			return w, err
+			return &windowInput{cache: map[int]*Column{}}, err
 		}
-		if bt.N == 0 {
-			continue
+		if err := t.take(ctx, bt, mem); err != nil {
+			return &windowInput{cache: map[int]*Column{}}, err
+		}
+	}
+	return t.input(), nil
+}
+
+// newTopRows is an empty top-n for op's one block.
+func (op *windowOp) newTopRows() *topRows {
+	b := op.blocks[0]
+	t := &topRows{n: op.rowLimit, part: b.partKeys[0].x.(*fieldExpr).idx, dropped: true}
+	if len(b.orderKeys) == 1 {
+		t.order = &b.orderKeys[0]
+		t.enc = newKeyEncoder(t.order)
+	}
+	return t
+}
+
+// take reads bt, the next batch in input order: its rows that can still
+// have a ROW_NUMBER of at most t.n, or all of them once some batch could
+// not be ranked.
+func (t *topRows) take(ctx *sql.Context, bt *Batch, mem *memCharge) error {
+	if bt.N == 0 {
+		return nil
+	}
+	if t.dropped {
+		if err := t.add(ctx, bt, mem); err != nil {
+			return err
 		}
 		if t.dropped {
-			if err := t.add(ctx, bt, mem); err != nil {
-				return w, err
-			}
-			if t.dropped {
-				continue
-			}
+			return nil
 		}
-		if err := mem.grow(bt.Bytes(), "window"); err != nil {
-			return w, err
-		}
-		t.rest = append(t.rest, bt)
 	}
+	if err := mem.grow(bt.Bytes(), "window"); err != nil {
+		return err
+	}
+	t.rest = append(t.rest, bt)
+	return nil
+}
+
+// input is the rows t kept, in input order, as the window's input.
+func (t *topRows) input() *windowInput {
+	w := &windowInput{cache: map[int]*Column{}}
 	if t.kept != nil {
 		kept := t.compact()
 		for from := 0; from < kept.N; from += BatchSize {
@@ -253,7 +309,7 @@ func (op *windowOp) collectTopRows(ctx *sql.Context, in BatchIter, mem *memCharg
 		w.batches = append(w.batches, bt)
 		w.n += bt.N
 	}
-	return w, nil
+	return w
 }
 
 // add keeps bt's rows that enter their partition's best n, or, when bt
@@ -288,9 +344,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 		}
 		oc = c
 	}
-	base := 0
+	base := t.pendN
 	if t.kept != nil {
-		base = t.kept.N
+		base += t.kept.N
 	}
 	t.sel = t.sel[:0]
 	for r := range bt.N {
@@ -309,6 +365,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 			return err
 		}
 		if t.insert(slot, e) {
+			if t.trackPos {
+				t.pendSlot = append(t.pendSlot, int32(slot))
+			}
 			t.sel = append(t.sel, int32(r))
 			t.alive = append(t.alive, true)
 			t.live++
@@ -316,6 +375,9 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	}
 	if len(t.sel) == 0 {
 		return nil
+	}
+	if t.trackPos {
+		return t.addPending(bt, mem)
 	}
 	if t.kept == nil {
 		t.kept = newOwnedBatch(bt)
@@ -325,9 +387,92 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	} else {
 		appendGathered(t.kept, bt, t.sel)
 	}
-	// The kept rows' share of the batch's bytes, and their alive marks.
+	// The kept rows' share of the batch's bytes and their alive marks.
 	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
 		return err
+	}
+	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
+		before := t.kept.Bytes()
+		t.kept = t.compact()
+		mem.shrink(before - t.kept.Bytes())
+	}
+	return nil
+}
+
+// addPending holds bt's rows t.sel (entered into their best lists) as
+// pending, flushing once the held batches pass pendingFlushRows rows.
+func (t *topRows) addPending(bt *Batch, mem *memCharge) error {
+	b := bt.Bytes()
+	if err := mem.grow(b+int64(len(t.sel))*(1+4), "window top rows"); err != nil {
+		return err
+	}
+	t.pendBatches = append(t.pendBatches, bt)
+	t.pendSel = append(t.pendSel, slices.Clone(t.sel))
+	t.pendBase = append(t.pendBase, t.nextPos)
+	t.pendN += len(t.sel)
+	t.pendRows += bt.N
+	t.pendBytes += b
+	if t.pendRows >= pendingFlushRows {
+		return t.flushPending(mem)
+	}
+	return nil
+}
+
+// flushPending copies the pending rows still alive into kept, in order,
+// with their positions, and renumbers their best entries; the others
+// are dropped.
+func (t *topRows) flushPending(mem *memCharge) error {
+	if t.pendN == 0 {
+		return nil
+	}
+	keptN := 0
+	if t.kept != nil {
+		keptN = t.kept.N
+	}
+	p, next := keptN, keptN // a pending row's index, and its index in kept
+	for bi, bt := range t.pendBatches {
+		sel := t.pendSel[bi][:0] // the alive rows, filtered in place
+		for _, r := range t.pendSel[bi] {
+			if t.alive[p] {
+				// Its one best entry: indexes already renumbered are below
+				// p, so none is taken for it.
+				slot := int(t.pendSlot[p-keptN])
+				best := t.best[slot*t.n : slot*t.n+int(t.count[slot])]
+				for k := range best {
+					if best[k].idx == int32(p) {
+						best[k].idx = int32(next)
+						break
+					}
+				}
+				sel = append(sel, r)
+				t.pos = append(t.pos, t.pendBase[bi]+int64(r))
+				next++
+			}
+			p++
+		}
+		if len(sel) == 0 {
+			continue
+		}
+		if t.kept == nil {
+			t.kept = newOwnedBatch(bt)
+		}
+		appendGathered(t.kept, bt, sel)
+		// The kept rows' share of the batch's bytes, their alive marks
+		// and positions.
+		if err := mem.grow(bt.Bytes()*int64(len(sel))/int64(bt.N)+9*int64(len(sel)), "window top rows"); err != nil {
+			return err
+		}
+	}
+	t.alive = t.alive[:next]
+	for i := keptN; i < next; i++ {
+		t.alive[i] = true
+	}
+	mem.shrink(t.pendBytes + int64(t.pendN)*(1+4))
+	clear(t.pendBatches)
+	t.pendBatches, t.pendSel, t.pendBase, t.pendSlot = t.pendBatches[:0], t.pendSel[:0], t.pendBase[:0], t.pendSlot[:0]
+	t.pendN, t.pendRows, t.pendBytes = 0, 0, 0
+	if t.kept == nil {
+		return nil
 	}
 	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
 		before := t.kept.Bytes()
@@ -348,10 +493,10 @@ func (t *topRows) grow(slot int, mem *memCharge) error {
 	if len(t.count) == 0 {
 		size = max(slot+1, 1024)
 	}
-	if err := mem.grow(int64(size-len(t.count))*int64(4+16*t.n), "window top rows"); err != nil {
+	if err := mem.grow(int64(size-len(t.count))*int64(1+16*t.n), "window top rows"); err != nil {
 		return err
 	}
-	count := make([]int32, size)
+	count := make([]uint8, size)
 	copy(count, t.count)
 	best := make([]topEntry, size*t.n)
 	copy(best, t.best)
@@ -407,6 +552,13 @@ func (t *topRows) compact() *Batch {
 			e := &t.best[s*t.n+j]
 			e.idx = newIdx[e.idx]
 		}
+	}
+	if t.trackPos {
+		pos := make([]int64, len(sel), cap(sel))
+		for i, r := range sel {
+			pos[i] = t.pos[r]
+		}
+		t.pos = pos
 	}
 	// A gathered batch owns its columns: later batches append to it.
 	out := t.kept.Gather(sel)

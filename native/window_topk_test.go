@@ -218,3 +218,88 @@ func TestWindowTopRowsMemoryBudget(t *testing.T) {
 		t.Fatalf("%d bytes still charged after release", used)
 	}
 }
+
+// A worker's top rows (trackPos: rows held pending until flushPending)
+// keep exactly the rows the serial top rows keeps, in the same order and
+// with their positions, wherever the flushes fall: mid-stream, after
+// every batch, or only at the end; the pending batches' charge is given
+// back.
+func TestWindowTopRowsPendingMatchesSerial(t *testing.T) {
+	ctx := sql.NewEmptyContext()
+	idType := types.MustCreateString(sqltypes.Text, types.TextBlobMax, sql.Collation_utf8mb4_bin)
+	r := rand.New(rand.NewPCG(11, 12))
+	for trial := range 24 {
+		n := []int{1, 2, 3}[trial%3]
+		users := []int{50, 4, 1}[trial%3]
+		b := &windowBlock{
+			partKeys:  []sortKey{newSortKey(&fieldExpr{idx: 0, typ: idType, name: "distinct_id"}, idType)},
+			orderKeys: []sortKey{newSortKey(&fieldExpr{idx: 1, typ: types.Int64, name: "k"}, types.Int64)},
+			fns:       []*windowFunc{{kind: fnRowNumber}},
+		}
+		var batches []*Batch
+		var id int64
+		for range 4 + r.IntN(6) {
+			rows := 1 + r.IntN(700)
+			dist := userColumn(numberingBig)
+			key := &Column{Kind: KindInt, Type: types.Int64, Nulls: make([]bool, 0, rows)}
+			ids := &Column{Kind: KindInt, Type: types.Int64}
+			for range rows {
+				u := r.IntN(users)
+				dist.S, dist.U, dist.Nulls = append(dist.S, numberingBig.ID(uint32(u))), append(dist.U, uint32(u)), append(dist.Nulls, false)
+				// Random order with ties: rows enter and leave the best n.
+				key.I, key.Nulls = append(key.I, int64(r.IntN(200))), append(key.Nulls, r.IntN(40) == 0)
+				ids.I = append(ids.I, id)
+				id++
+			}
+			batches = append(batches, &Batch{N: rows, Cols: []*Column{dist, key, ids}})
+		}
+		op := &windowOp{blocks: []*windowBlock{b}, rowLimit: n}
+		serial, err := op.collectTopRows(ctx, &sliceIter{batches: append([]*Batch(nil), batches...)}, newMemCharge(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := engine.NewMemoryPool(1 << 30)
+		wctx := sql.NewContext(engine.WithMemoryBudget(context.Background(), engine.NewMemoryBudgetIn(pool, 1<<30)))
+		mem := newMemCharge(wctx)
+		w := op.newTopRows()
+		w.trackPos = true
+		var pos int64
+		for bi, bt := range batches {
+			w.nextPos = pos
+			pos += int64(bt.N)
+			if err := w.add(wctx, bt, mem); err != nil {
+				t.Fatal(err)
+			}
+			if (trial%4 == 1) || (trial%4 == 2 && r.IntN(3) == 0 && bi > 0) {
+				if err := w.flushPending(mem); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := w.flushPending(mem); err != nil {
+			t.Fatal(err)
+		}
+		if w.pendN != 0 || len(w.pendBatches) != 0 {
+			t.Fatalf("trial %d: %d rows still pending", trial, w.pendN)
+		}
+		kept := w.compact()
+		var want, got []int64
+		for _, bt := range serial.batches {
+			want = append(want, bt.Cols[2].I...)
+		}
+		got = append(got, kept.Cols[2].I...)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("trial %d (n %d, %d users): worker kept %v\nserial kept %v", trial, n, users, got, want)
+		}
+		for i, p := range w.pos[:kept.N] {
+			if p != got[i] { // ids are input positions
+				t.Fatalf("trial %d: kept row %d (id %d) at position %d", trial, i, got[i], p)
+			}
+		}
+		before := pool.UsedBytes()
+		mem.release()
+		if before <= 0 || pool.UsedBytes() != 0 {
+			t.Fatalf("trial %d: %d bytes charged, %d after release", trial, before, pool.UsedBytes())
+		}
+	}
+}
