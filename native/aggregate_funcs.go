@@ -460,29 +460,6 @@ func (a *countDistinctAgg) addUsers(c *Column, us []uint32, users *storage.UserI
 	}
 	if a.dense {
 		a.udense = grow(a.udense, ngroups)
-		lastG, lastU := int32(-1), uint32(0)
-		for r, g := range groups {
-			if c.Nulls != nil && c.Nulls[r] {
-				continue
-			}
-			u := us[r]
-			if g == lastG && u == lastU {
-				continue
-			}
-			lastG, lastU = g, u
-			set := a.udense[g]
-			if int(u>>6) >= len(set) {
-				// A group's first user, or a number past the numbering's
-				// size when the set was made (users numbered since).
-				grown := make([]uint64, max(words, int(u>>6)+1))
-				copy(grown, set)
-				a.denseWords += int64(len(grown) - len(set))
-				set = grown
-				a.udense[g] = set
-			}
-			set[u>>6] |= 1 << (u & 63)
-		}
-		return
 	}
 	lastG, lastU := int32(-1), uint32(0)
 	for r, g := range groups {
@@ -494,6 +471,20 @@ func (a *countDistinctAgg) addUsers(c *Column, us []uint32, users *storage.UserI
 			continue // a user's run of events in one group
 		}
 		lastG, lastU = g, u
+		if a.dense {
+			set := a.udense[g]
+			if int(u>>6) >= len(set) {
+				// A group's first user, or a number past the numbering's
+				// size when the set was made (users numbered since).
+				grown := make([]uint64, max(words, int(u>>6)+1))
+				copy(grown, set)
+				a.denseWords += int64(len(grown) - len(set))
+				set = grown
+				a.udense[g] = set
+			}
+			set[u>>6] |= 1 << (u & 63)
+			continue
+		}
 		set := a.usets[g]
 		if set == nil {
 			set = roaring.New()
