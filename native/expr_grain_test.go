@@ -258,20 +258,7 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 					}
 					continue
 				}
-				if werr != nil || wctx.Session.WarningCount() != 0 || cctx.Session.WarningCount() != 0 {
-					t.Fatalf("%s: cached without warnings, Eval: err %v, %d warnings", e, werr, wctx.Session.WarningCount())
-				}
-				unc, err := inner.Eval(newTestCtx(), b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for r := range b.N {
-					g, w, u := normalize(got.Value(r)), normalize(want.Value(r)), normalize(unc.Value(r))
-					if g != w || g != u {
-						t.Fatalf("%s (zone %s) row %d (t=%v d=%v): cached %s, Eval %s, uncached %s",
-							e, zone, r, b.Cols[0].Value(r), b.Cols[2].Value(r), g, w, u)
-					}
-				}
+				requireGrainRows(t, "cached", e, zone, b, got, want, werr, wctx, cctx, inner)
 			}
 		}
 	}
@@ -279,6 +266,27 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 	t.Logf("%d of %d evaluations cached", cachedN, total)
 	if cachedN*10 < total*8 {
 		t.Fatalf("only %d of %d evaluations cached", cachedN, total)
+	}
+}
+
+// requireGrainRows: the cache's column got (the path named what, under
+// cctx) has go-mysql-server's values (want, werr under wctx) and the
+// uncached expression's (inner) on every row of b, and neither warned.
+func requireGrainRows(t *testing.T, what string, e sql.Expression, zone string, b *Batch, got, want *Column, werr error, wctx, cctx *sql.Context, inner Expr) {
+	t.Helper()
+	if werr != nil || wctx.Session.WarningCount() != 0 || cctx.Session.WarningCount() != 0 {
+		t.Fatalf("%s: %s without warnings, Eval: err %v, %d warnings", e, what, werr, wctx.Session.WarningCount())
+	}
+	unc, err := inner.Eval(newTestCtx(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range b.N {
+		g, w, u := normalize(got.Value(r)), normalize(want.Value(r)), normalize(unc.Value(r))
+		if g != w || g != u {
+			t.Fatalf("%s (zone %s) row %d (t=%v d=%v): %s %s, Eval %s, uncached %s",
+				e, zone, r, b.Cols[0].Value(r), b.Cols[2].Value(r), what, g, w, u)
+		}
 	}
 }
 
@@ -483,19 +491,7 @@ func TestGrainCacheSpanMatchesRowByRow(t *testing.T) {
 				wctx := newTestCtx()
 				_ = wctx.SetSessionVariable(wctx, "time_zone", zone)
 				want, werr := (&evalExpr{e: e, typ: e.Type(wctx)}).Eval(wctx, b)
-				if werr != nil || wctx.Session.WarningCount() != 0 || cctx.Session.WarningCount() != 0 {
-					t.Fatalf("%s: span path without warnings, Eval: err %v, %d warnings", e, werr, wctx.Session.WarningCount())
-				}
-				unc, err := inner.Eval(newTestCtx(), b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for r := range b.N {
-					g, w, u := normalize(got.Value(r)), normalize(want.Value(r)), normalize(unc.Value(r))
-					if g != w || g != u {
-						t.Fatalf("%s (zone %s) row %d (t=%v): span %s, Eval %s, uncached %s", e, zone, r, b.Cols[0].Value(r), g, w, u)
-					}
-				}
+				requireGrainRows(t, "span path", e, zone, b, got, want, werr, wctx, cctx, inner)
 			}
 		}
 	}
