@@ -219,15 +219,7 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 		// batches take buckets earlier ones stored (grainMemo).
 		gxs := make([]*grainExpr, len(es))
 		for i, e := range es {
-			col, g, _, ok := exprGrain(ctx, grainSchema, e)
-			if !ok {
-				t.Fatalf("%s: no grain", e)
-			}
-			inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gxs[i] = &grainExpr{inner: inner, col: col, grain: g}
+			gxs[i] = testGrainExpr(t, ctx, e)
 		}
 		for round := range 4 {
 			b := grainBatch(rng, 400, false)
@@ -267,6 +259,21 @@ func TestGrainCacheMatchesRowByRow(t *testing.T) {
 	if cachedN*10 < total*8 {
 		t.Fatalf("only %d of %d evaluations cached", cachedN, total)
 	}
+}
+
+// testGrainExpr is e (over grainSchema) as the grain cache at its
+// analysed grain, whatever its size, over e compiled without the cache.
+func testGrainExpr(t *testing.T, ctx *sql.Context, e sql.Expression) *grainExpr {
+	t.Helper()
+	col, g, _, ok := exprGrain(ctx, grainSchema, e)
+	if !ok {
+		t.Fatalf("%s: no grain", e)
+	}
+	inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &grainExpr{inner: inner, col: col, grain: g}
 }
 
 // requireGrainRows: the cache's column got (the path named what, under
@@ -467,15 +474,8 @@ func TestGrainCacheSpanMatchesRowByRow(t *testing.T) {
 				c.setBounds(slices.Min(c.I), slices.Max(c.I))
 			}
 			for _, e := range es {
-				col, g, _, ok := exprGrain(ctx, grainSchema, e)
-				if !ok {
-					t.Fatalf("%s: no grain", e)
-				}
-				inner, err := (&Compiler{In: grainSchema, inGrain: true}).Compile(ctx, e)
-				if err != nil {
-					t.Fatal(err)
-				}
-				gx := &grainExpr{inner: inner, col: col, grain: g}
+				gx := testGrainExpr(t, ctx, e)
+				inner, col, g := gx.inner, gx.col, gx.grain
 				if col != 2 && timeOrdered(b.Cols[col].I, g) && g < microsPerDay { // col 2: DATE, one value
 					t.Fatalf("%s: a day's times in random order look time-ordered at grain %d", e, g)
 				}

@@ -391,11 +391,7 @@ func (t *topRows) add(ctx *sql.Context, bt *Batch, mem *memCharge) error {
 	if err := mem.grow(bt.Bytes()*int64(len(t.sel))/int64(bt.N)+int64(len(t.sel)), "window top rows"); err != nil {
 		return err
 	}
-	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
-		before := t.kept.Bytes()
-		t.kept = t.compact()
-		mem.shrink(before - t.kept.Bytes())
-	}
+	t.compactIfMostlyDead(mem)
 	return nil
 }
 
@@ -474,11 +470,7 @@ func (t *topRows) flushPending(mem *memCharge) error {
 	if t.kept == nil {
 		return nil
 	}
-	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
-		before := t.kept.Bytes()
-		t.kept = t.compact()
-		mem.shrink(before - t.kept.Bytes())
-	}
+	t.compactIfMostlyDead(mem)
 	return nil
 }
 
@@ -531,6 +523,17 @@ func (t *topRows) insert(slot int, e topEntry) bool {
 	}
 	best[j] = e
 	return true
+}
+
+// compactIfMostlyDead compacts the kept rows once more than a batch of
+// them, and more than the live ones, are dead, and gives their bytes
+// back to mem.
+func (t *topRows) compactIfMostlyDead(mem *memCharge) {
+	if dead := t.kept.N - t.live; dead > BatchSize && dead > t.live {
+		before := t.kept.Bytes()
+		t.kept = t.compact()
+		mem.shrink(before - t.kept.Bytes())
+	}
 }
 
 // compact is the kept rows still alive, in input order, with the best
