@@ -115,6 +115,11 @@ type Aggregation struct {
 	Keys    []GroupKey
 	Aggs    []Agg
 	Workers int // 0: GOMAXPROCS
+	// Unread[j] says that nobody reads aggregate j's results: every
+	// row holds NULL there and RunUsers no users (a per-user derived
+	// table's distinct_id that the query above never names: reading 500k
+	// users' ids was a quarter of such a query). nil: all are read.
+	Unread []bool
 }
 
 // maxGroupKeys is the most GROUP BY keys the engine runs natively.
@@ -172,41 +177,27 @@ func (a *Aggregation) RunUsers(ctx context.Context) (rows [][]storage.Value, use
 }
 
 func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Value, [][]uint32, error) {
-	if err := a.Check(); err != nil {
-		return nil, nil, err
-	}
-	if a.Filter == nil && len(a.Keys) == 0 && len(a.Aggs) == 1 && a.Aggs[0].Kind == AggCount && a.Aggs[0].Column == "" {
-		// count(*) of everything: the parts know their sizes.
-		n := 0
-		for _, s := range a.Snap.Segments {
-			n += s.Segment.Rows()
-		}
-		for _, m := range a.Snap.Mem {
-			n += len(m.Rows)
-		}
-		return [][]storage.Value{{storage.IntValue(int64(n))}}, make([][]uint32, 1), nil
-	}
-	w, err := runAggregation(ctx, a)
+	gs, err := a.RunGroups(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(a.Keys) == 0 && len(w.groups.keys) == 0 {
-		w.groups.lookup(groupKey{})
-		w.growStates()
+	if gs.w == nil {
+		return gs.rows, make([][]uint32, len(a.Aggs)), nil
 	}
+	w := gs.w
 	// The rows are charged as the state is: a result of millions of
 	// groups is itself memory.
-	budget := MemoryBudgetOf(ctx)
-	if err := budget.Grow(int64(len(w.groups.keys))*(rowBytes+int64(len(a.Aggs))*rowValueBytes), "result rows of "+a.String()); err != nil {
+	budget := gs.budget
+	if err := budget.Grow(int64(w.groups.len())*(rowBytes+int64(len(a.Aggs))*rowValueBytes), "result rows of "+a.String()); err != nil {
 		return nil, nil, err
 	}
 	var users [][]uint32
 	if wantUsers {
-		if users, err = w.userResults(ctx, budget); err != nil {
+		if users, err = gs.Users(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
-	out := make([][]storage.Value, len(w.groups.keys))
+	out := make([][]storage.Value, w.groups.len())
 	// One allocation for every row's values (a row per group made
 	// millions of small objects); each row's capacity ends at its own
 	// values, so appending to one cannot overwrite the next.
@@ -220,18 +211,98 @@ func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Valu
 		}
 		row := vals[g*na : (g+1)*na : (g+1)*na]
 		for j, st := range w.states {
-			row[j] = st.result(int32(g))
+			if !a.unread(j) {
+				row[j] = st.result(int32(g))
+			}
 		}
 		out[g] = row
 	}
 	// The state is garbage now (the rows hold copies of its values, their
 	// strings shared with the users file and the intern table): give its
 	// charge back, so that only the rows stay charged for the statement.
-	if w.chargedBytes > 0 {
-		budget.Grow(-w.chargedBytes, "")
-		w.chargedBytes = 0
-	}
+	gs.Release()
 	return out, users, nil
+}
+
+// Groups is an aggregation's result held as its merged state: group g's
+// value of aggregate j is computed when asked for (Value), so that a
+// consumer that builds columns a batch at a time needs no row of
+// storage.Values per group (for a group per user, tens of MB a query).
+// The state stays charged to the query's budget until Release.
+type Groups struct {
+	a      *Aggregation
+	w      *aggWorker        // nil: the result is rows
+	rows   [][]storage.Value // w == nil: the one row of a count(*) answered without a scan
+	budget *MemoryBudget
+}
+
+// RunGroups runs the aggregation and returns its groups (see Run for
+// which groups and Groups for how they are held).
+func (a *Aggregation) RunGroups(ctx context.Context) (*Groups, error) {
+	if err := a.Check(); err != nil {
+		return nil, err
+	}
+	if a.Filter == nil && len(a.Keys) == 0 && len(a.Aggs) == 1 && a.Aggs[0].Kind == AggCount && a.Aggs[0].Column == "" {
+		// count(*) of everything: the parts know their sizes.
+		n := 0
+		for _, s := range a.Snap.Segments {
+			n += s.Segment.Rows()
+		}
+		for _, m := range a.Snap.Mem {
+			n += len(m.Rows)
+		}
+		return &Groups{a: a, rows: [][]storage.Value{{storage.IntValue(int64(n))}}}, nil
+	}
+	w, err := runAggregation(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Keys) == 0 && w.groups.len() == 0 {
+		w.groups.lookup(groupKey{})
+		w.growStates()
+	}
+	return &Groups{a: a, w: w, budget: MemoryBudgetOf(ctx)}, nil
+}
+
+// Len is the number of groups.
+func (gs *Groups) Len() int {
+	if gs.w == nil {
+		return len(gs.rows)
+	}
+	return gs.w.groups.len()
+}
+
+// Value is group g's value of aggregate j (NULL when Unread).
+func (gs *Groups) Value(g, j int) storage.Value {
+	if gs.w == nil {
+		return gs.rows[g][j]
+	}
+	if gs.a.unread(j) {
+		return storage.Value{}
+	}
+	return gs.w.states[j].result(int32(g))
+}
+
+// Users is RunUsers' users of these groups.
+func (gs *Groups) Users(ctx context.Context) ([][]uint32, error) {
+	if gs.w == nil {
+		return make([][]uint32, len(gs.a.Aggs)), nil
+	}
+	return gs.w.userResults(ctx, gs.budget)
+}
+
+// Release gives the state's charge back to the query's budget; Value
+// must not be called afterwards.
+func (gs *Groups) Release() {
+	if gs.w != nil && gs.w.chargedBytes > 0 {
+		gs.budget.Grow(-gs.w.chargedBytes, "")
+		gs.w.chargedBytes = 0
+	}
+}
+
+// unread reports whether nobody reads aggregate j's results (Unread).
+func (a *Aggregation) unread(j int) bool {
+	return j < len(a.Unread) && a.Unread[j]
 }
 
 // userResults is RunUsers' users over the merged state w: the group
@@ -242,15 +313,16 @@ func (w *aggWorker) userResults(ctx context.Context, budget *MemoryBudget) ([][]
 	users := make([][]uint32, len(w.states))
 	for j, st := range w.states {
 		ks, ok := st.(*keyAnyState)
-		if !ok || (ks.ref.kind != kindDistinctID && ks.ref.kind != kindRawDistinctID) {
+		if !ok || (ks.ref.kind != kindDistinctID && ks.ref.kind != kindRawDistinctID) || w.run.a.unread(j) {
 			continue
 		}
-		if err := budget.Grow(4*int64(len(w.groups.keys)), "user numbers of "+w.run.what); err != nil {
+		n := w.groups.len()
+		if err := budget.Grow(4*int64(n), "user numbers of "+w.run.what); err != nil {
 			return nil, err
 		}
-		us := make([]uint32, len(w.groups.keys))
-		for g, k := range w.groups.keys {
-			us[g] = uint32(k.k[ks.key]) // NULL rows: 0, never read
+		us := make([]uint32, n)
+		for g := range us {
+			us[g] = uint32(w.groups.key(int32(g)).k[ks.key]) // NULL rows: 0, never read
 		}
 		users[j] = us
 	}
@@ -447,59 +519,135 @@ type groupKey struct {
 }
 
 // groupTable numbers the groups a worker has seen.
+//
+// A table of one key (GROUP BY user, event, a bucket: most groupings)
+// keeps each group's key as a uint64 (one) rather than a groupKey (40
+// bytes: a table of a group per user made tens of MB of keys per query
+// and worker); its NULL group, if any, is null1-1.
+// INVARIANT: a non-NULL single key k < len(dense) is found through
+// dense, never in m1 (growDense moves m1's keys it comes to cover).
 type groupTable struct {
 	nkeys int
-	// dense maps a single non-NULL key below denseLimit to gid+1.
+	// dense maps a single non-NULL key below len(dense) to gid+1.
 	dense []int32
+	m1    map[uint64]int32 // nkeys == 1: keys outside dense
 	m     map[groupKey]int32
-	keys  []groupKey // by gid
+	one   []uint64   // by gid, nkeys == 1
+	keys  []groupKey // by gid, nkeys != 1
+	null1 int32      // nkeys == 1: gid+1 of the NULL group (0: none)
 }
 
+// denseLimit bounds how far lookup grows dense for keys it meets; user
+// groupings size dense to the snapshot's users at once, beyond it.
 const denseLimit = 1 << 22
 
+func newGroupTable(nkeys int) groupTable {
+	if nkeys == 1 {
+		return groupTable{nkeys: 1, m1: map[uint64]int32{}}
+	}
+	return groupTable{nkeys: nkeys, m: map[groupKey]int32{}}
+}
+
+// len is the number of groups.
+func (g *groupTable) len() int {
+	if g.nkeys == 1 {
+		return len(g.one)
+	}
+	return len(g.keys)
+}
+
+// key is group gid's key.
+func (g *groupTable) key(gid int32) groupKey {
+	if g.nkeys != 1 {
+		return g.keys[gid]
+	}
+	if gid == g.null1-1 {
+		return groupKey{nulls: 1}
+	}
+	return groupKey{k: [maxGroupKeys]uint64{g.one[gid]}}
+}
+
+// keyBytes is what the table's keys take (their capacity).
+func (g *groupTable) keyBytes() int64 {
+	return int64(cap(g.one))*8 + int64(cap(g.keys))*groupKeyBytes
+}
+
+// mapped is the number of groups keyed in a map rather than dense.
+func (g *groupTable) mapped() int {
+	return len(g.m1) + len(g.m)
+}
+
 func (g *groupTable) lookup(k groupKey) int32 {
-	if g.nkeys == 1 && k.nulls == 0 && k.k[0] < denseLimit {
-		i := k.k[0]
-		if i < uint64(len(g.dense)) {
-			if v := g.dense[i]; v != 0 {
-				return v - 1
-			}
-		} else {
-			g.growDense(int(min(max(uint64(len(g.dense))*2, i+1, 1024), denseLimit)))
+	if g.nkeys != 1 {
+		if gid, ok := g.m[k]; ok {
+			return gid
 		}
-		gid := g.add(k)
-		g.dense[i] = gid + 1
+		gid := int32(len(g.keys))
+		g.keys = appendDoubling(g.keys, k)
+		g.m[k] = gid
 		return gid
 	}
-	if gid, ok := g.m[k]; ok {
+	if k.nulls != 0 {
+		if g.null1 == 0 {
+			g.null1 = g.add1(0) + 1
+		}
+		return g.null1 - 1
+	}
+	return g.lookup1(k.k[0])
+}
+
+// lookup1 is lookup of non-NULL key i in a one-key table.
+func (g *groupTable) lookup1(i uint64) int32 {
+	if i < uint64(len(g.dense)) {
+		if v := g.dense[i]; v != 0 {
+			return v - 1
+		}
+	} else if i < denseLimit {
+		g.growDense(int(min(max(uint64(len(g.dense))*2, i+1, 1024), denseLimit)))
+	} else {
+		if gid, ok := g.m1[i]; ok {
+			return gid
+		}
+		gid := g.add1(i)
+		g.m1[i] = gid
 		return gid
 	}
-	gid := g.add(k)
-	g.m[k] = gid
+	gid := g.add1(i)
+	g.dense[i] = gid + 1
 	return gid
 }
 
-// add appends k as a new group and returns its gid. keys doubles when
-// full, as the states do (growTo): append grows a large slice by a
-// quarter, and a table of a group per user (hundreds of thousands of
-// 40-byte keys) spent more time copying its keys than grouping.
-func (g *groupTable) add(k groupKey) int32 {
-	if len(g.keys) == cap(g.keys) {
-		grown := make([]groupKey, len(g.keys), max(2*cap(g.keys), 64))
-		copy(grown, g.keys)
-		g.keys = grown
-	}
-	gid := int32(len(g.keys))
-	g.keys = append(g.keys, k)
+// add1 appends k as a new group of a one-key table and returns its gid.
+func (g *groupTable) add1(k uint64) int32 {
+	gid := int32(len(g.one))
+	g.one = appendDoubling(g.one, k)
 	return gid
 }
 
-// growDense makes dense n long (n > len(dense), n <= denseLimit), in
-// one allocation.
+// appendDoubling is append that doubles s when full, as the states do
+// (growTo): append grows a large slice by a quarter, and a table of a
+// group per user spent more time copying its keys than grouping.
+func appendDoubling[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		grown := make([]T, len(s), max(2*cap(s), 64))
+		copy(grown, s)
+		s = grown
+	}
+	return append(s, v)
+}
+
+// growDense makes dense n long (n > len(dense)), in one allocation, and
+// moves the keys of m1 it now covers into it.
 func (g *groupTable) growDense(n int) {
 	grown := make([]int32, n)
 	copy(grown, g.dense)
 	g.dense = grown
+	for k, gid := range g.m1 {
+		if k < uint64(n) {
+			g.dense[k] = gid + 1
+			delete(g.m1, k)
+		}
+	}
 }
 
 // floatKey keys a float so that values equal in SQL share a key.

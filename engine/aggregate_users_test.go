@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"arb/storage"
@@ -68,6 +69,76 @@ func TestAggregateRunUsers(t *testing.T) {
 					t.Fatalf("%s: %d rows, %d distinct users", c.name, len(rows), len(seen))
 				}
 			}
+		}
+	}
+}
+
+// TestAggregateUnread: an aggregate marked Unread is NULL in every row
+// and carries no user numbers; the other outputs and the groups are
+// those of the run that reads everything, through Run and RunGroups.
+func TestAggregateUnread(t *testing.T) {
+	snap := benchSnapshot(t, 2*storage.SegmentBlockRows+77)
+	ctx := context.Background()
+	keys := []GroupKey{{Column: "distinct_id"}}
+	aggs := []Agg{{Kind: AggAny, Column: "distinct_id"}, {Kind: AggCount}, {Kind: AggSum, Column: "amount"}}
+	all := &Aggregation{Snap: snap, Keys: keys, Aggs: aggs, Workers: 1} // one worker: the same row order each run
+	want, err := all.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	some := &Aggregation{Snap: snap, Keys: keys, Aggs: aggs, Workers: 1, Unread: []bool{true, false, false}}
+	rows, users, err := some.RunUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(want) || len(rows) < 2 {
+		t.Fatalf("%d rows, want %d (and more than one)", len(rows), len(want))
+	}
+	if users[0] != nil {
+		t.Fatal("an unread distinct_id output carries user numbers")
+	}
+	gs, err := some.RunGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gs.Release()
+	if gs.Len() != len(want) {
+		t.Fatalf("RunGroups: %d groups, want %d", gs.Len(), len(want))
+	}
+	for g := range rows {
+		if !rows[g][0].IsNull() || !gs.Value(g, 0).IsNull() {
+			t.Fatalf("row %d: unread output %v / %v, want NULL", g, rows[g][0], gs.Value(g, 0))
+		}
+		for j := 1; j < len(aggs); j++ {
+			if rows[g][j] != want[g][j] || gs.Value(g, j) != want[g][j] {
+				t.Fatalf("row %d, output %d: %v / %v, want %v", g, j, rows[g][j], gs.Value(g, j), want[g][j])
+			}
+		}
+	}
+}
+
+// TestGroupTableOneKey: a one-key table's groups by value across its
+// dense index, its map (keys beyond denseLimit) and the NULL group, also
+// after growDense comes to cover keys the map held.
+func TestGroupTableOneKey(t *testing.T) {
+	g := newGroupTable(1)
+	key := func(k uint64) groupKey { return groupKey{k: [maxGroupKeys]uint64{k}} }
+	big := uint64(denseLimit + 5)
+	ids := []int32{g.lookup(key(3)), g.lookup(key(big)), g.lookup(groupKey{nulls: 1}), g.lookup(key(0))}
+	if want := []int32{0, 1, 2, 3}; !slices.Equal(ids, want) {
+		t.Fatalf("first lookups: %v, want %v", ids, want)
+	}
+	g.growDense(int(big) + 1)
+	again := []int32{g.lookup(key(big)), g.lookup(key(3)), g.lookup(groupKey{nulls: 1}), g.lookup(key(big + 1))}
+	if want := []int32{1, 0, 2, 4}; !slices.Equal(again, want) {
+		t.Fatalf("after growDense: %v, want %v", again, want)
+	}
+	if len(g.m1) != 1 || g.len() != 5 {
+		t.Fatalf("map holds %d keys, table %d groups; want 1 (big+1) and 5", len(g.m1), g.len())
+	}
+	for gid, want := range []groupKey{key(3), key(big), {nulls: 1}, key(0), key(big + 1)} {
+		if k := g.key(int32(gid)); k != want {
+			t.Fatalf("key of group %d: %v, want %v", gid, k, want)
 		}
 	}
 }

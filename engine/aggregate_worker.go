@@ -33,7 +33,6 @@ type aggWorker struct {
 	selBuf   []int32 // groupByBitmaps: a block's rows with a value
 	keyBuf   []groupKey
 	userBufs userBufs
-	userGids []int32  // user number → group (-1: none yet), for userGroups
 	masks    []uint32 // per row of the batch: conditions met
 
 	// chargedBytes is what the worker's state holds charged to the
@@ -59,9 +58,9 @@ func (w *aggWorker) account() error {
 	// What is allocated: the keys slice (its capacity), a map entry per
 	// group not in the dense index, the dense index and user-number
 	// slices, and each state's slots.
-	groups := int64(len(w.groups.keys))
-	est := int64(cap(w.groups.keys))*groupKeyBytes + int64(len(w.groups.m))*groupMapBytes +
-		int64(len(w.groups.dense))*4 + int64(len(w.userGids))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4
+	groups := int64(w.groups.len())
+	est := w.groups.keyBytes() + int64(w.groups.mapped())*groupMapBytes +
+		int64(len(w.groups.dense))*4 + int64(cap(w.tuple.gids)+cap(w.bucketTbl.gids))*4
 	for _, st := range w.states {
 		est += groups * stateSlotBytesOf(st)
 		if s, ok := st.(sizedState); ok {
@@ -77,7 +76,7 @@ func (w *aggWorker) account() error {
 }
 
 func newAggWorker(r *aggRun) *aggWorker {
-	w := &aggWorker{run: r, groups: groupTable{nkeys: len(r.keyRefs), m: map[groupKey]int32{}}}
+	w := &aggWorker{run: r, groups: newGroupTable(len(r.keyRefs))}
 	for i, g := range r.a.Aggs {
 		if ki := r.keyOfAny(i); ki >= 0 {
 			w.states = append(w.states, &keyAnyState{w: w, key: ki, ref: r.aggRefs[i]})
@@ -94,7 +93,7 @@ func newAggWorker(r *aggRun) *aggWorker {
 
 func (w *aggWorker) growStates() {
 	for _, st := range w.states {
-		st.grow(len(w.groups.keys))
+		st.grow(w.groups.len())
 	}
 }
 
@@ -129,7 +128,7 @@ func (s *keyAnyState) add(*aggWorker, *batch, []int32, colRef) error { return ni
 func (s *keyAnyState) merge(int32, aggState, int32)                  {}
 
 func (s *keyAnyState) result(g int32) storage.Value {
-	k := s.w.groups.keys[g]
+	k := s.w.groups.key(g)
 	if k.nulls&(1<<s.key) != 0 {
 		return storage.Value{}
 	}
@@ -712,30 +711,22 @@ func (w *aggWorker) addStates(b *batch, gids []int32) error {
 }
 
 // userGroups sets the group of every selected row of a batch grouped by
-// user (distinct_id): user numbers are dense, so a worker-wide table maps
-// them to groups.
+// user (distinct_id): user numbers are dense, so the group table's dense
+// index is sized for every user of the snapshot at once (beyond
+// denseLimit too) and read here directly.
 func (w *aggWorker) userGroups(v *vec, b *batch, gids []int32) {
-	if len(w.userGids) < v.users.Len() {
-		old := w.userGids
-		w.userGids = make([]int32, v.users.Len())
-		copy(w.userGids, old)
-		for i := len(old); i < len(w.userGids); i++ {
-			w.userGids[i] = -1
-		}
-		// User numbers are the group table's keys: size its dense
-		// index for every user at once rather than doubling it.
-		if n := min(v.users.Len(), denseLimit); len(w.groups.keys) == 0 && len(w.groups.dense) < n {
-			w.groups.growDense(n)
-		}
+	g := &w.groups
+	if n := v.users.Len(); len(g.dense) < n {
+		g.growDense(n)
 	}
 	for i := range gids {
 		u := v.codes[b.row(i)]
-		g := w.userGids[u]
-		if g < 0 {
-			g = w.groups.lookup(groupKey{k: [maxGroupKeys]uint64{uint64(u)}})
-			w.userGids[u] = g
+		gid := g.dense[u] - 1
+		if gid < 0 {
+			gid = g.add1(uint64(u))
+			g.dense[u] = gid + 1
 		}
-		gids[i] = g
+		gids[i] = gid
 	}
 }
 
@@ -1068,14 +1059,14 @@ func (w *aggWorker) condMasks(b *batch, conds []Predicate) ([]uint32, error) {
 // CheckEveryRows groups (a merge of millions of groups takes seconds).
 // src's charge moves to w: src is garbage afterwards.
 func (w *aggWorker) mergeFrom(ctx context.Context, src *aggWorker) error {
-	remap := make([]int32, len(src.groups.keys))
-	for g, k := range src.groups.keys {
+	remap := make([]int32, src.groups.len())
+	for g := range remap {
 		if g%CheckEveryRows == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		remap[g] = w.groups.lookup(k)
+		remap[g] = w.groups.lookup(src.groups.key(int32(g)))
 	}
 	w.growStates()
 	for j, st := range w.states {

@@ -57,7 +57,7 @@ func (tr *Translation) node(ctx *sql.Context, n sql.Node) (op Operator, reason s
 		return nn.op, ""
 	}
 	if bn, ok := n.(BatchNode); ok { // batch_node.go
-		return newBatchNodeOp(ctx, bn), ""
+		return newBatchNodeOp(ctx, tr, bn), ""
 	}
 	fn, ok := translators[reflect.TypeOf(n)]
 	if !ok {

@@ -2,9 +2,11 @@ package planner
 
 import (
 	"io"
+	"slices"
 
 	"github.com/dolthub/go-mysql-server/sql"
 
+	"arb/engine"
 	"arb/native"
 	"arb/storage"
 )
@@ -19,42 +21,57 @@ var _ native.BatchNode = (*AggregateNode)(nil)
 // per-user derived table key users by number as they do the events
 // scan's. Groups become batches as they are asked for, like RowIter's
 // rows.
-func (n *AggregateNode) OpenBatches(ctx *sql.Context) (native.BatchIter, error) {
+func (n *AggregateNode) OpenBatches(ctx *sql.Context, read []bool) (native.BatchIter, error) {
 	spec := n.spec
 	spec.Snap = n.table.Snapshot()
-	groups, users, err := spec.RunUsers(ctx)
+	if slices.Contains(read, false) {
+		spec.Unread = make([]bool, len(spec.Aggs))
+		for j := range spec.Unread {
+			spec.Unread[j] = j < len(read) && !read[j]
+		}
+	}
+	groups, err := spec.RunGroups(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &aggBatches{n: n, sch: n.Schema(ctx), groups: groups, users: users, numbering: spec.Snap.UserIDs}, nil
+	users, err := groups.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &aggBatches{n: n, sch: n.Schema(ctx), read: read, groups: groups, users: users, numbering: spec.Snap.UserIDs}, nil
 }
 
 // aggBatches hands out an engine aggregate's groups as batches.
 type aggBatches struct {
 	n         *AggregateNode
 	sch       sql.Schema
-	groups    [][]storage.Value
-	users     [][]uint32 // per output: the groups' user numbers, or nil
+	read      []bool         // per output: read above (else left nil)
+	groups    *engine.Groups // each batch's values are read off it
+	users     [][]uint32     // per output: the groups' user numbers, or nil
 	numbering *storage.UserIDs
 	pos       int
 }
 
 func (it *aggBatches) Next(ctx *sql.Context) (*native.Batch, error) {
-	if it.pos >= len(it.groups) {
+	if it.groups == nil || it.pos >= it.groups.Len() {
 		return nil, io.EOF
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	end := min(it.pos+native.BatchSize, len(it.groups))
-	rows := it.groups[it.pos:end]
-	b := &native.Batch{N: len(rows), Cols: make([]*native.Column, len(it.sch))}
+	end := min(it.pos+native.BatchSize, it.groups.Len())
+	n := end - it.pos
+	b := &native.Batch{N: n, Cols: make([]*native.Column, len(it.sch))}
 	for j, col := range it.sch {
-		c := native.NewColumn(col.Type, len(rows))
+		if j < len(it.read) && !it.read[j] {
+			continue
+		}
+		c := native.NewColumn(col.Type, n)
 		plain := j < len(it.n.outs) && it.n.outs[j] != outRetention && it.n.outs[j] != outDecimal
-		for _, g := range rows {
-			if !plain || !appendStored(c, g[j]) {
-				c.Append(it.n.toSQL(j, g[j]))
+		for g := it.pos; g < end; g++ {
+			v := it.groups.Value(g, j)
+			if !plain || !appendStored(c, v) {
+				c.Append(it.n.toSQL(j, v))
 			}
 		}
 		// The numbers go with the strings only where every value stayed
@@ -64,15 +81,24 @@ func (it *aggBatches) Next(ctx *sql.Context) (*native.Batch, error) {
 		}
 		b.Cols[j] = c
 	}
-	for i := it.pos; i < end; i++ {
-		it.groups[i] = nil // handed out: the batch holds the values now
-	}
 	it.pos = end
+	if it.pos == it.groups.Len() {
+		it.release()
+	}
 	return b, nil
 }
 
-func (it *aggBatches) Close(*sql.Context) error {
+// release drops the groups, handed out whole: their state is garbage
+// and no longer charged to the query.
+func (it *aggBatches) release() {
+	if it.groups != nil {
+		it.groups.Release()
+	}
 	it.groups, it.users = nil, nil
+}
+
+func (it *aggBatches) Close(*sql.Context) error {
+	it.release()
 	return nil
 }
 

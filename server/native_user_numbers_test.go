@@ -132,6 +132,11 @@ func TestNativeUserNumbersOverEvents(t *testing.T) {
 			"SELECT x.distinct_id, COUNT(*) FROM a x JOIN a y ON x.distinct_id = y.distinct_id AND x.t0 <= y.t0 GROUP BY x.distinct_id ORDER BY x.distinct_id", ""},
 		{"SELECT LEAST(n, 2) AS k, COUNT(*), COUNT(DISTINCT distinct_id) FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) p " +
 			"GROUP BY LEAST(n, 2) ORDER BY k", ""},
+		// A distinct_id nothing above reads is not computed
+		// (engine.Aggregation.Unread); read under another name, it is.
+		{"SELECT LEAST(n, 2) AS k, COUNT(*) FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) p GROUP BY LEAST(n, 2) ORDER BY k", ""},
+		{"SELECT q.n, COUNT(*) FROM (SELECT p.distinct_id AS u, p.n FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) p) q " +
+			"WHERE q.u <> 'bob' GROUP BY q.n ORDER BY q.n", ""},
 		{"SELECT l.d, COUNT(r.n) FROM (SELECT 'alice' AS d UNION ALL SELECT 'u-1' UNION ALL SELECT 'anon-1' UNION ALL SELECT 'nobody') l " +
 			"LEFT JOIN (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) r ON r.distinct_id = l.d GROUP BY l.d ORDER BY l.d", ""},
 		{"SELECT COUNT(DISTINCT u), COUNT(*) FROM (SELECT distinct_id AS u FROM (SELECT distinct_id, COUNT(*) AS n FROM events GROUP BY distinct_id) g " +
