@@ -338,6 +338,7 @@ type caseExpr struct {
 	policy    convPolicy
 	nullChain bool
 	name      string
+	labels    *caseLabels // every value a constant (expr_case_labels.go); nil: none
 }
 
 func init() {
@@ -411,6 +412,7 @@ func (x *caseExpr) withValues(ctx *sql.Context, c *Compiler, vals []sql.Expressi
 		}
 		x.els, x.elsT = &o, els.Type(ctx)
 	}
+	x.prepareLabels()
 	return x, nil
 }
 
@@ -448,6 +450,11 @@ func (x *caseExpr) mayFail() bool {
 }
 
 func (x *caseExpr) Eval(ctx *sql.Context, b *Batch) (*Column, error) {
+	if x.labels != nil {
+		if out, ok, err := x.evalLabels(ctx, b); ok || err != nil {
+			return out, err
+		}
+	}
 	if out, ok, err := x.evalOneWhen(ctx, b); ok || err != nil {
 		return out, err
 	}

@@ -73,6 +73,12 @@ func TestExprSQLNative(t *testing.T) {
 		"SELECT CASE WHEN n = 1 THEN '1' WHEN n <= 5 THEN '2-5' WHEN n <= 20 THEN '6-20' ELSE '20+' END FROM ev",
 		"SELECT CASE event WHEN 'Login' THEN 1 WHEN 'Purchase' THEN 2 ELSE 0 END FROM ev",
 		"SELECT CASE WHEN amount > 50 THEN amount ELSE 0 END FROM ev",
+		// Every value a constant (expr_case_labels.go): repeated labels,
+		// NULL branches, no ELSE, grouped by (the labels' codes).
+		"SELECT CASE WHEN n > 3 THEN 'big' WHEN n > 1 THEN 'mid' WHEN n IS NULL THEN NULL ELSE 'big' END AS b, COUNT(*) FROM ev GROUP BY b ORDER BY b",
+		"SELECT CASE WHEN amount > 50 THEN 'x' END AS b, SUM(n) FROM ev GROUP BY b ORDER BY b",
+		"SELECT CASE WHEN flag THEN 2.5e0 WHEN n > 2 THEN 1 END AS b, COUNT(*) FROM ev GROUP BY b ORDER BY b",
+		"SELECT IF(event = 'Purchase', 1, 0) AS p, CASE WHEN tier = 'pro' THEN NULL END FROM ev",
 		"SELECT IF(event = 'Purchase', amount, 0), IFNULL(tier, 'none'), COALESCE(tier, city, 'none'), NULLIF(n, 0) FROM ev",
 		"SELECT IFNULL(amount, 0) * 2, COALESCE(n, -1) + 1 FROM ev",
 		// Date and time.

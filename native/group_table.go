@@ -122,7 +122,8 @@ type groupTable struct {
 
 	cache *stringCache // modeString
 
-	// modeString over a column with dictionary codes (Column.Codes):
+	// modeString (and modeGeneral's encodedGroups) over a column with
+	// dictionary codes (Column.Codes):
 	// dictGroups[code] is 1 + the group of dict[code], 0 for not looked
 	// up yet, for the dictionary dict (the last one seen: parts arrive
 	// one after another, each with its segment's dictionary). strs stays
@@ -396,15 +397,7 @@ func (t *groupTable) stringGroups(c *Column, nrows int, out []int32) []int32 {
 // codedGroups is stringGroups for a column with dictionary codes: each
 // code of dict is looked up by its string once, then by the code.
 func (t *groupTable) codedGroups(c *Column, codes []uint32, dict []string, nrows int, out []int32) []int32 {
-	if !sameDict(t.dict, dict) {
-		t.dict = dict
-		if cap(t.dictGroups) < len(dict) {
-			t.dictGroups = make([]int32, len(dict))
-		} else {
-			t.dictGroups = t.dictGroups[:len(dict)]
-			clear(t.dictGroups)
-		}
-	}
+	t.useDict(dict)
 	dg := t.dictGroups
 	codes = codes[:nrows]
 	base := len(out)
@@ -428,6 +421,21 @@ func (t *groupTable) codedGroups(c *Column, codes []uint32, dict []string, nrows
 	return out
 }
 
+// useDict makes dict the dictionary dictGroups maps (cleared when it
+// was another).
+func (t *groupTable) useDict(dict []string) {
+	if sameDict(t.dict, dict) {
+		return
+	}
+	t.dict = dict
+	if cap(t.dictGroups) < len(dict) {
+		t.dictGroups = make([]int32, len(dict))
+	} else {
+		t.dictGroups = t.dictGroups[:len(dict)]
+		clear(t.dictGroups)
+	}
+}
+
 // dictGroup is the group of dict[code], the first row of it under this
 // dictionary: looked up (or added) by its string.
 func (t *groupTable) dictGroup(dict []string, code uint32) int32 {
@@ -442,12 +450,26 @@ func (t *groupTable) dictGroup(dict []string, code uint32) int32 {
 	return g
 }
 
-// encodedGroups is groups for one key of any Kind, by its encoding.
+// encodedGroups is groups for one key of any Kind, by its encoding. A
+// string key with dictionary codes (a CASE of labels under a collation)
+// is encoded once per code of its dictionary: rows of one code hold one
+// string, so they share its group.
 func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out []int32) ([]int32, error) {
+	codes, dict := c.dictCodes()
+	if codes != nil && len(dict) <= dictGroupsMax {
+		t.useDict(dict)
+	} else {
+		codes = nil
+	}
 	for r := range nrows {
-		// A run of one value (a day's DATE(time) strings) takes its
-		// first row's group without encoding the key again.
-		if r > 0 && (c.Kind == KindAny && c.Nulls == nil && sameBox(c.A[r-1], c.A[r]) || sameKeyValue(c, r-1, r)) {
+		if codes != nil && !c.IsNull(r) {
+			if g := t.dictGroups[codes[r]] - 1; g >= 0 {
+				out = append(out, g)
+				continue
+			}
+		} else if r > 0 && (c.Kind == KindAny && c.Nulls == nil && sameBox(c.A[r-1], c.A[r]) || sameKeyValue(c, r-1, r)) {
+			// A run of one value (a day's DATE(time) strings) takes its
+			// first row's group without encoding the key again.
 			out = append(out, out[len(out)-1])
 			continue
 		}
@@ -460,6 +482,9 @@ func (t *groupTable) encodedGroups(ctx *sql.Context, c *Column, nrows int, out [
 			g = t.newGroup()
 			t.strs[string(t.buf)] = g
 			t.keyLen += int64(len(t.buf))
+		}
+		if codes != nil && !c.IsNull(r) {
+			t.dictGroups[codes[r]] = g + 1
 		}
 		out = append(out, g)
 	}

@@ -138,6 +138,28 @@ func TestGroupTableDictionaryCodes(t *testing.T) {
 			t.Fatalf("batch %d: groups %v, want %v", i, out, want[i])
 		}
 	}
+	// Under a case-insensitive collation (the general encoding, a code's
+	// group found once per dictionary): codes of strings equal in the
+	// collation share a group, in any dictionary and without codes.
+	ci := newGroupTable([]keyColumn{newKeyColumn(types.MustCreateString(sqltypes.VarChar, 20, sql.Collation_utf8mb4_0900_ai_ci))})
+	labels := []string{"Big", "BIG", "small"}
+	for i, tc := range []struct {
+		c    *Column
+		want []int32
+	}{
+		{codedColumn(labels, 0, 1, 2, -1, 1, 0), []int32{0, 0, 1, 2, 0, 0}},
+		{codedColumn([]string{"SMALL", "big"}, 1, 0, -1), []int32{0, 1, 2}},
+		{typedColumn(types.Text, "bIg", "Small"), []int32{0, 1}},
+		{codedColumn(labels, 2, 1), []int32{1, 0}},
+	} {
+		var err error
+		if out, err = ci.groups(ctx, []*Column{tc.c}, tc.c.Len(), out); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(out, tc.want) {
+			t.Fatalf("case-insensitive batch %d: groups %v, want %v", i, out, tc.want)
+		}
+	}
 	// Two key columns, one coded: each column's table numbers by value.
 	pair := newGroupTable([]keyColumn{{}, {}})
 	days := typedColumn(types.Int64, int64(1), int64(1), int64(2))
