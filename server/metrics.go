@@ -2,6 +2,7 @@ package server
 
 import (
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,8 +103,16 @@ func (m *metrics) observeStore(store *storage.Store) {
 
 // observeQueries exports the query slots (query_limits.go): statements
 // running and waiting for a slot.
-func (m *metrics) observeQueries(l *queryLimits) {
+func (m *metrics) observeQueries(l *queryLimits, warmedUp *atomic.Bool) {
 	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_warmed_up",
+			Help: "1 once the start's block cache warm-up and heap pre-touch (--heap-pretouch) are done: queries run at their steady speed from then on."},
+			func() float64 {
+				if warmedUp.Load() {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_queries_running", Help: "Statements holding a query slot (bounded by --max-concurrent-queries)."},
 			func() float64 { return float64(l.running.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "arb_queries_queued", Help: "Statements waiting for a query slot (at most --query-queue-timeout, then error 1205)."},

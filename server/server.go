@@ -73,6 +73,10 @@ type Config struct {
 	// budgets are fitted into it and it is Go's soft memory limit. 0: no
 	// limit besides each budget.
 	MemoryLimit int64
+	// HeapPreTouch faults in the pages of the heap's first collection
+	// cycle after the block cache warm-up (heap_pretouch.go), at most a
+	// quarter of MemoryLimit (1 GiB without one).
+	HeapPreTouch bool
 	// Connection limits and timeouts (conn_limit.go); zero takes the
 	// Default* constant of the same name.
 	MySQLMaxConnections int
@@ -106,6 +110,9 @@ type Server struct {
 	parser   *schemaParser
 	sessions sync.Map // connection id → *session
 
+	// warmedUp is set once the block cache warm-up and the heap
+	// pre-touch (heap_pretouch.go) are done (metric arb_warmed_up).
+	warmedUp atomic.Bool
 	// inflight counts statements being run, so shutdown can wait for them.
 	inflight sync.WaitGroup
 	stopOnce sync.Once
@@ -245,7 +252,14 @@ func Start(cfg Config) (*Server, error) {
 	if s.node != nil {
 		limits.readBarrier = s.node.ReadBarrier
 	}
-	s.metrics.observeQueries(limits)
+	s.metrics.observeQueries(limits, &s.warmedUp)
+	go func() {
+		<-store.WarmedUp()
+		if cfg.HeapPreTouch {
+			preTouchHeap(cmp.Or(cfg.MemoryLimit/4, 1<<30), func() bool { return limits.running.Load() > 0 }, s.log)
+		}
+		s.warmedUp.Store(true)
+	}()
 	s.mysql, err = gms.NewServerWithHandler(cfgMySQL, engine, sql.NewContext, newSessionBuilder(&s.sessions), nil,
 		func(h mysql.Handler) (mysql.Handler, error) {
 			compat.Handler = h

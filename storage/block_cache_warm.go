@@ -73,6 +73,17 @@ func (s *Store) writeWarmList() error {
 	return WriteFileAtomic(s.fs, s.path(warmName), data)
 }
 
+// WarmedUp is closed once the block cache warm-up has stopped (at once
+// when there is none).
+func (s *Store) WarmedUp() <-chan struct{} {
+	if s.warmDone == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.warmDone
+}
+
 // warm decodes the listed entries into the cache (see the file comment);
 // done is closed when it stops.
 func (s *Store) warm(done chan<- struct{}) {

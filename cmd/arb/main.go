@@ -113,6 +113,7 @@ func serve(args []string) error {
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long shutdown waits for running statements")
 	maxOpenFiles := fs.Int("max-open-files", storage.DefaultMaxOpenFiles, "segment files kept open while idle; others are reopened when read")
 	blockCache := fs.Int64("block-cache-bytes", storage.DefaultBlockCacheBytes, "bytes of decoded column blocks kept in memory for queries (0: none)")
+	heapPreTouch := fs.Bool("heap-pretouch", true, "after the block cache warm-up, fault in the pages the heap grows into before its first collection (a quarter of --memory-limit at most), so that queries right after a start do not pay a page fault per 4 KiB they allocate")
 	memoryLimit := fs.Int64("memory-limit", server.DefaultMemoryLimit(), "memory budget in bytes: caches, buffered events and ingestion requests are fitted into it, and near it ingestion waits, then gets 503/retryable errors; the default is half the machine's memory")
 	maxColumns := fs.Int("max-columns", storage.DefaultMaxColumns, "property columns a table of a project may have; a batch that would add more is refused whole, naming the new keys")
 	shards := fs.Int("shards", 1, "shards a project created from now on keeps its events in, by the hash of distinct_id (1 to 256; existing projects keep theirs): each shard has its own buffer, segments and user numbers, written and flushed in parallel; a batch stays atomic across them")
@@ -212,7 +213,7 @@ func serve(args []string) error {
 		DataDir: *dataDir, MySQLAddr: *mysqlAddr, HTTPAddr: *httpAddr,
 		Projects: projects, RootPassword: *rootPassword, Logger: log,
 		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, RequireSecureTransport: *requireSecure, HTTPS: *https, HTTPPrefix: *httpPrefix, IngestBudget: *ingestBudget,
-		MemoryLimit:         *memoryLimit,
+		MemoryLimit: *memoryLimit, HeapPreTouch: *heapPreTouch,
 		MySQLMaxConnections: *mysqlMaxConns, MySQLConnectTimeout: *mysqlConnectTimeout, MySQLIdleTimeout: *mysqlIdleTimeout,
 		Queries: server.QueryLimits{MaxConcurrent: *maxConcurrentQueries, QueueTimeout: *queryQueueTimeout,
 			MemoryBytes: *queryMemory, MaxExecutionTime: *maxExecutionTime},
