@@ -127,7 +127,37 @@ func (a *arbServer) await() error {
 		return err
 	}
 	a.db.SetMaxIdleConns(16)
-	return a.db.Ping()
+	if err := a.db.Ping(); err != nil {
+		return err
+	}
+	return a.awaitWarmedUp()
+}
+
+// awaitWarmedUp waits (two minutes at most) until arb reports its start's
+// block cache warm-up and heap pre-touch done (arb_warmed_up 1 on
+// /metrics), so that queries are timed at their steady speed, not beside
+// that background work; an arb without the metric is not waited for.
+func (a *arbServer) awaitWarmedUp() error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(a.httpURL("/metrics"))
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		i := bytes.Index(body, []byte("\narb_warmed_up "))
+		if i < 0 || bytes.HasPrefix(body[i+len("\narb_warmed_up "):], []byte("1")) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("arb_warmed_up still 0 two minutes after the start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // stop flushes and stops arb with SIGTERM (by PID).
