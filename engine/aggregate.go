@@ -210,10 +210,8 @@ func (a *Aggregation) run(ctx context.Context, wantUsers bool) ([][]storage.Valu
 			}
 		}
 		row := vals[g*na : (g+1)*na : (g+1)*na]
-		for j, st := range w.states {
-			if !a.unread(j) {
-				row[j] = st.result(int32(g))
-			}
+		for j := range row {
+			row[j] = gs.Value(g, j)
 		}
 		out[g] = row
 	}
