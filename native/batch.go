@@ -140,7 +140,11 @@ func (c *Column) str(r int) string {
 
 // sameDict reports whether a and b are one dictionary (the codes of one
 // index the other's strings).
-func sameDict(a, b []string) bool {
+func sameDict(a, b []string) bool { return sameMemory(a, b) }
+
+// sameMemory reports whether a and b are one slice: the same length
+// over the same memory.
+func sameMemory[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 

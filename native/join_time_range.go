@@ -83,60 +83,118 @@ func newJoinTimeRange(t *joinTable, rn int, rcs []*Column, nBounds int, boundsEx
 		}
 		return false
 	}
-	x := &joinTimeRange{
-		start:  make([]int32, len(t.heads)+1),
-		sorted: make([]int32, len(t.heads)),
-		order:  make([]int32, 0, rn),
+	ng := len(t.heads)
+	// Each row's group, from the chains in one pass over the rows: a
+	// chain runs in ascending row order, so a row's group is known
+	// before its successor is reached. (Walking each group's chain in
+	// turn read the rows in random order: a cache miss a row.) -1: a
+	// row in no group (a wild or NULL key).
+	group := make([]int32, rn)
+	for r := range group {
+		group[r] = -1
 	}
-	first := rcs[0].I
-	var rest []int32
 	for g, h := range t.heads {
-		x.start[g] = int32(len(x.order))
-		rest = rest[:0]
-		ascending := true
-		for r := h; r >= 0; r = t.next[r] {
-			if loose(r) {
-				x.order = append(x.order, r)
-				continue
-			}
-			if n := len(rest); n > 0 && first[rest[n-1]] > first[r] {
-				ascending = false
-			}
-			rest = append(rest, r)
-		}
-		x.sorted[g] = int32(len(x.order))
-		if !ascending {
-			// A stable sort of rows in ascending order: ties stay by row.
-			slices.SortStableFunc(rest, func(a, b int32) int {
-				switch va, vb := first[a], first[b]; {
-				case va < vb:
-					return -1
-				case va > vb:
-					return 1
-				}
-				return 0
-			})
-		}
-		x.order = append(x.order, rest...)
+		group[h] = int32(g)
 	}
-	x.start[len(t.heads)] = int32(len(x.order))
-	x.vals = make([][]int64, len(rcs))
-	searchable := 0
+	// Counting sort by group: loose rows first in each group, then the
+	// others, each in row order.
+	nLoose := make([]int32, ng)
+	nTight := make([]int32, ng)
+	for r := range rn {
+		g := group[r]
+		if g < 0 {
+			continue
+		}
+		if nx := t.next[r]; nx >= 0 {
+			group[nx] = g
+		}
+		if loose(int32(r)) {
+			nLoose[g]++
+		} else {
+			nTight[g]++
+		}
+	}
+	x := &joinTimeRange{start: make([]int32, ng+1), sorted: make([]int32, ng)}
+	pos := int32(0)
+	for g := range ng {
+		x.start[g] = pos
+		x.sorted[g] = pos + nLoose[g]
+		pos += nLoose[g] + nTight[g]
+	}
+	x.start[ng] = pos
+	x.order = make([]int32, pos)
+	// vals[i] is bound i's values along order; bounds over one column
+	// (e.time >= s.t1 AND e.time <= s.t1 + INTERVAL 7 DAY) share theirs,
+	// filled once: fill lists the distinct ones.
+	vals := make([][]int64, len(rcs))
+	var fill []int
 	for i, c := range rcs {
-		v := make([]int64, len(x.order))
-		ok := true
-		for g := range t.heads {
-			lo, hi := x.sorted[g], x.start[g+1]
-			for p := lo; p < hi; p++ {
-				v[p] = c.I[x.order[p]]
-				if p > lo && v[p] < v[p-1] {
-					ok = false
-					break
-				}
-			}
-			if !ok {
+		for j := range i {
+			if sameMemory(c.I[:rn], rcs[j].I[:rn]) {
+				vals[i] = vals[j]
 				break
 			}
+		}
+		if vals[i] == nil {
+			vals[i] = make([]int64, pos)
+			fill = append(fill, i)
+		}
+	}
+	// nLoose and nTight become each group's next free slot.
+	copy(nLoose, x.start[:ng])
+	copy(nTight, x.sorted)
+	for r := range rn {
+		g := group[r]
+		if g < 0 {
+			continue
+		}
+		var p int32
+		if loose(int32(r)) {
+			p = nLoose[g]
+			nLoose[g]++
+		} else {
+			p = nTight[g]
+			nTight[g]++
+			for _, i := range fill {
+				vals[i][p] = rcs[i].I[r]
+			}
+		}
+		x.order[p] = int32(r)
+	}
+	// The rows of a group are in row order; sort those whose first
+	// bound's values are not ascending (a stable sort: ties stay by
+	// row), carrying every bound's values along.
+	first := vals[0]
+	for g := range ng {
+		lo, hi := x.sorted[g], x.start[g+1]
+		if hi-lo < 2 || slices.IsSorted(first[lo:hi]) {
+			continue
+		}
+		rows := x.order[lo:hi]
+		slices.SortStableFunc(rows, func(a, b int32) int {
+			switch va, vb := rcs[0].I[a], rcs[0].I[b]; {
+			case va < vb:
+				return -1
+			case va > vb:
+				return 1
+			}
+			return 0
+		})
+		for _, i := range fill {
+			for p, r := range rows {
+				vals[i][lo+int32(p)] = rcs[i].I[r]
+			}
+		}
+	}
+	// A bound is searchable when its values ascend within every group
+	// along that order.
+	x.vals = make([][]int64, len(rcs))
+	searchable := 0
+	for i, v := range vals {
+		ok := true
+		for g := 0; g < ng && ok; g++ {
+			lo, hi := x.sorted[g], x.start[g+1]
+			ok = slices.IsSorted(v[lo:hi])
 		}
 		if ok {
 			x.vals[i] = v
