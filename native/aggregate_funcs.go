@@ -1059,6 +1059,10 @@ type firstAgg struct {
 	out     *Column
 	sel     []int32
 	noUsers bool // some first row came without a user number
+	// strBytes is the contents of out.S, counted as they are appended:
+	// bytes is asked after every batch, and summing a string per group
+	// each time made a group per user quadratic.
+	strBytes int64
 }
 
 func (a *firstAgg) fresh() aggFunc { return &firstAgg{arg: a.arg, name: a.name} }
@@ -1067,7 +1071,7 @@ func (a *firstAgg) bytes() int64 {
 	if a.out == nil {
 		return 0
 	}
-	return a.out.Bytes()
+	return a.out.slotBytes() + a.strBytes
 }
 func (a *firstAgg) close(ctx *sql.Context) { a.out = nil }
 
@@ -1103,6 +1107,11 @@ func (a *firstAgg) add(ctx *sql.Context, b *Batch, groups []int32, ngroups int) 
 			r = int(rows[i])
 		}
 		appendFrom(a.out, c, r)
+	}
+	if len(a.out.S) > start {
+		for _, s := range a.out.S[start:] {
+			a.strBytes += int64(len(s))
+		}
 	}
 	a.keepUsers(c, rows, start)
 	return nil

@@ -569,11 +569,16 @@ func (b *Batch) Bytes() int64 {
 
 // Bytes estimates the memory c holds.
 func (c *Column) Bytes() int64 {
-	n := int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U)+len(c.Codes))
+	n := c.slotBytes()
 	for _, s := range c.S {
 		n += int64(len(s))
 	}
 	return n
+}
+
+// slotBytes is Bytes without the strings' contents.
+func (c *Column) slotBytes() int64 {
+	return int64(len(c.Nulls)) + 8*int64(len(c.I)+len(c.F)) + 16*int64(len(c.A)+len(c.S)) + 4*int64(len(c.U)+len(c.Codes))
 }
 
 func (c *Column) String() string { return fmt.Sprintf("%s %s ×%d", c.Kind, c.Type, c.Len()) }
