@@ -64,6 +64,7 @@ func (x *caseExpr) prepareLabels() {
 			for c, s := range l.dict {
 				if s == o.s {
 					code = c
+					break
 				}
 			}
 			if code < 0 {

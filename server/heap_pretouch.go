@@ -15,13 +15,15 @@ package server
 //
 // preTouchHeap runs that first cycle up front, like a JVM's
 // AlwaysPreTouch: after the block cache warm-up, while no query runs, it
-// allocates garbage in
-// small chunks, writing one byte a page, until the collector has run
-// twice. The chunks are dropped at once, so the collection finds the live
-// heap unchanged and sets the same goal; the pages between the live heap
-// and that goal are then faulted in and free. It costs a second or two of
-// one core in the background and makes RSS reach the heap goal at once
-// rather than in the first minutes of queries.
+// allocates garbage in small chunks, writing one byte a page, until the
+// collector has run twice. The chunks are dropped at once, so the
+// collection finds the live heap unchanged and sets the same goal; the
+// pages between the live heap and that goal are then faulted in and
+// free. It costs a second or two of one core in the background and makes
+// RSS reach the heap goal at once rather than in the first minutes of
+// queries. What it does not cover: growth of the live heap after it (a
+// block cache that starts cold fills as queries read, raising the goal),
+// whose new pages still fault once.
 
 import (
 	"log/slog"
