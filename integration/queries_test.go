@@ -135,7 +135,7 @@ func TestQueryLimits(t *testing.T) {
 		t.Fatalf("count after the slot freed: %s", v)
 	}
 
-	_, err = db.ExecContext(ctx, "SELECT insert_id, count(*) FROM events GROUP BY insert_id")
+	_, err = db.ExecContext(ctx, "SELECT insert_id, k, count(*), count(DISTINCT distinct_id) FROM events GROUP BY insert_id, k")
 	t.Logf("GROUP BY of %d groups under 4 MiB: %v", rows, err)
 	if errNum(err) != 1114 || !strings.Contains(err.Error(), "--query-memory-bytes") {
 		t.Fatalf("large GROUP BY: %v, want 1114 naming --query-memory-bytes", err)
