@@ -242,6 +242,20 @@ func (s *scanOp) readPartBatches(ctx *sql.Context, scan *engine.Scan, opts engin
 // scan's stages and sends what is left of each slice to out; errStop
 // when ctx is done first.
 func (s *scanOp) sendStaged(ctx *sql.Context, b *Batch, out chan<- partBatch, errStop error) error {
+	return s.forStaged(ctx, b, func(part *Batch) error {
+		select {
+		case out <- partBatch{b: part}:
+			return nil
+		case <-ctx.Done():
+			return errStop
+		}
+	})
+}
+
+// forStaged runs b, in slices of at most BatchSize rows, through the
+// scan's stages and calls fn with what is left of each slice (slices
+// the stages empty are skipped).
+func (s *scanOp) forStaged(ctx *sql.Context, b *Batch, fn func(*Batch) error) error {
 	for from := 0; from < b.N; from += BatchSize {
 		part := b
 		if b.N > BatchSize {
@@ -254,10 +268,8 @@ func (s *scanOp) sendStaged(ctx *sql.Context, b *Batch, out chan<- partBatch, er
 		if part == nil {
 			continue
 		}
-		select {
-		case out <- partBatch{b: part}:
-		case <-ctx.Done():
-			return errStop
+		if err := fn(part); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -62,22 +62,11 @@ func (s *scanOp) eachPartBatch(ctx *sql.Context, start func(workers int), fn fun
 				}
 				err := guard(func() error {
 					return scan.PartBatchesWith(wctx, p, opts, func(cb *engine.ColumnBatch) error {
-						b := s.fromEngine(scan, cb)
-						for from := 0; from < b.N; from += BatchSize {
-							part := b
-							if b.N > BatchSize {
-								part = b.Slice(from, min(from+BatchSize, b.N))
-							}
-							part, err := s.runStages(wctx, part)
-							if err != nil {
-								return err
-							}
-							if part == nil {
-								continue
-							}
-							if err := fn(wctx, w, p, part); err != nil {
-								return err
-							}
+						err := s.forStaged(wctx, s.fromEngine(scan, cb), func(part *Batch) error {
+							return fn(wctx, w, p, part)
+						})
+						if err != nil {
+							return err
 						}
 						return wctx.Err()
 					})
