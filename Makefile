@@ -23,10 +23,10 @@ test: build vet integration/js/node_modules
 # The second reference of the native plan's answers: every query of
 # bench/queries/ on bin/arb and on DuckDB over the same events (bench/ is
 # a module of its own, so DuckDB stays out of `make test`; .ci/run runs
-# both).
+# both; with them runs the test of the bench's /import client).
 test-duckdb: build
 	cd bench && ARB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v \
-		-run 'TestCorpusAgreesWithDuckDB|TestCorpusFiles|TestParseCorpusFile|TestClassifyPlan' .
+		-run 'TestCorpusAgreesWithDuckDB|TestCorpusFiles|TestParseCorpusFile|TestClassifyPlan|TestRunLineBatches' .
 
 # The official Mixpanel SDKs the ingestion tests drive (integration/js).
 integration/js/node_modules: integration/js/package.json integration/js/package-lock.json
