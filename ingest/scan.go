@@ -460,6 +460,9 @@ type eventDecoder struct {
 	// written to it are never changed, so strings taken from it stay
 	// valid when it grows within its capacity.
 	arena strings.Builder
+	// repeated holds the last arena copy of values by a hash of their
+	// bytes (ownValue, repeated_values.go); nil until the first value.
+	repeated *[repeatedValueSlots]string
 	// textUTF8 is set when the whole text records are cut from is known
 	// to be valid UTF-8, so decode need not check each record again.
 	textUTF8 bool
@@ -716,7 +719,7 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		case 'n':
 			continue
 		case '"':
-			v = storage.StringValue(d.own(m.text))
+			v = storage.StringValue(d.ownValue(m.text))
 		case 't':
 			v = storage.BoolValue(true)
 		case 'f':
@@ -735,7 +738,7 @@ func (d *eventDecoder) event(name string) (pe parsedEvent, ok bool) {
 		n++
 	}
 	pe.event.Props = props
-	pe.event.Name = d.own(pe.event.Name)
+	pe.event.Name = d.ownValue(pe.event.Name)
 	pe.event.DistinctID = d.own(pe.event.DistinctID)
 	pe.event.InsertID = d.own(pe.event.InsertID)
 	return pe, true
