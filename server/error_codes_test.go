@@ -37,6 +37,7 @@ func TestErrorCodes(t *testing.T) {
 		{"unknown column", "SELECT no_such_col FROM events", 1054, "42S22", []string{"no_such_col"}},
 		{"syntax error", "SELEC 1", 1064, "42000", nil},
 		{"DATE literal that is no date", "SELECT DATE '2024-13-01'", 1525, "HY000", []string{"Incorrect DATE value: '2024-13-01'"}},
+		{"TIME literal that is no time", "SELECT COUNT(*) FROM events WHERE TIME(time) < TIME '10:61'", 1525, "HY000", []string{"Incorrect TIME value: '10:61'"}},
 		{"TIMESTAMP literal that is no time", "SELECT COUNT(*) FROM events WHERE time < TIMESTAMP '2024-02-30 10:00:00'", 1525, "HY000", []string{"Incorrect DATETIME value: '2024-02-30 10:00:00'"}},
 		{"unknown table", "SELECT * FROM no_such_table", 1146, "42S02", nil},
 		{"bad time in a multi-row INSERT", "INSERT INTO events (time, event, distinct_id) VALUES ('2025-01-01 10:00:00', 'a', 'u1'), ('2025-01-01 10:00:01', 'b', 'u2'), ('not a time', 'c', 'u3')",

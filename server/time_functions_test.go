@@ -319,6 +319,9 @@ func TestTemporalArithmetic(t *testing.T) {
 			{"CAST(time AS DATETIME) + 0 FROM events", "20240102103015", "BIGINT"},
 			{"TIMESTAMP '2024-01-01 10:00:00.5' + 0", "20240101100000.5", "DECIMAL"},
 			{"CAST('10:00:00' AS TIME) + 0", "100000", "BIGINT"},
+			{"TIME '01:02:03' + 0", "10203", "BIGINT"},
+			{"TIME '01:02:03.5'", "01:02:03.5", "TIME"},
+			{"TIME '1 02:00'", "26:00:00", "TIME"},
 			{"CAST('-838:59:59' AS TIME) + 0", "-8385959", "BIGINT"},
 			{"DATE '2024-01-01' + INTERVAL 1 DAY", "2024-01-02", "DATE"},
 		} {

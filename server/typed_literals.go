@@ -1,23 +1,26 @@
 package server
 
-// DATE 'x' and TIMESTAMP 'x', the typed literals of standard SQL (MySQL
-// 8.0 manual 11.1.3 "Date and Time Literals"): MySQL types them DATE and
-// DATETIME (fractional digits as written), so a driver sees column type
-// 10 or 12. vitess parses them into plain string literals, the keyword
-// dropped, and go-mysql-server answers a string. Before a query is
+// DATE 'x', TIME 'x' and TIMESTAMP 'x', the typed literals of standard
+// SQL (MySQL 8.0 manual 11.1.3 "Date and Time Literals"): MySQL types
+// them DATE, TIME and DATETIME (fractional digits as written), so a
+// driver sees column type 10, 11 or 12, and in arithmetic a TIME is the
+// number hhmmss (TIME '01:02:03' + 0 is 10203). vitess parses them into
+// plain string literals, the keyword dropped, and go-mysql-server
+// answers a string (TIME '01:02:03' + 0 was 1). Before a query is
 // parsed, each is rewritten into the CAST go-mysql-server types the same
-// way (CAST('x' AS DATE), CAST('x' AS DATETIME(n))); the result column
-// keeps the name MySQL gives it, the text as written, because each select
-// expression's recorded text is put back (restoreTypedLiteralNames).
+// way (CAST('x' AS DATE), CAST('x' AS TIME(n)), CAST('x' AS
+// DATETIME(n))); the result column keeps the name MySQL gives it, the
+// text as written, because each select expression's recorded text is
+// put back (restoreTypedLiteralNames).
 //
 // Only a keyword token directly followed by a string token is a typed
 // literal (vitess's tokenizer: never inside a string, a comment or
 // backquotes); DATE(...) and a column named date stay as they are.
 // INSERT and REPLACE are left alone: the native INSERT path reads the
 // same literals as text, and both paths must store the same value.
-// TIME 'x' is left a string: go-mysql-server's TIME prints six
-// fractional digits whatever the precision ('10:00:00.000000'), which
-// would change the text a client reads.
+// As in MySQL, an unquoted keyword before a string is the literal, not
+// a column with an alias: `SELECT time 'x'` is TIME 'x' (a column named
+// time takes AS or backquotes there).
 // A literal that is no date or time (DATE '2024-13-01', TIMESTAMP
 // '2024-02-30 10:00:00') refuses the statement with MySQL's error 1525
 // (ER_WRONG_VALUE, "Incorrect DATE value: '2024-13-01'"): the CAST alone
@@ -28,6 +31,7 @@ package server
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/dolthub/go-mysql-server/sql"
@@ -42,7 +46,7 @@ const erWrongValueLiteral = 1525
 
 // typedLiteralHint finds statements that may hold a typed literal, so
 // that every other statement is never tokenized here.
-var typedLiteralHint = regexp.MustCompile(`(?i)\b(?:DATE|TIMESTAMP)\s*['"]`)
+var typedLiteralHint = regexp.MustCompile(`(?i)\b(?:DATE|TIME|TIMESTAMP)\s*['"]`)
 
 // insertStatement matches an INSERT or REPLACE statement.
 var insertStatement = regexp.MustCompile(`(?i)^\s*(?:/\*.*?\*/\s*)*(?:INSERT|REPLACE)\b`)
@@ -66,7 +70,7 @@ func typedLiterals(query string, multi bool) (string, []literalSwap, error) {
 	var b strings.Builder
 	var swaps []literalSwap
 	last := 0
-	kwType, kwStart, kwEnd := 0, -1, -1 // the previous token when it was DATE or TIMESTAMP
+	kwType, kwStart, kwEnd := 0, -1, -1 // the previous token when it was DATE, TIME or TIMESTAMP
 	for {
 		typ, val := tkn.Scan()
 		if typ == 0 || typ == ast.LEX_ERROR {
@@ -91,6 +95,15 @@ func typedLiterals(query string, multi bool) (string, []literalSwap, error) {
 					return query, nil, mysql.NewSQLError(erWrongValueLiteral, "HY000", "Incorrect DATE value: '%s'", val)
 				}
 				cast = "CAST(" + raw + " AS DATE)"
+			case ast.TIME:
+				text := timeLiteralHours(string(val))
+				if _, _, err := types.Time.Convert(sql.NewEmptyContext(), text); err != nil {
+					return query, nil, mysql.NewSQLError(erWrongValueLiteral, "HY000", "Incorrect TIME value: '%s'", val)
+				}
+				if text != string(val) {
+					raw = "'" + text + "'" // digits, colons and a sign: nothing to escape
+				}
+				cast = "CAST(" + raw + " AS TIME(" + fractionDigits(text) + "))"
 			default:
 				if _, _, err := types.DatetimeMaxPrecision.Convert(sql.NewEmptyContext(), string(val)); err != nil {
 					return query, nil, mysql.NewSQLError(erWrongValueLiteral, "HY000", "Incorrect DATETIME value: '%s'", val)
@@ -105,7 +118,7 @@ func typedLiterals(query string, multi bool) (string, []literalSwap, error) {
 			continue
 		}
 		kwStart = -1
-		if typ == ast.DATE || typ == ast.TIMESTAMP {
+		if typ == ast.DATE || typ == ast.TIME || typ == ast.TIMESTAMP {
 			start := end - len(val)
 			if start >= last && start >= 0 && strings.EqualFold(query[start:end], string(val)) {
 				kwType, kwStart, kwEnd = typ, start, end
@@ -117,6 +130,26 @@ func typedLiterals(query string, multi bool) (string, []literalSwap, error) {
 	}
 	b.WriteString(query[last:])
 	return b.String(), swaps, nil
+}
+
+// timeDays matches a TIME literal's 'D hh', 'D hh:mm' and 'D hh:mm:ss…'
+// forms (MySQL 8.0 manual 11.2.3), which go-mysql-server does not read.
+var timeDays = regexp.MustCompile(`^\s*(-?)(\d{1,2}) +(\d{1,3})((?::\d{1,2}){0,2}(?:\.\d*)?)\s*$`)
+
+// timeLiteralHours is a TIME literal's text with its days counted in its
+// hours ('1 02:30' is '26:30'); any other text as it is.
+func timeLiteralHours(s string) string {
+	m := timeDays.FindStringSubmatch(s)
+	if m == nil {
+		return s
+	}
+	days, _ := strconv.Atoi(m[2])
+	hours, _ := strconv.Atoi(m[3])
+	rest := m[4]
+	if rest == "" || rest[0] == '.' {
+		rest = ":00" + rest // 'D hh': hours alone
+	}
+	return m[1] + strconv.Itoa(days*24+hours) + rest
 }
 
 // stringLiteralEnd is the offset just past the quoted string that starts

@@ -9,7 +9,7 @@ import (
 	ast "github.com/dolthub/vitess/go/vt/sqlparser"
 )
 
-// TestTypedLiterals: DATE 'x' and TIMESTAMP 'x' become CASTs where they
+// TestTypedLiterals: DATE 'x', TIME 'x' and TIMESTAMP 'x' become CASTs where they
 // stand as tokens, nowhere else, and the column keeps the text as written.
 func TestTypedLiterals(t *testing.T) {
 	for _, c := range []struct {
@@ -19,6 +19,11 @@ func TestTypedLiterals(t *testing.T) {
 		{"lower case, spaces", "SELECT date   \"2024-01-01\" FROM events", `SELECT CAST("2024-01-01" AS DATE) FROM events`, `date   "2024-01-01"`},
 		{"timestamp digits", "SELECT TIMESTAMP '2024-01-01 10:00:00.25'", "SELECT CAST('2024-01-01 10:00:00.25' AS DATETIME(2))", "TIMESTAMP '2024-01-01 10:00:00.25'"},
 		{"timestamp whole", "SELECT TIMESTAMP '2024-01-01 10:00:00' + INTERVAL 1 DAY", "SELECT CAST('2024-01-01 10:00:00' AS DATETIME(0)) + INTERVAL 1 DAY", "TIMESTAMP '2024-01-01 10:00:00' + INTERVAL 1 DAY"},
+		{"time", "SELECT TIME '01:02:03' + 0", "SELECT CAST('01:02:03' AS TIME(0)) + 0", "TIME '01:02:03' + 0"},
+		{"time digits", "SELECT time '-12:00:00.125'", "SELECT CAST('-12:00:00.125' AS TIME(3))", "time '-12:00:00.125'"},
+		{"time with days", "SELECT TIME '1 02:30:00.5'", "SELECT CAST('26:30:00.5' AS TIME(1))", "TIME '1 02:30:00.5'"},
+		{"time days and hours", "SELECT TIME '-2 3'", "SELECT CAST('-51:00' AS TIME(0))", "TIME '-2 3'"},
+		{"time as MySQL reads it, not an alias", "SELECT time '10:00' FROM events", "SELECT CAST('10:00' AS TIME(0)) FROM events", "time '10:00'"},
 		{"in a condition", "SELECT count(*) FROM events WHERE time >= DATE '2025-01-01'", "SELECT count(*) FROM events WHERE time >= CAST('2025-01-01' AS DATE)", "count(*)"},
 		{"DATE() stays", "SELECT DATE('2024-01-01')", "SELECT DATE('2024-01-01')", "DATE('2024-01-01')"},
 		{"inside a string", "SELECT 'DATE ''2024-01-01'''", "SELECT 'DATE ''2024-01-01'''", "'DATE ''2024-01-01'''"},
@@ -66,6 +71,8 @@ func TestTypedLiteralsInvalid(t *testing.T) {
 		{"SELECT DATE '2024-13-01'", "Incorrect DATE value: '2024-13-01'"},
 		{"SELECT DATE '2023-02-29'", "Incorrect DATE value: '2023-02-29'"},
 		{"SELECT count(*) FROM events WHERE time >= DATE 'yesterday'", "Incorrect DATE value: 'yesterday'"},
+		{"SELECT TIME '10:61:00'", "Incorrect TIME value: '10:61:00'"},
+		{"SELECT TIME 'noon'", "Incorrect TIME value: 'noon'"},
 		{"SELECT TIMESTAMP '2024-01-01 25:00:00'", "Incorrect DATETIME value: '2024-01-01 25:00:00'"},
 		{"SELECT TIMESTAMP '2024-02-30 10:00:00'", "Incorrect DATETIME value: '2024-02-30 10:00:00'"},
 	} {
