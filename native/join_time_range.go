@@ -48,6 +48,7 @@ package native
 // statement's budget as "join: time-range index".
 
 import (
+	"cmp"
 	"slices"
 )
 
@@ -171,15 +172,7 @@ func newJoinTimeRange(t *joinTable, rn int, rcs []*Column, nBounds int, boundsEx
 			continue
 		}
 		rows := x.order[lo:hi]
-		slices.SortStableFunc(rows, func(a, b int32) int {
-			switch va, vb := rcs[0].I[a], rcs[0].I[b]; {
-			case va < vb:
-				return -1
-			case va > vb:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(rows, func(a, b int32) int { return cmp.Compare(rcs[0].I[a], rcs[0].I[b]) })
 		for _, i := range fill {
 			for p, r := range rows {
 				vals[i][lo+int32(p)] = rcs[i].I[r]
